@@ -1,0 +1,214 @@
+// extern "C" shims: validate arguments, catch exceptions, map to codes.
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "commands.hpp"
+#include "core.hpp"
+#include "jr/jr.h"
+#include "options.hpp"
+
+struct jr_client {
+  jr::Client *impl;
+};
+
+struct jr_db {
+  jr::Client *impl;
+  int number;
+};
+
+namespace {
+
+template <typename F>
+int guarded(F &&f) noexcept {
+  try {
+    return f();
+  } catch (const std::bad_alloc &) {
+    return JR_ENOMEM;
+  } catch (...) {
+    return JR_EINTERNAL;
+  }
+}
+
+}  // namespace
+
+extern "C" {
+
+// ---- Options -------------------------------------------------------------------
+
+JR_API jr_options *jr_options_new(void) { return new (std::nothrow) jr_options(); }
+
+JR_API void jr_options_free(jr_options *opts) { delete opts; }
+
+JR_API int jr_options_set(jr_options *opts, const char *key, const char *value) {
+  if (opts == nullptr || key == nullptr || value == nullptr) return JR_EINVAL;
+  return guarded([&] { return opts->o.set(key, value); });
+}
+
+JR_API int jr_options_set_int(jr_options *opts, const char *key, int64_t value) {
+  if (opts == nullptr || key == nullptr) return JR_EINVAL;
+  return guarded([&] { return opts->o.set_int(key, value); });
+}
+
+JR_API int jr_options_add_connect_command(jr_options *opts, size_t argc, const char *const *argv,
+                                          const size_t *argvlen) {
+  if (opts == nullptr || argc == 0 || argv == nullptr) return JR_EINVAL;
+  for (size_t i = 0; i < argc; i++)
+    if (argv[i] == nullptr) return JR_EINVAL;
+  if (jr::classify(argc, argv, argvlen).cls != jr::CommandClass::kNormal) return JR_EREFUSED;
+  return guarded([&] {
+    std::vector<std::string> cmd;
+    for (size_t i = 0; i < argc; i++)
+      cmd.emplace_back(argv[i], argvlen != nullptr ? argvlen[i] : std::strlen(argv[i]));
+    opts->o.connect_commands.push_back(std::move(cmd));
+    return JR_OK;
+  });
+}
+
+JR_API int jr_options_set_event_cb(jr_options *opts, jr_event_cb cb, void *ctx) {
+  if (opts == nullptr) return JR_EINVAL;
+  opts->o.event_cb = cb;
+  opts->o.event_ctx = ctx;
+  return JR_OK;
+}
+
+// ---- Client ------------------------------------------------------------------------
+
+JR_API int jr_client_new(const jr_options *opts, jr_client **out) {
+  if (out == nullptr) return JR_EINVAL;
+  *out = nullptr;
+  return guarded([&] {
+    jr::Options o = opts != nullptr ? opts->o : jr::Options();
+    auto *h = new jr_client{nullptr};
+    int rc = jr::Client::create(o, &h->impl);
+    if (rc != JR_OK) {
+      delete h;
+      return rc;
+    }
+    *out = h;
+    return JR_OK;
+  });
+}
+
+JR_API int jr_client_drain(jr_client *client, int64_t timeout_ms) {
+  if (client == nullptr) return JR_EINVAL;
+  return guarded([&] { return client->impl->drain(timeout_ms); });
+}
+
+JR_API int jr_client_free(jr_client *client) {
+  if (client == nullptr) return JR_OK;
+  int rc = guarded([&] { return client->impl->destroy(); });
+  if (rc == JR_OK) delete client;
+  return rc;
+}
+
+JR_API int jr_client_submit(jr_client *client, size_t argc, const char *const *argv,
+                            const size_t *argvlen, int64_t timeout_ms, jr_reply_cb cb,
+                            void *userdata, jr_req_id *id_out) {
+  if (client == nullptr) return JR_EINVAL;
+  return guarded([&] {
+    return client->impl->submit(client->impl->opts().database, argc, argv, argvlen, timeout_ms,
+                                cb, userdata, 0, id_out);
+  });
+}
+
+JR_API int jr_cancel(jr_client *client, jr_req_id id) {
+  if (client == nullptr) return JR_EINVAL;
+  return guarded([&] { return client->impl->cancel(id); });
+}
+
+JR_API int jr_client_call(jr_client *client, size_t argc, const char *const *argv,
+                          const size_t *argvlen, int64_t timeout_ms, jr_reply **out) {
+  if (out != nullptr) *out = nullptr;
+  if (client == nullptr) return JR_EINVAL;
+  return guarded([&] {
+    return client->impl->call(client->impl->opts().database, argc, argv, argvlen, timeout_ms,
+                              out);
+  });
+}
+
+JR_API const char *jr_refusal_reason(const char *name, size_t len) {
+  if (name == nullptr) return nullptr;
+  return jr::refusal_reason(name, len);
+}
+
+JR_API int jr_client_fd(jr_client *client) {
+  if (client == nullptr) return -1;
+  return client->impl->fd();
+}
+
+JR_API size_t jr_dispatch(jr_client *client, size_t max) {
+  if (client == nullptr) return 0;
+  try {
+    return client->impl->dispatch(max);
+  } catch (...) {
+    return 0;
+  }
+}
+
+// ---- Database views ----------------------------------------------------------------------
+
+JR_API int jr_db_new(jr_client *client, int number, jr_db **out) {
+  if (out == nullptr) return JR_EINVAL;
+  *out = nullptr;
+  if (client == nullptr || number < 0) return JR_EINVAL;
+  auto *db = new (std::nothrow) jr_db{client->impl, number};
+  if (db == nullptr) return JR_ENOMEM;
+  *out = db;
+  return JR_OK;
+}
+
+JR_API void jr_db_free(jr_db *db) { delete db; }
+
+JR_API int jr_db_submit(jr_db *db, size_t argc, const char *const *argv, const size_t *argvlen,
+                        int64_t timeout_ms, jr_reply_cb cb, void *userdata, jr_req_id *id_out) {
+  if (db == nullptr) return JR_EINVAL;
+  return guarded([&] {
+    return db->impl->submit(db->number, argc, argv, argvlen, timeout_ms, cb, userdata, 0, id_out);
+  });
+}
+
+JR_API int jr_db_call(jr_db *db, size_t argc, const char *const *argv, const size_t *argvlen,
+                      int64_t timeout_ms, jr_reply **out) {
+  if (out != nullptr) *out = nullptr;
+  if (db == nullptr) return JR_EINVAL;
+  return guarded([&] { return db->impl->call(db->number, argc, argv, argvlen, timeout_ms, out); });
+}
+
+// ---- Replies -------------------------------------------------------------------------------
+
+JR_API int jr_reply_get_type(const jr_reply *r) { return r != nullptr ? r->type : 0; }
+
+JR_API const char *jr_reply_str(const jr_reply *r, size_t *len) {
+  if (r == nullptr || (r->type != JR_REPLY_STRING && r->type != JR_REPLY_STATUS &&
+                       r->type != JR_REPLY_ERROR)) {
+    if (len != nullptr) *len = 0;
+    return nullptr;
+  }
+  if (len != nullptr) *len = r->len;
+  return r->u.str;
+}
+
+JR_API int64_t jr_reply_integer(const jr_reply *r) {
+  return r != nullptr && r->type == JR_REPLY_INTEGER ? r->u.integer : 0;
+}
+
+JR_API size_t jr_reply_len(const jr_reply *r) {
+  if (r == nullptr || r->type == JR_REPLY_INTEGER || r->type == JR_REPLY_NIL) return 0;
+  return r->len;
+}
+
+JR_API const jr_reply *jr_reply_element(const jr_reply *r, size_t index) {
+  if (r == nullptr || r->type != JR_REPLY_ARRAY || index >= r->len) return nullptr;
+  return r->u.elements[index];
+}
+
+JR_API jr_reply *jr_reply_dup(const jr_reply *r) {
+  if (r == nullptr) return nullptr;
+  r->arena->ref();
+  return const_cast<jr_reply *>(r);
+}
+
+JR_API void jr_reply_free(jr_reply *r) { jr::reply_release(r); }
+
+}  // extern "C"

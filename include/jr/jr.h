@@ -1,0 +1,279 @@
+/*
+ * libjr: a Redis client core with a stable C ABI.
+ *
+ * One loop thread owns every socket. Any thread may submit commands; all
+ * commands submitted since the loop last ran go out in one write on one
+ * multiplexed connection (automatic pipelining), and replies are matched to
+ * commands first-in first-out.
+ *
+ * This header is the contract: what is not declared here is not part of the
+ * API. Every function documents four things:
+ *   Returns    what the result means.
+ *   Ownership  who owns the memory that crosses the call.
+ *   Thread     which threads may call it.
+ *   Since      the version that added it.
+ *
+ * The callback rule (libuv's): when a function that takes a completion
+ * callback returns a negative code, the callback is never called. When it
+ * returns 0 (JR_OK), the callback is called exactly once: with a reply, a
+ * server error reply, or a library error (timeout, cancel, disconnect,
+ * shutdown). The callback never runs inside the submitting call.
+ */
+#ifndef JR_JR_H
+#define JR_JR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jr/version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(JR_BUILDING) && defined(__GNUC__)
+#define JR_API __attribute__((visibility("default")))
+#else
+#define JR_API
+#endif
+
+/* ---- Handles (all opaque) --------------------------------------------- */
+
+typedef struct jr_options jr_options; /* builder, copied by jr_client_new */
+typedef struct jr_client jr_client;   /* the multiplexer: loop thread + sockets */
+typedef struct jr_db jr_db;           /* a database view on a client */
+typedef struct jr_reply jr_reply;     /* one node of a reply tree */
+typedef uint64_t jr_req_id;           /* names a submitted command for jr_cancel */
+
+/* ---- Result codes -------------------------------------------------------
+ *
+ * 0 is success; library errors are negative. Values are fixed: new codes are
+ * only appended and callers must accept codes they do not know.
+ *
+ * The seed's two-kind error model:
+ *   - a server error reply arrives as status 0 with a reply of type
+ *     JR_REPLY_ERROR (its text from jr_reply_str);
+ *   - a library error arrives as a negative status with reply == NULL.
+ * jr_err_unsent(code) tells whether a command that failed with a library
+ * error certainly did NOT reach the server (so it is safe to retry). */
+#define JR_OK 0
+#define JR_EINVAL (-1)        /* invalid argument; nothing sent */
+#define JR_ENOMEM (-2)        /* out of memory; nothing sent */
+#define JR_ECLOSED (-3)       /* client closed or draining; not sent */
+#define JR_ECONNECT (-4)      /* could not connect to any endpoint; not sent */
+#define JR_ECONNLOST (-5)     /* connection lost after the write; may have run */
+#define JR_ETIMEDOUT (-6)     /* timed out after the write; may have run */
+#define JR_EQUEUETIMEOUT (-7) /* timed out before it was written; not sent */
+#define JR_EPROTO (-8)        /* malformed reply from the server; may have run */
+#define JR_ETOOBIG (-9)       /* reply over the configured limits; may have run */
+#define JR_EREFUSED (-10)     /* command not allowed on this handle; not sent */
+#define JR_ECANCELED (-11)    /* cancelled before the write; not sent */
+#define JR_EABANDONED (-12)   /* cancelled after the write; may have run */
+#define JR_EAUTH (-13)        /* AUTH / SELECT / connect commands failed; not sent */
+#define JR_ESHUTDOWN (-14)    /* client freed while in flight; may have run */
+#define JR_EMISUSE (-15)      /* API called in a way it forbids (e.g. from a callback) */
+#define JR_ENOENT (-16)       /* no such request (already completed) / unknown key */
+#define JR_EINTERNAL (-17)    /* bug in libjr; please report */
+#define JR_EFULL (-18)        /* queue limit reached; not sent */
+
+/* Returns: static text for a code ("connection lost ..."). Never NULL.
+ * Thread: any. Since: 0.1 */
+JR_API const char *jr_strerror(int code);
+/* Returns: the code's name ("JR_ECONNLOST"), or "JR_E?" for unknown codes.
+ * Thread: any. Since: 0.1 */
+JR_API const char *jr_err_name(int code);
+/* Returns: 1 if a command that failed with `code` certainly was not sent to
+ * the server (safe to retry), 0 if it may have run (or code is not an error).
+ * Thread: any. Since: 0.1 */
+JR_API int jr_err_unsent(int code);
+
+/* ---- Version ------------------------------------------------------------ */
+
+/* Returns: JR_VERSION_HEX of the library at run time (compare with the
+ * macro to detect header/library mismatch). Thread: any. Since: 0.1 */
+JR_API unsigned jr_version(void);
+/* Returns: "X.Y.Z", static. Thread: any. Since: 0.1 */
+JR_API const char *jr_version_string(void);
+
+/* ---- Options -------------------------------------------------------------
+ *
+ * Keys (string values through jr_options_set, numbers through
+ * jr_options_set_int; either setter accepts a number written as text):
+ *
+ *   endpoint            add one endpoint: "host:port", "[v6addr]:port",
+ *                       "host" (port 6379), or a unix socket path (contains
+ *                       '/'). May be given several times; tried in order.
+ *   url                 redis://[user[:pass]@]host[:port][/db] or
+ *                       unix:///path/to.sock[?db=N]; sets endpoint,
+ *                       username, password and database.
+ *   username            ACL user name (sent as AUTH user pass).
+ *   password            server password (AUTH); never logged.
+ *   database            database of jr_client_submit (default 0).
+ *   client_name         CLIENT SETNAME on every connection.
+ *   connect_timeout_ms  per connect attempt (default 5000).
+ *   connect_retry       extra attempts after the first (default 3), with
+ *                       exponential backoff from 50 ms up to 2 s.
+ *   command_timeout_ms  default deadline of each command from submit to
+ *                       reply (default 5000; 0 = none). A timeout does not
+ *                       close the shared connection: a late reply is read
+ *                       and dropped.
+ *   socket_timeout_ms   if replies are owed and nothing was read for this
+ *                       long, the connection is considered dead and
+ *                       replaced (default 0 = off).
+ *   recv_buffer_size    bytes per socket read (default 65536).
+ *   tcp_keepalive_s     TCP keepalive idle time in seconds (0 = off,
+ *                       default 0).
+ *   tcp_nodelay         1 (default) or 0.
+ *   max_bulk_len        largest accepted bulk string (default 512 MiB).
+ *   max_elements        largest accepted array (default 16M elements).
+ *   max_reply_bytes     largest accepted reply as a whole (default 1 GiB).
+ *   max_queued          most commands accepted and not completed (default
+ *                       1M; beyond: JR_EFULL).
+ *   dispatch            "loop" (default) or "poll"; see jr_client_fd.
+ *
+ * Returns: 0, JR_EINVAL (bad value or NULL), JR_ENOENT (unknown key),
+ * JR_ENOMEM. Ownership: strings are copied. Thread: one thread at a time per
+ * jr_options. Since: 0.1 */
+JR_API jr_options *jr_options_new(void);
+JR_API void jr_options_free(jr_options *opts); /* NULL is a no-op */
+JR_API int jr_options_set(jr_options *opts, const char *key, const char *value);
+JR_API int jr_options_set_int(jr_options *opts, const char *key, int64_t value);
+
+/* Adds a command sent on every new connection after AUTH and before SELECT
+ * (the seed's "connection handler"), e.g. CLIENT SETINFO. An error reply
+ * fails the connection attempt (commands waiting get JR_EAUTH).
+ * Returns: 0, JR_EINVAL, JR_EREFUSED (a command that breaks multiplexing),
+ * JR_ENOMEM. Ownership: argv is copied. Since: 0.1 */
+JR_API int jr_options_add_connect_command(jr_options *opts, size_t argc, const char *const *argv,
+                                          const size_t *argvlen);
+
+/* Connection events passed to the event callback. */
+#define JR_EVENT_CONNECTED 1    /* a connection finished its handshake */
+#define JR_EVENT_DISCONNECTED 2 /* a connection was lost or closed */
+#define JR_EVENT_CONNECT_FAILED 3
+#define JR_EVENT_LOG 4 /* diagnostic text (never contains credentials) */
+typedef void (*jr_event_cb)(void *ctx, int event, const char *endpoint, const char *detail);
+/* Sets a hook called on the loop thread for connection events and
+ * diagnostics. It must not block. Since: 0.1 */
+JR_API int jr_options_set_event_cb(jr_options *opts, jr_event_cb cb, void *ctx);
+
+/* ---- Client --------------------------------------------------------------
+ *
+ * Returns: 0 and *out, or JR_EINVAL (NULL out, no endpoint resolvable),
+ * JR_ENOMEM. Connecting is lazy: the first command connects, and connect
+ * failures arrive on commands. opts may be NULL (127.0.0.1:6379).
+ * Ownership: opts is copied; free it whenever you like. Thread: any.
+ * Since: 0.1 */
+JR_API int jr_client_new(const jr_options *opts, jr_client **out);
+
+/* Stops accepting commands and waits up to timeout_ms (negative = forever)
+ * for every accepted command to complete. Returns: 0 when all completed,
+ * JR_ETIMEDOUT otherwise, JR_EMISUSE from a libjr callback. Thread: any
+ * except the loop thread. Since: 0.1 */
+JR_API int jr_client_drain(jr_client *client, int64_t timeout_ms);
+
+/* Closes every connection, completes every pending command (JR_ECLOSED if
+ * unsent, JR_ESHUTDOWN if written), runs those callbacks (in poll mode too,
+ * on the calling thread), joins the loop thread and frees the client.
+ * Returns: 0, or JR_EMISUSE when called from a libjr callback (nothing is
+ * freed then). NULL is a no-op. Thread: any except the loop thread; no other
+ * call on this client may be running or made after it. Since: 0.1 */
+JR_API int jr_client_free(jr_client *client);
+
+/* Completion callback. status == 0: `reply` is the reply (possibly of type
+ * JR_REPLY_ERROR, a server error). status < 0: a library error, reply NULL.
+ * `reply` is borrowed: valid until the callback returns (jr_reply_dup keeps
+ * it). In loop mode it runs on libjr's loop thread and must not block; it
+ * may submit more commands. */
+typedef void (*jr_reply_cb)(void *userdata, int status, const jr_reply *reply);
+
+/* Submits a command on the client's default database. argv[i] has
+ * argvlen[i] bytes (binary safe); argvlen may be NULL for NUL-terminated
+ * strings. timeout_ms < 0 uses command_timeout_ms, 0 means no deadline.
+ * Returns: 0 (cb will be called exactly once), JR_EINVAL (argc 0, NULL
+ * argv or cb), JR_EREFUSED (see jr_refusal_reason), JR_ECLOSED, JR_EFULL,
+ * JR_ENOMEM; on error cb is never called. *id_out (may be NULL) names the
+ * command for jr_cancel. Ownership: arguments are copied before return.
+ * Thread: any, concurrently. Since: 0.1 */
+JR_API int jr_client_submit(jr_client *client, size_t argc, const char *const *argv,
+                            const size_t *argvlen, int64_t timeout_ms, jr_reply_cb cb,
+                            void *userdata, jr_req_id *id_out);
+
+/* Cancels a submitted command. Unsent: it is removed and completes with
+ * JR_ECANCELED. Written: it completes with JR_EABANDONED and its reply is
+ * read and dropped when it arrives; the connection stays up.
+ * Returns: 0 if the cancel was queued (the callback then runs once, with the
+ * cancel code, or with the reply if that won the race), JR_ENOENT if the
+ * command has already completed or id is unknown. Thread: any. Since: 0.1 */
+JR_API int jr_cancel(jr_client *client, jr_req_id id);
+
+/* Runs a command and waits for it (for simple programs). On success *out is
+ * an owned reply (free with jr_reply_free; may be of type JR_REPLY_ERROR).
+ * Returns: 0, a library error code (then *out is NULL), or JR_EMISUSE when
+ * called on the loop thread. Works in both dispatch modes. Thread: any.
+ * Since: 0.1 */
+JR_API int jr_client_call(jr_client *client, size_t argc, const char *const *argv,
+                          const size_t *argvlen, int64_t timeout_ms, jr_reply **out);
+
+/* Returns static text that says why libjr refuses this command and which
+ * API to use instead, or NULL when the command is allowed. E.g. SELECT:
+ * "SELECT is tracked by libjr: use jr_db_new(client, n)". Since: 0.1 */
+JR_API const char *jr_refusal_reason(const char *name, size_t len);
+
+/* ---- Poll dispatch mode ---------------------------------------------------
+ *
+ * With dispatch=poll, finished callbacks are queued instead of run on the
+ * loop thread. jr_client_fd returns a descriptor that is readable while the
+ * queue is not empty; jr_dispatch runs up to max queued callbacks (0 = all)
+ * on the calling thread. Returns: the fd, or -1 in loop mode; the number of
+ * callbacks run. Thread: jr_dispatch from one thread at a time. Since: 0.1 */
+JR_API int jr_client_fd(jr_client *client);
+JR_API size_t jr_dispatch(jr_client *client, size_t max);
+
+/* ---- Database views ------------------------------------------------------
+ *
+ * A jr_db routes commands to database `number` on the shared connection;
+ * libjr sends SELECT as needed, so views of several databases interleave
+ * correctly on one socket. A database number the server rejects makes its
+ * commands complete with the server's SELECT error reply.
+ * Returns: 0, JR_EINVAL (number < 0), JR_ENOMEM. Ownership: free with
+ * jr_db_free before jr_client_free. Thread: any. Since: 0.1 */
+JR_API int jr_db_new(jr_client *client, int number, jr_db **out);
+JR_API void jr_db_free(jr_db *db);
+JR_API int jr_db_submit(jr_db *db, size_t argc, const char *const *argv, const size_t *argvlen,
+                        int64_t timeout_ms, jr_reply_cb cb, void *userdata, jr_req_id *id_out);
+JR_API int jr_db_call(jr_db *db, size_t argc, const char *const *argv, const size_t *argvlen,
+                      int64_t timeout_ms, jr_reply **out);
+
+/* ---- Replies ----------------------------------------------------------------
+ *
+ * Types reuse hiredis's numbers. 7..14 are reserved for RESP3. */
+#define JR_REPLY_STRING 1
+#define JR_REPLY_ARRAY 2
+#define JR_REPLY_INTEGER 3
+#define JR_REPLY_NIL 4
+#define JR_REPLY_STATUS 5
+#define JR_REPLY_ERROR 6
+
+/* O(1), never allocate, NULL-safe (a NULL reply reads as type 0, length 0).
+ * jr_reply_str: bytes of STRING/STATUS/ERROR, NUL-terminated, length in
+ * *len (may be NULL); NULL for other types. jr_reply_len: bytes of a string
+ * or elements of an array. jr_reply_element: NULL when out of range.
+ * Since: 0.1 */
+JR_API int jr_reply_get_type(const jr_reply *reply);
+JR_API const char *jr_reply_str(const jr_reply *reply, size_t *len);
+JR_API int64_t jr_reply_integer(const jr_reply *reply);
+JR_API size_t jr_reply_len(const jr_reply *reply);
+JR_API const jr_reply *jr_reply_element(const jr_reply *reply, size_t index);
+
+/* Returns an owned reference to a borrowed reply (O(1): it retains the
+ * reply's storage), NULL on NULL. jr_reply_free releases it; NULL is a no-op.
+ * Thread: an owned reply may be read and freed on any thread. Since: 0.1 */
+JR_API jr_reply *jr_reply_dup(const jr_reply *reply);
+JR_API void jr_reply_free(jr_reply *reply);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* JR_JR_H */

@@ -1,0 +1,470 @@
+// The client: loop thread, inbox, completions, deadlines, poll dispatch.
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <ctime>
+
+#include "commands.hpp"
+#include "core.hpp"
+
+namespace jr {
+
+int64_t now_ms() noexcept {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+namespace {
+// The client whose callbacks the current thread is running (EMISUSE checks).
+thread_local const Client *tls_in_callback = nullptr;
+
+struct CallbackScope {
+  const Client *prev;
+  explicit CallbackScope(const Client *c) : prev(tls_in_callback) { tls_in_callback = c; }
+  ~CallbackScope() { tls_in_callback = prev; }
+};
+}  // namespace
+
+// ---- CommandPool -------------------------------------------------------------
+
+CommandPool::~CommandPool() {
+  for (uint32_t i = 0; i < nchunks_; i++) delete[] chunks_[i].load();
+}
+
+Command *CommandPool::acquire() noexcept {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (free_.empty()) {
+    if (nchunks_ == kMaxChunks) return nullptr;
+    Command *chunk = new (std::nothrow) Command[kChunk];
+    if (chunk == nullptr) return nullptr;
+    try {
+      free_.reserve(free_.size() + kChunk);
+    } catch (...) {
+      delete[] chunk;
+      return nullptr;
+    }
+    for (uint32_t i = 0; i < kChunk; i++) {
+      chunk[i].index = nchunks_ * kChunk + i;
+      free_.push_back(&chunk[kChunk - 1 - i]);
+    }
+    chunks_[nchunks_].store(chunk, std::memory_order_release);
+    nchunks_++;
+  }
+  Command *c = free_.back();
+  free_.pop_back();
+  return c;
+}
+
+void CommandPool::release(Command *c) noexcept {
+  c->wire.clear();
+  c->wire.shrink(64 * 1024);
+  c->cb = nullptr;
+  c->userdata = nullptr;
+  c->reply = nullptr;
+  c->next = nullptr;
+  c->gen.fetch_add(1, std::memory_order_relaxed);
+  c->state.store(CmdState::kFree, std::memory_order_release);
+  std::lock_guard<std::mutex> lk(mu_);
+  free_.push_back(c);  // capacity reserved at chunk creation: cannot throw
+}
+
+Command *CommandPool::lookup(uint32_t index) const noexcept {
+  uint32_t chunk = index / kChunk;
+  if (chunk >= kMaxChunks) return nullptr;
+  Command *base = chunks_[chunk].load(std::memory_order_acquire);
+  return base != nullptr ? &base[index % kChunk] : nullptr;
+}
+
+// ---- Client: creation and teardown ------------------------------------------
+
+Client::Client(const Options &opts) : opts_(opts) {}
+
+Client::~Client() {
+  if (efd_ >= 0) close(efd_);
+}
+
+int Client::create(const Options &opts, Client **out) {
+  Client *c = new (std::nothrow) Client(opts);
+  if (c == nullptr) return JR_ENOMEM;
+  int rc = c->start();
+  if (rc != JR_OK) {
+    delete c;
+    return rc;
+  }
+  *out = c;
+  return JR_OK;
+}
+
+int Client::start() {
+  if (opts_.endpoints.empty()) {
+    Endpoint ep;
+    ep.host = "127.0.0.1";
+    opts_.endpoints.push_back(ep);
+  }
+  try {
+    read_buf_.resize(opts_.recv_buffer_size);
+    conn_ = std::make_unique<Connection>(*this, opts_.endpoints);
+  } catch (...) {
+    return JR_ENOMEM;
+  }
+  if (opts_.poll_mode) {
+    efd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (efd_ < 0) return JR_ENOMEM;
+  }
+  if (uv_loop_init(&loop_) != 0) return JR_ENOMEM;
+  uv_async_init(&loop_, &async_, on_async_cb);
+  async_.data = this;
+  uv_check_init(&loop_, &check_);
+  check_.data = this;
+  uv_check_start(&check_, on_check_cb);
+  uv_timer_init(&loop_, &deadline_timer_);
+  deadline_timer_.data = this;
+  uv_timer_init(&loop_, &conn_->timer_);
+  conn_->timer_.data = conn_.get();
+  try {
+    thread_ = std::thread([this] { run(); });
+  } catch (...) {
+    uv_close(reinterpret_cast<uv_handle_t *>(&async_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t *>(&check_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t *>(&deadline_timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t *>(&conn_->timer_), nullptr);
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    uv_loop_close(&loop_);
+    return JR_ENOMEM;
+  }
+  loop_tid_ = thread_.get_id();
+  return JR_OK;
+}
+
+void Client::run() {
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  int rc = uv_loop_close(&loop_);
+  (void)rc;
+}
+
+bool Client::in_callback() const noexcept { return tls_in_callback == this; }
+
+int Client::destroy() {
+  if (on_loop_thread() || in_callback()) return JR_EMISUSE;
+  closing_.store(true);
+  {
+    std::lock_guard<std::mutex> lk(inbox_mu_);
+    stop_ = true;
+  }
+  uv_async_send(&async_);
+  thread_.join();
+  // Poll mode: the final completions run here, on the caller's thread.
+  if (opts_.poll_mode) dispatch(0);
+  delete this;
+  return JR_OK;
+}
+
+int Client::drain(int64_t timeout_ms) {
+  if (on_loop_thread() || in_callback()) return JR_EMISUSE;
+  closing_.store(true);
+  draining_.store(true);
+  std::unique_lock<std::mutex> lk(drain_mu_);
+  auto done = [this] { return unfinished_.load() == 0; };
+  if (timeout_ms < 0) {
+    drain_cv_.wait(lk, done);
+    return JR_OK;
+  }
+  return drain_cv_.wait_for(lk, std::chrono::milliseconds(timeout_ms), done) ? JR_OK
+                                                                             : JR_ETIMEDOUT;
+}
+
+// ---- Submitting ----------------------------------------------------------------
+
+int Client::submit(int db, size_t argc, const char *const *argv, const size_t *argvlen,
+                   int64_t timeout_ms, jr_reply_cb cb, void *userdata, uint8_t flags,
+                   jr_req_id *id_out) {
+  if (argc == 0 || argv == nullptr || cb == nullptr) return JR_EINVAL;
+  for (size_t i = 0; i < argc; i++)
+    if (argv[i] == nullptr) return JR_EINVAL;
+  Classification cls = classify(argc, argv, argvlen);
+  if (cls.cls != CommandClass::kNormal) return JR_EREFUSED;
+  if (closing_.load(std::memory_order_acquire)) return JR_ECLOSED;
+  if (queued_.fetch_add(1, std::memory_order_relaxed) >= opts_.max_queued) {
+    queued_.fetch_sub(1, std::memory_order_relaxed);
+    return JR_EFULL;
+  }
+  Command *c = pool_.acquire();
+  if (c == nullptr) {
+    queued_.fetch_sub(1, std::memory_order_relaxed);
+    return JR_ENOMEM;
+  }
+  if (!encode_command(c->wire, argc, argv, argvlen)) {
+    pool_.release(c);
+    queued_.fetch_sub(1, std::memory_order_relaxed);
+    return JR_ENOMEM;
+  }
+  c->cb = cb;
+  c->userdata = userdata;
+  c->db = db;
+  c->flags = flags;
+  if (timeout_ms < 0) timeout_ms = opts_.command_timeout_ms;
+  c->deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
+  c->holds.store(1, std::memory_order_relaxed);
+  c->state.store(CmdState::kPending, std::memory_order_release);
+  if (id_out != nullptr) *id_out = c->id();
+  unfinished_.fetch_add(1, std::memory_order_relaxed);
+
+  if (on_loop_thread()) {
+    route(c);
+    return JR_OK;
+  }
+  bool wake;
+  {
+    std::lock_guard<std::mutex> lk(inbox_mu_);
+    if (stop_) {
+      // Lost a race with jr_client_free: refuse without a callback.
+      unfinished_.fetch_sub(1, std::memory_order_relaxed);
+      queued_.fetch_sub(1, std::memory_order_relaxed);
+      c->state.store(CmdState::kDone);
+      pool_.release(c);
+      return JR_ECLOSED;
+    }
+    wake = inbox_.empty() && cancels_.empty();
+    inbox_.push_back(c);
+  }
+  if (wake) uv_async_send(&async_);
+  return JR_OK;
+}
+
+namespace {
+struct Waiter {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  int status = 0;
+  jr_reply *reply = nullptr;
+};
+
+void waiter_cb(void *ud, int status, const jr_reply *reply) {
+  auto *w = static_cast<Waiter *>(ud);
+  jr_reply *owned = nullptr;
+  if (status == JR_OK && reply != nullptr) {
+    reply->arena->ref();
+    owned = const_cast<jr_reply *>(reply);
+  }
+  std::lock_guard<std::mutex> lk(w->mu);
+  w->status = status;
+  w->reply = owned;
+  w->done = true;
+  w->cv.notify_one();
+}
+}  // namespace
+
+int Client::call(int db, size_t argc, const char *const *argv, const size_t *argvlen,
+                 int64_t timeout_ms, jr_reply **out) {
+  if (out == nullptr) return JR_EINVAL;
+  *out = nullptr;
+  if (on_loop_thread()) return JR_EMISUSE;
+  Waiter w;
+  int rc = submit(db, argc, argv, argvlen, timeout_ms, waiter_cb, &w, kFlagDirect, nullptr);
+  if (rc != JR_OK) return rc;
+  std::unique_lock<std::mutex> lk(w.mu);
+  w.cv.wait(lk, [&] { return w.done; });
+  *out = w.reply;
+  return w.status;
+}
+
+int Client::cancel(jr_req_id id) {
+  Command *c = pool_.lookup(static_cast<uint32_t>(id & 0xffffffffu));
+  if (c == nullptr || c->gen.load(std::memory_order_acquire) != static_cast<uint32_t>(id >> 32))
+    return JR_ENOENT;
+  CmdState st = c->state.load(std::memory_order_acquire);
+  if (st == CmdState::kDone || st == CmdState::kFree) return JR_ENOENT;
+  if (on_loop_thread()) {
+    do_cancel(id);
+    return JR_OK;
+  }
+  bool wake;
+  {
+    std::lock_guard<std::mutex> lk(inbox_mu_);
+    if (stop_) return JR_ENOENT;
+    wake = inbox_.empty() && cancels_.empty();
+    cancels_.push_back(id);
+  }
+  if (wake) uv_async_send(&async_);
+  return JR_OK;
+}
+
+// ---- Loop thread ------------------------------------------------------------------
+
+void Client::route(Command *c) {
+  if (c->deadline != 0) arm_deadline(c->deadline);
+  conn_->submit(c);
+}
+
+void Client::do_cancel(jr_req_id id) {
+  Command *c = pool_.lookup(static_cast<uint32_t>(id & 0xffffffffu));
+  if (c == nullptr || c->gen.load() != static_cast<uint32_t>(id >> 32)) return;
+  CmdState st = c->state.load();
+  if (st == CmdState::kPending) {
+    if (conn_->cancel(c)) complete(c, JR_ECANCELED, nullptr);
+  } else if (st == CmdState::kWritten) {
+    complete(c, JR_EABANDONED, nullptr);  // the FIFO keeps its hold until the reply
+  }
+}
+
+void Client::on_async_cb(uv_async_t *a) {
+  auto *self = static_cast<Client *>(a->data);
+  CmdList batch;
+  std::vector<jr_req_id> cancels;
+  bool stop;
+  {
+    std::lock_guard<std::mutex> lk(self->inbox_mu_);
+    batch = self->inbox_;
+    self->inbox_ = CmdList();
+    cancels.swap(self->cancels_);
+    stop = self->stop_;
+  }
+  while (Command *c = batch.pop_front()) self->route(c);
+  for (jr_req_id id : cancels) self->do_cancel(id);
+  if (stop) self->shutdown_loop();
+}
+
+void Client::mark_dirty(Connection *conn) {
+  for (Connection *d : dirty_)
+    if (d == conn) return;
+  dirty_.push_back(conn);
+}
+
+void Client::on_check_cb(uv_check_t *h) {
+  auto *self = static_cast<Client *>(h->data);
+  // One write per connection per loop iteration: automatic pipelining.
+  for (Connection *conn : self->dirty_) conn->flush();
+  self->dirty_.clear();
+  self->flush_completions();
+}
+
+void Client::arm_deadline(int64_t deadline) {
+  if (deadline == 0) return;
+  if (next_deadline_ != 0 && next_deadline_ <= deadline) return;
+  next_deadline_ = deadline;
+  int64_t wait = deadline - now_ms();
+  uv_timer_start(&deadline_timer_, on_deadline_cb, wait > 0 ? static_cast<uint64_t>(wait) : 0, 0);
+}
+
+void Client::on_deadline_cb(uv_timer_t *t) {
+  auto *self = static_cast<Client *>(t->data);
+  self->next_deadline_ = 0;
+  int64_t next = self->conn_->expire(now_ms());
+  if (next != 0) self->arm_deadline(next);
+}
+
+void Client::emit(int event, const std::string &endpoint, const std::string &detail) {
+  if (opts_.event_cb == nullptr) return;
+  CallbackScope scope(this);
+  opts_.event_cb(opts_.event_ctx, event, endpoint.c_str(), detail.c_str());
+}
+
+void Client::complete(Command *c, int status, jr_reply *reply) {
+  c->state.store(CmdState::kDone, std::memory_order_release);
+  if (!opts_.poll_mode || (c->flags & kFlagDirect) != 0) {
+    {
+      CallbackScope scope(this);
+      c->cb(c->userdata, status, reply);
+    }
+    reply_release(reply);
+    release_hold(c);
+  } else {
+    c->status = status;
+    c->reply = reply;
+    local_done_.push_back(c);
+  }
+  if (unfinished_.fetch_sub(1, std::memory_order_acq_rel) == 1 &&
+      draining_.load(std::memory_order_acquire)) {
+    std::lock_guard<std::mutex> lk(drain_mu_);
+    drain_cv_.notify_all();
+  }
+}
+
+void Client::release_hold(Command *c) noexcept {
+  if (c->holds.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    pool_.release(c);
+    queued_.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+void Client::flush_completions() {
+  if (local_done_.empty()) return;
+  bool signal;
+  {
+    std::lock_guard<std::mutex> lk(cq_mu_);
+    signal = cq_.empty();
+    cq_.append(local_done_);
+  }
+  if (signal) {
+    uint64_t one = 1;
+    ssize_t n;
+    do {
+      n = write(efd_, &one, sizeof one);
+    } while (n < 0 && errno == EINTR);
+  }
+}
+
+void Client::deliver(Command *c) noexcept {
+  {
+    CallbackScope scope(this);
+    c->cb(c->userdata, c->status, c->reply);
+  }
+  reply_release(c->reply);
+  c->reply = nullptr;
+  release_hold(c);
+}
+
+size_t Client::dispatch(size_t max) {
+  if (!opts_.poll_mode) return 0;
+  std::lock_guard<std::mutex> dl(dispatch_mu_);
+  size_t ran = 0;
+  while (max == 0 || ran < max) {
+    CmdList batch;
+    {
+      std::lock_guard<std::mutex> lk(cq_mu_);
+      if (max == 0) {
+        batch = cq_;
+        cq_ = CmdList();
+      } else {
+        while (batch.size < max - ran && !cq_.empty()) batch.push_back(cq_.pop_front());
+      }
+      if (cq_.empty()) {
+        uint64_t v;
+        ssize_t n;
+        do {
+          n = read(efd_, &v, sizeof v);
+        } while (n < 0 && errno == EINTR);
+      }
+    }
+    if (batch.empty()) break;
+    while (Command *c = batch.pop_front()) {
+      deliver(c);
+      ran++;
+    }
+  }
+  return ran;
+}
+
+void Client::shutdown_loop() {
+  // Everything still queued completes now: JR_ECLOSED when unsent,
+  // JR_ESHUTDOWN when written.
+  CmdList rest;
+  {
+    std::lock_guard<std::mutex> lk(inbox_mu_);
+    rest = inbox_;
+    inbox_ = CmdList();
+    cancels_.clear();
+  }
+  while (Command *c = rest.pop_front()) complete(c, JR_ECLOSED, nullptr);
+  conn_->shutdown();
+  flush_completions();
+  uv_close(reinterpret_cast<uv_handle_t *>(&async_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t *>(&check_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t *>(&deadline_timer_), nullptr);
+}
+
+}  // namespace jr

@@ -1,0 +1,625 @@
+// The connection state machine: connect (with retry and backoff), handshake
+// (AUTH, CLIENT SETNAME, connect commands), SELECT tracking, pipelined
+// writes, FIFO reply matching, timeouts and loss handling.
+#include <cstring>
+#include <string>
+
+#include "core.hpp"
+
+namespace jr {
+
+struct Connection::Sock {
+  union {
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } h;
+  Connection *owner = nullptr;
+  uv_connect_t creq;
+  uv_write_t wreq;
+  Buffer writing;
+  bool write_active = false;
+  uv_stream_t *stream() noexcept { return reinterpret_cast<uv_stream_t *>(&h); }
+  uv_handle_t *handle() noexcept { return reinterpret_cast<uv_handle_t *>(&h); }
+};
+
+namespace {
+std::string uv_text(int err) { return std::string(uv_err_name(err)) + ": " + uv_strerror(err); }
+}  // namespace
+
+Connection::Connection(Client &client, std::vector<Endpoint> endpoints)
+    : client_(client),
+      endpoints_(std::move(endpoints)),
+      reader_(client.opts().limits) {
+  db_state_.assign(16, 0);
+  db_state_[0] = 2;  // database 0 always exists
+}
+
+Connection::~Connection() = default;
+
+// ---- Routing and writing ------------------------------------------------------
+
+void Connection::submit(Command *c) {
+  if (state_ == State::kReady) {
+    write_command(c);
+    return;
+  }
+  waiting_.push_back(c);
+  if (state_ == State::kIdle) start_connect();
+}
+
+void Connection::write_internal(Kind kind, int db, size_t argc, const char *const *argv,
+                                const size_t *lens) {
+  encode_command(out_, argc, argv, lens);
+  fifo_.push_back(Entry{nullptr, kind, db});
+  unflushed_++;
+}
+
+void Connection::write_command(Command *c) {
+  int db = c->db;
+  if (db != current_db_) {
+    if (static_cast<size_t>(db) >= db_state_.size()) db_state_.resize(db + 1, 0);
+    uint8_t st = db_state_[db];
+    if (st != 2) {
+      // First use of this database on this server: probe it with a SELECT
+      // and hold its commands until the answer, so that a rejected database
+      // never lets a command run in the wrong one.
+      for (auto &p : db_pending_) {
+        if (p.first == db) {
+          p.second.push_back(c);
+          return;
+        }
+      }
+      db_pending_.emplace_back(db, CmdList());
+      db_pending_.back().second.push_back(c);
+      std::string n = std::to_string(db);
+      const char *argv[] = {"SELECT", n.c_str()};
+      const size_t lens[] = {6, n.size()};
+      write_internal(Kind::kProbe, db, 2, argv, lens);
+      db_state_[db] = 1;
+      current_db_ = -1;  // the server's database is known once the probe answers
+      client_.mark_dirty(this);
+      return;
+    }
+    std::string n = std::to_string(db);
+    const char *argv[] = {"SELECT", n.c_str()};
+    const size_t lens[] = {6, n.size()};
+    write_internal(Kind::kSelect, db, 2, argv, lens);
+    current_db_ = db;
+  }
+  if (out_.empty()) client_.mark_dirty(this);
+  out_.append(c->wire.data(), c->wire.size());
+  c->state.store(CmdState::kWritten, std::memory_order_release);
+  c->holds.fetch_add(1, std::memory_order_relaxed);
+  fifo_.push_back(Entry{c, Kind::kCmd, db});
+  unflushed_++;
+  if (client_.opts().socket_timeout_ms > 0 && fifo_.size() == 1) {
+    last_read_ = now_ms();
+    client_.arm_deadline(last_read_ + client_.opts().socket_timeout_ms);
+  }
+}
+
+void Connection::flush() {
+  if (sock_ == nullptr || out_.empty() || sock_->write_active) return;
+  if (state_ != State::kReady && state_ != State::kHandshake) return;
+  sock_->writing.clear();
+  sock_->writing.swap(out_);
+  uv_buf_t buf = uv_buf_init(sock_->writing.data(), static_cast<unsigned>(sock_->writing.size()));
+  sock_->write_active = true;
+  sock_->wreq.data = sock_;
+  unflushed_ = 0;
+  int rc = uv_write(&sock_->wreq, sock_->stream(), &buf, 1, on_write_cb);
+  if (rc != 0) {
+    sock_->write_active = false;
+    lost(JR_ECONNLOST, "write: " + uv_text(rc));
+  }
+}
+
+void Connection::on_write_cb(uv_write_t *req, int status) {
+  auto *sock = static_cast<Sock *>(req->data);
+  sock->write_active = false;
+  Connection *self = sock->owner;
+  if (self == nullptr) return;  // closed meanwhile
+  if (status < 0) {
+    self->lost(JR_ECONNLOST, "write: " + uv_text(status));
+    return;
+  }
+  if (!self->out_.empty()) self->flush();
+  // Shrink a buffer that a burst of large values grew.
+  if (!sock->write_active) sock->writing.shrink(4 << 20);
+}
+
+// ---- Connecting -------------------------------------------------------------------
+
+void Connection::start_connect() {
+  state_ = State::kConnecting;
+  ep_index_ = 0;
+  connect_endpoint();
+}
+
+void Connection::connect_endpoint() {
+  const Endpoint &ep = endpoints_[ep_index_];
+  endpoint_name_ = ep.display();
+  timer_is_backoff_ = false;
+  uv_timer_start(&timer_, on_timer_cb, static_cast<uint64_t>(client_.opts().connect_timeout_ms),
+                 0);
+  if (ep.unix_socket) {
+    connect_resolved(nullptr);
+    return;
+  }
+  struct sockaddr_storage ss;
+  std::memset(&ss, 0, sizeof ss);
+  auto *in4 = reinterpret_cast<struct sockaddr_in *>(&ss);
+  auto *in6 = reinterpret_cast<struct sockaddr_in6 *>(&ss);
+  if (uv_ip4_addr(ep.host.c_str(), ep.port, in4) == 0) {
+    connect_resolved(reinterpret_cast<struct sockaddr *>(&ss));
+    return;
+  }
+  if (uv_ip6_addr(ep.host.c_str(), ep.port, in6) == 0) {
+    connect_resolved(reinterpret_cast<struct sockaddr *>(&ss));
+    return;
+  }
+  auto *req = new uv_getaddrinfo_t;
+  req->data = this;
+  resolving_ = req;
+  struct addrinfo hints;
+  std::memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  std::string port = std::to_string(ep.port);
+  int rc = uv_getaddrinfo(client_.loop(), req, on_getaddrinfo_cb, ep.host.c_str(), port.c_str(),
+                          &hints);
+  if (rc != 0) {
+    resolving_ = nullptr;
+    delete req;
+    attempt_failed("resolve " + ep.host + ": " + uv_text(rc));
+  }
+}
+
+void Connection::on_getaddrinfo_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
+  auto *self = static_cast<Connection *>(req->data);
+  delete req;
+  if (self == nullptr) {  // abandoned (timeout or shutdown)
+    uv_freeaddrinfo(res);
+    return;
+  }
+  self->resolving_ = nullptr;
+  if (status != 0 || res == nullptr) {
+    uv_freeaddrinfo(res);
+    self->attempt_failed("resolve " + self->endpoint_name_ + ": " + uv_text(status));
+    return;
+  }
+  self->connect_resolved(res->ai_addr);
+  uv_freeaddrinfo(res);
+}
+
+void Connection::connect_resolved(const struct sockaddr *addr) {
+  const Endpoint &ep = endpoints_[ep_index_];
+  auto *s = new Sock();
+  s->owner = this;
+  s->creq.data = s;
+  int rc;
+  if (ep.unix_socket) {
+    uv_pipe_init(client_.loop(), &s->h.pipe, 0);
+    s->h.pipe.data = s;
+    uv_pipe_connect(&s->creq, &s->h.pipe, ep.path.c_str(), on_connect_cb);
+    rc = 0;
+  } else {
+    uv_tcp_init(client_.loop(), &s->h.tcp);
+    s->h.tcp.data = s;
+    rc = uv_tcp_connect(&s->creq, &s->h.tcp, addr, on_connect_cb);
+  }
+  sock_ = s;
+  if (rc != 0) attempt_failed("connect " + endpoint_name_ + ": " + uv_text(rc));
+}
+
+void Connection::on_connect_cb(uv_connect_t *req, int status) {
+  auto *sock = static_cast<Sock *>(req->data);
+  Connection *self = sock->owner;
+  if (self == nullptr) return;  // closed meanwhile (timeout)
+  if (status < 0) {
+    self->attempt_failed("connect " + self->endpoint_name_ + ": " + uv_text(status));
+    return;
+  }
+  self->on_connected();
+}
+
+void Connection::close_sock() {
+  if (resolving_ != nullptr) {
+    resolving_->data = nullptr;
+    uv_cancel(reinterpret_cast<uv_req_t *>(resolving_));
+    resolving_ = nullptr;
+  }
+  if (sock_ == nullptr) return;
+  sock_->owner = nullptr;
+  uv_close(sock_->handle(), on_sock_close_cb);
+  sock_ = nullptr;
+}
+
+void Connection::on_sock_close_cb(uv_handle_t *h) { delete static_cast<Sock *>(h->data); }
+
+void Connection::attempt_failed(const std::string &detail) {
+  close_sock();
+  uv_timer_stop(&timer_);
+  last_error_ = detail;
+  client_.emit(JR_EVENT_CONNECT_FAILED, endpoint_name_, detail);
+  if (++ep_index_ < endpoints_.size()) {
+    connect_endpoint();
+    return;
+  }
+  if (cycle_ < client_.opts().connect_retry) {
+    // Exponential backoff: 50 ms, 100 ms, ... up to 2 s.
+    int64_t delay = int64_t{50} << (cycle_ < 6 ? cycle_ : 6);
+    if (delay > 2000) delay = 2000;
+    cycle_++;
+    timer_is_backoff_ = true;
+    uv_timer_start(&timer_, on_timer_cb, static_cast<uint64_t>(delay), 0);
+    return;
+  }
+  cycle_ = 0;
+  state_ = State::kIdle;
+  fail_waiting(JR_ECONNECT);
+}
+
+void Connection::on_timer_cb(uv_timer_t *t) {
+  auto *self = static_cast<Connection *>(t->data);
+  if (self->timer_is_backoff_) {
+    self->ep_index_ = 0;
+    self->connect_endpoint();
+    return;
+  }
+  if (self->state_ == State::kConnecting) {
+    self->attempt_failed("connect " + self->endpoint_name_ + ": timed out");
+  } else if (self->state_ == State::kHandshake) {
+    self->handshake_failed("handshake with " + self->endpoint_name_ + ": timed out");
+  }
+}
+
+void Connection::on_connected() {
+  const Options &o = client_.opts();
+  if (!endpoints_[ep_index_].unix_socket) {
+    uv_tcp_nodelay(&sock_->h.tcp, o.tcp_nodelay ? 1 : 0);
+    if (o.tcp_keepalive_s > 0)
+      uv_tcp_keepalive(&sock_->h.tcp, 1, static_cast<unsigned>(o.tcp_keepalive_s));
+  }
+  reader_.reset();
+  current_db_ = 0;
+  unflushed_ = 0;
+  int rc = uv_read_start(sock_->stream(), on_alloc_cb, on_read_cb);
+  if (rc != 0) {
+    attempt_failed("read " + endpoint_name_ + ": " + uv_text(rc));
+    return;
+  }
+  state_ = State::kHandshake;
+  handshake_left_ = 0;
+  if (!o.password.empty()) {
+    if (o.username.empty()) {
+      const char *argv[] = {"AUTH", o.password.c_str()};
+      const size_t lens[] = {4, o.password.size()};
+      write_internal(Kind::kHandshake, 0, 2, argv, lens);
+    } else {
+      const char *argv[] = {"AUTH", o.username.c_str(), o.password.c_str()};
+      const size_t lens[] = {4, o.username.size(), o.password.size()};
+      write_internal(Kind::kHandshake, 0, 3, argv, lens);
+    }
+    handshake_left_++;
+  }
+  if (!o.client_name.empty()) {
+    const char *argv[] = {"CLIENT", "SETNAME", o.client_name.c_str()};
+    const size_t lens[] = {6, 7, o.client_name.size()};
+    write_internal(Kind::kHandshake, 0, 3, argv, lens);
+    handshake_left_++;
+  }
+  for (const auto &cmd : o.connect_commands) {
+    std::vector<const char *> argv;
+    std::vector<size_t> lens;
+    for (const auto &a : cmd) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    write_internal(Kind::kHandshake, 0, argv.size(), argv.data(), lens.data());
+    handshake_left_++;
+  }
+  if (handshake_left_ == 0) {
+    ready();
+    return;
+  }
+  // The connect timer now bounds the handshake.
+  uv_timer_start(&timer_, on_timer_cb, static_cast<uint64_t>(o.connect_timeout_ms), 0);
+  flush();
+}
+
+void Connection::ready() {
+  uv_timer_stop(&timer_);
+  state_ = State::kReady;
+  cycle_ = 0;
+  last_read_ = now_ms();
+  client_.emit(JR_EVENT_CONNECTED, endpoint_name_, "");
+  CmdList list = waiting_;
+  waiting_ = CmdList();
+  while (Command *c = list.pop_front()) write_command(c);
+  client_.mark_dirty(this);
+}
+
+void Connection::handshake_failed(const std::string &detail) {
+  uv_timer_stop(&timer_);
+  last_error_ = detail;
+  client_.emit(JR_EVENT_CONNECT_FAILED, endpoint_name_, detail);
+  while (!fifo_.empty()) fifo_.pop_front();  // handshake entries only
+  out_.clear();
+  unflushed_ = 0;
+  close_sock();
+  state_ = State::kIdle;
+  cycle_ = 0;
+  fail_waiting(JR_EAUTH);
+}
+
+void Connection::fail_waiting(int code) {
+  CmdList list = waiting_;
+  waiting_ = CmdList();
+  for (auto &p : db_pending_) list.append(p.second);
+  db_pending_.clear();
+  while (Command *c = list.pop_front()) client_.complete(c, code, nullptr);
+}
+
+// ---- Reading ----------------------------------------------------------------------------
+
+void Connection::on_alloc_cb(uv_handle_t *h, size_t, uv_buf_t *buf) {
+  auto *sock = static_cast<Sock *>(h->data);
+  Connection *self = sock->owner;
+  if (self == nullptr) {
+    *buf = uv_buf_init(nullptr, 0);
+    return;
+  }
+  *buf = uv_buf_init(self->client_.read_buffer(),
+                     static_cast<unsigned>(self->client_.read_buffer_size()));
+}
+
+void Connection::on_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  auto *sock = static_cast<Sock *>(s->data);
+  Connection *self = sock->owner;
+  if (self == nullptr || nread == 0) return;
+  if (nread < 0) {
+    self->lost(JR_ECONNLOST, nread == UV_EOF ? "server closed the connection"
+                                             : "read: " + uv_text(static_cast<int>(nread)));
+    return;
+  }
+  self->on_read(nread, buf->base);
+}
+
+void Connection::on_read(ssize_t nread, const char *data) {
+  if (client_.opts().socket_timeout_ms > 0) last_read_ = now_ms();
+  int rc = reader_.feed(data, static_cast<size_t>(nread));
+  Sock *sock = sock_;
+  while (rc == 0) {
+    jr_reply *reply = nullptr;
+    rc = reader_.next(&reply);
+    if (rc == 1) {
+      on_reply(reply);
+      if (sock_ != sock) return;  // the reply closed this socket
+      rc = 0;
+      continue;
+    }
+    if (rc == 0) return;  // need more bytes
+  }
+  lost(rc, reader_.error());
+}
+
+void Connection::drop_fifo_hold(Command *c) { client_.release_hold(c); }
+
+void Connection::on_reply(jr_reply *reply) {
+  if (fifo_.empty()) {
+    reply_release(reply);
+    lost(JR_EPROTO, "reply with no command waiting for it");
+    return;
+  }
+  if (unflushed_ == fifo_.size()) {
+    reply_release(reply);
+    lost(JR_EPROTO, "reply before its command was written");
+    return;
+  }
+  Entry e = fifo_.pop_front();
+  bool is_error = reply->type == JR_REPLY_ERROR;
+  switch (e.kind) {
+    case Kind::kCmd: {
+      Command *c = e.cmd;
+      if (c->state.load(std::memory_order_relaxed) == CmdState::kDone) {
+        reply_release(reply);  // timed out or cancelled: drop the late reply
+      } else {
+        client_.complete(c, JR_OK, reply);
+      }
+      drop_fifo_hold(c);
+      break;
+    }
+    case Kind::kSelect: {
+      std::string text = is_error ? std::string(reply->u.str, reply->len) : std::string();
+      reply_release(reply);
+      if (is_error) {
+        // A database that was valid stopped being valid: the commands behind
+        // this SELECT may have run elsewhere, so the connection is reset.
+        db_state_[e.db] = 0;
+        lost(JR_ECONNLOST, "SELECT " + std::to_string(e.db) + " failed: " + text);
+      }
+      break;
+    }
+    case Kind::kProbe: {
+      if (is_error) {
+        db_state_[e.db] = 0;
+        fail_pending_db(e.db, reply);
+      } else {
+        reply_release(reply);
+        db_state_[e.db] = 2;
+        requeue_pending_db(e.db);
+      }
+      break;
+    }
+    case Kind::kHandshake: {
+      if (is_error) {
+        std::string text(reply->u.str, reply->len);
+        reply_release(reply);
+        handshake_failed("handshake with " + endpoint_name_ + ": " + text);
+        return;
+      }
+      reply_release(reply);
+      if (--handshake_left_ == 0) ready();
+      break;
+    }
+  }
+}
+
+void Connection::requeue_pending_db(int db) {
+  for (auto it = db_pending_.begin(); it != db_pending_.end(); ++it) {
+    if (it->first != db) continue;
+    CmdList list = it->second;
+    db_pending_.erase(it);
+    if (state_ == State::kReady) {
+      while (Command *c = list.pop_front()) write_command(c);
+    } else {
+      // Not connected: they wait with the others, in order.
+      list.append(waiting_);
+      waiting_ = list;
+    }
+    return;
+  }
+}
+
+void Connection::fail_pending_db(int db, jr_reply *error_reply) {
+  for (auto it = db_pending_.begin(); it != db_pending_.end(); ++it) {
+    if (it->first != db) continue;
+    CmdList list = it->second;
+    db_pending_.erase(it);
+    // Each command gets the server's SELECT error as its server error reply.
+    while (Command *c = list.pop_front()) {
+      error_reply->arena->ref();
+      client_.complete(c, JR_OK, error_reply);
+    }
+    break;
+  }
+  reply_release(error_reply);
+}
+
+// ---- Loss, expiry, cancel, shutdown ----------------------------------------------------
+
+void Connection::lost(int head_code, const std::string &detail) {
+  bool was_ready = state_ == State::kReady;
+  last_error_ = detail;
+  close_sock();
+  uv_timer_stop(&timer_);
+  state_ = State::kIdle;
+  // Entries whose bytes never left out_ were not sent: put them back.
+  CmdList unsent;
+  while (unflushed_ > 0 && !fifo_.empty()) {
+    Entry e = fifo_.pop_back();
+    unflushed_--;
+    if (e.kind == Kind::kCmd) {
+      Command *c = e.cmd;
+      if (c->state.load(std::memory_order_relaxed) == CmdState::kWritten) {
+        c->state.store(CmdState::kPending, std::memory_order_release);
+        unsent.push_front(c);
+      }
+      drop_fifo_hold(c);
+    } else if (e.kind == Kind::kProbe) {
+      db_state_[e.db] = 0;
+    }
+  }
+  out_.clear();
+  unflushed_ = 0;
+  bool first = true;
+  while (!fifo_.empty()) {
+    Entry e = fifo_.pop_front();
+    if (e.kind == Kind::kCmd) {
+      Command *c = e.cmd;
+      if (c->state.load(std::memory_order_relaxed) == CmdState::kWritten)
+        client_.complete(c, first ? head_code : JR_ECONNLOST, nullptr);
+      first = false;
+      drop_fifo_hold(c);
+    } else if (e.kind == Kind::kProbe) {
+      db_state_[e.db] = 0;  // its pending commands were not sent: they wait
+    }
+  }
+  // Commands held for a database probe were never sent.
+  for (auto &p : db_pending_) unsent.append(p.second);
+  db_pending_.clear();
+  unsent.append(waiting_);
+  waiting_ = unsent;
+  for (auto &st : db_state_)
+    if (st == 1) st = 0;
+  reader_.reset();
+  if (was_ready) client_.emit(JR_EVENT_DISCONNECTED, endpoint_name_, detail);
+  if (!waiting_.empty()) start_connect();
+}
+
+bool Connection::cancel(Command *c) {
+  if (waiting_.remove(c)) return true;
+  for (auto &p : db_pending_)
+    if (p.second.remove(c)) return true;
+  return false;
+}
+
+int64_t Connection::expire(int64_t now) {
+  int64_t next = 0;
+  auto consider = [&](int64_t d) {
+    if (d != 0 && (next == 0 || d < next)) next = d;
+  };
+  auto expire_list = [&](CmdList &list) {
+    CmdList keep;
+    while (Command *c = list.pop_front()) {
+      if (c->deadline != 0 && c->deadline <= now) {
+        client_.complete(c, JR_EQUEUETIMEOUT, nullptr);
+      } else {
+        consider(c->deadline);
+        keep.push_back(c);
+      }
+    }
+    list = keep;
+  };
+  expire_list(waiting_);
+  for (auto &p : db_pending_) expire_list(p.second);
+  bool owed = false;
+  for (size_t i = 0; i < fifo_.size(); i++) {
+    Entry &e = fifo_[i];
+    if (e.kind != Kind::kCmd) continue;
+    owed = true;
+    Command *c = e.cmd;
+    if (c->state.load(std::memory_order_relaxed) != CmdState::kWritten) continue;
+    if (c->deadline != 0 && c->deadline <= now) {
+      // The connection stays: the late reply is read and dropped.
+      client_.complete(c, JR_ETIMEDOUT, nullptr);
+    } else {
+      consider(c->deadline);
+    }
+  }
+  int64_t st = client_.opts().socket_timeout_ms;
+  if (st > 0 && owed && state_ == State::kReady) {
+    if (now - last_read_ >= st) {
+      lost(JR_ETIMEDOUT, "no reply for socket_timeout_ms");
+      return expire(now);
+    }
+    consider(last_read_ + st);
+  }
+  return next;
+}
+
+void Connection::shutdown() {
+  out_.clear();
+  // Unflushed entries were never written.
+  while (unflushed_ > 0 && !fifo_.empty()) {
+    Entry e = fifo_.pop_back();
+    unflushed_--;
+    if (e.kind != Kind::kCmd) continue;
+    if (e.cmd->state.load() == CmdState::kWritten) client_.complete(e.cmd, JR_ECLOSED, nullptr);
+    drop_fifo_hold(e.cmd);
+  }
+  while (!fifo_.empty()) {
+    Entry e = fifo_.pop_front();
+    if (e.kind != Kind::kCmd) continue;
+    if (e.cmd->state.load() == CmdState::kWritten) client_.complete(e.cmd, JR_ESHUTDOWN, nullptr);
+    drop_fifo_hold(e.cmd);
+  }
+  fail_waiting(JR_ECLOSED);
+  close_sock();
+  uv_timer_stop(&timer_);
+  uv_close(reinterpret_cast<uv_handle_t *>(&timer_), nullptr);
+  state_ = State::kIdle;
+}
+
+}  // namespace jr

@@ -1,0 +1,331 @@
+// The loop-thread core: commands, the connection state machine and the
+// client that owns the libuv loop. Internal; nothing here crosses the ABI.
+#ifndef JR_SRC_CORE_HPP
+#define JR_SRC_CORE_HPP
+
+#include <uv.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "encoder.hpp"
+#include "jr/jr.h"
+#include "options.hpp"
+#include "reply.hpp"
+
+namespace jr {
+
+int64_t now_ms() noexcept;
+
+enum class CmdState : uint8_t { kFree, kPending, kWritten, kDone };
+
+enum CmdFlags : uint8_t {
+  kFlagDirect = 1,  // complete on the loop thread even in poll mode (jr_client_call)
+};
+
+// One accepted command. Pooled: its buffer keeps its capacity across uses.
+struct Command {
+  Buffer wire;  // the RESP encoding
+  jr_reply_cb cb = nullptr;
+  void *userdata = nullptr;
+  int db = 0;
+  uint8_t flags = 0;
+  int64_t deadline = 0;  // now_ms() based; 0 = none
+  uint32_t index = 0;
+  std::atomic<uint32_t> gen{0};
+  std::atomic<CmdState> state{CmdState::kFree};
+  // References: one for the completion, one while in a connection's FIFO.
+  std::atomic<int> holds{0};
+  int status = 0;              // poll mode: kept until dispatched
+  jr_reply *reply = nullptr;   // poll mode: kept until dispatched
+  Command *next = nullptr;     // intrusive link (inbox, waiting, completions)
+
+  [[nodiscard]] jr_req_id id() const noexcept {
+    return (static_cast<uint64_t>(gen.load(std::memory_order_relaxed)) << 32) | index;
+  }
+};
+
+// Intrusive FIFO list of commands.
+struct CmdList {
+  Command *head = nullptr;
+  Command *tail = nullptr;
+  size_t size = 0;
+  [[nodiscard]] bool empty() const noexcept { return head == nullptr; }
+  void push_back(Command *c) noexcept {
+    c->next = nullptr;
+    if (tail != nullptr) {
+      tail->next = c;
+    } else {
+      head = c;
+    }
+    tail = c;
+    size++;
+  }
+  void push_front(Command *c) noexcept {
+    c->next = head;
+    head = c;
+    if (tail == nullptr) tail = c;
+    size++;
+  }
+  Command *pop_front() noexcept {
+    Command *c = head;
+    if (c == nullptr) return nullptr;
+    head = c->next;
+    if (head == nullptr) tail = nullptr;
+    c->next = nullptr;
+    size--;
+    return c;
+  }
+  void append(CmdList &o) noexcept {
+    if (o.head == nullptr) return;
+    if (tail != nullptr) {
+      tail->next = o.head;
+    } else {
+      head = o.head;
+    }
+    tail = o.tail;
+    size += o.size;
+    o.head = o.tail = nullptr;
+    o.size = 0;
+  }
+  bool remove(Command *c) noexcept {
+    Command *prev = nullptr;
+    for (Command *it = head; it != nullptr; prev = it, it = it->next) {
+      if (it != c) continue;
+      if (prev != nullptr) {
+        prev->next = it->next;
+      } else {
+        head = it->next;
+      }
+      if (tail == it) tail = prev;
+      it->next = nullptr;
+      size--;
+      return true;
+    }
+    return false;
+  }
+};
+
+// A growable ring buffer (std::deque allocates as it moves).
+template <typename T>
+class Ring {
+ public:
+  [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+  [[nodiscard]] size_t size() const noexcept { return size_; }
+  T &operator[](size_t i) noexcept { return buf_[(head_ + i) & (buf_.size() - 1)]; }
+  T &front() noexcept { return buf_[head_]; }
+  T &back() noexcept { return (*this)[size_ - 1]; }
+  void push_back(const T &v) {
+    if (size_ == buf_.size()) grow();
+    buf_[(head_ + size_) & (buf_.size() - 1)] = v;
+    size_++;
+  }
+  T pop_front() noexcept {
+    T v = buf_[head_];
+    head_ = (head_ + 1) & (buf_.size() - 1);
+    size_--;
+    return v;
+  }
+  T pop_back() noexcept {
+    T v = back();
+    size_--;
+    return v;
+  }
+
+ private:
+  void grow() {
+    std::vector<T> nb(buf_.empty() ? 64 : buf_.size() * 2);
+    for (size_t i = 0; i < size_; i++) nb[i] = (*this)[i];
+    buf_.swap(nb);
+    head_ = 0;
+  }
+  std::vector<T> buf_;
+  size_t head_ = 0;
+  size_t size_ = 0;
+};
+
+// Slab of commands with stable addresses, indexed for jr_cancel.
+class CommandPool {
+ public:
+  CommandPool() = default;
+  ~CommandPool();
+  Command *acquire() noexcept;           // nullptr on OOM
+  void release(Command *c) noexcept;     // any thread
+  Command *lookup(uint32_t index) const noexcept;
+
+ private:
+  static constexpr uint32_t kChunk = 256;
+  static constexpr uint32_t kMaxChunks = 1u << 16;
+  std::mutex mu_;
+  std::vector<Command *> free_;
+  uint32_t nchunks_ = 0;
+  std::unique_ptr<std::atomic<Command *>[]> chunks_{new std::atomic<Command *>[kMaxChunks]()};
+};
+
+class Client;
+
+// One multiplexed connection to one server (the first endpoint that
+// answers), with its state machine. Loop thread only.
+class Connection {
+ public:
+  Connection(Client &client, std::vector<Endpoint> endpoints);
+  ~Connection();
+
+  void submit(Command *c);      // route a new command
+  void flush();                 // hand buffered bytes to the socket
+  bool cancel(Command *c);      // unlink an unsent command; false if not here
+  // Expires commands past `now`; returns the next deadline (0 = none).
+  int64_t expire(int64_t now);
+  // Shutdown: complete everything and close handles.
+  void shutdown();
+  [[nodiscard]] bool dirty() const noexcept { return !out_.empty(); }
+
+ private:
+  enum class State { kIdle, kConnecting, kHandshake, kReady };
+  enum class Kind : uint8_t { kCmd, kSelect, kProbe, kHandshake };
+  struct Entry {
+    Command *cmd;
+    Kind kind;
+    int db;
+  };
+  struct Sock;
+
+  void start_connect();
+  void connect_endpoint();
+  void connect_resolved(const struct sockaddr *addr);
+  void attempt_failed(const std::string &detail);
+  void on_connected();
+  void ready();
+  void handshake_failed(const std::string &detail);
+  void lost(int head_code, const std::string &detail);
+  void close_sock();
+  void write_command(Command *c);
+  void write_internal(Kind kind, int db, size_t argc, const char *const *argv,
+                      const size_t *lens);
+  void on_read(ssize_t nread, const char *data);
+  void on_reply(jr_reply *reply);
+  void fail_waiting(int code);
+  void requeue_pending_db(int db);
+  void fail_pending_db(int db, jr_reply *error_reply);
+  void drop_fifo_hold(Command *c);
+
+  static void on_connect_cb(uv_connect_t *req, int status);
+  static void on_timer_cb(uv_timer_t *t);
+  static void on_getaddrinfo_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res);
+  static void on_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+  static void on_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+  static void on_write_cb(uv_write_t *req, int status);
+  static void on_sock_close_cb(uv_handle_t *h);
+
+  Client &client_;
+  std::vector<Endpoint> endpoints_;
+  State state_ = State::kIdle;
+  Sock *sock_ = nullptr;
+  uv_getaddrinfo_t *resolving_ = nullptr;
+  uv_timer_t timer_;  // connect timeout and retry backoff
+  bool timer_is_backoff_ = false;
+  size_t ep_index_ = 0;
+  int cycle_ = 0;  // retry cycles over the endpoint list
+  std::string endpoint_name_;
+  std::string last_error_;
+
+  ReplyReader reader_;
+  Ring<Entry> fifo_;
+  size_t unflushed_ = 0;  // entries at the back whose bytes are still in out_
+  size_t handshake_left_ = 0;
+  CmdList waiting_;       // accepted, not written (not connected yet)
+  Buffer out_;            // bytes queued this loop iteration
+  int current_db_ = 0;    // -1: unknown (after a SELECT probe)
+  std::vector<uint8_t> db_state_;  // 0 unknown, 1 probing, 2 valid
+  std::vector<std::pair<int, CmdList>> db_pending_;  // commands waiting for a probe
+  int64_t last_read_ = 0;
+  friend class Client;
+};
+
+class Client {
+ public:
+  static int create(const Options &opts, Client **out);
+  int submit(int db, size_t argc, const char *const *argv, const size_t *argvlen,
+             int64_t timeout_ms, jr_reply_cb cb, void *userdata, uint8_t flags,
+             jr_req_id *id_out);
+  int call(int db, size_t argc, const char *const *argv, const size_t *argvlen,
+           int64_t timeout_ms, jr_reply **out);
+  int cancel(jr_req_id id);
+  int drain(int64_t timeout_ms);
+  int destroy();
+  [[nodiscard]] int fd() const noexcept { return efd_; }
+  size_t dispatch(size_t max);
+  [[nodiscard]] bool on_loop_thread() const noexcept {
+    return std::this_thread::get_id() == loop_tid_;
+  }
+  [[nodiscard]] bool in_callback() const noexcept;
+
+  // ---- loop thread ----
+  [[nodiscard]] const Options &opts() const noexcept { return opts_; }
+  uv_loop_t *loop() noexcept { return &loop_; }
+  void complete(Command *c, int status, jr_reply *reply);
+  void release_hold(Command *c) noexcept;
+  void arm_deadline(int64_t deadline);
+  void mark_dirty(Connection *conn);
+  void emit(int event, const std::string &endpoint, const std::string &detail);
+  char *read_buffer() noexcept { return read_buf_.data(); }
+  [[nodiscard]] size_t read_buffer_size() const noexcept { return read_buf_.size(); }
+
+ private:
+  explicit Client(const Options &opts);
+  ~Client();
+  int start();
+  void run();
+  void route(Command *c);
+  void do_cancel(jr_req_id id);
+  void shutdown_loop();
+  void flush_completions();
+  void deliver(Command *c) noexcept;
+
+  static void on_async_cb(uv_async_t *a);
+  static void on_check_cb(uv_check_t *c);
+  static void on_deadline_cb(uv_timer_t *t);
+
+  Options opts_;
+  uv_loop_t loop_;
+  uv_async_t async_;
+  uv_check_t check_;
+  uv_timer_t deadline_timer_;
+  int64_t next_deadline_ = 0;
+  std::thread thread_;
+  std::thread::id loop_tid_;
+  std::vector<char> read_buf_;
+  std::unique_ptr<Connection> conn_;
+  std::vector<Connection *> dirty_;
+
+  CommandPool pool_;
+  std::atomic<bool> closing_{false};
+  std::atomic<int64_t> queued_{0};  // accepted and not yet released (max_queued)
+
+  std::mutex inbox_mu_;
+  CmdList inbox_;
+  std::vector<jr_req_id> cancels_;
+  bool stop_ = false;
+
+  std::mutex drain_mu_;
+  std::condition_variable drain_cv_;
+  std::atomic<int64_t> unfinished_{0};  // accepted and not yet completed
+  std::atomic<bool> draining_{false};
+
+  // Poll mode.
+  int efd_ = -1;
+  CmdList local_done_;  // loop thread: completions not yet published
+  std::mutex cq_mu_;
+  CmdList cq_;
+  std::mutex dispatch_mu_;
+};
+
+}  // namespace jr
+
+#endif  // JR_SRC_CORE_HPP

@@ -1,0 +1,75 @@
+#include "encoder.hpp"
+
+#include <cstdlib>
+
+namespace jr {
+
+bool Buffer::reserve(size_t n) noexcept {
+  if (n <= cap_) return true;
+  size_t cap = cap_ < 64 ? 64 : cap_;
+  while (cap < n) cap *= 2;
+  void *p = std::realloc(data_, cap);
+  if (p == nullptr) return false;
+  data_ = static_cast<char *>(p);
+  cap_ = cap;
+  return true;
+}
+
+namespace {
+
+inline size_t digits(size_t v) noexcept {
+  size_t n = 1;
+  while (v >= 10) {
+    v /= 10;
+    n++;
+  }
+  return n;
+}
+
+// Writes prefix, v in decimal and CRLF at p; returns the end.
+inline char *put_header(char *p, char prefix, size_t v) noexcept {
+  *p++ = prefix;
+  size_t n = digits(v);
+  char *end = p + n;
+  do {
+    *--end = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  p += n;
+  *p++ = '\r';
+  *p++ = '\n';
+  return p;
+}
+
+inline size_t arg_len(const char *const *argv, const size_t *argvlen, size_t i) noexcept {
+  return argvlen != nullptr ? argvlen[i] : std::strlen(argv[i]);
+}
+
+}  // namespace
+
+size_t encoded_size(size_t argc, const char *const *argv, const size_t *argvlen) noexcept {
+  size_t total = 3 + digits(argc);
+  for (size_t i = 0; i < argc; i++) {
+    size_t len = arg_len(argv, argvlen, i);
+    total += 3 + digits(len) + len + 2;
+  }
+  return total;
+}
+
+bool encode_command(Buffer &out, size_t argc, const char *const *argv,
+                    const size_t *argvlen) noexcept {
+  char *p = out.grow(encoded_size(argc, argv, argvlen));
+  if (p == nullptr) return false;
+  p = put_header(p, '*', argc);
+  for (size_t i = 0; i < argc; i++) {
+    size_t len = arg_len(argv, argvlen, i);
+    p = put_header(p, '$', len);
+    if (len > 0) std::memcpy(p, argv[i], len);
+    p += len;
+    *p++ = '\r';
+    *p++ = '\n';
+  }
+  return true;
+}
+
+}  // namespace jr

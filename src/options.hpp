@@ -1,0 +1,57 @@
+// Client configuration: the seed's keys, parsed from key/value pairs or a URL.
+#ifndef JR_SRC_OPTIONS_HPP
+#define JR_SRC_OPTIONS_HPP
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "jr/jr.h"
+#include "reply.hpp"
+
+namespace jr {
+
+struct Endpoint {
+  bool unix_socket = false;
+  std::string host;  // TCP host name or literal address (no brackets)
+  int port = 6379;
+  std::string path;  // unix socket path
+  // "host:port", "[v6]:port" or the socket path.
+  [[nodiscard]] std::string display() const;
+};
+
+// Parses "host:port", "[v6]:port", "host", or a path containing '/'.
+int parse_endpoint(const std::string &text, Endpoint &out);
+
+struct Options {
+  std::vector<Endpoint> endpoints;
+  std::string username;
+  std::string password;
+  int database = 0;
+  std::string client_name;
+  int64_t connect_timeout_ms = 5000;
+  int connect_retry = 3;
+  int64_t command_timeout_ms = 5000;
+  int64_t socket_timeout_ms = 0;
+  size_t recv_buffer_size = 65536;
+  int tcp_keepalive_s = 0;
+  bool tcp_nodelay = true;
+  ReaderLimits limits;
+  int64_t max_queued = 1 << 20;
+  bool poll_mode = false;
+  std::vector<std::vector<std::string>> connect_commands;
+  jr_event_cb event_cb = nullptr;
+  void *event_ctx = nullptr;
+
+  int set(const std::string &key, const std::string &value);
+  int set_int(const std::string &key, int64_t value);
+  int set_url(const std::string &url);
+};
+
+}  // namespace jr
+
+struct jr_options {
+  jr::Options o;
+};
+
+#endif  // JR_SRC_OPTIONS_HPP

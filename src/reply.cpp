@@ -1,0 +1,333 @@
+#include "reply.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <new>
+
+#include "jr/jr.h"
+
+namespace jr {
+
+// ---- Arena -------------------------------------------------------------
+
+Arena *Arena::create() {
+  void *mem = std::malloc(sizeof(Arena));
+  if (mem == nullptr) return nullptr;
+  return new (mem) Arena();
+}
+
+void Arena::destroy(Arena *a) noexcept {
+  if (a == nullptr) return;
+  a->reset();
+  a->~Arena();
+  std::free(a);
+}
+
+void *Arena::alloc(size_t n) noexcept {
+  n = (n + 7) & ~size_t{7};
+  bytes_ += n;
+  if (extra_ == nullptr && first_.cap - first_.used >= n) {
+    void *p = data_ + first_.used;
+    first_.used += n;
+    return p;
+  }
+  if (extra_ != nullptr && extra_->cap - extra_->used >= n) {
+    char *base = reinterpret_cast<char *>(extra_ + 1);
+    void *p = base + extra_->used;
+    extra_->used += n;
+    return p;
+  }
+  size_t cap = extra_ != nullptr ? extra_->cap * 2 : kFirst * 4;
+  if (cap < n) cap = n;
+  if (cap > (size_t{1} << 20) && n < (size_t{1} << 20)) cap = size_t{1} << 20;
+  auto *c = static_cast<Chunk *>(std::malloc(sizeof(Chunk) + cap));
+  if (c == nullptr) return nullptr;
+  c->next = extra_;
+  c->cap = cap;
+  c->used = n;
+  extra_ = c;
+  return reinterpret_cast<char *>(c + 1);
+}
+
+void Arena::reset() noexcept {
+  while (extra_ != nullptr) {
+    Chunk *next = extra_->next;
+    std::free(extra_);
+    extra_ = next;
+  }
+  first_.used = 0;
+  bytes_ = 0;
+}
+
+// ---- Arena recycling ---------------------------------------------------
+
+namespace {
+
+constexpr size_t kSharedMax = 4096;
+constexpr size_t kLocalMax = 256;
+constexpr size_t kBatch = 64;
+
+struct SharedArenas {
+  std::mutex mu;
+  std::vector<Arena *> list;
+  ~SharedArenas() {
+    for (Arena *a : list) Arena::destroy(a);
+  }
+};
+
+SharedArenas &shared_arenas() {
+  static SharedArenas s;
+  return s;
+}
+
+void spill(std::vector<Arena *> &v, size_t keep) noexcept {
+  SharedArenas &s = shared_arenas();
+  std::lock_guard<std::mutex> lk(s.mu);
+  while (v.size() > keep) {
+    Arena *a = v.back();
+    v.pop_back();
+    if (s.list.size() < kSharedMax) {
+      s.list.push_back(a);
+    } else {
+      Arena::destroy(a);
+    }
+  }
+}
+
+struct LocalArenas {
+  std::vector<Arena *> list;
+  ~LocalArenas() { spill(list, 0); }
+};
+
+LocalArenas &local_arenas() {
+  static thread_local LocalArenas l;
+  return l;
+}
+
+}  // namespace
+
+Arena *arena_get() noexcept {
+  std::vector<Arena *> &v = local_arenas().list;
+  if (v.empty()) {
+    SharedArenas &s = shared_arenas();
+    std::lock_guard<std::mutex> lk(s.mu);
+    for (size_t i = 0; i < kBatch && !s.list.empty(); i++) {
+      v.push_back(s.list.back());
+      s.list.pop_back();
+    }
+  }
+  if (v.empty()) return Arena::create();
+  Arena *a = v.back();
+  v.pop_back();
+  return a;
+}
+
+void arena_put(Arena *a) noexcept {
+  a->reset();
+  std::vector<Arena *> &v = local_arenas().list;
+  v.push_back(a);
+  if (v.size() > kLocalMax) spill(v, kLocalMax - kBatch);
+}
+
+void reply_release(const jr_reply *r) noexcept {
+  if (r != nullptr && r->arena->unref()) arena_put(r->arena);
+}
+
+// ---- ReplyReader ----------------------------------------------------------
+
+redisReplyObjectFunctions ReplyReader::fns_ = {
+    ReplyReader::create_string, ReplyReader::create_array, ReplyReader::create_integer,
+    ReplyReader::create_nil, ReplyReader::free_object};
+
+ReplyReader::ReplyReader(const ReaderLimits &limits) : limits_(limits) { reset(); }
+
+ReplyReader::~ReplyReader() {
+  if (r_ != nullptr) redisReaderFree(r_);
+  if (arena_ != nullptr) arena_put(arena_);
+}
+
+void ReplyReader::reset() noexcept {
+  if (r_ != nullptr) redisReaderFree(r_);
+  r_ = redisReaderCreateWithFunctions(&fns_);
+  if (r_ != nullptr) {
+    r_->privdata = this;
+    // Keep up to 256 KiB of idle buffer: no free/malloc per read burst.
+    r_->maxbuf = 256 * 1024;
+  }
+  if (arena_ != nullptr) arena_->reset();
+  limit_code_ = 0;
+  error_.clear();
+}
+
+size_t ReplyReader::buffered() const noexcept { return r_ != nullptr ? r_->len - r_->pos : 0; }
+
+Arena *ReplyReader::current() noexcept {
+  if (arena_ == nullptr) arena_ = arena_get();
+  return arena_;
+}
+
+int ReplyReader::fail(int code, const char *msg) noexcept {
+  if (error_.empty()) error_ = msg;
+  return code;
+}
+
+jr_reply *ReplyReader::new_node(const redisReadTask *task, int type) noexcept {
+  Arena *a = current();
+  if (a == nullptr) {
+    limit_code_ = JR_ENOMEM;
+    return nullptr;
+  }
+  auto *node = static_cast<jr_reply *>(a->alloc(sizeof(jr_reply)));
+  if (node == nullptr) {
+    limit_code_ = JR_ENOMEM;
+    return nullptr;
+  }
+  node->type = type;
+  node->len = 0;
+  node->u.integer = 0;
+  node->arena = a;
+  if (task->parent != nullptr) {
+    auto *parent = static_cast<jr_reply *>(task->parent->obj);
+    parent->u.elements[task->idx] = node;
+  }
+  return node;
+}
+
+void *ReplyReader::create_string(const redisReadTask *task, char *str, size_t len) {
+  auto *self = static_cast<ReplyReader *>(task->privdata);
+  if (task->type == REDIS_REPLY_STRING && static_cast<int64_t>(len) > self->limits_.max_bulk_len) {
+    self->limit_code_ = JR_ETOOBIG;
+    self->error_ = "bulk string longer than max_bulk_len";
+    return nullptr;
+  }
+  if (self->arena_ != nullptr && self->arena_->bytes() + len > self->limits_.max_reply_bytes) {
+    self->limit_code_ = JR_ETOOBIG;
+    self->error_ = "reply larger than max_reply_bytes";
+    return nullptr;
+  }
+  jr_reply *node = self->new_node(task, task->type);
+  if (node == nullptr) return nullptr;
+  auto *data = static_cast<char *>(node->arena->alloc(len + 1));
+  if (data == nullptr) {
+    self->limit_code_ = JR_ENOMEM;
+    return nullptr;
+  }
+  if (len > 0) std::memcpy(data, str, len);
+  data[len] = '\0';
+  node->u.str = data;
+  node->len = len;
+  return node;
+}
+
+void *ReplyReader::create_array(const redisReadTask *task, int elements) {
+  auto *self = static_cast<ReplyReader *>(task->privdata);
+  if (elements < 0 || elements > self->limits_.max_elements) {
+    self->limit_code_ = JR_ETOOBIG;
+    self->error_ = "array longer than max_elements";
+    return nullptr;
+  }
+  size_t need = sizeof(jr_reply *) * static_cast<size_t>(elements);
+  if (self->arena_ != nullptr && self->arena_->bytes() + need > self->limits_.max_reply_bytes) {
+    self->limit_code_ = JR_ETOOBIG;
+    self->error_ = "reply larger than max_reply_bytes";
+    return nullptr;
+  }
+  jr_reply *node = self->new_node(task, JR_REPLY_ARRAY);
+  if (node == nullptr) return nullptr;
+  node->len = static_cast<size_t>(elements);
+  node->u.elements = nullptr;
+  if (elements > 0) {
+    auto **el = static_cast<jr_reply **>(node->arena->alloc(need));
+    if (el == nullptr) {
+      self->limit_code_ = JR_ENOMEM;
+      return nullptr;
+    }
+    std::memset(el, 0, need);
+    node->u.elements = el;
+  }
+  return node;
+}
+
+void *ReplyReader::create_integer(const redisReadTask *task, long long value) {
+  auto *self = static_cast<ReplyReader *>(task->privdata);
+  jr_reply *node = self->new_node(task, JR_REPLY_INTEGER);
+  if (node != nullptr) node->u.integer = value;
+  return node;
+}
+
+void *ReplyReader::create_nil(const redisReadTask *task) {
+  auto *self = static_cast<ReplyReader *>(task->privdata);
+  return self->new_node(task, JR_REPLY_NIL);
+}
+
+void ReplyReader::free_object(void *obj) {
+  // hiredis frees a partially built root on error: the arena holds it all.
+  if (obj != nullptr) static_cast<jr_reply *>(obj)->arena->reset();
+}
+
+// hiredis 0.14.1 buffers a whole bulk string before it calls createString.
+// Peek at the header of the incomplete item so that a huge announced length
+// fails at once instead of after max_reply_bytes have been buffered.
+int ReplyReader::check_pending_bulk() noexcept {
+  size_t avail = r_->len - r_->pos;
+  if (avail > limits_.max_reply_bytes)
+    return fail(JR_ETOOBIG, "reply larger than max_reply_bytes");
+  const char *p = r_->buf + r_->pos;
+  if (avail < 2 || (p[0] != '$' && p[0] != '*')) return 0;
+  const char *end = static_cast<const char *>(std::memchr(p, '\r', avail < 32 ? avail : 32));
+  if (end == nullptr) return 0;
+  int64_t n = 0;
+  bool neg = false;
+  const char *q = p + 1;
+  if (q < end && *q == '-') {
+    neg = true;
+    q++;
+  }
+  for (; q < end; q++) {
+    if (*q < '0' || *q > '9') return 0;  // hiredis reports the syntax error
+    if (n > (INT64_MAX - 9) / 10) return fail(JR_ETOOBIG, "length out of range");
+    n = n * 10 + (*q - '0');
+  }
+  if (neg) return 0;
+  if (p[0] == '$' && n > limits_.max_bulk_len)
+    return fail(JR_ETOOBIG, "bulk string longer than max_bulk_len");
+  if (p[0] == '*' && n > limits_.max_elements)
+    return fail(JR_ETOOBIG, "array longer than max_elements");
+  return 0;
+}
+
+int ReplyReader::feed(const char *buf, size_t len) noexcept {
+  if (r_ == nullptr) return fail(JR_ENOMEM, "out of memory creating the reader");
+  if (redisReaderFeed(r_, buf, len) != REDIS_OK) return fail(JR_ENOMEM, "out of memory");
+  if (r_->len - r_->pos > 64 * 1024) return check_pending_bulk();
+  return 0;
+}
+
+int ReplyReader::next(jr_reply **out) noexcept {
+  *out = nullptr;
+  if (r_ == nullptr) return fail(JR_ENOMEM, "out of memory creating the reader");
+  if (!error_.empty()) return limit_code_ != 0 ? limit_code_ : JR_EPROTO;
+  void *obj = nullptr;
+  if (redisReaderGetReply(r_, &obj) != REDIS_OK) {
+    if (limit_code_ != 0) return fail(limit_code_, "reply over limits");
+    std::string msg = "protocol error: ";
+    msg += r_->errstr;
+    error_ = msg;
+    return JR_EPROTO;
+  }
+  if (obj == nullptr) {
+    if (r_->len - r_->pos > 64 * 1024) {
+      int rc = check_pending_bulk();
+      if (rc != 0) return rc;
+    }
+    return 0;
+  }
+  auto *root = static_cast<jr_reply *>(obj);
+  root->arena->set_refs(1);
+  arena_ = nullptr;  // the reply owns it now
+  *out = root;
+  return 1;
+}
+
+}  // namespace jr

@@ -1,0 +1,121 @@
+// Reply storage: every top-level reply lives in one reference-counted arena,
+// built directly by hiredis's reader through custom object functions (no
+// redisReply tree, no per-node malloc). Arenas are recycled.
+#ifndef JR_SRC_REPLY_HPP
+#define JR_SRC_REPLY_HPP
+
+#include <hiredis/read.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace jr {
+class Arena;
+}
+
+// One node of a reply. Lives inside an arena; never freed on its own.
+struct jr_reply {
+  int32_t type;
+  size_t len;  // bytes of a string, elements of an array
+  union {
+    const char *str;
+    int64_t integer;
+    jr_reply **elements;
+  } u;
+  jr::Arena *arena;
+};
+
+namespace jr {
+
+// A bump allocator with a first chunk inline. Not thread-safe while it is
+// being built (loop thread only); the reference count is atomic so that an
+// owned reply may be released on any thread.
+class Arena {
+ public:
+  static Arena *create();
+  static void destroy(Arena *a) noexcept;
+
+  void *alloc(size_t n) noexcept;  // 8-byte aligned; nullptr on OOM
+  void reset() noexcept;           // drop everything but the first chunk
+  [[nodiscard]] size_t bytes() const noexcept { return bytes_; }
+
+  void ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  // Returns true when the last reference went away (caller recycles it).
+  [[nodiscard]] bool unref() noexcept {
+    return refs_.fetch_sub(1, std::memory_order_acq_rel) == 1;
+  }
+  void set_refs(int n) noexcept { refs_.store(n, std::memory_order_relaxed); }
+
+ private:
+  struct Chunk {
+    Chunk *next;
+    size_t cap;
+    size_t used;
+  };
+  static constexpr size_t kFirst = 2048;
+
+  Arena() = default;
+  std::atomic<int> refs_{0};
+  size_t bytes_ = 0;
+  Chunk *extra_ = nullptr;  // chunks beyond the first, newest first
+  Chunk first_{nullptr, kFirst, 0};
+  alignas(16) char data_[kFirst];
+};
+
+// Arena recycling: each thread keeps a small private cache that spills to
+// and refills from a process-wide list in batches, so neither the loop
+// thread nor a dispatching thread takes a lock per reply.
+Arena *arena_get() noexcept;           // nullptr on OOM
+void arena_put(Arena *a) noexcept;     // a must have no references left
+// Drops one reference to the reply's arena and recycles it when unused.
+void reply_release(const jr_reply *r) noexcept;
+
+struct ReaderLimits {
+  int64_t max_bulk_len = 512LL << 20;
+  int64_t max_elements = 16LL << 20;
+  size_t max_reply_bytes = size_t{1} << 30;
+};
+
+// Wraps hiredis's RESP2 reader with libjr's limits.
+class ReplyReader {
+ public:
+  explicit ReplyReader(const ReaderLimits &limits);
+  ~ReplyReader();
+  ReplyReader(const ReplyReader &) = delete;
+  ReplyReader &operator=(const ReplyReader &) = delete;
+
+  // Returns 0, or JR_EPROTO / JR_ETOOBIG / JR_ENOMEM (message in error()).
+  int feed(const char *buf, size_t len) noexcept;
+  // Returns 1 with *out (a root whose arena holds one reference), 0 when more
+  // bytes are needed, or a negative code (message in error()).
+  int next(jr_reply **out) noexcept;
+  // Discards all state (after an error or a reconnect).
+  void reset() noexcept;
+  [[nodiscard]] const std::string &error() const noexcept { return error_; }
+  [[nodiscard]] size_t buffered() const noexcept;
+
+ private:
+  static void *create_string(const redisReadTask *task, char *str, size_t len);
+  static void *create_array(const redisReadTask *task, int elements);
+  static void *create_integer(const redisReadTask *task, long long value);
+  static void *create_nil(const redisReadTask *task);
+  static void free_object(void *obj);
+  jr_reply *new_node(const redisReadTask *task, int type) noexcept;
+  Arena *current() noexcept;
+  int fail(int code, const char *msg) noexcept;
+  int check_pending_bulk() noexcept;
+
+  ReaderLimits limits_;
+  redisReader *r_ = nullptr;
+  Arena *arena_ = nullptr;  // the reply being built
+  int limit_code_ = 0;
+  std::string error_;
+  static redisReplyObjectFunctions fns_;
+};
+
+}  // namespace jr
+
+#endif  // JR_SRC_REPLY_HPP
