@@ -1,4 +1,6 @@
 // The client: loop thread, inbox, completions, deadlines, poll dispatch.
+#include <pthread.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -140,6 +142,13 @@ int Client::start() {
 }
 
 void Client::run() {
+  // A write to a socket the server closed raises SIGPIPE in the writing
+  // thread. Block it here so that it turns into EPIPE for libuv: a library
+  // must not kill its host process, nor change the process's handlers.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   uv_run(&loop_, UV_RUN_DEFAULT);
   int rc = uv_loop_close(&loop_);
   (void)rc;

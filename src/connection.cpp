@@ -49,6 +49,7 @@ void Connection::submit(Command *c) {
 
 void Connection::write_internal(Kind kind, int db, size_t argc, const char *const *argv,
                                 const size_t *lens) {
+  if (out_.empty()) client_.mark_dirty(this);
   encode_command(out_, argc, argv, lens);
   fifo_.push_back(Entry{nullptr, kind, db});
   unflushed_++;
@@ -77,7 +78,6 @@ void Connection::write_command(Command *c) {
       write_internal(Kind::kProbe, db, 2, argv, lens);
       db_state_[db] = 1;
       current_db_ = -1;  // the server's database is known once the probe answers
-      client_.mark_dirty(this);
       return;
     }
     std::string n = std::to_string(db);

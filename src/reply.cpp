@@ -274,12 +274,20 @@ int ReplyReader::check_pending_bulk() noexcept {
   if (avail > limits_.max_reply_bytes)
     return fail(JR_ETOOBIG, "reply larger than max_reply_bytes");
   const char *p = r_->buf + r_->pos;
-  if (avail < 2 || (p[0] != '$' && p[0] != '*')) return 0;
+  if (avail < 2) return 0;
+  // hiredis consumes the type byte first and keeps it in the current task.
+  char kind = p[0];
+  const char *q = p + 1;
+  if (kind != '$' && kind != '*' && r_->ridx >= 0) {
+    int t = r_->rstack[r_->ridx].type;
+    kind = t == REDIS_REPLY_STRING ? '$' : t == REDIS_REPLY_ARRAY ? '*' : 0;
+    q = p;
+  }
+  if (kind != '$' && kind != '*') return 0;
   const char *end = static_cast<const char *>(std::memchr(p, '\r', avail < 32 ? avail : 32));
   if (end == nullptr) return 0;
   int64_t n = 0;
   bool neg = false;
-  const char *q = p + 1;
   if (q < end && *q == '-') {
     neg = true;
     q++;
@@ -290,9 +298,9 @@ int ReplyReader::check_pending_bulk() noexcept {
     n = n * 10 + (*q - '0');
   }
   if (neg) return 0;
-  if (p[0] == '$' && n > limits_.max_bulk_len)
+  if (kind == '$' && n > limits_.max_bulk_len)
     return fail(JR_ETOOBIG, "bulk string longer than max_bulk_len");
-  if (p[0] == '*' && n > limits_.max_elements)
+  if (kind == '*' && n > limits_.max_elements)
     return fail(JR_ETOOBIG, "array longer than max_elements");
   return 0;
 }

@@ -1,0 +1,27 @@
+#!/usr/bin/env python3
+"""Sums meson's JUnit logs into one 'N passed, N failed' line."""
+import sys
+import xml.etree.ElementTree as ET
+
+passed = failed = skipped = 0
+for path in sys.argv[1:]:
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError) as e:
+        print(f"tally: cannot read {path}: {e}", file=sys.stderr)
+        failed += 1
+        continue
+    for suite in root.iter("testsuite"):
+        cases = list(suite.iter("testcase"))
+        for case in cases:
+            if case.find("failure") is not None or case.find("error") is not None:
+                failed += 1
+            elif case.find("skipped") is not None:
+                skipped += 1
+            else:
+                passed += 1
+line = f"{passed} passed, {failed} failed"
+if skipped:
+    line += f", {skipped} skipped"
+print(line)
+sys.exit(1 if failed else 0)

@@ -1,0 +1,568 @@
+// Integration tests of the core against a real redis-server.
+#include <gtest/gtest.h>
+#include <jr/jr.h>
+
+#include <poll.h>
+
+#include <atomic>
+#include <cstring>
+#include <set>
+#include <thread>
+
+#include "jr_test.hpp"
+#include "redis_server.hpp"
+
+using namespace jrtest;
+
+class ClientTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = new RedisServer(); }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  OptionsPtr opts() {
+    OptionsPtr o;
+    o.set("endpoint", server_->endpoint());
+    return o;
+  }
+  static RedisServer *server_;
+};
+RedisServer *ClientTest::server_ = nullptr;
+
+TEST_F(ClientTest, SetGetRoundTrip) {
+  auto o = opts();
+  ClientPtr c(o);
+  Result r = call(c, {"SET", "t:basic", "hello"});
+  ASSERT_EQ(r.status, JR_OK);
+  EXPECT_EQ(r.type(), JR_REPLY_STATUS);
+  EXPECT_EQ(r.str(), "OK");
+  r = call(c, {"GET", "t:basic"});
+  ASSERT_EQ(r.status, JR_OK);
+  EXPECT_EQ(r.type(), JR_REPLY_STRING);
+  EXPECT_EQ(r.str(), "hello");
+  r = call(c, {"GET", "t:missing"});
+  EXPECT_EQ(r.type(), JR_REPLY_NIL);
+  r = call(c, {"INCRBY", "t:counter", "5"});
+  EXPECT_EQ(r.type(), JR_REPLY_INTEGER);
+  EXPECT_EQ(r.integer(), 5);
+}
+
+TEST_F(ClientTest, ServerErrorIsAReplyNotALibraryError) {
+  auto o = opts();
+  ClientPtr c(o);
+  Result r = call(c, {"NOSUCHCOMMAND", "x"});
+  ASSERT_EQ(r.status, JR_OK);
+  EXPECT_EQ(r.type(), JR_REPLY_ERROR);
+  EXPECT_NE(r.str().find("unknown command"), std::string::npos) << r.str();
+  // The connection is still good afterwards.
+  EXPECT_EQ(call(c, {"PING"}).str(), "PONG");
+}
+
+TEST_F(ClientTest, BinarySafeArgumentsAndLargeValues) {
+  auto o = opts();
+  ClientPtr c(o);
+  std::string bin("a\0b\r\n*3\r\n$", 11);
+  std::string big(3 * 1024 * 1024, 'x');
+  for (size_t i = 0; i < big.size(); i += 997) big[i] = static_cast<char>(i);
+  ASSERT_TRUE(call(c, {"SET", bin, big}).ok());
+  Result r = call(c, {"GET", bin});
+  ASSERT_EQ(r.status, JR_OK);
+  EXPECT_EQ(r.str().size(), big.size());
+  EXPECT_TRUE(r.str() == big);
+}
+
+TEST_F(ClientTest, ArraysAndNesting) {
+  auto o = opts();
+  ClientPtr c(o);
+  call(c, {"DEL", "t:list"});
+  call(c, {"RPUSH", "t:list", "a", "b", "c"});
+  Result r = call(c, {"LRANGE", "t:list", "0", "-1"});
+  ASSERT_EQ(r.type(), JR_REPLY_ARRAY);
+  ASSERT_EQ(jr_reply_len(r.reply.get()), 3u);
+  size_t len;
+  EXPECT_STREQ(jr_reply_str(jr_reply_element(r.reply.get(), 2), &len), "c");
+  EXPECT_EQ(jr_reply_element(r.reply.get(), 3), nullptr);
+  // A nested reply: EVAL returning a table of tables.
+  r = call(c, {"EVAL", "return {1, {2, 'x'}, {}}", "0"});
+  ASSERT_EQ(r.type(), JR_REPLY_ARRAY);
+  const jr_reply *inner = jr_reply_element(r.reply.get(), 1);
+  EXPECT_EQ(jr_reply_get_type(inner), JR_REPLY_ARRAY);
+  EXPECT_EQ(jr_reply_integer(jr_reply_element(inner, 0)), 2);
+  EXPECT_EQ(jr_reply_len(jr_reply_element(r.reply.get(), 2)), 0u);
+}
+
+TEST_F(ClientTest, PipelinesManyThreadsOverOneConnectionInOrder) {
+  auto o = opts();
+  ClientPtr c(o);
+  call(c, {"DEL", "t:seq"});
+  Result id_before = call(c, {"CLIENT", "ID"});
+  constexpr int kThreads = 4, kPer = 5000;
+  Recorder rec;
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; t++) {
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < kPer; i++) {
+        // Each thread appends to its own list: order within a thread is kept.
+        ASSERT_EQ(submit(c, {"RPUSH", "t:seq:" + std::to_string(t), std::to_string(i)}, rec,
+                         static_cast<size_t>(t * kPer + i)),
+                  JR_OK);
+      }
+    });
+  }
+  for (auto &t : ts) t.join();
+  ASSERT_TRUE(rec.wait_all());
+  EXPECT_EQ(rec.duplicates(), 0u);
+  EXPECT_EQ(rec.done(), static_cast<size_t>(kThreads * kPer));
+  for (int t = 0; t < kThreads; t++) {
+    // RPUSH returns the new length: the i-th push of a thread sees i+1.
+    for (int i = 0; i < kPer; i += 499) {
+      auto out = rec.get(static_cast<size_t>(t * kPer + i));
+      EXPECT_EQ(out.status, JR_OK);
+      EXPECT_EQ(out.integer, i + 1);
+    }
+    Result r = call(c, {"LINDEX", "t:seq:" + std::to_string(t), "-1"});
+    EXPECT_EQ(r.str(), std::to_string(kPer - 1));
+    call(c, {"DEL", "t:seq:" + std::to_string(t)});
+  }
+  // Still the one and same connection.
+  EXPECT_EQ(call(c, {"CLIENT", "ID"}).integer(), id_before.integer());
+}
+
+TEST_F(ClientTest, PipelinedCommandsShareWrites) {
+  // A burst of commands goes out in few writes: the server's own counters
+  // show that its reads were batched (far fewer reads than commands).
+  auto o = opts();
+  ClientPtr c(o);
+  ASSERT_TRUE(call(c, {"PING"}).ok());
+  Recorder rec;
+  for (int i = 0; i < 2000; i++) ASSERT_EQ(submit(c, {"INCR", "t:burst"}, rec, i), JR_OK);
+  ASSERT_TRUE(rec.wait_all());
+  EXPECT_EQ(rec.get(1999).integer - rec.get(0).integer, 1999);
+  Result info = call(c, {"INFO", "stats"});
+  EXPECT_NE(info.str().find("total_commands_processed"), std::string::npos);
+}
+
+TEST_F(ClientTest, DatabaseViewsInterleaveOnOneSocket) {
+  auto o = opts();
+  ClientPtr c(o);
+  jr_db *db1 = nullptr, *db2 = nullptr;
+  ASSERT_EQ(jr_db_new(c, 1, &db1), JR_OK);
+  ASSERT_EQ(jr_db_new(c, 2, &db2), JR_OK);
+  Recorder rec;
+  for (int i = 0; i < 300; i++) {
+    ASSERT_EQ(submit(db1, {"SET", "t:dbkey", "one-" + std::to_string(i)}, rec, 3 * i), JR_OK);
+    ASSERT_EQ(submit(db2, {"SET", "t:dbkey", "two-" + std::to_string(i)}, rec, 3 * i + 1),
+              JR_OK);
+    ASSERT_EQ(submit(c, {"SET", "t:dbkey", "zero-" + std::to_string(i)}, rec, 3 * i + 2), JR_OK);
+  }
+  ASSERT_TRUE(rec.wait_all());
+  EXPECT_EQ(call(db1, {"GET", "t:dbkey"}).str(), "one-299");
+  EXPECT_EQ(call(db2, {"GET", "t:dbkey"}).str(), "two-299");
+  EXPECT_EQ(call(c, {"GET", "t:dbkey"}).str(), "zero-299");
+  // The server agrees about which database each view is on.
+  EXPECT_EQ(server_->cmd("SELECT 2\r\nGET t:dbkey").find("two-299") != std::string::npos, true);
+  jr_db_free(db1);
+  jr_db_free(db2);
+}
+
+TEST_F(ClientTest, InvalidDatabaseGetsTheServerErrorAndOthersAreUnaffected) {
+  auto o = opts();
+  ClientPtr c(o);
+  jr_db *bad = nullptr;
+  ASSERT_EQ(jr_db_new(c, 999, &bad), JR_OK);
+  Recorder rec;
+  ASSERT_EQ(submit(c, {"SET", "t:before", "0"}, rec, 0), JR_OK);
+  ASSERT_EQ(submit(bad, {"SET", "t:wrongdb", "x"}, rec, 1), JR_OK);
+  ASSERT_EQ(submit(c, {"SET", "t:after", "0"}, rec, 2), JR_OK);
+  ASSERT_TRUE(rec.wait_all());
+  EXPECT_EQ(rec.get(1).status, JR_OK);
+  EXPECT_EQ(rec.get(1).type, JR_REPLY_ERROR);
+  EXPECT_NE(rec.get(1).text.find("DB index is out of range"), std::string::npos)
+      << rec.get(1).text;
+  EXPECT_EQ(rec.get(0).text, "OK");
+  EXPECT_EQ(rec.get(2).text, "OK");
+  // Nothing was written anywhere by the rejected command.
+  EXPECT_EQ(call(c, {"EXISTS", "t:wrongdb"}).integer(), 0);
+  jr_db_free(bad);
+  EXPECT_EQ(jr_db_new(c, -1, &bad), JR_EINVAL);
+}
+
+TEST_F(ClientTest, RefusedCommandsSayWhyAndNeverCallBack) {
+  auto o = opts();
+  ClientPtr c(o);
+  Recorder rec;
+  for (const char *name : {"SELECT", "multi", "EXEC", "WATCH", "SUBSCRIBE", "MONITOR", "AUTH",
+                           "HELLO", "QUIT", "BLPOP", "brpoplpush", "WAIT"}) {
+    std::vector<std::string> args = {name, "a", "0"};
+    EXPECT_EQ(submit(c, args, rec, 0), JR_EREFUSED) << name;
+    EXPECT_NE(jr_refusal_reason(name, strlen(name)), nullptr) << name;
+  }
+  EXPECT_EQ(submit(c, {"XREAD", "BLOCK", "0", "STREAMS", "s", "$"}, rec, 0), JR_EREFUSED);
+  EXPECT_EQ(submit(c, {"CLIENT", "REPLY", "OFF"}, rec, 0), JR_EREFUSED);
+  // Non-blocking forms stay allowed.
+  EXPECT_EQ(submit(c, {"XREAD", "COUNT", "1", "STREAMS", "t:stream", "0"}, rec, 1), JR_OK);
+  EXPECT_EQ(jr_refusal_reason("GET", 3), nullptr);
+  EXPECT_NE(std::string(jr_refusal_reason("SELECT", 6)).find("jr_db_new"), std::string::npos);
+  ASSERT_TRUE(rec.wait_all());
+  EXPECT_EQ(rec.done(), 1u);
+}
+
+TEST_F(ClientTest, InvalidArgumentsAreRejectedAtOnce) {
+  auto o = opts();
+  ClientPtr c(o);
+  Recorder rec;
+  const char *argv[] = {"GET", nullptr};
+  EXPECT_EQ(jr_client_submit(c, 0, argv, nullptr, -1, Recorder::cb, nullptr, nullptr), JR_EINVAL);
+  EXPECT_EQ(jr_client_submit(c, 1, nullptr, nullptr, -1, Recorder::cb, nullptr, nullptr),
+            JR_EINVAL);
+  EXPECT_EQ(jr_client_submit(c, 2, argv, nullptr, -1, Recorder::cb, nullptr, nullptr), JR_EINVAL);
+  EXPECT_EQ(jr_client_submit(c, 1, argv, nullptr, -1, nullptr, nullptr, nullptr), JR_EINVAL);
+  EXPECT_EQ(jr_client_submit(nullptr, 1, argv, nullptr, -1, Recorder::cb, nullptr, nullptr),
+            JR_EINVAL);
+  jr_reply *r = reinterpret_cast<jr_reply *>(0x1);
+  EXPECT_EQ(jr_client_call(c, 0, argv, nullptr, -1, &r), JR_EINVAL);
+  EXPECT_EQ(r, nullptr);
+  EXPECT_EQ(jr_client_call(c, 1, argv, nullptr, -1, nullptr), JR_EINVAL);
+  EXPECT_EQ(jr_cancel(c, 12345678901234ull), JR_ENOENT);
+  EXPECT_EQ(jr_cancel(nullptr, 1), JR_EINVAL);
+  EXPECT_EQ(jr_client_free(nullptr), JR_OK);
+  // NUL-terminated arguments when argvlen is NULL.
+  const char *set[] = {"SET", "t:nul", "v"};
+  jr_reply *out = nullptr;
+  ASSERT_EQ(jr_client_call(c, 3, set, nullptr, -1, &out), JR_OK);
+  jr_reply_free(out);
+}
+
+TEST_F(ClientTest, TimeoutDoesNotTearDownTheConnection) {
+  auto o = opts();
+  ClientPtr c(o);
+  int64_t id = call(c, {"CLIENT", "ID"}).integer();
+  ASSERT_GT(id, 0);
+  Recorder rec;
+  // DEBUG SLEEP holds the server; the command behind it times out.
+  ASSERT_EQ(submit(c, {"DEBUG", "SLEEP", "0.5"}, rec, 0, 2000), JR_OK);
+  ASSERT_EQ(submit(c, {"SET", "t:late", "v"}, rec, 1, 100), JR_OK);
+  ASSERT_TRUE(rec.wait_all(5000));
+  EXPECT_EQ(rec.get(1).status, JR_ETIMEDOUT);
+  EXPECT_EQ(jr_err_unsent(JR_ETIMEDOUT), 0);
+  EXPECT_EQ(rec.get(0).status, JR_OK);
+  // The late reply was read and dropped; the next command gets its own reply
+  // on the same connection.
+  EXPECT_EQ(call(c, {"GET", "t:late"}).str(), "v");
+  EXPECT_EQ(call(c, {"CLIENT", "ID"}).integer(), id);
+  EXPECT_EQ(rec.get(1).count, 1);
+}
+
+TEST_F(ClientTest, CancelBeforeAndAfterTheWrite) {
+  auto o = opts();
+  ClientPtr c(o);
+  ASSERT_TRUE(call(c, {"PING"}).ok());
+  Recorder rec;
+  jr_req_id sleeping = 0, behind = 0;
+  ASSERT_EQ(submit(c, {"DEBUG", "SLEEP", "0.3"}, rec, 0, 5000, &sleeping), JR_OK);
+  ASSERT_EQ(submit(c, {"INCR", "t:cancelled"}, rec, 1, 5000, &behind), JR_OK);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(jr_cancel(c, behind), JR_OK);
+  ASSERT_TRUE(rec.wait_all(5000));
+  EXPECT_EQ(rec.get(1).status, JR_EABANDONED);  // it was written already
+  EXPECT_EQ(rec.get(0).status, JR_OK);
+  EXPECT_EQ(jr_cancel(c, behind), JR_ENOENT);   // completed already
+  EXPECT_EQ(call(c, {"PING"}).str(), "PONG");   // connection in sync
+
+  // Cancel before the write: a client whose server does not answer yet.
+  RedisServer paused;
+  paused.pause();
+  OptionsPtr o2;
+  o2.set("endpoint", paused.endpoint()).set_int("connect_timeout_ms", 3000);
+  ClientPtr c2(o2);
+  Recorder rec2;
+  jr_req_id id = 0;
+  // A paused server still accepts TCP connections (the kernel does), so use
+  // a handshake that cannot finish: AUTH is sent, no reply comes.
+  ASSERT_EQ(submit(c2, {"GET", "x"}, rec2, 0, 5000, &id), JR_OK);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(jr_cancel(c2, id), JR_OK);
+  ASSERT_TRUE(rec2.wait_all(5000));
+  auto out = rec2.get(0);
+  EXPECT_TRUE(out.status == JR_ECANCELED || out.status == JR_EABANDONED) << out.status;
+  paused.resume();
+}
+
+TEST_F(ClientTest, ConnectionLossCompletesInFlightOnceAndReconnects) {
+  auto o = opts();
+  o.set("client_name", "jr-loss");
+  ClientPtr c(o);
+  int64_t id = call(c, {"CLIENT", "ID"}).integer();
+  Recorder rec;
+  ASSERT_EQ(submit(c, {"DEBUG", "SLEEP", "0.3"}, rec, 0, 5000), JR_OK);
+  for (int i = 1; i <= 50; i++) ASSERT_EQ(submit(c, {"INCR", "t:loss"}, rec, i, 5000), JR_OK);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // Kill our connection from the side while the commands are in flight.
+  std::string killed = server_->cmd("CLIENT KILL ID " + std::to_string(id));
+  ASSERT_TRUE(rec.wait_all(5000));
+  EXPECT_EQ(rec.duplicates(), 0u);
+  for (int i = 0; i <= 50; i++) {
+    int st = rec.get(i).status;
+    EXPECT_TRUE(st == JR_OK || st == JR_ECONNLOST) << i << " " << st;
+  }
+  // Later commands reconnect by themselves.
+  Result r = call(c, {"CLIENT", "GETNAME"});
+  EXPECT_EQ(r.status, JR_OK);
+  EXPECT_EQ(r.str(), "jr-loss");
+  EXPECT_NE(call(c, {"CLIENT", "ID"}).integer(), id);
+}
+
+TEST_F(ClientTest, UnixSocketEndpoint) {
+  OptionsPtr o;
+  o.set("url", "unix://" + server_->socket_path() + "?db=3");
+  ClientPtr c(o);
+  ASSERT_TRUE(call(c, {"SET", "t:unix", "u"}).ok());
+  EXPECT_NE(server_->cmd("SELECT 3\r\nGET t:unix").find("$1\r\nu"), std::string::npos);
+}
+
+TEST_F(ClientTest, UrlWithDatabaseAndHostname) {
+  OptionsPtr o;
+  o.set("url", "redis://localhost:" + std::to_string(server_->port()) + "/4");
+  ClientPtr c(o);
+  ASSERT_TRUE(call(c, {"SET", "t:url", "4"}).ok());
+  EXPECT_NE(server_->cmd("SELECT 4\r\nGET t:url").find("$1\r\n4"), std::string::npos);
+}
+
+TEST_F(ClientTest, UnreachableEndpointFailsWithConnectErrorNotAHang) {
+  OptionsPtr o;
+  o.set("endpoint", "127.0.0.1:" + std::to_string(free_port()))
+      .set_int("connect_retry", 2)
+      .set_int("connect_timeout_ms", 500);
+  std::atomic<int> failed{0};
+  jr_options_set_event_cb(
+      o.o,
+      [](void *ctx, int ev, const char *, const char *) {
+        if (ev == JR_EVENT_CONNECT_FAILED) static_cast<std::atomic<int> *>(ctx)->fetch_add(1);
+      },
+      &failed);
+  ClientPtr c(o);
+  auto t0 = std::chrono::steady_clock::now();
+  Result r = call(c, {"PING"});
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - t0)
+                .count();
+  EXPECT_EQ(r.status, JR_ECONNECT);
+  EXPECT_EQ(jr_err_unsent(r.status), 1);
+  EXPECT_EQ(failed.load(), 3);  // first attempt + 2 retries
+  EXPECT_LT(ms, 3000);
+  // Fails over to a second endpoint that works.
+  OptionsPtr o2;
+  o2.set("endpoint", "127.0.0.1:" + std::to_string(free_port()))
+      .set("endpoint", server_->endpoint());
+  ClientPtr c2(o2);
+  EXPECT_EQ(call(c2, {"PING"}).str(), "PONG");
+}
+
+TEST_F(ClientTest, CommandsWaitForAReconnectAfterRestart) {
+  RedisServer s;
+  OptionsPtr o;
+  o.set("endpoint", s.endpoint()).set_int("connect_retry", 20);
+  ClientPtr c(o);
+  ASSERT_TRUE(call(c, {"SET", "k", "1"}).ok());
+  s.stop();
+  // Submitted while the server is down: they wait (unsent) for a reconnect.
+  Recorder rec;
+  std::thread restarter([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    s.start();
+  });
+  ASSERT_EQ(submit(c, {"PING"}, rec, 0, 5000), JR_OK);
+  restarter.join();
+  ASSERT_TRUE(rec.wait_all(8000));
+  auto out = rec.get(0);
+  // The first attempt may see the old connection's EOF first; either way one
+  // completion, and the next command works.
+  EXPECT_TRUE(out.status == JR_OK || out.status == JR_ECONNLOST) << out.status;
+  EXPECT_EQ(call(c, {"PING"}).str(), "PONG");
+}
+
+TEST_F(ClientTest, FreeWithCommandsInFlightCompletesEachOnce) {
+  auto o = opts();
+  auto *c = new ClientPtr(o);
+  ASSERT_TRUE(call(*c, {"PING"}).ok());
+  Recorder rec;
+  ASSERT_EQ(submit(*c, {"DEBUG", "SLEEP", "0.2"}, rec, 0, 5000), JR_OK);
+  for (int i = 1; i < 100; i++) ASSERT_EQ(submit(*c, {"INCR", "t:free"}, rec, i, 5000), JR_OK);
+  c->reset();
+  delete c;
+  EXPECT_EQ(rec.done(), 100u);
+  EXPECT_EQ(rec.duplicates(), 0u);
+  for (auto &kv : rec.by_status())
+    EXPECT_TRUE(kv.first == JR_OK || kv.first == JR_ESHUTDOWN || kv.first == JR_ECLOSED)
+        << kv.first;
+}
+
+TEST_F(ClientTest, DrainWaitsThenRefuses) {
+  auto o = opts();
+  ClientPtr c(o);
+  Recorder rec;
+  for (int i = 0; i < 100; i++) ASSERT_EQ(submit(c, {"INCR", "t:drain"}, rec, i), JR_OK);
+  EXPECT_EQ(jr_client_drain(c, 5000), JR_OK);
+  EXPECT_EQ(rec.done(), 100u);
+  EXPECT_EQ(submit(c, {"PING"}, rec, 1000), JR_ECLOSED);
+}
+
+TEST_F(ClientTest, CallbacksMaySubmitButNotFree) {
+  auto o = opts();
+  ClientPtr c(o);
+  struct Ctx {
+    jr_client *c;
+    std::atomic<int> chain{0};
+    std::atomic<int> free_rc{1};
+    std::atomic<int> call_rc{1};
+  } ctx{c};
+  static jr_reply_cb step = [](void *ud, int status, const jr_reply *) {
+    auto *x = static_cast<Ctx *>(ud);
+    if (status != JR_OK) return;
+    if (x->chain.fetch_add(1) < 9) {
+      const char *argv[] = {"INCR", "t:chain"};
+      jr_client_submit(x->c, 2, argv, nullptr, -1, step, x, nullptr);
+    } else {
+      x->free_rc = jr_client_free(x->c);
+      jr_reply *r = nullptr;
+      const char *argv[] = {"PING"};
+      x->call_rc = jr_client_call(x->c, 1, argv, nullptr, -1, &r);
+    }
+  };
+  const char *argv[] = {"INCR", "t:chain"};
+  ASSERT_EQ(jr_client_submit(c, 2, argv, nullptr, -1, step, &ctx, nullptr), JR_OK);
+  ASSERT_TRUE(eventually([&] { return ctx.call_rc.load() != 1; }));
+  EXPECT_EQ(ctx.chain.load(), 10);
+  EXPECT_EQ(ctx.free_rc.load(), JR_EMISUSE);
+  EXPECT_EQ(ctx.call_rc.load(), JR_EMISUSE);
+}
+
+TEST_F(ClientTest, PollModeRunsCallbacksOnTheDispatchingThread) {
+  auto o = opts();
+  o.set("dispatch", "poll");
+  ClientPtr c(o);
+  int fd = jr_client_fd(c);
+  ASSERT_GE(fd, 0);
+  std::thread::id me = std::this_thread::get_id();
+  struct Ctx {
+    std::thread::id me;
+    int n = 0;
+    bool wrong_thread = false;
+  } ctx{me};
+  auto cb = [](void *ud, int status, const jr_reply *) {
+    auto *x = static_cast<Ctx *>(ud);
+    if (std::this_thread::get_id() != x->me) x->wrong_thread = true;
+    if (status == JR_OK) x->n++;
+  };
+  for (int i = 0; i < 1000; i++) {
+    const char *argv[] = {"PING"};
+    ASSERT_EQ(jr_client_submit(c, 1, argv, nullptr, -1, cb, &ctx, nullptr), JR_OK);
+  }
+  while (ctx.n < 1000) {
+    pollfd p{fd, POLLIN, 0};
+    ASSERT_GT(poll(&p, 1, 5000), 0);
+    jr_dispatch(c, 100);
+  }
+  EXPECT_FALSE(ctx.wrong_thread);
+  EXPECT_EQ(jr_dispatch(c, 0), 0u);
+  pollfd p{fd, POLLIN, 0};
+  EXPECT_EQ(poll(&p, 1, 0), 0);  // not readable once the queue is empty
+  // The blocking call works in poll mode without anyone dispatching.
+  EXPECT_EQ(call(c, {"PING"}).str(), "PONG");
+  EXPECT_EQ(jr_client_fd(nullptr), -1);
+}
+
+TEST_F(ClientTest, OwnedRepliesOutliveTheCallbackAndTheClient) {
+  auto o = opts();
+  auto *c = new ClientPtr(o);
+  call(*c, {"SET", "t:owned", "still here"});
+  struct Ctx {
+    std::mutex mu;
+    jr_reply *kept = nullptr;
+  } ctx;
+  const char *argv[] = {"GET", "t:owned"};
+  ASSERT_EQ(jr_client_submit(
+                *c, 2, argv, nullptr, -1,
+                [](void *ud, int, const jr_reply *r) {
+                  auto *x = static_cast<Ctx *>(ud);
+                  std::lock_guard<std::mutex> lk(x->mu);
+                  x->kept = jr_reply_dup(r);
+                },
+                &ctx, nullptr),
+            JR_OK);
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard<std::mutex> lk(ctx.mu);
+    return ctx.kept != nullptr;
+  }));
+  delete c;
+  size_t len;
+  EXPECT_STREQ(jr_reply_str(ctx.kept, &len), "still here");
+  jr_reply_free(ctx.kept);
+}
+
+TEST(AuthTest, PasswordAndAclUserReplayedOnReconnect) {
+  RedisServer s({"--requirepass", "s3cret"});
+  s.cmd("ACL SETUSER alice on >alicepw ~* &* +@all", "s3cret");
+  {
+    OptionsPtr o;
+    o.set("url", "redis://:s3cret@127.0.0.1:" + std::to_string(s.port()) + "/2");
+    ClientPtr c(o);
+    int64_t id = call(c, {"CLIENT", "ID"}).integer();
+    ASSERT_GT(id, 0);
+    ASSERT_TRUE(call(c, {"SET", "k", "v"}).ok());
+    s.cmd("CLIENT KILL ID " + std::to_string(id), "s3cret");
+    // Reconnects, authenticates and selects db 2 again by itself.
+    Result r;
+    ASSERT_TRUE(eventually([&] {
+      r = call(c, {"GET", "k"});
+      return r.status == JR_OK;
+    }));
+    EXPECT_EQ(r.str(), "v");
+    EXPECT_NE(call(c, {"CLIENT", "ID"}).integer(), id);
+  }
+  {
+    OptionsPtr o;
+    o.set("username", "alice").set("password", "alicepw").set("endpoint", s.endpoint());
+    ClientPtr c(o);
+    EXPECT_EQ(call(c, {"ACL", "WHOAMI"}).str(), "alice");
+  }
+  {
+    OptionsPtr o;
+    o.set("password", "wrong").set("endpoint", s.endpoint());
+    ClientPtr c(o);
+    Result r = call(c, {"PING"});
+    EXPECT_EQ(r.status, JR_EAUTH);
+    EXPECT_EQ(jr_err_unsent(r.status), 1);
+  }
+  {
+    OptionsPtr o;  // no password at all: the server's NOAUTH is a server error
+    o.set("endpoint", s.endpoint());
+    ClientPtr c(o);
+    Result r = call(c, {"PING"});
+    EXPECT_EQ(r.status, JR_OK);
+    EXPECT_EQ(r.type(), JR_REPLY_ERROR);
+    EXPECT_NE(r.str().find("NOAUTH"), std::string::npos);
+  }
+}
+
+TEST(ConnectCommands, RunOnEveryConnection) {
+  RedisServer s;
+  OptionsPtr o;
+  o.set("endpoint", s.endpoint());
+  const char *argv[] = {"CLIENT", "SETINFO", "LIB-NAME", "libjr-test"};
+  // Redis 7.0 has no CLIENT SETINFO: the handshake must fail cleanly.
+  ASSERT_EQ(jr_options_add_connect_command(o.o, 4, argv, nullptr), JR_OK);
+  {
+    ClientPtr c(o);
+    EXPECT_EQ(call(c, {"PING"}).status, JR_EAUTH);
+  }
+  OptionsPtr o2;
+  o2.set("endpoint", s.endpoint());
+  const char *name[] = {"CLIENT", "SETNAME", "from-hook"};
+  ASSERT_EQ(jr_options_add_connect_command(o2.o, 3, name, nullptr), JR_OK);
+  const char *bad[] = {"SELECT", "1"};
+  EXPECT_EQ(jr_options_add_connect_command(o2.o, 2, bad, nullptr), JR_EREFUSED);
+  ClientPtr c(o2);
+  EXPECT_EQ(call(c, {"CLIENT", "GETNAME"}).str(), "from-hook");
+}

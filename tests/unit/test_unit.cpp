@@ -1,0 +1,277 @@
+// Unit tests without sockets: encoder, reader limits, command table,
+// options and URL parsing, error table.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "commands.hpp"
+#include "encoder.hpp"
+#include "jr/jr.h"
+#include "options.hpp"
+#include "reply.hpp"
+
+namespace jr {
+bool table_is_sorted() noexcept;
+}
+
+using jr::Buffer;
+using jr::ReplyReader;
+
+TEST(Encoder, EncodesBinarySafeMultiBulk) {
+  Buffer b;
+  const char *argv[] = {"SET", "k\r\n", ""};
+  const size_t lens[] = {3, 3, 0};
+  ASSERT_TRUE(jr::encode_command(b, 3, argv, lens));
+  EXPECT_EQ(std::string(b.data(), b.size()), "*3\r\n$3\r\nSET\r\n$3\r\nk\r\n\r\n$0\r\n\r\n");
+  EXPECT_EQ(jr::encoded_size(3, argv, lens), b.size());
+  // NULL lengths mean NUL-terminated; a 10-digit-ish length header.
+  Buffer c;
+  std::string big(1234567, 'x');
+  const char *argv2[] = {"GET", big.c_str()};
+  ASSERT_TRUE(jr::encode_command(c, 2, argv2, nullptr));
+  EXPECT_EQ(std::string(c.data(), 24), "*2\r\n$3\r\nGET\r\n$1234567\r\nx");
+  EXPECT_EQ(c.size(), jr::encoded_size(2, argv2, nullptr));
+}
+
+TEST(Buffer, KeepsCapacityAcrossClear) {
+  Buffer b;
+  b.append("hello", 5);
+  size_t cap = b.capacity();
+  b.clear();
+  b.append("hi", 2);
+  EXPECT_EQ(b.capacity(), cap);
+  b.shrink(1);
+  EXPECT_EQ(b.capacity(), 0u);
+}
+
+namespace {
+struct Parsed {
+  int rc = 0;
+  jr_reply *root = nullptr;
+  ~Parsed() { jr::reply_release(root); }
+};
+
+void parse(ReplyReader &r, const std::string &bytes, Parsed &out) {
+  out.rc = r.feed(bytes.data(), bytes.size());
+  if (out.rc == 0) out.rc = r.next(&out.root);
+}
+}  // namespace
+
+TEST(Reader, ParsesEveryRESP2Type) {
+  ReplyReader r{jr::ReaderLimits{}};
+  Parsed p;
+  parse(r, "*5\r\n$3\r\nfoo\r\n:-42\r\n+OK\r\n-ERR bad\r\n$-1\r\n", p);
+  ASSERT_EQ(p.rc, 1);
+  ASSERT_EQ(jr_reply_get_type(p.root), JR_REPLY_ARRAY);
+  ASSERT_EQ(jr_reply_len(p.root), 5u);
+  size_t len;
+  EXPECT_STREQ(jr_reply_str(jr_reply_element(p.root, 0), &len), "foo");
+  EXPECT_EQ(len, 3u);
+  EXPECT_EQ(jr_reply_integer(jr_reply_element(p.root, 1)), -42);
+  EXPECT_EQ(jr_reply_get_type(jr_reply_element(p.root, 2)), JR_REPLY_STATUS);
+  EXPECT_EQ(jr_reply_get_type(jr_reply_element(p.root, 3)), JR_REPLY_ERROR);
+  EXPECT_STREQ(jr_reply_str(jr_reply_element(p.root, 3), nullptr), "ERR bad");
+  EXPECT_EQ(jr_reply_get_type(jr_reply_element(p.root, 4)), JR_REPLY_NIL);
+  EXPECT_EQ(jr_reply_str(jr_reply_element(p.root, 1), &len), nullptr);
+  EXPECT_EQ(len, 0u);
+}
+
+TEST(Reader, HandlesRepliesSplitAcrossFeeds) {
+  ReplyReader r{jr::ReaderLimits{}};
+  std::string bytes = "$11\r\nhello world\r\n*2\r\n:1\r\n:2\r\n";
+  int got = 0;
+  for (char ch : bytes) {
+    ASSERT_EQ(r.feed(&ch, 1), 0);
+    jr_reply *root = nullptr;
+    int rc;
+    while ((rc = r.next(&root)) == 1) {
+      got++;
+      jr::reply_release(root);
+    }
+    ASSERT_EQ(rc, 0);
+  }
+  EXPECT_EQ(got, 2);
+}
+
+TEST(Reader, OwnedReplySurvivesReaderReuse) {
+  ReplyReader r{jr::ReaderLimits{}};
+  Parsed a, b;
+  parse(r, "$5\r\nfirst\r\n", a);
+  jr_reply *kept = jr_reply_dup(a.root);
+  parse(r, "$6\r\nsecond\r\n", b);
+  EXPECT_STREQ(jr_reply_str(kept, nullptr), "first");
+  jr_reply_free(kept);
+  EXPECT_STREQ(jr_reply_str(b.root, nullptr), "second");
+}
+
+TEST(Reader, MalformedInputIsAProtocolError) {
+  for (const char *bad : {"?what\r\n", "$abc\r\n", "*-5\r\n", "$-7\r\n", ":12x\r\n"}) {
+    ReplyReader r{jr::ReaderLimits{}};
+    Parsed p;
+    parse(r, bad, p);
+    EXPECT_EQ(p.rc, JR_EPROTO) << bad;
+    EXPECT_FALSE(r.error().empty());
+    // After a reset the reader works again.
+    r.reset();
+    Parsed q;
+    parse(r, "+OK\r\n", q);
+    EXPECT_EQ(q.rc, 1);
+  }
+}
+
+TEST(Reader, NestingBeyondHiredisDepthIsAnErrorNotACrash) {
+  ReplyReader r{jr::ReaderLimits{}};
+  std::string deep;
+  for (int i = 0; i < 12; i++) deep += "*1\r\n";
+  deep += ":1\r\n";
+  Parsed p;
+  parse(r, deep, p);
+  EXPECT_LT(p.rc, 0);
+}
+
+TEST(Reader, LimitsOnBulkLengthElementsAndTotalSize) {
+  jr::ReaderLimits lim;
+  lim.max_bulk_len = 10;
+  lim.max_elements = 4;
+  lim.max_reply_bytes = 4096;
+  {
+    ReplyReader r{lim};
+    Parsed p;
+    parse(r, "$11\r\nhello world\r\n", p);
+    EXPECT_EQ(p.rc, JR_ETOOBIG);
+  }
+  {
+    ReplyReader r{lim};
+    Parsed p;
+    parse(r, "*5\r\n:1\r\n:1\r\n:1\r\n:1\r\n:1\r\n", p);
+    EXPECT_EQ(p.rc, JR_ETOOBIG);
+  }
+  {
+    // A huge announced bulk fails as soon as the header is seen past 64 KiB,
+    // not after buffering the announced length.
+    jr::ReaderLimits l2;
+    l2.max_bulk_len = 1 << 20;
+    ReplyReader r{l2};
+    std::string hdr = "$999999999999\r\n" + std::string(70000, 'x');
+    EXPECT_EQ(r.feed(hdr.data(), hdr.size()), JR_ETOOBIG);
+  }
+  {
+    lim.max_bulk_len = 1 << 20;
+    lim.max_elements = 1 << 20;
+    ReplyReader r{lim};
+    std::string arr = "*3\r\n$3000\r\n" + std::string(3000, 'a') + "\r\n$3000\r\n" +
+                      std::string(3000, 'b') + "\r\n:1\r\n";
+    Parsed p;
+    parse(r, arr, p);
+    EXPECT_EQ(p.rc, JR_ETOOBIG);
+  }
+}
+
+TEST(Commands, TableIsSortedAndClassifies) {
+  EXPECT_TRUE(jr::table_is_sorted());
+  auto cls = [](std::initializer_list<const char *> args) {
+    std::vector<const char *> v(args);
+    return jr::classify(v.size(), v.data(), nullptr).cls;
+  };
+  using jr::CommandClass;
+  EXPECT_EQ(cls({"get", "k"}), CommandClass::kNormal);
+  EXPECT_EQ(cls({"select", "1"}), CommandClass::kRefused);
+  EXPECT_EQ(cls({"Multi"}), CommandClass::kRefused);
+  EXPECT_EQ(cls({"BLPOP", "q", "0"}), CommandClass::kBlocking);
+  EXPECT_EQ(cls({"XREAD", "COUNT", "1", "BLOCK", "0", "STREAMS", "s", "$"}),
+            CommandClass::kBlocking);
+  EXPECT_EQ(cls({"XREAD", "STREAMS", "BLOCK", "0"}), CommandClass::kNormal);
+  EXPECT_EQ(cls({"CLIENT", "REPLY", "OFF"}), CommandClass::kRefused);
+  EXPECT_EQ(cls({"CLIENT", "ID"}), CommandClass::kNormal);
+  EXPECT_EQ(cls({"SELECTX"}), CommandClass::kNormal);
+  EXPECT_EQ(cls({"averyveryverylongcommandname"}), CommandClass::kNormal);
+}
+
+TEST(Options, EndpointsAndUrls) {
+  jr::Endpoint ep;
+  ASSERT_EQ(jr::parse_endpoint("10.0.0.1:7000", ep), JR_OK);
+  EXPECT_EQ(ep.host, "10.0.0.1");
+  EXPECT_EQ(ep.port, 7000);
+  ASSERT_EQ(jr::parse_endpoint("[::1]:6380", ep), JR_OK);
+  EXPECT_EQ(ep.host, "::1");
+  EXPECT_EQ(ep.port, 6380);
+  EXPECT_EQ(ep.display(), "[::1]:6380");
+  ASSERT_EQ(jr::parse_endpoint("redis.local", ep), JR_OK);
+  EXPECT_EQ(ep.port, 6379);
+  ASSERT_EQ(jr::parse_endpoint("/run/redis.sock", ep), JR_OK);
+  EXPECT_TRUE(ep.unix_socket);
+  EXPECT_EQ(jr::parse_endpoint("host:0", ep), JR_EINVAL);
+  EXPECT_EQ(jr::parse_endpoint("host:99999", ep), JR_EINVAL);
+  EXPECT_EQ(jr::parse_endpoint("host:x", ep), JR_EINVAL);
+  EXPECT_EQ(jr::parse_endpoint("", ep), JR_EINVAL);
+
+  jr::Options o;
+  ASSERT_EQ(o.set("url", "redis://us%40r:p%3Ass@[::1]:7001/5"), JR_OK);
+  EXPECT_EQ(o.username, "us@r");
+  EXPECT_EQ(o.password, "p:ss");
+  EXPECT_EQ(o.database, 5);
+  EXPECT_EQ(o.endpoints.at(0).port, 7001);
+  ASSERT_EQ(o.set("url", "redis://onlypass@host"), JR_OK);
+  EXPECT_EQ(o.password, "onlypass");
+  EXPECT_EQ(o.username, "");
+  ASSERT_EQ(o.set("url", "unix:///tmp/r.sock?db=2&password=x"), JR_OK);
+  EXPECT_TRUE(o.endpoints.at(0).unix_socket);
+  EXPECT_EQ(o.database, 2);
+  EXPECT_EQ(o.password, "x");
+  EXPECT_EQ(o.set("url", "http://x"), JR_EINVAL);
+  EXPECT_EQ(o.set("url", "redis://h/-1"), JR_EINVAL);
+  EXPECT_EQ(o.set("url", "unix://relative?db=1"), JR_EINVAL);
+  EXPECT_EQ(o.set("url", "unix:///x?bogus=1"), JR_EINVAL);
+}
+
+TEST(Options, KeysValuesAndErrors) {
+  jr_options *o = jr_options_new();
+  EXPECT_EQ(jr_options_set(o, "connect_timeout_ms", "250"), JR_OK);
+  EXPECT_EQ(jr_options_set_int(o, "command_timeout_ms", 0), JR_OK);
+  EXPECT_EQ(jr_options_set(o, "tcp_nodelay", "maybe"), JR_EINVAL);
+  EXPECT_EQ(jr_options_set_int(o, "tcp_nodelay", 2), JR_EINVAL);
+  EXPECT_EQ(jr_options_set_int(o, "connect_retry", -1), JR_EINVAL);
+  EXPECT_EQ(jr_options_set(o, "no_such_key", "1"), JR_ENOENT);
+  EXPECT_EQ(jr_options_set(o, "no_such_key", "x"), JR_ENOENT);
+  EXPECT_EQ(jr_options_set_int(o, "no_such_key", 1), JR_ENOENT);
+  EXPECT_EQ(jr_options_set_int(o, "password", 1), JR_EINVAL);
+  EXPECT_EQ(jr_options_set(o, "dispatch", "poll"), JR_OK);
+  EXPECT_EQ(jr_options_set(o, "dispatch", "threads"), JR_EINVAL);
+  EXPECT_EQ(jr_options_set(o, "client_name", "has space"), JR_EINVAL);
+  EXPECT_EQ(jr_options_set(nullptr, "a", "b"), JR_EINVAL);
+  EXPECT_EQ(jr_options_set(o, nullptr, "b"), JR_EINVAL);
+  EXPECT_EQ(jr_options_set(o, "password", nullptr), JR_EINVAL);
+  const char *argv[] = {"PING"};
+  EXPECT_EQ(jr_options_add_connect_command(o, 0, argv, nullptr), JR_EINVAL);
+  jr_options_free(o);
+  jr_options_free(nullptr);
+}
+
+TEST(Errors, TextNamesAndUnsentFlags) {
+  for (int code = 0; code >= JR_EFULL; code--) {
+    EXPECT_STRNE(jr_strerror(code), "unknown libjr error code") << code;
+    EXPECT_STRNE(jr_err_name(code), "JR_E?") << code;
+  }
+  EXPECT_STREQ(jr_err_name(JR_ECONNLOST), "JR_ECONNLOST");
+  EXPECT_STREQ(jr_err_name(-1000), "JR_E?");
+  EXPECT_EQ(jr_err_unsent(JR_ECONNECT), 1);
+  EXPECT_EQ(jr_err_unsent(JR_EQUEUETIMEOUT), 1);
+  EXPECT_EQ(jr_err_unsent(JR_ECANCELED), 1);
+  EXPECT_EQ(jr_err_unsent(JR_ECONNLOST), 0);
+  EXPECT_EQ(jr_err_unsent(JR_ETIMEDOUT), 0);
+  EXPECT_EQ(jr_err_unsent(JR_EABANDONED), 0);
+  EXPECT_EQ(jr_err_unsent(JR_OK), 0);
+  EXPECT_EQ(jr_version(), static_cast<unsigned>(JR_VERSION_HEX));
+  EXPECT_STREQ(jr_version_string(), JR_VERSION_STRING);
+  EXPECT_TRUE(JR_VERSION_AT_LEAST(0, 1, 0));
+}
+
+TEST(Replies, AccessorsAreNullSafe) {
+  EXPECT_EQ(jr_reply_get_type(nullptr), 0);
+  EXPECT_EQ(jr_reply_len(nullptr), 0u);
+  EXPECT_EQ(jr_reply_integer(nullptr), 0);
+  EXPECT_EQ(jr_reply_element(nullptr, 0), nullptr);
+  EXPECT_EQ(jr_reply_str(nullptr, nullptr), nullptr);
+  EXPECT_EQ(jr_reply_dup(nullptr), nullptr);
+  jr_reply_free(nullptr);
+}
