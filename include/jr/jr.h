@@ -43,6 +43,10 @@ typedef struct jr_options jr_options; /* builder, copied by jr_client_new */
 typedef struct jr_client jr_client;   /* the multiplexer: loop thread + sockets */
 typedef struct jr_db jr_db;           /* a database view on a client */
 typedef struct jr_reply jr_reply;     /* one node of a reply tree */
+typedef struct jr_multi jr_multi;     /* a MULTI/EXEC transaction being built */
+typedef struct jr_watch jr_watch;     /* a conditional transaction (WATCH) */
+typedef struct jr_sub jr_sub;         /* a pub/sub subscriber */
+typedef struct jr_monitor jr_monitor; /* a MONITOR stream */
 typedef uint64_t jr_req_id;           /* names a submitted command for jr_cancel */
 
 /* ---- Result codes -------------------------------------------------------
@@ -75,6 +79,9 @@ typedef uint64_t jr_req_id;           /* names a submitted command for jr_cancel
 #define JR_ENOENT (-16)       /* no such request (already completed) / unknown key */
 #define JR_EINTERNAL (-17)    /* bug in libjr; please report */
 #define JR_EFULL (-18)        /* queue limit reached; not sent */
+#define JR_EDISCARDED (-19)   /* transaction discarded before EXEC; not run */
+#define JR_EWATCH (-20)       /* transaction aborted: watched key changed; not run */
+#define JR_EPOOLTIMEOUT (-21) /* no pooled connection freed in time; not sent */
 
 /* Returns: static text for a code ("connection lost ..."). Never NULL.
  * Thread: any. Since: 0.1 */
@@ -129,6 +136,10 @@ JR_API const char *jr_version_string(void);
  *   max_reply_bytes     largest accepted reply as a whole (default 1 GiB).
  *   max_queued          most commands accepted and not completed (default
  *                       1M; beyond: JR_EFULL).
+ *   max_connections     dedicated (pooled) connections per endpoint, used by
+ *                       blocking commands and WATCH (default 10; the seed's
+ *                       maxconnections). A command that finds the pool full
+ *                       waits, FIFO, within its deadline.
  *   dispatch            "loop" (default) or "poll"; see jr_client_fd.
  *
  * Returns: 0, JR_EINVAL (bad value or NULL), JR_ENOENT (unknown key),
@@ -244,6 +255,108 @@ JR_API int jr_db_submit(jr_db *db, size_t argc, const char *const *argv, const s
                         int64_t timeout_ms, jr_reply_cb cb, void *userdata, jr_req_id *id_out);
 JR_API int jr_db_call(jr_db *db, size_t argc, const char *const *argv, const size_t *argvlen,
                       int64_t timeout_ms, jr_reply **out);
+
+/* ---- Blocking commands ------------------------------------------------------
+ *
+ * BLPOP, BRPOP, BRPOPLPUSH, BLMOVE, BLMPOP, BZPOPMIN/MAX, BZMPOP, WAIT,
+ * WAITAOF and XREAD/XREADGROUP with BLOCK are submitted like any command:
+ * libjr runs each on a dedicated pooled connection so the shared one never
+ * stalls. Their default deadline is none (timeout_ms < 0): the command's own
+ * server-side timeout governs. When a deadline passes or the command is
+ * cancelled after it was written, its connection is closed so that the
+ * server cannot pop an item for a caller that is gone. */
+
+/* ---- Transactions (MULTI/EXEC) ------------------------------------------------
+ *
+ * jr_multi_new starts a transaction on database `db` (-1: the client's
+ * default). jr_multi_add queues a command and its callback; nothing is sent
+ * until jr_multi_exec, which writes MULTI, the commands and EXEC contiguously
+ * on one connection (nothing interleaves) and frees the handle. Each queued
+ * callback then runs exactly once: with its own element of the EXEC reply
+ * (a server error reply if that command failed at run time); if a command
+ * was rejected when queued (EXECABORT), that command gets its own error and
+ * the others an EXECABORT error reply that quotes it; JR_EWATCH if a watched
+ * key changed; or a library error. exec_cb (may be NULL) gets the raw EXEC
+ * reply. jr_multi_discard (or freeing the client) completes every queued
+ * callback with JR_EDISCARDED and frees the handle.
+ * Returns: 0; JR_EINVAL; JR_EREFUSED (a command a transaction may not hold:
+ * MULTI, WATCH, SELECT, SUBSCRIBE, blocking...); JR_ECLOSED; JR_ENOMEM.
+ * When jr_multi_exec returns an error, every queued callback has already
+ * been completed with that error (and exec_cb is never called).
+ * Thread: one thread at a time per jr_multi. Since: 0.1 */
+JR_API int jr_multi_new(jr_client *client, int db, jr_multi **out);
+JR_API int jr_multi_add(jr_multi *multi, size_t argc, const char *const *argv,
+                        const size_t *argvlen, jr_reply_cb cb, void *userdata);
+JR_API int jr_multi_exec(jr_multi *multi, int64_t timeout_ms, jr_reply_cb exec_cb,
+                         void *userdata);
+JR_API void jr_multi_discard(jr_multi *multi);
+
+/* ---- Conditional transactions (WATCH) ------------------------------------------
+ *
+ * jr_watch_new takes a dedicated pooled connection for database `db` (-1:
+ * default) and sends WATCH keys on it. Commands submitted with
+ * jr_watch_submit run on that connection at once, in order (reads, to decide
+ * what to write). jr_watch_multi starts the transaction that ends the watch:
+ * build it with jr_multi_add and send it with jr_multi_exec; if a watched key
+ * changed, every queued callback gets JR_EWATCH. jr_watch_free releases the
+ * connection to the pool (after UNWATCH; a connection in an unknown state is
+ * closed instead). Returns as for the client calls; jr_watch_multi returns
+ * JR_EMISUSE if called twice. Thread: one thread at a time per jr_watch.
+ * Since: 0.1 */
+JR_API int jr_watch_new(jr_client *client, int db, size_t nkeys, const char *const *keys,
+                        const size_t *keylens, jr_watch **out);
+JR_API int jr_watch_submit(jr_watch *watch, size_t argc, const char *const *argv,
+                           const size_t *argvlen, int64_t timeout_ms, jr_reply_cb cb,
+                           void *userdata);
+JR_API int jr_watch_multi(jr_watch *watch, jr_multi **out);
+JR_API void jr_watch_free(jr_watch *watch);
+
+/* ---- Pub/sub ------------------------------------------------------------------------
+ *
+ * All subscribers of a client share one subscription connection; channels
+ * and patterns are reference counted across them. The message callback
+ * gets:
+ *   status 0 and an array reply: ["message", channel, payload],
+ *     ["pmessage", pattern, channel, payload], ["subscribe", name, n],
+ *     ["psubscribe", name, n], ["unsubscribe", name, n],
+ *     ["punsubscribe", name, n] (n: this subscriber's count), or
+ *     ["pong", text] for jr_sub_ping;
+ *   JR_SUB_LOST: the connection was lost (messages may be missed);
+ *   JR_SUB_RESUBSCRIBED: reconnected, every channel and pattern of this
+ *     subscriber is subscribed again (libjr did it, no call needed);
+ *   JR_ECLOSED, exactly once, last: the subscriber is gone (after
+ *     jr_sub_free or jr_client_free); free your userdata then.
+ * Calls follow the dispatch mode (loop thread, or jr_dispatch). Returns: 0,
+ * JR_EINVAL, JR_ECLOSED, JR_ENOMEM. Thread: one thread at a time per jr_sub.
+ * Since: 0.1 */
+#define JR_SUB_LOST 1
+#define JR_SUB_RESUBSCRIBED 2
+typedef void (*jr_message_cb)(void *userdata, int status, const jr_reply *msg);
+JR_API int jr_sub_new(jr_client *client, jr_message_cb cb, void *userdata, jr_sub **out);
+/* pattern: 0 for channels, 1 for patterns. */
+JR_API int jr_sub_subscribe(jr_sub *sub, int pattern, size_t n, const char *const *names,
+                            const size_t *lens);
+JR_API int jr_sub_unsubscribe(jr_sub *sub, int pattern, size_t n, const char *const *names,
+                              const size_t *lens);
+JR_API int jr_sub_ping(jr_sub *sub, const char *text, size_t len);
+JR_API void jr_sub_free(jr_sub *sub);
+
+/* ---- MONITOR -------------------------------------------------------------------------
+ *
+ * A MONITOR stream on its own connection, delivered like pub/sub messages:
+ * status 0 with a STATUS reply per command the server ran; JR_SUB_LOST /
+ * JR_SUB_RESUBSCRIBED around a reconnect; JR_ECLOSED once, last.
+ * Since: 0.1 */
+JR_API int jr_monitor_new(jr_client *client, jr_message_cb cb, void *userdata,
+                          jr_monitor **out);
+JR_API void jr_monitor_free(jr_monitor *monitor);
+
+/* ---- Scripts --------------------------------------------------------------------------
+ *
+ * EVAL and EVAL_RO are sent as EVAL the first time a script is seen and as
+ * EVALSHA / EVALSHA_RO afterwards; a NOSCRIPT reply (after SCRIPT FLUSH or a
+ * restart) is retried once as EVAL transparently. FCALL and FCALL_RO pass
+ * through. */
 
 /* ---- Replies ----------------------------------------------------------------
  *
