@@ -1,0 +1,755 @@
+// jr.hpp: a header-only C++20 wrapper over the libjr C ABI (jr.h).
+//
+// Everything here forwards to jr.h; the C header stays the contract (threads,
+// ownership, the exactly-once callback rule). This file only adds RAII,
+// owned replies, exceptions, lambdas, std::future and coroutines.
+//
+// Install: libjr installs this header next to jr.h. Build with C++20 and
+// link libjr:
+//
+//   c++ -std=c++20 app.cpp $(pkg-config --cflags --libs jr)
+//
+// Example (a running redis-server on 127.0.0.1:6379):
+//
+//   #include <jr/jr.hpp>
+//   #include <iostream>
+//
+//   int main() {
+//     jr::Client client(jr::Options().endpoint("127.0.0.1:6379"));
+//     client.call({"SET", "greeting", "hello"});
+//     std::cout << client.call({"GET", "greeting"}).str() << "\n";  // hello
+//
+//     // Pipelined: every send() goes out with the others in one write.
+//     std::vector<std::future<jr::Reply>> futures;
+//     for (int i = 0; i < 100; i++) futures.push_back(client.send({"INCR", "counter"}));
+//     for (auto &f : futures) f.get();
+//
+//     // A lambda, called once on libjr's loop thread (must not block).
+//     client.submit({"GET", "greeting"}, [](jr::Result r) {
+//       if (r.ok()) std::cout << r.reply().str() << "\n";
+//     });
+//
+//     try {
+//       client.call({"LPUSH", "greeting", "x"});  // WRONGTYPE
+//     } catch (const jr::ServerError &e) {         // the server said no
+//       std::cout << e.what() << "\n";
+//     } catch (const jr::LibraryError &e) {        // timeout, connection lost, ...
+//       std::cout << e.name() << " unsent=" << e.unsent() << "\n";
+//     }
+//   }
+//
+// Coroutines: `co_await client.async({"GET", "k"})` submits when the
+// coroutine suspends and resumes it from the completion, that is on libjr's
+// loop thread (loop mode) or inside Client::dispatch() (poll mode). Code after
+// the co_await must therefore not block; call() from there fails with
+// JR_EMISUSE. jr.hpp brings no task type: use your own (any coroutine type
+// whose promise accepts awaitables).
+//
+// Errors: ServerError (an error reply, e.g. "WRONGTYPE ...") and LibraryError
+// (a negative JR_E* code with jr_strerror text and jr_err_unsent) both derive
+// from jr::Error. call(), future::get() and co_await throw them; the callback
+// form gets a jr::Result that holds either a reply or the error.
+#ifndef JR_JR_HPP
+#define JR_JR_HPP
+
+#include <jr/jr.h>
+
+#include <chrono>
+#include <concepts>
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <future>
+#include <initializer_list>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <ranges>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace jr {
+
+using RequestId = jr_req_id;
+
+// Deadlines: default_timeout uses the client's command_timeout_ms; no_timeout
+// waits forever.
+inline constexpr std::chrono::milliseconds default_timeout{-1};
+inline constexpr std::chrono::milliseconds no_timeout{0};
+
+inline const char *version_string() noexcept {
+  return jr_version_string();
+}
+
+// Why libjr refuses a command (and which API to use instead), or nullptr.
+inline const char *refusal_reason(std::string_view name) noexcept {
+  return jr_refusal_reason(name.data() != nullptr ? name.data() : "", name.size());
+}
+
+// ---- Errors ------------------------------------------------------------------
+
+class Error : public std::runtime_error {
+ public:
+  enum class Kind { server, library };
+
+  [[nodiscard]] Kind kind() const noexcept { return kind_; }
+  [[nodiscard]] bool is_server() const noexcept { return kind_ == Kind::server; }
+  [[nodiscard]] bool is_library() const noexcept { return kind_ == Kind::library; }
+  // The JR_E* code of a library error; 0 for a server error.
+  [[nodiscard]] int code() const noexcept { return code_; }
+  // True when the command certainly did not reach the server (safe to retry).
+  [[nodiscard]] bool unsent() const noexcept { return code_ < 0 && jr_err_unsent(code_) != 0; }
+  // "JR_ECONNLOST", or "server" for a server error reply.
+  [[nodiscard]] const char *name() const noexcept {
+    return kind_ == Kind::server ? "server" : jr_err_name(code_);
+  }
+
+ protected:
+  Error(Kind kind, int code, const std::string &what)
+      : std::runtime_error(what), kind_(kind), code_(code) {}
+
+ private:
+  Kind kind_;
+  int code_;
+};
+
+// The server answered with an error reply ("ERR ...", "WRONGTYPE ...").
+class ServerError : public Error {
+ public:
+  explicit ServerError(const std::string &message) : Error(Kind::server, 0, message) {}
+  // The first word of the message ("WRONGTYPE"), by Redis convention its kind.
+  [[nodiscard]] std::string_view prefix() const noexcept {
+    std::string_view m(what());
+    return m.substr(0, m.find(' '));
+  }
+};
+
+// libjr failed the command: timeout, connection lost, cancelled, refused...
+class LibraryError : public Error {
+ public:
+  explicit LibraryError(int code) : Error(Kind::library, code, jr_strerror(code)) {}
+};
+
+// A reply accessor was used on a reply of another type.
+class TypeError : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+
+namespace detail {
+inline void check(int rc) {
+  if (rc < 0) throw LibraryError(rc);
+}
+}  // namespace detail
+
+// ---- Replies -------------------------------------------------------------------
+
+enum class Type : int {
+  none = 0,  // an empty Reply (a library error has no reply)
+  string = JR_REPLY_STRING,
+  array = JR_REPLY_ARRAY,
+  integer = JR_REPLY_INTEGER,
+  nil = JR_REPLY_NIL,
+  status = JR_REPLY_STATUS,
+  error = JR_REPLY_ERROR,
+};
+
+// An owned reply (or an element of one). Copying and taking elements are
+// O(1): they retain the reply's storage (jr_reply_dup). A Reply may be read
+// and destroyed on any thread, even after its client is gone.
+class Reply {
+ public:
+  Reply() noexcept = default;
+  // Takes ownership of an owned jr_reply (from jr_client_call or jr_reply_dup).
+  static Reply adopt(jr_reply *r) noexcept { return Reply(r); }
+  // Retains a borrowed reply (e.g. the one passed to a callback).
+  static Reply dup(const jr_reply *r) noexcept { return Reply(jr_reply_dup(r)); }
+
+  Reply(const Reply &o) noexcept : r_(jr_reply_dup(o.r_)) {}
+  Reply(Reply &&o) noexcept : r_(std::exchange(o.r_, nullptr)) {}
+  Reply &operator=(Reply o) noexcept {
+    std::swap(r_, o.r_);
+    return *this;
+  }
+  ~Reply() { jr_reply_free(r_); }
+
+  [[nodiscard]] Type type() const noexcept { return static_cast<Type>(jr_reply_get_type(r_)); }
+  [[nodiscard]] bool empty() const noexcept { return r_ == nullptr; }
+  [[nodiscard]] bool is_string() const noexcept { return type() == Type::string; }
+  [[nodiscard]] bool is_array() const noexcept { return type() == Type::array; }
+  [[nodiscard]] bool is_integer() const noexcept { return type() == Type::integer; }
+  [[nodiscard]] bool is_nil() const noexcept { return type() == Type::nil; }
+  [[nodiscard]] bool is_status() const noexcept { return type() == Type::status; }
+  [[nodiscard]] bool is_error() const noexcept { return type() == Type::error; }
+
+  // Unchecked (C semantics): the bytes of a string, status or error reply
+  // (empty for other types), the integer (0 for other types), the length of
+  // a string or array.
+  [[nodiscard]] std::string_view view() const noexcept {
+    size_t len = 0;
+    const char *s = jr_reply_str(r_, &len);
+    return s != nullptr ? std::string_view(s, len) : std::string_view();
+  }
+  [[nodiscard]] std::string str() const { return std::string(view()); }
+  [[nodiscard]] int64_t integer() const noexcept { return jr_reply_integer(r_); }
+  [[nodiscard]] size_t size() const noexcept { return jr_reply_len(r_); }
+
+  // Element i of an array (an empty Reply when out of range).
+  [[nodiscard]] Reply operator[](size_t i) const noexcept {
+    return Reply::dup(jr_reply_element(r_, i));
+  }
+  // Checked accessors: throw TypeError (or std::out_of_range) on a mismatch.
+  [[nodiscard]] Reply at(size_t i) const {
+    expect(is_array(), "array");
+    if (i >= size()) throw std::out_of_range("jr::Reply::at");
+    return (*this)[i];
+  }
+  [[nodiscard]] std::string as_string() const {
+    expect(is_string() || is_status(), "string");
+    return str();
+  }
+  [[nodiscard]] int64_t as_integer() const {
+    expect(is_integer(), "integer");
+    return integer();
+  }
+  [[nodiscard]] std::vector<Reply> as_array() const {
+    expect(is_array(), "array");
+    return std::vector<Reply>(begin(), end());
+  }
+  // A string as an optional: nullopt for nil (GET on a missing key).
+  [[nodiscard]] std::optional<std::string> as_optional_string() const {
+    if (is_nil()) return std::nullopt;
+    return as_string();
+  }
+
+  class iterator {
+   public:
+    using iterator_category = std::forward_iterator_tag;
+    using value_type = Reply;
+    using difference_type = std::ptrdiff_t;
+    using pointer = void;
+    using reference = Reply;
+    iterator() noexcept = default;
+    iterator(const jr_reply *r, size_t i) noexcept : r_(r), i_(i) {}
+    Reply operator*() const noexcept { return Reply::dup(jr_reply_element(r_, i_)); }
+    iterator &operator++() noexcept {
+      ++i_;
+      return *this;
+    }
+    iterator operator++(int) noexcept {
+      iterator t = *this;
+      ++i_;
+      return t;
+    }
+    bool operator==(const iterator &o) const noexcept { return r_ == o.r_ && i_ == o.i_; }
+
+   private:
+    const jr_reply *r_ = nullptr;
+    size_t i_ = 0;
+  };
+  [[nodiscard]] iterator begin() const noexcept { return iterator(r_, 0); }
+  [[nodiscard]] iterator end() const noexcept { return iterator(r_, is_array() ? size() : 0); }
+
+  [[nodiscard]] const jr_reply *get() const noexcept { return r_; }
+  // Gives up ownership (free with jr_reply_free).
+  [[nodiscard]] jr_reply *release() noexcept { return std::exchange(r_, nullptr); }
+
+ private:
+  explicit Reply(jr_reply *r) noexcept : r_(r) {}
+  void expect(bool ok, const char *what) const {
+    if (!ok) throw TypeError(std::string("jr::Reply: not ") + what);
+  }
+  jr_reply *r_ = nullptr;
+};
+
+// What a completion carries: a reply (possibly a server error reply) or a
+// library error.
+class Result {
+ public:
+  Result(int status, Reply reply) noexcept : status_(status), reply_(std::move(reply)) {}
+
+  // 0, or the JR_E* code of a library error.
+  [[nodiscard]] int status() const noexcept { return status_; }
+  [[nodiscard]] bool ok() const noexcept { return status_ == JR_OK && !reply_.is_error(); }
+  [[nodiscard]] bool is_server_error() const noexcept {
+    return status_ == JR_OK && reply_.is_error();
+  }
+  [[nodiscard]] bool is_library_error() const noexcept { return status_ != JR_OK; }
+  // The raw reply: empty on a library error, an error reply on a server error.
+  [[nodiscard]] const Reply &reply() const &noexcept { return reply_; }
+  [[nodiscard]] Reply &&reply() &&noexcept { return std::move(reply_); }
+  // The reply; throws ServerError or LibraryError.
+  Reply value() const & {
+    rethrow();
+    return reply_;
+  }
+  Reply value() && {
+    rethrow();
+    return std::move(reply_);
+  }
+  // Throws the error, if any.
+  void rethrow() const {
+    if (status_ != JR_OK) throw LibraryError(status_);
+    if (reply_.is_error()) throw ServerError(reply_.str());
+  }
+  // The error as an exception_ptr (null when ok()).
+  [[nodiscard]] std::exception_ptr exception() const {
+    if (status_ != JR_OK) return std::make_exception_ptr(LibraryError(status_));
+    if (reply_.is_error()) return std::make_exception_ptr(ServerError(reply_.str()));
+    return nullptr;
+  }
+
+ private:
+  int status_;
+  Reply reply_;
+};
+
+// ---- Arguments -----------------------------------------------------------------
+
+template <class T>
+concept StringLike = std::convertible_to<const T &, std::string_view>;
+
+template <class R>
+concept ArgRange = std::ranges::input_range<R> &&
+    std::convertible_to<std::ranges::range_reference_t<R>, std::string_view>;
+
+// A borrowed argument list: {"SET", key, value} or any range of string-like
+// values (std::string, std::string_view, const char *). Binary safe. Only
+// valid during the call it is passed to (libjr copies arguments).
+//
+// The braced form goes through a variadic constructor rather than an
+// std::initializer_list on purpose: GCC 12 rejects an initializer_list
+// temporary inside a co_await expression ("array used as initializer"), and
+// this keeps `co_await client.async({"GET", "k"})` compiling there.
+class Args {
+ public:
+  template <StringLike... A>
+  Args(const A &...args) {  // NOLINT(google-explicit-constructor)
+    (push(std::string_view(args)), ...);
+  }
+  template <ArgRange R>
+  Args(const R &args) {  // NOLINT(google-explicit-constructor)
+    assign(args);
+  }
+  Args(const Args &) = delete;
+  Args &operator=(const Args &) = delete;
+
+  [[nodiscard]] size_t size() const noexcept { return n_; }
+  [[nodiscard]] const char *const *argv() const noexcept {
+    return heap_argv_.empty() ? inline_argv_ : heap_argv_.data();
+  }
+  [[nodiscard]] const size_t *lens() const noexcept {
+    return heap_lens_.empty() ? inline_lens_ : heap_lens_.data();
+  }
+
+ private:
+  static constexpr size_t kInline = 16;
+  template <class R>
+  void assign(const R &args) {
+    if constexpr (std::ranges::sized_range<R>) {
+      if (std::ranges::size(args) > kInline) {
+        heap_argv_.reserve(std::ranges::size(args));
+        heap_lens_.reserve(std::ranges::size(args));
+      }
+    }
+    for (auto &&a : args) push(std::string_view(a));
+  }
+  void push(std::string_view s) {
+    const char *p = s.data() != nullptr ? s.data() : "";
+    if (heap_argv_.empty() && n_ < kInline) {
+      inline_argv_[n_] = p;
+      inline_lens_[n_] = s.size();
+    } else {
+      if (heap_argv_.empty()) {
+        heap_argv_.assign(inline_argv_, inline_argv_ + n_);
+        heap_lens_.assign(inline_lens_, inline_lens_ + n_);
+      }
+      heap_argv_.push_back(p);
+      heap_lens_.push_back(s.size());
+    }
+    n_++;
+  }
+  const char *inline_argv_[kInline];
+  size_t inline_lens_[kInline];
+  std::vector<const char *> heap_argv_;
+  std::vector<size_t> heap_lens_;
+  size_t n_ = 0;
+};
+
+namespace detail {
+
+// An owned copy of an argument list (for awaitables, which submit later).
+class OwnedArgs {
+ public:
+  explicit OwnedArgs(const Args &a) : lens_(a.lens(), a.lens() + a.size()) {
+    size_t total = 0;
+    for (size_t i = 0; i < a.size(); i++) total += a.lens()[i];
+    buf_.reserve(total);
+    for (size_t i = 0; i < a.size(); i++) buf_.append(a.argv()[i], a.lens()[i]);
+  }
+  // Fills argv (size() entries) with pointers into the buffer.
+  void fill(std::vector<const char *> &argv) const {
+    argv.resize(lens_.size());
+    size_t off = 0;
+    for (size_t i = 0; i < lens_.size(); i++) {
+      argv[i] = buf_.data() + off;
+      off += lens_[i];
+    }
+  }
+  [[nodiscard]] size_t size() const noexcept { return lens_.size(); }
+  [[nodiscard]] const size_t *lens() const noexcept { return lens_.data(); }
+
+ private:
+  std::string buf_;
+  std::vector<size_t> lens_;
+};
+
+inline int64_t to_ms(std::chrono::milliseconds t) noexcept {
+  return t.count();
+}
+
+// The heap-allocated callable of one submit, freed by its one completion.
+template <class F>
+void callback_trampoline(void *ud, int status, const jr_reply *r) noexcept {
+  std::unique_ptr<F> f(static_cast<F *>(ud));
+  (*f)(Result(status, Reply::dup(r)));
+}
+
+inline void promise_trampoline(void *ud, int status, const jr_reply *r) noexcept {
+  std::unique_ptr<std::promise<Reply>> p(static_cast<std::promise<Reply> *>(ud));
+  if (status != JR_OK) {
+    p->set_exception(std::make_exception_ptr(LibraryError(status)));
+  } else if (jr_reply_get_type(r) == JR_REPLY_ERROR) {
+    size_t len = 0;
+    const char *s = jr_reply_str(r, &len);
+    p->set_exception(std::make_exception_ptr(ServerError(std::string(s, len))));
+  } else {
+    p->set_value(Reply::dup(r));
+  }
+}
+
+// Where commands go: a client or a database view. Both submit the same way.
+struct Target {
+  jr_client *client = nullptr;
+  jr_db *db = nullptr;
+
+  int submit(size_t argc, const char *const *argv, const size_t *lens, int64_t timeout_ms,
+             jr_reply_cb cb, void *ud, jr_req_id *id) const noexcept {
+    return db != nullptr ? jr_db_submit(db, argc, argv, lens, timeout_ms, cb, ud, id)
+                         : jr_client_submit(client, argc, argv, lens, timeout_ms, cb, ud, id);
+  }
+  int call(size_t argc, const char *const *argv, const size_t *lens, int64_t timeout_ms,
+           jr_reply **out) const noexcept {
+    return db != nullptr ? jr_db_call(db, argc, argv, lens, timeout_ms, out)
+                         : jr_client_call(client, argc, argv, lens, timeout_ms, out);
+  }
+};
+
+}  // namespace detail
+
+// The awaitable of co_await client.async(...): submits in await_suspend and
+// resumes the coroutine from the completion. Yields the Reply; throws
+// ServerError / LibraryError.
+class Awaitable {
+ public:
+  Awaitable(detail::Target t, const Args &args, std::chrono::milliseconds timeout)
+      : target_(t), args_(args), timeout_(timeout) {}
+
+  bool await_ready() const noexcept { return false; }
+  bool await_suspend(std::coroutine_handle<> h) {
+    handle_ = h;
+    std::vector<const char *> argv;
+    args_.fill(argv);
+    int rc = target_.submit(args_.size(), argv.data(), args_.lens(), detail::to_ms(timeout_),
+                            &Awaitable::on_done, this, nullptr);
+    if (rc != JR_OK) {
+      status_ = rc;
+      return false;  // resume at once; await_resume throws
+    }
+    // From here the completion may already be running on another thread
+    // and may have resumed (and destroyed) the coroutine: touch nothing.
+    return true;
+  }
+  Reply await_resume() { return Result(status_, std::move(reply_)).value(); }
+
+ private:
+  static void on_done(void *ud, int status, const jr_reply *r) noexcept {
+    auto *self = static_cast<Awaitable *>(ud);
+    self->status_ = status;
+    self->reply_ = Reply::dup(r);
+    self->handle_.resume();
+  }
+  detail::Target target_;
+  detail::OwnedArgs args_;
+  std::chrono::milliseconds timeout_;
+  std::coroutine_handle<> handle_;
+  int status_ = JR_OK;
+  Reply reply_;
+};
+
+namespace detail {
+
+// The command methods shared by Client and Db.
+template <class Derived>
+class Commands {
+ public:
+  // Runs a command and waits for its reply. Throws ServerError on an error
+  // reply, LibraryError otherwise (JR_EMISUSE on the loop thread).
+  Reply call(const Args &args, std::chrono::milliseconds timeout = default_timeout) const {
+    return try_call(args, timeout).value();
+  }
+  // As call(), but returns the error instead of throwing it.
+  Result try_call(const Args &args, std::chrono::milliseconds timeout = default_timeout) const {
+    jr_reply *out = nullptr;
+    int rc = target().call(args.size(), args.argv(), args.lens(), to_ms(timeout), &out);
+    return Result(rc, Reply::adopt(out));
+  }
+
+  // Submits a command; `f(jr::Result)` is called exactly once, on libjr's
+  // loop thread (loop mode, must not block) or in dispatch() (poll mode).
+  // The callable is heap-allocated and freed after that call; it must not
+  // throw (the trampoline is noexcept). Returns the id for cancel(); throws
+  // LibraryError if the submit is refused (then f is never called).
+  template <class F>
+  requires std::invocable < std::decay_t<F>
+  &, Result > RequestId submit(const Args &args, F &&f,
+                               std::chrono::milliseconds timeout = default_timeout) const {
+    using Fn = std::decay_t<F>;
+    auto holder = std::make_unique<Fn>(std::forward<F>(f));
+    RequestId id = 0;
+    int rc = target().submit(args.size(), args.argv(), args.lens(), to_ms(timeout),
+                             &callback_trampoline<Fn>, holder.get(), &id);
+    check(rc);
+    static_cast<void>(holder.release());  // owned by the completion now
+    return id;
+  }
+
+  // Submits a command and returns its future. Errors (including a refused
+  // submit) arrive through future::get().
+  std::future<Reply> send(const Args &args,
+                          std::chrono::milliseconds timeout = default_timeout) const {
+    auto p = std::make_unique<std::promise<Reply>>();
+    std::future<Reply> fut = p->get_future();
+    int rc = target().submit(args.size(), args.argv(), args.lens(), to_ms(timeout),
+                             &promise_trampoline, p.get(), nullptr);
+    if (rc != JR_OK) {
+      p->set_exception(std::make_exception_ptr(LibraryError(rc)));
+    } else {
+      static_cast<void>(p.release());
+    }
+    return fut;
+  }
+
+  // co_await client.async({"GET", "k"}): see the top of this file.
+  [[nodiscard]] Awaitable async(const Args &args,
+                                std::chrono::milliseconds timeout = default_timeout) const {
+    return Awaitable(target(), args, timeout);
+  }
+
+ private:
+  [[nodiscard]] Target target() const noexcept {
+    return static_cast<const Derived *>(this)->target_();
+  }
+};
+
+}  // namespace detail
+
+// ---- Options -------------------------------------------------------------------
+
+// Connection events (JR_EVENT_*), on the loop thread; must not block.
+using EventHandler =
+    std::function<void(int event, std::string_view endpoint, std::string_view detail)>;
+
+// A builder for jr_options; keys and defaults are documented in jr.h.
+// Setters throw LibraryError (JR_ENOENT unknown key, JR_EINVAL bad value).
+class Options {
+ public:
+  Options() : o_(jr_options_new()) {
+    if (o_ == nullptr) throw std::bad_alloc();
+  }
+  Options(Options &&o) noexcept : o_(std::exchange(o.o_, nullptr)), event_(std::move(o.event_)) {}
+  Options &operator=(Options &&o) noexcept {
+    std::swap(o_, o.o_);
+    std::swap(event_, o.event_);
+    return *this;
+  }
+  Options(const Options &) = delete;
+  Options &operator=(const Options &) = delete;
+  ~Options() { jr_options_free(o_); }
+
+  Options &set(std::string_view key, std::string_view value) & {
+    detail::check(jr_options_set(o_, std::string(key).c_str(), std::string(value).c_str()));
+    return *this;
+  }
+  Options &set(std::string_view key, int64_t value) & {
+    detail::check(jr_options_set_int(o_, std::string(key).c_str(), value));
+    return *this;
+  }
+  Options &&set(std::string_view key, std::string_view value) && {
+    return std::move(set(key, value));
+  }
+  Options &&set(std::string_view key, int64_t value) && { return std::move(set(key, value)); }
+
+  // Shorthands for common keys (chainable on temporaries too).
+  decltype(auto) endpoint(std::string_view ep) & { return set("endpoint", ep); }
+  decltype(auto) endpoint(std::string_view ep) && { return std::move(*this).set("endpoint", ep); }
+  decltype(auto) url(std::string_view u) & { return set("url", u); }
+  decltype(auto) url(std::string_view u) && { return std::move(*this).set("url", u); }
+  decltype(auto) password(std::string_view p) & { return set("password", p); }
+  decltype(auto) password(std::string_view p) && { return std::move(*this).set("password", p); }
+  decltype(auto) database(int n) & { return set("database", int64_t{n}); }
+  decltype(auto) database(int n) && { return std::move(*this).set("database", int64_t{n}); }
+  decltype(auto) command_timeout(std::chrono::milliseconds t) & {
+    return set("command_timeout_ms", int64_t{t.count()});
+  }
+  decltype(auto) command_timeout(std::chrono::milliseconds t) && {
+    return std::move(*this).set("command_timeout_ms", int64_t{t.count()});
+  }
+  decltype(auto) connect_timeout(std::chrono::milliseconds t) & {
+    return set("connect_timeout_ms", int64_t{t.count()});
+  }
+  decltype(auto) connect_timeout(std::chrono::milliseconds t) && {
+    return std::move(*this).set("connect_timeout_ms", int64_t{t.count()});
+  }
+  // dispatch=poll: completions run in Client::dispatch() (see Client::fd()).
+  decltype(auto) poll_mode() & { return set("dispatch", "poll"); }
+  decltype(auto) poll_mode() && { return std::move(*this).set("dispatch", "poll"); }
+
+  // A command sent on every new connection (jr_options_add_connect_command).
+  Options &connect_command(const Args &args) & {
+    detail::check(jr_options_add_connect_command(o_, args.size(), args.argv(), args.lens()));
+    return *this;
+  }
+  Options &&connect_command(const Args &args) && { return std::move(connect_command(args)); }
+
+  // Connection events. The handler is shared with every Client made from
+  // these options and lives as long as the longest-lived of them.
+  Options &on_event(EventHandler h) & {
+    event_ = std::make_shared<EventHandler>(std::move(h));
+    detail::check(jr_options_set_event_cb(o_, &Options::event_trampoline, event_.get()));
+    return *this;
+  }
+  Options &&on_event(EventHandler h) && { return std::move(on_event(std::move(h))); }
+
+  [[nodiscard]] const jr_options *get() const noexcept { return o_; }
+
+ private:
+  friend class Client;
+  static void event_trampoline(void *ctx, int event, const char *endpoint,
+                               const char *detail) noexcept {
+    (*static_cast<EventHandler *>(ctx))(event, endpoint != nullptr ? endpoint : "",
+                                        detail != nullptr ? detail : "");
+  }
+  jr_options *o_;
+  std::shared_ptr<EventHandler> event_;
+};
+
+// ---- Client and database views -------------------------------------------------
+
+class Client;
+
+// A database view (jr_db): commands run in database `number` on the shared
+// connection. Destroy it before its Client.
+class Db : public detail::Commands<Db> {
+ public:
+  Db(Db &&o) noexcept : client_(o.client_), db_(std::exchange(o.db_, nullptr)) {}
+  Db &operator=(Db &&o) noexcept {
+    std::swap(client_, o.client_);
+    std::swap(db_, o.db_);
+    return *this;
+  }
+  Db(const Db &) = delete;
+  Db &operator=(const Db &) = delete;
+  ~Db() { jr_db_free(db_); }
+
+  // Cancels a submitted command (see jr_cancel). Returns false when it has
+  // already completed.
+  bool cancel(RequestId id) const {
+    int rc = jr_cancel(client_, id);
+    if (rc == JR_ENOENT) return false;
+    detail::check(rc);
+    return true;
+  }
+  [[nodiscard]] jr_db *get() const noexcept { return db_; }
+
+ private:
+  friend class Client;
+  friend class detail::Commands<Db>;
+  Db(jr_client *c, jr_db *db) noexcept : client_(c), db_(db) {}
+  [[nodiscard]] detail::Target target_() const noexcept { return {client_, db_}; }
+  jr_client *client_;
+  jr_db *db_;
+};
+
+// The client (jr_client): one loop thread, one multiplexed connection. All
+// command methods may be called from any thread concurrently. The destructor
+// completes every pending command (JR_ECLOSED / JR_ESHUTDOWN) and must not
+// run inside a libjr callback or concurrently with other calls.
+class Client : public detail::Commands<Client> {
+ public:
+  Client() : Client(Options()) {}
+  explicit Client(const Options &opts) : event_(opts.event_) {
+    detail::check(jr_client_new(opts.get(), &c_));
+  }
+  Client(Client &&o) noexcept : c_(std::exchange(o.c_, nullptr)), event_(std::move(o.event_)) {}
+  Client &operator=(Client &&o) noexcept {
+    std::swap(c_, o.c_);
+    std::swap(event_, o.event_);
+    return *this;
+  }
+  Client(const Client &) = delete;
+  Client &operator=(const Client &) = delete;
+  ~Client() { static_cast<void>(jr_client_free(c_)); }
+
+  // Frees the client now (see jr_client_free); throws LibraryError
+  // (JR_EMISUSE) when called from a callback.
+  void close() {
+    detail::check(jr_client_free(c_));
+    c_ = nullptr;
+  }
+  // Stops accepting commands and waits for the accepted ones. Returns false
+  // on timeout.
+  bool drain(std::chrono::milliseconds timeout = std::chrono::milliseconds(-1)) {
+    int rc = jr_client_drain(c_, timeout.count());
+    if (rc == JR_ETIMEDOUT) return false;
+    detail::check(rc);
+    return true;
+  }
+  // Cancels a submitted command (see jr_cancel). Returns false when it has
+  // already completed.
+  bool cancel(RequestId id) const {
+    int rc = jr_cancel(c_, id);
+    if (rc == JR_ENOENT) return false;
+    detail::check(rc);
+    return true;
+  }
+  // A view of database `number`.
+  [[nodiscard]] Db db(int number) const {
+    jr_db *d = nullptr;
+    detail::check(jr_db_new(c_, number, &d));
+    return Db(c_, d);
+  }
+
+  // Poll mode: a descriptor readable while completions wait, and running
+  // them on this thread (max 0 = all). fd() is -1 in loop mode.
+  [[nodiscard]] int fd() const noexcept { return jr_client_fd(c_); }
+  size_t dispatch(size_t max = 0) const noexcept { return jr_dispatch(c_, max); }
+
+  [[nodiscard]] jr_client *get() const noexcept { return c_; }
+
+ private:
+  friend class detail::Commands<Client>;
+  [[nodiscard]] detail::Target target_() const noexcept { return {c_, nullptr}; }
+  jr_client *c_ = nullptr;
+  std::shared_ptr<EventHandler> event_;
+};
+
+}  // namespace jr
+
+#endif  // JR_JR_HPP
