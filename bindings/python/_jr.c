@@ -1,0 +1,1146 @@
+/*
+ * _jr: the CPython extension under the `jr` package (libjr's Python binding).
+ *
+ * One `Client` wraps one jr_client in poll dispatch mode: completions are
+ * queued by libjr and run by Client.dispatch() on the thread that calls it
+ * (asyncio: loop.add_reader(client.fileno(), client.dispatch)).
+ *
+ * Completion targets. Every submit takes a `target` that receives exactly one
+ * value: the converted reply (bytes, int, None, list), a RedisReplyError
+ * instance for a server error reply, or a RedisError instance for a library
+ * error. If the target is an asyncio Future the value is set as its *result*
+ * (never as its exception; the Python layer raises it), and a future that was
+ * cancelled meanwhile is left alone. Any other target is called with the
+ * value. The target is Py_INCREF'd at submit and released in the completion.
+ *
+ * Every libjr callback takes the GIL with PyGILState_Ensure: in normal
+ * dispatch the thread already holds it (cheap), but the final completions of
+ * jr_client_free run on the closing thread while close() has released the
+ * GIL (releasing it there avoids the deadlock described in
+ * docs: the loop thread may be waiting for work that needs the GIL).
+ *
+ * Child handles (Multi, Watch, Sub, Monitor) keep their Client alive and are
+ * linked into it, so Client.close() ends each of them (discard, free) before
+ * jr_client_free: no libjr handle outlives its client.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "jr/jr.h"
+
+/* Transactions, WATCH, pub/sub and MONITOR are declared in jr.h before the
+ * core implements them: reference them weakly so that the module loads
+ * against a libjr without them (their wrappers then raise RedisError). */
+#if defined(__GNUC__) && !defined(JR_PY_STRONG)
+#pragma weak jr_multi_new
+#pragma weak jr_multi_add
+#pragma weak jr_multi_exec
+#pragma weak jr_multi_discard
+#pragma weak jr_watch_new
+#pragma weak jr_watch_submit
+#pragma weak jr_watch_multi
+#pragma weak jr_watch_free
+#pragma weak jr_sub_new
+#pragma weak jr_sub_subscribe
+#pragma weak jr_sub_unsubscribe
+#pragma weak jr_sub_ping
+#pragma weak jr_sub_free
+#pragma weak jr_monitor_new
+#pragma weak jr_monitor_free
+#define JR_PY_HAVE(fn) ((void *)&(fn) != NULL)
+#else
+#define JR_PY_HAVE(fn) 1
+#endif
+
+/* ---- Module state (set once by _init) -------------------------------------- */
+
+static PyObject *ReplyErrorType = NULL; /* jr.RedisReplyError */
+static PyObject *RedisErrorType = NULL; /* jr.RedisError(message, code, unsent) */
+static PyObject *FutureType = NULL;     /* asyncio.Future */
+static PyObject *InvalidStateType = NULL;
+static PyObject *str_set_result = NULL;
+
+static int check_init(void) {
+  if (RedisErrorType == NULL) {
+    PyErr_SetString(PyExc_RuntimeError, "_jr._init() was not called (import the jr package)");
+    return -1;
+  }
+  return 0;
+}
+
+/* A RedisError instance for a libjr code, with `message` (or jr_strerror). */
+static PyObject *lib_error(int code, const char *message) {
+  if (RedisErrorType == NULL) return PyErr_Format(PyExc_RuntimeError, "libjr error %d", code);
+  return PyObject_CallFunction(RedisErrorType, "sii", message != NULL ? message : jr_strerror(code),
+                               code, jr_err_unsent(code));
+}
+
+/* Raises RedisError for a code; returns NULL. */
+static PyObject *raise_code(int code, const char *message) {
+  PyObject *e = lib_error(code, message);
+  if (e == NULL) return NULL;
+  PyErr_SetObject((PyObject *)Py_TYPE(e), e);
+  Py_DECREF(e);
+  return NULL;
+}
+
+/* ---- Replies ------------------------------------------------------------------ */
+
+static PyObject *convert(const jr_reply *r) {
+  size_t len = 0;
+  const char *s;
+  switch (jr_reply_get_type(r)) {
+    case JR_REPLY_STRING:
+    case JR_REPLY_STATUS:
+      s = jr_reply_str(r, &len);
+      return PyBytes_FromStringAndSize(s, (Py_ssize_t)len);
+    case JR_REPLY_INTEGER:
+      return PyLong_FromLongLong((long long)jr_reply_integer(r));
+    case JR_REPLY_NIL:
+      Py_RETURN_NONE;
+    case JR_REPLY_ERROR: {
+      s = jr_reply_str(r, &len);
+      PyObject *text = PyUnicode_DecodeUTF8(s, (Py_ssize_t)len, "replace");
+      if (text == NULL) return NULL;
+      PyObject *e = PyObject_CallOneArg(ReplyErrorType, text);
+      Py_DECREF(text);
+      return e;
+    }
+    case JR_REPLY_ARRAY: {
+      size_t n = jr_reply_len(r);
+      if (Py_EnterRecursiveCall(" while converting a redis reply")) return NULL;
+      PyObject *list = PyList_New((Py_ssize_t)n);
+      if (list != NULL) {
+        for (size_t i = 0; i < n; i++) {
+          PyObject *item = convert(jr_reply_element(r, i));
+          if (item == NULL) {
+            Py_CLEAR(list);
+            break;
+          }
+          PyList_SET_ITEM(list, (Py_ssize_t)i, item);
+        }
+      }
+      Py_LeaveRecursiveCall();
+      return list;
+    }
+    default:
+      /* RESP3 types are not spoken by libjr 0.1; keep what text there is. */
+      s = jr_reply_str(r, &len);
+      if (s != NULL) return PyBytes_FromStringAndSize(s, (Py_ssize_t)len);
+      Py_RETURN_NONE;
+  }
+}
+
+/* The value a completion delivers (new reference, never NULL unless out of
+ * memory while building the error itself). */
+static PyObject *completion_value(int status, const jr_reply *reply) {
+  PyObject *v = status == JR_OK ? convert(reply) : lib_error(status, NULL);
+  if (v == NULL) {
+    /* Conversion failed (MemoryError, recursion): deliver that exception. */
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    v = value;
+  }
+  return v;
+}
+
+/* Hands `value` (stolen) to `target` (borrowed). Never leaves an exception set. */
+static void deliver(PyObject *target, PyObject *value) {
+  if (value == NULL) {
+    PyErr_Clear();
+    value = Py_NewRef(Py_None);
+  }
+  PyObject *res;
+  if (FutureType != NULL && PyObject_TypeCheck(target, (PyTypeObject *)FutureType)) {
+    res = PyObject_CallMethodOneArg(target, str_set_result, value);
+    /* A future cancelled by its waiter: nobody wants the value. */
+    if (res == NULL && PyErr_ExceptionMatches(InvalidStateType)) {
+      PyErr_Clear();
+      res = Py_NewRef(Py_None);
+    }
+  } else {
+    res = PyObject_CallOneArg(target, value);
+  }
+  if (res == NULL) {
+    PyErr_WriteUnraisable(target);
+  } else {
+    Py_DECREF(res);
+  }
+  Py_DECREF(value);
+}
+
+/* jr_reply_cb: userdata is the target, owned; runs exactly once. */
+static void reply_cb(void *userdata, int status, const jr_reply *reply) {
+  PyGILState_STATE g = PyGILState_Ensure();
+  PyObject *type, *value, *tb;
+  PyErr_Fetch(&type, &value, &tb);
+  PyObject *target = (PyObject *)userdata;
+  deliver(target, completion_value(status, reply));
+  Py_DECREF(target);
+  PyErr_Restore(type, value, tb);
+  PyGILState_Release(g);
+}
+
+/* jr_message_cb (pub/sub, MONITOR): userdata is a callable, owned, called as
+ * cb(status, value) with status 0 (value: the converted message),
+ * JR_SUB_LOST / JR_SUB_RESUBSCRIBED (value None), or a negative code (value:
+ * a RedisError). JR_ECLOSED is the last call: the callable is released. */
+static void message_cb(void *userdata, int status, const jr_reply *msg) {
+  PyGILState_STATE g = PyGILState_Ensure();
+  PyObject *type, *value, *tb;
+  PyErr_Fetch(&type, &value, &tb);
+  PyObject *cb = (PyObject *)userdata;
+  PyObject *v;
+  if (status == JR_OK) {
+    v = completion_value(status, msg);
+  } else if (status > 0) {
+    v = Py_NewRef(Py_None);
+  } else {
+    v = lib_error(status, NULL);
+  }
+  if (v == NULL) {
+    PyErr_Clear();
+    v = Py_NewRef(Py_None);
+  }
+  PyObject *res = PyObject_CallFunction(cb, "iO", status, v);
+  if (res == NULL) {
+    PyErr_WriteUnraisable(cb);
+  } else {
+    Py_DECREF(res);
+  }
+  Py_DECREF(v);
+  if (status == JR_ECLOSED) Py_DECREF(cb);
+  PyErr_Restore(type, value, tb);
+  PyGILState_Release(g);
+}
+
+/* ---- Arguments ---------------------------------------------------------------------
+ *
+ * A command is a tuple (or list) of bytes, bytearray, str (UTF-8), int or
+ * float (repr), the default encoder of the jr package done in C. bool and
+ * every other type raise ValueError before anything is sent. */
+
+#define ARGS_STACK 16
+
+typedef struct {
+  size_t argc;
+  const char **argv;
+  size_t *lens;
+  PyObject **temps; /* owned strings created for int/float */
+  size_t ntemps;
+  const char *sargv[ARGS_STACK];
+  size_t slens[ARGS_STACK];
+  PyObject *stemps[ARGS_STACK];
+} Args;
+
+static void args_release(Args *a) {
+  for (size_t i = 0; i < a->ntemps; i++) Py_DECREF(a->temps[i]);
+  if (a->argv != a->sargv) PyMem_Free((void *)a->argv);
+  if (a->lens != a->slens) PyMem_Free(a->lens);
+  if (a->temps != a->stemps) PyMem_Free(a->temps);
+}
+
+static int arg_one(Args *a, size_t i, PyObject *o) {
+  if (PyBytes_Check(o)) {
+    a->argv[i] = PyBytes_AS_STRING(o);
+    a->lens[i] = (size_t)PyBytes_GET_SIZE(o);
+    return 0;
+  }
+  if (PyUnicode_Check(o)) {
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(o, &n);
+    if (s == NULL) return -1;
+    a->argv[i] = s;
+    a->lens[i] = (size_t)n;
+    return 0;
+  }
+  if (PyByteArray_Check(o)) {
+    a->argv[i] = PyByteArray_AS_STRING(o);
+    a->lens[i] = (size_t)PyByteArray_GET_SIZE(o);
+    return 0;
+  }
+  PyObject *text = NULL;
+  if (PyBool_Check(o)) {
+    PyErr_SetString(PyExc_ValueError,
+                    "bool is not a redis argument (send 0/1 or a string explicitly)");
+    return -1;
+  }
+  if (PyLong_Check(o)) {
+    text = PyObject_Str(o);
+  } else if (PyFloat_Check(o)) {
+    text = PyObject_Repr(o);
+  } else {
+    PyErr_Format(PyExc_ValueError,
+                 "%.100s is not a redis argument (use bytes, str, int or float, or an encoder)",
+                 Py_TYPE(o)->tp_name);
+    return -1;
+  }
+  if (text == NULL) return -1;
+  a->temps[a->ntemps++] = text;
+  Py_ssize_t n;
+  const char *s = PyUnicode_AsUTF8AndSize(text, &n);
+  if (s == NULL) return -1;
+  a->argv[i] = s;
+  a->lens[i] = (size_t)n;
+  return 0;
+}
+
+/* Fills `a` from a tuple or list; on error raises and releases. */
+static int args_from(Args *a, PyObject *seq) {
+  memset(a, 0, sizeof *a);
+  a->argv = a->sargv;
+  a->lens = a->slens;
+  a->temps = a->stemps;
+  if (!PyTuple_Check(seq) && !PyList_Check(seq)) {
+    PyErr_SetString(PyExc_TypeError, "command arguments must be a tuple or a list");
+    return -1;
+  }
+  Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+  if (n == 0) {
+    raise_code(JR_EINVAL, "Empty command not allowed");
+    return -1;
+  }
+  a->argc = (size_t)n;
+  if (n > ARGS_STACK) {
+    a->argv = PyMem_Malloc(sizeof(char *) * (size_t)n);
+    a->lens = PyMem_Malloc(sizeof(size_t) * (size_t)n);
+    a->temps = PyMem_Malloc(sizeof(PyObject *) * (size_t)n);
+    if (a->argv == NULL || a->lens == NULL || a->temps == NULL) {
+      if (a->argv == NULL) a->argv = a->sargv;
+      if (a->lens == NULL) a->lens = a->slens;
+      if (a->temps == NULL) a->temps = a->stemps;
+      args_release(a);
+      PyErr_NoMemory();
+      return -1;
+    }
+  }
+  PyObject **items = PySequence_Fast_ITEMS(seq);
+  for (Py_ssize_t i = 0; i < n; i++) {
+    if (arg_one(a, (size_t)i, items[i]) < 0) {
+      args_release(a);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* Raises RedisError for a refused command with libjr's explanation. */
+static PyObject *raise_submit(int rc, const Args *a) {
+  if (rc == JR_EREFUSED && a != NULL && a->argc > 0) {
+    const char *why = jr_refusal_reason(a->argv[0], a->lens[0]);
+    if (why != NULL) {
+      PyObject *msg = PyUnicode_FromFormat("%s: %s", jr_strerror(rc), why);
+      if (msg == NULL) return NULL;
+      const char *m = PyUnicode_AsUTF8(msg);
+      PyObject *r = m != NULL ? raise_code(rc, m) : NULL;
+      Py_DECREF(msg);
+      return r;
+    }
+  }
+  return raise_code(rc, NULL);
+}
+
+static int64_t timeout_ms_from(PyObject *o) {
+  if (o == NULL || o == Py_None) return -1;
+  double s = PyFloat_AsDouble(o);
+  if (s == -1.0 && PyErr_Occurred()) return INT64_MIN;
+  if (s < 0) return -1;
+  int64_t ms = (int64_t)(s * 1000.0 + 0.5);
+  return ms == 0 && s > 0 ? 1 : ms;
+}
+
+/* ---- Client ------------------------------------------------------------------------------ */
+
+typedef struct ChildObject ChildObject;
+
+typedef struct {
+  PyObject_HEAD jr_client *client;
+  jr_db **dbs; /* views by database number, created on first use */
+  size_t ndbs;
+  ChildObject *children; /* open Multi/Watch/Sub/Monitor handles, newest first */
+  int dispatching;
+  PyObject *weakreflist;
+} ClientObject;
+
+enum ChildKind { CHILD_MULTI, CHILD_WATCH, CHILD_SUB, CHILD_MONITOR };
+
+struct ChildObject {
+  PyObject_HEAD ClientObject *owner; /* strong reference */
+  ChildObject *prev, *next;
+  void *handle; /* NULL once ended */
+  int kind;
+  ChildObject *parent; /* Multi of a Watch: the watch (strong reference) */
+  ChildObject *multi;  /* Watch: its pending multi (borrowed) */
+};
+
+static PyTypeObject ClientType, MultiType, WatchType, SubType, MonitorType;
+
+static void child_link(ClientObject *c, ChildObject *ch) {
+  ch->owner = (ClientObject *)Py_NewRef((PyObject *)c);
+  ch->prev = NULL;
+  ch->next = c->children;
+  if (c->children != NULL) c->children->prev = ch;
+  c->children = ch;
+}
+
+static void child_unlink(ChildObject *ch) {
+  if (ch->owner == NULL) return;
+  if (ch->prev != NULL) {
+    ch->prev->next = ch->next;
+  } else if (ch->owner->children == ch) {
+    ch->owner->children = ch->next;
+  }
+  if (ch->next != NULL) ch->next->prev = ch->prev;
+  ch->prev = ch->next = NULL;
+}
+
+/* Ends a child's libjr handle (discard, free); safe to call twice. */
+static void child_end(ChildObject *ch) {
+  void *h = ch->handle;
+  if (h == NULL) return;
+  ch->handle = NULL;
+  child_unlink(ch);
+  switch (ch->kind) {
+    case CHILD_MULTI:
+      if (ch->parent != NULL && ch->parent->multi == ch) ch->parent->multi = NULL;
+      jr_multi_discard((jr_multi *)h);
+      break;
+    case CHILD_WATCH:
+      if (ch->multi != NULL) child_end(ch->multi);
+      jr_watch_free((jr_watch *)h);
+      break;
+    case CHILD_SUB:
+      jr_sub_free((jr_sub *)h);
+      break;
+    case CHILD_MONITOR:
+      jr_monitor_free((jr_monitor *)h);
+      break;
+  }
+}
+
+static jr_client *client_get(ClientObject *self) {
+  if (self->client == NULL) raise_code(JR_ECLOSED, "client closed");
+  return self->client;
+}
+
+static int set_option(jr_options *o, const char *key, PyObject *value) {
+  int rc;
+  if (PyLong_Check(value)) {
+    long long v = PyLong_AsLongLong(value);
+    if (v == -1 && PyErr_Occurred()) return -1;
+    rc = jr_options_set_int(o, key, (int64_t)v);
+  } else if (PyUnicode_Check(value)) {
+    const char *s = PyUnicode_AsUTF8(value);
+    if (s == NULL) return -1;
+    rc = jr_options_set(o, key, s);
+  } else {
+    PyErr_Format(PyExc_TypeError, "option %s: expected int or str", key);
+    return -1;
+  }
+  if (rc != JR_OK) {
+    PyObject *msg = PyUnicode_FromFormat("option %s: %s", key, jr_strerror(rc));
+    if (msg != NULL) {
+      const char *m = PyUnicode_AsUTF8(msg);
+      if (m != NULL) raise_code(rc, m);
+      Py_DECREF(msg);
+    }
+    return -1;
+  }
+  return 0;
+}
+
+/* Client(options=(), connect_commands=()): options is a sequence of
+ * (key, value) pairs for jr_options (dispatch is always "poll");
+ * connect_commands a sequence of argument tuples run on every connection. */
+static int Client_init(ClientObject *self, PyObject *args, PyObject *kwds) {
+  static char *kwlist[] = {"options", "connect_commands", NULL};
+  PyObject *options = NULL, *commands = NULL;
+  if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OO:Client", kwlist, &options, &commands))
+    return -1;
+  if (check_init() < 0) return -1;
+  if (self->client != NULL) {
+    PyErr_SetString(PyExc_RuntimeError, "Client already initialised");
+    return -1;
+  }
+  jr_options *o = jr_options_new();
+  if (o == NULL) {
+    PyErr_NoMemory();
+    return -1;
+  }
+  int ok = -1;
+  PyObject *seq = NULL;
+  if (options != NULL && options != Py_None) {
+    seq = PySequence_Fast(options, "options must be a sequence of (key, value) pairs");
+    if (seq == NULL) goto out;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+      PyObject *pair = PySequence_Fast_GET_ITEM(seq, i);
+      const char *key;
+      PyObject *value;
+      if (!PyArg_ParseTuple(pair, "sO:option", &key, &value)) goto out;
+      if (set_option(o, key, value) < 0) goto out;
+    }
+    Py_CLEAR(seq);
+  }
+  if (commands != NULL && commands != Py_None) {
+    seq = PySequence_Fast(commands, "connect_commands must be a sequence of commands");
+    if (seq == NULL) goto out;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+      Args a;
+      if (args_from(&a, PySequence_Fast_GET_ITEM(seq, i)) < 0) goto out;
+      int rc = jr_options_add_connect_command(o, a.argc, a.argv, a.lens);
+      if (rc != JR_OK) raise_submit(rc, &a);
+      args_release(&a);
+      if (rc != JR_OK) goto out;
+    }
+    Py_CLEAR(seq);
+  }
+  if (jr_options_set(o, "dispatch", "poll") != JR_OK) {
+    raise_code(JR_EINVAL, "option dispatch: poll mode unavailable");
+    goto out;
+  }
+  {
+    jr_client *c = NULL;
+    int rc = jr_client_new(o, &c);
+    if (rc != JR_OK) {
+      raise_code(rc, NULL);
+      goto out;
+    }
+    self->client = c;
+  }
+  ok = 0;
+out:
+  Py_XDECREF(seq);
+  jr_options_free(o);
+  return ok;
+}
+
+/* Frees everything; the GIL is released around jr_client_free. */
+static int client_close(ClientObject *self) {
+  if (self->client == NULL) return 0;
+  if (self->dispatching) {
+    raise_code(JR_EMISUSE, "close() called from a completion callback");
+    return -1;
+  }
+  while (self->children != NULL) child_end(self->children);
+  for (size_t i = 0; i < self->ndbs; i++) jr_db_free(self->dbs[i]);
+  PyMem_Free(self->dbs);
+  self->dbs = NULL;
+  self->ndbs = 0;
+  jr_client *c = self->client;
+  self->client = NULL; /* calls made by the final callbacks see a closed client */
+  int rc;
+  self->dispatching = 1;
+  Py_BEGIN_ALLOW_THREADS rc = jr_client_free(c);
+  Py_END_ALLOW_THREADS self->dispatching = 0;
+  if (rc != JR_OK) {
+    self->client = c;
+    raise_code(rc, NULL);
+    return -1;
+  }
+  return 0;
+}
+
+static PyObject *Client_close(ClientObject *self, PyObject *Py_UNUSED(ignored)) {
+  if (client_close(self) < 0) return NULL;
+  Py_RETURN_NONE;
+}
+
+static void Client_dealloc(ClientObject *self) {
+  if (self->weakreflist != NULL) PyObject_ClearWeakRefs((PyObject *)self);
+  if (self->client != NULL) {
+    self->dispatching = 0;
+    if (client_close(self) < 0) PyErr_WriteUnraisable((PyObject *)self);
+  }
+  PyTypeObject *tp = Py_TYPE(self);
+  tp->tp_free((PyObject *)self);
+}
+
+static jr_db *client_db(ClientObject *self, long number) {
+  if (number < 0 || number > INT32_MAX) {
+    raise_code(JR_EINVAL, "invalid database number");
+    return NULL;
+  }
+  size_t n = (size_t)number;
+  if (n >= self->ndbs) {
+    size_t cap = n + 1 < 16 ? 16 : n + 1;
+    jr_db **d = PyMem_Realloc(self->dbs, cap * sizeof *d);
+    if (d == NULL) {
+      PyErr_NoMemory();
+      return NULL;
+    }
+    for (size_t i = self->ndbs; i < cap; i++) d[i] = NULL;
+    self->dbs = d;
+    self->ndbs = cap;
+  }
+  if (self->dbs[n] == NULL) {
+    int rc = jr_db_new(self->client, (int)number, &self->dbs[n]);
+    if (rc != JR_OK) {
+      raise_code(rc, NULL);
+      return NULL;
+    }
+  }
+  return self->dbs[n];
+}
+
+/* submit(db, args, target, timeout=None) -> request id.
+ * db: -1 for the client's default database. timeout: seconds, None for the
+ * client default (none for blocking commands). */
+static PyObject *Client_submit(ClientObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  if (nargs < 3 || nargs > 4) {
+    PyErr_SetString(PyExc_TypeError, "submit(db, args, target, timeout=None)");
+    return NULL;
+  }
+  jr_client *client = client_get(self);
+  if (client == NULL) return NULL;
+  long db = PyLong_AsLong(args[0]);
+  if (db == -1 && PyErr_Occurred()) return NULL;
+  int64_t timeout = timeout_ms_from(nargs > 3 ? args[3] : NULL);
+  if (timeout == INT64_MIN) return NULL;
+  jr_db *view = NULL;
+  if (db >= 0 && (view = client_db(self, db)) == NULL) return NULL;
+  Args a;
+  if (args_from(&a, args[1]) < 0) return NULL;
+  PyObject *target = args[2];
+  Py_INCREF(target);
+  jr_req_id id = 0;
+  int rc = view != NULL
+               ? jr_db_submit(view, a.argc, a.argv, a.lens, timeout, reply_cb, target, &id)
+               : jr_client_submit(client, a.argc, a.argv, a.lens, timeout, reply_cb, target, &id);
+  if (rc != JR_OK) {
+    Py_DECREF(target);
+    raise_submit(rc, &a);
+    args_release(&a);
+    return NULL;
+  }
+  args_release(&a);
+  return PyLong_FromUnsignedLongLong((unsigned long long)id);
+}
+
+/* cancel(id) -> bool: True if a cancel was queued (the target still gets
+ * exactly one value: the cancel error, or the reply if it won the race). */
+static PyObject *Client_cancel(ClientObject *self, PyObject *arg) {
+  if (self->client == NULL) Py_RETURN_FALSE;
+  unsigned long long id = PyLong_AsUnsignedLongLong(arg);
+  if (id == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
+  return PyBool_FromLong(jr_cancel(self->client, (jr_req_id)id) == JR_OK);
+}
+
+static PyObject *Client_fileno(ClientObject *self, PyObject *Py_UNUSED(ignored)) {
+  jr_client *c = client_get(self);
+  if (c == NULL) return NULL;
+  return PyLong_FromLong(jr_client_fd(c));
+}
+
+/* dispatch(max=0) -> number of completions run. */
+static PyObject *Client_dispatch(ClientObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  size_t max = 0;
+  if (nargs > 0) {
+    max = PyLong_AsSize_t(args[0]);
+    if (max == (size_t)-1 && PyErr_Occurred()) return NULL;
+  }
+  if (self->client == NULL || self->dispatching) return PyLong_FromLong(0);
+  Py_INCREF(self); /* a callback may drop the last other reference */
+  self->dispatching = 1;
+  size_t n = jr_dispatch(self->client, max);
+  self->dispatching = 0;
+  Py_DECREF(self);
+  return PyLong_FromSize_t(n);
+}
+
+static PyObject *Client_get_closed(ClientObject *self, void *Py_UNUSED(closure)) {
+  return PyBool_FromLong(self->client == NULL);
+}
+
+/* ---- Multi ------------------------------------------------------------------------------- */
+
+static ChildObject *child_new(PyTypeObject *tp, ClientObject *owner, int kind, void *handle) {
+  ChildObject *ch = PyObject_New(ChildObject, tp);
+  if (ch == NULL) return NULL;
+  ch->owner = NULL;
+  ch->prev = ch->next = NULL;
+  ch->parent = ch->multi = NULL;
+  ch->kind = kind;
+  ch->handle = handle;
+  child_link(owner, ch);
+  return ch;
+}
+
+static void Child_dealloc(ChildObject *self) {
+  child_end(self);
+  Py_CLEAR(self->parent);
+  Py_CLEAR(self->owner);
+  PyObject_Free(self);
+}
+
+static void *child_handle(ChildObject *self, const char *what) {
+  if (self->handle == NULL) {
+    if (self->owner == NULL || self->owner->client == NULL) {
+      raise_code(JR_ECLOSED, "client closed");
+    } else {
+      raise_code(JR_EMISUSE, what);
+    }
+  }
+  return self->handle;
+}
+
+/* Client.multi(db) -> Multi. db -1: the client's default database. */
+static PyObject *Client_multi(ClientObject *self, PyObject *arg) {
+  jr_client *c = client_get(self);
+  if (c == NULL) return NULL;
+  long db = PyLong_AsLong(arg);
+  if (db == -1 && PyErr_Occurred()) return NULL;
+  if (db < -1 || db > INT32_MAX) return raise_code(JR_EINVAL, "invalid database number");
+  if (!JR_PY_HAVE(jr_multi_new)) return raise_code(JR_EINTERNAL, "this libjr has no transactions");
+  jr_multi *m = NULL;
+  int rc = jr_multi_new(c, (int)db, &m);
+  if (rc != JR_OK) return raise_code(rc, NULL);
+  ChildObject *ch = child_new(&MultiType, self, CHILD_MULTI, m);
+  if (ch == NULL) jr_multi_discard(m);
+  return (PyObject *)ch;
+}
+
+/* Multi.add(args, target) */
+static PyObject *Multi_add(ChildObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  if (nargs != 2) {
+    PyErr_SetString(PyExc_TypeError, "add(args, target)");
+    return NULL;
+  }
+  jr_multi *m = child_handle(self, "transaction already finished");
+  if (m == NULL) return NULL;
+  Args a;
+  if (args_from(&a, args[0]) < 0) return NULL;
+  PyObject *target = Py_NewRef(args[1]);
+  int rc = jr_multi_add(m, a.argc, a.argv, a.lens, reply_cb, target);
+  if (rc != JR_OK) {
+    Py_DECREF(target);
+    raise_submit(rc, &a);
+    args_release(&a);
+    return NULL;
+  }
+  args_release(&a);
+  Py_RETURN_NONE;
+}
+
+/* Multi.exec(target=None, timeout=None): sends MULTI ... EXEC; target gets
+ * the raw EXEC reply. The handle is finished afterwards. */
+static PyObject *Multi_exec(ChildObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  if (nargs > 2) {
+    PyErr_SetString(PyExc_TypeError, "exec(target=None, timeout=None)");
+    return NULL;
+  }
+  jr_multi *m = child_handle(self, "transaction already finished");
+  if (m == NULL) return NULL;
+  int64_t timeout = timeout_ms_from(nargs > 1 ? args[1] : NULL);
+  if (timeout == INT64_MIN) return NULL;
+  PyObject *target = nargs > 0 && args[0] != Py_None ? Py_NewRef(args[0]) : NULL;
+  self->handle = NULL; /* jr_multi_exec frees it, whatever it returns */
+  child_unlink(self);
+  if (self->parent != NULL && self->parent->multi == self) self->parent->multi = NULL;
+  int rc = jr_multi_exec(m, timeout, target != NULL ? reply_cb : NULL, target);
+  if (rc != JR_OK) {
+    Py_XDECREF(target);
+    return raise_code(rc, NULL);
+  }
+  Py_RETURN_NONE;
+}
+
+/* Multi.discard(): every queued target gets JR_EDISCARDED. */
+static PyObject *Multi_discard(ChildObject *self, PyObject *Py_UNUSED(ignored)) {
+  child_end(self);
+  Py_RETURN_NONE;
+}
+
+static PyObject *Child_get_open(ChildObject *self, void *Py_UNUSED(closure)) {
+  return PyBool_FromLong(self->handle != NULL);
+}
+
+/* ---- Watch ------------------------------------------------------------------------------- */
+
+/* Client.watch(db, keys) -> Watch: sends WATCH keys on a dedicated connection. */
+static PyObject *Client_watch(ClientObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  if (nargs != 2) {
+    PyErr_SetString(PyExc_TypeError, "watch(db, keys)");
+    return NULL;
+  }
+  jr_client *c = client_get(self);
+  if (c == NULL) return NULL;
+  long db = PyLong_AsLong(args[0]);
+  if (db == -1 && PyErr_Occurred()) return NULL;
+  if (db < -1 || db > INT32_MAX) return raise_code(JR_EINVAL, "invalid database number");
+  if (!JR_PY_HAVE(jr_watch_new)) return raise_code(JR_EINTERNAL, "this libjr has no WATCH");
+  Args a;
+  if (args_from(&a, args[1]) < 0) return NULL;
+  jr_watch *w = NULL;
+  int rc = jr_watch_new(c, (int)db, a.argc, a.argv, a.lens, &w);
+  args_release(&a);
+  if (rc != JR_OK) return raise_code(rc, NULL);
+  ChildObject *ch = child_new(&WatchType, self, CHILD_WATCH, w);
+  if (ch == NULL) jr_watch_free(w);
+  return (PyObject *)ch;
+}
+
+/* Watch.submit(args, target, timeout=None): runs at once on the watched
+ * connection. */
+static PyObject *Watch_submit(ChildObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  if (nargs < 2 || nargs > 3) {
+    PyErr_SetString(PyExc_TypeError, "submit(args, target, timeout=None)");
+    return NULL;
+  }
+  jr_watch *w = child_handle(self, "watch already closed");
+  if (w == NULL) return NULL;
+  int64_t timeout = timeout_ms_from(nargs > 2 ? args[2] : NULL);
+  if (timeout == INT64_MIN) return NULL;
+  Args a;
+  if (args_from(&a, args[0]) < 0) return NULL;
+  PyObject *target = Py_NewRef(args[1]);
+  int rc = jr_watch_submit(w, a.argc, a.argv, a.lens, timeout, reply_cb, target);
+  if (rc != JR_OK) {
+    Py_DECREF(target);
+    raise_submit(rc, &a);
+    args_release(&a);
+    return NULL;
+  }
+  args_release(&a);
+  Py_RETURN_NONE;
+}
+
+/* Watch.multi() -> Multi: the transaction that ends the watch. */
+static PyObject *Watch_multi(ChildObject *self, PyObject *Py_UNUSED(ignored)) {
+  jr_watch *w = child_handle(self, "watch already closed");
+  if (w == NULL) return NULL;
+  jr_multi *m = NULL;
+  int rc = jr_watch_multi(w, &m);
+  if (rc != JR_OK) {
+    return raise_code(rc, rc == JR_EMISUSE ? "Already entered a multi phase of this watch" : NULL);
+  }
+  ChildObject *ch = child_new(&MultiType, self->owner, CHILD_MULTI, m);
+  if (ch == NULL) {
+    jr_multi_discard(m);
+    return NULL;
+  }
+  ch->parent = (ChildObject *)Py_NewRef((PyObject *)self);
+  self->multi = ch;
+  return (PyObject *)ch;
+}
+
+/* Watch.close(): UNWATCH and give the connection back. */
+static PyObject *Watch_close(ChildObject *self, PyObject *Py_UNUSED(ignored)) {
+  child_end(self);
+  Py_RETURN_NONE;
+}
+
+/* ---- Pub/sub ----------------------------------------------------------------------------- */
+
+/* Client.sub(callback) -> Sub; callback(status, value) as in message_cb. */
+static PyObject *Client_sub(ClientObject *self, PyObject *cb) {
+  jr_client *c = client_get(self);
+  if (c == NULL) return NULL;
+  if (!PyCallable_Check(cb)) {
+    PyErr_SetString(PyExc_TypeError, "callback must be callable");
+    return NULL;
+  }
+  if (!JR_PY_HAVE(jr_sub_new)) return raise_code(JR_EINTERNAL, "this libjr has no pub/sub");
+  jr_sub *s = NULL;
+  Py_INCREF(cb);
+  int rc = jr_sub_new(c, message_cb, cb, &s);
+  if (rc != JR_OK) {
+    Py_DECREF(cb);
+    return raise_code(rc, NULL);
+  }
+  ChildObject *ch = child_new(&SubType, self, CHILD_SUB, s);
+  if (ch == NULL) jr_sub_free(s); /* the callback still gets its JR_ECLOSED */
+  return (PyObject *)ch;
+}
+
+static PyObject *sub_names(ChildObject *self, PyObject *const *args, Py_ssize_t nargs, int add) {
+  if (nargs != 2) {
+    PyErr_SetString(PyExc_TypeError, "(pattern, names)");
+    return NULL;
+  }
+  jr_sub *s = child_handle(self, "subscriber closed");
+  if (s == NULL) return NULL;
+  int pattern = PyObject_IsTrue(args[0]);
+  if (pattern < 0) return NULL;
+  Args a;
+  if (args_from(&a, args[1]) < 0) return NULL;
+  int rc = add ? jr_sub_subscribe(s, pattern, a.argc, a.argv, a.lens)
+               : jr_sub_unsubscribe(s, pattern, a.argc, a.argv, a.lens);
+  args_release(&a);
+  if (rc != JR_OK) return raise_code(rc, NULL);
+  Py_RETURN_NONE;
+}
+
+/* Sub.subscribe(pattern, names) / Sub.unsubscribe(pattern, names) */
+static PyObject *Sub_subscribe(ChildObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  return sub_names(self, args, nargs, 1);
+}
+
+static PyObject *Sub_unsubscribe(ChildObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  return sub_names(self, args, nargs, 0);
+}
+
+/* Sub.ping(text=None) */
+static PyObject *Sub_ping(ChildObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  jr_sub *s = child_handle(self, "subscriber closed");
+  if (s == NULL) return NULL;
+  const char *text = NULL;
+  size_t len = 0;
+  if (nargs > 0 && args[0] != Py_None) {
+    if (!PyBytes_Check(args[0])) {
+      PyErr_SetString(PyExc_TypeError, "ping text must be bytes");
+      return NULL;
+    }
+    text = PyBytes_AS_STRING(args[0]);
+    len = (size_t)PyBytes_GET_SIZE(args[0]);
+  }
+  int rc = jr_sub_ping(s, text, len);
+  if (rc != JR_OK) return raise_code(rc, NULL);
+  Py_RETURN_NONE;
+}
+
+/* Sub.close() / Monitor.close(): the callback then gets JR_ECLOSED, last. */
+static PyObject *Child_close(ChildObject *self, PyObject *Py_UNUSED(ignored)) {
+  child_end(self);
+  Py_RETURN_NONE;
+}
+
+/* Client.monitor(callback) -> Monitor */
+static PyObject *Client_monitor(ClientObject *self, PyObject *cb) {
+  jr_client *c = client_get(self);
+  if (c == NULL) return NULL;
+  if (!PyCallable_Check(cb)) {
+    PyErr_SetString(PyExc_TypeError, "callback must be callable");
+    return NULL;
+  }
+  if (!JR_PY_HAVE(jr_monitor_new)) return raise_code(JR_EINTERNAL, "this libjr has no MONITOR");
+  jr_monitor *m = NULL;
+  Py_INCREF(cb);
+  int rc = jr_monitor_new(c, message_cb, cb, &m);
+  if (rc != JR_OK) {
+    Py_DECREF(cb);
+    return raise_code(rc, NULL);
+  }
+  ChildObject *ch = child_new(&MonitorType, self, CHILD_MONITOR, m);
+  if (ch == NULL) jr_monitor_free(m);
+  return (PyObject *)ch;
+}
+
+/* ---- Type tables ------------------------------------------------------------------------- */
+
+static PyMethodDef Client_methods[] = {
+    {"submit", (PyCFunction)(void (*)(void))Client_submit, METH_FASTCALL,
+     "submit(db, args, target, timeout=None) -> request id"},
+    {"cancel", (PyCFunction)Client_cancel, METH_O, "cancel(id) -> bool"},
+    {"fileno", (PyCFunction)Client_fileno, METH_NOARGS, "the completion eventfd"},
+    {"dispatch", (PyCFunction)(void (*)(void))Client_dispatch, METH_FASTCALL,
+     "dispatch(max=0) -> number of completions run"},
+    {"close", (PyCFunction)Client_close, METH_NOARGS,
+     "ends every handle and frees the client (pending targets get a RedisError)"},
+    {"multi", (PyCFunction)Client_multi, METH_O, "multi(db) -> Multi"},
+    {"watch", (PyCFunction)(void (*)(void))Client_watch, METH_FASTCALL, "watch(db, keys) -> Watch"},
+    {"sub", (PyCFunction)Client_sub, METH_O, "sub(callback) -> Sub"},
+    {"monitor", (PyCFunction)Client_monitor, METH_O, "monitor(callback) -> Monitor"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Client_getset[] = {
+    {"closed", (getter)Client_get_closed, NULL, "True after close()", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject ClientType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "jr._jr.Client",
+    .tp_basicsize = sizeof(ClientObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Client(options=(), connect_commands=()): a libjr client in poll dispatch mode",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Client_init,
+    .tp_dealloc = (destructor)Client_dealloc,
+    .tp_weaklistoffset = offsetof(ClientObject, weakreflist),
+    .tp_methods = Client_methods,
+    .tp_getset = Client_getset,
+};
+
+static PyGetSetDef Child_getset[] = {
+    {"open", (getter)Child_get_open, NULL, "True until finished or closed", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMethodDef Multi_methods[] = {
+    {"add", (PyCFunction)(void (*)(void))Multi_add, METH_FASTCALL, "add(args, target)"},
+    {"exec", (PyCFunction)(void (*)(void))Multi_exec, METH_FASTCALL,
+     "exec(target=None, timeout=None)"},
+    {"discard", (PyCFunction)Multi_discard, METH_NOARGS, "discard()"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMethodDef Watch_methods[] = {
+    {"submit", (PyCFunction)(void (*)(void))Watch_submit, METH_FASTCALL,
+     "submit(args, target, timeout=None)"},
+    {"multi", (PyCFunction)Watch_multi, METH_NOARGS, "multi() -> Multi"},
+    {"close", (PyCFunction)Watch_close, METH_NOARGS, "close()"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMethodDef Sub_methods[] = {
+    {"subscribe", (PyCFunction)(void (*)(void))Sub_subscribe, METH_FASTCALL,
+     "subscribe(pattern, names)"},
+    {"unsubscribe", (PyCFunction)(void (*)(void))Sub_unsubscribe, METH_FASTCALL,
+     "unsubscribe(pattern, names)"},
+    {"ping", (PyCFunction)(void (*)(void))Sub_ping, METH_FASTCALL, "ping(text=None)"},
+    {"close", (PyCFunction)Child_close, METH_NOARGS, "close()"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMethodDef Monitor_methods[] = {
+    {"close", (PyCFunction)Child_close, METH_NOARGS, "close()"},
+    {NULL, NULL, 0, NULL},
+};
+
+#define CHILD_TYPE(var, name, methods)               \
+  static PyTypeObject var = {                        \
+      PyVarObject_HEAD_INIT(NULL, 0).tp_name = name, \
+      .tp_basicsize = sizeof(ChildObject),           \
+      .tp_flags = Py_TPFLAGS_DEFAULT,                \
+      .tp_dealloc = (destructor)Child_dealloc,       \
+      .tp_methods = methods,                         \
+      .tp_getset = Child_getset,                     \
+  }
+
+CHILD_TYPE(MultiType, "jr._jr.Multi", Multi_methods);
+CHILD_TYPE(WatchType, "jr._jr.Watch", Watch_methods);
+CHILD_TYPE(SubType, "jr._jr.Sub", Sub_methods);
+CHILD_TYPE(MonitorType, "jr._jr.Monitor", Monitor_methods);
+
+/* ---- Module functions ---------------------------------------------------------------------- */
+
+/* _init(RedisReplyError, RedisError, Future, InvalidStateError) */
+static PyObject *mod_init(PyObject *Py_UNUSED(m), PyObject *args) {
+  PyObject *re, *le, *fut, *inv;
+  if (!PyArg_ParseTuple(args, "OOOO:_init", &re, &le, &fut, &inv)) return NULL;
+  if (!PyType_Check(fut)) {
+    PyErr_SetString(PyExc_TypeError, "Future must be a type");
+    return NULL;
+  }
+  Py_XSETREF(ReplyErrorType, Py_NewRef(re));
+  Py_XSETREF(RedisErrorType, Py_NewRef(le));
+  Py_XSETREF(FutureType, Py_NewRef(fut));
+  Py_XSETREF(InvalidStateType, Py_NewRef(inv));
+  Py_RETURN_NONE;
+}
+
+static PyObject *mod_strerror(PyObject *Py_UNUSED(m), PyObject *arg) {
+  int code = PyLong_AsLong(arg);
+  if (code == -1 && PyErr_Occurred()) return NULL;
+  return PyUnicode_FromString(jr_strerror(code));
+}
+
+static PyObject *mod_err_name(PyObject *Py_UNUSED(m), PyObject *arg) {
+  int code = PyLong_AsLong(arg);
+  if (code == -1 && PyErr_Occurred()) return NULL;
+  return PyUnicode_FromString(jr_err_name(code));
+}
+
+static PyObject *mod_err_unsent(PyObject *Py_UNUSED(m), PyObject *arg) {
+  int code = PyLong_AsLong(arg);
+  if (code == -1 && PyErr_Occurred()) return NULL;
+  return PyBool_FromLong(jr_err_unsent(code));
+}
+
+static PyObject *mod_refusal_reason(PyObject *Py_UNUSED(m), PyObject *arg) {
+  if (!PyBytes_Check(arg)) {
+    PyErr_SetString(PyExc_TypeError, "name must be bytes");
+    return NULL;
+  }
+  const char *r = jr_refusal_reason(PyBytes_AS_STRING(arg), (size_t)PyBytes_GET_SIZE(arg));
+  if (r == NULL) Py_RETURN_NONE;
+  return PyUnicode_FromString(r);
+}
+
+static PyObject *mod_version(PyObject *Py_UNUSED(m), PyObject *Py_UNUSED(ignored)) {
+  return PyUnicode_FromString(jr_version_string());
+}
+
+static PyMethodDef module_methods[] = {
+    {"_init", mod_init, METH_VARARGS,
+     "_init(RedisReplyError, RedisError, Future, InvalidStateError)"},
+    {"strerror", mod_strerror, METH_O, "jr_strerror(code)"},
+    {"err_name", mod_err_name, METH_O, "jr_err_name(code)"},
+    {"err_unsent", mod_err_unsent, METH_O, "jr_err_unsent(code)"},
+    {"refusal_reason", mod_refusal_reason, METH_O, "jr_refusal_reason(name) or None"},
+    {"version", mod_version, METH_NOARGS, "libjr's run-time version string"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    "_jr",
+    "libjr binding core (use the jr package)",
+    -1,
+    module_methods,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+};
+
+static int add_int(PyObject *m, const char *name, long v) {
+  return PyModule_AddIntConstant(m, name, v);
+}
+
+PyMODINIT_FUNC PyInit__jr(void) {
+  if (PyType_Ready(&ClientType) < 0 || PyType_Ready(&MultiType) < 0 ||
+      PyType_Ready(&WatchType) < 0 || PyType_Ready(&SubType) < 0 || PyType_Ready(&MonitorType) < 0)
+    return NULL;
+  str_set_result = PyUnicode_InternFromString("set_result");
+  if (str_set_result == NULL) return NULL;
+  PyObject *m = PyModule_Create(&module_def);
+  if (m == NULL) return NULL;
+  if (PyModule_AddObjectRef(m, "Client", (PyObject *)&ClientType) < 0 ||
+      PyModule_AddObjectRef(m, "Multi", (PyObject *)&MultiType) < 0 ||
+      PyModule_AddObjectRef(m, "Watch", (PyObject *)&WatchType) < 0 ||
+      PyModule_AddObjectRef(m, "Sub", (PyObject *)&SubType) < 0 ||
+      PyModule_AddObjectRef(m, "Monitor", (PyObject *)&MonitorType) < 0)
+    goto fail;
+  static const struct {
+    const char *name;
+    long value;
+  } codes[] = {
+      {"OK", JR_OK},
+      {"EINVAL", JR_EINVAL},
+      {"ENOMEM", JR_ENOMEM},
+      {"ECLOSED", JR_ECLOSED},
+      {"ECONNECT", JR_ECONNECT},
+      {"ECONNLOST", JR_ECONNLOST},
+      {"ETIMEDOUT", JR_ETIMEDOUT},
+      {"EQUEUETIMEOUT", JR_EQUEUETIMEOUT},
+      {"EPROTO", JR_EPROTO},
+      {"ETOOBIG", JR_ETOOBIG},
+      {"EREFUSED", JR_EREFUSED},
+      {"ECANCELED", JR_ECANCELED},
+      {"EABANDONED", JR_EABANDONED},
+      {"EAUTH", JR_EAUTH},
+      {"ESHUTDOWN", JR_ESHUTDOWN},
+      {"EMISUSE", JR_EMISUSE},
+      {"ENOENT", JR_ENOENT},
+      {"EINTERNAL", JR_EINTERNAL},
+      {"EFULL", JR_EFULL},
+      {"EDISCARDED", JR_EDISCARDED},
+      {"EWATCH", JR_EWATCH},
+      {"EPOOLTIMEOUT", JR_EPOOLTIMEOUT},
+      {"SUB_LOST", JR_SUB_LOST},
+      {"SUB_RESUBSCRIBED", JR_SUB_RESUBSCRIBED},
+  };
+  for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+    if (add_int(m, codes[i].name, codes[i].value) < 0) goto fail;
+  if (PyModule_AddStringConstant(m, "HEADER_VERSION", JR_VERSION_STRING) < 0) goto fail;
+  return m;
+fail:
+  Py_DECREF(m);
+  return NULL;
+}

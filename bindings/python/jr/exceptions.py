@@ -1,0 +1,44 @@
+"""The two exceptions of the seed's error model."""
+
+__all__ = ['RedisError', 'RedisReplyError']
+
+
+class RedisReplyError(Exception):
+    """An error reply from the redis server for a sent command.
+
+    ``str(e)`` is the server's text, e.g. ``"ERR unknown command 'FOO'"``.
+    Inside a list reply (EXEC, EVAL) error elements are instances of this
+    class, returned as values.
+    """
+
+    @property
+    def prefix(self):
+        """The error code word of the reply (``'ERR'``, ``'WRONGTYPE'``, ...)."""
+        text = str(self)
+        return text.split(' ', 1)[0] if text else ''
+
+
+class RedisError(Exception):
+    """An error from this library (the command may not have reached the server).
+
+    Attributes:
+      code    libjr's result code (negative int, e.g. ``jr.ECONNLOST``).
+      name    the code's name (``'JR_ECONNLOST'``).
+      unsent  True when the command certainly did not reach the server (safe
+              to retry), False when it may have run.
+    """
+
+    def __init__(self, message, code=None, unsent=True):
+        super().__init__(message)
+        self.code = code
+        self.unsent = bool(unsent)
+
+    @property
+    def name(self):
+        if self.code is None:
+            return None
+        from . import _ext
+        return _ext.err_name(self.code)
+
+    def __repr__(self):
+        return '%s(%r, code=%r, unsent=%r)' % (type(self).__name__, str(self), self.code, self.unsent)

@@ -1,0 +1,748 @@
+"""The asyncio API of the seed (justredis MultiplexerPool era) on libjr.
+
+One MultiplexerPool owns one libjr client in poll dispatch mode. Its
+completion descriptor is watched with ``loop.add_reader``; every ready
+completion is run by ``Client.dispatch`` on the event-loop thread and sets the
+result of an asyncio future directly (no thread hop per reply).
+"""
+import asyncio
+import collections
+import urllib.parse
+import warnings
+
+from ._native import error, ext
+from .encoding import utf8_encode
+from .exceptions import RedisError
+
+__all__ = ['MultiplexerPool', 'Multiplexer', 'Database', 'Command', 'Multi', 'Watch', 'PubSub',
+           'Monitor']
+
+_CancelledError = asyncio.CancelledError
+
+
+def _encode_args(args, encoder):
+    # The default encoder runs inside the C extension (same rules).
+    if encoder is utf8_encode:
+        return args
+    return tuple([encoder(a) for a in args])
+
+
+def _finish(r, decoder, throw):
+    if isinstance(r, BaseException):
+        if throw:
+            raise r
+        return r
+    return r if decoder is None else decoder(r)
+
+
+# ---- Configuration ------------------------------------------------------------------------
+
+def _endpoint_text(e):
+    """One seed endpoint -> (libjr "endpoint" text, what endpoints() reports)."""
+    if isinstance(e, bytes):
+        e = e.decode()
+    if isinstance(e, str):
+        if '/' in e:
+            return e, e
+        if e.startswith('['):
+            host, _, port = e[1:].partition(']')
+            port = int(port.lstrip(':') or 6379)
+            return '[%s]:%d' % (host, port), (host, port)
+        return _endpoint_text((e, 6379))
+    if isinstance(e, (tuple, list)) and len(e) == 2:
+        host, port = e
+        if isinstance(host, bytes):
+            host = host.decode()
+        port = int(port)
+        if ':' in host:
+            return '[%s]:%d' % (host, port), (host, port)
+        return '%s:%d' % (host, port), (host, port)
+    raise ValueError('invalid endpoint %r: use "host", "/unix/path" or (host, port)' % (e,))
+
+
+def _endpoint_list(value):
+    if isinstance(value, (str, bytes)):
+        return [value]
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], int):
+        return [value]
+    return list(value)
+
+
+def _seconds_ms(key, value):
+    if value is None:
+        return 0
+    ms = int(round(float(value) * 1000))
+    if ms < 0:
+        raise ValueError('%s must not be negative' % key)
+    return max(ms, 1) if value > 0 else 0
+
+
+def _parse_configuration(configuration):
+    """Returns (libjr options as (key, value) pairs, connect commands, endpoints)."""
+    if configuration is None:
+        configuration = {}
+    elif not isinstance(configuration, dict):  # a list of endpoints (or one)
+        configuration = {'endpoints': configuration}
+    options = []
+    commands = []
+    endpoints = []
+    for key, value in configuration.items():  # the caller's dict is not modified
+        if key == 'endpoints':
+            if value is None:
+                continue
+            for e in _endpoint_list(value):
+                text, shown = _endpoint_text(e)
+                options.append(('endpoint', text))
+                endpoints.append(shown)
+        elif key == 'url':
+            if value is None:
+                continue
+            options.append(('url', value))
+            u = urllib.parse.urlsplit(value)
+            endpoints.append(u.path if u.scheme == 'unix' else (u.hostname or '127.0.0.1',
+                                                                 u.port or 6379))
+        elif key in ('password', 'username', 'clientname'):
+            if value is None:
+                continue
+            if isinstance(value, bytes):
+                value = value.decode()
+            options.append(({'clientname': 'client_name'}.get(key, key), str(value)))
+        elif key == 'database':
+            if value is not None:
+                options.append(('database', int(value)))
+        elif key == 'connecttimeout':
+            if value is not None:  # None: libjr's default (5 s per attempt)
+                options.append(('connect_timeout_ms', _seconds_ms(key, value)))
+        elif key == 'connectretry':
+            if value is not None:
+                options.append(('connect_retry', int(value)))
+        elif key == 'sockettimeout':
+            options.append(('socket_timeout_ms', _seconds_ms(key, value)))
+        elif key == 'commandtimeout':
+            options.append(('command_timeout_ms', _seconds_ms(key, value)))
+        elif key == 'recvbuffersize':
+            if value is not None:
+                options.append(('recv_buffer_size', int(value)))
+        elif key == 'tcpkeepalive':
+            if value is True:
+                value = 60
+            options.append(('tcp_keepalive_s', int(value or 0)))
+        elif key == 'tcpnodelay':
+            options.append(('tcp_nodelay', 1 if value or value is None else 0))
+        elif key == 'maxconnections':
+            if not value or int(value) < 1:
+                raise ValueError('maxconnections must be a positive number')
+            options.append(('max_connections', int(value)))
+        elif key == 'maxqueued':
+            options.append(('max_queued', int(value)))
+        elif key == 'connectionhandler':
+            # The seed took a Connection factory class. libjr owns its
+            # connections; what a handler is for (commands run on every new
+            # connection) maps to libjr's connect commands: pass a list of
+            # commands, e.g. [('CLIENT', 'SETINFO', 'LIB-NAME', 'app')].
+            if value is None:
+                continue
+            if isinstance(value, (list, tuple)) and all(isinstance(c, (list, tuple))
+                                                        for c in value):
+                for cmd in value:
+                    commands.append(tuple(utf8_encode(a) for a in cmd))
+            else:
+                warnings.warn('connectionhandler: a Connection class is not supported by libjr '
+                              'and is ignored; pass a list of commands to run on every '
+                              'connection instead', RuntimeWarning, stacklevel=4)
+        else:
+            raise ValueError('unknown configuration key %r' % (key,))
+    if not endpoints:
+        endpoints.append(('127.0.0.1', 6379))  # libjr's default endpoint
+    return options, commands, endpoints
+
+
+# ---- Multiplexer ---------------------------------------------------------------------------
+
+class MultiplexerPool:
+    """The multiplexer: one shared pipelined connection per endpoint, plus a
+    pool of dedicated connections (blocking commands, WATCH) and one
+    subscription connection, all owned by libjr.
+
+    ``configuration`` is a dict (see README), a list of endpoints, or None
+    (127.0.0.1:6379). The client is created lazily inside the running event
+    loop, on first use."""
+
+    def __init__(self, configuration=None):
+        self._options, self._connect_commands, self._endpoints = \
+            _parse_configuration(configuration)
+        self._c = None
+        self._loop = None
+        self._fd = None
+        self._closed = False
+
+    def _open(self):
+        if self._closed:
+            raise error('Multiplexer closed', ext.ECLOSED)
+        loop = asyncio.get_running_loop()
+        c = ext.Client(self._options, self._connect_commands)
+        fd = c.fileno()
+        loop.add_reader(fd, c.dispatch)
+        self._loop, self._fd, self._c = loop, fd, c
+        return c
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb):
+        await self.aclose()
+
+    async def aclose(self):
+        """Closes every connection. Pending commands complete with RedisError
+        (ECLOSED if unsent, ESHUTDOWN if written); open transactions are
+        discarded, watches released, pub/sub and monitor instances closed."""
+        self._closed = True
+        c, self._c = self._c, None
+        if c is None:
+            return
+        try:
+            self._loop.remove_reader(self._fd)
+        except Exception:  # the loop may already be closed
+            pass
+        c.close()
+
+    @property
+    def closed(self):
+        return self._closed
+
+    def database(self, number=None, encoder=utf8_encode, decoder=None):
+        """A view on database ``number`` (default: the configured
+        ``database``, else 0). Views are cheap; libjr sends SELECT as needed."""
+        if number is None:
+            number = -1
+        elif type(number) is not int or number < 0:
+            raise error('invalid database number %r' % (number,), ext.EINVAL)
+        return Database(self, number, encoder, decoder)
+
+    def pubsub(self, encoder=utf8_encode, decoder=None):
+        return PubSub(self, encoder, decoder)
+
+    def monitor(self, decoder=None):
+        """A MONITOR stream (libjr extra; the seed had none)."""
+        return Monitor(self, decoder)
+
+    async def endpoints(self):
+        """The endpoints of this multiplexer: (host, port) tuples and unix
+        socket paths. On a standalone server, the configured endpoints."""
+        masters = await self._masters()
+        if masters is not None:
+            return masters
+        return list(self._endpoints)
+
+    async def _masters(self):
+        # Cluster discovery hook: returns the master endpoints when connected
+        # to a redis cluster, None otherwise. libjr 0.1 has no cluster API.
+        return None
+
+    async def run_commandreply_on_all_masters(self, *args, encoder=utf8_encode, decoder=None):
+        """Runs a command on every cluster master and returns
+        {endpoint: reply or exception}. Raises RedisError on a standalone
+        server."""
+        masters = await self._masters()
+        if masters is None:
+            raise error('not connected to a redis cluster', ext.EREFUSED)
+        raise error('cluster support is not available in this libjr', ext.EREFUSED)
+
+
+class Multiplexer(MultiplexerPool):
+    """Same as MultiplexerPool: libjr always pairs the shared connection with
+    a pool of dedicated ones (maxconnections, default 10), so blocking
+    commands and WATCH work here too."""
+
+
+# ---- Commands ---------------------------------------------------------------------------------
+
+class Command:
+    """A sent command: ``await handle`` or ``await handle()`` gives its reply."""
+    __slots__ = ('_fut', '_decoder', '_throw', '_client', '_id', '_ready')
+
+    def __init__(self, fut, decoder, throw, client=None, rid=None, ready=True):
+        self._fut = fut
+        self._decoder = decoder
+        self._throw = throw
+        self._client = client
+        self._id = rid
+        self._ready = ready
+
+    def __await__(self):
+        return self._result().__await__()
+
+    def __call__(self):
+        return self._result()
+
+    def done(self):
+        return self._ready and self._fut.done()
+
+    async def _result(self):
+        if not self._ready:
+            raise error('Command is not finalized yet', ext.EMISUSE)
+        fut = self._fut
+        try:
+            r = await fut
+        except _CancelledError:
+            if self._client is not None and fut.cancelled():
+                self._client.cancel(self._id)
+            raise
+        return _finish(r, self._decoder, self._throw)
+
+
+class Database:
+    """Commands for one database number (-1: the configured default)."""
+    __slots__ = ('_mp', '_number', '_encoder', '_decoder')
+
+    def __init__(self, mp, number, encoder, decoder):
+        self._mp = mp
+        self._number = number
+        self._encoder = encoder or utf8_encode
+        self._decoder = decoder
+
+    async def __aenter__(self):
+        return self.command, self.commandreply, self.multi, self.watch
+
+    async def __aexit__(self, exc_type, exc, tb):
+        pass
+
+    async def command(self, *args, encoder=None, decoder=None, throw=True, timeout=None):
+        """Sends a command (pipelined) and returns its handle."""
+        mp = self._mp
+        c = mp._c
+        if c is None:
+            c = mp._open()
+        args = _encode_args(args, encoder or self._encoder)
+        fut = mp._loop.create_future()
+        if timeout is None:
+            rid = c.submit(self._number, args, fut)
+        else:
+            rid = c.submit(self._number, args, fut, timeout)
+        return Command(fut, decoder or self._decoder, throw, c, rid)
+
+    async def commandreply(self, *args, encoder=None, decoder=None, throw=True, timeout=None):
+        """Sends a command and returns its reply."""
+        mp = self._mp
+        c = mp._c
+        if c is None:
+            c = mp._open()
+        enc = encoder or self._encoder
+        if enc is not utf8_encode:
+            args = tuple([enc(a) for a in args])
+        fut = mp._loop.create_future()
+        if timeout is None:
+            rid = c.submit(self._number, args, fut)
+        else:
+            rid = c.submit(self._number, args, fut, timeout)
+        try:
+            r = await fut
+        except _CancelledError:
+            if fut.cancelled():
+                c.cancel(rid)
+            raise
+        if isinstance(r, BaseException):
+            if throw:
+                raise r
+            return r
+        dec = decoder or self._decoder
+        return r if dec is None else dec(r)
+
+    def multi(self):
+        return Multi(self._mp, self._number, self._encoder, self._decoder)
+
+    def watch(self, *keys):
+        return Watch(self._mp, self._number, keys, self._encoder, self._decoder)
+
+
+# ---- Transactions -----------------------------------------------------------------------------
+
+class Multi:
+    """A MULTI/EXEC block. ``command`` is not awaitable: it queues the command
+    and returns a handle that is awaited after the block. Leaving the block
+    sends MULTI, the commands and EXEC contiguously; leaving it with an
+    exception discards it (nothing is sent, handles raise RedisError
+    EDISCARDED)."""
+
+    def __init__(self, mp, number, encoder, decoder, watch=None):
+        self._mp = mp
+        self._number = number
+        self._encoder = encoder
+        self._decoder = decoder
+        self._watch = watch
+        self._m = None
+        self._handles = []
+        self._state = 0  # 0 open, 1 executed, 2 discarded
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            await self._execute(True)
+        else:
+            self._discard(True)
+        return False
+
+    def _finished(self):
+        return error('Multiple command already finished', ext.EMISUSE)
+
+    def command(self, *args, encoder=None, decoder=None, throw=True):
+        if self._state:
+            raise self._finished()
+        args = _encode_args(args, encoder or self._encoder)
+        if not args:
+            raise error('Empty command not allowed', ext.EINVAL)
+        m = self._m
+        if m is None:
+            if self._watch is not None:
+                m = self._watch._w_multi()
+            else:
+                c = self._mp._c
+                if c is None:
+                    c = self._mp._open()
+                m = c.multi(self._number)
+            self._m = m
+        fut = self._mp._loop.create_future()
+        m.add(args, fut)
+        h = Command(fut, decoder or self._decoder, throw, ready=False)
+        self._handles.append(h)
+        return h
+
+    async def execute(self):
+        """Sends the block (called when leaving the context manager)."""
+        await self._execute(False)
+
+    async def _execute(self, soft):
+        if self._state:
+            if soft:
+                return
+            raise self._finished()
+        self._state = 1
+        for h in self._handles:
+            h._ready = True
+        m = self._m
+        if self._watch is None:
+            if m is not None:  # an empty block sends nothing
+                m.exec()
+            return
+        # A conditional transaction: wait for EXEC, so that "a watched key
+        # changed" (RedisError EWATCH) or EXECABORT raises here.
+        if m is None:
+            m = self._m = self._watch._w_multi()
+        fut = self._mp._loop.create_future()
+        m.exec(fut)
+        r = await fut
+        if r is None:
+            raise error(ext.strerror(ext.EWATCH), ext.EWATCH)
+        if isinstance(r, BaseException):
+            raise r
+
+    async def discard(self):
+        """Aborts the block: nothing is sent."""
+        self._discard(False)
+
+    def _discard(self, soft):
+        if self._state:
+            if soft:
+                return
+            raise self._finished()
+        self._state = 2
+        for h in self._handles:
+            h._ready = True
+        if self._m is not None:
+            self._m.discard()
+
+
+class Watch:
+    """A conditional transaction: WATCH keys on a dedicated connection,
+    commands run at once on it (to decide what to write), then ``multi()``.
+    Leaving the context manager (or aclose) releases the connection."""
+
+    def __init__(self, mp, number, keys, encoder, decoder):
+        if not keys:
+            raise error('No keys set to watch', ext.EINVAL)
+        self._mp = mp
+        self._number = number
+        self._encoder = encoder
+        self._decoder = decoder
+        self._keys = _encode_args(keys, encoder)
+        self._w = None
+        self._multi = None
+        self._closed = False
+
+    def _get(self):
+        w = self._w
+        if w is None:
+            if self._closed:
+                raise error('watch closed', ext.ECLOSED)
+            c = self._mp._c
+            if c is None:
+                c = self._mp._open()
+            w = self._w = c.watch(self._number, self._keys)
+        return w
+
+    def _w_multi(self):
+        return self._get().multi()
+
+    async def __aenter__(self):
+        self._get()
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb):
+        await self.aclose()
+
+    async def aclose(self):
+        self._closed = True
+        if self._multi is not None:
+            self._multi._discard(True)
+        w, self._w = self._w, None
+        if w is not None:
+            w.close()
+
+    async def command(self, *args, encoder=None, decoder=None, throw=True, timeout=None):
+        w = self._get()
+        args = _encode_args(args, encoder or self._encoder)
+        fut = self._mp._loop.create_future()
+        if timeout is None:
+            w.submit(args, fut)
+        else:
+            w.submit(args, fut, timeout)
+        return Command(fut, decoder or self._decoder, throw)
+
+    async def commandreply(self, *args, encoder=None, decoder=None, throw=True, timeout=None):
+        return await (await self.command(*args, encoder=encoder, decoder=decoder, throw=throw,
+                                         timeout=timeout))
+
+    def multi(self):
+        if self._multi is not None:
+            raise error('Already entered a multi phase', ext.EMISUSE)
+        self._multi = Multi(self._mp, self._number, self._encoder, self._decoder, watch=self)
+        return self._multi
+
+
+# ---- Pub/sub and MONITOR ----------------------------------------------------------------------
+
+class _Stream:
+    """A queue of messages fed by a libjr message callback."""
+
+    def __init__(self, mp, decoder):
+        self._mp = mp
+        self._decoder = decoder
+        self._queue = collections.deque()
+        self._waiter = None
+        self._closed = False  # closed by the user
+        self._ended = False   # libjr said JR_ECLOSED
+        self._h = None
+
+    def _wake(self):
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    def _on_message(self, status, value):
+        if status == 0:
+            if self._accept(value):
+                self._queue.append(value)
+        elif status == ext.SUB_LOST:
+            self._queue.append(error('connection lost, messages may have been missed (libjr '
+                                     'reconnects and resubscribes by itself)', ext.ECONNLOST,
+                                     False))
+        elif status == ext.SUB_RESUBSCRIBED:
+            return
+        elif status == ext.ECLOSED:
+            self._ended = True
+            self._h = None
+        elif isinstance(value, BaseException):
+            self._queue.append(value)
+        self._wake()
+
+    def _accept(self, value):
+        return True
+
+    def _closed_error(self):
+        raise NotImplementedError
+
+    def _can_wait(self):
+        return True
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb):
+        await self.aclose()
+
+    async def aclose(self):
+        self._closed = True
+        h, self._h = self._h, None
+        if h is not None:
+            h.close()
+        self._wake()
+
+    async def message(self, timeout=None):
+        """The next message, or None after ``timeout`` seconds without one."""
+        q = self._queue
+        if self._closed:
+            raise self._closed_error()
+        if not q:
+            if self._ended:
+                raise self._closed_error()
+            self._can_wait()
+            fut = self._waiter = self._mp._loop.create_future()
+            try:
+                if timeout is None:
+                    await fut
+                else:
+                    await asyncio.wait_for(fut, timeout)
+            except asyncio.TimeoutError:
+                return None
+            finally:
+                self._waiter = None
+            if not q:
+                if self._closed or self._ended:
+                    raise self._closed_error()
+                return None
+        msg = q.popleft()
+        if isinstance(msg, BaseException):
+            raise msg
+        dec = self._decoder
+        return msg if dec is None else dec(msg)
+
+
+class PubSub(_Stream):
+    """A pub/sub instance. All instances of a multiplexer share one
+    subscription connection (libjr reference-counts names across them).
+
+    ``message()`` returns the raw RESP list, decoded by the instance decoder:
+    ``['message', channel, data]``, ``['pmessage', pattern, channel, data]``,
+    ``['subscribe', name, n]``, ``['psubscribe', name, n]`` and
+    ``['pong', text]``. Unsubscribe confirmations are not delivered (as in the
+    seed). After a lost connection ``message()`` raises RedisError
+    (ECONNLOST) once; libjr resubscribes by itself."""
+
+    def __init__(self, mp, encoder, decoder):
+        super().__init__(mp, decoder)
+        self._encoder = encoder or utf8_encode
+        self._channels = set()
+        self._patterns = set()
+        self._confirming = {}  # (is_pattern, name) -> futures of add() calls
+
+    def _on_message(self, status, value):
+        if status == 0 and type(value) is list and len(value) == 3 and \
+                value[0] in (b'subscribe', b'psubscribe'):
+            for f in self._confirming.pop((value[0] == b'psubscribe', value[1]), ()):
+                if not f.done():
+                    f.set_result(None)
+        super()._on_message(status, value)
+        if status == ext.ECLOSED:
+            for futs in self._confirming.values():
+                for f in futs:
+                    if not f.done():
+                        f.set_result(None)
+            self._confirming.clear()
+
+    def _sub(self):
+        s = self._h
+        if s is None:
+            if self._closed or self._ended:
+                raise self._closed_error()
+            c = self._mp._c
+            if c is None:
+                c = self._mp._open()
+            s = self._h = c.sub(self._on_message)
+        return s
+
+    def _accept(self, value):
+        return not (type(value) is list and value and
+                    value[0] in (b'unsubscribe', b'punsubscribe'))
+
+    def _closed_error(self):
+        return error('Pub/sub instance closed', ext.ECLOSED)
+
+    def _can_wait(self):
+        if not self._channels and not self._patterns:
+            raise error('Not registered on any topic, not allowing to listen to messages',
+                        ext.EMISUSE)
+
+    def _names(self, names):
+        if names is None:
+            return []
+        if isinstance(names, (str, bytes, bytearray)):
+            names = [names]
+        enc = self._encoder
+        out = []
+        for n in names:
+            n = enc(n) if enc is not utf8_encode or type(n) is not bytes else n
+            if n not in out:
+                out.append(n)
+        return out
+
+    async def add(self, channels=None, patterns=None):
+        """Subscribes to channels and/or patterns (a name or a list) and
+        returns when the server has confirmed them. Each confirmation is also
+        delivered through ``message()`` (``['subscribe', name, n]``)."""
+        s = self._sub()
+        ch = [n for n in self._names(channels) if n not in self._channels]
+        pa = [n for n in self._names(patterns) if n not in self._patterns]
+        waits = []
+        for pattern, names, registered in ((False, ch, self._channels),
+                                           (True, pa, self._patterns)):
+            if not names:
+                continue
+            s.subscribe(pattern, names)
+            registered.update(names)
+            for n in names:
+                f = self._mp._loop.create_future()
+                self._confirming.setdefault((pattern, n), []).append(f)
+                waits.append(f)
+        # Returns once the server confirmed every new subscription, so that a
+        # PUBLISH sent after add() cannot overtake the SUBSCRIBE.
+        for f in waits:
+            await f
+        if self._ended:
+            raise self._closed_error()
+
+    async def remove(self, channels=None, patterns=None):
+        """Unsubscribes the given channels and/or patterns; with no argument,
+        everything. Only what is named is removed."""
+        s = self._sub()
+        if channels is None and patterns is None:
+            ch, pa = list(self._channels), list(self._patterns)
+        else:
+            ch = [n for n in self._names(channels) if n in self._channels]
+            pa = [n for n in self._names(patterns) if n in self._patterns]
+        if ch:
+            s.unsubscribe(False, ch)
+            self._channels.difference_update(ch)
+        if pa:
+            s.unsubscribe(True, pa)
+            self._patterns.difference_update(pa)
+
+    async def ping(self, message=None):
+        """Sends PING on the subscription connection; the ``['pong', text]``
+        reply arrives through ``message()``."""
+        s = self._sub()
+        s.ping(None if message is None else bytes(self._encoder(message)))
+
+    @property
+    def channels(self):
+        return frozenset(self._channels)
+
+    @property
+    def patterns(self):
+        return frozenset(self._patterns)
+
+
+class Monitor(_Stream):
+    """A MONITOR stream: ``message()`` gives one line (bytes) per command the
+    server ran."""
+
+    def __init__(self, mp, decoder):
+        super().__init__(mp, decoder)
+        c = mp._c
+        if c is None:
+            c = mp._open()
+        self._h = c.monitor(self._on_message)
+
+    def _closed_error(self):
+        return error('Monitor closed', ext.ECLOSED)
