@@ -1,0 +1,54 @@
+# shellcheck shell=bash
+# Sourced by compare.sh and callgrind.sh: locate jr-benchmark and run a
+# private redis-server on a free port (stopped by PID on exit).
+
+# find_bin <root>: prints the jr-benchmark path ($JR_BENCHMARK wins).
+find_bin() {
+  if [ -n "${JR_BENCHMARK:-}" ]; then echo "$JR_BENCHMARK"; return; fi
+  local b
+  for b in "$1/build-bench/bench/jr-benchmark" "$1/build/bench/jr-benchmark"; do
+    if [ -x "$b" ]; then echo "$b"; return; fi
+  done
+}
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# start_redis <dir>: sets redis_port, redis_sock, redis_pid; installs an EXIT
+# trap that stops the server and removes <dir>.
+start_redis() {
+  local dir="$1" p
+  redis_port=0
+  for _ in $(seq 50); do
+    p=$((20000 + RANDOM % 40000))
+    if [ "$p" -ne 6379 ] && port_free "$p"; then redis_port=$p; break; fi
+  done
+  [ "$redis_port" -ne 0 ] || { echo "no free port" >&2; return 1; }
+  redis_sock="$dir/redis.sock"
+  redis_pid=""
+  _redis_dir="$dir"
+  trap stop_redis EXIT
+  trap 'exit 130' INT TERM
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+    --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir" \
+    --unixsocket "$redis_sock" --unixsocketperm 700 >/dev/null
+  for _ in $(seq 100); do
+    [ -s "$dir/redis.pid" ] && redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG && break
+    sleep 0.05
+  done
+  redis_pid="$(cat "$dir/redis.pid" 2>/dev/null || true)"
+  if [ -z "$redis_pid" ] || ! redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG; then
+    echo "redis-server did not start" >&2
+    cat "$dir/redis.log" >&2 || true
+    return 1
+  fi
+}
+
+stop_redis() {
+  if [ -n "${redis_pid:-}" ]; then
+    kill "$redis_pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$redis_pid" 2>/dev/null || break; sleep 0.1; done
+    redis_pid=""
+  fi
+  [ -n "${_redis_dir:-}" ] && rm -rf "$_redis_dir"
+  return 0
+}

@@ -1,0 +1,884 @@
+// jr-benchmark: closed-loop throughput and latency of libjr against hiredis.
+//
+// Two command-line interfaces share one set of settings:
+//
+//   redis-benchmark style:  -h host -p port -s socket -a password -c clients
+//                           -n requests -d size -P pipeline -t get,set
+//                           --threads N --csv -q --client libjr|hiredis
+//                           --duration secs --blocking
+//   harness style:          --host --port --socket --op GET|SET --size N
+//                           --depth D --duration S [--client ...]
+//                           prints exactly one line per run:
+//     client=libjr transport=tcp op=GET size=3 depth=64 ops=N secs=S
+//     ops_per_s=R p50_us=X p99_us=Y errors=E
+//
+// Model: -c callers share libjr's ONE connection; each caller keeps -P
+// commands in flight, and every completion resubmits its slot (closed loop),
+// so c*P commands are in flight. With --threads 0 (default) the completion
+// callback resubmits directly on libjr's loop thread; with --threads N the
+// callers belong to N submitting threads and a completion hands its slot back
+// to the owning thread, which submits it (the cross-thread submit path).
+// hiredis mode: one redisAsyncContext on a libuv loop (adapters/libuv.h), the
+// same c*P slots, resubmitted from hiredis's reply callback, one thread.
+// --blocking: one caller, one command at a time: jr_client_call vs hiredis's
+// blocking redisCommandArgv.
+//
+// Latency is submit -> completion callback, recorded in a log-linear
+// histogram (64 sub-buckets per power of two: < 1.6% error).
+#include <hiredis/adapters/libuv.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <jr/jr.h>
+#include <time.h>
+#include <uv.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cinttypes>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+// ---- Clock and histogram ------------------------------------------------------
+
+inline uint64_t now_ns() noexcept {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);  // vDSO: ~20 ns with a TSC clocksource
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+class Histogram {
+ public:
+  static constexpr int kSubBits = 6;
+  static constexpr uint64_t kSub = uint64_t{1} << kSubBits;
+  static constexpr size_t kBuckets = (64 - kSubBits) * kSub + kSub;
+
+  void record(uint64_t v) noexcept {
+    counts_[index(v)]++;
+    total_++;
+    sum_ += v;
+    if (v > max_) max_ = v;
+    if (v < min_) min_ = v;
+  }
+  void merge(const Histogram &o) noexcept {
+    for (size_t i = 0; i < kBuckets; i++) counts_[i] += o.counts_[i];
+    total_ += o.total_;
+    sum_ += o.sum_;
+    max_ = std::max(max_, o.max_);
+    min_ = std::min(min_, o.min_);
+  }
+  [[nodiscard]] uint64_t count() const noexcept { return total_; }
+  [[nodiscard]] uint64_t max() const noexcept { return total_ != 0 ? max_ : 0; }
+  [[nodiscard]] uint64_t min() const noexcept { return total_ != 0 ? min_ : 0; }
+  [[nodiscard]] double mean() const noexcept {
+    return total_ != 0 ? static_cast<double>(sum_) / static_cast<double>(total_) : 0.0;
+  }
+  // Value (ns) at percentile p in [0, 100]; the middle of its bucket.
+  [[nodiscard]] uint64_t percentile(double p) const noexcept {
+    if (total_ == 0) return 0;
+    auto target = static_cast<uint64_t>(p / 100.0 * static_cast<double>(total_) + 0.5);
+    if (target < 1) target = 1;
+    if (target > total_) target = total_;
+    uint64_t seen = 0;
+    for (size_t i = 0; i < kBuckets; i++) {
+      seen += counts_[i];
+      if (seen >= target) return std::min(std::max(value(i), min()), max());
+    }
+    return max_;
+  }
+
+ private:
+  static size_t index(uint64_t v) noexcept {
+    if (v < 2 * kSub) return static_cast<size_t>(v);
+    int msb = 63 - __builtin_clzll(v);
+    int shift = msb - kSubBits;
+    return static_cast<size_t>(shift + 1) * kSub + static_cast<size_t>((v >> shift) - kSub);
+  }
+  static uint64_t value(size_t idx) noexcept {
+    if (idx < 2 * kSub) return idx;
+    size_t shift = idx / kSub - 1;
+    uint64_t low = ((idx % kSub) + kSub) << shift;
+    return low + ((uint64_t{1} << shift) >> 1);
+  }
+
+  std::vector<uint64_t> counts_ = std::vector<uint64_t>(kBuckets, 0);
+  uint64_t total_ = 0;
+  uint64_t sum_ = 0;
+  uint64_t max_ = 0;
+  uint64_t min_ = UINT64_MAX;
+};
+
+// ---- Settings -----------------------------------------------------------------
+
+enum class Impl { kLibjr, kHiredis };
+
+struct Config {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  std::string socket;
+  std::string password;
+  int clients = 50;
+  int pipeline = 1;
+  int depth = 0;  // harness interface: total in flight (overrides c*P)
+  int64_t requests = 100000;
+  double duration = 0;  // seconds; > 0 overrides requests
+  size_t size = 3;
+  std::vector<std::string> tests{"SET", "GET"};
+  int threads = 0;
+  bool csv = false;
+  bool quiet = false;
+  bool line = false;  // harness one-line output (--op)
+  bool blocking = false;
+  int64_t timeout_ms = -1;  // libjr: < 0 = the library default
+  Impl impl = Impl::kLibjr;
+  std::string key = "jrbench:key";
+  std::vector<std::pair<std::string, std::string>> jr_opts;  // --jr-opt key=value
+};
+
+struct Result {
+  uint64_t ops = 0;
+  double secs = 0;
+  uint64_t errors = 0;
+  std::string first_error;
+  Histogram hist;
+};
+
+[[noreturn]] void die(const char *fmt, const char *a = "", const char *b = "") {
+  std::fprintf(stderr, "jr-benchmark: ");
+  std::fprintf(stderr, fmt, a, b);
+  std::fprintf(stderr, "\n");
+  std::exit(1);
+}
+
+// The argv of one benchmark command.
+struct Command {
+  std::vector<const char *> argv;
+  std::vector<size_t> lens;
+  std::string value;
+  Command(const std::string &op, const std::string &key, size_t size) : value(size, 'x') {
+    if (op == "GET") {
+      argv = {"GET", key.c_str()};
+      lens = {3, key.size()};
+    } else if (op == "SET") {
+      argv = {"SET", key.c_str(), value.data()};
+      lens = {3, key.size(), value.size()};
+    } else if (op == "PING") {
+      argv = {"PING"};
+      lens = {4};
+    } else {
+      die("unknown test '%s' (supported: get, set, ping)", op.c_str());
+    }
+  }
+  Command(const Command &) = delete;
+  Command &operator=(const Command &) = delete;
+};
+
+int total_depth(const Config &cfg) {
+  return cfg.depth > 0 ? cfg.depth : cfg.clients * cfg.pipeline;
+}
+
+// Shared closed-loop bookkeeping: tickets (-n), stop flag (--duration), and an
+// outstanding count that signals completion when it reaches zero.
+struct LoopState {
+  int64_t limit = -1;  // -n; -1 = until stopped
+  std::atomic<int64_t> issued{0};
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> outstanding{1};  // starts with the starter's reference
+  std::atomic<uint64_t> completed{0};   // single writer: the completing thread
+  std::atomic<uint64_t> errors{0};
+  std::atomic<bool> done{false};
+  uint64_t start_ns = 0;
+  uint64_t end_ns = 0;
+  uint64_t snap_ops = 0;  // --duration: completions at the stop instant
+  uint64_t snap_ns = 0;
+  std::mutex err_mu;
+  std::string first_error;
+
+  bool take_ticket() noexcept {
+    if (stop.load(std::memory_order_relaxed)) return false;
+    if (limit < 0) return true;
+    return issued.fetch_add(1, std::memory_order_relaxed) < limit;
+  }
+  void count_completion() noexcept {
+    completed.store(completed.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  void error(const std::string &text) {
+    if (errors.fetch_add(1, std::memory_order_relaxed) == 0) {
+      std::lock_guard<std::mutex> lk(err_mu);
+      first_error = text;
+    }
+  }
+  // Drops one reference; returns true for the last one.
+  bool finish(uint64_t now) noexcept {
+    if (outstanding.fetch_sub(1, std::memory_order_acq_rel) != 1) return false;
+    end_ns = now;
+    done.store(true, std::memory_order_release);
+    done.notify_all();
+    return true;
+  }
+  void snapshot_and_stop() noexcept {
+    snap_ops = completed.load(std::memory_order_relaxed);
+    snap_ns = now_ns();
+    stop.store(true, std::memory_order_relaxed);
+  }
+  void fill(Result &r) {
+    if (limit < 0) {
+      r.ops = snap_ops;
+      r.secs = static_cast<double>(snap_ns - start_ns) / 1e9;
+    } else {
+      r.ops = completed.load();
+      r.secs = static_cast<double>(end_ns - start_ns) / 1e9;
+    }
+    r.errors = errors.load();
+    r.first_error = first_error;
+  }
+};
+
+// ---- libjr -------------------------------------------------------------------------
+
+jr_client *jr_connect(const Config &cfg) {
+  jr_options *o = jr_options_new();
+  if (o == nullptr) die("out of memory");
+  std::string ep;
+  if (!cfg.socket.empty()) {
+    ep = cfg.socket.find('/') == std::string::npos ? "./" + cfg.socket : cfg.socket;
+  } else if (cfg.host.find(':') != std::string::npos) {
+    ep = "[" + cfg.host + "]:" + std::to_string(cfg.port);
+  } else {
+    ep = cfg.host + ":" + std::to_string(cfg.port);
+  }
+  int rc = jr_options_set(o, "endpoint", ep.c_str());
+  if (rc == JR_OK && !cfg.password.empty())
+    rc = jr_options_set(o, "password", cfg.password.c_str());
+  if (rc == JR_OK) rc = jr_options_set_int(o, "connect_retry", 0);
+  if (rc != JR_OK) die("jr_options_set: %s", jr_strerror(rc));
+  for (const auto &kv : cfg.jr_opts) {
+    rc = jr_options_set(o, kv.first.c_str(), kv.second.c_str());
+    if (rc != JR_OK) die("--jr-opt %s: %s", kv.first.c_str(), jr_strerror(rc));
+  }
+  jr_client *c = nullptr;
+  rc = jr_client_new(o, &c);
+  jr_options_free(o);
+  if (rc != JR_OK) die("jr_client_new: %s", jr_strerror(rc));
+  return c;
+}
+
+std::string jr_describe(int status, const jr_reply *reply) {
+  if (status != JR_OK) return std::string(jr_err_name(status)) + ": " + jr_strerror(status);
+  size_t n = 0;
+  const char *s = jr_reply_str(reply, &n);
+  return s != nullptr ? std::string(s, n) : std::string("?");
+}
+
+// Runs one blocking command for setup; dies on failure.
+void jr_setup_call(jr_client *c, const Command &cmd) {
+  jr_reply *r = nullptr;
+  int rc = jr_client_call(c, cmd.argv.size(), cmd.argv.data(), cmd.lens.data(), 0, &r);
+  if (rc != JR_OK || jr_reply_get_type(r) == JR_REPLY_ERROR) {
+    std::string t = jr_describe(rc, r);
+    jr_reply_free(r);
+    die("setup %s failed: %s", cmd.argv[0], t.c_str());
+  }
+  jr_reply_free(r);
+}
+
+struct JrRun;
+
+struct JrSlot {
+  JrRun *run;
+  uint64_t t0;
+  int worker;
+};
+
+struct JrWorker {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<JrSlot *> ready;
+  bool quit = false;
+  std::thread th;
+};
+
+struct JrRun {
+  jr_client *client = nullptr;
+  const Command *cmd = nullptr;
+  int64_t timeout_ms = -1;
+  LoopState st;
+  Histogram hist;  // written on libjr's loop thread only
+  std::vector<std::unique_ptr<JrWorker>> workers;
+};
+
+void jr_cb(void *ud, int status, const jr_reply *reply);
+
+void jr_submit_slot(JrSlot *s, uint64_t now) {
+  JrRun *r = s->run;
+  s->t0 = now;
+  int rc = jr_client_submit(r->client, r->cmd->argv.size(), r->cmd->argv.data(),
+                            r->cmd->lens.data(), r->timeout_ms, jr_cb, s, nullptr);
+  if (rc != JR_OK) {
+    r->st.error(std::string("submit: ") + jr_err_name(rc));
+    r->st.finish(now_ns());
+  }
+}
+
+void jr_cb(void *ud, int status, const jr_reply *reply) {
+  auto *s = static_cast<JrSlot *>(ud);
+  JrRun *r = s->run;
+  uint64_t now = now_ns();
+  r->hist.record(now - s->t0);
+  if (status != JR_OK || jr_reply_get_type(reply) == JR_REPLY_ERROR)
+    r->st.error(jr_describe(status, reply));
+  r->st.count_completion();
+  if (status != JR_OK || !r->st.take_ticket()) {
+    r->st.finish(now);
+    return;
+  }
+  if (r->workers.empty()) {
+    jr_submit_slot(s, now);  // on the loop thread: the fastest closed loop
+    return;
+  }
+  JrWorker &w = *r->workers[static_cast<size_t>(s->worker)];
+  bool wake;
+  {
+    std::lock_guard<std::mutex> lk(w.mu);
+    wake = w.ready.empty();
+    w.ready.push_back(s);
+  }
+  if (wake) w.cv.notify_one();
+}
+
+void jr_worker_main(JrWorker *w) {
+  std::vector<JrSlot *> batch;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lk(w->mu);
+      w->cv.wait(lk, [&] { return !w->ready.empty() || w->quit; });
+      if (w->ready.empty()) return;
+      batch.swap(w->ready);
+    }
+    uint64_t now = now_ns();
+    for (JrSlot *s : batch) jr_submit_slot(s, now);
+    batch.clear();
+  }
+}
+
+void wait_done(LoopState &st, double duration) {
+  if (duration > 0) {
+    // Sleep in short steps so that an early failure ends the run.
+    uint64_t until = st.start_ns + static_cast<uint64_t>(duration * 1e9);
+    for (;;) {
+      uint64_t now = now_ns();
+      if (now >= until || st.done.load(std::memory_order_acquire)) break;
+      uint64_t left = until - now;
+      std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<uint64_t>(left, 50000000)));
+    }
+    st.snapshot_and_stop();
+  }
+  st.done.wait(false, std::memory_order_acquire);
+}
+
+Result run_libjr(const Config &cfg, const std::string &op) {
+  jr_client *client = jr_connect(cfg);
+  Command ping("PING", cfg.key, 0);
+  jr_setup_call(client, ping);  // connects
+  Command cmd(op, cfg.key, cfg.size);
+  if (op == "GET") jr_setup_call(client, Command("SET", cfg.key, cfg.size));
+
+  auto run = std::make_unique<JrRun>();
+  run->client = client;
+  run->cmd = &cmd;
+  run->timeout_ms = cfg.timeout_ms;
+  run->st.limit = cfg.duration > 0 ? -1 : cfg.requests;
+  int depth = total_depth(cfg);
+  int callers = cfg.depth > 0 ? std::max(1, cfg.threads) : cfg.clients;
+  std::vector<JrSlot> slots(static_cast<size_t>(depth));
+  for (int i = 0; i < depth; i++) {
+    int caller = i % callers;
+    slots[static_cast<size_t>(i)] =
+        JrSlot{run.get(), 0, cfg.threads > 0 ? caller % cfg.threads : 0};
+  }
+  for (int t = 0; t < cfg.threads; t++) {
+    run->workers.push_back(std::make_unique<JrWorker>());
+    JrWorker *w = run->workers.back().get();
+    w->th = std::thread(jr_worker_main, w);
+  }
+  run->st.start_ns = now_ns();
+  for (JrSlot &s : slots) {
+    if (!run->st.take_ticket()) break;
+    run->st.outstanding.fetch_add(1, std::memory_order_relaxed);
+    jr_submit_slot(&s, now_ns());
+  }
+  run->st.finish(now_ns());  // the starter's reference
+  wait_done(run->st, cfg.duration);
+  for (auto &w : run->workers) {
+    {
+      std::lock_guard<std::mutex> lk(w->mu);
+      w->quit = true;
+    }
+    w->cv.notify_one();
+    w->th.join();
+  }
+  Result res;
+  run->st.fill(res);
+  res.hist = run->hist;
+  int rc = jr_client_free(client);
+  if (rc != JR_OK) die("jr_client_free: %s", jr_strerror(rc));
+  return res;
+}
+
+template <typename Step>
+Result run_blocking(const Config &cfg, Step step) {
+  Result res;
+  uint64_t start = now_ns();
+  uint64_t until = cfg.duration > 0 ? start + static_cast<uint64_t>(cfg.duration * 1e9) : 0;
+  uint64_t now = start;
+  int64_t i = 0;
+  for (;;) {
+    if (until != 0 ? now >= until : i >= cfg.requests) break;
+    uint64_t t0 = now;
+    std::string err = step();
+    now = now_ns();
+    res.hist.record(now - t0);
+    if (!err.empty() && res.errors++ == 0) res.first_error = err;
+    i++;
+  }
+  res.ops = static_cast<uint64_t>(i);
+  res.secs = static_cast<double>(now - start) / 1e9;
+  return res;
+}
+
+Result run_libjr_blocking(const Config &cfg, const std::string &op) {
+  jr_client *client = jr_connect(cfg);
+  jr_setup_call(client, Command("PING", cfg.key, 0));
+  Command cmd(op, cfg.key, cfg.size);
+  if (op == "GET") jr_setup_call(client, Command("SET", cfg.key, cfg.size));
+  Result res = run_blocking(cfg, [&]() -> std::string {
+    jr_reply *r = nullptr;
+    int rc = jr_client_call(client, cmd.argv.size(), cmd.argv.data(), cmd.lens.data(),
+                            cfg.timeout_ms, &r);
+    std::string err;
+    if (rc != JR_OK || jr_reply_get_type(r) == JR_REPLY_ERROR) err = jr_describe(rc, r);
+    jr_reply_free(r);
+    return err;
+  });
+  jr_client_free(client);
+  return res;
+}
+
+// ---- hiredis -------------------------------------------------------------------------
+
+redisContext *hr_connect_blocking(const Config &cfg) {
+  redisContext *c = cfg.socket.empty() ? redisConnect(cfg.host.c_str(), cfg.port)
+                                       : redisConnectUnix(cfg.socket.c_str());
+  if (c == nullptr || c->err != 0) die("hiredis connect: %s", c != nullptr ? c->errstr : "oom");
+  if (!cfg.password.empty()) {
+    auto *r = static_cast<redisReply *>(redisCommand(c, "AUTH %s", cfg.password.c_str()));
+    if (r == nullptr || r->type == REDIS_REPLY_ERROR)
+      die("AUTH failed: %s", r != nullptr ? r->str : c->errstr);
+    freeReplyObject(r);
+  }
+  return c;
+}
+
+std::string hr_call(redisContext *c, const Command &cmd) {
+  auto *r = static_cast<redisReply *>(redisCommandArgv(c, static_cast<int>(cmd.argv.size()),
+                                                       const_cast<const char **>(cmd.argv.data()),
+                                                       cmd.lens.data()));
+  if (r == nullptr) return c->errstr;
+  std::string err;
+  if (r->type == REDIS_REPLY_ERROR) err.assign(r->str, r->len);
+  freeReplyObject(r);
+  return err;
+}
+
+void hr_setup(const Config &cfg, const std::string &op) {
+  if (op != "GET") return;
+  redisContext *c = hr_connect_blocking(cfg);
+  std::string err = hr_call(c, Command("SET", cfg.key, cfg.size));
+  if (!err.empty()) die("setup SET failed: %s", err.c_str());
+  redisFree(c);
+}
+
+struct HrRun;
+
+struct HrSlot {
+  HrRun *run;
+  uint64_t t0;
+};
+
+struct HrRun {
+  redisAsyncContext *ac = nullptr;
+  uv_loop_t loop;
+  uv_timer_t timer;
+  const Command *cmd = nullptr;
+  double duration = 0;
+  LoopState st;
+  Histogram hist;
+  std::vector<HrSlot> slots;
+  bool started = false;
+  bool ended = false;
+};
+
+void hr_cb(redisAsyncContext *ac, void *reply, void *priv);
+
+void hr_end(HrRun *r) {
+  if (r->ended) return;
+  r->ended = true;
+  uv_timer_stop(&r->timer);
+  uv_close(reinterpret_cast<uv_handle_t *>(&r->timer), nullptr);
+  redisAsyncDisconnect(r->ac);
+}
+
+void hr_finish(HrRun *r, uint64_t now) {
+  if (r->st.finish(now)) hr_end(r);
+}
+
+void hr_submit_slot(HrSlot *s, uint64_t now) {
+  HrRun *r = s->run;
+  s->t0 = now;
+  int rc =
+      redisAsyncCommandArgv(r->ac, hr_cb, s, static_cast<int>(r->cmd->argv.size()),
+                            const_cast<const char **>(r->cmd->argv.data()), r->cmd->lens.data());
+  if (rc != REDIS_OK) {
+    r->st.error("redisAsyncCommandArgv failed");
+    hr_finish(r, now_ns());
+  }
+}
+
+void hr_cb(redisAsyncContext *ac, void *reply, void *priv) {
+  auto *s = static_cast<HrSlot *>(priv);
+  HrRun *r = s->run;
+  uint64_t now = now_ns();
+  r->hist.record(now - s->t0);
+  auto *rep = static_cast<redisReply *>(reply);
+  if (rep == nullptr) {
+    r->st.error(ac->err != 0 ? ac->errstr : "disconnected");
+  } else if (rep->type == REDIS_REPLY_ERROR) {
+    r->st.error(std::string(rep->str, rep->len));
+  }
+  r->st.count_completion();
+  if (rep == nullptr || !r->st.take_ticket()) {
+    hr_finish(r, now);
+    return;
+  }
+  hr_submit_slot(s, now);
+}
+
+void hr_timer_cb(uv_timer_t *t) {
+  auto *r = static_cast<HrRun *>(t->data);
+  r->st.snapshot_and_stop();
+}
+
+// PING answered: the connection is up; start the closed loop.
+void hr_start_cb(redisAsyncContext *ac, void *reply, void *priv) {
+  auto *r = static_cast<HrRun *>(priv);
+  auto *rep = static_cast<redisReply *>(reply);
+  if (rep == nullptr || rep->type == REDIS_REPLY_ERROR) {
+    r->st.error(rep == nullptr ? (ac->err != 0 ? ac->errstr : "disconnected")
+                               : std::string(rep->str, rep->len));
+    r->st.start_ns = now_ns();
+    r->st.finish(r->st.start_ns);
+    r->st.snapshot_and_stop();
+    hr_end(r);
+    return;
+  }
+  r->started = true;
+  r->st.start_ns = now_ns();
+  if (r->duration > 0)
+    uv_timer_start(&r->timer, hr_timer_cb, static_cast<uint64_t>(r->duration * 1000), 0);
+  for (HrSlot &s : r->slots) {
+    if (!r->st.take_ticket()) break;
+    r->st.outstanding.fetch_add(1, std::memory_order_relaxed);
+    hr_submit_slot(&s, now_ns());
+  }
+  hr_finish(r, now_ns());
+}
+
+void hr_connect_cb(const redisAsyncContext *ac, int status) {
+  auto *r = static_cast<HrRun *>(ac->data);
+  if (status == REDIS_OK || r->ended) return;
+  r->st.error(std::string("connect: ") + ac->errstr);
+  r->ended = true;  // hiredis frees the context itself
+  uv_timer_stop(&r->timer);
+  uv_close(reinterpret_cast<uv_handle_t *>(&r->timer), nullptr);
+}
+
+void hr_auth_cb(redisAsyncContext *, void *reply, void *priv) {
+  auto *r = static_cast<HrRun *>(priv);
+  auto *rep = static_cast<redisReply *>(reply);
+  if (rep != nullptr && rep->type == REDIS_REPLY_ERROR)
+    r->st.error("AUTH: " + std::string(rep->str, rep->len));
+}
+
+Result run_hiredis(const Config &cfg, const std::string &op) {
+  if (cfg.threads > 0 && !cfg.line)
+    std::fprintf(stderr, "jr-benchmark: --threads is ignored in hiredis mode (one thread)\n");
+  hr_setup(cfg, op);
+  Command cmd(op, cfg.key, cfg.size);
+  auto run = std::make_unique<HrRun>();
+  HrRun *r = run.get();
+  r->cmd = &cmd;
+  r->duration = cfg.duration;
+  r->st.limit = cfg.duration > 0 ? -1 : cfg.requests;
+  r->slots.assign(static_cast<size_t>(total_depth(cfg)), HrSlot{r, 0});
+  if (uv_loop_init(&r->loop) != 0) die("uv_loop_init failed");
+  uv_timer_init(&r->loop, &r->timer);
+  r->timer.data = r;
+  r->ac = cfg.socket.empty() ? redisAsyncConnect(cfg.host.c_str(), cfg.port)
+                             : redisAsyncConnectUnix(cfg.socket.c_str());
+  if (r->ac == nullptr || r->ac->err != 0)
+    die("hiredis async connect: %s", r->ac != nullptr ? r->ac->errstr : "oom");
+  if (redisLibuvAttach(r->ac, &r->loop) != REDIS_OK) die("redisLibuvAttach failed");
+  r->ac->data = r;
+  redisAsyncSetConnectCallback(r->ac, hr_connect_cb);
+  if (!cfg.password.empty())
+    redisAsyncCommand(r->ac, hr_auth_cb, r, "AUTH %s", cfg.password.c_str());
+  redisAsyncCommand(r->ac, hr_start_cb, r, "PING");
+  uv_run(&r->loop, UV_RUN_DEFAULT);
+  // The libuv adapter drops poll errors (e.g. a refused connect), which ends
+  // the loop with nothing reported.
+  if (!r->ended) die("hiredis: connection failed before the run started");
+  uv_loop_close(&r->loop);
+  if (!r->started) die("hiredis: %s", r->st.first_error.c_str());
+  Result res;
+  r->st.fill(res);
+  res.hist = r->hist;
+  return res;
+}
+
+Result run_hiredis_blocking(const Config &cfg, const std::string &op) {
+  redisContext *c = hr_connect_blocking(cfg);
+  Command cmd(op, cfg.key, cfg.size);
+  if (op == "GET") {
+    std::string err = hr_call(c, Command("SET", cfg.key, cfg.size));
+    if (!err.empty()) die("setup SET failed: %s", err.c_str());
+  }
+  Result res = run_blocking(cfg, [&] { return hr_call(c, cmd); });
+  redisFree(c);
+  return res;
+}
+
+// ---- Output -------------------------------------------------------------------------
+
+double ms(uint64_t ns) {
+  return static_cast<double>(ns) / 1e6;
+}
+double us(uint64_t ns) {
+  return static_cast<double>(ns) / 1e3;
+}
+
+void report(const Config &cfg, const std::string &op, const Result &r, bool &csv_header) {
+  double rate = r.secs > 0 ? static_cast<double>(r.ops) / r.secs : 0.0;
+  const char *impl = cfg.impl == Impl::kLibjr ? "libjr" : "hiredis";
+  const char *transport = cfg.socket.empty() ? "tcp" : "unix";
+  int depth = cfg.blocking ? 1 : total_depth(cfg);
+  if (r.errors > 0)
+    std::fprintf(stderr, "jr-benchmark: %s %s: %" PRIu64 " errors, first: %s\n", impl, op.c_str(),
+                 r.errors, r.first_error.c_str());
+  if (cfg.line) {
+    std::printf("client=%s transport=%s op=%s size=%zu depth=%d ops=%" PRIu64
+                " secs=%.3f ops_per_s=%.0f p50_us=%.1f p99_us=%.1f errors=%" PRIu64 "\n",
+                impl, transport, op.c_str(), cfg.size, depth, r.ops, r.secs, rate,
+                us(r.hist.percentile(50)), us(r.hist.percentile(99)), r.errors);
+  } else if (cfg.csv) {
+    if (!csv_header) {
+      std::printf(
+          "\"test\",\"rps\",\"avg_latency_ms\",\"min_latency_ms\",\"p50_latency_ms\","
+          "\"p95_latency_ms\",\"p99_latency_ms\",\"max_latency_ms\"\n");
+      csv_header = true;
+    }
+    std::printf("\"%s\",\"%.2f\",\"%.3f\",\"%.3f\",\"%.3f\",\"%.3f\",\"%.3f\",\"%.3f\"\n",
+                op.c_str(), rate, r.hist.mean() / 1e6, ms(r.hist.min()), ms(r.hist.percentile(50)),
+                ms(r.hist.percentile(95)), ms(r.hist.percentile(99)), ms(r.hist.max()));
+  } else if (cfg.quiet) {
+    std::printf("%s: %.2f requests per second, p50=%.3f msec\n", op.c_str(), rate,
+                ms(r.hist.percentile(50)));
+  } else {
+    std::printf("====== %s ======\n", op.c_str());
+    if (cfg.blocking) {
+      std::printf("  client: %s (blocking, one caller)  transport: %s\n", impl, transport);
+    } else {
+      std::printf("  client: %s  transport: %s  in flight: %d", impl, transport, depth);
+      if (cfg.depth == 0) std::printf(" (%d callers x pipeline %d)", cfg.clients, cfg.pipeline);
+      if (cfg.impl == Impl::kLibjr)
+        std::printf("  submit threads: %s",
+                    cfg.threads > 0 ? std::to_string(cfg.threads).c_str() : "loop callback");
+      std::printf("\n");
+    }
+    std::printf("  %" PRIu64 " requests completed in %.2f seconds\n", r.ops, r.secs);
+    std::printf("  %zu bytes payload\n", cfg.size);
+    if (r.errors > 0) std::printf("  %" PRIu64 " errors\n", r.errors);
+    std::printf("  latency (msec): avg=%.3f min=%.3f p50=%.3f p95=%.3f p99=%.3f max=%.3f\n",
+                r.hist.mean() / 1e6, ms(r.hist.min()), ms(r.hist.percentile(50)),
+                ms(r.hist.percentile(95)), ms(r.hist.percentile(99)), ms(r.hist.max()));
+    std::printf("  throughput: %.2f requests per second\n\n", rate);
+  }
+  std::fflush(stdout);
+}
+
+// ---- Command line -------------------------------------------------------------------
+
+void usage(FILE *f) {
+  std::fprintf(f,
+               "Usage: jr-benchmark [options]\n"
+               "  -h, --host <host>      server host (default 127.0.0.1)\n"
+               "  -p, --port <port>      server port (default 6379)\n"
+               "  -s, --socket <path>    unix socket (overrides host and port)\n"
+               "  -a, --password <pw>    AUTH password\n"
+               "  -c, --clients <n>      concurrent callers on the ONE connection (default 50)\n"
+               "  -n, --requests <n>     total requests (default 100000)\n"
+               "  -d, --size <bytes>     SET/GET value size (default 3)\n"
+               "  -P, --pipeline <n>     commands each caller keeps in flight (default 1)\n"
+               "      --depth <n>        total commands in flight (instead of -c * -P)\n"
+               "  -t, --tests <list>     comma-separated: get,set,ping (default set,get)\n"
+               "      --op <GET|SET>     one test; prints the one-line harness format\n"
+               "      --duration <secs>  run for a time instead of -n\n"
+               "      --threads <n>      libjr: submit from n threads (default 0: resubmit\n"
+               "                         from the completion callback on libjr's loop thread)\n"
+               "      --client <impl>    libjr (default) or hiredis (async + libuv adapter)\n"
+               "      --blocking         one caller, one command at a time (jr_client_call or\n"
+               "                         hiredis redisCommandArgv)\n"
+               "      --timeout-ms <n>   libjr per-command timeout (default: library default)\n"
+               "      --jr-opt <k=v>     extra libjr option (jr_options_set), e.g.\n"
+               "                         recv_buffer_size=16384; may be repeated\n"
+               "      --csv              redis-benchmark 7 CSV output\n"
+               "  -q, --quiet            one line per test\n"
+               "      --help             this text\n");
+}
+
+std::string upper(std::string s) {
+  for (char &ch : s) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+int64_t parse_int(const std::string &opt, const std::string &v, int64_t lo) {
+  char *end = nullptr;
+  errno = 0;
+  long long n = std::strtoll(v.c_str(), &end, 10);
+  if (errno != 0 || end == v.c_str() || *end != '\0' || n < lo)
+    die("bad value '%s' for %s", v.c_str(), opt.c_str());
+  return n;
+}
+
+Config parse(int argc, char **argv) {
+  Config cfg;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    std::string val;
+    bool has_inline = false;
+    if (a.rfind("--", 0) == 0) {
+      size_t eq = a.find('=');
+      if (eq != std::string::npos) {
+        val = a.substr(eq + 1);
+        a = a.substr(0, eq);
+        has_inline = true;
+      }
+    }
+    auto need = [&]() -> std::string {
+      if (has_inline) return val;
+      if (i + 1 >= argc) die("option %s needs a value", a.c_str());
+      return argv[++i];
+    };
+    if (a == "--help") {
+      usage(stdout);
+      std::exit(0);
+    } else if (a == "-h" || a == "--host") {
+      cfg.host = need();
+    } else if (a == "-p" || a == "--port") {
+      cfg.port = static_cast<int>(parse_int(a, need(), 1));
+    } else if (a == "-s" || a == "--socket") {
+      cfg.socket = need();
+    } else if (a == "-a" || a == "--password") {
+      cfg.password = need();
+    } else if (a == "-c" || a == "--clients") {
+      cfg.clients = static_cast<int>(parse_int(a, need(), 1));
+    } else if (a == "-n" || a == "--requests") {
+      cfg.requests = parse_int(a, need(), 0);
+    } else if (a == "-d" || a == "--size") {
+      cfg.size = static_cast<size_t>(parse_int(a, need(), 0));
+    } else if (a == "-P" || a == "--pipeline") {
+      cfg.pipeline = static_cast<int>(parse_int(a, need(), 1));
+    } else if (a == "--depth") {
+      cfg.depth = static_cast<int>(parse_int(a, need(), 1));
+    } else if (a == "-t" || a == "--tests") {
+      std::string list = need();
+      cfg.tests.clear();
+      size_t pos = 0;
+      while (pos <= list.size()) {
+        size_t comma = list.find(',', pos);
+        if (comma == std::string::npos) comma = list.size();
+        std::string t = upper(list.substr(pos, comma - pos));
+        if (!t.empty()) cfg.tests.push_back(t);
+        pos = comma + 1;
+      }
+    } else if (a == "--op") {
+      cfg.tests = {upper(need())};
+      cfg.line = true;
+    } else if (a == "--duration") {
+      char *end = nullptr;
+      std::string v = need();
+      cfg.duration = std::strtod(v.c_str(), &end);
+      if (end == v.c_str() || *end != '\0' || cfg.duration < 0)
+        die("bad --duration '%s'", v.c_str());
+    } else if (a == "--threads") {
+      cfg.threads = static_cast<int>(parse_int(a, need(), 0));
+    } else if (a == "--client") {
+      std::string v = need();
+      if (v == "libjr" || v == "jr") {
+        cfg.impl = Impl::kLibjr;
+      } else if (v == "hiredis") {
+        cfg.impl = Impl::kHiredis;
+      } else {
+        die("--client must be libjr or hiredis, not '%s'", v.c_str());
+      }
+    } else if (a == "--blocking") {
+      cfg.blocking = true;
+    } else if (a == "--timeout-ms") {
+      cfg.timeout_ms = parse_int(a, need(), 0);
+    } else if (a == "--jr-opt") {
+      std::string v = need();
+      size_t eq = v.find('=');
+      if (eq == std::string::npos || eq == 0) die("--jr-opt wants key=value, not '%s'", v.c_str());
+      cfg.jr_opts.emplace_back(v.substr(0, eq), v.substr(eq + 1));
+    } else if (a == "--csv") {
+      cfg.csv = true;
+    } else if (a == "-q" || a == "--quiet") {
+      cfg.quiet = true;
+    } else {
+      usage(stderr);
+      die("unknown option '%s'", a.c_str());
+    }
+  }
+  if (cfg.tests.empty()) die("no tests selected");
+  if (cfg.threads > 0 && cfg.depth == 0 && cfg.clients < cfg.threads)
+    std::fprintf(stderr, "jr-benchmark: note: %d callers over %d threads leaves threads idle\n",
+                 cfg.clients, cfg.threads);
+  return cfg;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  Config cfg = parse(argc, argv);
+  bool csv_header = false;
+  int status = 0;
+  for (const std::string &op : cfg.tests) {
+    Result r;
+    if (cfg.blocking) {
+      r = cfg.impl == Impl::kLibjr ? run_libjr_blocking(cfg, op) : run_hiredis_blocking(cfg, op);
+    } else {
+      r = cfg.impl == Impl::kLibjr ? run_libjr(cfg, op) : run_hiredis(cfg, op);
+    }
+    report(cfg, op, r, csv_header);
+    if (r.errors > 0) status = 1;
+  }
+  return status;
+}
