@@ -667,8 +667,8 @@ class PubSub(_Stream):
     def _names(self, names):
         if names is None:
             return []
-        if isinstance(names, (str, bytes, bytearray)):
-            names = [names]
+        if not isinstance(names, (list, tuple, set, frozenset)):
+            names = [names]  # one name
         enc = self._encoder
         out = []
         for n in names:

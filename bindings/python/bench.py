@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""GET throughput from asyncio: libjr (the jr package) vs redis-py's redis.asyncio.
+
+    /usr/bin/python3 bindings/python/bench.py [--builddir DIR] [--seconds N]
+                                              [--tasks 1024] [--port P]
+
+Each library runs `tasks` concurrent asyncio tasks, each doing GET in a loop
+for `seconds` seconds (after a short warm-up), against the same redis-server
+(its own, on a free loopback port, unless --port is given), in the same run.
+redis-py is used the ordinary way (redis.asyncio.Redis with its default
+connection pool, which opens a connection per concurrently busy task);
+libjr pipelines every task's GET on its one shared connection.
+Needs python3-redis for the comparison (apt-get install python3-redis).
+"""
+import argparse
+import asyncio
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def import_jr(builddir):
+    sys.path.insert(0, HERE)
+    if builddir:
+        for d in (os.path.join(builddir, 'bindings', 'python'),
+                  os.path.join(builddir, 'bindings-python')):
+            if glob.glob(os.path.join(d, '_jr*.so')):
+                sys.path.insert(1, d)
+                break
+    import jr
+    return jr
+
+
+def start_server():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    d = tempfile.mkdtemp(prefix='jr-bench-')
+    proc = subprocess.Popen([shutil.which('redis-server') or '/usr/bin/redis-server', '--port',
+                             str(port), '--bind', '127.0.0.1', '--save', '', '--appendonly',
+                             'no', '--dir', d, '--maxclients', '10000'],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(500):
+        try:
+            with socket.create_connection(('127.0.0.1', port), timeout=1) as c:
+                c.sendall(b'PING\r\n')
+                if c.recv(16).startswith(b'+PONG'):
+                    return proc, port, d
+        except OSError:
+            time.sleep(0.01)
+    proc.kill()
+    raise RuntimeError('redis-server did not start')
+
+
+async def run_tasks(get, tasks, seconds, warmup):
+    # get(key) -> awaitable reply
+    count = 0
+    stop = False
+    measuring = False
+
+    async def worker():
+        nonlocal count
+        while not stop:
+            await get(b'bench:key')
+            if measuring:
+                count += 1
+
+    workers = [asyncio.ensure_future(worker()) for _ in range(tasks)]
+    await asyncio.sleep(warmup)
+    measuring = True
+    t0 = time.perf_counter()
+    await asyncio.sleep(seconds)
+    measuring = False
+    elapsed = time.perf_counter() - t0
+    n = count
+    stop = True
+    await asyncio.gather(*workers)
+    return n / elapsed
+
+
+async def bench_jr(jr, port, tasks, seconds, warmup):
+    async with jr.MultiplexerPool({'endpoints': [('127.0.0.1', port)]}) as mp:
+        db = mp.database()
+        await db.commandreply(b'SET', b'bench:key', b'x' * 16)
+        cr = db.commandreply
+        return await run_tasks(lambda key: cr(b'GET', key), tasks, seconds, warmup)
+
+
+async def bench_redispy(port, tasks, seconds, warmup):
+    import redis.asyncio as aioredis
+    r = aioredis.Redis(host='127.0.0.1', port=port)
+    try:
+        await r.set(b'bench:key', b'x' * 16)
+        ops = await run_tasks(r.get, tasks, seconds, warmup)
+        conns = len(await r.client_list())
+    finally:
+        await r.close()
+        await r.connection_pool.disconnect()
+    return ops, conns
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--builddir', default=os.environ.get('JR_BUILDDIR'),
+                    help='libjr build tree holding the _jr extension')
+    ap.add_argument('--seconds', type=float, default=5.0)
+    ap.add_argument('--warmup', type=float, default=1.0)
+    ap.add_argument('--tasks', type=int, default=1024)
+    ap.add_argument('--port', type=int, help='use a running redis-server on 127.0.0.1')
+    ap.add_argument('--skip-redispy', action='store_true')
+    args = ap.parse_args()
+    jr = import_jr(args.builddir)
+    proc = d = None
+    port = args.port
+    if port is None:
+        proc, port, d = start_server()
+    try:
+        print('python %s, libjr %s, %d tasks, %.1f s each, redis-server on port %d'
+              % (sys.version.split()[0], jr.libjr_version, args.tasks, args.seconds, port))
+        jr_ops = asyncio.run(bench_jr(jr, port, args.tasks, args.seconds, args.warmup))
+        print('libjr (jr, poll mode + add_reader): %10.0f GET/s  (1 shared connection)' % jr_ops)
+        if args.skip_redispy:
+            return
+        try:
+            import redis  # noqa: F401
+        except ImportError:
+            print('redis-py not installed (apt-get install python3-redis): no comparison')
+            return
+        rp_ops, conns = asyncio.run(bench_redispy(port, args.tasks, args.seconds, args.warmup))
+        print('redis-py %-26s %10.0f GET/s  (%d connections)'
+              % ('(redis.asyncio) ' + redis.__version__ + ':', rp_ops, conns))
+        print('ratio libjr / redis-py: %.2fx' % (jr_ops / rp_ops))
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait()
+            shutil.rmtree(d, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,334 @@
+"""Configuration, endpoints(), the cluster API on a standalone server, the
+README example, and the C extension's low-level contract."""
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+import warnings
+
+import pytest
+
+import jr
+from jr import MultiplexerPool, RedisError, RedisReplyError
+from jr._native import ext
+
+from conftest import RedisServer, raw
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def test_readme_example(port):
+    """The seed README example, unchanged except for the import line and a
+    configuration pointing at the test server (see readme_example.py)."""
+    out = subprocess.run([sys.executable, os.path.join(HERE, 'readme_example.py'), str(port)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ['Hello, World!', 'Atomic Hello, World!',
+                                       'Queued Hello, World!', 'PubSub Hello, World!']
+    assert raw(port, 'GET', 'Counter') == b'1'
+
+
+@pytest.mark.asyncio
+async def test_endpoints(port):
+    async with MultiplexerPool({'endpoints': [('127.0.0.1', port)]}) as mp:
+        assert await mp.endpoints() == [('127.0.0.1', port)]
+    async with MultiplexerPool([('localhost', port), '/tmp/nonexistent.sock']) as mp:
+        assert await mp.endpoints() == [('localhost', port), '/tmp/nonexistent.sock']
+        assert await mp.database().commandreply('PING') == b'PONG'  # localhost resolves
+    async with MultiplexerPool(('127.0.0.1', port)) as mp:
+        assert await mp.endpoints() == [('127.0.0.1', port)]
+    async with MultiplexerPool() as mp:
+        assert await mp.endpoints() == [('127.0.0.1', 6379)]
+
+
+@pytest.mark.asyncio
+async def test_run_on_all_masters_standalone(mp):
+    with pytest.raises(RedisError, match='not connected to a redis cluster') as ei:
+        await mp.run_commandreply_on_all_masters('PING')
+    assert ei.value.unsent
+
+
+@pytest.mark.asyncio
+async def test_configuration_keys(port):
+    cfg = {
+        'endpoints': [('127.0.0.1', port)],
+        'connecttimeout': 2,
+        'connectretry': 1,
+        'sockettimeout': 10,
+        'recvbuffersize': 16384,
+        'tcpkeepalive': 30,
+        'tcpnodelay': False,
+        'maxconnections': 4,
+        'commandtimeout': 3,
+        'clientname': 'jr-test',
+    }
+    original = dict(cfg)
+    async with MultiplexerPool(cfg) as mp:
+        db = mp.database()
+        assert await db.commandreply('CLIENT', 'GETNAME') == b'jr-test'
+        # maxconnections bounds the dedicated connections: 6 pops, 4 run at once
+        pops = [await db.command('BLPOP', 'mq', 0) for _ in range(6)]
+        for i in range(6):
+            await db.commandreply('RPUSH', 'mq', i)
+        assert sorted([(await p)[1] for p in pops]) == [b'%d' % i for i in range(6)]
+    assert cfg == original  # the caller's dict is not modified
+
+
+@pytest.mark.asyncio
+async def test_connectionhandler_commands(port):
+    # The seed's connectionhandler (a Connection class) maps to libjr's
+    # connect commands: a list of commands run on every new connection.
+    async with MultiplexerPool({'endpoints': [('127.0.0.1', port)],
+                                'connectionhandler': [('CLIENT', 'SETNAME', 'handled')]}) as mp:
+        assert await mp.database().commandreply('CLIENT', 'GETNAME') == b'handled'
+        async with mp.database().watch('k') as w:  # a dedicated connection too
+            assert await w.commandreply('CLIENT', 'GETNAME') == b'handled'
+    with pytest.raises(RedisError) as ei:
+        async with MultiplexerPool({'endpoints': [('127.0.0.1', port)],
+                                    'connectionhandler': [('SELECT', 1)]}) as mp:
+            await mp.database().commandreply('PING')
+    assert ei.value.code == jr.EREFUSED
+
+
+def test_error_codes_are_known_to_libjr():
+    # Every code jr.h declares has a name, a text and an unsent flag.
+    unsent = {'EINVAL', 'ENOMEM', 'ECLOSED', 'ECONNECT', 'EQUEUETIMEOUT', 'EREFUSED',
+              'ECANCELED', 'EAUTH', 'EFULL', 'EDISCARDED', 'EWATCH', 'EPOOLTIMEOUT'}
+    for name in ('EINVAL', 'ENOMEM', 'ECLOSED', 'ECONNECT', 'ECONNLOST', 'ETIMEDOUT',
+                 'EQUEUETIMEOUT', 'EPROTO', 'ETOOBIG', 'EREFUSED', 'ECANCELED', 'EABANDONED',
+                 'EAUTH', 'ESHUTDOWN', 'EMISUSE', 'ENOENT', 'EINTERNAL', 'EFULL', 'EDISCARDED',
+                 'EWATCH', 'EPOOLTIMEOUT'):
+        code = getattr(jr, name)
+        assert ext.err_name(code) == 'JR_' + name
+        assert ext.strerror(code) != ext.strerror(-1000)
+        if name in unsent:
+            assert ext.err_unsent(code), name
+
+
+def test_configuration_errors():
+    with pytest.raises(ValueError, match='unknown configuration key'):
+        MultiplexerPool({'nosuchkey': 1})
+    with pytest.raises(ValueError):
+        MultiplexerPool({'maxconnections': 0})
+    with pytest.raises(ValueError):
+        MultiplexerPool({'maxconnections': None})
+    with pytest.raises(ValueError):
+        MultiplexerPool({'endpoints': [('a', 1, 2)]})
+    with pytest.warns(RuntimeWarning, match='connectionhandler'):
+        MultiplexerPool({'connectionhandler': object})
+
+
+@pytest.mark.asyncio
+async def test_invalid_option_value_raises_redis_error(port):
+    mp = MultiplexerPool({'endpoints': [('127.0.0.1', port)], 'recvbuffersize': -5})
+    with pytest.raises(RedisError):
+        await mp.database().commandreply('PING')
+    await mp.aclose()
+
+
+@pytest.mark.asyncio
+async def test_password_and_username():
+    srv = RedisServer('--requirepass', 'sekret', '--user', 'alice', 'on', '>wonder', '~*',
+                      '&*', '+@all')
+    try:
+        async with MultiplexerPool({'endpoints': [('127.0.0.1', srv.port)],
+                                    'password': 'sekret'}) as mp:
+            assert await mp.database().commandreply('ACL', 'WHOAMI') == b'default'
+        async with MultiplexerPool({'endpoints': [('127.0.0.1', srv.port)],
+                                    'username': 'alice', 'password': 'wonder'}) as mp:
+            assert await mp.database().commandreply('ACL', 'WHOAMI') == b'alice'
+        async with MultiplexerPool({'endpoints': [('127.0.0.1', srv.port)],
+                                    'password': 'wrong', 'connectretry': 0}) as mp:
+            with pytest.raises(RedisError) as ei:
+                await mp.database().commandreply('PING')
+            assert ei.value.code == jr.EAUTH and ei.value.unsent
+        async with MultiplexerPool({'endpoints': [('127.0.0.1', srv.port)],
+                                    'connectretry': 0}) as mp:
+            with pytest.raises((RedisError, RedisReplyError)):
+                await mp.database().commandreply('GET', 'x')
+    finally:
+        srv.stop()
+
+
+@pytest.mark.asyncio
+async def test_unix_socket_endpoint(tmp_path):
+    sock = str(tmp_path / 'r.sock')
+    srv = RedisServer('--unixsocket', sock)
+    try:
+        async with MultiplexerPool({'endpoints': sock}) as mp:
+            assert await mp.endpoints() == [sock]
+            assert await mp.database().commandreply('PING') == b'PONG'
+    finally:
+        srv.stop()
+
+
+@pytest.mark.asyncio
+async def test_connection_loss_is_reported_not_swallowed(mp, port):
+    # The seed resolved in-flight commands with b'' on EOF (observed for a
+    # killed pooled BLPOP); here they fail with ECONNLOST ("may have run").
+    db = mp.database()
+    assert await db.commandreply('PING') == b'PONG'
+    pop = await db.command('BLPOP', 'never-filled', 0)
+    for _ in range(100):
+        if b'cmd=blpop' in raw(port, 'CLIENT', 'LIST'):
+            break
+        await asyncio.sleep(0.01)
+    raw(port, 'CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes')
+    with pytest.raises(RedisError) as ei:
+        await asyncio.wait_for(pop, 5)
+    assert ei.value.code == jr.ECONNLOST and ei.value.unsent is False
+    # the shared connection was killed too: the next command reconnects
+    assert await db.commandreply('PING') == b'PONG'
+
+
+# ---- The C extension ------------------------------------------------------------------------
+
+def _client(port):
+    return ext.Client([('endpoint', '127.0.0.1:%d' % port)])
+
+
+def _pump(c, pred, timeout=5.0):
+    import select
+    import time
+    end = time.monotonic() + timeout
+    while not pred():
+        select.select([c.fileno()], [], [], max(0.0, end - time.monotonic()))
+        c.dispatch()
+        if time.monotonic() > end:
+            raise TimeoutError
+
+
+def test_ext_callable_targets_and_errors(port):
+    c = _client(port)
+    got = []
+    c.submit(-1, (b'SET', 'k', 5), got.append)
+    c.submit(0, ('GET', b'k'), got.append)
+    c.submit(0, ['INCR', 'k'], got.append)
+    c.submit(0, ('NOPE',), got.append)
+    _pump(c, lambda: len(got) == 4)
+    assert got[:3] == [b'OK', b'5', 6]
+    assert isinstance(got[3], RedisReplyError)
+    with pytest.raises(RedisError) as ei:
+        c.submit(0, ('SELECT', 1), got.append)
+    assert ei.value.code == jr.EREFUSED
+    with pytest.raises(ValueError):
+        c.submit(0, ('SET', 'a', True), got.append)
+    with pytest.raises(TypeError):
+        c.submit(0, 'SET a b', got.append)
+    c.close()
+    assert c.closed
+    with pytest.raises(RedisError):
+        c.submit(0, ('PING',), got.append)
+    assert c.dispatch() == 0
+    c.close()
+
+
+def test_ext_callback_exception_is_unraisable(port):
+    c = _client(port)
+    done = []
+
+    def bad(v):
+        done.append(v)
+        raise RuntimeError('boom')
+
+    import sys as _sys
+    seen = []
+    old = _sys.unraisablehook
+    _sys.unraisablehook = lambda u: seen.append(u.exc_value)
+    try:
+        c.submit(0, ('PING',), bad)
+        _pump(c, lambda: done)
+    finally:
+        _sys.unraisablehook = old
+    assert isinstance(seen[0], RuntimeError)
+    c.submit(0, ('PING',), done.append)
+    _pump(c, lambda: len(done) == 2)
+    c.close()
+
+
+def test_ext_close_runs_pending_callbacks_with_gil(port):
+    """close() releases the GIL around jr_client_free; the final completions
+    run on the closing thread and take the GIL themselves. Other Python
+    threads keep running meanwhile."""
+    c = _client(port)
+    got = []
+    stop = threading.Event()
+    spins = [0]
+
+    def spinner():
+        while not stop.is_set():
+            spins[0] += 1
+
+    t = threading.Thread(target=spinner)
+    t.start()
+    try:
+        c.submit(0, ('DEBUG', 'SLEEP', '0.2'), got.append)
+        for _ in range(100):
+            c.submit(0, ('PING',), got.append)
+        c.close()  # without dispatching: every target still gets exactly one value
+    finally:
+        stop.set()
+        t.join()
+    assert len(got) == 101
+    assert all(isinstance(v, (bytes, RedisError)) for v in got)
+    assert any(isinstance(v, RedisError) and v.code in (jr.ESHUTDOWN, jr.ECLOSED) for v in got)
+
+
+def test_ext_close_from_callback_is_refused(port):
+    c = _client(port)
+    errors = []
+
+    def cb(v):
+        try:
+            c.close()
+        except RedisError as e:
+            errors.append(e.code)
+
+    c.submit(0, ('PING',), cb)
+    _pump(c, lambda: errors)
+    assert errors == [jr.EMISUSE]
+    c.close()
+
+
+def test_ext_callbacks_during_close_may_call_the_client(port):
+    c = _client(port)
+    seen = []
+
+    def cb(v):
+        seen.append(v)
+        with pytest.raises(RedisError):
+            c.submit(0, ('PING',), seen.append)  # closed: refused, no callback
+
+    c.submit(0, ('DEBUG', 'SLEEP', '0.1'), cb)
+    c.close()
+    assert len(seen) == 1 and isinstance(seen[0], RedisError)
+
+
+def test_ext_refcounts_balanced(port):
+    c = _client(port)
+    target = object()
+    holder = []
+    cb = holder.append
+    before = sys.getrefcount(cb)
+    for _ in range(50):
+        c.submit(0, ('PING',), cb)
+    assert sys.getrefcount(cb) == before + 50
+    _pump(c, lambda: len(holder) == 50)
+    assert sys.getrefcount(cb) == before
+    del target
+    c.close()
+
+
+def test_ext_many_arguments(port):
+    c = _client(port)
+    got = []
+    args = ('RPUSH', 'many') + tuple(range(1000))
+    c.submit(0, args, got.append)
+    _pump(c, lambda: got)
+    assert got == [1000]
+    c.close()
+
+
+def test_version():
+    assert jr.libjr_version == ext.HEADER_VERSION

@@ -1,0 +1,159 @@
+"""Pub/sub instances and MONITOR."""
+import asyncio
+
+import pytest
+
+import jr
+from jr import RedisError, utf8_bytes_as_strings
+
+
+@pytest.mark.asyncio
+async def test_pubsub_basic(mp):
+    cr = mp.database().commandreply
+    async with mp.pubsub(decoder=utf8_bytes_as_strings) as ps:
+        await ps.add('Hello')
+        assert await cr(b'PUBLISH', 'Hello', 'World!') == 1
+        assert await ps.message() == ['subscribe', 'Hello', 1]
+        assert await ps.message() == ['message', 'Hello', 'World!']
+        assert await ps.message(timeout=0.05) is None
+
+
+@pytest.mark.asyncio
+async def test_pubsub_patterns_and_bytes(mp):
+    cr = mp.database().commandreply
+    async with mp.pubsub() as ps:
+        await ps.add(channels=['a', b'b'], patterns='news.*')
+        got = [await ps.message() for _ in range(3)]
+        assert sorted(m[:2] for m in got) == sorted([[b'subscribe', b'a'], [b'subscribe', b'b'],
+                                                     [b'psubscribe', b'news.*']])
+        assert all(isinstance(m[2], int) for m in got)
+        await cr('PUBLISH', 'news.tech', 'x')
+        assert await ps.message() == [b'pmessage', b'news.*', b'news.tech', b'x']
+        assert ps.channels == {b'a', b'b'} and ps.patterns == {b'news.*'}
+
+
+@pytest.mark.asyncio
+async def test_pubsub_remove_channels_keeps_patterns(mp):
+    cr = mp.database().commandreply
+    async with mp.pubsub() as ps:
+        await ps.add(channels=['c1', 'c2'], patterns=['p.*'])
+        for _ in range(3):
+            await ps.message()
+        await ps.remove(channels='c1')
+        assert ps.channels == {b'c2'} and ps.patterns == {b'p.*'}
+        await cr('PUBLISH', 'c1', 'gone')
+        await cr('PUBLISH', 'p.1', 'pat')
+        await cr('PUBLISH', 'c2', 'chan')
+        assert await ps.message() == [b'pmessage', b'p.*', b'p.1', b'pat']
+        assert await ps.message() == [b'message', b'c2', b'chan']
+        await ps.remove(patterns=['p.*'])
+        assert ps.channels == {b'c2'} and ps.patterns == frozenset()
+        await cr('PUBLISH', 'p.1', 'pat')
+        await cr('PUBLISH', 'c2', 'chan2')
+        assert await ps.message() == [b'message', b'c2', b'chan2']
+        await ps.remove()
+        assert not ps.channels and not ps.patterns
+        with pytest.raises(RedisError, match='Not registered'):
+            await ps.message()
+
+
+@pytest.mark.asyncio
+async def test_pubsub_shared_between_instances(mp):
+    cr = mp.database().commandreply
+    a, b = mp.pubsub(), mp.pubsub()
+    await a.add('shared')
+    await b.add('shared')
+    assert (await a.message())[:2] == [b'subscribe', b'shared']
+    assert (await b.message())[:2] == [b'subscribe', b'shared']
+    assert await cr('PUBLISH', 'shared', 'm') == 1  # one subscription connection
+    assert await a.message() == [b'message', b'shared', b'm']
+    assert await b.message() == [b'message', b'shared', b'm']
+    await a.aclose()
+    await cr('PUBLISH', 'shared', 'n')
+    assert await b.message() == [b'message', b'shared', b'n']
+    with pytest.raises(RedisError, match='closed'):
+        await a.message()
+    await b.remove('shared')
+    assert await cr('PUBLISH', 'shared', 'o') == 0
+    await b.aclose()
+
+
+@pytest.mark.asyncio
+async def test_pubsub_ping(mp):
+    async with mp.pubsub(decoder=utf8_bytes_as_strings) as ps:
+        await ps.add('x')
+        await ps.message()
+        await ps.ping()
+        assert await ps.message() == ['pong', '']
+        await ps.ping('hi')
+        assert await ps.message() == ['pong', 'hi']
+
+
+@pytest.mark.asyncio
+async def test_pubsub_message_waits_and_wakes(mp):
+    cr = mp.database().commandreply
+    async with mp.pubsub() as ps:
+        await ps.add('w')
+        await ps.message()
+        waiter = asyncio.ensure_future(ps.message())
+        await asyncio.sleep(0.02)
+        assert not waiter.done()
+        await cr('PUBLISH', 'w', 'late')
+        assert await waiter == [b'message', b'w', b'late']
+
+
+@pytest.mark.asyncio
+async def test_pubsub_closed_by_multiplexer(config):
+    mp = jr.MultiplexerPool(config)
+    ps = mp.pubsub()
+    await ps.add('z')
+    await ps.message()
+    waiter = asyncio.ensure_future(ps.message())
+    await asyncio.sleep(0.01)
+    await mp.aclose()
+    with pytest.raises(RedisError):
+        await waiter
+    with pytest.raises(RedisError):
+        await ps.add('y')
+
+
+@pytest.mark.asyncio
+async def test_pubsub_encoder_error(mp):
+    async with mp.pubsub() as ps:
+        with pytest.raises(ValueError):
+            await ps.add(True)
+        await ps.add('ok')
+        assert (await ps.message())[1] == b'ok'
+
+
+@pytest.mark.asyncio
+async def test_pubsub_resubscribes_after_connection_loss(mp, port):
+    from conftest import raw
+    cr = mp.database().commandreply
+    async with mp.pubsub() as ps:
+        await ps.add('r')
+        await ps.message()
+        raw(port, 'CLIENT', 'KILL', 'TYPE', 'pubsub')
+        with pytest.raises(RedisError) as ei:
+            await asyncio.wait_for(ps.message(), 5)
+        assert ei.value.code == jr.ECONNLOST
+        for _ in range(100):  # libjr resubscribes by itself
+            if await cr('PUBLISH', 'r', 'again') == 1:
+                break
+            await asyncio.sleep(0.02)
+        assert await asyncio.wait_for(ps.message(), 5) == [b'message', b'r', b'again']
+
+
+@pytest.mark.asyncio
+async def test_monitor(mp):
+    async with mp.monitor(decoder=utf8_bytes_as_strings) as mon:
+        db = mp.database()
+        for _ in range(50):
+            await db.commandreply('SET', 'monitored', 'v')
+            line = await mon.message(timeout=0.2)
+            if line is not None:
+                break
+        seen = [line]
+        while not any('"monitored"' in (l or '') for l in seen):
+            seen.append(await asyncio.wait_for(mon.message(), 5))
+        assert isinstance(seen[-1], str)
