@@ -1,0 +1,44 @@
+//! The README example. Run it against a redis-server on 127.0.0.1:6379:
+//!   cargo run --offline --example readme
+use std::time::Duration;
+
+fn main() -> Result<(), jr::Error> {
+    let client = jr::Client::new(
+        &jr::Options::new()
+            .endpoint("127.0.0.1:6379")
+            .command_timeout(Duration::from_secs(2)),
+    )?;
+
+    client.call(&["SET", "greeting", "hello"])?;
+    let r = client.call(&["GET", "greeting"])?;
+    println!("{:?}", r.as_str()); // Some("hello")
+
+    // Eager futures: all of them leave in one write (automatic pipelining).
+    let futures: Vec<_> = (0..100)
+        .map(|_| client.command(&["INCR", "counter"]))
+        .collect();
+    for f in futures {
+        f.wait()?; // or .await in any executor
+    }
+
+    // A closure, called exactly once on libjr's loop thread (must not block).
+    client.submit(&["GET", "greeting"], |r| println!("callback: {r:?}"))?;
+
+    // Two kinds of errors.
+    match client.call(&["LPUSH", "greeting", "x"]) {
+        Err(jr::Error::Server(msg)) => println!("server said: {msg}"), // WRONGTYPE ...
+        Err(jr::Error::Library {
+            code,
+            unsent,
+            message,
+        }) => {
+            println!("libjr: {code} {message}; safe to retry: {unsent}")
+        }
+        Ok(r) => println!("{r:?}"),
+    }
+
+    // Database views share the connection.
+    let db3 = client.db(3)?;
+    db3.call(&["SET", "k", "in db 3"])?;
+    Ok(())
+}

@@ -1,0 +1,480 @@
+//! The client, database views, callbacks and futures.
+use std::ffi::{c_int, c_void};
+use std::future::Future;
+use std::os::fd::RawFd;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::ptr::{self, NonNull};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use jr_sys as sys;
+
+use crate::args::ArgBuf;
+use crate::error::{check, Error, Result};
+use crate::options::{millis, EventFn, Options};
+use crate::reply::{result_from, Reply};
+
+/// Names a submitted command for [`Client::cancel`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RequestId(pub u64);
+
+/// The deadline of one command.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Timeout {
+    /// The client's `command_timeout_ms` (default 5 s).
+    #[default]
+    Default,
+    /// No deadline.
+    Never,
+    After(Duration),
+}
+
+impl From<Duration> for Timeout {
+    fn from(d: Duration) -> Timeout {
+        Timeout::After(d)
+    }
+}
+
+impl Timeout {
+    fn ms(self) -> i64 {
+        match self {
+            Timeout::Default => -1,
+            Timeout::Never => 0,
+            // 0 would mean "none": a zero deadline is the shortest one.
+            Timeout::After(d) => millis(d).max(1),
+        }
+    }
+}
+
+/// Where commands go: the client's default database or a view.
+#[derive(Clone, Copy)]
+struct Target {
+    client: *mut sys::jr_client,
+    db: *mut sys::jr_db,
+}
+
+impl Target {
+    /// # Safety
+    /// `cb`/`ud` must follow the callback rule: on a negative return the
+    /// callback is never called and the caller still owns `ud`.
+    unsafe fn submit(
+        self,
+        args: &ArgBuf,
+        timeout: Timeout,
+        cb: sys::jr_reply_cb,
+        ud: *mut c_void,
+    ) -> (c_int, u64) {
+        let mut id = 0u64;
+        // SAFETY: the caller's contract; handles are alive (borrowed).
+        let rc = unsafe {
+            if self.db.is_null() {
+                sys::jr_client_submit(
+                    self.client,
+                    args.len(),
+                    args.argv(),
+                    args.lens(),
+                    timeout.ms(),
+                    cb,
+                    ud,
+                    &mut id,
+                )
+            } else {
+                sys::jr_db_submit(
+                    self.db,
+                    args.len(),
+                    args.argv(),
+                    args.lens(),
+                    timeout.ms(),
+                    cb,
+                    ud,
+                    &mut id,
+                )
+            }
+        };
+        (rc, id)
+    }
+
+    fn call<A: AsRef<[u8]>>(self, args: &[A], timeout: Timeout) -> Result<Reply> {
+        let buf = ArgBuf::new(args);
+        let mut out: *mut sys::jr_reply = ptr::null_mut();
+        // SAFETY: valid handles (the borrow of Client/Db keeps them alive),
+        // argv valid for the call, out receives an owned reply.
+        let rc = unsafe {
+            if self.db.is_null() {
+                sys::jr_client_call(
+                    self.client,
+                    buf.len(),
+                    buf.argv(),
+                    buf.lens(),
+                    timeout.ms(),
+                    &mut out,
+                )
+            } else {
+                sys::jr_db_call(
+                    self.db,
+                    buf.len(),
+                    buf.argv(),
+                    buf.lens(),
+                    timeout.ms(),
+                    &mut out,
+                )
+            }
+        };
+        // SAFETY: out is null or owned by us; freed right after the copy.
+        unsafe {
+            let r = result_from(rc, out);
+            sys::jr_reply_free(out);
+            r
+        }
+    }
+
+    fn submit_fn<A, F>(self, args: &[A], timeout: Timeout, f: F) -> Result<RequestId>
+    where
+        A: AsRef<[u8]>,
+        F: FnOnce(Result<Reply>) + Send + 'static,
+    {
+        let buf = ArgBuf::new(args);
+        let ud = Box::into_raw(Box::new(f)).cast::<c_void>();
+        // SAFETY: on success the trampoline takes the box back exactly once.
+        let (rc, id) = unsafe { self.submit(&buf, timeout, Some(trampoline::<F>), ud) };
+        if rc < 0 {
+            // SAFETY: refused: the callback will never run; we still own ud.
+            drop(unsafe { Box::from_raw(ud.cast::<F>()) });
+            return Err(Error::from_code(rc));
+        }
+        Ok(RequestId(id))
+    }
+
+    fn command<A: AsRef<[u8]>>(self, args: &[A], timeout: Timeout) -> ReplyFuture {
+        let shared = Arc::new(Shared::default());
+        let s2 = shared.clone();
+        match self.submit_fn(args, timeout, move |r| s2.complete(r)) {
+            Ok(id) => ReplyFuture {
+                shared,
+                id: Some(id),
+            },
+            Err(e) => {
+                shared.complete(Err(e));
+                ReplyFuture { shared, id: None }
+            }
+        }
+    }
+}
+
+/// The C callback of every closure submit: takes the box back, converts the
+/// borrowed reply, runs the closure, and catches a panic (which must not
+/// cross the C frame).
+unsafe extern "C" fn trampoline<F>(ud: *mut c_void, status: c_int, reply: *const sys::jr_reply)
+where
+    F: FnOnce(Result<Reply>) + Send + 'static,
+{
+    // SAFETY: ud is the Box<F> leaked by submit_fn, handed back exactly
+    // once (libjr's callback rule); reply is valid during this call.
+    let f = unsafe { Box::from_raw(ud.cast::<F>()) };
+    let r = unsafe { result_from(status, reply) };
+    let _ = catch_unwind(AssertUnwindSafe(move || f(r)));
+}
+
+macro_rules! command_methods {
+    () => {
+        /// Runs a command and waits for its reply (works in both dispatch
+        /// modes; `Err(EMISUSE)` on libjr's loop thread, i.e. in a callback).
+        pub fn call<A: AsRef<[u8]>>(&self, args: &[A]) -> Result<Reply> {
+            self.target().call(args, Timeout::Default)
+        }
+        /// [`call`](Self::call) with a deadline.
+        pub fn call_timeout<A: AsRef<[u8]>>(
+            &self,
+            args: &[A],
+            timeout: impl Into<Timeout>,
+        ) -> Result<Reply> {
+            self.target().call(args, timeout.into())
+        }
+        /// Submits a command; `f` is called exactly once with its result, on
+        /// libjr's loop thread (must not block) or in `dispatch` (poll mode).
+        /// A panic in `f` is caught. On `Err` (refused, closed, full) `f` is
+        /// dropped uncalled.
+        pub fn submit<A, F>(&self, args: &[A], f: F) -> Result<RequestId>
+        where
+            A: AsRef<[u8]>,
+            F: FnOnce(Result<Reply>) + Send + 'static,
+        {
+            self.target().submit_fn(args, Timeout::Default, f)
+        }
+        /// [`submit`](Self::submit) with a deadline.
+        pub fn submit_timeout<A, F>(
+            &self,
+            args: &[A],
+            timeout: impl Into<Timeout>,
+            f: F,
+        ) -> Result<RequestId>
+        where
+            A: AsRef<[u8]>,
+            F: FnOnce(Result<Reply>) + Send + 'static,
+        {
+            self.target().submit_fn(args, timeout.into(), f)
+        }
+        /// Submits a command now and returns a future of its result (eager:
+        /// many futures created in a row are pipelined). Dropping the future
+        /// does not cancel the command.
+        pub fn command<A: AsRef<[u8]>>(&self, args: &[A]) -> ReplyFuture {
+            self.target().command(args, Timeout::Default)
+        }
+        /// [`command`](Self::command) with a deadline.
+        pub fn command_timeout<A: AsRef<[u8]>>(
+            &self,
+            args: &[A],
+            timeout: impl Into<Timeout>,
+        ) -> ReplyFuture {
+            self.target().command(args, timeout.into())
+        }
+    };
+}
+
+/// A libjr client: one loop thread and one multiplexed connection.
+/// `Send + Sync`: share it (e.g. in an `Arc`) and call it from any thread.
+/// Dropping it completes every pending command (`ECLOSED`/`ESHUTDOWN`); do
+/// not drop the last reference inside a callback (libjr refuses, and the
+/// client then leaks).
+pub struct Client {
+    raw: NonNull<sys::jr_client>,
+    _event: Option<Arc<Box<EventFn>>>,
+}
+
+// SAFETY: every jr_client call used through &self is documented thread-safe
+// ("Thread: any, concurrently"); jr_dispatch is serialised by libjr itself;
+// jr_client_free needs &mut (Drop).
+unsafe impl Send for Client {}
+unsafe impl Sync for Client {}
+
+impl Client {
+    /// Creates a client (connecting is lazy: the first command connects).
+    pub fn new(opts: &Options) -> Result<Client> {
+        if let Some(e) = &opts.error {
+            return Err(e.clone());
+        }
+        let mut raw = ptr::null_mut();
+        // SAFETY: opts is valid; libjr copies it.
+        check(unsafe { sys::jr_client_new(opts.as_ptr(), &mut raw) })?;
+        Ok(Client {
+            raw: NonNull::new(raw).expect("jr_client_new returned JR_OK and NULL"),
+            _event: opts.event.clone(),
+        })
+    }
+
+    /// A client of one endpoint (`"host:port"`) or URL (`redis://...`).
+    pub fn connect(endpoint_or_url: &str) -> Result<Client> {
+        let key = if endpoint_or_url.contains("://") {
+            "url"
+        } else {
+            "endpoint"
+        };
+        Client::new(&Options::new().set(key, endpoint_or_url))
+    }
+
+    fn target(&self) -> Target {
+        Target {
+            client: self.raw.as_ptr(),
+            db: ptr::null_mut(),
+        }
+    }
+
+    command_methods!();
+
+    /// Cancels a submitted command: it completes with `ECANCELED` (not yet
+    /// written) or `EABANDONED` (written; its reply is dropped), unless its
+    /// reply won the race. Returns false when it had already completed.
+    pub fn cancel(&self, id: RequestId) -> Result<bool> {
+        // SAFETY: valid handle.
+        match unsafe { sys::jr_cancel(self.raw.as_ptr(), id.0) } {
+            sys::JR_ENOENT => Ok(false),
+            rc => check(rc).map(|_| true),
+        }
+    }
+
+    /// A view of database `number` sharing this client's connection.
+    pub fn db(&self, number: u32) -> Result<Db<'_>> {
+        let n = c_int::try_from(number).map_err(|_| Error::from_code(sys::JR_EINVAL))?;
+        let mut raw = ptr::null_mut();
+        // SAFETY: valid handle; the Db borrows the client so it is freed first.
+        check(unsafe { sys::jr_db_new(self.raw.as_ptr(), n, &mut raw) })?;
+        Ok(Db {
+            client: self,
+            raw: NonNull::new(raw).expect("jr_db_new returned JR_OK and NULL"),
+        })
+    }
+
+    /// Stops accepting commands and waits for the accepted ones (`None`:
+    /// forever). Returns false on timeout.
+    pub fn drain(&self, timeout: Option<Duration>) -> Result<bool> {
+        let ms = timeout.map_or(-1, millis);
+        // SAFETY: valid handle.
+        match unsafe { sys::jr_client_drain(self.raw.as_ptr(), ms) } {
+            sys::JR_ETIMEDOUT => Ok(false),
+            rc => check(rc).map(|_| true),
+        }
+    }
+
+    /// Poll mode: a descriptor that is readable while completions wait
+    /// (`None` in loop mode).
+    pub fn fd(&self) -> Option<RawFd> {
+        // SAFETY: valid handle.
+        let fd = unsafe { sys::jr_client_fd(self.raw.as_ptr()) };
+        (fd >= 0).then_some(fd)
+    }
+
+    /// Poll mode: runs up to `max` waiting completions (0 = all) on this
+    /// thread; returns how many ran.
+    pub fn dispatch(&self, max: usize) -> usize {
+        // SAFETY: valid handle; libjr serialises concurrent dispatchers.
+        unsafe { sys::jr_dispatch(self.raw.as_ptr(), max) }
+    }
+
+    /// The raw handle, for calls this crate does not wrap.
+    pub fn as_ptr(&self) -> *mut sys::jr_client {
+        self.raw.as_ptr()
+    }
+}
+
+struct SendPtr(*mut sys::jr_client);
+// SAFETY: only moved to the thread that frees it.
+unsafe impl Send for SendPtr {}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        // SAFETY: we own the handle and nothing else can call it now (&mut).
+        let rc = unsafe { sys::jr_client_free(self.raw.as_ptr()) };
+        if rc == sys::JR_EMISUSE {
+            // The last reference died inside a libjr callback (e.g. an
+            // Arc<Client> captured by a closure), where libjr cannot join its
+            // own loop thread. Free it from a helper thread instead: that
+            // waits for the running callback to return, as any free does.
+            let p = SendPtr(self.raw.as_ptr());
+            let _ = std::thread::Builder::new()
+                .name("jr-client-free".into())
+                .spawn(move || {
+                    let p = p;
+                    // SAFETY: sole owner; not on the loop thread.
+                    unsafe { sys::jr_client_free(p.0) };
+                });
+        }
+    }
+}
+
+/// A database view (`jr_db`): commands run in its database on the client's
+/// shared connection.
+pub struct Db<'c> {
+    client: &'c Client,
+    raw: NonNull<sys::jr_db>,
+}
+
+// SAFETY: jr_db_submit/jr_db_call are thread-safe like their client forms.
+unsafe impl Send for Db<'_> {}
+unsafe impl Sync for Db<'_> {}
+
+impl Db<'_> {
+    fn target(&self) -> Target {
+        Target {
+            client: self.client.raw.as_ptr(),
+            db: self.raw.as_ptr(),
+        }
+    }
+
+    command_methods!();
+
+    /// The client this view belongs to.
+    pub fn client(&self) -> &Client {
+        self.client
+    }
+}
+
+impl Drop for Db<'_> {
+    fn drop(&mut self) {
+        // SAFETY: owned; the borrow guarantees the client is still alive.
+        unsafe { sys::jr_db_free(self.raw.as_ptr()) }
+    }
+}
+
+// ---- Futures -------------------------------------------------------------------------
+
+#[derive(Default)]
+struct State {
+    result: Option<Result<Reply>>,
+    waker: Option<Waker>,
+}
+
+#[derive(Default)]
+pub(crate) struct Shared {
+    state: Mutex<State>,
+}
+
+impl Shared {
+    pub(crate) fn complete(&self, r: Result<Reply>) {
+        let waker = {
+            let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            st.result = Some(r);
+            st.waker.take()
+        };
+        // Wake after the lock is released.
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+/// The result of a command submitted by [`Client::command`]. The command is
+/// already on its way when this exists; polling only waits. Works with any
+/// executor, or [`block_on`](crate::block_on) / [`ReplyFuture::wait`].
+pub struct ReplyFuture {
+    shared: Arc<Shared>,
+    id: Option<RequestId>,
+}
+
+impl ReplyFuture {
+    /// The id for [`Client::cancel`] (`None` when the submit was refused).
+    pub fn id(&self) -> Option<RequestId> {
+        self.id
+    }
+    /// Blocks the calling thread until the result arrives.
+    pub fn wait(self) -> Result<Reply> {
+        crate::block_on(self)
+    }
+    /// The result if it has arrived (without waiting).
+    pub fn try_take(&mut self) -> Option<Result<Reply>> {
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .result
+            .take()
+    }
+
+    #[allow(dead_code)]
+    pub(crate) fn new_pending() -> (ReplyFuture, Arc<Shared>) {
+        let shared = Arc::new(Shared::default());
+        (
+            ReplyFuture {
+                shared: shared.clone(),
+                id: None,
+            },
+            shared,
+        )
+    }
+}
+
+impl Future for ReplyFuture {
+    type Output = Result<Reply>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Reply>> {
+        let mut st = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(r) = st.result.take() {
+            return Poll::Ready(r);
+        }
+        match &st.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => st.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}

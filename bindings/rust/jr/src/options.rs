@@ -1,0 +1,209 @@
+//! The options builder (`jr_options`). Keys and defaults: jr.h.
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jr_sys as sys;
+
+use crate::args::ArgBuf;
+use crate::error::{check, Error, Result};
+
+/// A connection event (`JR_EVENT_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    Connected,
+    Disconnected,
+    ConnectFailed,
+    Log,
+    Other(i32),
+}
+
+impl Event {
+    fn from_raw(e: c_int) -> Event {
+        match e {
+            sys::JR_EVENT_CONNECTED => Event::Connected,
+            sys::JR_EVENT_DISCONNECTED => Event::Disconnected,
+            sys::JR_EVENT_CONNECT_FAILED => Event::ConnectFailed,
+            sys::JR_EVENT_LOG => Event::Log,
+            o => Event::Other(o),
+        }
+    }
+}
+
+pub(crate) type EventFn = dyn Fn(Event, &str, &str) + Send + Sync + 'static;
+
+/// Builds the options of a [`Client`](crate::Client).
+///
+/// Builder methods never fail on the spot: the first invalid key or value is
+/// remembered and returned by `Client::new`. Use [`Options::try_set`] to
+/// check a setting at once.
+///
+/// ```no_run
+/// let opts = jr::Options::new()
+///     .endpoint("127.0.0.1:6379")
+///     .command_timeout(std::time::Duration::from_secs(2));
+/// let client = jr::Client::new(&opts)?;
+/// # Ok::<(), jr::Error>(())
+/// ```
+pub struct Options {
+    raw: NonNull<sys::jr_options>,
+    pub(crate) event: Option<Arc<Box<EventFn>>>,
+    pub(crate) error: Option<Error>,
+}
+
+// SAFETY: a jr_options is plain data; it is used by one thread at a time
+// (through &mut self, or &self for jr_client_new, which only reads it).
+unsafe impl Send for Options {}
+unsafe impl Sync for Options {}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options::new()
+    }
+}
+
+impl Drop for Options {
+    fn drop(&mut self) {
+        // SAFETY: owned, freed once.
+        unsafe { sys::jr_options_free(self.raw.as_ptr()) }
+    }
+}
+
+fn cstring(s: &str) -> Result<CString> {
+    CString::new(s).map_err(|_| Error::from_code(sys::JR_EINVAL))
+}
+
+impl Options {
+    pub fn new() -> Options {
+        // SAFETY: no preconditions; NULL only when out of memory.
+        let raw = unsafe { sys::jr_options_new() };
+        Options {
+            raw: NonNull::new(raw).expect("jr_options_new: out of memory"),
+            event: None,
+            error: None,
+        }
+    }
+
+    /// Sets a string (or numeric-as-text) option now.
+    pub fn try_set(&mut self, key: &str, value: &str) -> Result<()> {
+        let (k, v) = (cstring(key)?, cstring(value)?);
+        // SAFETY: valid handle and NUL-terminated strings (copied by libjr).
+        check(unsafe { sys::jr_options_set(self.raw.as_ptr(), k.as_ptr(), v.as_ptr()) })
+    }
+    /// Sets a numeric option now.
+    pub fn try_set_int(&mut self, key: &str, value: i64) -> Result<()> {
+        let k = cstring(key)?;
+        // SAFETY: valid handle and NUL-terminated key.
+        check(unsafe { sys::jr_options_set_int(self.raw.as_ptr(), k.as_ptr(), value) })
+    }
+
+    fn remember(mut self, r: Result<()>) -> Self {
+        if let Err(e) = r {
+            self.error.get_or_insert(e);
+        }
+        self
+    }
+    /// Sets any key (see jr.h).
+    pub fn set(mut self, key: &str, value: &str) -> Self {
+        let r = self.try_set(key, value);
+        self.remember(r)
+    }
+    pub fn set_int(mut self, key: &str, value: i64) -> Self {
+        let r = self.try_set_int(key, value);
+        self.remember(r)
+    }
+    /// Adds an endpoint: `"host:port"`, `"[v6]:port"`, `"host"` or a unix
+    /// socket path. Repeatable.
+    pub fn endpoint(self, ep: &str) -> Self {
+        self.set("endpoint", ep)
+    }
+    /// `redis://[user[:pass]@]host[:port][/db]` or `unix:///path?db=N`.
+    pub fn url(self, url: &str) -> Self {
+        self.set("url", url)
+    }
+    pub fn username(self, user: &str) -> Self {
+        self.set("username", user)
+    }
+    pub fn password(self, pass: &str) -> Self {
+        self.set("password", pass)
+    }
+    pub fn database(self, db: u32) -> Self {
+        self.set_int("database", i64::from(db))
+    }
+    pub fn client_name(self, name: &str) -> Self {
+        self.set("client_name", name)
+    }
+    pub fn connect_timeout(self, t: Duration) -> Self {
+        self.set_int("connect_timeout_ms", millis(t))
+    }
+    pub fn connect_retry(self, n: u32) -> Self {
+        self.set_int("connect_retry", i64::from(n))
+    }
+    /// Default deadline of each command; `Duration::ZERO` means none.
+    pub fn command_timeout(self, t: Duration) -> Self {
+        self.set_int("command_timeout_ms", millis(t))
+    }
+    /// `dispatch=poll`: completions run in [`Client::dispatch`](crate::Client::dispatch).
+    pub fn poll_mode(self) -> Self {
+        self.set("dispatch", "poll")
+    }
+    /// A command sent on every new connection after AUTH.
+    pub fn connect_command<A: AsRef<[u8]>>(self, args: &[A]) -> Self {
+        let buf = ArgBuf::new(args);
+        // SAFETY: argv/lens are valid for args.len() entries; copied by libjr.
+        let rc = unsafe {
+            sys::jr_options_add_connect_command(
+                self.raw.as_ptr(),
+                buf.len(),
+                buf.argv(),
+                buf.lens(),
+            )
+        };
+        self.remember(check(rc))
+    }
+    /// A hook for connection events, called on libjr's loop thread (must not
+    /// block). Panics in it are caught.
+    pub fn on_event<F>(mut self, f: F) -> Self
+    where
+        F: Fn(Event, &str, &str) + Send + Sync + 'static,
+    {
+        let boxed: Arc<Box<EventFn>> = Arc::new(Box::new(f));
+        let ctx = Arc::as_ptr(&boxed) as *mut c_void;
+        // SAFETY: ctx stays valid while any Client made from these options
+        // lives: each Client keeps a clone of the Arc.
+        let rc =
+            unsafe { sys::jr_options_set_event_cb(self.raw.as_ptr(), Some(event_trampoline), ctx) };
+        self.event = Some(boxed);
+        self.remember(check(rc))
+    }
+
+    pub(crate) fn as_ptr(&self) -> *const sys::jr_options {
+        self.raw.as_ptr()
+    }
+}
+
+pub(crate) fn millis(t: Duration) -> i64 {
+    i64::try_from(t.as_millis()).unwrap_or(i64::MAX)
+}
+
+unsafe extern "C" fn event_trampoline(
+    ctx: *mut c_void,
+    event: c_int,
+    endpoint: *const c_char,
+    detail: *const c_char,
+) {
+    // SAFETY: ctx is the Arc'd box kept alive by every Client (on_event).
+    let f = unsafe { &*(ctx as *const Box<EventFn>) };
+    let text = |p: *const c_char| {
+        if p.is_null() {
+            String::new()
+        } else {
+            // SAFETY: libjr passes NUL-terminated text valid for this call.
+            unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+        }
+    };
+    let (ep, det) = (text(endpoint), text(detail));
+    let _ = catch_unwind(AssertUnwindSafe(|| f(Event::from_raw(event), &ep, &det)));
+}
