@@ -171,6 +171,10 @@ class MultiplexerPool:
     def __init__(self, configuration=None):
         self._options, self._connect_commands, self._endpoints = \
             _parse_configuration(configuration)
+        self._command_timeout = 5.0  # libjr's default command_timeout_ms
+        for key, value in self._options:
+            if key == 'command_timeout_ms':
+                self._command_timeout = value / 1000.0 if value else None
         self._c = None
         self._loop = None
         self._fd = None
@@ -209,6 +213,21 @@ class MultiplexerPool:
     @property
     def closed(self):
         return self._closed
+
+    def __del__(self):
+        # Forgotten without aclose(): free libjr's client (its loop thread and
+        # sockets) instead of leaving it registered on the event loop.
+        c = getattr(self, '_c', None)
+        if c is not None:
+            self._c = None
+            try:
+                self._loop.remove_reader(self._fd)
+            except Exception:
+                pass
+            try:
+                c.close()
+            except Exception:
+                pass
 
     def database(self, number=None, encoder=utf8_encode, decoder=None):
         """A view on database ``number`` (default: the configured
@@ -696,9 +715,21 @@ class PubSub(_Stream):
                 self._confirming.setdefault((pattern, n), []).append(f)
                 waits.append(f)
         # Returns once the server confirmed every new subscription, so that a
-        # PUBLISH sent after add() cannot overtake the SUBSCRIBE.
-        for f in waits:
-            await f
+        # PUBLISH sent after add() cannot overtake the SUBSCRIBE. libjr does
+        # not report a subscription connection that cannot connect, so the
+        # wait is bounded by the command timeout (commandtimeout, default 5 s).
+        if waits:
+            limit = self._mp._command_timeout
+            try:
+                if limit is None:
+                    for f in waits:
+                        await f
+                else:
+                    await asyncio.wait_for(asyncio.gather(*waits), limit)
+            except asyncio.TimeoutError:
+                raise error('subscription not confirmed by the server within %g s (it stays '
+                            'registered and is sent when the connection comes up)' % limit,
+                            ext.ETIMEDOUT, False) from None
         if self._ended:
             raise self._closed_error()
 

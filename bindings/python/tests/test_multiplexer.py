@@ -29,6 +29,19 @@ def test_readme_example(port):
     assert raw(port, 'GET', 'Counter') == b'1'
 
 
+def test_binding_readme_example(port, tmp_path):
+    """The example of bindings/python/README.md runs (pointed at the test server)."""
+    import re
+    with open(os.path.join(HERE, '..', 'README.md')) as f:
+        code = re.search(r'## Example\n\n```python\n(.*?)```', f.read(), re.S).group(1)
+    script = tmp_path / 'example.py'
+    script.write_text(code.replace("('localhost', 6379)", "('localhost', %d)" % port))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-1] == 'Counter 1'
+
+
 @pytest.mark.asyncio
 async def test_endpoints(port):
     async with MultiplexerPool({'endpoints': [('127.0.0.1', port)]}) as mp:

@@ -157,3 +157,16 @@ async def test_monitor(mp):
         while not any('"monitored"' in (l or '') for l in seen):
             seen.append(await asyncio.wait_for(mon.message(), 5))
         assert isinstance(seen[-1], str)
+
+
+@pytest.mark.asyncio
+async def test_pubsub_add_unreachable_server_times_out():
+    from conftest import free_port
+    cfg = {'endpoints': [('127.0.0.1', free_port())], 'connectretry': 0,
+           'commandtimeout': 0.3}
+    async with jr.MultiplexerPool(cfg) as mp:
+        ps = mp.pubsub()
+        with pytest.raises(RedisError) as ei:
+            await ps.add('x')
+        assert ei.value.code == jr.ETIMEDOUT
+        assert await ps.message(timeout=0.05) is None
