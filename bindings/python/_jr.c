@@ -19,11 +19,16 @@
  * GIL (releasing it there avoids the deadlock described in
  * docs: the loop thread may be waiting for work that needs the GIL).
  *
+ * Only the Limited API (stable ABI) of CPython 3.11 is used.
+ *
  * Child handles (Multi, Watch, Sub, Monitor) keep their Client alive and are
  * linked into it, so Client.close() ends each of them (discard, free) before
  * jr_client_free: no libjr handle outlives its client.
  */
 #define PY_SSIZE_T_CLEAN
+#ifndef Py_LIMITED_API
+#define Py_LIMITED_API 0x030B0000 /* the stable ABI of CPython 3.11 */
+#endif
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
@@ -104,7 +109,7 @@ static PyObject *convert(const jr_reply *r) {
       s = jr_reply_str(r, &len);
       PyObject *text = PyUnicode_DecodeUTF8(s, (Py_ssize_t)len, "replace");
       if (text == NULL) return NULL;
-      PyObject *e = PyObject_CallOneArg(ReplyErrorType, text);
+      PyObject *e = PyObject_CallFunctionObjArgs(ReplyErrorType, text, NULL);
       Py_DECREF(text);
       return e;
     }
@@ -115,11 +120,10 @@ static PyObject *convert(const jr_reply *r) {
       if (list != NULL) {
         for (size_t i = 0; i < n; i++) {
           PyObject *item = convert(jr_reply_element(r, i));
-          if (item == NULL) {
+          if (item == NULL || PyList_SetItem(list, (Py_ssize_t)i, item) < 0) {
             Py_CLEAR(list);
             break;
           }
-          PyList_SET_ITEM(list, (Py_ssize_t)i, item);
         }
       }
       Py_LeaveRecursiveCall();
@@ -157,14 +161,14 @@ static void deliver(PyObject *target, PyObject *value) {
   }
   PyObject *res;
   if (FutureType != NULL && PyObject_TypeCheck(target, (PyTypeObject *)FutureType)) {
-    res = PyObject_CallMethodOneArg(target, str_set_result, value);
+    res = PyObject_CallMethodObjArgs(target, str_set_result, value, NULL);
     /* A future cancelled by its waiter: nobody wants the value. */
     if (res == NULL && PyErr_ExceptionMatches(InvalidStateType)) {
       PyErr_Clear();
       res = Py_NewRef(Py_None);
     }
   } else {
-    res = PyObject_CallOneArg(target, value);
+    res = PyObject_CallFunctionObjArgs(target, value, NULL);
   }
   if (res == NULL) {
     PyErr_WriteUnraisable(target);
@@ -247,8 +251,11 @@ static void args_release(Args *a) {
 
 static int arg_one(Args *a, size_t i, PyObject *o) {
   if (PyBytes_Check(o)) {
-    a->argv[i] = PyBytes_AS_STRING(o);
-    a->lens[i] = (size_t)PyBytes_GET_SIZE(o);
+    char *s;
+    Py_ssize_t n;
+    if (PyBytes_AsStringAndSize(o, &s, &n) < 0) return -1;
+    a->argv[i] = s;
+    a->lens[i] = (size_t)n;
     return 0;
   }
   if (PyUnicode_Check(o)) {
@@ -260,8 +267,8 @@ static int arg_one(Args *a, size_t i, PyObject *o) {
     return 0;
   }
   if (PyByteArray_Check(o)) {
-    a->argv[i] = PyByteArray_AS_STRING(o);
-    a->lens[i] = (size_t)PyByteArray_GET_SIZE(o);
+    a->argv[i] = PyByteArray_AsString(o);
+    a->lens[i] = (size_t)PyByteArray_Size(o);
     return 0;
   }
   PyObject *text = NULL;
@@ -275,9 +282,10 @@ static int arg_one(Args *a, size_t i, PyObject *o) {
   } else if (PyFloat_Check(o)) {
     text = PyObject_Repr(o);
   } else {
+    PyObject *name = PyType_GetName(Py_TYPE(o));
     PyErr_Format(PyExc_ValueError,
-                 "%.100s is not a redis argument (use bytes, str, int or float, or an encoder)",
-                 Py_TYPE(o)->tp_name);
+                 "%S is not a redis argument (use bytes, str, int or float, or an encoder)", name);
+    Py_XDECREF(name);
     return -1;
   }
   if (text == NULL) return -1;
@@ -300,7 +308,8 @@ static int args_from(Args *a, PyObject *seq) {
     PyErr_SetString(PyExc_TypeError, "command arguments must be a tuple or a list");
     return -1;
   }
-  Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+  int tuple = PyTuple_Check(seq);
+  Py_ssize_t n = tuple ? PyTuple_Size(seq) : PyList_Size(seq);
   if (n == 0) {
     raise_code(JR_EINVAL, "Empty command not allowed");
     return -1;
@@ -319,9 +328,9 @@ static int args_from(Args *a, PyObject *seq) {
       return -1;
     }
   }
-  PyObject **items = PySequence_Fast_ITEMS(seq);
   for (Py_ssize_t i = 0; i < n; i++) {
-    if (arg_one(a, (size_t)i, items[i]) < 0) {
+    PyObject *item = tuple ? PyTuple_GetItem(seq, i) : PyList_GetItem(seq, i);
+    if (item == NULL || arg_one(a, (size_t)i, item) < 0) {
       args_release(a);
       return -1;
     }
@@ -336,7 +345,7 @@ static PyObject *raise_submit(int rc, const Args *a) {
     if (why != NULL) {
       PyObject *msg = PyUnicode_FromFormat("%s: %s", jr_strerror(rc), why);
       if (msg == NULL) return NULL;
-      const char *m = PyUnicode_AsUTF8(msg);
+      const char *m = PyUnicode_AsUTF8AndSize(msg, NULL);
       PyObject *r = m != NULL ? raise_code(rc, m) : NULL;
       Py_DECREF(msg);
       return r;
@@ -364,7 +373,6 @@ typedef struct {
   size_t ndbs;
   ChildObject *children; /* open Multi/Watch/Sub/Monitor handles, newest first */
   int dispatching;
-  PyObject *weakreflist;
 } ClientObject;
 
 enum ChildKind { CHILD_MULTI, CHILD_WATCH, CHILD_SUB, CHILD_MONITOR };
@@ -378,7 +386,7 @@ struct ChildObject {
   ChildObject *multi;  /* Watch: its pending multi (borrowed) */
 };
 
-static PyTypeObject ClientType, MultiType, WatchType, SubType, MonitorType;
+static PyTypeObject *MultiType, *WatchType, *SubType, *MonitorType; /* set by PyInit__jr */
 
 static void child_link(ClientObject *c, ChildObject *ch) {
   ch->owner = (ClientObject *)Py_NewRef((PyObject *)c);
@@ -435,7 +443,7 @@ static int set_option(jr_options *o, const char *key, PyObject *value) {
     if (v == -1 && PyErr_Occurred()) return -1;
     rc = jr_options_set_int(o, key, (int64_t)v);
   } else if (PyUnicode_Check(value)) {
-    const char *s = PyUnicode_AsUTF8(value);
+    const char *s = PyUnicode_AsUTF8AndSize(value, NULL);
     if (s == NULL) return -1;
     rc = jr_options_set(o, key, s);
   } else {
@@ -445,7 +453,7 @@ static int set_option(jr_options *o, const char *key, PyObject *value) {
   if (rc != JR_OK) {
     PyObject *msg = PyUnicode_FromFormat("option %s: %s", key, jr_strerror(rc));
     if (msg != NULL) {
-      const char *m = PyUnicode_AsUTF8(msg);
+      const char *m = PyUnicode_AsUTF8AndSize(msg, NULL);
       if (m != NULL) raise_code(rc, m);
       Py_DECREF(msg);
     }
@@ -475,10 +483,10 @@ static int Client_init(ClientObject *self, PyObject *args, PyObject *kwds) {
   int ok = -1;
   PyObject *seq = NULL;
   if (options != NULL && options != Py_None) {
-    seq = PySequence_Fast(options, "options must be a sequence of (key, value) pairs");
+    seq = PySequence_Tuple(options);
     if (seq == NULL) goto out;
-    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
-      PyObject *pair = PySequence_Fast_GET_ITEM(seq, i);
+    for (Py_ssize_t i = 0; i < PyTuple_Size(seq); i++) {
+      PyObject *pair = PyTuple_GetItem(seq, i);
       const char *key;
       PyObject *value;
       if (!PyArg_ParseTuple(pair, "sO:option", &key, &value)) goto out;
@@ -487,11 +495,11 @@ static int Client_init(ClientObject *self, PyObject *args, PyObject *kwds) {
     Py_CLEAR(seq);
   }
   if (commands != NULL && commands != Py_None) {
-    seq = PySequence_Fast(commands, "connect_commands must be a sequence of commands");
+    seq = PySequence_Tuple(commands);
     if (seq == NULL) goto out;
-    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+    for (Py_ssize_t i = 0; i < PyTuple_Size(seq); i++) {
       Args a;
-      if (args_from(&a, PySequence_Fast_GET_ITEM(seq, i)) < 0) goto out;
+      if (args_from(&a, PyTuple_GetItem(seq, i)) < 0) goto out;
       int rc = jr_options_add_connect_command(o, a.argc, a.argv, a.lens);
       if (rc != JR_OK) raise_submit(rc, &a);
       args_release(&a);
@@ -551,13 +559,13 @@ static PyObject *Client_close(ClientObject *self, PyObject *Py_UNUSED(ignored)) 
 }
 
 static void Client_dealloc(ClientObject *self) {
-  if (self->weakreflist != NULL) PyObject_ClearWeakRefs((PyObject *)self);
   if (self->client != NULL) {
     self->dispatching = 0;
     if (client_close(self) < 0) PyErr_WriteUnraisable((PyObject *)self);
   }
-  PyTypeObject *tp = Py_TYPE(self);
-  tp->tp_free((PyObject *)self);
+  PyTypeObject *tp = Py_TYPE((PyObject *)self);
+  PyObject_Free(self); /* PyType_GenericAlloc'd, not GC tracked: the default tp_free */
+  Py_DECREF(tp);
 }
 
 static jr_db *client_db(ClientObject *self, long number) {
@@ -644,11 +652,11 @@ static PyObject *Client_dispatch(ClientObject *self, PyObject *const *args, Py_s
     if (max == (size_t)-1 && PyErr_Occurred()) return NULL;
   }
   if (self->client == NULL || self->dispatching) return PyLong_FromLong(0);
-  Py_INCREF(self); /* a callback may drop the last other reference */
+  Py_INCREF((PyObject *)self); /* a callback may drop the last other reference */
   self->dispatching = 1;
   size_t n = jr_dispatch(self->client, max);
   self->dispatching = 0;
-  Py_DECREF(self);
+  Py_DECREF((PyObject *)self);
   return PyLong_FromSize_t(n);
 }
 
@@ -674,7 +682,9 @@ static void Child_dealloc(ChildObject *self) {
   child_end(self);
   Py_CLEAR(self->parent);
   Py_CLEAR(self->owner);
+  PyTypeObject *tp = Py_TYPE((PyObject *)self);
   PyObject_Free(self);
+  Py_DECREF(tp);
 }
 
 static void *child_handle(ChildObject *self, const char *what) {
@@ -699,7 +709,7 @@ static PyObject *Client_multi(ClientObject *self, PyObject *arg) {
   jr_multi *m = NULL;
   int rc = jr_multi_new(c, (int)db, &m);
   if (rc != JR_OK) return raise_code(rc, NULL);
-  ChildObject *ch = child_new(&MultiType, self, CHILD_MULTI, m);
+  ChildObject *ch = child_new(MultiType, self, CHILD_MULTI, m);
   if (ch == NULL) jr_multi_discard(m);
   return (PyObject *)ch;
 }
@@ -779,7 +789,7 @@ static PyObject *Client_watch(ClientObject *self, PyObject *const *args, Py_ssiz
   int rc = jr_watch_new(c, (int)db, a.argc, a.argv, a.lens, &w);
   args_release(&a);
   if (rc != JR_OK) return raise_code(rc, NULL);
-  ChildObject *ch = child_new(&WatchType, self, CHILD_WATCH, w);
+  ChildObject *ch = child_new(WatchType, self, CHILD_WATCH, w);
   if (ch == NULL) jr_watch_free(w);
   return (PyObject *)ch;
 }
@@ -818,7 +828,7 @@ static PyObject *Watch_multi(ChildObject *self, PyObject *Py_UNUSED(ignored)) {
   if (rc != JR_OK) {
     return raise_code(rc, rc == JR_EMISUSE ? "Already entered a multi phase of this watch" : NULL);
   }
-  ChildObject *ch = child_new(&MultiType, self->owner, CHILD_MULTI, m);
+  ChildObject *ch = child_new(MultiType, self->owner, CHILD_MULTI, m);
   if (ch == NULL) {
     jr_multi_discard(m);
     return NULL;
@@ -852,7 +862,7 @@ static PyObject *Client_sub(ClientObject *self, PyObject *cb) {
     Py_DECREF(cb);
     return raise_code(rc, NULL);
   }
-  ChildObject *ch = child_new(&SubType, self, CHILD_SUB, s);
+  ChildObject *ch = child_new(SubType, self, CHILD_SUB, s);
   if (ch == NULL) jr_sub_free(s); /* the callback still gets its JR_ECLOSED */
   return (PyObject *)ch;
 }
@@ -895,8 +905,11 @@ static PyObject *Sub_ping(ChildObject *self, PyObject *const *args, Py_ssize_t n
       PyErr_SetString(PyExc_TypeError, "ping text must be bytes");
       return NULL;
     }
-    text = PyBytes_AS_STRING(args[0]);
-    len = (size_t)PyBytes_GET_SIZE(args[0]);
+    char *t;
+    Py_ssize_t n;
+    if (PyBytes_AsStringAndSize(args[0], &t, &n) < 0) return NULL;
+    text = t;
+    len = (size_t)n;
   }
   int rc = jr_sub_ping(s, text, len);
   if (rc != JR_OK) return raise_code(rc, NULL);
@@ -925,7 +938,7 @@ static PyObject *Client_monitor(ClientObject *self, PyObject *cb) {
     Py_DECREF(cb);
     return raise_code(rc, NULL);
   }
-  ChildObject *ch = child_new(&MonitorType, self, CHILD_MONITOR, m);
+  ChildObject *ch = child_new(MonitorType, self, CHILD_MONITOR, m);
   if (ch == NULL) jr_monitor_free(m);
   return (PyObject *)ch;
 }
@@ -953,17 +966,18 @@ static PyGetSetDef Client_getset[] = {
     {NULL, NULL, NULL, NULL, NULL},
 };
 
-static PyTypeObject ClientType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "jr._jr.Client",
-    .tp_basicsize = sizeof(ClientObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Client(options=(), connect_commands=()): a libjr client in poll dispatch mode",
-    .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)Client_init,
-    .tp_dealloc = (destructor)Client_dealloc,
-    .tp_weaklistoffset = offsetof(ClientObject, weakreflist),
-    .tp_methods = Client_methods,
-    .tp_getset = Client_getset,
+static PyType_Slot Client_slots[] = {
+    {Py_tp_doc, "Client(options=(), connect_commands=()): a libjr client in poll dispatch mode"},
+    {Py_tp_new, PyType_GenericNew},
+    {Py_tp_init, Client_init},
+    {Py_tp_dealloc, Client_dealloc},
+    {Py_tp_methods, Client_methods},
+    {Py_tp_getset, Client_getset},
+    {0, NULL},
+};
+
+static PyType_Spec Client_spec = {
+    "jr._jr.Client", sizeof(ClientObject), 0, Py_TPFLAGS_DEFAULT, Client_slots,
 };
 
 static PyGetSetDef Child_getset[] = {
@@ -1002,20 +1016,22 @@ static PyMethodDef Monitor_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-#define CHILD_TYPE(var, name, methods)               \
-  static PyTypeObject var = {                        \
-      PyVarObject_HEAD_INIT(NULL, 0).tp_name = name, \
-      .tp_basicsize = sizeof(ChildObject),           \
-      .tp_flags = Py_TPFLAGS_DEFAULT,                \
-      .tp_dealloc = (destructor)Child_dealloc,       \
-      .tp_methods = methods,                         \
-      .tp_getset = Child_getset,                     \
+#define CHILD_SPEC(var, name, methods)                                                             \
+  static PyType_Slot var##_slots[] = {                                                             \
+      {Py_tp_dealloc, Child_dealloc},                                                              \
+      {Py_tp_methods, methods},                                                                    \
+      {Py_tp_getset, Child_getset},                                                                \
+      {0, NULL},                                                                                   \
+  };                                                                                               \
+  static PyType_Spec var##_spec = {                                                                \
+      name,        sizeof(ChildObject), 0, Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION, \
+      var##_slots,                                                                                 \
   }
 
-CHILD_TYPE(MultiType, "jr._jr.Multi", Multi_methods);
-CHILD_TYPE(WatchType, "jr._jr.Watch", Watch_methods);
-CHILD_TYPE(SubType, "jr._jr.Sub", Sub_methods);
-CHILD_TYPE(MonitorType, "jr._jr.Monitor", Monitor_methods);
+CHILD_SPEC(Multi, "jr._jr.Multi", Multi_methods);
+CHILD_SPEC(Watch, "jr._jr.Watch", Watch_methods);
+CHILD_SPEC(Sub, "jr._jr.Sub", Sub_methods);
+CHILD_SPEC(Monitor, "jr._jr.Monitor", Monitor_methods);
 
 /* ---- Module functions ---------------------------------------------------------------------- */
 
@@ -1027,10 +1043,12 @@ static PyObject *mod_init(PyObject *Py_UNUSED(m), PyObject *args) {
     PyErr_SetString(PyExc_TypeError, "Future must be a type");
     return NULL;
   }
-  Py_XSETREF(ReplyErrorType, Py_NewRef(re));
-  Py_XSETREF(RedisErrorType, Py_NewRef(le));
-  Py_XSETREF(FutureType, Py_NewRef(fut));
-  Py_XSETREF(InvalidStateType, Py_NewRef(inv));
+  PyObject *old[4] = {ReplyErrorType, RedisErrorType, FutureType, InvalidStateType};
+  ReplyErrorType = Py_NewRef(re);
+  RedisErrorType = Py_NewRef(le);
+  FutureType = Py_NewRef(fut);
+  InvalidStateType = Py_NewRef(inv);
+  for (int i = 0; i < 4; i++) Py_XDECREF(old[i]);
   Py_RETURN_NONE;
 }
 
@@ -1057,7 +1075,10 @@ static PyObject *mod_refusal_reason(PyObject *Py_UNUSED(m), PyObject *arg) {
     PyErr_SetString(PyExc_TypeError, "name must be bytes");
     return NULL;
   }
-  const char *r = jr_refusal_reason(PyBytes_AS_STRING(arg), (size_t)PyBytes_GET_SIZE(arg));
+  char *name;
+  Py_ssize_t n;
+  if (PyBytes_AsStringAndSize(arg, &name, &n) < 0) return NULL;
+  const char *r = jr_refusal_reason(name, (size_t)n);
   if (r == NULL) Py_RETURN_NONE;
   return PyUnicode_FromString(r);
 }
@@ -1093,19 +1114,26 @@ static int add_int(PyObject *m, const char *name, long v) {
   return PyModule_AddIntConstant(m, name, v);
 }
 
-PyMODINIT_FUNC PyInit__jr(void) {
-  if (PyType_Ready(&ClientType) < 0 || PyType_Ready(&MultiType) < 0 ||
-      PyType_Ready(&WatchType) < 0 || PyType_Ready(&SubType) < 0 || PyType_Ready(&MonitorType) < 0)
+static PyObject *new_type(PyObject *m, PyType_Spec *spec, const char *name) {
+  PyObject *t = PyType_FromSpec(spec);
+  if (t == NULL) return NULL;
+  if (PyModule_AddObjectRef(m, name, t) < 0) {
+    Py_DECREF(t);
     return NULL;
+  }
+  return t; /* the module keeps a reference too; this one lives in a static */
+}
+
+PyMODINIT_FUNC PyInit__jr(void) {
   str_set_result = PyUnicode_InternFromString("set_result");
   if (str_set_result == NULL) return NULL;
   PyObject *m = PyModule_Create(&module_def);
   if (m == NULL) return NULL;
-  if (PyModule_AddObjectRef(m, "Client", (PyObject *)&ClientType) < 0 ||
-      PyModule_AddObjectRef(m, "Multi", (PyObject *)&MultiType) < 0 ||
-      PyModule_AddObjectRef(m, "Watch", (PyObject *)&WatchType) < 0 ||
-      PyModule_AddObjectRef(m, "Sub", (PyObject *)&SubType) < 0 ||
-      PyModule_AddObjectRef(m, "Monitor", (PyObject *)&MonitorType) < 0)
+  if (new_type(m, &Client_spec, "Client") == NULL ||
+      (MultiType = (PyTypeObject *)new_type(m, &Multi_spec, "Multi")) == NULL ||
+      (WatchType = (PyTypeObject *)new_type(m, &Watch_spec, "Watch")) == NULL ||
+      (SubType = (PyTypeObject *)new_type(m, &Sub_spec, "Sub")) == NULL ||
+      (MonitorType = (PyTypeObject *)new_type(m, &Monitor_spec, "Monitor")) == NULL)
     goto fail;
   static const struct {
     const char *name;
