@@ -119,6 +119,14 @@ def test_error_codes_are_known_to_libjr():
             assert ext.err_unsent(code), name
 
 
+@pytest.mark.asyncio
+async def test_url_configuration(port):
+    async with MultiplexerPool({'url': 'redis://127.0.0.1:%d/2' % port}) as mp:
+        assert await mp.endpoints() == [('127.0.0.1', port)]
+        await mp.database().commandreply('SET', 'via-url', 1)
+        assert await mp.database(2).commandreply('GET', 'via-url') == b'1'
+
+
 def test_configuration_errors():
     with pytest.raises(ValueError, match='unknown configuration key'):
         MultiplexerPool({'nosuchkey': 1})
