@@ -1,0 +1,91 @@
+package jr_test
+
+// Pipelined GET throughput through the binding with 256 commands in flight
+// on the one shared connection, the model of bench/jr-benchmark --depth 256
+// (closed loop: every completion resubmits its slot).
+//
+//	JR_TEST_ENDPOINT=127.0.0.1:6379 go test -run '^$' -bench . -benchtime 2000000x
+//
+// BenchmarkGetSubmit256: Submit callbacks resubmit from the dispatcher
+// goroutine. BenchmarkGetDo256: 256 goroutines each calling Do in a loop.
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"libjr.dev/jr"
+)
+
+const benchDepth = 256
+const benchKey = "jr:bench:key"
+
+func benchClient(b *testing.B) *jr.Client {
+	c := newClient(b)
+	if _, err := c.Do(bg, "SET", benchKey, "xxx"); err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+func report(b *testing.B, n int64, d time.Duration) {
+	b.ReportMetric(float64(n)/d.Seconds(), "ops/s")
+}
+
+func BenchmarkGetSubmit256(b *testing.B) {
+	c := benchClient(b)
+	total := int64(b.N)
+	var issued, done, errs int64
+	finished := make(chan struct{})
+	var slot func(jr.Reply, error)
+	slot = func(_ jr.Reply, err error) {
+		if err != nil {
+			atomic.AddInt64(&errs, 1)
+		}
+		if atomic.AddInt64(&done, 1) == total {
+			close(finished)
+			return
+		}
+		if atomic.AddInt64(&issued, 1) <= total {
+			if _, err := c.Submit(slot, "GET", benchKey); err != nil {
+				b.Error(err)
+			}
+		}
+	}
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < benchDepth && atomic.AddInt64(&issued, 1) <= total; i++ {
+		if _, err := c.Submit(slot, "GET", benchKey); err != nil {
+			b.Fatal(err)
+		}
+	}
+	<-finished
+	report(b, total, time.Since(start))
+	if errs != 0 {
+		b.Fatalf("%d errors", errs)
+	}
+}
+
+func BenchmarkGetDo256(b *testing.B) {
+	c := benchClient(b)
+	var next int64
+	total := int64(b.N)
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for g := 0; g < benchDepth; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for atomic.AddInt64(&next, 1) <= total {
+				if _, err := c.Do(bg, "GET", benchKey); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	report(b, total, time.Since(start))
+}

@@ -1,0 +1,758 @@
+// Package jr is the Go binding of libjr, a pipelining, multiplexing Redis
+// client core with a stable C ABI (jr.h).
+//
+// One Client owns one libjr client: a loop thread and one multiplexed
+// connection. Commands from any number of goroutines share the connection
+// and are written together (automatic pipelining). The client runs libjr in
+// poll dispatch mode: a dispatcher goroutine waits on libjr's descriptor and
+// runs the completions, so no C thread ever calls into Go.
+//
+//	c, err := jr.NewClient(&jr.Options{Endpoints: []string{"127.0.0.1:6379"}})
+//	if err != nil { ... }
+//	defer c.Close()
+//	if _, err := c.Do(ctx, "SET", "greeting", "hello"); err != nil { ... }
+//	r, err := c.Do(ctx, "GET", "greeting")   // r.Text() == "hello"
+//
+// Errors are of two kinds: *ServerError (the server's error reply) and
+// *Error (a library error code, matched with errors.Is against ErrTimedOut,
+// ErrConnLost, ...; Unsent() says whether a retry is safe).
+package jr
+
+/*
+#cgo pkg-config: jr
+#include <stdlib.h>
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// Version is the libjr version at run time ("0.1.0").
+func Version() string { return C.GoString(C.jr_version_string()) }
+
+// RefusalReason says why libjr refuses a command and which API to use
+// instead, or "" when the command is allowed.
+func RefusalReason(name string) string {
+	cs := C.CString(name)
+	defer C.free(unsafe.Pointer(cs))
+	p := C.jr_refusal_reason(cs, C.size_t(len(name)))
+	if p == nil {
+		return ""
+	}
+	return C.GoString(p)
+}
+
+// Event is a connection event (JR_EVENT_*).
+type Event int
+
+const (
+	EventConnected     Event = C.JR_EVENT_CONNECTED
+	EventDisconnected  Event = C.JR_EVENT_DISCONNECTED
+	EventConnectFailed Event = C.JR_EVENT_CONNECT_FAILED
+	EventLog           Event = C.JR_EVENT_LOG
+)
+
+// Options configure a Client. Zero values mean libjr's defaults (jr.h).
+type Options struct {
+	// Endpoints: "host:port", "[v6]:port", "host" or a unix socket path,
+	// tried in order. Default 127.0.0.1:6379.
+	Endpoints []string
+	// URL: redis://[user[:pass]@]host[:port][/db] or unix:///path?db=N.
+	URL        string
+	Username   string
+	Password   string
+	Database   int
+	ClientName string
+	// ConnectTimeout per attempt; CommandTimeout is the default deadline of
+	// a command that has no context deadline (negative: none).
+	ConnectTimeout time.Duration
+	CommandTimeout time.Duration
+	ConnectRetry   *int
+	// ConnectCommands run on every new connection after AUTH.
+	ConnectCommands [][]string
+	// Settings: any other jr.h option key (e.g. "max_queued": "1000").
+	Settings map[string]string
+	// OnEvent is called for connection events on the dispatcher goroutine
+	// (it must not block).
+	OnEvent func(ev Event, endpoint, detail string)
+}
+
+func ms(d time.Duration) int64 {
+	if d < 0 {
+		return 0
+	}
+	m := int64(d / time.Millisecond)
+	if m == 0 && d > 0 {
+		m = 1
+	}
+	return m
+}
+
+func (o *Options) build() (*C.jr_options, error) {
+	co := C.jr_options_new()
+	if co == nil {
+		return nil, ErrNoMem
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			C.jr_options_free(co)
+		}
+	}()
+	set := func(k, v string) error {
+		ck, cv := C.CString(k), C.CString(v)
+		defer C.free(unsafe.Pointer(ck))
+		defer C.free(unsafe.Pointer(cv))
+		if err := codeError(C.jr_options_set(co, ck, cv)); err != nil {
+			return fmt.Errorf("jr: option %s: %w", k, err)
+		}
+		return nil
+	}
+	var err error
+	try := func(k, v string) {
+		if err == nil {
+			err = set(k, v)
+		}
+	}
+	if o.URL != "" {
+		try("url", o.URL)
+	}
+	for _, ep := range o.Endpoints {
+		try("endpoint", ep)
+	}
+	if o.Username != "" {
+		try("username", o.Username)
+	}
+	if o.Password != "" {
+		try("password", o.Password)
+	}
+	if o.Database != 0 {
+		try("database", strconv.Itoa(o.Database))
+	}
+	if o.ClientName != "" {
+		try("client_name", o.ClientName)
+	}
+	if o.ConnectTimeout != 0 {
+		try("connect_timeout_ms", strconv.FormatInt(ms(o.ConnectTimeout), 10))
+	}
+	if o.CommandTimeout != 0 {
+		try("command_timeout_ms", strconv.FormatInt(ms(o.CommandTimeout), 10))
+	}
+	if o.ConnectRetry != nil {
+		try("connect_retry", strconv.Itoa(*o.ConnectRetry))
+	}
+	for k, v := range o.Settings {
+		try(k, v)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, cmd := range o.ConnectCommands {
+		args := make([]interface{}, len(cmd))
+		for i, a := range cmd {
+			args[i] = a
+		}
+		a := getArgs()
+		if err := a.encode(args); err != nil {
+			putArgs(a)
+			return nil, err
+		}
+		rc := C.jr_go_options_connect_command(co, a.bufPtr(), a.lensPtr(), C.size_t(len(a.lens)))
+		putArgs(a)
+		if err := codeError(rc); err != nil {
+			return nil, fmt.Errorf("jr: connect command %v: %w", cmd, err)
+		}
+	}
+	ok = true
+	return co, nil
+}
+
+// RequestID names a submitted command for Cancel.
+type RequestID uint64
+
+// Client is a libjr client. All methods are safe for concurrent use.
+type Client struct {
+	*client
+}
+
+type client struct {
+	g       *C.jr_go_client
+	raw     *C.jr_client
+	mu      sync.RWMutex // write-locked by Close; read-locked around C calls
+	closed  bool
+	onEvent func(Event, string, string)
+	done    chan struct{} // closed when the dispatcher returns
+	dbs     map[*DB]struct{}
+	scratch []interface{} // deliver's; used by the dispatcher, then by Close
+	pend    deferred
+}
+
+// NewClient creates a client. Connecting is lazy: the first command
+// connects, and connection failures arrive as command errors (ErrConnect).
+// opts may be nil.
+func NewClient(opts *Options) (*Client, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	co, err := opts.build()
+	if err != nil {
+		return nil, err
+	}
+	defer C.jr_options_free(co)
+	var g *C.jr_go_client
+	withEvents := C.int(0)
+	if opts.OnEvent != nil {
+		withEvents = 1
+	}
+	if err := codeError(C.jr_go_client_new(co, withEvents, &g)); err != nil {
+		return nil, err
+	}
+	c := &client{
+		g:       g,
+		raw:     C.jr_go_client_raw(g),
+		onEvent: opts.OnEvent,
+		done:    make(chan struct{}),
+		dbs:     make(map[*DB]struct{}),
+	}
+	go c.dispatcher()
+	cl := &Client{c}
+	runtime.SetFinalizer(cl, func(cl *Client) { _ = cl.Close() })
+	return cl, nil
+}
+
+// dispatchMax bounds one dispatch round (the batch grows only at Close).
+const dispatchMax = 1024
+
+func (c *client) dispatcher() {
+	defer close(c.done)
+	var items *C.jr_go_done
+	var stopping C.int
+	for {
+		n := int(C.jr_go_wait(c.g, dispatchMax, &items, &stopping))
+		if n > 0 {
+			atomic.StoreInt32(&c.pend.on, 1)
+			c.deliver(unsafe.Slice(items, n))
+			C.jr_go_batch_release(c.g)
+			c.flushDeferred()
+		}
+		if c.onEvent != nil {
+			c.events()
+		}
+		if stopping != 0 {
+			return
+		}
+	}
+}
+
+// deferred holds the Submits made while the dispatcher runs a batch of
+// callbacks: they are sent together, in one C call, when the batch ends, so
+// that commands issued by callbacks leave in one write (as libjr's own
+// loop-thread submits do) instead of waking libjr's loop once each.
+type deferred struct {
+	mu       sync.Mutex
+	on       int32 // 1 while a batch runs (atomic; changed under mu when turned off)
+	args     args
+	argcs    []C.size_t
+	timeouts []C.int64_t
+	handles  []C.uintptr_t
+	// flush's scratch (dispatcher only)
+	rcs []C.int
+	ids []C.jr_req_id
+	fl  args
+	fa  []C.size_t
+	ft  []C.int64_t
+	fh  []C.uintptr_t
+}
+
+// tryDefer queues a Submit if a batch is running; false means "submit it
+// yourself". The refusal check stays synchronous.
+func (c *client) tryDefer(timeout C.int64_t, cb func(Reply, error), list []interface{}) (RequestID, bool, error) {
+	p := &c.pend
+	if atomic.LoadInt32(&p.on) == 0 {
+		return 0, false, nil
+	}
+	p.mu.Lock()
+	if p.on == 0 {
+		p.mu.Unlock()
+		return 0, false, nil
+	}
+	nb, nl := len(p.args.buf), len(p.args.lens)
+	if err := p.args.encode(list); err != nil {
+		p.args.buf, p.args.lens = p.args.buf[:nb], p.args.lens[:nl]
+		p.mu.Unlock()
+		return 0, true, err
+	}
+	if refused(p.args.buf[nb : nb+int(p.args.lens[nl])]) {
+		p.args.buf, p.args.lens = p.args.buf[:nb], p.args.lens[:nl]
+		p.mu.Unlock()
+		return 0, true, &Error{Code: C.JR_EREFUSED}
+	}
+	h, gen := handles.put(cb)
+	p.argcs = append(p.argcs, C.size_t(len(p.args.lens)-nl))
+	p.timeouts = append(p.timeouts, timeout)
+	p.handles = append(p.handles, C.uintptr_t(h))
+	p.mu.Unlock()
+	return requestID(h, gen), true, nil
+}
+
+// flushDeferred ends a batch: it sends the queued Submits and records their
+// ids (cancelling those whose Cancel came first), or delivers their failure
+// to their callback as their one completion.
+func (c *client) flushDeferred() {
+	p := &c.pend
+	p.mu.Lock()
+	atomic.StoreInt32(&p.on, 0)
+	n := len(p.handles)
+	if n == 0 {
+		p.mu.Unlock()
+		return
+	}
+	// Swap the queue out so that Submits from other goroutines go on.
+	p.args, p.fl = p.fl, p.args
+	p.argcs, p.fa = p.fa[:0], p.argcs
+	p.timeouts, p.ft = p.ft[:0], p.timeouts
+	p.handles, p.fh = p.fh[:0], p.handles
+	p.args.buf, p.args.lens = p.args.buf[:0], p.args.lens[:0]
+	p.mu.Unlock()
+	if cap(p.rcs) < n {
+		p.rcs = make([]C.int, n)
+		p.ids = make([]C.jr_req_id, n)
+	}
+	rcs, ids := p.rcs[:n], p.ids[:n]
+	C.jr_go_submit_many(c.g, p.fl.bufPtr(), p.fl.lensPtr(), &p.fa[0], &p.ft[0], &p.fh[0], C.size_t(n), &rcs[0], &ids[0])
+	var failed, cancels int
+	handles.mu.Lock()
+	for i := 0; i < n; i++ {
+		if rcs[i] < 0 {
+			failed++
+			continue
+		}
+		sl := &handles.slots[p.fh[i]-1]
+		sl.jrid = uint64(ids[i])
+		if sl.cancel {
+			cancels++
+		}
+	}
+	handles.mu.Unlock()
+	if failed > 0 || cancels > 0 {
+		for i := 0; i < n; i++ {
+			h := handle(p.fh[i])
+			if rcs[i] < 0 {
+				if f, ok := handles.take(h).(func(Reply, error)); ok {
+					callSafely(f, Reply{}, &Error{Code: int(rcs[i])})
+				}
+				continue
+			}
+			handles.mu.Lock()
+			cancel := handles.slots[h-1].cancel
+			handles.mu.Unlock()
+			if cancel {
+				c.cancelRaw(uint64(ids[i]))
+			}
+		}
+	}
+	p.fl.buf, p.fl.lens = p.fl.buf[:0], p.fl.lens[:0]
+}
+
+// refusedNames caches jr_refusal_reason by command name (as sent).
+var refusedNames sync.Map // string -> bool
+
+func refused(name []byte) bool {
+	if v, ok := refusedNames.Load(string(name)); ok {
+		return v.(bool)
+	}
+	r := RefusalReason(string(name)) != ""
+	if len(name) <= 32 {
+		refusedNames.Store(string(name), r)
+	}
+	return r
+}
+
+func (c *client) events() {
+	head := C.jr_go_take_events(c.g)
+	for e := head; e != nil; e = e.next {
+		c.onEvent(Event(e.event), C.GoString(e.endpoint), C.GoString(e.detail))
+	}
+	C.jr_go_events_free(head)
+}
+
+// result is what a Do waits for.
+type result struct {
+	reply Reply
+	err   error
+}
+
+// request is the handle value of a Do: a reusable 1-buffered channel.
+type request struct {
+	ch chan result
+}
+
+var requestPool = sync.Pool{New: func() interface{} { return &request{ch: make(chan result, 1)} }}
+
+// deliver runs the recorded completions (on the dispatcher goroutine, or in
+// Close). Each command handle is freed here, exactly once; the slots of a
+// whole batch are released under one lock.
+func (c *client) deliver(items []C.jr_go_done) {
+	if cap(c.scratch) < len(items) {
+		c.scratch = make([]interface{}, len(items))
+	}
+	vals := c.scratch[:len(items)]
+	defer func() {
+		for i := range vals {
+			vals[i] = nil
+		}
+	}()
+	handles.mu.Lock()
+	for i := range items {
+		h := handle(items[i].handle)
+		if items[i].kind == C.JR_GO_MESSAGE {
+			vals[i] = handles.slots[h-1].v // lives until its last message
+		} else {
+			vals[i] = handles.takeLocked(h)
+		}
+	}
+	handles.mu.Unlock()
+	for i := range items {
+		d := &items[i]
+		if d.kind == C.JR_GO_MESSAGE {
+			if s, ok := vals[i].(messageSink); ok {
+				s.message(handle(d.handle), d)
+			}
+			continue
+		}
+		reply, err := fromDone(d)
+		switch t := vals[i].(type) {
+		case *request:
+			t.ch <- result{reply, err}
+		case func(Reply, error):
+			callSafely(t, reply, err)
+		}
+	}
+}
+
+// messageSink receives pub/sub and MONITOR messages; it deletes its handle
+// on the last one.
+type messageSink interface {
+	message(h handle, d *C.jr_go_done)
+}
+
+// callSafely runs a user callback; a panic in it is reported on stderr and
+// does not stop the dispatcher.
+func callSafely(f func(Reply, error), r Reply, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			println("jr: panic in a Submit callback:", fmt.Sprint(p))
+		}
+	}()
+	f(r, err)
+}
+
+// Close frees the client: every pending command completes (ErrClosed if it
+// was not sent, ErrShutdown if it was) and its Do returns. Database views
+// are closed too. Close is idempotent. It must not be called from a Submit
+// callback (it waits for the dispatcher goroutine that runs them).
+func (cl *Client) Close() error {
+	c := cl.client
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	// From here no C call on this client starts (they check closed under
+	// the read lock) and none is running.
+	c.closed = true
+	for db := range c.dbs {
+		C.jr_db_free(db.raw)
+		db.raw = nil
+	}
+	c.dbs = nil
+	c.mu.Unlock()
+	C.jr_go_stop(c.g)
+	<-c.done
+	var items *C.jr_go_done
+	n := int(C.jr_go_client_free(c.g, &items))
+	if n > 0 {
+		c.deliver(unsafe.Slice(items, n))
+	}
+	if c.onEvent != nil {
+		c.events()
+	}
+	C.jr_go_destroy(c.g)
+	c.g = nil
+	runtime.SetFinalizer(cl, nil)
+	return nil
+}
+
+// ---- Arguments -------------------------------------------------------------
+
+// args is a flat buffer of arguments (no Go pointers inside, so it may be
+// passed to C).
+type args struct {
+	buf  []byte
+	lens []C.size_t
+	id   C.jr_req_id // out-parameter of the submit (here, not on the heap per call)
+}
+
+var argsPool = sync.Pool{New: func() interface{} { return &args{buf: make([]byte, 0, 256), lens: make([]C.size_t, 0, 8)} }}
+
+func getArgs() *args { return argsPool.Get().(*args) }
+
+func putArgs(a *args) {
+	if cap(a.buf) > 64<<10 {
+		return
+	}
+	a.buf, a.lens = a.buf[:0], a.lens[:0]
+	argsPool.Put(a)
+}
+
+// encode appends every argument: string, []byte, integers, floats, bool
+// ("1"/"0") and fmt.Stringer are accepted.
+func (a *args) encode(list []interface{}) error {
+	for _, v := range list {
+		n := len(a.buf)
+		switch x := v.(type) {
+		case string:
+			a.buf = append(a.buf, x...)
+		case []byte:
+			a.buf = append(a.buf, x...)
+		case int:
+			a.buf = strconv.AppendInt(a.buf, int64(x), 10)
+		case int64:
+			a.buf = strconv.AppendInt(a.buf, x, 10)
+		case int32:
+			a.buf = strconv.AppendInt(a.buf, int64(x), 10)
+		case uint:
+			a.buf = strconv.AppendUint(a.buf, uint64(x), 10)
+		case uint64:
+			a.buf = strconv.AppendUint(a.buf, x, 10)
+		case uint32:
+			a.buf = strconv.AppendUint(a.buf, uint64(x), 10)
+		case float64:
+			a.buf = strconv.AppendFloat(a.buf, x, 'g', -1, 64)
+		case float32:
+			a.buf = strconv.AppendFloat(a.buf, float64(x), 'g', -1, 32)
+		case bool:
+			if x {
+				a.buf = append(a.buf, '1')
+			} else {
+				a.buf = append(a.buf, '0')
+			}
+		case fmt.Stringer:
+			a.buf = append(a.buf, x.String()...)
+		default:
+			return fmt.Errorf("jr: unsupported argument type %T: %w", v, ErrInvalid)
+		}
+		a.lens = append(a.lens, C.size_t(len(a.buf)-n))
+	}
+	if len(a.lens) == 0 {
+		return fmt.Errorf("jr: empty command: %w", ErrInvalid)
+	}
+	return nil
+}
+
+func (a *args) bufPtr() *C.char {
+	if cap(a.buf) == 0 {
+		a.buf = make([]byte, 0, 1)
+	}
+	return (*C.char)(unsafe.Pointer(&a.buf[:1][0]))
+}
+
+func (a *args) lensPtr() *C.size_t { return &a.lens[0] }
+
+// ---- Commands --------------------------------------------------------------
+
+// timeoutOf is the libjr deadline of a Do. A context with a deadline is
+// enforced by the binding (ctx.Done -> jr_cancel), so libjr gets none; a
+// context without one leaves the client's command_timeout_ms in force.
+func timeoutOf(ctx context.Context) C.int64_t {
+	if _, ok := ctx.Deadline(); ok {
+		return 0
+	}
+	return -1
+}
+
+// submit hands a command to libjr with a new handle for v. On error the
+// handle is freed (the callback rule: no completion will come). It returns
+// the handle, its generation and libjr's id.
+func (c *client) submit(db *DB, timeout C.int64_t, v interface{}, list []interface{}) (handle, uint32, uint64, error) {
+	a := getArgs()
+	defer putArgs(a)
+	if err := a.encode(list); err != nil {
+		return 0, 0, 0, err
+	}
+	h, gen := handles.put(v)
+	c.mu.RLock()
+	rc := C.int(C.JR_ECLOSED)
+	var raw *C.jr_db
+	if db != nil {
+		raw = db.raw // nil once the view is closed: guarded by c.mu
+	}
+	if !c.closed && (db == nil || raw != nil) {
+		rc = C.jr_go_submit(c.g, raw, a.bufPtr(), a.lensPtr(), C.size_t(len(a.lens)), timeout, C.uintptr_t(h), &a.id)
+	}
+	c.mu.RUnlock()
+	if rc < 0 {
+		handles.take(h)
+		return 0, 0, 0, &Error{Code: int(rc)}
+	}
+	return h, gen, uint64(a.id), nil
+}
+
+// submitFunc is Submit: the callback form, whose RequestID names the
+// handle slot (libjr's id is filled in once the command is sent).
+func (c *client) submitFunc(db *DB, timeout C.int64_t, cb func(Reply, error), list []interface{}) (RequestID, error) {
+	if db == nil {
+		if id, queued, err := c.tryDefer(timeout, cb, list); queued {
+			return id, err
+		}
+	}
+	h, gen, id, err := c.submit(db, timeout, cb, list)
+	if err != nil {
+		return 0, err
+	}
+	handles.setID(h, gen, id)
+	return requestID(h, gen), nil
+}
+
+func (c *client) do(ctx context.Context, db *DB, list []interface{}) (Reply, error) {
+	if err := ctx.Err(); err != nil {
+		return Reply{}, &Error{Code: C.JR_ECANCELED, ctx: err}
+	}
+	req := requestPool.Get().(*request)
+	_, _, id, err := c.submit(db, timeoutOf(ctx), req, list)
+	if err != nil {
+		requestPool.Put(req)
+		return Reply{}, err
+	}
+	var r result
+	select {
+	case r = <-req.ch:
+	case <-ctx.Done():
+		c.cancelRaw(id)
+		// The completion still comes exactly once (the cancel code, or the
+		// reply if it won the race).
+		r = <-req.ch
+	}
+	requestPool.Put(req)
+	if e, ok := r.err.(*Error); ok {
+		if cerr := ctx.Err(); cerr != nil {
+			e.ctx = cerr
+		}
+	}
+	return r.reply, r.err
+}
+
+func (c *client) cancelRaw(id uint64) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return false
+	}
+	return C.jr_cancel(c.raw, C.jr_req_id(id)) == C.JR_OK
+}
+
+func (c *client) cancel(r RequestID) bool {
+	id, ok := handles.lookup(r)
+	if !ok {
+		return false // completed
+	}
+	if id == 0 {
+		return true // deferred: cancelled when it is sent
+	}
+	return c.cancelRaw(id)
+}
+
+// Do runs a command and waits for its reply. Arguments may be string,
+// []byte, integers, floats, bool or fmt.Stringer.
+//
+// The context bounds the command: when it is done first (deadline or
+// cancel) the command is cancelled (jr_cancel) and Do returns an *Error
+// (ErrCanceled: not sent, or ErrAbandoned: it may have run) that also
+// matches ctx.Err() with errors.Is. If the reply won that race, Do returns
+// the reply. Without a context deadline the client's CommandTimeout applies
+// (ErrQueueTimeout / ErrTimedOut).
+func (c *Client) Do(ctx context.Context, args ...interface{}) (Reply, error) {
+	return c.do(ctx, nil, args)
+}
+
+// Submit sends a command without waiting: cb is called exactly once with
+// its result, on the client's dispatcher goroutine, so it must not block
+// (calling Do from it deadlocks; Submit is fine). If Submit returns an
+// error, cb is never called.
+//
+// Submits made while the dispatcher runs a batch of callbacks (typically by
+// those callbacks) are queued and sent together when the batch has run, the
+// way libjr's own loop-thread submits leave in one write. Such a Submit
+// fails at once only for bad arguments or a refused command; any other
+// failure to send it (e.g. ErrClosed, ErrFull) arrives at cb as its one
+// completion.
+func (c *Client) Submit(cb func(Reply, error), args ...interface{}) (RequestID, error) {
+	return c.submitFunc(nil, -1, cb, args)
+}
+
+// SubmitTimeout is Submit with a deadline (0: none).
+func (c *Client) SubmitTimeout(timeout time.Duration, cb func(Reply, error), args ...interface{}) (RequestID, error) {
+	return c.submitFunc(nil, C.int64_t(ms(timeout)), cb, args)
+}
+
+// Cancel cancels a submitted command: it completes with ErrCanceled (not
+// yet written) or ErrAbandoned (written; its reply is dropped), unless its
+// reply won the race. It returns false when the command had already
+// completed.
+func (c *Client) Cancel(id RequestID) bool { return c.cancel(id) }
+
+// ---- Database views --------------------------------------------------------
+
+// DB runs commands in one database on the client's shared connection.
+type DB struct {
+	c   *client
+	raw *C.jr_db
+}
+
+// DB returns a view of database n. Close it when done (Client.Close closes
+// the views that are left).
+func (c *Client) DB(n int) (*DB, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	var raw *C.jr_db
+	if err := codeError(C.jr_db_new(c.raw, C.int(n), &raw)); err != nil {
+		return nil, err
+	}
+	db := &DB{c: c.client, raw: raw}
+	c.dbs[db] = struct{}{}
+	return db, nil
+}
+
+// Do is Client.Do in this database.
+func (db *DB) Do(ctx context.Context, args ...interface{}) (Reply, error) {
+	return db.c.do(ctx, db, args)
+}
+
+// Submit is Client.Submit in this database.
+func (db *DB) Submit(cb func(Reply, error), args ...interface{}) (RequestID, error) {
+	return db.c.submitFunc(db, -1, cb, args)
+}
+
+// Close frees the view.
+func (db *DB) Close() error {
+	db.c.mu.Lock()
+	defer db.c.mu.Unlock()
+	if db.raw != nil {
+		C.jr_db_free(db.raw)
+		db.raw = nil
+		delete(db.c.dbs, db)
+	}
+	return nil
+}

@@ -1,0 +1,100 @@
+package jr
+
+/*
+#include <jr/jr.h>
+*/
+import "C"
+
+import (
+	"errors"
+	"strings"
+)
+
+// Error is a library error: a negative JR_E* code from libjr (timeout, lost
+// connection, cancel, ...). Compare with errors.Is against the sentinels
+// (ErrTimedOut, ErrConnLost, ...). When the command ended because its
+// context did, the error also matches ctx.Err() (context.Canceled or
+// context.DeadlineExceeded) through errors.Is.
+type Error struct {
+	Code int   // a JR_E* value (negative)
+	ctx  error // the context's error, if the context ended the command
+}
+
+func (e *Error) Error() string {
+	msg := "jr: " + C.GoString(C.jr_strerror(C.int(e.Code))) + " (" + e.Name() + ")"
+	if e.ctx != nil {
+		msg += ": " + e.ctx.Error()
+	}
+	return msg
+}
+
+// Name is the code's name, e.g. "JR_ECONNLOST".
+func (e *Error) Name() string { return C.GoString(C.jr_err_name(C.int(e.Code))) }
+
+// Unsent reports whether the command certainly did not reach the server
+// (so it is safe to retry).
+func (e *Error) Unsent() bool { return C.jr_err_unsent(C.int(e.Code)) != 0 }
+
+// Is matches another *Error with the same code (the sentinels).
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
+
+// Unwrap returns the context error that ended the command, if any.
+func (e *Error) Unwrap() error { return e.ctx }
+
+// Sentinel library errors, one per code (see jr.h for their meaning).
+var (
+	ErrInvalid      = &Error{Code: C.JR_EINVAL}
+	ErrNoMem        = &Error{Code: C.JR_ENOMEM}
+	ErrClosed       = &Error{Code: C.JR_ECLOSED}
+	ErrConnect      = &Error{Code: C.JR_ECONNECT}
+	ErrConnLost     = &Error{Code: C.JR_ECONNLOST}
+	ErrTimedOut     = &Error{Code: C.JR_ETIMEDOUT}
+	ErrQueueTimeout = &Error{Code: C.JR_EQUEUETIMEOUT}
+	ErrProto        = &Error{Code: C.JR_EPROTO}
+	ErrTooBig       = &Error{Code: C.JR_ETOOBIG}
+	ErrRefused      = &Error{Code: C.JR_EREFUSED}
+	ErrCanceled     = &Error{Code: C.JR_ECANCELED}
+	ErrAbandoned    = &Error{Code: C.JR_EABANDONED}
+	ErrAuth         = &Error{Code: C.JR_EAUTH}
+	ErrShutdown     = &Error{Code: C.JR_ESHUTDOWN}
+	ErrMisuse       = &Error{Code: C.JR_EMISUSE}
+	ErrNoEnt        = &Error{Code: C.JR_ENOENT}
+	ErrInternal     = &Error{Code: C.JR_EINTERNAL}
+	ErrFull         = &Error{Code: C.JR_EFULL}
+	ErrDiscarded    = &Error{Code: C.JR_EDISCARDED}
+	ErrWatch        = &Error{Code: C.JR_EWATCH}
+	ErrPoolTimeout  = &Error{Code: C.JR_EPOOLTIMEOUT}
+)
+
+func codeError(rc C.int) error {
+	if rc >= 0 {
+		return nil
+	}
+	return &Error{Code: int(rc)}
+}
+
+// IsUnsent reports whether err is a library error whose command certainly
+// did not reach the server.
+func IsUnsent(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Unsent()
+}
+
+// ServerError is an error reply from the server ("WRONGTYPE ...").
+type ServerError struct {
+	Msg string
+}
+
+func (e *ServerError) Error() string { return e.Msg }
+
+// Prefix is the first word of the message ("WRONGTYPE", "ERR"), by Redis
+// convention the error's kind.
+func (e *ServerError) Prefix() string {
+	if i := strings.IndexByte(e.Msg, ' '); i >= 0 {
+		return e.Msg[:i]
+	}
+	return e.Msg
+}

@@ -1,0 +1,3 @@
+module libjr.dev/jr
+
+go 1.19

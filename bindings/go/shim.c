@@ -1,0 +1,300 @@
+/* C side of the Go binding; see shim.h. */
+#include "shim.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+typedef struct jr_go_batch {
+  jr_go_done *items;
+  size_t n;
+  size_t cap;
+} jr_go_batch;
+
+struct jr_go_client {
+  jr_client *c;
+  int wake_fd;
+  int stop;
+  pthread_mutex_t mu; /* events and stop */
+  jr_go_event *ev_head;
+  jr_go_event *ev_tail;
+  jr_go_batch batch;
+};
+
+/* The batch of the thread currently inside jr_dispatch / jr_client_free for
+ * a Go client. Poll-mode callbacks run on exactly that thread. */
+static __thread jr_go_batch *tls_batch;
+
+/* Completions that arrived on an unexpected thread (a contract break):
+ * kept here and handed to the next dispatcher round instead of being lost
+ * (any dispatcher's: the handle identifies its owner). */
+static pthread_mutex_t stray_mu = PTHREAD_MUTEX_INITIALIZER;
+static jr_go_batch stray;
+static int stray_pending;
+
+static void batch_push(jr_go_batch *b, const jr_go_done *d) {
+  if (b->n == b->cap) {
+    size_t cap = b->cap != 0 ? b->cap * 2 : 1024;
+    jr_go_done *items = realloc(b->items, cap * sizeof *items);
+    if (items == NULL) abort(); /* as Go itself does when out of memory */
+    b->items = items;
+    b->cap = cap;
+  }
+  b->items[b->n++] = *d;
+}
+
+static void record(uintptr_t handle, int status, const jr_reply *r, int kind) {
+  jr_go_done d;
+  memset(&d, 0, sizeof d);
+  d.handle = handle;
+  d.status = status;
+  d.kind = kind;
+  d.type = jr_reply_get_type(r);
+  if (r != NULL) {
+    d.reply = jr_reply_dup(r);
+    d.str = jr_reply_str(r, &d.len);
+    if (d.type == JR_REPLY_ARRAY) d.len = jr_reply_len(r);
+    d.integer = jr_reply_integer(r);
+  }
+  if (tls_batch != NULL) {
+    batch_push(tls_batch, &d);
+  } else {
+    pthread_mutex_lock(&stray_mu);
+    batch_push(&stray, &d);
+    __atomic_store_n(&stray_pending, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&stray_mu);
+  }
+}
+
+static void command_trampoline(void *ud, int status, const jr_reply *r) {
+  record((uintptr_t)ud, status, r, JR_GO_COMMAND);
+}
+
+#define ARGV_STACK 16
+
+/* Builds argv pointing into buf; returns NULL when out of memory. */
+static const char **argv_of(const char *buf, const size_t *lens, size_t argc, const char **stackv) {
+  const char **argv = argc <= ARGV_STACK ? stackv : malloc(argc * sizeof *argv);
+  if (argv == NULL) return NULL;
+  size_t off = 0;
+  for (size_t i = 0; i < argc; i++) {
+    argv[i] = buf + off;
+    off += lens[i];
+  }
+  return argv;
+}
+
+static void argv_done(const char **argv, const char **stackv) {
+  if (argv != stackv) free((void *)argv);
+}
+
+static void wake(jr_go_client *g) {
+  uint64_t one = 1;
+  ssize_t n;
+  do {
+    n = write(g->wake_fd, &one, sizeof one);
+  } while (n < 0 && errno == EINTR);
+}
+
+static char *dup_text(const char *s) {
+  if (s == NULL) s = "";
+  size_t n = strlen(s) + 1;
+  char *d = malloc(n);
+  if (d != NULL) memcpy(d, s, n);
+  return d;
+}
+
+/* Loop thread: queue the event and wake the dispatcher. */
+static void event_trampoline(void *ctx, int event, const char *endpoint, const char *detail) {
+  jr_go_client *g = ctx;
+  jr_go_event *e = malloc(sizeof *e);
+  if (e == NULL) return;
+  e->event = event;
+  e->endpoint = dup_text(endpoint);
+  e->detail = dup_text(detail);
+  e->next = NULL;
+  pthread_mutex_lock(&g->mu);
+  if (g->ev_tail != NULL) {
+    g->ev_tail->next = e;
+  } else {
+    g->ev_head = e;
+  }
+  g->ev_tail = e;
+  pthread_mutex_unlock(&g->mu);
+  wake(g);
+}
+
+int jr_go_client_new(jr_options *opts, int with_events, jr_go_client **out) {
+  *out = NULL;
+  jr_go_client *g = calloc(1, sizeof *g);
+  if (g == NULL) return JR_ENOMEM;
+  g->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (g->wake_fd < 0) {
+    free(g);
+    return JR_ENOMEM;
+  }
+  pthread_mutex_init(&g->mu, NULL);
+  int rc = JR_OK;
+  jr_options *own = NULL;
+  if (opts == NULL) opts = own = jr_options_new();
+  if (opts == NULL) rc = JR_ENOMEM;
+  if (rc == JR_OK) rc = jr_options_set(opts, "dispatch", "poll");
+  if (rc == JR_OK && with_events) rc = jr_options_set_event_cb(opts, event_trampoline, g);
+  if (rc == JR_OK) rc = jr_client_new(opts, &g->c);
+  jr_options_free(own);
+  if (rc != JR_OK) {
+    close(g->wake_fd);
+    pthread_mutex_destroy(&g->mu);
+    free(g);
+    return rc;
+  }
+  *out = g;
+  return JR_OK;
+}
+
+jr_client *jr_go_client_raw(jr_go_client *g) {
+  return g->c;
+}
+
+static void take_stray(jr_go_batch *b) {
+  if (!__atomic_load_n(&stray_pending, __ATOMIC_ACQUIRE)) return;
+  pthread_mutex_lock(&stray_mu);
+  __atomic_store_n(&stray_pending, 0, __ATOMIC_RELAXED);
+  for (size_t i = 0; i < stray.n; i++) batch_push(b, &stray.items[i]);
+  stray.n = 0;
+  pthread_mutex_unlock(&stray_mu);
+}
+
+size_t jr_go_wait(jr_go_client *g, size_t max, jr_go_done **items, int *stopping) {
+  /* Busy: completions are already queued, no need to sleep in poll. */
+  tls_batch = &g->batch;
+  jr_dispatch(g->c, max);
+  tls_batch = NULL;
+  if (g->batch.n != 0) {
+    take_stray(&g->batch);
+    pthread_mutex_lock(&g->mu);
+    *stopping = g->stop;
+    pthread_mutex_unlock(&g->mu);
+    *items = g->batch.items;
+    return g->batch.n;
+  }
+  struct pollfd p[2];
+  p[0].fd = jr_client_fd(g->c);
+  p[0].events = POLLIN;
+  p[1].fd = g->wake_fd;
+  p[1].events = POLLIN;
+  for (;;) {
+    p[0].revents = p[1].revents = 0;
+    int rc = poll(p, 2, -1);
+    if (rc >= 0 || errno != EINTR) break;
+  }
+  if (p[1].revents != 0) {
+    uint64_t v;
+    ssize_t n;
+    do {
+      n = read(g->wake_fd, &v, sizeof v);
+    } while (n < 0 && errno == EINTR);
+  }
+  tls_batch = &g->batch;
+  jr_dispatch(g->c, max);
+  tls_batch = NULL;
+  take_stray(&g->batch);
+  pthread_mutex_lock(&g->mu);
+  *stopping = g->stop;
+  pthread_mutex_unlock(&g->mu);
+  *items = g->batch.items;
+  return g->batch.n;
+}
+
+void jr_go_batch_release(jr_go_client *g) {
+  for (size_t i = 0; i < g->batch.n; i++) jr_reply_free(g->batch.items[i].reply);
+  g->batch.n = 0;
+}
+
+void jr_go_stop(jr_go_client *g) {
+  pthread_mutex_lock(&g->mu);
+  g->stop = 1;
+  pthread_mutex_unlock(&g->mu);
+  wake(g);
+}
+
+size_t jr_go_client_free(jr_go_client *g, jr_go_done **items) {
+  tls_batch = &g->batch;
+  jr_client_free(g->c);
+  tls_batch = NULL;
+  g->c = NULL;
+  take_stray(&g->batch);
+  *items = g->batch.items;
+  return g->batch.n;
+}
+
+void jr_go_destroy(jr_go_client *g) {
+  jr_go_batch_release(g);
+  free(g->batch.items);
+  jr_go_events_free(jr_go_take_events(g));
+  close(g->wake_fd);
+  pthread_mutex_destroy(&g->mu);
+  free(g);
+}
+
+jr_go_event *jr_go_take_events(jr_go_client *g) {
+  pthread_mutex_lock(&g->mu);
+  jr_go_event *e = g->ev_head;
+  g->ev_head = g->ev_tail = NULL;
+  pthread_mutex_unlock(&g->mu);
+  return e;
+}
+
+void jr_go_events_free(jr_go_event *e) {
+  while (e != NULL) {
+    jr_go_event *next = e->next;
+    free(e->endpoint);
+    free(e->detail);
+    free(e);
+    e = next;
+  }
+}
+
+/* ---- Flat-buffer forms ------------------------------------------------------ */
+
+int jr_go_submit(jr_go_client *g, jr_db *db, const char *buf, const size_t *lens, size_t argc,
+                 int64_t timeout_ms, uintptr_t handle, jr_req_id *id_out) {
+  const char *stackv[ARGV_STACK];
+  const char **argv = argv_of(buf, lens, argc, stackv);
+  if (argv == NULL) return JR_ENOMEM;
+  int rc = db != NULL ? jr_db_submit(db, argc, argv, lens, timeout_ms, command_trampoline,
+                                     (void *)handle, id_out)
+                      : jr_client_submit(g->c, argc, argv, lens, timeout_ms, command_trampoline,
+                                         (void *)handle, id_out);
+  argv_done(argv, stackv);
+  return rc;
+}
+
+void jr_go_submit_many(jr_go_client *g, const char *buf, const size_t *lens, const size_t *argcs,
+                       const int64_t *timeouts, const uintptr_t *handles, size_t n, int *rcs,
+                       jr_req_id *ids) {
+  for (size_t i = 0; i < n; i++) {
+    const char *stackv[ARGV_STACK];
+    const char **argv = argv_of(buf, lens, argcs[i], stackv);
+    ids[i] = 0;
+    rcs[i] = argv == NULL ? JR_ENOMEM
+                          : jr_client_submit(g->c, argcs[i], argv, lens, timeouts[i],
+                                             command_trampoline, (void *)handles[i], &ids[i]);
+    if (argv != NULL) argv_done(argv, stackv);
+    for (size_t k = 0; k < argcs[i]; k++) buf += lens[k];
+    lens += argcs[i];
+  }
+}
+
+int jr_go_options_connect_command(jr_options *o, const char *buf, const size_t *lens, size_t argc) {
+  const char *stackv[ARGV_STACK];
+  const char **argv = argv_of(buf, lens, argc, stackv);
+  if (argv == NULL) return JR_ENOMEM;
+  int rc = jr_options_add_connect_command(o, argc, argv, lens);
+  argv_done(argv, stackv);
+  return rc;
+}

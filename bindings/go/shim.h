@@ -1,0 +1,71 @@
+/* C side of the Go binding: completions are recorded into a batch by a C
+ * trampoline while jr_dispatch runs on the dispatcher goroutine's thread, and
+ * Go reads the batch after the call returns. No Go function is ever called
+ * from C, so no thread Go does not know ever enters Go. */
+#ifndef JR_GO_SHIM_H
+#define JR_GO_SHIM_H
+
+#include <jr/jr.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One completion or message. reply is an owned reference (jr_reply_dup) or
+ * NULL; str/len/integer are pre-read so that scalars need no call. */
+typedef struct jr_go_done {
+  uintptr_t handle; /* the Go handle passed as userdata */
+  jr_reply *reply;
+  const char *str;
+  size_t len;
+  int64_t integer;
+  int32_t status;
+  int32_t type;
+  int32_t kind; /* JR_GO_COMMAND or JR_GO_MESSAGE */
+  int32_t pad_;
+} jr_go_done;
+
+#define JR_GO_COMMAND 0
+#define JR_GO_MESSAGE 1
+
+typedef struct jr_go_event {
+  int event;
+  char *endpoint;
+  char *detail;
+  struct jr_go_event *next;
+} jr_go_event;
+
+typedef struct jr_go_client jr_go_client;
+
+/* Creates the companion and the client (dispatch=poll is forced). opts may
+ * be NULL. with_events: install the event hook. */
+int jr_go_client_new(jr_options *opts, int with_events, jr_go_client **out);
+jr_client *jr_go_client_raw(jr_go_client *g);
+
+/* Dispatcher: waits until completions are queued (or jr_go_wake), runs up to
+ * max of them into the batch; *items / *stopping are set. Returns the count. */
+size_t jr_go_wait(jr_go_client *g, size_t max, jr_go_done **items, int *stopping);
+/* Releases the replies of the batch and empties it. */
+void jr_go_batch_release(jr_go_client *g);
+/* Asks the dispatcher to return (stopping = 1). */
+void jr_go_stop(jr_go_client *g);
+/* Frees the client (the dispatcher must have returned); its final
+ * completions are put into the batch (*items, returned count). */
+size_t jr_go_client_free(jr_go_client *g, jr_go_done **items);
+/* Releases the batch and the companion (after jr_go_client_free). */
+void jr_go_destroy(jr_go_client *g);
+/* Takes the queued connection events (a list to free with jr_go_events_free). */
+jr_go_event *jr_go_take_events(jr_go_client *g);
+void jr_go_events_free(jr_go_event *e);
+
+/* Submits argc arguments laid out back to back in buf (lens[i] bytes each).
+ * db may be NULL (the client's default database). */
+int jr_go_submit(jr_go_client *g, jr_db *db, const char *buf, const size_t *lens, size_t argc,
+                 int64_t timeout_ms, uintptr_t handle, jr_req_id *id_out);
+/* Submits n commands at once (client database): command i has argcs[i]
+ * arguments, all laid out back to back in buf / lens; rcs[i] and ids[i] get
+ * each outcome. */
+void jr_go_submit_many(jr_go_client *g, const char *buf, const size_t *lens, const size_t *argcs,
+                       const int64_t *timeouts, const uintptr_t *handles, size_t n, int *rcs,
+                       jr_req_id *ids);
+int jr_go_options_connect_command(jr_options *o, const char *buf, const size_t *lens, size_t argc);
+
+#endif /* JR_GO_SHIM_H */
