@@ -3,34 +3,16 @@
 #include <new>
 #include <string>
 
+#include "capi.hpp"
 #include "commands.hpp"
-#include "core.hpp"
-#include "jr/jr.h"
 #include "options.hpp"
 
-struct jr_client {
-  jr::Client *impl;
-};
+using jr::guarded;
 
 struct jr_db {
   jr::Client *impl;
   int number;
 };
-
-namespace {
-
-template <typename F>
-int guarded(F &&f) noexcept {
-  try {
-    return f();
-  } catch (const std::bad_alloc &) {
-    return JR_ENOMEM;
-  } catch (...) {
-    return JR_EINTERNAL;
-  }
-}
-
-}  // namespace
 
 extern "C" {
 

@@ -8,8 +8,12 @@
 #include <chrono>
 #include <ctime>
 
+#include <algorithm>
+
 #include "commands.hpp"
 #include "core.hpp"
+#include "sha1.hpp"
+#include "transparent.hpp"
 
 namespace jr {
 
@@ -85,6 +89,7 @@ Command *CommandPool::lookup(uint32_t index) const noexcept {
 Client::Client(const Options &opts) : opts_(opts) {}
 
 Client::~Client() {
+  for (Lease *l : leases_) delete l;
   if (efd_ >= 0) close(efd_);
 }
 
@@ -106,17 +111,22 @@ int Client::start() {
     ep.host = "127.0.0.1";
     opts_.endpoints.push_back(ep);
   }
-  try {
-    read_buf_.resize(opts_.recv_buffer_size);
-    conn_ = std::make_unique<Connection>(*this, opts_.endpoints);
-  } catch (...) {
-    return JR_ENOMEM;
-  }
   if (opts_.poll_mode) {
     efd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (efd_ < 0) return JR_ENOMEM;
   }
   if (uv_loop_init(&loop_) != 0) return JR_ENOMEM;
+  try {
+    read_buf_.resize(opts_.recv_buffer_size);
+    conn_ = std::make_unique<Connection>(*this, opts_.endpoints);
+    pool_ = std::make_unique<Pool>(*this, opts_.endpoints, opts_.max_connections);
+    subs_ = std::make_unique<SubManager>(*this);
+  } catch (...) {
+    conn_.reset();
+    uv_run(&loop_, UV_RUN_NOWAIT);
+    uv_loop_close(&loop_);
+    return JR_ENOMEM;
+  }
   uv_async_init(&loop_, &async_, on_async_cb);
   async_.data = this;
   uv_check_init(&loop_, &check_);
@@ -124,15 +134,13 @@ int Client::start() {
   uv_check_start(&check_, on_check_cb);
   uv_timer_init(&loop_, &deadline_timer_);
   deadline_timer_.data = this;
-  uv_timer_init(&loop_, &conn_->timer_);
-  conn_->timer_.data = conn_.get();
   try {
     thread_ = std::thread([this] { run(); });
   } catch (...) {
     uv_close(reinterpret_cast<uv_handle_t *>(&async_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t *>(&check_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t *>(&deadline_timer_), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t *>(&conn_->timer_), nullptr);
+    conn_->shutdown();
     uv_run(&loop_, UV_RUN_DEFAULT);
     uv_loop_close(&loop_);
     return JR_ENOMEM;
@@ -187,6 +195,40 @@ int Client::drain(int64_t timeout_ms) {
 
 // ---- Submitting ----------------------------------------------------------------
 
+Command *Client::acquire_command() noexcept {
+  Command *c = cmds_.acquire();
+  if (c == nullptr) return nullptr;
+  c->op = Op::kCommand;
+  c->flags = 0;
+  c->tx = nullptr;
+  c->lease = nullptr;
+  c->obj = nullptr;
+  c->conn = nullptr;
+  c->script = 0;
+  c->deadline = 0;
+  c->db = opts_.database;
+  c->alt.clear();
+  return c;
+}
+
+void Client::release_unsubmitted(Command *c) noexcept {
+  c->state.store(CmdState::kDone);
+  cmds_.release(c);
+}
+
+namespace {
+bool name_is(const char *s, size_t len, const char *upper) {
+  size_t n = std::strlen(upper);
+  if (len != n) return false;
+  for (size_t i = 0; i < n; i++) {
+    char ch = s[i];
+    if (ch >= 'a' && ch <= 'z') ch = static_cast<char>(ch - 32);
+    if (ch != upper[i]) return false;
+  }
+  return true;
+}
+}  // namespace
+
 int Client::submit(int db, size_t argc, const char *const *argv, const size_t *argvlen,
                    int64_t timeout_ms, jr_reply_cb cb, void *userdata, uint8_t flags,
                    jr_req_id *id_out) {
@@ -194,20 +236,37 @@ int Client::submit(int db, size_t argc, const char *const *argv, const size_t *a
   for (size_t i = 0; i < argc; i++)
     if (argv[i] == nullptr) return JR_EINVAL;
   Classification cls = classify(argc, argv, argvlen);
-  if (cls.cls != CommandClass::kNormal) return JR_EREFUSED;
+  if (cls.cls == CommandClass::kRefused) return JR_EREFUSED;
+  if (cls.cls == CommandClass::kBlocking) {
+    flags |= kFlagBlocking;
+    // The server-side timeout of a blocking command governs by default.
+    if (timeout_ms < 0) timeout_ms = 0;
+  }
   if (closing_.load(std::memory_order_acquire)) return JR_ECLOSED;
-  if (queued_.fetch_add(1, std::memory_order_relaxed) >= opts_.max_queued) {
-    queued_.fetch_sub(1, std::memory_order_relaxed);
-    return JR_EFULL;
+  Command *c = acquire_command();
+  if (c == nullptr) return JR_ENOMEM;
+  bool ok;
+  size_t len0 = argvlen != nullptr ? argvlen[0] : std::strlen(argv[0]);
+  bool eval = argc >= 3 && (name_is(argv[0], len0, "EVAL") || name_is(argv[0], len0, "EVAL_RO"));
+  if (eval) {
+    // Script cache: wire = EVALSHA sha ..., alt = the EVAL itself.
+    size_t slen = argvlen != nullptr ? argvlen[1] : std::strlen(argv[1]);
+    sha1_hex(argv[1], slen, c->sha);
+    std::vector<const char *> v(argv, argv + argc);
+    std::vector<size_t> l(argc);
+    for (size_t i = 0; i < argc; i++) l[i] = argvlen != nullptr ? argvlen[i] : std::strlen(argv[i]);
+    v[0] = len0 == 4 ? "EVALSHA" : "EVALSHA_RO";
+    l[0] = std::strlen(v[0]);
+    v[1] = c->sha;
+    l[1] = 40;
+    ok = encode_command(c->wire, argc, v.data(), l.data()) &&
+         encode_command(c->alt, argc, argv, argvlen);
+    c->script = 1;
+  } else {
+    ok = encode_command(c->wire, argc, argv, argvlen);
   }
-  Command *c = pool_.acquire();
-  if (c == nullptr) {
-    queued_.fetch_sub(1, std::memory_order_relaxed);
-    return JR_ENOMEM;
-  }
-  if (!encode_command(c->wire, argc, argv, argvlen)) {
-    pool_.release(c);
-    queued_.fetch_sub(1, std::memory_order_relaxed);
+  if (!ok) {
+    release_unsubmitted(c);
     return JR_ENOMEM;
   }
   c->cb = cb;
@@ -216,11 +275,26 @@ int Client::submit(int db, size_t argc, const char *const *argv, const size_t *a
   c->flags = flags;
   if (timeout_ms < 0) timeout_ms = opts_.command_timeout_ms;
   c->deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
+  if (id_out != nullptr) *id_out = c->id();
+  return submit_op(c);
+}
+
+int Client::submit_op(Command *c) {
+  bool control = c->op != Op::kCommand;
+  if (!control) {
+    if (closing_.load(std::memory_order_acquire)) {
+      release_unsubmitted(c);
+      return JR_ECLOSED;
+    }
+    if (queued_.fetch_add(1, std::memory_order_relaxed) >= opts_.max_queued) {
+      queued_.fetch_sub(1, std::memory_order_relaxed);
+      release_unsubmitted(c);
+      return JR_EFULL;
+    }
+    unfinished_.fetch_add(1, std::memory_order_relaxed);
+  }
   c->holds.store(1, std::memory_order_relaxed);
   c->state.store(CmdState::kPending, std::memory_order_release);
-  if (id_out != nullptr) *id_out = c->id();
-  unfinished_.fetch_add(1, std::memory_order_relaxed);
-
   if (on_loop_thread()) {
     route(c);
     return JR_OK;
@@ -230,10 +304,11 @@ int Client::submit(int db, size_t argc, const char *const *argv, const size_t *a
     std::lock_guard<std::mutex> lk(inbox_mu_);
     if (stop_) {
       // Lost a race with jr_client_free: refuse without a callback.
-      unfinished_.fetch_sub(1, std::memory_order_relaxed);
-      queued_.fetch_sub(1, std::memory_order_relaxed);
-      c->state.store(CmdState::kDone);
-      pool_.release(c);
+      if (!control) {
+        unfinished_.fetch_sub(1, std::memory_order_relaxed);
+        queued_.fetch_sub(1, std::memory_order_relaxed);
+      }
+      release_unsubmitted(c);
       return JR_ECLOSED;
     }
     wake = inbox_.empty() && cancels_.empty();
@@ -282,7 +357,7 @@ int Client::call(int db, size_t argc, const char *const *argv, const size_t *arg
 }
 
 int Client::cancel(jr_req_id id) {
-  Command *c = pool_.lookup(static_cast<uint32_t>(id & 0xffffffffu));
+  Command *c = cmds_.lookup(static_cast<uint32_t>(id & 0xffffffffu));
   if (c == nullptr || c->gen.load(std::memory_order_acquire) != static_cast<uint32_t>(id >> 32))
     return JR_ENOENT;
   CmdState st = c->state.load(std::memory_order_acquire);
@@ -305,18 +380,158 @@ int Client::cancel(jr_req_id id) {
 // ---- Loop thread ------------------------------------------------------------------
 
 void Client::route(Command *c) {
+  if (c->op != Op::kCommand) {
+    route_op(c);
+    return;
+  }
   if (c->deadline != 0) arm_deadline(c->deadline);
+  if (c->script == 1 && !std::binary_search(known_scripts_.begin(), known_scripts_.end(),
+                                            std::string(c->sha, 40))) {
+    // First use of this script here: send the EVAL itself.
+    c->wire.swap(c->alt);
+    c->script = 2;
+  }
+  if (Lease *l = c->lease) {
+    if (l->conn != nullptr) {
+      l->conn->submit(c);
+      return;
+    }
+    l->pending.push_back(c);
+    if (!l->requested) {
+      l->requested = true;
+      leases_.push_back(l);
+      pool_->request(l);
+    }
+    return;
+  }
+  if ((c->flags & kFlagBlocking) != 0) {
+    pool_->submit(c);
+    return;
+  }
   conn_->submit(c);
 }
 
+void Client::lease_granted(Lease *l) {
+  CmdList list = l->pending;
+  l->pending = CmdList();
+  while (Command *c = list.pop_front()) l->conn->submit(c);
+}
+
+namespace {
+void unwatch_done(void *ud, int, const jr_reply *) {
+  auto *l = static_cast<Lease *>(ud);
+  // The connection returns to the pool once its FIFO is empty.
+  if (l->conn != nullptr) l->conn->lease = nullptr;
+  delete l;
+}
+}  // namespace
+
+void Client::route_op(Command *c) {
+  switch (c->op) {
+    case Op::kWatchRelease: {
+      Lease *l = c->lease;
+      leases_.erase(std::remove(leases_.begin(), leases_.end(), l), leases_.end());
+      if (l->conn != nullptr) {
+        // UNWATCH after whatever is still queued, then back to the pool.
+        Connection *conn = l->conn;
+        Command *u = acquire_command();
+        const char *argv[] = {"UNWATCH"};
+        const size_t lens[] = {7};
+        if (u == nullptr || !encode_command(u->wire, 1, argv, lens)) {
+          if (u != nullptr) release_unsubmitted(u);
+          conn->lease = nullptr;
+          conn->reset("out of memory releasing a WATCH connection");
+        } else {
+          u->cb = unwatch_done;
+          u->userdata = l;
+          u->flags = kFlagDirect | kFlagInternal;
+          u->db = 0;
+          u->holds.store(1);
+          u->state.store(CmdState::kPending);
+          queued_.fetch_add(1);
+          unfinished_.fetch_add(1);
+          conn->submit(u);
+          c->lease = nullptr;
+        }
+      } else {
+        if (l->requested) pool_->forget(l);
+        while (Command *p = l->pending.pop_front()) complete(p, JR_ECLOSED, nullptr);
+      }
+      if (c->lease != nullptr) delete c->lease;
+      break;
+    }
+    case Op::kSub:
+      subs_->handle(static_cast<SubManager::Request *>(c->obj));
+      break;
+    case Op::kMonitor: {
+      auto *r = static_cast<MonitorRequest *>(c->obj);
+      if (r->kind == MonitorRequest::kStart) {
+        monitors_.emplace_back(r->monitor);
+        r->monitor->start();
+      } else {
+        r->monitor->stop();
+      }
+      delete r;
+      break;
+    }
+    case Op::kCommand:
+    case Op::kDelivery:
+      break;
+  }
+  c->obj = nullptr;
+  c->lease = nullptr;
+  release_unsubmitted(c);
+}
+
+void Client::post(jr_reply_cb cb, void *userdata, int status, const jr_reply *reply,
+                  bool direct) {
+  Command *c = acquire_command();
+  if (c == nullptr) return;  // out of memory: the message is dropped
+  c->op = Op::kDelivery;
+  c->cb = cb;
+  c->userdata = userdata;
+  c->flags = direct ? kFlagDirect : 0;
+  c->holds.store(1, std::memory_order_relaxed);
+  queued_.fetch_add(1, std::memory_order_relaxed);
+  unfinished_.fetch_add(1, std::memory_order_relaxed);
+  if (reply != nullptr) reply->arena->ref();
+  complete(c, status, const_cast<jr_reply *>(reply));
+}
+
+bool Client::script_reply(Command *c, jr_reply *reply, Connection &conn) {
+  std::string sha(c->sha, 40);
+  auto it = std::lower_bound(known_scripts_.begin(), known_scripts_.end(), sha);
+  bool known = it != known_scripts_.end() && *it == sha;
+  bool error = reply->type == JR_REPLY_ERROR;
+  if (c->script == 1 && error && reply->len >= 8 && std::memcmp(reply->u.str, "NOSCRIPT", 8) == 0) {
+    // The server lost the script (SCRIPT FLUSH, restart, failover): send
+    // the EVAL itself, once.
+    if (known) known_scripts_.erase(it);
+    reply_release(reply);
+    c->wire.swap(c->alt);
+    c->script = 2;
+    c->state.store(CmdState::kPending, std::memory_order_release);
+    conn.submit(c);
+    return true;
+  }
+  if (!error && !known) known_scripts_.insert(it, sha);
+  return false;
+}
+
 void Client::do_cancel(jr_req_id id) {
-  Command *c = pool_.lookup(static_cast<uint32_t>(id & 0xffffffffu));
+  Command *c = cmds_.lookup(static_cast<uint32_t>(id & 0xffffffffu));
   if (c == nullptr || c->gen.load() != static_cast<uint32_t>(id >> 32)) return;
+  if (c->op != Op::kCommand) return;
   CmdState st = c->state.load();
   if (st == CmdState::kPending) {
-    if (conn_->cancel(c)) complete(c, JR_ECANCELED, nullptr);
+    bool found = conn_->cancel(c) || pool_->cancel(c);
+    for (size_t i = 0; !found && i < leases_.size(); i++) found = leases_[i]->pending.remove(c);
+    if (found) complete(c, JR_ECANCELED, nullptr);
   } else if (st == CmdState::kWritten) {
     complete(c, JR_EABANDONED, nullptr);  // the FIFO keeps its hold until the reply
+    // A blocking command must not stay armed on the server.
+    if ((c->flags & kFlagBlocking) != 0 && c->conn != nullptr)
+      c->conn->reset("blocking command cancelled");
   }
 }
 
@@ -362,7 +577,24 @@ void Client::arm_deadline(int64_t deadline) {
 void Client::on_deadline_cb(uv_timer_t *t) {
   auto *self = static_cast<Client *>(t->data);
   self->next_deadline_ = 0;
-  int64_t next = self->conn_->expire(now_ms());
+  int64_t now = now_ms();
+  int64_t next = self->conn_->expire(now);
+  auto consider = [&](int64_t d) {
+    if (d != 0 && (next == 0 || d < next)) next = d;
+  };
+  consider(self->pool_->expire(now));
+  for (Lease *l : self->leases_) {
+    CmdList keep;
+    while (Command *c = l->pending.pop_front()) {
+      if (c->deadline != 0 && c->deadline <= now) {
+        self->complete(c, JR_EPOOLTIMEOUT, nullptr);
+      } else {
+        consider(c->deadline);
+        keep.push_back(c);
+      }
+    }
+    l->pending = keep;
+  }
   if (next != 0) self->arm_deadline(next);
 }
 
@@ -395,7 +627,7 @@ void Client::complete(Command *c, int status, jr_reply *reply) {
 
 void Client::release_hold(Command *c) noexcept {
   if (c->holds.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    pool_.release(c);
+    cmds_.release(c);
     queued_.fetch_sub(1, std::memory_order_relaxed);
   }
 }
@@ -468,8 +700,20 @@ void Client::shutdown_loop() {
     inbox_ = CmdList();
     cancels_.clear();
   }
-  while (Command *c = rest.pop_front()) complete(c, JR_ECLOSED, nullptr);
+  while (Command *c = rest.pop_front()) {
+    if (c->op == Op::kCommand) {
+      complete(c, JR_ECLOSED, nullptr);
+    } else {
+      route_op(c);
+    }
+  }
   conn_->shutdown();
+  pool_->shutdown();
+  for (Lease *l : leases_) {
+    while (Command *p = l->pending.pop_front()) complete(p, JR_ECLOSED, nullptr);
+  }
+  subs_->shutdown();
+  for (auto &m : monitors_) m->stop();
   flush_completions();
   uv_close(reinterpret_cast<uv_handle_t *>(&async_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t *>(&check_), nullptr);

@@ -26,10 +26,13 @@ namespace {
 std::string uv_text(int err) { return std::string(uv_err_name(err)) + ": " + uv_strerror(err); }
 }  // namespace
 
-Connection::Connection(Client &client, std::vector<Endpoint> endpoints)
+Connection::Connection(Client &client, std::vector<Endpoint> endpoints, Role role)
     : client_(client),
       endpoints_(std::move(endpoints)),
+      role_(role),
       reader_(client.opts().limits) {
+  uv_timer_init(client.loop(), &timer_);
+  timer_.data = this;
   db_state_.assign(16, 0);
   db_state_[0] = 2;  // database 0 always exists
 }
@@ -39,6 +42,7 @@ Connection::~Connection() = default;
 // ---- Routing and writing ------------------------------------------------------
 
 void Connection::submit(Command *c) {
+  if (role_ == Role::kPooled) busy = true;
   if (state_ == State::kReady) {
     write_command(c);
     return;
@@ -55,7 +59,29 @@ void Connection::write_internal(Kind kind, int db, size_t argc, const char *cons
   unflushed_++;
 }
 
+void Connection::write_raw(size_t argc, const char *const *argv, const size_t *lens) {
+  if (state_ != State::kReady) return;  // on_ready re-sends everything
+  if (out_.empty()) client_.mark_dirty(this);
+  encode_command(out_, argc, argv, lens);
+}
+
+void Connection::connect_now() {
+  if (state_ == State::kIdle) start_connect();
+}
+
 void Connection::write_command(Command *c) {
+  if (c->lease != nullptr) {
+    Lease *l = c->lease;
+    if ((c->flags & kFlagWatch) != 0) {
+      l->watched = true;
+      l->epoch = epoch_;
+    } else if (l->watched && l->epoch != epoch_) {
+      // The connection that holds the WATCH was replaced: the server forgot
+      // it, so nothing may run as if the keys were still watched.
+      client_.complete(c, JR_ECONNLOST, nullptr);
+      return;
+    }
+  }
   int db = c->db;
   if (db != current_db_) {
     if (static_cast<size_t>(db) >= db_state_.size()) db_state_.resize(db + 1, 0);
@@ -89,8 +115,9 @@ void Connection::write_command(Command *c) {
   if (out_.empty()) client_.mark_dirty(this);
   out_.append(c->wire.data(), c->wire.size());
   c->state.store(CmdState::kWritten, std::memory_order_release);
+  c->conn = this;
   c->holds.fetch_add(1, std::memory_order_relaxed);
-  fifo_.push_back(Entry{c, Kind::kCmd, db});
+  fifo_.push_back(Entry{c, c->tx != nullptr ? Kind::kTx : Kind::kCmd, db});
   unflushed_++;
   if (client_.opts().socket_timeout_ms > 0 && fifo_.size() == 1) {
     last_read_ = now_ms();
@@ -255,9 +282,16 @@ void Connection::attempt_failed(const std::string &detail) {
     uv_timer_start(&timer_, on_timer_cb, static_cast<uint64_t>(delay), 0);
     return;
   }
+  if (push_ != nullptr && push_->wants_connection()) {
+    // Subscriptions wait for the server as long as they exist.
+    timer_is_backoff_ = true;
+    uv_timer_start(&timer_, on_timer_cb, 2000, 0);
+    return;
+  }
   cycle_ = 0;
   state_ = State::kIdle;
   fail_waiting(JR_ECONNECT);
+  check_idle();
 }
 
 void Connection::on_timer_cb(uv_timer_t *t) {
@@ -332,8 +366,10 @@ void Connection::ready() {
   uv_timer_stop(&timer_);
   state_ = State::kReady;
   cycle_ = 0;
+  epoch_++;
   last_read_ = now_ms();
   client_.emit(JR_EVENT_CONNECTED, endpoint_name_, "");
+  if (push_ != nullptr) push_->on_ready(*this);
   CmdList list = waiting_;
   waiting_ = CmdList();
   while (Command *c = list.pop_front()) write_command(c);
@@ -351,6 +387,7 @@ void Connection::handshake_failed(const std::string &detail) {
   state_ = State::kIdle;
   cycle_ = 0;
   fail_waiting(JR_EAUTH);
+  check_idle();
 }
 
 void Connection::fail_waiting(int code) {
@@ -394,14 +431,27 @@ void Connection::on_read(ssize_t nread, const char *data) {
     jr_reply *reply = nullptr;
     rc = reader_.next(&reply);
     if (rc == 1) {
-      on_reply(reply);
+      if (push_ != nullptr && state_ == State::kReady) {
+        push_->on_push(*this, reply);
+      } else {
+        on_reply(reply);
+      }
       if (sock_ != sock) return;  // the reply closed this socket
       rc = 0;
       continue;
     }
-    if (rc == 0) return;  // need more bytes
+    if (rc == 0) {  // need more bytes
+      check_idle();
+      return;
+    }
   }
   lost(rc, reader_.error());
+}
+
+void Connection::check_idle() {
+  if (role_ != Role::kPooled || !busy || lease != nullptr || !idle()) return;
+  busy = false;
+  pool->release(this);
 }
 
 void Connection::drop_fifo_hold(Command *c) { client_.release_hold(c); }
@@ -417,14 +467,20 @@ void Connection::on_reply(jr_reply *reply) {
     lost(JR_EPROTO, "reply before its command was written");
     return;
   }
+  if (fifo_.front().kind == Kind::kTx) {
+    tx_reply(fifo_.front(), reply);
+    return;
+  }
   Entry e = fifo_.pop_front();
   bool is_error = reply->type == JR_REPLY_ERROR;
   switch (e.kind) {
+    case Kind::kTx:
+      break;  // handled above
     case Kind::kCmd: {
       Command *c = e.cmd;
       if (c->state.load(std::memory_order_relaxed) == CmdState::kDone) {
         reply_release(reply);  // timed out or cancelled: drop the late reply
-      } else {
+      } else if (c->script == 0 || !client_.script_reply(c, reply, *this)) {
         client_.complete(c, JR_OK, reply);
       }
       drop_fifo_hold(c);
@@ -464,6 +520,30 @@ void Connection::on_reply(jr_reply *reply) {
       break;
     }
   }
+}
+
+// A transaction's replies: +OK for MULTI, +QUEUED (or an error) per
+// command, then the EXEC reply, which completes the command object.
+void Connection::tx_reply(Entry &e, jr_reply *reply) {
+  Command *c = e.cmd;
+  Tx *tx = c->tx;
+  size_t idx = tx->seen++;
+  size_t n = tx->items.size();
+  if (idx >= 1 && idx <= n && reply->type == JR_REPLY_ERROR) {
+    tx->queue_errors[idx - 1] = reply;  // keeps the reference
+    reply = nullptr;
+  }
+  if (idx < n + 1) {
+    reply_release(reply);
+    return;
+  }
+  fifo_.pop_front();
+  if (c->state.load(std::memory_order_relaxed) == CmdState::kDone) {
+    reply_release(reply);
+  } else {
+    client_.complete(c, JR_OK, reply);
+  }
+  drop_fifo_hold(c);
 }
 
 void Connection::requeue_pending_db(int db) {
@@ -510,10 +590,11 @@ void Connection::lost(int head_code, const std::string &detail) {
   while (unflushed_ > 0 && !fifo_.empty()) {
     Entry e = fifo_.pop_back();
     unflushed_--;
-    if (e.kind == Kind::kCmd) {
+    if (e.kind == Kind::kCmd || e.kind == Kind::kTx) {
       Command *c = e.cmd;
       if (c->state.load(std::memory_order_relaxed) == CmdState::kWritten) {
         c->state.store(CmdState::kPending, std::memory_order_release);
+        if (c->tx != nullptr) c->tx->seen = 0;
         unsent.push_front(c);
       }
       drop_fifo_hold(c);
@@ -526,7 +607,7 @@ void Connection::lost(int head_code, const std::string &detail) {
   bool first = true;
   while (!fifo_.empty()) {
     Entry e = fifo_.pop_front();
-    if (e.kind == Kind::kCmd) {
+    if (e.kind == Kind::kCmd || e.kind == Kind::kTx) {
       Command *c = e.cmd;
       if (c->state.load(std::memory_order_relaxed) == CmdState::kWritten)
         client_.complete(c, first ? head_code : JR_ECONNLOST, nullptr);
@@ -544,8 +625,18 @@ void Connection::lost(int head_code, const std::string &detail) {
   for (auto &st : db_state_)
     if (st == 1) st = 0;
   reader_.reset();
+  abandon_ = false;
   if (was_ready) client_.emit(JR_EVENT_DISCONNECTED, endpoint_name_, detail);
-  if (!waiting_.empty()) start_connect();
+  if (push_ != nullptr) {
+    if (was_ready) push_->on_lost(*this);
+    if (push_->wants_connection()) start_connect();
+    return;
+  }
+  if (!waiting_.empty()) {
+    start_connect();
+  } else {
+    check_idle();
+  }
 }
 
 bool Connection::cancel(Command *c) {
@@ -577,16 +668,23 @@ int64_t Connection::expire(int64_t now) {
   bool owed = false;
   for (size_t i = 0; i < fifo_.size(); i++) {
     Entry &e = fifo_[i];
-    if (e.kind != Kind::kCmd) continue;
+    if (e.kind != Kind::kCmd && e.kind != Kind::kTx) continue;
     owed = true;
     Command *c = e.cmd;
     if (c->state.load(std::memory_order_relaxed) != CmdState::kWritten) continue;
     if (c->deadline != 0 && c->deadline <= now) {
-      // The connection stays: the late reply is read and dropped.
+      // The connection stays: the late reply is read and dropped. A
+      // blocking command's connection is closed instead, so that the server
+      // cannot hand it an item nobody waits for any more.
       client_.complete(c, JR_ETIMEDOUT, nullptr);
+      if ((c->flags & kFlagBlocking) != 0) abandon_ = true;
     } else {
       consider(c->deadline);
     }
+  }
+  if (abandon_) {
+    lost(JR_ECONNLOST, "blocking command given up");
+    return next;
   }
   int64_t st = client_.opts().socket_timeout_ms;
   if (st > 0 && owed && state_ == State::kReady) {
@@ -600,18 +698,19 @@ int64_t Connection::expire(int64_t now) {
 }
 
 void Connection::shutdown() {
+  push_ = nullptr;
   out_.clear();
   // Unflushed entries were never written.
   while (unflushed_ > 0 && !fifo_.empty()) {
     Entry e = fifo_.pop_back();
     unflushed_--;
-    if (e.kind != Kind::kCmd) continue;
+    if (e.kind != Kind::kCmd && e.kind != Kind::kTx) continue;
     if (e.cmd->state.load() == CmdState::kWritten) client_.complete(e.cmd, JR_ECLOSED, nullptr);
     drop_fifo_hold(e.cmd);
   }
   while (!fifo_.empty()) {
     Entry e = fifo_.pop_front();
-    if (e.kind != Kind::kCmd) continue;
+    if (e.kind != Kind::kCmd && e.kind != Kind::kTx) continue;
     if (e.cmd->state.load() == CmdState::kWritten) client_.complete(e.cmd, JR_ESHUTDOWN, nullptr);
     drop_fifo_hold(e.cmd);
   }

@@ -26,8 +26,24 @@ int64_t now_ms() noexcept;
 enum class CmdState : uint8_t { kFree, kPending, kWritten, kDone };
 
 enum CmdFlags : uint8_t {
-  kFlagDirect = 1,  // complete on the loop thread even in poll mode (jr_client_call)
+  kFlagDirect = 1,    // complete on the loop thread even in poll mode (jr_client_call)
+  kFlagBlocking = 2,  // runs on a dedicated pooled connection
+  kFlagInternal = 4,  // sent by libjr itself (UNWATCH, ...)
+  kFlagWatch = 8,     // the WATCH that starts a lease
 };
+
+// What a command object carries through the inbox.
+enum class Op : uint8_t {
+  kCommand,       // a Redis command
+  kWatchRelease,  // jr_watch_free: UNWATCH and return the lease's connection
+  kSub,           // pub/sub request (obj: SubRequest)
+  kMonitor,       // monitor request (obj: MonitorRequest)
+  kDelivery,      // a message for a subscriber / monitor (completion only)
+};
+
+struct Tx;
+struct Lease;
+class Connection;
 
 // One accepted command. Pooled: its buffer keeps its capacity across uses.
 struct Command {
@@ -45,6 +61,15 @@ struct Command {
   int status = 0;              // poll mode: kept until dispatched
   jr_reply *reply = nullptr;   // poll mode: kept until dispatched
   Command *next = nullptr;     // intrusive link (inbox, waiting, completions)
+  Op op = Op::kCommand;
+  Tx *tx = nullptr;            // MULTI/EXEC payload (wire holds the whole block)
+  Lease *lease = nullptr;      // runs on a leased (WATCH) connection
+  void *obj = nullptr;         // payload of control ops
+  Connection *conn = nullptr;  // where it was written (blocking cancel)
+  // Script cache: wire holds EVALSHA, alt holds EVAL.
+  Buffer alt;
+  char sha[40];
+  uint8_t script = 0;  // 0: not a script; 1: wire is EVALSHA; 2: EVAL sent
 
   [[nodiscard]] jr_req_id id() const noexcept {
     return (static_cast<uint64_t>(gen.load(std::memory_order_relaxed)) << 32) | index;
@@ -170,14 +195,66 @@ class CommandPool {
 
 class Client;
 
+// MULTI/EXEC: one command object carries the whole block; each queued
+// command's callback is completed from the EXEC reply.
+struct Tx {
+  struct Item {
+    jr_reply_cb cb;
+    void *userdata;
+  };
+  std::vector<Item> items;
+  std::vector<jr_reply *> queue_errors;  // per item: its error at queue time
+  size_t seen = 0;                       // replies received so far
+  bool watch = false;                    // a nil EXEC means a watched key changed
+  jr_reply_cb exec_cb = nullptr;
+  void *exec_userdata = nullptr;
+  ~Tx();
+};
+
+// A dedicated pooled connection held by a WATCH handle.
+struct Lease {
+  Connection *conn = nullptr;
+  CmdList pending;     // commands before the connection is granted
+  bool requested = false;
+  bool watched = false;
+  uint64_t epoch = 0;  // connection epoch when WATCH was written
+};
+
+// Receives what a push-mode connection (pub/sub, MONITOR) reads.
+class PushHandler {
+ public:
+  virtual ~PushHandler() = default;
+  virtual void on_ready(Connection &conn) = 0;
+  virtual void on_push(Connection &conn, jr_reply *reply) = 0;  // owns reply
+  virtual void on_lost(Connection &conn) = 0;
+  [[nodiscard]] virtual bool wants_connection() const = 0;
+};
+
+class Pool;
+
 // One multiplexed connection to one server (the first endpoint that
 // answers), with its state machine. Loop thread only.
 class Connection {
  public:
-  Connection(Client &client, std::vector<Endpoint> endpoints);
+  enum class Role { kShared, kPooled, kPush };
+  Connection(Client &client, std::vector<Endpoint> endpoints, Role role = Role::kShared);
   ~Connection();
 
   void submit(Command *c);      // route a new command
+  // Push mode: writes a command with no reply expected in FIFO order.
+  void write_raw(size_t argc, const char *const *argv, const size_t *lens);
+  void connect_now();           // connect even with nothing queued (push mode)
+  [[nodiscard]] bool ready_now() const noexcept { return state_ == State::kReady; }
+  [[nodiscard]] uint64_t epoch() const noexcept { return epoch_; }
+  [[nodiscard]] bool idle() const noexcept {
+    return fifo_.empty() && waiting_.empty() && db_pending_.empty();
+  }
+  // Closes the socket: what is in flight fails with JR_ECONNLOST.
+  void reset(const std::string &why) { lost(JR_ECONNLOST, why); }
+  void set_push(PushHandler *h) noexcept { push_ = h; }
+  Pool *pool = nullptr;    // kPooled: the pool it returns to
+  Lease *lease = nullptr;  // kPooled: the WATCH that holds it
+  bool busy = false;       // kPooled: given to a command or a lease
   void flush();                 // hand buffered bytes to the socket
   bool cancel(Command *c);      // unlink an unsent command; false if not here
   // Expires commands past `now`; returns the next deadline (0 = none).
@@ -188,7 +265,7 @@ class Connection {
 
  private:
   enum class State { kIdle, kConnecting, kHandshake, kReady };
-  enum class Kind : uint8_t { kCmd, kSelect, kProbe, kHandshake };
+  enum class Kind : uint8_t { kCmd, kSelect, kProbe, kHandshake, kTx };
   struct Entry {
     Command *cmd;
     Kind kind;
@@ -214,6 +291,8 @@ class Connection {
   void requeue_pending_db(int db);
   void fail_pending_db(int db, jr_reply *error_reply);
   void drop_fifo_hold(Command *c);
+  void check_idle();
+  void tx_reply(Entry &e, jr_reply *reply);
 
   static void on_connect_cb(uv_connect_t *req, int status);
   static void on_timer_cb(uv_timer_t *t);
@@ -225,6 +304,10 @@ class Connection {
 
   Client &client_;
   std::vector<Endpoint> endpoints_;
+  Role role_;
+  PushHandler *push_ = nullptr;
+  uint64_t epoch_ = 0;  // incremented on every successful handshake
+  bool abandon_ = false;  // a blocking command was given up: close after this pass
   State state_ = State::kIdle;
   Sock *sock_ = nullptr;
   uv_getaddrinfo_t *resolving_ = nullptr;
@@ -247,6 +330,40 @@ class Connection {
   int64_t last_read_ = 0;
   friend class Client;
 };
+
+// Dedicated connections for blocking commands and WATCH leases, at most
+// max_connections, handed out FIFO.
+class Pool {
+ public:
+  Pool(Client &client, std::vector<Endpoint> endpoints, int max)
+      : client_(client), endpoints_(std::move(endpoints)), max_(max) {}
+  void submit(Command *c);      // a blocking command
+  void request(Lease *l);       // a lease wants a connection
+  void release(Connection *conn);  // a connection is free again
+  bool cancel(Command *c);
+  void forget(Lease *l);        // a lease given up before it was granted
+  int64_t expire(int64_t now);
+  void shutdown();
+  [[nodiscard]] size_t size() const noexcept { return conns_.size(); }
+
+ private:
+  struct Request {
+    Command *cmd;
+    Lease *lease;
+  };
+  Connection *take();
+  void grant(Connection *conn, const Request &r);
+
+  Client &client_;
+  std::vector<Endpoint> endpoints_;
+  int max_;
+  std::vector<std::unique_ptr<Connection>> conns_;
+  std::vector<Connection *> idle_;
+  std::vector<Request> waiting_;
+};
+
+class SubManager;
+class Monitor;
 
 class Client {
  public:
@@ -274,6 +391,20 @@ class Client {
   void arm_deadline(int64_t deadline);
   void mark_dirty(Connection *conn);
   void emit(int event, const std::string &endpoint, const std::string &detail);
+  // Queues a callback (subscriber messages, tx items) through the normal
+  // completion path, so it runs in the dispatch mode's thread. Takes a
+  // reference to reply's arena when reply is not NULL.
+  void post(jr_reply_cb cb, void *userdata, int status, const jr_reply *reply, bool direct = false);
+  // Script cache and NOSCRIPT retry. Returns true when the command was
+  // re-sent (the reply is consumed).
+  bool script_reply(Command *c, jr_reply *reply, Connection &conn);
+  void lease_granted(Lease *l);
+  Pool &pool() noexcept { return *pool_; }
+  int submit_op(Command *c);    // hand a prepared command object to the loop
+  Command *acquire_command() noexcept;
+  void release_unsubmitted(Command *c) noexcept;
+  std::vector<Endpoint> endpoints() const { return opts_.endpoints; }
+  SubManager &subs() noexcept { return *subs_; }
   char *read_buffer() noexcept { return read_buf_.data(); }
   [[nodiscard]] size_t read_buffer_size() const noexcept { return read_buf_.size(); }
 
@@ -283,6 +414,7 @@ class Client {
   int start();
   void run();
   void route(Command *c);
+  void route_op(Command *c);
   void do_cancel(jr_req_id id);
   void shutdown_loop();
   void flush_completions();
@@ -302,9 +434,14 @@ class Client {
   std::thread::id loop_tid_;
   std::vector<char> read_buf_;
   std::unique_ptr<Connection> conn_;
+  std::unique_ptr<Pool> pool_;
+  std::unique_ptr<SubManager> subs_;
+  std::vector<std::unique_ptr<Monitor>> monitors_;
+  std::vector<std::string> known_scripts_;  // SHA1s the server has (sorted)
+  std::vector<Lease *> leases_;             // WATCH leases alive
   std::vector<Connection *> dirty_;
 
-  CommandPool pool_;
+  CommandPool cmds_;
   std::atomic<bool> closing_{false};
   std::atomic<int64_t> queued_{0};  // accepted and not yet released (max_queued)
 

@@ -41,6 +41,10 @@ constexpr ErrInfo kErrors[] = {
     {"JR_ENOENT", "no such request or key", true},
     {"JR_EINTERNAL", "internal error in libjr", false},
     {"JR_EFULL", "too many commands queued (max_queued); the command was not sent", true},
+    {"JR_EDISCARDED", "transaction discarded before EXEC (nothing ran)", true},
+    {"JR_EWATCH", "transaction aborted: watched key changed (nothing ran)", true},
+    {"JR_EPOOLTIMEOUT",
+     "no pooled connection became free before the deadline (the command was not sent)", true},
 };
 
 constexpr int kCount = static_cast<int>(sizeof kErrors / sizeof kErrors[0]);

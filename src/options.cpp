@@ -203,7 +203,7 @@ int Options::set(const std::string &key, const std::string &value) {
     static const char *const kNumeric[] = {
         "database", "connect_timeout_ms", "connect_retry", "command_timeout_ms",
         "socket_timeout_ms", "recv_buffer_size", "tcp_keepalive_s", "tcp_nodelay",
-        "max_bulk_len", "max_elements", "max_reply_bytes", "max_queued"};
+        "max_bulk_len", "max_elements", "max_reply_bytes", "max_queued", "max_connections"};
     for (const char *k : kNumeric)
       if (key == k) return JR_EINVAL;
     return JR_ENOENT;
@@ -246,6 +246,9 @@ int Options::set_int(const std::string &key, int64_t v) {
   } else if (key == "max_reply_bytes") {
     if (!in(64, INT64_MAX)) return JR_EINVAL;
     limits.max_reply_bytes = static_cast<size_t>(v);
+  } else if (key == "max_connections") {
+    if (!in(1, 100000)) return JR_EINVAL;
+    max_connections = static_cast<int>(v);
   } else if (key == "max_queued") {
     if (!in(1, INT32_MAX)) return JR_EINVAL;
     max_queued = v;

@@ -38,6 +38,7 @@ struct Options {
   bool tcp_nodelay = true;
   ReaderLimits limits;
   int64_t max_queued = 1 << 20;
+  int max_connections = 10;
   bool poll_mode = false;
   std::vector<std::vector<std::string>> connect_commands;
   jr_event_cb event_cb = nullptr;

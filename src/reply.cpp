@@ -134,6 +134,66 @@ void reply_release(const jr_reply *r) noexcept {
   if (r != nullptr && r->arena->unref()) arena_put(r->arena);
 }
 
+// ---- Replies built by libjr ------------------------------------------------
+
+namespace {
+jr_reply *node_in(Arena *a, const ReplyPart &part) noexcept {
+  auto *n = static_cast<jr_reply *>(a->alloc(sizeof(jr_reply)));
+  if (n == nullptr) return nullptr;
+  n->type = part.type;
+  n->arena = a;
+  n->len = 0;
+  n->u.integer = 0;
+  if (part.type == JR_REPLY_INTEGER) {
+    n->u.integer = part.integer;
+  } else if (part.type != JR_REPLY_NIL) {
+    auto *d = static_cast<char *>(a->alloc(part.str.size() + 1));
+    if (d == nullptr) return nullptr;
+    std::memcpy(d, part.str.data(), part.str.size());
+    d[part.str.size()] = '\0';
+    n->u.str = d;
+    n->len = part.str.size();
+  }
+  return n;
+}
+}  // namespace
+
+jr_reply *make_reply(const ReplyPart &part) noexcept {
+  Arena *a = arena_get();
+  if (a == nullptr) return nullptr;
+  jr_reply *n = node_in(a, part);
+  if (n == nullptr) {
+    arena_put(a);
+    return nullptr;
+  }
+  a->set_refs(1);
+  return n;
+}
+
+jr_reply *make_array_reply(const std::vector<ReplyPart> &parts) noexcept {
+  Arena *a = arena_get();
+  if (a == nullptr) return nullptr;
+  auto *root = static_cast<jr_reply *>(a->alloc(sizeof(jr_reply)));
+  auto **el = static_cast<jr_reply **>(a->alloc(sizeof(jr_reply *) * (parts.size() + 1)));
+  if (root == nullptr || el == nullptr) {
+    arena_put(a);
+    return nullptr;
+  }
+  root->type = JR_REPLY_ARRAY;
+  root->arena = a;
+  root->len = parts.size();
+  root->u.elements = el;
+  for (size_t i = 0; i < parts.size(); i++) {
+    el[i] = node_in(a, parts[i]);
+    if (el[i] == nullptr) {
+      arena_put(a);
+      return nullptr;
+    }
+  }
+  a->set_refs(1);
+  return root;
+}
+
 // ---- ReplyReader ----------------------------------------------------------
 
 redisReplyObjectFunctions ReplyReader::fns_ = {

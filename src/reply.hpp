@@ -73,6 +73,17 @@ void arena_put(Arena *a) noexcept;     // a must have no references left
 // Drops one reference to the reply's arena and recycles it when unused.
 void reply_release(const jr_reply *r) noexcept;
 
+// Builds replies that libjr itself produces (pub/sub confirmations, an
+// EXECABORT that quotes the queue-time error). Each returns a root with one
+// reference, or nullptr on OOM.
+struct ReplyPart {
+  int type;         // JR_REPLY_STRING / STATUS / ERROR / INTEGER
+  std::string str;  // for the string types
+  int64_t integer;  // for JR_REPLY_INTEGER
+};
+jr_reply *make_reply(const ReplyPart &part) noexcept;
+jr_reply *make_array_reply(const std::vector<ReplyPart> &parts) noexcept;
+
 struct ReaderLimits {
   int64_t max_bulk_len = 512LL << 20;
   int64_t max_elements = 16LL << 20;

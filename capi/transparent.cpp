@@ -1,0 +1,317 @@
+// extern "C" shims for transactions, WATCH, pub/sub and MONITOR.
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "capi.hpp"
+#include "commands.hpp"
+#include "transparent.hpp"
+
+struct jr_multi {
+  jr::Client *impl;
+  int db;
+  jr::Buffer wire;
+  jr::Tx *tx;
+  jr::Lease *lease;  // set for the transaction that ends a WATCH
+};
+
+struct jr_watch {
+  jr::Client *impl;
+  int db;
+  jr::Lease *lease;
+  bool multi_taken;
+};
+
+struct jr_sub {
+  jr::Client *impl;
+  jr::SubManager::Sub *sub;
+};
+
+struct jr_monitor {
+  jr::Client *impl;
+  jr::Monitor *monitor;
+};
+
+namespace {
+
+size_t len_of(const char *const *argv, const size_t *lens, size_t i) {
+  return lens != nullptr ? lens[i] : std::strlen(argv[i]);
+}
+
+bool valid_argv(size_t argc, const char *const *argv) {
+  if (argc == 0 || argv == nullptr) return false;
+  for (size_t i = 0; i < argc; i++)
+    if (argv[i] == nullptr) return false;
+  return true;
+}
+
+int resolve_db(jr::Client *c, int db) { return db < 0 ? c->opts().database : db; }
+
+int multi_create(jr::Client *impl, int db, jr::Lease *lease, bool watch, jr_multi **out) {
+  auto *m = new jr_multi{impl, db, jr::Buffer(), new jr::Tx(), lease};
+  m->tx->watch = watch;
+  const char *argv[] = {"MULTI"};
+  const size_t lens[] = {5};
+  if (!jr::encode_command(m->wire, 1, argv, lens)) {
+    delete m->tx;
+    delete m;
+    return JR_ENOMEM;
+  }
+  *out = m;
+  return JR_OK;
+}
+
+void multi_fail(jr_multi *m, int code) {
+  for (auto &it : m->tx->items) it.cb(it.userdata, code, nullptr);
+  delete m->tx;
+  delete m;
+}
+
+// Posts a control request to the loop; false when the client is closing.
+bool post_op(jr::Client *impl, jr::Op op, void *obj, jr::Lease *lease = nullptr) {
+  jr::Command *c = impl->acquire_command();
+  if (c == nullptr) return false;
+  c->op = op;
+  c->obj = obj;
+  c->lease = lease;
+  return impl->submit_op(c) == JR_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+// ---- MULTI/EXEC ---------------------------------------------------------------
+
+JR_API int jr_multi_new(jr_client *client, int db, jr_multi **out) {
+  if (out == nullptr) return JR_EINVAL;
+  *out = nullptr;
+  if (client == nullptr) return JR_EINVAL;
+  jr::Client *impl = jr_client_impl(client);
+  return jr::guarded([&] { return multi_create(impl, resolve_db(impl, db), nullptr, false, out); });
+}
+
+JR_API int jr_multi_add(jr_multi *m, size_t argc, const char *const *argv, const size_t *argvlen,
+                        jr_reply_cb cb, void *userdata) {
+  if (m == nullptr || cb == nullptr || !valid_argv(argc, argv)) return JR_EINVAL;
+  if (jr::classify(argc, argv, argvlen).cls == jr::CommandClass::kRefused) return JR_EREFUSED;
+  return jr::guarded([&] {
+    m->tx->items.push_back(jr::Tx::Item{cb, userdata});
+    m->tx->queue_errors.push_back(nullptr);
+    if (!jr::encode_command(m->wire, argc, argv, argvlen)) {
+      m->tx->items.pop_back();
+      m->tx->queue_errors.pop_back();
+      return JR_ENOMEM;
+    }
+    return JR_OK;
+  });
+}
+
+JR_API int jr_multi_exec(jr_multi *m, int64_t timeout_ms, jr_reply_cb exec_cb, void *userdata) {
+  if (m == nullptr) return JR_EINVAL;
+  jr::Client *impl = m->impl;
+  const char *argv[] = {"EXEC"};
+  const size_t lens[] = {4};
+  jr::Command *c = impl->acquire_command();
+  if (c == nullptr || !jr::encode_command(m->wire, 1, argv, lens)) {
+    if (c != nullptr) impl->release_unsubmitted(c);
+    multi_fail(m, JR_ENOMEM);
+    return JR_ENOMEM;
+  }
+  c->wire.swap(m->wire);
+  m->tx->exec_cb = exec_cb;
+  m->tx->exec_userdata = userdata;
+  c->tx = m->tx;
+  c->cb = jr::tx_deliver;
+  c->userdata = m->tx;
+  c->db = m->db;
+  c->lease = m->lease;
+  if (timeout_ms < 0) timeout_ms = impl->opts().command_timeout_ms;
+  c->deadline = timeout_ms > 0 ? jr::now_ms() + timeout_ms : 0;
+  int rc = impl->submit_op(c);
+  if (rc != JR_OK) {
+    multi_fail(m, rc);
+    return rc;
+  }
+  delete m;  // the Tx now belongs to the command
+  return JR_OK;
+}
+
+JR_API void jr_multi_discard(jr_multi *m) {
+  if (m != nullptr) multi_fail(m, JR_EDISCARDED);
+}
+
+// ---- WATCH --------------------------------------------------------------------
+
+JR_API int jr_watch_new(jr_client *client, int db, size_t nkeys, const char *const *keys,
+                        const size_t *keylens, jr_watch **out) {
+  if (out == nullptr) return JR_EINVAL;
+  *out = nullptr;
+  if (client == nullptr || !valid_argv(nkeys, keys)) return JR_EINVAL;
+  jr::Client *impl = jr_client_impl(client);
+  return jr::guarded([&] {
+    std::vector<const char *> argv{"WATCH"};
+    std::vector<size_t> lens{5};
+    for (size_t i = 0; i < nkeys; i++) {
+      argv.push_back(keys[i]);
+      lens.push_back(len_of(keys, keylens, i));
+    }
+    jr::Command *c = impl->acquire_command();
+    if (c == nullptr) return JR_ENOMEM;
+    if (!jr::encode_command(c->wire, argv.size(), argv.data(), lens.data())) {
+      impl->release_unsubmitted(c);
+      return JR_ENOMEM;
+    }
+    auto *w = new jr_watch{impl, resolve_db(impl, db), new jr::Lease(), false};
+    // The WATCH reply is checked by the transaction (EXEC); an error here
+    // surfaces as a failed EXEC, so it needs no user callback.
+    c->cb = [](void *, int, const jr_reply *) {};
+    c->flags = jr::kFlagWatch | jr::kFlagInternal;
+    c->lease = w->lease;
+    c->db = w->db;
+    int64_t t = impl->opts().command_timeout_ms;
+    c->deadline = t > 0 ? jr::now_ms() + t : 0;
+    int rc = impl->submit_op(c);
+    if (rc != JR_OK) {
+      delete w->lease;
+      delete w;
+      return rc;
+    }
+    *out = w;
+    return JR_OK;
+  });
+}
+
+JR_API int jr_watch_submit(jr_watch *w, size_t argc, const char *const *argv,
+                           const size_t *argvlen, int64_t timeout_ms, jr_reply_cb cb,
+                           void *userdata) {
+  if (w == nullptr || cb == nullptr || !valid_argv(argc, argv)) return JR_EINVAL;
+  if (w->multi_taken) return JR_EMISUSE;
+  if (jr::classify(argc, argv, argvlen).cls != jr::CommandClass::kNormal) return JR_EREFUSED;
+  return jr::guarded([&] {
+    jr::Command *c = w->impl->acquire_command();
+    if (c == nullptr) return JR_ENOMEM;
+    if (!jr::encode_command(c->wire, argc, argv, argvlen)) {
+      w->impl->release_unsubmitted(c);
+      return JR_ENOMEM;
+    }
+    c->cb = cb;
+    c->userdata = userdata;
+    c->lease = w->lease;
+    c->db = w->db;
+    if (timeout_ms < 0) timeout_ms = w->impl->opts().command_timeout_ms;
+    c->deadline = timeout_ms > 0 ? jr::now_ms() + timeout_ms : 0;
+    return w->impl->submit_op(c);
+  });
+}
+
+JR_API int jr_watch_multi(jr_watch *w, jr_multi **out) {
+  if (out == nullptr) return JR_EINVAL;
+  *out = nullptr;
+  if (w == nullptr) return JR_EINVAL;
+  if (w->multi_taken) return JR_EMISUSE;
+  int rc = jr::guarded([&] { return multi_create(w->impl, w->db, w->lease, true, out); });
+  if (rc == JR_OK) w->multi_taken = true;
+  return rc;
+}
+
+JR_API void jr_watch_free(jr_watch *w) {
+  if (w == nullptr) return;
+  if (!post_op(w->impl, jr::Op::kWatchRelease, nullptr, w->lease)) {
+    // The client is closing: its shutdown releases every lease.
+  }
+  delete w;
+}
+
+// ---- Pub/sub ------------------------------------------------------------------
+
+JR_API int jr_sub_new(jr_client *client, jr_message_cb cb, void *userdata, jr_sub **out) {
+  if (out == nullptr) return JR_EINVAL;
+  *out = nullptr;
+  if (client == nullptr || cb == nullptr) return JR_EINVAL;
+  jr::Client *impl = jr_client_impl(client);
+  return jr::guarded([&] {
+    auto *s = new jr::SubManager::Sub();
+    s->cb = cb;
+    s->userdata = userdata;
+    auto *r = new jr::SubManager::Request{jr::SubManager::Request::kNew, s, false, {}};
+    if (!post_op(impl, jr::Op::kSub, r)) {
+      delete r;
+      delete s;
+      return JR_ECLOSED;
+    }
+    *out = new jr_sub{impl, s};
+    return JR_OK;
+  });
+}
+
+static int sub_request(jr_sub *sub, jr::SubManager::Request::Kind kind, int pattern, size_t n,
+                       const char *const *names, const size_t *lens) {
+  if (sub == nullptr || (n > 0 && names == nullptr)) return JR_EINVAL;
+  for (size_t i = 0; i < n; i++)
+    if (names[i] == nullptr) return JR_EINVAL;
+  if (kind == jr::SubManager::Request::kSubscribe && n == 0) return JR_EINVAL;
+  return jr::guarded([&] {
+    auto *r = new jr::SubManager::Request{kind, sub->sub, pattern != 0, {}};
+    for (size_t i = 0; i < n; i++) r->names.emplace_back(names[i], len_of(names, lens, i));
+    if (!post_op(sub->impl, jr::Op::kSub, r)) {
+      delete r;
+      return JR_ECLOSED;
+    }
+    return JR_OK;
+  });
+}
+
+JR_API int jr_sub_subscribe(jr_sub *sub, int pattern, size_t n, const char *const *names,
+                            const size_t *lens) {
+  return sub_request(sub, jr::SubManager::Request::kSubscribe, pattern, n, names, lens);
+}
+
+JR_API int jr_sub_unsubscribe(jr_sub *sub, int pattern, size_t n, const char *const *names,
+                              const size_t *lens) {
+  return sub_request(sub, jr::SubManager::Request::kUnsubscribe, pattern, n, names, lens);
+}
+
+JR_API int jr_sub_ping(jr_sub *sub, const char *text, size_t len) {
+  const char *names[] = {text != nullptr ? text : ""};
+  const size_t lens[] = {text != nullptr ? len : 0};
+  return sub_request(sub, jr::SubManager::Request::kPing, 0, 1, names, lens);
+}
+
+JR_API void jr_sub_free(jr_sub *sub) {
+  if (sub == nullptr) return;
+  auto *r = new (std::nothrow) jr::SubManager::Request{jr::SubManager::Request::kFree, sub->sub,
+                                                       false, {}};
+  if (r != nullptr && !post_op(sub->impl, jr::Op::kSub, r)) delete r;
+  delete sub;
+}
+
+// ---- MONITOR -------------------------------------------------------------------
+
+JR_API int jr_monitor_new(jr_client *client, jr_message_cb cb, void *userdata,
+                          jr_monitor **out) {
+  if (out == nullptr) return JR_EINVAL;
+  *out = nullptr;
+  if (client == nullptr || cb == nullptr) return JR_EINVAL;
+  jr::Client *impl = jr_client_impl(client);
+  return jr::guarded([&] {
+    auto *m = new jr::Monitor(*impl, cb, userdata);
+    auto *r = new jr::MonitorRequest{jr::MonitorRequest::kStart, m};
+    if (!post_op(impl, jr::Op::kMonitor, r)) {
+      delete r;
+      delete m;
+      return JR_ECLOSED;
+    }
+    *out = new jr_monitor{impl, m};
+    return JR_OK;
+  });
+}
+
+JR_API void jr_monitor_free(jr_monitor *mon) {
+  if (mon == nullptr) return;
+  auto *r = new (std::nothrow) jr::MonitorRequest{jr::MonitorRequest::kStop, mon->monitor};
+  if (r != nullptr && !post_op(mon->impl, jr::Op::kMonitor, r)) delete r;
+  delete mon;
+}
+
+}  // extern "C"
