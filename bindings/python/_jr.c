@@ -35,30 +35,6 @@
 
 #include "jr/jr.h"
 
-/* Transactions, WATCH, pub/sub and MONITOR are declared in jr.h before the
- * core implements them: reference them weakly so that the module loads
- * against a libjr without them (their wrappers then raise RedisError). */
-#if defined(__GNUC__) && !defined(JR_PY_STRONG)
-#pragma weak jr_multi_new
-#pragma weak jr_multi_add
-#pragma weak jr_multi_exec
-#pragma weak jr_multi_discard
-#pragma weak jr_watch_new
-#pragma weak jr_watch_submit
-#pragma weak jr_watch_multi
-#pragma weak jr_watch_free
-#pragma weak jr_sub_new
-#pragma weak jr_sub_subscribe
-#pragma weak jr_sub_unsubscribe
-#pragma weak jr_sub_ping
-#pragma weak jr_sub_free
-#pragma weak jr_monitor_new
-#pragma weak jr_monitor_free
-#define JR_PY_HAVE(fn) ((void *)&(fn) != NULL)
-#else
-#define JR_PY_HAVE(fn) 1
-#endif
-
 /* ---- Module state (set once by _init) -------------------------------------- */
 
 static PyObject *ReplyErrorType = NULL; /* jr.RedisReplyError */
@@ -705,7 +681,6 @@ static PyObject *Client_multi(ClientObject *self, PyObject *arg) {
   long db = PyLong_AsLong(arg);
   if (db == -1 && PyErr_Occurred()) return NULL;
   if (db < -1 || db > INT32_MAX) return raise_code(JR_EINVAL, "invalid database number");
-  if (!JR_PY_HAVE(jr_multi_new)) return raise_code(JR_EINTERNAL, "this libjr has no transactions");
   jr_multi *m = NULL;
   int rc = jr_multi_new(c, (int)db, &m);
   if (rc != JR_OK) return raise_code(rc, NULL);
@@ -782,7 +757,6 @@ static PyObject *Client_watch(ClientObject *self, PyObject *const *args, Py_ssiz
   long db = PyLong_AsLong(args[0]);
   if (db == -1 && PyErr_Occurred()) return NULL;
   if (db < -1 || db > INT32_MAX) return raise_code(JR_EINVAL, "invalid database number");
-  if (!JR_PY_HAVE(jr_watch_new)) return raise_code(JR_EINTERNAL, "this libjr has no WATCH");
   Args a;
   if (args_from(&a, args[1]) < 0) return NULL;
   jr_watch *w = NULL;
@@ -854,7 +828,6 @@ static PyObject *Client_sub(ClientObject *self, PyObject *cb) {
     PyErr_SetString(PyExc_TypeError, "callback must be callable");
     return NULL;
   }
-  if (!JR_PY_HAVE(jr_sub_new)) return raise_code(JR_EINTERNAL, "this libjr has no pub/sub");
   jr_sub *s = NULL;
   Py_INCREF(cb);
   int rc = jr_sub_new(c, message_cb, cb, &s);
@@ -930,7 +903,6 @@ static PyObject *Client_monitor(ClientObject *self, PyObject *cb) {
     PyErr_SetString(PyExc_TypeError, "callback must be callable");
     return NULL;
   }
-  if (!JR_PY_HAVE(jr_monitor_new)) return raise_code(JR_EINTERNAL, "this libjr has no MONITOR");
   jr_monitor *m = NULL;
   Py_INCREF(cb);
   int rc = jr_monitor_new(c, message_cb, cb, &m);
