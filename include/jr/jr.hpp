@@ -329,6 +329,7 @@ concept ArgRange = std::ranges::input_range<R> &&
 // this keeps `co_await client.async({"GET", "k"})` compiling there.
 class Args {
  public:
+  Args() noexcept = default;
   template <StringLike... A>
   Args(const A &...args) {  // NOLINT(google-explicit-constructor)
     (push(std::string_view(args)), ...);
@@ -560,6 +561,222 @@ class Commands {
 
 }  // namespace detail
 
+// ---- Transactions, WATCH, pub/sub, MONITOR ---------------------------------------
+
+// A MULTI/EXEC transaction being built (jr_multi). Commands are queued with
+// add() and sent, contiguously, by exec(). Each queued command completes
+// once: with its own element of the EXEC reply (a ServerError if it failed
+// at run time), an EXECABORT error, JR_EWATCH (a watched key changed), or a
+// library error. Destroying a Transaction that was not executed discards it
+// (its commands complete with JR_EDISCARDED). Use from one thread at a time.
+class Transaction {
+ public:
+  Transaction(Transaction &&o) noexcept : m_(std::exchange(o.m_, nullptr)) {}
+  Transaction &operator=(Transaction &&o) noexcept {
+    std::swap(m_, o.m_);
+    return *this;
+  }
+  Transaction(const Transaction &) = delete;
+  Transaction &operator=(const Transaction &) = delete;
+  ~Transaction() { jr_multi_discard(m_); }
+
+  // Queues a command whose result goes to f(jr::Result) (same rules as
+  // Client::submit). Throws LibraryError (JR_EREFUSED: MULTI, WATCH, ...).
+  template <class F>
+  requires std::invocable < std::decay_t<F>
+  &, Result > Transaction &add(const Args &args, F &&f) {
+    using Fn = std::decay_t<F>;
+    auto holder = std::make_unique<Fn>(std::forward<F>(f));
+    detail::check(jr_multi_add(live(), args.size(), args.argv(), args.lens(),
+                               &detail::callback_trampoline<Fn>, holder.get()));
+    static_cast<void>(holder.release());
+    return *this;
+  }
+  // Queues a command and returns the future of its own result.
+  std::future<Reply> add(const Args &args) {
+    auto p = std::make_unique<std::promise<Reply>>();
+    std::future<Reply> fut = p->get_future();
+    detail::check(jr_multi_add(live(), args.size(), args.argv(), args.lens(),
+                               &detail::promise_trampoline, p.get()));
+    static_cast<void>(p.release());
+    return fut;
+  }
+  // Sends MULTI, the commands and EXEC. The future holds the raw EXEC reply
+  // (an array); it throws ServerError on EXECABORT, LibraryError otherwise
+  // (JR_EWATCH when a watched key changed). The transaction is spent.
+  std::future<Reply> exec(std::chrono::milliseconds timeout = default_timeout) {
+    auto p = std::make_unique<std::promise<Reply>>();
+    std::future<Reply> fut = p->get_future();
+    int rc = jr_multi_exec(std::exchange(m_, nullptr), detail::to_ms(timeout),
+                           &detail::promise_trampoline, p.get());
+    if (rc != JR_OK) {
+      p->set_exception(std::make_exception_ptr(LibraryError(rc)));
+    } else {
+      static_cast<void>(p.release());
+    }
+    return fut;
+  }
+  // Discards the transaction now (JR_EDISCARDED for every queued command).
+  void discard() noexcept { jr_multi_discard(std::exchange(m_, nullptr)); }
+
+  [[nodiscard]] bool valid() const noexcept { return m_ != nullptr; }
+
+ private:
+  friend class Client;
+  friend class Db;
+  friend class Watch;
+  explicit Transaction(jr_multi *m) noexcept : m_(m) {}
+  jr_multi *live() const {
+    if (m_ == nullptr) throw LibraryError(JR_EINVAL);
+    return m_;
+  }
+  jr_multi *m_;
+};
+
+// A conditional transaction (jr_watch): WATCH on a dedicated connection,
+// reads with submit()/send(), then multi() for the transaction that ends
+// the watch. If a watched key changed, its commands fail with JR_EWATCH.
+// Destroying the Watch releases the connection. Use from one thread at a
+// time.
+class Watch {
+ public:
+  Watch(Watch &&o) noexcept : w_(std::exchange(o.w_, nullptr)) {}
+  Watch &operator=(Watch &&o) noexcept {
+    std::swap(w_, o.w_);
+    return *this;
+  }
+  Watch(const Watch &) = delete;
+  Watch &operator=(const Watch &) = delete;
+  ~Watch() { jr_watch_free(w_); }
+
+  // A command on the watched connection; f(jr::Result) once.
+  template <class F>
+  requires std::invocable < std::decay_t<F>
+  &, Result >
+         void submit(const Args &args, F &&f, std::chrono::milliseconds timeout = default_timeout) {
+    using Fn = std::decay_t<F>;
+    auto holder = std::make_unique<Fn>(std::forward<F>(f));
+    detail::check(jr_watch_submit(w_, args.size(), args.argv(), args.lens(), detail::to_ms(timeout),
+                                  &detail::callback_trampoline<Fn>, holder.get()));
+    static_cast<void>(holder.release());
+  }
+  std::future<Reply> send(const Args &args, std::chrono::milliseconds timeout = default_timeout) {
+    auto p = std::make_unique<std::promise<Reply>>();
+    std::future<Reply> fut = p->get_future();
+    int rc = jr_watch_submit(w_, args.size(), args.argv(), args.lens(), detail::to_ms(timeout),
+                             &detail::promise_trampoline, p.get());
+    if (rc != JR_OK) {
+      p->set_exception(std::make_exception_ptr(LibraryError(rc)));
+    } else {
+      static_cast<void>(p.release());
+    }
+    return fut;
+  }
+  // The transaction that ends the watch (once; JR_EMISUSE the second time).
+  Transaction multi() {
+    jr_multi *m = nullptr;
+    detail::check(jr_watch_multi(w_, &m));
+    return Transaction(m);
+  }
+
+ private:
+  friend class Client;
+  explicit Watch(jr_watch *w) noexcept : w_(w) {}
+  jr_watch *w_;
+};
+
+// One pub/sub or MONITOR delivery. status 0: reply is the message array
+// (["message", channel, payload], ["pmessage", pattern, channel, payload],
+// ["subscribe", name, count], ..., ["pong", text]) or, for MONITOR, a status
+// line. JR_SUB_LOST / JR_SUB_RESUBSCRIBED: around a reconnect. JR_ECLOSED:
+// the last one.
+struct Message {
+  int status = 0;
+  Reply reply;
+
+  [[nodiscard]] bool closed() const noexcept { return status == JR_ECLOSED; }
+  [[nodiscard]] bool lost() const noexcept { return status == JR_SUB_LOST; }
+  [[nodiscard]] bool resubscribed() const noexcept { return status == JR_SUB_RESUBSCRIBED; }
+  // "message", "pmessage", "subscribe", ..., "pong" (empty otherwise).
+  [[nodiscard]] std::string_view kind() const noexcept {
+    return reply.is_array() ? reply[0].view() : std::string_view();
+  }
+  [[nodiscard]] std::string channel() const {
+    return kind() == "pmessage" ? reply[2].str() : reply[1].str();
+  }
+  [[nodiscard]] std::string pattern() const {
+    return kind() == "pmessage" ? reply[1].str() : std::string();
+  }
+  // The payload of a message or pong; a MONITOR line.
+  [[nodiscard]] std::string payload() const {
+    if (!reply.is_array()) return reply.str();
+    return kind() == "pmessage" ? reply[3].str() : reply[kind() == "pong" ? 1 : 2].str();
+  }
+};
+
+namespace detail {
+// The heap-allocated handler of a subscriber or monitor: called for every
+// delivery, freed after the last one (JR_ECLOSED).
+template <class F>
+void message_trampoline(void *ud, int status, const jr_reply *r) noexcept {
+  auto *f = static_cast<F *>(ud);
+  (*f)(Message{status, Reply::dup(r)});
+  if (status == JR_ECLOSED) delete f;
+}
+}  // namespace detail
+
+// A pub/sub subscriber (jr_sub). Its handler gets every Message on libjr's
+// loop thread (or in dispatch()), and JR_ECLOSED last after the Subscriber
+// is destroyed (or the client freed). Use from one thread at a time.
+class Subscriber {
+ public:
+  Subscriber(Subscriber &&o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+  Subscriber &operator=(Subscriber &&o) noexcept {
+    std::swap(s_, o.s_);
+    return *this;
+  }
+  Subscriber(const Subscriber &) = delete;
+  Subscriber &operator=(const Subscriber &) = delete;
+  ~Subscriber() { jr_sub_free(s_); }
+
+  void subscribe(const Args &channels) { names(true, 0, channels); }
+  void psubscribe(const Args &patterns) { names(true, 1, patterns); }
+  // No names: all of this subscriber's channels (patterns).
+  void unsubscribe(const Args &channels = Args()) { names(false, 0, channels); }
+  void punsubscribe(const Args &patterns = Args()) { names(false, 1, patterns); }
+  void ping(std::string_view text = {}) {
+    detail::check(jr_sub_ping(s_, text.data() != nullptr ? text.data() : "", text.size()));
+  }
+
+ private:
+  friend class Client;
+  explicit Subscriber(jr_sub *s) noexcept : s_(s) {}
+  void names(bool sub, int pattern, const Args &a) {
+    detail::check(sub ? jr_sub_subscribe(s_, pattern, a.size(), a.argv(), a.lens())
+                      : jr_sub_unsubscribe(s_, pattern, a.size(), a.argv(), a.lens()));
+  }
+  jr_sub *s_;
+};
+
+// A MONITOR stream (jr_monitor): the handler gets one Message per command
+// the server runs (a status line), JR_ECLOSED last.
+class Monitor {
+ public:
+  Monitor(Monitor &&o) noexcept : m_(std::exchange(o.m_, nullptr)) {}
+  Monitor &operator=(Monitor &&o) noexcept {
+    std::swap(m_, o.m_);
+    return *this;
+  }
+  Monitor(const Monitor &) = delete;
+  Monitor &operator=(const Monitor &) = delete;
+  ~Monitor() { jr_monitor_free(m_); }
+
+ private:
+  friend class Client;
+  explicit Monitor(jr_monitor *m) noexcept : m_(m) {}
+  jr_monitor *m_;
+};
+
 // ---- Options -------------------------------------------------------------------
 
 // Connection events (JR_EVENT_*), on the loop thread; must not block.
@@ -658,10 +875,12 @@ class Client;
 // connection. Destroy it before its Client.
 class Db : public detail::Commands<Db> {
  public:
-  Db(Db &&o) noexcept : client_(o.client_), db_(std::exchange(o.db_, nullptr)) {}
+  Db(Db &&o) noexcept
+      : client_(o.client_), db_(std::exchange(o.db_, nullptr)), number_(o.number_) {}
   Db &operator=(Db &&o) noexcept {
     std::swap(client_, o.client_);
     std::swap(db_, o.db_);
+    std::swap(number_, o.number_);
     return *this;
   }
   Db(const Db &) = delete;
@@ -676,15 +895,23 @@ class Db : public detail::Commands<Db> {
     detail::check(rc);
     return true;
   }
+  // A MULTI/EXEC transaction in this database.
+  [[nodiscard]] Transaction multi() const {
+    jr_multi *m = nullptr;
+    detail::check(jr_multi_new(client_, number_, &m));
+    return Transaction(m);
+  }
+  [[nodiscard]] int number() const noexcept { return number_; }
   [[nodiscard]] jr_db *get() const noexcept { return db_; }
 
  private:
   friend class Client;
   friend class detail::Commands<Db>;
-  Db(jr_client *c, jr_db *db) noexcept : client_(c), db_(db) {}
+  Db(jr_client *c, jr_db *db, int number) noexcept : client_(c), db_(db), number_(number) {}
   [[nodiscard]] detail::Target target_() const noexcept { return {client_, db_}; }
   jr_client *client_;
   jr_db *db_;
+  int number_;
 };
 
 // The client (jr_client): one loop thread, one multiplexed connection. All
@@ -733,7 +960,44 @@ class Client : public detail::Commands<Client> {
   [[nodiscard]] Db db(int number) const {
     jr_db *d = nullptr;
     detail::check(jr_db_new(c_, number, &d));
-    return Db(c_, d);
+    return Db(c_, d, number);
+  }
+
+  // A MULTI/EXEC transaction on the default database.
+  [[nodiscard]] Transaction multi() const {
+    jr_multi *m = nullptr;
+    detail::check(jr_multi_new(c_, -1, &m));
+    return Transaction(m);
+  }
+  // WATCH keys on a dedicated connection (db -1: the default database).
+  [[nodiscard]] Watch watch(const Args &keys, int db = -1) const {
+    jr_watch *w = nullptr;
+    detail::check(jr_watch_new(c_, db, keys.size(), keys.argv(), keys.lens(), &w));
+    return Watch(w);
+  }
+  // A subscriber whose handler f(jr::Message) runs for every delivery (on
+  // the loop thread, must not block; or in dispatch()), JR_ECLOSED last; the
+  // handler is freed after that.
+  template <class F>
+  requires std::invocable < std::decay_t<F>
+  &, Message > [[nodiscard]] Subscriber subscriber(F &&f) const {
+    using Fn = std::decay_t<F>;
+    auto holder = std::make_unique<Fn>(std::forward<F>(f));
+    jr_sub *s = nullptr;
+    detail::check(jr_sub_new(c_, &detail::message_trampoline<Fn>, holder.get(), &s));
+    static_cast<void>(holder.release());
+    return Subscriber(s);
+  }
+  // A MONITOR stream; f(jr::Message) as for subscriber().
+  template <class F>
+  requires std::invocable < std::decay_t<F>
+  &, Message > [[nodiscard]] Monitor monitor(F &&f) const {
+    using Fn = std::decay_t<F>;
+    auto holder = std::make_unique<Fn>(std::forward<F>(f));
+    jr_monitor *m = nullptr;
+    detail::check(jr_monitor_new(c_, &detail::message_trampoline<Fn>, holder.get(), &m));
+    static_cast<void>(holder.release());
+    return Monitor(m);
   }
 
   // Poll mode: a descriptor readable while completions wait, and running

@@ -4,10 +4,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <coroutine>
 #include <future>
 #include <jr/jr.hpp>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -426,4 +428,210 @@ TEST_F(HppTest, MoveDrainAndClose) {
 TEST(HppVersion, MatchesTheHeader) {
   EXPECT_STREQ(jr::version_string(), JR_VERSION_STRING);
   EXPECT_EQ(jr_version(), static_cast<unsigned>(JR_VERSION_HEX));
+}
+
+// ---- Transactions, WATCH, pub/sub, MONITOR ------------------------------------------
+
+TEST_F(HppTest, TransactionQueuesAndExecs) {
+  jr::Client c(opts());
+  c.call({"DEL", "hpp:tx:n", "hpp:tx:s"});
+  jr::Transaction tx = c.multi();
+  auto incr = tx.add({"INCR", "hpp:tx:n"});
+  std::promise<jr::Result> set_result;
+  tx.add({"SET", "hpp:tx:s", "v"}, [&](jr::Result r) { set_result.set_value(std::move(r)); });
+  auto bad = tx.add({"LPUSH", "hpp:tx:s", "x"});  // fails at run time: WRONGTYPE
+  auto get = tx.add({"GET", "hpp:tx:s"});
+  jr::Reply exec = tx.exec().get();
+  EXPECT_FALSE(tx.valid());
+  ASSERT_TRUE(exec.is_array());
+  EXPECT_EQ(exec.size(), 4u);
+  EXPECT_EQ(incr.get().integer(), 1);
+  EXPECT_TRUE(set_result.get_future().get().ok());
+  EXPECT_THROW(bad.get(), jr::ServerError);
+  EXPECT_TRUE(exec[2].is_error());
+  EXPECT_EQ(get.get().str(), "v");
+  EXPECT_THROW(tx.add({"PING"}), jr::LibraryError);  // spent
+}
+
+TEST_F(HppTest, TransactionRefusesAndAborts) {
+  jr::Client c(opts());
+  jr::Transaction tx = c.multi();
+  try {
+    tx.add({"WATCH", "k"});
+    FAIL() << "no exception";
+  } catch (const jr::LibraryError &e) {
+    EXPECT_EQ(e.code(), JR_EREFUSED);
+  }
+  auto ok = tx.add({"SET", "hpp:tx:abort", "1"});
+  auto wrong = tx.add({"NOSUCHCOMMAND"});  // rejected at queue time: EXECABORT
+  auto exec = tx.exec();
+  EXPECT_THROW(exec.get(), jr::ServerError);
+  try {
+    ok.get();
+    FAIL() << "no exception";
+  } catch (const jr::ServerError &e) {
+    EXPECT_EQ(e.prefix(), "EXECABORT") << e.what();
+  }
+  EXPECT_THROW(wrong.get(), jr::ServerError);
+  EXPECT_TRUE(c.call({"GET", "hpp:tx:abort"}).is_nil());
+}
+
+TEST_F(HppTest, TransactionDiscardAndDestroy) {
+  jr::Client c(opts());
+  std::future<jr::Reply> a, b;
+  {
+    jr::Transaction tx = c.multi();
+    a = tx.add({"SET", "hpp:tx:d", "1"});
+    tx.discard();
+    EXPECT_FALSE(tx.valid());
+  }
+  {
+    jr::Transaction tx = c.multi();
+    b = tx.add({"SET", "hpp:tx:d", "2"});
+  }  // destroyed without exec: discarded
+  for (auto *f : {&a, &b}) {
+    try {
+      f->get();
+      FAIL() << "no exception";
+    } catch (const jr::LibraryError &e) {
+      EXPECT_EQ(e.code(), JR_EDISCARDED);
+      EXPECT_TRUE(e.unsent());
+    }
+  }
+  EXPECT_TRUE(c.call({"GET", "hpp:tx:d"}).is_nil());
+}
+
+TEST_F(HppTest, TransactionInADatabaseView) {
+  jr::Client c(opts());
+  jr::Db db = c.db(7);
+  jr::Transaction tx = db.multi();
+  tx.add({"SET", "hpp:tx:db", "seven"});
+  tx.exec().get();
+  EXPECT_EQ(db.call({"GET", "hpp:tx:db"}).str(), "seven");
+  EXPECT_TRUE(c.call({"GET", "hpp:tx:db"}).is_nil());
+}
+
+TEST_F(HppTest, WatchCommitsOrFailsWithEWatch) {
+  jr::Client c(opts());
+  c.call({"SET", "hpp:w", "10"});
+  {
+    jr::Watch w = c.watch({"hpp:w"});
+    int64_t v = std::stoll(w.send({"GET", "hpp:w"}).get().str());
+    jr::Transaction tx = w.multi();
+    tx.add({"SET", "hpp:w", std::to_string(v + 1)});
+    tx.exec().get();
+    EXPECT_THROW(w.multi(), jr::LibraryError);  // once
+  }
+  EXPECT_EQ(c.call({"GET", "hpp:w"}).str(), "11");
+  {
+    jr::Watch w = c.watch({"hpp:w"});
+    w.send({"GET", "hpp:w"}).get();
+    c.call({"SET", "hpp:w", "changed"});  // another client's write
+    jr::Transaction tx = w.multi();
+    auto set = tx.add({"SET", "hpp:w", "12"});
+    try {
+      tx.exec().get();
+      FAIL() << "no exception";
+    } catch (const jr::LibraryError &e) {
+      EXPECT_EQ(e.code(), JR_EWATCH);
+    }
+    EXPECT_THROW(set.get(), jr::LibraryError);
+  }
+  EXPECT_EQ(c.call({"GET", "hpp:w"}).str(), "changed");
+}
+
+namespace {
+// Collects messages; wait_for(n) waits until n arrived.
+struct Inbox {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<jr::Message> got;
+  void push(jr::Message m) {
+    std::lock_guard<std::mutex> lk(mu);
+    got.push_back(std::move(m));
+    cv.notify_all();
+  }
+  bool wait_for(size_t n) {
+    std::unique_lock<std::mutex> lk(mu);
+    return cv.wait_for(lk, 5s, [&] { return got.size() >= n; });
+  }
+  bool wait_kind(std::string_view kind, size_t count = 1) {
+    std::unique_lock<std::mutex> lk(mu);
+    return cv.wait_for(lk, 5s, [&] {
+      size_t k = 0;
+      for (auto &m : got)
+        if (m.kind() == kind) k++;
+      return k >= count;
+    });
+  }
+};
+}  // namespace
+
+TEST_F(HppTest, PubSubDeliversMessagesAndClosesLast) {
+  jr::Client c(opts());
+  auto inbox = std::make_shared<Inbox>();
+  auto handler_alive = std::make_shared<int>(0);
+  {
+    jr::Subscriber sub =
+        c.subscriber([inbox, handler_alive](jr::Message m) { inbox->push(std::move(m)); });
+    sub.subscribe({"hpp:ch1", "hpp:ch2"});
+    sub.psubscribe({"hpp:p*"});
+    ASSERT_TRUE(inbox->wait_kind("subscribe", 2));
+    ASSERT_TRUE(inbox->wait_kind("psubscribe"));
+    EXPECT_GE(c.call({"PUBLISH", "hpp:ch1", "hello"}).integer(), 1);
+    c.call({"PUBLISH", "hpp:pattern", "world"});
+    ASSERT_TRUE(inbox->wait_kind("message"));
+    ASSERT_TRUE(inbox->wait_kind("pmessage"));
+    sub.ping("are you there");
+    ASSERT_TRUE(inbox->wait_kind("pong"));
+    sub.unsubscribe();
+    ASSERT_TRUE(inbox->wait_kind("unsubscribe", 2));
+  }
+  ASSERT_TRUE(jrtest::eventually([&] {
+    std::lock_guard<std::mutex> lk(inbox->mu);
+    return !inbox->got.empty() && inbox->got.back().closed();
+  }));
+  std::lock_guard<std::mutex> lk(inbox->mu);
+  bool message = false, pmessage = false, pong = false;
+  for (auto &m : inbox->got) {
+    if (m.kind() == "message") {
+      message = true;
+      EXPECT_EQ(m.channel(), "hpp:ch1");
+      EXPECT_EQ(m.payload(), "hello");
+    } else if (m.kind() == "pmessage") {
+      pmessage = true;
+      EXPECT_EQ(m.pattern(), "hpp:p*");
+      EXPECT_EQ(m.channel(), "hpp:pattern");
+      EXPECT_EQ(m.payload(), "world");
+    } else if (m.kind() == "pong") {
+      pong = true;
+      EXPECT_EQ(m.payload(), "are you there");
+    }
+  }
+  EXPECT_TRUE(message && pmessage && pong);
+  size_t closed = 0;
+  for (auto &m : inbox->got) closed += m.closed() ? 1 : 0;
+  EXPECT_EQ(closed, 1u);
+  EXPECT_TRUE(jrtest::eventually([&] { return handler_alive.use_count() == 1; }));
+}
+
+TEST_F(HppTest, MonitorSeesCommands) {
+  jr::Client c(opts());
+  auto inbox = std::make_shared<Inbox>();
+  {
+    jr::Monitor mon = c.monitor([inbox](jr::Message m) { inbox->push(std::move(m)); });
+    // MONITOR starts asynchronously: repeat a marker until it shows up.
+    bool seen = jrtest::eventually([&] {
+      c.call({"ECHO", "hpp-monitor-marker"});
+      std::lock_guard<std::mutex> lk(inbox->mu);
+      for (auto &m : inbox->got)
+        if (m.payload().find("hpp-monitor-marker") != std::string::npos) return true;
+      return false;
+    });
+    EXPECT_TRUE(seen);
+  }
+  EXPECT_TRUE(jrtest::eventually([&] {
+    std::lock_guard<std::mutex> lk(inbox->mu);
+    return !inbox->got.empty() && inbox->got.back().closed();
+  }));
 }
