@@ -49,4 +49,4 @@ redis-cli -p "$port" ping 2>/dev/null | grep -q PONG || { echo "redis-server did
 export JR_TEST_ENDPOINT="127.0.0.1:$port"
 
 cd "$here"
-cargo test --offline --workspace 2>&1 | python3 "$repo/scripts/junit_from.py" cargo rust "$xml"
+cargo test --offline --workspace --no-fail-fast 2>&1 | python3 "$repo/scripts/junit_from.py" cargo rust "$xml"

@@ -15,6 +15,7 @@ use crate::args::ArgBuf;
 use crate::error::{check, Error, Result};
 use crate::options::{millis, EventFn, Options};
 use crate::reply::{result_from, Reply};
+use crate::tx::{Message, Monitor, Subscriber, Transaction, Watch};
 
 /// Names a submitted command for [`Client::cancel`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -38,7 +39,7 @@ impl From<Duration> for Timeout {
 }
 
 impl Timeout {
-    fn ms(self) -> i64 {
+    pub(crate) fn ms(self) -> i64 {
         match self {
             Timeout::Default => -1,
             Timeout::Never => 0,
@@ -166,8 +167,11 @@ impl Target {
 /// The C callback of every closure submit: takes the box back, converts the
 /// borrowed reply, runs the closure, and catches a panic (which must not
 /// cross the C frame).
-unsafe extern "C" fn trampoline<F>(ud: *mut c_void, status: c_int, reply: *const sys::jr_reply)
-where
+pub(crate) unsafe extern "C" fn trampoline<F>(
+    ud: *mut c_void,
+    status: c_int,
+    reply: *const sys::jr_reply,
+) where
     F: FnOnce(Result<Reply>) + Send + 'static,
 {
     // SAFETY: ud is the Box<F> leaked by submit_fn, handed back exactly
@@ -175,6 +179,42 @@ where
     let f = unsafe { Box::from_raw(ud.cast::<F>()) };
     let r = unsafe { result_from(status, reply) };
     let _ = catch_unwind(AssertUnwindSafe(move || f(r)));
+}
+
+/// A boxed FnOnce closure ready for a C callback slot: the C function, the
+/// userdata, and how to drop the box when the call refuses it.
+pub(crate) struct RawCallback {
+    pub(crate) cb: sys::jr_reply_cb,
+    pub(crate) ud: *mut c_void,
+    drop_fn: unsafe fn(*mut c_void),
+}
+
+unsafe fn drop_box<F>(ud: *mut c_void) {
+    // SAFETY: ud came from Box::<F>::into_raw in RawCallback::new.
+    drop(unsafe { Box::from_raw(ud.cast::<F>()) });
+}
+
+impl RawCallback {
+    pub(crate) fn new<F>(f: F) -> RawCallback
+    where
+        F: FnOnce(Result<Reply>) + Send + 'static,
+    {
+        RawCallback {
+            cb: Some(trampoline::<F>),
+            ud: Box::into_raw(Box::new(f)).cast::<c_void>(),
+            drop_fn: drop_box::<F>,
+        }
+    }
+    /// After the C call: on a negative code the callback will never run, so
+    /// the box is dropped here and the error returned.
+    pub(crate) fn settle(self, rc: c_int) -> Result<()> {
+        if rc < 0 {
+            // SAFETY: refused: libjr will never call back with ud.
+            unsafe { (self.drop_fn)(self.ud) };
+            return Err(Error::from_code(rc));
+        }
+        Ok(())
+    }
 }
 
 macro_rules! command_methods {
@@ -303,7 +343,55 @@ impl Client {
         Ok(Db {
             client: self,
             raw: NonNull::new(raw).expect("jr_db_new returned JR_OK and NULL"),
+            number: n,
         })
+    }
+
+    /// A MULTI/EXEC transaction on the default database.
+    pub fn multi(&self) -> Result<Transaction<'_>> {
+        let mut m = ptr::null_mut();
+        // SAFETY: valid handle.
+        check(unsafe { sys::jr_multi_new(self.raw.as_ptr(), -1, &mut m) })?;
+        Ok(Transaction::new(m))
+    }
+
+    /// WATCH `keys` on a dedicated connection of the default database.
+    pub fn watch<A: AsRef<[u8]>>(&self, keys: &[A]) -> Result<Watch<'_>> {
+        self.watch_db(-1, keys)
+    }
+
+    fn watch_db<A: AsRef<[u8]>>(&self, db: c_int, keys: &[A]) -> Result<Watch<'_>> {
+        let buf = ArgBuf::new(keys);
+        let mut w = ptr::null_mut();
+        // SAFETY: valid handle; keys copied.
+        check(unsafe {
+            sys::jr_watch_new(
+                self.raw.as_ptr(),
+                db,
+                buf.len(),
+                buf.argv(),
+                buf.lens(),
+                &mut w,
+            )
+        })?;
+        Ok(Watch::new(w))
+    }
+
+    /// A pub/sub subscriber whose handler gets every [`Message`]
+    /// (`Message::Closed` last); panics in it are caught.
+    pub fn subscriber<F>(&self, f: F) -> Result<Subscriber<'_>>
+    where
+        F: FnMut(Message) + Send + 'static,
+    {
+        Subscriber::create(self, f)
+    }
+
+    /// A MONITOR stream.
+    pub fn monitor<F>(&self, f: F) -> Result<Monitor<'_>>
+    where
+        F: FnMut(Message) + Send + 'static,
+    {
+        Monitor::create(self, f)
     }
 
     /// Stops accepting commands and waits for the accepted ones (`None`:
@@ -368,13 +456,14 @@ impl Drop for Client {
 pub struct Db<'c> {
     client: &'c Client,
     raw: NonNull<sys::jr_db>,
+    number: c_int,
 }
 
 // SAFETY: jr_db_submit/jr_db_call are thread-safe like their client forms.
 unsafe impl Send for Db<'_> {}
 unsafe impl Sync for Db<'_> {}
 
-impl Db<'_> {
+impl<'c> Db<'c> {
     fn target(&self) -> Target {
         Target {
             client: self.client.raw.as_ptr(),
@@ -385,8 +474,21 @@ impl Db<'_> {
     command_methods!();
 
     /// The client this view belongs to.
-    pub fn client(&self) -> &Client {
+    pub fn client(&self) -> &'c Client {
         self.client
+    }
+
+    /// A MULTI/EXEC transaction in this database.
+    pub fn multi(&self) -> Result<Transaction<'c>> {
+        let mut m = ptr::null_mut();
+        // SAFETY: valid handle.
+        check(unsafe { sys::jr_multi_new(self.client.raw.as_ptr(), self.number, &mut m) })?;
+        Ok(Transaction::new(m))
+    }
+
+    /// WATCH `keys` on a dedicated connection of this database.
+    pub fn watch<A: AsRef<[u8]>>(&self, keys: &[A]) -> Result<Watch<'c>> {
+        self.client.watch_db(self.number, keys)
     }
 }
 
@@ -451,7 +553,6 @@ impl ReplyFuture {
             .take()
     }
 
-    #[allow(dead_code)]
     pub(crate) fn new_pending() -> (ReplyFuture, Arc<Shared>) {
         let shared = Arc::new(Shared::default());
         (
@@ -461,6 +562,12 @@ impl ReplyFuture {
             },
             shared,
         )
+    }
+}
+
+impl std::fmt::Debug for ReplyFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplyFuture").field("id", &self.id).finish()
     }
 }
 

@@ -31,6 +31,7 @@ mod client;
 mod error;
 mod options;
 mod reply;
+mod tx;
 
 use std::ffi::CStr;
 use std::future::Future;
@@ -43,6 +44,7 @@ pub use client::{Client, Db, ReplyFuture, RequestId, Timeout};
 pub use error::{code, Error, Result};
 pub use options::{Event, Options};
 pub use reply::Reply;
+pub use tx::{Message, Monitor, Subscriber, Transaction, Watch};
 
 /// Re-export of the raw declarations.
 pub use jr_sys as sys;
