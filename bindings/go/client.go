@@ -176,6 +176,14 @@ func (o *Options) build() (*C.jr_options, error) {
 	return co, nil
 }
 
+func timeUntil(t time.Time) time.Duration {
+	d := time.Until(t)
+	if d <= 0 {
+		return time.Millisecond // the shortest deadline (0 would mean none)
+	}
+	return d
+}
+
 // RequestID names a submitted command for Cancel.
 type RequestID uint64
 
@@ -192,7 +200,8 @@ type client struct {
 	onEvent func(Event, string, string)
 	done    chan struct{} // closed when the dispatcher returns
 	dbs     map[*DB]struct{}
-	scratch []interface{} // deliver's; used by the dispatcher, then by Close
+	objs    map[closer]struct{} // transactions, watches, subscribers, monitors
+	scratch []interface{}       // deliver's; used by the dispatcher, then by Close
 	pend    deferred
 }
 
@@ -222,6 +231,7 @@ func NewClient(opts *Options) (*Client, error) {
 		onEvent: opts.OnEvent,
 		done:    make(chan struct{}),
 		dbs:     make(map[*DB]struct{}),
+		objs:    make(map[closer]struct{}),
 	}
 	go c.dispatcher()
 	cl := &Client{c}
@@ -405,7 +415,22 @@ func (c *client) deliver(items []C.jr_go_done) {
 	if cap(c.scratch) < len(items) {
 		c.scratch = make([]interface{}, len(items))
 	}
-	vals := c.scratch[:len(items)]
+	deliverInto(items, c.scratch[:len(items)])
+}
+
+// deliverCaptured runs completions that a call made inline (see
+// jr_go_captured), on the calling goroutine.
+func deliverCaptured(b *C.jr_go_batch) {
+	if b == nil {
+		return
+	}
+	var items *C.jr_go_done
+	n := int(C.jr_go_captured(b, &items))
+	deliverInto(unsafe.Slice(items, n), make([]interface{}, n))
+	C.jr_go_captured_free(b)
+}
+
+func deliverInto(items []C.jr_go_done, vals []interface{}) {
 	defer func() {
 		for i := range vals {
 			vals[i] = nil
@@ -435,8 +460,16 @@ func (c *client) deliver(items []C.jr_go_done) {
 			t.ch <- result{reply, err}
 		case func(Reply, error):
 			callSafely(t, reply, err)
+		case completer:
+			t.complete(reply, err)
 		}
 	}
+}
+
+// completer is a command completion handled inside the package (a queued
+// transaction command, an EXEC).
+type completer interface {
+	complete(r Reply, err error)
 }
 
 // messageSink receives pub/sub and MONITOR messages; it deletes its handle
@@ -470,12 +503,22 @@ func (cl *Client) Close() error {
 	// From here no C call on this client starts (they check closed under
 	// the read lock) and none is running.
 	c.closed = true
+	var captured []*C.jr_go_batch
+	for o := range c.objs {
+		if b := o.closeLocked(); b != nil {
+			captured = append(captured, b)
+		}
+	}
+	c.objs = nil
 	for db := range c.dbs {
 		C.jr_db_free(db.raw)
 		db.raw = nil
 	}
 	c.dbs = nil
 	c.mu.Unlock()
+	for _, b := range captured {
+		deliverCaptured(b) // e.g. discarded transactions' commands
+	}
 	C.jr_go_stop(c.g)
 	<-c.done
 	var items *C.jr_go_done
@@ -716,6 +759,7 @@ func (c *Client) Cancel(id RequestID) bool { return c.cancel(id) }
 type DB struct {
 	c   *client
 	raw *C.jr_db
+	n   int
 }
 
 // DB returns a view of database n. Close it when done (Client.Close closes
@@ -730,7 +774,7 @@ func (c *Client) DB(n int) (*DB, error) {
 	if err := codeError(C.jr_db_new(c.raw, C.int(n), &raw)); err != nil {
 		return nil, err
 	}
-	db := &DB{c: c.client, raw: raw}
+	db := &DB{c: c.client, raw: raw, n: n}
 	c.dbs[db] = struct{}{}
 	return db, nil
 }

@@ -9,11 +9,11 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-typedef struct jr_go_batch {
+struct jr_go_batch {
   jr_go_done *items;
   size_t n;
   size_t cap;
-} jr_go_batch;
+};
 
 struct jr_go_client {
   jr_client *c;
@@ -72,6 +72,10 @@ static void record(uintptr_t handle, int status, const jr_reply *r, int kind) {
 
 static void command_trampoline(void *ud, int status, const jr_reply *r) {
   record((uintptr_t)ud, status, r, JR_GO_COMMAND);
+}
+
+static void message_trampoline(void *ud, int status, const jr_reply *r) {
+  record((uintptr_t)ud, status, r, JR_GO_MESSAGE);
 }
 
 #define ARGV_STACK 16
@@ -297,4 +301,100 @@ int jr_go_options_connect_command(jr_options *o, const char *buf, const size_t *
   int rc = jr_options_add_connect_command(o, argc, argv, lens);
   argv_done(argv, stackv);
   return rc;
+}
+
+/* ---- Transactions, WATCH, pub/sub, MONITOR ---------------------------------- */
+
+/* Runs the completions a call makes inline into a fresh batch. */
+static jr_go_batch *capture_begin(jr_go_batch **prev) {
+  jr_go_batch *b = calloc(1, sizeof *b);
+  if (b == NULL) abort();
+  *prev = tls_batch;
+  tls_batch = b;
+  return b;
+}
+
+static jr_go_batch *capture_end(jr_go_batch *b, jr_go_batch *prev) {
+  tls_batch = prev;
+  if (b->n == 0) {
+    free(b);
+    return NULL;
+  }
+  return b;
+}
+
+size_t jr_go_captured(jr_go_batch *b, jr_go_done **items) {
+  *items = b->items;
+  return b->n;
+}
+
+void jr_go_captured_free(jr_go_batch *b) {
+  if (b == NULL) return;
+  for (size_t i = 0; i < b->n; i++) jr_reply_free(b->items[i].reply);
+  free(b->items);
+  free(b);
+}
+
+int jr_go_multi_add(jr_multi *m, const char *buf, const size_t *lens, size_t argc,
+                    uintptr_t handle) {
+  const char *stackv[ARGV_STACK];
+  const char **argv = argv_of(buf, lens, argc, stackv);
+  if (argv == NULL) return JR_ENOMEM;
+  int rc = jr_multi_add(m, argc, argv, lens, command_trampoline, (void *)handle);
+  argv_done(argv, stackv);
+  return rc;
+}
+
+int jr_go_multi_exec(jr_multi *m, int64_t timeout_ms, uintptr_t handle, jr_go_batch **captured) {
+  jr_go_batch *prev;
+  jr_go_batch *b = capture_begin(&prev);
+  int rc = jr_multi_exec(m, timeout_ms, command_trampoline, (void *)handle);
+  *captured = capture_end(b, prev);
+  return rc;
+}
+
+void jr_go_multi_discard(jr_multi *m, jr_go_batch **captured) {
+  jr_go_batch *prev;
+  jr_go_batch *b = capture_begin(&prev);
+  jr_multi_discard(m);
+  *captured = capture_end(b, prev);
+}
+
+int jr_go_watch_new(jr_client *c, int db, const char *buf, const size_t *lens, size_t n,
+                    jr_watch **out) {
+  const char *stackv[ARGV_STACK];
+  const char **keys = argv_of(buf, lens, n, stackv);
+  if (keys == NULL) return JR_ENOMEM;
+  int rc = jr_watch_new(c, db, n, keys, lens, out);
+  argv_done(keys, stackv);
+  return rc;
+}
+
+int jr_go_watch_submit(jr_watch *w, const char *buf, const size_t *lens, size_t argc,
+                       int64_t timeout_ms, uintptr_t handle) {
+  const char *stackv[ARGV_STACK];
+  const char **argv = argv_of(buf, lens, argc, stackv);
+  if (argv == NULL) return JR_ENOMEM;
+  int rc = jr_watch_submit(w, argc, argv, lens, timeout_ms, command_trampoline, (void *)handle);
+  argv_done(argv, stackv);
+  return rc;
+}
+
+int jr_go_sub_new(jr_client *c, uintptr_t handle, jr_sub **out) {
+  return jr_sub_new(c, message_trampoline, (void *)handle, out);
+}
+
+int jr_go_sub_names(jr_sub *s, int subscribe, int pattern, const char *buf, const size_t *lens,
+                    size_t n) {
+  const char *stackv[ARGV_STACK];
+  const char **names = n != 0 ? argv_of(buf, lens, n, stackv) : stackv;
+  if (names == NULL) return JR_ENOMEM;
+  int rc = subscribe ? jr_sub_subscribe(s, pattern, n, names, lens)
+                     : jr_sub_unsubscribe(s, pattern, n, names, lens);
+  if (n != 0) argv_done(names, stackv);
+  return rc;
+}
+
+int jr_go_monitor_new(jr_client *c, uintptr_t handle, jr_monitor **out) {
+  return jr_monitor_new(c, message_trampoline, (void *)handle, out);
 }

@@ -68,4 +68,26 @@ void jr_go_submit_many(jr_go_client *g, const char *buf, const size_t *lens, con
                        jr_req_id *ids);
 int jr_go_options_connect_command(jr_options *o, const char *buf, const size_t *lens, size_t argc);
 
+/* ---- Transactions, WATCH, pub/sub, MONITOR (flat-buffer forms) ---------- */
+
+/* Completions that a call runs inline (jr_multi_discard, a failed
+ * jr_multi_exec) are captured into a batch of their own: read it with
+ * jr_go_captured and free it with jr_go_captured_free (NULL: none). */
+typedef struct jr_go_batch jr_go_batch;
+size_t jr_go_captured(jr_go_batch *b, jr_go_done **items);
+void jr_go_captured_free(jr_go_batch *b);
+
+int jr_go_multi_add(jr_multi *m, const char *buf, const size_t *lens, size_t argc,
+                    uintptr_t handle);
+int jr_go_multi_exec(jr_multi *m, int64_t timeout_ms, uintptr_t handle, jr_go_batch **captured);
+void jr_go_multi_discard(jr_multi *m, jr_go_batch **captured);
+int jr_go_watch_new(jr_client *c, int db, const char *buf, const size_t *lens, size_t n,
+                    jr_watch **out);
+int jr_go_watch_submit(jr_watch *w, const char *buf, const size_t *lens, size_t argc,
+                       int64_t timeout_ms, uintptr_t handle);
+int jr_go_sub_new(jr_client *c, uintptr_t handle, jr_sub **out);
+int jr_go_sub_names(jr_sub *s, int subscribe, int pattern, const char *buf, const size_t *lens,
+                    size_t n);
+int jr_go_monitor_new(jr_client *c, uintptr_t handle, jr_monitor **out);
+
 #endif /* JR_GO_SHIM_H */
