@@ -645,8 +645,13 @@ class PubSub(_Stream):
         self._channels = set()
         self._patterns = set()
         self._confirming = {}  # (is_pattern, name) -> futures of add() calls
+        self._pings = 0  # pings whose pong has not arrived
 
     def _on_message(self, status, value):
+        if status == 0 and type(value) is list and value and value[0] == b'pong':
+            self._pings = max(0, self._pings - 1)
+        elif status == ext.SUB_LOST:
+            self._pings = 0  # pings in flight are lost with the connection
         if status == 0 and type(value) is list and len(value) == 3 and \
                 value[0] in (b'subscribe', b'psubscribe'):
             for f in self._confirming.pop((value[0] == b'psubscribe', value[1]), ()):
@@ -679,7 +684,7 @@ class PubSub(_Stream):
         return error('Pub/sub instance closed', ext.ECLOSED)
 
     def _can_wait(self):
-        if not self._channels and not self._patterns:
+        if not self._channels and not self._patterns and not self._pings:
             raise error('Not registered on any topic, not allowing to listen to messages',
                         ext.EMISUSE)
 
@@ -754,6 +759,7 @@ class PubSub(_Stream):
         reply arrives through ``message()``."""
         s = self._sub()
         s.ping(None if message is None else bytes(self._encoder(message)))
+        self._pings += 1
 
     @property
     def channels(self):

@@ -338,3 +338,18 @@ async def test_blocking_commands_use_dedicated_connections(mp):
         await db.commandreply('RPUSH', 'q%d' % i, 'v%d' % i)
     assert [await w for w in waiters] == [[b'q%d' % i, b'v%d' % i] for i in range(3)]
     assert await db.commandreply('BLPOP', 'empty', 0.1) is None  # its own timeout: nil
+
+
+@pytest.mark.asyncio
+async def test_eval_uses_script_cache(db, port):
+    script = "return redis.call('INCR', KEYS[1])"
+    raw(port, 'CONFIG', 'RESETSTAT')
+    for i in range(1, 4):
+        assert await db.commandreply('EVAL', script, 1, 'ev') == i
+    stats = raw(port, 'INFO', 'commandstats').decode()
+    assert 'cmdstat_evalsha:calls=2' in stats and 'cmdstat_eval:calls=1' in stats
+    raw(port, 'SCRIPT', 'FLUSH')
+    assert await db.commandreply('EVAL', script, 1, 'ev') == 4  # NOSCRIPT retried as EVAL
+    with pytest.raises(RedisReplyError):
+        await db.commandreply('EVAL', 'return redis.error_reply("E script")', 0)
+

@@ -170,3 +170,10 @@ async def test_pubsub_add_unreachable_server_times_out():
             await ps.add('x')
         assert ei.value.code == jr.ETIMEDOUT
         assert await ps.message(timeout=0.05) is None
+
+
+@pytest.mark.asyncio
+async def test_pubsub_ping_without_topics(mp):
+    async with mp.pubsub() as ps:
+        await ps.ping('alone')
+        assert await asyncio.wait_for(ps.message(), 5) == [b'pong', b'alone']
