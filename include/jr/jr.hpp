@@ -38,6 +38,19 @@
 //     }
 //   }
 //
+// Transactions and pub/sub:
+//
+//   jr::Transaction tx = client.multi();
+//   auto n = tx.add({"INCR", "counter"});  // a future per command
+//   tx.add({"SET", "k", "v"});
+//   tx.exec().get();                        // the raw EXEC reply
+//   std::cout << n.get().integer() << "\n";
+//
+//   jr::Subscriber sub = client.subscriber([](jr::Message m) {
+//     if (m.kind() == "message") std::cout << m.channel() << ": " << m.payload() << "\n";
+//   });
+//   sub.subscribe({"news"});
+//
 // Coroutines: `co_await client.async({"GET", "k"})` submits when the
 // coroutine suspends and resumes it from the completion, that is on libjr's
 // loop thread (loop mode) or inside Client::dispatch() (poll mode). Code after

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -62,6 +63,37 @@ func main() {
 	if _, err := c.Do(tctx, "DEBUG", "SLEEP", "0.2"); errors.Is(err, context.DeadlineExceeded) {
 		fmt.Println("timed out; safe to retry:", jr.IsUnsent(err))
 	}
+
+	// Transactions, WATCH and pub/sub.
+	tx, _ := c.Multi()
+	tx.Queue("INCR", "counter")
+	tx.Queue("SET", "k", "v")
+	res, err := tx.Exec(ctx)
+	fmt.Println(res[0].Reply.Int, res[1].Reply.Text(), err)
+
+	w, _ := c.Watch("balance") // optimistic locking
+	v, _ := w.Do(ctx, "GET", "balance")
+	n, _ := strconv.Atoi(v.Text())
+	tx, _ = w.Multi()
+	tx.Queue("SET", "balance", n+1)
+	if _, err := tx.Exec(ctx); errors.Is(err, jr.ErrWatch) {
+		fmt.Println("changed meanwhile: retry")
+	}
+	w.Close()
+
+	got := make(chan string, 1)
+	sub, _ := c.Subscribe(func(m jr.Message) {
+		if m.Kind == "message" {
+			got <- fmt.Sprintf("%s: %s", m.Channel, m.Payload)
+		}
+	})
+	sub.Subscribe("news")
+	for len(got) == 0 {
+		c.Do(ctx, "PUBLISH", "news", "hello")
+		time.Sleep(10 * time.Millisecond)
+	}
+	fmt.Println(<-got)
+	sub.Close()
 
 	// Two kinds of errors.
 	_, err = c.Do(ctx, "LPUSH", "greeting", "x")

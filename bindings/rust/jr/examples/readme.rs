@@ -37,6 +37,37 @@ fn main() -> Result<(), jr::Error> {
         Ok(r) => println!("{r:?}"),
     }
 
+    // Transactions, WATCH and pub/sub.
+    let mut tx = client.multi()?;
+    let n = tx.queue(&["INCR", "counter"])?; // a future per command
+    tx.queue(&["SET", "k", "v"])?;
+    tx.exec().wait()?; // the raw EXEC reply
+    println!("{:?}", n.wait()?);
+
+    let mut w = client.watch(&["balance"])?; // optimistic locking
+    let v: i64 = w
+        .command(&["GET", "balance"])
+        .wait()?
+        .as_str()
+        .unwrap_or("0")
+        .parse()
+        .unwrap_or(0);
+    let mut tx = w.multi()?;
+    tx.queue(&["SET", "balance", &(v + 1).to_string()])?;
+    match tx.exec().wait() {
+        Err(e) if e.code() == Some(jr::code::EWATCH) => println!("changed meanwhile: retry"),
+        r => println!("{r:?}"),
+    }
+    drop(w);
+
+    let mut sub = client.subscriber(|m| {
+        if let jr::Message::Message { channel, payload } = m {
+            println!("{channel:?}: {payload:?}");
+        }
+    })?;
+    sub.subscribe(&["news"])?;
+    drop(sub);
+
     // Database views share the connection.
     let db3 = client.db(3)?;
     db3.call(&["SET", "k", "in db 3"])?;
