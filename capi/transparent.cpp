@@ -5,6 +5,7 @@
 
 #include "capi.hpp"
 #include "commands.hpp"
+#include "options.hpp"
 #include "transparent.hpp"
 
 struct jr_multi {
@@ -284,6 +285,61 @@ JR_API void jr_sub_free(jr_sub *sub) {
                                                        false, {}};
   if (r != nullptr && !post_op(sub->impl, jr::Op::kSub, r)) delete r;
   delete sub;
+}
+
+// ---- Cluster -----------------------------------------------------------------
+
+static int op_submit(jr_client *client, jr::Op op, void *obj, size_t argc,
+                     const char *const *argv, const size_t *argvlen, int64_t timeout_ms,
+                     jr_reply_cb cb, void *userdata) {
+  jr::Client *impl = jr_client_impl(client);
+  jr::Command *c = impl->acquire_command();
+  if (c == nullptr) return JR_ENOMEM;
+  if (argc > 0 && !jr::encode_command(c->wire, argc, argv, argvlen)) {
+    impl->release_unsubmitted(c);
+    return JR_ENOMEM;
+  }
+  c->op = op;
+  c->obj = obj;
+  c->cb = cb;
+  c->userdata = userdata;
+  if (timeout_ms < 0) timeout_ms = impl->opts().command_timeout_ms;
+  c->deadline = timeout_ms > 0 ? jr::now_ms() + timeout_ms : 0;
+  return impl->submit_op(c);
+}
+
+JR_API int jr_client_submit_all_masters(jr_client *client, size_t argc, const char *const *argv,
+                                        const size_t *argvlen, int64_t timeout_ms,
+                                        jr_reply_cb cb, void *userdata) {
+  if (client == nullptr || cb == nullptr || !valid_argv(argc, argv)) return JR_EINVAL;
+  if (jr::classify(argc, argv, argvlen).cls != jr::CommandClass::kNormal) return JR_EREFUSED;
+  return jr::guarded([&] {
+    return op_submit(client, jr::Op::kAllMasters, nullptr, argc, argv, argvlen, timeout_ms, cb,
+                     userdata);
+  });
+}
+
+JR_API int jr_client_submit_to(jr_client *client, const char *endpoint, size_t argc,
+                               const char *const *argv, const size_t *argvlen,
+                               int64_t timeout_ms, jr_reply_cb cb, void *userdata) {
+  if (client == nullptr || endpoint == nullptr || cb == nullptr || !valid_argv(argc, argv))
+    return JR_EINVAL;
+  jr::Endpoint ep;
+  if (jr::parse_endpoint(endpoint, ep) != JR_OK) return JR_EINVAL;
+  if (jr::classify(argc, argv, argvlen).cls != jr::CommandClass::kNormal) return JR_EREFUSED;
+  return jr::guarded([&] {
+    auto *addr = new std::string(ep.display());
+    int rc = op_submit(client, jr::Op::kToNode, addr, argc, argv, argvlen, timeout_ms, cb,
+                       userdata);
+    if (rc != JR_OK) delete addr;
+    return rc;
+  });
+}
+
+JR_API int jr_client_endpoints(jr_client *client, jr_reply_cb cb, void *userdata) {
+  if (client == nullptr || cb == nullptr) return JR_EINVAL;
+  return jr::guarded(
+      [&] { return op_submit(client, jr::Op::kEndpoints, nullptr, 0, nullptr, nullptr, 0, cb, userdata); });
 }
 
 // ---- MONITOR -------------------------------------------------------------------

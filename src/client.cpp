@@ -10,6 +10,7 @@
 
 #include <algorithm>
 
+#include "cluster.hpp"
 #include "commands.hpp"
 #include "core.hpp"
 #include "sha1.hpp"
@@ -121,6 +122,7 @@ int Client::start() {
     conn_ = std::make_unique<Connection>(*this, opts_.endpoints);
     pool_ = std::make_unique<Pool>(*this, opts_.endpoints, opts_.max_connections);
     subs_ = std::make_unique<SubManager>(*this);
+    cluster_ = std::make_unique<Cluster>(*this);
   } catch (...) {
     conn_.reset();
     uv_run(&loop_, UV_RUN_NOWAIT);
@@ -132,6 +134,12 @@ int Client::start() {
   uv_check_init(&loop_, &check_);
   check_.data = this;
   uv_check_start(&check_, on_check_cb);
+  // Check runs after I/O callbacks, prepare before the loop blocks (after
+  // timers and pending callbacks): together every callback's writes and
+  // completions are flushed before the loop sleeps.
+  uv_prepare_init(&loop_, &prepare_);
+  prepare_.data = this;
+  uv_prepare_start(&prepare_, on_prepare_cb);
   uv_timer_init(&loop_, &deadline_timer_);
   deadline_timer_.data = this;
   try {
@@ -139,6 +147,7 @@ int Client::start() {
   } catch (...) {
     uv_close(reinterpret_cast<uv_handle_t *>(&async_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t *>(&check_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t *>(&prepare_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t *>(&deadline_timer_), nullptr);
     conn_->shutdown();
     uv_run(&loop_, UV_RUN_DEFAULT);
@@ -205,6 +214,7 @@ Command *Client::acquire_command() noexcept {
   c->obj = nullptr;
   c->conn = nullptr;
   c->script = 0;
+  c->redirects = 0;
   c->deadline = 0;
   c->db = opts_.database;
   c->alt.clear();
@@ -279,8 +289,13 @@ int Client::submit(int db, size_t argc, const char *const *argv, const size_t *a
   return submit_op(c);
 }
 
+namespace {
+// Control requests carry no user callback; everything else completes once.
+bool is_control(Op op) { return op == Op::kWatchRelease || op == Op::kSub || op == Op::kMonitor; }
+}  // namespace
+
 int Client::submit_op(Command *c) {
-  bool control = c->op != Op::kCommand;
+  bool control = is_control(c->op);
   if (!control) {
     if (closing_.load(std::memory_order_acquire)) {
       release_unsubmitted(c);
@@ -408,7 +423,19 @@ void Client::route(Command *c) {
     pool_->submit(c);
     return;
   }
+  if (cluster_->enabled()) {
+    cluster_->route(c);
+    return;
+  }
+  cluster_->detect(*conn_);  // once: CLUSTER SLOTS and COMMAND, ahead of this command
   conn_->submit(c);
+}
+
+void Client::start_internal(Command *c) noexcept {
+  c->holds.store(1, std::memory_order_relaxed);
+  c->state.store(CmdState::kPending, std::memory_order_release);
+  queued_.fetch_add(1, std::memory_order_relaxed);
+  unfinished_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Client::lease_granted(Lease *l) {
@@ -473,6 +500,24 @@ void Client::route_op(Command *c) {
       }
       delete r;
       break;
+    }
+    case Op::kAllMasters:
+      if (c->deadline != 0) arm_deadline(c->deadline);
+      c->op = Op::kCommand;
+      cluster_->all_masters(c);
+      return;  // the command completes through the fan-out
+    case Op::kEndpoints:
+      c->op = Op::kCommand;
+      cluster_->endpoints(c);
+      return;
+    case Op::kToNode: {
+      auto *addr = static_cast<std::string *>(c->obj);
+      c->obj = nullptr;
+      c->op = Op::kCommand;
+      if (c->deadline != 0) arm_deadline(c->deadline);
+      cluster_->to_node(c, *addr);
+      delete addr;
+      return;
     }
     case Op::kCommand:
     case Op::kDelivery:
@@ -558,13 +603,16 @@ void Client::mark_dirty(Connection *conn) {
   dirty_.push_back(conn);
 }
 
-void Client::on_check_cb(uv_check_t *h) {
-  auto *self = static_cast<Client *>(h->data);
+void Client::flush_all() {
   // One write per connection per loop iteration: automatic pipelining.
-  for (Connection *conn : self->dirty_) conn->flush();
-  self->dirty_.clear();
-  self->flush_completions();
+  for (size_t i = 0; i < dirty_.size(); i++) dirty_[i]->flush();
+  dirty_.clear();
+  flush_completions();
 }
+
+void Client::on_check_cb(uv_check_t *h) { static_cast<Client *>(h->data)->flush_all(); }
+
+void Client::on_prepare_cb(uv_prepare_t *h) { static_cast<Client *>(h->data)->flush_all(); }
 
 void Client::arm_deadline(int64_t deadline) {
   if (deadline == 0) return;
@@ -583,6 +631,7 @@ void Client::on_deadline_cb(uv_timer_t *t) {
     if (d != 0 && (next == 0 || d < next)) next = d;
   };
   consider(self->pool_->expire(now));
+  consider(self->cluster_->expire(now));
   for (Lease *l : self->leases_) {
     CmdList keep;
     while (Command *c = l->pending.pop_front()) {
@@ -701,7 +750,10 @@ void Client::shutdown_loop() {
     cancels_.clear();
   }
   while (Command *c = rest.pop_front()) {
-    if (c->op == Op::kCommand) {
+    if (!is_control(c->op)) {
+      if (c->op == Op::kToNode) delete static_cast<std::string *>(c->obj);
+      c->obj = nullptr;
+      c->op = Op::kCommand;
       complete(c, JR_ECLOSED, nullptr);
     } else {
       route_op(c);
@@ -709,6 +761,7 @@ void Client::shutdown_loop() {
   }
   conn_->shutdown();
   pool_->shutdown();
+  cluster_->shutdown();
   for (Lease *l : leases_) {
     while (Command *p = l->pending.pop_front()) complete(p, JR_ECLOSED, nullptr);
   }
@@ -717,6 +770,7 @@ void Client::shutdown_loop() {
   flush_completions();
   uv_close(reinterpret_cast<uv_handle_t *>(&async_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t *>(&check_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t *>(&prepare_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t *>(&deadline_timer_), nullptr);
 }
 

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "cluster.hpp"
 #include "core.hpp"
 
 namespace jr {
@@ -111,6 +112,12 @@ void Connection::write_command(Command *c) {
     const size_t lens[] = {6, n.size()};
     write_internal(Kind::kSelect, db, 2, argv, lens);
     current_db_ = db;
+  }
+  if ((c->flags & kFlagAsking) != 0) {
+    c->flags &= static_cast<uint8_t>(~kFlagAsking);
+    const char *argv[] = {"ASKING"};
+    const size_t lens[] = {6};
+    write_internal(Kind::kAsking, db, 1, argv, lens);
   }
   if (out_.empty()) client_.mark_dirty(this);
   out_.append(c->wire.data(), c->wire.size());
@@ -283,13 +290,22 @@ void Connection::attempt_failed(const std::string &detail) {
     return;
   }
   if (push_ != nullptr && push_->wants_connection()) {
-    // Subscriptions wait for the server as long as they exist.
+    // Subscriptions wait for the server as long as they exist; tell them
+    // (once per outage) that they are not being served.
+    push_->on_lost(*this);
     timer_is_backoff_ = true;
     uv_timer_start(&timer_, on_timer_cb, 2000, 0);
     return;
   }
   cycle_ = 0;
   state_ = State::kIdle;
+  if (cluster_node && client_.cluster().enabled() && !waiting_.empty()) {
+    // A node that cannot be reached: its commands wait for the next
+    // topology (a failover moves their slots elsewhere).
+    CmdList list = waiting_;
+    waiting_ = CmdList();
+    client_.cluster().node_unreachable(*this, list);
+  }
   fail_waiting(JR_ECONNECT);
   check_idle();
 }
@@ -456,6 +472,11 @@ void Connection::check_idle() {
 
 void Connection::drop_fifo_hold(Command *c) { client_.release_hold(c); }
 
+bool Connection::cluster_node_redirect(Command *c, jr_reply *reply) {
+  if ((c->flags & kFlagNoRedirect) != 0 || !client_.cluster().enabled()) return false;
+  return client_.cluster().redirect(c, reply);
+}
+
 void Connection::on_reply(jr_reply *reply) {
   if (fifo_.empty()) {
     reply_release(reply);
@@ -480,12 +501,17 @@ void Connection::on_reply(jr_reply *reply) {
       Command *c = e.cmd;
       if (c->state.load(std::memory_order_relaxed) == CmdState::kDone) {
         reply_release(reply);  // timed out or cancelled: drop the late reply
+      } else if (is_error && cluster_node_redirect(c, reply)) {
+        // re-sent elsewhere (MOVED/ASK) or scheduled for a retry
       } else if (c->script == 0 || !client_.script_reply(c, reply, *this)) {
         client_.complete(c, JR_OK, reply);
       }
       drop_fifo_hold(c);
       break;
     }
+    case Kind::kAsking:
+      reply_release(reply);
+      break;
     case Kind::kSelect: {
       std::string text = is_error ? std::string(reply->u.str, reply->len) : std::string();
       reply_release(reply);
@@ -627,6 +653,7 @@ void Connection::lost(int head_code, const std::string &detail) {
   reader_.reset();
   abandon_ = false;
   if (was_ready) client_.emit(JR_EVENT_DISCONNECTED, endpoint_name_, detail);
+  if (cluster_node && client_.cluster().enabled()) client_.cluster().refresh("connection lost");
   if (push_ != nullptr) {
     if (was_ready) push_->on_lost(*this);
     if (push_->wants_connection()) start_connect();

@@ -30,6 +30,8 @@ enum CmdFlags : uint8_t {
   kFlagBlocking = 2,  // runs on a dedicated pooled connection
   kFlagInternal = 4,  // sent by libjr itself (UNWATCH, ...)
   kFlagWatch = 8,     // the WATCH that starts a lease
+  kFlagAsking = 16,   // cluster ASK: send ASKING first
+  kFlagNoRedirect = 32,  // sent to a chosen node: do not follow MOVED/ASK
 };
 
 // What a command object carries through the inbox.
@@ -39,6 +41,9 @@ enum class Op : uint8_t {
   kSub,           // pub/sub request (obj: SubRequest)
   kMonitor,       // monitor request (obj: MonitorRequest)
   kDelivery,      // a message for a subscriber / monitor (completion only)
+  kAllMasters,    // run on every cluster master
+  kEndpoints,     // list the nodes
+  kToNode,        // run on one chosen node (obj: std::string address)
 };
 
 struct Tx;
@@ -70,6 +75,7 @@ struct Command {
   Buffer alt;
   char sha[40];
   uint8_t script = 0;  // 0: not a script; 1: wire is EVALSHA; 2: EVAL sent
+  uint8_t redirects = 0;  // cluster redirections and retries so far
 
   [[nodiscard]] jr_req_id id() const noexcept {
     return (static_cast<uint64_t>(gen.load(std::memory_order_relaxed)) << 32) | index;
@@ -212,7 +218,9 @@ struct Tx {
 };
 
 // A dedicated pooled connection held by a WATCH handle.
+class Pool;
 struct Lease {
+  Pool *pool = nullptr;  // where it asked for a connection
   Connection *conn = nullptr;
   CmdList pending;     // commands before the connection is granted
   bool requested = false;
@@ -253,6 +261,7 @@ class Connection {
   void reset(const std::string &why) { lost(JR_ECONNLOST, why); }
   void set_push(PushHandler *h) noexcept { push_ = h; }
   Pool *pool = nullptr;    // kPooled: the pool it returns to
+  bool cluster_node = false;  // a cluster node's shared connection
   Lease *lease = nullptr;  // kPooled: the WATCH that holds it
   bool busy = false;       // kPooled: given to a command or a lease
   void flush();                 // hand buffered bytes to the socket
@@ -265,7 +274,7 @@ class Connection {
 
  private:
   enum class State { kIdle, kConnecting, kHandshake, kReady };
-  enum class Kind : uint8_t { kCmd, kSelect, kProbe, kHandshake, kTx };
+  enum class Kind : uint8_t { kCmd, kSelect, kProbe, kHandshake, kTx, kAsking };
   struct Entry {
     Command *cmd;
     Kind kind;
@@ -293,6 +302,7 @@ class Connection {
   void drop_fifo_hold(Command *c);
   void check_idle();
   void tx_reply(Entry &e, jr_reply *reply);
+  bool cluster_node_redirect(Command *c, jr_reply *reply);
 
   static void on_connect_cb(uv_connect_t *req, int status);
   static void on_timer_cb(uv_timer_t *t);
@@ -364,6 +374,7 @@ class Pool {
 
 class SubManager;
 class Monitor;
+class Cluster;
 
 class Client {
  public:
@@ -405,6 +416,10 @@ class Client {
   void release_unsubmitted(Command *c) noexcept;
   std::vector<Endpoint> endpoints() const { return opts_.endpoints; }
   SubManager &subs() noexcept { return *subs_; }
+  Cluster &cluster() noexcept { return *cluster_; }
+  Connection &seed() noexcept { return *conn_; }
+  // Accounts for a command libjr makes itself (fan-out children, probes).
+  void start_internal(Command *c) noexcept;
   char *read_buffer() noexcept { return read_buf_.data(); }
   [[nodiscard]] size_t read_buffer_size() const noexcept { return read_buf_.size(); }
 
@@ -422,12 +437,15 @@ class Client {
 
   static void on_async_cb(uv_async_t *a);
   static void on_check_cb(uv_check_t *c);
+  static void on_prepare_cb(uv_prepare_t *p);
+  void flush_all();
   static void on_deadline_cb(uv_timer_t *t);
 
   Options opts_;
   uv_loop_t loop_;
   uv_async_t async_;
   uv_check_t check_;
+  uv_prepare_t prepare_;
   uv_timer_t deadline_timer_;
   int64_t next_deadline_ = 0;
   std::thread thread_;
@@ -436,6 +454,7 @@ class Client {
   std::unique_ptr<Connection> conn_;
   std::unique_ptr<Pool> pool_;
   std::unique_ptr<SubManager> subs_;
+  std::unique_ptr<Cluster> cluster_;
   std::vector<std::unique_ptr<Monitor>> monitors_;
   std::vector<std::string> known_scripts_;  // SHA1s the server has (sorted)
   std::vector<Lease *> leases_;             // WATCH leases alive

@@ -45,6 +45,9 @@ constexpr ErrInfo kErrors[] = {
     {"JR_EWATCH", "transaction aborted: watched key changed (nothing ran)", true},
     {"JR_EPOOLTIMEOUT",
      "no pooled connection became free before the deadline (the command was not sent)", true},
+    {"JR_ECROSSSLOT",
+     "the command's keys are in different cluster slots and it cannot be split (not sent)", true},
+    {"JR_ECLUSTER", "not connected to a Redis Cluster (not sent)", true},
 };
 
 constexpr int kCount = static_cast<int>(sizeof kErrors / sizeof kErrors[0]);

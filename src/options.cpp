@@ -187,6 +187,18 @@ int Options::set(const std::string &key, const std::string &value) {
     client_name = value;
     return JR_OK;
   }
+  if (key == "cluster") {
+    if (value == "auto") {
+      cluster_mode = -1;
+    } else if (value == "no") {
+      cluster_mode = 0;
+    } else if (value == "yes") {
+      cluster_mode = 1;
+    } else {
+      return JR_EINVAL;
+    }
+    return JR_OK;
+  }
   if (key == "dispatch") {
     if (value == "loop") {
       poll_mode = false;
@@ -253,7 +265,7 @@ int Options::set_int(const std::string &key, int64_t v) {
     if (!in(1, INT32_MAX)) return JR_EINVAL;
     max_queued = v;
   } else if (key == "endpoint" || key == "url" || key == "username" || key == "password" ||
-             key == "client_name" || key == "dispatch") {
+             key == "client_name" || key == "dispatch" || key == "cluster") {
     return JR_EINVAL;  // string keys
   } else {
     return JR_ENOENT;

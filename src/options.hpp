@@ -39,6 +39,7 @@ struct Options {
   ReaderLimits limits;
   int64_t max_queued = 1 << 20;
   int max_connections = 10;
+  int cluster_mode = -1;  // -1 auto, 0 never, 1 expected
   bool poll_mode = false;
   std::vector<std::vector<std::string>> connect_commands;
   jr_event_cb event_cb = nullptr;

@@ -325,7 +325,8 @@ void SubManager::handle(Request *r) {
 }
 
 void SubManager::on_ready(Connection &) {
-  bool resub = was_connected_;
+  bool resub = was_connected_ || lost_told_;
+  lost_told_ = false;
   was_connected_ = true;
   for (auto &kv : channels_) kv.second.confirmed = false;
   for (auto &kv : patterns_) kv.second.confirmed = false;
@@ -342,7 +343,9 @@ void SubManager::on_ready(Connection &) {
 }
 
 void SubManager::on_lost(Connection &) {
-  for (Sub *s : subs_) client_.post(s->cb, s->userdata, JR_SUB_LOST, nullptr);
+  if (!lost_told_)
+    for (Sub *s : subs_) client_.post(s->cb, s->userdata, JR_SUB_LOST, nullptr);
+  lost_told_ = true;
   // Pings in flight are lost with the connection; unsent ones wait.
   pings_.erase(std::remove_if(pings_.begin(), pings_.end(), [](const Ping &p) { return p.sent; }),
                pings_.end());

@@ -70,6 +70,7 @@ class SubManager : public PushHandler {
   std::deque<Ping> pings_;
   size_t resub_left_ = 0;
   bool was_connected_ = false;
+  bool lost_told_ = false;  // JR_SUB_LOST sent for the current outage
 };
 
 class Monitor : public PushHandler {

@@ -82,6 +82,8 @@ typedef uint64_t jr_req_id;           /* names a submitted command for jr_cancel
 #define JR_EDISCARDED (-19)   /* transaction discarded before EXEC; not run */
 #define JR_EWATCH (-20)       /* transaction aborted: watched key changed; not run */
 #define JR_EPOOLTIMEOUT (-21) /* no pooled connection freed in time; not sent */
+#define JR_ECROSSSLOT (-22)   /* keys in different cluster slots; not sent */
+#define JR_ECLUSTER (-23)     /* needs a Redis Cluster (all-masters on standalone); not sent */
 
 /* Returns: static text for a code ("connection lost ..."). Never NULL.
  * Thread: any. Since: 0.1 */
@@ -141,6 +143,9 @@ JR_API const char *jr_version_string(void);
  *                       maxconnections). A command that finds the pool full
  *                       waits, FIFO, within its deadline.
  *   dispatch            "loop" (default) or "poll"; see jr_client_fd.
+ *   cluster             "auto" (default: ask the first server with CLUSTER
+ *                       SLOTS, once, ahead of the first command), "no"
+ *                       (never: a standalone server, no probe).
  *
  * Returns: 0, JR_EINVAL (bad value or NULL), JR_ENOENT (unknown key),
  * JR_ENOMEM. Ownership: strings are copied. Thread: one thread at a time per
@@ -357,6 +362,41 @@ JR_API void jr_monitor_free(jr_monitor *monitor);
  * EVALSHA / EVALSHA_RO afterwards; a NOSCRIPT reply (after SCRIPT FLUSH or a
  * restart) is retried once as EVAL transparently. FCALL and FCALL_RO pass
  * through. */
+
+/* ---- Redis Cluster -------------------------------------------------------------
+ *
+ * Nothing to configure: give one or more endpoints of a cluster and libjr
+ * discovers it (CLUSTER SLOTS, and the COMMAND table for key positions, once,
+ * ahead of the first command), keeps one multiplexed connection per node and
+ * routes each command by its key's slot (CRC16, hash tags). MOVED updates
+ * the slot map and re-sends; ASK sends ASKING then the command to the
+ * importing node; TRYAGAIN, CLUSTERDOWN, LOADING and READONLY are retried
+ * with backoff within the command's deadline; at most 16 redirections per
+ * command. The topology is refreshed (single-flight, at most every 100 ms,
+ * and every 15-25 s) on MOVED, on connection errors and on unknown slots;
+ * commands for a node that cannot be reached wait for the next topology
+ * within their deadline. Keyless commands go to the seed node (the first
+ * endpoint that answered). Cross-slot MGET, MSET, DEL, UNLINK, EXISTS and
+ * TOUCH are split per slot and their replies reassembled in order (not
+ * atomic); other cross-slot commands and transactions complete with
+ * JR_ECROSSSLOT before anything is sent. */
+
+/* Runs a command on every master. The reply is an array of
+ * [address, reply] pairs; a node's failure is a value (an error reply whose
+ * text starts with the libjr code name), not a failure of the call. On a
+ * standalone server the callback gets JR_ECLUSTER. Returns as
+ * jr_client_submit. Since: 0.1 */
+JR_API int jr_client_submit_all_masters(jr_client *client, size_t argc, const char *const *argv,
+                                        const size_t *argvlen, int64_t timeout_ms,
+                                        jr_reply_cb cb, void *userdata);
+/* Runs a command on one chosen node ("host:port"), without following
+ * redirections. Works on standalone servers too. Since: 0.1 */
+JR_API int jr_client_submit_to(jr_client *client, const char *endpoint, size_t argc,
+                               const char *const *argv, const size_t *argvlen,
+                               int64_t timeout_ms, jr_reply_cb cb, void *userdata);
+/* The nodes: the callback gets an array of [address, role] pairs, role
+ * "master", "replica" or "standalone". Credentials never appear. Since: 0.1 */
+JR_API int jr_client_endpoints(jr_client *client, jr_reply_cb cb, void *userdata);
 
 /* ---- Replies ----------------------------------------------------------------
  *

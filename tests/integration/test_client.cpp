@@ -565,3 +565,26 @@ TEST(ConnectCommands, RunOnEveryConnection) {
   ClientPtr c(o2);
   EXPECT_EQ(call(c, {"CLIENT", "GETNAME"}).str(), "from-hook");
 }
+
+TEST_F(ClientTest, PollModeSignalsTimeoutsWithoutOtherTraffic) {
+  // A completion made by the deadline timer (no socket activity) must make
+  // the fd readable at once, not at the next read.
+  auto o = opts();
+  o.set("dispatch", "poll");
+  ClientPtr c(o);
+  ASSERT_EQ(call(c, {"PING"}).str(), "PONG");
+  int fd = jr_client_fd(c);
+  int status = 1;
+  auto cb = [](void *ud, int st, const jr_reply *) { *static_cast<int *>(ud) = st; };
+  const char *argv[] = {"DEBUG", "SLEEP", "1"};
+  ASSERT_EQ(jr_client_submit(c, 3, argv, nullptr, 100, cb, &status, nullptr), JR_OK);
+  auto t0 = std::chrono::steady_clock::now();
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, 3000), 1);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - t0)
+                .count();
+  jr_dispatch(c, 0);
+  EXPECT_EQ(status, JR_ETIMEDOUT);
+  EXPECT_LT(ms, 600);
+}

@@ -14,7 +14,11 @@ using namespace jrtest;
 namespace {
 OptionsPtr fake_opts(const FakeServer &s) {
   OptionsPtr o;
-  o.set("endpoint", s.endpoint()).set_int("connect_retry", 0).set_int("command_timeout_ms", 3000);
+  // A scripted server answers only what each test scripts: no cluster probe.
+  o.set("endpoint", s.endpoint())
+      .set("cluster", "no")
+      .set_int("connect_retry", 0)
+      .set_int("command_timeout_ms", 3000);
   return o;
 }
 }  // namespace

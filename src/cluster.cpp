@@ -1,0 +1,858 @@
+#include "cluster.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace jr {
+
+// ---- Slots --------------------------------------------------------------------
+
+namespace {
+
+uint16_t crc16(const char *buf, size_t len) noexcept {
+  uint16_t crc = 0;
+  for (size_t i = 0; i < len; i++) {
+    crc ^= static_cast<uint16_t>(static_cast<unsigned char>(buf[i]) << 8);
+    for (int b = 0; b < 8; b++)
+      crc = (crc & 0x8000) != 0 ? static_cast<uint16_t>((crc << 1) ^ 0x1021)
+                                : static_cast<uint16_t>(crc << 1);
+  }
+  return crc;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char &ch : out)
+    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + 32);
+  return out;
+}
+
+bool ieq(std::string_view a, const char *b) {
+  size_t n = std::strlen(b);
+  if (a.size() != n) return false;
+  for (size_t i = 0; i < n; i++) {
+    char ch = a[i];
+    if (ch >= 'a' && ch <= 'z') ch = static_cast<char>(ch - 32);
+    if (ch != b[i]) return false;
+  }
+  return true;
+}
+
+int64_t to_int(std::string_view s, int64_t dflt) {
+  if (s.empty() || s.size() > 18) return dflt;
+  int64_t v = 0;
+  for (char ch : s) {
+    if (ch < '0' || ch > '9') return dflt;
+    v = v * 10 + (ch - '0');
+  }
+  return v;
+}
+
+std::string str_of(const jr_reply *r) {
+  if (r == nullptr || (r->type != JR_REPLY_STRING && r->type != JR_REPLY_STATUS &&
+                       r->type != JR_REPLY_ERROR))
+    return std::string();
+  return std::string(r->u.str, r->len);
+}
+
+const jr_reply *el(const jr_reply *r, size_t i) {
+  return r != nullptr && r->type == JR_REPLY_ARRAY && i < r->len ? r->u.elements[i] : nullptr;
+}
+
+}  // namespace
+
+uint16_t key_slot(const char *key, size_t len) noexcept {
+  // Hash only what is between the first '{' and the first '}' after it,
+  // when that is not empty.
+  for (size_t s = 0; s < len; s++) {
+    if (key[s] != '{') continue;
+    for (size_t e = s + 1; e < len; e++) {
+      if (key[e] != '}') continue;
+      if (e > s + 1) return crc16(key + s + 1, e - s - 1) & 16383;
+      break;
+    }
+    break;
+  }
+  return crc16(key, len) & 16383;
+}
+
+bool parse_request(const char *wire, size_t size, size_t &pos,
+                   std::vector<std::string_view> &args) {
+  args.clear();
+  auto number = [&](char prefix, size_t &out) {
+    if (pos >= size || wire[pos] != prefix) return false;
+    pos++;
+    size_t v = 0;
+    while (pos < size && wire[pos] != '\r') v = v * 10 + static_cast<size_t>(wire[pos++] - '0');
+    if (pos + 1 >= size) return false;
+    pos += 2;
+    out = v;
+    return true;
+  };
+  size_t argc = 0;
+  if (!number('*', argc)) return false;
+  for (size_t i = 0; i < argc; i++) {
+    size_t len = 0;
+    if (!number('$', len) || pos + len + 2 > size) return false;
+    args.emplace_back(wire + pos, len);
+    pos += len + 2;
+  }
+  return true;
+}
+
+// ---- Key positions -------------------------------------------------------------
+
+void KeyFinder::add(const jr_reply *e) {
+  std::string name = lower(str_of(el(e, 0)));
+  if (name.empty()) return;
+  CommandSpec spec;
+  const jr_reply *flags = el(e, 2);
+  for (size_t i = 0; flags != nullptr && i < flags->len; i++) {
+    std::string f = str_of(el(flags, i));
+    if (f == "movablekeys") spec.movable = true;
+    if (f == "readonly") spec.readonly = true;
+  }
+  spec.first = static_cast<int>(el(e, 3) != nullptr ? el(e, 3)->u.integer : 0);
+  spec.last = static_cast<int>(el(e, 4) != nullptr ? el(e, 4)->u.integer : 0);
+  spec.step = static_cast<int>(el(e, 5) != nullptr ? el(e, 5)->u.integer : 0);
+  specs_[name] = spec;
+  const jr_reply *subs = el(e, 9);  // Redis 7: subcommands, named "parent|sub"
+  for (size_t i = 0; subs != nullptr && subs->type == JR_REPLY_ARRAY && i < subs->len; i++)
+    add(el(subs, i));
+}
+
+void KeyFinder::load(const jr_reply *r) {
+  for (size_t i = 0; r != nullptr && r->type == JR_REPLY_ARRAY && i < r->len; i++)
+    add(el(r, i));
+}
+
+const CommandSpec *KeyFinder::find(const std::vector<std::string_view> &args) const {
+  std::string name = lower(args[0]);
+  if (args.size() >= 2) {
+    auto it = specs_.find(name + "|" + lower(args[1]));
+    if (it != specs_.end()) return &it->second;
+  }
+  auto it = specs_.find(name);
+  return it != specs_.end() ? &it->second : nullptr;
+}
+
+bool KeyFinder::readonly(std::string_view name) const {
+  auto it = specs_.find(lower(name));
+  return it != specs_.end() && it->second.readonly;
+}
+
+bool KeyFinder::keys(const std::vector<std::string_view> &args, std::vector<size_t> &out) const {
+  size_t n = args.size();
+  const std::string_view cmd = args[0];
+  // Commands whose keys move with their arguments: parse their syntax.
+  auto numkeys_at = [&](size_t at, size_t from) {
+    if (at >= n) return;
+    int64_t k = to_int(args[at], 0);
+    for (size_t i = 0; i < static_cast<size_t>(k) && from + i < n; i++) out.push_back(from + i);
+  };
+  if (ieq(cmd, "EVAL") || ieq(cmd, "EVALSHA") || ieq(cmd, "EVAL_RO") || ieq(cmd, "EVALSHA_RO") ||
+      ieq(cmd, "FCALL") || ieq(cmd, "FCALL_RO")) {
+    numkeys_at(2, 3);
+    return true;
+  }
+  if (ieq(cmd, "ZUNIONSTORE") || ieq(cmd, "ZINTERSTORE") || ieq(cmd, "ZDIFFSTORE")) {
+    if (n > 1) out.push_back(1);
+    numkeys_at(2, 3);
+    return true;
+  }
+  if (ieq(cmd, "ZUNION") || ieq(cmd, "ZINTER") || ieq(cmd, "ZDIFF") || ieq(cmd, "ZINTERCARD") ||
+      ieq(cmd, "SINTERCARD") || ieq(cmd, "LMPOP") || ieq(cmd, "ZMPOP")) {
+    numkeys_at(1, 2);
+    return true;
+  }
+  if (ieq(cmd, "BLMPOP") || ieq(cmd, "BZMPOP")) {
+    numkeys_at(2, 3);
+    return true;
+  }
+  if (ieq(cmd, "XREAD") || ieq(cmd, "XREADGROUP")) {
+    for (size_t i = 1; i < n; i++) {
+      if (!ieq(args[i], "STREAMS")) continue;
+      size_t rest = n - i - 1;
+      for (size_t k = 0; k < rest / 2; k++) out.push_back(i + 1 + k);
+      break;
+    }
+    return true;
+  }
+  if (ieq(cmd, "MIGRATE")) {
+    if (n > 3 && !args[3].empty()) out.push_back(3);
+    for (size_t i = 6; i < n; i++) {
+      if (!ieq(args[i], "KEYS")) continue;
+      for (size_t k = i + 1; k < n; k++) out.push_back(k);
+      break;
+    }
+    return true;
+  }
+  const CommandSpec *spec = find(args);
+  if (spec == nullptr) {
+    // Unknown here (the table is not loaded yet): assume the common shape.
+    if (n > 1) out.push_back(1);
+    return false;
+  }
+  if (spec->first <= 0) return true;  // keyless
+  int last = spec->last < 0 ? static_cast<int>(n) + spec->last : spec->last;
+  int step = spec->step > 0 ? spec->step : 1;
+  for (int i = spec->first; i <= last && i < static_cast<int>(n); i += step)
+    out.push_back(static_cast<size_t>(i));
+  return true;
+}
+
+// ---- Fan-out (split multi-key commands, all masters) ------------------------------------
+
+namespace {
+
+jr_reply *copy_into(Arena *a, const jr_reply *r) {
+  auto *n = static_cast<jr_reply *>(a->alloc(sizeof(jr_reply)));
+  if (n == nullptr) return nullptr;
+  *n = *r;
+  n->arena = a;
+  if (r->type == JR_REPLY_ARRAY) {
+    if (r->len > 0) {
+      auto **e = static_cast<jr_reply **>(a->alloc(sizeof(jr_reply *) * r->len));
+      if (e == nullptr) return nullptr;
+      for (size_t i = 0; i < r->len; i++) {
+        e[i] = copy_into(a, r->u.elements[i]);
+        if (e[i] == nullptr) return nullptr;
+      }
+      n->u.elements = e;
+    }
+  } else if (r->type == JR_REPLY_STRING || r->type == JR_REPLY_STATUS ||
+             r->type == JR_REPLY_ERROR) {
+    auto *d = static_cast<char *>(a->alloc(r->len + 1));
+    if (d == nullptr) return nullptr;
+    std::memcpy(d, r->u.str, r->len);
+    d[r->len] = '\0';
+    n->u.str = d;
+  }
+  return n;
+}
+
+}  // namespace
+
+struct Fanout {
+  enum Kind { kMget, kMset, kSum, kAllMasters };
+  Client *client;
+  Command *parent;
+  Kind kind;
+  size_t pending = 0;
+  std::vector<std::string> labels;              // per child: node address
+  std::vector<std::vector<size_t>> positions;   // kMget: parent index of each child key
+  std::vector<int> status;
+  std::vector<jr_reply *> replies;
+  size_t total = 0;
+
+  static void child_done(void *ud, int st, const jr_reply *reply);
+  void finish();
+};
+
+void Fanout::child_done(void *ud, int st, const jr_reply *reply) {
+  // userdata packs the fan-out and the child's index.
+  auto *pair = static_cast<std::pair<Fanout *, size_t> *>(ud);
+  Fanout *f = pair->first;
+  size_t i = pair->second;
+  delete pair;
+  f->status[i] = st;
+  if (reply != nullptr) {
+    reply->arena->ref();
+    f->replies[i] = const_cast<jr_reply *>(reply);
+  }
+  if (--f->pending == 0) f->finish();
+}
+
+void Fanout::finish() {
+  int st = JR_OK;
+  jr_reply *out = nullptr;
+  const jr_reply *first_error = nullptr;
+  for (size_t i = 0; i < status.size(); i++) {
+    if (kind != kAllMasters && status[i] != JR_OK && st == JR_OK) st = status[i];
+    if (replies[i] != nullptr && replies[i]->type == JR_REPLY_ERROR && first_error == nullptr)
+      first_error = replies[i];
+  }
+  Arena *a = arena_get();
+  if (a == nullptr) st = JR_ENOMEM;
+  if (st == JR_OK && kind != kAllMasters && first_error != nullptr) {
+    out = copy_into(a, first_error);
+  } else if (st == JR_OK) {
+    switch (kind) {
+      case kMget: {
+        auto *root = static_cast<jr_reply *>(a->alloc(sizeof(jr_reply)));
+        auto **e = static_cast<jr_reply **>(a->alloc(sizeof(jr_reply *) * (total + 1)));
+        if (root == nullptr || e == nullptr) break;
+        root->type = JR_REPLY_ARRAY;
+        root->arena = a;
+        root->len = total;
+        root->u.elements = e;
+        bool ok = true;
+        for (size_t c = 0; c < replies.size() && ok; c++) {
+          for (size_t k = 0; k < positions[c].size() && ok; k++) {
+            const jr_reply *v = replies[c] != nullptr && replies[c]->type == JR_REPLY_ARRAY &&
+                                        k < replies[c]->len
+                                    ? replies[c]->u.elements[k]
+                                    : nullptr;
+            e[positions[c][k]] = v != nullptr ? copy_into(a, v) : nullptr;
+            ok = e[positions[c][k]] != nullptr;
+          }
+        }
+        if (ok) out = root;
+        break;
+      }
+      case kMset: {
+        jr_reply r{};
+        r.type = JR_REPLY_STATUS;
+        r.len = 2;
+        r.u.str = "OK";
+        out = copy_into(a, &r);
+        break;
+      }
+      case kSum: {
+        jr_reply r{};
+        r.type = JR_REPLY_INTEGER;
+        for (jr_reply *x : replies)
+          if (x != nullptr && x->type == JR_REPLY_INTEGER) r.u.integer += x->u.integer;
+        out = copy_into(a, &r);
+        break;
+      }
+      case kAllMasters: {
+        // [[address, reply or error], ...]: errors are values.
+        auto *root = static_cast<jr_reply *>(a->alloc(sizeof(jr_reply)));
+        auto **e = static_cast<jr_reply **>(a->alloc(sizeof(jr_reply *) * (labels.size() + 1)));
+        if (root == nullptr || e == nullptr) break;
+        root->type = JR_REPLY_ARRAY;
+        root->arena = a;
+        root->len = labels.size();
+        root->u.elements = e;
+        bool ok = true;
+        for (size_t i = 0; i < labels.size() && ok; i++) {
+          jr_reply pair{}, name{}, err{};
+          jr_reply *two[2];
+          name.type = JR_REPLY_STRING;
+          name.len = labels[i].size();
+          name.u.str = labels[i].c_str();
+          two[0] = &name;
+          std::string text;
+          if (replies[i] != nullptr) {
+            two[1] = replies[i];
+          } else {
+            text = std::string(jr_err_name(status[i])) + ": " + jr_strerror(status[i]);
+            err.type = JR_REPLY_ERROR;
+            err.len = text.size();
+            err.u.str = text.c_str();
+            two[1] = &err;
+          }
+          pair.type = JR_REPLY_ARRAY;
+          pair.len = 2;
+          pair.u.elements = two;
+          e[i] = copy_into(a, &pair);
+          ok = e[i] != nullptr;
+        }
+        if (ok) out = root;
+        break;
+      }
+    }
+  }
+  for (jr_reply *x : replies) reply_release(x);
+  if (out == nullptr && st == JR_OK) st = JR_ENOMEM;
+  if (out != nullptr) {
+    a->set_refs(1);
+  } else if (a != nullptr) {
+    arena_put(a);
+  }
+  Command *p = parent;
+  Client *cl = client;
+  delete this;
+  cl->complete(p, st, out);
+}
+
+// ---- Cluster ----------------------------------------------------------------------------
+
+Cluster::Cluster(Client &client) : client_(client) {
+  slots_.fill(-1);
+  uv_timer_init(client.loop(), &timer_);
+  timer_.data = this;
+}
+
+Cluster::~Cluster() = default;
+
+Cluster::Node *Cluster::find_node(const std::string &addr) {
+  for (auto &n : nodes_)
+    if (n->addr == addr) return n.get();
+  return nullptr;
+}
+
+Connection &Cluster::node(const std::string &addr) {
+  if (Node *n = find_node(addr)) return *n->conn;
+  Endpoint ep;
+  if (parse_endpoint(addr, ep) != JR_OK) ep = client_.endpoints().front();
+  auto n = std::make_unique<Node>();
+  n->addr = addr;
+  n->conn = std::make_unique<Connection>(client_, std::vector<Endpoint>{ep});
+  n->conn->cluster_node = true;
+  nodes_.push_back(std::move(n));
+  return *nodes_.back()->conn;
+}
+
+void Cluster::send_internal(Connection &conn, const char *const *argv, const size_t *lens,
+                            size_t argc, jr_reply_cb cb) {
+  Command *c = client_.acquire_command();
+  if (c == nullptr || !encode_command(c->wire, argc, argv, lens)) {
+    if (c != nullptr) client_.release_unsubmitted(c);
+    return;
+  }
+  c->cb = cb;
+  c->userdata = this;
+  c->obj = &conn;
+  c->flags = kFlagDirect | kFlagInternal;
+  int64_t t = client_.opts().command_timeout_ms;
+  c->deadline = now_ms() + (t > 0 ? t : 5000);
+  client_.start_internal(c);
+  conn.submit(c);
+}
+
+void Cluster::detect(Connection &seed) {
+  if (detecting_ || detected_) return;
+  if (client_.opts().cluster_mode == 0) {
+    detected_ = true;
+    return;
+  }
+  detecting_ = true;
+  const char *slots[] = {"CLUSTER", "SLOTS"};
+  const size_t slens[] = {7, 5};
+  send_internal(seed, slots, slens, 2, [](void *ud, int st, const jr_reply *r) {
+    static_cast<Cluster *>(ud)->on_slots(st, r, nullptr);
+  });
+}
+
+void Cluster::on_command_table(int status, const jr_reply *reply) {
+  if (status == JR_OK && reply->type == JR_REPLY_ARRAY) finder_.load(reply);
+}
+
+void Cluster::on_slots(int status, const jr_reply *reply, Connection *) {
+  bool first = !detected_;
+  refreshing_ = false;
+  if (status != JR_OK) {
+    if (first) detecting_ = false;  // try again with a later command
+    return;
+  }
+  if (first) {
+    detected_ = true;
+    detecting_ = false;
+  }
+  if (reply->type != JR_REPLY_ARRAY) {
+    // "cluster support disabled": a standalone server, for good.
+    return;
+  }
+  if (!enabled_ && !finder_.loaded()) {
+    // A cluster: key positions come from the server's COMMAND table, read
+    // once (until it arrives, the first argument is taken as the key).
+    const char *cmd[] = {"COMMAND"};
+    const size_t clens[] = {7};
+    send_internal(client_.seed(), cmd, clens, 1, [](void *ud, int st, const jr_reply *r) {
+      static_cast<Cluster *>(ud)->on_command_table(st, r);
+    });
+  }
+  enabled_ = true;
+  slots_.fill(-1);
+  for (auto &n : nodes_) n->in_map = false;
+  for (size_t i = 0; i < reply->len; i++) {
+    const jr_reply *range = el(reply, i);
+    const jr_reply *master = el(range, 2);
+    if (el(range, 0) == nullptr || el(range, 1) == nullptr || master == nullptr) continue;
+    int64_t lo = el(range, 0)->u.integer, hi = el(range, 1)->u.integer;
+    std::string host = str_of(el(master, 0));
+    if (host.empty() || host == "?") continue;
+    int64_t port = el(master, 1) != nullptr ? el(master, 1)->u.integer : 0;
+    std::string addr = host.find(':') != std::string::npos
+                           ? "[" + host + "]:" + std::to_string(port)
+                           : host + ":" + std::to_string(port);
+    node(addr);
+    Node *n = find_node(addr);
+    n->master = true;
+    n->in_map = true;
+    int32_t idx = -1;
+    for (size_t k = 0; k < nodes_.size(); k++)
+      if (nodes_[k].get() == n) idx = static_cast<int32_t>(k);
+    for (int64_t s = lo; s <= hi && s < 16384; s++) slots_[static_cast<size_t>(s)] = idx;
+    for (size_t r = 3; r < range->len; r++) {
+      const jr_reply *rep = el(range, r);
+      std::string rhost = str_of(el(rep, 0));
+      if (rhost.empty()) continue;
+      std::string raddr = rhost + ":" + std::to_string(el(rep, 1)->u.integer);
+      if (Node *rn = find_node(raddr)) {
+        rn->master = false;
+        rn->in_map = true;
+      } else {
+        node(raddr);
+        find_node(raddr)->in_map = true;
+      }
+    }
+  }
+  for (auto &n : nodes_)
+    if (!n->in_map) n->master = false;
+  // Periodic refresh, jittered: 20 s +- 25%.
+  uint64_t jitter = static_cast<uint64_t>(now_ms() % 10000);
+  uv_timer_start(
+      &timer_, [](uv_timer_t *t) { static_cast<Cluster *>(t->data)->refresh("periodic"); },
+      15000 + jitter, 0);
+  reroute_parked();
+  if (refresh_wanted_) {
+    refresh_wanted_ = false;
+    refresh("requested during a refresh");
+  }
+}
+
+void Cluster::reroute_parked() {
+  CmdList list = parked_;
+  parked_ = CmdList();
+  while (Command *c = list.pop_front()) route(c);
+}
+
+void Cluster::refresh(const char *why) {
+  if (!enabled_) return;
+  int64_t now = now_ms();
+  if (refreshing_) {
+    refresh_wanted_ = true;
+    return;
+  }
+  // Rate limit: at most one refresh per 100 ms (single-flight above).
+  if (now - last_refresh_ < 100) {
+    int64_t wait = 100 - (now - last_refresh_) + static_cast<int64_t>(now % 20);
+    uv_timer_start(
+        &timer_, [](uv_timer_t *t) { static_cast<Cluster *>(t->data)->refresh("rate limited"); },
+        static_cast<uint64_t>(wait), 0);
+    return;
+  }
+  last_refresh_ = now;
+  // Ask a node that is connected, masters first; else any node.
+  Connection *target = nullptr;
+  for (auto &n : nodes_)
+    if (n->master && n->conn->ready_now()) target = n->conn.get();
+  for (size_t i = 0; target == nullptr && i < nodes_.size(); i++)
+    if (nodes_[i]->conn->ready_now()) target = nodes_[i]->conn.get();
+  if (target == nullptr && !nodes_.empty()) {
+    // Nothing connected: rotate through the nodes we know.
+    target = nodes_[static_cast<size_t>(now) % nodes_.size()]->conn.get();
+  }
+  if (target == nullptr) return;
+  refreshing_ = true;
+  client_.emit(JR_EVENT_LOG, "cluster", std::string("topology refresh: ") + why);
+  const char *slots[] = {"CLUSTER", "SLOTS"};
+  const size_t slens[] = {7, 5};
+  send_internal(*target, slots, slens, 2, [](void *ud, int st, const jr_reply *r) {
+    static_cast<Cluster *>(ud)->on_slots(st, r, nullptr);
+  });
+}
+
+void Cluster::submit_to_slot(Command *c, int slot) {
+  int32_t idx = slot >= 0 ? slots_[static_cast<size_t>(slot)] : -1;
+  if (idx < 0) {
+    // No node known for this slot: wait for a refresh.
+    parked_.push_back(c);
+    refresh("slot without a node");
+    return;
+  }
+  nodes_[static_cast<size_t>(idx)]->conn->submit(c);
+}
+
+bool Cluster::split(Command *c, const std::vector<std::string_view> &args,
+                    const std::vector<size_t> &keys) {
+  std::string_view cmd = args[0];
+  Fanout::Kind kind;
+  size_t stride = 1;
+  if (ieq(cmd, "MGET")) {
+    kind = Fanout::kMget;
+  } else if (ieq(cmd, "MSET")) {
+    kind = Fanout::kMset;
+    stride = 2;
+  } else if (ieq(cmd, "DEL") || ieq(cmd, "UNLINK") || ieq(cmd, "EXISTS") || ieq(cmd, "TOUCH")) {
+    kind = Fanout::kSum;
+  } else {
+    return false;
+  }
+  // Group keys by slot, keeping their order.
+  std::vector<std::pair<uint16_t, std::vector<size_t>>> groups;
+  for (size_t i = 0; i < keys.size(); i++) {
+    uint16_t slot = key_slot(args[keys[i]].data(), args[keys[i]].size());
+    auto it = std::find_if(groups.begin(), groups.end(),
+                           [&](const auto &g) { return g.first == slot; });
+    if (it == groups.end()) {
+      groups.emplace_back(slot, std::vector<size_t>{});
+      it = groups.end() - 1;
+    }
+    it->second.push_back(i);
+  }
+  auto *f = new Fanout{&client_, c, kind};
+  f->total = keys.size();
+  f->pending = groups.size();
+  f->status.assign(groups.size(), JR_OK);
+  f->replies.assign(groups.size(), nullptr);
+  f->positions.resize(groups.size());
+  c->state.store(CmdState::kWritten, std::memory_order_release);
+  std::vector<std::pair<Command *, uint16_t>> children;
+  for (size_t g = 0; g < groups.size(); g++) {
+    std::vector<const char *> argv{args[0].data()};
+    std::vector<size_t> lens{args[0].size()};
+    for (size_t k : groups[g].second) {
+      for (size_t s = 0; s < stride; s++) {
+        argv.push_back(args[keys[k] + s].data());
+        lens.push_back(args[keys[k] + s].size());
+      }
+      f->positions[g].push_back(k);
+    }
+    Command *child = client_.acquire_command();
+    if (child == nullptr || !encode_command(child->wire, argv.size(), argv.data(), lens.data())) {
+      if (child != nullptr) client_.release_unsubmitted(child);
+      f->status[g] = JR_ENOMEM;
+      children.emplace_back(nullptr, 0);
+      continue;
+    }
+    child->cb = Fanout::child_done;
+    child->userdata = new std::pair<Fanout *, size_t>(f, g);
+    child->flags = kFlagDirect | kFlagInternal;
+    child->deadline = c->deadline;
+    children.emplace_back(child, groups[g].first);
+  }
+  for (auto &[child, slot] : children) {
+    if (child == nullptr) {
+      if (--f->pending == 0) f->finish();
+      continue;
+    }
+    client_.start_internal(child);
+    submit_to_slot(child, slot);
+  }
+  return true;
+}
+
+void Cluster::route(Command *c) {
+  if (c->tx != nullptr || c->script != 0 || c->op != Op::kCommand || c->lease != nullptr) {
+    // Transactions and scripts: by their first key, checked below.
+  }
+  std::vector<std::string_view> args;
+  std::vector<size_t> keys;
+  size_t pos = 0;
+  int slot = -1;
+  bool cross = false;
+  const char *w = c->wire.data();
+  size_t size = c->wire.size();
+  if (c->tx != nullptr) {
+    // MULTI ... EXEC: every keyed command of the block must share a slot.
+    while (pos < size && parse_request(w, size, pos, args)) {
+      keys.clear();
+      if (args.empty() || ieq(args[0], "MULTI") || ieq(args[0], "EXEC")) continue;
+      finder_.keys(args, keys);
+      for (size_t k : keys) {
+        int s = key_slot(args[k].data(), args[k].size());
+        if (slot < 0) slot = s;
+        if (s != slot) cross = true;
+      }
+    }
+  } else {
+    if (!parse_request(w, size, pos, args) || args.empty()) {
+      client_.complete(c, JR_EINTERNAL, nullptr);
+      return;
+    }
+    finder_.keys(args, keys);
+    for (size_t k : keys) {
+      int s = key_slot(args[k].data(), args[k].size());
+      if (slot < 0) slot = s;
+      if (s != slot) cross = true;
+    }
+    if (cross && c->tx == nullptr && split(c, args, keys)) return;
+  }
+  if (cross) {
+    client_.complete(c, JR_ECROSSSLOT, nullptr);
+    return;
+  }
+  if (slot < 0) {
+    // Keyless: the seed node answers (documented).
+    client_.seed().submit(c);
+    return;
+  }
+  submit_to_slot(c, slot);
+}
+
+bool Cluster::redirect(Command *c, jr_reply *reply) {
+  std::string_view text(reply->u.str, reply->len);
+  bool moved = text.rfind("MOVED ", 0) == 0;
+  bool ask = text.rfind("ASK ", 0) == 0;
+  bool again = text.rfind("TRYAGAIN", 0) == 0 || text.rfind("CLUSTERDOWN", 0) == 0 ||
+               text.rfind("LOADING", 0) == 0 || text.rfind("READONLY", 0) == 0 ||
+               text.rfind("MASTERDOWN", 0) == 0;
+  if (!moved && !ask && !again) return false;
+  if ((c->flags & kFlagInternal) != 0 && c->cb != Fanout::child_done) return false;
+  if (++c->redirects > 16) return false;  // give the caller the last error
+  int64_t now = now_ms();
+  if (again) {
+    if (c->deadline != 0 && now + 50 >= c->deadline) return false;
+    if (text.rfind("TRYAGAIN", 0) != 0) refresh("cluster down / readonly / loading");
+    int64_t backoff = int64_t{25} << (c->redirects < 5 ? c->redirects : 5);
+    retries_.push_back(Retry{now + backoff, c});
+    c->state.store(CmdState::kPending, std::memory_order_release);
+    client_.arm_deadline(now + backoff);
+    reply_release(reply);
+    return true;
+  }
+  // "MOVED <slot> <host:port>" / "ASK <slot> <host:port>"
+  size_t sp1 = text.find(' ');
+  size_t sp2 = text.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos) return false;
+  int64_t slot = to_int(text.substr(sp1 + 1, sp2 - sp1 - 1), -1);
+  std::string addr(text.substr(sp2 + 1));
+  if (addr.rfind(':', 0) == 0) addr = "127.0.0.1" + addr;  // "MOVED 1 :6379": same host
+  reply_release(reply);
+  Connection &target = node(addr);
+  c->state.store(CmdState::kPending, std::memory_order_release);
+  if (moved) {
+    if (slot >= 0 && slot < 16384) {
+      for (size_t k = 0; k < nodes_.size(); k++)
+        if (nodes_[k]->addr == addr) slots_[static_cast<size_t>(slot)] = static_cast<int32_t>(k);
+    }
+    refresh("MOVED");
+  } else {
+    c->flags |= kFlagAsking;  // ASKING, then the command, on the importing node
+  }
+  target.submit(c);
+  return true;
+}
+
+void Cluster::node_unreachable(Connection &, CmdList &waiting) {
+  // Park them for the next topology: a failover moves their slots.
+  parked_.append(waiting);
+  refresh("node unreachable");
+}
+
+int64_t Cluster::expire(int64_t now) {
+  int64_t next = 0;
+  std::vector<Retry> due;
+  for (auto it = retries_.begin(); it != retries_.end();) {
+    if (it->at <= now) {
+      due.push_back(*it);
+      it = retries_.erase(it);
+    } else {
+      if (next == 0 || it->at < next) next = it->at;
+      ++it;
+    }
+  }
+  for (auto &r : due) route(r.cmd);
+  CmdList keep;
+  while (Command *c = parked_.pop_front()) {
+    if (c->deadline != 0 && c->deadline <= now) {
+      client_.complete(c, JR_EQUEUETIMEOUT, nullptr);
+    } else {
+      if (c->deadline != 0 && (next == 0 || c->deadline < next)) next = c->deadline;
+      keep.push_back(c);
+    }
+  }
+  parked_ = keep;
+  for (auto &n : nodes_) {
+    int64_t d = n->conn->expire(now);
+    if (d != 0 && (next == 0 || d < next)) next = d;
+  }
+  return next;
+}
+
+void Cluster::all_masters(Command *c) {
+  if (!enabled_) {
+    client_.complete(c, JR_ECLUSTER, nullptr);
+    return;
+  }
+  std::vector<Node *> masters;
+  for (auto &n : nodes_)
+    if (n->master) masters.push_back(n.get());
+  auto *f = new Fanout{&client_, c, Fanout::kAllMasters};
+  f->pending = masters.size();
+  f->status.assign(masters.size(), JR_OK);
+  f->replies.assign(masters.size(), nullptr);
+  c->state.store(CmdState::kWritten, std::memory_order_release);
+  if (masters.empty()) {
+    f->pending = 1;
+    f->status.push_back(JR_OK);
+    f->replies.push_back(nullptr);
+    f->finish();
+    return;
+  }
+  for (size_t i = 0; i < masters.size(); i++) {
+    f->labels.push_back(masters[i]->addr);
+    Command *child = client_.acquire_command();
+    if (child == nullptr || !child->wire.append(c->wire.data(), c->wire.size())) {
+      if (child != nullptr) client_.release_unsubmitted(child);
+      f->status[i] = JR_ENOMEM;
+      if (--f->pending == 0) f->finish();
+      continue;
+    }
+    child->cb = Fanout::child_done;
+    child->userdata = new std::pair<Fanout *, size_t>(f, i);
+    child->flags = kFlagDirect | kFlagInternal | kFlagNoRedirect;
+    child->deadline = c->deadline;
+    client_.start_internal(child);
+    masters[i]->conn->submit(child);
+  }
+}
+
+void Cluster::endpoints(Command *c) {
+  std::vector<ReplyPart> flat;
+  std::vector<std::vector<ReplyPart>> rows;
+  if (!enabled_) {
+    rows.push_back({ReplyPart{JR_REPLY_STRING, client_.endpoints().front().display(), 0},
+                    ReplyPart{JR_REPLY_STRING, "standalone", 0}});
+  } else {
+    for (auto &n : nodes_) {
+      if (!n->in_map) continue;
+      rows.push_back({ReplyPart{JR_REPLY_STRING, n->addr, 0},
+                      ReplyPart{JR_REPLY_STRING, n->master ? "master" : "replica", 0}});
+    }
+  }
+  // Build [[addr, role], ...] in one arena.
+  Arena *a = arena_get();
+  jr_reply *root = nullptr;
+  if (a != nullptr) {
+    std::vector<jr_reply> pairs(rows.size());
+    std::vector<jr_reply> parts(rows.size() * 2);
+    std::vector<jr_reply *> two(rows.size() * 2);
+    std::vector<jr_reply *> ptrs(rows.size());
+    for (size_t i = 0; i < rows.size(); i++) {
+      for (size_t k = 0; k < 2; k++) {
+        parts[i * 2 + k] = jr_reply{};
+        parts[i * 2 + k].type = JR_REPLY_STRING;
+        parts[i * 2 + k].len = rows[i][k].str.size();
+        parts[i * 2 + k].u.str = rows[i][k].str.c_str();
+        two[i * 2 + k] = &parts[i * 2 + k];
+      }
+      pairs[i] = jr_reply{};
+      pairs[i].type = JR_REPLY_ARRAY;
+      pairs[i].len = 2;
+      pairs[i].u.elements = &two[i * 2];
+      ptrs[i] = &pairs[i];
+    }
+    jr_reply top{};
+    top.type = JR_REPLY_ARRAY;
+    top.len = rows.size();
+    top.u.elements = ptrs.data();
+    root = copy_into(a, &top);
+    if (root != nullptr) {
+      a->set_refs(1);
+    } else {
+      arena_put(a);
+    }
+  }
+  client_.complete(c, root != nullptr ? JR_OK : JR_ENOMEM, root);
+}
+
+void Cluster::to_node(Command *c, const std::string &addr) {
+  c->flags |= kFlagNoRedirect;
+  node(addr).submit(c);
+}
+
+void Cluster::shutdown() {
+  uv_timer_stop(&timer_);
+  uv_close(reinterpret_cast<uv_handle_t *>(&timer_), nullptr);
+  for (auto &r : retries_) client_.complete(r.cmd, JR_ECLOSED, nullptr);
+  retries_.clear();
+  while (Command *c = parked_.pop_front()) client_.complete(c, JR_ECLOSED, nullptr);
+  for (auto &n : nodes_) n->conn->shutdown();
+}
+
+}  // namespace jr

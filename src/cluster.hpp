@@ -1,0 +1,115 @@
+// Redis Cluster: slot map, key positions, routing, redirections, topology
+// refresh, multi-key splitting and fan-out. Loop thread only.
+#ifndef JR_SRC_CLUSTER_HPP
+#define JR_SRC_CLUSTER_HPP
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core.hpp"
+
+namespace jr {
+
+// CRC16-CCITT (XMODEM) of the key's hash tag, mod 16384 (the cluster spec).
+uint16_t key_slot(const char *key, size_t len) noexcept;
+
+// Splits a RESP multi-bulk request into its arguments (views into wire).
+// Returns false on a malformed buffer. `pos` is advanced past the command.
+bool parse_request(const char *wire, size_t size, size_t &pos,
+                   std::vector<std::string_view> &args);
+
+struct CommandSpec {
+  int first = 0;
+  int last = 0;
+  int step = 0;
+  bool movable = false;
+  bool readonly = false;
+};
+
+// Key positions of a command: from the COMMAND table where it is static,
+// from a parser of the documented syntax where keys are movable.
+class KeyFinder {
+ public:
+  void load(const jr_reply *command_reply);  // the reply to COMMAND
+  // Appends the indexes of args that are keys. Returns false for a command
+  // the table does not know.
+  bool keys(const std::vector<std::string_view> &args, std::vector<size_t> &out) const;
+  [[nodiscard]] bool loaded() const noexcept { return !specs_.empty(); }
+  [[nodiscard]] bool readonly(std::string_view name) const;
+
+ private:
+  void add(const jr_reply *entry);
+  const CommandSpec *find(const std::vector<std::string_view> &args) const;
+  std::unordered_map<std::string, CommandSpec> specs_;
+};
+
+class Cluster {
+ public:
+  explicit Cluster(Client &client);
+  ~Cluster();
+
+  [[nodiscard]] bool enabled() const noexcept { return enabled_; }
+  // Starts detection on the seed connection (CLUSTER SLOTS + COMMAND).
+  void detect(Connection &seed);
+  // Routes a command by its keys; false when it was completed (error).
+  void route(Command *c);
+  // MOVED / ASK / TRYAGAIN / CLUSTERDOWN / LOADING. True: consumed.
+  bool redirect(Command *c, jr_reply *reply);
+  // A node connection failed to connect: its waiting commands come here.
+  void node_unreachable(Connection &conn, CmdList &waiting);
+  void refresh(const char *why);
+  int64_t expire(int64_t now);  // retries due; returns next deadline
+  void shutdown();
+  Connection &node(const std::string &addr);
+  // Fan-out helpers used by the C API ops.
+  void all_masters(Command *c);
+  void endpoints(Command *c);
+  void to_node(Command *c, const std::string &addr);
+
+  // Internal completions (loop thread).
+  void on_slots(int status, const jr_reply *reply, Connection *from);
+  void on_command_table(int status, const jr_reply *reply);
+
+ private:
+  struct Node {
+    std::string addr;
+    std::unique_ptr<Connection> conn;
+    bool master = false;
+    bool in_map = false;
+  };
+  struct Retry {
+    int64_t at;
+    Command *cmd;
+  };
+  Node *find_node(const std::string &addr);
+  void send_internal(Connection &conn, const char *const *argv, const size_t *lens, size_t argc,
+                     jr_reply_cb cb);
+  bool split(Command *c, const std::vector<std::string_view> &args,
+             const std::vector<size_t> &keys);
+  void submit_to_slot(Command *c, int slot);
+  void reroute_parked();
+
+  Client &client_;
+  bool enabled_ = false;
+  bool detecting_ = false;
+  bool detected_ = false;
+  bool refreshing_ = false;
+  int64_t last_refresh_ = 0;
+  bool refresh_wanted_ = false;
+  KeyFinder finder_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+  std::array<int32_t, 16384> slots_;  // index into nodes_, -1: unknown
+  std::vector<Retry> retries_;
+  CmdList parked_;  // waiting for a topology refresh
+  uv_timer_t timer_;
+  friend struct Fanout;
+};
+
+}  // namespace jr
+
+#endif  // JR_SRC_CLUSTER_HPP
