@@ -415,12 +415,14 @@ void Client::route(Command *c) {
     if (!l->requested) {
       l->requested = true;
       leases_.push_back(l);
-      pool_->request(l);
+      // In a cluster, the WATCH runs on a connection to its keys' node.
+      l->pool = cluster_->enabled() ? &cluster_->pool_for(c) : pool_.get();
+      l->pool->request(l);
     }
     return;
   }
   if ((c->flags & kFlagBlocking) != 0) {
-    pool_->submit(c);
+    (cluster_->enabled() ? cluster_->pool_for(c) : *pool_).submit(c);
     return;
   }
   if (cluster_->enabled()) {
@@ -481,7 +483,7 @@ void Client::route_op(Command *c) {
           c->lease = nullptr;
         }
       } else {
-        if (l->requested) pool_->forget(l);
+        if (l->requested && l->pool != nullptr) l->pool->forget(l);
         while (Command *p = l->pending.pop_front()) complete(p, JR_ECLOSED, nullptr);
       }
       if (c->lease != nullptr) delete c->lease;
@@ -569,7 +571,7 @@ void Client::do_cancel(jr_req_id id) {
   if (c->op != Op::kCommand) return;
   CmdState st = c->state.load();
   if (st == CmdState::kPending) {
-    bool found = conn_->cancel(c) || pool_->cancel(c);
+    bool found = conn_->cancel(c) || pool_->cancel(c) || cluster_->cancel(c);
     for (size_t i = 0; !found && i < leases_.size(); i++) found = leases_[i]->pending.remove(c);
     if (found) complete(c, JR_ECANCELED, nullptr);
   } else if (st == CmdState::kWritten) {

@@ -626,41 +626,39 @@ bool Cluster::split(Command *c, const std::vector<std::string_view> &args,
   return true;
 }
 
-void Cluster::route(Command *c) {
-  if (c->tx != nullptr || c->script != 0 || c->op != Op::kCommand || c->lease != nullptr) {
-    // Transactions and scripts: by their first key, checked below.
-  }
+int Cluster::command_slot(Command *c, bool &cross) {
   std::vector<std::string_view> args;
   std::vector<size_t> keys;
   size_t pos = 0;
   int slot = -1;
-  bool cross = false;
+  cross = false;
   const char *w = c->wire.data();
   size_t size = c->wire.size();
-  if (c->tx != nullptr) {
-    // MULTI ... EXEC: every keyed command of the block must share a slot.
-    while (pos < size && parse_request(w, size, pos, args)) {
-      keys.clear();
-      if (args.empty() || ieq(args[0], "MULTI") || ieq(args[0], "EXEC")) continue;
-      finder_.keys(args, keys);
-      for (size_t k : keys) {
-        int s = key_slot(args[k].data(), args[k].size());
-        if (slot < 0) slot = s;
-        if (s != slot) cross = true;
-      }
-    }
-  } else {
-    if (!parse_request(w, size, pos, args) || args.empty()) {
-      client_.complete(c, JR_EINTERNAL, nullptr);
-      return;
-    }
+  // A transaction's block holds several commands: all must share a slot.
+  while (pos < size && parse_request(w, size, pos, args)) {
+    if (args.empty() || ieq(args[0], "MULTI") || ieq(args[0], "EXEC")) continue;
+    keys.clear();
     finder_.keys(args, keys);
     for (size_t k : keys) {
       int s = key_slot(args[k].data(), args[k].size());
       if (slot < 0) slot = s;
       if (s != slot) cross = true;
     }
-    if (cross && c->tx == nullptr && split(c, args, keys)) return;
+    if (c->tx == nullptr) break;
+  }
+  return slot;
+}
+
+void Cluster::route(Command *c) {
+  bool cross = false;
+  int slot = command_slot(c, cross);
+  if (cross && c->tx == nullptr) {
+    std::vector<std::string_view> args;
+    std::vector<size_t> keys;
+    size_t pos = 0;
+    parse_request(c->wire.data(), c->wire.size(), pos, args);
+    finder_.keys(args, keys);
+    if (split(c, args, keys)) return;
   }
   if (cross) {
     client_.complete(c, JR_ECROSSSLOT, nullptr);
@@ -672,6 +670,24 @@ void Cluster::route(Command *c) {
     return;
   }
   submit_to_slot(c, slot);
+}
+
+Pool &Cluster::pool(const std::string &addr) {
+  for (auto &p : pools_)
+    if (p.first == addr) return *p.second;
+  Endpoint ep;
+  if (parse_endpoint(addr, ep) != JR_OK) ep = client_.endpoints().front();
+  pools_.emplace_back(addr, std::make_unique<Pool>(client_, std::vector<Endpoint>{ep},
+                                                   client_.opts().max_connections));
+  return *pools_.back().second;
+}
+
+Pool &Cluster::pool_for(Command *c) {
+  bool cross = false;
+  int slot = command_slot(c, cross);
+  int32_t idx = slot >= 0 ? slots_[static_cast<size_t>(slot)] : -1;
+  if (idx < 0) return client_.pool();  // the seed's pool; MOVED corrects it
+  return pool(nodes_[static_cast<size_t>(idx)]->addr);
 }
 
 bool Cluster::redirect(Command *c, jr_reply *reply) {
@@ -703,7 +719,6 @@ bool Cluster::redirect(Command *c, jr_reply *reply) {
   std::string addr(text.substr(sp2 + 1));
   if (addr.rfind(':', 0) == 0) addr = "127.0.0.1" + addr;  // "MOVED 1 :6379": same host
   reply_release(reply);
-  Connection &target = node(addr);
   c->state.store(CmdState::kPending, std::memory_order_release);
   if (moved) {
     if (slot >= 0 && slot < 16384) {
@@ -714,8 +729,27 @@ bool Cluster::redirect(Command *c, jr_reply *reply) {
   } else {
     c->flags |= kFlagAsking;  // ASKING, then the command, on the importing node
   }
-  target.submit(c);
+  if ((c->flags & kFlagBlocking) != 0) {
+    pool(addr).submit(c);
+  } else {
+    node(addr).submit(c);
+  }
   return true;
+}
+
+bool Cluster::cancel(Command *c) {
+  if (parked_.remove(c)) return true;
+  for (auto it = retries_.begin(); it != retries_.end(); ++it) {
+    if (it->cmd == c) {
+      retries_.erase(it);
+      return true;
+    }
+  }
+  for (auto &n : nodes_)
+    if (n->conn->cancel(c)) return true;
+  for (auto &p : pools_)
+    if (p.second->cancel(c)) return true;
+  return false;
 }
 
 void Cluster::node_unreachable(Connection &, CmdList &waiting) {
@@ -749,6 +783,10 @@ int64_t Cluster::expire(int64_t now) {
   parked_ = keep;
   for (auto &n : nodes_) {
     int64_t d = n->conn->expire(now);
+    if (d != 0 && (next == 0 || d < next)) next = d;
+  }
+  for (auto &p : pools_) {
+    int64_t d = p.second->expire(now);
     if (d != 0 && (next == 0 || d < next)) next = d;
   }
   return next;
@@ -853,6 +891,7 @@ void Cluster::shutdown() {
   retries_.clear();
   while (Command *c = parked_.pop_front()) client_.complete(c, JR_ECLOSED, nullptr);
   for (auto &n : nodes_) n->conn->shutdown();
+  for (auto &p : pools_) p.second->shutdown();
 }
 
 }  // namespace jr

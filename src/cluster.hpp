@@ -63,9 +63,14 @@ class Cluster {
   // A node connection failed to connect: its waiting commands come here.
   void node_unreachable(Connection &conn, CmdList &waiting);
   void refresh(const char *why);
+  bool cancel(Command *c);  // an unsent command anywhere in the cluster
   int64_t expire(int64_t now);  // retries due; returns next deadline
   void shutdown();
   Connection &node(const std::string &addr);
+  // The pool of dedicated connections of the node that serves the command's
+  // keys (blocking commands, WATCH leases).
+  Pool &pool_for(Command *c);
+  Pool &pool(const std::string &addr);
   // Fan-out helpers used by the C API ops.
   void all_masters(Command *c);
   void endpoints(Command *c);
@@ -92,6 +97,7 @@ class Cluster {
   bool split(Command *c, const std::vector<std::string_view> &args,
              const std::vector<size_t> &keys);
   void submit_to_slot(Command *c, int slot);
+  int command_slot(Command *c, bool &cross);
   void reroute_parked();
 
   Client &client_;
@@ -103,6 +109,7 @@ class Cluster {
   bool refresh_wanted_ = false;
   KeyFinder finder_;
   std::vector<std::unique_ptr<Node>> nodes_;
+  std::vector<std::pair<std::string, std::unique_ptr<Pool>>> pools_;
   std::array<int32_t, 16384> slots_;  // index into nodes_, -1: unknown
   std::vector<Retry> retries_;
   CmdList parked_;  // waiting for a topology refresh

@@ -437,6 +437,10 @@ void Connection::on_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) 
     return;
   }
   self->on_read(nread, buf->base);
+  // Write what the callbacks of these replies submitted now, not after the
+  // loop has drained every socket: a closed-loop caller's next window goes
+  // out while the rest of this one is still being read.
+  self->client_.flush_all();
 }
 
 void Connection::on_read(ssize_t nread, const char *data) {

@@ -438,7 +438,11 @@ class Client {
   static void on_async_cb(uv_async_t *a);
   static void on_check_cb(uv_check_t *c);
   static void on_prepare_cb(uv_prepare_t *p);
+
+ public:
   void flush_all();
+
+ private:
   static void on_deadline_cb(uv_timer_t *t);
 
   Options opts_;

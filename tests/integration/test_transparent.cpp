@@ -80,6 +80,11 @@ struct Inbox {
     msgs.pop_front();
     return m;
   }
+  // Waits for the final JR_ECLOSED callback (the subscriber is gone).
+  bool wait_closed(int timeout_ms = 5000) {
+    std::unique_lock<std::mutex> lk(mu);
+    return cv.wait_for(lk, std::chrono::milliseconds(timeout_ms), [&] { return closed > 0; });
+  }
   // Skips to the next callback with this status.
   bool next_of_status(int status, int timeout_ms = 8000) {
     auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
@@ -401,8 +406,8 @@ TEST_F(Transparent, ManyWatchersWithAPoolOfTwo) {
 
 TEST_F(Transparent, PubSubDeliversConfirmationsAndMessages) {
   auto o = opts();
+  Inbox in;  // declared first: outlives the client's final callbacks
   ClientPtr c(o);
-  Inbox in;
   jr_sub *s = nullptr;
   ASSERT_EQ(jr_sub_new(c, Inbox::cb, &in, &s), JR_OK);
   const char *ch[] = {"ps:hello"};
@@ -433,8 +438,8 @@ TEST_F(Transparent, PubSubDeliversConfirmationsAndMessages) {
 
 TEST_F(Transparent, SubscribersShareOneConnectionWithRefcounts) {
   auto o = opts();
-  ClientPtr c(o);
   Inbox a, b;
+  ClientPtr c(o);
   jr_sub *sa = nullptr, *sb = nullptr;
   ASSERT_EQ(jr_sub_new(c, Inbox::cb, &a, &sa), JR_OK);
   ASSERT_EQ(jr_sub_new(c, Inbox::cb, &b, &sb), JR_OK);
@@ -453,14 +458,16 @@ TEST_F(Transparent, SubscribersShareOneConnectionWithRefcounts) {
   EXPECT_EQ(b.next_of("message"), (std::vector<std::string>{"message", "ps:shared", "y"}));
   jr_sub_free(sb);
   EXPECT_TRUE(eventually([&] { return call(c, {"PUBLISH", "ps:shared", "z"}).integer() == 0; }));
+  EXPECT_TRUE(a.wait_closed());
+  EXPECT_TRUE(b.wait_closed());
 }
 
 TEST_F(Transparent, PubSubSurvivesClientKillAndRestart) {
   RedisServer s;
   OptionsPtr o;
   o.set("endpoint", s.endpoint()).set_int("connect_retry", 50);
+  Inbox in;  // declared first: outlives the client's final callbacks
   ClientPtr c(o);
-  Inbox in;
   jr_sub *sub = nullptr;
   ASSERT_EQ(jr_sub_new(c, Inbox::cb, &in, &sub), JR_OK);
   const char *ch[] = {"ps:a", "ps:b"};
@@ -483,14 +490,15 @@ TEST_F(Transparent, PubSubSurvivesClientKillAndRestart) {
   EXPECT_TRUE(eventually([&] { return call(c, {"PUBLISH", "ps:a", "after-restart"}).integer() == 1; }));
   EXPECT_EQ(in.next_of("message"), (std::vector<std::string>{"message", "ps:a", "after-restart"}));
   jr_sub_free(sub);
+  EXPECT_TRUE(in.wait_closed());
 }
 
 // ---- MONITOR ----------------------------------------------------------------------------------
 
 TEST_F(Transparent, MonitorStreamsCommands) {
   auto o = opts();
+  Inbox in;  // declared first: outlives the client's final callbacks
   ClientPtr c(o);
-  Inbox in;
   jr_monitor *mon = nullptr;
   ASSERT_EQ(jr_monitor_new(c, Inbox::cb, &in, &mon), JR_OK);
   bool seen = false;
@@ -543,8 +551,8 @@ TEST(TransparentAuth, EveryConnectionKindAuthenticatesAgain) {
   RedisServer s({"--requirepass", "pw"});
   OptionsPtr o;
   o.set("endpoint", s.endpoint()).set("password", "pw").set_int("connect_retry", 20);
+  Inbox in;  // declared first: outlives the client's final callbacks
   ClientPtr c(o);
-  Inbox in;
   jr_sub *sub = nullptr;
   ASSERT_EQ(jr_sub_new(c, Inbox::cb, &in, &sub), JR_OK);
   const char *ch[] = {"auth:ch"};
@@ -559,6 +567,7 @@ TEST(TransparentAuth, EveryConnectionKindAuthenticatesAgain) {
   EXPECT_TRUE(eventually([&] { return call(c, {"PUBLISH", "auth:ch", "m"}).integer() == 1; }));
   EXPECT_EQ(in.next_of("message"), (std::vector<std::string>{"message", "auth:ch", "m"}));
   jr_sub_free(sub);
+  EXPECT_TRUE(in.wait_closed());
   OptionsPtr bad;
   bad.set("endpoint", s.endpoint()).set("password", "nope");
   ClientPtr cb(bad);
