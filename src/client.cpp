@@ -25,6 +25,14 @@ int64_t now_ms() noexcept {
 }
 
 namespace {
+// Incremented in the child after fork(): a client made before it belongs
+// to the parent (its loop thread does not exist in the child).
+std::atomic<unsigned> g_fork_generation{0};
+void on_fork_child() { g_fork_generation.fetch_add(1, std::memory_order_relaxed); }
+struct AtFork {
+  AtFork() { pthread_atfork(nullptr, nullptr, on_fork_child); }
+} g_atfork;
+
 // The client whose callbacks the current thread is running (EMISUSE checks).
 thread_local const Client *tls_in_callback = nullptr;
 
@@ -106,7 +114,12 @@ int Client::create(const Options &opts, Client **out) {
   return JR_OK;
 }
 
+bool Client::forked() const noexcept {
+  return fork_generation_ != g_fork_generation.load(std::memory_order_relaxed);
+}
+
 int Client::start() {
+  fork_generation_ = g_fork_generation.load();
   if (opts_.endpoints.empty()) {
     Endpoint ep;
     ep.host = "127.0.0.1";
@@ -174,6 +187,7 @@ void Client::run() {
 bool Client::in_callback() const noexcept { return tls_in_callback == this; }
 
 int Client::destroy() {
+  if (forked()) return JR_EFORKED;  // the parent's: nothing here to free safely
   if (on_loop_thread() || in_callback()) return JR_EMISUSE;
   closing_.store(true);
   {
@@ -189,6 +203,7 @@ int Client::destroy() {
 }
 
 int Client::drain(int64_t timeout_ms) {
+  if (forked()) return JR_EFORKED;
   if (on_loop_thread() || in_callback()) return JR_EMISUSE;
   closing_.store(true);
   draining_.store(true);
@@ -295,6 +310,10 @@ bool is_control(Op op) { return op == Op::kWatchRelease || op == Op::kSub || op 
 }  // namespace
 
 int Client::submit_op(Command *c) {
+  if (forked()) {
+    release_unsubmitted(c);
+    return JR_EFORKED;
+  }
   bool control = is_control(c->op);
   if (!control) {
     if (closing_.load(std::memory_order_acquire)) {
@@ -372,6 +391,7 @@ int Client::call(int db, size_t argc, const char *const *argv, const size_t *arg
 }
 
 int Client::cancel(jr_req_id id) {
+  if (forked()) return JR_EFORKED;
   Command *c = cmds_.lookup(static_cast<uint32_t>(id & 0xffffffffu));
   if (c == nullptr || c->gen.load(std::memory_order_acquire) != static_cast<uint32_t>(id >> 32))
     return JR_ENOENT;
@@ -711,7 +731,7 @@ void Client::deliver(Command *c) noexcept {
 }
 
 size_t Client::dispatch(size_t max) {
-  if (!opts_.poll_mode) return 0;
+  if (!opts_.poll_mode || forked()) return 0;
   std::lock_guard<std::mutex> dl(dispatch_mu_);
   size_t ran = 0;
   while (max == 0 || ran < max) {

@@ -235,6 +235,7 @@ jr_reply *copy_into(Arena *a, const jr_reply *r) {
 
 struct Fanout {
   enum Kind { kMget, kMset, kSum, kAllMasters };
+  Fanout(Client *cl, Command *p, Kind k) : client(cl), parent(p), kind(k) {}
   Client *client;
   Command *parent;
   Kind kind;
@@ -584,7 +585,7 @@ bool Cluster::split(Command *c, const std::vector<std::string_view> &args,
     }
     it->second.push_back(i);
   }
-  auto *f = new Fanout{&client_, c, kind};
+  auto *f = new Fanout(&client_, c, kind);
   f->total = keys.size();
   f->pending = groups.size();
   f->status.assign(groups.size(), JR_OK);
@@ -800,7 +801,7 @@ void Cluster::all_masters(Command *c) {
   std::vector<Node *> masters;
   for (auto &n : nodes_)
     if (n->master) masters.push_back(n.get());
-  auto *f = new Fanout{&client_, c, Fanout::kAllMasters};
+  auto *f = new Fanout(&client_, c, Fanout::kAllMasters);
   f->pending = masters.size();
   f->status.assign(masters.size(), JR_OK);
   f->replies.assign(masters.size(), nullptr);

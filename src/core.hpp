@@ -393,6 +393,7 @@ class Client {
     return std::this_thread::get_id() == loop_tid_;
   }
   [[nodiscard]] bool in_callback() const noexcept;
+  [[nodiscard]] bool forked() const noexcept;
 
   // ---- loop thread ----
   [[nodiscard]] const Options &opts() const noexcept { return opts_; }
@@ -446,6 +447,7 @@ class Client {
   static void on_deadline_cb(uv_timer_t *t);
 
   Options opts_;
+  unsigned fork_generation_ = 0;
   uv_loop_t loop_;
   uv_async_t async_;
   uv_check_t check_;

@@ -48,6 +48,8 @@ constexpr ErrInfo kErrors[] = {
     {"JR_ECROSSSLOT",
      "the command's keys are in different cluster slots and it cannot be split (not sent)", true},
     {"JR_ECLUSTER", "not connected to a Redis Cluster (not sent)", true},
+    {"JR_EFORKED",
+     "the client belongs to the parent process (fork): create a new client (not sent)", true},
 };
 
 constexpr int kCount = static_cast<int>(sizeof kErrors / sizeof kErrors[0]);

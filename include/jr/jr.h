@@ -84,6 +84,7 @@ typedef uint64_t jr_req_id;           /* names a submitted command for jr_cancel
 #define JR_EPOOLTIMEOUT (-21) /* no pooled connection freed in time; not sent */
 #define JR_ECROSSSLOT (-22)   /* keys in different cluster slots; not sent */
 #define JR_ECLUSTER (-23)     /* needs a Redis Cluster (all-masters on standalone); not sent */
+#define JR_EFORKED (-24)      /* client made before fork(), used in the child; not sent */
 
 /* Returns: static text for a code ("connection lost ..."). Never NULL.
  * Thread: any. Since: 0.1 */
@@ -192,7 +193,10 @@ JR_API int jr_client_drain(jr_client *client, int64_t timeout_ms);
  * unsent, JR_ESHUTDOWN if written), runs those callbacks (in poll mode too,
  * on the calling thread), joins the loop thread and frees the client.
  * Returns: 0, or JR_EMISUSE when called from a libjr callback (nothing is
- * freed then). NULL is a no-op. Thread: any except the loop thread; no other
+ * freed then). NULL is a no-op. After fork(), a client made by the parent
+ * is unusable in the child: every call returns JR_EFORKED (free included,
+ * which then releases nothing: the parent's loop thread does not exist in
+ * the child); create a new client there. Thread: any except the loop thread; no other
  * call on this client may be running or made after it. Since: 0.1 */
 JR_API int jr_client_free(jr_client *client);
 

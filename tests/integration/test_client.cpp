@@ -588,3 +588,31 @@ TEST_F(ClientTest, PollModeSignalsTimeoutsWithoutOtherTraffic) {
   EXPECT_EQ(status, JR_ETIMEDOUT);
   EXPECT_LT(ms, 600);
 }
+
+TEST_F(ClientTest, AForkedChildGetsAClearErrorAndCanMakeItsOwnClient) {
+  auto o = opts();
+  ClientPtr c(o);
+  ASSERT_EQ(call(c, {"SET", "t:fork", "parent"}).str(), "OK");
+  pid_t pid = fork();
+  if (pid == 0) {
+    // Child: the parent's client refuses; a new one works.
+    int bad = 0;
+    jr_reply *r = nullptr;
+    const char *get[] = {"GET", "t:fork"};
+    if (jr_client_call(c, 2, get, nullptr, 1000, &r) != JR_EFORKED) bad |= 1;
+    if (jr_client_free(c) != JR_EFORKED) bad |= 2;
+    jr_client *mine = nullptr;
+    if (jr_client_new(o.o, &mine) != JR_OK) bad |= 4;
+    if (jr_client_call(mine, 2, get, nullptr, 2000, &r) != JR_OK) bad |= 8;
+    if (r == nullptr || std::string(jr_reply_str(r, nullptr)) != "parent") bad |= 16;
+    jr_reply_free(r);
+    jr_client_free(mine);
+    _exit(bad);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  // The parent's client is unaffected.
+  EXPECT_EQ(call(c, {"GET", "t:fork"}).str(), "parent");
+}
