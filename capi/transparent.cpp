@@ -342,6 +342,20 @@ JR_API int jr_client_endpoints(jr_client *client, jr_reply_cb cb, void *userdata
       [&] { return op_submit(client, jr::Op::kEndpoints, nullptr, 0, nullptr, nullptr, 0, cb, userdata); });
 }
 
+// ---- Credentials ---------------------------------------------------------------
+
+JR_API int jr_client_set_auth(jr_client *client, const char *username, const char *password) {
+  if (client == nullptr || password == nullptr) return JR_EINVAL;
+  return jr::guarded([&] {
+    auto *cred = new jr::Credentials{username != nullptr ? username : "", password};
+    if (!post_op(jr_client_impl(client), jr::Op::kSetAuth, cred)) {
+      delete cred;
+      return JR_ECLOSED;
+    }
+    return JR_OK;
+  });
+}
+
 // ---- MONITOR -------------------------------------------------------------------
 
 JR_API int jr_monitor_new(jr_client *client, jr_message_cb cb, void *userdata,

@@ -306,7 +306,9 @@ int Client::submit(int db, size_t argc, const char *const *argv, const size_t *a
 
 namespace {
 // Control requests carry no user callback; everything else completes once.
-bool is_control(Op op) { return op == Op::kWatchRelease || op == Op::kSub || op == Op::kMonitor; }
+bool is_control(Op op) {
+  return op == Op::kWatchRelease || op == Op::kSub || op == Op::kMonitor || op == Op::kSetAuth;
+}
 }  // namespace
 
 int Client::submit_op(Command *c) {
@@ -540,6 +542,15 @@ void Client::route_op(Command *c) {
       cluster_->to_node(c, *addr);
       delete addr;
       return;
+    }
+    case Op::kSetAuth: {
+      // Connections made from now on authenticate with these; the ones
+      // already authenticated stay as they are (Redis keeps them).
+      auto *cred = static_cast<Credentials *>(c->obj);
+      opts_.username = cred->username;
+      opts_.password = cred->password;
+      delete cred;
+      break;
     }
     case Op::kCommand:
     case Op::kDelivery:

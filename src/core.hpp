@@ -44,6 +44,12 @@ enum class Op : uint8_t {
   kAllMasters,    // run on every cluster master
   kEndpoints,     // list the nodes
   kToNode,        // run on one chosen node (obj: std::string address)
+  kSetAuth,       // new credentials for future connections (obj: Credentials)
+};
+
+struct Credentials {
+  std::string username;
+  std::string password;
 };
 
 struct Tx;

@@ -200,6 +200,14 @@ JR_API int jr_client_drain(jr_client *client, int64_t timeout_ms);
  * call on this client may be running or made after it. Since: 0.1 */
 JR_API int jr_client_free(jr_client *client);
 
+/* Rotates the credentials: every connection made from now on (reconnects,
+ * new pooled, pub/sub or cluster node connections) sends AUTH with these.
+ * Connections already authenticated are not touched (Redis keeps them
+ * authenticated). username may be NULL (password-only AUTH). The values are
+ * copied and never logged. Returns: 0, JR_EINVAL, JR_ECLOSED, JR_ENOMEM.
+ * Thread: any. Since: 0.1 */
+JR_API int jr_client_set_auth(jr_client *client, const char *username, const char *password);
+
 /* Completion callback. status == 0: `reply` is the reply (possibly of type
  * JR_REPLY_ERROR, a server error). status < 0: a library error, reply NULL.
  * `reply` is borrowed: valid until the callback returns (jr_reply_dup keeps

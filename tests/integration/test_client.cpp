@@ -616,3 +616,22 @@ TEST_F(ClientTest, AForkedChildGetsAClearErrorAndCanMakeItsOwnClient) {
   // The parent's client is unaffected.
   EXPECT_EQ(call(c, {"GET", "t:fork"}).str(), "parent");
 }
+
+TEST(AuthRotation, NewPasswordUsedForNewConnections) {
+  RedisServer s({"--requirepass", "old"});
+  OptionsPtr o;
+  o.set("endpoint", s.endpoint()).set("password", "old").set_int("connect_retry", 5);
+  ClientPtr c(o);
+  int64_t id = call(c, {"CLIENT", "ID"}).integer();
+  ASSERT_GT(id, 0);
+  // Rotate on the server, then on the client; the live connection stays.
+  s.cmd("CONFIG SET requirepass new", "old");
+  ASSERT_EQ(jr_client_set_auth(c, nullptr, "new"), JR_OK);
+  EXPECT_EQ(call(c, {"CLIENT", "ID"}).integer(), id);
+  // A reconnect authenticates with the new password.
+  s.cmd("CLIENT KILL ID " + std::to_string(id), "new");
+  EXPECT_TRUE(eventually([&] { return call(c, {"PING"}).str() == "PONG"; }));
+  EXPECT_NE(call(c, {"CLIENT", "ID"}).integer(), id);
+  EXPECT_EQ(jr_client_set_auth(nullptr, nullptr, "x"), JR_EINVAL);
+  EXPECT_EQ(jr_client_set_auth(c, nullptr, nullptr), JR_EINVAL);
+}
