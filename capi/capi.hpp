@@ -2,13 +2,44 @@
 #ifndef JR_CAPI_CAPI_HPP
 #define JR_CAPI_CAPI_HPP
 
+#include <mutex>
 #include <new>
+#include <utility>
+#include <vector>
 
 #include "core.hpp"
 #include "jr/jr.h"
 
+// The C handle of a client. It also tracks the handles made from it (views,
+// transactions, subscribers, monitors) so that jr_client_free can release
+// the ones the caller did not free: nothing leaks, and a transaction never
+// executed still completes its callbacks (JR_ECLOSED).
 struct jr_client {
-  jr::Client *impl;
+  jr::Client *impl = nullptr;
+  std::mutex mu;
+  std::vector<std::pair<void *, void (*)(void *)>> handles;
+
+  void track(void *h, void (*release)(void *)) {
+    std::lock_guard<std::mutex> lk(mu);
+    handles.emplace_back(h, release);
+  }
+  void untrack(void *h) {
+    std::lock_guard<std::mutex> lk(mu);
+    for (auto it = handles.begin(); it != handles.end(); ++it) {
+      if (it->first == h) {
+        handles.erase(it);
+        return;
+      }
+    }
+  }
+  void release_all() {
+    std::vector<std::pair<void *, void (*)(void *)>> left;
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      left.swap(handles);
+    }
+    for (auto &h : left) h.second(h.first);
+  }
 };
 
 inline jr::Client *jr_client_impl(jr_client *c) { return c->impl; }

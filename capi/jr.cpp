@@ -12,6 +12,7 @@ using jr::guarded;
 struct jr_db {
   jr::Client *impl;
   int number;
+  jr_client *owner;
 };
 
 extern "C" {
@@ -61,7 +62,7 @@ JR_API int jr_client_new(const jr_options *opts, jr_client **out) {
   *out = nullptr;
   return guarded([&] {
     jr::Options o = opts != nullptr ? opts->o : jr::Options();
-    auto *h = new jr_client{nullptr};
+    auto *h = new jr_client();
     int rc = jr::Client::create(o, &h->impl);
     if (rc != JR_OK) {
       delete h;
@@ -80,7 +81,10 @@ JR_API int jr_client_drain(jr_client *client, int64_t timeout_ms) {
 JR_API int jr_client_free(jr_client *client) {
   if (client == nullptr) return JR_OK;
   int rc = guarded([&] { return client->impl->destroy(); });
-  if (rc == JR_OK) delete client;
+  if (rc == JR_OK) {
+    client->release_all();
+    delete client;
+  }
   return rc;
 }
 
@@ -134,13 +138,19 @@ JR_API int jr_db_new(jr_client *client, int number, jr_db **out) {
   if (out == nullptr) return JR_EINVAL;
   *out = nullptr;
   if (client == nullptr || number < 0) return JR_EINVAL;
-  auto *db = new (std::nothrow) jr_db{client->impl, number};
-  if (db == nullptr) return JR_ENOMEM;
-  *out = db;
-  return JR_OK;
+  return guarded([&] {
+    auto *db = new jr_db{client->impl, number, client};
+    client->track(db, [](void *h) { delete static_cast<jr_db *>(h); });
+    *out = db;
+    return JR_OK;
+  });
 }
 
-JR_API void jr_db_free(jr_db *db) { delete db; }
+JR_API void jr_db_free(jr_db *db) {
+  if (db == nullptr) return;
+  db->owner->untrack(db);
+  delete db;
+}
 
 JR_API int jr_db_submit(jr_db *db, size_t argc, const char *const *argv, const size_t *argvlen,
                         int64_t timeout_ms, jr_reply_cb cb, void *userdata, jr_req_id *id_out) {

@@ -14,6 +14,7 @@ struct jr_multi {
   jr::Buffer wire;
   jr::Tx *tx;
   jr::Lease *lease;  // set for the transaction that ends a WATCH
+  jr_client *owner;
 };
 
 struct jr_watch {
@@ -21,16 +22,19 @@ struct jr_watch {
   int db;
   jr::Lease *lease;
   bool multi_taken;
+  jr_client *owner;
 };
 
 struct jr_sub {
   jr::Client *impl;
   jr::SubManager::Sub *sub;
+  jr_client *owner;
 };
 
 struct jr_monitor {
   jr::Client *impl;
   jr::Monitor *monitor;
+  jr_client *owner;
 };
 
 namespace {
@@ -48,8 +52,10 @@ bool valid_argv(size_t argc, const char *const *argv) {
 
 int resolve_db(jr::Client *c, int db) { return db < 0 ? c->opts().database : db; }
 
-int multi_create(jr::Client *impl, int db, jr::Lease *lease, bool watch, jr_multi **out) {
-  auto *m = new jr_multi{impl, db, jr::Buffer(), new jr::Tx(), lease};
+void multi_fail(jr_multi *m, int code);
+
+int multi_create(jr_client *owner, int db, jr::Lease *lease, bool watch, jr_multi **out) {
+  auto *m = new jr_multi{owner->impl, db, jr::Buffer(), new jr::Tx(), lease, owner};
   m->tx->watch = watch;
   const char *argv[] = {"MULTI"};
   const size_t lens[] = {5};
@@ -58,11 +64,14 @@ int multi_create(jr::Client *impl, int db, jr::Lease *lease, bool watch, jr_mult
     delete m;
     return JR_ENOMEM;
   }
+  // Never executed when the client is freed: its callbacks get JR_ECLOSED.
+  owner->track(m, [](void *h) { multi_fail(static_cast<jr_multi *>(h), JR_ECLOSED); });
   *out = m;
   return JR_OK;
 }
 
 void multi_fail(jr_multi *m, int code) {
+  m->owner->untrack(m);
   for (auto &it : m->tx->items) it.cb(it.userdata, code, nullptr);
   delete m->tx;
   delete m;
@@ -89,7 +98,7 @@ JR_API int jr_multi_new(jr_client *client, int db, jr_multi **out) {
   *out = nullptr;
   if (client == nullptr) return JR_EINVAL;
   jr::Client *impl = jr_client_impl(client);
-  return jr::guarded([&] { return multi_create(impl, resolve_db(impl, db), nullptr, false, out); });
+  return jr::guarded([&] { return multi_create(client, resolve_db(impl, db), nullptr, false, out); });
 }
 
 JR_API int jr_multi_add(jr_multi *m, size_t argc, const char *const *argv, const size_t *argvlen,
@@ -134,6 +143,7 @@ JR_API int jr_multi_exec(jr_multi *m, int64_t timeout_ms, jr_reply_cb exec_cb, v
     multi_fail(m, rc);
     return rc;
   }
+  m->owner->untrack(m);
   delete m;  // the Tx now belongs to the command
   return JR_OK;
 }
@@ -163,7 +173,7 @@ JR_API int jr_watch_new(jr_client *client, int db, size_t nkeys, const char *con
       impl->release_unsubmitted(c);
       return JR_ENOMEM;
     }
-    auto *w = new jr_watch{impl, resolve_db(impl, db), new jr::Lease(), false};
+    auto *w = new jr_watch{impl, resolve_db(impl, db), new jr::Lease(), false, client};
     // The WATCH reply is checked by the transaction (EXEC); an error here
     // surfaces as a failed EXEC, so it needs no user callback.
     c->cb = [](void *, int, const jr_reply *) {};
@@ -178,6 +188,8 @@ JR_API int jr_watch_new(jr_client *client, int db, size_t nkeys, const char *con
       delete w;
       return rc;
     }
+    // Left open at jr_client_free: the client releases the lease itself.
+    client->track(w, [](void *h) { delete static_cast<jr_watch *>(h); });
     *out = w;
     return JR_OK;
   });
@@ -211,7 +223,7 @@ JR_API int jr_watch_multi(jr_watch *w, jr_multi **out) {
   *out = nullptr;
   if (w == nullptr) return JR_EINVAL;
   if (w->multi_taken) return JR_EMISUSE;
-  int rc = jr::guarded([&] { return multi_create(w->impl, w->db, w->lease, true, out); });
+  int rc = jr::guarded([&] { return multi_create(w->owner, w->db, w->lease, true, out); });
   if (rc == JR_OK) w->multi_taken = true;
   return rc;
 }
@@ -221,6 +233,7 @@ JR_API void jr_watch_free(jr_watch *w) {
   if (!post_op(w->impl, jr::Op::kWatchRelease, nullptr, w->lease)) {
     // The client is closing: its shutdown releases every lease.
   }
+  w->owner->untrack(w);
   delete w;
 }
 
@@ -241,7 +254,9 @@ JR_API int jr_sub_new(jr_client *client, jr_message_cb cb, void *userdata, jr_su
       delete s;
       return JR_ECLOSED;
     }
-    *out = new jr_sub{impl, s};
+    auto *h = new jr_sub{impl, s, client};
+    client->track(h, [](void *p) { delete static_cast<jr_sub *>(p); });
+    *out = h;
     return JR_OK;
   });
 }
@@ -284,6 +299,7 @@ JR_API void jr_sub_free(jr_sub *sub) {
   auto *r = new (std::nothrow) jr::SubManager::Request{jr::SubManager::Request::kFree, sub->sub,
                                                        false, {}};
   if (r != nullptr && !post_op(sub->impl, jr::Op::kSub, r)) delete r;
+  sub->owner->untrack(sub);
   delete sub;
 }
 
@@ -372,7 +388,9 @@ JR_API int jr_monitor_new(jr_client *client, jr_message_cb cb, void *userdata,
       delete m;
       return JR_ECLOSED;
     }
-    *out = new jr_monitor{impl, m};
+    auto *h = new jr_monitor{impl, m, client};
+    client->track(h, [](void *p) { delete static_cast<jr_monitor *>(p); });
+    *out = h;
     return JR_OK;
   });
 }
@@ -381,6 +399,7 @@ JR_API void jr_monitor_free(jr_monitor *mon) {
   if (mon == nullptr) return;
   auto *r = new (std::nothrow) jr::MonitorRequest{jr::MonitorRequest::kStop, mon->monitor};
   if (r != nullptr && !post_op(mon->impl, jr::Op::kMonitor, r)) delete r;
+  mon->owner->untrack(mon);
   delete mon;
 }
 

@@ -192,6 +192,10 @@ JR_API int jr_client_drain(jr_client *client, int64_t timeout_ms);
 /* Closes every connection, completes every pending command (JR_ECLOSED if
  * unsent, JR_ESHUTDOWN if written), runs those callbacks (in poll mode too,
  * on the calling thread), joins the loop thread and frees the client.
+ * Handles made from it and not freed yet (jr_db, jr_multi, jr_watch,
+ * jr_sub, jr_monitor) are released too: a subscriber or monitor gets its
+ * final JR_ECLOSED callback, a transaction never executed completes each
+ * queued callback with JR_ECLOSED; do not use those handles afterwards.
  * Returns: 0, or JR_EMISUSE when called from a libjr callback (nothing is
  * freed then). NULL is a no-op. After fork(), a client made by the parent
  * is unusable in the child: every call returns JR_EFORKED (free included,
