@@ -125,6 +125,11 @@ int Client::start() {
     ep.host = "127.0.0.1";
     opts_.endpoints.push_back(ep);
   }
+  if (opts_.tls) {
+    std::string err;
+    tls_ = TlsContext::create(opts_, err);
+    if (!tls_) return JR_ETLS;
+  }
   if (opts_.poll_mode) {
     efd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (efd_ < 0) return JR_ENOMEM;

@@ -132,8 +132,42 @@ void Connection::write_command(Command *c) {
   }
 }
 
+bool Connection::send_tls() {
+  if (sock_ == nullptr || sock_->write_active || !tls_->pending()) return true;
+  sock_->writing.clear();
+  if (!tls_->drain(sock_->writing)) return false;
+  uv_buf_t buf = uv_buf_init(sock_->writing.data(), static_cast<unsigned>(sock_->writing.size()));
+  sock_->write_active = true;
+  sock_->wreq.data = sock_;
+  int rc = uv_write(&sock_->wreq, sock_->stream(), &buf, 1, on_write_cb);
+  if (rc != 0) {
+    sock_->write_active = false;
+    return false;
+  }
+  return true;
+}
+
 void Connection::flush() {
-  if (sock_ == nullptr || out_.empty() || sock_->write_active) return;
+  if (sock_ == nullptr || sock_->write_active) return;
+  if (tls_ && state_ != State::kTls) {
+    // Plaintext is encrypted into the session's buffer, then sent.
+    if (!out_.empty() && (state_ == State::kReady || state_ == State::kHandshake)) {
+      bool ok = tls_->write(out_.data(), out_.size());
+      out_.clear();
+      unflushed_ = 0;
+      if (!ok) {
+        lost(JR_ECONNLOST, tls_->error());
+        return;
+      }
+    }
+    if (!send_tls()) lost(JR_ECONNLOST, "write: tls");
+    return;
+  }
+  if (tls_) {
+    if (!send_tls()) lost(JR_ECONNLOST, "write: tls");
+    return;
+  }
+  if (out_.empty()) return;
   if (state_ != State::kReady && state_ != State::kHandshake) return;
   sock_->writing.clear();
   sock_->writing.swap(out_);
@@ -157,7 +191,7 @@ void Connection::on_write_cb(uv_write_t *req, int status) {
     self->lost(JR_ECONNLOST, "write: " + uv_text(status));
     return;
   }
-  if (!self->out_.empty()) self->flush();
+  if (!self->out_.empty() || (self->tls_ && self->tls_->pending())) self->flush();
   // Shrink a buffer that a burst of large values grew.
   if (!sock->write_active) sock->writing.shrink(4 << 20);
 }
@@ -258,6 +292,7 @@ void Connection::on_connect_cb(uv_connect_t *req, int status) {
 }
 
 void Connection::close_sock() {
+  tls_.reset();
   if (resolving_ != nullptr) {
     resolving_->data = nullptr;
     uv_cancel(reinterpret_cast<uv_req_t *>(resolving_));
@@ -317,7 +352,7 @@ void Connection::on_timer_cb(uv_timer_t *t) {
     self->connect_endpoint();
     return;
   }
-  if (self->state_ == State::kConnecting) {
+  if (self->state_ == State::kConnecting || self->state_ == State::kTls) {
     self->attempt_failed("connect " + self->endpoint_name_ + ": timed out");
   } else if (self->state_ == State::kHandshake) {
     self->handshake_failed("handshake with " + self->endpoint_name_ + ": timed out");
@@ -339,6 +374,21 @@ void Connection::on_connected() {
     attempt_failed("read " + endpoint_name_ + ": " + uv_text(rc));
     return;
   }
+  if (const TlsContext *ctx = client_.tls()) {
+    // TLS first (the connect timer keeps running), then the session.
+    tls_ = std::make_unique<TlsSession>(*ctx, endpoints_[ep_index_].host);
+    state_ = State::kTls;
+    if (!tls_->ok() || tls_->handshake() < 0 || !send_tls()) {
+      attempt_failed(endpoint_name_ + ": " + tls_->error());
+      return;
+    }
+    return;
+  }
+  begin_session();
+}
+
+void Connection::begin_session() {
+  const Options &o = client_.opts();
   state_ = State::kHandshake;
   handshake_left_ = 0;
   if (!o.password.empty()) {
@@ -445,7 +495,41 @@ void Connection::on_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) 
 
 void Connection::on_read(ssize_t nread, const char *data) {
   if (client_.opts().socket_timeout_ms > 0) last_read_ = now_ms();
-  int rc = reader_.feed(data, static_cast<size_t>(nread));
+  if (!tls_) {
+    on_plain(data, static_cast<size_t>(nread));
+    return;
+  }
+  Sock *sock = sock_;
+  if (!tls_->feed(data, static_cast<size_t>(nread))) {
+    lost(JR_ECONNLOST, "tls: out of memory");
+    return;
+  }
+  if (state_ == State::kTls) {
+    int hs = tls_->handshake();
+    if (hs < 0 || !send_tls()) {
+      attempt_failed(endpoint_name_ + ": " + tls_->error());
+      return;
+    }
+    if (hs == 0) return;
+    begin_session();
+    if (sock_ != sock) return;
+  }
+  char plain[16384];
+  for (;;) {
+    int n = tls_->read(plain, sizeof plain);
+    if (n == 0) break;
+    if (n < 0) {
+      lost(JR_ECONNLOST, tls_->error());
+      return;
+    }
+    on_plain(plain, static_cast<size_t>(n));
+    if (sock_ != sock) return;  // the replies closed this socket
+  }
+  if (!send_tls()) lost(JR_ECONNLOST, "write: tls");
+}
+
+void Connection::on_plain(const char *data, size_t len) {
+  int rc = reader_.feed(data, len);
   Sock *sock = sock_;
   while (rc == 0) {
     jr_reply *reply = nullptr;

@@ -18,6 +18,7 @@
 #include "jr/jr.h"
 #include "options.hpp"
 #include "reply.hpp"
+#include "tls.hpp"
 
 namespace jr {
 
@@ -279,7 +280,7 @@ class Connection {
   [[nodiscard]] bool dirty() const noexcept { return !out_.empty(); }
 
  private:
-  enum class State { kIdle, kConnecting, kHandshake, kReady };
+  enum class State { kIdle, kConnecting, kTls, kHandshake, kReady };
   enum class Kind : uint8_t { kCmd, kSelect, kProbe, kHandshake, kTx, kAsking };
   struct Entry {
     Command *cmd;
@@ -301,6 +302,9 @@ class Connection {
   void write_internal(Kind kind, int db, size_t argc, const char *const *argv,
                       const size_t *lens);
   void on_read(ssize_t nread, const char *data);
+  void on_plain(const char *data, size_t len);
+  void begin_session();
+  bool send_tls();
   void on_reply(jr_reply *reply);
   void fail_waiting(int code);
   void requeue_pending_db(int db);
@@ -335,6 +339,7 @@ class Connection {
   std::string last_error_;
 
   ReplyReader reader_;
+  std::unique_ptr<TlsSession> tls_;
   Ring<Entry> fifo_;
   size_t unflushed_ = 0;  // entries at the back whose bytes are still in out_
   size_t handshake_left_ = 0;
@@ -424,6 +429,7 @@ class Client {
   std::vector<Endpoint> endpoints() const { return opts_.endpoints; }
   SubManager &subs() noexcept { return *subs_; }
   Cluster &cluster() noexcept { return *cluster_; }
+  [[nodiscard]] const TlsContext *tls() const noexcept { return tls_.get(); }
   Connection &seed() noexcept { return *conn_; }
   // Accounts for a command libjr makes itself (fan-out children, probes).
   void start_internal(Command *c) noexcept;
@@ -467,6 +473,7 @@ class Client {
   std::unique_ptr<Pool> pool_;
   std::unique_ptr<SubManager> subs_;
   std::unique_ptr<Cluster> cluster_;
+  std::unique_ptr<TlsContext> tls_;
   std::vector<std::unique_ptr<Monitor>> monitors_;
   std::vector<std::string> known_scripts_;  // SHA1s the server has (sorted)
   std::vector<Lease *> leases_;             // WATCH leases alive

@@ -50,6 +50,7 @@ constexpr ErrInfo kErrors[] = {
     {"JR_ECLUSTER", "not connected to a Redis Cluster (not sent)", true},
     {"JR_EFORKED",
      "the client belongs to the parent process (fork): create a new client (not sent)", true},
+    {"JR_ETLS", "the TLS configuration is unusable (CA, certificate or key files)", true},
 };
 
 constexpr int kCount = static_cast<int>(sizeof kErrors / sizeof kErrors[0]);

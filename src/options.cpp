@@ -89,8 +89,10 @@ int Options::set_url(const std::string &url) {
   std::string rest;
   Endpoint ep;
   std::string query;
-  if (url.rfind("redis://", 0) == 0) {
-    rest = url.substr(8);
+  bool secure = url.rfind("rediss://", 0) == 0;
+  if (url.rfind("redis://", 0) == 0 || secure) {
+    rest = url.substr(secure ? 9 : 8);
+    tls = secure;
     size_t q = rest.find('?');
     if (q != std::string::npos) {
       query = rest.substr(q + 1);
@@ -187,6 +189,15 @@ int Options::set(const std::string &key, const std::string &value) {
     client_name = value;
     return JR_OK;
   }
+  if (key == "tls_ca_file" || key == "tls_ca_dir" || key == "tls_cert_file" ||
+      key == "tls_key_file" || key == "tls_server_name") {
+    (key == "tls_ca_file"     ? tls_ca_file
+     : key == "tls_ca_dir"    ? tls_ca_dir
+     : key == "tls_cert_file" ? tls_cert_file
+     : key == "tls_key_file"  ? tls_key_file
+                              : tls_server_name) = value;
+    return JR_OK;
+  }
   if (key == "cluster") {
     if (value == "auto") {
       cluster_mode = -1;
@@ -215,7 +226,7 @@ int Options::set(const std::string &key, const std::string &value) {
     static const char *const kNumeric[] = {
         "database", "connect_timeout_ms", "connect_retry", "command_timeout_ms",
         "socket_timeout_ms", "recv_buffer_size", "tcp_keepalive_s", "tcp_nodelay",
-        "max_bulk_len", "max_elements", "max_reply_bytes", "max_queued", "max_connections"};
+        "max_bulk_len", "max_elements", "max_reply_bytes", "max_queued", "max_connections", "tls", "tls_verify"};
     for (const char *k : kNumeric)
       if (key == k) return JR_EINVAL;
     return JR_ENOENT;
@@ -258,6 +269,12 @@ int Options::set_int(const std::string &key, int64_t v) {
   } else if (key == "max_reply_bytes") {
     if (!in(64, INT64_MAX)) return JR_EINVAL;
     limits.max_reply_bytes = static_cast<size_t>(v);
+  } else if (key == "tls") {
+    if (!in(0, 1)) return JR_EINVAL;
+    tls = v != 0;
+  } else if (key == "tls_verify") {
+    if (!in(0, 1)) return JR_EINVAL;
+    tls_verify = v != 0;
   } else if (key == "max_connections") {
     if (!in(1, 100000)) return JR_EINVAL;
     max_connections = static_cast<int>(v);
@@ -265,7 +282,8 @@ int Options::set_int(const std::string &key, int64_t v) {
     if (!in(1, INT32_MAX)) return JR_EINVAL;
     max_queued = v;
   } else if (key == "endpoint" || key == "url" || key == "username" || key == "password" ||
-             key == "client_name" || key == "dispatch" || key == "cluster") {
+             key == "client_name" || key == "dispatch" || key == "cluster" ||
+             key.rfind("tls_", 0) == 0) {
     return JR_EINVAL;  // string keys
   } else {
     return JR_ENOENT;

@@ -40,6 +40,13 @@ struct Options {
   int64_t max_queued = 1 << 20;
   int max_connections = 10;
   int cluster_mode = -1;  // -1 auto, 0 never, 1 expected
+  bool tls = false;
+  bool tls_verify = true;
+  std::string tls_ca_file;
+  std::string tls_ca_dir;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_server_name;
   bool poll_mode = false;
   std::vector<std::vector<std::string>> connect_commands;
   jr_event_cb event_cb = nullptr;

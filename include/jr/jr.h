@@ -85,6 +85,7 @@ typedef uint64_t jr_req_id;           /* names a submitted command for jr_cancel
 #define JR_ECROSSSLOT (-22)   /* keys in different cluster slots; not sent */
 #define JR_ECLUSTER (-23)     /* needs a Redis Cluster (all-masters on standalone); not sent */
 #define JR_EFORKED (-24)      /* client made before fork(), used in the child; not sent */
+#define JR_ETLS (-25)         /* TLS configuration unusable (jr_client_new) */
 
 /* Returns: static text for a code ("connection lost ..."). Never NULL.
  * Thread: any. Since: 0.1 */
@@ -144,6 +145,17 @@ JR_API const char *jr_version_string(void);
  *                       maxconnections). A command that finds the pool full
  *                       waits, FIFO, within its deadline.
  *   dispatch            "loop" (default) or "poll"; see jr_client_fd.
+ *   tls                 1: TLS on every connection (default 0; rediss://
+ *                       URLs set it). The server certificate and host name
+ *                       (or IP address) are verified by default.
+ *   tls_verify          0 disables verification (testing only).
+ *   tls_ca_file, tls_ca_dir   trusted CAs (default: the system store).
+ *   tls_cert_file, tls_key_file   client certificate (mutual TLS).
+ *   tls_server_name     name for SNI and verification instead of the
+ *                       endpoint's host. A failed handshake (untrusted or
+ *                       wrong certificate) is a failed connect attempt:
+ *                       commands get JR_ECONNECT and the event callback
+ *                       gets the verification error.
  *   cluster             "auto" (default: ask the first server with CLUSTER
  *                       SLOTS, once, ahead of the first command), "no"
  *                       (never: a standalone server, no probe).
@@ -177,7 +189,7 @@ JR_API int jr_options_set_event_cb(jr_options *opts, jr_event_cb cb, void *ctx);
 /* ---- Client --------------------------------------------------------------
  *
  * Returns: 0 and *out, or JR_EINVAL (NULL out, no endpoint resolvable),
- * JR_ENOMEM. Connecting is lazy: the first command connects, and connect
+ * JR_ETLS (TLS files unusable), JR_ENOMEM. Connecting is lazy: the first command connects, and connect
  * failures arrive on commands. opts may be NULL (127.0.0.1:6379).
  * Ownership: opts is copied; free it whenever you like. Thread: any.
  * Since: 0.1 */

@@ -248,7 +248,7 @@ TEST(Options, KeysValuesAndErrors) {
 }
 
 TEST(Errors, TextNamesAndUnsentFlags) {
-  for (int code = 0; code >= JR_EFORKED; code--) {
+  for (int code = 0; code >= JR_ETLS; code--) {
     EXPECT_STRNE(jr_strerror(code), "unknown libjr error code") << code;
     EXPECT_STRNE(jr_err_name(code), "JR_E?") << code;
   }
