@@ -58,6 +58,13 @@
 // JR_EMISUSE. jr.hpp brings no task type: use your own (any coroutine type
 // whose promise accepts awaitables).
 //
+// ThreadSanitizer and libstdc++: an exception that std::future::get()
+// rethrows was made on the completion thread, and libstdc++'s exception
+// reference count is not instrumented, so reading it after get() while the
+// completion thread drops the last reference can be reported as a race (a
+// false positive of any std::promise::set_exception across threads). Holding
+// the state across the catch (f.share()) keeps the report away.
+//
 // Errors: ServerError (an error reply, e.g. "WRONGTYPE ...") and LibraryError
 // (a negative JR_E* code with jr_strerror text and jr_err_unsent) both derive
 // from jr::Error. call(), future::get() and co_await throw them; the callback

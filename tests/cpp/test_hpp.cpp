@@ -10,6 +10,7 @@
 #include <jr/jr.hpp>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,6 +37,22 @@ struct Task {
   };
   std::future<T> result;
 };
+
+// The error a future holds, copied out while the future's shared state is
+// still held (share()). With libstdc++ the exception's reference count is not
+// visible to ThreadSanitizer, so reading an exception after plain get() has
+// dropped the state, while the completion thread frees it, is reported as a
+// race (a false positive this sidesteps).
+template <class E>
+std::optional<E> error_of(std::future<jr::Reply> &f) {
+  std::shared_future<jr::Reply> sf = f.share();
+  try {
+    sf.get();
+  } catch (const E &e) {
+    return e;
+  }
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -466,12 +483,9 @@ TEST_F(HppTest, TransactionRefusesAndAborts) {
   auto wrong = tx.add({"NOSUCHCOMMAND"});  // rejected at queue time: EXECABORT
   auto exec = tx.exec();
   EXPECT_THROW(exec.get(), jr::ServerError);
-  try {
-    ok.get();
-    FAIL() << "no exception";
-  } catch (const jr::ServerError &e) {
-    EXPECT_EQ(e.prefix(), "EXECABORT") << e.what();
-  }
+  auto abort = error_of<jr::ServerError>(ok);
+  ASSERT_TRUE(abort.has_value());
+  EXPECT_EQ(abort->prefix(), "EXECABORT") << abort->what();
   EXPECT_THROW(wrong.get(), jr::ServerError);
   EXPECT_TRUE(c.call({"GET", "hpp:tx:abort"}).is_nil());
 }
@@ -490,13 +504,10 @@ TEST_F(HppTest, TransactionDiscardAndDestroy) {
     b = tx.add({"SET", "hpp:tx:d", "2"});
   }  // destroyed without exec: discarded
   for (auto *f : {&a, &b}) {
-    try {
-      f->get();
-      FAIL() << "no exception";
-    } catch (const jr::LibraryError &e) {
-      EXPECT_EQ(e.code(), JR_EDISCARDED);
-      EXPECT_TRUE(e.unsent());
-    }
+    auto e = error_of<jr::LibraryError>(*f);
+    ASSERT_TRUE(e.has_value());
+    EXPECT_EQ(e->code(), JR_EDISCARDED);
+    EXPECT_TRUE(e->unsent());
   }
   EXPECT_TRUE(c.call({"GET", "hpp:tx:d"}).is_nil());
 }
@@ -529,12 +540,10 @@ TEST_F(HppTest, WatchCommitsOrFailsWithEWatch) {
     c.call({"SET", "hpp:w", "changed"});  // another client's write
     jr::Transaction tx = w.multi();
     auto set = tx.add({"SET", "hpp:w", "12"});
-    try {
-      tx.exec().get();
-      FAIL() << "no exception";
-    } catch (const jr::LibraryError &e) {
-      EXPECT_EQ(e.code(), JR_EWATCH);
-    }
+    auto exec = tx.exec();
+    auto e = error_of<jr::LibraryError>(exec);
+    ASSERT_TRUE(e.has_value());
+    EXPECT_EQ(e->code(), JR_EWATCH);
     EXPECT_THROW(set.get(), jr::LibraryError);
   }
   EXPECT_EQ(c.call({"GET", "hpp:w"}).str(), "changed");
