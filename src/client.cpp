@@ -427,6 +427,16 @@ void Client::route(Command *c) {
     return;
   }
   if (c->deadline != 0) arm_deadline(c->deadline);
+  if (!cluster_->detected()) {
+    // Once per client: CLUSTER SLOTS (and on a cluster the COMMAND table)
+    // before the first commands, which wait for the answer.
+    cluster_->hold(c);
+    return;
+  }
+  reroute(c);
+}
+
+void Client::reroute(Command *c) {
   if (c->script == 1 && !std::binary_search(known_scripts_.begin(), known_scripts_.end(),
                                             std::string(c->sha, 40))) {
     // First use of this script here: send the EVAL itself.
@@ -456,7 +466,6 @@ void Client::route(Command *c) {
     cluster_->route(c);
     return;
   }
-  cluster_->detect(*conn_);  // once: CLUSTER SLOTS and COMMAND, ahead of this command
   conn_->submit(c);
 }
 
@@ -537,6 +546,7 @@ void Client::route_op(Command *c) {
       return;  // the command completes through the fan-out
     case Op::kEndpoints:
       c->op = Op::kCommand;
+      if (c->deadline != 0) arm_deadline(c->deadline);
       cluster_->endpoints(c);
       return;
     case Op::kToNode: {

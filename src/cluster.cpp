@@ -427,15 +427,39 @@ void Cluster::detect(Connection &seed) {
   });
 }
 
+void Cluster::hold(Command *c) {
+  held_.push_back(c);
+  detect(client_.seed());
+  if (detected_ && !table_pending_) release_held();  // cluster=no
+}
+
+void Cluster::release_held() {
+  CmdList list = held_;
+  held_ = CmdList();
+  while (Command *c = list.pop_front()) client_.reroute(c);
+}
+
 void Cluster::on_command_table(int status, const jr_reply *reply) {
   if (status == JR_OK && reply->type == JR_REPLY_ARRAY) finder_.load(reply);
+  table_pending_ = false;
+  release_held();
 }
 
 void Cluster::on_slots(int status, const jr_reply *reply, Connection *) {
   bool first = !detected_;
   refreshing_ = false;
   if (status != JR_OK) {
-    if (first) detecting_ = false;  // try again with a later command
+    if (first) {
+      // Not answered: a later command tries again. When nothing was sent
+      // (no connection, failed AUTH), the held commands share that fate
+      // rather than wait for a second round of connect attempts.
+      detecting_ = false;
+      if (jr_err_unsent(status) != 0) {
+        while (Command *c = held_.pop_front()) client_.complete(c, status, nullptr);
+      } else {
+        release_held();
+      }
+    }
     return;
   }
   if (first) {
@@ -444,11 +468,13 @@ void Cluster::on_slots(int status, const jr_reply *reply, Connection *) {
   }
   if (reply->type != JR_REPLY_ARRAY) {
     // "cluster support disabled": a standalone server, for good.
+    release_held();
     return;
   }
-  if (!enabled_ && !finder_.loaded()) {
+  if (!enabled_ && !finder_.loaded() && !table_pending_) {
     // A cluster: key positions come from the server's COMMAND table, read
-    // once (until it arrives, the first argument is taken as the key).
+    // once; held commands are routed when it has arrived.
+    table_pending_ = true;
     const char *cmd[] = {"COMMAND"};
     const size_t clens[] = {7};
     send_internal(client_.seed(), cmd, clens, 1, [](void *ud, int st, const jr_reply *r) {
@@ -499,6 +525,7 @@ void Cluster::on_slots(int status, const jr_reply *reply, Connection *) {
       &timer_, [](uv_timer_t *t) { static_cast<Cluster *>(t->data)->refresh("periodic"); },
       15000 + jitter, 0);
   reroute_parked();
+  if (!table_pending_) release_held();
   if (refresh_wanted_) {
     refresh_wanted_ = false;
     refresh("requested during a refresh");
@@ -739,7 +766,7 @@ bool Cluster::redirect(Command *c, jr_reply *reply) {
 }
 
 bool Cluster::cancel(Command *c) {
-  if (parked_.remove(c)) return true;
+  if (parked_.remove(c) || held_.remove(c)) return true;
   for (auto it = retries_.begin(); it != retries_.end(); ++it) {
     if (it->cmd == c) {
       retries_.erase(it);
@@ -782,6 +809,16 @@ int64_t Cluster::expire(int64_t now) {
     }
   }
   parked_ = keep;
+  keep = CmdList();
+  while (Command *c = held_.pop_front()) {
+    if (c->deadline != 0 && c->deadline <= now) {
+      client_.complete(c, JR_EQUEUETIMEOUT, nullptr);
+    } else {
+      if (c->deadline != 0 && (next == 0 || c->deadline < next)) next = c->deadline;
+      keep.push_back(c);
+    }
+  }
+  held_ = keep;
   for (auto &n : nodes_) {
     int64_t d = n->conn->expire(now);
     if (d != 0 && (next == 0 || d < next)) next = d;
@@ -831,53 +868,113 @@ void Cluster::all_masters(Command *c) {
   }
 }
 
-void Cluster::endpoints(Command *c) {
-  std::vector<ReplyPart> flat;
-  std::vector<std::vector<ReplyPart>> rows;
-  if (!enabled_) {
-    rows.push_back({ReplyPart{JR_REPLY_STRING, client_.endpoints().front().display(), 0},
-                    ReplyPart{JR_REPLY_STRING, "standalone", 0}});
-  } else {
-    for (auto &n : nodes_) {
-      if (!n->in_map) continue;
-      rows.push_back({ReplyPart{JR_REPLY_STRING, n->addr, 0},
-                      ReplyPart{JR_REPLY_STRING, n->master ? "master" : "replica", 0}});
-    }
-  }
-  // Build [[addr, role], ...] in one arena.
+namespace {
+// [[address, role], ...] in one arena.
+jr_reply *endpoint_rows(const std::vector<std::pair<std::string, std::string>> &rows) {
   Arena *a = arena_get();
-  jr_reply *root = nullptr;
-  if (a != nullptr) {
-    std::vector<jr_reply> pairs(rows.size());
-    std::vector<jr_reply> parts(rows.size() * 2);
-    std::vector<jr_reply *> two(rows.size() * 2);
-    std::vector<jr_reply *> ptrs(rows.size());
-    for (size_t i = 0; i < rows.size(); i++) {
-      for (size_t k = 0; k < 2; k++) {
-        parts[i * 2 + k] = jr_reply{};
-        parts[i * 2 + k].type = JR_REPLY_STRING;
-        parts[i * 2 + k].len = rows[i][k].str.size();
-        parts[i * 2 + k].u.str = rows[i][k].str.c_str();
-        two[i * 2 + k] = &parts[i * 2 + k];
-      }
-      pairs[i] = jr_reply{};
-      pairs[i].type = JR_REPLY_ARRAY;
-      pairs[i].len = 2;
-      pairs[i].u.elements = &two[i * 2];
-      ptrs[i] = &pairs[i];
+  if (a == nullptr) return nullptr;
+  std::vector<jr_reply> pairs(rows.size()), parts(rows.size() * 2);
+  std::vector<jr_reply *> two(rows.size() * 2), ptrs(rows.size());
+  for (size_t i = 0; i < rows.size(); i++) {
+    const std::string *cols[2] = {&rows[i].first, &rows[i].second};
+    for (size_t k = 0; k < 2; k++) {
+      parts[i * 2 + k] = jr_reply{};
+      parts[i * 2 + k].type = JR_REPLY_STRING;
+      parts[i * 2 + k].len = cols[k]->size();
+      parts[i * 2 + k].u.str = cols[k]->c_str();
+      two[i * 2 + k] = &parts[i * 2 + k];
     }
-    jr_reply top{};
-    top.type = JR_REPLY_ARRAY;
-    top.len = rows.size();
-    top.u.elements = ptrs.data();
-    root = copy_into(a, &top);
-    if (root != nullptr) {
-      a->set_refs(1);
-    } else {
-      arena_put(a);
-    }
+    pairs[i] = jr_reply{};
+    pairs[i].type = JR_REPLY_ARRAY;
+    pairs[i].len = 2;
+    pairs[i].u.elements = &two[i * 2];
+    ptrs[i] = &pairs[i];
   }
-  client_.complete(c, root != nullptr ? JR_OK : JR_ENOMEM, root);
+  jr_reply top{};
+  top.type = JR_REPLY_ARRAY;
+  top.len = rows.size();
+  top.u.elements = ptrs.data();
+  jr_reply *root = copy_into(a, &top);
+  if (root == nullptr) {
+    arena_put(a);
+    return nullptr;
+  }
+  a->set_refs(1);
+  return root;
+}
+
+struct EndpointsQuery {
+  Client *client;
+  Command *parent;
+};
+
+// CLUSTER NODES lines: "<id> <ip:port@cport[,host]> <flags> <master> ...".
+void on_cluster_nodes(void *ud, int status, const jr_reply *reply) {
+  auto *q = static_cast<EndpointsQuery *>(ud);
+  Client *client = q->client;
+  Command *parent = q->parent;
+  delete q;
+  if (status != JR_OK || reply->type == JR_REPLY_ERROR) {
+    if (status == JR_OK) reply->arena->ref();
+    client->complete(parent, status, const_cast<jr_reply *>(reply));
+    return;
+  }
+  std::vector<std::pair<std::string, std::string>> rows;
+  std::string text(reply->u.str, reply->len);
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(pos, end - pos);
+    pos = end + 1;
+    std::vector<std::string> f;
+    size_t p = 0;
+    while (p < line.size() && f.size() < 4) {
+      size_t sp = line.find(' ', p);
+      if (sp == std::string::npos) sp = line.size();
+      f.push_back(line.substr(p, sp - p));
+      p = sp + 1;
+    }
+    if (f.size() < 3) continue;
+    if (f[2].find("fail") != std::string::npos || f[2].find("noaddr") != std::string::npos ||
+        f[2].find("handshake") != std::string::npos)
+      continue;
+    std::string addr = f[1].substr(0, f[1].find('@'));
+    if (addr.rfind(':', 0) == 0) addr = "127.0.0.1" + addr;
+    rows.emplace_back(addr, f[2].find("master") != std::string::npos ? "master" : "replica");
+  }
+  std::sort(rows.begin(), rows.end());
+  jr_reply *out = endpoint_rows(rows);
+  client->complete(parent, out != nullptr ? JR_OK : JR_ENOMEM, out);
+}
+}  // namespace
+
+void Cluster::endpoints(Command *c) {
+  if (!enabled_) {
+    jr_reply *out = endpoint_rows({{client_.endpoints().front().display(), "standalone"}});
+    client_.complete(c, out != nullptr ? JR_OK : JR_ENOMEM, out);
+    return;
+  }
+  // Ask a live node for the whole membership (CLUSTER SLOTS omits replicas
+  // that are still syncing).
+  Connection *target = &client_.seed();
+  for (auto &n : nodes_)
+    if (n->master && n->conn->ready_now()) target = n->conn.get();
+  c->state.store(CmdState::kWritten, std::memory_order_release);
+  Command *q = client_.acquire_command();
+  const char *argv[] = {"CLUSTER", "NODES"};
+  const size_t lens[] = {7, 5};
+  if (q == nullptr || !encode_command(q->wire, 2, argv, lens)) {
+    if (q != nullptr) client_.release_unsubmitted(q);
+    client_.complete(c, JR_ENOMEM, nullptr);
+    return;
+  }
+  q->cb = on_cluster_nodes;
+  q->userdata = new EndpointsQuery{&client_, c};
+  q->flags = kFlagDirect | kFlagInternal | kFlagNoRedirect;
+  q->deadline = c->deadline != 0 ? c->deadline : now_ms() + 5000;
+  client_.start_internal(q);
+  target->submit(q);
 }
 
 void Cluster::to_node(Command *c, const std::string &addr) {
@@ -891,6 +988,7 @@ void Cluster::shutdown() {
   for (auto &r : retries_) client_.complete(r.cmd, JR_ECLOSED, nullptr);
   retries_.clear();
   while (Command *c = parked_.pop_front()) client_.complete(c, JR_ECLOSED, nullptr);
+  while (Command *c = held_.pop_front()) client_.complete(c, JR_ECLOSED, nullptr);
   for (auto &n : nodes_) n->conn->shutdown();
   for (auto &p : pools_) p.second->shutdown();
 }

@@ -54,6 +54,10 @@ class Cluster {
   ~Cluster();
 
   [[nodiscard]] bool enabled() const noexcept { return enabled_; }
+  [[nodiscard]] bool detected() const noexcept { return detected_; }
+  // Holds a command until detection (and, on a cluster, the COMMAND table)
+  // is done, so that the first commands are routed like the others.
+  void hold(Command *c);
   // Starts detection on the seed connection (CLUSTER SLOTS + COMMAND).
   void detect(Connection &seed);
   // Routes a command by its keys; false when it was completed (error).
@@ -99,6 +103,7 @@ class Cluster {
   void submit_to_slot(Command *c, int slot);
   int command_slot(Command *c, bool &cross);
   void reroute_parked();
+  void release_held();
 
   Client &client_;
   bool enabled_ = false;
@@ -107,6 +112,8 @@ class Cluster {
   bool refreshing_ = false;
   int64_t last_refresh_ = 0;
   bool refresh_wanted_ = false;
+  bool table_pending_ = false;
+  CmdList held_;  // before detection
   KeyFinder finder_;
   std::vector<std::unique_ptr<Node>> nodes_;
   std::vector<std::pair<std::string, std::unique_ptr<Pool>>> pools_;

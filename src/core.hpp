@@ -433,6 +433,8 @@ class Client {
   Connection &seed() noexcept { return *conn_; }
   // Accounts for a command libjr makes itself (fan-out children, probes).
   void start_internal(Command *c) noexcept;
+  // Routes a command past the cluster detection step.
+  void reroute(Command *c);
   char *read_buffer() noexcept { return read_buf_.data(); }
   [[nodiscard]] size_t read_buffer_size() const noexcept { return read_buf_.size(); }
 

@@ -1,0 +1,338 @@
+// libjr against a real 6-node Redis Cluster (3 masters, 3 replicas).
+#include <gtest/gtest.h>
+#include <jr/jr.h>
+
+#include <atomic>
+#include <map>
+#include <thread>
+
+#include "jr_test.hpp"
+#include "redis_cluster.hpp"
+
+using namespace jrtest;
+
+namespace {
+
+class Cluster : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { cluster_ = new RedisCluster(); }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+  void SetUp() override { cluster_->reset(true); }
+  static OptionsPtr opts() {
+    OptionsPtr o;
+    // One seed is enough: the client discovers the rest.
+    o.set("endpoint", cluster_->endpoints().front());
+    return o;
+  }
+  static std::string on_master(const std::string &key) {
+    return cluster_->cmd(cluster_->master_of_key(key), {"GET", key}).str;
+  }
+  // Calls of a command on a node (INFO commandstats): MOVED/ASK are not in
+  // errorstats, so routing is checked by where the commands ran.
+  static int64_t calls(int port, const std::string &cmd) {
+    std::string info = cluster_->cmd(port, {"INFO", "commandstats"}).str;
+    std::string tag = "cmdstat_" + cmd + ":calls=";
+    size_t p = info.find(tag);
+    if (p == std::string::npos) return 0;
+    return std::atoll(info.c_str() + p + tag.size());
+  }
+  static RedisCluster *cluster_;
+};
+RedisCluster *Cluster::cluster_ = nullptr;
+
+std::vector<std::string> strings_of(const jr_reply *r) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < jr_reply_len(r); i++) {
+    size_t len = 0;
+    const char *s = jr_reply_str(jr_reply_element(r, i), &len);
+    out.push_back(s != nullptr ? std::string(s, len) : std::string("(nil)"));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_F(Cluster, RoutesEveryKeyShapeToItsMaster) {
+  auto o = opts();
+  ClientPtr c(o);
+  const std::vector<std::string> keys = {"",          "a",         "foo",      "{}",
+                                         "{}x",       "}{a}",      "{a}b",     "x{a}y",
+                                         "{user1000}.following", "{user1000}.followers",
+                                         "a{b}{c}",   "{{a}}",     "k\r\n\0z"};
+  for (size_t i = 0; i < keys.size(); i++) {
+    Result r = call(c, {"SET", keys[i], "v" + std::to_string(i)});
+    ASSERT_TRUE(r.ok()) << "key '" << keys[i] << "': " << r.status << " " << r.str();
+  }
+  for (size_t i = 0; i < keys.size(); i++) {
+    EXPECT_EQ(call(c, {"GET", keys[i]}).str(), "v" + std::to_string(i)) << keys[i];
+    EXPECT_EQ(on_master(keys[i]), "v" + std::to_string(i)) << keys[i];
+  }
+  // Routed by slot from the start: each GET ran once, on its key's master.
+  int64_t gets = 0;
+  for (int p : cluster_->master_ports()) gets += calls(p, "get");
+  EXPECT_EQ(gets, static_cast<int64_t>(2 * keys.size()));
+}
+
+TEST_F(Cluster, MovedAfterAReshardUpdatesTheMap) {
+  auto o = opts();
+  ClientPtr c(o);
+  std::string key = key_in_slot(100, "mv");
+  ASSERT_TRUE(call(c, {"SET", key, "before"}).ok());
+  int from = cluster_->master_of_slot(100);
+  int to = 0;
+  for (int p : cluster_->master_ports())
+    if (p != from) to = p;
+  cluster_->migrate_slot(100, to);
+  // The client still thinks `from`: it gets MOVED, follows it, refreshes.
+  EXPECT_EQ(call(c, {"GET", key}).str(), "before");
+  ASSERT_TRUE(call(c, {"SET", key, "after"}).ok());
+  int64_t at_source = calls(from, "get");
+  for (int i = 0; i < 20; i++) EXPECT_EQ(call(c, {"GET", key}).str(), "after");
+  EXPECT_EQ(calls(from, "get"), at_source) << "the map was not updated";
+  EXPECT_EQ(cluster_->cmd(to, {"GET", key}).str, "after");
+}
+
+TEST_F(Cluster, AskDuringAMigrationLeavesTheMapAlone) {
+  auto o = opts();
+  ClientPtr c(o);
+  auto keys = keys_in_slot(200, 2, "ask");
+  ASSERT_TRUE(call(c, {"SET", keys[0], "moved-key"}).ok());
+  ASSERT_TRUE(call(c, {"SET", keys[1], "stays"}).ok());
+  int from = cluster_->master_of_slot(200);
+  int to = 0;
+  for (int p : cluster_->master_ports())
+    if (p != from) to = p;
+  SlotMigration m = cluster_->migrate_begin(200, to);
+  cluster_->migrate_key(m, keys[0]);
+  int64_t asking_before = calls(to, "asking");
+  // keys[0] lives on `to` now: ASK, then ASKING + GET there.
+  EXPECT_EQ(call(c, {"GET", keys[0]}).str(), "moved-key");
+  EXPECT_EQ(calls(to, "asking"), asking_before + 1);
+  int64_t at_source = calls(from, "get");
+  // keys[1] is still on `from`, and the client still sends there.
+  EXPECT_EQ(call(c, {"GET", keys[1]}).str(), "stays");
+  EXPECT_EQ(call(c, {"GET", keys[0]}).str(), "moved-key");
+  // The map was not changed by ASK: the second GET of keys[0] went to the
+  // source again and was sent on with ASKING again; keys[1] ran there.
+  EXPECT_EQ(calls(to, "asking"), asking_before + 2);
+  EXPECT_EQ(calls(from, "get"), at_source + 1);
+  cluster_->migrate_finish(m);
+  EXPECT_EQ(call(c, {"GET", keys[1]}).str(), "stays");
+}
+
+TEST_F(Cluster, CrossSlotMultiKeyCommandsAreSplitAndReassembled) {
+  auto o = opts();
+  ClientPtr c(o);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 30; i++) keys.push_back("split:" + std::to_string(i));
+  std::vector<std::string> mset = {"MSET"};
+  for (auto &k : keys) {
+    mset.push_back(k);
+    mset.push_back("val-" + k);
+  }
+  Result r = call(c, mset);
+  ASSERT_EQ(r.status, JR_OK);
+  EXPECT_EQ(r.str(), "OK");
+  std::vector<std::string> mget = {"MGET"};
+  for (auto &k : keys) mget.push_back(k);
+  mget.push_back("split:missing");
+  r = call(c, mget);
+  ASSERT_EQ(r.status, JR_OK);
+  ASSERT_EQ(r.type(), JR_REPLY_ARRAY);
+  auto got = strings_of(r.reply.get());
+  ASSERT_EQ(got.size(), keys.size() + 1);
+  for (size_t i = 0; i < keys.size(); i++) EXPECT_EQ(got[i], "val-" + keys[i]);
+  EXPECT_EQ(jr_reply_get_type(jr_reply_element(r.reply.get(), keys.size())), JR_REPLY_NIL);
+  std::vector<std::string> exists = {"EXISTS"};
+  for (auto &k : keys) exists.push_back(k);
+  EXPECT_EQ(call(c, exists).integer(), 30);
+  std::vector<std::string> del = {"DEL"};
+  for (auto &k : keys) del.push_back(k);
+  del.push_back("split:missing");
+  EXPECT_EQ(call(c, del).integer(), 30);
+  EXPECT_EQ(call(c, exists).integer(), 0);
+  // Not splittable: refused before anything is sent.
+  Result u = call(c, {"SUNIONSTORE", "split:a", "split:b", "split:c"});
+  EXPECT_EQ(u.status, JR_ECROSSSLOT);
+  EXPECT_EQ(jr_err_unsent(u.status), 1);
+  // Same slot (hash tag): one command.
+  EXPECT_TRUE(call(c, {"MSET", "{t}a", "1", "{t}b", "2"}).ok());
+  EXPECT_EQ(call(c, {"SUNIONSTORE", "{t}c", "{t}d", "{t}e"}).integer(), 0);
+}
+
+TEST_F(Cluster, AllMastersFanOutAndEndpoints) {
+  auto o = opts();
+  ClientPtr c(o);
+  ASSERT_TRUE(call(c, {"SET", "fan:1", "x"}).ok());
+  struct Out {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    int status = 0;
+    ReplyPtr reply;
+  };
+  auto cb = [](void *ud, int st, const jr_reply *r) {
+    auto *o = static_cast<Out *>(ud);
+    std::lock_guard<std::mutex> lk(o->mu);
+    o->status = st;
+    o->reply.reset(jr_reply_dup(r));
+    o->done = true;
+    o->cv.notify_all();
+  };
+  auto wait = [](Out &o) {
+    std::unique_lock<std::mutex> lk(o.mu);
+    return o.cv.wait_for(lk, std::chrono::seconds(5), [&] { return o.done; });
+  };
+  Out all;
+  const char *argv[] = {"DBSIZE"};
+  ASSERT_EQ(jr_client_submit_all_masters(c, 1, argv, nullptr, -1, cb, &all), JR_OK);
+  ASSERT_TRUE(wait(all));
+  ASSERT_EQ(all.status, JR_OK);
+  ASSERT_EQ(jr_reply_len(all.reply.get()), 3u);
+  int64_t total = 0;
+  std::set<std::string> addrs;
+  for (size_t i = 0; i < 3; i++) {
+    const jr_reply *pair = jr_reply_element(all.reply.get(), i);
+    addrs.insert(jr_reply_str(jr_reply_element(pair, 0), nullptr));
+    total += jr_reply_integer(jr_reply_element(pair, 1));
+  }
+  EXPECT_EQ(addrs.size(), 3u);
+  EXPECT_EQ(total, 1);
+  Out eps;
+  ASSERT_EQ(jr_client_endpoints(c, cb, &eps), JR_OK);
+  ASSERT_TRUE(wait(eps));
+  ASSERT_EQ(jr_reply_len(eps.reply.get()), 6u);
+  int masters = 0;
+  for (size_t i = 0; i < 6; i++) {
+    auto row = strings_of(jr_reply_element(eps.reply.get(), i));
+    if (row[1] == "master") masters++;
+  }
+  EXPECT_EQ(masters, 3);
+  // One chosen node.
+  Out one;
+  const char *role[] = {"ROLE"};
+  std::string target = "127.0.0.1:" + std::to_string(cluster_->replica_ports().front());
+  ASSERT_EQ(jr_client_submit_to(c, target.c_str(), 1, role, nullptr, -1, cb, &one), JR_OK);
+  ASSERT_TRUE(wait(one));
+  EXPECT_EQ(strings_of(one.reply.get()).at(0), "slave");
+}
+
+TEST_F(Cluster, TransactionsScriptsBlockingAndPubSubFollowTheirKeys) {
+  auto o = opts();
+  ClientPtr c(o);
+  Recorder rec;
+  jr_multi *m = nullptr;
+  ASSERT_EQ(jr_multi_new(c, -1, &m), JR_OK);
+  const char *a1[] = {"SET", "{tx}a", "1"};
+  const char *a2[] = {"INCR", "{tx}a"};
+  ASSERT_EQ(jr_multi_add(m, 3, a1, nullptr, Recorder::cb, rec.expect(0)), JR_OK);
+  ASSERT_EQ(jr_multi_add(m, 2, a2, nullptr, Recorder::cb, rec.expect(1)), JR_OK);
+  ASSERT_EQ(jr_multi_exec(m, -1, nullptr, nullptr), JR_OK);
+  ASSERT_TRUE(rec.wait_all());
+  EXPECT_EQ(rec.get(1).integer, 2);
+  // Cross-slot transaction: refused before anything is sent.
+  ASSERT_EQ(jr_multi_new(c, -1, &m), JR_OK);
+  const char *b1[] = {"SET", "txa", "1"};
+  const char *b2[] = {"SET", "txb", "1"};
+  ASSERT_EQ(jr_multi_add(m, 3, b1, nullptr, Recorder::cb, rec.expect(2)), JR_OK);
+  ASSERT_EQ(jr_multi_add(m, 3, b2, nullptr, Recorder::cb, rec.expect(3)), JR_OK);
+  ASSERT_EQ(jr_multi_exec(m, -1, nullptr, nullptr), JR_OK);
+  ASSERT_TRUE(rec.wait_all());
+  EXPECT_EQ(rec.get(2).status, JR_ECROSSSLOT);
+  // EVAL routed by its keys, twice (EVAL then EVALSHA on that node).
+  for (int i = 0; i < 2; i++) {
+    Result r = call(c, {"EVAL", "return redis.call('INCR', KEYS[1])", "1", "script:key"});
+    EXPECT_EQ(r.status, JR_OK);
+    EXPECT_EQ(r.integer(), i + 1);
+  }
+  // BLPOP on the node of its key, woken by an RPUSH from the client.
+  ASSERT_EQ(submit(c, {"BLPOP", "bq:1", "5"}, rec, 4), JR_OK);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(call(c, {"RPUSH", "bq:1", "item"}).ok());
+  ASSERT_TRUE(rec.wait_all());
+  EXPECT_EQ(rec.get(4).type, JR_REPLY_ARRAY);
+  // WATCH on its key's node.
+  jr_watch *w = nullptr;
+  const char *wk[] = {"{w}counter"};
+  ASSERT_EQ(jr_watch_new(c, -1, 1, wk, nullptr, &w), JR_OK);
+  ASSERT_EQ(jr_watch_multi(w, &m), JR_OK);
+  const char *inc[] = {"INCR", "{w}counter"};
+  ASSERT_EQ(jr_multi_add(m, 2, inc, nullptr, Recorder::cb, rec.expect(5)), JR_OK);
+  ASSERT_EQ(jr_multi_exec(m, -1, nullptr, nullptr), JR_OK);
+  ASSERT_TRUE(rec.wait_all());
+  EXPECT_EQ(rec.get(5).integer, 1);
+  jr_watch_free(w);
+}
+
+TEST_F(Cluster, FailoverUnderLoadCompletesEveryCommandOnce) {
+  OptionsPtr o;
+  o.set("endpoint", cluster_->endpoints().front())
+      .set_int("command_timeout_ms", 1500)
+      .set_int("connect_timeout_ms", 300)
+      .set_int("connect_retry", 1);
+  ClientPtr c(o);
+  // Keys on each master.
+  std::vector<int> masters = cluster_->master_ports();
+  ASSERT_EQ(masters.size(), 3u);
+  int victim = masters[0];
+  std::vector<std::string> victim_keys, other_keys;
+  for (int i = 0; victim_keys.size() < 20 || other_keys.size() < 40; i++) {
+    std::string k = "fo:" + std::to_string(i);
+    (cluster_->master_of_key(k) == victim ? victim_keys : other_keys).push_back(k);
+  }
+  ASSERT_TRUE(call(c, {"SET", victim_keys[0], "0"}).ok());
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> other_ok_during{0}, other_fail_during{0}, victim_fail{0};
+  std::atomic<bool> failing_over{false};
+  Recorder rec;
+  std::atomic<size_t> token{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 4; t++) {
+    ts.emplace_back([&, t] {
+      size_t i = 0;
+      while (!stop) {
+        // Threads 0-2 use the other shards, thread 3 the failing one.
+        bool other = t != 3;
+        const std::string &k =
+            other ? other_keys[i % other_keys.size()] : victim_keys[i % victim_keys.size()];
+        Result r = call(c, {"INCR", k});
+        if (other && failing_over) (r.ok() ? other_ok_during : other_fail_during)++;
+        if (!other && !r.ok()) victim_fail++;
+        i++;
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  failing_over = true;
+  auto t0 = std::chrono::steady_clock::now();
+  cluster_->node_at_port(victim).kill9();
+  int promoted = cluster_->wait_failover(victim);
+  failing_over = false;
+  // Commands to the failed shard succeed again once the replica is promoted.
+  auto ok_again = std::chrono::steady_clock::now();
+  bool recovered = eventually([&] { return call(c, {"INCR", victim_keys[0]}).ok(); }, 10000);
+  auto recovered_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - t0)
+                          .count();
+  stop = true;
+  for (auto &th : ts) th.join();
+  EXPECT_TRUE(recovered);
+  EXPECT_NE(promoted, victim);
+  EXPECT_GT(other_ok_during.load(), 50) << "other shards stalled during the failover";
+  std::printf("[ measure  ] failover: promoted after %lld ms (fixture), client recovered "
+              "after %lld ms; other shards during failover: %lld ok, %lld failed; "
+              "failed-shard commands failed: %lld\n",
+              static_cast<long long>(cluster_->last_failover_ms()),
+              static_cast<long long>(recovered_ms),
+              static_cast<long long>(other_ok_during.load()),
+              static_cast<long long>(other_fail_during.load()),
+              static_cast<long long>(victim_fail.load()));
+  (void)ok_again;
+  (void)token;
+  // Exactly-once under the same fault, asynchronously: every submit gets
+  // one completion.
+  EXPECT_EQ(rec.duplicates(), 0u);
+}
