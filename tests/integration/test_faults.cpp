@@ -1070,6 +1070,7 @@ TEST_F(Faults, MaxQueuedCapsOutstandingCommandsWhileStalled) {
       .set_int("command_timeout_ms", 0);  // no deadline: nothing completes while stalled
   ClientPtr c(o);
   ASSERT_EQ(call(c, {"PING"}).str(), "PONG");
+  sleep_ms(50);  // the PING's slot is released just after its callback
   proxy.stall();
   Recorder rec;
   std::atomic<size_t> token{0};
@@ -1117,6 +1118,7 @@ TEST_F(Faults, TimedOutCommandsHoldQueueSlotsUntilTheirRepliesArrive) {
       .set_int("command_timeout_ms", 300);
   ClientPtr c(o);
   ASSERT_EQ(call(c, {"PING"}).str(), "PONG");
+  sleep_ms(50);  // the PING's slot is released just after its callback
   proxy.stall();
   Recorder rec;
   std::atomic<size_t> token{0};
@@ -1155,6 +1157,7 @@ TEST_F(Faults, MaxQueuedBoundsMemoryWithLargeValues) {
   std::string key = "bpv:" + std::to_string(getpid());
   std::string value(kValue, 'v');
   ASSERT_TRUE(call(c, {"SET", key, value}).ok());  // warm the buffers once
+  sleep_ms(50);
   proxy.stall();
   size_t rss0 = rss_bytes();
   Recorder rec;
@@ -1179,8 +1182,11 @@ TEST_F(Faults, MaxQueuedBoundsMemoryWithLargeValues) {
       kMax * kValue / 1024, counts_text(rec.by_status()).c_str());
   std::fflush(stdout);
   // Each queued command holds its encoding and a copy in the connection's
-  // output buffer; the kernel holds some more.
-  EXPECT_LT(growth, static_cast<long long>(3 * kMax * kValue + (16u << 20)));
+  // output buffer; the kernel holds some more. (Sanitizers' allocators keep
+  // freed memory: the bound is checked in plain builds.)
+  if (!kSanitized) {
+    EXPECT_LT(growth, static_cast<long long>(3 * kMax * kValue + (16u << 20)));
+  }
 }
 
 // ---- A hostile server: random and adversarial RESP ---------------------------------------------
@@ -1211,8 +1217,8 @@ class HostileServer {
         {"truncated bulk, then close", false, false, 0},
         {"truncated array, held 600 ms", false, false, 600},
         {"bad type byte", false, true, 0},
-        {"integer 99999999999999999999999", false, false, 0},
-        {"bulk length 18446744073709551617", false, false, 0},
+        {"integer 99999999999999999999999", false, true, 0},
+        {"bulk length 18446744073709551617", false, true, 0},
         {"array of a 2 MB bulk (max_bulk_len 1 MiB)", false, true, 0},
         {"5 MiB status line without CRLF", false, true, 0},
         {"unsolicited extra replies", false, true, 0},
@@ -1314,8 +1320,9 @@ class HostileServer {
         p = "+" + std::string(5u << 20, 'a');
         break;
       case 14:
+        // More replies than the client can have commands in flight.
         rep("+OK\r\n");
-        p += "+extra\r\n+extra\r\n+extra\r\n";
+        for (int i = 0; i < 1000; i++) p += "+extra\r\n";
         break;
       case 15:
         p = "*1000\r\n";
@@ -1514,7 +1521,9 @@ TEST(HostileServer, AdversarialRespIsAProtocolErrorAndAFreshConnection) {
   EXPECT_GT(n(JR_OK), 0u);
   EXPECT_GT(must, 20) << "too few adversarial payloads were sent";
   EXPECT_EQ(must_closed, must) << "the client kept a connection after a protocol error";
-  EXPECT_LT(growth, 64 * 1024) << "memory grew past the configured limits";
+  if (!kSanitized) {
+    EXPECT_LT(growth, 64 * 1024) << "memory grew past the configured limits";
+  }
   EXPECT_EQ(after.status, JR_OK);
   EXPECT_EQ(after.str(), "OK");
 }
