@@ -67,6 +67,10 @@ var (
 	ErrDiscarded    = &Error{Code: C.JR_EDISCARDED}
 	ErrWatch        = &Error{Code: C.JR_EWATCH}
 	ErrPoolTimeout  = &Error{Code: C.JR_EPOOLTIMEOUT}
+	ErrCrossSlot    = &Error{Code: C.JR_ECROSSSLOT}
+	ErrCluster      = &Error{Code: C.JR_ECLUSTER}
+	ErrForked       = &Error{Code: C.JR_EFORKED}
+	ErrTLS          = &Error{Code: C.JR_ETLS}
 )
 
 func codeError(rc C.int) error {

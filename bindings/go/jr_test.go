@@ -586,3 +586,25 @@ func TestCancelADeferredSubmit(t *testing.T) {
 	}
 	<-slow
 }
+
+func TestSubmitTimeoutCompletesOnTime(t *testing.T) {
+	c := newClient(t)
+	slow := make(chan struct{})
+	c.Submit(func(jr.Reply, error) { close(slow) }, "DEBUG", "SLEEP", "0.3")
+	time.Sleep(20 * time.Millisecond)
+	start := time.Now()
+	res := make(chan error, 1)
+	if _, err := c.SubmitTimeout(50*time.Millisecond, func(_ jr.Reply, err error) { res <- err }, "PING"); err != nil {
+		t.Fatal(err)
+	}
+	err := <-res
+	if !errors.Is(err, jr.ErrTimedOut) || jr.IsUnsent(err) {
+		t.Fatalf("want ErrTimedOut (sent), got %v", err)
+	}
+	// A deadline completion is signalled at once in poll mode, not when the
+	// next reply happens to arrive.
+	if d := time.Since(start); d > 200*time.Millisecond {
+		t.Fatalf("took %v", d)
+	}
+	<-slow
+}

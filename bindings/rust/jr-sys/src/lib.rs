@@ -49,6 +49,10 @@ pub const JR_EFULL: c_int = -18;
 pub const JR_EDISCARDED: c_int = -19;
 pub const JR_EWATCH: c_int = -20;
 pub const JR_EPOOLTIMEOUT: c_int = -21;
+pub const JR_ECROSSSLOT: c_int = -22;
+pub const JR_ECLUSTER: c_int = -23;
+pub const JR_EFORKED: c_int = -24;
+pub const JR_ETLS: c_int = -25;
 
 pub const JR_EVENT_CONNECTED: c_int = 1;
 pub const JR_EVENT_DISCONNECTED: c_int = 2;

@@ -29,6 +29,10 @@ pub mod code {
     pub const EDISCARDED: i32 = sys::JR_EDISCARDED;
     pub const EWATCH: i32 = sys::JR_EWATCH;
     pub const EPOOLTIMEOUT: i32 = sys::JR_EPOOLTIMEOUT;
+    pub const ECROSSSLOT: i32 = sys::JR_ECROSSSLOT;
+    pub const ECLUSTER: i32 = sys::JR_ECLUSTER;
+    pub const EFORKED: i32 = sys::JR_EFORKED;
+    pub const ETLS: i32 = sys::JR_ETLS;
 }
 
 /// An error of a command.
