@@ -42,7 +42,9 @@ struct jr_client {
   }
 };
 
-inline jr::Client *jr_client_impl(jr_client *c) { return c->impl; }
+inline jr::Client *jr_client_impl(jr_client *c) {
+  return c->impl;
+}
 
 namespace jr {
 

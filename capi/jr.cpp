@@ -19,9 +19,13 @@ extern "C" {
 
 // ---- Options -------------------------------------------------------------------
 
-JR_API jr_options *jr_options_new(void) { return new (std::nothrow) jr_options(); }
+JR_API jr_options *jr_options_new(void) {
+  return new (std::nothrow) jr_options();
+}
 
-JR_API void jr_options_free(jr_options *opts) { delete opts; }
+JR_API void jr_options_free(jr_options *opts) {
+  delete opts;
+}
 
 JR_API int jr_options_set(jr_options *opts, const char *key, const char *value) {
   if (opts == nullptr || key == nullptr || value == nullptr) return JR_EINVAL;
@@ -93,8 +97,8 @@ JR_API int jr_client_submit(jr_client *client, size_t argc, const char *const *a
                             void *userdata, jr_req_id *id_out) {
   if (client == nullptr) return JR_EINVAL;
   return guarded([&] {
-    return client->impl->submit(client->impl->opts().database, argc, argv, argvlen, timeout_ms,
-                                cb, userdata, 0, id_out);
+    return client->impl->submit(client->impl->opts().database, argc, argv, argvlen, timeout_ms, cb,
+                                userdata, 0, id_out);
   });
 }
 
@@ -108,8 +112,7 @@ JR_API int jr_client_call(jr_client *client, size_t argc, const char *const *arg
   if (out != nullptr) *out = nullptr;
   if (client == nullptr) return JR_EINVAL;
   return guarded([&] {
-    return client->impl->call(client->impl->opts().database, argc, argv, argvlen, timeout_ms,
-                              out);
+    return client->impl->call(client->impl->opts().database, argc, argv, argvlen, timeout_ms, out);
   });
 }
 
@@ -169,11 +172,13 @@ JR_API int jr_db_call(jr_db *db, size_t argc, const char *const *argv, const siz
 
 // ---- Replies -------------------------------------------------------------------------------
 
-JR_API int jr_reply_get_type(const jr_reply *r) { return r != nullptr ? r->type : 0; }
+JR_API int jr_reply_get_type(const jr_reply *r) {
+  return r != nullptr ? r->type : 0;
+}
 
 JR_API const char *jr_reply_str(const jr_reply *r, size_t *len) {
-  if (r == nullptr || (r->type != JR_REPLY_STRING && r->type != JR_REPLY_STATUS &&
-                       r->type != JR_REPLY_ERROR)) {
+  if (r == nullptr ||
+      (r->type != JR_REPLY_STRING && r->type != JR_REPLY_STATUS && r->type != JR_REPLY_ERROR)) {
     if (len != nullptr) *len = 0;
     return nullptr;
   }
@@ -201,6 +206,8 @@ JR_API jr_reply *jr_reply_dup(const jr_reply *r) {
   return const_cast<jr_reply *>(r);
 }
 
-JR_API void jr_reply_free(jr_reply *r) { jr::reply_release(r); }
+JR_API void jr_reply_free(jr_reply *r) {
+  jr::reply_release(r);
+}
 
 }  // extern "C"

@@ -1,4 +1,6 @@
 // extern "C" shims for transactions, WATCH, pub/sub and MONITOR.
+#include "transparent.hpp"
+
 #include <cstring>
 #include <new>
 #include <string>
@@ -6,7 +8,6 @@
 #include "capi.hpp"
 #include "commands.hpp"
 #include "options.hpp"
-#include "transparent.hpp"
 
 struct jr_multi {
   jr::Client *impl;
@@ -50,7 +51,9 @@ bool valid_argv(size_t argc, const char *const *argv) {
   return true;
 }
 
-int resolve_db(jr::Client *c, int db) { return db < 0 ? c->opts().database : db; }
+int resolve_db(jr::Client *c, int db) {
+  return db < 0 ? c->opts().database : db;
+}
 
 void multi_fail(jr_multi *m, int code);
 
@@ -98,7 +101,8 @@ JR_API int jr_multi_new(jr_client *client, int db, jr_multi **out) {
   *out = nullptr;
   if (client == nullptr) return JR_EINVAL;
   jr::Client *impl = jr_client_impl(client);
-  return jr::guarded([&] { return multi_create(client, resolve_db(impl, db), nullptr, false, out); });
+  return jr::guarded(
+      [&] { return multi_create(client, resolve_db(impl, db), nullptr, false, out); });
 }
 
 JR_API int jr_multi_add(jr_multi *m, size_t argc, const char *const *argv, const size_t *argvlen,
@@ -195,9 +199,8 @@ JR_API int jr_watch_new(jr_client *client, int db, size_t nkeys, const char *con
   });
 }
 
-JR_API int jr_watch_submit(jr_watch *w, size_t argc, const char *const *argv,
-                           const size_t *argvlen, int64_t timeout_ms, jr_reply_cb cb,
-                           void *userdata) {
+JR_API int jr_watch_submit(jr_watch *w, size_t argc, const char *const *argv, const size_t *argvlen,
+                           int64_t timeout_ms, jr_reply_cb cb, void *userdata) {
   if (w == nullptr || cb == nullptr || !valid_argv(argc, argv)) return JR_EINVAL;
   if (w->multi_taken) return JR_EMISUSE;
   if (jr::classify(argc, argv, argvlen).cls != jr::CommandClass::kNormal) return JR_EREFUSED;
@@ -296,8 +299,8 @@ JR_API int jr_sub_ping(jr_sub *sub, const char *text, size_t len) {
 
 JR_API void jr_sub_free(jr_sub *sub) {
   if (sub == nullptr) return;
-  auto *r = new (std::nothrow) jr::SubManager::Request{jr::SubManager::Request::kFree, sub->sub,
-                                                       false, {}};
+  auto *r = new (std::nothrow)
+      jr::SubManager::Request{jr::SubManager::Request::kFree, sub->sub, false, {}};
   if (r != nullptr && !post_op(sub->impl, jr::Op::kSub, r)) delete r;
   sub->owner->untrack(sub);
   delete sub;
@@ -305,9 +308,8 @@ JR_API void jr_sub_free(jr_sub *sub) {
 
 // ---- Cluster -----------------------------------------------------------------
 
-static int op_submit(jr_client *client, jr::Op op, void *obj, size_t argc,
-                     const char *const *argv, const size_t *argvlen, int64_t timeout_ms,
-                     jr_reply_cb cb, void *userdata) {
+static int op_submit(jr_client *client, jr::Op op, void *obj, size_t argc, const char *const *argv,
+                     const size_t *argvlen, int64_t timeout_ms, jr_reply_cb cb, void *userdata) {
   jr::Client *impl = jr_client_impl(client);
   jr::Command *c = impl->acquire_command();
   if (c == nullptr) return JR_ENOMEM;
@@ -325,8 +327,8 @@ static int op_submit(jr_client *client, jr::Op op, void *obj, size_t argc,
 }
 
 JR_API int jr_client_submit_all_masters(jr_client *client, size_t argc, const char *const *argv,
-                                        const size_t *argvlen, int64_t timeout_ms,
-                                        jr_reply_cb cb, void *userdata) {
+                                        const size_t *argvlen, int64_t timeout_ms, jr_reply_cb cb,
+                                        void *userdata) {
   if (client == nullptr || cb == nullptr || !valid_argv(argc, argv)) return JR_EINVAL;
   if (jr::classify(argc, argv, argvlen).cls != jr::CommandClass::kNormal) return JR_EREFUSED;
   return jr::guarded([&] {
@@ -336,8 +338,8 @@ JR_API int jr_client_submit_all_masters(jr_client *client, size_t argc, const ch
 }
 
 JR_API int jr_client_submit_to(jr_client *client, const char *endpoint, size_t argc,
-                               const char *const *argv, const size_t *argvlen,
-                               int64_t timeout_ms, jr_reply_cb cb, void *userdata) {
+                               const char *const *argv, const size_t *argvlen, int64_t timeout_ms,
+                               jr_reply_cb cb, void *userdata) {
   if (client == nullptr || endpoint == nullptr || cb == nullptr || !valid_argv(argc, argv))
     return JR_EINVAL;
   jr::Endpoint ep;
@@ -345,8 +347,8 @@ JR_API int jr_client_submit_to(jr_client *client, const char *endpoint, size_t a
   if (jr::classify(argc, argv, argvlen).cls != jr::CommandClass::kNormal) return JR_EREFUSED;
   return jr::guarded([&] {
     auto *addr = new std::string(ep.display());
-    int rc = op_submit(client, jr::Op::kToNode, addr, argc, argv, argvlen, timeout_ms, cb,
-                       userdata);
+    int rc =
+        op_submit(client, jr::Op::kToNode, addr, argc, argv, argvlen, timeout_ms, cb, userdata);
     if (rc != JR_OK) delete addr;
     return rc;
   });
@@ -354,8 +356,9 @@ JR_API int jr_client_submit_to(jr_client *client, const char *endpoint, size_t a
 
 JR_API int jr_client_endpoints(jr_client *client, jr_reply_cb cb, void *userdata) {
   if (client == nullptr || cb == nullptr) return JR_EINVAL;
-  return jr::guarded(
-      [&] { return op_submit(client, jr::Op::kEndpoints, nullptr, 0, nullptr, nullptr, 0, cb, userdata); });
+  return jr::guarded([&] {
+    return op_submit(client, jr::Op::kEndpoints, nullptr, 0, nullptr, nullptr, 0, cb, userdata);
+  });
 }
 
 // ---- Credentials ---------------------------------------------------------------
@@ -374,8 +377,7 @@ JR_API int jr_client_set_auth(jr_client *client, const char *username, const cha
 
 // ---- MONITOR -------------------------------------------------------------------
 
-JR_API int jr_monitor_new(jr_client *client, jr_message_cb cb, void *userdata,
-                          jr_monitor **out) {
+JR_API int jr_monitor_new(jr_client *client, jr_message_cb cb, void *userdata, jr_monitor **out) {
   if (out == nullptr) return JR_EINVAL;
   *out = nullptr;
   if (client == nullptr || cb == nullptr) return JR_EINVAL;

@@ -4,11 +4,10 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <ctime>
-
-#include <algorithm>
 
 #include "cluster.hpp"
 #include "commands.hpp"
@@ -28,7 +27,9 @@ namespace {
 // Incremented in the child after fork(): a client made before it belongs
 // to the parent (its loop thread does not exist in the child).
 std::atomic<unsigned> g_fork_generation{0};
-void on_fork_child() { g_fork_generation.fetch_add(1, std::memory_order_relaxed); }
+void on_fork_child() {
+  g_fork_generation.fetch_add(1, std::memory_order_relaxed);
+}
 struct AtFork {
   AtFork() { pthread_atfork(nullptr, nullptr, on_fork_child); }
 } g_atfork;
@@ -189,7 +190,9 @@ void Client::run() {
   (void)rc;
 }
 
-bool Client::in_callback() const noexcept { return tls_in_callback == this; }
+bool Client::in_callback() const noexcept {
+  return tls_in_callback == this;
+}
 
 int Client::destroy() {
   if (forked()) return JR_EFORKED;  // the parent's: nothing here to free safely
@@ -218,8 +221,7 @@ int Client::drain(int64_t timeout_ms) {
     drain_cv_.wait(lk, done);
     return JR_OK;
   }
-  return drain_cv_.wait_for(lk, std::chrono::milliseconds(timeout_ms), done) ? JR_OK
-                                                                             : JR_ETIMEDOUT;
+  return drain_cv_.wait_for(lk, std::chrono::milliseconds(timeout_ms), done) ? JR_OK : JR_ETIMEDOUT;
 }
 
 // ---- Submitting ----------------------------------------------------------------
@@ -437,12 +439,6 @@ void Client::route(Command *c) {
 }
 
 void Client::reroute(Command *c) {
-  if (c->script == 1 && !std::binary_search(known_scripts_.begin(), known_scripts_.end(),
-                                            std::string(c->sha, 40))) {
-    // First use of this script here: send the EVAL itself.
-    c->wire.swap(c->alt);
-    c->script = 2;
-  }
   if (Lease *l = c->lease) {
     if (l->conn != nullptr) {
       l->conn->submit(c);
@@ -576,8 +572,7 @@ void Client::route_op(Command *c) {
   release_unsubmitted(c);
 }
 
-void Client::post(jr_reply_cb cb, void *userdata, int status, const jr_reply *reply,
-                  bool direct) {
+void Client::post(jr_reply_cb cb, void *userdata, int status, const jr_reply *reply, bool direct) {
   Command *c = acquire_command();
   if (c == nullptr) return;  // out of memory: the message is dropped
   c->op = Op::kDelivery;
@@ -593,13 +588,14 @@ void Client::post(jr_reply_cb cb, void *userdata, int status, const jr_reply *re
 
 bool Client::script_reply(Command *c, jr_reply *reply, Connection &conn) {
   std::string sha(c->sha, 40);
-  auto it = std::lower_bound(known_scripts_.begin(), known_scripts_.end(), sha);
-  bool known = it != known_scripts_.end() && *it == sha;
+  std::vector<std::string> &scripts = conn.scripts;
+  auto it = std::lower_bound(scripts.begin(), scripts.end(), sha);
+  bool known = it != scripts.end() && *it == sha;
   bool error = reply->type == JR_REPLY_ERROR;
   if (c->script == 1 && error && reply->len >= 8 && std::memcmp(reply->u.str, "NOSCRIPT", 8) == 0) {
     // The server lost the script (SCRIPT FLUSH, restart, failover): send
     // the EVAL itself, once.
-    if (known) known_scripts_.erase(it);
+    if (known) scripts.erase(it);
     reply_release(reply);
     c->wire.swap(c->alt);
     c->script = 2;
@@ -607,7 +603,7 @@ bool Client::script_reply(Command *c, jr_reply *reply, Connection &conn) {
     conn.submit(c);
     return true;
   }
-  if (!error && !known) known_scripts_.insert(it, sha);
+  if (!error && !known) scripts.insert(it, sha);
   return false;
 }
 
@@ -658,9 +654,13 @@ void Client::flush_all() {
   flush_completions();
 }
 
-void Client::on_check_cb(uv_check_t *h) { static_cast<Client *>(h->data)->flush_all(); }
+void Client::on_check_cb(uv_check_t *h) {
+  static_cast<Client *>(h->data)->flush_all();
+}
 
-void Client::on_prepare_cb(uv_prepare_t *h) { static_cast<Client *>(h->data)->flush_all(); }
+void Client::on_prepare_cb(uv_prepare_t *h) {
+  static_cast<Client *>(h->data)->flush_all();
+}
 
 void Client::arm_deadline(int64_t deadline) {
   if (deadline == 0) return;

@@ -49,8 +49,8 @@ int64_t to_int(std::string_view s, int64_t dflt) {
 }
 
 std::string str_of(const jr_reply *r) {
-  if (r == nullptr || (r->type != JR_REPLY_STRING && r->type != JR_REPLY_STATUS &&
-                       r->type != JR_REPLY_ERROR))
+  if (r == nullptr ||
+      (r->type != JR_REPLY_STRING && r->type != JR_REPLY_STATUS && r->type != JR_REPLY_ERROR))
     return std::string();
   return std::string(r->u.str, r->len);
 }
@@ -122,8 +122,7 @@ void KeyFinder::add(const jr_reply *e) {
 }
 
 void KeyFinder::load(const jr_reply *r) {
-  for (size_t i = 0; r != nullptr && r->type == JR_REPLY_ARRAY && i < r->len; i++)
-    add(el(r, i));
+  for (size_t i = 0; r != nullptr && r->type == JR_REPLY_ARRAY && i < r->len; i++) add(el(r, i));
 }
 
 const CommandSpec *KeyFinder::find(const std::vector<std::string_view> &args) const {
@@ -240,8 +239,8 @@ struct Fanout {
   Command *parent;
   Kind kind;
   size_t pending = 0;
-  std::vector<std::string> labels;              // per child: node address
-  std::vector<std::vector<size_t>> positions;   // kMget: parent index of each child key
+  std::vector<std::string> labels;             // per child: node address
+  std::vector<std::vector<size_t>> positions;  // kMget: parent index of each child key
   std::vector<int> status;
   std::vector<jr_reply *> replies;
   size_t total = 0;
@@ -290,10 +289,10 @@ void Fanout::finish() {
         bool ok = true;
         for (size_t c = 0; c < replies.size() && ok; c++) {
           for (size_t k = 0; k < positions[c].size() && ok; k++) {
-            const jr_reply *v = replies[c] != nullptr && replies[c]->type == JR_REPLY_ARRAY &&
-                                        k < replies[c]->len
-                                    ? replies[c]->u.elements[k]
-                                    : nullptr;
+            const jr_reply *v =
+                replies[c] != nullptr && replies[c]->type == JR_REPLY_ARRAY && k < replies[c]->len
+                    ? replies[c]->u.elements[k]
+                    : nullptr;
             e[positions[c][k]] = v != nullptr ? copy_into(a, v) : nullptr;
             ok = e[positions[c][k]] != nullptr;
           }
@@ -604,8 +603,8 @@ bool Cluster::split(Command *c, const std::vector<std::string_view> &args,
   std::vector<std::pair<uint16_t, std::vector<size_t>>> groups;
   for (size_t i = 0; i < keys.size(); i++) {
     uint16_t slot = key_slot(args[keys[i]].data(), args[keys[i]].size());
-    auto it = std::find_if(groups.begin(), groups.end(),
-                           [&](const auto &g) { return g.first == slot; });
+    auto it =
+        std::find_if(groups.begin(), groups.end(), [&](const auto &g) { return g.first == slot; });
     if (it == groups.end()) {
       groups.emplace_back(slot, std::vector<size_t>{});
       it = groups.end() - 1;

@@ -20,8 +20,7 @@ uint16_t key_slot(const char *key, size_t len) noexcept;
 
 // Splits a RESP multi-bulk request into its arguments (views into wire).
 // Returns false on a malformed buffer. `pos` is advanced past the command.
-bool parse_request(const char *wire, size_t size, size_t &pos,
-                   std::vector<std::string_view> &args);
+bool parse_request(const char *wire, size_t size, size_t &pos, std::vector<std::string_view> &args);
 
 struct CommandSpec {
   int first = 0;
@@ -67,7 +66,7 @@ class Cluster {
   // A node connection failed to connect: its waiting commands come here.
   void node_unreachable(Connection &conn, CmdList &waiting);
   void refresh(const char *why);
-  bool cancel(Command *c);  // an unsent command anywhere in the cluster
+  bool cancel(Command *c);      // an unsent command anywhere in the cluster
   int64_t expire(int64_t now);  // retries due; returns next deadline
   void shutdown();
   Connection &node(const std::string &addr);

@@ -129,8 +129,20 @@ Classification classify(size_t argc, const char *const *argv, const size_t *argv
   char c0 = len0 > 0 ? name[0] : 0;
   if (c0 >= 'a' && c0 <= 'z') c0 = static_cast<char>(c0 - 32);
   switch (c0) {
-    case 'A': case 'B': case 'C': case 'D': case 'E': case 'H': case 'M': case 'P':
-    case 'Q': case 'R': case 'S': case 'U': case 'W': case 'X':
+    case 'A':
+    case 'B':
+    case 'C':
+    case 'D':
+    case 'E':
+    case 'H':
+    case 'M':
+    case 'P':
+    case 'Q':
+    case 'R':
+    case 'S':
+    case 'U':
+    case 'W':
+    case 'X':
       break;
     default:
       return out;

@@ -1,8 +1,10 @@
 // The connection state machine: connect (with retry and backoff), handshake
 // (AUTH, CLIENT SETNAME, connect commands), SELECT tracking, pipelined
 // writes, FIFO reply matching, timeouts and loss handling.
+#include <algorithm>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 #include "cluster.hpp"
 #include "core.hpp"
@@ -24,7 +26,9 @@ struct Connection::Sock {
 };
 
 namespace {
-std::string uv_text(int err) { return std::string(uv_err_name(err)) + ": " + uv_strerror(err); }
+std::string uv_text(int err) {
+  return std::string(uv_err_name(err)) + ": " + uv_strerror(err);
+}
 }  // namespace
 
 Connection::Connection(Client &client, std::vector<Endpoint> endpoints, Role role)
@@ -71,6 +75,13 @@ void Connection::connect_now() {
 }
 
 void Connection::write_command(Command *c) {
+  if (c->script == 1 &&
+      !std::binary_search(scripts.begin(), scripts.end(), std::string_view(c->sha, 40))) {
+    // First use of this script on this server: send the EVAL itself. The
+    // cache is per connection, so per cluster node.
+    c->wire.swap(c->alt);
+    c->script = 2;
+  }
   if (c->lease != nullptr) {
     Lease *l = c->lease;
     if ((c->flags & kFlagWatch) != 0) {
@@ -208,8 +219,7 @@ void Connection::connect_endpoint() {
   const Endpoint &ep = endpoints_[ep_index_];
   endpoint_name_ = ep.display();
   timer_is_backoff_ = false;
-  uv_timer_start(&timer_, on_timer_cb, static_cast<uint64_t>(client_.opts().connect_timeout_ms),
-                 0);
+  uv_timer_start(&timer_, on_timer_cb, static_cast<uint64_t>(client_.opts().connect_timeout_ms), 0);
   if (ep.unix_socket) {
     connect_resolved(nullptr);
     return;
@@ -234,8 +244,8 @@ void Connection::connect_endpoint() {
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   std::string port = std::to_string(ep.port);
-  int rc = uv_getaddrinfo(client_.loop(), req, on_getaddrinfo_cb, ep.host.c_str(), port.c_str(),
-                          &hints);
+  int rc =
+      uv_getaddrinfo(client_.loop(), req, on_getaddrinfo_cb, ep.host.c_str(), port.c_str(), &hints);
   if (rc != 0) {
     resolving_ = nullptr;
     delete req;
@@ -304,7 +314,9 @@ void Connection::close_sock() {
   sock_ = nullptr;
 }
 
-void Connection::on_sock_close_cb(uv_handle_t *h) { delete static_cast<Sock *>(h->data); }
+void Connection::on_sock_close_cb(uv_handle_t *h) {
+  delete static_cast<Sock *>(h->data);
+}
 
 void Connection::attempt_failed(const std::string &detail) {
   close_sock();
@@ -558,7 +570,9 @@ void Connection::check_idle() {
   pool->release(this);
 }
 
-void Connection::drop_fifo_hold(Command *c) { client_.release_hold(c); }
+void Connection::drop_fifo_hold(Command *c) {
+  client_.release_hold(c);
+}
 
 bool Connection::cluster_node_redirect(Command *c, jr_reply *reply) {
   if ((c->flags & kFlagNoRedirect) != 0 || !client_.cluster().enabled()) return false;

@@ -27,11 +27,11 @@ int64_t now_ms() noexcept;
 enum class CmdState : uint8_t { kFree, kPending, kWritten, kDone };
 
 enum CmdFlags : uint8_t {
-  kFlagDirect = 1,    // complete on the loop thread even in poll mode (jr_client_call)
-  kFlagBlocking = 2,  // runs on a dedicated pooled connection
-  kFlagInternal = 4,  // sent by libjr itself (UNWATCH, ...)
-  kFlagWatch = 8,     // the WATCH that starts a lease
-  kFlagAsking = 16,   // cluster ASK: send ASKING first
+  kFlagDirect = 1,       // complete on the loop thread even in poll mode (jr_client_call)
+  kFlagBlocking = 2,     // runs on a dedicated pooled connection
+  kFlagInternal = 4,     // sent by libjr itself (UNWATCH, ...)
+  kFlagWatch = 8,        // the WATCH that starts a lease
+  kFlagAsking = 16,      // cluster ASK: send ASKING first
   kFlagNoRedirect = 32,  // sent to a chosen node: do not follow MOVED/ASK
 };
 
@@ -70,9 +70,9 @@ struct Command {
   std::atomic<CmdState> state{CmdState::kFree};
   // References: one for the completion, one while in a connection's FIFO.
   std::atomic<int> holds{0};
-  int status = 0;              // poll mode: kept until dispatched
-  jr_reply *reply = nullptr;   // poll mode: kept until dispatched
-  Command *next = nullptr;     // intrusive link (inbox, waiting, completions)
+  int status = 0;             // poll mode: kept until dispatched
+  jr_reply *reply = nullptr;  // poll mode: kept until dispatched
+  Command *next = nullptr;    // intrusive link (inbox, waiting, completions)
   Op op = Op::kCommand;
   Tx *tx = nullptr;            // MULTI/EXEC payload (wire holds the whole block)
   Lease *lease = nullptr;      // runs on a leased (WATCH) connection
@@ -81,7 +81,7 @@ struct Command {
   // Script cache: wire holds EVALSHA, alt holds EVAL.
   Buffer alt;
   char sha[40];
-  uint8_t script = 0;  // 0: not a script; 1: wire is EVALSHA; 2: EVAL sent
+  uint8_t script = 0;     // 0: not a script; 1: wire is EVALSHA; 2: EVAL sent
   uint8_t redirects = 0;  // cluster redirections and retries so far
 
   [[nodiscard]] jr_req_id id() const noexcept {
@@ -193,8 +193,8 @@ class CommandPool {
  public:
   CommandPool() = default;
   ~CommandPool();
-  Command *acquire() noexcept;           // nullptr on OOM
-  void release(Command *c) noexcept;     // any thread
+  Command *acquire() noexcept;        // nullptr on OOM
+  void release(Command *c) noexcept;  // any thread
   Command *lookup(uint32_t index) const noexcept;
 
  private:
@@ -203,7 +203,7 @@ class CommandPool {
   std::mutex mu_;
   std::vector<Command *> free_;
   uint32_t nchunks_ = 0;
-  std::unique_ptr<std::atomic<Command *>[]> chunks_{new std::atomic<Command *>[kMaxChunks]()};
+  std::unique_ptr<std::atomic<Command *>[]> chunks_ { new std::atomic<Command *>[ kMaxChunks ]() };
 };
 
 class Client;
@@ -229,7 +229,7 @@ class Pool;
 struct Lease {
   Pool *pool = nullptr;  // where it asked for a connection
   Connection *conn = nullptr;
-  CmdList pending;     // commands before the connection is granted
+  CmdList pending;  // commands before the connection is granted
   bool requested = false;
   bool watched = false;
   uint64_t epoch = 0;  // connection epoch when WATCH was written
@@ -255,10 +255,10 @@ class Connection {
   Connection(Client &client, std::vector<Endpoint> endpoints, Role role = Role::kShared);
   ~Connection();
 
-  void submit(Command *c);      // route a new command
+  void submit(Command *c);  // route a new command
   // Push mode: writes a command with no reply expected in FIFO order.
   void write_raw(size_t argc, const char *const *argv, const size_t *lens);
-  void connect_now();           // connect even with nothing queued (push mode)
+  void connect_now();  // connect even with nothing queued (push mode)
   [[nodiscard]] bool ready_now() const noexcept { return state_ == State::kReady; }
   [[nodiscard]] uint64_t epoch() const noexcept { return epoch_; }
   [[nodiscard]] bool idle() const noexcept {
@@ -267,12 +267,13 @@ class Connection {
   // Closes the socket: what is in flight fails with JR_ECONNLOST.
   void reset(const std::string &why) { lost(JR_ECONNLOST, why); }
   void set_push(PushHandler *h) noexcept { push_ = h; }
-  Pool *pool = nullptr;    // kPooled: the pool it returns to
-  bool cluster_node = false;  // a cluster node's shared connection
-  Lease *lease = nullptr;  // kPooled: the WATCH that holds it
-  bool busy = false;       // kPooled: given to a command or a lease
-  void flush();                 // hand buffered bytes to the socket
-  bool cancel(Command *c);      // unlink an unsent command; false if not here
+  Pool *pool = nullptr;              // kPooled: the pool it returns to
+  bool cluster_node = false;         // a cluster node's shared connection
+  std::vector<std::string> scripts;  // SHA1s this server has (sorted; EVALSHA cache)
+  Lease *lease = nullptr;            // kPooled: the WATCH that holds it
+  bool busy = false;                 // kPooled: given to a command or a lease
+  void flush();                      // hand buffered bytes to the socket
+  bool cancel(Command *c);           // unlink an unsent command; false if not here
   // Expires commands past `now`; returns the next deadline (0 = none).
   int64_t expire(int64_t now);
   // Shutdown: complete everything and close handles.
@@ -299,8 +300,7 @@ class Connection {
   void lost(int head_code, const std::string &detail);
   void close_sock();
   void write_command(Command *c);
-  void write_internal(Kind kind, int db, size_t argc, const char *const *argv,
-                      const size_t *lens);
+  void write_internal(Kind kind, int db, size_t argc, const char *const *argv, const size_t *lens);
   void on_read(ssize_t nread, const char *data);
   void on_plain(const char *data, size_t len);
   void begin_session();
@@ -326,7 +326,7 @@ class Connection {
   std::vector<Endpoint> endpoints_;
   Role role_;
   PushHandler *push_ = nullptr;
-  uint64_t epoch_ = 0;  // incremented on every successful handshake
+  uint64_t epoch_ = 0;    // incremented on every successful handshake
   bool abandon_ = false;  // a blocking command was given up: close after this pass
   State state_ = State::kIdle;
   Sock *sock_ = nullptr;
@@ -343,10 +343,10 @@ class Connection {
   Ring<Entry> fifo_;
   size_t unflushed_ = 0;  // entries at the back whose bytes are still in out_
   size_t handshake_left_ = 0;
-  CmdList waiting_;       // accepted, not written (not connected yet)
-  Buffer out_;            // bytes queued this loop iteration
-  int current_db_ = 0;    // -1: unknown (after a SELECT probe)
-  std::vector<uint8_t> db_state_;  // 0 unknown, 1 probing, 2 valid
+  CmdList waiting_;                                  // accepted, not written (not connected yet)
+  Buffer out_;                                       // bytes queued this loop iteration
+  int current_db_ = 0;                               // -1: unknown (after a SELECT probe)
+  std::vector<uint8_t> db_state_;                    // 0 unknown, 1 probing, 2 valid
   std::vector<std::pair<int, CmdList>> db_pending_;  // commands waiting for a probe
   int64_t last_read_ = 0;
   friend class Client;
@@ -358,11 +358,11 @@ class Pool {
  public:
   Pool(Client &client, std::vector<Endpoint> endpoints, int max)
       : client_(client), endpoints_(std::move(endpoints)), max_(max) {}
-  void submit(Command *c);      // a blocking command
-  void request(Lease *l);       // a lease wants a connection
+  void submit(Command *c);         // a blocking command
+  void request(Lease *l);          // a lease wants a connection
   void release(Connection *conn);  // a connection is free again
   bool cancel(Command *c);
-  void forget(Lease *l);        // a lease given up before it was granted
+  void forget(Lease *l);  // a lease given up before it was granted
   int64_t expire(int64_t now);
   void shutdown();
   [[nodiscard]] size_t size() const noexcept { return conns_.size(); }
@@ -391,10 +391,9 @@ class Client {
  public:
   static int create(const Options &opts, Client **out);
   int submit(int db, size_t argc, const char *const *argv, const size_t *argvlen,
-             int64_t timeout_ms, jr_reply_cb cb, void *userdata, uint8_t flags,
-             jr_req_id *id_out);
-  int call(int db, size_t argc, const char *const *argv, const size_t *argvlen,
-           int64_t timeout_ms, jr_reply **out);
+             int64_t timeout_ms, jr_reply_cb cb, void *userdata, uint8_t flags, jr_req_id *id_out);
+  int call(int db, size_t argc, const char *const *argv, const size_t *argvlen, int64_t timeout_ms,
+           jr_reply **out);
   int cancel(jr_req_id id);
   int drain(int64_t timeout_ms);
   int destroy();
@@ -423,7 +422,7 @@ class Client {
   bool script_reply(Command *c, jr_reply *reply, Connection &conn);
   void lease_granted(Lease *l);
   Pool &pool() noexcept { return *pool_; }
-  int submit_op(Command *c);    // hand a prepared command object to the loop
+  int submit_op(Command *c);  // hand a prepared command object to the loop
   Command *acquire_command() noexcept;
   void release_unsubmitted(Command *c) noexcept;
   std::vector<Endpoint> endpoints() const { return opts_.endpoints; }
@@ -477,8 +476,7 @@ class Client {
   std::unique_ptr<Cluster> cluster_;
   std::unique_ptr<TlsContext> tls_;
   std::vector<std::unique_ptr<Monitor>> monitors_;
-  std::vector<std::string> known_scripts_;  // SHA1s the server has (sorted)
-  std::vector<Lease *> leases_;             // WATCH leases alive
+  std::vector<Lease *> leases_;  // WATCH leases alive
   std::vector<Connection *> dirty_;
 
   CommandPool cmds_;

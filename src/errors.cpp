@@ -22,8 +22,7 @@ constexpr ErrInfo kErrors[] = {
      false},
     {"JR_EQUEUETIMEOUT", "timed out before the command could be written (it was not sent)", true},
     {"JR_EPROTO",
-     "malformed reply from the server; the connection was reset (the command may have run)",
-     false},
+     "malformed reply from the server; the connection was reset (the command may have run)", false},
     {"JR_ETOOBIG",
      "reply larger than the configured limits; the connection was reset (the command may have "
      "run)",
@@ -32,8 +31,7 @@ constexpr ErrInfo kErrors[] = {
      true},
     {"JR_ECANCELED", "cancelled before it was written (the command was not sent)", true},
     {"JR_EABANDONED",
-     "cancelled after it was written; its reply will be dropped (the command may have run)",
-     false},
+     "cancelled after it was written; its reply will be dropped (the command may have run)", false},
     {"JR_EAUTH",
      "the connection handshake (AUTH, CLIENT SETNAME, connect commands) failed (not sent)", true},
     {"JR_ESHUTDOWN", "client freed while the command was in flight (it may have run)", false},
@@ -79,8 +77,12 @@ JR_API int jr_err_unsent(int code) {
   return e != nullptr && code < 0 && e->unsent ? 1 : 0;
 }
 
-JR_API unsigned jr_version(void) { return JR_VERSION_HEX; }
+JR_API unsigned jr_version(void) {
+  return JR_VERSION_HEX;
+}
 
-JR_API const char *jr_version_string(void) { return JR_VERSION_STRING; }
+JR_API const char *jr_version_string(void) {
+  return JR_VERSION_STRING;
+}
 
 }  // extern "C"

@@ -223,10 +223,14 @@ int Options::set(const std::string &key, const std::string &value) {
   int64_t v = 0;
   if (!parse_int(value, v)) {
     // Keep unknown keys distinguishable from bad values.
-    static const char *const kNumeric[] = {
-        "database", "connect_timeout_ms", "connect_retry", "command_timeout_ms",
-        "socket_timeout_ms", "recv_buffer_size", "tcp_keepalive_s", "tcp_nodelay",
-        "max_bulk_len", "max_elements", "max_reply_bytes", "max_queued", "max_connections", "tls", "tls_verify"};
+    static const char *const kNumeric[] = {"database",          "connect_timeout_ms",
+                                           "connect_retry",     "command_timeout_ms",
+                                           "socket_timeout_ms", "recv_buffer_size",
+                                           "tcp_keepalive_s",   "tcp_nodelay",
+                                           "max_bulk_len",      "max_elements",
+                                           "max_reply_bytes",   "max_queued",
+                                           "max_connections",   "tls",
+                                           "tls_verify"};
     for (const char *k : kNumeric)
       if (key == k) return JR_EINVAL;
     return JR_ENOENT;

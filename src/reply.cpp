@@ -200,7 +200,9 @@ redisReplyObjectFunctions ReplyReader::fns_ = {
     ReplyReader::create_string, ReplyReader::create_array, ReplyReader::create_integer,
     ReplyReader::create_nil, ReplyReader::free_object};
 
-ReplyReader::ReplyReader(const ReaderLimits &limits) : limits_(limits) { reset(); }
+ReplyReader::ReplyReader(const ReaderLimits &limits) : limits_(limits) {
+  reset();
+}
 
 ReplyReader::~ReplyReader() {
   if (r_ != nullptr) redisReaderFree(r_);
@@ -220,7 +222,9 @@ void ReplyReader::reset() noexcept {
   error_.clear();
 }
 
-size_t ReplyReader::buffered() const noexcept { return r_ != nullptr ? r_->len - r_->pos : 0; }
+size_t ReplyReader::buffered() const noexcept {
+  return r_ != nullptr ? r_->len - r_->pos : 0;
+}
 
 Arena *ReplyReader::current() noexcept {
   if (arena_ == nullptr) arena_ = arena_get();
@@ -331,8 +335,7 @@ void ReplyReader::free_object(void *obj) {
 // fails at once instead of after max_reply_bytes have been buffered.
 int ReplyReader::check_pending_bulk() noexcept {
   size_t avail = r_->len - r_->pos;
-  if (avail > limits_.max_reply_bytes)
-    return fail(JR_ETOOBIG, "reply larger than max_reply_bytes");
+  if (avail > limits_.max_reply_bytes) return fail(JR_ETOOBIG, "reply larger than max_reply_bytes");
   const char *p = r_->buf + r_->pos;
   if (avail < 2) return 0;
   // hiredis consumes the type byte first and keeps it in the current task.

@@ -44,9 +44,7 @@ class Arena {
 
   void ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
   // Returns true when the last reference went away (caller recycles it).
-  [[nodiscard]] bool unref() noexcept {
-    return refs_.fetch_sub(1, std::memory_order_acq_rel) == 1;
-  }
+  [[nodiscard]] bool unref() noexcept { return refs_.fetch_sub(1, std::memory_order_acq_rel) == 1; }
   void set_refs(int n) noexcept { refs_.store(n, std::memory_order_relaxed); }
 
  private:
@@ -68,8 +66,8 @@ class Arena {
 // Arena recycling: each thread keeps a small private cache that spills to
 // and refills from a process-wide list in batches, so neither the loop
 // thread nor a dispatching thread takes a lock per reply.
-Arena *arena_get() noexcept;           // nullptr on OOM
-void arena_put(Arena *a) noexcept;     // a must have no references left
+Arena *arena_get() noexcept;        // nullptr on OOM
+void arena_put(Arena *a) noexcept;  // a must have no references left
 // Drops one reference to the reply's arena and recycles it when unused.
 void reply_release(const jr_reply *r) noexcept;
 

@@ -7,7 +7,9 @@ namespace jr {
 
 namespace {
 
-inline uint32_t rol(uint32_t v, int n) { return (v << n) | (v >> (32 - n)); }
+inline uint32_t rol(uint32_t v, int n) {
+  return (v << n) | (v >> (32 - n));
+}
 
 void block(uint32_t h[5], const unsigned char *p) {
   uint32_t w[80];

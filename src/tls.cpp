@@ -41,8 +41,9 @@ std::unique_ptr<TlsContext> TlsContext::create(const Options &o, std::string &er
   if (o.tls_verify) {
     SSL_CTX_set_verify(t->ctx_, SSL_VERIFY_PEER, nullptr);
     if (!o.tls_ca_file.empty() || !o.tls_ca_dir.empty()) {
-      if (SSL_CTX_load_verify_locations(t->ctx_, o.tls_ca_file.empty() ? nullptr : o.tls_ca_file.c_str(),
-                                        o.tls_ca_dir.empty() ? nullptr : o.tls_ca_dir.c_str()) != 1) {
+      if (SSL_CTX_load_verify_locations(
+              t->ctx_, o.tls_ca_file.empty() ? nullptr : o.tls_ca_file.c_str(),
+              o.tls_ca_dir.empty() ? nullptr : o.tls_ca_dir.c_str()) != 1) {
         error = ssl_errors("loading tls_ca_file / tls_ca_dir");
         return nullptr;
       }
@@ -105,8 +106,8 @@ TlsSession::~TlsSession() {
 void TlsSession::set_error(const char *what) {
   long v = ssl_ != nullptr ? SSL_get_verify_result(ssl_) : X509_V_OK;
   if (v != X509_V_OK) {
-    error_ = std::string(what) + ": certificate verification failed: " +
-             X509_verify_cert_error_string(v);
+    error_ = std::string(what) +
+             ": certificate verification failed: " + X509_verify_cert_error_string(v);
     ERR_clear_error();
   } else {
     error_ = ssl_errors(what);
@@ -155,7 +156,9 @@ bool TlsSession::write(const char *data, size_t len) {
   return true;
 }
 
-bool TlsSession::pending() const { return BIO_ctrl_pending(wbio_) > 0; }
+bool TlsSession::pending() const {
+  return BIO_ctrl_pending(wbio_) > 0;
+}
 
 bool TlsSession::drain(Buffer &out) {
   size_t n = BIO_ctrl_pending(wbio_);

@@ -45,12 +45,12 @@ class TlsSession {
   [[nodiscard]] bool ok() const noexcept { return ssl_ != nullptr; }
   // 1: done, 0: needs more bytes from the server, -1: failed (error()).
   int handshake();
-  bool feed(const char *data, size_t len);              // ciphertext in
+  bool feed(const char *data, size_t len);  // ciphertext in
   // Plaintext out: >0 bytes, 0 nothing yet, -1 failed / closed.
   int read(char *buf, size_t cap);
-  bool write(const char *data, size_t len);             // plaintext in
-  [[nodiscard]] bool pending() const;                   // ciphertext to send?
-  bool drain(Buffer &out);                              // ciphertext out
+  bool write(const char *data, size_t len);  // plaintext in
+  [[nodiscard]] bool pending() const;        // ciphertext to send?
+  bool drain(Buffer &out);                   // ciphertext out
   [[nodiscard]] const std::string &error() const noexcept { return error_; }
 
  private:

@@ -16,8 +16,7 @@ Connection *Pool::take() {
     return conn;
   }
   if (static_cast<int>(conns_.size()) < max_) {
-    conns_.push_back(
-        std::make_unique<Connection>(client_, endpoints_, Connection::Role::kPooled));
+    conns_.push_back(std::make_unique<Connection>(client_, endpoints_, Connection::Role::kPooled));
     Connection *conn = conns_.back().get();
     conn->pool = this;
     conn->busy = true;
@@ -186,9 +185,9 @@ bool SubManager::wants_connection() const {
 }
 
 void SubManager::confirm(Sub *sub, const char *kind, const std::string &name) {
-  jr_reply *r = make_array_reply({ReplyPart{JR_REPLY_STRING, kind, 0},
-                                  ReplyPart{JR_REPLY_STRING, name, 0},
-                                  ReplyPart{JR_REPLY_INTEGER, "", sub->count()}});
+  jr_reply *r =
+      make_array_reply({ReplyPart{JR_REPLY_STRING, kind, 0}, ReplyPart{JR_REPLY_STRING, name, 0},
+                        ReplyPart{JR_REPLY_INTEGER, "", sub->count()}});
   if (r == nullptr) return;
   client_.post(sub->cb, sub->userdata, JR_OK, r);
   reply_release(r);
@@ -359,8 +358,8 @@ bool is(const jr_reply *r, const char *word) {
 }  // namespace
 
 void SubManager::on_push(Connection &, jr_reply *reply) {
-  const jr_reply *kind = reply->type == JR_REPLY_ARRAY && reply->len > 0 ? reply->u.elements[0]
-                                                                          : nullptr;
+  const jr_reply *kind =
+      reply->type == JR_REPLY_ARRAY && reply->len > 0 ? reply->u.elements[0] : nullptr;
   if (is(kind, "message") && reply->len == 3) {
     const jr_reply *ch = reply->u.elements[1];
     auto it = channels_.find(std::string(ch->u.str, ch->len));
@@ -388,8 +387,7 @@ void SubManager::on_push(Connection &, jr_reply *reply) {
     }
   } else if (is(kind, "unsubscribe") || is(kind, "punsubscribe")) {
     // Confirmed to the subscriber when it asked.
-  } else if (is(kind, "pong") || reply->type == JR_REPLY_STATUS ||
-             reply->type == JR_REPLY_STRING) {
+  } else if (is(kind, "pong") || reply->type == JR_REPLY_STATUS || reply->type == JR_REPLY_STRING) {
     // ["pong", text] when subscribed; a plain reply when not.
     while (!pings_.empty() && !pings_.front().sent) pings_.pop_front();
     if (!pings_.empty()) {
@@ -454,6 +452,8 @@ void Monitor::on_push(Connection &, jr_reply *reply) {
   reply_release(reply);
 }
 
-void Monitor::on_lost(Connection &) { client_.post(cb_, userdata_, JR_SUB_LOST, nullptr); }
+void Monitor::on_lost(Connection &) {
+  client_.post(cb_, userdata_, JR_SUB_LOST, nullptr);
+}
 
 }  // namespace jr

@@ -1,7 +1,6 @@
 // Integration tests of the core against a real redis-server.
 #include <gtest/gtest.h>
 #include <jr/jr.h>
-
 #include <poll.h>
 
 #include <atomic>
@@ -152,8 +151,7 @@ TEST_F(ClientTest, DatabaseViewsInterleaveOnOneSocket) {
   Recorder rec;
   for (int i = 0; i < 300; i++) {
     ASSERT_EQ(submit(db1, {"SET", "t:dbkey", "one-" + std::to_string(i)}, rec, 3 * i), JR_OK);
-    ASSERT_EQ(submit(db2, {"SET", "t:dbkey", "two-" + std::to_string(i)}, rec, 3 * i + 1),
-              JR_OK);
+    ASSERT_EQ(submit(db2, {"SET", "t:dbkey", "two-" + std::to_string(i)}, rec, 3 * i + 1), JR_OK);
     ASSERT_EQ(submit(c, {"SET", "t:dbkey", "zero-" + std::to_string(i)}, rec, 3 * i + 2), JR_OK);
   }
   ASSERT_TRUE(rec.wait_all());
@@ -178,8 +176,7 @@ TEST_F(ClientTest, InvalidDatabaseGetsTheServerErrorAndOthersAreUnaffected) {
   ASSERT_TRUE(rec.wait_all());
   EXPECT_EQ(rec.get(1).status, JR_OK);
   EXPECT_EQ(rec.get(1).type, JR_REPLY_ERROR);
-  EXPECT_NE(rec.get(1).text.find("DB index is out of range"), std::string::npos)
-      << rec.get(1).text;
+  EXPECT_NE(rec.get(1).text.find("DB index is out of range"), std::string::npos) << rec.get(1).text;
   EXPECT_EQ(rec.get(0).text, "OK");
   EXPECT_EQ(rec.get(2).text, "OK");
   // Nothing was written anywhere by the rejected command.
@@ -266,8 +263,8 @@ TEST_F(ClientTest, CancelBeforeAndAfterTheWrite) {
   ASSERT_TRUE(rec.wait_all(5000));
   EXPECT_EQ(rec.get(1).status, JR_EABANDONED);  // it was written already
   EXPECT_EQ(rec.get(0).status, JR_OK);
-  EXPECT_EQ(jr_cancel(c, behind), JR_ENOENT);   // completed already
-  EXPECT_EQ(call(c, {"PING"}).str(), "PONG");   // connection in sync
+  EXPECT_EQ(jr_cancel(c, behind), JR_ENOENT);  // completed already
+  EXPECT_EQ(call(c, {"PING"}).str(), "PONG");  // connection in sync
 
   // Cancel before the write: a client whose server does not answer yet.
   RedisServer paused;
@@ -343,9 +340,9 @@ TEST_F(ClientTest, UnreachableEndpointFailsWithConnectErrorNotAHang) {
   ClientPtr c(o);
   auto t0 = std::chrono::steady_clock::now();
   Result r = call(c, {"PING"});
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now() - t0)
-                .count();
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   EXPECT_EQ(r.status, JR_ECONNECT);
   EXPECT_EQ(jr_err_unsent(r.status), 1);
   EXPECT_EQ(failed.load(), 3);  // first attempt + 2 retries
@@ -581,9 +578,9 @@ TEST_F(ClientTest, PollModeSignalsTimeoutsWithoutOtherTraffic) {
   auto t0 = std::chrono::steady_clock::now();
   pollfd p{fd, POLLIN, 0};
   ASSERT_EQ(poll(&p, 1, 3000), 1);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now() - t0)
-                .count();
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   jr_dispatch(c, 0);
   EXPECT_EQ(status, JR_ETIMEDOUT);
   EXPECT_LT(ms, 600);

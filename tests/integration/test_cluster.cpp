@@ -58,10 +58,19 @@ std::vector<std::string> strings_of(const jr_reply *r) {
 TEST_F(Cluster, RoutesEveryKeyShapeToItsMaster) {
   auto o = opts();
   ClientPtr c(o);
-  const std::vector<std::string> keys = {"",          "a",         "foo",      "{}",
-                                         "{}x",       "}{a}",      "{a}b",     "x{a}y",
-                                         "{user1000}.following", "{user1000}.followers",
-                                         "a{b}{c}",   "{{a}}",     "k\r\n\0z"};
+  const std::vector<std::string> keys = {"",
+                                         "a",
+                                         "foo",
+                                         "{}",
+                                         "{}x",
+                                         "}{a}",
+                                         "{a}b",
+                                         "x{a}y",
+                                         "{user1000}.following",
+                                         "{user1000}.followers",
+                                         "a{b}{c}",
+                                         "{{a}}",
+                                         "k\r\n\0z"};
   for (size_t i = 0; i < keys.size(); i++) {
     Result r = call(c, {"SET", keys[i], "v" + std::to_string(i)});
     ASSERT_TRUE(r.ok()) << "key '" << keys[i] << "': " << r.status << " " << r.str();
@@ -248,6 +257,19 @@ TEST_F(Cluster, TransactionsScriptsBlockingAndPubSubFollowTheirKeys) {
     EXPECT_EQ(r.status, JR_OK);
     EXPECT_EQ(r.integer(), i + 1);
   }
+  // The EVALSHA cache is per node: on every master, EVAL the first time
+  // the script is seen there, EVALSHA afterwards.
+  for (int port : cluster_->master_ports()) {
+    std::string key;
+    for (int i = 0; key.empty(); i++)
+      if (cluster_->master_of_key("sc:" + std::to_string(i)) == port)
+        key = "sc:" + std::to_string(i);
+    int64_t eval0 = calls(port, "eval"), sha0 = calls(port, "evalsha");
+    for (int i = 0; i < 3; i++)
+      EXPECT_EQ(call(c, {"EVAL", "return redis.call('EXISTS', KEYS[1])", "1", key}).status, JR_OK);
+    EXPECT_EQ(calls(port, "eval") - eval0, 1) << port;
+    EXPECT_EQ(calls(port, "evalsha") - sha0, 2) << port;
+  }
   // BLPOP on the node of its key, woken by an RPUSH from the client.
   ASSERT_EQ(submit(c, {"BLPOP", "bq:1", "5"}, rec, 4), JR_OK);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -314,22 +336,21 @@ TEST_F(Cluster, FailoverUnderLoadCompletesEveryCommandOnce) {
   // Commands to the failed shard succeed again once the replica is promoted.
   auto ok_again = std::chrono::steady_clock::now();
   bool recovered = eventually([&] { return call(c, {"INCR", victim_keys[0]}).ok(); }, 10000);
-  auto recovered_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now() - t0)
-                          .count();
+  auto recovered_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   stop = true;
   for (auto &th : ts) th.join();
   EXPECT_TRUE(recovered);
   EXPECT_NE(promoted, victim);
   EXPECT_GT(other_ok_during.load(), 50) << "other shards stalled during the failover";
-  std::printf("[ measure  ] failover: promoted after %lld ms (fixture), client recovered "
-              "after %lld ms; other shards during failover: %lld ok, %lld failed; "
-              "failed-shard commands failed: %lld\n",
-              static_cast<long long>(cluster_->last_failover_ms()),
-              static_cast<long long>(recovered_ms),
-              static_cast<long long>(other_ok_during.load()),
-              static_cast<long long>(other_fail_during.load()),
-              static_cast<long long>(victim_fail.load()));
+  std::printf(
+      "[ measure  ] failover: promoted after %lld ms (fixture), client recovered "
+      "after %lld ms; other shards during failover: %lld ok, %lld failed; "
+      "failed-shard commands failed: %lld\n",
+      static_cast<long long>(cluster_->last_failover_ms()), static_cast<long long>(recovered_ms),
+      static_cast<long long>(other_ok_during.load()),
+      static_cast<long long>(other_fail_during.load()), static_cast<long long>(victim_fail.load()));
   (void)ok_again;
   (void)token;
   // Exactly-once under the same fault, asynchronously: every submit gets

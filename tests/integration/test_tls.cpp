@@ -101,8 +101,9 @@ TEST_F(Tls, VerifiedConnectionPipelinesLikePlainTcp) {
   ASSERT_TRUE(rec.wait_all());
   EXPECT_EQ(rec.get(1999).integer - rec.get(0).integer, 1999);
   // The server sees a TLS client (its plain port is not used).
-  EXPECT_NE(call(c, {"CLIENT", "INFO"}).str().find("laddr=127.0.0.1:" +
-                                                   std::to_string(server_->tls_port)),
+  EXPECT_NE(call(c, {"CLIENT", "INFO"})
+                .str()
+                .find("laddr=127.0.0.1:" + std::to_string(server_->tls_port)),
             std::string::npos);
 }
 

@@ -58,8 +58,7 @@ struct Inbox {
         const jr_reply *e = jr_reply_element(r, i);
         size_t len = 0;
         const char *s = jr_reply_str(e, &len);
-        parts.push_back(s != nullptr ? std::string(s, len)
-                                     : std::to_string(jr_reply_integer(e)));
+        parts.push_back(s != nullptr ? std::string(s, len) : std::to_string(jr_reply_integer(e)));
       }
     } else if (r != nullptr) {
       size_t len = 0;
@@ -341,8 +340,7 @@ int watch_increment(jr_client *c, const std::string &key, RedisServer *meddle) {
   std::vector<std::string> get = {"GET", key};
   auto argv = argv_of(get, lens);
   void *ud = rec.expect(0);
-  EXPECT_EQ(jr_watch_submit(w, argv.size(), argv.data(), lens.data(), -1, Recorder::cb, ud),
-            JR_OK);
+  EXPECT_EQ(jr_watch_submit(w, argv.size(), argv.data(), lens.data(), -1, Recorder::cb, ud), JR_OK);
   EXPECT_TRUE(rec.wait_all());
   int64_t value = std::atoll(rec.get(0).text.c_str()) + 1;
   if (meddle != nullptr) meddle->cmd("INCR " + key);  // another client changes it
@@ -487,7 +485,9 @@ TEST_F(Transparent, PubSubSurvivesClientKillAndRestart) {
 
   s.restart();
   EXPECT_EQ(in.next_of_status(JR_SUB_RESUBSCRIBED), true);
-  EXPECT_TRUE(eventually([&] { return call(c, {"PUBLISH", "ps:a", "after-restart"}).integer() == 1; }));
+  EXPECT_TRUE(eventually([&] {
+    return call(c, {"PUBLISH", "ps:a", "after-restart"}).integer() == 1;
+  }));
   EXPECT_EQ(in.next_of("message"), (std::vector<std::string>{"message", "ps:a", "after-restart"}));
   jr_sub_free(sub);
   EXPECT_TRUE(in.wait_closed());
@@ -518,7 +518,8 @@ TEST_F(Transparent, MonitorStreamsCommands) {
   }));
 }
 
-// ---- Scripts -------------------------------------------------------------------------------------
+// ---- Scripts
+// -------------------------------------------------------------------------------------
 
 TEST_F(Transparent, EvalUsesEvalshaAndSurvivesScriptFlush) {
   RedisServer s;
