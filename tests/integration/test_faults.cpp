@@ -1678,3 +1678,38 @@ TEST(KnownBugs, MaxReplyBytesAppliesToTopLevelStrings) {
   Result r = call(c, {"GET", "big"});
   EXPECT_EQ(r.status, JR_ETOOBIG) << "got a reply of " << r.str().size() << " bytes";
 }
+
+// libjr bug (undefined behaviour): jr_strerror / jr_err_name / jr_err_unsent
+// with INT_MIN. src/errors.cpp info() computes -code, which overflows for
+// INT_MIN; UBSan: "negation of -2147483648 cannot be represented in type
+// 'int'" (found by fuzz/fuzz_capi). GCC -O2 happens to return the "unknown"
+// answers; unoptimised, the index -INT_MIN reads out of bounds. Shows under
+// the ASan/UBSan build (scripts/test sets UBSAN_OPTIONS=halt_on_error=1).
+TEST(KnownBugs, ErrorFunctionsAcceptIntMin) {
+  SKIP_KNOWN_BUG("jr_strerror(INT_MIN) negates INT_MIN");
+  EXPECT_STREQ(jr_err_name(INT_MIN), "JR_E?");
+  EXPECT_EQ(jr_err_unsent(INT_MIN), 0);
+  EXPECT_NE(jr_strerror(INT_MIN), nullptr);
+}
+
+// libjr bug (memory): the database number sizes a per-connection vector.
+// Connection::write_command does db_state_.resize(db + 1) before the SELECT
+// probe, so jr_db_new(client, 2000000000) + one command allocates and
+// touches ~2 GB (RSS 6 MiB -> 1.9 GiB measured), kept for the connection's
+// life, on every connection that sees it; the server then rejects the
+// database. Expected: memory independent of the number (a map or a bound).
+TEST_F(Faults, LargeDatabaseNumberDoesNotAllocateGigabytes) {
+  SKIP_KNOWN_BUG("db_state_ sized by the database number");
+  OptionsPtr o;
+  o.set("endpoint", server_->endpoint());
+  ClientPtr c(o);
+  ASSERT_EQ(call(c, {"PING"}).str(), "PONG");
+  size_t rss0 = rss_bytes();
+  jr_db *db = nullptr;
+  ASSERT_EQ(jr_db_new(c, 2000000000, &db), JR_OK);
+  Result r = call(db, {"GET", "k"});
+  jr_db_free(db);
+  EXPECT_EQ(r.type(), JR_REPLY_ERROR);  // "DB index is out of range"
+  EXPECT_LT(rss_bytes(), rss0 + (64u << 20)) << "RSS grew by "
+                                             << (rss_bytes() - rss0) / (1 << 20) << " MiB";
+}
