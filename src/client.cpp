@@ -236,6 +236,7 @@ Command *Client::acquire_command() noexcept {
   c->obj = nullptr;
   c->conn = nullptr;
   c->script = 0;
+  c->charged = 0;
   c->redirects = 0;
   c->deadline = 0;
   c->db = opts_.database;
@@ -334,6 +335,18 @@ int Client::submit_op(Command *c) {
       release_unsubmitted(c);
       return JR_EFULL;
     }
+    // Bytes of commands accepted and not yet completed: a slow or absent
+    // server cannot make memory grow without bound.
+    c->charged = static_cast<int64_t>(c->wire.size() + c->alt.size());
+    if (queued_bytes_.fetch_add(c->charged, std::memory_order_relaxed) + c->charged >
+            opts_.max_queued_bytes &&
+        c->charged > 0) {
+      queued_bytes_.fetch_sub(c->charged, std::memory_order_relaxed);
+      queued_.fetch_sub(1, std::memory_order_relaxed);
+      c->charged = 0;
+      release_unsubmitted(c);
+      return JR_EFULL;
+    }
     unfinished_.fetch_add(1, std::memory_order_relaxed);
   }
   c->holds.store(1, std::memory_order_relaxed);
@@ -350,6 +363,8 @@ int Client::submit_op(Command *c) {
       if (!control) {
         unfinished_.fetch_sub(1, std::memory_order_relaxed);
         queued_.fetch_sub(1, std::memory_order_relaxed);
+        queued_bytes_.fetch_sub(c->charged, std::memory_order_relaxed);
+        c->charged = 0;
       }
       release_unsubmitted(c);
       return JR_ECLOSED;
@@ -724,6 +739,8 @@ void Client::complete(Command *c, int status, jr_reply *reply) {
 
 void Client::release_hold(Command *c) noexcept {
   if (c->holds.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    if (c->charged != 0) queued_bytes_.fetch_sub(c->charged, std::memory_order_relaxed);
+    c->charged = 0;
     cmds_.release(c);
     queued_.fetch_sub(1, std::memory_order_relaxed);
   }

@@ -83,6 +83,7 @@ struct Command {
   char sha[40];
   uint8_t script = 0;     // 0: not a script; 1: wire is EVALSHA; 2: EVAL sent
   uint8_t redirects = 0;  // cluster redirections and retries so far
+  int64_t charged = 0;    // bytes counted against max_queued_bytes
 
   [[nodiscard]] jr_req_id id() const noexcept {
     return (static_cast<uint64_t>(gen.load(std::memory_order_relaxed)) << 32) | index;
@@ -481,7 +482,8 @@ class Client {
 
   CommandPool cmds_;
   std::atomic<bool> closing_{false};
-  std::atomic<int64_t> queued_{0};  // accepted and not yet released (max_queued)
+  std::atomic<int64_t> queued_{0};        // accepted and not yet released (max_queued)
+  std::atomic<int64_t> queued_bytes_{0};  // their encoded size (max_queued_bytes)
 
   std::mutex inbox_mu_;
   CmdList inbox_;

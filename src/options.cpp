@@ -282,6 +282,9 @@ int Options::set_int(const std::string &key, int64_t v) {
   } else if (key == "max_connections") {
     if (!in(1, 100000)) return JR_EINVAL;
     max_connections = static_cast<int>(v);
+  } else if (key == "max_queued_bytes") {
+    if (!in(1024, INT64_MAX)) return JR_EINVAL;
+    max_queued_bytes = v;
   } else if (key == "max_queued") {
     if (!in(1, INT32_MAX)) return JR_EINVAL;
     max_queued = v;

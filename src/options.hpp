@@ -38,6 +38,7 @@ struct Options {
   bool tcp_nodelay = true;
   ReaderLimits limits;
   int64_t max_queued = 1 << 20;
+  int64_t max_queued_bytes = int64_t{1} << 30;
   int max_connections = 10;
   int cluster_mode = -1;  // -1 auto, 0 never, 1 expected
   bool tls = false;

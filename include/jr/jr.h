@@ -140,6 +140,8 @@ JR_API const char *jr_version_string(void);
  *   max_reply_bytes     largest accepted reply as a whole (default 1 GiB).
  *   max_queued          most commands accepted and not completed (default
  *                       1M; beyond: JR_EFULL).
+ *   max_queued_bytes    most bytes (encoded) of such commands (default
+ *                       1 GiB; beyond: JR_EFULL).
  *   max_connections     dedicated (pooled) connections per endpoint, used by
  *                       blocking commands and WATCH (default 10; the seed's
  *                       maxconnections). A command that finds the pool full
@@ -366,7 +368,9 @@ JR_API void jr_watch_free(jr_watch *watch);
 #define JR_SUB_RESUBSCRIBED 2
 typedef void (*jr_message_cb)(void *userdata, int status, const jr_reply *msg);
 JR_API int jr_sub_new(jr_client *client, jr_message_cb cb, void *userdata, jr_sub **out);
-/* pattern: 0 for channels, 1 for patterns. */
+/* pattern: 0 for channels, 1 for patterns. A subscription is in effect
+ * once its ["subscribe", name, n] (or "psubscribe") message has arrived:
+ * a PUBLISH made before that may not reach it. */
 JR_API int jr_sub_subscribe(jr_sub *sub, int pattern, size_t n, const char *const *names,
                             const size_t *lens);
 JR_API int jr_sub_unsubscribe(jr_sub *sub, int pattern, size_t n, const char *const *names,

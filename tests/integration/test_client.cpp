@@ -632,3 +632,41 @@ TEST(AuthRotation, NewPasswordUsedForNewConnections) {
   EXPECT_EQ(jr_client_set_auth(nullptr, nullptr, "x"), JR_EINVAL);
   EXPECT_EQ(jr_client_set_auth(c, nullptr, nullptr), JR_EINVAL);
 }
+
+TEST(BackPressure, QueuedCommandsAndBytesAreCappedWithEFull) {
+  RedisServer s;
+  s.pause();  // a stalled server: nothing completes
+  OptionsPtr o;
+  o.set("endpoint", s.endpoint())
+      .set_int("max_queued", 100)
+      .set_int("max_queued_bytes", 64 * 1024)
+      .set_int("command_timeout_ms", 400)
+      .set_int("connect_timeout_ms", 300);
+  ClientPtr c(o);
+  Recorder rec;
+  int accepted = 0, full = 0;
+  for (int i = 0; i < 200; i++) {
+    int rc = submit(c, {"PING"}, rec, i);
+    if (rc == JR_OK) accepted++;
+    if (rc == JR_EFULL) full++;
+  }
+  EXPECT_EQ(accepted, 100);
+  EXPECT_EQ(full, 100);
+  // Bytes: a few large values fill 64 KiB before the count cap.
+  ASSERT_TRUE(rec.wait_all(5000));
+  std::string big(20000, 'b');
+  int big_ok = 0, big_full = 0;
+  for (int i = 0; i < 10; i++) {
+    int rc = submit(c, {"SET", "k", big}, rec, 1000 + i);
+    if (rc == JR_OK) big_ok++;
+    if (rc == JR_EFULL) big_full++;
+  }
+  EXPECT_EQ(big_ok, 3);
+  EXPECT_EQ(big_full, 7);
+  EXPECT_EQ(jr_err_unsent(JR_EFULL), 1);
+  ASSERT_TRUE(rec.wait_all(5000));
+  EXPECT_EQ(rec.duplicates(), 0u);
+  s.resume();
+  // Once they completed (timed out), there is room again.
+  EXPECT_TRUE(eventually([&] { return call(c, {"PING"}).str() == "PONG"; }));
+}
