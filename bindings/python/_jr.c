@@ -614,6 +614,114 @@ static PyObject *Client_cancel(ClientObject *self, PyObject *arg) {
   return PyBool_FromLong(jr_cancel(self->client, (jr_req_id)id) == JR_OK);
 }
 
+/* ---- Cluster -------------------------------------------------------------------------------- */
+
+/* endpoints(target): target gets [[address, role], ...] (role b"master",
+ * b"replica" or b"standalone"). */
+static PyObject *Client_endpoints(ClientObject *self, PyObject *target) {
+  jr_client *c = client_get(self);
+  if (c == NULL) return NULL;
+  Py_INCREF(target);
+  int rc = jr_client_endpoints(c, reply_cb, target);
+  if (rc != JR_OK) {
+    Py_DECREF(target);
+    return raise_code(rc, NULL);
+  }
+  Py_RETURN_NONE;
+}
+
+/* submit_all_masters(args, target, timeout=None): target gets
+ * [[address, reply or RedisReplyError], ...], or RedisError ECLUSTER on a
+ * standalone server. */
+static PyObject *Client_submit_all_masters(ClientObject *self, PyObject *const *args,
+                                           Py_ssize_t nargs) {
+  if (nargs < 2 || nargs > 3) {
+    PyErr_SetString(PyExc_TypeError, "submit_all_masters(args, target, timeout=None)");
+    return NULL;
+  }
+  jr_client *c = client_get(self);
+  if (c == NULL) return NULL;
+  int64_t timeout = timeout_ms_from(nargs > 2 ? args[2] : NULL);
+  if (timeout == INT64_MIN) return NULL;
+  Args a;
+  if (args_from(&a, args[0]) < 0) return NULL;
+  PyObject *target = Py_NewRef(args[1]);
+  int rc = jr_client_submit_all_masters(c, a.argc, a.argv, a.lens, timeout, reply_cb, target);
+  if (rc != JR_OK) {
+    Py_DECREF(target);
+    raise_submit(rc, &a);
+    args_release(&a);
+    return NULL;
+  }
+  args_release(&a);
+  Py_RETURN_NONE;
+}
+
+/* A str argument without NUL bytes, as UTF-8 (borrowed from `o`). */
+static const char *c_string(PyObject *o, const char *what) {
+  if (!PyUnicode_Check(o)) {
+    PyErr_Format(PyExc_TypeError, "%s must be a str", what);
+    return NULL;
+  }
+  Py_ssize_t n;
+  const char *s = PyUnicode_AsUTF8AndSize(o, &n);
+  if (s == NULL) return NULL;
+  if ((size_t)n != strlen(s)) {
+    PyErr_Format(PyExc_ValueError, "%s must not contain NUL characters", what);
+    return NULL;
+  }
+  return s;
+}
+
+/* submit_to(endpoint, args, target, timeout=None): runs on one node
+ * ("host:port", "[v6]:port" or a unix socket path), no redirections. */
+static PyObject *Client_submit_to(ClientObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  if (nargs < 3 || nargs > 4) {
+    PyErr_SetString(PyExc_TypeError, "submit_to(endpoint, args, target, timeout=None)");
+    return NULL;
+  }
+  jr_client *c = client_get(self);
+  if (c == NULL) return NULL;
+  const char *endpoint = c_string(args[0], "endpoint");
+  if (endpoint == NULL) return NULL;
+  int64_t timeout = timeout_ms_from(nargs > 3 ? args[3] : NULL);
+  if (timeout == INT64_MIN) return NULL;
+  Args a;
+  if (args_from(&a, args[1]) < 0) return NULL;
+  PyObject *target = Py_NewRef(args[2]);
+  int rc = jr_client_submit_to(c, endpoint, a.argc, a.argv, a.lens, timeout, reply_cb, target);
+  if (rc != JR_OK) {
+    Py_DECREF(target);
+    if (rc == JR_EINVAL) {
+      raise_code(rc, "invalid server endpoint (use \"host:port\", \"[v6addr]:port\" or a path)");
+    } else {
+      raise_submit(rc, &a);
+    }
+    args_release(&a);
+    return NULL;
+  }
+  args_release(&a);
+  Py_RETURN_NONE;
+}
+
+/* set_auth(username, password): credentials of the connections made from
+ * now on. username may be None. */
+static PyObject *Client_set_auth(ClientObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  if (nargs != 2) {
+    PyErr_SetString(PyExc_TypeError, "set_auth(username, password)");
+    return NULL;
+  }
+  jr_client *c = client_get(self);
+  if (c == NULL) return NULL;
+  const char *user = NULL;
+  if (args[0] != Py_None && (user = c_string(args[0], "username")) == NULL) return NULL;
+  const char *password = c_string(args[1], "password");
+  if (password == NULL) return NULL;
+  int rc = jr_client_set_auth(c, user, password);
+  if (rc != JR_OK) return raise_code(rc, NULL);
+  Py_RETURN_NONE;
+}
+
 static PyObject *Client_fileno(ClientObject *self, PyObject *Py_UNUSED(ignored)) {
   jr_client *c = client_get(self);
   if (c == NULL) return NULL;
@@ -921,6 +1029,14 @@ static PyMethodDef Client_methods[] = {
     {"submit", (PyCFunction)(void (*)(void))Client_submit, METH_FASTCALL,
      "submit(db, args, target, timeout=None) -> request id"},
     {"cancel", (PyCFunction)Client_cancel, METH_O, "cancel(id) -> bool"},
+    {"endpoints", (PyCFunction)Client_endpoints, METH_O,
+     "endpoints(target): target gets [[address, role], ...]"},
+    {"submit_all_masters", (PyCFunction)(void (*)(void))Client_submit_all_masters, METH_FASTCALL,
+     "submit_all_masters(args, target, timeout=None)"},
+    {"submit_to", (PyCFunction)(void (*)(void))Client_submit_to, METH_FASTCALL,
+     "submit_to(endpoint, args, target, timeout=None)"},
+    {"set_auth", (PyCFunction)(void (*)(void))Client_set_auth, METH_FASTCALL,
+     "set_auth(username, password): credentials of connections made from now on"},
     {"fileno", (PyCFunction)Client_fileno, METH_NOARGS, "the completion eventfd"},
     {"dispatch", (PyCFunction)(void (*)(void))Client_dispatch, METH_FASTCALL,
      "dispatch(max=0) -> number of completions run"},
@@ -1133,6 +1249,10 @@ PyMODINIT_FUNC PyInit__jr(void) {
       {"EDISCARDED", JR_EDISCARDED},
       {"EWATCH", JR_EWATCH},
       {"EPOOLTIMEOUT", JR_EPOOLTIMEOUT},
+      {"ECROSSSLOT", JR_ECROSSSLOT},
+      {"ECLUSTER", JR_ECLUSTER},
+      {"EFORKED", JR_EFORKED},
+      {"ETLS", JR_ETLS},
       {"SUB_LOST", JR_SUB_LOST},
       {"SUB_RESUBSCRIBED", JR_SUB_RESUBSCRIBED},
   };

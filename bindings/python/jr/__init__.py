@@ -36,6 +36,10 @@ EFULL = _ext.EFULL
 EDISCARDED = _ext.EDISCARDED
 EWATCH = _ext.EWATCH
 EPOOLTIMEOUT = _ext.EPOOLTIMEOUT
+ECROSSSLOT = _ext.ECROSSSLOT
+ECLUSTER = _ext.ECLUSTER
+EFORKED = _ext.EFORKED
+ETLS = _ext.ETLS
 
 __all__ = [
     'MultiplexerPool', 'Multiplexer', 'Database', 'Command', 'Multi', 'Watch', 'PubSub', 'Monitor',

@@ -7,12 +7,13 @@ result of an asyncio future directly (no thread hop per reply).
 """
 import asyncio
 import collections
+import os
 import urllib.parse
 import warnings
 
 from ._native import error, ext
 from .encoding import utf8_encode
-from .exceptions import RedisError
+from .exceptions import RedisError, RedisReplyError
 
 __all__ = ['MultiplexerPool', 'Multiplexer', 'Database', 'Command', 'Multi', 'Watch', 'PubSub',
            'Monitor']
@@ -77,30 +78,59 @@ def _seconds_ms(key, value):
     return max(ms, 1) if value > 0 else 0
 
 
+def _url_database(url):
+    """The database a redis://, rediss:// or unix:// URL selects (0 if none)."""
+    u = urllib.parse.urlsplit(url)
+    db = 0
+    path = u.path.strip('/')
+    if u.scheme in ('redis', 'rediss') and path.isdigit():
+        db = int(path)
+    for k, v in urllib.parse.parse_qsl(u.query):
+        if k == 'db' and v.isdigit():
+            db = int(v)
+    return db
+
+
+_TLS_PATHS = ('tls_ca_file', 'tls_ca_dir', 'tls_cert_file', 'tls_key_file')
+
+
 def _parse_configuration(configuration):
-    """Returns (libjr options as (key, value) pairs, connect commands, endpoints)."""
+    """Returns (libjr options as (key, value) pairs, connect commands, the
+    configured database)."""
     if configuration is None:
         configuration = {}
     elif not isinstance(configuration, dict):  # a list of endpoints (or one)
         configuration = {'endpoints': configuration}
     options = []
     commands = []
-    endpoints = []
+    database = 0
+    url = configuration.get('url')
+    if url is not None:
+        # First, so that explicit keys (tls, database, password...) override
+        # what the URL says instead of being reset by it.
+        if isinstance(url, bytes):
+            url = url.decode()
+        options.append(('url', url))
+        database = _url_database(url)
     for key, value in configuration.items():  # the caller's dict is not modified
         if key == 'endpoints':
             if value is None:
                 continue
             for e in _endpoint_list(value):
-                text, shown = _endpoint_text(e)
-                options.append(('endpoint', text))
-                endpoints.append(shown)
+                options.append(('endpoint', _endpoint_text(e)[0]))
         elif key == 'url':
+            pass  # handled above
+        elif key in ('tls', 'tls_verify'):
+            if value is not None:
+                options.append((key, 1 if value else 0))
+        elif key in _TLS_PATHS or key == 'tls_server_name':
             if value is None:
                 continue
-            options.append(('url', value))
-            u = urllib.parse.urlsplit(value)
-            endpoints.append(u.path if u.scheme == 'unix' else (u.hostname or '127.0.0.1',
-                                                                 u.port or 6379))
+            if key in _TLS_PATHS:
+                value = os.fspath(value)
+            if isinstance(value, bytes):
+                value = os.fsdecode(value)
+            options.append((key, str(value)))
         elif key in ('password', 'username', 'clientname'):
             if value is None:
                 continue
@@ -109,7 +139,8 @@ def _parse_configuration(configuration):
             options.append(({'clientname': 'client_name'}.get(key, key), str(value)))
         elif key == 'database':
             if value is not None:
-                options.append(('database', int(value)))
+                database = int(value)
+                options.append(('database', database))
         elif key == 'connecttimeout':
             if value is not None:  # None: libjr's default (5 s per attempt)
                 options.append(('connect_timeout_ms', _seconds_ms(key, value)))
@@ -152,9 +183,60 @@ def _parse_configuration(configuration):
                               'connection instead', RuntimeWarning, stacklevel=4)
         else:
             raise ValueError('unknown configuration key %r' % (key,))
-    if not endpoints:
-        endpoints.append(('127.0.0.1', 6379))  # libjr's default endpoint
-    return options, commands, endpoints
+    return options, commands, database
+
+
+# ---- Node addresses ---------------------------------------------------------------------
+
+def _address(text):
+    """libjr's node address ("host:port", "[v6addr]:port" or a unix socket
+    path) -> what endpoints() reports: (host, port) or the path."""
+    if isinstance(text, bytes):
+        text = text.decode()
+    if '/' in text:
+        return text
+    if text.startswith('['):
+        host, _, port = text[1:].partition(']')
+        return host, int(port.lstrip(':'))
+    host, _, port = text.rpartition(':')
+    return host, int(port)
+
+
+def _server_text(server):
+    """A ``server=`` value -> libjr's endpoint text. Accepts what endpoints()
+    returns ((host, port), a unix socket path), "host:port" and "host"."""
+    if isinstance(server, bytes):
+        server = server.decode()
+    if isinstance(server, str) and '/' not in server and not server.startswith('['):
+        host, sep, port = server.rpartition(':')
+        if sep and host and ':' not in host and port.isdigit():
+            return server
+    try:
+        return _endpoint_text(server)[0]
+    except (ValueError, TypeError):
+        raise ValueError('invalid server %r: use (host, port), "host:port" or "/unix/path"'
+                         % (server,)) from None
+
+
+_codes_by_name = None
+
+
+def _node_value(value):
+    """An element of an all-masters reply: a node's libjr failure arrives as
+    an error reply "JR_E...: text" and becomes a RedisError with its code."""
+    global _codes_by_name
+    if type(value) is not RedisReplyError:
+        return value
+    name, sep, text = str(value).partition(': ')
+    if not sep or not name.startswith('JR_E'):
+        return value
+    if _codes_by_name is None:
+        _codes_by_name = {ext.err_name(c): c for c in range(-1, -128, -1)
+                          if ext.err_name(c) != 'JR_E?'}
+    code = _codes_by_name.get(name)
+    if code is None:
+        return value
+    return error(text, code, ext.err_unsent(code))
 
 
 # ---- Multiplexer ---------------------------------------------------------------------------
@@ -169,7 +251,7 @@ class MultiplexerPool:
     loop, on first use."""
 
     def __init__(self, configuration=None):
-        self._options, self._connect_commands, self._endpoints = \
+        self._options, self._connect_commands, self._database = \
             _parse_configuration(configuration)
         self._command_timeout = 5.0  # libjr's default command_timeout_ms
         for key, value in self._options:
@@ -179,6 +261,7 @@ class MultiplexerPool:
         self._loop = None
         self._fd = None
         self._closed = False
+        self._detected = False
 
     def _open(self):
         if self._closed:
@@ -188,6 +271,7 @@ class MultiplexerPool:
         fd = c.fileno()
         loop.add_reader(fd, c.dispatch)
         self._loop, self._fd, self._c = loop, fd, c
+        self._detected = False
         return c
 
     async def __aenter__(self):
@@ -229,14 +313,22 @@ class MultiplexerPool:
             except Exception:
                 pass
 
-    def database(self, number=None, encoder=utf8_encode, decoder=None):
+    def database(self, number=None, encoder=utf8_encode, decoder=None, server=None):
         """A view on database ``number`` (default: the configured
-        ``database``, else 0). Views are cheap; libjr sends SELECT as needed."""
-        if number is None:
-            number = -1
-        elif type(number) is not int or number < 0:
+        ``database``, else 0). Views are cheap; libjr sends SELECT as needed.
+
+        ``server``: run every command of the view on that one node, as given
+        by ``endpoints()`` ((host, port) or a unix socket path; "host:port"
+        works too), without following cluster redirections. Such a view uses
+        the configured database and has no transactions."""
+        if number is not None and (type(number) is not int or number < 0):
             raise error('invalid database number %r' % (number,), ext.EINVAL)
-        return Database(self, number, encoder, decoder)
+        if server is not None:
+            if number is not None and number != self._database:
+                raise error('a server= view runs on the configured database (%d), not %d'
+                            % (self._database, number), ext.EINVAL)
+            return Database(self, -1, encoder, decoder, _server_text(server))
+        return Database(self, -1 if number is None else number, encoder, decoder)
 
     def pubsub(self, encoder=utf8_encode, decoder=None):
         return PubSub(self, encoder, decoder)
@@ -245,27 +337,88 @@ class MultiplexerPool:
         """A MONITOR stream (libjr extra; the seed had none)."""
         return Monitor(self, decoder)
 
-    async def endpoints(self):
-        """The endpoints of this multiplexer: (host, port) tuples and unix
-        socket paths. On a standalone server, the configured endpoints."""
-        masters = await self._masters()
-        if masters is not None:
-            return masters
-        return list(self._endpoints)
+    def set_auth(self, username, password):
+        """Rotates the credentials: every connection made from now on
+        (reconnects, new pooled, pub/sub and cluster node connections) sends
+        AUTH with these; connections already authenticated stay as they are.
+        ``username`` None: password-only AUTH."""
+        if isinstance(username, bytes):
+            username = username.decode()
+        if isinstance(password, bytes):
+            password = password.decode()
+        if password is None:
+            raise ValueError('set_auth: a password is required')
+        c = self._c
+        if c is not None:
+            c.set_auth(username, password)
+        elif self._closed:
+            raise error('Multiplexer closed', ext.ECLOSED)
+        # The client may not exist yet (created on first use): it gets these.
+        self._options = [o for o in self._options if o[0] not in ('username', 'password')]
+        self._options += [('username', username or ''), ('password', password)]
 
-    async def _masters(self):
-        # Cluster discovery hook: returns the master endpoints when connected
-        # to a redis cluster, None otherwise. libjr 0.1 has no cluster API.
-        return None
+    async def _client_detected(self):
+        """The client, once it knows whether it talks to a cluster. libjr
+        decides that with the first *command* (CLUSTER SLOTS ahead of it);
+        endpoints() and all-masters made before any command would see a
+        cluster as a standalone server, so a PING goes first."""
+        c = self._c
+        if c is None:
+            c = self._open()
+        if not self._detected:
+            fut = self._loop.create_future()
+            c.submit(-1, ('PING',), fut)
+            r = await fut
+            if isinstance(r, RedisError):
+                raise r  # could not reach the server: nothing to describe
+            if c is self._c:
+                self._detected = True
+        return c
 
-    async def run_commandreply_on_all_masters(self, *args, encoder=utf8_encode, decoder=None):
+    async def endpoints(self, roles=False):
+        """The nodes: (host, port) tuples (a unix socket path for a server on
+        one). On a cluster every node, masters and replicas; on a standalone
+        server the server (the first configured endpoint).
+
+        ``roles=True``: a list of (address, role) pairs instead, role
+        'master', 'replica' or 'standalone'."""
+        c = await self._client_detected()
+        fut = self._loop.create_future()
+        c.endpoints(fut)
+        r = await fut
+        if isinstance(r, BaseException):
+            raise r
+        rows = [(_address(address), role.decode()) for address, role in r]
+        return rows if roles else [address for address, _ in rows]
+
+    async def run_commandreply_on_all_masters(self, *args, encoder=utf8_encode, decoder=None,
+                                              timeout=None):
         """Runs a command on every cluster master and returns
-        {endpoint: reply or exception}. Raises RedisError on a standalone
-        server."""
-        masters = await self._masters()
-        if masters is None:
-            raise error('not connected to a redis cluster', ext.EREFUSED)
-        raise error('cluster support is not available in this libjr', ext.EREFUSED)
+        {(host, port): reply}. A node's failure is its value, not raised: a
+        RedisReplyError for an error reply, a RedisError for a library error
+        (connection lost, timeout...). Raises RedisError (code ECLUSTER) on a
+        standalone server."""
+        args = _encode_args(args, encoder or utf8_encode)
+        if not args:
+            raise error('Empty command not allowed', ext.EINVAL)
+        c = await self._client_detected()
+        fut = self._loop.create_future()
+        if timeout is None:
+            c.submit_all_masters(args, fut)
+        else:
+            c.submit_all_masters(args, fut, timeout)
+        r = await fut
+        if isinstance(r, RedisError) and r.code == ext.ECLUSTER:
+            raise error('not connected to a redis cluster', ext.ECLUSTER)
+        if isinstance(r, BaseException):
+            raise r
+        out = {}
+        for address, value in r:
+            value = _node_value(value)
+            if decoder is not None and not isinstance(value, BaseException):
+                value = decoder(value)
+            out[_address(address)] = value
+        return out
 
 
 class Multiplexer(MultiplexerPool):
@@ -311,14 +464,16 @@ class Command:
 
 
 class Database:
-    """Commands for one database number (-1: the configured default)."""
-    __slots__ = ('_mp', '_number', '_encoder', '_decoder')
+    """Commands for one database number (-1: the configured default), or for
+    one chosen node (``server``, libjr's endpoint text)."""
+    __slots__ = ('_mp', '_number', '_encoder', '_decoder', '_server')
 
-    def __init__(self, mp, number, encoder, decoder):
+    def __init__(self, mp, number, encoder, decoder, server=None):
         self._mp = mp
         self._number = number
         self._encoder = encoder or utf8_encode
         self._decoder = decoder
+        self._server = server
 
     async def __aenter__(self):
         return self.command, self.commandreply, self.multi, self.watch
@@ -334,6 +489,12 @@ class Database:
             c = mp._open()
         args = _encode_args(args, encoder or self._encoder)
         fut = mp._loop.create_future()
+        if self._server is not None:
+            if timeout is None:
+                c.submit_to(self._server, args, fut)
+            else:
+                c.submit_to(self._server, args, fut, timeout)
+            return Command(fut, decoder or self._decoder, throw)
         if timeout is None:
             rid = c.submit(self._number, args, fut)
         else:
@@ -350,14 +511,20 @@ class Database:
         if enc is not utf8_encode:
             args = tuple([enc(a) for a in args])
         fut = mp._loop.create_future()
-        if timeout is None:
+        if self._server is not None:
+            if timeout is None:
+                c.submit_to(self._server, args, fut)
+            else:
+                c.submit_to(self._server, args, fut, timeout)
+            rid = None
+        elif timeout is None:
             rid = c.submit(self._number, args, fut)
         else:
             rid = c.submit(self._number, args, fut, timeout)
         try:
             r = await fut
         except _CancelledError:
-            if fut.cancelled():
+            if fut.cancelled() and rid is not None:
                 c.cancel(rid)
             raise
         if isinstance(r, BaseException):
@@ -368,10 +535,17 @@ class Database:
         return r if dec is None else dec(r)
 
     def multi(self):
+        self._no_server('MULTI')
         return Multi(self._mp, self._number, self._encoder, self._decoder)
 
     def watch(self, *keys):
+        self._no_server('WATCH')
         return Watch(self._mp, self._number, keys, self._encoder, self._decoder)
+
+    def _no_server(self, what):
+        if self._server is not None:
+            raise error('%s is not available on a server= view (libjr routes transactions by '
+                        'their keys)' % what, ext.EREFUSED)
 
 
 # ---- Transactions -----------------------------------------------------------------------------
@@ -564,9 +738,9 @@ class _Stream:
             if self._accept(value):
                 self._queue.append(value)
         elif status == ext.SUB_LOST:
-            self._queue.append(error('connection lost, messages may have been missed (libjr '
-                                     'reconnects and resubscribes by itself)', ext.ECONNLOST,
-                                     False))
+            self._queue.append(error('connection lost or not established, messages may have '
+                                     'been missed (libjr reconnects and resubscribes by '
+                                     'itself)', ext.ECONNLOST, False))
         elif status == ext.SUB_RESUBSCRIBED:
             return
         elif status == ext.ECLOSED:

@@ -196,13 +196,8 @@ async def test_command_timeout(db):
     assert await db.commandreply('PING') == b'PONG'
 
 
-# libjr 0.1 core bug: in poll mode a completion made by the deadline timer is
-# queued but the completion fd is only signalled when unrelated I/O wakes the
-# loop thread (here: the late reply), so the timeout arrives late.
-POLL_DEADLINE_BUG = 'core: poll-mode deadline completions are not signalled until other I/O'
-
-
-@pytest.mark.xfail(reason=POLL_DEADLINE_BUG, strict=False)
+# In poll mode a completion made by libjr's deadline timer must signal the
+# completion fd by itself (it once waited for unrelated I/O: the late reply).
 @pytest.mark.asyncio
 async def test_command_timeout_is_timely(db):
     loop = asyncio.get_running_loop()
@@ -213,7 +208,6 @@ async def test_command_timeout_is_timely(db):
     assert loop.time() - t0 < 1.0
 
 
-@pytest.mark.xfail(reason=POLL_DEADLINE_BUG, strict=False)
 @pytest.mark.asyncio
 async def test_pool_wait_timeout(config):
     # maxconnections=1: the second blocking command waits for the pool within

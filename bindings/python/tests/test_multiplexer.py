@@ -44,22 +44,91 @@ def test_binding_readme_example(port, tmp_path):
 
 @pytest.mark.asyncio
 async def test_endpoints(port):
+    # A standalone server: one node, the server (libjr's first endpoint).
     async with MultiplexerPool({'endpoints': [('127.0.0.1', port)]}) as mp:
         assert await mp.endpoints() == [('127.0.0.1', port)]
+        assert await mp.endpoints(roles=True) == [(('127.0.0.1', port), 'standalone')]
     async with MultiplexerPool([('localhost', port), '/tmp/nonexistent.sock']) as mp:
-        assert await mp.endpoints() == [('localhost', port), '/tmp/nonexistent.sock']
         assert await mp.database().commandreply('PING') == b'PONG'  # localhost resolves
+        assert await mp.endpoints() == [('localhost', port)]
     async with MultiplexerPool(('127.0.0.1', port)) as mp:
-        assert await mp.endpoints() == [('127.0.0.1', port)]
-    async with MultiplexerPool() as mp:
-        assert await mp.endpoints() == [('127.0.0.1', 6379)]
+        assert await mp.endpoints(roles=True) == [(('127.0.0.1', port), 'standalone')]
+
+
+@pytest.mark.asyncio
+async def test_endpoints_unreachable_server_raises():
+    # Whether it is a cluster cannot be known: the connect error is raised.
+    from conftest import free_port
+    async with MultiplexerPool({'endpoints': [('127.0.0.1', free_port())],
+                                'connectretry': 0}) as mp:
+        with pytest.raises(RedisError) as ei:
+            await mp.endpoints()
+        assert ei.value.code == jr.ECONNECT
+        with pytest.raises(RedisError) as ei:
+            await mp.run_commandreply_on_all_masters('PING')
+        assert ei.value.code == jr.ECONNECT
 
 
 @pytest.mark.asyncio
 async def test_run_on_all_masters_standalone(mp):
+    # First call on a fresh multiplexer, and after commands.
     with pytest.raises(RedisError, match='not connected to a redis cluster') as ei:
         await mp.run_commandreply_on_all_masters('PING')
-    assert ei.value.unsent
+    assert ei.value.code == jr.ECLUSTER and ei.value.unsent
+    assert await mp.database().commandreply('PING') == b'PONG'
+    with pytest.raises(RedisError, match='not connected to a redis cluster') as ei:
+        await mp.run_commandreply_on_all_masters(b'DBSIZE', decoder=jr.utf8_bytes_as_strings)
+    assert ei.value.code == jr.ECLUSTER
+    with pytest.raises(RedisError) as ei:
+        await mp.run_commandreply_on_all_masters('SUBSCRIBE', 'x')  # refused, as for commands
+    assert ei.value.code == jr.EREFUSED
+    with pytest.raises(ValueError):
+        await mp.run_commandreply_on_all_masters('SET', True)
+
+
+@pytest.mark.asyncio
+async def test_server_view_standalone(mp, port):
+    await mp.database().commandreply('SET', 'sv', 'here')
+    for server in (('127.0.0.1', port), '127.0.0.1:%d' % port, b'127.0.0.1:%d' % port,
+                   (await mp.endpoints())[0]):
+        view = mp.database(server=server, decoder=jr.utf8_bytes_as_strings)
+        assert await view.commandreply('GET', 'sv') == 'here'
+        assert await (await view.command('PING')) == 'PONG'
+        assert await view.commandreply('GET', 'sv', timeout=2) == 'here'
+    view = mp.database(server=('127.0.0.1', port))
+    with pytest.raises(RedisReplyError):
+        await view.commandreply('NOSUCHCOMMAND')
+    assert isinstance(await view.commandreply('NOSUCHCOMMAND', throw=False), RedisReplyError)
+    with pytest.raises(RedisError) as ei:
+        await view.commandreply('SELECT', 1)
+    assert ei.value.code == jr.EREFUSED
+    with pytest.raises(RedisError) as ei:
+        view.multi()
+    assert ei.value.code == jr.EREFUSED
+    with pytest.raises(RedisError) as ei:
+        view.watch('k')
+    assert ei.value.code == jr.EREFUSED
+    assert mp.database(0, server=('127.0.0.1', port)) is not None  # the configured database
+    with pytest.raises(RedisError) as ei:
+        mp.database(3, server=('127.0.0.1', port))
+    assert ei.value.code == jr.EINVAL
+    with pytest.raises(ValueError):
+        mp.database(server=('127.0.0.1', port, 1))
+    # a node nobody listens on: a connect error for that command only
+    from conftest import free_port
+    with pytest.raises(RedisError) as ei:
+        await mp.database(server=('127.0.0.1', free_port())).commandreply('PING')
+    assert ei.value.code == jr.ECONNECT
+    assert await mp.database().commandreply('PING') == b'PONG'
+
+
+@pytest.mark.asyncio
+async def test_server_view_uses_configured_database(port):
+    async with MultiplexerPool({'endpoints': [('127.0.0.1', port)], 'database': 2}) as mp:
+        await mp.database().commandreply('SET', 'in2', 'x')
+        view = mp.database(2, server=('127.0.0.1', port))
+        assert await view.commandreply('GET', 'in2') == b'x'
+        assert raw(port, 'GET', 'in2') is None  # not in database 0
 
 
 @pytest.mark.asyncio
@@ -107,11 +176,12 @@ async def test_connectionhandler_commands(port):
 def test_error_codes_are_known_to_libjr():
     # Every code jr.h declares has a name, a text and an unsent flag.
     unsent = {'EINVAL', 'ENOMEM', 'ECLOSED', 'ECONNECT', 'EQUEUETIMEOUT', 'EREFUSED',
-              'ECANCELED', 'EAUTH', 'EFULL', 'EDISCARDED', 'EWATCH', 'EPOOLTIMEOUT'}
+              'ECANCELED', 'EAUTH', 'EFULL', 'EDISCARDED', 'EWATCH', 'EPOOLTIMEOUT',
+              'ECROSSSLOT', 'ECLUSTER', 'EFORKED'}
     for name in ('EINVAL', 'ENOMEM', 'ECLOSED', 'ECONNECT', 'ECONNLOST', 'ETIMEDOUT',
                  'EQUEUETIMEOUT', 'EPROTO', 'ETOOBIG', 'EREFUSED', 'ECANCELED', 'EABANDONED',
                  'EAUTH', 'ESHUTDOWN', 'EMISUSE', 'ENOENT', 'EINTERNAL', 'EFULL', 'EDISCARDED',
-                 'EWATCH', 'EPOOLTIMEOUT'):
+                 'EWATCH', 'EPOOLTIMEOUT', 'ECROSSSLOT', 'ECLUSTER', 'EFORKED', 'ETLS'):
         code = getattr(jr, name)
         assert ext.err_name(code) == 'JR_' + name
         assert ext.strerror(code) != ext.strerror(-1000)
@@ -125,6 +195,13 @@ async def test_url_configuration(port):
         assert await mp.endpoints() == [('127.0.0.1', port)]
         await mp.database().commandreply('SET', 'via-url', 1)
         assert await mp.database(2).commandreply('GET', 'via-url') == b'1'
+        # a server= view runs on the URL's database
+        assert await mp.database(2, server=('127.0.0.1', port)).commandreply(
+            'GET', 'via-url') == b'1'
+    # explicit keys override the URL whatever their order in the dict
+    async with MultiplexerPool({'database': 3, 'url': 'redis://127.0.0.1:%d/2' % port}) as mp:
+        await mp.database().commandreply('SET', 'db3', 1)
+        assert await mp.database(3).commandreply('GET', 'db3') == b'1'
 
 
 def test_configuration_errors():
@@ -138,6 +215,8 @@ def test_configuration_errors():
         MultiplexerPool({'endpoints': [('a', 1, 2)]})
     with pytest.warns(RuntimeWarning, match='connectionhandler'):
         MultiplexerPool({'connectionhandler': object})
+    with pytest.raises(TypeError):
+        MultiplexerPool({'tls_ca_file': 5})
 
 
 @pytest.mark.asyncio
@@ -353,3 +432,67 @@ def test_ext_many_arguments(port):
 
 def test_version():
     assert jr.libjr_version == ext.HEADER_VERSION
+
+
+@pytest.mark.asyncio
+async def test_set_auth_rotates_credentials():
+    srv = RedisServer('--requirepass', 'old', '--user', 'alice', 'on', '>wonder', '~*', '&*',
+                      '+@all')
+    try:
+        # before first use: the client is created with the new credentials
+        async with MultiplexerPool({'endpoints': [('127.0.0.1', srv.port)],
+                                    'password': 'wrong', 'connectretry': 0}) as mp:
+            mp.set_auth('alice', 'wonder')
+            assert await mp.database().commandreply('ACL', 'WHOAMI') == b'alice'
+        async with MultiplexerPool({'endpoints': [('127.0.0.1', srv.port)],
+                                    'password': 'old', 'connectretry': 0}) as mp:
+            db = mp.database()
+            assert await db.commandreply('ACL', 'WHOAMI') == b'default'
+            await db.commandreply('CONFIG', 'SET', 'requirepass', 'new')
+            mp.set_auth(None, b'new')
+            # the authenticated shared connection is kept ...
+            assert await db.commandreply('PING') == b'PONG'
+            # ... a new (pooled) connection authenticates with the new password
+            pop = await db.command('BLPOP', 'auth-q', 0)
+            await db.commandreply('RPUSH', 'auth-q', 'x')
+            assert await pop == [b'auth-q', b'x']
+            # and so does the reconnect after the shared connection is killed
+            async def after_kill(*command):
+                await db.commandreply('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'no',
+                                      throw=False)
+                for _ in range(3):  # a command written before the EOF was seen: ECONNLOST
+                    r = await db.commandreply(*command, throw=False)
+                    if not (isinstance(r, RedisError) and r.code == jr.ECONNLOST):
+                        return r
+                return r
+
+            assert await after_kill('PING') == b'PONG'
+            mp.set_auth('alice', 'wonder')
+            assert await after_kill('ACL', 'WHOAMI') == b'alice'
+            with pytest.raises(ValueError):
+                mp.set_auth('alice', 'nul\0inside')
+            with pytest.raises(ValueError):
+                mp.set_auth('alice', None)
+        with pytest.raises(RedisError) as ei:
+            mp.set_auth(None, 'x')  # closed
+        assert ei.value.code == jr.ECLOSED
+    finally:
+        srv.stop()
+
+
+def test_node_failure_values():
+    # A node's library failure in an all-masters reply ("JR_E...: text") is a
+    # RedisError with its code; server error replies stay RedisReplyError.
+    from jr.multiplexer import _address, _node_value
+    e = _node_value(RedisReplyError('JR_ECONNLOST: connection lost'))
+    assert type(e) is RedisError and e.code == jr.ECONNLOST and not e.unsent
+    assert str(e) == 'connection lost'
+    e = _node_value(RedisReplyError('JR_ECONNECT: could not connect'))
+    assert e.code == jr.ECONNECT and e.unsent
+    for text in ('ERR no', 'MOVED 1 127.0.0.1:7000', 'JR_EWHAT: x'):
+        e = RedisReplyError(text)
+        assert _node_value(e) is e
+    assert _node_value(b'OK') == b'OK'
+    assert _address(b'127.0.0.1:7000') == ('127.0.0.1', 7000)
+    assert _address('[::1]:7000') == ('::1', 7000)
+    assert _address('/tmp/r.sock') == '/tmp/r.sock'

@@ -169,6 +169,11 @@ async def test_pubsub_add_unreachable_server_times_out():
         with pytest.raises(RedisError) as ei:
             await ps.add('x')
         assert ei.value.code == jr.ETIMEDOUT
+        # libjr reports the subscription connection it could not establish
+        # (once), as a lost connection
+        with pytest.raises(RedisError) as ei:
+            await ps.message(timeout=1)
+        assert ei.value.code == jr.ECONNLOST and not ei.value.unsent
         assert await ps.message(timeout=0.05) is None
 
 
