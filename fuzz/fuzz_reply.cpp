@@ -24,7 +24,7 @@ namespace {
 
 constexpr int64_t kMaxBulk = 1024;
 constexpr int64_t kMaxElements = 64;
-constexpr size_t kMaxReply = 8192;
+constexpr size_t kMaxReply = 2048;
 
 jr::ReaderLimits limits() {
   jr::ReaderLimits l;
