@@ -1191,6 +1191,48 @@ TEST_F(Faults, MaxQueuedBoundsMemoryWithLargeValues) {
   }
 }
 
+TEST_F(Faults, MaxQueuedBytesBoundsMemoryWithLargeValues) {
+  Proxy proxy(server_->port());
+  constexpr int64_t kBytes = 4 << 20;
+  constexpr size_t kValue = 256 * 1024;
+  OptionsPtr o;
+  o.set("endpoint", proxy.endpoint()).set_int("max_queued_bytes", kBytes)
+      .set_int("command_timeout_ms", 0);
+  ClientPtr c(o);
+  ASSERT_EQ(call(c, {"PING"}).str(), "PONG");
+  std::string key = "bpb:" + std::to_string(getpid());
+  std::string value(kValue, 'b');
+  ASSERT_TRUE(call(c, {"SET", key, value}).ok());
+  sleep_ms(50);
+  proxy.stall();
+  size_t rss0 = rss_bytes();
+  Recorder rec;
+  std::atomic<size_t> token{0};
+  std::map<int, size_t> codes;
+  int64_t end = now_ms() + 1000;
+  while (now_ms() < end) {
+    auto part = submit_many(c, kThreads, 50, {"SET", key, value}, &rec, &token);
+    for (auto &kv : part) codes[kv.first] += kv.second;
+  }
+  size_t rss1 = rss_bytes();
+  proxy.pass();
+  ASSERT_TRUE(rec.wait_all(10000));
+  long long growth = static_cast<long long>(rss1) - static_cast<long long>(rss0);
+  std::printf(
+      "[ fault ] back-pressure: stall, max_queued_bytes=%lld KiB, SET of %zu KiB values for 1 s: "
+      "accepted=%zu JR_EFULL=%zu | RSS %+lld KiB | after the stall: %s\n",
+      static_cast<long long>(kBytes / 1024), kValue / 1024, codes[JR_OK], codes[JR_EFULL],
+      growth / 1024, counts_text(rec.by_status()).c_str());
+  std::fflush(stdout);
+  EXPECT_GE(codes[JR_OK], 1u);
+  EXPECT_LE(codes[JR_OK] * kValue, static_cast<size_t>(kBytes));
+  EXPECT_GT(codes[JR_EFULL], 0u);
+  EXPECT_EQ(rec.duplicates(), 0u);
+  if (!kSanitized) {
+    EXPECT_LT(growth, static_cast<long long>(3 * kBytes + (16 << 20)));
+  }
+}
+
 // ---- A hostile server: random and adversarial RESP ---------------------------------------------
 
 namespace {
