@@ -347,6 +347,7 @@ int Client::submit_op(Command *c) {
       release_unsubmitted(c);
       return JR_EFULL;
     }
+    c->counted = true;
     unfinished_.fetch_add(1, std::memory_order_relaxed);
   }
   c->holds.store(1, std::memory_order_relaxed);
@@ -365,6 +366,7 @@ int Client::submit_op(Command *c) {
         queued_.fetch_sub(1, std::memory_order_relaxed);
         queued_bytes_.fetch_sub(c->charged, std::memory_order_relaxed);
         c->charged = 0;
+        c->counted = false;
       }
       release_unsubmitted(c);
       return JR_ECLOSED;
@@ -454,6 +456,10 @@ void Client::route(Command *c) {
 }
 
 void Client::reroute(Command *c) {
+  if (c->op != Op::kCommand) {
+    route_op(c);
+    return;
+  }
   if (Lease *l = c->lease) {
     if (l->conn != nullptr) {
       l->conn->submit(c);
@@ -483,7 +489,6 @@ void Client::reroute(Command *c) {
 void Client::start_internal(Command *c) noexcept {
   c->holds.store(1, std::memory_order_relaxed);
   c->state.store(CmdState::kPending, std::memory_order_release);
-  queued_.fetch_add(1, std::memory_order_relaxed);
   unfinished_.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -503,6 +508,13 @@ void unwatch_done(void *ud, int, const jr_reply *) {
 }  // namespace
 
 void Client::route_op(Command *c) {
+  bool cluster_op = c->op == Op::kAllMasters || c->op == Op::kEndpoints || c->op == Op::kToNode;
+  if (cluster_op && !cluster_->detected()) {
+    // Answered from the topology: wait for the detection like commands do.
+    if (c->deadline != 0) arm_deadline(c->deadline);
+    cluster_->hold(c);
+    return;
+  }
   switch (c->op) {
     case Op::kWatchRelease: {
       Lease *l = c->lease;
@@ -524,7 +536,6 @@ void Client::route_op(Command *c) {
           u->db = 0;
           u->holds.store(1);
           u->state.store(CmdState::kPending);
-          queued_.fetch_add(1);
           unfinished_.fetch_add(1);
           conn->submit(u);
           c->lease = nullptr;
@@ -595,7 +606,6 @@ void Client::post(jr_reply_cb cb, void *userdata, int status, const jr_reply *re
   c->userdata = userdata;
   c->flags = direct ? kFlagDirect : 0;
   c->holds.store(1, std::memory_order_relaxed);
-  queued_.fetch_add(1, std::memory_order_relaxed);
   unfinished_.fetch_add(1, std::memory_order_relaxed);
   if (reply != nullptr) reply->arena->ref();
   complete(c, status, const_cast<jr_reply *>(reply));
@@ -695,6 +705,8 @@ void Client::on_deadline_cb(uv_timer_t *t) {
   };
   consider(self->pool_->expire(now));
   consider(self->cluster_->expire(now));
+  consider(self->subs_->expire(now));
+  for (auto &m : self->monitors_) consider(m->expire(now));
   for (Lease *l : self->leases_) {
     CmdList keep;
     while (Command *c = l->pending.pop_front()) {
@@ -740,9 +752,11 @@ void Client::complete(Command *c, int status, jr_reply *reply) {
 void Client::release_hold(Command *c) noexcept {
   if (c->holds.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     if (c->charged != 0) queued_bytes_.fetch_sub(c->charged, std::memory_order_relaxed);
+    bool counted = c->counted;
     c->charged = 0;
+    c->counted = false;
     cmds_.release(c);
-    queued_.fetch_sub(1, std::memory_order_relaxed);
+    if (counted) queued_.fetch_sub(1, std::memory_order_relaxed);
   }
 }
 

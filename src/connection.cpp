@@ -38,7 +38,6 @@ Connection::Connection(Client &client, std::vector<Endpoint> endpoints, Role rol
       reader_(client.opts().limits) {
   uv_timer_init(client.loop(), &timer_);
   timer_.data = this;
-  db_state_.assign(16, 0);
   db_state_[0] = 2;  // database 0 always exists
 }
 
@@ -64,10 +63,19 @@ void Connection::write_internal(Kind kind, int db, size_t argc, const char *cons
   unflushed_++;
 }
 
+int64_t Connection::liveness_timeout() const noexcept {
+  const Options &o = client_.opts();
+  return o.socket_timeout_ms > 0 ? o.socket_timeout_ms : o.connect_timeout_ms;
+}
+
 void Connection::write_raw(size_t argc, const char *const *argv, const size_t *lens) {
   if (state_ != State::kReady) return;  // on_ready re-sends everything
   if (out_.empty()) client_.mark_dirty(this);
   encode_command(out_, argc, argv, lens);
+  // The answer (a confirmation, a pong) must come within the timeout.
+  int64_t now = now_ms();
+  if (now - last_read_ > liveness_timeout()) last_read_ = now;
+  client_.arm_deadline(last_read_ + liveness_timeout());
 }
 
 void Connection::connect_now() {
@@ -96,7 +104,6 @@ void Connection::write_command(Command *c) {
   }
   int db = c->db;
   if (db != current_db_) {
-    if (static_cast<size_t>(db) >= db_state_.size()) db_state_.resize(db + 1, 0);
     uint8_t st = db_state_[db];
     if (st != 2) {
       // First use of this database on this server: probe it with a SELECT
@@ -321,6 +328,12 @@ void Connection::on_sock_close_cb(uv_handle_t *h) {
 void Connection::attempt_failed(const std::string &detail) {
   close_sock();
   uv_timer_stop(&timer_);
+  // Only handshake entries can be in the FIFO before the connection is
+  // ready (commands wait in waiting_).
+  while (!fifo_.empty()) fifo_.pop_front();
+  out_.clear();
+  unflushed_ = 0;
+  state_ = State::kConnecting;
   last_error_ = detail;
   client_.emit(JR_EVENT_CONNECT_FAILED, endpoint_name_, detail);
   if (++ep_index_ < endpoints_.size()) {
@@ -367,7 +380,9 @@ void Connection::on_timer_cb(uv_timer_t *t) {
   if (self->state_ == State::kConnecting || self->state_ == State::kTls) {
     self->attempt_failed("connect " + self->endpoint_name_ + ": timed out");
   } else if (self->state_ == State::kHandshake) {
-    self->handshake_failed("handshake with " + self->endpoint_name_ + ": timed out");
+    // No answer is a connection problem, not rejected credentials: retry
+    // like a failed connect (JR_ECONNECT when the retries are used up).
+    self->attempt_failed("handshake with " + self->endpoint_name_ + ": timed out");
   }
 }
 
@@ -446,6 +461,7 @@ void Connection::ready() {
   cycle_ = 0;
   epoch_++;
   last_read_ = now_ms();
+  ready_at_ = last_read_;
   client_.emit(JR_EVENT_CONNECTED, endpoint_name_, "");
   if (push_ != nullptr) push_->on_ready(*this);
   CmdList list = waiting_;
@@ -506,7 +522,7 @@ void Connection::on_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) 
 }
 
 void Connection::on_read(ssize_t nread, const char *data) {
-  if (client_.opts().socket_timeout_ms > 0) last_read_ = now_ms();
+  if (client_.opts().socket_timeout_ms > 0 || push_ != nullptr) last_read_ = now_ms();
   if (!tls_) {
     on_plain(data, static_cast<size_t>(nread));
     return;
@@ -750,22 +766,48 @@ void Connection::lost(int head_code, const std::string &detail) {
   db_pending_.clear();
   unsent.append(waiting_);
   waiting_ = unsent;
-  for (auto &st : db_state_)
-    if (st == 1) st = 0;
+  for (auto &kv : db_state_)
+    if (kv.second == 1) kv.second = 0;
   reader_.reset();
   abandon_ = false;
   if (was_ready) client_.emit(JR_EVENT_DISCONNECTED, endpoint_name_, detail);
   if (cluster_node && client_.cluster().enabled()) client_.cluster().refresh("connection lost");
   if (push_ != nullptr) {
     if (was_ready) push_->on_lost(*this);
-    if (push_->wants_connection()) start_connect();
+    if (push_->wants_connection()) schedule_reconnect(was_ready);
     return;
   }
   if (!waiting_.empty()) {
-    start_connect();
+    schedule_reconnect(was_ready);
   } else {
     check_idle();
   }
+}
+
+// A connection that stayed up a while is replaced at once. One lost during
+// its handshake or within a second of it (a proxy whose backend is down, a
+// server that closes at once) backs off like a failed connect and counts
+// against connect_retry, instead of spinning.
+void Connection::schedule_reconnect(bool was_ready) {
+  if (was_ready && now_ms() - ready_at_ >= 1000) {
+    flaps_ = 0;
+    start_connect();
+    return;
+  }
+  flaps_++;
+  if (push_ == nullptr && flaps_ > client_.opts().connect_retry + 1) {
+    flaps_ = 0;
+    state_ = State::kIdle;
+    fail_waiting(JR_ECONNECT);
+    check_idle();
+    return;
+  }
+  int64_t delay = int64_t{50} << (flaps_ < 6 ? flaps_ : 6);
+  if (delay > 2000) delay = 2000;
+  state_ = State::kConnecting;  // commands queue meanwhile
+  ep_index_ = 0;
+  timer_is_backoff_ = true;
+  uv_timer_start(&timer_, on_timer_cb, static_cast<uint64_t>(delay), 0);
 }
 
 bool Connection::cancel(Command *c) {
@@ -814,6 +856,14 @@ int64_t Connection::expire(int64_t now) {
   if (abandon_) {
     lost(JR_ECONNLOST, "blocking command given up");
     return next;
+  }
+  if (push_ != nullptr && state_ == State::kReady && push_->awaiting_reply()) {
+    int64_t lt = liveness_timeout();
+    if (now - last_read_ >= lt) {
+      lost(JR_ETIMEDOUT, "no answer from the subscription connection");
+      return next;
+    }
+    consider(last_read_ + lt);
   }
   int64_t st = client_.opts().socket_timeout_ms;
   if (st > 0 && owed && state_ == State::kReady) {

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "encoder.hpp"
@@ -84,6 +85,7 @@ struct Command {
   uint8_t script = 0;     // 0: not a script; 1: wire is EVALSHA; 2: EVAL sent
   uint8_t redirects = 0;  // cluster redirections and retries so far
   int64_t charged = 0;    // bytes counted against max_queued_bytes
+  bool counted = false;   // counted against max_queued (user commands only)
 
   [[nodiscard]] jr_req_id id() const noexcept {
     return (static_cast<uint64_t>(gen.load(std::memory_order_relaxed)) << 32) | index;
@@ -244,6 +246,9 @@ class PushHandler {
   virtual void on_push(Connection &conn, jr_reply *reply) = 0;  // owns reply
   virtual void on_lost(Connection &conn) = 0;
   [[nodiscard]] virtual bool wants_connection() const = 0;
+  // True while the server owes an answer (a subscribe confirmation, a pong,
+  // MONITOR's +OK): the connection is replaced if none comes in time.
+  [[nodiscard]] virtual bool awaiting_reply() const = 0;
 };
 
 class Pool;
@@ -344,12 +349,18 @@ class Connection {
   Ring<Entry> fifo_;
   size_t unflushed_ = 0;  // entries at the back whose bytes are still in out_
   size_t handshake_left_ = 0;
-  CmdList waiting_;                                  // accepted, not written (not connected yet)
-  Buffer out_;                                       // bytes queued this loop iteration
-  int current_db_ = 0;                               // -1: unknown (after a SELECT probe)
-  std::vector<uint8_t> db_state_;                    // 0 unknown, 1 probing, 2 valid
+  CmdList waiting_;     // accepted, not written (not connected yet)
+  Buffer out_;          // bytes queued this loop iteration
+  int current_db_ = 0;  // -1: unknown (after a SELECT probe)
+  // Database states (0 unknown, 1 probing, 2 valid): a map, so that a huge
+  // database number costs nothing.
+  std::unordered_map<int, uint8_t> db_state_;
   std::vector<std::pair<int, CmdList>> db_pending_;  // commands waiting for a probe
   int64_t last_read_ = 0;
+  int64_t ready_at_ = 0;
+  int flaps_ = 0;  // connections lost soon after they were made, in a row
+  [[nodiscard]] int64_t liveness_timeout() const noexcept;
+  void schedule_reconnect(bool was_ready);
   friend class Client;
 };
 

@@ -54,7 +54,7 @@ constexpr ErrInfo kErrors[] = {
 constexpr int kCount = static_cast<int>(sizeof kErrors / sizeof kErrors[0]);
 
 const ErrInfo *info(int code) {
-  if (code > 0 || -code >= kCount) return nullptr;
+  if (code > 0 || code <= -kCount) return nullptr;  // never negates INT_MIN
   return &kErrors[-code];
 }
 

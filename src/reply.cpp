@@ -265,7 +265,8 @@ void *ReplyReader::create_string(const redisReadTask *task, char *str, size_t le
     self->error_ = "bulk string longer than max_bulk_len";
     return nullptr;
   }
-  if (self->arena_ != nullptr && self->arena_->bytes() + len > self->limits_.max_reply_bytes) {
+  size_t so_far = self->arena_ != nullptr ? self->arena_->bytes() : 0;
+  if (so_far + len > self->limits_.max_reply_bytes) {
     self->limit_code_ = JR_ETOOBIG;
     self->error_ = "reply larger than max_reply_bytes";
     return nullptr;
@@ -292,7 +293,8 @@ void *ReplyReader::create_array(const redisReadTask *task, int elements) {
     return nullptr;
   }
   size_t need = sizeof(jr_reply *) * static_cast<size_t>(elements);
-  if (self->arena_ != nullptr && self->arena_->bytes() + need > self->limits_.max_reply_bytes) {
+  size_t so_far = self->arena_ != nullptr ? self->arena_->bytes() : 0;
+  if (so_far + need > self->limits_.max_reply_bytes) {
     self->limit_code_ = JR_ETOOBIG;
     self->error_ = "reply larger than max_reply_bytes";
     return nullptr;
@@ -363,6 +365,8 @@ int ReplyReader::check_pending_bulk() noexcept {
   if (neg) return 0;
   if (kind == '$' && n > limits_.max_bulk_len)
     return fail(JR_ETOOBIG, "bulk string longer than max_bulk_len");
+  if (kind == '$' && static_cast<uint64_t>(n) > limits_.max_reply_bytes)
+    return fail(JR_ETOOBIG, "reply larger than max_reply_bytes");
   if (kind == '*' && n > limits_.max_elements)
     return fail(JR_ETOOBIG, "array longer than max_elements");
   return 0;

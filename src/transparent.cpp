@@ -180,6 +180,20 @@ Connection &SubManager::conn() {
   return *conn_;
 }
 
+bool SubManager::awaiting_reply() const {
+  for (auto &kv : channels_)
+    if (!kv.second.confirmed) return true;
+  for (auto &kv : patterns_)
+    if (!kv.second.confirmed) return true;
+  for (auto &p : pings_)
+    if (p.sent) return true;
+  return false;
+}
+
+int64_t SubManager::expire(int64_t now) {
+  return conn_ ? conn_->expire(now) : 0;
+}
+
 bool SubManager::wants_connection() const {
   return !channels_.empty() || !patterns_.empty() || !pings_.empty();
 }

@@ -42,6 +42,8 @@ class SubManager : public PushHandler {
   void on_push(Connection &conn, jr_reply *reply) override;
   void on_lost(Connection &conn) override;
   [[nodiscard]] bool wants_connection() const override;
+  [[nodiscard]] bool awaiting_reply() const override;
+  int64_t expire(int64_t now);
 
  private:
   struct Topic {
@@ -84,6 +86,8 @@ class Monitor : public PushHandler {
   void on_push(Connection &conn, jr_reply *reply) override;
   void on_lost(Connection &conn) override;
   [[nodiscard]] bool wants_connection() const override { return !stopped_; }
+  [[nodiscard]] bool awaiting_reply() const override { return ok_pending_; }
+  int64_t expire(int64_t now) { return conn_ && !stopped_ ? conn_->expire(now) : 0; }
 
  private:
   Client &client_;

@@ -138,9 +138,11 @@ JR_API const char *jr_version_string(void);
  *   max_bulk_len        largest accepted bulk string (default 512 MiB).
  *   max_elements        largest accepted array (default 16M elements).
  *   max_reply_bytes     largest accepted reply as a whole (default 1 GiB).
- *   max_queued          most commands accepted and not completed (default
- *                       1M; beyond: JR_EFULL).
- *   max_queued_bytes    most bytes (encoded) of such commands (default
+ *   max_queued          most commands libjr holds: accepted and not
+ *                       completed, or timed out / cancelled after the write
+ *                       and still owed a reply (default 1M; beyond:
+ *                       submit returns JR_EFULL).
+ *   max_queued_bytes    most bytes (encoded) of those commands (default
  *                       1 GiB; beyond: JR_EFULL).
  *   max_connections     dedicated (pooled) connections per endpoint, used by
  *                       blocking commands and WATCH (default 10; the seed's

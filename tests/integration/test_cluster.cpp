@@ -175,7 +175,6 @@ TEST_F(Cluster, CrossSlotMultiKeyCommandsAreSplitAndReassembled) {
 TEST_F(Cluster, AllMastersFanOutAndEndpoints) {
   auto o = opts();
   ClientPtr c(o);
-  ASSERT_TRUE(call(c, {"SET", "fan:1", "x"}).ok());
   struct Out {
     std::mutex mu;
     std::condition_variable cv;
@@ -195,6 +194,12 @@ TEST_F(Cluster, AllMastersFanOutAndEndpoints) {
     std::unique_lock<std::mutex> lk(o.mu);
     return o.cv.wait_for(lk, std::chrono::seconds(5), [&] { return o.done; });
   };
+  // As the very first call of a client: it waits for the cluster detection.
+  Out first;
+  ASSERT_EQ(jr_client_endpoints(c, cb, &first), JR_OK);
+  ASSERT_TRUE(wait(first));
+  EXPECT_EQ(jr_reply_len(first.reply.get()), 6u);
+  ASSERT_TRUE(call(c, {"SET", "fan:1", "x"}).ok());
   Out all;
   const char *argv[] = {"DBSIZE"};
   ASSERT_EQ(jr_client_submit_all_masters(c, 1, argv, nullptr, -1, cb, &all), JR_OK);

@@ -707,9 +707,9 @@ TEST_F(Faults, BlackholeDuringHandshake) {
   };
   s.hold_ms = 1500;
   s.recover = [](Env &e) { e.base(); };
-  // JR_EAUTH until a handshake timeout counts as a failed connect attempt
-  // (retried, then JR_ECONNECT); see HandshakeTimeoutIsNotAnAuthFailure.
-  s.allowed = {JR_OK, JR_ETIMEDOUT, JR_ECONNLOST, JR_EQUEUETIMEOUT, JR_EAUTH, JR_ECONNECT};
+  // A handshake that gets no answer is a failed connect attempt (retried,
+  // then JR_ECONNECT), not an authentication failure.
+  s.allowed = {JR_OK, JR_ETIMEDOUT, JR_ECONNLOST, JR_EQUEUETIMEOUT, JR_ECONNECT};
   run_scenario(*server_, s);
 }
 
@@ -1577,8 +1577,8 @@ TEST(HostileServer, AdversarialRespIsAProtocolErrorAndAFreshConnection) {
 // Each test below shows a bug found by this suite. They are skipped so that
 // the suite stays green; JR_RUN_KNOWN_BUGS=1 runs them (they fail until the
 // bug is fixed, then the skip goes).
-#define SKIP_KNOWN_BUG(text) \
-  if (std::getenv("JR_RUN_KNOWN_BUGS") == nullptr) GTEST_SKIP() << "libjr bug: " << text
+// (All fixed in the core; the macro stays for the next finding.)
+#define SKIP_KNOWN_BUG(text) (void)text
 
 // libjr bug: the pub/sub (push) connection has no liveness check. When it is
 // reconnected into a server that accepts and never answers (a blackhole, a
