@@ -79,7 +79,24 @@ type Options struct {
 	ConnectRetry   *int
 	// ConnectCommands run on every new connection after AUTH.
 	ConnectCommands [][]string
-	// Settings: any other jr.h option key (e.g. "max_queued": "1000").
+	// TLS on every connection (a rediss:// URL turns it on too). The server
+	// certificate and host name (or IP address) are verified against
+	// TLSCAFile / TLSCADir, or the system store, unless TLSInsecureSkipVerify
+	// (testing only). TLSCertFile and TLSKeyFile are a client certificate
+	// (mutual TLS); TLSServerName replaces the endpoint's host for SNI and
+	// verification. TLS files that cannot be used make NewClient fail with
+	// ErrTLS; a failed handshake fails commands with ErrConnect (OnEvent gets
+	// the verification error).
+	TLS                   bool
+	TLSInsecureSkipVerify bool
+	TLSCAFile             string
+	TLSCADir              string
+	TLSCertFile           string
+	TLSKeyFile            string
+	TLSServerName         string
+	// Settings: any other jr.h option key, set after the fields above (e.g.
+	// "max_queued": "1000", "socket_timeout_ms": "2000", "cluster": "no",
+	// "tls": "1").
 	Settings map[string]string
 	// OnEvent is called for connection events on the dispatcher goroutine
 	// (it must not block).
@@ -149,6 +166,23 @@ func (o *Options) build() (*C.jr_options, error) {
 	}
 	if o.ConnectRetry != nil {
 		try("connect_retry", strconv.Itoa(*o.ConnectRetry))
+	}
+	if o.TLS {
+		try("tls", "1")
+	}
+	if o.TLSInsecureSkipVerify {
+		try("tls_verify", "0")
+	}
+	for _, kv := range [...][2]string{
+		{"tls_ca_file", o.TLSCAFile},
+		{"tls_ca_dir", o.TLSCADir},
+		{"tls_cert_file", o.TLSCertFile},
+		{"tls_key_file", o.TLSKeyFile},
+		{"tls_server_name", o.TLSServerName},
+	} {
+		if kv[1] != "" {
+			try(kv[0], kv[1])
+		}
 	}
 	for k, v := range o.Settings {
 		try(k, v)

@@ -398,3 +398,31 @@ int jr_go_sub_names(jr_sub *s, int subscribe, int pattern, const char *buf, cons
 int jr_go_monitor_new(jr_client *c, uintptr_t handle, jr_monitor **out) {
   return jr_monitor_new(c, message_trampoline, (void *)handle, out);
 }
+
+/* ---- Redis Cluster calls ------------------------------------------------------ */
+
+int jr_go_submit_all_masters(jr_go_client *g, const char *buf, const size_t *lens, size_t argc,
+                             int64_t timeout_ms, uintptr_t handle) {
+  const char *stackv[ARGV_STACK];
+  const char **argv = argv_of(buf, lens, argc, stackv);
+  if (argv == NULL) return JR_ENOMEM;
+  int rc = jr_client_submit_all_masters(g->c, argc, argv, lens, timeout_ms, command_trampoline,
+                                        (void *)handle);
+  argv_done(argv, stackv);
+  return rc;
+}
+
+int jr_go_submit_to(jr_go_client *g, const char *node, const char *buf, const size_t *lens,
+                    size_t argc, int64_t timeout_ms, uintptr_t handle) {
+  const char *stackv[ARGV_STACK];
+  const char **argv = argv_of(buf, lens, argc, stackv);
+  if (argv == NULL) return JR_ENOMEM;
+  int rc = jr_client_submit_to(g->c, node, argc, argv, lens, timeout_ms, command_trampoline,
+                               (void *)handle);
+  argv_done(argv, stackv);
+  return rc;
+}
+
+int jr_go_endpoints(jr_go_client *g, uintptr_t handle) {
+  return jr_client_endpoints(g->c, command_trampoline, (void *)handle);
+}

@@ -90,4 +90,12 @@ int jr_go_sub_names(jr_sub *s, int subscribe, int pattern, const char *buf, cons
                     size_t n);
 int jr_go_monitor_new(jr_client *c, uintptr_t handle, jr_monitor **out);
 
+/* ---- Redis Cluster calls (flat-buffer forms; completions as commands) ---- */
+
+int jr_go_submit_all_masters(jr_go_client *g, const char *buf, const size_t *lens, size_t argc,
+                             int64_t timeout_ms, uintptr_t handle);
+int jr_go_submit_to(jr_go_client *g, const char *node, const char *buf, const size_t *lens,
+                    size_t argc, int64_t timeout_ms, uintptr_t handle);
+int jr_go_endpoints(jr_go_client *g, uintptr_t handle);
+
 #endif /* JR_GO_SHIM_H */

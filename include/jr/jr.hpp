@@ -51,6 +51,19 @@
 //   });
 //   sub.subscribe({"news"});
 //
+// Redis Cluster (nothing to configure: libjr detects a cluster and routes by
+// slot) and credential rotation:
+//
+//   for (const jr::Node &n : client.endpoints().get())  // {"10.0.0.1:7000", "master"}, ...
+//     std::cout << n.address << " " << n.role << "\n";
+//   for (const jr::NodeResult &r : client.send_all_masters({"DBSIZE"}).get())
+//     if (r.result.ok()) std::cout << r.address << ": " << r.result.reply().integer() << "\n";
+//   client.send_to("10.0.0.1:7000", {"INFO", "server"}).get();  // one node, no redirection
+//   client.set_auth("user", "new-password");  // for every connection made from now on
+//
+// send_all_masters fails with JR_ECLUSTER on a standalone server;
+// endpoints() and send_to work there too.
+//
 // Coroutines: `co_await client.async({"GET", "k"})` submits when the
 // coroutine suspends and resumes it from the completion, that is on libjr's
 // loop thread (loop mode) or inside Client::dispatch() (poll mode). Code after
@@ -435,6 +448,11 @@ inline int64_t to_ms(std::chrono::milliseconds t) noexcept {
   return t.count();
 }
 
+// Text with a NUL byte cannot cross as a C string.
+inline bool has_nul(std::string_view s) noexcept {
+  return s.find('\0') != std::string_view::npos;
+}
+
 // The heap-allocated callable of one submit, freed by its one completion.
 template <class F>
 void callback_trampoline(void *ud, int status, const jr_reply *r) noexcept {
@@ -474,21 +492,103 @@ struct Target {
 
 }  // namespace detail
 
-// The awaitable of co_await client.async(...): submits in await_suspend and
-// resumes the coroutine from the completion. Yields the Reply; throws
-// ServerError / LibraryError.
-class Awaitable {
+namespace detail {
+
+// How a request is routed (see jr.h "Redis Cluster").
+enum class Route { command, all_masters, to_node, endpoints };
+
+// A request an awaitable submits later: an owned copy of everything.
+class Request {
  public:
-  Awaitable(detail::Target t, const Args &args, std::chrono::milliseconds timeout)
-      : target_(t), args_(args), timeout_(timeout) {}
+  Request(Target t, const Args &args, std::chrono::milliseconds timeout,
+          Route route = Route::command, std::string node = {})
+      : target_(t), args_(args), timeout_(timeout), route_(route), node_(std::move(node)) {}
+
+  int submit(jr_reply_cb cb, void *ud) const {
+    std::vector<const char *> argv;
+    args_.fill(argv);
+    const int64_t ms = to_ms(timeout_);
+    switch (route_) {
+      case Route::all_masters:
+        return jr_client_submit_all_masters(target_.client, args_.size(), argv.data(), args_.lens(),
+                                            ms, cb, ud);
+      case Route::to_node:
+        if (has_nul(node_)) return JR_EINVAL;
+        return jr_client_submit_to(target_.client, node_.c_str(), args_.size(), argv.data(),
+                                   args_.lens(), ms, cb, ud);
+      case Route::endpoints:
+        return jr_client_endpoints(target_.client, cb, ud);
+      case Route::command:
+        break;
+    }
+    return target_.submit(args_.size(), argv.data(), args_.lens(), ms, cb, ud, nullptr);
+  }
+
+ private:
+  Target target_;
+  OwnedArgs args_;
+  std::chrono::milliseconds timeout_;
+  Route route_;
+  std::string node_;
+};
+
+// What a completion becomes for a future or an awaitable of T (throws the
+// error). Specialised for the typed cluster results below.
+template <class T>
+struct Convert;
+template <>
+struct Convert<Reply> {
+  static Reply from(Result &&r) { return std::move(r).value(); }
+};
+
+// The promise of a std::future<T> (T other than Reply, which has
+// promise_trampoline).
+template <class T>
+void typed_promise_trampoline(void *ud, int status, const jr_reply *r) noexcept {
+  std::unique_ptr<std::promise<T>> p(static_cast<std::promise<T> *>(ud));
+  try {
+    p->set_value(Convert<T>::from(Result(status, Reply::dup(r))));
+  } catch (...) {
+    p->set_exception(std::current_exception());
+  }
+}
+
+// A future of T for a request submitted with submit(cb, ud); a refused
+// submit makes a ready future holding the LibraryError.
+template <class T, class Submit>
+std::future<T> future_of(Submit &&submit) {
+  auto p = std::make_unique<std::promise<T>>();
+  std::future<T> fut = p->get_future();
+  int rc;
+  if constexpr (std::is_same_v<T, Reply>) {
+    rc = submit(&promise_trampoline, static_cast<void *>(p.get()));
+  } else {
+    rc = submit(&typed_promise_trampoline<T>, static_cast<void *>(p.get()));
+  }
+  if (rc != JR_OK) {
+    p->set_exception(std::make_exception_ptr(LibraryError(rc)));
+  } else {
+    static_cast<void>(p.release());
+  }
+  return fut;
+}
+
+}  // namespace detail
+
+// The awaitable of co_await client.async(...) (and of the cluster calls):
+// submits in await_suspend and resumes the coroutine from the completion.
+// Yields a T (a Reply for commands); throws ServerError / LibraryError.
+template <class T>
+class BasicAwaitable {
+ public:
+  explicit BasicAwaitable(detail::Request req) : req_(std::move(req)) {}
+  BasicAwaitable(detail::Target t, const Args &args, std::chrono::milliseconds timeout)
+      : req_(t, args, timeout) {}
 
   bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> h) {
     handle_ = h;
-    std::vector<const char *> argv;
-    args_.fill(argv);
-    int rc = target_.submit(args_.size(), argv.data(), args_.lens(), detail::to_ms(timeout_),
-                            &Awaitable::on_done, this, nullptr);
+    int rc = req_.submit(&BasicAwaitable::on_done, this);
     if (rc != JR_OK) {
       status_ = rc;
       return false;  // resume at once; await_resume throws
@@ -497,22 +597,23 @@ class Awaitable {
     // and may have resumed (and destroyed) the coroutine: touch nothing.
     return true;
   }
-  Reply await_resume() { return Result(status_, std::move(reply_)).value(); }
+  T await_resume() { return detail::Convert<T>::from(Result(status_, std::move(reply_))); }
 
  private:
   static void on_done(void *ud, int status, const jr_reply *r) noexcept {
-    auto *self = static_cast<Awaitable *>(ud);
+    auto *self = static_cast<BasicAwaitable *>(ud);
     self->status_ = status;
     self->reply_ = Reply::dup(r);
     self->handle_.resume();
   }
-  detail::Target target_;
-  detail::OwnedArgs args_;
-  std::chrono::milliseconds timeout_;
+  detail::Request req_;
   std::coroutine_handle<> handle_;
   int status_ = JR_OK;
   Reply reply_;
 };
+
+// co_await client.async({"GET", "k"}) yields a Reply.
+using Awaitable = BasicAwaitable<Reply>;
 
 namespace detail {
 
@@ -804,7 +905,23 @@ using EventHandler =
     std::function<void(int event, std::string_view endpoint, std::string_view detail)>;
 
 // A builder for jr_options; keys and defaults are documented in jr.h.
-// Setters throw LibraryError (JR_ENOENT unknown key, JR_EINVAL bad value).
+// set(key, value) takes any key, including those without a shorthand here
+// ("max_queued", "socket_timeout_ms", "cluster", ...). Setters throw
+// LibraryError (JR_ENOENT unknown key, JR_EINVAL bad value).
+//
+// TLS (keys "tls", "tls_verify", "tls_ca_file", "tls_ca_dir",
+// "tls_cert_file", "tls_key_file", "tls_server_name"; a rediss:// URL sets
+// "tls"):
+//
+//   jr::Client c(jr::Options()
+//                    .endpoint("redis.example:6380")
+//                    .tls()                          // verified against the system CAs
+//                    .tls_ca_file("/etc/redis/ca.crt")
+//                    .tls_cert("client.crt", "client.key"));  // mutual TLS
+//
+// Unusable TLS files make the Client constructor throw LibraryError
+// (JR_ETLS); a failed handshake fails commands with JR_ECONNECT (the event
+// handler gets the verification error).
 class Options {
  public:
   Options() : o_(jr_options_new()) {
@@ -854,6 +971,37 @@ class Options {
   decltype(auto) connect_timeout(std::chrono::milliseconds t) && {
     return std::move(*this).set("connect_timeout_ms", int64_t{t.count()});
   }
+  decltype(auto) username(std::string_view u) & { return set("username", u); }
+  decltype(auto) username(std::string_view u) && { return std::move(*this).set("username", u); }
+  // TLS on every connection (verification on unless tls_verify(false)).
+  decltype(auto) tls(bool on = true) & { return set("tls", int64_t{on ? 1 : 0}); }
+  decltype(auto) tls(bool on = true) && { return std::move(*this).set("tls", int64_t{on ? 1 : 0}); }
+  // tls_verify(false) disables certificate and host name checks (testing only).
+  decltype(auto) tls_verify(bool on) & { return set("tls_verify", int64_t{on ? 1 : 0}); }
+  decltype(auto) tls_verify(bool on) && {
+    return std::move(*this).set("tls_verify", int64_t{on ? 1 : 0});
+  }
+  // Trusted CAs instead of the system store: a PEM file, or a hashed folder.
+  decltype(auto) tls_ca_file(std::string_view path) & { return set("tls_ca_file", path); }
+  decltype(auto) tls_ca_file(std::string_view path) && {
+    return std::move(*this).set("tls_ca_file", path);
+  }
+  decltype(auto) tls_ca_dir(std::string_view path) & { return set("tls_ca_dir", path); }
+  decltype(auto) tls_ca_dir(std::string_view path) && {
+    return std::move(*this).set("tls_ca_dir", path);
+  }
+  // A client certificate and its key (mutual TLS).
+  Options &tls_cert(std::string_view cert_file, std::string_view key_file) & {
+    return set("tls_cert_file", cert_file).set("tls_key_file", key_file);
+  }
+  Options &&tls_cert(std::string_view cert_file, std::string_view key_file) && {
+    return std::move(tls_cert(cert_file, key_file));
+  }
+  // The name for SNI and verification instead of the endpoint's host.
+  decltype(auto) tls_server_name(std::string_view name) & { return set("tls_server_name", name); }
+  decltype(auto) tls_server_name(std::string_view name) && {
+    return std::move(*this).set("tls_server_name", name);
+  }
   // dispatch=poll: completions run in Client::dispatch() (see Client::fd()).
   decltype(auto) poll_mode() & { return set("dispatch", "poll"); }
   decltype(auto) poll_mode() && { return std::move(*this).set("dispatch", "poll"); }
@@ -886,6 +1034,82 @@ class Options {
   jr_options *o_;
   std::shared_ptr<EventHandler> event_;
 };
+
+// ---- Redis Cluster ------------------------------------------------------------------
+
+// One node of Client::endpoints(): its address ("host:port") and role
+// ("master", "replica", or "standalone" for a server outside a cluster).
+// Credentials never appear.
+struct Node {
+  std::string address;
+  std::string role;
+
+  // Parses the raw reply of jr_client_endpoints ([[address, role], ...]);
+  // throws TypeError on another shape.
+  static std::vector<Node> list(const Reply &r) {
+    std::vector<Node> out;
+    for (const Reply &row : r.as_array())
+      out.push_back({row.at(0).as_string(), row.at(1).as_string()});
+    return out;
+  }
+  bool operator==(const Node &) const = default;
+};
+
+namespace detail {
+// The JR_E* code whose name is `name` ("JR_ECONNLOST"), 0 if none.
+inline int code_of_name(std::string_view name) noexcept {
+  if (name.substr(0, 4) != "JR_E") return 0;
+  for (int code = -1; code >= -64; code--)
+    if (name == jr_err_name(code)) return code;
+  return 0;
+}
+}  // namespace detail
+
+// One master's answer to a command run on every master
+// (Client::send_all_masters): its address and its own Result. A node that
+// failed (connection lost, timeout, ...) has a library error Result with
+// that code; a command the node rejected has a server error Result.
+struct NodeResult {
+  std::string address;
+  Result result;
+
+  // Parses the raw reply of jr_client_submit_all_masters ([[address, reply],
+  // ...], a node's failure being an error reply that starts with the libjr
+  // code name: "JR_ECONNLOST: ..."); throws TypeError on another shape.
+  static std::vector<NodeResult> list(const Reply &r) {
+    std::vector<NodeResult> out;
+    for (const Reply &row : r.as_array()) {
+      std::string address = row.at(0).as_string();
+      Reply answer = row.at(1);
+      int code = 0;
+      if (answer.is_error()) {
+        std::string_view text = answer.view();
+        code = detail::code_of_name(text.substr(0, text.find(':')));
+      }
+      if (code != 0) {
+        out.push_back({std::move(address), Result(code, Reply())});
+      } else {
+        out.push_back({std::move(address), Result(JR_OK, std::move(answer))});
+      }
+    }
+    return out;
+  }
+};
+
+namespace detail {
+template <>
+struct Convert<std::vector<Node>> {
+  static std::vector<Node> from(Result &&r) { return Node::list(std::move(r).value()); }
+};
+template <>
+struct Convert<std::vector<NodeResult>> {
+  static std::vector<NodeResult> from(Result &&r) { return NodeResult::list(std::move(r).value()); }
+};
+}  // namespace detail
+
+// co_await client.async_endpoints() / async_all_masters(...).
+using NodesAwaitable = BasicAwaitable<std::vector<Node>>;
+using AllMastersAwaitable = BasicAwaitable<std::vector<NodeResult>>;
 
 // ---- Client and database views -------------------------------------------------
 
@@ -1020,6 +1244,94 @@ class Client : public detail::Commands<Client> {
     return Monitor(m);
   }
 
+  // ---- Redis Cluster (jr.h "Redis Cluster"); these work on a standalone
+  // server too. Callbacks follow submit()'s rules; futures and awaitables
+  // throw ServerError / LibraryError.
+
+  // The nodes libjr knows: one {address, "standalone"} for a standalone
+  // server, every master and replica of a cluster.
+  [[nodiscard]] std::future<std::vector<Node>> endpoints() const {
+    return detail::future_of<std::vector<Node>>(
+        [&](jr_reply_cb cb, void *ud) { return jr_client_endpoints(c_, cb, ud); });
+  }
+  [[nodiscard]] NodesAwaitable async_endpoints() const {
+    return NodesAwaitable(detail::Request(target_(), Args(), no_timeout, detail::Route::endpoints));
+  }
+  // f(jr::Result) with the raw reply (Node::list parses it).
+  template <class F>
+  requires std::invocable < std::decay_t<F>
+  &, Result > void submit_endpoints(F &&f) const {
+    submit_raw(std::forward<F>(f),
+               [&](jr_reply_cb cb, void *ud) { return jr_client_endpoints(c_, cb, ud); });
+  }
+
+  // Runs a command on every master: one NodeResult per master, a node's
+  // failure being its own Result rather than a failure of the call. On a
+  // standalone server the call fails with JR_ECLUSTER.
+  [[nodiscard]] std::future<std::vector<NodeResult>> send_all_masters(
+      const Args &args, std::chrono::milliseconds timeout = default_timeout) const {
+    return detail::future_of<std::vector<NodeResult>>([&](jr_reply_cb cb, void *ud) {
+      return jr_client_submit_all_masters(c_, args.size(), args.argv(), args.lens(),
+                                          detail::to_ms(timeout), cb, ud);
+    });
+  }
+  [[nodiscard]] AllMastersAwaitable async_all_masters(
+      const Args &args, std::chrono::milliseconds timeout = default_timeout) const {
+    return AllMastersAwaitable(
+        detail::Request(target_(), args, timeout, detail::Route::all_masters));
+  }
+  // f(jr::Result) with the raw [[address, reply], ...] (NodeResult::list
+  // parses it).
+  template <class F>
+  requires std::invocable < std::decay_t<F>
+  &, Result > void submit_all_masters(const Args &args, F &&f,
+                                      std::chrono::milliseconds timeout = default_timeout) const {
+    submit_raw(std::forward<F>(f), [&](jr_reply_cb cb, void *ud) {
+      return jr_client_submit_all_masters(c_, args.size(), args.argv(), args.lens(),
+                                          detail::to_ms(timeout), cb, ud);
+    });
+  }
+
+  // Runs a command on one node ("host:port"), without following
+  // redirections (a cluster node may answer MOVED). An address that does
+  // not parse is JR_EINVAL: thrown by submit_to, delivered by the future
+  // and the awaitable.
+  [[nodiscard]] std::future<Reply> send_to(
+      std::string_view node, const Args &args,
+      std::chrono::milliseconds timeout = default_timeout) const {
+    std::string n(node);
+    return detail::future_of<Reply>([&](jr_reply_cb cb, void *ud) {
+      if (detail::has_nul(n)) return JR_EINVAL;
+      return jr_client_submit_to(c_, n.c_str(), args.size(), args.argv(), args.lens(),
+                                 detail::to_ms(timeout), cb, ud);
+    });
+  }
+  [[nodiscard]] Awaitable async_to(std::string_view node, const Args &args,
+                                   std::chrono::milliseconds timeout = default_timeout) const {
+    return Awaitable(
+        detail::Request(target_(), args, timeout, detail::Route::to_node, std::string(node)));
+  }
+  template <class F>
+  requires std::invocable < std::decay_t<F>
+  &, Result > void submit_to(std::string_view node, const Args &args, F &&f,
+                             std::chrono::milliseconds timeout = default_timeout) const {
+    std::string n(node);
+    submit_raw(std::forward<F>(f), [&](jr_reply_cb cb, void *ud) {
+      if (detail::has_nul(n)) return JR_EINVAL;
+      return jr_client_submit_to(c_, n.c_str(), args.size(), args.argv(), args.lens(),
+                                 detail::to_ms(timeout), cb, ud);
+    });
+  }
+
+  // Rotates the credentials: every connection made from now on
+  // (reconnects, pooled, pub/sub and cluster node connections) sends AUTH
+  // with these; connections already authenticated stay as they are. Throws
+  // LibraryError (JR_EINVAL for text with a NUL byte, JR_ECLOSED).
+  void set_auth(std::string_view password) const { set_auth_(nullptr, password); }
+  void set_auth(std::string_view username, std::string_view password) const {
+    set_auth_(&username, password);
+  }
+
   // Poll mode: a descriptor readable while completions wait, and running
   // them on this thread (max 0 = all). fd() is -1 in loop mode.
   [[nodiscard]] int fd() const noexcept { return jr_client_fd(c_); }
@@ -1030,6 +1342,20 @@ class Client : public detail::Commands<Client> {
  private:
   friend class detail::Commands<Client>;
   [[nodiscard]] detail::Target target_() const noexcept { return {c_, nullptr}; }
+  // Submits through submit(cb, ud) with f as the one completion.
+  template <class F, class Submit>
+  void submit_raw(F &&f, Submit &&submit) const {
+    using Fn = std::decay_t<F>;
+    auto holder = std::make_unique<Fn>(std::forward<F>(f));
+    detail::check(submit(&detail::callback_trampoline<Fn>, static_cast<void *>(holder.get())));
+    static_cast<void>(holder.release());  // owned by the completion now
+  }
+  void set_auth_(const std::string_view *username, std::string_view password) const {
+    if (detail::has_nul(password) || (username != nullptr && detail::has_nul(*username)))
+      throw LibraryError(JR_EINVAL);
+    std::string p(password), u(username != nullptr ? *username : std::string_view());
+    detail::check(jr_client_set_auth(c_, username != nullptr ? u.c_str() : nullptr, p.c_str()));
+  }
   jr_client *c_ = nullptr;
   std::shared_ptr<EventHandler> event_;
 };

@@ -43,9 +43,9 @@ struct Task {
 // visible to ThreadSanitizer, so reading an exception after plain get() has
 // dropped the state, while the completion thread frees it, is reported as a
 // race (a false positive this sidesteps).
-template <class E>
-std::optional<E> error_of(std::future<jr::Reply> &f) {
-  std::shared_future<jr::Reply> sf = f.share();
+template <class E, class T = jr::Reply>
+std::optional<E> error_of(std::future<T> &f) {
+  std::shared_future<T> sf = f.share();
   try {
     sf.get();
   } catch (const E &e) {
@@ -643,4 +643,283 @@ TEST_F(HppTest, MonitorSeesCommands) {
     std::lock_guard<std::mutex> lk(inbox->mu);
     return !inbox->got.empty() && inbox->got.back().closed();
   }));
+}
+
+// ---- Redis Cluster calls, credential rotation, TLS options (standalone server) ------
+
+namespace {
+Task<std::string> coro_cluster_calls(const jr::Client &c, std::string node) {
+  std::string out;
+  std::vector<jr::Node> nodes = co_await c.async_endpoints();
+  out += std::to_string(nodes.size()) + ":" + nodes.at(0).role + ";";
+  co_await c.async_to(node, {"SET", "hpp:cl:coro", "to-node"});
+  out += (co_await c.async_to(node, {"GET", "hpp:cl:coro"})).str() + ";";
+  try {
+    co_await c.async_all_masters({"PING"});
+  } catch (const jr::LibraryError &e) {
+    out += e.name();
+  }
+  co_return out;
+}
+}  // namespace
+
+TEST_F(HppTest, EndpointsOfAStandaloneServer) {
+  jr::Client c(opts());
+  std::vector<jr::Node> nodes = c.endpoints().get();
+  ASSERT_EQ(nodes.size(), 1u);
+  EXPECT_EQ(nodes[0].address, server_->endpoint());
+  EXPECT_EQ(nodes[0].role, "standalone");
+  // The callback form gets the raw [[address, role]] reply.
+  std::promise<jr::Result> p;
+  c.submit_endpoints([&](jr::Result r) { p.set_value(std::move(r)); });
+  jr::Result r = p.get_future().get();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(jr::Node::list(r.reply()), nodes);
+  EXPECT_EQ(r.reply().at(0).at(1).str(), "standalone");
+  // In poll mode too (completed in dispatch()).
+  jr::Client pc(opts().poll_mode());
+  auto f = pc.endpoints();
+  auto end = std::chrono::steady_clock::now() + 5s;
+  while (f.wait_for(0s) != std::future_status::ready && std::chrono::steady_clock::now() < end) {
+    pollfd pf{pc.fd(), POLLIN, 0};
+    ::poll(&pf, 1, 100);
+    pc.dispatch();
+  }
+  ASSERT_EQ(f.wait_for(0s), std::future_status::ready);
+  EXPECT_EQ(f.get(), nodes);
+}
+
+TEST_F(HppTest, AllMastersIsAClusterErrorOnAStandaloneServer) {
+  jr::Client c(opts());
+  auto f = c.send_all_masters({"DBSIZE"});
+  auto e = error_of<jr::LibraryError>(f);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->code(), JR_ECLUSTER);
+  EXPECT_STREQ(e->name(), "JR_ECLUSTER");
+  EXPECT_TRUE(e->unsent());
+  std::promise<jr::Result> p;
+  c.submit_all_masters({"DBSIZE"}, [&](jr::Result r) { p.set_value(std::move(r)); });
+  jr::Result r = p.get_future().get();
+  EXPECT_TRUE(r.is_library_error());
+  EXPECT_EQ(r.status(), JR_ECLUSTER);
+  // Refused commands are refused before anything is sent.
+  EXPECT_THROW(c.submit_all_masters({"SUBSCRIBE", "x"}, [](jr::Result) {}), jr::LibraryError);
+  auto refused = c.send_all_masters({"SUBSCRIBE", "x"});
+  ASSERT_EQ(refused.wait_for(0s), std::future_status::ready);
+  auto re = error_of<jr::LibraryError>(refused);
+  ASSERT_TRUE(re.has_value());
+  EXPECT_EQ(re->code(), JR_EREFUSED);
+  EXPECT_EQ(c.call({"PING"}).str(), "PONG");
+}
+
+TEST_F(HppTest, SubmitToTheServersOwnAddress) {
+  jr::Client c(opts());
+  const std::string node = server_->endpoint();  // "127.0.0.1:port"
+  EXPECT_EQ(c.send_to(node, {"SET", "hpp:cl:to", "v1"}).get().str(), "OK");
+  EXPECT_EQ(c.call({"GET", "hpp:cl:to"}).str(), "v1");
+  EXPECT_EQ(c.send_to(node, {"GET", "hpp:cl:to"}).get().str(), "v1");
+  std::promise<jr::Result> p;
+  c.submit_to(node, {"INCRBY", "hpp:cl:n", "0"}, [&](jr::Result r) { p.set_value(std::move(r)); });
+  jr::Result r = p.get_future().get();
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r.reply().is_integer());
+  // A server error is a ServerError as for any command.
+  auto bad = c.send_to(node, {"NOSUCHCOMMAND"});
+  EXPECT_THROW(bad.get(), jr::ServerError);
+  // An address that does not parse is refused at the call.
+  EXPECT_THROW(c.submit_to("", {"PING"}, [](jr::Result) {}), jr::LibraryError);
+  EXPECT_THROW(c.submit_to(std::string_view("127.0.0.1:1\0x", 13), {"PING"}, [](jr::Result) {}),
+               jr::LibraryError);
+  auto f = c.send_to("", {"PING"});
+  auto e = error_of<jr::LibraryError>(f);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->code(), JR_EINVAL);
+}
+
+TEST_F(HppTest, ClusterCallsFromACoroutine) {
+  jr::Client c(opts());
+  Task<std::string> t = coro_cluster_calls(c, server_->endpoint());
+  ASSERT_EQ(t.result.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(t.result.get(), "1:standalone;to-node;JR_ECLUSTER");
+}
+
+namespace {
+// Counts JR_EVENT_DISCONNECTED and JR_EVENT_CONNECT_FAILED.
+struct EventLog {
+  std::mutex mu;
+  std::condition_variable cv;
+  int disconnected = 0;
+  int connect_failed = 0;
+  jr::EventHandler handler() {
+    return [this](int ev, std::string_view, std::string_view) {
+      std::lock_guard<std::mutex> lk(mu);
+      if (ev == JR_EVENT_DISCONNECTED) disconnected++;
+      if (ev == JR_EVENT_CONNECT_FAILED) connect_failed++;
+      cv.notify_all();
+    };
+  }
+  bool wait_disconnected(int n) {
+    std::unique_lock<std::mutex> lk(mu);
+    return cv.wait_for(lk, 5s, [&] { return disconnected >= n; });
+  }
+};
+}  // namespace
+
+TEST(HppAuth, SetAuthRotatesTheCredentialsOfNewConnections) {
+  RedisServer s({"--requirepass", "old-secret"});
+  EventLog events;
+  jr::Client c(jr::Options()
+                   .endpoint(s.endpoint())
+                   .password("old-secret")
+                   .set("connect_retry", int64_t{0})
+                   .on_event(events.handler()));
+  int64_t id = c.call({"CLIENT", "ID"}).integer();
+  ASSERT_GT(id, 0);
+  // Rotate on the server; the live connection stays authenticated.
+  ASSERT_NE(s.cmd("CONFIG SET requirepass new-secret", "old-secret").find("+OK"),
+            std::string::npos);
+  c.set_auth("new-secret");
+  EXPECT_EQ(c.call({"CLIENT", "ID"}).integer(), id);
+  // Drop the connection from a side connection; the reconnect uses the new
+  // password, so the next command works.
+  ASSERT_NE(s.cmd("CLIENT KILL ID " + std::to_string(id), "new-secret").find(":1"),
+            std::string::npos);
+  ASSERT_TRUE(events.wait_disconnected(1));
+  EXPECT_EQ(c.call({"PING"}).str(), "PONG");
+  EXPECT_NE(c.call({"CLIENT", "ID"}).integer(), id);
+  // With a user name (AUTH default <password>), through the same rotation.
+  ASSERT_NE(s.cmd("CONFIG SET requirepass third", "new-secret").find("+OK"), std::string::npos);
+  c.set_auth("default", "third");
+  id = c.call({"CLIENT", "ID"}).integer();
+  ASSERT_NE(s.cmd("CLIENT KILL ID " + std::to_string(id), "third").find(":1"), std::string::npos);
+  ASSERT_TRUE(events.wait_disconnected(2));
+  EXPECT_EQ(c.call({"ACL", "WHOAMI"}).str(), "default");
+  // Text libjr cannot pass on (a NUL byte) is refused.
+  EXPECT_THROW(c.set_auth(std::string_view("a\0b", 3)), jr::LibraryError);
+}
+
+TEST(HppAuth, WithoutSetAuthTheReconnectFailsWithEAuth) {
+  RedisServer s({"--requirepass", "old-secret"});
+  EventLog events;
+  jr::Client c(jr::Options()
+                   .endpoint(s.endpoint())
+                   .password("old-secret")
+                   .set("connect_retry", int64_t{0})
+                   .on_event(events.handler()));
+  int64_t id = c.call({"CLIENT", "ID"}).integer();
+  s.cmd("CONFIG SET requirepass new-secret", "old-secret");
+  s.cmd("CLIENT KILL ID " + std::to_string(id), "new-secret");
+  ASSERT_TRUE(events.wait_disconnected(1));
+  try {
+    c.call({"PING"});
+    FAIL() << "no exception";
+  } catch (const jr::LibraryError &e) {
+    EXPECT_EQ(e.code(), JR_EAUTH);
+    EXPECT_TRUE(e.unsent());
+  }
+  c.set_auth("new-secret");
+  EXPECT_EQ(c.call({"PING"}).str(), "PONG");
+}
+
+TEST_F(HppTest, TlsOptionsReachTheCore) {
+  // Files that cannot be used are an error at creation.
+  try {
+    jr::Client c(opts().tls().tls_ca_file("/nonexistent/jr-ca.crt"));
+    FAIL() << "no exception";
+  } catch (const jr::LibraryError &e) {
+    EXPECT_EQ(e.code(), JR_ETLS);
+    EXPECT_STREQ(e.name(), "JR_ETLS");
+  }
+  EXPECT_THROW(jr::Client(opts().tls().tls_cert("/nonexistent/c.crt", "/nonexistent/c.key")),
+               jr::LibraryError);
+  // TLS to a plain-TCP server: the handshake fails, commands get JR_ECONNECT.
+  EventLog events;
+  jr::Client c(opts()
+                   .tls()
+                   .tls_verify(false)
+                   .tls_server_name("localhost")
+                   .set("connect_retry", int64_t{0})
+                   .connect_timeout(300ms)
+                   .on_event(events.handler()));
+  try {
+    c.call({"PING"});
+    FAIL() << "no exception";
+  } catch (const jr::LibraryError &e) {
+    EXPECT_EQ(e.code(), JR_ECONNECT);
+  }
+  {
+    std::lock_guard<std::mutex> lk(events.mu);
+    EXPECT_GE(events.connect_failed, 1);
+  }
+  // rediss:// URLs turn TLS on (the same failure); the generic setter
+  // takes every key.
+  jr::Client u(jr::Options()
+                   .url("rediss://" + server_->endpoint())
+                   .set("connect_retry", int64_t{0})
+                   .connect_timeout(300ms)
+                   .set("tls_verify", int64_t{0}));
+  EXPECT_THROW(u.call({"PING"}), jr::LibraryError);
+  jr::Options any;
+  any.set("tls", "1").set("tls_ca_dir", "/etc/ssl/certs").set("tls_server_name", "x");
+  any.username("u").tls(false);
+}
+
+namespace {
+// A CA, a server certificate for localhost/127.0.0.1 and a client
+// certificate, made with the openssl command.
+struct TestCerts {
+  std::string dir;
+  bool ok = false;
+  TestCerts() {
+    char tmpl[] = "/tmp/jrhpp-tls-XXXXXX";
+    dir = mkdtemp(tmpl);
+    std::string script =
+        "cd '" + dir +
+        "' && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 "
+        "-subj /CN=jr-hpp-ca && "
+        "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr "
+        "-subj /CN=localhost && "
+        "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > san.cnf && "
+        "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+        "-out server.crt -days 2 -extfile san.cnf && "
+        "openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr "
+        "-subj /CN=jr-client && "
+        "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+        "-out client.crt -days 2";
+    ok = std::system(("(" + script + ") >/dev/null 2>&1").c_str()) == 0;
+  }
+  ~TestCerts() {
+    if (std::system(("rm -rf '" + dir + "'").c_str()) != 0) {
+    }
+  }
+  [[nodiscard]] std::string f(const char *name) const { return dir + "/" + name; }
+};
+}  // namespace
+
+TEST(HppTls, MutualTlsThroughTheShorthands) {
+  TestCerts certs;
+  if (!certs.ok) GTEST_SKIP() << "openssl could not make test certificates";
+  int tls_port = jrtest::free_port();
+  RedisServer s({"--tls-port", std::to_string(tls_port), "--tls-cert-file", certs.f("server.crt"),
+                 "--tls-key-file", certs.f("server.key"), "--tls-ca-cert-file", certs.f("ca.crt"),
+                 "--tls-auth-clients", "yes"});
+  const std::string ep = "127.0.0.1:" + std::to_string(tls_port);
+  jr::Client c(jr::Options()
+                   .endpoint(ep)
+                   .tls()
+                   .tls_ca_file(certs.f("ca.crt"))
+                   .tls_cert(certs.f("client.crt"), certs.f("client.key"))
+                   .tls_server_name("localhost"));
+  EXPECT_EQ(c.call({"PING"}).str(), "PONG");
+  auto nodes = c.endpoints().get();
+  ASSERT_EQ(nodes.size(), 1u);
+  EXPECT_EQ(nodes[0].role, "standalone");
+  EXPECT_EQ(c.send_to(ep, {"ECHO", "over-tls"}).get().str(), "over-tls");
+  // Without the client certificate the server refuses the handshake.
+  jr::Client anon(jr::Options()
+                      .endpoint(ep)
+                      .tls()
+                      .tls_ca_file(certs.f("ca.crt"))
+                      .set("connect_retry", int64_t{0}));
+  EXPECT_THROW(anon.call({"PING"}), jr::LibraryError);
 }

@@ -125,6 +125,35 @@ extern "C" {
         id_out: *mut jr_req_id,
     ) -> c_int;
     pub fn jr_cancel(client: *mut jr_client, id: jr_req_id) -> c_int;
+    pub fn jr_client_set_auth(
+        client: *mut jr_client,
+        username: *const c_char,
+        password: *const c_char,
+    ) -> c_int;
+    pub fn jr_client_submit_all_masters(
+        client: *mut jr_client,
+        argc: usize,
+        argv: *const *const c_char,
+        argvlen: *const usize,
+        timeout_ms: i64,
+        cb: jr_reply_cb,
+        userdata: *mut c_void,
+    ) -> c_int;
+    pub fn jr_client_submit_to(
+        client: *mut jr_client,
+        endpoint: *const c_char,
+        argc: usize,
+        argv: *const *const c_char,
+        argvlen: *const usize,
+        timeout_ms: i64,
+        cb: jr_reply_cb,
+        userdata: *mut c_void,
+    ) -> c_int;
+    pub fn jr_client_endpoints(
+        client: *mut jr_client,
+        cb: jr_reply_cb,
+        userdata: *mut c_void,
+    ) -> c_int;
     pub fn jr_client_call(
         client: *mut jr_client,
         argc: usize,

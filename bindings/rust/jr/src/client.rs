@@ -178,6 +178,7 @@ pub(crate) unsafe extern "C" fn trampoline<F>(
     // once (libjr's callback rule); reply is valid during this call.
     let f = unsafe { Box::from_raw(ud.cast::<F>()) };
     let r = unsafe { result_from(status, reply) };
+    let _scope = crate::cluster::CallbackScope::enter();
     let _ = catch_unwind(AssertUnwindSafe(move || f(r)));
 }
 

@@ -28,6 +28,7 @@
 
 mod args;
 mod client;
+mod cluster;
 mod error;
 mod options;
 mod reply;
@@ -41,6 +42,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 
 pub use client::{Client, Db, ReplyFuture, RequestId, Timeout};
+pub use cluster::{AllMastersFuture, EndpointsFuture, MapFuture, Node, NodeReply};
 pub use error::{code, Error, Result};
 pub use options::{Event, Options};
 pub use reply::Reply;

@@ -38,7 +38,26 @@ pub(crate) type EventFn = dyn Fn(Event, &str, &str) + Send + Sync + 'static;
 ///
 /// Builder methods never fail on the spot: the first invalid key or value is
 /// remembered and returned by `Client::new`. Use [`Options::try_set`] to
-/// check a setting at once.
+/// check a setting at once. [`Options::set`] / [`Options::set_int`] take any
+/// key of jr.h, including those without a shorthand here (`"max_queued"`,
+/// `"socket_timeout_ms"`, `"cluster"`, ...).
+///
+/// TLS: keys `tls`, `tls_verify`, `tls_ca_file`, `tls_ca_dir`,
+/// `tls_cert_file`, `tls_key_file` and `tls_server_name` (shorthands below);
+/// a `rediss://` URL turns `tls` on. The server certificate and host name
+/// are verified by default. TLS files that cannot be used make
+/// `Client::new` fail with [`code::ETLS`](crate::code::ETLS); a failed
+/// handshake fails commands with `ECONNECT` (the event hook gets the
+/// verification error).
+///
+/// ```no_run
+/// let opts = jr::Options::new()
+///     .endpoint("redis.example:6380")
+///     .tls(true)
+///     .tls_ca_file("/etc/redis/ca.crt")
+///     .tls_cert("client.crt", "client.key"); // mutual TLS
+/// # let _ = opts;
+/// ```
 ///
 /// ```no_run
 /// let opts = jr::Options::new()
@@ -145,6 +164,32 @@ impl Options {
     pub fn command_timeout(self, t: Duration) -> Self {
         self.set_int("command_timeout_ms", millis(t))
     }
+    /// TLS on every connection (`tls`).
+    pub fn tls(self, on: bool) -> Self {
+        self.set_int("tls", i64::from(on))
+    }
+    /// `false` disables certificate and host name verification (testing
+    /// only).
+    pub fn tls_verify(self, on: bool) -> Self {
+        self.set_int("tls_verify", i64::from(on))
+    }
+    /// Trusted CAs (a PEM file) instead of the system store.
+    pub fn tls_ca_file(self, path: &str) -> Self {
+        self.set("tls_ca_file", path)
+    }
+    /// Trusted CAs (a hashed certificate folder) instead of the system store.
+    pub fn tls_ca_dir(self, path: &str) -> Self {
+        self.set("tls_ca_dir", path)
+    }
+    /// A client certificate and its key (mutual TLS).
+    pub fn tls_cert(self, cert_file: &str, key_file: &str) -> Self {
+        self.set("tls_cert_file", cert_file)
+            .set("tls_key_file", key_file)
+    }
+    /// The name for SNI and verification instead of the endpoint's host.
+    pub fn tls_server_name(self, name: &str) -> Self {
+        self.set("tls_server_name", name)
+    }
     /// `dispatch=poll`: completions run in [`Client::dispatch`](crate::Client::dispatch).
     pub fn poll_mode(self) -> Self {
         self.set("dispatch", "poll")
@@ -205,5 +250,6 @@ unsafe extern "C" fn event_trampoline(
         }
     };
     let (ep, det) = (text(endpoint), text(detail));
+    let _scope = crate::cluster::CallbackScope::enter();
     let _ = catch_unwind(AssertUnwindSafe(|| f(Event::from_raw(event), &ep, &det)));
 }

@@ -266,7 +266,9 @@ unsafe extern "C" fn message_trampoline<F>(
     let m = Message::from_parts(status, r);
     // SAFETY: ud is the Box<F> leaked by new_handler; libjr calls it from one
     // thread at a time and never after JR_ECLOSED.
+    let scope = crate::cluster::CallbackScope::enter();
     let _ = catch_unwind(AssertUnwindSafe(|| unsafe { (*f)(m) }));
+    drop(scope);
     if status == sys::JR_ECLOSED {
         // SAFETY: the last call: take the box back.
         drop(unsafe { Box::from_raw(f) });
