@@ -3,13 +3,16 @@
 # adapter), at depth 64 against a private redis-server.
 #
 #   bench/callgrind.sh [--n1 N] [--n2 N] [--depth D] [--size S] [--top K]
-#                      [--keep DIR] [--bin path/to/jr-benchmark]
+#                      [--keep DIR] [--bin path/to/jr-benchmark] [--cluster]
 #
 # Runs jr-benchmark under valgrind --tool=callgrind for n1 and n2 GETs and
 # prints (Ir(n2) - Ir(n1)) / (n2 - n1): user-space instructions of the whole
 # client process (every thread) per command, with setup cost removed. Then
 # the top functions by self cost of the libjr n2 run (callgrind_annotate), and
 # those inside libjr itself. --keep DIR keeps the callgrind.out files.
+# --cluster: the server is a one-node Redis Cluster (all slots) and only
+# libjr runs (jr-benchmark --cluster: 16384 keys, routed by slot), to show
+# what slot routing adds per command; hiredis has no cluster routing.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -24,6 +27,7 @@ size=3
 top=25
 keep=""
 bin=""
+cluster=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --n1) n1="$2"; shift ;;
@@ -33,7 +37,8 @@ while [ $# -gt 0 ]; do
     --top) top="$2"; shift ;;
     --keep) keep="$2"; shift ;;
     --bin) bin="$2"; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --cluster) cluster=--cluster ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "callgrind.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -49,7 +54,7 @@ for tool in valgrind callgrind_annotate redis-server redis-cli; do
 done
 
 tmp="$(mktemp -d /tmp/jr-callgrind.XXXXXX)"
-start_redis "$tmp"
+start_redis "$tmp" $cluster
 out="${keep:-$tmp}"
 mkdir -p "$out"
 
@@ -58,7 +63,7 @@ run() {
   local f="$out/callgrind.$1.$2.out"
   valgrind --tool=callgrind --callgrind-out-file="$f" \
     "$bin" -h 127.0.0.1 -p "$redis_port" --client "$1" --op GET --size "$size" \
-    --depth "$depth" -n "$2" --timeout-ms 0 >"$out/run.$1.$2.txt" 2>"$out/valgrind.$1.$2.log" || {
+    --depth "$depth" -n "$2" --timeout-ms 0 $cluster >"$out/run.$1.$2.txt" 2>"$out/valgrind.$1.$2.log" || {
     echo "callgrind.sh: run $1 n=$2 failed:" >&2
     cat "$out/run.$1.$2.txt" "$out/valgrind.$1.$2.log" >&2
     exit 1
@@ -70,16 +75,21 @@ run() {
   sed -n 's/^\(summary\|totals\): *\([0-9]*\).*/\2/p' "$f" | head -1
 }
 
-echo "# client instructions per GET: valgrind callgrind, depth $depth, size $size, (Ir(n2)-Ir(n1))/(n2-n1), n1=$n1 n2=$n2"
+clients="libjr hiredis"
+where="a standalone server"
+if [ -n "$cluster" ]; then clients=libjr; where="a one-node Redis Cluster (jr-benchmark --cluster)"; fi
+echo "# client instructions per GET: valgrind callgrind, depth $depth, size $size, (Ir(n2)-Ir(n1))/(n2-n1), n1=$n1 n2=$n2, on $where"
 printf '%-8s %16s %16s %12s\n' client "Ir(n1)" "Ir(n2)" "Ir/GET"
 declare -A per
-for client in libjr hiredis; do
+for client in $clients; do
   i1="$(run "$client" "$n1")"
   i2="$(run "$client" "$n2")"
   per[$client]="$(awk -v a="$i1" -v b="$i2" -v n1="$n1" -v n2="$n2" 'BEGIN { printf "%.0f", (b - a) / (n2 - n1) }')"
   printf '%-8s %16s %16s %12s\n' "$client" "$i1" "$i2" "${per[$client]}"
 done
-awk -v a="${per[libjr]}" -v b="${per[hiredis]}" 'BEGIN { printf "libjr/hiredis instructions per GET: %.2f\n", a / b }'
+if [ -z "$cluster" ]; then
+  awk -v a="${per[libjr]}" -v b="${per[hiredis]}" 'BEGIN { printf "libjr/hiredis instructions per GET: %.2f\n", a / b }'
+fi
 
 # Per-function cost per GET: self (or inclusive) Ir of each function in the
 # n2 run minus the n1 run, over n2 - n1, so setup (dynamic linking, connect)
@@ -116,8 +126,10 @@ echo
 echo "# libjr run: functions inside libjr by inclusive Ir per GET"
 printf '%8s %6s  %s\n' Ir/GET share function
 profile libjr yes 'libjr\.so'
-echo
-echo "# hiredis run: top functions by self Ir per GET"
-printf '%8s %6s  %s\n' Ir/GET share function
-top=12 profile hiredis no
+if [ -z "$cluster" ]; then
+  echo
+  echo "# hiredis run: top functions by self Ir per GET"
+  printf '%8s %6s  %s\n' Ir/GET share function
+  top=12 profile hiredis no
+fi
 if [ -n "$keep" ]; then echo; echo "callgrind files kept in $keep"; fi

@@ -23,12 +23,22 @@
 // --blocking: one caller, one command at a time: jr_client_call vs hiredis's
 // blocking redisCommandArgv.
 //
+// Redis Cluster (libjr only): when the endpoint is a cluster node (found with
+// jr_client_endpoints; --cluster insists on one), the run cycles over --keys
+// keys "jrbench:{i}" (default 16384) whose hash tags spread them over the
+// slots, so every master gets its share; GET keys are SET first. libjr
+// routes by slot over one multiplexed connection per master. --keys N also
+// works on a standalone server (both clients). The one-line output then adds
+// keys=N and, on a cluster, masters=M; it always ends with cpu_pct, the
+// client process's user+system CPU over the run (100 = one core).
+//
 // Latency is submit -> completion callback, recorded in a log-linear
 // histogram (64 sub-buckets per power of two: < 1.6% error).
 #include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <jr/jr.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <uv.h>
 
@@ -141,12 +151,20 @@ struct Config {
   int64_t timeout_ms = -1;  // libjr: < 0 = the library default
   Impl impl = Impl::kLibjr;
   std::string key = "jrbench:key";
+  bool cluster = false;  // --cluster: the endpoint must be a Redis Cluster
+  int64_t keys = 0;      // --keys; 0 = one key standalone, kClusterKeys on a cluster
   std::vector<std::pair<std::string, std::string>> jr_opts;  // --jr-opt key=value
 };
+
+constexpr int64_t kClusterKeys = 16384;
+constexpr int64_t kSetupTimeoutMs = 10000;  // PING, pre-SET: fail rather than hang
 
 struct Result {
   uint64_t ops = 0;
   double secs = 0;
+  double cpu_pct = 0;  // client process CPU (user + system) over the run
+  size_t keys = 1;
+  int masters = 0;  // > 0: a cluster with this many masters
   uint64_t errors = 0;
   std::string first_error;
   Histogram hist;
@@ -159,12 +177,22 @@ struct Result {
   std::exit(1);
 }
 
-// The argv of one benchmark command.
+// The argv of one benchmark command. key (and a shared value) must outlive it.
 struct Command {
   std::vector<const char *> argv;
   std::vector<size_t> lens;
-  std::string value;
-  Command(const std::string &op, const std::string &key, size_t size) : value(size, 'x') {
+  std::string own_value;
+  Command(const std::string &op, const std::string &key, size_t size) : own_value(size, 'x') {
+    init(op, key, own_value);
+  }
+  Command(const std::string &op, const std::string &key, const std::string &value) {
+    init(op, key, value);
+  }
+  Command(const Command &) = delete;
+  Command &operator=(const Command &) = delete;
+
+ private:
+  void init(const std::string &op, const std::string &key, const std::string &value) {
     if (op == "GET") {
       argv = {"GET", key.c_str()};
       lens = {3, key.size()};
@@ -178,9 +206,40 @@ struct Command {
       die("unknown test '%s' (supported: get, set, ping)", op.c_str());
     }
   }
-  Command(const Command &) = delete;
-  Command &operator=(const Command &) = delete;
 };
+
+// The commands a run cycles through, one per key: cfg.key alone, or with
+// --keys N (default kClusterKeys on a cluster) "jrbench:{i}" for i < N, whose
+// hash tags spread the keys over the cluster's slots.
+struct Workload {
+  std::string value;
+  std::vector<std::string> keys;
+  std::vector<std::unique_ptr<Command>> cmds;
+
+  Workload(const std::string &op, const Config &cfg, bool cluster) : value(cfg.size, 'x') {
+    int64_t n = cfg.keys > 0 ? cfg.keys : (cluster ? kClusterKeys : 0);
+    if (n == 0) {
+      keys.push_back(cfg.key);
+    } else {
+      keys.reserve(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; i++) keys.push_back("jrbench:{" + std::to_string(i) + "}");
+    }
+    cmds.reserve(keys.size());
+    for (const std::string &k : keys) cmds.push_back(std::make_unique<Command>(op, k, value));
+  }
+  [[nodiscard]] size_t size() const noexcept { return cmds.size(); }
+  [[nodiscard]] const Command &at(size_t i) const noexcept { return *cmds[i]; }
+};
+
+// User + system CPU seconds of the whole process (every thread).
+double cpu_secs() noexcept {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  auto tv = [](const struct timeval &t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return tv(ru.ru_utime) + tv(ru.ru_stime);
+}
 
 int total_depth(const Config &cfg) {
   return cfg.depth > 0 ? cfg.depth : cfg.clients * cfg.pipeline;
@@ -200,9 +259,15 @@ struct LoopState {
   uint64_t end_ns = 0;
   uint64_t snap_ops = 0;  // --duration: completions at the stop instant
   uint64_t snap_ns = 0;
+  double cpu_start = 0;
+  double cpu_end = 0;
   std::mutex err_mu;
   std::string first_error;
 
+  void begin() noexcept {
+    cpu_start = cpu_secs();
+    start_ns = now_ns();
+  }
   bool take_ticket() noexcept {
     if (stop.load(std::memory_order_relaxed)) return false;
     if (limit < 0) return true;
@@ -221,6 +286,7 @@ struct LoopState {
   bool finish(uint64_t now) noexcept {
     if (outstanding.fetch_sub(1, std::memory_order_acq_rel) != 1) return false;
     end_ns = now;
+    if (limit >= 0) cpu_end = cpu_secs();
     done.store(true, std::memory_order_release);
     done.notify_all();
     return true;
@@ -228,6 +294,7 @@ struct LoopState {
   void snapshot_and_stop() noexcept {
     snap_ops = completed.load(std::memory_order_relaxed);
     snap_ns = now_ns();
+    cpu_end = cpu_secs();
     stop.store(true, std::memory_order_relaxed);
   }
   void fill(Result &r) {
@@ -240,6 +307,7 @@ struct LoopState {
     }
     r.errors = errors.load();
     r.first_error = first_error;
+    if (r.secs > 0) r.cpu_pct = 100.0 * (cpu_end - cpu_start) / r.secs;
   }
 };
 
@@ -282,7 +350,8 @@ std::string jr_describe(int status, const jr_reply *reply) {
 // Runs one blocking command for setup; dies on failure.
 void jr_setup_call(jr_client *c, const Command &cmd) {
   jr_reply *r = nullptr;
-  int rc = jr_client_call(c, cmd.argv.size(), cmd.argv.data(), cmd.lens.data(), 0, &r);
+  int rc =
+      jr_client_call(c, cmd.argv.size(), cmd.argv.data(), cmd.lens.data(), kSetupTimeoutMs, &r);
   if (rc != JR_OK || jr_reply_get_type(r) == JR_REPLY_ERROR) {
     std::string t = jr_describe(rc, r);
     jr_reply_free(r);
@@ -291,12 +360,89 @@ void jr_setup_call(jr_client *c, const Command &cmd) {
   jr_reply_free(r);
 }
 
+// Waits for a batch of callbacks (setup commands, jr_client_endpoints).
+struct JrBatch {
+  std::atomic<size_t> left{0};
+  std::atomic<bool> done{false};
+  std::mutex mu;
+  std::string first_error;
+  int masters = 0;
+
+  void fail(const std::string &text) {
+    std::lock_guard<std::mutex> lk(mu);
+    if (first_error.empty()) first_error = text;
+  }
+  void complete_one() {
+    if (left.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      done.store(true, std::memory_order_release);
+      done.notify_all();
+    }
+  }
+  void wait() { done.wait(false, std::memory_order_acquire); }
+};
+
+// Runs every command of w, pipelined, for setup; dies on any failure.
+void jr_setup_all(jr_client *c, const Workload &w) {
+  JrBatch b;
+  b.left.store(w.size() + 1);
+  auto cb = [](void *ud, int status, const jr_reply *reply) {
+    auto *bp = static_cast<JrBatch *>(ud);
+    if (status != JR_OK || jr_reply_get_type(reply) == JR_REPLY_ERROR)
+      bp->fail(jr_describe(status, reply));
+    bp->complete_one();
+  };
+  for (size_t i = 0; i < w.size(); i++) {
+    const Command &cmd = w.at(i);
+    int rc = jr_client_submit(c, cmd.argv.size(), cmd.argv.data(), cmd.lens.data(), kSetupTimeoutMs,
+                              cb, &b, nullptr);
+    if (rc != JR_OK) die("setup submit: %s", jr_strerror(rc));
+  }
+  b.complete_one();
+  b.wait();
+  if (!b.first_error.empty()) die("setup %s failed: %s", w.at(0).argv[0], b.first_error.c_str());
+}
+
+// Masters of the Redis Cluster behind c, 0 for a standalone server.
+int jr_masters(jr_client *c) {
+  JrBatch b;
+  b.left.store(1);
+  auto cb = [](void *ud, int status, const jr_reply *reply) {
+    auto *bp = static_cast<JrBatch *>(ud);
+    if (status != JR_OK) {
+      bp->fail(jr_describe(status, reply));
+    } else {
+      for (size_t i = 0; i < jr_reply_len(reply); i++) {
+        size_t n = 0;
+        const char *role = jr_reply_str(jr_reply_element(jr_reply_element(reply, i), 1), &n);
+        if (role != nullptr && std::string(role, n) == "master") bp->masters++;
+      }
+    }
+    bp->complete_one();
+  };
+  int rc = jr_client_endpoints(c, cb, &b);
+  if (rc != JR_OK) die("jr_client_endpoints: %s", jr_strerror(rc));
+  b.wait();
+  if (!b.first_error.empty()) die("jr_client_endpoints: %s", b.first_error.c_str());
+  return b.masters;
+}
+
+// Connects (PING), finds out whether the endpoint is a cluster, and SETs the
+// keys of a GET run. Returns the masters (0: standalone).
+int jr_prepare(jr_client *client, const Config &cfg, const std::string &op) {
+  jr_setup_call(client, Command("PING", cfg.key, 0));  // connects
+  int masters = jr_masters(client);
+  if (cfg.cluster && masters == 0) die("--cluster: the endpoint is not a Redis Cluster");
+  if (op == "GET") jr_setup_all(client, Workload("SET", cfg, masters > 0));
+  return masters;
+}
+
 struct JrRun;
 
 struct JrSlot {
   JrRun *run;
   uint64_t t0;
   int worker;
+  uint32_t key;  // index into the workload, advanced by every submit
 };
 
 struct JrWorker {
@@ -309,7 +455,8 @@ struct JrWorker {
 
 struct JrRun {
   jr_client *client = nullptr;
-  const Command *cmd = nullptr;
+  const Workload *work = nullptr;
+  uint32_t nkeys = 1;
   int64_t timeout_ms = -1;
   LoopState st;
   Histogram hist;  // written on libjr's loop thread only
@@ -321,8 +468,10 @@ void jr_cb(void *ud, int status, const jr_reply *reply);
 void jr_submit_slot(JrSlot *s, uint64_t now) {
   JrRun *r = s->run;
   s->t0 = now;
-  int rc = jr_client_submit(r->client, r->cmd->argv.size(), r->cmd->argv.data(),
-                            r->cmd->lens.data(), r->timeout_ms, jr_cb, s, nullptr);
+  const Command &cmd = r->work->at(s->key);
+  if (++s->key == r->nkeys) s->key = 0;
+  int rc = jr_client_submit(r->client, cmd.argv.size(), cmd.argv.data(), cmd.lens.data(),
+                            r->timeout_ms, jr_cb, s, nullptr);
   if (rc != JR_OK) {
     r->st.error(std::string("submit: ") + jr_err_name(rc));
     r->st.finish(now_ns());
@@ -387,14 +536,13 @@ void wait_done(LoopState &st, double duration) {
 
 Result run_libjr(const Config &cfg, const std::string &op) {
   jr_client *client = jr_connect(cfg);
-  Command ping("PING", cfg.key, 0);
-  jr_setup_call(client, ping);  // connects
-  Command cmd(op, cfg.key, cfg.size);
-  if (op == "GET") jr_setup_call(client, Command("SET", cfg.key, cfg.size));
+  int masters = jr_prepare(client, cfg, op);
+  Workload work(op, cfg, masters > 0);
 
   auto run = std::make_unique<JrRun>();
   run->client = client;
-  run->cmd = &cmd;
+  run->work = &work;
+  run->nkeys = static_cast<uint32_t>(work.size());
   run->timeout_ms = cfg.timeout_ms;
   run->st.limit = cfg.duration > 0 ? -1 : cfg.requests;
   int depth = total_depth(cfg);
@@ -403,14 +551,15 @@ Result run_libjr(const Config &cfg, const std::string &op) {
   for (int i = 0; i < depth; i++) {
     int caller = i % callers;
     slots[static_cast<size_t>(i)] =
-        JrSlot{run.get(), 0, cfg.threads > 0 ? caller % cfg.threads : 0};
+        JrSlot{run.get(), 0, cfg.threads > 0 ? caller % cfg.threads : 0,
+               static_cast<uint32_t>(static_cast<size_t>(i) % work.size())};
   }
   for (int t = 0; t < cfg.threads; t++) {
     run->workers.push_back(std::make_unique<JrWorker>());
     JrWorker *w = run->workers.back().get();
     w->th = std::thread(jr_worker_main, w);
   }
-  run->st.start_ns = now_ns();
+  run->st.begin();
   for (JrSlot &s : slots) {
     if (!run->st.take_ticket()) break;
     run->st.outstanding.fetch_add(1, std::memory_order_relaxed);
@@ -429,14 +578,18 @@ Result run_libjr(const Config &cfg, const std::string &op) {
   Result res;
   run->st.fill(res);
   res.hist = run->hist;
+  res.keys = work.size();
+  res.masters = masters;
   int rc = jr_client_free(client);
   if (rc != JR_OK) die("jr_client_free: %s", jr_strerror(rc));
   return res;
 }
 
+// step(i) runs command i and returns an error text ("" = fine).
 template <typename Step>
 Result run_blocking(const Config &cfg, Step step) {
   Result res;
+  double cpu0 = cpu_secs();
   uint64_t start = now_ns();
   uint64_t until = cfg.duration > 0 ? start + static_cast<uint64_t>(cfg.duration * 1e9) : 0;
   uint64_t now = start;
@@ -444,7 +597,7 @@ Result run_blocking(const Config &cfg, Step step) {
   for (;;) {
     if (until != 0 ? now >= until : i >= cfg.requests) break;
     uint64_t t0 = now;
-    std::string err = step();
+    std::string err = step(static_cast<uint64_t>(i));
     now = now_ns();
     res.hist.record(now - t0);
     if (!err.empty() && res.errors++ == 0) res.first_error = err;
@@ -452,15 +605,16 @@ Result run_blocking(const Config &cfg, Step step) {
   }
   res.ops = static_cast<uint64_t>(i);
   res.secs = static_cast<double>(now - start) / 1e9;
+  if (res.secs > 0) res.cpu_pct = 100.0 * (cpu_secs() - cpu0) / res.secs;
   return res;
 }
 
 Result run_libjr_blocking(const Config &cfg, const std::string &op) {
   jr_client *client = jr_connect(cfg);
-  jr_setup_call(client, Command("PING", cfg.key, 0));
-  Command cmd(op, cfg.key, cfg.size);
-  if (op == "GET") jr_setup_call(client, Command("SET", cfg.key, cfg.size));
-  Result res = run_blocking(cfg, [&]() -> std::string {
+  int masters = jr_prepare(client, cfg, op);
+  Workload work(op, cfg, masters > 0);
+  Result res = run_blocking(cfg, [&](uint64_t i) -> std::string {
+    const Command &cmd = work.at(static_cast<size_t>(i % work.size()));
     jr_reply *r = nullptr;
     int rc = jr_client_call(client, cmd.argv.size(), cmd.argv.data(), cmd.lens.data(),
                             cfg.timeout_ms, &r);
@@ -469,6 +623,8 @@ Result run_libjr_blocking(const Config &cfg, const std::string &op) {
     jr_reply_free(r);
     return err;
   });
+  res.keys = work.size();
+  res.masters = masters;
   jr_client_free(client);
   return res;
 }
@@ -499,12 +655,33 @@ std::string hr_call(redisContext *c, const Command &cmd) {
   return err;
 }
 
-void hr_setup(const Config &cfg, const std::string &op) {
+// hiredis has no cluster routing: refuses a cluster endpoint. Then SETs the
+// keys of a GET run (pipelined).
+void hr_prepare(redisContext *c, const Config &cfg, const std::string &op) {
+  const char *no_cluster = "hiredis mode has no cluster routing (use --client libjr)";
+  if (cfg.cluster) die("--cluster: %s", no_cluster);
+  auto *info = static_cast<redisReply *>(redisCommand(c, "INFO cluster"));
+  if (info == nullptr) die("INFO cluster: %s", c->errstr);
+  bool cluster =
+      info->type == REDIS_REPLY_STRING && std::strstr(info->str, "cluster_enabled:1") != nullptr;
+  freeReplyObject(info);
+  if (cluster) die("the endpoint is a Redis Cluster: %s", no_cluster);
   if (op != "GET") return;
-  redisContext *c = hr_connect_blocking(cfg);
-  std::string err = hr_call(c, Command("SET", cfg.key, cfg.size));
-  if (!err.empty()) die("setup SET failed: %s", err.c_str());
-  redisFree(c);
+  Workload sets("SET", cfg, false);
+  for (size_t i = 0; i < sets.size(); i++) {
+    const Command &cmd = sets.at(i);
+    if (redisAppendCommandArgv(c, static_cast<int>(cmd.argv.size()),
+                               const_cast<const char **>(cmd.argv.data()),
+                               cmd.lens.data()) != REDIS_OK)
+      die("setup SET failed: %s", c->errstr);
+  }
+  for (size_t i = 0; i < sets.size(); i++) {
+    void *rp = nullptr;
+    if (redisGetReply(c, &rp) != REDIS_OK) die("setup SET failed: %s", c->errstr);
+    auto *r = static_cast<redisReply *>(rp);
+    if (r->type == REDIS_REPLY_ERROR) die("setup SET failed: %s", r->str);
+    freeReplyObject(r);
+  }
 }
 
 struct HrRun;
@@ -512,13 +689,15 @@ struct HrRun;
 struct HrSlot {
   HrRun *run;
   uint64_t t0;
+  uint32_t key;  // index into the workload, advanced by every submit
 };
 
 struct HrRun {
   redisAsyncContext *ac = nullptr;
   uv_loop_t loop;
   uv_timer_t timer;
-  const Command *cmd = nullptr;
+  const Workload *work = nullptr;
+  uint32_t nkeys = 1;
   double duration = 0;
   LoopState st;
   Histogram hist;
@@ -544,9 +723,10 @@ void hr_finish(HrRun *r, uint64_t now) {
 void hr_submit_slot(HrSlot *s, uint64_t now) {
   HrRun *r = s->run;
   s->t0 = now;
-  int rc =
-      redisAsyncCommandArgv(r->ac, hr_cb, s, static_cast<int>(r->cmd->argv.size()),
-                            const_cast<const char **>(r->cmd->argv.data()), r->cmd->lens.data());
+  const Command &cmd = r->work->at(s->key);
+  if (++s->key == r->nkeys) s->key = 0;
+  int rc = redisAsyncCommandArgv(r->ac, hr_cb, s, static_cast<int>(cmd.argv.size()),
+                                 const_cast<const char **>(cmd.argv.data()), cmd.lens.data());
   if (rc != REDIS_OK) {
     r->st.error("redisAsyncCommandArgv failed");
     hr_finish(r, now_ns());
@@ -591,7 +771,7 @@ void hr_start_cb(redisAsyncContext *ac, void *reply, void *priv) {
     return;
   }
   r->started = true;
-  r->st.start_ns = now_ns();
+  r->st.begin();
   if (r->duration > 0)
     uv_timer_start(&r->timer, hr_timer_cb, static_cast<uint64_t>(r->duration * 1000), 0);
   for (HrSlot &s : r->slots) {
@@ -621,14 +801,19 @@ void hr_auth_cb(redisAsyncContext *, void *reply, void *priv) {
 Result run_hiredis(const Config &cfg, const std::string &op) {
   if (cfg.threads > 0 && !cfg.line)
     std::fprintf(stderr, "jr-benchmark: --threads is ignored in hiredis mode (one thread)\n");
-  hr_setup(cfg, op);
-  Command cmd(op, cfg.key, cfg.size);
+  redisContext *setup = hr_connect_blocking(cfg);
+  hr_prepare(setup, cfg, op);
+  redisFree(setup);
+  Workload work(op, cfg, false);
   auto run = std::make_unique<HrRun>();
   HrRun *r = run.get();
-  r->cmd = &cmd;
+  r->work = &work;
+  r->nkeys = static_cast<uint32_t>(work.size());
   r->duration = cfg.duration;
   r->st.limit = cfg.duration > 0 ? -1 : cfg.requests;
-  r->slots.assign(static_cast<size_t>(total_depth(cfg)), HrSlot{r, 0});
+  r->slots.resize(static_cast<size_t>(total_depth(cfg)));
+  for (size_t i = 0; i < r->slots.size(); i++)
+    r->slots[i] = HrSlot{r, 0, static_cast<uint32_t>(i % work.size())};
   if (uv_loop_init(&r->loop) != 0) die("uv_loop_init failed");
   uv_timer_init(&r->loop, &r->timer);
   r->timer.data = r;
@@ -651,17 +836,17 @@ Result run_hiredis(const Config &cfg, const std::string &op) {
   Result res;
   r->st.fill(res);
   res.hist = r->hist;
+  res.keys = work.size();
   return res;
 }
 
 Result run_hiredis_blocking(const Config &cfg, const std::string &op) {
   redisContext *c = hr_connect_blocking(cfg);
-  Command cmd(op, cfg.key, cfg.size);
-  if (op == "GET") {
-    std::string err = hr_call(c, Command("SET", cfg.key, cfg.size));
-    if (!err.empty()) die("setup SET failed: %s", err.c_str());
-  }
-  Result res = run_blocking(cfg, [&] { return hr_call(c, cmd); });
+  hr_prepare(c, cfg, op);
+  Workload work(op, cfg, false);
+  Result res = run_blocking(
+      cfg, [&](uint64_t i) { return hr_call(c, work.at(static_cast<size_t>(i % work.size()))); });
+  res.keys = work.size();
   redisFree(c);
   return res;
 }
@@ -685,9 +870,12 @@ void report(const Config &cfg, const std::string &op, const Result &r, bool &csv
                  r.errors, r.first_error.c_str());
   if (cfg.line) {
     std::printf("client=%s transport=%s op=%s size=%zu depth=%d ops=%" PRIu64
-                " secs=%.3f ops_per_s=%.0f p50_us=%.1f p99_us=%.1f errors=%" PRIu64 "\n",
+                " secs=%.3f ops_per_s=%.0f p50_us=%.1f p99_us=%.1f errors=%" PRIu64,
                 impl, transport, op.c_str(), cfg.size, depth, r.ops, r.secs, rate,
                 us(r.hist.percentile(50)), us(r.hist.percentile(99)), r.errors);
+    if (r.keys > 1) std::printf(" keys=%zu", r.keys);
+    if (r.masters > 0) std::printf(" masters=%d", r.masters);
+    std::printf(" cpu_pct=%.0f\n", r.cpu_pct);
   } else if (cfg.csv) {
     if (!csv_header) {
       std::printf(
@@ -715,6 +903,9 @@ void report(const Config &cfg, const std::string &op, const Result &r, bool &csv
     }
     std::printf("  %" PRIu64 " requests completed in %.2f seconds\n", r.ops, r.secs);
     std::printf("  %zu bytes payload\n", cfg.size);
+    if (r.masters > 0) std::printf("  Redis Cluster: %d masters\n", r.masters);
+    if (r.keys > 1) std::printf("  keys: %zu (jrbench:{0} ...)\n", r.keys);
+    std::printf("  client CPU: %.0f%% of one core\n", r.cpu_pct);
     if (r.errors > 0) std::printf("  %" PRIu64 " errors\n", r.errors);
     std::printf("  latency (msec): avg=%.3f min=%.3f p50=%.3f p95=%.3f p99=%.3f max=%.3f\n",
                 r.hist.mean() / 1e6, ms(r.hist.min()), ms(r.hist.percentile(50)),
@@ -749,6 +940,10 @@ void usage(FILE *f) {
                "      --timeout-ms <n>   libjr per-command timeout (default: library default)\n"
                "      --jr-opt <k=v>     extra libjr option (jr_options_set), e.g.\n"
                "                         recv_buffer_size=16384; may be repeated\n"
+               "      --cluster          the endpoint must be a Redis Cluster (libjr; detected\n"
+               "                         without it): keys spread over all slots and masters\n"
+               "      --keys <n>         cycle over n keys jrbench:{0..n-1} (default: 1 key,\n"
+               "                         16384 on a cluster); GET keys are SET first\n"
                "      --csv              redis-benchmark 7 CSV output\n"
                "  -q, --quiet            one line per test\n"
                "      --help             this text\n");
@@ -848,6 +1043,11 @@ Config parse(int argc, char **argv) {
       size_t eq = v.find('=');
       if (eq == std::string::npos || eq == 0) die("--jr-opt wants key=value, not '%s'", v.c_str());
       cfg.jr_opts.emplace_back(v.substr(0, eq), v.substr(eq + 1));
+    } else if (a == "--cluster") {
+      cfg.cluster = true;
+    } else if (a == "--keys") {
+      cfg.keys = parse_int(a, need(), 1);
+      if (cfg.keys > (int64_t{1} << 24)) die("--keys: at most 16777216");
     } else if (a == "--csv") {
       cfg.csv = true;
     } else if (a == "-q" || a == "--quiet") {
