@@ -419,6 +419,7 @@ void Cluster::detect(Connection &seed) {
     return;
   }
   detecting_ = true;
+  asked_host_ = seed.endpoint().host;
   const char *slots[] = {"CLUSTER", "SLOTS"};
   const size_t slens[] = {7, 5};
   send_internal(seed, slots, slens, 2, [](void *ud, int st, const jr_reply *r) {
@@ -489,6 +490,9 @@ void Cluster::on_slots(int status, const jr_reply *reply, Connection *) {
     if (el(range, 0) == nullptr || el(range, 1) == nullptr || master == nullptr) continue;
     int64_t lo = el(range, 0)->u.integer, hi = el(range, 1)->u.integer;
     std::string host = str_of(el(master, 0));
+    // An empty host means "the address you asked" (a node that never met a
+    // peer, e.g. a one-node cluster).
+    if (host.empty()) host = asked_host_;
     if (host.empty() || host == "?") continue;
     int64_t port = el(master, 1) != nullptr ? el(master, 1)->u.integer : 0;
     std::string addr = host.find(':') != std::string::npos
@@ -505,6 +509,7 @@ void Cluster::on_slots(int status, const jr_reply *reply, Connection *) {
     for (size_t r = 3; r < range->len; r++) {
       const jr_reply *rep = el(range, r);
       std::string rhost = str_of(el(rep, 0));
+      if (rhost.empty()) rhost = asked_host_;
       if (rhost.empty()) continue;
       std::string raddr = rhost + ":" + std::to_string(el(rep, 1)->u.integer);
       if (Node *rn = find_node(raddr)) {
@@ -565,6 +570,7 @@ void Cluster::refresh(const char *why) {
   }
   if (target == nullptr) return;
   refreshing_ = true;
+  asked_host_ = target->endpoint().host;
   client_.emit(JR_EVENT_LOG, "cluster", std::string("topology refresh: ") + why);
   const char *slots[] = {"CLUSTER", "SLOTS"};
   const size_t slens[] = {7, 5};

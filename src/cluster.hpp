@@ -112,6 +112,7 @@ class Cluster {
   int64_t last_refresh_ = 0;
   bool refresh_wanted_ = false;
   bool table_pending_ = false;
+  std::string asked_host_;  // host of the node answering CLUSTER SLOTS
   CmdList held_;  // before detection
   KeyFinder finder_;
   std::vector<std::unique_ptr<Node>> nodes_;

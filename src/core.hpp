@@ -267,6 +267,10 @@ class Connection {
   void connect_now();  // connect even with nothing queued (push mode)
   [[nodiscard]] bool ready_now() const noexcept { return state_ == State::kReady; }
   [[nodiscard]] uint64_t epoch() const noexcept { return epoch_; }
+  // The endpoint in use (or the first one before a connection exists).
+  [[nodiscard]] const Endpoint &endpoint() const noexcept {
+    return endpoints_[ep_index_ < endpoints_.size() ? ep_index_ : 0];
+  }
   [[nodiscard]] bool idle() const noexcept {
     return fifo_.empty() && waiting_.empty() && db_pending_.empty();
   }

@@ -290,7 +290,8 @@ int Options::set_int(const std::string &key, int64_t v) {
     max_queued = v;
   } else if (key == "endpoint" || key == "url" || key == "username" || key == "password" ||
              key == "client_name" || key == "dispatch" || key == "cluster" ||
-             key.rfind("tls_", 0) == 0) {
+             key == "tls_ca_file" || key == "tls_ca_dir" || key == "tls_cert_file" ||
+             key == "tls_key_file" || key == "tls_server_name") {
     return JR_EINVAL;  // string keys
   } else {
     return JR_ENOENT;

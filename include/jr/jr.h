@@ -162,7 +162,8 @@ JR_API const char *jr_version_string(void);
  *                       gets the verification error.
  *   cluster             "auto" (default: ask the first server with CLUSTER
  *                       SLOTS, once, ahead of the first command), "no"
- *                       (never: a standalone server, no probe).
+ *                       (never: a standalone server, no probe), "yes"
+ *                       (same probe as auto; states the expectation).
  *
  * Returns: 0, JR_EINVAL (bad value or NULL), JR_ENOENT (unknown key),
  * JR_ENOMEM. Ownership: strings are copied. Thread: one thread at a time per

@@ -8,6 +8,7 @@
 
 #include "jr_test.hpp"
 #include "redis_cluster.hpp"
+#include "redis_server.hpp"
 
 using namespace jrtest;
 
@@ -361,4 +362,26 @@ TEST_F(Cluster, FailoverUnderLoadCompletesEveryCommandOnce) {
   // Exactly-once under the same fault, asynchronously: every submit gets
   // one completion.
   EXPECT_EQ(rec.duplicates(), 0u);
+}
+
+TEST(OneNodeCluster, EmptyHostInClusterSlotsMeansTheNodeAsked) {
+  // A node that never met a peer reports "" as its host in CLUSTER SLOTS.
+  char tmpl[] = "/tmp/jr1node-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  RedisServer s({"--cluster-enabled", "yes", "--cluster-config-file", dir + "/nodes.conf"});
+  s.cmd("CLUSTER ADDSLOTSRANGE 0 16383");
+  ASSERT_TRUE(eventually(
+      [&] { return s.cmd("CLUSTER INFO").find("cluster_state:ok") != std::string::npos; }, 10000));
+  OptionsPtr o;
+  o.set("endpoint", s.endpoint()).set_int("command_timeout_ms", 3000);
+  ClientPtr c(o);
+  for (int i = 0; i < 20; i++) {
+    std::string k = "one:" + std::to_string(i);
+    ASSERT_TRUE(call(c, {"SET", k, "v"}).ok()) << k;
+  }
+  std::vector<std::string> mget = {"MGET"};
+  for (int i = 0; i < 20; i++) mget.push_back("one:" + std::to_string(i));
+  EXPECT_EQ(jr_reply_len(call(c, mget).reply.get()), 20u);
+  if (std::system(("rm -rf '" + dir + "'").c_str()) != 0) {
+  }
 }

@@ -235,6 +235,9 @@ TEST(Options, KeysValuesAndErrors) {
   EXPECT_EQ(jr_options_set(o, "no_such_key", "x"), JR_ENOENT);
   EXPECT_EQ(jr_options_set_int(o, "no_such_key", 1), JR_ENOENT);
   EXPECT_EQ(jr_options_set_int(o, "password", 1), JR_EINVAL);
+  EXPECT_EQ(jr_options_set(o, "tls_no_such_key", "1"), JR_ENOENT);
+  EXPECT_EQ(jr_options_set_int(o, "tls_no_such_key", 1), JR_ENOENT);
+  EXPECT_EQ(jr_options_set_int(o, "tls_ca_file", 1), JR_EINVAL);
   EXPECT_EQ(jr_options_set(o, "dispatch", "poll"), JR_OK);
   EXPECT_EQ(jr_options_set(o, "dispatch", "threads"), JR_EINVAL);
   EXPECT_EQ(jr_options_set(o, "client_name", "has space"), JR_EINVAL);
