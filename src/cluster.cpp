@@ -9,15 +9,38 @@ namespace jr {
 
 namespace {
 
+// CRC16-CCITT (XMODEM), one table lookup per byte.
+struct Crc16Table {
+  uint16_t t[256];
+  constexpr Crc16Table() : t() {
+    for (int i = 0; i < 256; i++) {
+      uint16_t crc = static_cast<uint16_t>(i << 8);
+      for (int b = 0; b < 8; b++)
+        crc = (crc & 0x8000) != 0 ? static_cast<uint16_t>((crc << 1) ^ 0x1021)
+                                  : static_cast<uint16_t>(crc << 1);
+      t[i] = crc;
+    }
+  }
+};
+constexpr Crc16Table kCrc16;
+
 uint16_t crc16(const char *buf, size_t len) noexcept {
   uint16_t crc = 0;
-  for (size_t i = 0; i < len; i++) {
-    crc ^= static_cast<uint16_t>(static_cast<unsigned char>(buf[i]) << 8);
-    for (int b = 0; b < 8; b++)
-      crc = (crc & 0x8000) != 0 ? static_cast<uint16_t>((crc << 1) ^ 0x1021)
-                                : static_cast<uint16_t>(crc << 1);
-  }
+  for (size_t i = 0; i < len; i++)
+    crc = static_cast<uint16_t>((crc << 8) ^
+                                kCrc16.t[((crc >> 8) ^ static_cast<unsigned char>(buf[i])) & 0xff]);
   return crc;
+}
+
+// Lower-cases s into buf (n < size); returns the view, or an empty view
+// when s does not fit (no command name is that long).
+std::string_view lower_into(std::string_view s, char *buf, size_t size) {
+  if (s.size() >= size) return {};
+  for (size_t i = 0; i < s.size(); i++) {
+    char ch = s[i];
+    buf[i] = (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch + 32) : ch;
+  }
+  return std::string_view(buf, s.size());
 }
 
 std::string lower(std::string_view s) {
@@ -125,14 +148,27 @@ void KeyFinder::load(const jr_reply *r) {
   for (size_t i = 0; r != nullptr && r->type == JR_REPLY_ARRAY && i < r->len; i++) add(el(r, i));
 }
 
-const CommandSpec *KeyFinder::find(const std::vector<std::string_view> &args) const {
-  std::string name = lower(args[0]);
-  if (args.size() >= 2) {
-    auto it = specs_.find(name + "|" + lower(args[1]));
-    if (it != specs_.end()) return &it->second;
-  }
-  auto it = specs_.find(name);
+const CommandSpec *KeyFinder::lookup(std::string_view lower_name) const {
+  auto it = specs_.find(lower_name);
   return it != specs_.end() ? &it->second : nullptr;
+}
+
+const CommandSpec *KeyFinder::find(const std::vector<std::string_view> &args) const {
+  char buf[96];
+  std::string_view name = lower_into(args[0], buf, 40);
+  if (name.empty()) return nullptr;
+  const CommandSpec *top = lookup(name);
+  // Container commands (OBJECT, XINFO, MEMORY, ...) have no keys at the top
+  // level: their subcommand ("object|encoding") says where the keys are.
+  if ((top == nullptr || top->first <= 0) && args.size() >= 2 && args[1].size() < 48) {
+    buf[name.size()] = '|';
+    std::string_view sub = lower_into(args[1], buf + name.size() + 1, sizeof buf - name.size() - 1);
+    if (!sub.empty()) {
+      const CommandSpec *s = lookup(std::string_view(buf, name.size() + 1 + sub.size()));
+      if (s != nullptr) return s;
+    }
+  }
+  return top;
 }
 
 bool KeyFinder::readonly(std::string_view name) const {
@@ -143,6 +179,16 @@ bool KeyFinder::readonly(std::string_view name) const {
 bool KeyFinder::keys(const std::vector<std::string_view> &args, std::vector<size_t> &out) const {
   size_t n = args.size();
   const std::string_view cmd = args[0];
+  const CommandSpec *spec = find(args);
+  if (spec != nullptr && !spec->movable) {
+    // The common case: key positions straight from the COMMAND table.
+    if (spec->first <= 0) return true;  // keyless
+    int last = spec->last < 0 ? static_cast<int>(n) + spec->last : spec->last;
+    int step = spec->step > 0 ? spec->step : 1;
+    for (int i = spec->first; i <= last && i < static_cast<int>(n); i += step)
+      out.push_back(static_cast<size_t>(i));
+    return true;
+  }
   // Commands whose keys move with their arguments: parse their syntax.
   auto numkeys_at = [&](size_t at, size_t from) {
     if (at >= n) return;
@@ -186,7 +232,6 @@ bool KeyFinder::keys(const std::vector<std::string_view> &args, std::vector<size
     }
     return true;
   }
-  const CommandSpec *spec = find(args);
   if (spec == nullptr) {
     // Unknown here (the table is not loaded yet): assume the common shape.
     if (n > 1) out.push_back(1);
@@ -660,8 +705,8 @@ bool Cluster::split(Command *c, const std::vector<std::string_view> &args,
 }
 
 int Cluster::command_slot(Command *c, bool &cross) {
-  std::vector<std::string_view> args;
-  std::vector<size_t> keys;
+  std::vector<std::string_view> &args = args_;
+  std::vector<size_t> &keys = keys_;
   size_t pos = 0;
   int slot = -1;
   cross = false;

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -44,7 +45,14 @@ class KeyFinder {
  private:
   void add(const jr_reply *entry);
   const CommandSpec *find(const std::vector<std::string_view> &args) const;
-  std::unordered_map<std::string, CommandSpec> specs_;
+  const CommandSpec *lookup(std::string_view lower_name) const;
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  std::unordered_map<std::string, CommandSpec, Hash, std::equal_to<>> specs_;
 };
 
 class Cluster {
@@ -113,6 +121,9 @@ class Cluster {
   bool refresh_wanted_ = false;
   bool table_pending_ = false;
   std::string asked_host_;  // host of the node answering CLUSTER SLOTS
+  // Scratch space for routing, reused: no allocation per command.
+  std::vector<std::string_view> args_;
+  std::vector<size_t> keys_;
   CmdList held_;  // before detection
   KeyFinder finder_;
   std::vector<std::unique_ptr<Node>> nodes_;
