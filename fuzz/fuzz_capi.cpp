@@ -71,7 +71,9 @@ void sub_cb(void *ud, int status, const jr_reply *) {
   }
 }
 
-bool known_code(int rc) { return rc <= 0 && rc >= -40; }
+bool known_code(int rc) {
+  return rc <= 0 && rc >= -40;
+}
 
 void check_submit(int rc, Token *t) {
   if (!known_code(rc)) fail("submit returned", std::to_string(rc));
@@ -150,7 +152,9 @@ struct Args {
   const char *const *v() const { return argv.empty() ? nullptr : argv.data(); }
 };
 
-int64_t num(const std::string &s) { return std::strtoll(s.c_str(), nullptr, 10); }
+int64_t num(const std::string &s) {
+  return std::strtoll(s.c_str(), nullptr, 10);
+}
 
 int submit_to(jr_client *c, const Args &a, int64_t timeout, bool with_lens,
               jr_req_id *id = nullptr) {
@@ -256,8 +260,7 @@ void run_line(const std::vector<std::string> &t, jr_options *scratch, jr_req_id 
   } else if ((op == "sub" || op == "nocb" || op == "lens" || op == "subp") && t.size() >= 1) {
     Args a(t, 1);
     if (op == "nocb") {
-      if (jr_client_submit(c, a.argc(), a.v(), nullptr, -1, nullptr, nullptr, nullptr) !=
-          JR_EINVAL)
+      if (jr_client_submit(c, a.argc(), a.v(), nullptr, -1, nullptr, nullptr, nullptr) != JR_EINVAL)
         fail("submit without a callback accepted");
       return;
     }
@@ -349,7 +352,8 @@ void run_line(const std::vector<std::string> &t, jr_options *scratch, jr_req_id 
     int rc = jr_sub_subscribe(s, 0, names.argc(), names.v(), names.lens.data());
     if (!known_code(rc)) fail("subscribe returned", std::to_string(rc));
     jr_sub_subscribe(s, 1, names.argc(), names.v(), nullptr);
-    jr_sub_ping(s, names.argc() > 0 ? names.argv[0] : nullptr, names.argc() > 0 ? names.lens[0] : 0);
+    jr_sub_ping(s, names.argc() > 0 ? names.argv[0] : nullptr,
+                names.argc() > 0 ? names.lens[0] : 0);
     jr_sub_unsubscribe(s, 0, names.argc(), names.v(), names.lens.data());
     jr_sub_unsubscribe(s, 1, 0, nullptr, nullptr);
     jr_sub_free(s);

@@ -11,7 +11,6 @@
 // is filled from those lines.
 #include <gtest/gtest.h>
 #include <jr/jr.h>
-
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -65,7 +64,9 @@ int64_t now_ms() {
       .count();
 }
 
-void sleep_ms(int64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+void sleep_ms(int64_t ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
 
 size_t rss_bytes() {
   std::ifstream f("/proc/self/statm");
@@ -74,7 +75,9 @@ size_t rss_bytes() {
   return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
 }
 
-std::string code_name(int code) { return code == JR_OK ? "OK" : jr_err_name(code); }
+std::string code_name(int code) {
+  return code == JR_OK ? "OK" : jr_err_name(code);
+}
 
 std::string counts_text(const std::map<int, size_t> &m) {
   std::string s;
@@ -167,8 +170,8 @@ struct Ledger {
       default:
         return "";  // any reply (a hostile server's)
     }
-    return "token " + tok + " op " + std::to_string(s.op) + ": reply type " +
-           std::to_string(type) + " '" + text.substr(0, 80) + "'";
+    return "token " + tok + " op " + std::to_string(s.op) + ": reply type " + std::to_string(type) +
+           " '" + text.substr(0, 80) + "'";
   }
 
   const std::string run;
@@ -186,8 +189,7 @@ struct Ledger {
 // this thread set before), INCR (one counter per thread), ECHO.
 class Load {
  public:
-  Load(jr_client *c, Ledger &L, int threads = kThreads, int rate = kRatePerThread,
-       bool any = false)
+  Load(jr_client *c, Ledger &L, int threads = kThreads, int rate = kRatePerThread, bool any = false)
       : c_(c), L_(L), any_(any) {
     for (int t = 0; t < threads; t++) threads_.emplace_back([this, t, rate] { run(t, rate); });
   }
@@ -252,8 +254,8 @@ class Load {
     std::vector<size_t> lens;
     auto argv = argv_of(args, lens);
     s.submitted_ms = now_ms();
-    int rc = jr_client_submit(c_, argv.size(), argv.data(), lens.data(), -1, Ledger::cb, &s,
-                              nullptr);
+    int rc =
+        jr_client_submit(c_, argv.size(), argv.data(), lens.data(), -1, Ledger::cb, &s, nullptr);
     if (rc == JR_OK) {
       L_.accepted++;
       if (s.op == kSet) sets.push_back(tok);
@@ -274,7 +276,7 @@ class Load {
 
 // What happened to the commands of one run.
 struct Tally {
-  std::map<int, size_t> by_code;       // completed commands by status
+  std::map<int, size_t> by_code;        // completed commands by status
   std::map<int, size_t> refused_codes;  // submit's return codes
   size_t submitted = 0, never_completed = 0, refused_called = 0;
   int64_t max_latency = 0;
@@ -334,7 +336,8 @@ ServerCheck check_on_server(const RedisServer &srv, Ledger &L, bool data_survive
     std::vector<std::string> args{"MGET"};
     for (size_t i = start; i < end; i++) args.push_back(L.key(toks[i]));
     Result r = call(c, args);
-    if (r.status != JR_OK || r.type() != JR_REPLY_ARRAY || jr_reply_len(r.reply.get()) != end - start) {
+    if (r.status != JR_OK || r.type() != JR_REPLY_ARRAY ||
+        jr_reply_len(r.reply.get()) != end - start) {
       out.detail = "MGET failed: " + code_name(r.status);
       out.unsent_ran = SIZE_MAX;
       return out;
@@ -484,8 +487,8 @@ void run_scenario(RedisServer &srv, const Scenario &sc) {
       static_cast<unsigned long long>(in_flight), counts_text(t.by_code).c_str(),
       counts_text(t.refused_codes).c_str(), static_cast<unsigned long long>(L.dups.load()),
       t.never_completed, static_cast<unsigned long long>(L.mismatches.load()),
-      static_cast<long long>(t.max_latency), code_name(t.max_latency_code).c_str(),
-      sv.unsent_ran, sv.unsent_total, sv.maybe_ran, sv.maybe_total, sv.ok_missing, rec_text.c_str(),
+      static_cast<long long>(t.max_latency), code_name(t.max_latency_code).c_str(), sv.unsent_ran,
+      sv.unsent_total, sv.maybe_ran, sv.maybe_total, sv.ok_missing, rec_text.c_str(),
       recovered ? "yes" : "no", connections < 0 ? "-" : std::to_string(connections).c_str());
   std::fflush(stdout);
   (void)t_fault;
@@ -766,7 +769,9 @@ class Publisher {
  public:
   Publisher(const RedisServer &srv, std::string channel) : channel_(std::move(channel)) {
     OptionsPtr o;
-    o.set("endpoint", srv.endpoint()).set_int("command_timeout_ms", 500).set_int("connect_retry", 20);
+    o.set("endpoint", srv.endpoint())
+        .set_int("command_timeout_ms", 500)
+        .set_int("connect_retry", 20);
     EXPECT_EQ(jr_client_new(o.o, &c_), JR_OK);
     thread_ = std::thread([this] {
       while (!stop_) {
@@ -807,10 +812,11 @@ TEST_F(Faults, PubSubLosesAndResubscribes) {
   Env env{*server_, &proxy, 10};
   env.base();
   OptionsPtr o;
-  o.set("endpoint", proxy.endpoint()).set_int("command_timeout_ms", kTimeoutMs)
+  o.set("endpoint", proxy.endpoint())
+      .set_int("command_timeout_ms", kTimeoutMs)
       .set_int("connect_timeout_ms", 1000);
+  SubLog log;  // outlives the client: its last callback (JR_ECLOSED) runs in jr_client_free
   ClientPtr c(o);
-  SubLog log;
   jr_sub *sub = nullptr;
   ASSERT_EQ(jr_sub_new(c, SubLog::cb, &log, &sub), JR_OK);
   std::string ch = "fps:" + std::to_string(getpid());
@@ -843,8 +849,8 @@ TEST_F(Faults, PubSubLosesAndResubscribes) {
     sleep_ms(f.hold_ms);
     if (f.recover) f.recover(env);
     int64_t t_rec = now_ms();
-    bool resubscribed = !f.expect_lost ||
-                        log.wait([&] { return log.resub > resub0 && !log.down; }, 8000);
+    bool resubscribed =
+        !f.expect_lost || log.wait([&] { return log.resub > resub0 && !log.down; }, 8000);
     int64_t t_resub = now_ms();
     // Messages flow again: one published from now on arrives.
     int64_t mark = pub.published();
@@ -889,7 +895,6 @@ TEST_F(Faults, PubSubLosesAndResubscribes) {
   EXPECT_TRUE(log.wait([&] { return log.closed == 1; }, 5000));
 }
 
-
 // ---- The pool: blocking commands on dedicated connections ---------------------------------
 
 namespace {
@@ -921,7 +926,8 @@ TEST_F(Faults, PoolBlockingCommandsThroughDropAndReset) {
   Proxy proxy(server_->port());
   proxy.delay(10);
   OptionsPtr o;
-  o.set("endpoint", proxy.endpoint()).set_int("command_timeout_ms", kTimeoutMs)
+  o.set("endpoint", proxy.endpoint())
+      .set_int("command_timeout_ms", kTimeoutMs)
       .set_int("max_connections", kThreads);
   ClientPtr c(o);
   OptionsPtr po;
@@ -1003,8 +1009,10 @@ TEST_F(Faults, PoolBlockingCommandsThroughDropAndReset) {
   auto count = [&](int code) { return codes.count(code) > 0 ? codes[code] : size_t{0}; };
   size_t may_have_popped = count(JR_ECONNLOST) + count(JR_ETIMEDOUT);
   std::printf(
-      "[ fault ] pool BLPOP x%d through drop, reset, half-close: commands=%zu in_flight_at_fault=%d | "
-      "%s | dup=%zu hung=%d | items pushed=%lld received=%zu left=%lld popped_by_lost_commands=%lld "
+      "[ fault ] pool BLPOP x%d through drop, reset, half-close: commands=%zu "
+      "in_flight_at_fault=%d | "
+      "%s | dup=%zu hung=%d | items pushed=%lld received=%zu left=%lld "
+      "popped_by_lost_commands=%lld "
       "(<= %zu) duplicate_items=%zu nil=%zu connections=%d\n",
       kThreads, total, in_flight_drop, counts_text(codes).c_str(), dups, hung.load(),
       static_cast<long long>(pushed.load()), received, static_cast<long long>(left),
@@ -1031,7 +1039,9 @@ TEST_F(Faults, PoolBlockingCommandsThroughDropAndReset) {
 
 namespace {
 std::atomic<int> g_flood_calls{0};
-void flood_cb(void *, int, const jr_reply *) { g_flood_calls++; }
+void flood_cb(void *, int, const jr_reply *) {
+  g_flood_calls++;
+}
 
 // Submits from `threads` threads until each got `per_thread` answers; counts
 // the return codes.
@@ -1068,7 +1078,8 @@ std::map<int, size_t> submit_many(jr_client *c, int threads, int per_thread,
 TEST_F(Faults, MaxQueuedCapsOutstandingCommandsWhileStalled) {
   Proxy proxy(server_->port());
   OptionsPtr o;
-  o.set("endpoint", proxy.endpoint()).set_int("max_queued", 1000)
+  o.set("endpoint", proxy.endpoint())
+      .set_int("max_queued", 1000)
       .set_int("command_timeout_ms", 0);  // no deadline: nothing completes while stalled
   ClientPtr c(o);
   ASSERT_EQ(call(c, {"PING"}).str(), "PONG");
@@ -1076,8 +1087,8 @@ TEST_F(Faults, MaxQueuedCapsOutstandingCommandsWhileStalled) {
   proxy.stall();
   Recorder rec;
   std::atomic<size_t> token{0};
-  auto codes = submit_many(c, kThreads, 1250, {"INCR", "bp:" + std::to_string(getpid())}, &rec,
-                           &token);
+  auto codes =
+      submit_many(c, kThreads, 1250, {"INCR", "bp:" + std::to_string(getpid())}, &rec, &token);
   EXPECT_EQ(codes[JR_OK], 1000u);
   EXPECT_EQ(codes[JR_EFULL], 4000u);
   sleep_ms(300);
@@ -1116,8 +1127,7 @@ TEST_F(Faults, MaxQueuedCapsOutstandingCommandsWhileStalled) {
 TEST_F(Faults, TimedOutCommandsHoldQueueSlotsUntilTheirRepliesArrive) {
   Proxy proxy(server_->port());
   OptionsPtr o;
-  o.set("endpoint", proxy.endpoint()).set_int("max_queued", 200)
-      .set_int("command_timeout_ms", 300);
+  o.set("endpoint", proxy.endpoint()).set_int("max_queued", 200).set_int("command_timeout_ms", 300);
   ClientPtr c(o);
   ASSERT_EQ(call(c, {"PING"}).str(), "PONG");
   sleep_ms(50);  // the PING's slot is released just after its callback
@@ -1152,8 +1162,7 @@ TEST_F(Faults, MaxQueuedBoundsMemoryWithLargeValues) {
   constexpr int kMax = 64;
   constexpr size_t kValue = 256 * 1024;
   OptionsPtr o;
-  o.set("endpoint", proxy.endpoint()).set_int("max_queued", kMax)
-      .set_int("command_timeout_ms", 0);
+  o.set("endpoint", proxy.endpoint()).set_int("max_queued", kMax).set_int("command_timeout_ms", 0);
   ClientPtr c(o);
   ASSERT_EQ(call(c, {"PING"}).str(), "PONG");
   std::string key = "bpv:" + std::to_string(getpid());
@@ -1196,7 +1205,8 @@ TEST_F(Faults, MaxQueuedBytesBoundsMemoryWithLargeValues) {
   constexpr int64_t kBytes = 4 << 20;
   constexpr size_t kValue = 256 * 1024;
   OptionsPtr o;
-  o.set("endpoint", proxy.endpoint()).set_int("max_queued_bytes", kBytes)
+  o.set("endpoint", proxy.endpoint())
+      .set_int("max_queued_bytes", kBytes)
       .set_int("command_timeout_ms", 0);
   ClientPtr c(o);
   ASSERT_EQ(call(c, {"PING"}).str(), "PONG");
@@ -1245,9 +1255,9 @@ class HostileServer {
  public:
   struct Kind {
     const char *name;
-    bool valid;         // a well-formed answer: the connection goes on
-    bool must_close;    // the client must drop the connection
-    int hold_ms;        // then keep the connection this long before closing
+    bool valid;       // a well-formed answer: the connection goes on
+    bool must_close;  // the client must drop the connection
+    int hold_ms;      // then keep the connection this long before closing
   };
   static const std::vector<Kind> &kinds() {
     static const std::vector<Kind> k = {
@@ -1388,8 +1398,9 @@ class HostileServer {
         rep("+PONG\r\n");
         break;
       default: {
-        static const char *const frag[] = {"*", "$", ":", "+", "-", "\r\n", "-1", "0", "1", "3",
-                                           "65536", "9223372036854775807", "x", "\r", "\n"};
+        static const char *const frag[] = {"*",  "$",  ":", "+", "-",     "\r\n",
+                                           "-1", "0",  "1", "3", "65536", "9223372036854775807",
+                                           "x",  "\r", "\n"};
         int parts = 1 + static_cast<int>(rng_() % 40);
         for (int i = 0; i < parts; i++) p += frag[rng_() % (sizeof frag / sizeof frag[0])];
         break;
@@ -1537,8 +1548,9 @@ TEST(HostileServer, AdversarialRespIsAProtocolErrorAndAFreshConnection) {
       must += sent[i];
       must_closed += closed[i];
     }
-    std::printf("[ fault ] hostile server payload \"%s\": sent=%d client_closed_the_connection=%d\n",
-                k.name, sent[i], closed[i]);
+    std::printf(
+        "[ fault ] hostile server payload \"%s\": sent=%d client_closed_the_connection=%d\n",
+        k.name, sent[i], closed[i]);
   }
   long long growth = (static_cast<long long>(rss1) - static_cast<long long>(rss0)) / 1024;
   std::printf(
@@ -1555,7 +1567,7 @@ TEST(HostileServer, AdversarialRespIsAProtocolErrorAndAFreshConnection) {
   EXPECT_EQ(t.never_completed, 0u);
   EXPECT_EQ(t.refused_called, 0u);
   EXPECT_LE(t.max_latency, 500 + kMarginMs);
-  const std::set<int> allowed{JR_OK,       JR_EPROTO,        JR_ETOOBIG, JR_ECONNLOST,
+  const std::set<int> allowed{JR_OK,        JR_EPROTO,        JR_ETOOBIG, JR_ECONNLOST,
                               JR_ETIMEDOUT, JR_EQUEUETIMEOUT, JR_ECONNECT};
   for (auto &kv : t.by_code)
     EXPECT_TRUE(allowed.count(kv.first) > 0) << kv.second << " x " << code_name(kv.first);
@@ -1572,29 +1584,32 @@ TEST(HostileServer, AdversarialRespIsAProtocolErrorAndAFreshConnection) {
   EXPECT_EQ(after.str(), "OK");
 }
 
-// ---- Known libjr bugs -------------------------------------------------------------------------
+// ---- Bugs this suite found ----------------------------------------------------------------------
 //
-// Each test below shows a bug found by this suite. They are skipped so that
-// the suite stays green; JR_RUN_KNOWN_BUGS=1 runs them (they fail until the
-// bug is fixed, then the skip goes).
-// (All fixed in the core; the macro stays for the next finding.)
-#define SKIP_KNOWN_BUG(text) (void)text
+// Each test below showed a libjr bug found by this suite or the fuzzers. They
+// were skipped (GTEST_SKIP, "libjr bug: ...") until the core fixed them
+// (commit "core: fix the bugs the fault suite and the fuzzers found"); they
+// run now as regression tests. A new finding gets a test here that starts
+// with SKIP_KNOWN_BUG("what") and a comment "libjr bug: ...", so that the
+// suite stays green until the fix; JR_RUN_KNOWN_BUGS=1 runs it anyway.
+#define SKIP_KNOWN_BUG(text) \
+  if (std::getenv("JR_RUN_KNOWN_BUGS") == nullptr) GTEST_SKIP() << "libjr bug: " << text
 
-// libjr bug: the pub/sub (push) connection has no liveness check. When it is
-// reconnected into a server that accepts and never answers (a blackhole, a
-// hung server, a half-dead load balancer), SUBSCRIBE is never confirmed, and
-// neither socket_timeout_ms (it only looks at commands in the FIFO, and push
-// writes have none) nor anything else ever replaces the connection: the
-// subscriber got JR_SUB_LOST and never gets JR_SUB_RESUBSCRIBED; messages
-// never flow again, even after the network heals.
+// Was a libjr bug, fixed: the pub/sub (push) connection has no liveness check. When it is
+// reconnected into a server that accepts and never answers (a blackhole, a hung server, a half-dead
+// load balancer), SUBSCRIBE is never confirmed, and neither socket_timeout_ms (it only looks at
+// commands in the FIFO, and push writes have none) nor anything else ever replaces the connection:
+// the subscriber got JR_SUB_LOST and never gets JR_SUB_RESUBSCRIBED; messages never flow again,
+// even after the network heals.
 TEST_F(Faults, PubSubRecoversFromABlackhole) {
-  SKIP_KNOWN_BUG("pub/sub connection is never replaced when it stops answering");
+  // Fixed: pub/sub connection is never replaced when it stops answering.
   Proxy proxy(server_->port());
   OptionsPtr o;
-  o.set("endpoint", proxy.endpoint()).set_int("command_timeout_ms", kTimeoutMs)
+  o.set("endpoint", proxy.endpoint())
+      .set_int("command_timeout_ms", kTimeoutMs)
       .set_int("socket_timeout_ms", 400);
+  SubLog log;  // outlives the client: its last callback (JR_ECLOSED) runs in jr_client_free
   ClientPtr c(o);
-  SubLog log;
   jr_sub *sub = nullptr;
   ASSERT_EQ(jr_sub_new(c, SubLog::cb, &log, &sub), JR_OK);
   std::string ch = "fpb:" + std::to_string(getpid());
@@ -1613,20 +1628,19 @@ TEST_F(Faults, PubSubRecoversFromABlackhole) {
   jr_sub_free(sub);
 }
 
-// libjr bug: no backoff when a connection is lost right after it was made.
-// Behind a TCP proxy or load balancer whose backend is down, every connect
-// succeeds and the proxy closes it at once; Connection::lost() calls
-// start_connect() again immediately (ready() reset the retry cycle), so the
-// pub/sub connection spins: ~12,000 connections and as many JR_SUB_LOST
-// notices in 800 ms, one core busy.
+// Was a libjr bug, fixed: no backoff when a connection is lost right after it was made. Behind a
+// TCP proxy or load balancer whose backend is down, every connect succeeds and the proxy closes it
+// at once; Connection::lost() calls start_connect() again immediately (ready() reset the retry
+// cycle), so the pub/sub connection spins: ~12,000 connections and as many JR_SUB_LOST notices in
+// 800 ms, one core busy.
 TEST_F(Faults, PubSubReconnectBacksOffWhileTheServerIsDownBehindAProxy) {
-  SKIP_KNOWN_BUG("pub/sub reconnect loop without backoff (JR_SUB_LOST flood)");
+  // Fixed: pub/sub reconnect loop without backoff (JR_SUB_LOST flood).
   RedisServer srv;
   Proxy proxy(srv.port());
   OptionsPtr o;
   o.set("endpoint", proxy.endpoint());
+  SubLog log;  // outlives the client: its last callback (JR_ECLOSED) runs in jr_client_free
   ClientPtr c(o);
-  SubLog log;
   jr_sub *sub = nullptr;
   ASSERT_EQ(jr_sub_new(c, SubLog::cb, &log, &sub), JR_OK);
   const char *names[] = {"fpk"};
@@ -1649,18 +1663,16 @@ TEST_F(Faults, PubSubReconnectBacksOffWhileTheServerIsDownBehindAProxy) {
   jr_sub_free(sub);
 }
 
-// libjr bug: the same spin for the shared connection while commands wait and
-// a handshake is configured (client_name / password / connect commands): a
-// connection lost during the handshake is retried at once, without backoff
-// or connect_retry accounting, until the commands' deadlines. Measured:
-// ~9,600 connections in 800 ms.
+// Was a libjr bug, fixed: the same spin for the shared connection while commands wait and a
+// handshake is configured (client_name / password / connect commands): a connection lost during the
+// handshake is retried at once, without backoff or connect_retry accounting, until the commands'
+// deadlines. Measured: ~9,600 connections in 800 ms.
 TEST_F(Faults, ReconnectDuringHandshakeBacksOff) {
-  SKIP_KNOWN_BUG("handshake reconnect loop without backoff");
+  // Fixed: handshake reconnect loop without backoff.
   RedisServer srv;
   Proxy proxy(srv.port());
   OptionsPtr o;
-  o.set("endpoint", proxy.endpoint()).set("client_name", "spin")
-      .set_int("command_timeout_ms", 800);
+  o.set("endpoint", proxy.endpoint()).set("client_name", "spin").set_int("command_timeout_ms", 800);
   ClientPtr c(o);
   ASSERT_EQ(call(c, {"PING"}).str(), "PONG");
   srv.kill9();
@@ -1672,14 +1684,13 @@ TEST_F(Faults, ReconnectDuringHandshakeBacksOff) {
   EXPECT_LE(connects, 40) << "connections for one command while the server was down";
 }
 
-// libjr bug (wrong code): a handshake that times out (server accepts and
-// never answers CLIENT SETNAME / AUTH) fails the waiting commands with
-// JR_EAUTH, "AUTH / SELECT / connect commands failed", after one attempt;
-// connect_retry is not applied. The unsent flag is right (1), but callers
-// read JR_EAUTH as bad credentials. Expected: JR_ECONNECT after the retries
-// (or JR_EQUEUETIMEOUT at the deadline).
+// Was a libjr bug (wrong code), fixed: a handshake that times out (server accepts and never answers
+// CLIENT SETNAME / AUTH) fails the waiting commands with JR_EAUTH, "AUTH / SELECT / connect
+// commands failed", after one attempt; connect_retry is not applied. The unsent flag is right (1),
+// but callers read JR_EAUTH as bad credentials. Expected: JR_ECONNECT after the retries (or
+// JR_EQUEUETIMEOUT at the deadline).
 TEST(KnownBugs, HandshakeTimeoutIsNotAnAuthFailure) {
-  SKIP_KNOWN_BUG("handshake timeout reported as JR_EAUTH");
+  // Fixed: handshake timeout reported as JR_EAUTH.
   std::atomic<FakeServer *> self{nullptr};
   FakeServer srv([&](int fd, int) {
     FakeServer *s = self.load();
@@ -1688,8 +1699,11 @@ TEST(KnownBugs, HandshakeTimeoutIsNotAnAuthFailure) {
   });
   self = &srv;
   OptionsPtr o;
-  o.set("endpoint", srv.endpoint()).set("cluster", "no").set("client_name", "x")
-      .set_int("connect_timeout_ms", 200).set_int("connect_retry", 1)
+  o.set("endpoint", srv.endpoint())
+      .set("cluster", "no")
+      .set("client_name", "x")
+      .set_int("connect_timeout_ms", 200)
+      .set_int("connect_retry", 1)
       .set_int("command_timeout_ms", 2000);
   ClientPtr c(o);
   Result r = call(c, {"GET", "k"});
@@ -1698,14 +1712,13 @@ TEST(KnownBugs, HandshakeTimeoutIsNotAnAuthFailure) {
   EXPECT_GE(srv.accepted(), 2) << "connect_retry=1 allows a second attempt";
 }
 
-// libjr bug: max_reply_bytes is not enforced for a top-level string, status
-// or error reply (ReplyReader::create_string checks it only when an arena
-// exists, and the first node of every reply has none yet; the feed-time
-// check only starts past 64 KiB buffered). Repro with the reader alone:
-// limits.max_reply_bytes = 1024; feed "$4000\r\n" + 4000 bytes + "\r\n";
-// next() returns 1 with a 4000-byte reply instead of JR_ETOOBIG.
+// Was a libjr bug, fixed: max_reply_bytes is not enforced for a top-level string, status or error
+// reply (ReplyReader::create_string checks it only when an arena exists, and the first node of
+// every reply has none yet; the feed-time check only starts past 64 KiB buffered). Repro with the
+// reader alone: limits.max_reply_bytes = 1024; feed "$4000\r\n" + 4000 bytes + "\r\n"; next()
+// returns 1 with a 4000-byte reply instead of JR_ETOOBIG.
 TEST(KnownBugs, MaxReplyBytesAppliesToTopLevelStrings) {
-  SKIP_KNOWN_BUG("max_reply_bytes ignored for top-level string replies < 64 KiB");
+  // Fixed: max_reply_bytes ignored for top-level string replies < 64 KiB.
   std::atomic<FakeServer *> self{nullptr};
   FakeServer srv([&](int fd, int) {
     FakeServer *s = self.load();
@@ -1723,28 +1736,26 @@ TEST(KnownBugs, MaxReplyBytesAppliesToTopLevelStrings) {
   EXPECT_EQ(r.status, JR_ETOOBIG) << "got a reply of " << r.str().size() << " bytes";
 }
 
-// libjr bug (undefined behaviour): jr_strerror / jr_err_name / jr_err_unsent
-// with INT_MIN. src/errors.cpp info() computes -code, which overflows for
-// INT_MIN; UBSan: "negation of -2147483648 cannot be represented in type
-// 'int'" (found by fuzz/fuzz_capi, clang's UBSan; run it with
-// JR_FUZZ_STRICT=1 to keep INT_MIN in). GCC folds the comparison and happens
-// to return the "unknown" answers, so this test passes with GCC even when
-// not skipped; unoptimised, the index -INT_MIN reads out of bounds.
+// Was a libjr bug (undefined behaviour), fixed: jr_strerror / jr_err_name / jr_err_unsent with
+// INT_MIN. src/errors.cpp info() computes -code, which overflows for INT_MIN; UBSan: "negation of
+// -2147483648 cannot be represented in type 'int'" (found by fuzz/fuzz_capi, clang's UBSan; run it
+// with JR_FUZZ_STRICT=1 to keep INT_MIN in). GCC folds the comparison and happens to return the
+// "unknown" answers, so this test passes with GCC even when not skipped; unoptimised, the index
+// -INT_MIN reads out of bounds.
 TEST(KnownBugs, ErrorFunctionsAcceptIntMin) {
-  SKIP_KNOWN_BUG("jr_strerror(INT_MIN) negates INT_MIN");
+  // Fixed: jr_strerror(INT_MIN) negates INT_MIN.
   EXPECT_STREQ(jr_err_name(INT_MIN), "JR_E?");
   EXPECT_EQ(jr_err_unsent(INT_MIN), 0);
   EXPECT_NE(jr_strerror(INT_MIN), nullptr);
 }
 
-// libjr bug (memory): the database number sizes a per-connection vector.
-// Connection::write_command does db_state_.resize(db + 1) before the SELECT
-// probe, so jr_db_new(client, 2000000000) + one command allocates and
-// touches ~2 GB (RSS 6 MiB -> 1.9 GiB measured), kept for the connection's
-// life, on every connection that sees it; the server then rejects the
-// database. Expected: memory independent of the number (a map or a bound).
+// Was a libjr bug (memory), fixed: the database number sizes a per-connection vector.
+// Connection::write_command does db_state_.resize(db + 1) before the SELECT probe, so
+// jr_db_new(client, 2000000000) + one command allocates and touches ~2 GB (RSS 6 MiB -> 1.9 GiB
+// measured), kept for the connection's life, on every connection that sees it; the server then
+// rejects the database. Expected: memory independent of the number (a map or a bound).
 TEST_F(Faults, LargeDatabaseNumberDoesNotAllocateGigabytes) {
-  SKIP_KNOWN_BUG("db_state_ sized by the database number");
+  // Fixed: db_state_ sized by the database number.
   OptionsPtr o;
   o.set("endpoint", server_->endpoint());
   ClientPtr c(o);
@@ -1755,6 +1766,6 @@ TEST_F(Faults, LargeDatabaseNumberDoesNotAllocateGigabytes) {
   Result r = call(db, {"GET", "k"});
   jr_db_free(db);
   EXPECT_EQ(r.type(), JR_REPLY_ERROR);  // "DB index is out of range"
-  EXPECT_LT(rss_bytes(), rss0 + (64u << 20)) << "RSS grew by "
-                                             << (rss_bytes() - rss0) / (1 << 20) << " MiB";
+  EXPECT_LT(rss_bytes(), rss0 + (64u << 20))
+      << "RSS grew by " << (rss_bytes() - rss0) / (1 << 20) << " MiB";
 }

@@ -5,7 +5,6 @@
 // only without sanitizers (tests/meson.build: suite 'soak').
 #include <gtest/gtest.h>
 #include <jr/jr.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -106,7 +105,8 @@ TEST(Soak, FullSpeedRssStaysFlat) {
       std::mt19937 rng(static_cast<unsigned>(t + 1));
       std::string value(4096, 'v');
       std::vector<std::string> keys;
-      for (int k = 0; k < 1000; k++) keys.push_back("soak:" + std::to_string(t) + ":" + std::to_string(k));
+      for (int k = 0; k < 1000; k++)
+        keys.push_back("soak:" + std::to_string(t) + ":" + std::to_string(k));
       while (!stop) {
         int idx;
         {
@@ -167,8 +167,8 @@ TEST(Soak, FullSpeedRssStaysFlat) {
   uint64_t ops_warm = 0;
   int kills = 0;
   for (int sec = 1; sec <= seconds; sec++) {
-    std::this_thread::sleep_until(std::chrono::steady_clock::time_point(
-        std::chrono::milliseconds(t0 + sec * 1000LL)));
+    std::this_thread::sleep_until(
+        std::chrono::steady_clock::time_point(std::chrono::milliseconds(t0 + sec * 1000LL)));
     if (sec % 5 == 0 && sec < seconds) {
       srv.cmd("CLIENT KILL TYPE normal");
       kills++;
@@ -218,8 +218,8 @@ TEST(Soak, FullSpeedRssStaysFlat) {
       "%zu KiB, end %zu KiB (%+lld KiB), min %zu KiB, max %zu KiB\n",
       seconds, kThreads, kWindow, kills, static_cast<unsigned long long>(submitted), rate,
       code_text.c_str(), static_cast<unsigned long long>(dups),
-      static_cast<unsigned long long>(bad), warmup, rss_warm / 1024, rss_end / 1024,
-      growth / 1024, rss_min / 1024, rss_max / 1024);
+      static_cast<unsigned long long>(bad), warmup, rss_warm / 1024, rss_end / 1024, growth / 1024,
+      rss_min / 1024, rss_max / 1024);
   std::fflush(stdout);
 
   EXPECT_TRUE(drained);
@@ -232,6 +232,6 @@ TEST(Soak, FullSpeedRssStaysFlat) {
   EXPECT_GT(codes[JR_OK], submitted / 2);
   // Flat: less than +20% or +16 MiB, whichever is larger.
   long long allowed = std::max<long long>(static_cast<long long>(rss_warm / 5), 16LL << 20);
-  EXPECT_LE(growth, allowed) << "RSS grew from " << rss_warm / 1024 << " KiB to "
-                             << rss_end / 1024 << " KiB";
+  EXPECT_LE(growth, allowed) << "RSS grew from " << rss_warm / 1024 << " KiB to " << rss_end / 1024
+                             << " KiB";
 }
