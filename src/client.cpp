@@ -1,7 +1,9 @@
 // The client: loop thread, inbox, completions, deadlines, poll dispatch.
+#include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -379,26 +381,28 @@ int Client::submit_op(Command *c) {
 }
 
 namespace {
+// A blocking call's rendezvous: one futex word. The loop thread publishes
+// the result and wakes the caller with a single FUTEX_WAKE; no mutex is
+// shared with the caller (a mutex + condvar cost several contended futex
+// calls per round trip). After the release store the callback touches
+// nothing of the waiter but its address, so the caller may return (and
+// its stack be reused) at once: a late wake is at worst spurious.
 struct Waiter {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
+  std::atomic<int> done{0};
   int status = 0;
   jr_reply *reply = nullptr;
 };
 
 void waiter_cb(void *ud, int status, const jr_reply *reply) {
   auto *w = static_cast<Waiter *>(ud);
-  jr_reply *owned = nullptr;
   if (status == JR_OK && reply != nullptr) {
     reply->arena->ref();
-    owned = const_cast<jr_reply *>(reply);
+    w->reply = const_cast<jr_reply *>(reply);
   }
-  std::lock_guard<std::mutex> lk(w->mu);
   w->status = status;
-  w->reply = owned;
-  w->done = true;
-  w->cv.notify_one();
+  std::atomic<int> *word = &w->done;
+  word->store(1, std::memory_order_release);
+  syscall(SYS_futex, reinterpret_cast<int *>(word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
 }
 }  // namespace
 
@@ -410,8 +414,9 @@ int Client::call(int db, size_t argc, const char *const *argv, const size_t *arg
   Waiter w;
   int rc = submit(db, argc, argv, argvlen, timeout_ms, waiter_cb, &w, kFlagDirect, nullptr);
   if (rc != JR_OK) return rc;
-  std::unique_lock<std::mutex> lk(w.mu);
-  w.cv.wait(lk, [&] { return w.done; });
+  while (w.done.load(std::memory_order_acquire) == 0)
+    syscall(SYS_futex, reinterpret_cast<int *>(&w.done), FUTEX_WAIT_PRIVATE, 0, nullptr, nullptr,
+            0);
   *out = w.reply;
   return w.status;
 }
