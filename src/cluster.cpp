@@ -528,6 +528,7 @@ void Cluster::on_slots(int status, const jr_reply *reply, Connection *) {
   }
   enabled_ = true;
   slots_.fill(-1);
+  replicas_.clear();
   for (auto &n : nodes_) n->in_map = false;
   for (size_t i = 0; i < reply->len; i++) {
     const jr_reply *range = el(reply, i);
@@ -557,13 +558,17 @@ void Cluster::on_slots(int status, const jr_reply *reply, Connection *) {
       if (rhost.empty()) rhost = asked_host_;
       if (rhost.empty()) continue;
       std::string raddr = rhost + ":" + std::to_string(el(rep, 1)->u.integer);
-      if (Node *rn = find_node(raddr)) {
-        rn->master = false;
-        rn->in_map = true;
-      } else {
-        node(raddr);
-        find_node(raddr)->in_map = true;
-      }
+      node(raddr);
+      Node *rn = find_node(raddr);
+      rn->master = false;
+      rn->in_map = true;
+      // Reads may go to this replica (read_from_replicas): READONLY first.
+      rn->conn->readonly_session = true;
+      auto &reps = replicas_[idx];
+      int32_t ridx = -1;
+      for (size_t k = 0; k < nodes_.size(); k++)
+        if (nodes_[k].get() == rn) ridx = static_cast<int32_t>(k);
+      if (std::find(reps.begin(), reps.end(), ridx) == reps.end()) reps.push_back(ridx);
     }
   }
   for (auto &n : nodes_)
@@ -624,13 +629,23 @@ void Cluster::refresh(const char *why) {
   });
 }
 
-void Cluster::submit_to_slot(Command *c, int slot) {
+void Cluster::submit_to_slot(Command *c, int slot, bool read_only) {
   int32_t idx = slot >= 0 ? slots_[static_cast<size_t>(slot)] : -1;
   if (idx < 0) {
     // No node known for this slot: wait for a refresh.
     parked_.push_back(c);
     refresh("slot without a node");
     return;
+  }
+  if (read_only && client_.opts().read_from_replicas) {
+    // A read-only command may be served by a replica of the slot's master
+    // (round robin over master and replicas). A replica that lags or was
+    // promoted answers MOVED, which sends the command to the master.
+    auto it = replicas_.find(idx);
+    if (it != replicas_.end() && !it->second.empty()) {
+      size_t pick = rr_++ % (it->second.size() + 1);
+      if (pick < it->second.size()) idx = it->second[pick];
+    }
   }
   nodes_[static_cast<size_t>(idx)]->conn->submit(c);
 }
@@ -747,7 +762,9 @@ void Cluster::route(Command *c) {
     client_.seed().submit(c);
     return;
   }
-  submit_to_slot(c, slot);
+  bool read_only = client_.opts().read_from_replicas && c->tx == nullptr && !args_.empty() &&
+                   finder_.readonly(args_[0]);
+  submit_to_slot(c, slot, read_only);
 }
 
 Pool &Cluster::pool(const std::string &addr) {

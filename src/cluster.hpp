@@ -107,7 +107,7 @@ class Cluster {
                      jr_reply_cb cb);
   bool split(Command *c, const std::vector<std::string_view> &args,
              const std::vector<size_t> &keys);
-  void submit_to_slot(Command *c, int slot);
+  void submit_to_slot(Command *c, int slot, bool read_only = false);
   int command_slot(Command *c, bool &cross);
   void reroute_parked();
   void release_held();
@@ -128,6 +128,8 @@ class Cluster {
   KeyFinder finder_;
   std::vector<std::unique_ptr<Node>> nodes_;
   std::vector<std::pair<std::string, std::unique_ptr<Pool>>> pools_;
+  std::unordered_map<int32_t, std::vector<int32_t>> replicas_;  // master -> replicas
+  size_t rr_ = 0;
   std::array<int32_t, 16384> slots_;  // index into nodes_, -1: unknown
   std::vector<Retry> retries_;
   CmdList parked_;  // waiting for a topology refresh

@@ -436,6 +436,12 @@ void Connection::begin_session() {
     write_internal(Kind::kHandshake, 0, 3, argv, lens);
     handshake_left_++;
   }
+  if (readonly_session && o.read_from_replicas) {
+    const char *argv[] = {"READONLY"};
+    const size_t lens[] = {8};
+    write_internal(Kind::kHandshake, 0, 1, argv, lens);
+    handshake_left_++;
+  }
   for (const auto &cmd : o.connect_commands) {
     std::vector<const char *> argv;
     std::vector<size_t> lens;

@@ -279,6 +279,7 @@ class Connection {
   void set_push(PushHandler *h) noexcept { push_ = h; }
   Pool *pool = nullptr;              // kPooled: the pool it returns to
   bool cluster_node = false;         // a cluster node's shared connection
+  bool readonly_session = false;     // send READONLY in the handshake (replica reads)
   std::vector<std::string> scripts;  // SHA1s this server has (sorted; EVALSHA cache)
   Lease *lease = nullptr;            // kPooled: the WATCH that holds it
   bool busy = false;                 // kPooled: given to a command or a lease

@@ -273,6 +273,9 @@ int Options::set_int(const std::string &key, int64_t v) {
   } else if (key == "max_reply_bytes") {
     if (!in(64, INT64_MAX)) return JR_EINVAL;
     limits.max_reply_bytes = static_cast<size_t>(v);
+  } else if (key == "read_from_replicas") {
+    if (!in(0, 1)) return JR_EINVAL;
+    read_from_replicas = v != 0;
   } else if (key == "tls") {
     if (!in(0, 1)) return JR_EINVAL;
     tls = v != 0;

@@ -160,6 +160,10 @@ JR_API const char *jr_version_string(void);
  *                       wrong certificate) is a failed connect attempt:
  *                       commands get JR_ECONNECT and the event callback
  *                       gets the verification error.
+ *   read_from_replicas  1: in a cluster, read-only commands (the COMMAND
+ *                       table's "readonly" flag) are spread over each
+ *                       slot's master and replicas (READONLY is sent to
+ *                       replicas); replicas may lag (default 0).
  *   cluster             "auto" (default: ask the first server with CLUSTER
  *                       SLOTS, once, ahead of the first command), "no"
  *                       (never: a standalone server, no probe), "yes"

@@ -385,3 +385,37 @@ TEST(OneNodeCluster, EmptyHostInClusterSlotsMeansTheNodeAsked) {
   if (std::system(("rm -rf '" + dir + "'").c_str()) != 0) {
   }
 }
+
+TEST_F(Cluster, ReadFromReplicasSpreadsReadsAndKeepsWritesOnMasters) {
+  std::string key = "rr:key";
+  int master = cluster_->master_of_key(key);
+  ASSERT_EQ(cluster_->cmd(master, {"SET", key, "v"}).str, "OK");
+  // CLUSTER SLOTS lists a replica only once the node asked has seen a
+  // non-zero replication offset for it (Redis 7): wait for that first.
+  int seed = std::atoi(cluster_->endpoints().front().substr(10).c_str());
+  ASSERT_TRUE(eventually(
+      [&] {
+        RespReply r = cluster_->cmd(seed, {"CLUSTER", "SLOTS"});
+        for (auto &range : r.elements)
+          if (range.elements.size() < 4) return false;
+        return !r.elements.empty();
+      },
+      10000));
+  OptionsPtr o;
+  o.set("endpoint", cluster_->endpoints().front()).set_int("read_from_replicas", 1);
+  ClientPtr c(o);
+  auto reps = cluster_->replicas_of(master);
+  ASSERT_FALSE(reps.empty());
+  // Let the replica catch up with the SET, then read many times.
+  ASSERT_TRUE(eventually([&] {
+    RespConn rc(reps.front());
+    rc.cmd({"READONLY"});
+    return rc.cmd({"GET", key}).str == "v";
+  }));
+  int64_t on_replica = calls(reps.front(), "get");
+  int64_t sets_on_master = calls(master, "set");
+  for (int i = 0; i < 40; i++) EXPECT_EQ(call(c, {"GET", key}).str(), "v");
+  EXPECT_GT(calls(reps.front(), "get") - on_replica, 5) << "no read went to the replica";
+  ASSERT_TRUE(call(c, {"SET", key, "w"}).ok());
+  EXPECT_EQ(calls(master, "set"), sets_on_master + 1);  // writes stay on the master
+}
