@@ -1621,10 +1621,25 @@ TEST_F(Faults, PubSubRecoversFromABlackhole) {
   proxy.drop();
   sleep_ms(1500);
   proxy.pass();
-  EXPECT_TRUE(log.wait([&] { return log.resub > 0 && !log.down; }, 5000))
-      << "no JR_SUB_RESUBSCRIBED 5 s after the blackhole ended";
+  int64_t t_rec = now_ms();
+  bool resub = log.wait([&] { return log.resub > 0 && !log.down; }, 5000);
+  int64_t t_resub = now_ms();
   int64_t mark = pub.published();
-  EXPECT_TRUE(log.wait([&] { return log.last_seq >= mark; }, 3000)) << "messages do not flow";
+  bool flowing = log.wait([&] { return log.last_seq >= mark; }, 3000);
+  int lost, resubs;
+  {
+    std::lock_guard<std::mutex> lk(log.mu);
+    lost = log.lost;
+    resubs = log.resub;
+  }
+  std::printf(
+      "[ fault ] pubsub blackhole 1.5 s, socket_timeout_ms=400: JR_SUB_LOST=%d "
+      "JR_SUB_RESUBSCRIBED=%d | resubscribed_after=%lldms flowing=%s connections=%d\n",
+      lost, resubs, static_cast<long long>(t_resub - t_rec), flowing ? "yes" : "no",
+      proxy.accepted());
+  std::fflush(stdout);
+  EXPECT_TRUE(resub) << "no JR_SUB_RESUBSCRIBED 5 s after the blackhole ended";
+  EXPECT_TRUE(flowing) << "messages do not flow";
   jr_sub_free(sub);
 }
 
@@ -1657,7 +1672,13 @@ TEST_F(Faults, PubSubReconnectBacksOffWhileTheServerIsDownBehindAProxy) {
     lost = log.lost;
   }
   srv.start();
+  int64_t t0 = now_ms();
   EXPECT_TRUE(log.wait([&] { return log.resub > 0 && !log.down; }, 8000));
+  std::printf(
+      "[ fault ] pubsub kill -9 behind the proxy, 800 ms: connections=%d JR_SUB_LOST=%d | "
+      "resubscribed %lldms after the restart\n",
+      connects, lost, static_cast<long long>(now_ms() - t0));
+  std::fflush(stdout);
   EXPECT_LE(connects, 40) << "connections in 800 ms while the server was down";
   EXPECT_LE(lost, 40) << "JR_SUB_LOST notices in 800 ms";
   jr_sub_free(sub);
@@ -1677,9 +1698,16 @@ TEST_F(Faults, ReconnectDuringHandshakeBacksOff) {
   ASSERT_EQ(call(c, {"PING"}).str(), "PONG");
   srv.kill9();
   int accepted0 = proxy.accepted();
+  int64_t t0 = now_ms();
   Result r = call(c, {"PING"});
+  int64_t ms = now_ms() - t0;
   int connects = proxy.accepted() - accepted0;
   srv.start();
+  std::printf(
+      "[ fault ] kill -9 behind the proxy with a handshake: one PING -> %s after %lldms, "
+      "connections=%d\n",
+      code_name(r.status).c_str(), static_cast<long long>(ms), connects);
+  std::fflush(stdout);
   EXPECT_NE(r.status, JR_OK);
   EXPECT_LE(connects, 40) << "connections for one command while the server was down";
 }
@@ -1738,10 +1766,9 @@ TEST(KnownBugs, MaxReplyBytesAppliesToTopLevelStrings) {
 
 // Was a libjr bug (undefined behaviour), fixed: jr_strerror / jr_err_name / jr_err_unsent with
 // INT_MIN. src/errors.cpp info() computes -code, which overflows for INT_MIN; UBSan: "negation of
-// -2147483648 cannot be represented in type 'int'" (found by fuzz/fuzz_capi, clang's UBSan; run it
-// with JR_FUZZ_STRICT=1 to keep INT_MIN in). GCC folds the comparison and happens to return the
-// "unknown" answers, so this test passes with GCC even when not skipped; unoptimised, the index
-// -INT_MIN reads out of bounds.
+// -2147483648 cannot be represented in type 'int'" (found by fuzz/fuzz_capi, clang's UBSan). GCC
+// folds the comparison and happens to return the "unknown" answers, so this test passes with GCC
+// even when not skipped; unoptimised, the index -INT_MIN reads out of bounds.
 TEST(KnownBugs, ErrorFunctionsAcceptIntMin) {
   // Fixed: jr_strerror(INT_MIN) negates INT_MIN.
   EXPECT_STREQ(jr_err_name(INT_MIN), "JR_E?");
