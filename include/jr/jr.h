@@ -198,10 +198,9 @@ JR_API int jr_options_set_event_cb(jr_options *opts, jr_event_cb cb, void *ctx);
 /* ---- Client --------------------------------------------------------------
  *
  * Returns: 0 and *out, or JR_EINVAL (NULL out, no endpoint resolvable),
- * JR_ETLS (TLS files unusable), JR_ENOMEM. Connecting is lazy: the first command connects, and connect
- * failures arrive on commands. opts may be NULL (127.0.0.1:6379).
- * Ownership: opts is copied; free it whenever you like. Thread: any.
- * Since: 0.1 */
+ * JR_ETLS (TLS files unusable), JR_ENOMEM. Connecting is lazy: the first command connects, and
+ * connect failures arrive on commands. opts may be NULL (127.0.0.1:6379). Ownership: opts is
+ * copied; free it whenever you like. Thread: any. Since: 0.1 */
 JR_API int jr_client_new(const jr_options *opts, jr_client **out);
 
 /* Stops accepting commands and waits up to timeout_ms (negative = forever)
@@ -329,8 +328,7 @@ JR_API int jr_db_call(jr_db *db, size_t argc, const char *const *argv, const siz
 JR_API int jr_multi_new(jr_client *client, int db, jr_multi **out);
 JR_API int jr_multi_add(jr_multi *multi, size_t argc, const char *const *argv,
                         const size_t *argvlen, jr_reply_cb cb, void *userdata);
-JR_API int jr_multi_exec(jr_multi *multi, int64_t timeout_ms, jr_reply_cb exec_cb,
-                         void *userdata);
+JR_API int jr_multi_exec(jr_multi *multi, int64_t timeout_ms, jr_reply_cb exec_cb, void *userdata);
 JR_API void jr_multi_discard(jr_multi *multi);
 
 /* ---- Conditional transactions (WATCH) ------------------------------------------
@@ -391,8 +389,7 @@ JR_API void jr_sub_free(jr_sub *sub);
  * status 0 with a STATUS reply per command the server ran; JR_SUB_LOST /
  * JR_SUB_RESUBSCRIBED around a reconnect; JR_ECLOSED once, last.
  * Since: 0.1 */
-JR_API int jr_monitor_new(jr_client *client, jr_message_cb cb, void *userdata,
-                          jr_monitor **out);
+JR_API int jr_monitor_new(jr_client *client, jr_message_cb cb, void *userdata, jr_monitor **out);
 JR_API void jr_monitor_free(jr_monitor *monitor);
 
 /* ---- Scripts --------------------------------------------------------------------------
@@ -426,13 +423,13 @@ JR_API void jr_monitor_free(jr_monitor *monitor);
  * standalone server the callback gets JR_ECLUSTER. Returns as
  * jr_client_submit. Since: 0.1 */
 JR_API int jr_client_submit_all_masters(jr_client *client, size_t argc, const char *const *argv,
-                                        const size_t *argvlen, int64_t timeout_ms,
-                                        jr_reply_cb cb, void *userdata);
+                                        const size_t *argvlen, int64_t timeout_ms, jr_reply_cb cb,
+                                        void *userdata);
 /* Runs a command on one chosen node ("host:port"), without following
  * redirections. Works on standalone servers too. Since: 0.1 */
 JR_API int jr_client_submit_to(jr_client *client, const char *endpoint, size_t argc,
-                               const char *const *argv, const size_t *argvlen,
-                               int64_t timeout_ms, jr_reply_cb cb, void *userdata);
+                               const char *const *argv, const size_t *argvlen, int64_t timeout_ms,
+                               jr_reply_cb cb, void *userdata);
 /* The nodes: the callback gets an array of [address, role] pairs, role
  * "master", "replica" or "standalone". Credentials never appear. Since: 0.1 */
 JR_API int jr_client_endpoints(jr_client *client, jr_reply_cb cb, void *userdata);

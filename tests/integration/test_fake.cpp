@@ -114,9 +114,9 @@ TEST(FakeServer, StalledServerTimesOutAndSocketTimeoutReplacesTheConnection) {
   ClientPtr c(o);
   auto t0 = std::chrono::steady_clock::now();
   Result r = call(c, {"PING"}, 5000);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now() - t0)
-                .count();
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   EXPECT_EQ(r.status, JR_ETIMEDOUT);
   EXPECT_GE(ms, 250);
   EXPECT_LT(ms, 2000);
