@@ -1697,6 +1697,8 @@ TEST_F(Faults, ReconnectDuringHandshakeBacksOff) {
   ClientPtr c(o);
   ASSERT_EQ(call(c, {"PING"}).str(), "PONG");
   srv.kill9();
+  // The old pair is gone before the PING, so the PING needs a new connection.
+  ASSERT_TRUE(eventually([&] { return proxy.alive() == 0; }, 2000));
   int accepted0 = proxy.accepted();
   int64_t t0 = now_ms();
   Result r = call(c, {"PING"});
