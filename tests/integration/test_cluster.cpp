@@ -368,7 +368,9 @@ TEST(OneNodeCluster, EmptyHostInClusterSlotsMeansTheNodeAsked) {
   // A node that never met a peer reports "" as its host in CLUSTER SLOTS.
   char tmpl[] = "/tmp/jr1node-XXXXXX";
   std::string dir = mkdtemp(tmpl);
-  RedisServer s({"--cluster-enabled", "yes", "--cluster-config-file", dir + "/nodes.conf"});
+  // Its own bus port: the default (port + 10000) does not exist above 55535.
+  RedisServer s({"--cluster-enabled", "yes", "--cluster-config-file", dir + "/nodes.conf",
+                 "--cluster-port", std::to_string(jrtest::free_port())});
   s.cmd("CLUSTER ADDSLOTSRANGE 0 16383");
   ASSERT_TRUE(eventually(
       [&] { return s.cmd("CLUSTER INFO").find("cluster_state:ok") != std::string::npos; }, 10000));
