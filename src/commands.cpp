@@ -174,9 +174,7 @@ Classification classify(size_t argc, const char *const *argv, const size_t *argv
 
 const char *refusal_reason(const char *name, size_t len) noexcept {
   const Entry *e = lookup(name, len);
-  if (e != nullptr) return e->reason;
-  if (iequals(name, len, "CLIENT")) return nullptr;
-  return nullptr;
+  return e != nullptr && e->cls == CommandClass::kRefused ? e->reason : nullptr;
 }
 
 }  // namespace jr

@@ -199,6 +199,8 @@ TEST_F(ClientTest, RefusedCommandsSayWhyAndNeverCallBack) {
   // Non-blocking forms stay allowed.
   EXPECT_EQ(submit(c, {"XREAD", "COUNT", "1", "STREAMS", "t:stream", "0"}, rec, 1), JR_OK);
   EXPECT_EQ(jr_refusal_reason("GET", 3), nullptr);
+  // Blocking commands are allowed (they run on pooled connections).
+  EXPECT_EQ(jr_refusal_reason("BLPOP", 5), nullptr);
   EXPECT_NE(std::string(jr_refusal_reason("SELECT", 6)).find("jr_db_new"), std::string::npos);
   ASSERT_TRUE(rec.wait_all());
   EXPECT_EQ(rec.done(), 1u);
