@@ -251,7 +251,7 @@ JR_API int jr_sub_new(jr_client *client, jr_message_cb cb, void *userdata, jr_su
     auto *s = new jr::SubManager::Sub();
     s->cb = cb;
     s->userdata = userdata;
-    auto *r = new jr::SubManager::Request{jr::SubManager::Request::kNew, s, false, {}};
+    auto *r = new jr::SubManager::Request{jr::SubManager::Request::kNew, s, 0, {}};
     if (!post_op(impl, jr::Op::kSub, r)) {
       delete r;
       delete s;
@@ -264,14 +264,15 @@ JR_API int jr_sub_new(jr_client *client, jr_message_cb cb, void *userdata, jr_su
   });
 }
 
-static int sub_request(jr_sub *sub, jr::SubManager::Request::Kind kind, int pattern, size_t n,
+static int sub_request(jr_sub *sub, jr::SubManager::Request::Op kind, int pattern, size_t n,
                        const char *const *names, const size_t *lens) {
   if (sub == nullptr || (n > 0 && names == nullptr)) return JR_EINVAL;
   for (size_t i = 0; i < n; i++)
     if (names[i] == nullptr) return JR_EINVAL;
   if (kind == jr::SubManager::Request::kSubscribe && n == 0) return JR_EINVAL;
+  if (pattern < JR_SUB_CHANNELS || pattern > JR_SUB_SHARDED) return JR_EINVAL;
   return jr::guarded([&] {
-    auto *r = new jr::SubManager::Request{kind, sub->sub, pattern != 0, {}};
+    auto *r = new jr::SubManager::Request{kind, sub->sub, pattern, {}};
     for (size_t i = 0; i < n; i++) r->names.emplace_back(names[i], len_of(names, lens, i));
     if (!post_op(sub->impl, jr::Op::kSub, r)) {
       delete r;
@@ -299,8 +300,8 @@ JR_API int jr_sub_ping(jr_sub *sub, const char *text, size_t len) {
 
 JR_API void jr_sub_free(jr_sub *sub) {
   if (sub == nullptr) return;
-  auto *r = new (std::nothrow)
-      jr::SubManager::Request{jr::SubManager::Request::kFree, sub->sub, false, {}};
+  auto *r =
+      new (std::nothrow) jr::SubManager::Request{jr::SubManager::Request::kFree, sub->sub, 0, {}};
   if (r != nullptr && !post_op(sub->impl, jr::Op::kSub, r)) delete r;
   sub->owner->untrack(sub);
   delete sub;

@@ -843,13 +843,14 @@ void Client::shutdown_loop() {
       route_op(c);
     }
   }
+  // Subscribers first: nothing they own reacts to the topology any more.
+  subs_->shutdown();
   conn_->shutdown();
   pool_->shutdown();
   cluster_->shutdown();
   for (Lease *l : leases_) {
     while (Command *p = l->pending.pop_front()) complete(p, JR_ECLOSED, nullptr);
   }
-  subs_->shutdown();
   for (auto &m : monitors_) m->stop();
   flush_completions();
   uv_close(reinterpret_cast<uv_handle_t *>(&async_), nullptr);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "transparent.hpp"
+
 namespace jr {
 
 // ---- Slots --------------------------------------------------------------------
@@ -504,6 +506,7 @@ void Cluster::on_slots(int status, const jr_reply *reply, Connection *) {
       } else {
         release_held();
       }
+      client_.subs().on_topology();
     }
     return;
   }
@@ -514,6 +517,7 @@ void Cluster::on_slots(int status, const jr_reply *reply, Connection *) {
   if (reply->type != JR_REPLY_ARRAY) {
     // "cluster support disabled": a standalone server, for good.
     release_held();
+    client_.subs().on_topology();
     return;
   }
   if (!enabled_ && !finder_.loaded() && !table_pending_) {
@@ -580,6 +584,7 @@ void Cluster::on_slots(int status, const jr_reply *reply, Connection *) {
       15000 + jitter, 0);
   reroute_parked();
   if (!table_pending_) release_held();
+  client_.subs().on_topology();
   if (refresh_wanted_) {
     refresh_wanted_ = false;
     refresh("requested during a refresh");
@@ -816,11 +821,7 @@ bool Cluster::redirect(Command *c, jr_reply *reply) {
   reply_release(reply);
   c->state.store(CmdState::kPending, std::memory_order_release);
   if (moved) {
-    if (slot >= 0 && slot < 16384) {
-      for (size_t k = 0; k < nodes_.size(); k++)
-        if (nodes_[k]->addr == addr) slots_[static_cast<size_t>(slot)] = static_cast<int32_t>(k);
-    }
-    refresh("MOVED");
+    this->moved(static_cast<int>(slot), addr);
   } else {
     c->flags |= kFlagAsking;  // ASKING, then the command, on the importing node
   }
@@ -830,6 +831,20 @@ bool Cluster::redirect(Command *c, jr_reply *reply) {
     node(addr).submit(c);
   }
   return true;
+}
+
+const std::string *Cluster::slot_master(int slot) const {
+  int32_t idx = slot >= 0 && slot < 16384 ? slots_[static_cast<size_t>(slot)] : -1;
+  return idx >= 0 ? &nodes_[static_cast<size_t>(idx)]->addr : nullptr;
+}
+
+void Cluster::moved(int slot, const std::string &addr) {
+  node(addr);
+  if (slot >= 0 && slot < 16384) {
+    for (size_t k = 0; k < nodes_.size(); k++)
+      if (nodes_[k]->addr == addr) slots_[static_cast<size_t>(slot)] = static_cast<int32_t>(k);
+  }
+  refresh("MOVED");
 }
 
 bool Cluster::cancel(Command *c) {

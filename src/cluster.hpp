@@ -74,6 +74,10 @@ class Cluster {
   // A node connection failed to connect: its waiting commands come here.
   void node_unreachable(Connection &conn, CmdList &waiting);
   void refresh(const char *why);
+  // The master serving a slot, or nullptr when the map has none.
+  [[nodiscard]] const std::string *slot_master(int slot) const;
+  // A MOVED answer: the slot is served by addr from now on.
+  void moved(int slot, const std::string &addr);
   bool cancel(Command *c);      // an unsent command anywhere in the cluster
   int64_t expire(int64_t now);  // retries due; returns next deadline
   void shutdown();

@@ -349,7 +349,7 @@ void Connection::attempt_failed(const std::string &detail) {
     uv_timer_start(&timer_, on_timer_cb, static_cast<uint64_t>(delay), 0);
     return;
   }
-  if (push_ != nullptr && push_->wants_connection()) {
+  if (push_ != nullptr && push_->wants_connection(*this)) {
     // Subscriptions wait for the server as long as they exist; tell them
     // (once per outage) that they are not being served.
     push_->on_lost(*this);
@@ -780,7 +780,7 @@ void Connection::lost(int head_code, const std::string &detail) {
   if (cluster_node && client_.cluster().enabled()) client_.cluster().refresh("connection lost");
   if (push_ != nullptr) {
     if (was_ready) push_->on_lost(*this);
-    if (push_->wants_connection()) schedule_reconnect(was_ready);
+    if (push_->wants_connection(*this)) schedule_reconnect(was_ready);
     return;
   }
   if (!waiting_.empty()) {
@@ -863,7 +863,7 @@ int64_t Connection::expire(int64_t now) {
     lost(JR_ECONNLOST, "blocking command given up");
     return next;
   }
-  if (push_ != nullptr && state_ == State::kReady && push_->awaiting_reply()) {
+  if (push_ != nullptr && state_ == State::kReady && push_->awaiting_reply(*this)) {
     int64_t lt = liveness_timeout();
     if (now - last_read_ >= lt) {
       lost(JR_ETIMEDOUT, "no answer from the subscription connection");

@@ -245,10 +245,10 @@ class PushHandler {
   virtual void on_ready(Connection &conn) = 0;
   virtual void on_push(Connection &conn, jr_reply *reply) = 0;  // owns reply
   virtual void on_lost(Connection &conn) = 0;
-  [[nodiscard]] virtual bool wants_connection() const = 0;
+  [[nodiscard]] virtual bool wants_connection(const Connection &conn) const = 0;
   // True while the server owes an answer (a subscribe confirmation, a pong,
   // MONITOR's +OK): the connection is replaced if none comes in time.
-  [[nodiscard]] virtual bool awaiting_reply() const = 0;
+  [[nodiscard]] virtual bool awaiting_reply(const Connection &conn) const = 0;
 };
 
 class Pool;
@@ -266,6 +266,8 @@ class Connection {
   void write_raw(size_t argc, const char *const *argv, const size_t *lens);
   void connect_now();  // connect even with nothing queued (push mode)
   [[nodiscard]] bool ready_now() const noexcept { return state_ == State::kReady; }
+  // Connected, connecting or waiting to reconnect.
+  [[nodiscard]] bool active() const noexcept { return state_ != State::kIdle; }
   [[nodiscard]] uint64_t epoch() const noexcept { return epoch_; }
   // The endpoint in use (or the first one before a connection exists).
   [[nodiscard]] const Endpoint &endpoint() const noexcept {

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "cluster.hpp"
+
 namespace jr {
 
 // ---- Pool -----------------------------------------------------------------------
@@ -166,148 +168,256 @@ void tx_deliver(void *userdata, int status, const jr_reply *reply) {
 
 // ---- Pub/sub -----------------------------------------------------------------------
 
-SubManager::SubManager(Client &client) : client_(client) {}
+namespace {
+const char *const kSubscribeCmd[] = {"SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE"};
+const char *const kUnsubscribeCmd[] = {"UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE"};
+const char *const kSubscribeKind[] = {"subscribe", "psubscribe", "ssubscribe"};
+const char *const kUnsubscribeKind[] = {"unsubscribe", "punsubscribe", "sunsubscribe"};
+// While a sharded channel has no node to be subscribed on (topology not
+// known yet, cluster down, its node lost), placing it is retried this
+// often, with a topology refresh each time.
+constexpr uint64_t kShardRetryMs = 500;
+
+bool is(const jr_reply *r, const char *word) {
+  return r != nullptr && (r->type == JR_REPLY_STRING || r->type == JR_REPLY_STATUS) &&
+         r->len == std::strlen(word) && std::memcmp(r->u.str, word, r->len) == 0;
+}
+
+bool starts(const std::string &s, const char *prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
+
+// The kind of a confirmation word ("subscribe", ...), or -1.
+int kind_of(const jr_reply *word, const char *const (&words)[3]) {
+  for (int k = 0; k < 3; k++)
+    if (is(word, words[k])) return k;
+  return -1;
+}
+}  // namespace
+
+SubManager::SubManager(Client &client) : client_(client) {
+  uv_timer_init(client.loop(), &retry_);
+  retry_.data = this;
+}
 
 SubManager::~SubManager() {
   for (Sub *s : subs_) delete s;
 }
 
-Connection &SubManager::conn() {
-  if (!conn_) {
-    conn_ = std::make_unique<Connection>(client_, client_.endpoints(), Connection::Role::kPush);
-    conn_->set_push(this);
+SubManager::Link &SubManager::classic() {
+  if (!classic_.conn) {
+    classic_.conn =
+        std::make_unique<Connection>(client_, client_.endpoints(), Connection::Role::kPush);
+    classic_.conn->set_push(this);
   }
-  return *conn_;
+  return classic_;
 }
 
-bool SubManager::awaiting_reply() const {
-  for (auto &kv : channels_)
-    if (!kv.second.confirmed) return true;
-  for (auto &kv : patterns_)
-    if (!kv.second.confirmed) return true;
-  for (auto &p : pings_)
-    if (p.sent) return true;
-  return false;
+const SubManager::Link *SubManager::link_of(const Connection &c) const {
+  if (classic_.conn.get() == &c) return &classic_;
+  for (const auto &l : links_)
+    if (l->conn.get() == &c) return l.get();
+  return nullptr;
+}
+
+SubManager::Link *SubManager::link_of(const Connection &c) {
+  return const_cast<Link *>(static_cast<const SubManager *>(this)->link_of(c));
+}
+
+bool SubManager::awaiting_reply(const Connection &c) const {
+  const Link *l = link_of(c);
+  return l != nullptr && !l->sent.empty();
 }
 
 int64_t SubManager::expire(int64_t now) {
-  return conn_ ? conn_->expire(now) : 0;
+  int64_t next = classic_.conn ? classic_.conn->expire(now) : 0;
+  for (auto &l : links_) {
+    int64_t d = l->conn->expire(now);
+    if (d != 0 && (next == 0 || d < next)) next = d;
+  }
+  return next;
 }
 
-bool SubManager::wants_connection() const {
-  return !channels_.empty() || !patterns_.empty() || !pings_.empty();
+bool SubManager::wants_connection(const Connection &c) const {
+  const Link *l = link_of(c);
+  if (stopped_ || l == nullptr) return false;
+  if (l != &classic_) return l->topics > 0;
+  return !topics_[kChannel].empty() || !topics_[kPattern].empty() || !pings_.empty();
 }
 
-void SubManager::confirm(Sub *sub, const char *kind, const std::string &name) {
-  jr_reply *r =
-      make_array_reply({ReplyPart{JR_REPLY_STRING, kind, 0}, ReplyPart{JR_REPLY_STRING, name, 0},
-                        ReplyPart{JR_REPLY_INTEGER, "", sub->count()}});
+// ["subscribe", name, n]: n counts what Redis counts for the kind, for this
+// subscriber: its channels and patterns, or its sharded channels.
+void SubManager::confirm(Sub *sub, int kind, bool unsub, const std::string &name) {
+  size_t n = kind == kShard ? sub->names[kShard].size()
+                            : sub->names[kChannel].size() + sub->names[kPattern].size();
+  jr_reply *r = make_array_reply(
+      {ReplyPart{JR_REPLY_STRING, unsub ? kUnsubscribeKind[kind] : kSubscribeKind[kind], 0},
+       ReplyPart{JR_REPLY_STRING, name, 0},
+       ReplyPart{JR_REPLY_INTEGER, "", static_cast<int64_t>(n)}});
   if (r == nullptr) return;
   client_.post(sub->cb, sub->userdata, JR_OK, r);
   reply_release(r);
 }
 
-void SubManager::send(const char *cmd, const std::vector<std::string> &names) {
-  Connection &c = conn();
-  if (!c.ready_now()) {
-    c.connect_now();  // on_ready sends everything
+// Topic membership and confirmation go through these three, which keep
+// each subscriber's count of unconfirmed topics (JR_SUB_RESUBSCRIBED).
+void SubManager::attach(Sub *sub, Topic &t) {
+  t.subs.push_back(sub);
+  if (!t.confirmed) sub->unconfirmed++;
+}
+
+void SubManager::detach(Sub *sub, Topic &t) {
+  t.subs.erase(std::remove(t.subs.begin(), t.subs.end(), sub), t.subs.end());
+  t.awaiting.erase(std::remove(t.awaiting.begin(), t.awaiting.end(), sub), t.awaiting.end());
+  if (!t.confirmed) sub->unconfirmed--;
+}
+
+void SubManager::set_confirmed(Topic &t, bool confirmed) {
+  if (t.confirmed == confirmed) return;
+  t.confirmed = confirmed;
+  for (Sub *s : t.subs) {
+    if (confirmed) {
+      s->unconfirmed--;
+    } else {
+      s->unconfirmed++;
+    }
+  }
+}
+
+void SubManager::tell_lost(Sub *sub) {
+  if (sub->lost) return;  // once per outage
+  sub->lost = true;
+  client_.post(sub->cb, sub->userdata, JR_SUB_LOST, nullptr);
+}
+
+void SubManager::check_resubscribed(const std::vector<Sub *> &subs) {
+  for (Sub *s : subs) {
+    if (!s->lost || s->unconfirmed > 0) continue;
+    s->lost = false;
+    client_.post(s->cb, s->userdata, JR_SUB_RESUBSCRIBED, nullptr);
+  }
+}
+
+// Writes (UN)SUBSCRIBE-family commands, in chunks of 1024 names so that one
+// huge list does not become one huge command, and remembers each for its
+// answers. Not connected: connects; on_ready writes the subscriptions.
+void SubManager::send(Link &l, Sent::What what, int kind, std::vector<std::string> names) {
+  if (names.empty()) return;
+  if (!l.conn->ready_now()) {
+    if (what == Sent::kSub) l.conn->connect_now();
     return;
   }
-  // In chunks, so that one huge list does not become one huge command.
+  const char *cmd = what == Sent::kSub ? kSubscribeCmd[kind] : kUnsubscribeCmd[kind];
   for (size_t start = 0; start < names.size(); start += 1024) {
     size_t end = std::min(names.size(), start + 1024);
+    Sent s{what, kind, {}, 0};
     std::vector<const char *> argv{cmd};
     std::vector<size_t> lens{std::strlen(cmd)};
     for (size_t i = start; i < end; i++) {
       argv.push_back(names[i].data());
       lens.push_back(names[i].size());
+      if (what == Sent::kSub) {
+        auto it = topics_[kind].find(names[i]);
+        if (it != topics_[kind].end()) it->second.sent = true;
+      }
     }
-    c.write_raw(argv.size(), argv.data(), lens.data());
+    l.conn->write_raw(argv.size(), argv.data(), lens.data());
+    s.names.assign(std::make_move_iterator(names.begin() + static_cast<ptrdiff_t>(start)),
+                   std::make_move_iterator(names.begin() + static_cast<ptrdiff_t>(end)));
+    l.sent.push_back(std::move(s));
   }
 }
 
-void SubManager::subscribe(Sub *sub, bool pattern, const std::vector<std::string> &names) {
-  auto &mine = pattern ? sub->patterns : sub->channels;
-  auto &topics = pattern ? patterns_ : channels_;
-  const char *kind = pattern ? "psubscribe" : "subscribe";
+void SubManager::subscribe(Sub *sub, int kind, const std::vector<std::string> &names) {
+  auto &mine = sub->names[kind];
+  Topics &topics = topics_[kind];
   std::vector<std::string> fresh;
   for (const auto &name : names) {
     if (!mine.insert(name).second) {
-      confirm(sub, kind, name);  // already there: confirm again, as Redis does
+      confirm(sub, kind, false, name);  // already there: confirm again, as Redis does
       continue;
     }
     auto [it, created] = topics.try_emplace(name);
     Topic &t = it->second;
-    t.subs.push_back(sub);
+    attach(sub, t);
     if (created) {
       t.awaiting.push_back(sub);
+      t.slot = key_slot(name.data(), name.size());
       fresh.push_back(name);
     } else if (t.confirmed) {
-      confirm(sub, kind, name);
+      confirm(sub, kind, false, name);
     } else {
       t.awaiting.push_back(sub);
     }
   }
-  if (!fresh.empty()) send(pattern ? "PSUBSCRIBE" : "SUBSCRIBE", fresh);
+  if (fresh.empty()) return;
+  if (kind == kShard) {
+    place_shards();
+  } else {
+    send(classic(), Sent::kSub, kind, std::move(fresh));
+  }
 }
 
-void SubManager::unsubscribe(Sub *sub, bool pattern, std::vector<std::string> names) {
-  auto &mine = pattern ? sub->patterns : sub->channels;
-  auto &topics = pattern ? patterns_ : channels_;
-  const char *kind = pattern ? "punsubscribe" : "unsubscribe";
-  if (names.empty()) names.assign(mine.begin(), mine.end());  // all of this kind only
+void SubManager::unsubscribe(Sub *sub, int kind, std::vector<std::string> names) {
+  if (names.empty()) names.assign(sub->names[kind].begin(), sub->names[kind].end());  // this kind
+  drop(sub, kind, names, true);
+}
+
+// Takes names from a subscriber; the server hears of the topics nobody
+// wants any more. tell: confirm each name to the subscriber.
+void SubManager::drop(Sub *sub, int kind, const std::vector<std::string> &names, bool tell) {
+  auto &mine = sub->names[kind];
+  Topics &topics = topics_[kind];
   std::vector<std::string> gone;
+  std::vector<std::pair<Link *, std::pair<uint16_t, std::string>>> gone_shards;
   for (const auto &name : names) {
-    if (mine.erase(name) > 0) {
-      auto it = topics.find(name);
-      if (it != topics.end()) {
-        Topic &t = it->second;
-        t.subs.erase(std::remove(t.subs.begin(), t.subs.end(), sub), t.subs.end());
-        t.awaiting.erase(std::remove(t.awaiting.begin(), t.awaiting.end(), sub), t.awaiting.end());
-        if (t.subs.empty()) {
-          topics.erase(it);
+    auto it = mine.erase(name) > 0 ? topics.find(name) : topics.end();
+    if (it != topics.end()) {
+      Topic &t = it->second;
+      detach(sub, t);
+      if (t.subs.empty()) {
+        if (kind != kShard) {
           gone.push_back(name);
+        } else if (t.link != nullptr) {
+          t.link->topics--;
+          if (t.sent || t.confirmed) gone_shards.push_back({t.link, {t.slot, name}});
         }
+        topics.erase(it);
       }
     }
-    confirm(sub, kind, name);
+    if (tell) confirm(sub, kind, true, name);
   }
-  if (!gone.empty() && conn_ && conn_->ready_now())
-    send(pattern ? "PUNSUBSCRIBE" : "UNSUBSCRIBE", gone);
+  if (kind == kShard) {
+    for (auto &l : links_) {
+      std::vector<std::pair<uint16_t, std::string>> here;
+      for (auto &g : gone_shards)
+        if (g.first == l.get()) here.push_back(g.second);
+      // A link left with nothing is closed instead (close_unused_links).
+      if (!here.empty() && l->topics > 0) send_shards(*l, true, std::move(here));
+    }
+    close_unused_links();
+  } else if (!gone.empty() && classic_.conn) {
+    send(classic_, Sent::kUnsub, kind, std::move(gone));
+  }
+  if (tell) check_resubscribed({sub});
 }
 
 void SubManager::send_ping(Ping &p) {
-  Connection &c = conn();
-  if (!c.ready_now()) {
-    c.connect_now();
+  Link &l = classic();
+  if (!l.conn->ready_now()) {
+    l.conn->connect_now();
     return;
   }
   const char *argv[] = {"PING", p.text.data()};
   const size_t lens[] = {4, p.text.size()};
-  c.write_raw(2, argv, lens);
+  l.conn->write_raw(2, argv, lens);
+  l.sent.push_back(Sent{Sent::kPing, kChannel, {}, 0});
   p.sent = true;
 }
 
 void SubManager::free_sub(Sub *sub, bool final_cb) {
-  std::vector<std::string> ch(sub->channels.begin(), sub->channels.end());
-  std::vector<std::string> pt(sub->patterns.begin(), sub->patterns.end());
-  for (bool pattern : {false, true}) {
-    auto &topics = pattern ? patterns_ : channels_;
-    std::vector<std::string> gone;
-    for (const auto &name : pattern ? pt : ch) {
-      auto it = topics.find(name);
-      if (it == topics.end()) continue;
-      Topic &t = it->second;
-      t.subs.erase(std::remove(t.subs.begin(), t.subs.end(), sub), t.subs.end());
-      t.awaiting.erase(std::remove(t.awaiting.begin(), t.awaiting.end(), sub), t.awaiting.end());
-      if (t.subs.empty()) {
-        topics.erase(it);
-        gone.push_back(name);
-      }
-    }
-    if (!gone.empty() && conn_ && conn_->ready_now())
-      send(pattern ? "PUNSUBSCRIBE" : "UNSUBSCRIBE", gone);
-  }
+  for (int k = 0; k < kKinds; k++)
+    drop(sub, k, std::vector<std::string>(sub->names[k].begin(), sub->names[k].end()), false);
   for (auto &p : pings_)
     if (p.sub == sub) p.sub = nullptr;
   subs_.erase(std::remove(subs_.begin(), subs_.end(), sub), subs_.end());
@@ -316,15 +426,15 @@ void SubManager::free_sub(Sub *sub, bool final_cb) {
 }
 
 void SubManager::handle(Request *r) {
-  switch (r->kind) {
+  switch (r->op) {
     case Request::kNew:
       subs_.push_back(r->sub);
       break;
     case Request::kSubscribe:
-      subscribe(r->sub, r->pattern, r->names);
+      subscribe(r->sub, r->kind, r->names);
       break;
     case Request::kUnsubscribe:
-      unsubscribe(r->sub, r->pattern, r->names);
+      unsubscribe(r->sub, r->kind, r->names);
       break;
     case Request::kPing:
       pings_.push_back(Ping{r->sub, r->names.empty() ? std::string() : r->names[0], false});
@@ -337,72 +447,154 @@ void SubManager::handle(Request *r) {
   delete r;
 }
 
-void SubManager::on_ready(Connection &) {
-  bool resub = was_connected_ || lost_told_;
-  lost_told_ = false;
-  was_connected_ = true;
-  for (auto &kv : channels_) kv.second.confirmed = false;
-  for (auto &kv : patterns_) kv.second.confirmed = false;
-  resub_left_ = resub ? channels_.size() + patterns_.size() : 0;
-  std::vector<std::string> ch, pt;
-  for (auto &kv : channels_) ch.push_back(kv.first);
-  for (auto &kv : patterns_) pt.push_back(kv.first);
-  if (!ch.empty()) send("SUBSCRIBE", ch);
-  if (!pt.empty()) send("PSUBSCRIBE", pt);
+void SubManager::on_ready(Connection &c) {
+  Link *l = link_of(c);
+  if (l == nullptr) return;
+  l->sent.clear();
+  l->down = false;
+  if (l != &classic_) {
+    // A new connection to the node: every sharded channel placed here.
+    std::vector<std::pair<uint16_t, std::string>> all;
+    for (auto &[name, t] : topics_[kShard]) {
+      if (t.link != l) continue;
+      set_confirmed(t, false);
+      t.sent = false;
+      all.emplace_back(t.slot, name);
+    }
+    send_shards(*l, false, std::move(all));
+    return;
+  }
+  for (int k : {kChannel, kPattern}) {
+    std::vector<std::string> names;
+    for (auto &[name, t] : topics_[k]) {
+      set_confirmed(t, false);
+      t.sent = false;
+      names.push_back(name);
+    }
+    send(*l, Sent::kSub, k, std::move(names));
+  }
   for (auto &p : pings_)
     if (!p.sent) send_ping(p);
-  if (resub && resub_left_ == 0)
-    for (Sub *s : subs_) client_.post(s->cb, s->userdata, JR_SUB_RESUBSCRIBED, nullptr);
+  check_resubscribed(subs_);  // those with nothing to wait for
 }
 
-void SubManager::on_lost(Connection &) {
-  if (!lost_told_)
-    for (Sub *s : subs_) client_.post(s->cb, s->userdata, JR_SUB_LOST, nullptr);
-  lost_told_ = true;
+void SubManager::on_lost(Connection &c) {
+  Link *l = link_of(c);
+  if (l == nullptr) return;
+  l->sent.clear();
+  l->down = true;
+  if (l != &classic_) {
+    for (auto &[name, t] : topics_[kShard]) {
+      if (t.link != l) continue;
+      for (Sub *s : t.subs) tell_lost(s);
+      set_confirmed(t, false);
+      t.sent = false;
+    }
+    // A lost node may have failed over: learn the new owners.
+    Cluster &cl = client_.cluster();
+    if (cl.enabled() && l->topics > 0) {
+      cl.refresh("sharded pub/sub connection lost");
+      arm_retry();
+    }
+    return;
+  }
+  for (int k : {kChannel, kPattern}) {
+    for (auto &kv : topics_[k]) {
+      set_confirmed(kv.second, false);
+      kv.second.sent = false;
+    }
+  }
+  // Everyone this connection serves hears of it: subscribers of channels or
+  // patterns, of pings in flight, or of nothing yet.
+  for (Sub *s : subs_) {
+    bool pinging = std::any_of(pings_.begin(), pings_.end(),
+                               [s](const Ping &p) { return p.sub == s && p.sent; });
+    if (!s->names[kChannel].empty() || !s->names[kPattern].empty() || pinging || !s->has_shards())
+      tell_lost(s);
+  }
   // Pings in flight are lost with the connection; unsent ones wait.
   pings_.erase(std::remove_if(pings_.begin(), pings_.end(), [](const Ping &p) { return p.sent; }),
                pings_.end());
 }
 
-namespace {
-bool is(const jr_reply *r, const char *word) {
-  return r != nullptr && (r->type == JR_REPLY_STRING || r->type == JR_REPLY_STATUS) &&
-         r->len == std::strlen(word) && std::memcmp(r->u.str, word, r->len) == 0;
+// The topic `name` of `kind` if this link serves it.
+SubManager::Topic *SubManager::topic_on(Link &l, int kind, const std::string &name) {
+  auto it = topics_[kind].find(name);
+  if (it == topics_[kind].end()) return nullptr;
+  if (kind == kShard ? it->second.link != &l : &l != &classic_) return nullptr;
+  return &it->second;
 }
-}  // namespace
 
-void SubManager::on_push(Connection &, jr_reply *reply) {
-  const jr_reply *kind =
-      reply->type == JR_REPLY_ARRAY && reply->len > 0 ? reply->u.elements[0] : nullptr;
-  if (is(kind, "message") && reply->len == 3) {
-    const jr_reply *ch = reply->u.elements[1];
-    auto it = channels_.find(std::string(ch->u.str, ch->len));
-    if (it != channels_.end())
-      for (Sub *s : it->second.subs) client_.post(s->cb, s->userdata, JR_OK, reply);
-  } else if (is(kind, "pmessage") && reply->len == 4) {
-    const jr_reply *pat = reply->u.elements[1];
-    auto it = patterns_.find(std::string(pat->u.str, pat->len));
-    if (it != patterns_.end())
-      for (Sub *s : it->second.subs) client_.post(s->cb, s->userdata, JR_OK, reply);
-  } else if ((is(kind, "subscribe") || is(kind, "psubscribe")) && reply->len == 3) {
-    bool pattern = is(kind, "psubscribe");
-    const jr_reply *nm = reply->u.elements[1];
-    std::string name(nm->u.str, nm->len);
-    auto &topics = pattern ? patterns_ : channels_;
-    auto it = topics.find(name);
-    if (it != topics.end() && !it->second.confirmed) {
-      Topic &t = it->second;
-      t.confirmed = true;
+// True when this (un)subscribe confirmation or pong answers the oldest
+// command the link wrote (and consumes it); false for the server's own
+// (an "sunsubscribe" when a slot moves away).
+bool SubManager::answered(Link &l, Sent::What what, int kind, const std::string &name) {
+  if (l.sent.empty()) return false;
+  Sent &s = l.sent.front();
+  if (s.what != what || (what != Sent::kPing && s.kind != kind)) return false;
+  if (what != Sent::kPing) {
+    if (s.next >= s.names.size() || s.names[s.next] != name) return false;
+    if (++s.next < s.names.size()) return true;
+  }
+  l.sent.pop_front();
+  return true;
+}
+
+void SubManager::on_push(Connection &c, jr_reply *reply) {
+  Link *l = link_of(c);
+  if (l == nullptr) {
+    reply_release(reply);
+    return;
+  }
+  if (reply->type == JR_REPLY_ERROR) {
+    on_error(*l, reply);
+    reply_release(reply);
+    return;
+  }
+  bool array = reply->type == JR_REPLY_ARRAY && reply->len >= 2;
+  const jr_reply *word = array ? reply->u.elements[0] : nullptr;
+  const jr_reply *nm = array ? reply->u.elements[1] : nullptr;
+  std::string name = nm != nullptr && nm->type == JR_REPLY_STRING ? std::string(nm->u.str, nm->len)
+                                                                  : std::string();
+  int sub_kind = reply->len == 3 ? kind_of(word, kSubscribeKind) : -1;
+  int unsub_kind = reply->len == 3 ? kind_of(word, kUnsubscribeKind) : -1;
+  int msg_kind = -1;
+  if (is(word, "message") && reply->len == 3) msg_kind = kChannel;
+  if (is(word, "pmessage") && reply->len == 4) msg_kind = kPattern;
+  if (is(word, "smessage") && reply->len == 3) msg_kind = kShard;
+  if (msg_kind >= 0) {
+    if (Topic *t = topic_on(*l, msg_kind, name))
+      for (Sub *s : t->subs) client_.post(s->cb, s->userdata, JR_OK, reply);
+  } else if (sub_kind >= 0) {
+    answered(*l, Sent::kSub, sub_kind, name);
+    Topic *t = topic_on(*l, sub_kind, name);
+    if (t != nullptr && !t->confirmed) {
+      t->sent = false;
+      set_confirmed(*t, true);
       std::vector<Sub *> waiting;
-      waiting.swap(t.awaiting);
-      for (Sub *s : waiting) confirm(s, pattern ? "psubscribe" : "subscribe", name);
-      if (resub_left_ > 0 && --resub_left_ == 0)
-        for (Sub *s : subs_) client_.post(s->cb, s->userdata, JR_SUB_RESUBSCRIBED, nullptr);
+      waiting.swap(t->awaiting);
+      for (Sub *s : waiting) confirm(s, sub_kind, false, name);
+      check_resubscribed(t->subs);
     }
-  } else if (is(kind, "unsubscribe") || is(kind, "punsubscribe")) {
-    // Confirmed to the subscriber when it asked.
-  } else if (is(kind, "pong") || reply->type == JR_REPLY_STATUS || reply->type == JR_REPLY_STRING) {
+  } else if (unsub_kind >= 0) {
+    // Confirmed to the subscriber when it asked. An "sunsubscribe" nobody
+    // asked for: the node gave the slot away (resharding, failover). Ask it
+    // again: it answers MOVED with the new owner (or confirms, if it has
+    // the slot after all).
+    bool ours = answered(*l, Sent::kUnsub, unsub_kind, name);
+    Topic *t = unsub_kind == kShard && !ours ? topic_on(*l, kShard, name) : nullptr;
+    if (t != nullptr) {
+      for (Sub *s : t->subs) tell_lost(s);
+      set_confirmed(*t, false);
+      t->sent = false;
+      Cluster &cl = client_.cluster();
+      if (cl.enabled()) cl.refresh("sharded channel's slot moved");
+      send_shards(*l, false, {{t->slot, name}});
+    }
+  } else if (l == &classic_ && (is(word, "pong") || reply->type == JR_REPLY_STATUS ||
+                                reply->type == JR_REPLY_STRING)) {
     // ["pong", text] when subscribed; a plain reply when not.
+    answered(*l, Sent::kPing, kChannel, std::string());
     while (!pings_.empty() && !pings_.front().sent) pings_.pop_front();
     if (!pings_.empty()) {
       Ping p = pings_.front();
@@ -416,16 +608,223 @@ void SubManager::on_push(Connection &, jr_reply *reply) {
         }
       }
     }
-  } else if (reply->type == JR_REPLY_ERROR) {
-    client_.emit(JR_EVENT_LOG, "pubsub", std::string(reply->u.str, reply->len));
   }
   reply_release(reply);
 }
 
+// An error answers the oldest command the link wrote, as a whole.
+void SubManager::on_error(Link &l, const jr_reply *reply) {
+  std::string text(reply->u.str, reply->len);
+  client_.emit(JR_EVENT_LOG, "pubsub", text);
+  if (l.sent.empty()) return;
+  Sent s = std::move(l.sent.front());
+  l.sent.pop_front();
+  if (s.what == Sent::kUnsub) return;
+  if (s.what == Sent::kPing) {
+    while (!pings_.empty() && !pings_.front().sent) pings_.pop_front();
+    if (pings_.empty()) return;
+    Ping p = pings_.front();
+    pings_.pop_front();
+    if (p.sub != nullptr) client_.post(p.sub->cb, p.sub->userdata, JR_OK, reply);
+    return;
+  }
+  std::vector<std::string> names;  // those still waiting here for this answer
+  for (size_t i = s.next; i < s.names.size(); i++) {
+    Topic *t = topic_on(l, s.kind, s.names[i]);
+    if (t == nullptr || t->confirmed) continue;
+    t->sent = false;
+    names.push_back(s.names[i]);
+  }
+  if (s.kind == kShard &&
+      (starts(text, "MOVED ") || starts(text, "ASK ") || starts(text, "TRYAGAIN") ||
+       starts(text, "CLUSTERDOWN") || starts(text, "LOADING") || starts(text, "MASTERDOWN"))) {
+    shard_moved(l, text, names);
+    return;
+  }
+  // Refused (NOPERM, an unknown command on an old server...): each
+  // subscriber of these names gets [kind, name, error], and the names are
+  // dropped.
+  for (const auto &n : names) {
+    jr_reply *r =
+        make_array_reply({ReplyPart{JR_REPLY_STRING, kSubscribeKind[s.kind], 0},
+                          ReplyPart{JR_REPLY_STRING, n, 0}, ReplyPart{JR_REPLY_ERROR, text, 0}});
+    std::vector<Sub *> subs = topics_[s.kind].find(n)->second.subs;
+    for (Sub *sb : subs) {
+      if (r != nullptr) client_.post(sb->cb, sb->userdata, JR_OK, r);
+      drop(sb, s.kind, {n}, false);
+    }
+    reply_release(r);
+  }
+}
+
+// ---- Sharded channels ------------------------------------------------------------
+
+SubManager::Link &SubManager::link(const std::string &addr) {
+  for (auto &l : links_)
+    if (l->addr == addr) return *l;
+  std::vector<Endpoint> eps;
+  Endpoint ep;
+  if (addr.empty()) {
+    eps = client_.endpoints();
+  } else if (parse_endpoint(addr, ep) == JR_OK) {
+    eps.push_back(ep);
+  } else {
+    eps.push_back(client_.endpoints().front());
+  }
+  auto l = std::make_unique<Link>();
+  l->addr = addr;
+  l->conn = std::make_unique<Connection>(client_, std::move(eps), Connection::Role::kPush);
+  l->conn->set_push(this);
+  links_.push_back(std::move(l));
+  return *links_.back();
+}
+
+// The node a sharded channel's slot lives on: false when not known yet.
+bool SubManager::owner_of(uint16_t slot, std::string &addr) {
+  Cluster &cl = client_.cluster();
+  if (!cl.enabled()) {
+    addr.clear();  // a standalone server
+    return true;
+  }
+  const std::string *m = cl.slot_master(slot);
+  if (m == nullptr) {
+    cl.refresh("sharded channel in a slot without a node");
+    return false;
+  }
+  addr = *m;
+  return true;
+}
+
+void SubManager::on_topology() {
+  if (stopped_ || topics_[kShard].empty()) return;
+  if (!client_.cluster().detected()) {
+    // Detection failed (no server answered): the channels are not served.
+    for (auto &kv : topics_[kShard])
+      if (kv.second.link == nullptr)
+        for (Sub *s : kv.second.subs) tell_lost(s);
+    arm_retry();
+    return;
+  }
+  place_shards();
+}
+
+// Puts every sharded channel on the link to its slot's node, and
+// subscribes those not subscribed yet.
+void SubManager::place_shards() {
+  if (stopped_ || topics_[kShard].empty()) return;
+  Cluster &cl = client_.cluster();
+  if (!cl.detected()) {
+    cl.detect(client_.seed());  // on_topology() follows
+    if (!cl.detected()) return;
+  }
+  bool retry = false;
+  std::string addr;
+  for (auto &[name, t] : topics_[kShard]) {
+    if (!owner_of(t.slot, addr)) {
+      retry = true;
+      continue;
+    }
+    Link *want = &link(addr);
+    if (t.link != want) move_shard(name, t, want);
+    // In a cluster, a node that went away may have failed over.
+    if (cl.enabled() && t.link->down) retry = true;
+  }
+  for (auto &l : links_) {
+    std::vector<std::pair<uint16_t, std::string>> todo;
+    for (auto &[name, t] : topics_[kShard])
+      if (t.link == l.get() && !t.confirmed && !t.sent) todo.emplace_back(t.slot, name);
+    send_shards(*l, false, std::move(todo));
+  }
+  close_unused_links();
+  if (retry) arm_retry();
+}
+
+void SubManager::move_shard(const std::string &name, Topic &t, Link *to) {
+  if (Link *from = t.link) {
+    from->topics--;
+    if ((t.sent || t.confirmed) && from->topics > 0) send_shards(*from, true, {{t.slot, name}});
+  }
+  // Messages published while it moves may be missed.
+  if (t.confirmed)
+    for (Sub *s : t.subs) tell_lost(s);
+  set_confirmed(t, false);
+  t.sent = false;
+  t.link = to;
+  to->topics++;
+}
+
+// SSUBSCRIBE / SUNSUBSCRIBE, one command per slot: a cluster refuses one
+// whose channels hash to several slots.
+void SubManager::send_shards(Link &l, bool unsub,
+                             std::vector<std::pair<uint16_t, std::string>> names) {
+  std::stable_sort(names.begin(), names.end(),
+                   [](const auto &a, const auto &b) { return a.first < b.first; });
+  for (size_t i = 0; i < names.size();) {
+    uint16_t slot = names[i].first;
+    std::vector<std::string> group;
+    while (i < names.size() && names[i].first == slot)
+      group.push_back(std::move(names[i++].second));
+    send(l, unsub ? Sent::kUnsub : Sent::kSub, kShard, std::move(group));
+  }
+}
+
+// MOVED, ASK, TRYAGAIN, CLUSTERDOWN... answering an SSUBSCRIBE of `names`.
+void SubManager::shard_moved(Link &l, const std::string &text,
+                             const std::vector<std::string> &names) {
+  Cluster &cl = client_.cluster();
+  if (!starts(text, "MOVED ") || !cl.enabled()) {
+    arm_retry();  // the slot is in transit or the cluster is not ready: later
+    return;
+  }
+  // "MOVED <slot> <host:port>": subscribe there, and learn the new map.
+  size_t sp1 = text.find(' ');
+  size_t sp2 = text.find(' ', sp1 + 1);
+  if (sp2 == std::string::npos) {
+    arm_retry();
+    return;
+  }
+  int slot = std::atoi(text.c_str() + sp1 + 1);
+  std::string addr = text.substr(sp2 + 1);
+  if (starts(addr, ":")) addr = l.conn->endpoint().host + addr;  // "MOVED 1 :6379": same host
+  cl.moved(slot, addr);
+  if (addr == l.addr) {
+    arm_retry();
+    return;
+  }
+  Link *to = &link(addr);
+  for (const auto &n : names) move_shard(n, topics_[kShard].find(n)->second, to);
+  place_shards();
+}
+
+void SubManager::close_unused_links() {
+  for (auto &l : links_) {
+    if (l->topics > 0) continue;
+    l->sent.clear();
+    if (l->conn->active()) l->conn->reset("no sharded channels left on this node");
+  }
+}
+
+void SubManager::arm_retry() {
+  if (stopped_ || uv_is_active(reinterpret_cast<uv_handle_t *>(&retry_))) return;
+  uv_timer_start(
+      &retry_,
+      [](uv_timer_t *t) {
+        auto *self = static_cast<SubManager *>(t->data);
+        Cluster &cl = self->client_.cluster();
+        if (cl.detected() && cl.enabled()) cl.refresh("sharded channels waiting for their node");
+        self->place_shards();
+      },
+      kShardRetryMs, 0);
+}
+
 void SubManager::shutdown() {
+  stopped_ = true;
   std::vector<Sub *> all = subs_;
   for (Sub *s : all) free_sub(s, true);
-  if (conn_) conn_->shutdown();
+  uv_timer_stop(&retry_);
+  uv_close(reinterpret_cast<uv_handle_t *>(&retry_), nullptr);
+  if (classic_.conn) classic_.conn->shutdown();
+  for (auto &l : links_) l->conn->shutdown();
 }
 
 // ---- MONITOR --------------------------------------------------------------------------

@@ -15,21 +15,27 @@ namespace jr {
 
 void tx_deliver(void *userdata, int status, const jr_reply *reply);
 
+// Pub/sub. Channels and patterns share one subscription connection (in a
+// cluster: to the seed node; PUBLISH reaches every node). Sharded channels
+// (SSUBSCRIBE) live on the node that owns their slot: one connection per
+// such node, re-placed when the slot moves (the server's unprompted
+// "sunsubscribe", a MOVED answer, a lost node, a topology refresh).
 class SubManager : public PushHandler {
  public:
+  // jr_sub_subscribe's `pattern` argument.
+  enum Kind : int { kChannel = 0, kPattern = 1, kShard = 2, kKinds = 3 };
   struct Sub {
     jr_message_cb cb = nullptr;
     void *userdata = nullptr;
-    std::set<std::string> channels;
-    std::set<std::string> patterns;
-    [[nodiscard]] int64_t count() const {
-      return static_cast<int64_t>(channels.size() + patterns.size());
-    }
+    std::set<std::string> names[kKinds];
+    bool lost = false;       // JR_SUB_LOST told, JR_SUB_RESUBSCRIBED not yet
+    size_t unconfirmed = 0;  // of its topics, those the server has not confirmed
+    bool has_shards() const { return !names[kShard].empty(); }
   };
   struct Request {
-    enum Kind { kNew, kSubscribe, kUnsubscribe, kPing, kFree } kind;
+    enum Op { kNew, kSubscribe, kUnsubscribe, kPing, kFree } op;
     Sub *sub;
-    bool pattern = false;
+    int kind = kChannel;
     std::vector<std::string> names;
   };
 
@@ -37,42 +43,85 @@ class SubManager : public PushHandler {
   ~SubManager() override;
   void handle(Request *r);
   void shutdown();
+  // The cluster topology is known or changed (or its detection failed).
+  void on_topology();
 
   void on_ready(Connection &conn) override;
   void on_push(Connection &conn, jr_reply *reply) override;
   void on_lost(Connection &conn) override;
-  [[nodiscard]] bool wants_connection() const override;
-  [[nodiscard]] bool awaiting_reply() const override;
+  [[nodiscard]] bool wants_connection(const Connection &conn) const override;
+  [[nodiscard]] bool awaiting_reply(const Connection &conn) const override;
   int64_t expire(int64_t now);
 
  private:
+  struct Link;
   struct Topic {
     std::vector<Sub *> subs;
     std::vector<Sub *> awaiting;  // want a confirmation from the server
     bool confirmed = false;
+    bool sent = false;     // (S|P)SUBSCRIBE written, no answer yet
+    Link *link = nullptr;  // sharded channels: the node's link (nullptr: none yet)
+    uint16_t slot = 0;     // sharded channels
+  };
+  using Topics = std::map<std::string, Topic>;
+  // What a link wrote, in order: the answers come back in the same order
+  // (one per name, or one error for the whole command).
+  struct Sent {
+    enum What : uint8_t { kSub, kUnsub, kPing } what;
+    int kind;
+    std::vector<std::string> names;
+    size_t next = 0;  // names answered so far
+  };
+  // A subscription connection: the one for channels, patterns and pings,
+  // or one per node for sharded channels.
+  struct Link {
+    std::string addr;  // sharded: "host:port", or "" for the client's endpoints
+    std::unique_ptr<Connection> conn;
+    size_t topics = 0;  // sharded channels placed here
+    std::deque<Sent> sent;
+    bool down = false;  // lost, not back yet (its node may have failed over)
   };
   struct Ping {
     Sub *sub;
     std::string text;
     bool sent;
   };
-  void subscribe(Sub *sub, bool pattern, const std::vector<std::string> &names);
-  void unsubscribe(Sub *sub, bool pattern, std::vector<std::string> names);
-  void confirm(Sub *sub, const char *kind, const std::string &name);
-  void send(const char *cmd, const std::vector<std::string> &names);
+  void subscribe(Sub *sub, int kind, const std::vector<std::string> &names);
+  void unsubscribe(Sub *sub, int kind, std::vector<std::string> names);
+  void drop(Sub *sub, int kind, const std::vector<std::string> &names, bool tell);
+  void confirm(Sub *sub, int kind, bool unsub, const std::string &name);
+  void attach(Sub *sub, Topic &t);
+  void detach(Sub *sub, Topic &t);
+  void set_confirmed(Topic &t, bool confirmed);
+  void tell_lost(Sub *sub);
+  void check_resubscribed(const std::vector<Sub *> &subs);
+  void send(Link &l, Sent::What what, int kind, std::vector<std::string> names);
   void send_ping(Ping &p);
   void free_sub(Sub *sub, bool final_cb);
-  Connection &conn();
+  Link &classic();
+  Link *link_of(const Connection &c);
+  const Link *link_of(const Connection &c) const;
+  Topic *topic_on(Link &l, int kind, const std::string &name);
+  bool answered(Link &l, Sent::What what, int kind, const std::string &name);
+  void on_error(Link &l, const jr_reply *reply);
+  // Sharded channels.
+  Link &link(const std::string &addr);
+  bool owner_of(uint16_t slot, std::string &addr);
+  void place_shards();
+  void move_shard(const std::string &name, Topic &t, Link *to);
+  void send_shards(Link &l, bool unsub, std::vector<std::pair<uint16_t, std::string>> names);
+  void shard_moved(Link &l, const std::string &text, const std::vector<std::string> &names);
+  void close_unused_links();
+  void arm_retry();
 
   Client &client_;
-  std::unique_ptr<Connection> conn_;
-  std::map<std::string, Topic> channels_;
-  std::map<std::string, Topic> patterns_;
+  Link classic_;  // channels, patterns, pings (its connection made on first use)
+  Topics topics_[kKinds];
+  std::vector<std::unique_ptr<Link>> links_;  // sharded channels
   std::vector<Sub *> subs_;
   std::deque<Ping> pings_;
-  size_t resub_left_ = 0;
-  bool was_connected_ = false;
-  bool lost_told_ = false;  // JR_SUB_LOST sent for the current outage
+  uv_timer_t retry_;  // re-places sharded channels while some have no node
+  bool stopped_ = false;
 };
 
 class Monitor : public PushHandler {
@@ -85,8 +134,8 @@ class Monitor : public PushHandler {
   void on_ready(Connection &conn) override;
   void on_push(Connection &conn, jr_reply *reply) override;
   void on_lost(Connection &conn) override;
-  [[nodiscard]] bool wants_connection() const override { return !stopped_; }
-  [[nodiscard]] bool awaiting_reply() const override { return ok_pending_; }
+  [[nodiscard]] bool wants_connection(const Connection &) const override { return !stopped_; }
+  [[nodiscard]] bool awaiting_reply(const Connection &) const override { return ok_pending_; }
   int64_t expire(int64_t now) { return conn_ && !stopped_ ? conn_->expire(now) : 0; }
 
  private:

@@ -353,16 +353,28 @@ JR_API void jr_watch_free(jr_watch *watch);
 
 /* ---- Pub/sub ------------------------------------------------------------------------
  *
- * All subscribers of a client share one subscription connection; channels
- * and patterns are reference counted across them. The message callback
- * gets:
+ * All subscribers of a client share one subscription connection for
+ * channels and patterns (in a cluster, to the seed node: PUBLISH reaches
+ * every node). Sharded channels (SSUBSCRIBE, Redis 7) are subscribed on the
+ * node that serves their slot, one connection per such node (the server's
+ * connection on a standalone server); when the slot moves (resharding,
+ * failover) libjr subscribes them again on the new node. Channels,
+ * patterns and sharded channels are reference counted across subscribers.
+ * The message callback gets:
  *   status 0 and an array reply: ["message", channel, payload],
- *     ["pmessage", pattern, channel, payload], ["subscribe", name, n],
- *     ["psubscribe", name, n], ["unsubscribe", name, n],
- *     ["punsubscribe", name, n] (n: this subscriber's count), or
+ *     ["pmessage", pattern, channel, payload], ["smessage", channel,
+ *     payload], ["subscribe", name, n], ["psubscribe", name, n],
+ *     ["ssubscribe", name, n], ["unsubscribe", name, n],
+ *     ["punsubscribe", name, n], ["sunsubscribe", name, n] (n: this
+ *     subscriber's count: channels + patterns, or sharded channels), or
  *     ["pong", text] for jr_sub_ping;
- *   JR_SUB_LOST: the connection was lost (messages may be missed);
- *   JR_SUB_RESUBSCRIBED: reconnected, every channel and pattern of this
+ *   status 0 and ["subscribe", name, error] (or "psubscribe",
+ *     "ssubscribe"), the third element an ERROR reply: the server refused
+ *     the name (e.g. NOPERM: ACL channel rules); it is not subscribed and
+ *     no longer this subscriber's;
+ *   JR_SUB_LOST: a connection serving this subscriber was lost, or a
+ *     sharded channel's slot is moving (messages may be missed);
+ *   JR_SUB_RESUBSCRIBED: every channel, pattern and sharded channel of this
  *     subscriber is subscribed again (libjr did it, no call needed);
  *   JR_ECLOSED, exactly once, last: the subscriber is gone (after
  *     jr_sub_free or jr_client_free); free your userdata then.
@@ -371,11 +383,17 @@ JR_API void jr_watch_free(jr_watch *watch);
  * Since: 0.1 */
 #define JR_SUB_LOST 1
 #define JR_SUB_RESUBSCRIBED 2
+/* The `pattern` argument of jr_sub_subscribe / jr_sub_unsubscribe. */
+#define JR_SUB_CHANNELS 0
+#define JR_SUB_PATTERNS 1
+#define JR_SUB_SHARDED 2 /* sharded channels (SSUBSCRIBE) */
 typedef void (*jr_message_cb)(void *userdata, int status, const jr_reply *msg);
 JR_API int jr_sub_new(jr_client *client, jr_message_cb cb, void *userdata, jr_sub **out);
-/* pattern: 0 for channels, 1 for patterns. A subscription is in effect
- * once its ["subscribe", name, n] (or "psubscribe") message has arrived:
- * a PUBLISH made before that may not reach it. */
+/* pattern: JR_SUB_CHANNELS (0), JR_SUB_PATTERNS (1) or JR_SUB_SHARDED (2);
+ * another value is JR_EINVAL. jr_sub_unsubscribe with n == 0 removes every
+ * name of that kind. A subscription is in effect once its ["subscribe",
+ * name, n] (or "psubscribe", "ssubscribe") message has arrived: a PUBLISH
+ * made before that may not reach it. */
 JR_API int jr_sub_subscribe(jr_sub *sub, int pattern, size_t n, const char *const *names,
                             const size_t *lens);
 JR_API int jr_sub_unsubscribe(jr_sub *sub, int pattern, size_t n, const char *const *names,

@@ -818,7 +818,14 @@ struct Message {
   [[nodiscard]] bool closed() const noexcept { return status == JR_ECLOSED; }
   [[nodiscard]] bool lost() const noexcept { return status == JR_SUB_LOST; }
   [[nodiscard]] bool resubscribed() const noexcept { return status == JR_SUB_RESUBSCRIBED; }
-  // "message", "pmessage", "subscribe", ..., "pong" (empty otherwise).
+  // ["subscribe", name, error]: the server refused the name (e.g. NOPERM);
+  // error() is its text.
+  [[nodiscard]] bool refused() const noexcept {
+    return reply.is_array() && reply.size() == 3 && reply[2].is_error();
+  }
+  [[nodiscard]] std::string error() const { return refused() ? reply[2].str() : std::string(); }
+  // "message", "pmessage", "smessage", "subscribe", ..., "pong" (empty
+  // otherwise).
   [[nodiscard]] std::string_view kind() const noexcept {
     return reply.is_array() ? reply[0].view() : std::string_view();
   }
@@ -860,11 +867,14 @@ class Subscriber {
   Subscriber &operator=(const Subscriber &) = delete;
   ~Subscriber() { jr_sub_free(s_); }
 
-  void subscribe(const Args &channels) { names(true, 0, channels); }
-  void psubscribe(const Args &patterns) { names(true, 1, patterns); }
-  // No names: all of this subscriber's channels (patterns).
-  void unsubscribe(const Args &channels = Args()) { names(false, 0, channels); }
-  void punsubscribe(const Args &patterns = Args()) { names(false, 1, patterns); }
+  void subscribe(const Args &channels) { names(true, JR_SUB_CHANNELS, channels); }
+  void psubscribe(const Args &patterns) { names(true, JR_SUB_PATTERNS, patterns); }
+  // Sharded channels (SSUBSCRIBE): on the node of each channel's slot.
+  void ssubscribe(const Args &channels) { names(true, JR_SUB_SHARDED, channels); }
+  // No names: all of this subscriber's channels (patterns, sharded channels).
+  void unsubscribe(const Args &channels = Args()) { names(false, JR_SUB_CHANNELS, channels); }
+  void punsubscribe(const Args &patterns = Args()) { names(false, JR_SUB_PATTERNS, patterns); }
+  void sunsubscribe(const Args &channels = Args()) { names(false, JR_SUB_SHARDED, channels); }
   void ping(std::string_view text = {}) {
     detail::check(jr_sub_ping(s_, text.data() != nullptr ? text.data() : "", text.size()));
   }

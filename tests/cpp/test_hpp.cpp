@@ -595,13 +595,19 @@ TEST_F(HppTest, PubSubDeliversMessagesAndClosesLast) {
     ASSERT_TRUE(inbox->wait_kind("pong"));
     sub.unsubscribe();
     ASSERT_TRUE(inbox->wait_kind("unsubscribe", 2));
+    sub.ssubscribe({"hpp:shard"});
+    ASSERT_TRUE(inbox->wait_kind("ssubscribe"));
+    EXPECT_EQ(c.call({"SPUBLISH", "hpp:shard", "sharded"}).integer(), 1);
+    ASSERT_TRUE(inbox->wait_kind("smessage"));
+    sub.sunsubscribe();
+    ASSERT_TRUE(inbox->wait_kind("sunsubscribe"));
   }
   ASSERT_TRUE(jrtest::eventually([&] {
     std::lock_guard<std::mutex> lk(inbox->mu);
     return !inbox->got.empty() && inbox->got.back().closed();
   }));
   std::lock_guard<std::mutex> lk(inbox->mu);
-  bool message = false, pmessage = false, pong = false;
+  bool message = false, pmessage = false, smessage = false, pong = false;
   for (auto &m : inbox->got) {
     if (m.kind() == "message") {
       message = true;
@@ -612,12 +618,16 @@ TEST_F(HppTest, PubSubDeliversMessagesAndClosesLast) {
       EXPECT_EQ(m.pattern(), "hpp:p*");
       EXPECT_EQ(m.channel(), "hpp:pattern");
       EXPECT_EQ(m.payload(), "world");
+    } else if (m.kind() == "smessage") {
+      smessage = true;
+      EXPECT_EQ(m.channel(), "hpp:shard");
+      EXPECT_EQ(m.payload(), "sharded");
     } else if (m.kind() == "pong") {
       pong = true;
       EXPECT_EQ(m.payload(), "are you there");
     }
   }
-  EXPECT_TRUE(message && pmessage && pong);
+  EXPECT_TRUE(message && pmessage && smessage && pong);
   size_t closed = 0;
   for (auto &m : inbox->got) closed += m.closed() ? 1 : 0;
   EXPECT_EQ(closed, 1u);

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "jr_test.hpp"
@@ -39,6 +40,18 @@ class Cluster : public ::testing::Test {
     size_t p = info.find(tag);
     if (p == std::string::npos) return 0;
     return std::atoll(info.c_str() + p + tag.size());
+  }
+  // PUBSUB SHARDNUMSUB <channel> on one node: its own subscribers.
+  static int64_t shard_subscribers(int port, const std::string &channel) {
+    RespReply r = cluster_->cmd(port, {"PUBSUB", "SHARDNUMSUB", channel});
+    return r.elements.size() == 2 ? r.elements[1].integer : -1;
+  }
+  // A channel name whose slot is served by the master on `port`.
+  static std::string channel_on(int port, const std::string &prefix) {
+    for (int i = 0;; i++) {
+      std::string ch = prefix + std::to_string(i);
+      if (cluster_->master_of_key(ch) == port) return ch;
+    }
   }
   static RedisCluster *cluster_;
 };
@@ -293,6 +306,144 @@ TEST_F(Cluster, TransactionsScriptsBlockingAndPubSubFollowTheirKeys) {
   ASSERT_TRUE(rec.wait_all());
   EXPECT_EQ(rec.get(5).integer, 1);
   jr_watch_free(w);
+}
+
+// ---- Sharded pub/sub ----------------------------------------------------------------
+
+namespace {
+int64_t ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               t0)
+      .count();
+}
+}  // namespace
+
+TEST_F(Cluster, ShardedChannelsAreSubscribedOnTheirSlotsMaster) {
+  auto o = opts();
+  Inbox in;  // declared first: outlives the client's final callbacks
+  ClientPtr c(o);
+  std::vector<int> masters = cluster_->master_ports();
+  ASSERT_EQ(masters.size(), 3u);
+  std::vector<std::string> chans;
+  for (int p : masters) chans.push_back(channel_on(p, "shc:"));
+  jr_sub *sub = nullptr;
+  ASSERT_EQ(jr_sub_new(c, Inbox::cb, &in, &sub), JR_OK);
+  // One call with channels of three slots on three nodes.
+  std::vector<const char *> names;
+  for (auto &ch : chans) names.push_back(ch.c_str());
+  ASSERT_EQ(jr_sub_subscribe(sub, JR_SUB_SHARDED, names.size(), names.data(), nullptr), JR_OK);
+  std::set<std::string> confirmed;
+  for (size_t i = 0; i < chans.size(); i++) {
+    auto m = in.next_of("ssubscribe");
+    ASSERT_EQ(m.size(), 3u);
+    confirmed.insert(m[1]);
+  }
+  EXPECT_EQ(confirmed, std::set<std::string>(chans.begin(), chans.end()));
+  // Each channel is subscribed on its own master and nowhere else.
+  std::vector<int> all_ports = masters;
+  for (int p : cluster_->replica_ports()) all_ports.push_back(p);
+  for (size_t i = 0; i < chans.size(); i++)
+    for (int p : all_ports)
+      EXPECT_EQ(shard_subscribers(p, chans[i]), p == masters[i] ? 1 : 0) << chans[i] << " on " << p;
+  // SPUBLISH goes to the channel's slot; every message arrives.
+  for (auto &ch : chans) {
+    EXPECT_EQ(call(c, {"SPUBLISH", ch, "to " + ch}).integer(), 1) << ch;
+    EXPECT_EQ(in.next_of("smessage"), (std::vector<std::string>{"smessage", ch, "to " + ch}));
+  }
+  // A channel of another slot on a node that has one already: no new link,
+  // and its own SSUBSCRIBE (not CROSSSLOT).
+  std::string more = chans[0] + "x";
+  while (cluster_->master_of_key(more) != masters[0] || key_slot(more) == key_slot(chans[0]))
+    more += "x";
+  const char *m1[] = {more.c_str()};
+  ASSERT_EQ(jr_sub_subscribe(sub, JR_SUB_SHARDED, 1, m1, nullptr), JR_OK);
+  EXPECT_EQ(in.next_of("ssubscribe"), (std::vector<std::string>{"ssubscribe", more, "4"}));
+  EXPECT_EQ(shard_subscribers(masters[0], more), 1);
+  const char *u[] = {chans[1].c_str()};
+  ASSERT_EQ(jr_sub_unsubscribe(sub, JR_SUB_SHARDED, 1, u, nullptr), JR_OK);
+  EXPECT_EQ(in.next_of("sunsubscribe"), (std::vector<std::string>{"sunsubscribe", chans[1], "3"}));
+  EXPECT_TRUE(eventually([&] { return shard_subscribers(masters[1], chans[1]) == 0; }));
+  jr_sub_free(sub);
+  EXPECT_TRUE(in.wait_closed());
+  EXPECT_TRUE(eventually([&] { return shard_subscribers(masters[0], chans[0]) == 0; }));
+}
+
+TEST_F(Cluster, ShardedChannelFollowsItsSlotToAnotherMaster) {
+  auto o = opts();
+  Inbox in;  // declared first: outlives the client's final callbacks
+  ClientPtr c(o);
+  std::string ch = key_in_slot(300, "shm");
+  int from = cluster_->master_of_slot(300);
+  int to = 0;
+  for (int p : cluster_->master_ports())
+    if (p != from) to = p;
+  // A second channel on the same node, in a slot that stays there.
+  std::string stays = channel_on(from, "shs:");
+  jr_sub *sub = nullptr;
+  ASSERT_EQ(jr_sub_new(c, Inbox::cb, &in, &sub), JR_OK);
+  const char *names[] = {ch.c_str(), stays.c_str()};
+  ASSERT_EQ(jr_sub_subscribe(sub, JR_SUB_SHARDED, 2, names, nullptr), JR_OK);
+  ASSERT_FALSE(in.next_of("ssubscribe").empty());
+  ASSERT_FALSE(in.next_of("ssubscribe").empty());
+  ASSERT_EQ(shard_subscribers(from, ch), 1);
+  auto t0 = std::chrono::steady_clock::now();
+  cluster_->migrate_slot(300, to);
+  // The source node drops the channel ("sunsubscribe"): the subscriber
+  // hears of it, libjr subscribes on the new owner.
+  EXPECT_EQ(in.next(3000).first, JR_SUB_LOST);
+  auto back = in.next(5000);
+  EXPECT_EQ(back.first, JR_SUB_RESUBSCRIBED);
+  int64_t resub_ms = ms_since(t0);
+  EXPECT_EQ(shard_subscribers(to, ch), 1);
+  EXPECT_EQ(shard_subscribers(from, ch), 0);
+  EXPECT_EQ(shard_subscribers(from, stays), 1);
+  EXPECT_EQ(call(c, {"SPUBLISH", ch, "moved"}).integer(), 1);
+  EXPECT_EQ(in.next_of("smessage"), (std::vector<std::string>{"smessage", ch, "moved"}));
+  EXPECT_EQ(call(c, {"SPUBLISH", stays, "still here"}).integer(), 1);
+  EXPECT_EQ(in.next_of("smessage"), (std::vector<std::string>{"smessage", stays, "still here"}));
+  std::printf(
+      "[ measure  ] sharded channel resubscribed on the new master %lld ms after "
+      "the slot migration began\n",
+      static_cast<long long>(resub_ms));
+  jr_sub_free(sub);
+  EXPECT_TRUE(in.wait_closed());
+}
+
+TEST_F(Cluster, ShardedChannelIsResubscribedAfterAFailover) {
+  OptionsPtr o;
+  o.set("endpoint", cluster_->endpoints().front())
+      .set_int("connect_timeout_ms", 300)
+      .set_int("connect_retry", 1);
+  Inbox in;  // declared first: outlives the client's final callbacks
+  ClientPtr c(o);
+  std::vector<int> masters = cluster_->master_ports();
+  int victim = masters[0];
+  std::string ch = channel_on(victim, "shf:");
+  std::string other = channel_on(masters[1], "shf:");
+  jr_sub *sub = nullptr;
+  ASSERT_EQ(jr_sub_new(c, Inbox::cb, &in, &sub), JR_OK);
+  const char *names[] = {ch.c_str(), other.c_str()};
+  ASSERT_EQ(jr_sub_subscribe(sub, JR_SUB_SHARDED, 2, names, nullptr), JR_OK);
+  ASSERT_FALSE(in.next_of("ssubscribe").empty());
+  ASSERT_FALSE(in.next_of("ssubscribe").empty());
+  auto t0 = std::chrono::steady_clock::now();
+  cluster_->node_at_port(victim).kill9();
+  EXPECT_EQ(in.next(3000).first, JR_SUB_LOST);
+  // Meanwhile the other shard's channel still works.
+  EXPECT_EQ(call(c, {"SPUBLISH", other, "during"}).integer(), 1);
+  EXPECT_EQ(in.next_of("smessage"), (std::vector<std::string>{"smessage", other, "during"}));
+  int promoted = cluster_->wait_failover(victim);
+  EXPECT_TRUE(in.next_of_status(JR_SUB_RESUBSCRIBED, 10000));
+  int64_t resub_ms = ms_since(t0);
+  EXPECT_EQ(shard_subscribers(promoted, ch), 1);
+  EXPECT_TRUE(eventually([&] { return call(c, {"SPUBLISH", ch, "after"}).integer() == 1; }));
+  EXPECT_EQ(in.next_of("smessage"), (std::vector<std::string>{"smessage", ch, "after"}));
+  std::printf(
+      "[ measure  ] sharded channel: master killed, replica promoted after %lld ms "
+      "(fixture), resubscribed on it %lld ms after the kill\n",
+      static_cast<long long>(cluster_->last_failover_ms()), static_cast<long long>(resub_ms));
+  jr_sub_free(sub);
+  EXPECT_TRUE(in.wait_closed());
 }
 
 TEST_F(Cluster, FailoverUnderLoadCompletesEveryCommandOnce) {

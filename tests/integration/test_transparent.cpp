@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <deque>
+#include <set>
 #include <thread>
 
 #include "jr_test.hpp"
@@ -43,64 +44,6 @@ int64_t info_field(jr_client *c, const std::string &section, const std::string &
   if (p == std::string::npos) return -1;
   return std::atoll(s.c_str() + p + field.size() + 1);
 }
-
-// A message sink for pub/sub and monitor callbacks.
-struct Inbox {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<std::pair<int, std::vector<std::string>>> msgs;
-  int closed = 0;
-  static void cb(void *ud, int status, const jr_reply *r) {
-    auto *self = static_cast<Inbox *>(ud);
-    std::vector<std::string> parts;
-    if (jr_reply_get_type(r) == JR_REPLY_ARRAY) {
-      for (size_t i = 0; i < jr_reply_len(r); i++) {
-        const jr_reply *e = jr_reply_element(r, i);
-        size_t len = 0;
-        const char *s = jr_reply_str(e, &len);
-        parts.push_back(s != nullptr ? std::string(s, len) : std::to_string(jr_reply_integer(e)));
-      }
-    } else if (r != nullptr) {
-      size_t len = 0;
-      const char *s = jr_reply_str(r, &len);
-      if (s != nullptr) parts.emplace_back(s, len);
-    }
-    std::lock_guard<std::mutex> lk(self->mu);
-    if (status == JR_ECLOSED) self->closed++;
-    self->msgs.emplace_back(status, parts);
-    self->cv.notify_all();
-  }
-  // Waits for the next message (status, parts); status -999 on timeout.
-  std::pair<int, std::vector<std::string>> next(int timeout_ms = 5000) {
-    std::unique_lock<std::mutex> lk(mu);
-    if (!cv.wait_for(lk, std::chrono::milliseconds(timeout_ms), [&] { return !msgs.empty(); }))
-      return {-999, {}};
-    auto m = msgs.front();
-    msgs.pop_front();
-    return m;
-  }
-  // Waits for the final JR_ECLOSED callback (the subscriber is gone).
-  bool wait_closed(int timeout_ms = 5000) {
-    std::unique_lock<std::mutex> lk(mu);
-    return cv.wait_for(lk, std::chrono::milliseconds(timeout_ms), [&] { return closed > 0; });
-  }
-  // Skips to the next callback with this status.
-  bool next_of_status(int status, int timeout_ms = 8000) {
-    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (std::chrono::steady_clock::now() < end)
-      if (next(100).first == status) return true;
-    return false;
-  }
-  // Skips to the next message whose first part is `kind`.
-  std::vector<std::string> next_of(const std::string &kind, int timeout_ms = 5000) {
-    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (std::chrono::steady_clock::now() < end) {
-      auto m = next(100);
-      if (m.first == 0 && !m.second.empty() && m.second[0] == kind) return m.second;
-    }
-    return {};
-  }
-};
 
 }  // namespace
 
@@ -489,6 +432,129 @@ TEST_F(Transparent, PubSubSurvivesClientKillAndRestart) {
     return call(c, {"PUBLISH", "ps:a", "after-restart"}).integer() == 1;
   }));
   EXPECT_EQ(in.next_of("message"), (std::vector<std::string>{"message", "ps:a", "after-restart"}));
+  jr_sub_free(sub);
+  EXPECT_TRUE(in.wait_closed());
+}
+
+TEST_F(Transparent, ShardedChannelsOnAStandaloneServer) {
+  auto o = opts();
+  Inbox a, b;  // declared first: outlive the client's final callbacks
+  ClientPtr c(o);
+  jr_sub *sa = nullptr, *sb = nullptr;
+  ASSERT_EQ(jr_sub_new(c, Inbox::cb, &a, &sa), JR_OK);
+  ASSERT_EQ(jr_sub_new(c, Inbox::cb, &b, &sb), JR_OK);
+  const char *bad[] = {"x"};
+  EXPECT_EQ(jr_sub_subscribe(sa, 3, 1, bad, nullptr), JR_EINVAL);
+  EXPECT_EQ(jr_sub_subscribe(sa, -1, 1, bad, nullptr), JR_EINVAL);
+  const char *sh[] = {"sh:one", "sh:two"};
+  ASSERT_EQ(jr_sub_subscribe(sa, JR_SUB_SHARDED, 2, sh, nullptr), JR_OK);
+  // Confirmed in slot order; n is the subscriber's count when it arrives.
+  std::set<std::vector<std::string>> confirmed{a.next().second, a.next().second};
+  EXPECT_EQ(confirmed, (std::set<std::vector<std::string>>{{"ssubscribe", "sh:one", "2"},
+                                                           {"ssubscribe", "sh:two", "2"}}));
+  // A plain channel of the same name is another thing.
+  const char *plain[] = {"sh:one"};
+  ASSERT_EQ(jr_sub_subscribe(sa, JR_SUB_CHANNELS, 1, plain, nullptr), JR_OK);
+  EXPECT_EQ(a.next().second, (std::vector<std::string>{"subscribe", "sh:one", "1"}));
+  ASSERT_EQ(jr_sub_subscribe(sb, JR_SUB_SHARDED, 1, sh, nullptr), JR_OK);
+  EXPECT_EQ(b.next().second, (std::vector<std::string>{"ssubscribe", "sh:one", "1"}));
+  // One server-side subscription for two subscribers of libjr.
+  EXPECT_EQ(call(c, {"PUBSUB", "SHARDNUMSUB", "sh:one"}).type(), JR_REPLY_ARRAY);
+  Result n = call(c, {"PUBSUB", "SHARDNUMSUB", "sh:one"});
+  EXPECT_EQ(jr_reply_integer(jr_reply_element(n.reply.get(), 1)), 1);
+  EXPECT_EQ(call(c, {"SPUBLISH", "sh:one", "hello"}).integer(), 1);
+  EXPECT_EQ(a.next_of("smessage"), (std::vector<std::string>{"smessage", "sh:one", "hello"}));
+  EXPECT_EQ(b.next_of("smessage"), (std::vector<std::string>{"smessage", "sh:one", "hello"}));
+  EXPECT_EQ(call(c, {"PUBLISH", "sh:one", "plain"}).integer(), 1);
+  EXPECT_EQ(a.next_of("message"), (std::vector<std::string>{"message", "sh:one", "plain"}));
+  // Unsubscribing every sharded channel of a keeps its plain channel and b.
+  ASSERT_EQ(jr_sub_unsubscribe(sa, JR_SUB_SHARDED, 0, nullptr, nullptr), JR_OK);
+  EXPECT_EQ(a.next_of("sunsubscribe"), (std::vector<std::string>{"sunsubscribe", "sh:one", "1"}));
+  EXPECT_EQ(a.next_of("sunsubscribe"), (std::vector<std::string>{"sunsubscribe", "sh:two", "0"}));
+  EXPECT_TRUE(eventually([&] { return call(c, {"SPUBLISH", "sh:two", "x"}).integer() == 0; }));
+  EXPECT_EQ(call(c, {"SPUBLISH", "sh:one", "b only"}).integer(), 1);
+  EXPECT_EQ(b.next_of("smessage"), (std::vector<std::string>{"smessage", "sh:one", "b only"}));
+  EXPECT_EQ(call(c, {"PUBLISH", "sh:one", "plain again"}).integer(), 1);
+  EXPECT_EQ(a.next_of("message"), (std::vector<std::string>{"message", "sh:one", "plain again"}));
+  jr_sub_free(sb);
+  EXPECT_TRUE(b.wait_closed());
+  EXPECT_TRUE(eventually([&] { return call(c, {"SPUBLISH", "sh:one", "y"}).integer() == 0; }));
+  jr_sub_free(sa);
+  EXPECT_TRUE(a.wait_closed());
+}
+
+TEST_F(Transparent, ShardedChannelsSurviveClientKill) {
+  RedisServer s;
+  OptionsPtr o;
+  o.set("endpoint", s.endpoint()).set_int("connect_retry", 50);
+  Inbox in;  // declared first: outlives the client's final callbacks
+  ClientPtr c(o);
+  jr_sub *sub = nullptr;
+  ASSERT_EQ(jr_sub_new(c, Inbox::cb, &in, &sub), JR_OK);
+  const char *sh[] = {"sh:k1", "sh:k2"};
+  ASSERT_EQ(jr_sub_subscribe(sub, JR_SUB_SHARDED, 2, sh, nullptr), JR_OK);
+  ASSERT_FALSE(in.next_of("ssubscribe").empty());
+  ASSERT_FALSE(in.next_of("ssubscribe").empty());
+  s.cmd("CLIENT KILL TYPE pubsub");
+  EXPECT_EQ(in.next(3000).first, JR_SUB_LOST);
+  EXPECT_EQ(in.next(5000).first, JR_SUB_RESUBSCRIBED);
+  EXPECT_EQ(call(c, {"SPUBLISH", "sh:k2", "after-kill"}).integer(), 1);
+  EXPECT_EQ(in.next_of("smessage"), (std::vector<std::string>{"smessage", "sh:k2", "after-kill"}));
+  jr_sub_free(sub);
+  EXPECT_TRUE(in.wait_closed());
+}
+
+TEST_F(Transparent, RefusedSubscriptionsAreReportedAndDropped) {
+  RedisServer s;
+  s.cmd("ACL SETUSER limited on >pw resetchannels &ok:* ~* +@all");
+  OptionsPtr o;
+  o.set("endpoint", s.endpoint())
+      .set("username", "limited")
+      .set("password", "pw")
+      .set_int("connect_timeout_ms", 300);
+  Inbox in;  // declared first: outlives the client's final callbacks
+  ClientPtr c(o);
+  jr_sub *sub = nullptr;
+  ASSERT_EQ(jr_sub_new(c, Inbox::cb, &in, &sub), JR_OK);
+  // The server refuses the whole command: both names get its error.
+  const char *mixed[] = {"ok:a", "no:b"};
+  ASSERT_EQ(jr_sub_subscribe(sub, JR_SUB_CHANNELS, 2, mixed, nullptr), JR_OK);
+  std::set<std::string> refused;
+  for (int i = 0; i < 2; i++) {
+    auto m = in.next();
+    ASSERT_EQ(m.first, 0);
+    ASSERT_EQ(m.second.size(), 3u);
+    EXPECT_EQ(m.second[0], "subscribe");
+    refused.insert(m.second[1]);
+    EXPECT_EQ(m.second[2].rfind("NOPERM", 0), 0u) << m.second[2];
+  }
+  EXPECT_EQ(refused, (std::set<std::string>{"ok:a", "no:b"}));
+  const char *sh[] = {"no:shard"};
+  ASSERT_EQ(jr_sub_subscribe(sub, JR_SUB_SHARDED, 1, sh, nullptr), JR_OK);
+  auto m = in.next();
+  ASSERT_EQ(m.second.size(), 3u);
+  EXPECT_EQ(m.second[0], "ssubscribe");
+  EXPECT_EQ(m.second[1], "no:shard");
+  EXPECT_EQ(m.second[2].rfind("NOPERM", 0), 0u) << m.second[2];
+  // Dropped, not retried: no reconnect loop (the liveness check would
+  // replace a connection that owes answers after 300 ms).
+  std::string before = s.cmd("INFO stats");
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  EXPECT_EQ(in.next(10).first, -999) << "unexpected callback";
+  auto connections = [](const std::string &info) {
+    size_t p = info.find("total_connections_received:");
+    return p == std::string::npos ? -1 : std::atoll(info.c_str() + p + 27);
+  };
+  EXPECT_EQ(connections(s.cmd("INFO stats")), connections(before) + 1);  // the INFO itself
+  // What is allowed works on the same connections.
+  const char *ok[] = {"ok:a"};
+  ASSERT_EQ(jr_sub_subscribe(sub, JR_SUB_CHANNELS, 1, ok, nullptr), JR_OK);
+  EXPECT_EQ(in.next().second, (std::vector<std::string>{"subscribe", "ok:a", "1"}));
+  const char *oks[] = {"ok:s"};
+  ASSERT_EQ(jr_sub_subscribe(sub, JR_SUB_SHARDED, 1, oks, nullptr), JR_OK);
+  EXPECT_EQ(in.next().second, (std::vector<std::string>{"ssubscribe", "ok:s", "1"}));
+  EXPECT_EQ(call(c, {"PUBLISH", "ok:a", "x"}).integer(), 1);
+  EXPECT_EQ(in.next_of("message"), (std::vector<std::string>{"message", "ok:a", "x"}));
   jr_sub_free(sub);
   EXPECT_TRUE(in.wait_closed());
 }
