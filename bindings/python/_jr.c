@@ -950,13 +950,19 @@ static PyObject *Client_sub(ClientObject *self, PyObject *cb) {
 
 static PyObject *sub_names(ChildObject *self, PyObject *const *args, Py_ssize_t nargs, int add) {
   if (nargs != 2) {
-    PyErr_SetString(PyExc_TypeError, "(pattern, names)");
+    PyErr_SetString(PyExc_TypeError, "(kind, names)");
     return NULL;
   }
   jr_sub *s = child_handle(self, "subscriber closed");
   if (s == NULL) return NULL;
-  int pattern = PyObject_IsTrue(args[0]);
-  if (pattern < 0) return NULL;
+  /* 0 channels, 1 patterns (a bool works), 2 sharded channels. */
+  long kind = PyLong_AsLong(args[0]);
+  if (kind == -1 && PyErr_Occurred()) return NULL;
+  if (kind < JR_SUB_CHANNELS || kind > JR_SUB_SHARDED) {
+    PyErr_SetString(PyExc_ValueError, "kind: 0 channels, 1 patterns, 2 sharded channels");
+    return NULL;
+  }
+  int pattern = (int)kind;
   Args a;
   if (args_from(&a, args[1]) < 0) return NULL;
   int rc = add ? jr_sub_subscribe(s, pattern, a.argc, a.argv, a.lens)
@@ -966,7 +972,7 @@ static PyObject *sub_names(ChildObject *self, PyObject *const *args, Py_ssize_t 
   Py_RETURN_NONE;
 }
 
-/* Sub.subscribe(pattern, names) / Sub.unsubscribe(pattern, names) */
+/* Sub.subscribe(kind, names) / Sub.unsubscribe(kind, names) */
 static PyObject *Sub_subscribe(ChildObject *self, PyObject *const *args, Py_ssize_t nargs) {
   return sub_names(self, args, nargs, 1);
 }
@@ -1091,9 +1097,9 @@ static PyMethodDef Watch_methods[] = {
 
 static PyMethodDef Sub_methods[] = {
     {"subscribe", (PyCFunction)(void (*)(void))Sub_subscribe, METH_FASTCALL,
-     "subscribe(pattern, names)"},
+     "subscribe(kind, names): kind 0 channels, 1 patterns, 2 sharded channels"},
     {"unsubscribe", (PyCFunction)(void (*)(void))Sub_unsubscribe, METH_FASTCALL,
-     "unsubscribe(pattern, names)"},
+     "unsubscribe(kind, names)"},
     {"ping", (PyCFunction)(void (*)(void))Sub_ping, METH_FASTCALL, "ping(text=None)"},
     {"close", (PyCFunction)Child_close, METH_NOARGS, "close()"},
     {NULL, NULL, 0, NULL},

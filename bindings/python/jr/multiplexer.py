@@ -802,23 +802,29 @@ class _Stream:
         return msg if dec is None else dec(msg)
 
 
+_CHANNELS, _PATTERNS, _SHARDED = 0, 1, 2
+_SUBSCRIBED = {b'subscribe': _CHANNELS, b'psubscribe': _PATTERNS, b'ssubscribe': _SHARDED}
+
+
 class PubSub(_Stream):
     """A pub/sub instance. All instances of a multiplexer share one
-    subscription connection (libjr reference-counts names across them).
+    subscription connection for channels and patterns, and one per node for
+    sharded channels (libjr reference-counts names across them).
 
     ``message()`` returns the raw RESP list, decoded by the instance decoder:
     ``['message', channel, data]``, ``['pmessage', pattern, channel, data]``,
-    ``['subscribe', name, n]``, ``['psubscribe', name, n]`` and
+    ``['smessage', channel, data]``, ``['subscribe', name, n]``,
+    ``['psubscribe', name, n]``, ``['ssubscribe', name, n]`` and
     ``['pong', text]``. Unsubscribe confirmations are not delivered (as in the
-    seed). After a lost connection ``message()`` raises RedisError
-    (ECONNLOST) once; libjr resubscribes by itself."""
+    seed). After a lost connection (or while a sharded channel's slot moves
+    to another node) ``message()`` raises RedisError (ECONNLOST) once; libjr
+    resubscribes by itself."""
 
     def __init__(self, mp, encoder, decoder):
         super().__init__(mp, decoder)
         self._encoder = encoder or utf8_encode
-        self._channels = set()
-        self._patterns = set()
-        self._confirming = {}  # (is_pattern, name) -> futures of add() calls
+        self._names_of = (set(), set(), set())  # channels, patterns, sharded channels
+        self._confirming = {}  # (kind, name) -> futures of add() calls
         self._pings = 0  # pings whose pong has not arrived
 
     def _on_message(self, status, value):
@@ -827,10 +833,23 @@ class PubSub(_Stream):
         elif status == ext.SUB_LOST:
             self._pings = 0  # pings in flight are lost with the connection
         if status == 0 and type(value) is list and len(value) == 3 and \
-                value[0] in (b'subscribe', b'psubscribe'):
-            for f in self._confirming.pop((value[0] == b'psubscribe', value[1]), ()):
-                if not f.done():
+                value[0] in _SUBSCRIBED:
+            kind = _SUBSCRIBED[value[0]]
+            refused = value[2] if isinstance(value[2], BaseException) else None
+            if refused is not None:
+                # [kind, name, error]: the server refused the name (NOPERM...).
+                self._names_of[kind].discard(value[1])
+            futs = [f for f in self._confirming.pop((kind, value[1]), ()) if not f.done()]
+            for f in futs:
+                if refused is None:
                     f.set_result(None)
+                else:
+                    f.set_exception(refused)
+            if refused is not None:
+                if not futs:  # refused on a resubscription: message() raises it
+                    self._queue.append(refused)
+                    self._wake()
+                return
         super()._on_message(status, value)
         if status == ext.ECLOSED:
             for futs in self._confirming.values():
@@ -852,13 +871,13 @@ class PubSub(_Stream):
 
     def _accept(self, value):
         return not (type(value) is list and value and
-                    value[0] in (b'unsubscribe', b'punsubscribe'))
+                    value[0] in (b'unsubscribe', b'punsubscribe', b'sunsubscribe'))
 
     def _closed_error(self):
         return error('Pub/sub instance closed', ext.ECLOSED)
 
     def _can_wait(self):
-        if not self._channels and not self._patterns and not self._pings:
+        if not any(self._names_of) and not self._pings:
             raise error('Not registered on any topic, not allowing to listen to messages',
                         ext.EMISUSE)
 
@@ -875,23 +894,26 @@ class PubSub(_Stream):
                 out.append(n)
         return out
 
-    async def add(self, channels=None, patterns=None):
-        """Subscribes to channels and/or patterns (a name or a list) and
-        returns when the server has confirmed them. Each confirmation is also
-        delivered through ``message()`` (``['subscribe', name, n]``)."""
+    async def add(self, channels=None, patterns=None, shardchannels=None):
+        """Subscribes to channels, patterns and/or sharded channels (a name
+        or a list each) and returns when the server has confirmed them. Each
+        confirmation is also delivered through ``message()`` (``['subscribe',
+        name, n]``). Sharded channels (Redis 7 SSUBSCRIBE, published with
+        SPUBLISH) are subscribed on the node that serves their slot, and
+        follow the slot when it moves. A name the server refuses (ACL
+        NOPERM) raises RedisReplyError here and is not registered."""
         s = self._sub()
-        ch = [n for n in self._names(channels) if n not in self._channels]
-        pa = [n for n in self._names(patterns) if n not in self._patterns]
         waits = []
-        for pattern, names, registered in ((False, ch, self._channels),
-                                           (True, pa, self._patterns)):
+        for kind, names in enumerate((channels, patterns, shardchannels)):
+            registered = self._names_of[kind]
+            names = [n for n in self._names(names) if n not in registered]
             if not names:
                 continue
-            s.subscribe(pattern, names)
+            s.subscribe(kind, names)
             registered.update(names)
             for n in names:
                 f = self._mp._loop.create_future()
-                self._confirming.setdefault((pattern, n), []).append(f)
+                self._confirming.setdefault((kind, n), []).append(f)
                 waits.append(f)
         # Returns once the server confirmed every new subscription, so that a
         # PUBLISH sent after add() cannot overtake the SUBSCRIBE. libjr does
@@ -912,21 +934,18 @@ class PubSub(_Stream):
         if self._ended:
             raise self._closed_error()
 
-    async def remove(self, channels=None, patterns=None):
-        """Unsubscribes the given channels and/or patterns; with no argument,
-        everything. Only what is named is removed."""
+    async def remove(self, channels=None, patterns=None, shardchannels=None):
+        """Unsubscribes the given channels, patterns and/or sharded channels;
+        with no argument, everything. Only what is named is removed."""
         s = self._sub()
-        if channels is None and patterns is None:
-            ch, pa = list(self._channels), list(self._patterns)
-        else:
-            ch = [n for n in self._names(channels) if n in self._channels]
-            pa = [n for n in self._names(patterns) if n in self._patterns]
-        if ch:
-            s.unsubscribe(False, ch)
-            self._channels.difference_update(ch)
-        if pa:
-            s.unsubscribe(True, pa)
-            self._patterns.difference_update(pa)
+        everything = channels is None and patterns is None and shardchannels is None
+        for kind, names in enumerate((channels, patterns, shardchannels)):
+            registered = self._names_of[kind]
+            names = list(registered) if everything else \
+                [n for n in self._names(names) if n in registered]
+            if names:
+                s.unsubscribe(kind, names)
+                registered.difference_update(names)
 
     async def ping(self, message=None):
         """Sends PING on the subscription connection; the ``['pong', text]``
@@ -937,11 +956,15 @@ class PubSub(_Stream):
 
     @property
     def channels(self):
-        return frozenset(self._channels)
+        return frozenset(self._names_of[_CHANNELS])
 
     @property
     def patterns(self):
-        return frozenset(self._patterns)
+        return frozenset(self._names_of[_PATTERNS])
+
+    @property
+    def shardchannels(self):
+        return frozenset(self._names_of[_SHARDED])
 
 
 class Monitor(_Stream):

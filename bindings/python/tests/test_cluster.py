@@ -134,3 +134,19 @@ async def test_server_view_on_a_node(redis_cluster, cmp):
     for address, role in await cmp.endpoints(roles=True):
         reply = await cmp.database(server=address).commandreply('ROLE')
         assert reply[0] == (b'master' if role == 'master' else b'slave')
+
+
+@pytest.mark.asyncio
+async def test_sharded_channels_on_their_masters(redis_cluster, cmp):
+    chans = key_per_master(redis_cluster, 'shard:')
+    db = cmp.database()
+    async with cmp.pubsub(decoder=utf8_bytes_as_strings) as ps:
+        await ps.add(shardchannels=list(chans.values()))
+        got = {(await ps.message())[1] for _ in chans}
+        assert got == set(chans.values())
+        for master, ch in chans.items():
+            # subscribed on the channel's own master, nowhere else
+            for p in redis_cluster.ports:
+                assert raw(p, 'PUBSUB', 'SHARDNUMSUB', ch)[1] == (1 if p == master else 0)
+            assert await db.commandreply('SPUBLISH', ch, 'on %d' % master) == 1
+            assert await ps.message() == ['smessage', ch, 'on %d' % master]

@@ -4,7 +4,9 @@ import asyncio
 import pytest
 
 import jr
-from jr import RedisError, utf8_bytes_as_strings
+from jr import MultiplexerPool, RedisError, RedisReplyError, utf8_bytes_as_strings
+
+from conftest import RedisServer
 
 
 @pytest.mark.asyncio
@@ -182,3 +184,48 @@ async def test_pubsub_ping_without_topics(mp):
     async with mp.pubsub() as ps:
         await ps.ping('alone')
         assert await asyncio.wait_for(ps.message(), 5) == [b'pong', b'alone']
+
+
+@pytest.mark.asyncio
+async def test_pubsub_sharded_channels(mp):
+    cr = mp.database().commandreply
+    async with mp.pubsub(decoder=utf8_bytes_as_strings) as a, \
+            mp.pubsub(decoder=utf8_bytes_as_strings) as b:
+        await a.add(shardchannels=['s1', 's2'], channels='s1')
+        got = sorted([await a.message() for _ in range(3)])
+        assert got == [['ssubscribe', 's1', 2], ['ssubscribe', 's2', 2], ['subscribe', 's1', 1]]
+        await b.add(shardchannels='s1')
+        assert await b.message() == ['ssubscribe', 's1', 1]
+        assert a.shardchannels == {b's1', b's2'} and a.channels == {b's1'}
+        assert await cr('SPUBLISH', 's1', 'sharded') == 1  # one server subscription for a and b
+        assert await a.message() == ['smessage', 's1', 'sharded']
+        assert await b.message() == ['smessage', 's1', 'sharded']
+        assert await cr('PUBLISH', 's1', 'plain') == 1
+        assert await a.message() == ['message', 's1', 'plain']
+        await a.remove(shardchannels=['s1', 's2'])
+        assert a.shardchannels == frozenset() and a.channels == {b's1'}
+        assert await cr('SPUBLISH', 's2', 'gone') == 0
+        assert await cr('SPUBLISH', 's1', 'b only') == 1
+        assert await b.message() == ['smessage', 's1', 'b only']
+        assert await a.message(timeout=0.05) is None
+
+
+@pytest.mark.asyncio
+async def test_pubsub_refused_channel_raises_in_add():
+    srv = RedisServer('--user', 'lim', 'on', '>pw', '~*', 'resetchannels', '&ok:*', '+@all')
+    try:
+        async with MultiplexerPool({'endpoints': [('127.0.0.1', srv.port)],
+                                    'username': 'lim', 'password': 'pw'}) as mp:
+            async with mp.pubsub() as ps:
+                with pytest.raises(RedisReplyError, match='NOPERM'):
+                    await ps.add('no:chan')
+                with pytest.raises(RedisReplyError, match='NOPERM'):
+                    await ps.add(shardchannels='no:shard')
+                assert not ps.channels and not ps.shardchannels
+                await ps.add('ok:chan', shardchannels='ok:shard')
+                assert sorted(m[0] for m in [await ps.message(), await ps.message()]) == \
+                    [b'ssubscribe', b'subscribe']
+                assert await mp.database().commandreply('SPUBLISH', 'ok:shard', 'x') == 1
+                assert await ps.message() == [b'smessage', b'ok:shard', b'x']
+    finally:
+        srv.stop()

@@ -61,6 +61,9 @@ pub const JR_EVENT_LOG: c_int = 4;
 
 pub const JR_SUB_LOST: c_int = 1;
 pub const JR_SUB_RESUBSCRIBED: c_int = 2;
+pub const JR_SUB_CHANNELS: c_int = 0;
+pub const JR_SUB_PATTERNS: c_int = 1;
+pub const JR_SUB_SHARDED: c_int = 2;
 
 pub const JR_REPLY_STRING: c_int = 1;
 pub const JR_REPLY_ARRAY: c_int = 2;

@@ -178,20 +178,32 @@ pub enum Message {
         channel: Vec<u8>,
         payload: Vec<u8>,
     },
-    /// A confirmation: "subscribe", "psubscribe", "unsubscribe" or
-    /// "punsubscribe", the name, and this subscriber's count.
+    /// A message on a subscribed sharded channel (SPUBLISH).
+    SMessage { channel: Vec<u8>, payload: Vec<u8> },
+    /// A confirmation: "subscribe", "psubscribe", "ssubscribe",
+    /// "unsubscribe", "punsubscribe" or "sunsubscribe", the name, and this
+    /// subscriber's count (channels + patterns, or sharded channels).
     Confirm {
         kind: String,
         name: Vec<u8>,
         count: i64,
     },
+    /// The server refused a name ("subscribe", "psubscribe" or
+    /// "ssubscribe"; e.g. NOPERM from ACL channel rules): it is not
+    /// subscribed.
+    Refused {
+        kind: String,
+        name: Vec<u8>,
+        error: String,
+    },
     /// The answer of [`Subscriber::ping`].
     Pong(Vec<u8>),
     /// A MONITOR line.
     Monitor(String),
-    /// The connection was lost (messages may be missed).
+    /// A connection was lost, or a sharded channel's slot is moving
+    /// (messages may be missed).
     Lost,
-    /// Reconnected: every channel and pattern is subscribed again.
+    /// Every channel, pattern and sharded channel is subscribed again.
     Resubscribed,
     /// The last delivery: the subscriber (monitor) is gone.
     Closed,
@@ -236,8 +248,26 @@ impl Message {
                 channel: bytes(a.get(2)),
                 payload: bytes(a.get(3)),
             },
+            ("smessage", 3) => Message::SMessage {
+                channel: bytes(a.get(1)),
+                payload: bytes(a.get(2)),
+            },
             ("pong", _) => Message::Pong(bytes(a.get(1))),
-            ("subscribe" | "psubscribe" | "unsubscribe" | "punsubscribe", 3) => Message::Confirm {
+            ("subscribe" | "psubscribe" | "ssubscribe", 3) if matches!(a[2], Reply::Error(_)) => {
+                Message::Refused {
+                    name: bytes(a.get(1)),
+                    error: match &a[2] {
+                        Reply::Error(e) => e.clone(),
+                        _ => String::new(),
+                    },
+                    kind,
+                }
+            }
+            (
+                "subscribe" | "psubscribe" | "ssubscribe" | "unsubscribe" | "punsubscribe"
+                | "sunsubscribe",
+                3,
+            ) => Message::Confirm {
                 name: bytes(a.get(1)),
                 count: a[2].as_int().unwrap_or(0),
                 kind,
@@ -322,9 +352,8 @@ impl<'c> Subscriber<'c> {
         })
     }
 
-    fn names<A: AsRef<[u8]>>(&mut self, sub: bool, pattern: bool, names: &[A]) -> Result<()> {
+    fn names<A: AsRef<[u8]>>(&mut self, sub: bool, p: c_int, names: &[A]) -> Result<()> {
         let buf = ArgBuf::new(names);
-        let p = c_int::from(pattern);
         // SAFETY: valid handle; names copied by libjr.
         check(unsafe {
             if sub {
@@ -335,18 +364,27 @@ impl<'c> Subscriber<'c> {
         })
     }
     pub fn subscribe<A: AsRef<[u8]>>(&mut self, channels: &[A]) -> Result<()> {
-        self.names(true, false, channels)
+        self.names(true, sys::JR_SUB_CHANNELS, channels)
     }
     pub fn psubscribe<A: AsRef<[u8]>>(&mut self, patterns: &[A]) -> Result<()> {
-        self.names(true, true, patterns)
+        self.names(true, sys::JR_SUB_PATTERNS, patterns)
+    }
+    /// Sharded channels (SSUBSCRIBE): subscribed on the node that serves
+    /// each channel's slot, and again on the new node when the slot moves.
+    pub fn ssubscribe<A: AsRef<[u8]>>(&mut self, channels: &[A]) -> Result<()> {
+        self.names(true, sys::JR_SUB_SHARDED, channels)
     }
     /// An empty slice: every channel of this subscriber.
     pub fn unsubscribe<A: AsRef<[u8]>>(&mut self, channels: &[A]) -> Result<()> {
-        self.names(false, false, channels)
+        self.names(false, sys::JR_SUB_CHANNELS, channels)
     }
     /// An empty slice: every pattern of this subscriber.
     pub fn punsubscribe<A: AsRef<[u8]>>(&mut self, patterns: &[A]) -> Result<()> {
-        self.names(false, true, patterns)
+        self.names(false, sys::JR_SUB_PATTERNS, patterns)
+    }
+    /// An empty slice: every sharded channel of this subscriber.
+    pub fn sunsubscribe<A: AsRef<[u8]>>(&mut self, channels: &[A]) -> Result<()> {
+        self.names(false, sys::JR_SUB_SHARDED, channels)
     }
     /// Answered by a `Message::Pong(text)`.
     pub fn ping(&mut self, text: &[u8]) -> Result<()> {

@@ -172,6 +172,60 @@ fn pubsub_delivers_messages_and_closes_last() {
 }
 
 #[test]
+fn sharded_channels_and_refused_names() {
+    let c = client();
+    let inbox = Arc::new(Inbox::default());
+    let i2 = inbox.clone();
+    {
+        let mut sub = c.subscriber(move |m| i2.push(m)).unwrap();
+        sub.ssubscribe(&["rs:shard"]).unwrap();
+        assert!(inbox.wait(|ms| ms.contains(&Message::Confirm {
+            kind: "ssubscribe".into(),
+            name: b"rs:shard".to_vec(),
+            count: 1
+        })));
+        assert_eq!(
+            c.call(&["SPUBLISH", "rs:shard", "sharded"])
+                .unwrap()
+                .as_int(),
+            Some(1)
+        );
+        assert!(inbox.wait(|ms| ms.contains(&Message::SMessage {
+            channel: b"rs:shard".to_vec(),
+            payload: b"sharded".to_vec()
+        })));
+        sub.sunsubscribe::<&str>(&[]).unwrap();
+        assert!(inbox.wait(|ms| ms
+            .iter()
+            .any(|m| matches!(m, Message::Confirm { kind, .. } if kind == "sunsubscribe"))));
+    }
+    assert!(inbox.wait(|ms| ms.last() == Some(&Message::Closed)));
+    // A name the ACL forbids: Refused, and not subscribed.
+    c.call(&[
+        "ACL",
+        "SETUSER",
+        "rs-lim",
+        "on",
+        ">pw",
+        "~*",
+        "resetchannels",
+        "&ok:*",
+        "+@all",
+    ])
+    .unwrap();
+    let lim = jr::Client::new(&common::opts().username("rs-lim").password("pw")).unwrap();
+    let inbox = Arc::new(Inbox::default());
+    let i2 = inbox.clone();
+    let mut sub = lim.subscriber(move |m| i2.push(m)).unwrap();
+    sub.ssubscribe(&["no:shard"]).unwrap();
+    assert!(inbox.wait(|ms| ms.iter().any(|m| matches!(m,
+        Message::Refused { kind, name, error }
+            if kind == "ssubscribe" && name == b"no:shard" && error.starts_with("NOPERM")))));
+    drop(sub);
+    c.call(&["ACL", "DELUSER", "rs-lim"]).unwrap();
+}
+
+#[test]
 fn monitor_sees_commands() {
     let c = client();
     let inbox = Arc::new(Inbox::default());
