@@ -446,7 +446,18 @@ int Client::cancel(jr_req_id id) {
 // ---- Loop thread ------------------------------------------------------------------
 
 void Client::route(Command *c) {
+  // A lease is the client's from its first command on: one whose commands
+  // never got further than the cluster detection is freed with the client.
+  if (c->lease != nullptr) track_lease(c->lease);
   if (c->op != Op::kCommand) {
+    if (c->op == Op::kWatchRelease) {
+      // In order with the lease's own commands, which the cluster detection
+      // may still be holding (the WATCH itself, at first): freeing the lease
+      // now would leave them pointing at freed memory. With nothing held
+      // hold() hands it straight back (reroute -> route_op).
+      cluster_->hold(c);
+      return;
+    }
     route_op(c);
     return;
   }
@@ -473,7 +484,7 @@ void Client::reroute(Command *c) {
     l->pending.push_back(c);
     if (!l->requested) {
       l->requested = true;
-      leases_.push_back(l);
+      track_lease(l);
       // In a cluster, the WATCH runs on a connection to its keys' node.
       l->pool = cluster_->enabled() ? &cluster_->pool_for(c) : pool_.get();
       l->pool->request(l);
@@ -495,6 +506,12 @@ void Client::start_internal(Command *c) noexcept {
   c->holds.store(1, std::memory_order_relaxed);
   c->state.store(CmdState::kPending, std::memory_order_release);
   unfinished_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Client::track_lease(Lease *l) {
+  if (l->tracked) return;
+  l->tracked = true;
+  leases_.push_back(l);
 }
 
 void Client::lease_granted(Lease *l) {
@@ -524,6 +541,7 @@ void Client::route_op(Command *c) {
     case Op::kWatchRelease: {
       Lease *l = c->lease;
       leases_.erase(std::remove(leases_.begin(), leases_.end(), l), leases_.end());
+      l->tracked = false;
       if (l->conn != nullptr) {
         // UNWATCH after whatever is still queued, then back to the pool.
         Connection *conn = l->conn;
@@ -734,6 +752,16 @@ void Client::emit(int event, const std::string &endpoint, const std::string &det
 }
 
 void Client::complete(Command *c, int status, jr_reply *reply) {
+  if (c->op == Op::kWatchRelease) {
+    // A release held behind the cluster detection (see route) that the
+    // cluster fails with everything it holds (the detection failed before
+    // anything was sent, or the client is shutting down): the commands held
+    // before it have just been completed, so the release takes effect now.
+    // It has no callback.
+    reply_release(reply);
+    route_op(c);
+    return;
+  }
   c->state.store(CmdState::kDone, std::memory_order_release);
   if (!opts_.poll_mode || (c->flags & kFlagDirect) != 0) {
     {
@@ -834,20 +862,27 @@ void Client::shutdown_loop() {
     cancels_.clear();
   }
   while (Command *c = rest.pop_front()) {
+    if (c->lease != nullptr) track_lease(c->lease);
     if (!is_control(c->op)) {
       if (c->op == Op::kToNode) delete static_cast<std::string *>(c->obj);
       c->obj = nullptr;
       c->op = Op::kCommand;
       complete(c, JR_ECLOSED, nullptr);
     } else {
+      // A release takes effect at once here: the commands the cluster holds
+      // are completed below, never routed again.
       route_op(c);
     }
   }
   // Subscribers first: nothing they own reacts to the topology any more.
   subs_->shutdown();
+  // Then the cluster: what it holds was never sent (JR_ECLOSED). Shutting
+  // the seed connection down first failed its pending CLUSTER SLOTS with
+  // JR_ESHUTDOWN, which routed the held commands again into connections
+  // being shut down (a held cluster call re-sent the probe forever).
+  cluster_->shutdown();
   conn_->shutdown();
   pool_->shutdown();
-  cluster_->shutdown();
   for (Lease *l : leases_) {
     while (Command *p = l->pending.pop_front()) complete(p, JR_ECLOSED, nullptr);
   }

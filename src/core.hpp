@@ -234,6 +234,7 @@ struct Lease {
   Connection *conn = nullptr;
   CmdList pending;  // commands before the connection is granted
   bool requested = false;
+  bool tracked = false;  // in Client::leases_ (freed with the client unless released)
   bool watched = false;
   uint64_t epoch = 0;  // connection epoch when WATCH was written
 };
@@ -463,6 +464,7 @@ class Client {
   void run();
   void route(Command *c);
   void route_op(Command *c);
+  void track_lease(Lease *l);
   void do_cancel(jr_req_id id);
   void shutdown_loop();
   void flush_completions();
@@ -495,7 +497,7 @@ class Client {
   std::unique_ptr<Cluster> cluster_;
   std::unique_ptr<TlsContext> tls_;
   std::vector<std::unique_ptr<Monitor>> monitors_;
-  std::vector<Lease *> leases_;  // WATCH leases alive
+  std::vector<Lease *> leases_;  // WATCH leases the loop has seen and not released
   std::vector<Connection *> dirty_;
 
   CommandPool cmds_;

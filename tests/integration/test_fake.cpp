@@ -4,7 +4,13 @@
 #include <jr/jr.h>
 
 #include <atomic>
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "fake_server.hpp"
 #include "jr_test.hpp"
@@ -141,4 +147,170 @@ TEST(FakeServer, UnsolicitedReplyIsAProtocolError) {
   EXPECT_EQ(r.str(), "one");
   // The extra reply desynchronises the stream: the connection is replaced.
   EXPECT_TRUE(eventually([&] { return call(c, {"PING"}).str() == "fine"; }));
+}
+
+// ---- The cluster probe (CLUSTER SLOTS) held back by the server ----------------
+//
+// Until the probe is answered the loop holds every command. These servers
+// answer it only when the test says so (or never), parse what they get and
+// record each connection's command names.
+
+namespace {
+
+// Takes one complete RESP multi-bulk request off the front of buf.
+bool take_command(std::string &buf, std::vector<std::string> &args) {
+  args.clear();
+  if (buf.empty() || buf[0] != '*') return false;
+  size_t e = buf.find("\r\n");
+  if (e == std::string::npos) return false;
+  int argc = std::atoi(buf.c_str() + 1);
+  size_t p = e + 2;
+  for (int i = 0; i < argc; i++) {
+    if (p >= buf.size() || buf[p] != '$') return false;
+    e = buf.find("\r\n", p);
+    if (e == std::string::npos) return false;
+    size_t len = static_cast<size_t>(std::atol(buf.c_str() + p + 1));
+    if (e + 2 + len + 2 > buf.size()) return false;
+    args.emplace_back(buf, e + 2, len);
+    p = e + 2 + len + 2;
+  }
+  buf.erase(0, p);
+  return true;
+}
+
+class ProbeServer {
+ public:
+  ProbeServer() : srv_([this](int fd, int index) { serve(fd, index); }) { ready_ = true; }
+  [[nodiscard]] std::string endpoint() const { return srv_.endpoint(); }
+  void answer_probe() { answer_ = true; }
+  // The command names connection `index` has received so far.
+  std::vector<std::string> commands(int index) {
+    std::lock_guard<std::mutex> lk(mu_);
+    return seen_[index];
+  }
+  bool probe_seen() {
+    auto c = commands(0);
+    return !c.empty() && c[0] == "CLUSTER";
+  }
+
+ private:
+  void serve(int fd, int index) {
+    while (!ready_) std::this_thread::yield();
+    std::string buf;
+    std::vector<std::string> args;
+    while (!srv_.stopping()) {
+      while (take_command(buf, args)) {
+        std::string name = args.empty() ? "" : args[0];
+        for (char &ch : name) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        {
+          std::lock_guard<std::mutex> lk(mu_);
+          seen_[index].push_back(name);
+        }
+        if (name == "CLUSTER") {
+          while (!answer_ && !srv_.stopping())
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+          if (!answer_) return;
+          FakeServer::send_all(fd, "-ERR This instance has cluster support disabled\r\n");
+        } else {
+          FakeServer::send_all(fd, name == "PING" ? "+PONG\r\n" : "+OK\r\n");
+        }
+      }
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 20) <= 0) continue;
+      char b[4096];
+      ssize_t r = read(fd, b, sizeof b);
+      if (r <= 0) return;
+      buf.append(b, static_cast<size_t>(r));
+    }
+  }
+
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> answer_{false};
+  std::mutex mu_;
+  std::map<int, std::vector<std::string>> seen_;
+  FakeServer srv_;  // last: its threads use the members above
+};
+
+OptionsPtr probe_opts(const ProbeServer &s, const char *dispatch = "loop") {
+  OptionsPtr o;  // cluster=auto (the default): the first command sends the probe
+  o.set("endpoint", s.endpoint())
+      .set("dispatch", dispatch)
+      .set_int("connect_retry", 0)
+      .set_int("command_timeout_ms", 3000);
+  return o;
+}
+
+// jr_client_free on another thread; a client that never finishes freeing
+// ends the test binary at once instead of hanging it until the meson timeout.
+void free_or_abort(jr_client *c) {
+  std::atomic<bool> done{false};
+  std::thread t([&] {
+    jr_client_free(c);
+    done = true;
+  });
+  if (!eventually([&] { return done.load(); }, 10000)) {
+    std::fprintf(stderr, "jr_client_free did not return within 10 s\n");
+    std::abort();
+  }
+  t.join();
+}
+
+}  // namespace
+
+// A jr_watch freed while its WATCH is still held behind the unanswered probe:
+// the release must wait behind that WATCH (it used to free the lease the held
+// WATCH still pointed to, and routing the WATCH once the probe was answered
+// read freed memory: the Go suite's silent SIGSEGV on the loop thread).
+TEST(ClusterProbe, WatchFreedWhileItsWatchIsHeldIsReleasedAfterIt) {
+  ProbeServer srv;
+  auto o = probe_opts(srv);
+  ClientPtr c(o);
+  const char *keys[] = {"k"};
+  jr_watch *w = nullptr;
+  ASSERT_EQ(jr_watch_new(c, -1, 1, keys, nullptr, &w), JR_OK);
+  jr_watch_free(w);
+  ASSERT_TRUE(eventually([&] { return srv.probe_seen(); }));
+  // Let the loop take the release while the probe is still unanswered.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  srv.answer_probe();
+  EXPECT_EQ(call(c, {"PING"}).str(), "PONG");
+  // The WATCH ran on a pooled connection, then the release's UNWATCH.
+  EXPECT_TRUE(eventually([&] {
+    return srv.commands(1) == std::vector<std::string>{"WATCH", "UNWATCH"};
+  }));
+  auto seen = srv.commands(1);
+  for (auto &n : seen) std::printf("[ probe ] pooled connection got %s\n", n.c_str());
+}
+
+// Freeing the client while the probe is written and unanswered: every held
+// command completes once with JR_ECLOSED (it was never sent), in both
+// dispatch modes; a held jr_client_endpoints used to make the loop re-send the
+// probe forever inside jr_client_free (it never returned), and a held WATCH
+// whose jr_watch was freed read its freed lease.
+TEST(ClusterProbe, FreeingTheClientEndsEveryHeldCommand) {
+  for (const char *dispatch : {"loop", "poll"}) {
+    SCOPED_TRACE(dispatch);
+    ProbeServer srv;  // never answers the probe
+    auto o = probe_opts(srv, dispatch);
+    jr_client *c = nullptr;
+    ASSERT_EQ(jr_client_new(o.o, &c), JR_OK);
+    Recorder rec;
+    ASSERT_EQ(submit(c, {"GET", "k"}, rec, 0), JR_OK);
+    ASSERT_EQ(jr_client_endpoints(c, Recorder::cb, rec.expect(1)), JR_OK);
+    const char *keys[] = {"k"};
+    jr_watch *freed = nullptr, *open = nullptr;
+    ASSERT_EQ(jr_watch_new(c, -1, 1, keys, nullptr, &freed), JR_OK);
+    ASSERT_EQ(jr_watch_new(c, -1, 1, keys, nullptr, &open), JR_OK);
+    ASSERT_EQ(jr_watch_submit(open, 2, std::vector<const char *>{"GET", "k"}.data(), nullptr, -1,
+                              Recorder::cb, rec.expect(2)),
+              JR_OK);
+    jr_watch_free(freed);
+    ASSERT_TRUE(eventually([&] { return srv.probe_seen(); }));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    free_or_abort(c);  // `open` is released with the client
+    EXPECT_EQ(rec.done(), 3u);
+    EXPECT_EQ(rec.duplicates(), 0u);
+    for (size_t i = 0; i < 3; i++) EXPECT_EQ(rec.get(i).status, JR_ECLOSED) << i;
+    EXPECT_EQ(srv.commands(0), std::vector<std::string>{"CLUSTER"});
+  }
 }
