@@ -9,6 +9,8 @@
 #include "commands.hpp"
 #include "options.hpp"
 
+struct jr_watch;
+
 struct jr_multi {
   jr::Client *impl;
   int db;
@@ -16,6 +18,8 @@ struct jr_multi {
   jr::Tx *tx;
   jr::Lease *lease;  // set for the transaction that ends a WATCH
   jr_client *owner;
+  jr_watch *watch = nullptr;  // that WATCH, while both handles exist
+  bool orphaned = false;      // its WATCH was freed first: it cannot run
 };
 
 struct jr_watch {
@@ -24,6 +28,7 @@ struct jr_watch {
   jr::Lease *lease;
   bool multi_taken;
   jr_client *owner;
+  jr_multi *multi = nullptr;  // the transaction taken from it, not executed yet
 };
 
 struct jr_sub {
@@ -73,7 +78,14 @@ int multi_create(jr_client *owner, int db, jr::Lease *lease, bool watch, jr_mult
   return JR_OK;
 }
 
+// The two handles of a conditional transaction forget each other.
+void multi_unlink(jr_multi *m) {
+  if (m->watch != nullptr) m->watch->multi = nullptr;
+  m->watch = nullptr;
+}
+
 void multi_fail(jr_multi *m, int code) {
+  multi_unlink(m);
   m->owner->untrack(m);
   for (auto &it : m->tx->items) it.cb(it.userdata, code, nullptr);
   delete m->tx;
@@ -123,6 +135,11 @@ JR_API int jr_multi_add(jr_multi *m, size_t argc, const char *const *argv, const
 
 JR_API int jr_multi_exec(jr_multi *m, int64_t timeout_ms, jr_reply_cb exec_cb, void *userdata) {
   if (m == nullptr) return JR_EINVAL;
+  if (m->orphaned) {
+    // Its WATCH is gone: the transaction cannot run as conditional.
+    multi_fail(m, JR_EMISUSE);
+    return JR_EMISUSE;
+  }
   jr::Client *impl = m->impl;
   const char *argv[] = {"EXEC"};
   const size_t lens[] = {4};
@@ -147,6 +164,7 @@ JR_API int jr_multi_exec(jr_multi *m, int64_t timeout_ms, jr_reply_cb exec_cb, v
     multi_fail(m, rc);
     return rc;
   }
+  multi_unlink(m);
   m->owner->untrack(m);
   delete m;  // the Tx now belongs to the command
   return JR_OK;
@@ -193,7 +211,11 @@ JR_API int jr_watch_new(jr_client *client, int db, size_t nkeys, const char *con
       return rc;
     }
     // Left open at jr_client_free: the client releases the lease itself.
-    client->track(w, [](void *h) { delete static_cast<jr_watch *>(h); });
+    client->track(w, [](void *h) {
+      auto *wh = static_cast<jr_watch *>(h);
+      if (wh->multi != nullptr) wh->multi->watch = nullptr;
+      delete wh;
+    });
     *out = w;
     return JR_OK;
   });
@@ -227,12 +249,22 @@ JR_API int jr_watch_multi(jr_watch *w, jr_multi **out) {
   if (w == nullptr) return JR_EINVAL;
   if (w->multi_taken) return JR_EMISUSE;
   int rc = jr::guarded([&] { return multi_create(w->owner, w->db, w->lease, true, out); });
-  if (rc == JR_OK) w->multi_taken = true;
+  if (rc == JR_OK) {
+    w->multi_taken = true;
+    w->multi = *out;
+    (*out)->watch = w;
+  }
   return rc;
 }
 
 JR_API void jr_watch_free(jr_watch *w) {
   if (w == nullptr) return;
+  if (jr_multi *m = w->multi) {
+    // Its transaction, not executed yet, loses the lease it would run on.
+    m->watch = nullptr;
+    m->lease = nullptr;
+    m->orphaned = true;
+  }
   if (!post_op(w->impl, jr::Op::kWatchRelease, nullptr, w->lease)) {
     // The client is closing: its shutdown releases every lease.
   }

@@ -341,8 +341,11 @@ JR_API void jr_multi_discard(jr_multi *multi);
  * changed, every queued callback gets JR_EWATCH. jr_watch_free releases the
  * connection to the pool (after UNWATCH; a connection in an unknown state is
  * closed instead). Returns as for the client calls; jr_watch_multi returns
- * JR_EMISUSE if called twice. Thread: one thread at a time per jr_watch.
- * Since: 0.1 */
+ * JR_EMISUSE if called twice. Freeing the jr_watch before jr_multi_exec of
+ * its transaction ends the watch: that jr_multi_exec then returns
+ * JR_EMISUSE (each queued callback gets it; nothing is sent) and frees the
+ * handle; jr_multi_discard works as always. Thread: one thread at a time
+ * per jr_watch and its jr_multi. Since: 0.1 */
 JR_API int jr_watch_new(jr_client *client, int db, size_t nkeys, const char *const *keys,
                         const size_t *keylens, jr_watch **out);
 JR_API int jr_watch_submit(jr_watch *watch, size_t argc, const char *const *argv,

@@ -321,6 +321,38 @@ TEST_F(Transparent, WatchConflictFromAnotherClientAbortsTheTransaction) {
   EXPECT_EQ(call(c, {"GET", "w:conflict"}).str(), "12");
 }
 
+TEST_F(Transparent, WatchFreedBeforeItsTransactionRunsMakesItMisuse) {
+  auto o = opts();
+  ClientPtr c(o);
+  call(c, {"SET", "w:orphan", "1"});
+  const char *keys[] = {"w:orphan"};
+  Recorder rec;
+  // Freed with its transaction built but not executed.
+  jr_watch *w = nullptr;
+  ASSERT_EQ(jr_watch_new(c, -1, 1, keys, nullptr, &w), JR_OK);
+  jr_multi *m = nullptr;
+  ASSERT_EQ(jr_watch_multi(w, &m), JR_OK);
+  multi_add(m, rec, 0, {"SET", "w:orphan", "2"});
+  jr_watch_free(w);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the release ran on the loop
+  EXPECT_EQ(jr_multi_exec(m, -1, nullptr, nullptr), JR_EMISUSE);
+  ASSERT_TRUE(rec.wait_all());
+  EXPECT_EQ(rec.get(0).status, JR_EMISUSE);
+  EXPECT_EQ(rec.get(0).count, 1);
+  EXPECT_EQ(call(c, {"GET", "w:orphan"}).str(), "1");
+  // Discarding such a transaction works as always.
+  ASSERT_EQ(jr_watch_new(c, -1, 1, keys, nullptr, &w), JR_OK);
+  ASSERT_EQ(jr_watch_multi(w, &m), JR_OK);
+  multi_add(m, rec, 1, {"SET", "w:orphan", "3"});
+  jr_watch_free(w);
+  jr_multi_discard(m);
+  ASSERT_TRUE(rec.wait_all());
+  EXPECT_EQ(rec.get(1).status, JR_EDISCARDED);
+  // And the other order still runs the transaction.
+  EXPECT_EQ(watch_increment(c, "w:orphan", nullptr), JR_OK);
+  EXPECT_EQ(call(c, {"GET", "w:orphan"}).str(), "2");
+}
+
 TEST_F(Transparent, ManyWatchersWithAPoolOfTwo) {
   auto o = opts();
   o.set_int("max_connections", 2);
