@@ -220,6 +220,8 @@ void ReplyReader::reset() noexcept {
   if (arena_ != nullptr) arena_->reset();
   limit_code_ = 0;
   error_.clear();
+  input_ = nullptr;
+  input_len_ = 0;
 }
 
 size_t ReplyReader::buffered() const noexcept {
@@ -374,7 +376,21 @@ int ReplyReader::check_pending_bulk() noexcept {
 
 int ReplyReader::feed(const char *buf, size_t len) noexcept {
   if (r_ == nullptr) return fail(JR_ENOMEM, "out of memory creating the reader");
-  if (redisReaderFeed(r_, buf, len) != REDIS_OK) return fail(JR_ENOMEM, "out of memory");
+  input_ = buf;
+  input_len_ = len;
+  return 0;
+}
+
+// hiredis keeps unparsed bytes in one buffer and, once 1 KiB of it has been
+// consumed, moves the rest to the front after every reply: fed a whole
+// 64 KiB read of 1 KiB replies at once, it moves ~2 MiB. Fed a few KiB at a
+// time, it moves about as much as it parses.
+int ReplyReader::feed_piece() noexcept {
+  constexpr size_t kPiece = 4096;
+  size_t n = input_len_ < kPiece ? input_len_ : kPiece;
+  if (redisReaderFeed(r_, input_, n) != REDIS_OK) return fail(JR_ENOMEM, "out of memory");
+  input_ += n;
+  input_len_ -= n;
   if (r_->len - r_->pos > 64 * 1024) return check_pending_bulk();
   return 0;
 }
@@ -384,19 +400,21 @@ int ReplyReader::next(jr_reply **out) noexcept {
   if (r_ == nullptr) return fail(JR_ENOMEM, "out of memory creating the reader");
   if (!error_.empty()) return limit_code_ != 0 ? limit_code_ : JR_EPROTO;
   void *obj = nullptr;
-  if (redisReaderGetReply(r_, &obj) != REDIS_OK) {
-    if (limit_code_ != 0) return fail(limit_code_, "reply over limits");
-    std::string msg = "protocol error: ";
-    msg += r_->errstr;
-    error_ = msg;
-    return JR_EPROTO;
-  }
-  if (obj == nullptr) {
-    if (r_->len - r_->pos > 64 * 1024) {
-      int rc = check_pending_bulk();
-      if (rc != 0) return rc;
+  for (;;) {
+    if (redisReaderGetReply(r_, &obj) != REDIS_OK) {
+      if (limit_code_ != 0) return fail(limit_code_, "reply over limits");
+      std::string msg = "protocol error: ";
+      msg += r_->errstr;
+      error_ = msg;
+      return JR_EPROTO;
     }
-    return 0;
+    if (obj != nullptr) break;
+    if (input_len_ == 0) {
+      input_ = nullptr;
+      return 0;
+    }
+    int rc = feed_piece();
+    if (rc != 0) return rc;
   }
   auto *root = static_cast<jr_reply *>(obj);
   root->arena->set_refs(1);

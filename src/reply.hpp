@@ -96,10 +96,14 @@ class ReplyReader {
   ReplyReader(const ReplyReader &) = delete;
   ReplyReader &operator=(const ReplyReader &) = delete;
 
-  // Returns 0, or JR_EPROTO / JR_ETOOBIG / JR_ENOMEM (message in error()).
+  // Takes the bytes of one read. They are handed to hiredis piece by piece
+  // as next() needs them, so buf must stay valid until next() returns 0 (or
+  // an error), and the next feed() replaces what is left. Returns 0, or
+  // JR_ENOMEM.
   int feed(const char *buf, size_t len) noexcept;
   // Returns 1 with *out (a root whose arena holds one reference), 0 when more
-  // bytes are needed, or a negative code (message in error()).
+  // bytes are needed, or JR_EPROTO / JR_ETOOBIG / JR_ENOMEM (message in
+  // error()).
   int next(jr_reply **out) noexcept;
   // Discards all state (after an error or a reconnect).
   void reset() noexcept;
@@ -116,12 +120,15 @@ class ReplyReader {
   Arena *current() noexcept;
   int fail(int code, const char *msg) noexcept;
   int check_pending_bulk() noexcept;
+  int feed_piece() noexcept;
 
   ReaderLimits limits_;
   redisReader *r_ = nullptr;
   Arena *arena_ = nullptr;  // the reply being built
   int limit_code_ = 0;
   std::string error_;
+  const char *input_ = nullptr;  // bytes of the last feed() not given to hiredis yet
+  size_t input_len_ = 0;
   static redisReplyObjectFunctions fns_;
 };
 

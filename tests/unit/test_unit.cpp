@@ -93,6 +93,40 @@ TEST(Reader, HandlesRepliesSplitAcrossFeeds) {
   EXPECT_EQ(got, 2);
 }
 
+TEST(Reader, OneLargeReadOfManyRepliesIsFedInPieces) {
+  // 300 bulks of 1000 bytes and a 10000-byte bulk that spans pieces, all in
+  // one feed (as one 64 KiB socket read brings them), then a reply cut in
+  // two by the end of the buffer.
+  ReplyReader r{jr::ReaderLimits{}};
+  std::string bytes;
+  for (int i = 0; i < 300; i++)
+    bytes += "$1000\r\n" + std::string(1000, static_cast<char>('a' + i % 26)) + "\r\n";
+  bytes += "$10000\r\n" + std::string(10000, 'z') + "\r\n";
+  bytes += ":12";
+  ASSERT_EQ(r.feed(bytes.data(), bytes.size()), 0);
+  for (int i = 0; i < 301; i++) {
+    jr_reply *root = nullptr;
+    ASSERT_EQ(r.next(&root), 1) << i;
+    size_t len = 0;
+    const char *s = jr_reply_str(root, &len);
+    if (i < 300) {
+      ASSERT_EQ(len, 1000u);
+      EXPECT_EQ(std::string(s, len), std::string(1000, static_cast<char>('a' + i % 26)));
+    } else {
+      ASSERT_EQ(len, 10000u);
+      EXPECT_EQ(std::string(s, len), std::string(10000, 'z'));
+    }
+    jr::reply_release(root);
+  }
+  jr_reply *root = nullptr;
+  EXPECT_EQ(r.next(&root), 0);  // ":12" waits for the rest
+  std::string rest = "34\r\n";
+  ASSERT_EQ(r.feed(rest.data(), rest.size()), 0);
+  ASSERT_EQ(r.next(&root), 1);
+  EXPECT_EQ(jr_reply_integer(root), 1234);
+  jr::reply_release(root);
+}
+
 TEST(Reader, OwnedReplySurvivesReaderReuse) {
   ReplyReader r{jr::ReaderLimits{}};
   Parsed a, b;
@@ -153,7 +187,10 @@ TEST(Reader, LimitsOnBulkLengthElementsAndTotalSize) {
     l2.max_bulk_len = 1 << 20;
     ReplyReader r{l2};
     std::string hdr = "$999999999999\r\n" + std::string(70000, 'x');
-    EXPECT_EQ(r.feed(hdr.data(), hdr.size()), JR_ETOOBIG);
+    ASSERT_EQ(r.feed(hdr.data(), hdr.size()), 0);
+    jr_reply *root = nullptr;
+    EXPECT_EQ(r.next(&root), JR_ETOOBIG);
+    EXPECT_EQ(root, nullptr);
   }
   {
     lim.max_bulk_len = 1 << 20;
