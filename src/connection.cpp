@@ -187,12 +187,27 @@ void Connection::flush() {
   }
   if (out_.empty()) return;
   if (state_ != State::kReady && state_ != State::kHandshake) return;
+  unflushed_ = 0;
+  // Straight to the socket when it takes everything (the common case): no
+  // write request, and the next flush may follow at once (early flushes
+  // while replies are being read).
+  size_t size = out_.size();
+  uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(size));
+  int n = uv_try_write(sock_->stream(), &buf, 1);
+  if (n >= 0 && static_cast<size_t>(n) == size) {
+    out_.clear();
+    return;
+  }
+  if (n < 0 && n != UV_EAGAIN) {
+    lost(JR_ECONNLOST, "write: " + uv_text(n));
+    return;
+  }
+  size_t done = n > 0 ? static_cast<size_t>(n) : 0;
   sock_->writing.clear();
   sock_->writing.swap(out_);
-  uv_buf_t buf = uv_buf_init(sock_->writing.data(), static_cast<unsigned>(sock_->writing.size()));
+  buf = uv_buf_init(sock_->writing.data() + done, static_cast<unsigned>(size - done));
   sock_->write_active = true;
   sock_->wreq.data = sock_;
-  unflushed_ = 0;
   int rc = uv_write(&sock_->wreq, sock_->stream(), &buf, 1, on_write_cb);
   if (rc != 0) {
     sock_->write_active = false;
@@ -565,6 +580,12 @@ void Connection::on_read(ssize_t nread, const char *data) {
 void Connection::on_plain(const char *data, size_t len) {
   int rc = reader_.feed(data, len);
   Sock *sock = sock_;
+  // What the callbacks of these replies submit goes out in a few writes per
+  // window (a quarter of what is in flight, at least 16 replies apart), not
+  // one at the end: the server works on the first part while the rest is
+  // being read. Measured (bench/RESULTS.md): 2x at 256 in flight.
+  size_t every = std::max<size_t>(16, fifo_.size() / 4);
+  size_t until_flush = every;
   while (rc == 0) {
     jr_reply *reply = nullptr;
     rc = reader_.next(&reply);
@@ -575,6 +596,11 @@ void Connection::on_plain(const char *data, size_t len) {
         on_reply(reply);
       }
       if (sock_ != sock) return;  // the reply closed this socket
+      if (--until_flush == 0) {
+        until_flush = every;
+        client_.flush_all();
+        if (sock_ != sock) return;  // the write failed
+      }
       rc = 0;
       continue;
     }
