@@ -1,6 +1,7 @@
 // The client: loop thread, inbox, completions, deadlines, poll dispatch.
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
@@ -381,14 +382,18 @@ int Client::submit_op(Command *c) {
 }
 
 namespace {
-// A blocking call's rendezvous: one futex word. The loop thread publishes
-// the result and wakes the caller with a single FUTEX_WAKE; no mutex is
-// shared with the caller (a mutex + condvar cost several contended futex
-// calls per round trip). After the release store the callback touches
-// nothing of the waiter but its address, so the caller may return (and
-// its stack be reused) at once: a late wake is at worst spurious.
+// A blocking call's rendezvous: one futex word (0 pending, 1 done, 2 the
+// caller sleeps on it). The caller first spins a little: from a fast server
+// the reply is there before a sleep and a wake-up would be over (two system
+// calls and a thread switch saved per call; on a VM a wake-up can cost more
+// than the round trip itself).
+// Only then does it sleep, and only a sleeping caller costs the loop thread
+// a FUTEX_WAKE. No mutex is shared with the caller. After the exchange the
+// callback touches nothing of the waiter but its address, so the caller
+// may return (and its stack be reused) at once: a late wake is at worst
+// spurious.
 struct Waiter {
-  std::atomic<int> done{0};
+  std::atomic<int> state{0};
   int status = 0;
   jr_reply *reply = nullptr;
 };
@@ -400,10 +405,32 @@ void waiter_cb(void *ud, int status, const jr_reply *reply) {
     w->reply = const_cast<jr_reply *>(reply);
   }
   w->status = status;
-  std::atomic<int> *word = &w->done;
-  word->store(1, std::memory_order_release);
-  syscall(SYS_futex, reinterpret_cast<int *>(word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+  std::atomic<int> *word = &w->state;
+  if (word->exchange(1, std::memory_order_acq_rel) == 2)
+    syscall(SYS_futex, reinterpret_cast<int *>(word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
 }
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+int64_t mono_ns() noexcept {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// Blocking callers spinning right now, across clients: at most half the
+// CPUs spin, so that spinning never takes the CPU a reply needs.
+std::atomic<int> g_spinners{0};
+const int g_max_spinners = [] {
+  unsigned n = std::thread::hardware_concurrency();
+  return n >= 2 ? static_cast<int>(n / 2) : 0;
+}();
 }  // namespace
 
 int Client::call(int db, size_t argc, const char *const *argv, const size_t *argvlen,
@@ -412,11 +439,39 @@ int Client::call(int db, size_t argc, const char *const *argv, const size_t *arg
   *out = nullptr;
   if (on_loop_thread()) return JR_EMISUSE;
   Waiter w;
+  int64_t t0 = mono_ns();
   int rc = submit(db, argc, argv, argvlen, timeout_ms, waiter_cb, &w, kFlagDirect, nullptr);
   if (rc != JR_OK) return rc;
-  while (w.done.load(std::memory_order_acquire) == 0)
-    syscall(SYS_futex, reinterpret_cast<int *>(&w.done), FUTEX_WAIT_PRIVATE, 0, nullptr, nullptr,
-            0);
+  // Spin for the reply (up to call_spin_us), then sleep. After 4 spins in
+  // a row that ended in a sleep anyway (a remote server, slow commands)
+  // only every 32nd call spins, to notice when replies come fast again.
+  int64_t budget = opts_.call_spin_us * 1000;
+  if (budget > 0 && spin_misses_.load(std::memory_order_relaxed) >= 4 &&
+      (calls_.fetch_add(1, std::memory_order_relaxed) & 31) != 0)
+    budget = 0;
+  if (budget > 0) {
+    if (g_spinners.fetch_add(1, std::memory_order_relaxed) < g_max_spinners) {
+      for (unsigned i = 1; w.state.load(std::memory_order_acquire) == 0; i++) {
+        cpu_relax();
+        if ((i & 31) != 0) continue;
+        if (mono_ns() - t0 > budget) break;
+        // Let the loop thread run if the scheduler put it on this CPU.
+        sched_yield();
+      }
+      if (w.state.load(std::memory_order_acquire) != 0) {
+        spin_misses_.store(0, std::memory_order_relaxed);
+      } else if (spin_misses_.load(std::memory_order_relaxed) < 4) {
+        spin_misses_.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    g_spinners.fetch_sub(1, std::memory_order_relaxed);
+  }
+  int expected = 0;
+  if (w.state.compare_exchange_strong(expected, 2, std::memory_order_acq_rel)) {
+    while (w.state.load(std::memory_order_acquire) == 2)
+      syscall(SYS_futex, reinterpret_cast<int *>(&w.state), FUTEX_WAIT_PRIVATE, 2, nullptr, nullptr,
+              0);
+  }
   *out = w.reply;
   return w.status;
 }

@@ -230,7 +230,7 @@ int Options::set(const std::string &key, const std::string &value) {
                                            "max_bulk_len",      "max_elements",
                                            "max_reply_bytes",   "max_queued",
                                            "max_connections",   "tls",
-                                           "tls_verify"};
+                                           "tls_verify",        "call_spin_us"};
     for (const char *k : kNumeric)
       if (key == k) return JR_EINVAL;
     return JR_ENOENT;
@@ -291,6 +291,9 @@ int Options::set_int(const std::string &key, int64_t v) {
   } else if (key == "max_queued") {
     if (!in(1, INT32_MAX)) return JR_EINVAL;
     max_queued = v;
+  } else if (key == "call_spin_us") {
+    if (!in(0, 10000)) return JR_EINVAL;
+    call_spin_us = v;
   } else if (key == "endpoint" || key == "url" || key == "username" || key == "password" ||
              key == "client_name" || key == "dispatch" || key == "cluster" ||
              key == "tls_ca_file" || key == "tls_ca_dir" || key == "tls_cert_file" ||

@@ -40,7 +40,8 @@ struct Options {
   int64_t max_queued = 1 << 20;
   int64_t max_queued_bytes = int64_t{1} << 30;
   int max_connections = 10;
-  int cluster_mode = -1;  // -1 auto, 0 never, 1 expected
+  int64_t call_spin_us = 100;  // jr_client_call: longest spin before sleeping
+  int cluster_mode = -1;       // -1 auto, 0 never, 1 expected
   bool read_from_replicas = false;
   bool tls = false;
   bool tls_verify = true;

@@ -148,6 +148,11 @@ JR_API const char *jr_version_string(void);
  *                       blocking commands and WATCH (default 10; the seed's
  *                       maxconnections). A command that finds the pool full
  *                       waits, FIFO, within its deadline.
+ *   call_spin_us        jr_client_call spins up to this long for its reply
+ *                       before it sleeps: a fast server's reply arrives
+ *                       before a sleep and wake-up would be over (default
+ *                       100; 0 = always sleep). At most half the CPUs spin;
+ *                       after 4 spins in vain, only every 32nd call spins.
  *   dispatch            "loop" (default) or "poll"; see jr_client_fd.
  *   tls                 1: TLS on every connection (default 0; rediss://
  *                       URLs set it). The server certificate and host name
