@@ -47,6 +47,37 @@ TEST_F(ClientTest, SetGetRoundTrip) {
   EXPECT_EQ(r.integer(), 5);
 }
 
+TEST_F(ClientTest, BlockingCallsSpinningSleepingAndTimingOut) {
+  OptionsPtr bad;
+  EXPECT_EQ(jr_options_set_int(bad.o, "call_spin_us", -1), JR_EINVAL);
+  EXPECT_EQ(jr_options_set_int(bad.o, "call_spin_us", 10001), JR_EINVAL);
+  for (int spin : {0, 100, 10000}) {
+    auto o = opts();
+    o.set_int("call_spin_us", spin);
+    ClientPtr c(o);
+    // From several threads at once: at most half the CPUs spin, the other
+    // callers sleep; every reply reaches its own caller.
+    std::vector<std::thread> ts;
+    std::atomic<int> wrong{0};
+    for (int t = 0; t < 4; t++) {
+      ts.emplace_back([&, t] {
+        for (int i = 0; i < 200; i++) {
+          std::string v = std::to_string(t) + ":" + std::to_string(i);
+          if (call(c, {"ECHO", v}).str() != v) wrong++;
+        }
+      });
+    }
+    for (auto &th : ts) th.join();
+    EXPECT_EQ(wrong.load(), 0) << "spin " << spin;
+    // Slower than any spin: the caller sleeps and is woken.
+    EXPECT_EQ(call(c, {"DEBUG", "SLEEP", "0.02"}).str(), "OK") << "spin " << spin;
+    // A deadline while waiting.
+    Result r = call(c, {"DEBUG", "SLEEP", "0.3"}, 50);
+    EXPECT_EQ(r.status, JR_ETIMEDOUT) << "spin " << spin;
+    EXPECT_EQ(call(c, {"PING"}).str(), "PONG") << "spin " << spin;
+  }
+}
+
 TEST_F(ClientTest, ServerErrorIsAReplyNotALibraryError) {
   auto o = opts();
   ClientPtr c(o);
