@@ -336,17 +336,35 @@ func (w *Watch) closeLocked() *C.jr_go_batch {
 // ---- Pub/sub and MONITOR --------------------------------------------------------
 
 // Message is one pub/sub or MONITOR delivery.
+//
+// A name the server refuses (e.g. NOPERM from ACL channel rules) arrives as
+// a Message of the subscribing kind ("subscribe", "psubscribe" or
+// "ssubscribe") with Channel set to the name and Err set to the server's
+// *ServerError; that name is not subscribed (libjr dropped it). So check Err
+// before treating a subscribe kind as a confirmation:
+//
+//	if m.Err != nil { // refused: errors.As(m.Err, &se); se.Prefix() == "NOPERM"
+//	} else if m.Kind == "ssubscribe" { // in effect; m.Count sharded channels
+//	}
 type Message struct {
-	// "message", "pmessage", "subscribe", "psubscribe", "unsubscribe",
-	// "punsubscribe", "pong", "monitor" (Payload is the line), "lost" (the
-	// connection was lost; messages may be missed), "resubscribed"
-	// (reconnected and subscribed again) or "closed" (the last one).
+	// "message", "pmessage", "smessage" (a sharded channel's message),
+	// "subscribe", "psubscribe", "ssubscribe", "unsubscribe",
+	// "punsubscribe", "sunsubscribe", "pong", "monitor" (Payload is the
+	// line), "lost" (a connection was lost, or a sharded channel's slot is
+	// moving; messages may be missed), "resubscribed" (every name is
+	// subscribed again) or "closed" (the last one).
 	Kind    string
-	Channel string // message, pmessage; the name for (un)subscribe kinds
+	Channel string // message, pmessage, smessage; the name for (un)subscribe kinds
 	Pattern string // pmessage
-	Payload []byte // message, pmessage, pong, monitor
-	Count   int64  // (un)subscribe kinds: this subscriber's count
-	Reply   Reply  // the raw reply
+	Payload []byte // message, pmessage, smessage, pong, monitor
+	// (un)subscribe kinds: this subscriber's count (channels + patterns for
+	// the plain and p- kinds, sharded channels for the s- kinds); 0 when
+	// refused.
+	Count int64
+	// Non-nil (a *ServerError) when the server refused the name Channel of
+	// a "subscribe", "psubscribe" or "ssubscribe": it is not subscribed.
+	Err   error
+	Reply Reply // the raw reply
 }
 
 // MessageHandler runs on the client's dispatcher goroutine for every
@@ -399,12 +417,15 @@ func toMessage(d *C.jr_go_done) Message {
 	a := r.Array
 	m.Kind = a[0].Text()
 	switch {
-	case m.Kind == "message" && len(a) == 3:
+	case (m.Kind == "message" || m.Kind == "smessage") && len(a) == 3:
 		m.Channel, m.Payload = a[1].Text(), a[2].Bytes
 	case m.Kind == "pmessage" && len(a) == 4:
 		m.Pattern, m.Channel, m.Payload = a[1].Text(), a[2].Text(), a[3].Bytes
 	case m.Kind == "pong" && len(a) >= 2:
 		m.Payload = a[1].Bytes
+	case len(a) == 3 && a[2].Kind == KindError:
+		// [kind, name, error]: the server refused the name.
+		m.Channel, m.Err = a[1].Text(), a[2].Err()
 	case len(a) == 3:
 		m.Channel, m.Count = a[1].Text(), a[2].Int
 	}
@@ -412,7 +433,8 @@ func toMessage(d *C.jr_go_done) Message {
 }
 
 // Subscriber is a pub/sub subscriber. All subscribers of a client share one
-// subscription connection; libjr resubscribes after a reconnect.
+// subscription connection for channels and patterns, and one per serving
+// node for sharded channels; libjr resubscribes after a reconnect.
 type Subscriber struct {
 	c   *client
 	mu  sync.Mutex
@@ -437,7 +459,14 @@ func (c *Client) Subscribe(handler MessageHandler) (*Subscriber, error) {
 	return s, nil
 }
 
-func (s *Subscriber) names(sub, pattern bool, names []string) error {
+// The kinds of names (jr_sub_subscribe's pattern argument).
+const (
+	subChannels = C.JR_SUB_CHANNELS
+	subPatterns = C.JR_SUB_PATTERNS
+	subSharded  = C.JR_SUB_SHARDED
+)
+
+func (s *Subscriber) names(sub bool, kind C.int, names []string) error {
 	a := getArgs()
 	defer putArgs(a)
 	if len(names) > 0 {
@@ -456,7 +485,7 @@ func (s *Subscriber) names(sub, pattern bool, names []string) error {
 	if len(a.lens) > 0 {
 		lens = a.lensPtr()
 	}
-	return codeError(C.jr_go_sub_names(s.raw, cbool(sub), cbool(pattern), a.bufPtr(), lens, C.size_t(len(a.lens))))
+	return codeError(C.jr_go_sub_names(s.raw, cbool(sub), kind, a.bufPtr(), lens, C.size_t(len(a.lens))))
 }
 
 func cbool(b bool) C.int {
@@ -466,20 +495,39 @@ func cbool(b bool) C.int {
 	return 0
 }
 
-// Subscribe adds channels (confirmed by "subscribe" messages).
-func (s *Subscriber) Subscribe(channels ...string) error { return s.names(true, false, channels) }
+// Subscribe adds channels (confirmed by "subscribe" messages; a refused
+// name by a "subscribe" Message with Err set).
+func (s *Subscriber) Subscribe(channels ...string) error {
+	return s.names(true, subChannels, channels)
+}
 
-// PSubscribe adds patterns.
-func (s *Subscriber) PSubscribe(patterns ...string) error { return s.names(true, true, patterns) }
+// PSubscribe adds patterns (confirmed by "psubscribe" messages).
+func (s *Subscriber) PSubscribe(patterns ...string) error {
+	return s.names(true, subPatterns, patterns)
+}
+
+// SSubscribe adds sharded channels (Redis 7 SSUBSCRIBE; published with
+// SPUBLISH, delivered as "smessage"), confirmed by "ssubscribe" messages.
+// libjr subscribes each on the node that serves its slot (in a cluster) and
+// moves it when the slot moves ("lost", then "resubscribed").
+func (s *Subscriber) SSubscribe(channels ...string) error {
+	return s.names(true, subSharded, channels)
+}
 
 // Unsubscribe removes channels (none: all of this subscriber's).
 func (s *Subscriber) Unsubscribe(channels ...string) error {
-	return s.names(false, false, channels)
+	return s.names(false, subChannels, channels)
 }
 
 // PUnsubscribe removes patterns (none: all of this subscriber's).
 func (s *Subscriber) PUnsubscribe(patterns ...string) error {
-	return s.names(false, true, patterns)
+	return s.names(false, subPatterns, patterns)
+}
+
+// SUnsubscribe removes sharded channels (none: all of this subscriber's
+// sharded channels), confirmed by "sunsubscribe" messages.
+func (s *Subscriber) SUnsubscribe(channels ...string) error {
+	return s.names(false, subSharded, channels)
 }
 
 // Ping is answered by a "pong" message carrying text.

@@ -158,7 +158,13 @@ func (b *inbox) wait(t *testing.T, what string, f func([]jr.Message) bool) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	t.Fatalf("timed out waiting for %s", what)
+	b.mu.Lock()
+	got := append([]jr.Message(nil), b.got...)
+	b.mu.Unlock()
+	if len(got) > 20 {
+		got = got[len(got)-20:]
+	}
+	t.Fatalf("timed out waiting for %s; last messages: %+v", what, got)
 }
 
 func countKind(ms []jr.Message, kind string) int {
