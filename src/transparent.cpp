@@ -641,9 +641,21 @@ void SubManager::on_error(Link &l, const jr_reply *reply) {
     shard_moved(l, text, names);
     return;
   }
+  if (names.size() > 1) {
+    // The server refuses a whole command for one name (ACL rules): ask for
+    // each name on its own, so that only the refused ones are refused.
+    for (const auto &n : names) {
+      Topic *t = topic_on(l, s.kind, n);
+      if (s.kind == kShard) {
+        send_shards(l, false, {{t->slot, n}});
+      } else {
+        send(l, Sent::kSub, s.kind, {n});
+      }
+    }
+    return;
+  }
   // Refused (NOPERM, an unknown command on an old server...): each
-  // subscriber of these names gets [kind, name, error], and the names are
-  // dropped.
+  // subscriber of the name gets [kind, name, error], and it is dropped.
   for (const auto &n : names) {
     jr_reply *r =
         make_array_reply({ReplyPart{JR_REPLY_STRING, kSubscribeKind[s.kind], 0},
@@ -654,6 +666,7 @@ void SubManager::on_error(Link &l, const jr_reply *reply) {
       drop(sb, s.kind, {n}, false);
     }
     reply_release(r);
+    check_resubscribed(subs);  // the refused name was the last one awaited
   }
 }
 
