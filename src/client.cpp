@@ -517,9 +517,9 @@ void Client::route(Command *c) {
     return;
   }
   if (c->deadline != 0) arm_deadline(c->deadline);
-  if (!cluster_->detected()) {
+  if (cluster_->holding()) {
     // Once per client: CLUSTER SLOTS (and on a cluster the COMMAND table)
-    // before the first commands, which wait for the answer.
+    // before the first commands, which wait for the answer, in order.
     cluster_->hold(c);
     return;
   }
@@ -586,7 +586,7 @@ void unwatch_done(void *ud, int, const jr_reply *) {
 
 void Client::route_op(Command *c) {
   bool cluster_op = c->op == Op::kAllMasters || c->op == Op::kEndpoints || c->op == Op::kToNode;
-  if (cluster_op && !cluster_->detected()) {
+  if (cluster_op && cluster_->holding()) {
     // Answered from the topology: wait for the detection like commands do.
     if (c->deadline != 0) arm_deadline(c->deadline);
     cluster_->hold(c);
@@ -807,16 +807,6 @@ void Client::emit(int event, const std::string &endpoint, const std::string &det
 }
 
 void Client::complete(Command *c, int status, jr_reply *reply) {
-  if (c->op == Op::kWatchRelease) {
-    // A release held behind the cluster detection (see route) that the
-    // cluster fails with everything it holds (the detection failed before
-    // anything was sent, or the client is shutting down): the commands held
-    // before it have just been completed, so the release takes effect now.
-    // It has no callback.
-    reply_release(reply);
-    route_op(c);
-    return;
-  }
   c->state.store(CmdState::kDone, std::memory_order_release);
   if (!opts_.poll_mode || (c->flags & kFlagDirect) != 0) {
     {

@@ -481,9 +481,33 @@ void Cluster::hold(Command *c) {
 }
 
 void Cluster::release_held() {
+  // In place: what a callback submits meanwhile queues behind the rest.
+  while (detected_ && !table_pending_) {
+    Command *c = held_.pop_front();
+    if (c == nullptr) break;
+    client_.reroute(c);
+  }
+}
+
+// A held entry that will not be routed: a command (or cluster call)
+// completes with `status`; a WATCH release takes effect (the commands held
+// before it have been failed just before).
+void Cluster::fail_one(Command *c, int status) {
+  if (c->op == Op::kWatchRelease) {
+    client_.reroute(c);
+    return;
+  }
+  if (c->op == Op::kToNode) delete static_cast<std::string *>(c->obj);
+  c->obj = nullptr;
+  c->op = Op::kCommand;
+  client_.complete(c, status, nullptr);
+}
+
+void Cluster::fail_held(int status) {
+  // What the callbacks submit meanwhile is held for the next detection.
   CmdList list = held_;
   held_ = CmdList();
-  while (Command *c = list.pop_front()) client_.reroute(c);
+  while (Command *c = list.pop_front()) fail_one(c, status);
 }
 
 void Cluster::on_command_table(int status, const jr_reply *reply) {
@@ -502,7 +526,7 @@ void Cluster::on_slots(int status, const jr_reply *reply, Connection *) {
       // rather than wait for a second round of connect attempts.
       detecting_ = false;
       if (jr_err_unsent(status) != 0) {
-        while (Command *c = held_.pop_front()) client_.complete(c, status, nullptr);
+        fail_held(status);
       } else {
         release_held();
       }
@@ -892,14 +916,17 @@ int64_t Cluster::expire(int64_t now) {
   }
   parked_ = keep;
   keep = CmdList();
-  while (Command *c = held_.pop_front()) {
+  CmdList held = held_;
+  held_ = CmdList();
+  while (Command *c = held.pop_front()) {
     if (c->deadline != 0 && c->deadline <= now) {
-      client_.complete(c, JR_EQUEUETIMEOUT, nullptr);
+      fail_one(c, JR_EQUEUETIMEOUT);
     } else {
       if (c->deadline != 0 && (next == 0 || c->deadline < next)) next = c->deadline;
       keep.push_back(c);
     }
   }
+  keep.append(held_);  // held by the callbacks meanwhile
   held_ = keep;
   for (auto &n : nodes_) {
     int64_t d = n->conn->expire(now);
@@ -1070,7 +1097,7 @@ void Cluster::shutdown() {
   for (auto &r : retries_) client_.complete(r.cmd, JR_ECLOSED, nullptr);
   retries_.clear();
   while (Command *c = parked_.pop_front()) client_.complete(c, JR_ECLOSED, nullptr);
-  while (Command *c = held_.pop_front()) client_.complete(c, JR_ECLOSED, nullptr);
+  fail_held(JR_ECLOSED);
   for (auto &n : nodes_) n->conn->shutdown();
   for (auto &p : pools_) p.second->shutdown();
 }

@@ -62,6 +62,11 @@ class Cluster {
 
   [[nodiscard]] bool enabled() const noexcept { return enabled_; }
   [[nodiscard]] bool detected() const noexcept { return detected_; }
+  // Commands wait in hold() (detection, or the COMMAND table, in flight):
+  // later ones queue behind them, in order.
+  [[nodiscard]] bool holding() const noexcept {
+    return !detected_ || table_pending_ || !held_.empty();
+  }
   // Holds a command until detection (and, on a cluster, the COMMAND table)
   // is done, so that the first commands are routed like the others.
   void hold(Command *c);
@@ -115,6 +120,8 @@ class Cluster {
   int command_slot(Command *c, bool &cross);
   void reroute_parked();
   void release_held();
+  void fail_held(int status);
+  void fail_one(Command *c, int status);
 
   Client &client_;
   bool enabled_ = false;

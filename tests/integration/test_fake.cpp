@@ -180,9 +180,27 @@ bool take_command(std::string &buf, std::vector<std::string> &args) {
 
 class ProbeServer {
  public:
-  ProbeServer() : srv_([this](int fd, int index) { serve(fd, index); }) { ready_ = true; }
+  // cluster: answer the probe with a one-node slot map (itself), then hold
+  // the COMMAND table until answer_table(); else "cluster support disabled".
+  explicit ProbeServer(bool cluster = false)
+      : cluster_(cluster), srv_([this](int fd, int index) { serve(fd, index); }) {
+    ready_ = true;
+  }
   [[nodiscard]] std::string endpoint() const { return srv_.endpoint(); }
   void answer_probe() { answer_ = true; }
+  void answer_table() { answer_table_ = true; }
+  [[nodiscard]] bool table_asked() {
+    std::lock_guard<std::mutex> lk(mu_);
+    for (auto &kv : seen_)
+      for (auto &n : kv.second)
+        if (n == "COMMAND") return true;
+    return false;
+  }
+  // The values of SET k <value>, in the order they reached the server.
+  std::vector<std::string> sets() {
+    std::lock_guard<std::mutex> lk(mu_);
+    return sets_;
+  }
   // The command names connection `index` has received so far.
   std::vector<std::string> commands(int index) {
     std::lock_guard<std::mutex> lk(mu_);
@@ -205,12 +223,27 @@ class ProbeServer {
         {
           std::lock_guard<std::mutex> lk(mu_);
           seen_[index].push_back(name);
+          if (name == "SET" && args.size() == 3) sets_.push_back(args[2]);
         }
         if (name == "CLUSTER") {
           while (!answer_ && !srv_.stopping())
             std::this_thread::sleep_for(std::chrono::milliseconds(2));
           if (!answer_) return;
-          FakeServer::send_all(fd, "-ERR This instance has cluster support disabled\r\n");
+          if (cluster_) {
+            std::string port = std::to_string(srv_.port());
+            FakeServer::send_all(
+                fd, "*1\r\n*3\r\n:0\r\n:16383\r\n*2\r\n$9\r\n127.0.0.1\r\n:" + port + "\r\n");
+          } else {
+            FakeServer::send_all(fd, "-ERR This instance has cluster support disabled\r\n");
+          }
+        } else if (name == "COMMAND") {
+          while (!answer_table_ && !srv_.stopping())
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+          if (!answer_table_) return;
+          // SET: arity -3, first key 1, last 1, step 1.
+          FakeServer::send_all(fd,
+                               "*1\r\n*6\r\n$3\r\nset\r\n:-3\r\n*1\r\n+write\r\n"
+                               ":1\r\n:1\r\n:1\r\n");
         } else {
           FakeServer::send_all(fd, name == "PING" ? "+PONG\r\n" : "+OK\r\n");
         }
@@ -224,10 +257,13 @@ class ProbeServer {
     }
   }
 
+  bool cluster_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> answer_{false};
+  std::atomic<bool> answer_table_{false};
   std::mutex mu_;
   std::map<int, std::vector<std::string>> seen_;
+  std::vector<std::string> sets_;
   FakeServer srv_;  // last: its threads use the members above
 };
 
@@ -305,12 +341,38 @@ TEST(ClusterProbe, FreeingTheClientEndsEveryHeldCommand) {
                               Recorder::cb, rec.expect(2)),
               JR_OK);
     jr_watch_free(freed);
+    // A held call to a chosen node (its address must not leak: LeakSanitizer).
+    const char *ping[] = {"PING"};
+    ASSERT_EQ(jr_client_submit_to(c, srv.endpoint().c_str(), 1, ping, nullptr, -1, Recorder::cb,
+                                  rec.expect(3)),
+              JR_OK);
     ASSERT_TRUE(eventually([&] { return srv.probe_seen(); }));
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     free_or_abort(c);  // `open` is released with the client
-    EXPECT_EQ(rec.done(), 3u);
+    EXPECT_EQ(rec.done(), 4u);
     EXPECT_EQ(rec.duplicates(), 0u);
-    for (size_t i = 0; i < 3; i++) EXPECT_EQ(rec.get(i).status, JR_ECLOSED) << i;
+    for (size_t i = 0; i < 4; i++) EXPECT_EQ(rec.get(i).status, JR_ECLOSED) << i;
     EXPECT_EQ(srv.commands(0), std::vector<std::string>{"CLUSTER"});
   }
+}
+
+// Commands submitted while the COMMAND table is still being read (the slot
+// map already is) queue behind the ones held since the probe: they used to
+// be routed at once and reached the server first.
+TEST(ClusterProbe, CommandsSubmittedWhileTheTableIsReadKeepTheirOrder) {
+  ProbeServer srv(true);
+  auto o = probe_opts(srv);
+  ClientPtr c(o);
+  Recorder rec;
+  ASSERT_EQ(submit(c, {"SET", "k", "first"}, rec, 0), JR_OK);
+  ASSERT_TRUE(eventually([&] { return srv.probe_seen(); }));
+  srv.answer_probe();
+  ASSERT_TRUE(eventually([&] { return srv.table_asked(); }));
+  ASSERT_EQ(submit(c, {"SET", "k", "second"}, rec, 1), JR_OK);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  srv.answer_table();
+  ASSERT_TRUE(rec.wait_all());
+  EXPECT_EQ(rec.get(0).status, JR_OK);
+  EXPECT_EQ(rec.get(1).status, JR_OK);
+  EXPECT_EQ(srv.sets(), (std::vector<std::string>{"first", "second"}));
 }
