@@ -3,7 +3,7 @@
 # connection, closed loop, on a private redis-server.
 #
 #   bench/compare.sh [--quick] [--secs S] [--reps R] [--depths "1 16 64"]
-#                    [--bin path/to/jr-benchmark] [--socket]
+#                    [--bin path/to/jr-benchmark] [--socket] [--pin]
 #
 # For every depth K, op GET/SET and value size 3/1000 it prints the ops/s of
 #   libjr      jr-benchmark --client libjr   --depth K (K in flight, closed loop)
@@ -14,6 +14,9 @@
 # Every cell is measured --reps times (default 3, interleaved libjr, hiredis,
 # redis-benchmark) for --secs each (default 0.5) and the median is shown: the
 # full table takes about two minutes. --quick: one 0.3 s run per cell.
+# --pin: the server on CPU 0 and every client on CPU 1 (taskset). On a small
+# VM the scheduler otherwise puts the client and the server on one CPU in
+# some runs and not in others, and the cells swing by 2x between runs.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -28,6 +31,7 @@ ops="GET SET"
 sizes="3 1000"
 bin=""
 use_socket=0
+pin=0
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -37,7 +41,8 @@ while [ $# -gt 0 ]; do
     --depths) depths="$2"; shift ;;
     --bin) bin="$2"; shift ;;
     --socket) use_socket=1 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --pin) pin=1 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -58,6 +63,13 @@ start_redis "$tmp"
 port="$redis_port"
 sock="$redis_sock"
 
+cpu=()
+if [ "$pin" -eq 1 ]; then
+  [ "$(nproc)" -ge 2 ] || { echo "compare.sh: --pin needs 2 CPUs" >&2; exit 2; }
+  taskset -pc 0 "$redis_pid" >/dev/null
+  cpu=(taskset -c 1)
+fi
+
 if [ "$use_socket" -eq 1 ]; then
   target=(-s "$sock"); rb_target=(-s "$sock")
 else
@@ -71,7 +83,7 @@ field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 # jr <client> <op> <size> <depth>: "ops_per_s p50_us"
 jr() {
   local out
-  out="$("$bin" "${target[@]}" --client "$1" --op "$2" --size "$3" --depth "$4" --duration "$secs")" || {
+  out="$("${cpu[@]}" "$bin" "${target[@]}" --client "$1" --op "$2" --size "$3" --depth "$4" --duration "$secs")" || {
     echo "compare.sh: jr-benchmark --client $1 --op $2 --size $3 --depth $4 failed" >&2; exit 1; }
   echo "$(field ops_per_s <<<"$out") $(field p50_us <<<"$out")"
 }
@@ -83,7 +95,7 @@ rb() {
   fi
   local lc
   lc="$(tr '[:upper:]' '[:lower:]' <<<"$1")"
-  timeout 120 redis-benchmark "${rb_target[@]}" -c 1 -P "$3" -n "$4" -t "$lc" -d "$2" --csv -q |
+  timeout 120 "${cpu[@]}" redis-benchmark "${rb_target[@]}" -c 1 -P "$3" -n "$4" -t "$lc" -d "$2" --csv -q |
     awk -F'","' 'NR==2 {print $2}'
 }
 
@@ -92,7 +104,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 transport=tcp
 [ "$use_socket" -eq 1 ] && transport=unix
 echo "# libjr vs hiredis-async vs redis-benchmark: one connection, $transport, redis $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), $(nproc) cpus"
-echo "# ${secs}s per cell, median of $reps; depth = commands in flight (redis-bm: -c 1 -P depth)"
+echo "# ${secs}s per cell, median of $reps; depth = commands in flight (redis-bm: -c 1 -P depth)$([ "$pin" -eq 1 ] && echo "; server on CPU 0, clients on CPU 1")"
 printf '%-4s %5s %5s | %10s %10s %10s | %10s %8s | %8s %8s\n' \
   op size depth libjr hiredis redis-bm jr/hiredis jr/rb jr_p50us hr_p50us
 printf '%s\n' "-----------------+----------------------------------+---------------------+------------------"
@@ -120,8 +132,8 @@ done
 # ---- blocking round trip ------------------------------------------------------------
 jb=(); hb=()
 for _ in $(seq "$reps"); do
-  jb+=("$("$bin" "${target[@]}" --blocking --client libjr --op GET --size 3 --duration "$secs" | field p50_us)")
-  hb+=("$("$bin" "${target[@]}" --blocking --client hiredis --op GET --size 3 --duration "$secs" | field p50_us)")
+  jb+=("$("${cpu[@]}" "$bin" "${target[@]}" --blocking --client libjr --op GET --size 3 --duration "$secs" | field p50_us)")
+  hb+=("$("${cpu[@]}" "$bin" "${target[@]}" --blocking --client hiredis --op GET --size 3 --duration "$secs" | field p50_us)")
 done
 j="$(median "${jb[@]}")"; h="$(median "${hb[@]}")"
 echo
