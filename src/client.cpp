@@ -752,8 +752,15 @@ void Client::mark_dirty(Connection *conn) {
 
 void Client::flush_all() {
   // One write per connection per loop iteration: automatic pipelining.
-  for (size_t i = 0; i < dirty_.size(); i++) dirty_[i]->flush();
-  dirty_.clear();
+  // A flush can lose its connection (a write error), and what that runs
+  // (callbacks, a topology refresh) can dirty connections flushed a moment
+  // ago: they must land in a list that is flushed next, not in the one
+  // being cleared (its commands sat unwritten until their deadline).
+  while (!dirty_.empty()) {
+    flushing_.swap(dirty_);
+    for (Connection *d : flushing_) d->flush();
+    flushing_.clear();
+  }
   flush_completions();
 }
 

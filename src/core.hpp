@@ -499,6 +499,7 @@ class Client {
   std::vector<std::unique_ptr<Monitor>> monitors_;
   std::vector<Lease *> leases_;  // WATCH leases the loop has seen and not released
   std::vector<Connection *> dirty_;
+  std::vector<Connection *> flushing_;  // flush_all's batch (dirty_ takes new ones)
 
   CommandPool cmds_;
   std::atomic<bool> closing_{false};
