@@ -826,9 +826,11 @@ bool Cluster::redirect(Command *c, jr_reply *reply) {
   if (++c->redirects > 16) return false;  // give the caller the last error
   int64_t now = now_ms();
   if (again) {
-    if (c->deadline != 0 && now + 50 >= c->deadline) return false;
-    if (text.rfind("TRYAGAIN", 0) != 0) refresh("cluster down / readonly / loading");
     int64_t backoff = int64_t{25} << (c->redirects < 5 ? c->redirects : 5);
+    // A retry that would come after the deadline: the caller gets the
+    // server's answer now (it did not run) rather than a timeout later.
+    if (c->deadline != 0 && now + backoff + 50 >= c->deadline) return false;
+    if (text.rfind("TRYAGAIN", 0) != 0) refresh("cluster down / readonly / loading");
     retries_.push_back(Retry{now + backoff, c});
     c->state.store(CmdState::kPending, std::memory_order_release);
     client_.arm_deadline(now + backoff);
