@@ -764,6 +764,19 @@ void Client::flush_all() {
   flush_completions();
 }
 
+void Client::flush_ready() {
+  ready_.swap(dirty_);
+  for (Connection *d : ready_) {
+    if (d->batch_ready()) {
+      d->flush();
+    } else {
+      mark_dirty(d);  // written at the end of the read
+    }
+  }
+  ready_.clear();
+  flush_completions();
+}
+
 void Client::on_check_cb(uv_check_t *h) {
   static_cast<Client *>(h->data)->flush_all();
 }

@@ -581,11 +581,10 @@ void Connection::on_plain(const char *data, size_t len) {
   int rc = reader_.feed(data, len);
   Sock *sock = sock_;
   // What the callbacks of these replies submit goes out in a few writes per
-  // window (a quarter of what is in flight, at least 16 replies apart), not
-  // one at the end: the server works on the first part while the rest is
-  // being read. Measured (bench/RESULTS.md): 2x at 256 in flight.
-  size_t every = std::max<size_t>(16, fifo_.size() / 4);
-  size_t until_flush = every;
+  // window (see batch_ready: a quarter of what is in flight on each
+  // connection), not one at the end: the server works on the first part
+  // while the rest is being parsed. Checked every 16 replies.
+  size_t until_flush = 16;
   while (rc == 0) {
     jr_reply *reply = nullptr;
     rc = reader_.next(&reply);
@@ -597,8 +596,8 @@ void Connection::on_plain(const char *data, size_t len) {
       }
       if (sock_ != sock) return;  // the reply closed this socket
       if (--until_flush == 0) {
-        until_flush = every;
-        client_.flush_all();
+        until_flush = 16;
+        client_.flush_ready();
         if (sock_ != sock) return;  // the write failed
       }
       rc = 0;

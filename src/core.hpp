@@ -5,6 +5,7 @@
 
 #include <uv.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -293,6 +294,11 @@ class Connection {
   // Shutdown: complete everything and close handles.
   void shutdown();
   [[nodiscard]] bool dirty() const noexcept { return !out_.empty(); }
+  // Enough is queued to be worth a write while replies are still being
+  // read: a quarter of what is in flight here, at least 16 commands.
+  [[nodiscard]] bool batch_ready() const noexcept {
+    return unflushed_ >= std::max<size_t>(16, fifo_.size() / 4);
+  }
 
  private:
   enum class State { kIdle, kConnecting, kTls, kHandshake, kReady };
@@ -476,6 +482,9 @@ class Client {
 
  public:
   void flush_all();
+  // While replies are read: writes the connections whose batch_ready(), and
+  // the completions (poll mode); the others wait for the end of the read.
+  void flush_ready();
 
  private:
   static void on_deadline_cb(uv_timer_t *t);
@@ -500,6 +509,7 @@ class Client {
   std::vector<Lease *> leases_;  // WATCH leases the loop has seen and not released
   std::vector<Connection *> dirty_;
   std::vector<Connection *> flushing_;  // flush_all's batch (dirty_ takes new ones)
+  std::vector<Connection *> ready_;     // flush_ready's batch
 
   CommandPool cmds_;
   std::atomic<bool> closing_{false};
