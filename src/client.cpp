@@ -124,6 +124,12 @@ bool Client::forked() const noexcept {
 
 int Client::start() {
   fork_generation_ = g_fork_generation.load();
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  int ncpu = sched_getaffinity(0, sizeof cpus, &cpus) == 0
+                 ? CPU_COUNT(&cpus)
+                 : static_cast<int>(std::thread::hardware_concurrency());
+  max_spinners_ = ncpu / 2;
   if (opts_.endpoints.empty()) {
     Endpoint ep;
     ep.host = "127.0.0.1";
@@ -425,12 +431,9 @@ int64_t mono_ns() noexcept {
 }
 
 // Blocking callers spinning right now, across clients: at most half the
-// CPUs spin, so that spinning never takes the CPU a reply needs.
+// CPUs this process may run on spin, so that spinning never takes the CPU
+// a reply needs (none on a single CPU).
 std::atomic<int> g_spinners{0};
-const int g_max_spinners = [] {
-  unsigned n = std::thread::hardware_concurrency();
-  return n >= 2 ? static_cast<int>(n / 2) : 0;
-}();
 }  // namespace
 
 int Client::call(int db, size_t argc, const char *const *argv, const size_t *argvlen,
@@ -450,7 +453,7 @@ int Client::call(int db, size_t argc, const char *const *argv, const size_t *arg
       (calls_.fetch_add(1, std::memory_order_relaxed) & 31) != 0)
     budget = 0;
   if (budget > 0) {
-    if (g_spinners.fetch_add(1, std::memory_order_relaxed) < g_max_spinners) {
+    if (g_spinners.fetch_add(1, std::memory_order_relaxed) < max_spinners_) {
       for (unsigned i = 1; w.state.load(std::memory_order_acquire) == 0; i++) {
         cpu_relax();
         if ((i & 31) != 0) continue;

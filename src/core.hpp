@@ -524,6 +524,7 @@ class Client {
   // Blocking calls (Client::call): spins in a row that ended in a sleep
   // (at 4, only every 32nd call spins).
   std::atomic<uint32_t> spin_misses_{0};
+  int max_spinners_ = 0;  // half the CPUs the creating thread may run on
   std::atomic<uint32_t> calls_{0};
 
   std::mutex drain_mu_;

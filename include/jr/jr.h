@@ -151,7 +151,8 @@ JR_API const char *jr_version_string(void);
  *   call_spin_us        jr_client_call spins up to this long for its reply
  *                       before it sleeps: a fast server's reply arrives
  *                       before a sleep and wake-up would be over (default
- *                       100; 0 = always sleep). At most half the CPUs spin;
+ *                       100; 0 = always sleep). At most half the CPUs the
+ *                       process may run on spin (none on one CPU);
  *                       after 4 spins in vain, only every 32nd call spins.
  *   dispatch            "loop" (default) or "poll"; see jr_client_fd.
  *   tls                 1: TLS on every connection (default 0; rediss://
