@@ -38,7 +38,9 @@ struct AtFork {
 } g_atfork;
 
 // The client whose callbacks the current thread is running (EMISUSE checks).
-thread_local const Client *tls_in_callback = nullptr;
+// initial-exec: a direct access, not a __tls_get_addr call per callback
+// (a few bytes of static TLS, which glibc reserves for dlopen too).
+[[gnu::tls_model("initial-exec")]] thread_local const Client *tls_in_callback = nullptr;
 
 struct CallbackScope {
   const Client *prev;
@@ -53,7 +55,12 @@ CommandPool::~CommandPool() {
   for (uint32_t i = 0; i < nchunks_; i++) delete[] chunks_[i].load();
 }
 
-Command *CommandPool::acquire() noexcept {
+Command *CommandPool::acquire(bool loop) noexcept {
+  if (loop && !local_.empty()) {
+    Command *c = local_.back();
+    local_.pop_back();
+    return c;
+  }
   std::lock_guard<std::mutex> lk(mu_);
   if (free_.empty()) {
     if (nchunks_ == kMaxChunks) return nullptr;
@@ -77,7 +84,7 @@ Command *CommandPool::acquire() noexcept {
   return c;
 }
 
-void CommandPool::release(Command *c) noexcept {
+void CommandPool::release(Command *c, bool loop) noexcept {
   c->wire.clear();
   c->wire.shrink(64 * 1024);
   c->cb = nullptr;
@@ -86,6 +93,10 @@ void CommandPool::release(Command *c) noexcept {
   c->next = nullptr;
   c->gen.fetch_add(1, std::memory_order_relaxed);
   c->state.store(CmdState::kFree, std::memory_order_release);
+  if (loop && local_.size() < kLocalMax) {
+    local_.push_back(c);  // capacity reserved: cannot throw
+    return;
+  }
   std::lock_guard<std::mutex> lk(mu_);
   free_.push_back(c);  // capacity reserved at chunk creation: cannot throw
 }
@@ -236,7 +247,7 @@ int Client::drain(int64_t timeout_ms) {
 // ---- Submitting ----------------------------------------------------------------
 
 Command *Client::acquire_command() noexcept {
-  Command *c = cmds_.acquire();
+  Command *c = cmds_.acquire(on_loop_thread());
   if (c == nullptr) return nullptr;
   c->op = Op::kCommand;
   c->flags = 0;
@@ -255,7 +266,7 @@ Command *Client::acquire_command() noexcept {
 
 void Client::release_unsubmitted(Command *c) noexcept {
   c->state.store(CmdState::kDone);
-  cmds_.release(c);
+  cmds_.release(c, on_loop_thread());
 }
 
 namespace {
@@ -856,7 +867,7 @@ void Client::release_hold(Command *c) noexcept {
     bool counted = c->counted;
     c->charged = 0;
     c->counted = false;
-    cmds_.release(c);
+    cmds_.release(c, on_loop_thread());
     if (counted) queued_.fetch_sub(1, std::memory_order_relaxed);
   }
 }

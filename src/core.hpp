@@ -195,15 +195,19 @@ class Ring {
 // Slab of commands with stable addresses, indexed for jr_cancel.
 class CommandPool {
  public:
-  CommandPool() = default;
+  CommandPool() { local_.reserve(kLocalMax); }
   ~CommandPool();
-  Command *acquire() noexcept;        // nullptr on OOM
-  void release(Command *c) noexcept;  // any thread
+  // Any thread; loop: the caller is the loop thread, which keeps a private
+  // free list (no lock per command on its own submits and completions).
+  Command *acquire(bool loop) noexcept;  // nullptr on OOM
+  void release(Command *c, bool loop) noexcept;
   Command *lookup(uint32_t index) const noexcept;
 
  private:
   static constexpr uint32_t kChunk = 256;
   static constexpr uint32_t kMaxChunks = 1u << 16;
+  static constexpr size_t kLocalMax = 1024;
+  std::vector<Command *> local_;  // the loop thread's
   std::mutex mu_;
   std::vector<Command *> free_;
   uint32_t nchunks_ = 0;

@@ -101,7 +101,8 @@ struct LocalArenas {
 };
 
 LocalArenas &local_arenas() {
-  static thread_local LocalArenas l;
+  // initial-exec: no __tls_get_addr per reply (see client.cpp).
+  [[gnu::tls_model("initial-exec")]] static thread_local LocalArenas l;
   return l;
 }
 
