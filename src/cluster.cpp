@@ -482,11 +482,8 @@ void Cluster::hold(Command *c) {
 
 void Cluster::release_held() {
   // In place: what a callback submits meanwhile queues behind the rest.
-  while (detected_ && !table_pending_) {
-    Command *c = held_.pop_front();
-    if (c == nullptr) break;
-    client_.reroute(c);
-  }
+  // Also after a failed detection (the commands then try the seed node).
+  while (Command *c = held_.pop_front()) client_.reroute(c);
 }
 
 // A held entry that will not be routed: a command (or cluster call)
