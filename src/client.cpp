@@ -37,6 +37,25 @@ struct AtFork {
   AtFork() { pthread_atfork(nullptr, nullptr, on_fork_child); }
 } g_atfork;
 
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+int64_t mono_ns() noexcept {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// Threads spinning for a reply right now, across clients (blocking callers
+// and loop threads): at most half the CPUs this process may run on spin, so
+// that spinning never takes the CPU a reply needs (none on a single CPU).
+std::atomic<int> g_spinners{0};
+
 // The client whose callbacks the current thread is running (EMISUSE checks).
 // initial-exec: a direct access, not a __tls_get_addr call per callback
 // (a few bytes of static TLS, which glibc reserves for dlopen too).
@@ -179,6 +198,8 @@ int Client::start() {
   uv_prepare_init(&loop_, &prepare_);
   prepare_.data = this;
   uv_prepare_start(&prepare_, on_prepare_cb);
+  uv_idle_init(&loop_, &spin_);
+  spin_.data = this;
   uv_timer_init(&loop_, &deadline_timer_);
   deadline_timer_.data = this;
   try {
@@ -427,24 +448,6 @@ void waiter_cb(void *ud, int status, const jr_reply *reply) {
     syscall(SYS_futex, reinterpret_cast<int *>(word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
 }
 
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
-
-int64_t mono_ns() noexcept {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-// Blocking callers spinning right now, across clients: at most half the
-// CPUs this process may run on spin, so that spinning never takes the CPU
-// a reply needs (none on a single CPU).
-std::atomic<int> g_spinners{0};
 }  // namespace
 
 int Client::call(int db, size_t argc, const char *const *argv, const size_t *argvlen,
@@ -795,6 +798,46 @@ void Client::on_check_cb(uv_check_t *h) {
   static_cast<Client *>(h->data)->flush_all();
 }
 
+// After a write the loop thread polls (an active idle handle: epoll_wait
+// with a zero timeout) for up to loop_spin_us instead of sleeping, so that
+// the reply finds it awake: on a fast server that saves a thread wake-up
+// per round trip, the larger part of it on a VM. The first read ends it.
+// After 4 windows in a row that saw nothing, only every 32nd write spins;
+// and the spinner slots are shared with blocking callers (see g_spinners).
+void Client::spin_after_write() {
+  if (opts_.loop_spin_us == 0) return;
+  int64_t now = mono_ns();
+  if (spinning_) {
+    spin_until_ = now + opts_.loop_spin_us * 1000;
+    return;
+  }
+  if (loop_spin_misses_ >= 4 && (loop_spin_writes_++ & 31) != 0) return;
+  if (g_spinners.fetch_add(1, std::memory_order_relaxed) >= max_spinners_) {
+    g_spinners.fetch_sub(1, std::memory_order_relaxed);
+    return;
+  }
+  spinning_ = true;
+  spin_until_ = now + opts_.loop_spin_us * 1000;
+  uv_idle_start(&spin_, [](uv_idle_t *i) {
+    auto *self = static_cast<Client *>(i->data);
+    if (mono_ns() <= self->spin_until_) return;
+    if (self->loop_spin_misses_ < 4) self->loop_spin_misses_++;
+    self->stop_spin();
+  });
+}
+
+void Client::spin_hit() {
+  if (!spinning_) return;
+  loop_spin_misses_ = 0;
+  stop_spin();
+}
+
+void Client::stop_spin() {
+  spinning_ = false;
+  uv_idle_stop(&spin_);
+  g_spinners.fetch_sub(1, std::memory_order_relaxed);
+}
+
 void Client::on_prepare_cb(uv_prepare_t *h) {
   static_cast<Client *>(h->data)->flush_all();
 }
@@ -970,6 +1013,8 @@ void Client::shutdown_loop() {
   uv_close(reinterpret_cast<uv_handle_t *>(&async_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t *>(&check_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t *>(&prepare_), nullptr);
+  if (spinning_) stop_spin();
+  uv_close(reinterpret_cast<uv_handle_t *>(&spin_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t *>(&deadline_timer_), nullptr);
 }
 

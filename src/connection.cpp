@@ -196,6 +196,7 @@ void Connection::flush() {
   int n = uv_try_write(sock_->stream(), &buf, 1);
   if (n >= 0 && static_cast<size_t>(n) == size) {
     out_.clear();
+    if (push_ == nullptr) client_.spin_after_write();
     return;
   }
   if (n < 0 && n != UV_EAGAIN) {
@@ -535,6 +536,7 @@ void Connection::on_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) 
                                              : "read: " + uv_text(static_cast<int>(nread)));
     return;
   }
+  self->client_.spin_hit();
   self->on_read(nread, buf->base);
   // Write what the callbacks of these replies submitted now, not after the
   // loop has drained every socket: a closed-loop caller's next window goes

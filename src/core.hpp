@@ -442,6 +442,9 @@ class Client {
   void release_hold(Command *c) noexcept;
   void arm_deadline(int64_t deadline);
   void mark_dirty(Connection *conn);
+  // A connection wrote requests (spin for their replies) / read something.
+  void spin_after_write();
+  void spin_hit();
   void emit(int event, const std::string &endpoint, const std::string &detail);
   // Queues a callback (subscriber messages, tx items) through the normal
   // completion path, so it runs in the dispatch mode's thread. Takes a
@@ -499,6 +502,12 @@ class Client {
   uv_async_t async_;
   uv_check_t check_;
   uv_prepare_t prepare_;
+  uv_idle_t spin_;  // active while the loop thread spins for replies
+  bool spinning_ = false;
+  int64_t spin_until_ = 0;
+  uint32_t loop_spin_misses_ = 0;
+  uint32_t loop_spin_writes_ = 0;
+  void stop_spin();
   uv_timer_t deadline_timer_;
   int64_t next_deadline_ = 0;
   std::thread thread_;

@@ -230,7 +230,8 @@ int Options::set(const std::string &key, const std::string &value) {
                                            "max_bulk_len",      "max_elements",
                                            "max_reply_bytes",   "max_queued",
                                            "max_connections",   "tls",
-                                           "tls_verify",        "call_spin_us"};
+                                           "tls_verify",        "call_spin_us",
+                                           "loop_spin_us"};
     for (const char *k : kNumeric)
       if (key == k) return JR_EINVAL;
     return JR_ENOENT;
@@ -294,6 +295,9 @@ int Options::set_int(const std::string &key, int64_t v) {
   } else if (key == "call_spin_us") {
     if (!in(0, 10000)) return JR_EINVAL;
     call_spin_us = v;
+  } else if (key == "loop_spin_us") {
+    if (!in(0, 10000)) return JR_EINVAL;
+    loop_spin_us = v;
   } else if (key == "endpoint" || key == "url" || key == "username" || key == "password" ||
              key == "client_name" || key == "dispatch" || key == "cluster" ||
              key == "tls_ca_file" || key == "tls_ca_dir" || key == "tls_cert_file" ||

@@ -154,6 +154,11 @@ JR_API const char *jr_version_string(void);
  *                       100; 0 = always sleep). At most half the CPUs the
  *                       process may run on spin (none on one CPU);
  *                       after 4 spins in vain, only every 32nd call spins.
+ *   loop_spin_us        after a write the loop thread keeps polling for up
+ *                       to this long before it sleeps, so that the replies
+ *                       find it awake (default 30; 0 = sleep at once). It
+ *                       takes a spinner slot like call_spin_us; after 4
+ *                       windows without a reply only every 32nd write spins.
  *   dispatch            "loop" (default) or "poll"; see jr_client_fd.
  *   tls                 1: TLS on every connection (default 0; rediss://
  *                       URLs set it). The server certificate and host name

@@ -47,13 +47,15 @@ TEST_F(ClientTest, SetGetRoundTrip) {
   EXPECT_EQ(r.integer(), 5);
 }
 
-TEST_F(ClientTest, BlockingCallsSpinningSleepingAndTimingOut) {
+TEST_F(ClientTest, SpinningAndSleepingCallersAndLoopThread) {
   OptionsPtr bad;
   EXPECT_EQ(jr_options_set_int(bad.o, "call_spin_us", -1), JR_EINVAL);
   EXPECT_EQ(jr_options_set_int(bad.o, "call_spin_us", 10001), JR_EINVAL);
+  EXPECT_EQ(jr_options_set_int(bad.o, "loop_spin_us", -1), JR_EINVAL);
+  EXPECT_EQ(jr_options_set_int(bad.o, "loop_spin_us", 10001), JR_EINVAL);
   for (int spin : {0, 100, 10000}) {
     auto o = opts();
-    o.set_int("call_spin_us", spin);
+    o.set_int("call_spin_us", spin).set_int("loop_spin_us", spin);
     ClientPtr c(o);
     // From several threads at once: at most half the CPUs spin, the other
     // callers sleep; every reply reaches its own caller.
@@ -67,7 +69,13 @@ TEST_F(ClientTest, BlockingCallsSpinningSleepingAndTimingOut) {
         }
       });
     }
+    // And pipelined from the same threads' callbacks' point of view: many
+    // in flight at once.
+    Recorder rec;
+    for (int i = 0; i < 500; i++) ASSERT_EQ(submit(c, {"INCR", "t:spin"}, rec, i), JR_OK);
     for (auto &th : ts) th.join();
+    ASSERT_TRUE(rec.wait_all());
+    EXPECT_EQ(rec.duplicates(), 0u);
     EXPECT_EQ(wrong.load(), 0) << "spin " << spin;
     // Slower than any spin: the caller sleeps and is woken.
     EXPECT_EQ(call(c, {"DEBUG", "SLEEP", "0.02"}).str(), "OK") << "spin " << spin;
