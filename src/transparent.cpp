@@ -447,32 +447,38 @@ void SubManager::handle(Request *r) {
   delete r;
 }
 
+// Every topic the link serves is unconfirmed and unsent (a connection
+// began or ended); returns them as (kind, slot, name).
+std::vector<SubManager::Served> SubManager::reset_topics(Link &l) {
+  std::vector<Served> out;
+  for (int k = 0; k < kKinds; k++) {
+    if ((k == kShard) == (&l == &classic_)) continue;
+    for (auto &[name, t] : topics_[k]) {
+      if (k == kShard && t.link != &l) continue;
+      set_confirmed(t, false);
+      t.sent = false;
+      out.push_back(Served{k, t.slot, name, &t});
+    }
+  }
+  return out;
+}
+
 void SubManager::on_ready(Connection &c) {
   Link *l = link_of(c);
   if (l == nullptr) return;
   l->sent.clear();
   l->down = false;
+  std::vector<Served> served = reset_topics(*l);
   if (l != &classic_) {
     // A new connection to the node: every sharded channel placed here.
     std::vector<std::pair<uint16_t, std::string>> all;
-    for (auto &[name, t] : topics_[kShard]) {
-      if (t.link != l) continue;
-      set_confirmed(t, false);
-      t.sent = false;
-      all.emplace_back(t.slot, name);
-    }
+    for (auto &sv : served) all.emplace_back(sv.slot, std::move(sv.name));
     send_shards(*l, false, std::move(all));
     return;
   }
-  for (int k : {kChannel, kPattern}) {
-    std::vector<std::string> names;
-    for (auto &[name, t] : topics_[k]) {
-      set_confirmed(t, false);
-      t.sent = false;
-      names.push_back(name);
-    }
-    send(*l, Sent::kSub, k, std::move(names));
-  }
+  std::vector<std::string> names[2];
+  for (auto &sv : served) names[sv.kind].push_back(std::move(sv.name));
+  for (int k : {kChannel, kPattern}) send(*l, Sent::kSub, k, std::move(names[k]));
   for (auto &p : pings_)
     if (!p.sent) send_ping(p);
   check_resubscribed(subs_);  // those with nothing to wait for
@@ -483,13 +489,10 @@ void SubManager::on_lost(Connection &c) {
   if (l == nullptr) return;
   l->sent.clear();
   l->down = true;
+  std::vector<Served> served = reset_topics(*l);
   if (l != &classic_) {
-    for (auto &[name, t] : topics_[kShard]) {
-      if (t.link != l) continue;
-      for (Sub *s : t.subs) tell_lost(s);
-      set_confirmed(t, false);
-      t.sent = false;
-    }
+    for (auto &sv : served)
+      for (Sub *s : sv.topic->subs) tell_lost(s);
     // A lost node may have failed over: learn the new owners.
     Cluster &cl = client_.cluster();
     if (cl.enabled() && l->topics > 0) {
@@ -497,12 +500,6 @@ void SubManager::on_lost(Connection &c) {
       arm_retry();
     }
     return;
-  }
-  for (int k : {kChannel, kPattern}) {
-    for (auto &kv : topics_[k]) {
-      set_confirmed(kv.second, false);
-      kv.second.sent = false;
-    }
   }
   // Everyone this connection serves hears of it: subscribers of channels or
   // patterns, of pings in flight, or of nothing yet.

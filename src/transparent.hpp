@@ -86,6 +86,13 @@ class SubManager : public PushHandler {
     std::string text;
     bool sent;
   };
+  struct Served {
+    int kind;
+    uint16_t slot;
+    std::string name;
+    Topic *topic;
+  };
+  std::vector<Served> reset_topics(Link &l);
   void subscribe(Sub *sub, int kind, const std::vector<std::string> &names);
   void unsubscribe(Sub *sub, int kind, std::vector<std::string> names);
   void drop(Sub *sub, int kind, const std::vector<std::string> &names, bool tell);

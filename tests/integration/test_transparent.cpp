@@ -449,15 +449,26 @@ TEST_F(Transparent, PubSubSurvivesClientKillAndRestart) {
   const char *pt[] = {"ps:p*"};
   ASSERT_EQ(jr_sub_subscribe(sub, 1, 1, pt, nullptr), JR_OK);
   ASSERT_FALSE(in.next_of("psubscribe").empty());
+  // Sharded channels too: their own connection (standalone: to the same
+  // server), killed by the same CLIENT KILL.
+  const char *sh[] = {"ps:s1", "ps:s2"};
+  ASSERT_EQ(jr_sub_subscribe(sub, JR_SUB_SHARDED, 2, sh, nullptr), JR_OK);
+  ASSERT_FALSE(in.next_of("ssubscribe").empty());
+  ASSERT_FALSE(in.next_of("ssubscribe").empty());
   s.cmd("CLIENT KILL TYPE pubsub");
+  // One JR_SUB_LOST for the two connections, one JR_SUB_RESUBSCRIBED once
+  // everything is back.
   auto lost = in.next(3000);
   EXPECT_EQ(lost.first, JR_SUB_LOST);
   auto back = in.next(5000);
   EXPECT_EQ(back.first, JR_SUB_RESUBSCRIBED);
+  EXPECT_EQ(in.next(300).first, -999) << "a second LOST or RESUBSCRIBED";
   EXPECT_EQ(call(c, {"PUBLISH", "ps:b", "after-kill"}).integer(), 1);
   EXPECT_EQ(in.next_of("message"), (std::vector<std::string>{"message", "ps:b", "after-kill"}));
   EXPECT_EQ(call(c, {"PUBLISH", "ps:pq", "pattern"}).integer(), 1);
   EXPECT_FALSE(in.next_of("pmessage").empty());
+  EXPECT_EQ(call(c, {"SPUBLISH", "ps:s2", "sharded"}).integer(), 1);
+  EXPECT_EQ(in.next_of("smessage"), (std::vector<std::string>{"smessage", "ps:s2", "sharded"}));
 
   s.restart();
   EXPECT_EQ(in.next_of_status(JR_SUB_RESUBSCRIBED), true);
@@ -465,6 +476,11 @@ TEST_F(Transparent, PubSubSurvivesClientKillAndRestart) {
     return call(c, {"PUBLISH", "ps:a", "after-restart"}).integer() == 1;
   }));
   EXPECT_EQ(in.next_of("message"), (std::vector<std::string>{"message", "ps:a", "after-restart"}));
+  EXPECT_TRUE(eventually([&] {
+    return call(c, {"SPUBLISH", "ps:s1", "after-restart"}).integer() == 1;
+  }));
+  EXPECT_EQ(in.next_of("smessage"),
+            (std::vector<std::string>{"smessage", "ps:s1", "after-restart"}));
   jr_sub_free(sub);
   EXPECT_TRUE(in.wait_closed());
 }
@@ -514,27 +530,6 @@ TEST_F(Transparent, ShardedChannelsOnAStandaloneServer) {
   EXPECT_TRUE(eventually([&] { return call(c, {"SPUBLISH", "sh:one", "y"}).integer() == 0; }));
   jr_sub_free(sa);
   EXPECT_TRUE(a.wait_closed());
-}
-
-TEST_F(Transparent, ShardedChannelsSurviveClientKill) {
-  RedisServer s;
-  OptionsPtr o;
-  o.set("endpoint", s.endpoint()).set_int("connect_retry", 50);
-  Inbox in;  // declared first: outlives the client's final callbacks
-  ClientPtr c(o);
-  jr_sub *sub = nullptr;
-  ASSERT_EQ(jr_sub_new(c, Inbox::cb, &in, &sub), JR_OK);
-  const char *sh[] = {"sh:k1", "sh:k2"};
-  ASSERT_EQ(jr_sub_subscribe(sub, JR_SUB_SHARDED, 2, sh, nullptr), JR_OK);
-  ASSERT_FALSE(in.next_of("ssubscribe").empty());
-  ASSERT_FALSE(in.next_of("ssubscribe").empty());
-  s.cmd("CLIENT KILL TYPE pubsub");
-  EXPECT_EQ(in.next(3000).first, JR_SUB_LOST);
-  EXPECT_EQ(in.next(5000).first, JR_SUB_RESUBSCRIBED);
-  EXPECT_EQ(call(c, {"SPUBLISH", "sh:k2", "after-kill"}).integer(), 1);
-  EXPECT_EQ(in.next_of("smessage"), (std::vector<std::string>{"smessage", "sh:k2", "after-kill"}));
-  jr_sub_free(sub);
-  EXPECT_TRUE(in.wait_closed());
 }
 
 TEST_F(Transparent, RefusedSubscriptionsAreReportedAndDropped) {
