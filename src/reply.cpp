@@ -223,6 +223,7 @@ void ReplyReader::reset() noexcept {
   error_.clear();
   input_ = nullptr;
   input_len_ = 0;
+  piece_ = kPiece;
 }
 
 size_t ReplyReader::buffered() const noexcept {
@@ -385,10 +386,12 @@ int ReplyReader::feed(const char *buf, size_t len) noexcept {
 // hiredis keeps unparsed bytes in one buffer and, once 1 KiB of it has been
 // consumed, moves the rest to the front after every reply: fed a whole
 // 64 KiB read of 1 KiB replies at once, it moves ~2 MiB. Fed a few KiB at a
-// time, it moves about as much as it parses.
+// time, it moves about as much as it parses. A piece that completes no
+// reply doubles the next one: an item longer than a piece (a large bulk, a
+// long status line, which hiredis scans from its start on every call) is
+// fed in a few large pieces, not in many small ones.
 int ReplyReader::feed_piece() noexcept {
-  constexpr size_t kPiece = 4096;
-  size_t n = input_len_ < kPiece ? input_len_ : kPiece;
+  size_t n = input_len_ < piece_ ? input_len_ : piece_;
   if (redisReaderFeed(r_, input_, n) != REDIS_OK) return fail(JR_ENOMEM, "out of memory");
   input_ += n;
   input_len_ -= n;
@@ -401,6 +404,7 @@ int ReplyReader::next(jr_reply **out) noexcept {
   if (r_ == nullptr) return fail(JR_ENOMEM, "out of memory creating the reader");
   if (!error_.empty()) return limit_code_ != 0 ? limit_code_ : JR_EPROTO;
   void *obj = nullptr;
+  bool fed = false;
   for (;;) {
     if (redisReaderGetReply(r_, &obj) != REDIS_OK) {
       if (limit_code_ != 0) return fail(limit_code_, "reply over limits");
@@ -409,13 +413,18 @@ int ReplyReader::next(jr_reply **out) noexcept {
       error_ = msg;
       return JR_EPROTO;
     }
-    if (obj != nullptr) break;
+    if (obj != nullptr) {
+      piece_ = kPiece;
+      break;
+    }
     if (input_len_ == 0) {
       input_ = nullptr;
       return 0;
     }
+    if (fed && piece_ < (size_t{1} << 30)) piece_ *= 2;  // the last piece completed nothing
     int rc = feed_piece();
     if (rc != 0) return rc;
+    fed = true;
   }
   auto *root = static_cast<jr_reply *>(obj);
   root->arena->set_refs(1);

@@ -129,6 +129,8 @@ class ReplyReader {
   std::string error_;
   const char *input_ = nullptr;  // bytes of the last feed() not given to hiredis yet
   size_t input_len_ = 0;
+  static constexpr size_t kPiece = 4096;
+  size_t piece_ = kPiece;  // bytes handed to hiredis at a time
   static redisReplyObjectFunctions fns_;
 };
 
