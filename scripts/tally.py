@@ -4,6 +4,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 passed = failed = skipped = 0
+failures = []
 for path in sys.argv[1:]:
     try:
         root = ET.parse(path).getroot()
@@ -16,10 +17,14 @@ for path in sys.argv[1:]:
         for case in cases:
             if case.find("failure") is not None or case.find("error") is not None:
                 failed += 1
+                failures.append(f"{path}: {case.get('classname', '')} {case.get('name', '')}")
             elif case.find("skipped") is not None:
                 skipped += 1
             else:
                 passed += 1
+# The names go just above the total, so that a log's last lines say what failed.
+for name in failures:
+    print(f"FAILED {name}")
 line = f"{passed} passed, {failed} failed"
 if skipped:
     line += f", {skipped} skipped"
