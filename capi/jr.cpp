@@ -59,6 +59,13 @@ JR_API int jr_options_set_event_cb(jr_options *opts, jr_event_cb cb, void *ctx) 
   return JR_OK;
 }
 
+JR_API int jr_options_set_ready_cb(jr_options *opts, jr_ready_cb cb, void *ctx) {
+  if (opts == nullptr) return JR_EINVAL;
+  opts->o.ready_cb = cb;
+  opts->o.ready_ctx = ctx;
+  return JR_OK;
+}
+
 // ---- Client ------------------------------------------------------------------------
 
 JR_API int jr_client_new(const jr_options *opts, jr_client **out) {

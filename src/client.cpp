@@ -923,7 +923,10 @@ void Client::flush_completions() {
     signal = cq_.empty();
     cq_.append(local_done_);
   }
-  if (signal) {
+  if (opts_.ready_cb != nullptr) {
+    CallbackScope scope(this);
+    opts_.ready_cb(opts_.ready_ctx);
+  } else if (signal) {
     uint64_t one = 1;
     ssize_t n;
     do {

@@ -55,6 +55,8 @@ struct Options {
   std::vector<std::vector<std::string>> connect_commands;
   jr_event_cb event_cb = nullptr;
   void *event_ctx = nullptr;
+  jr_ready_cb ready_cb = nullptr;  // poll mode: called instead of signalling the fd
+  void *ready_ctx = nullptr;
 
   int set(const std::string &key, const std::string &value);
   int set_int(const std::string &key, int64_t value);

@@ -8,6 +8,8 @@ package jr_test
 //
 // BenchmarkGetSubmit256: Submit callbacks resubmit from the dispatcher
 // goroutine. BenchmarkGetDo256: 256 goroutines each calling Do in a loop.
+// The ...Loop variants use Options.LoopDelivery (callbacks on libjr's loop
+// thread, one entry into Go per batch).
 
 import (
 	"sync"
@@ -21,8 +23,8 @@ import (
 const benchDepth = 256
 const benchKey = "jr:bench:key"
 
-func benchClient(b *testing.B) *jr.Client {
-	c := newClient(b)
+func benchClient(b *testing.B, loop bool) *jr.Client {
+	c := newClient(b, func(o *jr.Options) { o.LoopDelivery = loop })
 	if _, err := c.Do(bg, "SET", benchKey, "xxx"); err != nil {
 		b.Fatal(err)
 	}
@@ -33,8 +35,13 @@ func report(b *testing.B, n int64, d time.Duration) {
 	b.ReportMetric(float64(n)/d.Seconds(), "ops/s")
 }
 
-func BenchmarkGetSubmit256(b *testing.B) {
-	c := benchClient(b)
+func BenchmarkGetSubmit256(b *testing.B)     { benchSubmit(b, false) }
+func BenchmarkGetSubmit256Loop(b *testing.B) { benchSubmit(b, true) }
+func BenchmarkGetDo256(b *testing.B)         { benchDo(b, false) }
+func BenchmarkGetDo256Loop(b *testing.B)     { benchDo(b, true) }
+
+func benchSubmit(b *testing.B, loop bool) {
+	c := benchClient(b, loop)
 	total := int64(b.N)
 	var issued, done, errs int64
 	finished := make(chan struct{})
@@ -67,8 +74,8 @@ func BenchmarkGetSubmit256(b *testing.B) {
 	}
 }
 
-func BenchmarkGetDo256(b *testing.B) {
-	c := benchClient(b)
+func benchDo(b *testing.B, loop bool) {
+	c := benchClient(b, loop)
 	var next int64
 	total := int64(b.N)
 	var wg sync.WaitGroup

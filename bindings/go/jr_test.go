@@ -20,6 +20,10 @@ import (
 // (bindings/go/test.sh starts one).
 var endpoint string
 
+// JR_TEST_LOOP_DELIVERY=1 runs the tests that use newClient with
+// Options.LoopDelivery (test.sh runs the suite both ways).
+var loopDelivery = os.Getenv("JR_TEST_LOOP_DELIVERY") == "1"
+
 func TestMain(m *testing.M) {
 	endpoint = os.Getenv("JR_TEST_ENDPOINT")
 	if endpoint == "" {
@@ -31,7 +35,7 @@ func TestMain(m *testing.M) {
 
 func newClient(t testing.TB, mod ...func(*jr.Options)) *jr.Client {
 	t.Helper()
-	o := &jr.Options{Endpoints: []string{endpoint}}
+	o := &jr.Options{Endpoints: []string{endpoint}, LoopDelivery: loopDelivery}
 	for _, f := range mod {
 		f(o)
 	}
@@ -607,4 +611,91 @@ func TestSubmitTimeoutCompletesOnTime(t *testing.T) {
 		t.Fatalf("took %v", d)
 	}
 	<-slow
+}
+
+// Loop delivery: callbacks run on libjr's loop thread, a batch at a time;
+// waiting for the client there is refused, not a deadlock; a closed loop
+// of resubmitting callbacks completes every command once, in order; Close
+// completes what is still pending once.
+func TestLoopDeliveryRunsBatchesOnTheLoopThread(t *testing.T) {
+	c := newClient(t, func(o *jr.Options) { o.LoopDelivery = true })
+	must(t)(c.Do(bg, "DEL", "jr:go:loop"))
+
+	misuse := make(chan [2]error, 1)
+	if _, err := c.Submit(func(_ jr.Reply, err error) {
+		_, doErr := c.Do(bg, "PING")
+		misuse <- [2]error{doErr, c.Close()}
+	}, "PING"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case e := <-misuse:
+		if !errors.Is(e[0], jr.ErrMisuse) || !errors.Is(e[1], jr.ErrMisuse) {
+			t.Fatalf("Do and Close in a loop-delivery callback: %v, %v (want ErrMisuse)", e[0], e[1])
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Do inside a loop-delivery callback hung")
+	}
+
+	// 64 chains of 200 INCRs: each chain sees the counter grow (a reply is
+	// its own command's), and every callback runs once.
+	const chains, steps = 64, 200
+	var calls int64
+	var bad atomic.Value
+	done := make(chan struct{})
+	var left int64 = chains
+	for i := 0; i < chains; i++ {
+		n, last := 0, int64(0)
+		var step func(jr.Reply, error)
+		step = func(r jr.Reply, err error) {
+			atomic.AddInt64(&calls, 1)
+			if err != nil {
+				bad.Store(err.Error())
+			} else if r.Int <= last {
+				bad.Store(fmt.Sprintf("INCR replied %d after %d", r.Int, last))
+			}
+			last = r.Int
+			n++
+			if n < steps {
+				if _, err := c.Submit(step, "INCR", "jr:go:loop"); err != nil {
+					bad.Store(err.Error())
+				}
+				return
+			}
+			if atomic.AddInt64(&left, -1) == 0 {
+				close(done)
+			}
+		}
+		if _, err := c.Submit(step, "INCR", "jr:go:loop"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("chains did not finish: %d callbacks", atomic.LoadInt64(&calls))
+	}
+	if v := bad.Load(); v != nil {
+		t.Fatal(v)
+	}
+	if got := must(t)(c.Do(bg, "GET", "jr:go:loop")).Text(); got != fmt.Sprint(chains*steps) {
+		t.Fatalf("counter %s, want %d", got, chains*steps)
+	}
+	if calls != chains*steps {
+		t.Fatalf("%d callbacks, want %d", calls, chains*steps)
+	}
+
+	// Close with commands in flight: each completes exactly once.
+	var closing int64
+	for i := 0; i < 500; i++ {
+		if _, err := c.Submit(func(jr.Reply, error) { atomic.AddInt64(&closing, 1) }, "INCR", "jr:go:loop"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := atomic.LoadInt64(&closing); got != 500 {
+		t.Fatalf("%d completions at Close, want 500", got)
+	}
 }

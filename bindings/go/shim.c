@@ -23,7 +23,11 @@ struct jr_go_client {
   jr_go_event *ev_head;
   jr_go_event *ev_tail;
   jr_go_batch batch;
+  uintptr_t owner; /* loop delivery: the Go client's cgo.Handle (0 until set) */
 };
+
+/* Exported by client.go. */
+extern void jrGoReady(uintptr_t owner);
 
 /* The batch of the thread currently inside jr_dispatch / jr_client_free for
  * a Go client. Poll-mode callbacks run on exactly that thread. */
@@ -35,6 +39,8 @@ static __thread jr_go_batch *tls_batch;
 static pthread_mutex_t stray_mu = PTHREAD_MUTEX_INITIALIZER;
 static jr_go_batch stray;
 static int stray_pending;
+
+static void take_stray(jr_go_batch *b);
 
 static void batch_push(jr_go_batch *b, const jr_go_done *d) {
   if (b->n == b->cap) {
@@ -132,7 +138,58 @@ static void event_trampoline(void *ctx, int event, const char *endpoint, const c
   wake(g);
 }
 
-int jr_go_client_new(jr_options *opts, int with_events, jr_go_client **out) {
+/* Loop thread, loop delivery: one entry into Go per batch of completions
+ * (a cgo callback from a foreign thread costs microseconds in Go 1.19). */
+static __thread uintptr_t tls_delivering; /* the owner whose batch runs here */
+
+static void ready_trampoline(void *ctx) {
+  jr_go_client *g = ctx;
+  uintptr_t owner = __atomic_load_n(&g->owner, __ATOMIC_ACQUIRE);
+  if (owner == 0) return; /* no command can have been submitted yet */
+  uintptr_t prev = tls_delivering;
+  tls_delivering = owner;
+  jrGoReady(owner);
+  tls_delivering = prev;
+}
+
+uintptr_t jr_go_delivering(void) {
+  return tls_delivering;
+}
+
+void jr_go_set_owner(jr_go_client *g, uintptr_t owner) {
+  __atomic_store_n(&g->owner, owner, __ATOMIC_RELEASE);
+}
+
+size_t jr_go_dispatch(jr_go_client *g, jr_go_done **items) {
+  tls_batch = &g->batch;
+  jr_dispatch(g->c, 0);
+  tls_batch = NULL;
+  take_stray(&g->batch);
+  *items = g->batch.items;
+  return g->batch.n;
+}
+
+int jr_go_wait_events(jr_go_client *g) {
+  struct pollfd p;
+  p.fd = g->wake_fd;
+  p.events = POLLIN;
+  for (;;) {
+    p.revents = 0;
+    int rc = poll(&p, 1, -1);
+    if (rc >= 0 || errno != EINTR) break;
+  }
+  uint64_t v;
+  ssize_t n;
+  do {
+    n = read(g->wake_fd, &v, sizeof v);
+  } while (n < 0 && errno == EINTR);
+  pthread_mutex_lock(&g->mu);
+  int stopping = g->stop;
+  pthread_mutex_unlock(&g->mu);
+  return stopping;
+}
+
+int jr_go_client_new(jr_options *opts, int with_events, int loop_delivery, jr_go_client **out) {
   *out = NULL;
   jr_go_client *g = calloc(1, sizeof *g);
   if (g == NULL) return JR_ENOMEM;
@@ -148,6 +205,7 @@ int jr_go_client_new(jr_options *opts, int with_events, jr_go_client **out) {
   if (opts == NULL) rc = JR_ENOMEM;
   if (rc == JR_OK) rc = jr_options_set(opts, "dispatch", "poll");
   if (rc == JR_OK && with_events) rc = jr_options_set_event_cb(opts, event_trampoline, g);
+  if (rc == JR_OK && loop_delivery) rc = jr_options_set_ready_cb(opts, ready_trampoline, g);
   if (rc == JR_OK) rc = jr_client_new(opts, &g->c);
   jr_options_free(own);
   if (rc != JR_OK) {

@@ -37,7 +37,11 @@ typedef struct jr_go_client jr_go_client;
 
 /* Creates the companion and the client (dispatch=poll is forced). opts may
  * be NULL. with_events: install the event hook. */
-int jr_go_client_new(jr_options *opts, int with_events, jr_go_client **out);
+int jr_go_client_new(jr_options *opts, int with_events, int loop_delivery, jr_go_client **out);
+void jr_go_set_owner(jr_go_client *g, uintptr_t owner);
+size_t jr_go_dispatch(jr_go_client *g, jr_go_done **items);
+uintptr_t jr_go_delivering(void);
+int jr_go_wait_events(jr_go_client *g);
 jr_client *jr_go_client_raw(jr_go_client *g);
 
 /* Dispatcher: waits until completions are queued (or jr_go_wake), runs up to

@@ -51,4 +51,8 @@ export JR_TEST_ENDPOINT="127.0.0.1:$port"
 
 cd "$here"
 go vet ./...
+rm -f "${xml%.xml}-loop.xml"
 go test -race -v -count=1 ./... 2>&1 | python3 "$repo/scripts/junit_from.py" go go "$xml"
+# Again with Options.LoopDelivery (callbacks on libjr's loop thread).
+JR_TEST_LOOP_DELIVERY=1 go test -race -v -count=1 ./... 2>&1 |
+  python3 "$repo/scripts/junit_from.py" go go-loop "${xml%.xml}-loop.xml"

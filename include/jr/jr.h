@@ -293,6 +293,17 @@ JR_API const char *jr_refusal_reason(const char *name, size_t len);
 JR_API int jr_client_fd(jr_client *client);
 JR_API size_t jr_dispatch(jr_client *client, size_t max);
 
+/* Poll mode: a hook the loop thread calls, instead of making the descriptor
+ * readable, each time completions join the queue (at most once per loop
+ * iteration, with every completion of that iteration queued). The hook may
+ * run them there with jr_dispatch (on the loop thread, like loop-mode
+ * callbacks), or hand them to another thread. For a runtime whose entry
+ * from a foreign thread is costly (Go's cgo callbacks): it enters once per
+ * batch, not once per callback. The hook must not block; blocking calls
+ * inside it are JR_EMISUSE. Returns: 0, JR_EINVAL. Since: 0.1 */
+typedef void (*jr_ready_cb)(void *ctx);
+JR_API int jr_options_set_ready_cb(jr_options *opts, jr_ready_cb cb, void *ctx);
+
 /* ---- Database views ------------------------------------------------------
  *
  * A jr_db routes commands to database `number` on the shared connection;

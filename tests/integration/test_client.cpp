@@ -510,6 +510,59 @@ TEST_F(ClientTest, PollModeRunsCallbacksOnTheDispatchingThread) {
   EXPECT_EQ(jr_client_fd(nullptr), -1);
 }
 
+TEST_F(ClientTest, ReadyHookRunsBatchesOnTheLoopThreadInsteadOfTheFd) {
+  struct Ctx {
+    std::atomic<jr_client *> c{nullptr};
+    std::thread::id caller;
+    std::atomic<int> hooks{0}, n{0}, call_rc{1};
+    std::atomic<bool> wrong_thread{false};
+  } ctx;
+  ctx.caller = std::this_thread::get_id();
+  auto o = opts();
+  o.set("dispatch", "poll");
+  auto hook = [](void *ud) {
+    auto *x = static_cast<Ctx *>(ud);
+    if (std::this_thread::get_id() == x->caller) x->wrong_thread = true;
+    x->hooks++;
+    jr_client *c = x->c.load();
+    const char *ping[] = {"PING"};
+    jr_reply *r = nullptr;
+    x->call_rc = jr_client_call(c, 1, ping, nullptr, 1000, &r);  // would deadlock
+    jr_reply_free(r);
+    jr_dispatch(c, 0);
+  };
+  ASSERT_EQ(jr_options_set_ready_cb(o.o, hook, &ctx), JR_OK);
+  EXPECT_EQ(jr_options_set_ready_cb(nullptr, hook, &ctx), JR_EINVAL);
+  auto *c = new ClientPtr(o);
+  ctx.c = *c;
+  auto cb = [](void *ud, int status, const jr_reply *) {
+    auto *x = static_cast<Ctx *>(ud);
+    if (std::this_thread::get_id() == x->caller) x->wrong_thread = true;
+    if (status == JR_OK) x->n++;
+  };
+  const int total = 1000;
+  for (int i = 0; i < total; i++) {
+    const char *argv[] = {"PING"};
+    ASSERT_EQ(jr_client_submit(*c, 1, argv, nullptr, -1, cb, &ctx, nullptr), JR_OK);
+  }
+  ASSERT_TRUE(eventually([&] { return ctx.n.load() == total; }));
+  EXPECT_FALSE(ctx.wrong_thread.load());
+  EXPECT_EQ(ctx.call_rc.load(), JR_EMISUSE);
+  EXPECT_GE(ctx.hooks.load(), 1);
+  EXPECT_LT(ctx.hooks.load(), total);  // a batch per loop iteration, not a call per reply
+  pollfd p{jr_client_fd(*c), POLLIN, 0};
+  EXPECT_EQ(poll(&p, 1, 0), 0);  // the hook replaces the descriptor's signal
+  // Commands still in flight at free complete exactly once.
+  std::atomic<int> at_free{0};
+  auto count = [](void *ud, int, const jr_reply *) { ++*static_cast<std::atomic<int> *>(ud); };
+  for (int i = 0; i < 200; i++) {
+    const char *argv[] = {"PING"};
+    ASSERT_EQ(jr_client_submit(*c, 1, argv, nullptr, -1, count, &at_free, nullptr), JR_OK);
+  }
+  delete c;
+  EXPECT_EQ(at_free.load(), 200);
+}
+
 TEST_F(ClientTest, OwnedRepliesOutliveTheCallbackAndTheClient) {
   auto o = opts();
   auto *c = new ClientPtr(o);
