@@ -41,7 +41,7 @@ struct Options {
   int64_t max_queued_bytes = int64_t{1} << 30;
   int max_connections = 10;
   int64_t call_spin_us = 100;  // jr_client_call: longest spin before sleeping
-  int64_t loop_spin_us = 30;   // the loop thread's spin after a write
+  int64_t loop_spin_us = 100;  // the loop thread's spin after a write
   int cluster_mode = -1;       // -1 auto, 0 never, 1 expected
   bool read_from_replicas = false;
   bool tls = false;

@@ -156,7 +156,7 @@ JR_API const char *jr_version_string(void);
  *                       after 4 spins in vain, only every 32nd call spins.
  *   loop_spin_us        after a write the loop thread keeps polling for up
  *                       to this long before it sleeps, so that the replies
- *                       find it awake (default 30; 0 = sleep at once). It
+ *                       find it awake (default 100; 0 = sleep at once). It
  *                       takes a spinner slot like call_spin_us; after 4
  *                       windows without a reply only every 32nd write spins.
  *   dispatch            "loop" (default) or "poll"; see jr_client_fd.
