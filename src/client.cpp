@@ -153,6 +153,7 @@ bool Client::forked() const noexcept {
 }
 
 int Client::start() {
+  if (opts_.ready_cb != nullptr && !opts_.poll_mode) return JR_EINVAL;  // it would never run
   fork_generation_ = g_fork_generation.load();
   cpu_set_t cpus;
   CPU_ZERO(&cpus);

@@ -300,7 +300,8 @@ JR_API size_t jr_dispatch(jr_client *client, size_t max);
  * callbacks), or hand them to another thread. For a runtime whose entry
  * from a foreign thread is costly (Go's cgo callbacks): it enters once per
  * batch, not once per callback. The hook must not block; blocking calls
- * inside it are JR_EMISUSE. Returns: 0, JR_EINVAL. Since: 0.1 */
+ * inside it are JR_EMISUSE. Returns: 0, JR_EINVAL (and jr_client_new
+ * returns JR_EINVAL for a hook without dispatch=poll). Since: 0.1 */
 typedef void (*jr_ready_cb)(void *ctx);
 JR_API int jr_options_set_ready_cb(jr_options *opts, jr_ready_cb cb, void *ctx);
 

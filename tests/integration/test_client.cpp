@@ -533,6 +533,13 @@ TEST_F(ClientTest, ReadyHookRunsBatchesOnTheLoopThreadInsteadOfTheFd) {
   };
   ASSERT_EQ(jr_options_set_ready_cb(o.o, hook, &ctx), JR_OK);
   EXPECT_EQ(jr_options_set_ready_cb(nullptr, hook, &ctx), JR_EINVAL);
+  {
+    auto loop_mode = opts();  // a hook that would never run is refused
+    ASSERT_EQ(jr_options_set_ready_cb(loop_mode.o, hook, &ctx), JR_OK);
+    jr_client *none = nullptr;
+    EXPECT_EQ(jr_client_new(loop_mode.o, &none), JR_EINVAL);
+    EXPECT_EQ(none, nullptr);
+  }
   auto *c = new ClientPtr(o);
   ctx.c = *c;
   auto cb = [](void *ud, int status, const jr_reply *) {
