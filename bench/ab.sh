@@ -52,7 +52,6 @@ if [ "$pin" -eq 1 ]; then
   cpu=(taskset -c 1)
 fi
 
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 
 # run_variant <spec> <op> <size> <depth>: ops/s
 run_variant() {

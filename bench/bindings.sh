@@ -57,7 +57,6 @@ fi
 
 declare -A samples
 add() { samples[$1]="${samples[$1]:-} $2"; }
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 c_run() {
   "$bin" -p "$port" -t get -d 3 -c 1 -P "$depth" -n "$n" "$@" --csv 2>/dev/null |
     awk -F, 'NR == 2 { gsub(/"/, "", $2); print $2 }'

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Sourced by compare.sh and callgrind.sh: locate jr-benchmark and run a
-# private redis-server on a free port (stopped by PID on exit).
+# Sourced by the bench scripts: locate jr-benchmark, take a median, and run
+# a private redis-server on a free port (stopped by PID on exit).
 
 # find_bin <root>: prints the jr-benchmark path ($JR_BENCHMARK wins).
 find_bin() {
@@ -12,6 +12,9 @@ find_bin() {
 }
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# median <numbers...>: prints their median.
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 
 # start_redis <dir> [--cluster]: sets redis_port, redis_sock, redis_pid;
 # installs an EXIT trap that stops the server and removes <dir>. --cluster:

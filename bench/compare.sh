@@ -77,7 +77,6 @@ else
 fi
 
 # ---- helpers ---------------------------------------------------------------------
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 
 # jr <client> <op> <size> <depth>: "ops_per_s p50_us"

@@ -960,7 +960,7 @@ size_t Client::dispatch(size_t max) {
       } else {
         while (batch.size < max - ran && !cq_.empty()) batch.push_back(cq_.pop_front());
       }
-      if (cq_.empty()) {
+      if (cq_.empty() && opts_.ready_cb == nullptr) {  // with a ready hook it is never signalled
         uint64_t v;
         ssize_t n;
         do {

@@ -288,10 +288,8 @@ func NewClient(opts *Options) (*Client, error) {
 	if loop != 0 {
 		c.owner = cgo.NewHandle(c)
 		C.jr_go_set_owner(g, C.uintptr_t(c.owner))
-		go c.eventLoop()
-	} else {
-		go c.dispatcher()
 	}
+	go c.dispatcher()
 	cl := &Client{c}
 	runtime.SetFinalizer(cl, func(cl *Client) { _ = cl.Close() })
 	return cl, nil
@@ -300,34 +298,18 @@ func NewClient(opts *Options) (*Client, error) {
 // dispatchMax bounds one dispatch round (the batch grows only at Close).
 const dispatchMax = 1024
 
+// dispatcher runs events, and completions unless loop delivery runs them
+// (jrGoReady); it ends at Close.
 func (c *client) dispatcher() {
 	defer close(c.done)
 	var items *C.jr_go_done
 	var stopping C.int
 	for {
-		n := int(C.jr_go_wait(c.g, dispatchMax, &items, &stopping))
-		if n > 0 {
-			atomic.StoreInt32(&c.pend.on, 1)
-			c.deliver(unsafe.Slice(items, n))
-			C.jr_go_batch_release(c.g)
-			c.flushDeferred()
+		if c.owner != 0 {
+			stopping = C.jr_go_wait_events(c.g)
+		} else {
+			c.runBatch(items, int(C.jr_go_wait(c.g, dispatchMax, &items, &stopping)))
 		}
-		if c.onEvent != nil {
-			c.events()
-		}
-		if stopping != 0 {
-			return
-		}
-	}
-}
-
-// eventLoop is the dispatcher of loop delivery: completions are run by
-// jrGoReady on libjr's loop thread; this goroutine runs events and ends at
-// Close.
-func (c *client) eventLoop() {
-	defer close(c.done)
-	for {
-		stopping := C.jr_go_wait_events(c.g)
 		if c.onEvent != nil {
 			c.events()
 		}
@@ -342,12 +324,19 @@ func jrGoReady(owner C.uintptr_t) {
 	c := cgo.Handle(owner).Value().(*client)
 	var items *C.jr_go_done
 	n := int(C.jr_go_dispatch(c.g, &items))
-	if n > 0 {
-		atomic.StoreInt32(&c.pend.on, 1)
-		c.deliver(unsafe.Slice(items, n))
-		C.jr_go_batch_release(c.g)
-		c.flushDeferred()
+	c.runBatch(items, n)
+}
+
+// runBatch runs n recorded completions, then sends the Submits their
+// callbacks made (see deferred).
+func (c *client) runBatch(items *C.jr_go_done, n int) {
+	if n == 0 {
+		return
 	}
+	atomic.StoreInt32(&c.pend.on, 1)
+	c.deliver(unsafe.Slice(items, n))
+	C.jr_go_batch_release(c.g)
+	c.flushDeferred()
 }
 
 // inDelivery reports whether the caller is a callback that loop delivery

@@ -160,33 +160,50 @@ void jr_go_set_owner(jr_go_client *g, uintptr_t owner) {
   __atomic_store_n(&g->owner, owner, __ATOMIC_RELEASE);
 }
 
-size_t jr_go_dispatch(jr_go_client *g, jr_go_done **items) {
+/* Runs up to max (0: all) queued completions into g's batch, with any
+ * strays; returns the batch. */
+static size_t dispatch_batch(jr_go_client *g, size_t max, jr_go_done **items) {
   tls_batch = &g->batch;
-  jr_dispatch(g->c, 0);
+  jr_dispatch(g->c, max);
   tls_batch = NULL;
   take_stray(&g->batch);
   *items = g->batch.items;
   return g->batch.n;
 }
 
-int jr_go_wait_events(jr_go_client *g) {
-  struct pollfd p;
-  p.fd = g->wake_fd;
-  p.events = POLLIN;
+size_t jr_go_dispatch(jr_go_client *g, jr_go_done **items) {
+  return dispatch_batch(g, 0, items);
+}
+
+/* Sleeps until one of the n descriptors is readable. */
+static void wait_readable(struct pollfd *p, nfds_t n) {
   for (;;) {
-    p.revents = 0;
-    int rc = poll(&p, 1, -1);
-    if (rc >= 0 || errno != EINTR) break;
+    for (nfds_t i = 0; i < n; i++) p[i].revents = 0;
+    int rc = poll(p, n, -1);
+    if (rc >= 0 || errno != EINTR) return;
   }
+}
+
+static void drain_wake(jr_go_client *g) {
   uint64_t v;
   ssize_t n;
   do {
     n = read(g->wake_fd, &v, sizeof v);
   } while (n < 0 && errno == EINTR);
+}
+
+static int stopping_of(jr_go_client *g) {
   pthread_mutex_lock(&g->mu);
-  int stopping = g->stop;
+  int stop = g->stop;
   pthread_mutex_unlock(&g->mu);
-  return stopping;
+  return stop;
+}
+
+int jr_go_wait_events(jr_go_client *g) {
+  struct pollfd p = {.fd = g->wake_fd, .events = POLLIN};
+  wait_readable(&p, 1);
+  drain_wake(g);
+  return stopping_of(g);
 }
 
 int jr_go_client_new(jr_options *opts, int with_events, int loop_delivery, jr_go_client **out) {
@@ -233,43 +250,16 @@ static void take_stray(jr_go_batch *b) {
 
 size_t jr_go_wait(jr_go_client *g, size_t max, jr_go_done **items, int *stopping) {
   /* Busy: completions are already queued, no need to sleep in poll. */
-  tls_batch = &g->batch;
-  jr_dispatch(g->c, max);
-  tls_batch = NULL;
-  if (g->batch.n != 0) {
-    take_stray(&g->batch);
-    pthread_mutex_lock(&g->mu);
-    *stopping = g->stop;
-    pthread_mutex_unlock(&g->mu);
-    *items = g->batch.items;
-    return g->batch.n;
+  size_t n = dispatch_batch(g, max, items);
+  if (n == 0) {
+    struct pollfd p[2] = {{.fd = jr_client_fd(g->c), .events = POLLIN},
+                          {.fd = g->wake_fd, .events = POLLIN}};
+    wait_readable(p, 2);
+    if (p[1].revents != 0) drain_wake(g);
+    n = dispatch_batch(g, max, items);
   }
-  struct pollfd p[2];
-  p[0].fd = jr_client_fd(g->c);
-  p[0].events = POLLIN;
-  p[1].fd = g->wake_fd;
-  p[1].events = POLLIN;
-  for (;;) {
-    p[0].revents = p[1].revents = 0;
-    int rc = poll(p, 2, -1);
-    if (rc >= 0 || errno != EINTR) break;
-  }
-  if (p[1].revents != 0) {
-    uint64_t v;
-    ssize_t n;
-    do {
-      n = read(g->wake_fd, &v, sizeof v);
-    } while (n < 0 && errno == EINTR);
-  }
-  tls_batch = &g->batch;
-  jr_dispatch(g->c, max);
-  tls_batch = NULL;
-  take_stray(&g->batch);
-  pthread_mutex_lock(&g->mu);
-  *stopping = g->stop;
-  pthread_mutex_unlock(&g->mu);
-  *items = g->batch.items;
-  return g->batch.n;
+  *stopping = stopping_of(g);
+  return n;
 }
 
 void jr_go_batch_release(jr_go_client *g) {

@@ -294,10 +294,10 @@ JR_API int jr_client_fd(jr_client *client);
 JR_API size_t jr_dispatch(jr_client *client, size_t max);
 
 /* Poll mode: a hook the loop thread calls, instead of making the descriptor
- * readable, each time completions join the queue (at most once per loop
- * iteration, with every completion of that iteration queued). The hook may
- * run them there with jr_dispatch (on the loop thread, like loop-mode
- * callbacks), or hand them to another thread. For a runtime whose entry
+ * readable, each time completions join the queue: after every 16 replies
+ * of a read, and at the end of each loop iteration that queued some. The
+ * hook may run them there with jr_dispatch (on the loop thread, like
+ * loop-mode callbacks), or hand them to another thread. For a runtime whose entry
  * from a foreign thread is costly (Go's cgo callbacks): it enters once per
  * batch, not once per callback. The hook must not block; blocking calls
  * inside it are JR_EMISUSE. Returns: 0, JR_EINVAL (and jr_client_new
