@@ -66,6 +66,13 @@ JR_API int jr_options_set_ready_cb(jr_options *opts, jr_ready_cb cb, void *ctx) 
   return JR_OK;
 }
 
+JR_API int jr_options_set_thread_starter(jr_options *opts, jr_thread_starter start, void *ctx) {
+  if (opts == nullptr) return JR_EINVAL;
+  opts->o.starter = start;
+  opts->o.starter_ctx = ctx;
+  return JR_OK;
+}
+
 // ---- Client ------------------------------------------------------------------------
 
 JR_API int jr_client_new(const jr_options *opts, jr_client **out) {

@@ -203,19 +203,23 @@ int Client::start() {
   spin_.data = this;
   uv_timer_init(&loop_, &deadline_timer_);
   deadline_timer_.data = this;
-  try {
-    thread_ = std::thread([this] { run(); });
-  } catch (...) {
-    uv_close(reinterpret_cast<uv_handle_t *>(&async_), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t *>(&check_), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t *>(&prepare_), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t *>(&deadline_timer_), nullptr);
-    conn_->shutdown();
+  bool started = false;
+  if (opts_.starter != nullptr) {
+    started = opts_.starter(opts_.starter_ctx, run_started, this) == 0;
+  } else {
+    try {
+      thread_ = std::thread([this] { run(); });
+      started = true;
+    } catch (...) {
+    }
+  }
+  if (!started) {  // nothing was submitted: close every handle here
+    shutdown_loop();
     uv_run(&loop_, UV_RUN_DEFAULT);
-    uv_loop_close(&loop_);
+    int rc = uv_loop_close(&loop_);
+    (void)rc;
     return JR_ENOMEM;
   }
-  loop_tid_ = thread_.get_id();
   return JR_OK;
 }
 
@@ -223,13 +227,34 @@ void Client::run() {
   // A write to a socket the server closed raises SIGPIPE in the writing
   // thread. Block it here so that it turns into EPIPE for libuv: a library
   // must not kill its host process, nor change the process's handlers.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  sigset_t pipe, old;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, &old);
+  loop_tid_.store(std::this_thread::get_id(), std::memory_order_relaxed);
   uv_run(&loop_, UV_RUN_DEFAULT);
   int rc = uv_loop_close(&loop_);
   (void)rc;
+  loop_tid_.store(std::thread::id(), std::memory_order_relaxed);
+  if (opts_.starter != nullptr && sigismember(&old, SIGPIPE) == 0) {
+    // The caller's thread goes on: drop the SIGPIPEs our writes left
+    // pending (they would be delivered on unblocking), then restore.
+    sigset_t pending;
+    struct timespec zero = {0, 0};
+    while (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1 &&
+           sigtimedwait(&pipe, nullptr, &zero) == SIGPIPE) {
+    }
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  }
+}
+
+void Client::run_started(void *client) {
+  auto *c = static_cast<Client *>(client);
+  c->run();
+  // From the unlock on, destroy may delete the client.
+  std::lock_guard<std::mutex> lk(c->run_mu_);
+  c->run_done_ = true;
+  c->run_cv_.notify_all();
 }
 
 bool Client::in_callback() const noexcept {
@@ -245,7 +270,12 @@ int Client::destroy() {
     stop_ = true;
   }
   uv_async_send(&async_);
-  thread_.join();
+  if (opts_.starter != nullptr) {
+    std::unique_lock<std::mutex> lk(run_mu_);
+    run_cv_.wait(lk, [this] { return run_done_; });
+  } else {
+    thread_.join();
+  }
   // Poll mode: the final completions run here, on the caller's thread.
   if (opts_.poll_mode) dispatch(0);
   delete this;

@@ -429,9 +429,11 @@ class Client {
   int destroy();
   [[nodiscard]] int fd() const noexcept { return efd_; }
   size_t dispatch(size_t max);
+  // Relaxed: only the loop thread's own store can make it true.
   [[nodiscard]] bool on_loop_thread() const noexcept {
-    return std::this_thread::get_id() == loop_tid_;
+    return std::this_thread::get_id() == loop_tid_.load(std::memory_order_relaxed);
   }
+  static void run_started(void *client);
   [[nodiscard]] bool in_callback() const noexcept;
   [[nodiscard]] bool forked() const noexcept;
 
@@ -511,7 +513,12 @@ class Client {
   uv_timer_t deadline_timer_;
   int64_t next_deadline_ = 0;
   std::thread thread_;
-  std::thread::id loop_tid_;
+  std::atomic<std::thread::id> loop_tid_{};
+  // With a thread starter: set when the loop, on its borrowed thread, has
+  // returned (destroy waits for it instead of joining).
+  std::mutex run_mu_;
+  std::condition_variable run_cv_;
+  bool run_done_ = false;
   std::vector<char> read_buf_;
   std::unique_ptr<Connection> conn_;
   std::unique_ptr<Pool> pool_;

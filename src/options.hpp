@@ -57,6 +57,8 @@ struct Options {
   void *event_ctx = nullptr;
   jr_ready_cb ready_cb = nullptr;  // poll mode: called instead of signalling the fd
   void *ready_ctx = nullptr;
+  jr_thread_starter starter = nullptr;  // runs the loop on the caller's thread
+  void *starter_ctx = nullptr;
 
   int set(const std::string &key, const std::string &value);
   int set_int(const std::string &key, int64_t value);

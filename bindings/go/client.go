@@ -107,9 +107,10 @@ type Options struct {
 	// LoopDelivery runs Submit callbacks, message handlers and the
 	// completions of Do on libjr's loop thread, entering Go once per batch
 	// of completions (libjr's ready hook), instead of on a dispatcher
-	// goroutine woken through libjr's descriptor. It saves the two thread
-	// hand-offs per batch: pipelined Submit throughput is 1.2-1.6x (see
-	// bench/RESULTS.md). The cost: a callback that blocks or runs long now
+	// goroutine woken through libjr's descriptor. The loop runs on a
+	// goroutine locked to its own thread (libjr's thread starter), so each
+	// entry is a plain cgo callback. It saves the two thread hand-offs per
+	// batch: pipelined Submit throughput is about 2x (see bench/RESULTS.md). The cost: a callback that blocks or runs long now
 	// also holds up libjr's reads, writes and timers, not only other
 	// callbacks. Do and Close from such a callback return ErrMisuse (with
 	// the dispatcher goroutine they deadlock).
@@ -325,6 +326,15 @@ func jrGoReady(owner C.uintptr_t) {
 	var items *C.jr_go_done
 	n := int(C.jr_go_dispatch(c.g, &items))
 	c.runBatch(items, n)
+}
+
+//export jrGoStartLoop
+func jrGoStartLoop(run, arg C.uintptr_t) {
+	go func() {
+		// Never unlocked: the thread ends with the loop.
+		runtime.LockOSThread()
+		C.jr_go_run_loop(run, arg)
+	}()
 }
 
 // runBatch runs n recorded completions, then sends the Submits their

@@ -699,3 +699,39 @@ func TestLoopDeliveryRunsBatchesOnTheLoopThread(t *testing.T) {
 		t.Fatalf("%d completions at Close, want 500", got)
 	}
 }
+
+// With LoopDelivery libjr's loop runs on a goroutine locked to its thread
+// (so that entering Go from it is a plain cgo callback); Close ends that
+// goroutine: clients opened and closed leave none behind.
+func TestLoopDeliveryLoopGoroutineEndsAtClose(t *testing.T) {
+	count := func() int {
+		runtime.GC()
+		return runtime.NumGoroutine()
+	}
+	before := count()
+	for i := 0; i < 20; i++ {
+		c, err := jr.NewClient(&jr.Options{Endpoints: []string{endpoint}, LoopDelivery: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			// The loop goroutine and the event dispatcher are running.
+			if n := runtime.NumGoroutine(); n < before+2 {
+				t.Fatalf("%d goroutines with a client open, %d before", n, before)
+			}
+		}
+		if got := must(t)(c.Do(bg, "ECHO", "x")).Text(); got != "x" {
+			t.Fatalf("ECHO: %q", got)
+		}
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for count() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := count(); n > before {
+		t.Fatalf("%d goroutines after closing 20 clients, %d before", n, before)
+	}
+}

@@ -28,6 +28,7 @@ struct jr_go_client {
 
 /* Exported by client.go. */
 extern void jrGoReady(uintptr_t owner);
+extern void jrGoStartLoop(uintptr_t run, uintptr_t arg);
 
 /* The batch of the thread currently inside jr_dispatch / jr_client_free for
  * a Go client. Poll-mode callbacks run on exactly that thread. */
@@ -206,6 +207,20 @@ int jr_go_wait_events(jr_go_client *g) {
   return stopping_of(g);
 }
 
+/* Loop delivery: libjr's loop runs on a goroutine's own thread (see
+ * jrGoStartLoop), so its calls into Go are plain cgo callbacks; on a thread
+ * Go did not create each one would set up and tear down an M (needm/dropm:
+ * signal masks and stacks, several system calls). */
+static int go_starter(void *ctx, void (*run)(void *), void *arg) {
+  (void)ctx;
+  jrGoStartLoop((uintptr_t)run, (uintptr_t)arg);
+  return 0;
+}
+
+void jr_go_run_loop(uintptr_t run, uintptr_t arg) {
+  ((void (*)(void *))run)((void *)arg);
+}
+
 int jr_go_client_new(jr_options *opts, int with_events, int loop_delivery, jr_go_client **out) {
   *out = NULL;
   jr_go_client *g = calloc(1, sizeof *g);
@@ -223,6 +238,7 @@ int jr_go_client_new(jr_options *opts, int with_events, int loop_delivery, jr_go
   if (rc == JR_OK) rc = jr_options_set(opts, "dispatch", "poll");
   if (rc == JR_OK && with_events) rc = jr_options_set_event_cb(opts, event_trampoline, g);
   if (rc == JR_OK && loop_delivery) rc = jr_options_set_ready_cb(opts, ready_trampoline, g);
+  if (rc == JR_OK && loop_delivery) rc = jr_options_set_thread_starter(opts, go_starter, NULL);
   if (rc == JR_OK) rc = jr_client_new(opts, &g->c);
   jr_options_free(own);
   if (rc != JR_OK) {

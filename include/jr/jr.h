@@ -305,6 +305,21 @@ JR_API size_t jr_dispatch(jr_client *client, size_t max);
 typedef void (*jr_ready_cb)(void *ctx);
 JR_API int jr_options_set_ready_cb(jr_options *opts, jr_ready_cb cb, void *ctx);
 
+/* Runs the loop on a thread the application provides instead of one libjr
+ * creates. jr_client_new calls start(ctx, run, arg) once; start must make
+ * some thread call run(arg) (e.g. a new thread of the application's
+ * runtime) and return 0, or return non-zero if it cannot (jr_client_new
+ * then returns JR_ENOMEM and run must never be called). run(arg) is the
+ * loop: it returns once jr_client_free has been called, and
+ * jr_client_free waits for it to return. That thread is then the loop
+ * thread (loop-mode callbacks and ready hooks run on it); SIGPIPE is
+ * blocked on it while run runs. For a runtime whose entry from a thread it
+ * did not create is costly (Go 1.19's cgo callbacks set up and tear down a
+ * thread each time): on a thread of its own, a callback is a cheap call.
+ * Returns: 0, JR_EINVAL. Since: 0.1 */
+typedef int (*jr_thread_starter)(void *ctx, void (*run)(void *arg), void *arg);
+JR_API int jr_options_set_thread_starter(jr_options *opts, jr_thread_starter start, void *ctx);
+
 /* ---- Database views ------------------------------------------------------
  *
  * A jr_db routes commands to database `number` on the shared connection;

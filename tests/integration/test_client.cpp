@@ -2,9 +2,12 @@
 #include <gtest/gtest.h>
 #include <jr/jr.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <atomic>
 #include <cstring>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -568,6 +571,118 @@ TEST_F(ClientTest, ReadyHookRunsBatchesOnTheLoopThreadInsteadOfTheFd) {
   }
   delete c;
   EXPECT_EQ(at_free.load(), 200);
+}
+
+// A thread starter lends libjr a thread of the application for its loop.
+TEST_F(ClientTest, ThreadStarterRunsTheLoopOnTheApplicationsThread) {
+  struct Ctx {
+    std::thread th;
+    std::thread::id loop_id;
+    void (*run)(void *) = nullptr;
+    void *arg = nullptr;
+    int starts = 0;
+    bool defer = false;  // hold run back until go()
+    std::atomic<bool> pipe_blocked{false}, pipe_after{true}, returned{false};
+    void go() {
+      th = std::thread([this] {
+        loop_id = std::this_thread::get_id();
+        sigset_t m;
+        pthread_sigmask(SIG_SETMASK, nullptr, &m);
+        pipe_blocked = sigismember(&m, SIGPIPE) == 1;  // before: not blocked
+        run(arg);
+        pthread_sigmask(SIG_SETMASK, nullptr, &m);
+        pipe_after = sigismember(&m, SIGPIPE) == 1;  // restored
+        returned = true;
+      });
+    }
+  };
+  auto starter = [](void *ctx, void (*run)(void *), void *arg) -> int {
+    auto *x = static_cast<Ctx *>(ctx);
+    x->starts++;
+    x->run = run;
+    x->arg = arg;
+    if (!x->defer) x->go();
+    return 0;
+  };
+  EXPECT_EQ(jr_options_set_thread_starter(nullptr, starter, nullptr), JR_EINVAL);
+  struct Seen {
+    std::atomic<int> n{0};
+    std::mutex mu;
+    std::set<std::thread::id> threads;
+  };
+  auto cb = [](void *ud, int status, const jr_reply *) {
+    auto *s = static_cast<Seen *>(ud);
+    {
+      std::lock_guard<std::mutex> lk(s->mu);
+      s->threads.insert(std::this_thread::get_id());
+    }
+    if (status == JR_OK) s->n++;
+  };
+  {
+    Ctx ctx;
+    auto o = opts();
+    ASSERT_EQ(jr_options_set_thread_starter(o.o, starter, &ctx), JR_OK);
+    auto *c = new ClientPtr(o);
+    EXPECT_EQ(ctx.starts, 1);
+    Seen seen;
+    for (int i = 0; i < 500; i++) {
+      const char *argv[] = {"PING"};
+      ASSERT_EQ(jr_client_submit(*c, 1, argv, nullptr, -1, cb, &seen, nullptr), JR_OK);
+    }
+    ASSERT_TRUE(eventually([&] { return seen.n.load() == 500; }));
+    EXPECT_EQ(call(*c, {"ECHO", "x"}).str(), "x");  // blocking calls work too
+    {
+      std::lock_guard<std::mutex> lk(seen.mu);
+      ASSERT_EQ(seen.threads.size(), 1u);  // every callback on the lent thread
+      EXPECT_EQ(*seen.threads.begin(), ctx.loop_id);
+    }
+    delete c;  // returns once run has returned
+    ctx.th.join();
+    EXPECT_TRUE(ctx.returned.load());
+    EXPECT_FALSE(ctx.pipe_blocked.load());
+    EXPECT_FALSE(ctx.pipe_after.load());
+  }
+  {
+    // The starter may run the loop later, even after free began: free
+    // waits for it, and what was submitted completes exactly once.
+    Ctx ctx;
+    ctx.defer = true;
+    auto o = opts();
+    ASSERT_EQ(jr_options_set_thread_starter(o.o, starter, &ctx), JR_OK);
+    auto *c = new ClientPtr(o);
+    std::atomic<int> done{0};
+    auto count = [](void *ud, int, const jr_reply *) { ++*static_cast<std::atomic<int> *>(ud); };
+    for (int i = 0; i < 100; i++) {
+      const char *argv[] = {"PING"};
+      ASSERT_EQ(jr_client_submit(*c, 1, argv, nullptr, -1, count, &done, nullptr), JR_OK);
+    }
+    std::atomic<bool> freed{false};
+    std::thread freer([&] {
+      delete c;
+      freed = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_FALSE(freed.load());
+    EXPECT_EQ(done.load(), 0);
+    ctx.go();
+    freer.join();
+    ctx.th.join();
+    EXPECT_EQ(done.load(), 100);
+  }
+  {
+    // A starter that fails: no client, run never called.
+    auto fail = [](void *ctx, void (*)(void *), void *) -> int {
+      ++*static_cast<int *>(ctx);
+      return -1;
+    };
+    int calls = 0;
+    auto o = opts();
+    ASSERT_EQ(jr_options_set_thread_starter(o.o, fail, &calls), JR_OK);
+    jr_client *none = nullptr;
+    EXPECT_EQ(jr_client_new(o.o, &none), JR_ENOMEM);
+    EXPECT_EQ(none, nullptr);
+    EXPECT_EQ(calls, 1);
+  }
 }
 
 TEST_F(ClientTest, OwnedRepliesOutliveTheCallbackAndTheClient) {
