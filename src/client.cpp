@@ -153,7 +153,6 @@ bool Client::forked() const noexcept {
 }
 
 int Client::start() {
-  if (opts_.ready_cb != nullptr && !opts_.poll_mode) return JR_EINVAL;  // it would never run
   fork_generation_ = g_fork_generation.load();
   cpu_set_t cpus;
   CPU_ZERO(&cpus);
@@ -923,6 +922,7 @@ void Client::complete(Command *c, int status, jr_reply *reply) {
     }
     reply_release(reply);
     release_hold(c);
+    if ((c->flags & kFlagDirect) == 0) ran_unhooked_ = true;  // loop mode: the ready hook's next batch
   } else {
     c->status = status;
     c->reply = reply;
@@ -947,22 +947,37 @@ void Client::release_hold(Command *c) noexcept {
 }
 
 void Client::flush_completions() {
-  if (local_done_.empty()) return;
-  bool signal;
-  {
-    std::lock_guard<std::mutex> lk(cq_mu_);
-    signal = cq_.empty();
-    cq_.append(local_done_);
-  }
-  if (opts_.ready_cb != nullptr) {
-    CallbackScope scope(this);
-    opts_.ready_cb(opts_.ready_ctx);
-  } else if (signal) {
-    uint64_t one = 1;
-    ssize_t n;
-    do {
-      n = write(efd_, &one, sizeof one);
-    } while (n < 0 && errno == EINTR);
+  // With a ready hook, completions that the hook's own callbacks made (a
+  // cancel of an unsent command, say) get another round here, not a wait
+  // until the loop wakes up again.
+  for (;;) {
+    if (opts_.ready_cb != nullptr && !opts_.poll_mode) {  // loop mode: they have run
+      if (!ran_unhooked_) return;
+      ran_unhooked_ = false;
+      CallbackScope scope(this);
+      opts_.ready_cb(opts_.ready_ctx);
+      continue;
+    }
+    if (local_done_.empty()) return;
+    bool signal;
+    {
+      std::lock_guard<std::mutex> lk(cq_mu_);
+      signal = cq_.empty();
+      cq_.append(local_done_);
+    }
+    if (opts_.ready_cb != nullptr) {
+      CallbackScope scope(this);
+      opts_.ready_cb(opts_.ready_ctx);
+      continue;
+    }
+    if (signal) {
+      uint64_t one = 1;
+      ssize_t n;
+      do {
+        n = write(efd_, &one, sizeof one);
+      } while (n < 0 && errno == EINTR);
+    }
+    return;
   }
 }
 

@@ -293,15 +293,18 @@ JR_API const char *jr_refusal_reason(const char *name, size_t len);
 JR_API int jr_client_fd(jr_client *client);
 JR_API size_t jr_dispatch(jr_client *client, size_t max);
 
-/* Poll mode: a hook the loop thread calls, instead of making the descriptor
- * readable, each time completions join the queue: after every 16 replies
- * of a read, and at the end of each loop iteration that queued some. The
- * hook may run them there with jr_dispatch (on the loop thread, like
- * loop-mode callbacks), or hand them to another thread. For a runtime whose entry
- * from a foreign thread is costly (Go's cgo callbacks): it enters once per
- * batch, not once per callback. The hook must not block; blocking calls
- * inside it are JR_EMISUSE. Returns: 0, JR_EINVAL (and jr_client_new
- * returns JR_EINVAL for a hook without dispatch=poll). Since: 0.1 */
+/* A hook the loop thread calls once per batch of completions: after every
+ * 16 replies of a read, and at the end of each loop iteration, when there
+ * are any. Poll mode: it replaces making the descriptor readable, and may
+ * run the queued completions there with jr_dispatch (on the loop thread,
+ * like loop-mode callbacks) or hand them to another thread. Loop mode: the
+ * batch's callbacks have just run, and the hook follows them (e.g. to hand
+ * what they recorded to another runtime in one step). Completions that the
+ * hook's own work causes (a cancel) get another round before the loop
+ * sleeps. For a runtime whose entry from outside is costly (Go's cgo
+ * callbacks): it enters once per batch, not once per callback. The hook
+ * must not block; blocking calls inside it are JR_EMISUSE. Returns: 0,
+ * JR_EINVAL. Since: 0.1 */
 typedef void (*jr_ready_cb)(void *ctx);
 JR_API int jr_options_set_ready_cb(jr_options *opts, jr_ready_cb cb, void *ctx);
 

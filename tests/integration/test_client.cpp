@@ -536,13 +536,6 @@ TEST_F(ClientTest, ReadyHookRunsBatchesOnTheLoopThreadInsteadOfTheFd) {
   };
   ASSERT_EQ(jr_options_set_ready_cb(o.o, hook, &ctx), JR_OK);
   EXPECT_EQ(jr_options_set_ready_cb(nullptr, hook, &ctx), JR_EINVAL);
-  {
-    auto loop_mode = opts();  // a hook that would never run is refused
-    ASSERT_EQ(jr_options_set_ready_cb(loop_mode.o, hook, &ctx), JR_OK);
-    jr_client *none = nullptr;
-    EXPECT_EQ(jr_client_new(loop_mode.o, &none), JR_EINVAL);
-    EXPECT_EQ(none, nullptr);
-  }
   auto *c = new ClientPtr(o);
   ctx.c = *c;
   auto cb = [](void *ud, int status, const jr_reply *) {
@@ -571,6 +564,78 @@ TEST_F(ClientTest, ReadyHookRunsBatchesOnTheLoopThreadInsteadOfTheFd) {
   }
   delete c;
   EXPECT_EQ(at_free.load(), 200);
+}
+
+// In loop mode the ready hook says that a batch of callbacks has run: on
+// the loop thread, after them, once per batch. A completion that the
+// hook's own work causes (here a cancel) gets a hook round at once, not
+// when the loop next wakes up.
+TEST_F(ClientTest, ReadyHookInLoopModeFollowsEachBatchOfCallbacks) {
+  struct Ctx {
+    std::atomic<jr_client *> c{nullptr};
+    std::atomic<std::thread::id> loop{};
+    std::atomic<int> hooks{0}, ran{0}, seen_at_hook{0};
+    std::atomic<bool> wrong_thread{false}, empty_hook{false};
+    std::atomic<jr_req_id> cancel_me{0};
+    std::atomic<bool> late{false}, late_hooked{false}, sleep_replied{false}, hooked_in_sleep{false};
+  } ctx;
+  auto o = opts();
+  auto hook = [](void *ud) {
+    auto *x = static_cast<Ctx *>(ud);
+    if (std::this_thread::get_id() != x->loop.load()) x->wrong_thread = true;
+    int ran = x->ran.load();
+    if (ran == x->seen_at_hook.load()) x->empty_hook = true;  // no callback ran since the last
+    x->seen_at_hook = ran;
+    x->hooks++;
+    if (x->late.load() && !x->late_hooked.exchange(true)) x->hooked_in_sleep = !x->sleep_replied;
+    if (jr_req_id id = x->cancel_me.exchange(0)) jr_cancel(x->c.load(), id);
+  };
+  ASSERT_EQ(jr_options_set_ready_cb(o.o, hook, &ctx), JR_OK);
+  auto *c = new ClientPtr(o);
+  ctx.c = *c;
+  auto cb = [](void *ud, int, const jr_reply *) {
+    auto *x = static_cast<Ctx *>(ud);
+    x->loop = std::this_thread::get_id();
+    x->ran++;
+  };
+  const int total = 2000;
+  for (int i = 0; i < total; i++) {
+    const char *argv[] = {"PING"};
+    ASSERT_EQ(jr_client_submit(*c, 1, argv, nullptr, -1, cb, &ctx, nullptr), JR_OK);
+  }
+  ASSERT_TRUE(eventually([&] { return ctx.ran.load() == total && ctx.seen_at_hook == total; }));
+  EXPECT_FALSE(ctx.wrong_thread.load());
+  EXPECT_FALSE(ctx.empty_hook.load());
+  EXPECT_GE(ctx.hooks.load(), 1);
+  EXPECT_LT(ctx.hooks.load(), total);  // a batch at a time, not a hook per callback
+
+  // The server sleeps; a command behind it times out (a callback, so a
+  // hook), and that hook cancels another one behind it: the cancel
+  // completes at once, and its hook comes while the server still sleeps.
+  const char *sleep[] = {"DEBUG", "SLEEP", "0.5"};
+  ASSERT_EQ(jr_client_submit(
+                *c, 3, sleep, nullptr, 5000,
+                [](void *ud, int, const jr_reply *) {
+                  auto *x = static_cast<Ctx *>(ud);
+                  x->sleep_replied = true;
+                  x->ran++;
+                },
+                &ctx, nullptr),
+            JR_OK);
+  const char *ping[] = {"PING"};
+  jr_req_id id = 0;
+  auto late = [](void *ud, int status, const jr_reply *) {
+    auto *x = static_cast<Ctx *>(ud);
+    if (status == JR_EABANDONED || status == JR_ECANCELED) x->late = true;
+    x->ran++;
+  };
+  ASSERT_EQ(jr_client_submit(*c, 1, ping, nullptr, -1, late, &ctx, &id), JR_OK);
+  ctx.cancel_me = id;
+  ASSERT_EQ(jr_client_submit(*c, 1, ping, nullptr, 50, cb, &ctx, nullptr), JR_OK);
+  ASSERT_TRUE(eventually([&] { return ctx.sleep_replied.load() && ctx.late_hooked.load(); }));
+  EXPECT_TRUE(ctx.late.load());
+  EXPECT_TRUE(ctx.hooked_in_sleep.load());
+  delete c;
 }
 
 // A thread starter lends libjr a thread of the application for its loop.
