@@ -12,6 +12,8 @@ package jr_test
 // thread, one entry into Go per batch).
 
 import (
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,8 +25,20 @@ import (
 const benchDepth = 256
 const benchKey = "jr:bench:key"
 
+// benchClient connects with JR_BENCH_SETTINGS (key=value,... of libjr
+// options, e.g. loop_spin_us=0 for callgrind) applied.
 func benchClient(b *testing.B, loop bool) *jr.Client {
-	c := newClient(b, func(o *jr.Options) { o.LoopDelivery = loop })
+	c := newClient(b, func(o *jr.Options) {
+		o.LoopDelivery = loop
+		for _, kv := range strings.Split(os.Getenv("JR_BENCH_SETTINGS"), ",") {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				if o.Settings == nil {
+					o.Settings = map[string]string{}
+				}
+				o.Settings[k] = v
+			}
+		}
+	})
 	if _, err := c.Do(bg, "SET", benchKey, "xxx"); err != nil {
 		b.Fatal(err)
 	}

@@ -28,6 +28,7 @@ package jr
 import "C"
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"runtime"
@@ -309,7 +310,7 @@ func (c *client) dispatcher() {
 		if c.owner != 0 {
 			stopping = C.jr_go_wait_events(c.g)
 		} else {
-			c.runBatch(items, int(C.jr_go_wait(c.g, dispatchMax, &items, &stopping)))
+			c.runBatch(items, int(C.jr_go_wait(c.g, dispatchMax, &items, &stopping)), true)
 		}
 		if c.onEvent != nil {
 			c.events()
@@ -320,32 +321,35 @@ func (c *client) dispatcher() {
 	}
 }
 
+// jrGoReady runs a batch that the loop thread's ready hook recorded (the
+// hook releases it when this returns).
+//
 //export jrGoReady
-func jrGoReady(owner C.uintptr_t) {
+func jrGoReady(owner C.uintptr_t, items *C.jr_go_done, n C.size_t) {
 	c := cgo.Handle(owner).Value().(*client)
-	var items *C.jr_go_done
-	n := int(C.jr_go_dispatch(c.g, &items))
-	c.runBatch(items, n)
+	c.runBatch(items, int(n), false)
 }
 
 //export jrGoStartLoop
-func jrGoStartLoop(run, arg C.uintptr_t) {
+func jrGoStartLoop(g, run, arg C.uintptr_t) {
 	go func() {
 		// Never unlocked: the thread ends with the loop.
 		runtime.LockOSThread()
-		C.jr_go_run_loop(run, arg)
+		C.jr_go_run_loop(g, run, arg)
 	}()
 }
 
-// runBatch runs n recorded completions, then sends the Submits their
-// callbacks made (see deferred).
-func (c *client) runBatch(items *C.jr_go_done, n int) {
+// runBatch runs n recorded completions (and releases them if release),
+// then sends the Submits their callbacks made (see deferred).
+func (c *client) runBatch(items *C.jr_go_done, n int, release bool) {
 	if n == 0 {
 		return
 	}
 	atomic.StoreInt32(&c.pend.on, 1)
 	c.deliver(unsafe.Slice(items, n))
-	C.jr_go_batch_release(c.g)
+	if release {
+		C.jr_go_batch_release(c.g)
+	}
 	c.flushDeferred()
 }
 
@@ -359,13 +363,16 @@ func (c *client) inDelivery() bool {
 // callbacks: they are sent together, in one C call, when the batch ends, so
 // that commands issued by callbacks leave in one write (as libjr's own
 // loop-thread submits do) instead of waking libjr's loop once each.
+//
+// The queue is guarded by handles.mu, which a deferred Submit takes anyway
+// for its handle: one lock per Submit, not two.
 type deferred struct {
-	mu       sync.Mutex
-	on       int32 // 1 while a batch runs (atomic; changed under mu when turned off)
+	on       int32 // 1 while a batch runs (atomic; changed under handles.mu when turned off)
 	args     args
 	argcs    []C.size_t
 	timeouts []C.int64_t
 	handles  []C.uintptr_t
+	okName   []byte // the last command name found allowed (refused's cache is a sync.Map)
 	// flush's scratch (dispatcher only)
 	rcs []C.int
 	ids []C.jr_req_id
@@ -382,27 +389,30 @@ func (c *client) tryDefer(timeout C.int64_t, cb func(Reply, error), list []inter
 	if atomic.LoadInt32(&p.on) == 0 {
 		return 0, false, nil
 	}
-	p.mu.Lock()
-	if atomic.LoadInt32(&p.on) == 0 { // turned on without mu, off under it
-		p.mu.Unlock()
+	handles.mu.Lock()
+	if atomic.LoadInt32(&p.on) == 0 { // turned on without the lock, off under it
+		handles.mu.Unlock()
 		return 0, false, nil
 	}
 	nb, nl := len(p.args.buf), len(p.args.lens)
 	if err := p.args.encode(list); err != nil {
 		p.args.buf, p.args.lens = p.args.buf[:nb], p.args.lens[:nl]
-		p.mu.Unlock()
+		handles.mu.Unlock()
 		return 0, true, err
 	}
-	if refused(p.args.buf[nb : nb+int(p.args.lens[nl])]) {
-		p.args.buf, p.args.lens = p.args.buf[:nb], p.args.lens[:nl]
-		p.mu.Unlock()
-		return 0, true, &Error{Code: C.JR_EREFUSED}
+	if name := p.args.buf[nb : nb+int(p.args.lens[nl])]; !bytes.Equal(name, p.okName) {
+		if refused(name) {
+			p.args.buf, p.args.lens = p.args.buf[:nb], p.args.lens[:nl]
+			handles.mu.Unlock()
+			return 0, true, &Error{Code: C.JR_EREFUSED}
+		}
+		p.okName = append(p.okName[:0], name...)
 	}
-	h, gen := handles.put(cb)
+	h, gen := handles.putLocked(cb)
 	p.argcs = append(p.argcs, C.size_t(len(p.args.lens)-nl))
 	p.timeouts = append(p.timeouts, timeout)
 	p.handles = append(p.handles, C.uintptr_t(h))
-	p.mu.Unlock()
+	handles.mu.Unlock()
 	return requestID(h, gen), true, nil
 }
 
@@ -411,11 +421,11 @@ func (c *client) tryDefer(timeout C.int64_t, cb func(Reply, error), list []inter
 // to their callback as their one completion.
 func (c *client) flushDeferred() {
 	p := &c.pend
-	p.mu.Lock()
+	handles.mu.Lock()
 	atomic.StoreInt32(&p.on, 0)
 	n := len(p.handles)
 	if n == 0 {
-		p.mu.Unlock()
+		handles.mu.Unlock()
 		return
 	}
 	// Swap the queue out so that Submits from other goroutines go on.
@@ -424,7 +434,7 @@ func (c *client) flushDeferred() {
 	p.timeouts, p.ft = p.ft[:0], p.timeouts
 	p.handles, p.fh = p.fh[:0], p.handles
 	p.args.buf, p.args.lens = p.args.buf[:0], p.args.lens[:0]
-	p.mu.Unlock()
+	handles.mu.Unlock()
 	if cap(p.rcs) < n {
 		p.rcs = make([]C.int, n)
 		p.ids = make([]C.jr_req_id, n)
@@ -538,7 +548,22 @@ func deliverInto(items []C.jr_go_done, vals []interface{}) {
 		}
 	}
 	handles.mu.Unlock()
-	for i := range items {
+	for i := 0; i < len(items); {
+		i = deliverFrom(items, vals, i)
+	}
+}
+
+// deliverFrom runs completions from i on and returns where it stopped: at
+// the end, or just after a callback that panicked (reported on stderr; the
+// rest of the batch still runs). One recover per batch, not per callback.
+func deliverFrom(items []C.jr_go_done, vals []interface{}, i int) (next int) {
+	defer func() {
+		if p := recover(); p != nil {
+			println("jr: panic in a Submit callback:", fmt.Sprint(p))
+			next = i + 1
+		}
+	}()
+	for ; i < len(items); i++ {
 		d := &items[i]
 		if d.kind == C.JR_GO_MESSAGE {
 			if s, ok := vals[i].(messageSink); ok {
@@ -551,11 +576,12 @@ func deliverInto(items []C.jr_go_done, vals []interface{}) {
 		case *request:
 			t.ch <- result{reply, err}
 		case func(Reply, error):
-			callSafely(t, reply, err)
+			t(reply, err)
 		case completer:
 			t.complete(reply, err)
 		}
 	}
+	return i
 }
 
 // completer is a command completion handled inside the package (a queued

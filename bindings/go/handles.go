@@ -31,6 +31,12 @@ var handles handleTable
 // put stores v and returns its handle (never 0) and generation.
 func (t *handleTable) put(v interface{}) (handle, uint32) {
 	t.mu.Lock()
+	h, gen := t.putLocked(v)
+	t.mu.Unlock()
+	return h, gen
+}
+
+func (t *handleTable) putLocked(v interface{}) (handle, uint32) {
 	var i uint32
 	if n := len(t.free); n > 0 {
 		i = t.free[n-1]
@@ -44,9 +50,7 @@ func (t *handleTable) put(v interface{}) (handle, uint32) {
 	s.gen++
 	s.jrid = 0
 	s.cancel = false
-	gen := s.gen
-	t.mu.Unlock()
-	return handle(i) + 1, gen
+	return handle(i) + 1, s.gen
 }
 
 // value returns the value of a live handle.

@@ -23,12 +23,16 @@ struct jr_go_client {
   jr_go_event *ev_head;
   jr_go_event *ev_tail;
   jr_go_batch batch;
-  uintptr_t owner; /* loop delivery: the Go client's cgo.Handle (0 until set) */
+  /* Loop delivery: the Go client's cgo.Handle (0 until set), and the batch
+   * Go is running (new completions are recorded into `batch` meanwhile). */
+  uintptr_t owner;
+  int loop;
+  jr_go_batch running;
 };
 
 /* Exported by client.go. */
-extern void jrGoReady(uintptr_t owner);
-extern void jrGoStartLoop(uintptr_t run, uintptr_t arg);
+extern void jrGoReady(uintptr_t owner, jr_go_done *items, size_t n);
+extern void jrGoStartLoop(uintptr_t g, uintptr_t run, uintptr_t arg);
 
 /* The batch of the thread currently inside jr_dispatch / jr_client_free for
  * a Go client. Poll-mode callbacks run on exactly that thread. */
@@ -139,18 +143,35 @@ static void event_trampoline(void *ctx, int event, const char *endpoint, const c
   wake(g);
 }
 
-/* Loop thread, loop delivery: one entry into Go per batch of completions
- * (a cgo callback from a foreign thread costs microseconds in Go 1.19). */
+/* Loop delivery: libjr runs in loop mode on a goroutine's thread (see
+ * go_starter), where tls_batch is g->batch for good: the callbacks record
+ * their completions there, and libjr's ready hook hands each batch to Go
+ * (one entry into Go, one call back to C to send what its callbacks
+ * submitted). The batch is swapped out first: what completes while Go runs
+ * it (a cancel from a callback, say) is recorded into the other buffer,
+ * and the hook runs again for it. */
 static __thread uintptr_t tls_delivering; /* the owner whose batch runs here */
+
+static void batch_release(jr_go_batch *b) {
+  for (size_t i = 0; i < b->n; i++) jr_reply_free(b->items[i].reply);
+  b->n = 0;
+}
 
 static void ready_trampoline(void *ctx) {
   jr_go_client *g = ctx;
   uintptr_t owner = __atomic_load_n(&g->owner, __ATOMIC_ACQUIRE);
   if (owner == 0) return; /* no command can have been submitted yet */
-  uintptr_t prev = tls_delivering;
-  tls_delivering = owner;
-  jrGoReady(owner);
-  tls_delivering = prev;
+  jr_go_batch run = g->batch;
+  g->batch = g->running;
+  take_stray(&run);
+  if (run.n > 0) {
+    uintptr_t prev = tls_delivering;
+    tls_delivering = owner;
+    jrGoReady(owner, run.items, run.n);
+    tls_delivering = prev;
+    batch_release(&run);
+  }
+  g->running = run;
 }
 
 uintptr_t jr_go_delivering(void) {
@@ -170,10 +191,6 @@ static size_t dispatch_batch(jr_go_client *g, size_t max, jr_go_done **items) {
   take_stray(&g->batch);
   *items = g->batch.items;
   return g->batch.n;
-}
-
-size_t jr_go_dispatch(jr_go_client *g, jr_go_done **items) {
-  return dispatch_batch(g, 0, items);
 }
 
 /* Sleeps until one of the n descriptors is readable. */
@@ -212,13 +229,14 @@ int jr_go_wait_events(jr_go_client *g) {
  * Go did not create each one would set up and tear down an M (needm/dropm:
  * signal masks and stacks, several system calls). */
 static int go_starter(void *ctx, void (*run)(void *), void *arg) {
-  (void)ctx;
-  jrGoStartLoop((uintptr_t)run, (uintptr_t)arg);
+  jrGoStartLoop((uintptr_t)ctx, (uintptr_t)run, (uintptr_t)arg);
   return 0;
 }
 
-void jr_go_run_loop(uintptr_t run, uintptr_t arg) {
+void jr_go_run_loop(uintptr_t g, uintptr_t run, uintptr_t arg) {
+  tls_batch = &((jr_go_client *)g)->batch;
   ((void (*)(void *))run)((void *)arg);
+  tls_batch = NULL;
 }
 
 int jr_go_client_new(jr_options *opts, int with_events, int loop_delivery, jr_go_client **out) {
@@ -235,10 +253,11 @@ int jr_go_client_new(jr_options *opts, int with_events, int loop_delivery, jr_go
   jr_options *own = NULL;
   if (opts == NULL) opts = own = jr_options_new();
   if (opts == NULL) rc = JR_ENOMEM;
-  if (rc == JR_OK) rc = jr_options_set(opts, "dispatch", "poll");
+  g->loop = loop_delivery;
+  if (rc == JR_OK) rc = jr_options_set(opts, "dispatch", loop_delivery ? "loop" : "poll");
   if (rc == JR_OK && with_events) rc = jr_options_set_event_cb(opts, event_trampoline, g);
   if (rc == JR_OK && loop_delivery) rc = jr_options_set_ready_cb(opts, ready_trampoline, g);
-  if (rc == JR_OK && loop_delivery) rc = jr_options_set_thread_starter(opts, go_starter, NULL);
+  if (rc == JR_OK && loop_delivery) rc = jr_options_set_thread_starter(opts, go_starter, g);
   if (rc == JR_OK) rc = jr_client_new(opts, &g->c);
   jr_options_free(own);
   if (rc != JR_OK) {
@@ -279,8 +298,7 @@ size_t jr_go_wait(jr_go_client *g, size_t max, jr_go_done **items, int *stopping
 }
 
 void jr_go_batch_release(jr_go_client *g) {
-  for (size_t i = 0; i < g->batch.n; i++) jr_reply_free(g->batch.items[i].reply);
-  g->batch.n = 0;
+  batch_release(&g->batch);
 }
 
 void jr_go_stop(jr_go_client *g) {
@@ -291,7 +309,9 @@ void jr_go_stop(jr_go_client *g) {
 }
 
 size_t jr_go_client_free(jr_go_client *g, jr_go_done **items) {
-  tls_batch = &g->batch;
+  /* Poll mode: the final completions run here. Loop delivery: on the loop
+   * thread, into g->batch; what no hook ran is returned here. */
+  if (!g->loop) tls_batch = &g->batch;
   jr_client_free(g->c);
   tls_batch = NULL;
   g->c = NULL;
@@ -303,6 +323,7 @@ size_t jr_go_client_free(jr_go_client *g, jr_go_done **items) {
 void jr_go_destroy(jr_go_client *g) {
   jr_go_batch_release(g);
   free(g->batch.items);
+  free(g->running.items);
   jr_go_events_free(jr_go_take_events(g));
   close(g->wake_fd);
   pthread_mutex_destroy(&g->mu);

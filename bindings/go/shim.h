@@ -39,9 +39,8 @@ typedef struct jr_go_client jr_go_client;
  * be NULL. with_events: install the event hook. */
 int jr_go_client_new(jr_options *opts, int with_events, int loop_delivery, jr_go_client **out);
 void jr_go_set_owner(jr_go_client *g, uintptr_t owner);
-size_t jr_go_dispatch(jr_go_client *g, jr_go_done **items);
 /* Runs libjr's loop (the run/arg a thread starter was given). */
-void jr_go_run_loop(uintptr_t run, uintptr_t arg);
+void jr_go_run_loop(uintptr_t g, uintptr_t run, uintptr_t arg);
 uintptr_t jr_go_delivering(void);
 int jr_go_wait_events(jr_go_client *g);
 jr_client *jr_go_client_raw(jr_go_client *g);
