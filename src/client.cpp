@@ -915,14 +915,15 @@ void Client::emit(int event, const std::string &endpoint, const std::string &det
 
 void Client::complete(Command *c, int status, jr_reply *reply) {
   c->state.store(CmdState::kDone, std::memory_order_release);
-  if (!opts_.poll_mode || (c->flags & kFlagDirect) != 0) {
+  bool direct = (c->flags & kFlagDirect) != 0;
+  if (!opts_.poll_mode || direct) {
     {
       CallbackScope scope(this);
       c->cb(c->userdata, status, reply);
     }
     reply_release(reply);
-    release_hold(c);
-    if ((c->flags & kFlagDirect) == 0) ran_unhooked_ = true;  // loop mode: the ready hook's next batch
+    release_hold(c);                    // c may be reused from here on
+    if (!direct) ran_unhooked_ = true;  // loop mode: the ready hook's next batch
   } else {
     c->status = status;
     c->reply = reply;
