@@ -821,6 +821,11 @@ void Client::flush_ready() {
     }
   }
   ready_.clear();
+  // A ready hook gets ready_batch completions at a time here; fewer wait
+  // for the next check, or for the end of the read.
+  if (opts_.ready_cb != nullptr &&
+      (opts_.poll_mode ? local_done_.size : ran_unhooked_) < opts_.ready_batch)
+    return;
   flush_completions();
 }
 
@@ -922,8 +927,8 @@ void Client::complete(Command *c, int status, jr_reply *reply) {
       c->cb(c->userdata, status, reply);
     }
     reply_release(reply);
-    release_hold(c);                    // c may be reused from here on
-    if (!direct) ran_unhooked_ = true;  // loop mode: the ready hook's next batch
+    release_hold(c);               // c may be reused from here on
+    if (!direct) ran_unhooked_++;  // loop mode: the ready hook's next batch
   } else {
     c->status = status;
     c->reply = reply;
@@ -953,8 +958,8 @@ void Client::flush_completions() {
   // until the loop wakes up again.
   for (;;) {
     if (opts_.ready_cb != nullptr && !opts_.poll_mode) {  // loop mode: they have run
-      if (!ran_unhooked_) return;
-      ran_unhooked_ = false;
+      if (ran_unhooked_ == 0) return;
+      ran_unhooked_ = 0;
       CallbackScope scope(this);
       opts_.ready_cb(opts_.ready_ctx);
       continue;

@@ -554,8 +554,8 @@ class Client {
 
   // Poll mode.
   int efd_ = -1;
-  CmdList local_done_;  // loop thread: completions not yet published
-  bool ran_unhooked_ = false;  // loop mode: callbacks ran since the ready hook last did
+  CmdList local_done_;       // loop thread: completions not yet published
+  size_t ran_unhooked_ = 0;  // loop mode: callbacks run since the ready hook last did
   std::mutex cq_mu_;
   CmdList cq_;
   std::mutex dispatch_mu_;

@@ -231,7 +231,7 @@ int Options::set(const std::string &key, const std::string &value) {
                                            "max_reply_bytes",   "max_queued",
                                            "max_connections",   "tls",
                                            "tls_verify",        "call_spin_us",
-                                           "loop_spin_us"};
+                                           "loop_spin_us",      "ready_batch"};
     for (const char *k : kNumeric)
       if (key == k) return JR_EINVAL;
     return JR_ENOENT;
@@ -295,6 +295,9 @@ int Options::set_int(const std::string &key, int64_t v) {
   } else if (key == "call_spin_us") {
     if (!in(0, 10000)) return JR_EINVAL;
     call_spin_us = v;
+  } else if (key == "ready_batch") {
+    if (!in(1, 1 << 20)) return JR_EINVAL;
+    ready_batch = static_cast<size_t>(v);
   } else if (key == "loop_spin_us") {
     if (!in(0, 10000)) return JR_EINVAL;
     loop_spin_us = v;

@@ -42,6 +42,7 @@ struct Options {
   int max_connections = 10;
   int64_t call_spin_us = 100;  // jr_client_call: longest spin before sleeping
   int64_t loop_spin_us = 100;  // the loop thread's spin after a write
+  size_t ready_batch = 16;     // completions before a read's ready hook
   int cluster_mode = -1;       // -1 auto, 0 never, 1 expected
   bool read_from_replicas = false;
   bool tls = false;

@@ -160,6 +160,10 @@ JR_API const char *jr_version_string(void);
  *                       takes a spinner slot like call_spin_us; after 4
  *                       windows without a reply only every 32nd write spins.
  *   dispatch            "loop" (default) or "poll"; see jr_client_fd.
+ *   ready_batch         while a read's replies are parsed, the ready hook
+ *                       (jr_options_set_ready_cb) runs once this many
+ *                       completions are ready (default 16; 1..1048576);
+ *                       the rest at the end of the loop iteration.
  *   tls                 1: TLS on every connection (default 0; rediss://
  *                       URLs set it). The server certificate and host name
  *                       (or IP address) are verified by default.
@@ -293,9 +297,9 @@ JR_API const char *jr_refusal_reason(const char *name, size_t len);
 JR_API int jr_client_fd(jr_client *client);
 JR_API size_t jr_dispatch(jr_client *client, size_t max);
 
-/* A hook the loop thread calls once per batch of completions: after every
- * 16 replies of a read, and at the end of each loop iteration, when there
- * are any. Poll mode: it replaces making the descriptor readable, and may
+/* A hook the loop thread calls once per batch of completions: while a
+ * read's replies are parsed, each time ready_batch (default 16) are ready,
+ * and at the end of each loop iteration, when there are any. Poll mode: it replaces making the descriptor readable, and may
  * run the queued completions there with jr_dispatch (on the loop thread,
  * like loop-mode callbacks) or hand them to another thread. Loop mode: the
  * batch's callbacks have just run, and the hook follows them (e.g. to hand

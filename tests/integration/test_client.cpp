@@ -638,6 +638,49 @@ TEST_F(ClientTest, ReadyHookInLoopModeFollowsEachBatchOfCallbacks) {
   delete c;
 }
 
+// ready_batch sets how many completions a read hands the hook at a time.
+TEST_F(ClientTest, ReadyBatchSetsTheHooksBatchWithinARead) {
+  OptionsPtr bad;
+  EXPECT_EQ(jr_options_set_int(bad.o, "ready_batch", 0), JR_EINVAL);
+  EXPECT_EQ(jr_options_set_int(bad.o, "ready_batch", (1 << 20) + 1), JR_EINVAL);
+  EXPECT_EQ(jr_options_set(bad.o, "ready_batch", "x"), JR_EINVAL);
+  auto hooks_for = [&](int batch, const char *dispatch) {
+    struct Ctx {
+      std::atomic<int> hooks{0}, ran{0};
+      jr_client *c = nullptr;
+    } ctx;
+    auto o = opts();
+    o.set("dispatch", dispatch).set_int("ready_batch", batch);
+    EXPECT_EQ(jr_options_set_ready_cb(
+                  o.o,
+                  [](void *ud) {
+                    auto *x = static_cast<Ctx *>(ud);
+                    x->hooks++;
+                    if (x->c != nullptr) jr_dispatch(x->c, 0);  // poll mode
+                  },
+                  &ctx),
+              JR_OK);
+    ClientPtr c(o);
+    if (std::strcmp(dispatch, "poll") == 0) ctx.c = c;
+    EXPECT_EQ(call(c, {"PING"}).str(), "PONG");
+    auto cb = [](void *ud, int, const jr_reply *) { static_cast<Ctx *>(ud)->ran++; };
+    // Replies to a pipeline of 20000 arrive in a few large reads.
+    ctx.hooks = 0;
+    const int total = 20000;
+    for (int i = 0; i < total; i++) {
+      const char *argv[] = {"PING"};
+      EXPECT_EQ(jr_client_submit(c, 1, argv, nullptr, -1, cb, &ctx, nullptr), JR_OK);
+    }
+    EXPECT_TRUE(eventually([&] { return ctx.ran.load() == total; }));
+    return ctx.hooks.load();
+  };
+  for (const char *mode : {"loop", "poll"}) {
+    int small = hooks_for(1, mode), large = hooks_for(4096, mode);
+    EXPECT_GT(small, 20000 / 16 / 2) << mode;  // every 16 replies at least
+    EXPECT_LT(large, small / 4) << mode;
+  }
+}
+
 // A thread starter lends libjr a thread of the application for its loop.
 TEST_F(ClientTest, ThreadStarterRunsTheLoopOnTheApplicationsThread) {
   struct Ctx {
