@@ -199,6 +199,11 @@ func (o *Options) build() (*C.jr_options, error) {
 			try(kv[0], kv[1])
 		}
 	}
+	if o.LoopDelivery {
+		// Fewer, larger batches: one entry into Go per 64 completions of a
+		// read (a quarter of 256 in flight; Settings may change it).
+		try("ready_batch", "64")
+	}
 	for k, v := range o.Settings {
 		try(k, v)
 	}

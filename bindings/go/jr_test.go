@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -118,6 +119,46 @@ func TestBinaryAndManyArguments(t *testing.T) {
 	}
 	if _, err := c.Do(bg); !errors.Is(err, jr.ErrInvalid) {
 		t.Fatalf("empty command: %v", err)
+	}
+}
+
+// Short scalar replies are copied into the completion record, longer ones
+// are referenced: both ways give the same bytes, through Do and Submit.
+func TestStringRepliesAroundTheInlineSize(t *testing.T) {
+	c := newClient(t)
+	for _, n := range []int{0, 1, 31, 32, 33, 100, 70000} {
+		val := bytes.Repeat([]byte{'v'}, n)
+		for i := range val {
+			val[i] = byte('a' + (i*7+n)%26)
+		}
+		key := fmt.Sprintf("go:inl:%d", n)
+		must(t)(c.Do(bg, "SET", key, val))
+		if r := must(t)(c.Do(bg, "GET", key)); r.Kind != jr.KindString || !bytes.Equal(r.Bytes, val) {
+			t.Fatalf("Do GET %d bytes: %d bytes back", n, len(r.Bytes))
+		}
+		got := make(chan jr.Reply, 1)
+		if _, err := c.Submit(func(r jr.Reply, err error) {
+			if err != nil {
+				t.Error(err)
+			}
+			got <- r
+		}, "GET", key); err != nil {
+			t.Fatal(err)
+		}
+		if r := <-got; !bytes.Equal(r.Bytes, val) {
+			t.Fatalf("Submit GET %d bytes: %d bytes back", n, len(r.Bytes))
+		}
+	}
+	// Error replies short and long, and an integer.
+	must(t)(c.Do(bg, "SET", "go:inl:s", "x"))
+	if _, err := c.Do(bg, "INCR", "go:inl:s"); err == nil || !strings.Contains(err.Error(), "not an integer") {
+		t.Fatalf("INCR of a string: %v", err)
+	}
+	if _, err := c.Do(bg, "NOSUCHCOMMAND"); err == nil || !strings.Contains(err.Error(), "unknown command") {
+		t.Fatalf("unknown command: %v", err)
+	}
+	if r := must(t)(c.Do(bg, "STRLEN", "go:inl:70000")); r.Kind != jr.KindInteger || r.Int != 70000 {
+		t.Fatalf("STRLEN: %v", r)
 	}
 }
 

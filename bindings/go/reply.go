@@ -121,13 +121,22 @@ func fromDone(d *C.jr_go_done) (Reply, error) {
 	k := Kind(d._type)
 	switch k {
 	case KindString, KindStatus:
-		return Reply{Kind: k, Bytes: C.GoBytes(unsafe.Pointer(d.str), C.int(d.len))}, nil
+		return Reply{Kind: k, Bytes: C.GoBytes(doneStr(d), C.int(d.len))}, nil
 	case KindError:
-		return Reply{}, &ServerError{Msg: C.GoStringN(d.str, C.int(d.len))}
+		return Reply{}, &ServerError{Msg: C.GoStringN((*C.char)(doneStr(d)), C.int(d.len))}
 	case KindInteger:
 		return Reply{Kind: k, Int: int64(d.integer)}, nil
 	case KindArray:
 		return convert(d.reply), nil
 	}
 	return Reply{Kind: KindNil}, nil
+}
+
+// doneStr is where a recorded string reply's bytes are: copied into the
+// record when short (see JR_GO_INLINE), else in the referenced reply.
+func doneStr(d *C.jr_go_done) unsafe.Pointer {
+	if d.str == nil {
+		return unsafe.Pointer(&d.inl[0])
+	}
+	return unsafe.Pointer(d.str)
 }

@@ -1,7 +1,10 @@
 /* C side of the Go binding: completions are recorded into a batch by a C
- * trampoline while jr_dispatch runs on the dispatcher goroutine's thread, and
- * Go reads the batch after the call returns. No Go function is ever called
- * from C, so no thread Go does not know ever enters Go. */
+ * trampoline, and Go reads the batch. By default the callbacks run in
+ * jr_dispatch on the dispatcher goroutine's thread, and Go reads the batch
+ * after the call returns. With loop delivery they run on libjr's loop
+ * thread, which is a goroutine's own (a thread starter), and the ready hook
+ * passes each batch to Go (jrGoReady). Either way no thread Go does not
+ * know ever enters Go. */
 #ifndef JR_GO_SHIM_H
 #define JR_GO_SHIM_H
 
@@ -10,7 +13,11 @@
 #include <stdint.h>
 
 /* One completion or message. reply is an owned reference (jr_reply_dup) or
- * NULL; str/len/integer are pre-read so that scalars need no call. */
+ * NULL; str/len/integer are pre-read so that scalars need no call. A
+ * command's scalar reply (a string of up to JR_GO_INLINE bytes, an integer,
+ * nil) is copied instead, strings into inl (reply and str NULL): no
+ * reference to take and drop. */
+#define JR_GO_INLINE 32
 typedef struct jr_go_done {
   uintptr_t handle; /* the Go handle passed as userdata */
   jr_reply *reply;
@@ -21,6 +28,7 @@ typedef struct jr_go_done {
   int32_t type;
   int32_t kind; /* JR_GO_COMMAND or JR_GO_MESSAGE */
   int32_t pad_;
+  char inl[JR_GO_INLINE];
 } jr_go_done;
 
 #define JR_GO_COMMAND 0
