@@ -139,9 +139,8 @@ std::vector<std::string> parse(const uint8_t *data, size_t size, const std::vect
       if (g != 1 || r == nullptr) fail("bad next()");
       if (deep_checks) {
         check_tree(r, 0);
-        // The limit is checked before each node is added: a node's own
-        // header may pass it by a few bytes.
-        if (r->arena->bytes() > kMaxReply + 64)
+        // Every node, with what it allocates, is checked against the limit.
+        if (r->arena->bytes() > kMaxReply)
           fail("reply over max_reply_bytes", std::to_string(r->arena->bytes()));
         // dup / free keep the reply alive independently.
         jr_reply *d = jr_reply_dup(r);

@@ -240,10 +240,20 @@ int ReplyReader::fail(int code, const char *msg) noexcept {
   return code;
 }
 
-jr_reply *ReplyReader::new_node(const redisReadTask *task, int type) noexcept {
+// `extra`: the bytes the node will allocate next (a string, an element
+// table). Every node counts against max_reply_bytes, integers and nils too:
+// an array of them was never checked and passed the limit.
+jr_reply *ReplyReader::new_node(const redisReadTask *task, int type, size_t extra) noexcept {
   Arena *a = current();
   if (a == nullptr) {
     limit_code_ = JR_ENOMEM;
+    return nullptr;
+  }
+  auto round8 = [](size_t n) { return (n + 7) & ~size_t{7}; };
+  size_t need = round8(sizeof(jr_reply)) + (extra != 0 ? round8(extra) : 0);
+  if (need > limits_.max_reply_bytes || a->bytes() > limits_.max_reply_bytes - need) {
+    limit_code_ = JR_ETOOBIG;
+    error_ = "reply larger than max_reply_bytes";
     return nullptr;
   }
   auto *node = static_cast<jr_reply *>(a->alloc(sizeof(jr_reply)));
@@ -269,13 +279,7 @@ void *ReplyReader::create_string(const redisReadTask *task, char *str, size_t le
     self->error_ = "bulk string longer than max_bulk_len";
     return nullptr;
   }
-  size_t so_far = self->arena_ != nullptr ? self->arena_->bytes() : 0;
-  if (so_far + len > self->limits_.max_reply_bytes) {
-    self->limit_code_ = JR_ETOOBIG;
-    self->error_ = "reply larger than max_reply_bytes";
-    return nullptr;
-  }
-  jr_reply *node = self->new_node(task, task->type);
+  jr_reply *node = self->new_node(task, task->type, len + 1);
   if (node == nullptr) return nullptr;
   auto *data = static_cast<char *>(node->arena->alloc(len + 1));
   if (data == nullptr) {
@@ -297,13 +301,7 @@ void *ReplyReader::create_array(const redisReadTask *task, int elements) {
     return nullptr;
   }
   size_t need = sizeof(jr_reply *) * static_cast<size_t>(elements);
-  size_t so_far = self->arena_ != nullptr ? self->arena_->bytes() : 0;
-  if (so_far + need > self->limits_.max_reply_bytes) {
-    self->limit_code_ = JR_ETOOBIG;
-    self->error_ = "reply larger than max_reply_bytes";
-    return nullptr;
-  }
-  jr_reply *node = self->new_node(task, JR_REPLY_ARRAY);
+  jr_reply *node = self->new_node(task, JR_REPLY_ARRAY, need);
   if (node == nullptr) return nullptr;
   node->len = static_cast<size_t>(elements);
   node->u.elements = nullptr;
@@ -321,14 +319,14 @@ void *ReplyReader::create_array(const redisReadTask *task, int elements) {
 
 void *ReplyReader::create_integer(const redisReadTask *task, long long value) {
   auto *self = static_cast<ReplyReader *>(task->privdata);
-  jr_reply *node = self->new_node(task, JR_REPLY_INTEGER);
+  jr_reply *node = self->new_node(task, JR_REPLY_INTEGER, 0);
   if (node != nullptr) node->u.integer = value;
   return node;
 }
 
 void *ReplyReader::create_nil(const redisReadTask *task) {
   auto *self = static_cast<ReplyReader *>(task->privdata);
-  return self->new_node(task, JR_REPLY_NIL);
+  return self->new_node(task, JR_REPLY_NIL, 0);
 }
 
 void ReplyReader::free_object(void *obj) {

@@ -116,7 +116,7 @@ class ReplyReader {
   static void *create_integer(const redisReadTask *task, long long value);
   static void *create_nil(const redisReadTask *task);
   static void free_object(void *obj);
-  jr_reply *new_node(const redisReadTask *task, int type) noexcept;
+  jr_reply *new_node(const redisReadTask *task, int type, size_t extra) noexcept;
   Arena *current() noexcept;
   int fail(int code, const char *msg) noexcept;
   int check_pending_bulk() noexcept;

@@ -202,6 +202,23 @@ TEST(Reader, LimitsOnBulkLengthElementsAndTotalSize) {
     parse(r, arr, p);
     EXPECT_EQ(p.rc, JR_ETOOBIG);
   }
+  {
+    // Integers and nils count too: an array of 127 of them is over 4096
+    // bytes of nodes (it used to pass, found by fuzz_reply); 50 are not.
+    lim.max_elements = 1000;
+    std::string ints = "*127\r\n";
+    for (int i = 0; i < 127; i++) ints += i % 2 != 0 ? ":7\r\n" : "$-1\r\n";
+    ReplyReader r{lim};
+    Parsed p;
+    parse(r, ints, p);
+    EXPECT_EQ(p.rc, JR_ETOOBIG);
+    std::string fewer = "*50\r\n";
+    for (int i = 0; i < 50; i++) fewer += ":7\r\n";
+    ReplyReader ok{lim};
+    Parsed q;
+    parse(ok, fewer, q);
+    EXPECT_EQ(q.rc, 1);
+  }
 }
 
 TEST(Commands, TableIsSortedAndClassifies) {
