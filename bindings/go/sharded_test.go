@@ -69,6 +69,9 @@ func TestShardedPubSubDeliversSMessages(t *testing.T) {
 	})
 	publish(t, c, "SPUBLISH", "go:shard1", "gone", 0)
 	publish(t, c, "SPUBLISH", "go:shard2", "still", 1)
+	// An unsubscribe takes effect at once: a message libjr has not read yet
+	// would be dropped (SPUBLISH's count only says the server queued it).
+	in.wait(t, "smessage still", func(ms []jr.Message) bool { return countKind(ms, "smessage") == 3 })
 	if err := sub.SUnsubscribe(); err != nil {
 		t.Fatal(err)
 	}

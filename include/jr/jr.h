@@ -299,11 +299,12 @@ JR_API size_t jr_dispatch(jr_client *client, size_t max);
 
 /* A hook the loop thread calls once per batch of completions: while a
  * read's replies are parsed, each time ready_batch (default 16) are ready,
- * and at the end of each loop iteration, when there are any. Poll mode: it replaces making the descriptor readable, and may
- * run the queued completions there with jr_dispatch (on the loop thread,
- * like loop-mode callbacks) or hand them to another thread. Loop mode: the
- * batch's callbacks have just run, and the hook follows them (e.g. to hand
- * what they recorded to another runtime in one step). Completions that the
+ * and at the end of each loop iteration, when there are any. Poll mode:
+ * it replaces making the descriptor readable, and may run the queued
+ * completions there with jr_dispatch (on the loop thread, like loop-mode
+ * callbacks) or hand them to another thread. Loop mode: the batch's
+ * callbacks have just run, and the hook follows them (e.g. to hand what
+ * they recorded to another runtime in one step). Completions that the
  * hook's own work causes (a cancel) get another round before the loop
  * sleeps. For a runtime whose entry from outside is costly (Go's cgo
  * callbacks): it enters once per batch, not once per callback. The hook
@@ -441,7 +442,10 @@ JR_API int jr_sub_new(jr_client *client, jr_message_cb cb, void *userdata, jr_su
  * another value is JR_EINVAL. jr_sub_unsubscribe with n == 0 removes every
  * name of that kind. A subscription is in effect once its ["subscribe",
  * name, n] (or "psubscribe", "ssubscribe") message has arrived: a PUBLISH
- * made before that may not reach it. */
+ * made before that may not reach it. An unsubscribe takes effect at once:
+ * its confirmation comes right away, and messages for those names that
+ * libjr reads after the call are dropped, even if they were published
+ * before it. */
 JR_API int jr_sub_subscribe(jr_sub *sub, int pattern, size_t n, const char *const *names,
                             const size_t *lens);
 JR_API int jr_sub_unsubscribe(jr_sub *sub, int pattern, size_t n, const char *const *names,
