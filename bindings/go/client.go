@@ -111,7 +111,8 @@ type Options struct {
 	// goroutine woken through libjr's descriptor. The loop runs on a
 	// goroutine locked to its own thread (libjr's thread starter), so each
 	// entry is a plain cgo callback. It saves the two thread hand-offs per
-	// batch: pipelined Submit throughput is about 2x (see bench/RESULTS.md). The cost: a callback that blocks or runs long now
+	// batch: pipelined Submit throughput is about 2x (see
+	// bench/RESULTS.md). The cost: a callback that blocks or runs long now
 	// also holds up libjr's reads, writes and timers, not only other
 	// callbacks. Do and Close from such a callback return ErrMisuse (with
 	// the dispatcher goroutine they deadlock).

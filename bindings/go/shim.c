@@ -67,14 +67,13 @@ static void record(uintptr_t handle, int status, const jr_reply *r, int kind) {
   d.type = jr_reply_get_type(r);
   if (r != NULL) {
     d.str = jr_reply_str(r, &d.len);
+    d.integer = jr_reply_integer(r);
     if (kind == JR_GO_COMMAND && d.type != JR_REPLY_ARRAY && d.len <= JR_GO_INLINE) {
       if (d.str != NULL) memcpy(d.inl, d.str, d.len);
       d.str = NULL;
-      d.integer = jr_reply_integer(r);
     } else {
       d.reply = jr_reply_dup(r);
       if (d.type == JR_REPLY_ARRAY) d.len = jr_reply_len(r);
-      d.integer = jr_reply_integer(r);
     }
   }
   if (tls_batch != NULL) {
