@@ -1,6 +1,10 @@
 // The connection state machine: connect (with retry and backoff), handshake
 // (AUTH, CLIENT SETNAME, connect commands), SELECT tracking, pipelined
 // writes, FIFO reply matching, timeouts and loss handling.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -58,6 +62,7 @@ void Connection::submit(Command *c) {
 void Connection::write_internal(Kind kind, int db, size_t argc, const char *const *argv,
                                 const size_t *lens) {
   if (out_.empty()) client_.mark_dirty(this);
+  if (fifo_.empty()) heard_at_ = uv_now(client_.loop());  // silence counts from here
   encode_command(out_, argc, argv, lens);
   fifo_.push_back(Entry{nullptr, kind, db});
   unflushed_++;
@@ -138,6 +143,7 @@ void Connection::write_command(Command *c) {
     write_internal(Kind::kAsking, db, 1, argv, lens);
   }
   if (out_.empty()) client_.mark_dirty(this);
+  if (fifo_.empty()) heard_at_ = uv_now(client_.loop());  // silence counts from here
   out_.append(c->wire.data(), c->wire.size());
   c->state.store(CmdState::kWritten, std::memory_order_release);
   c->conn = this;
@@ -402,12 +408,29 @@ void Connection::on_timer_cb(uv_timer_t *t) {
   }
 }
 
+// TCP keepalive: the first probe after `idle_s` of quiet, then two more
+// `idle_s / 3` apart, and the connection fails (ETIMEDOUT on the next read)
+// when none is answered: a dead peer of an idle connection is found within
+// about 2 x idle_s. libuv (1.44) sets only the idle time, and Linux's
+// defaults for the rest (9 probes 75 s apart) add 11 minutes. The same
+// settings as redis-server's and hiredis's own keepalive (anet.c, net.c).
+void Connection::set_keepalive(int idle_s) {
+  uv_tcp_keepalive(&sock_->h.tcp, 1, static_cast<unsigned>(idle_s));
+#if defined(TCP_KEEPINTVL) && defined(TCP_KEEPCNT)
+  uv_os_fd_t fd;
+  if (uv_fileno(sock_->handle(), &fd) != 0) return;
+  int interval = idle_s / 3 > 0 ? idle_s / 3 : 1;
+  int count = 3;
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+#endif
+}
+
 void Connection::on_connected() {
   const Options &o = client_.opts();
   if (!endpoints_[ep_index_].unix_socket) {
     uv_tcp_nodelay(&sock_->h.tcp, o.tcp_nodelay ? 1 : 0);
-    if (o.tcp_keepalive_s > 0)
-      uv_tcp_keepalive(&sock_->h.tcp, 1, static_cast<unsigned>(o.tcp_keepalive_s));
+    if (o.tcp_keepalive_s > 0) set_keepalive(o.tcp_keepalive_s);
   }
   reader_.reset();
   current_db_ = 0;
@@ -483,6 +506,7 @@ void Connection::ready() {
   cycle_ = 0;
   epoch_++;
   last_read_ = now_ms();
+  heard_at_ = uv_now(client_.loop());
   ready_at_ = last_read_;
   client_.emit(JR_EVENT_CONNECTED, endpoint_name_, "");
   if (push_ != nullptr) push_->on_ready(*this);
@@ -545,6 +569,7 @@ void Connection::on_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) 
 }
 
 void Connection::on_read(ssize_t nread, const char *data) {
+  heard_at_ = uv_now(client_.loop());  // the loop's cached time: no clock read per read
   if (client_.opts().socket_timeout_ms > 0 || push_ != nullptr) last_read_ = now_ms();
   if (!tls_) {
     on_plain(data, static_cast<size_t>(nread));
@@ -898,6 +923,15 @@ int64_t Connection::expire(int64_t now) {
     }
     consider(last_read_ + lt);
   }
+  if (owed && state_ == State::kReady) {
+    int64_t at = silent_until(now);
+    if (at != 0 && now >= at) {
+      lost(JR_ETIMEDOUT, "nothing read for " + std::to_string(client_.opts().silence_timeout_ms) +
+                             " ms while replies are owed (silence_timeout_ms)");
+      return expire(now);
+    }
+    consider(at);
+  }
   int64_t st = client_.opts().socket_timeout_ms;
   if (st > 0 && owed && state_ == State::kReady) {
     if (now - last_read_ >= st) {
@@ -907,6 +941,36 @@ int64_t Connection::expire(int64_t now) {
     consider(last_read_ + st);
   }
   return next;
+}
+
+// The default dead-connection rule. A connection whose packets are dropped
+// (a NAT or load balancer that forgot it, a cable pulled: no FIN, no RST)
+// delivers nothing, and every command on it would time out, forever. So a
+// connection that owes replies is replaced once it has read nothing for
+// silence_timeout_ms (default 10 s), counted from its last read or from
+// the moment it started to owe replies, and once the command the server
+// must answer first is past its own deadline: a slow command (a Lua
+// script, DEBUG SLEEP) given a longer deadline than the window is waited
+// for, and one with no deadline (timeout_ms 0, a blocking command whose
+// server-side timeout governs) holds the rule off, as the user asked to
+// wait as long as it takes; TCP keepalive (tcp_keepalive_s) still finds a
+// dead peer there. A PING would not tell more: it queues behind the slow
+// command, so only "nothing read at all" can be judged. Returns when the
+// connection is dead (now_ms() based), or 0 when the rule does not apply.
+int64_t Connection::silent_until(int64_t now) {
+  int64_t window = client_.opts().silence_timeout_ms;
+  if (window <= 0) return 0;
+  Command *head = nullptr;
+  for (size_t i = 0; i < fifo_.size() && head == nullptr; i++)
+    if (fifo_[i].kind == Kind::kCmd || fifo_[i].kind == Kind::kTx) head = fifo_[i].cmd;
+  if (head == nullptr) return 0;
+  bool waiting = head->state.load(std::memory_order_relaxed) == CmdState::kWritten;
+  if (waiting && head->deadline == 0) return 0;
+  uint64_t quiet = uv_now(client_.loop()) - heard_at_;
+  int64_t at =
+      quiet >= static_cast<uint64_t>(window) ? now : now + (window - static_cast<int64_t>(quiet));
+  if (waiting && head->deadline > at) at = head->deadline;
+  return at;
 }
 
 void Connection::shutdown() {

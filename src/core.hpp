@@ -375,9 +375,14 @@ class Connection {
   std::unordered_map<int, uint8_t> db_state_;
   std::vector<std::pair<int, CmdList>> db_pending_;  // commands waiting for a probe
   int64_t last_read_ = 0;
+  // uv_now() of the last read, or of the moment the connection started to
+  // owe replies if that came later (the silence rule; see expire()).
+  uint64_t heard_at_ = 0;
   int64_t ready_at_ = 0;
   int flaps_ = 0;  // connections lost soon after they were made, in a row
   [[nodiscard]] int64_t liveness_timeout() const noexcept;
+  int64_t silent_until(int64_t now);
+  void set_keepalive(int idle_s);
   void schedule_reconnect(bool was_ready);
   friend class Client;
 };

@@ -234,6 +234,7 @@ int Options::set(const std::string &key, const std::string &value) {
                                            "loop_spin_us",      "ready_batch"};
     for (const char *k : kNumeric)
       if (key == k) return JR_EINVAL;
+    if (key == "silence_timeout_ms") return JR_EINVAL;
     return JR_ENOENT;
   }
   return set_int(key, v);
@@ -256,6 +257,9 @@ int Options::set_int(const std::string &key, int64_t v) {
   } else if (key == "socket_timeout_ms") {
     if (!in(0, INT32_MAX)) return JR_EINVAL;
     socket_timeout_ms = v;
+  } else if (key == "silence_timeout_ms") {
+    if (!in(0, INT32_MAX)) return JR_EINVAL;
+    silence_timeout_ms = v;
   } else if (key == "recv_buffer_size") {
     if (!in(512, 64 << 20)) return JR_EINVAL;
     recv_buffer_size = static_cast<size_t>(v);

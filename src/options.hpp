@@ -33,8 +33,9 @@ struct Options {
   int connect_retry = 3;
   int64_t command_timeout_ms = 5000;
   int64_t socket_timeout_ms = 0;
+  int64_t silence_timeout_ms = 10000;  // the default dead-connection rule (Connection::expire)
   size_t recv_buffer_size = 65536;
-  int tcp_keepalive_s = 0;
+  int tcp_keepalive_s = 60;
   bool tcp_nodelay = true;
   ReaderLimits limits;
   int64_t max_queued = 1 << 20;

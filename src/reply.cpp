@@ -25,6 +25,8 @@ void Arena::destroy(Arena *a) noexcept {
 }
 
 void *Arena::alloc(size_t n) noexcept {
+  // Saturate: a size near SIZE_MAX must fail, not round up to a tiny one.
+  if (n > SIZE_MAX - sizeof(Chunk) - 7) return nullptr;
   n = (n + 7) & ~size_t{7};
   bytes_ += n;
   if (extra_ == nullptr && first_.cap - first_.used >= n) {
@@ -38,7 +40,7 @@ void *Arena::alloc(size_t n) noexcept {
     extra_->used += n;
     return p;
   }
-  size_t cap = extra_ != nullptr ? extra_->cap * 2 : kFirst * 4;
+  size_t cap = extra_ != nullptr && extra_->cap <= SIZE_MAX / 2 ? extra_->cap * 2 : kFirst * 4;
   if (cap < n) cap = n;
   if (cap > (size_t{1} << 20) && n < (size_t{1} << 20)) cap = size_t{1} << 20;
   auto *c = static_cast<Chunk *>(std::malloc(sizeof(Chunk) + cap));
@@ -237,7 +239,20 @@ Arena *ReplyReader::current() noexcept {
 
 int ReplyReader::fail(int code, const char *msg) noexcept {
   if (error_.empty()) error_ = msg;
+  if (limit_code_ == 0) limit_code_ = code;  // next() keeps returning it
   return code;
+}
+
+// True when a node that allocates `extra` bytes more (a string, an element
+// table) keeps a reply whose arena holds `used` bytes within
+// max_reply_bytes. Saturating: no sum or rounding can wrap.
+bool ReplyReader::fits(size_t used, size_t extra) const noexcept {
+  constexpr size_t kNode = (sizeof(jr_reply) + 7) & ~size_t{7};
+  size_t max = limits_.max_reply_bytes;
+  if (used > max || max - used < kNode) return false;
+  size_t room = max - used - kNode;
+  if (extra == 0) return true;
+  return extra <= room && ((extra + 7) & ~size_t{7}) <= room;
 }
 
 // `extra`: the bytes the node will allocate next (a string, an element
@@ -249,9 +264,7 @@ jr_reply *ReplyReader::new_node(const redisReadTask *task, int type, size_t extr
     limit_code_ = JR_ENOMEM;
     return nullptr;
   }
-  auto round8 = [](size_t n) { return (n + 7) & ~size_t{7}; };
-  size_t need = round8(sizeof(jr_reply)) + (extra != 0 ? round8(extra) : 0);
-  if (need > limits_.max_reply_bytes || a->bytes() > limits_.max_reply_bytes - need) {
+  if (!fits(a->bytes(), extra)) {
     limit_code_ = JR_ETOOBIG;
     error_ = "reply larger than max_reply_bytes";
     return nullptr;
@@ -335,42 +348,59 @@ void ReplyReader::free_object(void *obj) {
 }
 
 // hiredis 0.14.1 buffers a whole bulk string before it calls createString.
-// Peek at the header of the incomplete item so that a huge announced length
-// fails at once instead of after max_reply_bytes have been buffered.
-int ReplyReader::check_pending_bulk() noexcept {
+// Whenever it stops in the middle of an item, look at that item's header: a
+// bulk length over the limits fails at once, on the header alone (a server
+// that sends "$4611686018427387904\r\n" and then nothing must not hang the
+// connection), not after the announced bytes were buffered. hiredis itself
+// rejects a malformed length, a negative one other than -1 and an array
+// count over INT_MAX as soon as the line is complete (string2ll and the
+// "out of range" checks; Debian's 0.14.1-2 adds the array one for
+// CVE-2021-32765), and an array count over max_elements fails in
+// create_array, also on the header alone (the unit test
+// Reader.LengthLinesAreStrict pins what hiredis must do).
+int ReplyReader::check_pending() noexcept {
   size_t avail = r_->len - r_->pos;
-  if (avail > limits_.max_reply_bytes) return fail(JR_ETOOBIG, "reply larger than max_reply_bytes");
-  const char *p = r_->buf + r_->pos;
-  if (avail < 2) return 0;
-  // hiredis consumes the type byte first and keeps it in the current task.
-  char kind = p[0];
-  const char *q = p + 1;
-  if (kind != '$' && kind != '*' && r_->ridx >= 0) {
-    int t = r_->rstack[r_->ridx].type;
-    kind = t == REDIS_REPLY_STRING ? '$' : t == REDIS_REPLY_ARRAY ? '*' : 0;
-    q = p;
-  }
-  if (kind != '$' && kind != '*') return 0;
-  const char *end = static_cast<const char *>(std::memchr(p, '\r', avail < 32 ? avail : 32));
-  if (end == nullptr) return 0;
-  int64_t n = 0;
-  bool neg = false;
-  if (q < end && *q == '-') {
-    neg = true;
-    q++;
-  }
-  for (; q < end; q++) {
-    if (*q < '0' || *q > '9') return 0;  // hiredis reports the syntax error
-    if (n > (INT64_MAX - 9) / 10) return fail(JR_ETOOBIG, "length out of range");
-    n = n * 10 + (*q - '0');
-  }
-  if (neg) return 0;
-  if (kind == '$' && n > limits_.max_bulk_len)
-    return fail(JR_ETOOBIG, "bulk string longer than max_bulk_len");
-  if (kind == '$' && static_cast<uint64_t>(n) > limits_.max_reply_bytes)
+  if (avail == 0 || r_->ridx < 0) return 0;
+  // A line that never ends (a status, an error, an integer) is bounded
+  // here; past 64 KiB only, so that below that the outcome cannot depend on
+  // how the bytes were split (fuzz_reply checks it).
+  if (avail > 64 * 1024 && avail > limits_.max_reply_bytes)
     return fail(JR_ETOOBIG, "reply larger than max_reply_bytes");
-  if (kind == '*' && n > limits_.max_elements)
-    return fail(JR_ETOOBIG, "array longer than max_elements");
+  // The pending item's type byte was consumed: its task knows the type, and
+  // the buffer starts with its length line.
+  int type = r_->rstack[r_->ridx].type;
+  if (type != REDIS_REPLY_STRING && type != REDIS_REPLY_ARRAY) return 0;
+  const char *p = r_->buf + r_->pos;
+  // A valid length line is "-1" or up to 20 characters, then CRLF.
+  constexpr size_t kMaxLine = 20;
+  const char *end = nullptr;
+  size_t n = avail < kMaxLine + 2 ? avail : kMaxLine + 2;
+  for (size_t i = 0; i + 1 < n; i++) {
+    if (p[i] == '\r' && p[i + 1] == '\n') {
+      end = p + i;
+      break;
+    }
+  }
+  if (end == nullptr) {
+    // hiredis would reject the line once it ends: say so now.
+    if (avail >= kMaxLine + 2) return fail(JR_EPROTO, "protocol error: length line too long");
+    return 0;  // the rest of the line has not arrived
+  }
+  // A complete length line that hiredis keeps is a bulk string's valid
+  // length (>= 0) waiting for its bytes: arrays, nils and malformed lines are
+  // handled at once.
+  if (type != REDIS_REPLY_STRING) return 0;
+  uint64_t v = 0;
+  for (const char *q = p; q < end; q++) {
+    if (*q < '0' || *q > '9' || v > (UINT64_MAX - 9) / 10) return 0;  // hiredis decides
+    v = v * 10 + static_cast<uint64_t>(*q - '0');
+  }
+  if (v > static_cast<uint64_t>(limits_.max_bulk_len))
+    return fail(JR_ETOOBIG, "bulk string longer than max_bulk_len");
+  // The same test as create_string's, before the bytes are buffered.
+  size_t used = arena_ != nullptr ? arena_->bytes() : 0;
+  if (v >= SIZE_MAX || !fits(used, static_cast<size_t>(v) + 1))
+    return fail(JR_ETOOBIG, "reply larger than max_reply_bytes");
   return 0;
 }
 
@@ -393,7 +423,6 @@ int ReplyReader::feed_piece() noexcept {
   if (redisReaderFeed(r_, input_, n) != REDIS_OK) return fail(JR_ENOMEM, "out of memory");
   input_ += n;
   input_len_ -= n;
-  if (r_->len - r_->pos > 64 * 1024) return check_pending_bulk();
   return 0;
 }
 
@@ -415,12 +444,16 @@ int ReplyReader::next(jr_reply **out) noexcept {
       piece_ = kPiece;
       break;
     }
+    // Stopped inside an item: judge its header now, not once its announced
+    // bytes have arrived.
+    int rc = check_pending();
+    if (rc != 0) return rc;
     if (input_len_ == 0) {
       input_ = nullptr;
       return 0;
     }
     if (fed && piece_ < (size_t{1} << 30)) piece_ *= 2;  // the last piece completed nothing
-    int rc = feed_piece();
+    rc = feed_piece();
     if (rc != 0) return rc;
     fed = true;
   }

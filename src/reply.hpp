@@ -119,7 +119,8 @@ class ReplyReader {
   jr_reply *new_node(const redisReadTask *task, int type, size_t extra) noexcept;
   Arena *current() noexcept;
   int fail(int code, const char *msg) noexcept;
-  int check_pending_bulk() noexcept;
+  int check_pending() noexcept;
+  [[nodiscard]] bool fits(size_t used, size_t extra) const noexcept;
   int feed_piece() noexcept;
 
   ReaderLimits limits_;

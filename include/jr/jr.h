@@ -130,14 +130,33 @@ JR_API const char *jr_version_string(void);
  *                       and dropped.
  *   socket_timeout_ms   if replies are owed and nothing was read for this
  *                       long, the connection is considered dead and
- *                       replaced (default 0 = off).
+ *                       replaced, whatever the commands' deadlines
+ *                       (default 0 = off; silence_timeout_ms still applies).
+ *   silence_timeout_ms  the default dead-connection rule: a connection that
+ *                       owes replies and has read nothing for this long
+ *                       (counted from its last read, or from when it
+ *                       started to owe replies), once the command the
+ *                       server must answer first is past its own deadline,
+ *                       is replaced: what it owed fails with JR_ECONNLOST
+ *                       (or JR_ETIMEDOUT), "may have run". A command with a
+ *                       longer deadline (a slow script) is waited for; one
+ *                       with no deadline (timeout_ms 0, or a blocking
+ *                       command) holds the rule off, and only TCP keepalive
+ *                       finds a dead peer then (default 10000; 0 = off).
  *   recv_buffer_size    bytes per socket read (default 65536).
- *   tcp_keepalive_s     TCP keepalive idle time in seconds (0 = off,
- *                       default 0).
+ *   tcp_keepalive_s     TCP keepalive idle time in seconds (default 60;
+ *                       0 = off): the first probe after this long without
+ *                       traffic, then 3 probes idle/3 apart (Linux), so a
+ *                       dead peer of an idle connection is found in about
+ *                       twice this time.
  *   tcp_nodelay         1 (default) or 0.
  *   max_bulk_len        largest accepted bulk string (default 512 MiB).
  *   max_elements        largest accepted array (default 16M elements).
  *   max_reply_bytes     largest accepted reply as a whole (default 1 GiB).
+ *                       A reply over these limits fails its command with
+ *                       JR_ETOOBIG as soon as the header that announces it
+ *                       arrives (nothing more is waited for), and the
+ *                       connection is replaced.
  *   max_queued          most commands libjr holds: accepted and not
  *                       completed, or timed out / cancelled after the write
  *                       and still owed a reply (default 1M; beyond:

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -77,6 +78,69 @@ TEST(FakeServer, OversizedBulkIsRejectedEarly) {
   Result r = call(c, {"GET", "huge"});
   EXPECT_EQ(r.status, JR_ETOOBIG);
   EXPECT_EQ(jr_err_unsent(r.status), 0);
+}
+
+// A header over the limits fails its command at once, on the header alone
+// (the server sends nothing after it), and the connection is replaced: the
+// next command succeeds on a fresh one. A bulk length used to be looked at
+// only once 64 KiB had been buffered: "$4611686018427387904\r\n" then silence
+// hung the command until its deadline and the connection for good.
+TEST(FakeServer, OversizedOrMalformedHeaderFailsAtOnceAndReplacesTheConnection) {
+  struct Case {
+    const char *header;
+    int want;
+    int64_t max_bulk_len;  // 0: the default
+  };
+  const Case cases[] = {
+      {"$4611686018427387904\r\n", JR_ETOOBIG, 0},
+      {"$9223372036854775807\r\n", JR_ETOOBIG, 0},
+      {"$536870913\r\n", JR_ETOOBIG, 0},  // the default max_bulk_len + 1
+      {"$2000000\r\n", JR_ETOOBIG, 1 << 20},
+      {"*2\r\n$3\r\nfoo\r\n$4611686018427387904\r\n", JR_ETOOBIG, 0},
+      {"*16777217\r\n", JR_ETOOBIG, 0},  // the default max_elements + 1
+      {"*4294967297\r\n", JR_EPROTO, 0},
+      {"$-2\r\n", JR_EPROTO, 0},
+      {"*-2\r\n", JR_EPROTO, 0},
+      {"%3\r\n", JR_EPROTO, 0},
+      {"$1234567890123456789012", JR_EPROTO, 0},  // a length line that never ends
+  };
+  for (const Case &k : cases) {
+    SCOPED_TRACE(k.header);
+    std::atomic<FakeServer *> self{nullptr};
+    std::atomic<bool> first_closed{false};
+    FakeServer srv([&](int fd, int index) {
+      FakeServer *s = self.load();
+      while (s == nullptr) s = self.load();
+      if (index == 0) {
+        s->read_commands(fd, 1);
+        FakeServer::send_all(fd, k.header);
+        s->hold(fd);  // nothing more; returns when the client closes
+        if (!s->stopping()) first_closed = true;
+        return;
+      }
+      while (!s->stopping()) {
+        if (s->read_commands(fd, 1).empty()) return;
+        FakeServer::send_all(fd, "+PONG\r\n");
+      }
+    });
+    self = &srv;
+    auto o = fake_opts(srv);
+    if (k.max_bulk_len != 0) o.set_int("max_bulk_len", k.max_bulk_len);
+    ClientPtr c(o);
+    auto t0 = std::chrono::steady_clock::now();
+    Result r = call(c, {"GET", "k"});  // deadline: command_timeout_ms (3 s)
+    auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
+    EXPECT_EQ(r.status, k.want) << jr_err_name(r.status);
+    EXPECT_EQ(jr_err_unsent(r.status), 0);
+    EXPECT_LT(ms, 1000) << "the header alone must fail the command";
+    EXPECT_TRUE(eventually([&] { return first_closed.load(); }, 2000)) << "the connection was kept";
+    Result next = call(c, {"PING"}, 2000);
+    EXPECT_EQ(next.status, JR_OK) << jr_err_name(next.status);
+    EXPECT_EQ(next.str(), "PONG");
+    EXPECT_EQ(srv.accepted(), 2);
+  }
 }
 
 TEST(FakeServer, CloseMidReplyLosesOnlyWhatWasInFlight) {

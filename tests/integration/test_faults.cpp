@@ -419,6 +419,7 @@ struct Scenario {
   int post_ms = 1200;
   std::set<int> allowed;
   std::function<void(OptionsPtr &)> tweak;
+  int64_t max_recovery_ms = 0;  // > 0: the first success comes within this long
 };
 
 std::atomic<int> g_run{0};
@@ -514,6 +515,9 @@ void run_scenario(RedisServer &srv, const Scenario &sc) {
   if (sc.expect_recovery) {
     EXPECT_TRUE(recovered) << "ECHO after the fault: " << code_name(after.status);
     EXPECT_NE(first_ok, INT64_MAX) << "no command submitted after recovery succeeded";
+  }
+  if (sc.max_recovery_ms > 0 && first_ok != INT64_MAX) {
+    EXPECT_LE(first_ok - t_recover, sc.max_recovery_ms) << "recovered too late";
   }
 }
 
@@ -632,10 +636,12 @@ TEST_F(Faults, BlackholeWithSocketTimeout) {
   run_scenario(*server_, s);
 }
 
-// Without socket_timeout_ms a connection that never answers is kept (a
-// timeout does not close the shared connection, by design): commands keep
-// timing out until something else replaces the connection. The numbers are
-// recorded; recovery is not expected.
+// Without socket_timeout_ms a connection that never answers is kept until
+// it has been silent for silence_timeout_ms (10 s by default; a timeout
+// alone does not close the shared connection, by design): here the client
+// reconnects into the blackhole, which lasts the whole run, so commands
+// keep timing out. The numbers are recorded; recovery is not expected
+// within the run (see SilentConnectionIsReplacedWithDefaultOptions).
 TEST_F(Faults, BlackholeWithoutSocketTimeout) {
   Scenario s;
   s.name = "blackhole 1.5 s, socket_timeout_ms=0";
@@ -649,6 +655,142 @@ TEST_F(Faults, BlackholeWithoutSocketTimeout) {
   s.post_ms = 800;
   s.allowed = kLossAndTimeouts;
   run_scenario(*server_, s);
+}
+
+// A connection that goes silent for good (a NAT or load balancer forgot it,
+// a cable pulled: no FIN, no RST), while new connections work, with the
+// default options (the suite's command_timeout_ms=1000 aside): the silence
+// rule (silence_timeout_ms, 10 s by default) replaces it. It used to be kept
+// forever: every command on it timed out ("never" in the row above).
+TEST_F(Faults, SilentConnectionIsReplacedWithDefaultOptions) {
+  Scenario s;
+  s.name = "blackhole (the connection goes silent, new ones work), default options";
+  s.inject = [](Env &e) { e.proxy->silence(); };
+  s.hold_ms = 0;
+  s.post_ms = 12500;
+  s.allowed = kLossAndTimeouts;
+  s.max_recovery_ms = 12000;  // 10 s of silence, then a reconnect
+  run_scenario(*server_, s);
+}
+
+// The same with every option at its default (command_timeout_ms=5000 too),
+// one command at a time: the first command times out at its deadline, and
+// the next ones succeed on a new connection once the old one has been
+// silent for silence_timeout_ms.
+TEST_F(Faults, SilentConnectionIsReplacedWithEveryOptionAtItsDefault) {
+  Proxy proxy(server_->port());
+  OptionsPtr o;
+  o.set("endpoint", proxy.endpoint());  // nothing else
+  ClientPtr c(o);
+  ASSERT_EQ(call(c, {"PING"}).str(), "PONG");
+  int accepted0 = proxy.accepted();
+  int64_t t0 = now_ms();
+  proxy.silence();
+  Result first = call(c, {"SET", "silent:" + std::to_string(getpid()), "1"});
+  int64_t first_ms = now_ms() - t0;
+  std::map<int, size_t> codes;
+  int64_t ok_ms = -1;
+  while (now_ms() - t0 < 20000) {
+    Result r = call(c, {"PING"});
+    if (r.status == JR_OK && r.str() == "PONG") {
+      ok_ms = now_ms() - t0;
+      break;
+    }
+    codes[r.status]++;
+  }
+  int connections = proxy.accepted() - accepted0;
+  std::printf(
+      "[ fault ] blackhole (the connection goes silent), every option at its default: first "
+      "command %s after %lldms | then PING: %s | first success %s after the fault | "
+      "connections=%d\n",
+      code_name(first.status).c_str(), static_cast<long long>(first_ms), counts_text(codes).c_str(),
+      ok_ms < 0 ? "never" : (std::to_string(ok_ms) + "ms").c_str(), connections);
+  std::fflush(stdout);
+  EXPECT_EQ(first.status, JR_ETIMEDOUT);
+  EXPECT_EQ(jr_err_unsent(first.status), 0);
+  ASSERT_GE(ok_ms, 0) << "the silent connection was never replaced";
+  EXPECT_GE(ok_ms, 9000) << "replaced before silence_timeout_ms";
+  EXPECT_LE(ok_ms, 12000);
+  EXPECT_EQ(connections, 1);
+  for (auto &kv : codes)
+    EXPECT_TRUE(kv.first == JR_ETIMEDOUT || kv.first == JR_ECONNLOST) << code_name(kv.first);
+}
+
+// The silence rule must not kill a legitimately slow command: here the
+// window is 300 ms and the commands take 1 s. A command with a longer
+// deadline (DEBUG SLEEP, a slow script) is waited for, with the commands
+// pipelined behind it; a blocking command (its server-side timeout
+// governs: no deadline) runs on its pooled connection to the end. Once the
+// command the server must answer first is past its own deadline, the
+// silent connection is replaced.
+TEST_F(Faults, SilenceRuleWaitsForSlowAndBlockingCommands) {
+  OptionsPtr o;
+  o.set("endpoint", server_->endpoint()).set_int("silence_timeout_ms", 300);
+  ClientPtr c(o);
+  Result id0 = call(c, {"CLIENT", "ID"});
+  ASSERT_EQ(id0.type(), JR_REPLY_INTEGER);
+  Recorder rec;
+  ASSERT_EQ(submit(c, {"DEBUG", "SLEEP", "1"}, rec, 0, 3000), JR_OK);
+  for (size_t i = 1; i <= 20; i++) ASSERT_EQ(submit(c, {"ECHO", "x"}, rec, i), JR_OK);
+  ASSERT_TRUE(rec.wait_all());
+  for (size_t i = 0; i <= 20; i++) EXPECT_EQ(rec.get(i).status, JR_OK) << i;
+  EXPECT_EQ(call(c, {"CLIENT", "ID"}).integer(), id0.integer()) << "the connection was replaced";
+  int64_t t0 = now_ms();
+  Result pop = call(c, {"BLPOP", "silence:none:" + std::to_string(getpid()), "1"});
+  EXPECT_EQ(pop.status, JR_OK) << code_name(pop.status);
+  EXPECT_EQ(pop.type(), JR_REPLY_NIL);
+  EXPECT_GE(now_ms() - t0, 900);
+  // Past the head's own deadline (500 ms), the silence counts: replaced.
+  Result late = call(c, {"DEBUG", "SLEEP", "1"}, 500);
+  EXPECT_EQ(late.status, JR_ETIMEDOUT);
+  Result id1 = call(c, {"CLIENT", "ID"});
+  EXPECT_EQ(id1.status, JR_OK);
+  EXPECT_NE(id1.integer(), id0.integer()) << "the silent connection was kept";
+}
+
+namespace {
+// The kernel's view of a TCP socket: "tr" (the active timer: 2 = keepalive)
+// and "when" (jiffies, USER_HZ) from /proc/net/tcp, by local port. False when
+// not found (or not Linux).
+bool tcp_timer(int local_port, int &timer, long &when) {
+  std::ifstream f("/proc/net/tcp");
+  std::string line;
+  std::getline(f, line);  // header
+  while (std::getline(f, line)) {
+    std::istringstream in(line);
+    std::string sl, local, remote, st, queues, tm;
+    in >> sl >> local >> remote >> st >> queues >> tm;
+    size_t colon = local.find(':');
+    if (colon == std::string::npos || std::stoi(local.substr(colon + 1), nullptr, 16) != local_port)
+      continue;
+    timer = std::stoi(tm.substr(0, tm.find(':')), nullptr, 16);
+    when = std::stol(tm.substr(tm.find(':') + 1), nullptr, 16);
+    return true;
+  }
+  return false;
+}
+}  // namespace
+
+// TCP keepalive is on by default (tcp_keepalive_s=60): an idle connection
+// whose peer vanished is found by the kernel (first probe after 60 s, then
+// 3 probes 20 s apart). It used to be off unless configured.
+TEST_F(Faults, TcpKeepaliveIsOnByDefault) {
+  OptionsPtr o;
+  o.set("endpoint", server_->endpoint());
+  ClientPtr c(o);
+  Result info = call(c, {"CLIENT", "INFO"});
+  ASSERT_EQ(info.status, JR_OK);
+  std::string text = info.str();
+  size_t a = text.find("addr=");
+  ASSERT_NE(a, std::string::npos) << text;
+  size_t colon = text.find(':', a);
+  int port = std::atoi(text.c_str() + colon + 1);
+  int timer = -1;
+  long when = -1;
+  if (!tcp_timer(port, timer, when)) GTEST_SKIP() << "no /proc/net/tcp entry for port " << port;
+  EXPECT_EQ(timer, 2) << "no keepalive timer on the client's socket";
+  EXPECT_GT(when, 0);
+  EXPECT_LE(when, 60 * 100 + 100) << "keepalive idle time over 60 s";
 }
 
 TEST_F(Faults, Kill9AndRestart) {

@@ -221,6 +221,93 @@ TEST(Reader, LimitsOnBulkLengthElementsAndTotalSize) {
   }
 }
 
+// A bulk header over the limits fails on the header alone: a server that
+// announces a huge length and then sends nothing must not leave the reader
+// waiting (it used to wait for 64 KiB of payload before it looked).
+TEST(Reader, OversizedBulkHeaderFailsOnTheHeaderAlone) {
+  struct Case {
+    const char *bytes;
+    int64_t max_bulk;
+    size_t max_reply;
+    int want;
+  };
+  const int64_t kDefBulk = jr::ReaderLimits{}.max_bulk_len;
+  const size_t kDefReply = jr::ReaderLimits{}.max_reply_bytes;
+  const Case cases[] = {
+      {"$4611686018427387904\r\n", kDefBulk, kDefReply, JR_ETOOBIG},
+      {"$9223372036854775807\r\n", kDefBulk, kDefReply, JR_ETOOBIG},
+      {"$536870913\r\n", kDefBulk, kDefReply, JR_ETOOBIG},  // 512 MiB + 1
+      {"$536870912\r\n", kDefBulk, kDefReply, 0},           // 512 MiB: within, waits
+      {"$1048577\r\n", 1 << 20, kDefReply, JR_ETOOBIG},
+      {"$5000\r\n", kDefBulk, 4096, JR_ETOOBIG},              // node + bytes over the reply
+      {"*2\r\n:1\r\n$4000\r\n", kDefBulk, 4096, JR_ETOOBIG},  // with what the array holds
+      {"*2\r\n:1\r\n$3000\r\n", kDefBulk, 4096, 0},
+      {"$12345678901234567890123\r\n", kDefBulk, kDefReply, JR_EPROTO},  // too long a line
+      {"$1234567890123456789012", kDefBulk, kDefReply, JR_EPROTO},       // ... not even ended
+      {"$4611686018", kDefBulk, kDefReply, 0},  // the rest of the line may follow
+  };
+  for (const Case &k : cases) {
+    jr::ReaderLimits lim;
+    lim.max_bulk_len = k.max_bulk;
+    lim.max_reply_bytes = k.max_reply;
+    std::string bytes = k.bytes;
+    for (bool bytewise : {false, true}) {
+      ReplyReader r{lim};
+      int rc = 0;
+      for (size_t off = 0; off < bytes.size() && rc == 0;) {
+        size_t n = bytewise ? 1 : bytes.size();
+        ASSERT_EQ(r.feed(bytes.data() + off, n), 0);
+        off += n;
+        jr_reply *root = nullptr;
+        rc = r.next(&root);
+        ASSERT_NE(rc, 1) << k.bytes;
+      }
+      EXPECT_EQ(rc, k.want) << k.bytes << (bytewise ? " (byte by byte)" : "");
+      if (k.want != 0) {
+        EXPECT_FALSE(r.error().empty());
+        jr_reply *root = nullptr;
+        EXPECT_EQ(r.next(&root), k.want) << "the error sticks until reset()";
+      }
+    }
+  }
+}
+
+// What the reader relies on hiredis for (0.14.1 as Debian ships it, with the
+// CVE-2021-32765 fix): every length line is parsed strictly and range
+// checked. An unpatched hiredis would truncate "*4294967297" to 1 element.
+TEST(Reader, LengthLinesAreStrict) {
+  const std::pair<const char *, int> cases[] = {
+      {"$-2\r\n", JR_EPROTO},
+      {"*-2\r\n", JR_EPROTO},
+      {"$-9223372036854775808\r\n", JR_EPROTO},
+      {"$+5\r\nhello\r\n", JR_EPROTO},
+      {"$12a\r\n", JR_EPROTO},
+      {"$ 5\r\n", JR_EPROTO},
+      {"$05\r\nhello\r\n", JR_EPROTO},
+      {"$99999999999999999999\r\n", JR_EPROTO},
+      {"*4294967297\r\n:1\r\n", JR_EPROTO},
+      {"*2147483648\r\n", JR_EPROTO},
+      {"*18446744073709551615\r\n", JR_EPROTO},
+      {"%3\r\n:1\r\n:2\r\n:3\r\n", JR_EPROTO},  // RESP3 is not spoken
+      {"*2147483647\r\n", JR_ETOOBIG},          // max_elements, on the header alone
+      {"*16777217\r\n", JR_ETOOBIG},
+  };
+  for (const auto &k : cases) {
+    ReplyReader r{jr::ReaderLimits{}};
+    Parsed p;
+    parse(r, k.first, p);
+    EXPECT_EQ(p.rc, k.second) << k.first;
+    EXPECT_EQ(p.root, nullptr) << k.first;
+  }
+  for (const char *nil : {"$-1\r\n", "*-1\r\n"}) {
+    ReplyReader r{jr::ReaderLimits{}};
+    Parsed p;
+    parse(r, nil, p);
+    ASSERT_EQ(p.rc, 1) << nil;
+    EXPECT_EQ(jr_reply_get_type(p.root), JR_REPLY_NIL) << nil;
+  }
+}
+
 TEST(Commands, TableIsSortedAndClassifies) {
   EXPECT_TRUE(jr::table_is_sorted());
   auto cls = [](std::initializer_list<const char *> args) {
@@ -302,6 +389,22 @@ TEST(Options, KeysValuesAndErrors) {
   EXPECT_EQ(jr_options_add_connect_command(o, 0, argv, nullptr), JR_EINVAL);
   jr_options_free(o);
   jr_options_free(nullptr);
+}
+
+// The dead-connection defaults: the silence rule and TCP keepalive are on.
+TEST(Options, SilenceTimeoutAndKeepaliveAreOnByDefault) {
+  jr_options *o = jr_options_new();
+  EXPECT_EQ(o->o.silence_timeout_ms, 10000);
+  EXPECT_EQ(o->o.tcp_keepalive_s, 60);
+  EXPECT_EQ(jr_options_set(o, "silence_timeout_ms", "abc"), JR_EINVAL);
+  EXPECT_EQ(jr_options_set_int(o, "silence_timeout_ms", -1), JR_EINVAL);
+  EXPECT_EQ(jr_options_set_int(o, "silence_timeout_ms", int64_t{INT32_MAX} + 1), JR_EINVAL);
+  EXPECT_EQ(jr_options_set(o, "silence_timeout_ms", "0"), JR_OK);  // off
+  EXPECT_EQ(o->o.silence_timeout_ms, 0);
+  EXPECT_EQ(jr_options_set_int(o, "silence_timeout_ms", 2500), JR_OK);
+  EXPECT_EQ(o->o.silence_timeout_ms, 2500);
+  EXPECT_EQ(jr_options_set_int(o, "tcp_keepalive_s", 0), JR_OK);  // off
+  jr_options_free(o);
 }
 
 TEST(Errors, TextNamesAndUnsentFlags) {
