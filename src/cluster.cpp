@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "interpret.hpp"
 #include "transparent.hpp"
 
 namespace jr {
@@ -73,13 +74,6 @@ int64_t to_int(std::string_view s, int64_t dflt) {
   return v;
 }
 
-std::string str_of(const jr_reply *r) {
-  if (r == nullptr ||
-      (r->type != JR_REPLY_STRING && r->type != JR_REPLY_STATUS && r->type != JR_REPLY_ERROR))
-    return std::string();
-  return std::string(r->u.str, r->len);
-}
-
 const jr_reply *el(const jr_reply *r, size_t i) {
   return r != nullptr && r->type == JR_REPLY_ARRAY && i < r->len ? r->u.elements[i] : nullptr;
 }
@@ -128,22 +122,17 @@ bool parse_request(const char *wire, size_t size, size_t &pos,
 // ---- Key positions -------------------------------------------------------------
 
 void KeyFinder::add(const jr_reply *e) {
-  std::string name = lower(str_of(el(e, 0)));
-  if (name.empty()) return;
+  CommandEntry entry;
+  if (!parse_command_entry(e, entry)) return;  // a malformed entry: that command stays unknown
   CommandSpec spec;
-  const jr_reply *flags = el(e, 2);
-  for (size_t i = 0; flags != nullptr && i < flags->len; i++) {
-    std::string f = str_of(el(flags, i));
-    if (f == "movablekeys") spec.movable = true;
-    if (f == "readonly") spec.readonly = true;
-  }
-  spec.first = static_cast<int>(el(e, 3) != nullptr ? el(e, 3)->u.integer : 0);
-  spec.last = static_cast<int>(el(e, 4) != nullptr ? el(e, 4)->u.integer : 0);
-  spec.step = static_cast<int>(el(e, 5) != nullptr ? el(e, 5)->u.integer : 0);
-  specs_[name] = spec;
-  const jr_reply *subs = el(e, 9);  // Redis 7: subcommands, named "parent|sub"
-  for (size_t i = 0; subs != nullptr && subs->type == JR_REPLY_ARRAY && i < subs->len; i++)
-    add(el(subs, i));
+  spec.movable = entry.movable;
+  spec.readonly = entry.readonly;
+  spec.first = entry.first;
+  spec.last = entry.last;
+  spec.step = entry.step;
+  specs_[entry.name] = spec;
+  const jr_reply *subs = entry.subcommands;
+  for (size_t i = 0; subs != nullptr && i < subs->len; i++) add(el(subs, i));
 }
 
 void KeyFinder::load(const jr_reply *r) {
@@ -531,15 +520,38 @@ void Cluster::on_slots(int status, const jr_reply *reply, Connection *) {
     }
     return;
   }
-  if (first) {
-    detected_ = true;
-    detecting_ = false;
-  }
-  if (reply->type != JR_REPLY_ARRAY) {
+  if (reply->type == JR_REPLY_ERROR && !enabled_) {
     // "cluster support disabled": a standalone server, for good.
+    if (first) {
+      detected_ = true;
+      detecting_ = false;
+    }
     release_held();
     client_.subs().on_topology();
     return;
+  }
+  std::vector<SlotRange> ranges;
+  std::string why;
+  if (parse_cluster_slots(reply, asked_host_, ranges, why) != JR_OK) {
+    // A malformed answer (or an error from a node of a known cluster): the
+    // map we have stays (on a first answer: none, the commands go to the
+    // seed node and a later command asks again), and a refresh follows.
+    if (reply->type == JR_REPLY_ERROR) why = "CLUSTER SLOTS: " + std::string(text_of(reply));
+    client_.emit(JR_EVENT_LOG, "cluster", "topology refresh failed (protocol error): " + why);
+    if (first) {
+      detecting_ = false;
+      release_held();
+    } else {
+      uv_timer_start(
+          &timer_, [](uv_timer_t *t) { static_cast<Cluster *>(t->data)->refresh("retry"); },
+          parked_.empty() ? 15000 : 1000, 0);
+    }
+    client_.subs().on_topology();
+    return;
+  }
+  if (first) {
+    detected_ = true;
+    detecting_ = false;
   }
   if (!enabled_ && !finder_.loaded() && !table_pending_) {
     // A cluster: key positions come from the server's COMMAND table, read
@@ -555,44 +567,31 @@ void Cluster::on_slots(int status, const jr_reply *reply, Connection *) {
   slots_.fill(-1);
   replicas_.clear();
   for (auto &n : nodes_) n->in_map = false;
-  for (size_t i = 0; i < reply->len; i++) {
-    const jr_reply *range = el(reply, i);
-    const jr_reply *master = el(range, 2);
-    if (el(range, 0) == nullptr || el(range, 1) == nullptr || master == nullptr) continue;
-    int64_t lo = el(range, 0)->u.integer, hi = el(range, 1)->u.integer;
-    std::string host = str_of(el(master, 0));
-    // An empty host means "the address you asked" (a node that never met a
-    // peer, e.g. a one-node cluster).
-    if (host.empty()) host = asked_host_;
-    if (host.empty() || host == "?") continue;
-    int64_t port = el(master, 1) != nullptr ? el(master, 1)->u.integer : 0;
-    std::string addr = host.find(':') != std::string::npos
-                           ? "[" + host + "]:" + std::to_string(port)
-                           : host + ":" + std::to_string(port);
-    node(addr);
-    Node *n = find_node(addr);
+  std::unordered_map<std::string, int32_t> known;  // address -> index into nodes_
+  for (size_t k = 0; k < nodes_.size(); k++)
+    known.emplace(nodes_[k]->addr, static_cast<int32_t>(k));
+  auto index_of = [&](const std::string &addr) {
+    auto it = known.find(addr);
+    if (it != known.end()) return it->second;
+    node(addr);  // appends it
+    auto k = static_cast<int32_t>(nodes_.size() - 1);
+    known.emplace(addr, k);
+    return k;
+  };
+  for (const SlotRange &sr : ranges) {
+    int32_t idx = index_of(sr.master);
+    Node *n = nodes_[static_cast<size_t>(idx)].get();
     n->master = true;
     n->in_map = true;
-    int32_t idx = -1;
-    for (size_t k = 0; k < nodes_.size(); k++)
-      if (nodes_[k].get() == n) idx = static_cast<int32_t>(k);
-    for (int64_t s = lo; s <= hi && s < 16384; s++) slots_[static_cast<size_t>(s)] = idx;
-    for (size_t r = 3; r < range->len; r++) {
-      const jr_reply *rep = el(range, r);
-      std::string rhost = str_of(el(rep, 0));
-      if (rhost.empty()) rhost = asked_host_;
-      if (rhost.empty()) continue;
-      std::string raddr = rhost + ":" + std::to_string(el(rep, 1)->u.integer);
-      node(raddr);
-      Node *rn = find_node(raddr);
+    for (int s = sr.lo; s <= sr.hi; s++) slots_[static_cast<size_t>(s)] = idx;
+    for (const std::string &raddr : sr.replicas) {
+      int32_t ridx = index_of(raddr);
+      Node *rn = nodes_[static_cast<size_t>(ridx)].get();
       rn->master = false;
       rn->in_map = true;
       // Reads may go to this replica (read_from_replicas): READONLY first.
       rn->conn->readonly_session = true;
       auto &reps = replicas_[idx];
-      int32_t ridx = -1;
-      for (size_t k = 0; k < nodes_.size(); k++)
-        if (nodes_[k].get() == rn) ridx = static_cast<int32_t>(k);
       if (std::find(reps.begin(), reps.end(), ridx) == reps.end()) reps.push_back(ridx);
     }
   }
@@ -811,47 +810,45 @@ Pool &Cluster::pool_for(Command *c) {
   return pool(nodes_[static_cast<size_t>(idx)]->addr);
 }
 
-bool Cluster::redirect(Command *c, jr_reply *reply) {
-  std::string_view text(reply->u.str, reply->len);
-  bool moved = text.rfind("MOVED ", 0) == 0;
-  bool ask = text.rfind("ASK ", 0) == 0;
-  bool again = text.rfind("TRYAGAIN", 0) == 0 || text.rfind("CLUSTERDOWN", 0) == 0 ||
-               text.rfind("LOADING", 0) == 0 || text.rfind("READONLY", 0) == 0 ||
-               text.rfind("MASTERDOWN", 0) == 0;
-  if (!moved && !ask && !again) return false;
+bool Cluster::redirect(Command *c, jr_reply *reply, const std::string &from_host) {
+  Redirect rd;
+  std::string why;
+  // An error reply (the caller checked): its text.
+  int rc = parse_redirect(std::string_view(reply->u.str, reply->len), from_host, rd, why);
+  if (rc == JR_OK && rd.kind == Redirect::kNone) return false;
   if ((c->flags & kFlagInternal) != 0 && c->cb != Fanout::child_done) return false;
+  if (rc != JR_OK) {
+    // "MOVED 99999 x", "ASK 1 /tmp/sock": the command fails, nothing follows it.
+    client_.emit(JR_EVENT_LOG, "cluster", why);
+    reply_release(reply);
+    client_.complete(c, JR_EPROTO, nullptr);
+    return true;
+  }
   if (++c->redirects > 16) return false;  // give the caller the last error
   int64_t now = now_ms();
-  if (again) {
+  if (rd.kind == Redirect::kRetry) {
     int64_t backoff = int64_t{25} << (c->redirects < 5 ? c->redirects : 5);
     // A retry that would come after the deadline: the caller gets the
     // server's answer now (it did not run) rather than a timeout later.
     if (c->deadline != 0 && now + backoff + 50 >= c->deadline) return false;
-    if (text.rfind("TRYAGAIN", 0) != 0) refresh("cluster down / readonly / loading");
+    if (rd.refresh) refresh("cluster down / readonly / loading");
     retries_.push_back(Retry{now + backoff, c});
     c->state.store(CmdState::kPending, std::memory_order_release);
     client_.arm_deadline(now + backoff);
     reply_release(reply);
     return true;
   }
-  // "MOVED <slot> <host:port>" / "ASK <slot> <host:port>"
-  size_t sp1 = text.find(' ');
-  size_t sp2 = text.find(' ', sp1 + 1);
-  if (sp2 == std::string_view::npos) return false;
-  int64_t slot = to_int(text.substr(sp1 + 1, sp2 - sp1 - 1), -1);
-  std::string addr(text.substr(sp2 + 1));
-  if (addr.rfind(':', 0) == 0) addr = "127.0.0.1" + addr;  // "MOVED 1 :6379": same host
   reply_release(reply);
   c->state.store(CmdState::kPending, std::memory_order_release);
-  if (moved) {
-    this->moved(static_cast<int>(slot), addr);
+  if (rd.kind == Redirect::kMoved) {
+    this->moved(rd.slot, rd.addr);
   } else {
     c->flags |= kFlagAsking;  // ASKING, then the command, on the importing node
   }
   if ((c->flags & kFlagBlocking) != 0) {
-    pool(addr).submit(c);
+    pool(rd.addr).submit(c);
   } else {
-    node(addr).submit(c);
+    node(rd.addr).submit(c);
   }
   return true;
 }
@@ -1014,6 +1011,7 @@ jr_reply *endpoint_rows(const std::vector<std::pair<std::string, std::string>> &
 struct EndpointsQuery {
   Client *client;
   Command *parent;
+  std::string host;  // of the node asked: a node that does not know its own address says ":port"
 };
 
 // CLUSTER NODES lines: "<id> <ip:port@cport[,host]> <flags> <master> ...".
@@ -1021,36 +1019,22 @@ void on_cluster_nodes(void *ud, int status, const jr_reply *reply) {
   auto *q = static_cast<EndpointsQuery *>(ud);
   Client *client = q->client;
   Command *parent = q->parent;
+  std::string host = std::move(q->host);
   delete q;
   if (status != JR_OK || reply->type == JR_REPLY_ERROR) {
     if (status == JR_OK) reply->arena->ref();
     client->complete(parent, status, const_cast<jr_reply *>(reply));
     return;
   }
-  std::vector<std::pair<std::string, std::string>> rows;
-  std::string text(reply->u.str, reply->len);
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    std::string line = text.substr(pos, end - pos);
-    pos = end + 1;
-    std::vector<std::string> f;
-    size_t p = 0;
-    while (p < line.size() && f.size() < 4) {
-      size_t sp = line.find(' ', p);
-      if (sp == std::string::npos) sp = line.size();
-      f.push_back(line.substr(p, sp - p));
-      p = sp + 1;
-    }
-    if (f.size() < 3) continue;
-    if (f[2].find("fail") != std::string::npos || f[2].find("noaddr") != std::string::npos ||
-        f[2].find("handshake") != std::string::npos)
-      continue;
-    std::string addr = f[1].substr(0, f[1].find('@'));
-    if (addr.rfind(':', 0) == 0) addr = "127.0.0.1" + addr;
-    rows.emplace_back(addr, f[2].find("master") != std::string::npos ? "master" : "replica");
+  std::vector<NodeRow> nodes;
+  std::string why;
+  if (parse_cluster_nodes(reply, host, nodes, why) != JR_OK) {
+    client->emit(JR_EVENT_LOG, "cluster", why);
+    client->complete(parent, JR_EPROTO, nullptr);
+    return;
   }
+  std::vector<std::pair<std::string, std::string>> rows;
+  for (auto &n : nodes) rows.emplace_back(std::move(n.addr), n.master ? "master" : "replica");
   std::sort(rows.begin(), rows.end());
   jr_reply *out = endpoint_rows(rows);
   client->complete(parent, out != nullptr ? JR_OK : JR_ENOMEM, out);
@@ -1078,7 +1062,7 @@ void Cluster::endpoints(Command *c) {
     return;
   }
   q->cb = on_cluster_nodes;
-  q->userdata = new EndpointsQuery{&client_, c};
+  q->userdata = new EndpointsQuery{&client_, c, target->endpoint().host};
   q->flags = kFlagDirect | kFlagInternal | kFlagNoRedirect;
   q->deadline = c->deadline != 0 ? c->deadline : now_ms() + 5000;
   client_.start_internal(q);

@@ -74,8 +74,10 @@ class Cluster {
   void detect(Connection &seed);
   // Routes a command by its keys; false when it was completed (error).
   void route(Command *c);
-  // MOVED / ASK / TRYAGAIN / CLUSTERDOWN / LOADING. True: consumed.
-  bool redirect(Command *c, jr_reply *reply);
+  // MOVED / ASK / TRYAGAIN / CLUSTERDOWN / LOADING in an error reply from a
+  // node at from_host. True: consumed (re-sent, scheduled, or failed with
+  // JR_EPROTO for a malformed redirection).
+  bool redirect(Command *c, jr_reply *reply, const std::string &from_host);
   // A node connection failed to connect: its waiting commands come here.
   void node_unreachable(Connection &conn, CmdList &waiting);
   void refresh(const char *why);

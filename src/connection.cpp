@@ -12,6 +12,7 @@
 
 #include "cluster.hpp"
 #include "core.hpp"
+#include "interpret.hpp"
 
 namespace jr {
 
@@ -650,7 +651,7 @@ void Connection::drop_fifo_hold(Command *c) {
 
 bool Connection::cluster_node_redirect(Command *c, jr_reply *reply) {
   if ((c->flags & kFlagNoRedirect) != 0 || !client_.cluster().enabled()) return false;
-  return client_.cluster().redirect(c, reply);
+  return client_.cluster().redirect(c, reply, endpoint().host);
 }
 
 void Connection::on_reply(jr_reply *reply) {
@@ -731,6 +732,7 @@ void Connection::tx_reply(Entry &e, jr_reply *reply) {
   Tx *tx = c->tx;
   size_t idx = tx->seen++;
   size_t n = tx->items.size();
+  if (idx < n + 1 && !queued_reply_ok(reply, idx)) tx->malformed = true;
   if (idx >= 1 && idx <= n && reply->type == JR_REPLY_ERROR) {
     tx->queue_errors[idx - 1] = reply;  // keeps the reference
     reply = nullptr;
@@ -742,6 +744,13 @@ void Connection::tx_reply(Entry &e, jr_reply *reply) {
   fifo_.pop_front();
   if (c->state.load(std::memory_order_relaxed) == CmdState::kDone) {
     reply_release(reply);
+  } else if (tx->malformed) {
+    // MULTI not acknowledged or a command not queued: the EXEC reply cannot
+    // be matched to the commands (they may have run on their own).
+    reply_release(reply);
+    client_.emit(JR_EVENT_LOG, endpoint_name_,
+                 "protocol error: a transaction's MULTI or queued replies are malformed");
+    client_.complete(c, JR_EPROTO, nullptr);
   } else {
     client_.complete(c, JR_OK, reply);
   }
@@ -796,7 +805,10 @@ void Connection::lost(int head_code, const std::string &detail) {
       Command *c = e.cmd;
       if (c->state.load(std::memory_order_relaxed) == CmdState::kWritten) {
         c->state.store(CmdState::kPending, std::memory_order_release);
-        if (c->tx != nullptr) c->tx->seen = 0;
+        if (c->tx != nullptr) {
+          c->tx->seen = 0;
+          c->tx->malformed = false;
+        }
         unsent.push_front(c);
       }
       drop_fifo_hold(c);

@@ -226,6 +226,7 @@ struct Tx {
   std::vector<Item> items;
   std::vector<jr_reply *> queue_errors;  // per item: its error at queue time
   size_t seen = 0;                       // replies received so far
+  bool malformed = false;                // MULTI not +OK, or a queued reply not +QUEUED / error
   bool watch = false;                    // a nil EXEC means a watched key changed
   jr_reply_cb exec_cb = nullptr;
   void *exec_userdata = nullptr;
@@ -284,6 +285,9 @@ class Connection {
   }
   // Closes the socket: what is in flight fails with JR_ECONNLOST.
   void reset(const std::string &why) { lost(JR_ECONNLOST, why); }
+  // The server sent what the protocol does not allow here (a push handler's
+  // verdict): as reset(), what is in flight fails with JR_EPROTO.
+  void protocol_error(const std::string &why) { lost(JR_EPROTO, why); }
   void set_push(PushHandler *h) noexcept { push_ = h; }
   Pool *pool = nullptr;              // kPooled: the pool it returns to
   bool cluster_node = false;         // a cluster node's shared connection

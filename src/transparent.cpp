@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "cluster.hpp"
+#include "interpret.hpp"
 
 namespace jr {
 
@@ -127,15 +128,16 @@ void tx_deliver(void *userdata, int status, const jr_reply *reply) {
     for (auto &it : tx->items) it.cb(it.userdata, code, nullptr);
     if (tx->exec_cb != nullptr) tx->exec_cb(tx->exec_userdata, code, nullptr);
   };
+  ExecReply kind = status == JR_OK ? classify_exec(reply, n) : ExecReply::kInvalid;
   if (status != JR_OK) {
     fail_all(status);
-  } else if (reply->type == JR_REPLY_ARRAY && reply->len == n) {
+  } else if (kind == ExecReply::kResults) {
     for (size_t i = 0; i < n; i++)
       tx->items[i].cb(tx->items[i].userdata, JR_OK, reply->u.elements[i]);
     if (tx->exec_cb != nullptr) tx->exec_cb(tx->exec_userdata, JR_OK, reply);
-  } else if (reply->type == JR_REPLY_NIL) {
+  } else if (kind == ExecReply::kNil) {
     fail_all(tx->watch ? JR_EWATCH : JR_EPROTO);
-  } else if (reply->type == JR_REPLY_ERROR) {
+  } else if (kind == ExecReply::kError) {
     // EXECABORT: the commands rejected at queue time get their own error;
     // the others get the EXEC error quoting the first of those.
     std::string first;
@@ -178,21 +180,10 @@ const char *const kUnsubscribeKind[] = {"unsubscribe", "punsubscribe", "sunsubsc
 // often, with a topology refresh each time.
 constexpr uint64_t kShardRetryMs = 500;
 
-bool is(const jr_reply *r, const char *word) {
-  return r != nullptr && (r->type == JR_REPLY_STRING || r->type == JR_REPLY_STATUS) &&
-         r->len == std::strlen(word) && std::memcmp(r->u.str, word, r->len) == 0;
-}
-
 bool starts(const std::string &s, const char *prefix) {
   return s.rfind(prefix, 0) == 0;
 }
 
-// The kind of a confirmation word ("subscribe", ...), or -1.
-int kind_of(const jr_reply *word, const char *const (&words)[3]) {
-  for (int k = 0; k < 3; k++)
-    if (is(word, words[k])) return k;
-  return -1;
-}
 }  // namespace
 
 SubManager::SubManager(Client &client) : client_(client) {
@@ -543,26 +534,27 @@ void SubManager::on_push(Connection &c, jr_reply *reply) {
     reply_release(reply);
     return;
   }
-  if (reply->type == JR_REPLY_ERROR) {
+  PushMsg m;
+  std::string why;
+  if (parse_push(reply, l == &classic_, m, why) != JR_OK) {
+    // Not a pub/sub message: the connection is out of step with us. It is
+    // replaced (the subscribers are told JR_SUB_LOST, then resubscribed).
+    reply_release(reply);
+    client_.emit(JR_EVENT_LOG, "pubsub", "protocol error: " + why);
+    c.protocol_error(why);
+    return;
+  }
+  if (m.type == PushMsg::kError) {
     on_error(*l, reply);
     reply_release(reply);
     return;
   }
-  bool array = reply->type == JR_REPLY_ARRAY && reply->len >= 2;
-  const jr_reply *word = array ? reply->u.elements[0] : nullptr;
-  const jr_reply *nm = array ? reply->u.elements[1] : nullptr;
-  std::string name = nm != nullptr && nm->type == JR_REPLY_STRING ? std::string(nm->u.str, nm->len)
-                                                                  : std::string();
-  int sub_kind = reply->len == 3 ? kind_of(word, kSubscribeKind) : -1;
-  int unsub_kind = reply->len == 3 ? kind_of(word, kUnsubscribeKind) : -1;
-  int msg_kind = -1;
-  if (is(word, "message") && reply->len == 3) msg_kind = kChannel;
-  if (is(word, "pmessage") && reply->len == 4) msg_kind = kPattern;
-  if (is(word, "smessage") && reply->len == 3) msg_kind = kShard;
-  if (msg_kind >= 0) {
-    if (Topic *t = topic_on(*l, msg_kind, name))
+  std::string name(m.name);
+  if (m.type == PushMsg::kMessage) {
+    if (Topic *t = topic_on(*l, m.kind, name))
       for (Sub *s : t->subs) client_.post(s->cb, s->userdata, JR_OK, reply);
-  } else if (sub_kind >= 0) {
+  } else if (m.type == PushMsg::kSubscribe) {
+    int sub_kind = m.kind;
     answered(*l, Sent::kSub, sub_kind, name);
     Topic *t = topic_on(*l, sub_kind, name);
     if (t != nullptr && !t->confirmed) {
@@ -573,7 +565,8 @@ void SubManager::on_push(Connection &c, jr_reply *reply) {
       for (Sub *s : waiting) confirm(s, sub_kind, false, name);
       check_resubscribed(t->subs);
     }
-  } else if (unsub_kind >= 0) {
+  } else if (m.type == PushMsg::kUnsubscribe) {
+    int unsub_kind = m.kind;
     // Confirmed to the subscriber when it asked. An "sunsubscribe" nobody
     // asked for: the node gave the slot away (resharding, failover). Ask it
     // again: it answers MOVED with the new owner (or confirms, if it has
@@ -588,8 +581,7 @@ void SubManager::on_push(Connection &c, jr_reply *reply) {
       if (cl.enabled()) cl.refresh("sharded channel's slot moved");
       send_shards(*l, false, {{t->slot, name}});
     }
-  } else if (l == &classic_ && (is(word, "pong") || reply->type == JR_REPLY_STATUS ||
-                                reply->type == JR_REPLY_STRING)) {
+  } else {  // a pong (classic connection only)
     // ["pong", text] when subscribed; a plain reply when not.
     answered(*l, Sent::kPing, kChannel, std::string());
     while (!pings_.empty() && !pings_.front().sent) pings_.pop_front();
@@ -787,15 +779,16 @@ void SubManager::shard_moved(Link &l, const std::string &text,
     return;
   }
   // "MOVED <slot> <host:port>": subscribe there, and learn the new map.
-  size_t sp1 = text.find(' ');
-  size_t sp2 = text.find(' ', sp1 + 1);
-  if (sp2 == std::string::npos) {
+  Redirect rd;
+  std::string why;
+  if (parse_redirect(text, l.conn->endpoint().host, rd, why) != JR_OK ||
+      rd.kind != Redirect::kMoved) {
+    client_.emit(JR_EVENT_LOG, "pubsub", "protocol error: " + why);
     arm_retry();
     return;
   }
-  int slot = std::atoi(text.c_str() + sp1 + 1);
-  std::string addr = text.substr(sp2 + 1);
-  if (starts(addr, ":")) addr = l.conn->endpoint().host + addr;  // "MOVED 1 :6379": same host
+  int slot = rd.slot;
+  const std::string &addr = rd.addr;
   cl.moved(slot, addr);
   if (addr == l.addr) {
     arm_retry();
@@ -865,14 +858,20 @@ void Monitor::on_ready(Connection &conn) {
   if (connects_++ > 0) client_.post(cb_, userdata_, JR_SUB_RESUBSCRIBED, nullptr);
 }
 
-void Monitor::on_push(Connection &, jr_reply *reply) {
-  if (ok_pending_ && reply->type == JR_REPLY_STATUS && reply->len == 2 &&
-      std::memcmp(reply->u.str, "OK", 2) == 0) {
+void Monitor::on_push(Connection &conn, jr_reply *reply) {
+  int kind = parse_monitor(reply, ok_pending_);
+  if (kind == 0) {
     ok_pending_ = false;
-  } else {
+  } else if (kind == 1) {
     client_.post(cb_, userdata_, JR_OK, reply);
   }
   reply_release(reply);
+  if (kind < 0) {
+    // Not a MONITOR line: replace the connection (JR_SUB_LOST, then
+    // JR_SUB_RESUBSCRIBED).
+    client_.emit(JR_EVENT_LOG, "monitor", "protocol error: not a MONITOR line");
+    conn.protocol_error("MONITOR: a reply that is not a status line");
+  }
 }
 
 void Monitor::on_lost(Connection &) {

@@ -440,3 +440,366 @@ TEST(ClusterProbe, CommandsSubmittedWhileTheTableIsReadKeepTheirOrder) {
   EXPECT_EQ(rec.get(1).status, JR_OK);
   EXPECT_EQ(srv.sets(), (std::vector<std::string>{"first", "second"}));
 }
+
+// ---- Hostile interpretations (issue 11, item 1) ---------------------------------
+//
+// A server whose replies have the right RESP syntax but the wrong shape or
+// range for what libjr reads out of them: CLUSTER SLOTS, MOVED / ASK,
+// CLUSTER NODES, pub/sub and MONITOR messages, a transaction's replies. Each
+// must fail that refresh or that command (JR_EPROTO, an event), never crash.
+
+namespace {
+
+std::string B(const std::string &s) {
+  return "$" + std::to_string(s.size()) + "\r\n" + s + "\r\n";
+}
+std::string A(size_t n) {
+  return "*" + std::to_string(n) + "\r\n";
+}
+std::string I(int64_t v) {
+  return ":" + std::to_string(v) + "\r\n";
+}
+
+// Answers each request with what `script` returns for it (args[0] upper
+// case; "" sends nothing). `index`: the connection's accept order.
+class ScriptServer {
+ public:
+  using Script = std::function<std::string(const std::vector<std::string> &args, int index)>;
+  explicit ScriptServer(Script script)
+      : script_(std::move(script)), srv_([this](int fd, int index) { serve(fd, index); }) {
+    ready_ = true;
+  }
+  [[nodiscard]] std::string endpoint() const { return srv_.endpoint(); }
+  [[nodiscard]] int port() const { return srv_.port(); }
+  [[nodiscard]] int count(const std::string &name) {
+    std::lock_guard<std::mutex> lk(mu_);
+    int n = 0;
+    for (auto &s : seen_) n += s == name;
+    return n;
+  }
+
+ private:
+  void serve(int fd, int index) {
+    while (!ready_) std::this_thread::yield();
+    std::string buf;
+    std::vector<std::string> args;
+    while (!srv_.stopping()) {
+      while (take_command(buf, args)) {
+        if (args.empty()) continue;
+        for (char &ch : args[0])
+          ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        {
+          std::lock_guard<std::mutex> lk(mu_);
+          seen_.push_back(args[0]);
+        }
+        FakeServer::send_all(fd, script_(args, index));
+      }
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 20) <= 0) continue;
+      char b[4096];
+      ssize_t r = read(fd, b, sizeof b);
+      if (r <= 0) return;
+      buf.append(b, static_cast<size_t>(r));
+    }
+  }
+
+  Script script_;
+  std::atomic<bool> ready_{false};
+  std::mutex mu_;
+  std::vector<std::string> seen_;
+  FakeServer srv_;  // last: its threads use the members above
+};
+
+// The event callback's log lines.
+struct Events {
+  std::mutex mu;
+  std::vector<std::string> lines;
+  static void cb(void *ctx, int event, const char *endpoint, const char *detail) {
+    auto *self = static_cast<Events *>(ctx);
+    std::lock_guard<std::mutex> lk(self->mu);
+    self->lines.push_back(std::to_string(event) + " " + (endpoint ? endpoint : "") + " " +
+                          (detail ? detail : ""));
+  }
+  bool has(const std::string &needle) {
+    std::lock_guard<std::mutex> lk(mu);
+    for (auto &l : lines)
+      if (l.find(needle) != std::string::npos) return true;
+    return false;
+  }
+};
+
+// The COMMAND table of a one-node cluster: GET and SET, key at 1.
+const std::string kTable = A(2) + A(6) + B("get") + I(2) + A(1) + "+readonly\r\n" + I(1) + I(1) +
+                           I(1) + A(6) + B("set") + I(-3) + A(1) + "+write\r\n" + I(1) + I(1) +
+                           I(1);
+
+// A one-node cluster map: every slot on 127.0.0.1:port.
+std::string own_map(int port) {
+  return A(1) + A(3) + I(0) + I(16383) + A(2) + B("127.0.0.1") + I(port);
+}
+
+OptionsPtr hostile_opts(const ScriptServer &s, Events &ev) {
+  OptionsPtr o;  // cluster=auto, the default
+  o.set("endpoint", s.endpoint()).set_int("connect_retry", 0).set_int("command_timeout_ms", 3000);
+  EXPECT_EQ(jr_options_set_event_cb(o.o, Events::cb, &ev), JR_OK);
+  return o;
+}
+
+struct SlotsCase {
+  const char *name;
+  std::function<std::string(int port)> reply;
+};
+
+class HostileSlots : public ::testing::TestWithParam<SlotsCase> {};
+
+}  // namespace
+
+// The first CLUSTER SLOTS answer is malformed: detection fails (an event
+// says why), the command goes to the seed node and gets its reply. The old
+// code dereferenced NULL on a replica entry that is an integer or a short
+// array, and wrote outside the slot table on a negative start slot.
+TEST_P(HostileSlots, FirstAnswerIsAFailedDetectionNotACrash) {
+  const SlotsCase &k = GetParam();
+  std::atomic<int> port{0};
+  ScriptServer srv([&](const std::vector<std::string> &a, int) -> std::string {
+    if (a[0] == "CLUSTER") return k.reply(port);
+    if (a[0] == "COMMAND") return kTable;
+    if (a[0] == "GET") return B("v");
+    return "+OK\r\n";
+  });
+  port = srv.port();
+  Events ev;
+  auto o = hostile_opts(srv, ev);
+  ClientPtr c(o);
+  for (int i = 0; i < 3; i++) {
+    Result r = call(c, {"GET", "k"});
+    ASSERT_EQ(r.status, JR_OK) << k.name;
+    EXPECT_EQ(r.str(), "v");
+  }
+  EXPECT_TRUE(ev.has("topology refresh failed (protocol error)")) << k.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, HostileSlots,
+    ::testing::Values(
+        SlotsCase{"ReplicaIsAnInteger",
+                  [](int p) {
+                    return A(1) + A(4) + I(0) + I(16383) + A(2) + B("127.0.0.1") + I(p) + I(5);
+                  }},
+        SlotsCase{"ReplicaIsAShortArray",
+                  [](int p) {
+                    return A(1) + A(4) + I(0) + I(16383) + A(2) + B("127.0.0.1") + I(p) + A(1) +
+                           B("127.0.0.1");
+                  }},
+        SlotsCase{"NegativeStartSlot",
+                  [](int p) {
+                    return A(1) + A(3) + I(-100000000) + I(16383) + A(2) + B("127.0.0.1") + I(p);
+                  }},
+        SlotsCase{
+            "EndSlotPast16383",
+            [](int p) { return A(1) + A(3) + I(0) + I(100000) + A(2) + B("127.0.0.1") + I(p); }},
+        SlotsCase{
+            "SlotIsAString",
+            [](int p) { return A(1) + A(3) + B("0") + I(16383) + A(2) + B("127.0.0.1") + I(p); }},
+        SlotsCase{"MasterIsAnInteger", [](int) { return A(1) + A(3) + I(0) + I(16383) + I(7); }},
+        SlotsCase{
+            "PortOutOfRange",
+            [](int) { return A(1) + A(3) + I(0) + I(16383) + A(2) + B("127.0.0.1") + I(70000); }},
+        SlotsCase{"HostIsAPath",
+                  [](int p) {
+                    return A(1) + A(3) + I(0) + I(16383) + A(2) + B("/tmp/jr-hostile") + I(p);
+                  }},
+        SlotsCase{"RangeIsAnInteger", [](int) { return A(1) + I(1); }},
+        SlotsCase{"NotAnArray", [](int) { return I(1); }}),
+    [](const ::testing::TestParamInfo<SlotsCase> &info) { return std::string(info.param.name); });
+
+// A refresh (here after a MOVED) answered with a malformed map keeps the map
+// it had: commands keep working, an event says why.
+TEST(HostileTopology, MalformedRefreshKeepsTheMap) {
+  std::atomic<int> slots_asked{0}, gets{0};
+  std::atomic<int> port{0};
+  ScriptServer srv([&](const std::vector<std::string> &a, int) -> std::string {
+    if (a[0] == "CLUSTER") {
+      if (slots_asked++ == 0) return own_map(port);
+      // A replica entry that is an integer (the old code crashed).
+      return A(1) + A(4) + I(0) + I(16383) + A(2) + B("127.0.0.1") + I(port) + I(5);
+    }
+    if (a[0] == "COMMAND") return kTable;
+    if (a[0] == "GET") {
+      // The first GET is MOVED to this same node: a refresh follows.
+      if (gets++ == 0) return "-MOVED 6918 127.0.0.1:" + std::to_string(port.load()) + "\r\n";
+      return B("v");
+    }
+    return "+OK\r\n";
+  });
+  port = srv.port();
+  Events ev;
+  auto o = hostile_opts(srv, ev);
+  ClientPtr c(o);
+  Result r = call(c, {"GET", "k"});
+  ASSERT_EQ(r.status, JR_OK);
+  EXPECT_EQ(r.str(), "v");
+  ASSERT_TRUE(eventually([&] { return ev.has("topology refresh failed (protocol error)"); }));
+  for (int i = 0; i < 5; i++) {
+    Result again = call(c, {"GET", "k" + std::to_string(i)});
+    ASSERT_EQ(again.status, JR_OK);
+    EXPECT_EQ(again.str(), "v");
+  }
+  EXPECT_GE(slots_asked.load(), 2);
+}
+
+// MOVED / ASK with a slot out of range, a port out of range, a path for an
+// address or no address: the command fails with JR_EPROTO (the old code
+// followed some of them, to a unix socket path or back to the same node 16
+// times, and returned others as the server's reply).
+TEST(HostileTopology, MalformedRedirectionIsAProtocolError) {
+  for (const char *text : {"MOVED 99999 127.0.0.1:%d", "MOVED -1 127.0.0.1:%d",
+                           "ASK 1 127.0.0.1:70000", "MOVED 1 /tmp/jr-hostile:%d", "MOVED 1",
+                           "MOVED x 127.0.0.1:%d", "ASK 1 127.0.0.1", "MOVED 1 127.0.0.1:0"}) {
+    SCOPED_TRACE(text);
+    std::atomic<int> port{0};
+    ScriptServer srv([&](const std::vector<std::string> &a, int) -> std::string {
+      if (a[0] == "CLUSTER") return own_map(port);
+      if (a[0] == "COMMAND") return kTable;
+      if (a[0] == "GET") {
+        char buf[128];
+        std::snprintf(buf, sizeof buf, text, port.load());
+        return "-" + std::string(buf) + "\r\n";
+      }
+      return "+OK\r\n";
+    });
+    port = srv.port();
+    Events ev;
+    auto o = hostile_opts(srv, ev);
+    ClientPtr c(o);
+    Result r = call(c, {"GET", "k"});
+    EXPECT_EQ(r.status, JR_EPROTO) << r.str();
+    EXPECT_EQ(srv.count("GET"), 1);
+    // The client still works.
+    EXPECT_EQ(call(c, {"SET", "k", "v"}).status, JR_OK);
+  }
+}
+
+// jr_client_endpoints reads CLUSTER NODES: a reply that is not a string, or
+// a line without a valid host:port, is JR_EPROTO (the old code read an
+// array's element pointers as text).
+TEST(HostileTopology, MalformedClusterNodesIsAProtocolError) {
+  for (int shape = 0; shape < 3; shape++) {
+    SCOPED_TRACE(shape);
+    std::atomic<int> port{0};
+    ScriptServer srv([&](const std::vector<std::string> &a, int) -> std::string {
+      if (a[0] == "CLUSTER" && a.size() > 1 && (a[1] == "NODES" || a[1] == "nodes")) {
+        if (shape == 0) return A(3) + I(1) + I(2) + I(3);
+        if (shape == 1) return B("abc 127.0.0.1:99999@1 master - 0 0 1 connected 0-16383\n");
+        return I(5);
+      }
+      if (a[0] == "CLUSTER") return own_map(port);
+      if (a[0] == "COMMAND") return kTable;
+      return "+OK\r\n";
+    });
+    port = srv.port();
+    Events ev;
+    auto o = hostile_opts(srv, ev);
+    ClientPtr c(o);
+    EXPECT_EQ(call(c, {"SET", "k", "v"}).status, JR_OK);  // detection done: a cluster
+    Recorder rec;
+    ASSERT_EQ(jr_client_endpoints(c, Recorder::cb, rec.expect(0)), JR_OK);
+    ASSERT_TRUE(rec.wait_all());
+    EXPECT_EQ(rec.get(0).status, JR_EPROTO);
+  }
+}
+
+// A transaction whose MULTI or queued replies are not +OK / +QUEUED: the
+// EXEC array cannot be matched to the commands (they may have run on their
+// own): every callback gets JR_EPROTO (the old code handed out the array).
+TEST(HostileTx, UnqueuedCommandsAreAProtocolError) {
+  for (int shape = 0; shape < 2; shape++) {
+    SCOPED_TRACE(shape);
+    ScriptServer srv([&](const std::vector<std::string> &a, int) -> std::string {
+      if (a[0] == "MULTI") return shape == 0 ? "+OK\r\n" : "-ERR MULTI calls can not be nested\r\n";
+      if (a[0] == "SET") return shape == 0 ? "+OK\r\n" : "+QUEUED\r\n";
+      if (a[0] == "EXEC") return A(1) + "+OK\r\n";
+      return "+OK\r\n";
+    });
+    OptionsPtr o;
+    o.set("endpoint", srv.endpoint()).set("cluster", "no").set_int("connect_retry", 0);
+    ClientPtr c(o);
+    jr_multi *m = nullptr;
+    ASSERT_EQ(jr_multi_new(c, -1, &m), JR_OK);
+    Recorder rec;
+    const char *set[] = {"SET", "k", "v"};
+    ASSERT_EQ(jr_multi_add(m, 3, set, nullptr, Recorder::cb, rec.expect(0)), JR_OK);
+    ASSERT_EQ(jr_multi_exec(m, -1, Recorder::cb, rec.expect(1)), JR_OK);
+    ASSERT_TRUE(rec.wait_all());
+    EXPECT_EQ(rec.get(0).status, JR_EPROTO);
+    EXPECT_EQ(rec.get(1).status, JR_EPROTO);
+  }
+}
+
+// Pub/sub messages of the wrong shape or an unknown kind: the subscription
+// connection is replaced (JR_SUB_LOST, then JR_SUB_RESUBSCRIBED); nothing
+// malformed reaches the subscriber (the old code delivered a message whose
+// payload was an integer and ignored the rest).
+TEST(HostilePush, MalformedPubSubMessageReplacesTheConnection) {
+  const std::vector<std::string> bad = {
+      A(3) + B("message") + B("ch") + I(5),             // payload not a string
+      A(2) + B("message") + B("ch"),                    // too short
+      A(4) + B("message") + B("ch") + B("x") + B("y"),  // too long
+      A(3) + B("pmessage") + B("ch") + B("x"),          // pmessage needs 4
+      A(3) + B("subscribe") + B("ch") + B("1"),         // count not an integer
+      A(2) + B("frobnicate") + B("ch"),                 // unknown kind
+      A(3) + I(1) + B("ch") + B("x"),                   // kind not a string
+      I(42),                                            // not an array
+  };
+  for (size_t i = 0; i < bad.size(); i++) {
+    SCOPED_TRACE(i);
+    ScriptServer srv([&](const std::vector<std::string> &a, int index) -> std::string {
+      if (a[0] == "SUBSCRIBE" && a.size() == 2) {
+        std::string confirm = A(3) + B("subscribe") + B(a[1]) + I(1);
+        // The first connection follows its confirmation with garbage.
+        return index == 0 ? confirm + bad[i] : confirm;
+      }
+      return "+OK\r\n";
+    });
+    OptionsPtr o;
+    o.set("endpoint", srv.endpoint()).set("cluster", "no").set_int("connect_retry", 0);
+    ClientPtr c(o);
+    Inbox in;
+    jr_sub *s = nullptr;
+    ASSERT_EQ(jr_sub_new(c, Inbox::cb, &in, &s), JR_OK);
+    const char *ch[] = {"ch"};
+    ASSERT_EQ(jr_sub_subscribe(s, JR_SUB_CHANNELS, 1, ch, nullptr), JR_OK);
+    auto first = in.next();
+    ASSERT_EQ(first.first, JR_OK);
+    ASSERT_FALSE(first.second.empty());
+    EXPECT_EQ(first.second[0], "subscribe");
+    auto second = in.next();
+    EXPECT_EQ(second.first, JR_SUB_LOST);
+    EXPECT_TRUE(in.next_of_status(JR_SUB_RESUBSCRIBED));
+    jr_sub_free(s);
+    EXPECT_TRUE(in.wait_closed());
+  }
+}
+
+// MONITOR lines are status replies: anything else replaces the connection
+// (the old code delivered an integer as a MONITOR line).
+TEST(HostilePush, MalformedMonitorLineReplacesTheConnection) {
+  ScriptServer srv([&](const std::vector<std::string> &a, int index) -> std::string {
+    if (a[0] == "MONITOR") return index == 0 ? "+OK\r\n:5\r\n" : "+OK\r\n+1.0 [0 x] \"PING\"\r\n";
+    return "+OK\r\n";
+  });
+  OptionsPtr o;
+  o.set("endpoint", srv.endpoint()).set("cluster", "no").set_int("connect_retry", 0);
+  ClientPtr c(o);
+  Inbox in;
+  jr_monitor *m = nullptr;
+  ASSERT_EQ(jr_monitor_new(c, Inbox::cb, &in, &m), JR_OK);
+  EXPECT_EQ(in.next().first, JR_SUB_LOST);
+  EXPECT_EQ(in.next().first, JR_SUB_RESUBSCRIBED);
+  auto line = in.next();
+  EXPECT_EQ(line.first, JR_OK);
+  ASSERT_EQ(line.second.size(), 1u);
+  EXPECT_EQ(line.second[0], "1.0 [0 x] \"PING\"");
+  jr_monitor_free(m);
+  EXPECT_TRUE(in.wait_closed());
+}

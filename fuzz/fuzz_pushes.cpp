@@ -1,0 +1,98 @@
+// libFuzzer target: the interpreters of what arrives on subscription,
+// MONITOR and transaction connections, with arbitrary reply trees (the
+// input decoded as RESP): jr::parse_push (both link kinds),
+// jr::parse_monitor, jr::queued_reply_ok, jr::classify_exec. Checked: no
+// crash / UB; JR_OK or JR_EPROTO with a reason; what is accepted has the
+// shape the callers rely on (a message is an array of 3 or 4 bulk strings
+// whose name is element 1; a confirmation's count is an integer; EXEC's
+// results are an array of exactly the queued count).
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "interpret.hpp"
+#include "tree.hpp"
+
+namespace {
+
+constexpr const char *kName = "fuzz_pushes";
+
+const jr_reply *at(const jr_reply *r, size_t i) {
+  return r->type == JR_REPLY_ARRAY && i < r->len ? r->u.elements[i] : nullptr;
+}
+
+void push(const jr_reply *r, bool classic) {
+  jr::PushMsg m;
+  std::string why;
+  int rc = jr::parse_push(r, classic, m, why);
+  if (rc != JR_OK) {
+    if (rc != JR_EPROTO || why.empty()) fuzz::fail(kName, "bad return", std::to_string(rc));
+    return;
+  }
+  switch (m.type) {
+    case jr::PushMsg::kError:
+      if (r->type != JR_REPLY_ERROR) fuzz::fail(kName, "kError for a non-error");
+      break;
+    case jr::PushMsg::kMessage: {
+      size_t want = m.kind == 1 ? 4 : 3;
+      if (r->type != JR_REPLY_ARRAY || r->len != want) fuzz::fail(kName, "message length");
+      for (size_t i = 0; i < want; i++)
+        if (at(r, i)->type != JR_REPLY_STRING && !(i == 0 && at(r, 0)->type == JR_REPLY_STATUS))
+          fuzz::fail(kName, "message part not a string");
+      if (m.name.data() != at(r, 1)->u.str || m.name.size() != at(r, 1)->len)
+        fuzz::fail(kName, "message name is not element 1");
+      break;
+    }
+    case jr::PushMsg::kSubscribe:
+    case jr::PushMsg::kUnsubscribe:
+      if (r->type != JR_REPLY_ARRAY || r->len != 3 || at(r, 2)->type != JR_REPLY_INTEGER)
+        fuzz::fail(kName, "confirmation shape");
+      if (m.kind < 0 || m.kind > 2) fuzz::fail(kName, "confirmation kind");
+      if (at(r, 1)->type == JR_REPLY_NIL ? !m.name.empty() || m.type != jr::PushMsg::kUnsubscribe
+                                         : at(r, 1)->type != JR_REPLY_STRING)
+        fuzz::fail(kName, "confirmation name");
+      break;
+    case jr::PushMsg::kPong:
+      if (!classic) fuzz::fail(kName, "pong on a sharded link");
+      break;
+    default:
+      fuzz::fail(kName, "unknown type");
+  }
+}
+
+void monitor(const jr_reply *r) {
+  for (bool pending : {true, false}) {
+    int k = jr::parse_monitor(r, pending);
+    if (k != 0 && k != 1 && k != JR_EPROTO) fuzz::fail(kName, "monitor return");
+    if (k == 0 && (!pending || r->type != JR_REPLY_STATUS)) fuzz::fail(kName, "monitor +OK");
+    if (k == 1 && r->type != JR_REPLY_STATUS && !(pending && r->type == JR_REPLY_ERROR))
+      fuzz::fail(kName, "monitor line type");
+  }
+}
+
+void tx(const jr_reply *r) {
+  for (size_t idx = 0; idx < 3; idx++) {
+    bool ok = jr::queued_reply_ok(r, idx);
+    if (ok && r->type != JR_REPLY_STATUS && !(idx > 0 && r->type == JR_REPLY_ERROR))
+      fuzz::fail(kName, "queued reply type");
+  }
+  for (size_t n = 0; n < 4; n++) {
+    jr::ExecReply e = jr::classify_exec(r, n);
+    if (e == jr::ExecReply::kResults && (r->type != JR_REPLY_ARRAY || r->len != n))
+      fuzz::fail(kName, "EXEC results of the wrong count");
+    if (e == jr::ExecReply::kError && r->type != JR_REPLY_ERROR) fuzz::fail(kName, "EXEC error");
+    if (e == jr::ExecReply::kNil && r->type != JR_REPLY_NIL) fuzz::fail(kName, "EXEC nil");
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  fuzz::for_each_reply(data, size, [](const jr_reply *r) {
+    push(r, true);
+    push(r, false);
+    monitor(r);
+    tx(r);
+  });
+  return 0;
+}
