@@ -152,6 +152,7 @@ void Connection::write_command(Command *c) {
 
 bool Connection::send_tls() {
   if (sock_ == nullptr || sock_->write_active || !tls_->pending()) return true;
+  if (!tls_write_error_.empty()) return true;  // waiting for the read to say why
   sock_->writing.clear();
   if (!tls_->drain(sock_->writing)) return false;
   uv_buf_t buf = uv_buf_init(sock_->writing.data(), static_cast<unsigned>(sock_->writing.size()));
@@ -222,6 +223,14 @@ void Connection::on_write_cb(uv_write_t *req, int status) {
   Connection *self = sock->owner;
   if (self == nullptr) return;  // closed meanwhile
   if (status < 0) {
+    if (self->tls_ && (self->state_ == State::kTls || self->state_ == State::kHandshake)) {
+      // A server that refuses the session (TLS 1.3: after the client's side
+      // of the handshake is done) sends an alert and closes, and a write can
+      // meet the reset before the alert is read. The alert says why: the
+      // read reports the failure (the connect timer bounds the wait).
+      if (self->tls_write_error_.empty()) self->tls_write_error_ = "write: " + uv_text(status);
+      return;
+    }
     self->lost(JR_ECONNLOST, "write: " + uv_text(status));
     return;
   }
@@ -412,6 +421,7 @@ void Connection::on_connected() {
   reader_.reset();
   current_db_ = 0;
   unflushed_ = 0;
+  tls_write_error_.clear();
   int rc = uv_read_start(sock_->stream(), on_alloc_cb, on_read_cb);
   if (rc != 0) {
     attempt_failed("read " + endpoint_name_ + ": " + uv_text(rc));
@@ -466,6 +476,17 @@ void Connection::begin_session() {
       lens.push_back(a.size());
     }
     write_internal(Kind::kHandshake, 0, argv.size(), argv.data(), lens.data());
+    handshake_left_++;
+  }
+  if (handshake_left_ == 0 && tls_) {
+    // TLS 1.3: the client's side of the handshake ends before the server
+    // has checked the client certificate, and a refusal (an alert) comes
+    // after it. A reply proves the server accepted the session: without a
+    // handshake command of its own, the session sends a PING first, so that
+    // no command is written (and CONNECTED not announced) before then.
+    const char *argv[] = {"PING"};
+    const size_t lens[] = {4};
+    write_internal(Kind::kSession, 0, 1, argv, lens);
     handshake_left_++;
   }
   if (handshake_left_ == 0) {
@@ -532,8 +553,10 @@ void Connection::on_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) 
   Connection *self = sock->owner;
   if (self == nullptr || nread == 0) return;
   if (nread < 0) {
-    self->lost(JR_ECONNLOST, nread == UV_EOF ? "server closed the connection"
-                                             : "read: " + uv_text(static_cast<int>(nread)));
+    std::string detail = nread == UV_EOF ? "server closed the connection"
+                                         : "read: " + uv_text(static_cast<int>(nread));
+    if (!self->tls_write_error_.empty()) detail = self->tls_write_error_ + ", then " + detail;
+    self->lost(JR_ECONNLOST, detail);
     return;
   }
   self->client_.spin_hit();
@@ -685,6 +708,10 @@ void Connection::on_reply(jr_reply *reply) {
       }
       break;
     }
+    case Kind::kSession:  // any reply (even NOAUTH) means the session was accepted
+      reply_release(reply);
+      if (--handshake_left_ == 0) ready();
+      break;
     case Kind::kHandshake: {
       if (is_error) {
         std::string text(reply->u.str, reply->len);
@@ -756,7 +783,15 @@ void Connection::fail_pending_db(int db, jr_reply *error_reply) {
 
 // ---- Loss, expiry, cancel, shutdown ----------------------------------------------------
 
-void Connection::lost(int head_code, const std::string &detail) {
+void Connection::lost(int head_code, const std::string &detail, bool from_peer) {
+  if (from_peer && (state_ == State::kTls || state_ == State::kHandshake)) {
+    // Before the session was accepted nothing but the handshake was sent
+    // (commands wait in waiting_): a failed connect attempt, reported with
+    // its cause (a TLS alert, a reset), retried like one, and JR_ECONNECT
+    // for the commands when the retries are used up.
+    attempt_failed(endpoint_name_ + ": " + detail);
+    return;
+  }
   bool was_ready = state_ == State::kReady;
   last_error_ = detail;
   close_sock();

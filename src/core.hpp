@@ -283,7 +283,7 @@ class Connection {
     return fifo_.empty() && waiting_.empty() && db_pending_.empty();
   }
   // Closes the socket: what is in flight fails with JR_ECONNLOST.
-  void reset(const std::string &why) { lost(JR_ECONNLOST, why); }
+  void reset(const std::string &why) { lost(JR_ECONNLOST, why, false); }
   void set_push(PushHandler *h) noexcept { push_ = h; }
   Pool *pool = nullptr;              // kPooled: the pool it returns to
   bool cluster_node = false;         // a cluster node's shared connection
@@ -306,7 +306,8 @@ class Connection {
 
  private:
   enum class State { kIdle, kConnecting, kTls, kHandshake, kReady };
-  enum class Kind : uint8_t { kCmd, kSelect, kProbe, kHandshake, kTx, kAsking };
+  // kSession: the PING that proves a TLS session was accepted (any reply).
+  enum class Kind : uint8_t { kCmd, kSelect, kProbe, kHandshake, kTx, kAsking, kSession };
   struct Entry {
     Command *cmd;
     Kind kind;
@@ -321,7 +322,9 @@ class Connection {
   void on_connected();
   void ready();
   void handshake_failed(const std::string &detail);
-  void lost(int head_code, const std::string &detail);
+  // from_peer: the socket failed (not libjr closing it); before the session
+  // is accepted that is a failed connect attempt.
+  void lost(int head_code, const std::string &detail, bool from_peer = true);
   void close_sock();
   void write_command(Command *c);
   void write_internal(Kind kind, int db, size_t argc, const char *const *argv, const size_t *lens);
@@ -361,6 +364,9 @@ class Connection {
   int cycle_ = 0;  // retry cycles over the endpoint list
   std::string endpoint_name_;
   std::string last_error_;
+  // A write failed before the TLS session was accepted: the server's alert
+  // (why it refused) is still to be read, and the read reports the failure.
+  std::string tls_write_error_;
 
   ReplyReader reader_;
   std::unique_ptr<TlsSession> tls_;

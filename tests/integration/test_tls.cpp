@@ -168,6 +168,56 @@ TEST_F(Tls, MutualTlsNeedsTheClientCertificate) {
   EXPECT_EQ(call(c2, {"PING"}).str(), "PONG");
 }
 
+// TLS 1.3: the client's side of the handshake is done before the server has
+// checked the client certificate, so a refusal (the server's "certificate
+// required" alert) only arrives after that. It is a failed connect, not a
+// lost connection: no CONNECTED event, and the command was not sent.
+TEST_F(Tls, RefusedClientCertificateIsAFailedConnectNotALoss) {
+  TlsServer strict(*certs_, "yes");
+  struct AllEvents {
+    std::mutex mu;
+    std::vector<std::pair<int, std::string>> seen;
+    static void cb(void *ctx, int ev, const char *, const char *detail) {
+      auto *self = static_cast<AllEvents *>(ctx);
+      std::lock_guard<std::mutex> lk(self->mu);
+      self->seen.emplace_back(ev, detail);
+    }
+  } ev;
+  for (const char *password : {"", "secret"}) {  // with and without a handshake command
+    ev.seen.clear();
+    OptionsPtr none;
+    none.set("endpoint", strict.endpoint())
+        .set_int("tls", 1)
+        .set("tls_ca_file", certs_->f("ca.crt"))
+        .set_int("connect_retry", 0);
+    if (*password != 0) none.set("password", password);
+    jr_options_set_event_cb(none.o, AllEvents::cb, &ev);
+    ClientPtr c(none);
+    Result r = call(c, {"SET", "tls:refused", "1"});
+    EXPECT_EQ(r.status, JR_ECONNECT) << jr_err_name(r.status) << " password=" << password;
+    EXPECT_EQ(jr_err_unsent(r.status), 1);
+    std::lock_guard<std::mutex> lk(ev.mu);
+    bool failed_with_alert = false;
+    for (auto &e : ev.seen) {
+      EXPECT_NE(e.first, JR_EVENT_CONNECTED) << e.second;
+      EXPECT_NE(e.first, JR_EVENT_DISCONNECTED) << e.second;
+      if (e.first == JR_EVENT_CONNECT_FAILED && e.second.find("certificate") != std::string::npos &&
+          e.second.find("alert") != std::string::npos)
+        failed_with_alert = true;
+    }
+    EXPECT_TRUE(failed_with_alert) << (ev.seen.empty() ? "no event" : ev.seen.back().second);
+  }
+  // Nothing ran: the key was never set.
+  OptionsPtr with;
+  with.set("endpoint", strict.endpoint())
+      .set_int("tls", 1)
+      .set("tls_ca_file", certs_->f("ca.crt"))
+      .set("tls_cert_file", certs_->f("client.crt"))
+      .set("tls_key_file", certs_->f("client.key"));
+  ClientPtr ok(with);
+  EXPECT_EQ(call(ok, {"EXISTS", "tls:refused"}).integer(), 0);
+}
+
 TEST_F(Tls, BadFilesAreAClearErrorAtCreation) {
   OptionsPtr o;
   o.set("endpoint", server_->endpoint()).set_int("tls", 1).set("tls_ca_file", "/nonexistent/ca");
