@@ -17,9 +17,13 @@ struct Connection::Sock {
     uv_pipe_t pipe;
   } h;
   Connection *owner = nullptr;
+  Client *client = nullptr;
   uv_connect_t creq;
   uv_write_t wreq;
   Buffer writing;
+  // Commands whose own buffers the active write reads: one hold each,
+  // released when it completes (or is cancelled by the close).
+  std::vector<Command *> held;
   bool write_active = false;
   uv_stream_t *stream() noexcept { return reinterpret_cast<uv_stream_t *>(&h); }
   uv_handle_t *handle() noexcept { return reinterpret_cast<uv_handle_t *>(&h); }
@@ -57,7 +61,7 @@ void Connection::submit(Command *c) {
 
 void Connection::write_internal(Kind kind, int db, size_t argc, const char *const *argv,
                                 const size_t *lens) {
-  if (out_.empty()) client_.mark_dirty(this);
+  if (!has_output()) client_.mark_dirty(this);
   encode_command(out_, argc, argv, lens);
   fifo_.push_back(Entry{nullptr, kind, db});
   unflushed_++;
@@ -70,7 +74,7 @@ int64_t Connection::liveness_timeout() const noexcept {
 
 void Connection::write_raw(size_t argc, const char *const *argv, const size_t *lens) {
   if (state_ != State::kReady) return;  // on_ready re-sends everything
-  if (out_.empty()) client_.mark_dirty(this);
+  if (!has_output()) client_.mark_dirty(this);
   encode_command(out_, argc, argv, lens);
   // The answer (a confirmation, a pong) must come within the timeout.
   int64_t now = now_ms();
@@ -137,8 +141,15 @@ void Connection::write_command(Command *c) {
     const size_t lens[] = {6};
     write_internal(Kind::kAsking, db, 1, argv, lens);
   }
-  if (out_.empty()) client_.mark_dirty(this);
-  out_.append(c->wire.data(), c->wire.size());
+  if (!has_output()) client_.mark_dirty(this);
+  size_t n = c->wire.size();
+  if (n < kRefMin && out_.size() < kCoalesceMax) {
+    out_.append(c->wire.data(), n);
+  } else {
+    // Written from its own buffer: held until the socket has the bytes.
+    c->holds.fetch_add(1, std::memory_order_relaxed);
+    refs_.push_back(Ref{c, out_.size()});
+  }
   c->state.store(CmdState::kWritten, std::memory_order_release);
   c->conn = this;
   c->holds.fetch_add(1, std::memory_order_relaxed);
@@ -148,6 +159,15 @@ void Connection::write_command(Command *c) {
     last_read_ = now_ms();
     client_.arm_deadline(last_read_ + client_.opts().socket_timeout_ms);
   }
+}
+
+void Connection::output_reset() noexcept {
+  for (size_t i = ref_head_; i < refs_.size(); i++) client_.release_hold(refs_[i].cmd);
+  refs_.clear();
+  out_.clear();
+  out_sent_ = 0;
+  ref_head_ = 0;
+  ref_sent_ = 0;
 }
 
 bool Connection::send_tls() {
@@ -166,15 +186,116 @@ bool Connection::send_tls() {
   return true;
 }
 
+// Encrypts up to kTlsSlice bytes of the queue, in order: the ciphertext
+// waiting for the socket stays bounded however much is queued (the rest is
+// encrypted when this write completes).
+bool Connection::tls_encrypt_slice() {
+  size_t budget = kTlsSlice;
+  while (budget > 0) {
+    size_t until = ref_head_ < refs_.size() ? refs_[ref_head_].at : out_.size();
+    if (out_sent_ < until) {
+      size_t take = std::min(until - out_sent_, budget);
+      if (!tls_->write(out_.data() + out_sent_, take)) return false;
+      out_sent_ += take;
+      budget -= take;
+      continue;
+    }
+    if (ref_head_ == refs_.size()) break;
+    Command *c = refs_[ref_head_].cmd;
+    size_t take = std::min(c->wire.size() - ref_sent_, budget);
+    if (!tls_->write(c->wire.data() + ref_sent_, take)) return false;
+    ref_sent_ += take;
+    budget -= take;
+    if (ref_sent_ == c->wire.size()) {
+      ref_head_++;
+      ref_sent_ = 0;
+      client_.release_hold(c);  // the session has its bytes
+    }
+  }
+  if (out_sent_ == out_.size() && ref_head_ == refs_.size()) output_reset();
+  return true;
+}
+
+// Plain TCP with large commands queued: one writev of out_'s pieces and
+// the commands' own buffers. What the socket does not take at once is
+// handed to a write request, which keeps them alive (out_ moves to the
+// socket's buffer, each command gets a hold until the write completes).
+void Connection::flush_gather() {
+  iov_.clear();
+  iov_cmd_.clear();
+  size_t pos = 0;
+  size_t total = 0;
+  // iov_cmd_: the command on the last piece of its bytes, null elsewhere.
+  auto piece = [&](char *p, size_t len, Command *c) {
+    iov_.push_back(uv_buf_init(p, static_cast<unsigned>(len)));
+    iov_cmd_.push_back(c);
+    total += len;
+  };
+  for (const Ref &r : refs_) {
+    if (r.at > pos) piece(out_.data() + pos, r.at - pos, nullptr);
+    pos = r.at;
+    // A buffer larger than a uv_buf_t's length goes in several pieces.
+    char *p = r.cmd->wire.data();
+    size_t left = r.cmd->wire.size();
+    do {
+      size_t len = std::min<size_t>(left, 1u << 30);
+      piece(p, len, len == left ? r.cmd : nullptr);
+      p += len;
+      left -= len;
+    } while (left > 0);
+  }
+  if (out_.size() > pos) piece(out_.data() + pos, out_.size() - pos, nullptr);
+  int n = uv_try_write(sock_->stream(), iov_.data(),
+                       static_cast<unsigned>(std::min<size_t>(iov_.size(), 1024)));
+  if (n >= 0 && static_cast<size_t>(n) == total) {
+    output_reset();
+    if (push_ == nullptr) client_.spin_after_write();
+    return;
+  }
+  if (n < 0 && n != UV_EAGAIN) {
+    lost(JR_ECONNLOST, "write: " + uv_text(n));
+    return;
+  }
+  size_t done = n > 0 ? static_cast<size_t>(n) : 0;
+  size_t i = 0;
+  while (i < iov_.size() && done >= iov_[i].len) done -= iov_[i++].len;
+  iov_[i].base += done;
+  iov_[i].len -= static_cast<unsigned>(done);
+  // The commands whose bytes the socket took need no hold any more; the
+  // others' holds move to the write request.
+  sock_->held.clear();
+  for (size_t j = 0; j < iov_.size(); j++) {
+    Command *c = iov_cmd_[j];
+    if (c == nullptr) continue;
+    if (j < i) {
+      client_.release_hold(c);
+    } else {
+      sock_->held.push_back(c);
+    }
+  }
+  refs_.clear();
+  sock_->writing.clear();
+  sock_->writing.swap(out_);  // the pieces of out_ now point into writing
+  out_.clear();
+  sock_->write_active = true;
+  sock_->wreq.data = sock_;
+  int rc = uv_write(&sock_->wreq, sock_->stream(), iov_.data() + i,
+                    static_cast<unsigned>(iov_.size() - i), on_write_cb);
+  if (rc != 0) {
+    sock_->write_active = false;
+    for (Command *c : sock_->held) client_.release_hold(c);
+    sock_->held.clear();
+    lost(JR_ECONNLOST, "write: " + uv_text(rc));
+  }
+}
+
 void Connection::flush() {
   if (sock_ == nullptr || sock_->write_active) return;
   if (tls_ && state_ != State::kTls) {
     // Plaintext is encrypted into the session's buffer, then sent.
-    if (!out_.empty() && (state_ == State::kReady || state_ == State::kHandshake)) {
-      bool ok = tls_->write(out_.data(), out_.size());
-      out_.clear();
+    if (has_output() && (state_ == State::kReady || state_ == State::kHandshake)) {
       unflushed_ = 0;
-      if (!ok) {
+      if (!tls_encrypt_slice()) {
         lost(JR_ECONNLOST, tls_->error());
         return;
       }
@@ -186,9 +307,13 @@ void Connection::flush() {
     if (!send_tls()) lost(JR_ECONNLOST, "write: tls");
     return;
   }
-  if (out_.empty()) return;
+  if (!has_output()) return;
   if (state_ != State::kReady && state_ != State::kHandshake) return;
   unflushed_ = 0;
+  if (!refs_.empty()) {
+    flush_gather();
+    return;
+  }
   // Straight to the socket when it takes everything (the common case): no
   // write request, and the next flush may follow at once (early flushes
   // while replies are being read).
@@ -220,6 +345,8 @@ void Connection::flush() {
 void Connection::on_write_cb(uv_write_t *req, int status) {
   auto *sock = static_cast<Sock *>(req->data);
   sock->write_active = false;
+  for (Command *c : sock->held) sock->client->release_hold(c);
+  sock->held.clear();
   Connection *self = sock->owner;
   if (self == nullptr) return;  // closed meanwhile
   if (status < 0) {
@@ -234,7 +361,7 @@ void Connection::on_write_cb(uv_write_t *req, int status) {
     self->lost(JR_ECONNLOST, "write: " + uv_text(status));
     return;
   }
-  if (!self->out_.empty() || (self->tls_ && self->tls_->pending())) self->flush();
+  if (self->has_output() || (self->tls_ && self->tls_->pending())) self->flush();
   // Shrink a buffer that a burst of large values grew.
   if (!sock->write_active) sock->writing.shrink(4 << 20);
 }
@@ -306,6 +433,7 @@ void Connection::connect_resolved(const struct sockaddr *addr) {
   const Endpoint &ep = endpoints_[ep_index_];
   auto *s = new Sock();
   s->owner = this;
+  s->client = &client_;
   s->creq.data = s;
   int rc;
   if (ep.unix_socket) {
@@ -356,7 +484,7 @@ void Connection::attempt_failed(const std::string &detail) {
   // Only handshake entries can be in the FIFO before the connection is
   // ready (commands wait in waiting_).
   while (!fifo_.empty()) fifo_.pop_front();
-  out_.clear();
+  output_reset();
   unflushed_ = 0;
   state_ = State::kConnecting;
   last_error_ = detail;
@@ -518,7 +646,7 @@ void Connection::handshake_failed(const std::string &detail) {
   last_error_ = detail;
   client_.emit(JR_EVENT_CONNECT_FAILED, endpoint_name_, detail);
   while (!fifo_.empty()) fifo_.pop_front();  // handshake entries only
-  out_.clear();
+  output_reset();
   unflushed_ = 0;
   close_sock();
   state_ = State::kIdle;
@@ -814,7 +942,7 @@ void Connection::lost(int head_code, const std::string &detail, bool from_peer) 
       db_state_[e.db] = 0;
     }
   }
-  out_.clear();
+  output_reset();
   unflushed_ = 0;
   bool first = true;
   while (!fifo_.empty()) {
@@ -946,7 +1074,7 @@ int64_t Connection::expire(int64_t now) {
 
 void Connection::shutdown() {
   push_ = nullptr;
-  out_.clear();
+  output_reset();
   // Unflushed entries were never written.
   while (unflushed_ > 0 && !fifo_.empty()) {
     Entry e = fifo_.pop_back();

@@ -297,7 +297,7 @@ class Connection {
   int64_t expire(int64_t now);
   // Shutdown: complete everything and close handles.
   void shutdown();
-  [[nodiscard]] bool dirty() const noexcept { return !out_.empty(); }
+  [[nodiscard]] bool dirty() const noexcept { return has_output(); }
   // Enough is queued to be worth a write while replies are still being
   // read: a quarter of what is in flight here, at least 16 commands.
   [[nodiscard]] bool batch_ready() const noexcept {
@@ -328,6 +328,11 @@ class Connection {
   void close_sock();
   void write_command(Command *c);
   void write_internal(Kind kind, int db, size_t argc, const char *const *argv, const size_t *lens);
+  [[nodiscard]] bool has_output() const noexcept { return !out_.empty() || !refs_.empty(); }
+  // Drops what is queued and not yet handed to the socket (or to TLS).
+  void output_reset() noexcept;
+  bool tls_encrypt_slice();  // plaintext queue -> TLS session, a slice at a time
+  void flush_gather();       // plain TCP with large commands: one writev
   void on_read(ssize_t nread, const char *data);
   void on_plain(const char *data, size_t len);
   void begin_session();
@@ -373,9 +378,28 @@ class Connection {
   Ring<Entry> fifo_;
   size_t unflushed_ = 0;  // entries at the back whose bytes are still in out_
   size_t handshake_left_ = 0;
-  CmdList waiting_;     // accepted, not written (not connected yet)
-  Buffer out_;          // bytes queued this loop iteration
-  int current_db_ = 0;  // -1: unknown (after a SELECT probe)
+  CmdList waiting_;  // accepted, not written (not connected yet)
+  // What is queued for the socket, in order. Small commands and libjr's own
+  // are copied into out_ (one write for many); a large command is written
+  // from its own buffer, with no second copy (max_queued_bytes counts its
+  // bytes once, and they are the only copy): refs_ holds it (one hold each,
+  // until the socket or TLS has its bytes), its bytes going after out_[0, at).
+  struct Ref {
+    Command *cmd;
+    size_t at;
+  };
+  static constexpr size_t kRefMin = 16 * 1024;        // commands this large are not copied
+  static constexpr size_t kCoalesceMax = 512 * 1024;  // out_ copies at most this much
+  static constexpr size_t kTlsSlice = 256 * 1024;     // plaintext encrypted per TLS write
+  Buffer out_;
+  std::vector<Ref> refs_;
+  // TLS encrypts the queue a slice at a time: what it has taken so far.
+  size_t out_sent_ = 0;
+  size_t ref_head_ = 0;             // refs_ before it are encrypted (and released)
+  size_t ref_sent_ = 0;             // bytes of refs_[ref_head_] encrypted
+  std::vector<uv_buf_t> iov_;       // flush_gather's scratch
+  std::vector<Command *> iov_cmd_;  // per iov_ entry: its command on its last piece, or null
+  int current_db_ = 0;              // -1: unknown (after a SELECT probe)
   // Database states (0 unknown, 1 probing, 2 valid): a map, so that a huge
   // database number costs nothing.
   std::unordered_map<int, uint8_t> db_state_;

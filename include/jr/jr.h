@@ -143,7 +143,11 @@ JR_API const char *jr_version_string(void);
  *                       and still owed a reply (default 1M; beyond:
  *                       submit returns JR_EFULL).
  *   max_queued_bytes    most bytes (encoded) of those commands (default
- *                       1 GiB; beyond: JR_EFULL).
+ *                       1 GiB; beyond: JR_EFULL). It bounds their memory:
+ *                       a command of 16 KiB or more is written from its
+ *                       own buffer, never copied again; smaller ones share
+ *                       a write buffer of at most 512 KiB per connection
+ *                       (and TLS encrypts 256 KiB at a time).
  *   max_connections     dedicated (pooled) connections per endpoint, used by
  *                       blocking commands and WATCH (default 10; the seed's
  *                       maxconnections). A command that finds the pool full

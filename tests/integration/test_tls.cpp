@@ -1,9 +1,14 @@
 // TLS against redis-server's --tls-port, with certificates made by the test.
 #include <gtest/gtest.h>
 #include <jr/jr.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 #include "jr_test.hpp"
 #include "redis_server.hpp"
@@ -216,6 +221,55 @@ TEST_F(Tls, RefusedClientCertificateIsAFailedConnectNotALoss) {
       .set("tls_key_file", certs_->f("client.key"));
   ClientPtr ok(with);
   EXPECT_EQ(call(ok, {"EXISTS", "tls:refused"}).integer(), 0);
+}
+
+// The same bound over TLS: the queue is encrypted a slice at a time, so
+// neither a plaintext copy nor the ciphertext of everything queued is held.
+TEST_F(Tls, QueuedBytesBoundTheMemoryWhileTheServerStalls) {
+  TlsServer stalled(*certs_, "optional");
+  OptionsPtr o;
+  o.set("endpoint", stalled.endpoint())
+      .set_int("tls", 1)
+      .set("tls_ca_file", certs_->f("ca.crt"))
+      .set("cluster", "no")
+      .set_int("max_queued_bytes", 32 << 20)
+      .set_int("command_timeout_ms", 60000);
+  ClientPtr c(o);
+  ASSERT_EQ(call(c, {"PING"}).str(), "PONG");  // the session is up
+  stalled.server.pause();
+  auto rss = [] {
+    FILE *f = std::fopen("/proc/self/statm", "r");
+    unsigned long pages = 0, resident = 0;
+    if (f != nullptr) {
+      if (std::fscanf(f, "%lu %lu", &pages, &resident) != 2) resident = 0;
+      std::fclose(f);
+    }
+    return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE));
+  };
+  std::string value(250000, 'v');
+  Recorder rec;
+  double before = rss();
+  size_t accepted = 0;
+  for (int i = 0; i < 1000; i++) {
+    int rc = submit(c, {"SET", "tlsmem:" + std::to_string(i), value}, rec, static_cast<size_t>(i));
+    if (rc == JR_EFULL) break;
+    ASSERT_EQ(rc, JR_OK) << jr_err_name(rc);
+    accepted++;
+  }
+  ASSERT_GT(accepted, 100u);
+  double peak = 0;
+  for (int i = 0; i < 30; i++) {
+    peak = std::max(peak, rss());
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  double growth_mib = (peak - before) / (1 << 20);
+  std::printf("[ memory ] stalled TLS server, max_queued_bytes 32 MiB: RSS +%.1f MiB\n",
+              growth_mib);
+  EXPECT_LT(growth_mib, 40.0);
+  stalled.server.resume();
+  ASSERT_TRUE(rec.wait_all(30000));
+  for (size_t i = 0; i < accepted; i++) ASSERT_EQ(rec.get(i).status, JR_OK) << i;
+  EXPECT_EQ(call(c, {"GET", "tlsmem:" + std::to_string(accepted - 1)}).str(), value);
 }
 
 TEST_F(Tls, BadFilesAreAClearErrorAtCreation) {
