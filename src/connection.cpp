@@ -22,9 +22,13 @@ struct Connection::Sock {
     uv_pipe_t pipe;
   } h;
   Connection *owner = nullptr;
+  Client *client = nullptr;
   uv_connect_t creq;
   uv_write_t wreq;
   Buffer writing;
+  // Commands whose own buffers the active write reads: one hold each,
+  // released when it completes (or is cancelled by the close).
+  std::vector<Command *> held;
   bool write_active = false;
   uv_stream_t *stream() noexcept { return reinterpret_cast<uv_stream_t *>(&h); }
   uv_handle_t *handle() noexcept { return reinterpret_cast<uv_handle_t *>(&h); }
@@ -62,7 +66,7 @@ void Connection::submit(Command *c) {
 
 void Connection::write_internal(Kind kind, int db, size_t argc, const char *const *argv,
                                 const size_t *lens) {
-  if (out_.empty()) client_.mark_dirty(this);
+  if (!has_output()) client_.mark_dirty(this);
   if (fifo_.empty()) heard_at_ = uv_now(client_.loop());  // silence counts from here
   encode_command(out_, argc, argv, lens);
   fifo_.push_back(Entry{nullptr, kind, db});
@@ -76,7 +80,7 @@ int64_t Connection::liveness_timeout() const noexcept {
 
 void Connection::write_raw(size_t argc, const char *const *argv, const size_t *lens) {
   if (state_ != State::kReady) return;  // on_ready re-sends everything
-  if (out_.empty()) client_.mark_dirty(this);
+  if (!has_output()) client_.mark_dirty(this);
   encode_command(out_, argc, argv, lens);
   // The answer (a confirmation, a pong) must come within the timeout.
   int64_t now = now_ms();
@@ -143,9 +147,16 @@ void Connection::write_command(Command *c) {
     const size_t lens[] = {6};
     write_internal(Kind::kAsking, db, 1, argv, lens);
   }
-  if (out_.empty()) client_.mark_dirty(this);
+  if (!has_output()) client_.mark_dirty(this);
   if (fifo_.empty()) heard_at_ = uv_now(client_.loop());  // silence counts from here
-  out_.append(c->wire.data(), c->wire.size());
+  size_t n = c->wire.size();
+  if (n < kRefMin && out_.size() < kCoalesceMax) {
+    out_.append(c->wire.data(), n);
+  } else {
+    // Written from its own buffer: held until the socket has the bytes.
+    c->holds.fetch_add(1, std::memory_order_relaxed);
+    refs_.push_back(Ref{c, out_.size()});
+  }
   c->state.store(CmdState::kWritten, std::memory_order_release);
   c->conn = this;
   c->holds.fetch_add(1, std::memory_order_relaxed);
@@ -157,8 +168,18 @@ void Connection::write_command(Command *c) {
   }
 }
 
+void Connection::output_reset() noexcept {
+  for (size_t i = ref_head_; i < refs_.size(); i++) client_.release_hold(refs_[i].cmd);
+  refs_.clear();
+  out_.clear();
+  out_sent_ = 0;
+  ref_head_ = 0;
+  ref_sent_ = 0;
+}
+
 bool Connection::send_tls() {
   if (sock_ == nullptr || sock_->write_active || !tls_->pending()) return true;
+  if (!tls_write_error_.empty()) return true;  // waiting for the read to say why
   sock_->writing.clear();
   if (!tls_->drain(sock_->writing)) return false;
   uv_buf_t buf = uv_buf_init(sock_->writing.data(), static_cast<unsigned>(sock_->writing.size()));
@@ -172,15 +193,116 @@ bool Connection::send_tls() {
   return true;
 }
 
+// Encrypts up to kTlsSlice bytes of the queue, in order: the ciphertext
+// waiting for the socket stays bounded however much is queued (the rest is
+// encrypted when this write completes).
+bool Connection::tls_encrypt_slice() {
+  size_t budget = kTlsSlice;
+  while (budget > 0) {
+    size_t until = ref_head_ < refs_.size() ? refs_[ref_head_].at : out_.size();
+    if (out_sent_ < until) {
+      size_t take = std::min(until - out_sent_, budget);
+      if (!tls_->write(out_.data() + out_sent_, take)) return false;
+      out_sent_ += take;
+      budget -= take;
+      continue;
+    }
+    if (ref_head_ == refs_.size()) break;
+    Command *c = refs_[ref_head_].cmd;
+    size_t take = std::min(c->wire.size() - ref_sent_, budget);
+    if (!tls_->write(c->wire.data() + ref_sent_, take)) return false;
+    ref_sent_ += take;
+    budget -= take;
+    if (ref_sent_ == c->wire.size()) {
+      ref_head_++;
+      ref_sent_ = 0;
+      client_.release_hold(c);  // the session has its bytes
+    }
+  }
+  if (out_sent_ == out_.size() && ref_head_ == refs_.size()) output_reset();
+  return true;
+}
+
+// Plain TCP with large commands queued: one writev of out_'s pieces and
+// the commands' own buffers. What the socket does not take at once is
+// handed to a write request, which keeps them alive (out_ moves to the
+// socket's buffer, each command gets a hold until the write completes).
+void Connection::flush_gather() {
+  iov_.clear();
+  iov_cmd_.clear();
+  size_t pos = 0;
+  size_t total = 0;
+  // iov_cmd_: the command on the last piece of its bytes, null elsewhere.
+  auto piece = [&](char *p, size_t len, Command *c) {
+    iov_.push_back(uv_buf_init(p, static_cast<unsigned>(len)));
+    iov_cmd_.push_back(c);
+    total += len;
+  };
+  for (const Ref &r : refs_) {
+    if (r.at > pos) piece(out_.data() + pos, r.at - pos, nullptr);
+    pos = r.at;
+    // A buffer larger than a uv_buf_t's length goes in several pieces.
+    char *p = r.cmd->wire.data();
+    size_t left = r.cmd->wire.size();
+    do {
+      size_t len = std::min<size_t>(left, 1u << 30);
+      piece(p, len, len == left ? r.cmd : nullptr);
+      p += len;
+      left -= len;
+    } while (left > 0);
+  }
+  if (out_.size() > pos) piece(out_.data() + pos, out_.size() - pos, nullptr);
+  int n = uv_try_write(sock_->stream(), iov_.data(),
+                       static_cast<unsigned>(std::min<size_t>(iov_.size(), 1024)));
+  if (n >= 0 && static_cast<size_t>(n) == total) {
+    output_reset();
+    if (push_ == nullptr) client_.spin_after_write();
+    return;
+  }
+  if (n < 0 && n != UV_EAGAIN) {
+    lost(JR_ECONNLOST, "write: " + uv_text(n));
+    return;
+  }
+  size_t done = n > 0 ? static_cast<size_t>(n) : 0;
+  size_t i = 0;
+  while (i < iov_.size() && done >= iov_[i].len) done -= iov_[i++].len;
+  iov_[i].base += done;
+  iov_[i].len -= static_cast<unsigned>(done);
+  // The commands whose bytes the socket took need no hold any more; the
+  // others' holds move to the write request.
+  sock_->held.clear();
+  for (size_t j = 0; j < iov_.size(); j++) {
+    Command *c = iov_cmd_[j];
+    if (c == nullptr) continue;
+    if (j < i) {
+      client_.release_hold(c);
+    } else {
+      sock_->held.push_back(c);
+    }
+  }
+  refs_.clear();
+  sock_->writing.clear();
+  sock_->writing.swap(out_);  // the pieces of out_ now point into writing
+  out_.clear();
+  sock_->write_active = true;
+  sock_->wreq.data = sock_;
+  int rc = uv_write(&sock_->wreq, sock_->stream(), iov_.data() + i,
+                    static_cast<unsigned>(iov_.size() - i), on_write_cb);
+  if (rc != 0) {
+    sock_->write_active = false;
+    for (Command *c : sock_->held) client_.release_hold(c);
+    sock_->held.clear();
+    lost(JR_ECONNLOST, "write: " + uv_text(rc));
+  }
+}
+
 void Connection::flush() {
   if (sock_ == nullptr || sock_->write_active) return;
   if (tls_ && state_ != State::kTls) {
     // Plaintext is encrypted into the session's buffer, then sent.
-    if (!out_.empty() && (state_ == State::kReady || state_ == State::kHandshake)) {
-      bool ok = tls_->write(out_.data(), out_.size());
-      out_.clear();
+    if (has_output() && (state_ == State::kReady || state_ == State::kHandshake)) {
       unflushed_ = 0;
-      if (!ok) {
+      if (!tls_encrypt_slice()) {
         lost(JR_ECONNLOST, tls_->error());
         return;
       }
@@ -192,9 +314,13 @@ void Connection::flush() {
     if (!send_tls()) lost(JR_ECONNLOST, "write: tls");
     return;
   }
-  if (out_.empty()) return;
+  if (!has_output()) return;
   if (state_ != State::kReady && state_ != State::kHandshake) return;
   unflushed_ = 0;
+  if (!refs_.empty()) {
+    flush_gather();
+    return;
+  }
   // Straight to the socket when it takes everything (the common case): no
   // write request, and the next flush may follow at once (early flushes
   // while replies are being read).
@@ -226,13 +352,23 @@ void Connection::flush() {
 void Connection::on_write_cb(uv_write_t *req, int status) {
   auto *sock = static_cast<Sock *>(req->data);
   sock->write_active = false;
+  for (Command *c : sock->held) sock->client->release_hold(c);
+  sock->held.clear();
   Connection *self = sock->owner;
   if (self == nullptr) return;  // closed meanwhile
   if (status < 0) {
+    if (self->tls_ && (self->state_ == State::kTls || self->state_ == State::kHandshake)) {
+      // A server that refuses the session (TLS 1.3: after the client's side
+      // of the handshake is done) sends an alert and closes, and a write can
+      // meet the reset before the alert is read. The alert says why: the
+      // read reports the failure (the connect timer bounds the wait).
+      if (self->tls_write_error_.empty()) self->tls_write_error_ = "write: " + uv_text(status);
+      return;
+    }
     self->lost(JR_ECONNLOST, "write: " + uv_text(status));
     return;
   }
-  if (!self->out_.empty() || (self->tls_ && self->tls_->pending())) self->flush();
+  if (self->has_output() || (self->tls_ && self->tls_->pending())) self->flush();
   // Shrink a buffer that a burst of large values grew.
   if (!sock->write_active) sock->writing.shrink(4 << 20);
 }
@@ -304,6 +440,7 @@ void Connection::connect_resolved(const struct sockaddr *addr) {
   const Endpoint &ep = endpoints_[ep_index_];
   auto *s = new Sock();
   s->owner = this;
+  s->client = &client_;
   s->creq.data = s;
   int rc;
   if (ep.unix_socket) {
@@ -354,7 +491,7 @@ void Connection::attempt_failed(const std::string &detail) {
   // Only handshake entries can be in the FIFO before the connection is
   // ready (commands wait in waiting_).
   while (!fifo_.empty()) fifo_.pop_front();
-  out_.clear();
+  output_reset();
   unflushed_ = 0;
   state_ = State::kConnecting;
   last_error_ = detail;
@@ -436,6 +573,7 @@ void Connection::on_connected() {
   reader_.reset();
   current_db_ = 0;
   unflushed_ = 0;
+  tls_write_error_.clear();
   int rc = uv_read_start(sock_->stream(), on_alloc_cb, on_read_cb);
   if (rc != 0) {
     attempt_failed("read " + endpoint_name_ + ": " + uv_text(rc));
@@ -492,6 +630,17 @@ void Connection::begin_session() {
     write_internal(Kind::kHandshake, 0, argv.size(), argv.data(), lens.data());
     handshake_left_++;
   }
+  if (handshake_left_ == 0 && tls_) {
+    // TLS 1.3: the client's side of the handshake ends before the server
+    // has checked the client certificate, and a refusal (an alert) comes
+    // after it. A reply proves the server accepted the session: without a
+    // handshake command of its own, the session sends a PING first, so that
+    // no command is written (and CONNECTED not announced) before then.
+    const char *argv[] = {"PING"};
+    const size_t lens[] = {4};
+    write_internal(Kind::kSession, 0, 1, argv, lens);
+    handshake_left_++;
+  }
   if (handshake_left_ == 0) {
     ready();
     return;
@@ -522,7 +671,7 @@ void Connection::handshake_failed(const std::string &detail) {
   last_error_ = detail;
   client_.emit(JR_EVENT_CONNECT_FAILED, endpoint_name_, detail);
   while (!fifo_.empty()) fifo_.pop_front();  // handshake entries only
-  out_.clear();
+  output_reset();
   unflushed_ = 0;
   close_sock();
   state_ = State::kIdle;
@@ -557,8 +706,10 @@ void Connection::on_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) 
   Connection *self = sock->owner;
   if (self == nullptr || nread == 0) return;
   if (nread < 0) {
-    self->lost(JR_ECONNLOST, nread == UV_EOF ? "server closed the connection"
-                                             : "read: " + uv_text(static_cast<int>(nread)));
+    std::string detail = nread == UV_EOF ? "server closed the connection"
+                                         : "read: " + uv_text(static_cast<int>(nread));
+    if (!self->tls_write_error_.empty()) detail = self->tls_write_error_ + ", then " + detail;
+    self->lost(JR_ECONNLOST, detail);
     return;
   }
   self->client_.spin_hit();
@@ -711,6 +862,10 @@ void Connection::on_reply(jr_reply *reply) {
       }
       break;
     }
+    case Kind::kSession:  // any reply (even NOAUTH) means the session was accepted
+      reply_release(reply);
+      if (--handshake_left_ == 0) ready();
+      break;
     case Kind::kHandshake: {
       if (is_error) {
         std::string text(reply->u.str, reply->len);
@@ -790,7 +945,15 @@ void Connection::fail_pending_db(int db, jr_reply *error_reply) {
 
 // ---- Loss, expiry, cancel, shutdown ----------------------------------------------------
 
-void Connection::lost(int head_code, const std::string &detail) {
+void Connection::lost(int head_code, const std::string &detail, bool from_peer) {
+  if (from_peer && (state_ == State::kTls || state_ == State::kHandshake)) {
+    // Before the session was accepted nothing but the handshake was sent
+    // (commands wait in waiting_): a failed connect attempt, reported with
+    // its cause (a TLS alert, a reset), retried like one, and JR_ECONNECT
+    // for the commands when the retries are used up.
+    attempt_failed(endpoint_name_ + ": " + detail);
+    return;
+  }
   bool was_ready = state_ == State::kReady;
   last_error_ = detail;
   close_sock();
@@ -816,7 +979,7 @@ void Connection::lost(int head_code, const std::string &detail) {
       db_state_[e.db] = 0;
     }
   }
-  out_.clear();
+  output_reset();
   unflushed_ = 0;
   bool first = true;
   while (!fifo_.empty()) {
@@ -987,7 +1150,7 @@ int64_t Connection::silent_until(int64_t now) {
 
 void Connection::shutdown() {
   push_ = nullptr;
-  out_.clear();
+  output_reset();
   // Unflushed entries were never written.
   while (unflushed_ > 0 && !fifo_.empty()) {
     Entry e = fifo_.pop_back();

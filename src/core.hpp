@@ -284,10 +284,10 @@ class Connection {
     return fifo_.empty() && waiting_.empty() && db_pending_.empty();
   }
   // Closes the socket: what is in flight fails with JR_ECONNLOST.
-  void reset(const std::string &why) { lost(JR_ECONNLOST, why); }
+  void reset(const std::string &why) { lost(JR_ECONNLOST, why, false); }
   // The server sent what the protocol does not allow here (a push handler's
   // verdict): as reset(), what is in flight fails with JR_EPROTO.
-  void protocol_error(const std::string &why) { lost(JR_EPROTO, why); }
+  void protocol_error(const std::string &why) { lost(JR_EPROTO, why, false); }
   void set_push(PushHandler *h) noexcept { push_ = h; }
   Pool *pool = nullptr;              // kPooled: the pool it returns to
   bool cluster_node = false;         // a cluster node's shared connection
@@ -301,7 +301,7 @@ class Connection {
   int64_t expire(int64_t now);
   // Shutdown: complete everything and close handles.
   void shutdown();
-  [[nodiscard]] bool dirty() const noexcept { return !out_.empty(); }
+  [[nodiscard]] bool dirty() const noexcept { return has_output(); }
   // Enough is queued to be worth a write while replies are still being
   // read: a quarter of what is in flight here, at least 16 commands.
   [[nodiscard]] bool batch_ready() const noexcept {
@@ -310,7 +310,8 @@ class Connection {
 
  private:
   enum class State { kIdle, kConnecting, kTls, kHandshake, kReady };
-  enum class Kind : uint8_t { kCmd, kSelect, kProbe, kHandshake, kTx, kAsking };
+  // kSession: the PING that proves a TLS session was accepted (any reply).
+  enum class Kind : uint8_t { kCmd, kSelect, kProbe, kHandshake, kTx, kAsking, kSession };
   struct Entry {
     Command *cmd;
     Kind kind;
@@ -325,10 +326,17 @@ class Connection {
   void on_connected();
   void ready();
   void handshake_failed(const std::string &detail);
-  void lost(int head_code, const std::string &detail);
+  // from_peer: the socket failed (not libjr closing it); before the session
+  // is accepted that is a failed connect attempt.
+  void lost(int head_code, const std::string &detail, bool from_peer = true);
   void close_sock();
   void write_command(Command *c);
   void write_internal(Kind kind, int db, size_t argc, const char *const *argv, const size_t *lens);
+  [[nodiscard]] bool has_output() const noexcept { return !out_.empty() || !refs_.empty(); }
+  // Drops what is queued and not yet handed to the socket (or to TLS).
+  void output_reset() noexcept;
+  bool tls_encrypt_slice();  // plaintext queue -> TLS session, a slice at a time
+  void flush_gather();       // plain TCP with large commands: one writev
   void on_read(ssize_t nread, const char *data);
   void on_plain(const char *data, size_t len);
   void begin_session();
@@ -365,15 +373,37 @@ class Connection {
   int cycle_ = 0;  // retry cycles over the endpoint list
   std::string endpoint_name_;
   std::string last_error_;
+  // A write failed before the TLS session was accepted: the server's alert
+  // (why it refused) is still to be read, and the read reports the failure.
+  std::string tls_write_error_;
 
   ReplyReader reader_;
   std::unique_ptr<TlsSession> tls_;
   Ring<Entry> fifo_;
   size_t unflushed_ = 0;  // entries at the back whose bytes are still in out_
   size_t handshake_left_ = 0;
-  CmdList waiting_;     // accepted, not written (not connected yet)
-  Buffer out_;          // bytes queued this loop iteration
-  int current_db_ = 0;  // -1: unknown (after a SELECT probe)
+  CmdList waiting_;  // accepted, not written (not connected yet)
+  // What is queued for the socket, in order. Small commands and libjr's own
+  // are copied into out_ (one write for many); a large command is written
+  // from its own buffer, with no second copy (max_queued_bytes counts its
+  // bytes once, and they are the only copy): refs_ holds it (one hold each,
+  // until the socket or TLS has its bytes), its bytes going after out_[0, at).
+  struct Ref {
+    Command *cmd;
+    size_t at;
+  };
+  static constexpr size_t kRefMin = 16 * 1024;        // commands this large are not copied
+  static constexpr size_t kCoalesceMax = 512 * 1024;  // out_ copies at most this much
+  static constexpr size_t kTlsSlice = 256 * 1024;     // plaintext encrypted per TLS write
+  Buffer out_;
+  std::vector<Ref> refs_;
+  // TLS encrypts the queue a slice at a time: what it has taken so far.
+  size_t out_sent_ = 0;
+  size_t ref_head_ = 0;             // refs_ before it are encrypted (and released)
+  size_t ref_sent_ = 0;             // bytes of refs_[ref_head_] encrypted
+  std::vector<uv_buf_t> iov_;       // flush_gather's scratch
+  std::vector<Command *> iov_cmd_;  // per iov_ entry: its command on its last piece, or null
+  int current_db_ = 0;              // -1: unknown (after a SELECT probe)
   // Database states (0 unknown, 1 probing, 2 valid): a map, so that a huge
   // database number costs nothing.
   std::unordered_map<int, uint8_t> db_state_;

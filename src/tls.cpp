@@ -15,6 +15,20 @@ std::string ssl_errors(const char *what) {
   unsigned long e;
   char buf[256];
   while ((e = ERR_get_error()) != 0) {
+    int reason = ERR_GET_REASON(e);
+    if (ERR_GET_LIB(e) == ERR_LIB_SSL && reason >= SSL_AD_REASON_OFFSET &&
+        reason < SSL_AD_REASON_OFFSET + 256) {
+      // An alert from the server: say which, in words ("certificate
+      // required" when mutual TLS wants a client certificate).
+      // OpenSSL's reason text is "tlsv13 alert certificate required".
+      const char *text = ERR_reason_error_string(e);
+      std::string desc =
+          text != nullptr ? text : SSL_alert_desc_string_long(reason - SSL_AD_REASON_OFFSET);
+      size_t at = desc.find("alert ");
+      if (at != std::string::npos) desc.erase(0, at + 6);
+      out += ": the server sent the alert \"" + desc + "\"";
+      continue;
+    }
     ERR_error_string_n(e, buf, sizeof buf);
     out += ": ";
     out += buf;

@@ -162,7 +162,11 @@ JR_API const char *jr_version_string(void);
  *                       and still owed a reply (default 1M; beyond:
  *                       submit returns JR_EFULL).
  *   max_queued_bytes    most bytes (encoded) of those commands (default
- *                       1 GiB; beyond: JR_EFULL).
+ *                       1 GiB; beyond: JR_EFULL). It bounds their memory:
+ *                       a command of 16 KiB or more is written from its
+ *                       own buffer, never copied again; smaller ones share
+ *                       a write buffer of at most 512 KiB per connection
+ *                       (and TLS encrypts 256 KiB at a time).
  *   max_connections     dedicated (pooled) connections per endpoint, used by
  *                       blocking commands and WATCH (default 10; the seed's
  *                       maxconnections). A command that finds the pool full
@@ -191,9 +195,15 @@ JR_API const char *jr_version_string(void);
  *   tls_cert_file, tls_key_file   client certificate (mutual TLS).
  *   tls_server_name     name for SNI and verification instead of the
  *                       endpoint's host. A failed handshake (untrusted or
- *                       wrong certificate) is a failed connect attempt:
+ *                       wrong certificate, or a server that refuses the
+ *                       client's: its alert) is a failed connect attempt:
  *                       commands get JR_ECONNECT and the event callback
- *                       gets the verification error.
+ *                       gets the verification error or the alert. No
+ *                       command is written before the server has answered
+ *                       on the session (TLS 1.3 refuses a client
+ *                       certificate after the client's side of the
+ *                       handshake is done): the handshake's AUTH, or a
+ *                       PING when there is no handshake command.
  *   read_from_replicas  1: in a cluster, read-only commands (the COMMAND
  *                       table's "readonly" flag) are spread over each
  *                       slot's master and replicas (READONLY is sent to

@@ -1,9 +1,14 @@
 // TLS against redis-server's --tls-port, with certificates made by the test.
 #include <gtest/gtest.h>
 #include <jr/jr.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 #include "jr_test.hpp"
 #include "redis_server.hpp"
@@ -166,6 +171,105 @@ TEST_F(Tls, MutualTlsNeedsTheClientCertificate) {
       .set("tls_key_file", certs_->f("client.key"));
   ClientPtr c2(with);
   EXPECT_EQ(call(c2, {"PING"}).str(), "PONG");
+}
+
+// TLS 1.3: the client's side of the handshake is done before the server has
+// checked the client certificate, so a refusal (the server's "certificate
+// required" alert) only arrives after that. It is a failed connect, not a
+// lost connection: no CONNECTED event, and the command was not sent.
+TEST_F(Tls, RefusedClientCertificateIsAFailedConnectNotALoss) {
+  TlsServer strict(*certs_, "yes");
+  struct AllEvents {
+    std::mutex mu;
+    std::vector<std::pair<int, std::string>> seen;
+    static void cb(void *ctx, int ev, const char *, const char *detail) {
+      auto *self = static_cast<AllEvents *>(ctx);
+      std::lock_guard<std::mutex> lk(self->mu);
+      self->seen.emplace_back(ev, detail);
+    }
+  } ev;
+  for (const char *password : {"", "secret"}) {  // with and without a handshake command
+    ev.seen.clear();
+    OptionsPtr none;
+    none.set("endpoint", strict.endpoint())
+        .set_int("tls", 1)
+        .set("tls_ca_file", certs_->f("ca.crt"))
+        .set_int("connect_retry", 0);
+    if (*password != 0) none.set("password", password);
+    jr_options_set_event_cb(none.o, AllEvents::cb, &ev);
+    ClientPtr c(none);
+    Result r = call(c, {"SET", "tls:refused", "1"});
+    EXPECT_EQ(r.status, JR_ECONNECT) << jr_err_name(r.status) << " password=" << password;
+    EXPECT_EQ(jr_err_unsent(r.status), 1);
+    std::lock_guard<std::mutex> lk(ev.mu);
+    bool failed_with_alert = false;
+    for (auto &e : ev.seen) {
+      EXPECT_NE(e.first, JR_EVENT_CONNECTED) << e.second;
+      EXPECT_NE(e.first, JR_EVENT_DISCONNECTED) << e.second;
+      if (e.first == JR_EVENT_CONNECT_FAILED && e.second.find("certificate") != std::string::npos &&
+          e.second.find("alert") != std::string::npos)
+        failed_with_alert = true;
+    }
+    EXPECT_TRUE(failed_with_alert) << (ev.seen.empty() ? "no event" : ev.seen.back().second);
+  }
+  // Nothing ran: the key was never set.
+  OptionsPtr with;
+  with.set("endpoint", strict.endpoint())
+      .set_int("tls", 1)
+      .set("tls_ca_file", certs_->f("ca.crt"))
+      .set("tls_cert_file", certs_->f("client.crt"))
+      .set("tls_key_file", certs_->f("client.key"));
+  ClientPtr ok(with);
+  EXPECT_EQ(call(ok, {"EXISTS", "tls:refused"}).integer(), 0);
+}
+
+// The same bound over TLS: the queue is encrypted a slice at a time, so
+// neither a plaintext copy nor the ciphertext of everything queued is held.
+TEST_F(Tls, QueuedBytesBoundTheMemoryWhileTheServerStalls) {
+  TlsServer stalled(*certs_, "optional");
+  OptionsPtr o;
+  o.set("endpoint", stalled.endpoint())
+      .set_int("tls", 1)
+      .set("tls_ca_file", certs_->f("ca.crt"))
+      .set("cluster", "no")
+      .set_int("max_queued_bytes", 32 << 20)
+      .set_int("command_timeout_ms", 60000);
+  ClientPtr c(o);
+  ASSERT_EQ(call(c, {"PING"}).str(), "PONG");  // the session is up
+  stalled.server.pause();
+  auto rss = [] {
+    FILE *f = std::fopen("/proc/self/statm", "r");
+    unsigned long pages = 0, resident = 0;
+    if (f != nullptr) {
+      if (std::fscanf(f, "%lu %lu", &pages, &resident) != 2) resident = 0;
+      std::fclose(f);
+    }
+    return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE));
+  };
+  std::string value(250000, 'v');
+  Recorder rec;
+  double before = rss();
+  size_t accepted = 0;
+  for (int i = 0; i < 1000; i++) {
+    int rc = submit(c, {"SET", "tlsmem:" + std::to_string(i), value}, rec, static_cast<size_t>(i));
+    if (rc == JR_EFULL) break;
+    ASSERT_EQ(rc, JR_OK) << jr_err_name(rc);
+    accepted++;
+  }
+  ASSERT_GT(accepted, 100u);
+  double peak = 0;
+  for (int i = 0; i < 30; i++) {
+    peak = std::max(peak, rss());
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  double growth_mib = (peak - before) / (1 << 20);
+  std::printf("[ memory ] stalled TLS server, max_queued_bytes 32 MiB: RSS +%.1f MiB\n",
+              growth_mib);
+  EXPECT_LT(growth_mib, 40.0);
+  stalled.server.resume();
+  ASSERT_TRUE(rec.wait_all(30000));
+  for (size_t i = 0; i < accepted; i++) ASSERT_EQ(rec.get(i).status, JR_OK) << i;
+  EXPECT_EQ(call(c, {"GET", "tlsmem:" + std::to_string(accepted - 1)}).str(), value);
 }
 
 TEST_F(Tls, BadFilesAreAClearErrorAtCreation) {
