@@ -320,7 +320,7 @@ class Connection {
   void attempt_failed(const std::string &detail);
   void on_connected();
   void ready();
-  void handshake_failed(const std::string &detail);
+  void handshake_failed(const std::string &detail, jr_reply *error_reply);
   void lost(int head_code, const std::string &detail);
   void close_sock();
   void write_command(Command *c);
@@ -330,7 +330,7 @@ class Connection {
   void begin_session();
   bool send_tls();
   void on_reply(jr_reply *reply);
-  void fail_waiting(int code);
+  void fail_waiting(int code, const jr_reply *detail = nullptr);
   void requeue_pending_db(int db);
   void fail_pending_db(int db, jr_reply *error_reply);
   void drop_fifo_hold(Command *c);

@@ -123,12 +123,13 @@ Tx::~Tx() {
 void tx_deliver(void *userdata, int status, const jr_reply *reply) {
   auto *tx = static_cast<Tx *>(userdata);
   size_t n = tx->items.size();
-  auto fail_all = [&](int code) {
-    for (auto &it : tx->items) it.cb(it.userdata, code, nullptr);
-    if (tx->exec_cb != nullptr) tx->exec_cb(tx->exec_userdata, code, nullptr);
+  // A library error keeps its reply (JR_EAUTH: the server's error reply).
+  auto fail_all = [&](int code, const jr_reply *detail = nullptr) {
+    for (auto &it : tx->items) it.cb(it.userdata, code, detail);
+    if (tx->exec_cb != nullptr) tx->exec_cb(tx->exec_userdata, code, detail);
   };
   if (status != JR_OK) {
-    fail_all(status);
+    fail_all(status, reply);
   } else if (reply->type == JR_REPLY_ARRAY && reply->len == n) {
     for (size_t i = 0; i < n; i++)
       tx->items[i].cb(tx->items[i].userdata, JR_OK, reply->u.elements[i]);

@@ -57,7 +57,12 @@ typedef uint64_t jr_req_id;           /* names a submitted command for jr_cancel
  * The seed's two-kind error model:
  *   - a server error reply arrives as status 0 with a reply of type
  *     JR_REPLY_ERROR (its text from jr_reply_str);
- *   - a library error arrives as a negative status with reply == NULL.
+ *   - a library error arrives as a negative status with reply == NULL,
+ *     with one exception: JR_EAUTH when the server answered the
+ *     connection's handshake (AUTH, CLIENT SETNAME, a connect command) with
+ *     an error reply. Then reply is that error reply (type JR_REPLY_ERROR,
+ *     e.g. "WRONGPASS invalid username-password pair ..."): the server's
+ *     text, attached to the library error; the command itself never ran.
  * jr_err_unsent(code) tells whether a command that failed with a library
  * error certainly did NOT reach the server (so it is safe to retry). */
 #define JR_OK 0
@@ -194,7 +199,8 @@ JR_API int jr_options_set_int(jr_options *opts, const char *key, int64_t value);
 
 /* Adds a command sent on every new connection after AUTH and before SELECT
  * (the seed's "connection handler"), e.g. CLIENT SETINFO. An error reply
- * fails the connection attempt (commands waiting get JR_EAUTH).
+ * fails the connection attempt (commands waiting get JR_EAUTH, with that
+ * error reply as their reply).
  * Returns: 0, JR_EINVAL, JR_EREFUSED (a command that breaks multiplexing),
  * JR_ENOMEM. Ownership: argv is copied. Since: 0.1 */
 JR_API int jr_options_add_connect_command(jr_options *opts, size_t argc, const char *const *argv,
@@ -248,7 +254,9 @@ JR_API int jr_client_free(jr_client *client);
 JR_API int jr_client_set_auth(jr_client *client, const char *username, const char *password);
 
 /* Completion callback. status == 0: `reply` is the reply (possibly of type
- * JR_REPLY_ERROR, a server error). status < 0: a library error, reply NULL.
+ * JR_REPLY_ERROR, a server error). status < 0: a library error, reply NULL,
+ * except JR_EAUTH from a handshake the server refused: reply is the
+ * server's error reply (its text says why, e.g. "WRONGPASS ...").
  * `reply` is borrowed: valid until the callback returns (jr_reply_dup keeps
  * it). In loop mode it runs on libjr's loop thread and must not block; it
  * may submit more commands. */
@@ -276,7 +284,9 @@ JR_API int jr_cancel(jr_client *client, jr_req_id id);
 
 /* Runs a command and waits for it (for simple programs). On success *out is
  * an owned reply (free with jr_reply_free; may be of type JR_REPLY_ERROR).
- * Returns: 0, a library error code (then *out is NULL), or JR_EMISUSE when
+ * Returns: 0, a library error code (then *out is NULL, except JR_EAUTH with
+ * the server's error reply, owned as on success: see jr_reply_cb; calling
+ * jr_reply_free(*out) after any return is always right), or JR_EMISUSE when
  * called on the loop thread. Works in both dispatch modes. Thread: any.
  * Since: 0.1 */
 JR_API int jr_client_call(jr_client *client, size_t argc, const char *const *argv,

@@ -369,8 +369,8 @@ class MultiplexerPool:
             fut = self._loop.create_future()
             c.submit(-1, ('PING',), fut)
             r = await fut
-            if isinstance(r, RedisError):
-                raise r  # could not reach the server: nothing to describe
+            if isinstance(r, RedisError) or getattr(r, 'code', None) == ext.EAUTH:
+                raise r  # could not reach the server (or it refused us): nothing to describe
             if c is self._c:
                 self._detected = True
         return c
