@@ -424,9 +424,17 @@ JR_API void jr_watch_free(jr_watch *watch);
  *     ["pmessage", pattern, channel, payload], ["smessage", channel,
  *     payload], ["subscribe", name, n], ["psubscribe", name, n],
  *     ["ssubscribe", name, n], ["unsubscribe", name, n],
- *     ["punsubscribe", name, n], ["sunsubscribe", name, n] (n: this
- *     subscriber's count: channels + patterns, or sharded channels), or
- *     ["pong", text] for jr_sub_ping;
+ *     ["punsubscribe", name, n], ["sunsubscribe", name, n], or ["pong",
+ *     text] for jr_sub_ping. n is the server's own count for the
+ *     connection, as Redis sends it: channels + patterns of the shared
+ *     connection (every subscriber's, each name once), or sharded channels
+ *     of that node's connection. A new name is confirmed with the server's
+ *     reply; a name the connection has already, at once with the count the
+ *     server has (what it answers to a repeated SUBSCRIBE); an unsubscribe
+ *     with the count once the server has read libjr's UNSUBSCRIBE
+ *     (unchanged when another subscriber keeps the name; 0 while
+ *     disconnected). After JR_SUB_LOST, each name is confirmed again, with
+ *     the server's count, as it is subscribed again;
  *   status 0 and ["subscribe", name, error] (or "psubscribe",
  *     "ssubscribe"), the third element an ERROR reply: the server refused
  *     the name (e.g. NOPERM: ACL channel rules); it is not subscribed and
@@ -434,7 +442,7 @@ JR_API void jr_watch_free(jr_watch *watch);
  *   JR_SUB_LOST: a connection serving this subscriber was lost, or a
  *     sharded channel's slot is moving (messages may be missed);
  *   JR_SUB_RESUBSCRIBED: every channel, pattern and sharded channel of this
- *     subscriber is subscribed again (libjr did it, no call needed);
+ *     subscriber is subscribed again (after their confirmations) (libjr did it, no call needed);
  *   JR_ECLOSED, exactly once, last: the subscriber is gone (after
  *     jr_sub_free or jr_client_free); free your userdata then.
  * Calls follow the dispatch mode (loop thread, or jr_dispatch). Returns: 0,
