@@ -468,7 +468,7 @@ struct Waiter {
 
 void waiter_cb(void *ud, int status, const jr_reply *reply) {
   auto *w = static_cast<Waiter *>(ud);
-  if (status == JR_OK && reply != nullptr) {
+  if (reply != nullptr) {  // JR_EAUTH may carry the server's error reply too
     reply->arena->ref();
     w->reply = const_cast<jr_reply *>(reply);
   }

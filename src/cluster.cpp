@@ -370,10 +370,12 @@ void Fanout::finish() {
           name.u.str = labels[i].c_str();
           two[0] = &name;
           std::string text;
-          if (replies[i] != nullptr) {
+          if (replies[i] != nullptr && status[i] == JR_OK) {
             two[1] = replies[i];
           } else {
             text = std::string(jr_err_name(status[i])) + ": " + jr_strerror(status[i]);
+            if (replies[i] != nullptr && replies[i]->type == JR_REPLY_ERROR)  // JR_EAUTH's
+              text += ": " + std::string(replies[i]->u.str, replies[i]->len);
             err.type = JR_REPLY_ERROR;
             err.len = text.size();
             err.u.str = text.c_str();
@@ -478,7 +480,9 @@ void Cluster::release_held() {
 // A held entry that will not be routed: a command (or cluster call)
 // completes with `status`; a WATCH release takes effect (the commands held
 // before it have been failed just before).
-void Cluster::fail_one(Command *c, int status) {
+// detail: the server's error reply that caused it (a failed handshake's), or
+// NULL; each completion gets its own reference.
+void Cluster::fail_one(Command *c, int status, const jr_reply *detail) {
   if (c->op == Op::kWatchRelease) {
     client_.reroute(c);
     return;
@@ -486,14 +490,15 @@ void Cluster::fail_one(Command *c, int status) {
   if (c->op == Op::kToNode) delete static_cast<std::string *>(c->obj);
   c->obj = nullptr;
   c->op = Op::kCommand;
-  client_.complete(c, status, nullptr);
+  if (detail != nullptr) detail->arena->ref();
+  client_.complete(c, status, const_cast<jr_reply *>(detail));
 }
 
-void Cluster::fail_held(int status) {
+void Cluster::fail_held(int status, const jr_reply *detail) {
   // What the callbacks submit meanwhile is held for the next detection.
   CmdList list = held_;
   held_ = CmdList();
-  while (Command *c = list.pop_front()) fail_one(c, status);
+  while (Command *c = list.pop_front()) fail_one(c, status, detail);
 }
 
 void Cluster::on_command_table(int status, const jr_reply *reply) {
@@ -512,7 +517,7 @@ void Cluster::on_slots(int status, const jr_reply *reply, Connection *) {
       // rather than wait for a second round of connect attempts.
       detecting_ = false;
       if (jr_err_unsent(status) != 0) {
-        fail_held(status);
+        fail_held(status, reply);  // a failed AUTH's reply: the server's text
       } else {
         release_held();
       }
@@ -1022,7 +1027,7 @@ void on_cluster_nodes(void *ud, int status, const jr_reply *reply) {
   std::string host = std::move(q->host);
   delete q;
   if (status != JR_OK || reply->type == JR_REPLY_ERROR) {
-    if (status == JR_OK) reply->arena->ref();
+    if (reply != nullptr) reply->arena->ref();  // JR_EAUTH carries one too
     client->complete(parent, status, const_cast<jr_reply *>(reply));
     return;
   }

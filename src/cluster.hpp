@@ -122,8 +122,8 @@ class Cluster {
   int command_slot(Command *c, bool &cross);
   void reroute_parked();
   void release_held();
-  void fail_held(int status);
-  void fail_one(Command *c, int status);
+  void fail_held(int status, const jr_reply *detail = nullptr);
+  void fail_one(Command *c, int status, const jr_reply *detail = nullptr);
 
   Client &client_;
   bool enabled_ = false;

@@ -666,7 +666,12 @@ void Connection::ready() {
   client_.mark_dirty(this);
 }
 
-void Connection::handshake_failed(const std::string &detail) {
+// The server answered a handshake command (AUTH, CLIENT SETNAME, a connect
+// command) with an error: the commands waiting for this connection never ran
+// and complete with JR_EAUTH, and each carries that error reply (the
+// server's own text, e.g. "WRONGPASS ..."), which the completion's reply
+// shows next to the library code.
+void Connection::handshake_failed(const std::string &detail, jr_reply *error_reply) {
   uv_timer_stop(&timer_);
   last_error_ = detail;
   client_.emit(JR_EVENT_CONNECT_FAILED, endpoint_name_, detail);
@@ -676,16 +681,20 @@ void Connection::handshake_failed(const std::string &detail) {
   close_sock();
   state_ = State::kIdle;
   cycle_ = 0;
-  fail_waiting(JR_EAUTH);
+  fail_waiting(JR_EAUTH, error_reply);
+  reply_release(error_reply);
   check_idle();
 }
 
-void Connection::fail_waiting(int code) {
+void Connection::fail_waiting(int code, const jr_reply *detail) {
   CmdList list = waiting_;
   waiting_ = CmdList();
   for (auto &p : db_pending_) list.append(p.second);
   db_pending_.clear();
-  while (Command *c = list.pop_front()) client_.complete(c, code, nullptr);
+  while (Command *c = list.pop_front()) {
+    if (detail != nullptr) detail->arena->ref();
+    client_.complete(c, code, const_cast<jr_reply *>(detail));
+  }
 }
 
 // ---- Reading ----------------------------------------------------------------------------
@@ -869,8 +878,7 @@ void Connection::on_reply(jr_reply *reply) {
     case Kind::kHandshake: {
       if (is_error) {
         std::string text(reply->u.str, reply->len);
-        reply_release(reply);
-        handshake_failed("handshake with " + endpoint_name_ + ": " + text);
+        handshake_failed("handshake with " + endpoint_name_ + ": " + text, reply);
         return;
       }
       reply_release(reply);

@@ -325,7 +325,7 @@ class Connection {
   void attempt_failed(const std::string &detail);
   void on_connected();
   void ready();
-  void handshake_failed(const std::string &detail);
+  void handshake_failed(const std::string &detail, jr_reply *error_reply);
   // from_peer: the socket failed (not libjr closing it); before the session
   // is accepted that is a failed connect attempt.
   void lost(int head_code, const std::string &detail, bool from_peer = true);
@@ -342,7 +342,7 @@ class Connection {
   void begin_session();
   bool send_tls();
   void on_reply(jr_reply *reply);
-  void fail_waiting(int code);
+  void fail_waiting(int code, const jr_reply *detail = nullptr);
   void requeue_pending_db(int db);
   void fail_pending_db(int db, jr_reply *error_reply);
   void drop_fifo_hold(Command *c);

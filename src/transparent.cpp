@@ -124,13 +124,14 @@ Tx::~Tx() {
 void tx_deliver(void *userdata, int status, const jr_reply *reply) {
   auto *tx = static_cast<Tx *>(userdata);
   size_t n = tx->items.size();
-  auto fail_all = [&](int code) {
-    for (auto &it : tx->items) it.cb(it.userdata, code, nullptr);
-    if (tx->exec_cb != nullptr) tx->exec_cb(tx->exec_userdata, code, nullptr);
+  // A library error keeps its reply (JR_EAUTH: the server's error reply).
+  auto fail_all = [&](int code, const jr_reply *detail = nullptr) {
+    for (auto &it : tx->items) it.cb(it.userdata, code, detail);
+    if (tx->exec_cb != nullptr) tx->exec_cb(tx->exec_userdata, code, detail);
   };
   ExecReply kind = status == JR_OK ? classify_exec(reply, n) : ExecReply::kInvalid;
   if (status != JR_OK) {
-    fail_all(status);
+    fail_all(status, reply);
   } else if (kind == ExecReply::kResults) {
     for (size_t i = 0; i < n; i++)
       tx->items[i].cb(tx->items[i].userdata, JR_OK, reply->u.elements[i]);
@@ -236,18 +237,43 @@ bool SubManager::wants_connection(const Connection &c) const {
   return !topics_[kChannel].empty() || !topics_[kPattern].empty() || !pings_.empty();
 }
 
-// ["subscribe", name, n]: n counts what Redis counts for the kind, for this
-// subscriber: its channels and patterns, or its sharded channels.
-void SubManager::confirm(Sub *sub, int kind, bool unsub, const std::string &name) {
-  size_t n = kind == kShard ? sub->names[kShard].size()
-                            : sub->names[kChannel].size() + sub->names[kPattern].size();
+// ["subscribe", name, n]: n is the server's count for the connection (see
+// server_count), as the server sent it when the confirmation is its own.
+void SubManager::confirm(Sub *sub, int kind, bool unsub, const std::string &name, int64_t n) {
   jr_reply *r = make_array_reply(
       {ReplyPart{JR_REPLY_STRING, unsub ? kUnsubscribeKind[kind] : kSubscribeKind[kind], 0},
-       ReplyPart{JR_REPLY_STRING, name, 0},
-       ReplyPart{JR_REPLY_INTEGER, "", static_cast<int64_t>(n)}});
+       ReplyPart{JR_REPLY_STRING, name, 0}, ReplyPart{JR_REPLY_INTEGER, "", n}});
   if (r == nullptr) return;
   client_.post(sub->cb, sub->userdata, JR_OK, r);
   reply_release(r);
+}
+
+// What the server counts on a link's connection once it has read what
+// libjr wrote there, i.e. what it answers to the next (UN)SUBSCRIBE: the
+// channels and patterns of the shared connection (every subscriber's, each
+// once), or the sharded channels on a node's connection; 0 while it is not
+// connected (the server holds nothing for libjr then).
+int64_t SubManager::server_count(const Link *l) const {
+  if (l == nullptr || !l->conn || !l->conn->ready_now()) return 0;
+  if (l == &classic_)
+    return static_cast<int64_t>(topics_[kChannel].size() + topics_[kPattern].size());
+  return static_cast<int64_t>(l->topics);
+}
+
+// The link a sharded channel is (or would be) subscribed on, if it exists.
+const SubManager::Link *SubManager::shard_link(const std::string &name) const {
+  auto it = topics_[kShard].find(name);
+  if (it != topics_[kShard].end()) return it->second.link;
+  std::string addr;  // "" for a standalone server
+  Cluster &cl = client_.cluster();
+  if (cl.enabled()) {
+    const std::string *m = cl.slot_master(key_slot(name.data(), name.size()));
+    if (m == nullptr) return nullptr;
+    addr = *m;
+  }
+  for (const auto &l : links_)
+    if (l->addr == addr) return l.get();
+  return nullptr;
 }
 
 // Topic membership and confirmation go through these three, which keep
@@ -259,7 +285,6 @@ void SubManager::attach(Sub *sub, Topic &t) {
 
 void SubManager::detach(Sub *sub, Topic &t) {
   t.subs.erase(std::remove(t.subs.begin(), t.subs.end(), sub), t.subs.end());
-  t.awaiting.erase(std::remove(t.awaiting.begin(), t.awaiting.end(), sub), t.awaiting.end());
   if (!t.confirmed) sub->unconfirmed--;
 }
 
@@ -323,22 +348,19 @@ void SubManager::subscribe(Sub *sub, int kind, const std::vector<std::string> &n
   auto &mine = sub->names[kind];
   Topics &topics = topics_[kind];
   std::vector<std::string> fresh;
+  // A name the connection has subscribed already (this subscriber's or
+  // another's) is confirmed at once with the server's count, as Redis does
+  // for a repeated SUBSCRIBE; any other is confirmed, to every subscriber
+  // of it, when the server's own confirmation arrives (on_push).
   for (const auto &name : names) {
-    if (!mine.insert(name).second) {
-      confirm(sub, kind, false, name);  // already there: confirm again, as Redis does
-      continue;
-    }
     auto [it, created] = topics.try_emplace(name);
     Topic &t = it->second;
-    attach(sub, t);
+    if (mine.insert(name).second) attach(sub, t);
     if (created) {
-      t.awaiting.push_back(sub);
       t.slot = key_slot(name.data(), name.size());
       fresh.push_back(name);
     } else if (t.confirmed) {
-      confirm(sub, kind, false, name);
-    } else {
-      t.awaiting.push_back(sub);
+      confirm(sub, kind, false, name, server_count(kind == kShard ? t.link : &classic_));
     }
   }
   if (fresh.empty()) return;
@@ -362,6 +384,7 @@ void SubManager::drop(Sub *sub, int kind, const std::vector<std::string> &names,
   std::vector<std::string> gone;
   std::vector<std::pair<Link *, std::pair<uint16_t, std::string>>> gone_shards;
   for (const auto &name : names) {
+    const Link *where = kind == kShard ? (tell ? shard_link(name) : nullptr) : &classic_;
     auto it = mine.erase(name) > 0 ? topics.find(name) : topics.end();
     if (it != topics.end()) {
       Topic &t = it->second;
@@ -376,7 +399,9 @@ void SubManager::drop(Sub *sub, int kind, const std::vector<std::string> &names,
         topics.erase(it);
       }
     }
-    if (tell) confirm(sub, kind, true, name);
+    // The count once the server has read the UNSUBSCRIBE libjr writes (or
+    // unchanged: other subscribers keep the name on the connection).
+    if (tell) confirm(sub, kind, true, name, server_count(where));
   }
   if (kind == kShard) {
     for (auto &l : links_) {
@@ -558,11 +583,14 @@ void SubManager::on_push(Connection &c, jr_reply *reply) {
     answered(*l, Sent::kSub, sub_kind, name);
     Topic *t = topic_on(*l, sub_kind, name);
     if (t != nullptr && !t->confirmed) {
+      // Every subscriber of the name hears it with the server's own count:
+      // those who asked, and after a reconnect (or a slot move) those who
+      // had it, to see the resubscription (as justredis delivers it).
+      const jr_reply *count = reply->u.elements[2];
+      int64_t n = count->type == JR_REPLY_INTEGER ? count->u.integer : server_count(l);
       t->sent = false;
       set_confirmed(*t, true);
-      std::vector<Sub *> waiting;
-      waiting.swap(t->awaiting);
-      for (Sub *s : waiting) confirm(s, sub_kind, false, name);
+      for (Sub *s : t->subs) confirm(s, sub_kind, false, name, n);
       check_resubscribed(t->subs);
     }
   } else if (m.type == PushMsg::kUnsubscribe) {

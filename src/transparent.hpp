@@ -57,7 +57,6 @@ class SubManager : public PushHandler {
   struct Link;
   struct Topic {
     std::vector<Sub *> subs;
-    std::vector<Sub *> awaiting;  // want a confirmation from the server
     bool confirmed = false;
     bool sent = false;     // (S|P)SUBSCRIBE written, no answer yet
     Link *link = nullptr;  // sharded channels: the node's link (nullptr: none yet)
@@ -96,7 +95,9 @@ class SubManager : public PushHandler {
   void subscribe(Sub *sub, int kind, const std::vector<std::string> &names);
   void unsubscribe(Sub *sub, int kind, std::vector<std::string> names);
   void drop(Sub *sub, int kind, const std::vector<std::string> &names, bool tell);
-  void confirm(Sub *sub, int kind, bool unsub, const std::string &name);
+  void confirm(Sub *sub, int kind, bool unsub, const std::string &name, int64_t n);
+  int64_t server_count(const Link *l) const;
+  const Link *shard_link(const std::string &name) const;
   void attach(Sub *sub, Topic &t);
   void detach(Sub *sub, Topic &t);
   void set_confirmed(Topic &t, bool confirmed);

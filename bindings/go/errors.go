@@ -14,14 +14,20 @@ import (
 // connection, cancel, ...). Compare with errors.Is against the sentinels
 // (ErrTimedOut, ErrConnLost, ...). When the command ended because its
 // context did, the error also matches ctx.Err() (context.Canceled or
-// context.DeadlineExceeded) through errors.Is.
+// context.DeadlineExceeded) through errors.Is. ErrAuth from a handshake the
+// server refused has the server's text in Detail ("WRONGPASS ..."), and
+// Error() shows it.
 type Error struct {
-	Code int   // a JR_E* value (negative)
-	ctx  error // the context's error, if the context ended the command
+	Code   int    // a JR_E* value (negative)
+	Detail string // the server's error text that came with it, or ""
+	ctx    error  // the context's error, if the context ended the command
 }
 
 func (e *Error) Error() string {
 	msg := "jr: " + C.GoString(C.jr_strerror(C.int(e.Code))) + " (" + e.Name() + ")"
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
 	if e.ctx != nil {
 		msg += ": " + e.ctx.Error()
 	}

@@ -179,6 +179,28 @@ func TestServerErrorIsAServerError(t *testing.T) {
 	}
 }
 
+// A handshake the server refuses (here AUTH as a user that does not exist)
+// is ErrAuth, unsent, with the server's text in Detail and in Error().
+func TestWrongPasswordErrorShowsTheServersText(t *testing.T) {
+	zero := 0
+	c := newClient(t, func(o *jr.Options) {
+		o.Username, o.Password, o.ConnectRetry = "go-nosuchuser", "nope", &zero
+	})
+	for _, do := range []func() error{
+		func() error { _, err := c.Do(bg, "PING"); return err },
+		func() error { _, err := c.Do(bg, "BLPOP", "go:auth:q", "0.05"); return err }, // pooled
+	} {
+		err := do()
+		var le *jr.Error
+		if !errors.As(err, &le) || !errors.Is(err, jr.ErrAuth) || !le.Unsent() {
+			t.Fatalf("want ErrAuth, got %#v", err)
+		}
+		if !strings.HasPrefix(le.Detail, "WRONGPASS") || !strings.Contains(err.Error(), "WRONGPASS") {
+			t.Fatalf("want the server's WRONGPASS text, got %q (Detail %q)", err.Error(), le.Detail)
+		}
+	}
+}
+
 func TestLibraryErrorCodesAndUnsent(t *testing.T) {
 	zero := 0
 	c, err := jr.NewClient(&jr.Options{Endpoints: []string{deadEndpoint(t)}, ConnectRetry: &zero,

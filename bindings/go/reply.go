@@ -116,7 +116,11 @@ func convert(r *C.jr_reply) Reply {
 // call for scalar replies.
 func fromDone(d *C.jr_go_done) (Reply, error) {
 	if d.status < 0 {
-		return Reply{}, &Error{Code: int(d.status)}
+		e := &Error{Code: int(d.status)}
+		if Kind(d._type) == KindError { // JR_EAUTH: the server's refusal
+			e.Detail = C.GoStringN((*C.char)(doneStr(d)), C.int(d.len))
+		}
+		return Reply{}, e
 	}
 	k := Kind(d._type)
 	switch k {

@@ -42,8 +42,7 @@ func TestShardedPubSubDeliversSMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// One call at a time: libjr counts a subscriber's names when they are
-	// asked for, so the confirmations of one call all carry its final count.
+	// Each confirmation carries the server's count for the connection.
 	for i, name := range []string{"go:shard1", "go:shard2"} {
 		if err := sub.SSubscribe(name); err != nil {
 			t.Fatal(err)

@@ -344,7 +344,7 @@ func (w *Watch) closeLocked() *C.jr_go_batch {
 // before treating a subscribe kind as a confirmation:
 //
 //	if m.Err != nil { // refused: errors.As(m.Err, &se); se.Prefix() == "NOPERM"
-//	} else if m.Kind == "ssubscribe" { // in effect; m.Count sharded channels
+//	} else if m.Kind == "ssubscribe" { // in effect; m.Count: the server's count
 //	}
 type Message struct {
 	// "message", "pmessage", "smessage" (a sharded channel's message),
@@ -357,9 +357,10 @@ type Message struct {
 	Channel string // message, pmessage, smessage; the name for (un)subscribe kinds
 	Pattern string // pmessage
 	Payload []byte // message, pmessage, smessage, pong, monitor
-	// (un)subscribe kinds: this subscriber's count (channels + patterns for
-	// the plain and p- kinds, sharded channels for the s- kinds); 0 when
-	// refused.
+	// (un)subscribe kinds: the server's count for the connection (channels
+	// + patterns of the shared connection for the plain and p- kinds,
+	// sharded channels of the node's connection for the s- kinds), as
+	// Redis sent it; 0 when refused.
 	Count int64
 	// Non-nil (a *ServerError) when the server refused the name Channel of
 	// a "subscribe", "psubscribe" or "ssubscribe": it is not subscribed.

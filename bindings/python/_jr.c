@@ -7,7 +7,8 @@
  *
  * Completion targets. Every submit takes a `target` that receives exactly one
  * value: the converted reply (bytes, int, None, list), a RedisReplyError
- * instance for a server error reply, or a RedisError instance for a library
+ * instance for a server error reply (also for JR_EAUTH with the server's
+ * error reply: a refused handshake), or a RedisError instance for a library
  * error. If the target is an asyncio Future the value is set as its *result*
  * (never as its exception; the Python layer raises it), and a future that was
  * cancelled meanwhile is left alone. Any other target is called with the
@@ -113,10 +114,27 @@ static PyObject *convert(const jr_reply *r) {
   }
 }
 
+/* A library error that carries the server's error reply (JR_EAUTH: the
+ * server refused the connection's handshake, e.g. "WRONGPASS ..."): a
+ * RedisReplyError with the server's text, as justredis raises it, with the
+ * code and unsent attributes of a RedisError (the command never ran). */
+static PyObject *server_refusal(int status, const jr_reply *reply) {
+  PyObject *e = convert(reply);
+  if (e == NULL) return NULL;
+  PyObject *code = PyLong_FromLong(status);
+  int bad = code == NULL || PyObject_SetAttrString(e, "code", code) < 0 ||
+            PyObject_SetAttrString(e, "unsent", jr_err_unsent(status) ? Py_True : Py_False) < 0;
+  Py_XDECREF(code);
+  if (bad) Py_CLEAR(e);
+  return e;
+}
+
 /* The value a completion delivers (new reference, never NULL unless out of
  * memory while building the error itself). */
 static PyObject *completion_value(int status, const jr_reply *reply) {
-  PyObject *v = status == JR_OK ? convert(reply) : lib_error(status, NULL);
+  PyObject *v = status == JR_OK                              ? convert(reply)
+                : jr_reply_get_type(reply) == JR_REPLY_ERROR ? server_refusal(status, reply)
+                                                             : lib_error(status, NULL);
   if (v == NULL) {
     /* Conversion failed (MemoryError, recursion): deliver that exception. */
     PyObject *type, *value, *tb;

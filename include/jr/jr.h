@@ -57,7 +57,12 @@ typedef uint64_t jr_req_id;           /* names a submitted command for jr_cancel
  * The seed's two-kind error model:
  *   - a server error reply arrives as status 0 with a reply of type
  *     JR_REPLY_ERROR (its text from jr_reply_str);
- *   - a library error arrives as a negative status with reply == NULL.
+ *   - a library error arrives as a negative status with reply == NULL,
+ *     with one exception: JR_EAUTH when the server answered the
+ *     connection's handshake (AUTH, CLIENT SETNAME, a connect command) with
+ *     an error reply. Then reply is that error reply (type JR_REPLY_ERROR,
+ *     e.g. "WRONGPASS invalid username-password pair ..."): the server's
+ *     text, attached to the library error; the command itself never ran.
  * jr_err_unsent(code) tells whether a command that failed with a library
  * error certainly did NOT reach the server (so it is safe to retry). */
 #define JR_OK 0
@@ -223,7 +228,8 @@ JR_API int jr_options_set_int(jr_options *opts, const char *key, int64_t value);
 
 /* Adds a command sent on every new connection after AUTH and before SELECT
  * (the seed's "connection handler"), e.g. CLIENT SETINFO. An error reply
- * fails the connection attempt (commands waiting get JR_EAUTH).
+ * fails the connection attempt (commands waiting get JR_EAUTH, with that
+ * error reply as their reply).
  * Returns: 0, JR_EINVAL, JR_EREFUSED (a command that breaks multiplexing),
  * JR_ENOMEM. Ownership: argv is copied. Since: 0.1 */
 JR_API int jr_options_add_connect_command(jr_options *opts, size_t argc, const char *const *argv,
@@ -277,7 +283,9 @@ JR_API int jr_client_free(jr_client *client);
 JR_API int jr_client_set_auth(jr_client *client, const char *username, const char *password);
 
 /* Completion callback. status == 0: `reply` is the reply (possibly of type
- * JR_REPLY_ERROR, a server error). status < 0: a library error, reply NULL.
+ * JR_REPLY_ERROR, a server error). status < 0: a library error, reply NULL,
+ * except JR_EAUTH from a handshake the server refused: reply is the
+ * server's error reply (its text says why, e.g. "WRONGPASS ...").
  * `reply` is borrowed: valid until the callback returns (jr_reply_dup keeps
  * it). In loop mode it runs on libjr's loop thread and must not block; it
  * may submit more commands. */
@@ -305,7 +313,9 @@ JR_API int jr_cancel(jr_client *client, jr_req_id id);
 
 /* Runs a command and waits for it (for simple programs). On success *out is
  * an owned reply (free with jr_reply_free; may be of type JR_REPLY_ERROR).
- * Returns: 0, a library error code (then *out is NULL), or JR_EMISUSE when
+ * Returns: 0, a library error code (then *out is NULL, except JR_EAUTH with
+ * the server's error reply, owned as on success: see jr_reply_cb; calling
+ * jr_reply_free(*out) after any return is always right), or JR_EMISUSE when
  * called on the loop thread. Works in both dispatch modes. Thread: any.
  * Since: 0.1 */
 JR_API int jr_client_call(jr_client *client, size_t argc, const char *const *argv,
@@ -443,9 +453,17 @@ JR_API void jr_watch_free(jr_watch *watch);
  *     ["pmessage", pattern, channel, payload], ["smessage", channel,
  *     payload], ["subscribe", name, n], ["psubscribe", name, n],
  *     ["ssubscribe", name, n], ["unsubscribe", name, n],
- *     ["punsubscribe", name, n], ["sunsubscribe", name, n] (n: this
- *     subscriber's count: channels + patterns, or sharded channels), or
- *     ["pong", text] for jr_sub_ping;
+ *     ["punsubscribe", name, n], ["sunsubscribe", name, n], or ["pong",
+ *     text] for jr_sub_ping. n is the server's own count for the
+ *     connection, as Redis sends it: channels + patterns of the shared
+ *     connection (every subscriber's, each name once), or sharded channels
+ *     of that node's connection. A new name is confirmed with the server's
+ *     reply; a name the connection has already, at once with the count the
+ *     server has (what it answers to a repeated SUBSCRIBE); an unsubscribe
+ *     with the count once the server has read libjr's UNSUBSCRIBE
+ *     (unchanged when another subscriber keeps the name; 0 while
+ *     disconnected). After JR_SUB_LOST, each name is confirmed again, with
+ *     the server's count, as it is subscribed again;
  *   status 0 and ["subscribe", name, error] (or "psubscribe",
  *     "ssubscribe"), the third element an ERROR reply: the server refused
  *     the name (e.g. NOPERM: ACL channel rules); it is not subscribed and
@@ -453,7 +471,7 @@ JR_API void jr_watch_free(jr_watch *watch);
  *   JR_SUB_LOST: a connection serving this subscriber was lost, or a
  *     sharded channel's slot is moving (messages may be missed);
  *   JR_SUB_RESUBSCRIBED: every channel, pattern and sharded channel of this
- *     subscriber is subscribed again (libjr did it, no call needed);
+ *     subscriber is subscribed again (after their confirmations) (libjr did it, no call needed);
  *   JR_ECLOSED, exactly once, last: the subscriber is gone (after
  *     jr_sub_free or jr_client_free); free your userdata then.
  * Calls follow the dispatch mode (loop thread, or jr_dispatch). Returns: 0,

@@ -164,9 +164,20 @@ class ServerError : public Error {
 };
 
 // libjr failed the command: timeout, connection lost, cancelled, refused...
+// JR_EAUTH from a handshake the server refused also has the server's text
+// ("WRONGPASS ..."): detail(), and what() ends with it.
 class LibraryError : public Error {
  public:
-  explicit LibraryError(int code) : Error(Kind::library, code, jr_strerror(code)) {}
+  explicit LibraryError(int code, std::string detail = {})
+      : Error(Kind::library, code,
+              detail.empty() ? std::string(jr_strerror(code))
+                             : std::string(jr_strerror(code)) + ": " + detail),
+        detail_(std::move(detail)) {}
+  // The server's error text that came with the error, or "".
+  [[nodiscard]] const std::string &detail() const noexcept { return detail_; }
+
+ private:
+  std::string detail_;
 };
 
 // A reply accessor was used on a reply of another type.
@@ -314,7 +325,8 @@ class Result {
     return status_ == JR_OK && reply_.is_error();
   }
   [[nodiscard]] bool is_library_error() const noexcept { return status_ != JR_OK; }
-  // The raw reply: empty on a library error, an error reply on a server error.
+  // The raw reply: an error reply on a server error; empty on a library
+  // error, except JR_EAUTH's (the server's error reply to the handshake).
   [[nodiscard]] const Reply &reply() const &noexcept { return reply_; }
   [[nodiscard]] Reply &&reply() &&noexcept { return std::move(reply_); }
   // The reply; throws ServerError or LibraryError.
@@ -328,17 +340,20 @@ class Result {
   }
   // Throws the error, if any.
   void rethrow() const {
-    if (status_ != JR_OK) throw LibraryError(status_);
+    if (status_ != JR_OK) throw library_error();
     if (reply_.is_error()) throw ServerError(reply_.str());
   }
   // The error as an exception_ptr (null when ok()).
   [[nodiscard]] std::exception_ptr exception() const {
-    if (status_ != JR_OK) return std::make_exception_ptr(LibraryError(status_));
+    if (status_ != JR_OK) return std::make_exception_ptr(library_error());
     if (reply_.is_error()) return std::make_exception_ptr(ServerError(reply_.str()));
     return nullptr;
   }
 
  private:
+  [[nodiscard]] LibraryError library_error() const {
+    return LibraryError(status_, reply_.is_error() ? reply_.str() : std::string());
+  }
   int status_;
   Reply reply_;
 };
@@ -463,7 +478,10 @@ void callback_trampoline(void *ud, int status, const jr_reply *r) noexcept {
 inline void promise_trampoline(void *ud, int status, const jr_reply *r) noexcept {
   std::unique_ptr<std::promise<Reply>> p(static_cast<std::promise<Reply> *>(ud));
   if (status != JR_OK) {
-    p->set_exception(std::make_exception_ptr(LibraryError(status)));
+    size_t len = 0;
+    const char *s = jr_reply_get_type(r) == JR_REPLY_ERROR ? jr_reply_str(r, &len) : nullptr;
+    p->set_exception(
+        std::make_exception_ptr(LibraryError(status, s != nullptr ? std::string(s, len) : "")));
   } else if (jr_reply_get_type(r) == JR_REPLY_ERROR) {
     size_t len = 0;
     const char *s = jr_reply_str(r, &len);

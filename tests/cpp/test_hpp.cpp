@@ -808,6 +808,45 @@ TEST(HppAuth, SetAuthRotatesTheCredentialsOfNewConnections) {
   EXPECT_THROW(c.set_auth(std::string_view("a\0b", 3)), jr::LibraryError);
 }
 
+// A wrong password: a LibraryError (JR_EAUTH, unsent) that shows the
+// server's own text, from call(), a future and a callback's Result.
+TEST(HppAuth, WrongPasswordErrorShowsTheServersText) {
+  RedisServer s({"--requirepass", "right"});
+  jr::Client c(
+      jr::Options().endpoint(s.endpoint()).password("wrong").set("connect_retry", int64_t{0}));
+  auto check = [](const jr::LibraryError &e) {
+    EXPECT_EQ(e.code(), JR_EAUTH);
+    EXPECT_TRUE(e.unsent());
+    EXPECT_EQ(e.detail().rfind("WRONGPASS", 0), 0u) << e.detail();
+    EXPECT_NE(std::string(e.what()).find("WRONGPASS"), std::string::npos) << e.what();
+  };
+  try {
+    c.call({"PING"});
+    ADD_FAILURE() << "no exception";
+  } catch (const jr::LibraryError &e) {
+    check(e);
+  }
+  auto f = c.send({"PING"});
+  try {
+    f.get();
+    ADD_FAILURE() << "no exception";
+  } catch (const jr::LibraryError &e) {
+    check(e);
+  }
+  std::promise<jr::Result> p;
+  auto got = p.get_future();
+  c.submit({"PING"}, [&p](jr::Result r) { p.set_value(std::move(r)); });
+  jr::Result r = got.get();
+  EXPECT_TRUE(r.is_library_error());
+  EXPECT_FALSE(r.is_server_error());
+  try {
+    r.rethrow();
+    ADD_FAILURE() << "no exception";
+  } catch (const jr::LibraryError &e) {
+    check(e);
+  }
+}
+
 TEST(HppAuth, WithoutSetAuthTheReconnectFailsWithEAuth) {
   RedisServer s({"--requirepass", "old-secret"});
   EventLog events;

@@ -869,6 +869,82 @@ TEST(AuthTest, PasswordAndAclUserReplayedOnReconnect) {
   }
 }
 
+// A handshake the server refuses (wrong password, a failing connect
+// command) fails the waiting commands with JR_EAUTH (a library error: they
+// never ran) and each completion carries the server's error reply, so the
+// caller sees why: justredis raises the server's "WRONGPASS ..." itself.
+TEST(AuthTest, WrongPasswordCompletionCarriesTheServersError) {
+  RedisServer s({"--requirepass", "s3cret"});
+  s.cmd("ACL SETUSER alice on >alicepw ~* &* +@all", "s3cret");
+  auto contains = [](const std::string &text, const char *what) {
+    return text.find(what) != std::string::npos;
+  };
+  for (const char *cluster : {"auto", "no"}) {  // auto: the CLUSTER SLOTS probe fails first
+    for (const char *dispatch : {"loop", "poll"}) {
+      SCOPED_TRACE(std::string("cluster=") + cluster + " dispatch=" + dispatch);
+      OptionsPtr o;
+      o.set("password", "wrong").set("endpoint", s.endpoint()).set("cluster", cluster);
+      o.set("dispatch", dispatch).set_int("connect_retry", 0);
+      ClientPtr c(o);
+      Recorder rec;
+      ASSERT_EQ(submit(c, {"PING"}, rec, 0), JR_OK);
+      ASSERT_EQ(submit(c, {"BLPOP", "auth:q", "0.05"}, rec, 1), JR_OK);  // a pooled connection
+      if (std::string(dispatch) == "poll") {
+        ASSERT_TRUE(eventually([&] {
+          jr_dispatch(c, 0);
+          return rec.done() == 2;
+        }));
+      }
+      ASSERT_TRUE(rec.wait_all());
+      for (size_t t : {0, 1}) {
+        auto r = rec.get(t);
+        EXPECT_EQ(r.status, JR_EAUTH) << t;
+        EXPECT_EQ(r.type, JR_REPLY_ERROR) << t;
+        EXPECT_TRUE(contains(r.text, "WRONGPASS")) << t << ": " << r.text;
+      }
+      if (std::string(dispatch) == "loop") {
+        Result r = call(c, {"PING"});  // jr_client_call: *out is the error reply
+        EXPECT_EQ(r.status, JR_EAUTH);
+        EXPECT_EQ(jr_err_unsent(r.status), 1);
+        EXPECT_EQ(r.type(), JR_REPLY_ERROR);
+        EXPECT_TRUE(contains(r.str(), "WRONGPASS")) << r.str();
+      }
+    }
+  }
+  {
+    OptionsPtr o;  // an ACL user with a wrong password
+    o.set("username", "alice").set("password", "nope").set("endpoint", s.endpoint());
+    ClientPtr c(o);
+    Result r = call(c, {"PING"});
+    EXPECT_EQ(r.status, JR_EAUTH);
+    EXPECT_TRUE(contains(r.str(), "WRONGPASS")) << r.str();
+    // A transaction's callbacks get it too.
+    jr_multi *m = nullptr;
+    ASSERT_EQ(jr_multi_new(c, -1, &m), JR_OK);
+    Recorder rec;
+    const char *incr[] = {"INCR", "auth:n"};
+    ASSERT_EQ(jr_multi_add(m, 2, incr, nullptr, Recorder::cb, rec.expect(0)), JR_OK);
+    ASSERT_EQ(jr_multi_exec(m, -1, Recorder::cb, rec.expect(1)), JR_OK);
+    ASSERT_TRUE(rec.wait_all());
+    for (size_t t : {0, 1}) {
+      EXPECT_EQ(rec.get(t).status, JR_EAUTH) << t;
+      EXPECT_TRUE(contains(rec.get(t).text, "WRONGPASS")) << t << ": " << rec.get(t).text;
+    }
+  }
+  {
+    OptionsPtr o;  // right password, a connect command the server refuses
+    o.set("password", "s3cret").set("endpoint", s.endpoint());
+    const char *bad[] = {"CLIENT", "NOSUCHSUBCOMMAND"};
+    ASSERT_EQ(jr_options_add_connect_command(o.o, 2, bad, nullptr), JR_OK);
+    ClientPtr c(o);
+    Result r = call(c, {"PING"});
+    EXPECT_EQ(r.status, JR_EAUTH);
+    EXPECT_EQ(r.type(), JR_REPLY_ERROR);
+    EXPECT_TRUE(contains(r.str(), "NOSUCHSUBCOMMAND") || contains(r.str(), "nosuchsubcommand"))
+        << r.str();
+  }
+}
+
 TEST(ConnectCommands, RunOnEveryConnection) {
   RedisServer s;
   OptionsPtr o;

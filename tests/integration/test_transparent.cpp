@@ -436,6 +436,91 @@ TEST_F(Transparent, SubscribersShareOneConnectionWithRefcounts) {
   EXPECT_TRUE(b.wait_closed());
 }
 
+// Each (un)subscribe confirmation carries the server's own count for the
+// connection (channels + patterns of the shared connection, sharded
+// channels of a node's), as justredis delivers it: [b'subscribe', b'hi', 1].
+// Not a count computed when the confirmation is delivered: two channels
+// subscribed in one call, then a pattern, give 1, 2, 3.
+TEST_F(Transparent, ConfirmationsCarryTheServersCount) {
+  RedisServer srv;
+  OptionsPtr o;
+  o.set("endpoint", srv.endpoint()).set_int("connect_retry", 50);
+  Inbox a, b;  // declared first: outlive the client's final callbacks
+  ClientPtr c(o);
+  jr_sub *sa = nullptr, *sb = nullptr;
+  ASSERT_EQ(jr_sub_new(c, Inbox::cb, &a, &sa), JR_OK);
+  ASSERT_EQ(jr_sub_new(c, Inbox::cb, &b, &sb), JR_OK);
+  using V = std::vector<std::string>;
+  const char *ch[] = {"cnt:c1", "cnt:c2"};
+  const char *pt[] = {"cnt:p*"};
+  // Both calls before any answer has arrived.
+  ASSERT_EQ(jr_sub_subscribe(sa, JR_SUB_CHANNELS, 2, ch, nullptr), JR_OK);
+  ASSERT_EQ(jr_sub_subscribe(sa, JR_SUB_PATTERNS, 1, pt, nullptr), JR_OK);
+  EXPECT_EQ(a.next().second, (V{"subscribe", "cnt:c1", "1"}));
+  EXPECT_EQ(a.next().second, (V{"subscribe", "cnt:c2", "2"}));
+  EXPECT_EQ(a.next().second, (V{"psubscribe", "cnt:p*", "3"}));
+  const char *sh[] = {"{cnt}s1", "{cnt}s2"};  // one slot: one SSUBSCRIBE, in order
+  ASSERT_EQ(jr_sub_subscribe(sa, JR_SUB_SHARDED, 2, sh, nullptr), JR_OK);
+  EXPECT_EQ(a.next().second, (V{"ssubscribe", "{cnt}s1", "1"}));
+  EXPECT_EQ(a.next().second, (V{"ssubscribe", "{cnt}s2", "2"}));
+  // Another subscriber of a name the connection has: the server's count
+  // (what Redis answers to a repeated SUBSCRIBE), not b's own.
+  const char *c1[] = {"cnt:c1"};
+  ASSERT_EQ(jr_sub_subscribe(sb, JR_SUB_CHANNELS, 1, c1, nullptr), JR_OK);
+  EXPECT_EQ(b.next().second, (V{"subscribe", "cnt:c1", "3"}));
+  const char *c3[] = {"cnt:c3"};
+  ASSERT_EQ(jr_sub_subscribe(sb, JR_SUB_CHANNELS, 1, c3, nullptr), JR_OK);
+  EXPECT_EQ(b.next().second, (V{"subscribe", "cnt:c3", "4"}));
+  ASSERT_EQ(jr_sub_subscribe(sb, JR_SUB_SHARDED, 1, sh, nullptr), JR_OK);
+  EXPECT_EQ(b.next().second, (V{"ssubscribe", "{cnt}s1", "2"}));
+  // After a reconnect libjr subscribes everything again (SUBSCRIBE c1 c2
+  // c3, PSUBSCRIBE p*, SSUBSCRIBE s1 s2) and each subscriber sees the
+  // server's confirmations of its names, then JR_SUB_RESUBSCRIBED.
+  srv.cmd("CLIENT KILL TYPE pubsub");
+  auto until_back = [](Inbox &in) {
+    std::set<V> got;
+    EXPECT_EQ(in.next(3000).first, JR_SUB_LOST);
+    for (;;) {
+      auto m = in.next(5000);
+      if (m.first != JR_OK) {
+        EXPECT_EQ(m.first, JR_SUB_RESUBSCRIBED);
+        return got;
+      }
+      got.insert(m.second);
+    }
+  };
+  EXPECT_EQ(until_back(a), (std::set<V>{{"subscribe", "cnt:c1", "1"},
+                                        {"subscribe", "cnt:c2", "2"},
+                                        {"psubscribe", "cnt:p*", "4"},
+                                        {"ssubscribe", "{cnt}s1", "1"},
+                                        {"ssubscribe", "{cnt}s2", "2"}}));
+  EXPECT_EQ(until_back(b), (std::set<V>{{"subscribe", "cnt:c1", "1"},
+                                        {"subscribe", "cnt:c3", "3"},
+                                        {"ssubscribe", "{cnt}s1", "1"}}));
+  // Unsubscribing: the count once the server has read libjr's UNSUBSCRIBE
+  // (unchanged when another subscriber keeps the name).
+  const char *c2[] = {"cnt:c2"};
+  ASSERT_EQ(jr_sub_unsubscribe(sa, JR_SUB_CHANNELS, 1, c2, nullptr), JR_OK);
+  EXPECT_EQ(a.next().second, (V{"unsubscribe", "cnt:c2", "3"}));
+  ASSERT_EQ(jr_sub_unsubscribe(sa, JR_SUB_CHANNELS, 1, c1, nullptr), JR_OK);
+  EXPECT_EQ(a.next().second, (V{"unsubscribe", "cnt:c1", "3"}));  // b keeps it
+  ASSERT_EQ(jr_sub_unsubscribe(sa, JR_SUB_PATTERNS, 0, nullptr, nullptr), JR_OK);
+  EXPECT_EQ(a.next().second, (V{"punsubscribe", "cnt:p*", "2"}));
+  ASSERT_EQ(jr_sub_unsubscribe(sa, JR_SUB_SHARDED, 0, nullptr, nullptr), JR_OK);
+  EXPECT_EQ(a.next().second, (V{"sunsubscribe", "{cnt}s1", "2"}));  // b keeps it
+  EXPECT_EQ(a.next().second, (V{"sunsubscribe", "{cnt}s2", "1"}));
+  // The server agrees: b's two channels and one sharded channel are left.
+  ASSERT_EQ(jr_sub_subscribe(sb, JR_SUB_CHANNELS, 1, c2, nullptr), JR_OK);
+  EXPECT_EQ(b.next().second, (V{"subscribe", "cnt:c2", "3"}));  // the server's answer
+  const char *s2[] = {"{cnt}s2"};
+  ASSERT_EQ(jr_sub_subscribe(sb, JR_SUB_SHARDED, 1, s2, nullptr), JR_OK);
+  EXPECT_EQ(b.next().second, (V{"ssubscribe", "{cnt}s2", "2"}));
+  jr_sub_free(sa);
+  jr_sub_free(sb);
+  EXPECT_TRUE(a.wait_closed());
+  EXPECT_TRUE(b.wait_closed());
+}
+
 TEST_F(Transparent, PubSubSurvivesClientKillAndRestart) {
   RedisServer s;
   OptionsPtr o;
@@ -456,12 +541,18 @@ TEST_F(Transparent, PubSubSurvivesClientKillAndRestart) {
   ASSERT_FALSE(in.next_of("ssubscribe").empty());
   ASSERT_FALSE(in.next_of("ssubscribe").empty());
   s.cmd("CLIENT KILL TYPE pubsub");
-  // One JR_SUB_LOST for the two connections, one JR_SUB_RESUBSCRIBED once
-  // everything is back.
+  // One JR_SUB_LOST for the two connections, the server's confirmations of
+  // the resubscriptions, one JR_SUB_RESUBSCRIBED once everything is back.
   auto lost = in.next(3000);
   EXPECT_EQ(lost.first, JR_SUB_LOST);
+  std::set<std::vector<std::string>> again;
   auto back = in.next(5000);
+  for (; back.first == JR_OK; back = in.next(5000)) again.insert(back.second);
   EXPECT_EQ(back.first, JR_SUB_RESUBSCRIBED);
+  EXPECT_EQ(again.size(), 5u);
+  EXPECT_EQ(again.count({"subscribe", "ps:a", "1"}), 1u);
+  EXPECT_EQ(again.count({"subscribe", "ps:b", "2"}), 1u);
+  EXPECT_EQ(again.count({"psubscribe", "ps:p*", "3"}), 1u);
   EXPECT_EQ(in.next(300).first, -999) << "a second LOST or RESUBSCRIBED";
   EXPECT_EQ(call(c, {"PUBLISH", "ps:b", "after-kill"}).integer(), 1);
   EXPECT_EQ(in.next_of("message"), (std::vector<std::string>{"message", "ps:b", "after-kill"}));
@@ -497,16 +588,17 @@ TEST_F(Transparent, ShardedChannelsOnAStandaloneServer) {
   EXPECT_EQ(jr_sub_subscribe(sa, -1, 1, bad, nullptr), JR_EINVAL);
   const char *sh[] = {"sh:one", "sh:two"};
   ASSERT_EQ(jr_sub_subscribe(sa, JR_SUB_SHARDED, 2, sh, nullptr), JR_OK);
-  // Confirmed in slot order; n is the subscriber's count when it arrives.
-  std::set<std::vector<std::string>> confirmed{a.next().second, a.next().second};
-  EXPECT_EQ(confirmed, (std::set<std::vector<std::string>>{{"ssubscribe", "sh:one", "2"},
-                                                           {"ssubscribe", "sh:two", "2"}}));
+  // Confirmed in slot order (one SSUBSCRIBE per slot), with the server's
+  // count for the connection.
+  EXPECT_EQ(a.next().second, (std::vector<std::string>{"ssubscribe", "sh:two", "1"}));
+  EXPECT_EQ(a.next().second, (std::vector<std::string>{"ssubscribe", "sh:one", "2"}));
   // A plain channel of the same name is another thing.
   const char *plain[] = {"sh:one"};
   ASSERT_EQ(jr_sub_subscribe(sa, JR_SUB_CHANNELS, 1, plain, nullptr), JR_OK);
   EXPECT_EQ(a.next().second, (std::vector<std::string>{"subscribe", "sh:one", "1"}));
   ASSERT_EQ(jr_sub_subscribe(sb, JR_SUB_SHARDED, 1, sh, nullptr), JR_OK);
-  EXPECT_EQ(b.next().second, (std::vector<std::string>{"ssubscribe", "sh:one", "1"}));
+  // The connection's count: it serves sh:one and sh:two.
+  EXPECT_EQ(b.next().second, (std::vector<std::string>{"ssubscribe", "sh:one", "2"}));
   // One server-side subscription for two subscribers of libjr.
   EXPECT_EQ(call(c, {"PUBSUB", "SHARDNUMSUB", "sh:one"}).type(), JR_REPLY_ARRAY);
   Result n = call(c, {"PUBSUB", "SHARDNUMSUB", "sh:one"});
@@ -518,8 +610,9 @@ TEST_F(Transparent, ShardedChannelsOnAStandaloneServer) {
   EXPECT_EQ(a.next_of("message"), (std::vector<std::string>{"message", "sh:one", "plain"}));
   // Unsubscribing every sharded channel of a keeps its plain channel and b.
   ASSERT_EQ(jr_sub_unsubscribe(sa, JR_SUB_SHARDED, 0, nullptr, nullptr), JR_OK);
-  EXPECT_EQ(a.next_of("sunsubscribe"), (std::vector<std::string>{"sunsubscribe", "sh:one", "1"}));
-  EXPECT_EQ(a.next_of("sunsubscribe"), (std::vector<std::string>{"sunsubscribe", "sh:two", "0"}));
+  // (sh:one stays on the connection for b.)
+  EXPECT_EQ(a.next_of("sunsubscribe"), (std::vector<std::string>{"sunsubscribe", "sh:one", "2"}));
+  EXPECT_EQ(a.next_of("sunsubscribe"), (std::vector<std::string>{"sunsubscribe", "sh:two", "1"}));
   EXPECT_TRUE(eventually([&] { return call(c, {"SPUBLISH", "sh:two", "x"}).integer() == 0; }));
   EXPECT_EQ(call(c, {"SPUBLISH", "sh:one", "b only"}).integer(), 1);
   EXPECT_EQ(b.next_of("smessage"), (std::vector<std::string>{"smessage", "sh:one", "b only"}));
@@ -585,9 +678,16 @@ TEST_F(Transparent, RefusedSubscriptionsAreReportedAndDropped) {
   EXPECT_EQ(in.next().second, (std::vector<std::string>{"subscribe", "ok:b", "2"}));
   s.cmd("ACL SETUSER limited resetchannels &ok:a &ok:s");
   EXPECT_TRUE(in.next_of_status(JR_SUB_LOST, 3000));
-  auto refused_b = in.next_of("subscribe", 5000);
+  got.clear();
+  for (int i = 0; i < 2; i++) {
+    auto sm = in.next_of("subscribe", 5000);
+    ASSERT_EQ(sm.size(), 3u);
+    got[sm[1]] = sm;
+  }
+  // ok:a subscribed again, with the server's count.
+  EXPECT_EQ(got["ok:a"], (std::vector<std::string>{"subscribe", "ok:a", "1"}));
+  auto refused_b = got["ok:b"];
   ASSERT_EQ(refused_b.size(), 3u);
-  EXPECT_EQ(refused_b[1], "ok:b");
   EXPECT_EQ(refused_b[2].rfind("NOPERM", 0), 0u) << refused_b[2];
   EXPECT_TRUE(in.next_of_status(JR_SUB_RESUBSCRIBED, 3000));
   EXPECT_TRUE(eventually([&] { return call(c, {"PUBLISH", "ok:a", "still"}).integer() == 1; }));

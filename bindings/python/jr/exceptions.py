@@ -9,6 +9,12 @@ class RedisReplyError(Exception):
     ``str(e)`` is the server's text, e.g. ``"ERR unknown command 'FOO'"``.
     Inside a list reply (EXEC, EVAL) error elements are instances of this
     class, returned as values.
+
+    The server's refusal of a new connection's handshake (a wrong password:
+    ``"WRONGPASS invalid username-password pair ..."``, or a failing connect
+    command) is raised as this class too, as justredis does, by every command
+    that was waiting for that connection; those never ran, and the exception
+    also has ``code == jr.EAUTH`` and ``unsent == True``.
     """
 
     @property

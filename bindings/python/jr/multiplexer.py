@@ -369,8 +369,8 @@ class MultiplexerPool:
             fut = self._loop.create_future()
             c.submit(-1, ('PING',), fut)
             r = await fut
-            if isinstance(r, RedisError):
-                raise r  # could not reach the server: nothing to describe
+            if isinstance(r, RedisError) or getattr(r, 'code', None) == ext.EAUTH:
+                raise r  # could not reach the server (or it refused us): nothing to describe
             if c is self._c:
                 self._detected = True
         return c
@@ -816,9 +816,11 @@ class PubSub(_Stream):
     ``['smessage', channel, data]``, ``['subscribe', name, n]``,
     ``['psubscribe', name, n]``, ``['ssubscribe', name, n]`` and
     ``['pong', text]``. Unsubscribe confirmations are not delivered (as in the
-    seed). After a lost connection (or while a sharded channel's slot moves
-    to another node) ``message()`` raises RedisError (ECONNLOST) once; libjr
-    resubscribes by itself."""
+    seed). The count ``n`` is the server's, for the subscription connection
+    the instances share (as in the seed). After a lost connection (or while
+    a sharded channel's slot moves to another node) ``message()`` raises
+    RedisError (ECONNLOST) once; libjr resubscribes by itself, and the
+    server's confirmations of that follow (``['subscribe', name, n]``)."""
 
     def __init__(self, mp, encoder, decoder):
         super().__init__(mp, decoder)

@@ -238,11 +238,25 @@ async def test_password_and_username():
         async with MultiplexerPool({'endpoints': [('127.0.0.1', srv.port)],
                                     'username': 'alice', 'password': 'wonder'}) as mp:
             assert await mp.database().commandreply('ACL', 'WHOAMI') == b'alice'
-        async with MultiplexerPool({'endpoints': [('127.0.0.1', srv.port)],
-                                    'password': 'wrong', 'connectretry': 0}) as mp:
-            with pytest.raises(RedisError) as ei:
-                await mp.database().commandreply('PING')
-            assert ei.value.code == jr.EAUTH and ei.value.unsent
+        # A wrong password: the server's own error reply, as justredis
+        # raises it (RedisReplyError "WRONGPASS ..."), for every command
+        # kind that waited for a connection; they never ran.
+        for config in ({'password': 'wrong'}, {'username': 'alice', 'password': 'nope'}):
+            async with MultiplexerPool({'endpoints': [('127.0.0.1', srv.port)],
+                                        'connectretry': 0, **config}) as mp:
+                db = mp.database()
+                with pytest.raises(RedisReplyError) as ei:
+                    await db.commandreply('PING')
+                assert 'WRONGPASS' in str(ei.value)
+                assert ei.value.code == jr.EAUTH and ei.value.unsent
+                r = await db.commandreply('BLPOP', 'q', 0.05, throw=False)  # a pooled connection
+                assert isinstance(r, RedisReplyError) and 'WRONGPASS' in str(r)
+                async with db.multi() as m:
+                    h = m.command('INCR', 'n')
+                with pytest.raises(RedisReplyError, match='WRONGPASS'):
+                    await h
+                with pytest.raises(RedisReplyError, match='WRONGPASS'):
+                    await mp.endpoints()
         async with MultiplexerPool({'endpoints': [('127.0.0.1', srv.port)],
                                     'connectretry': 0}) as mp:
             with pytest.raises((RedisError, RedisReplyError)):

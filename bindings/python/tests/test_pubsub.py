@@ -60,6 +60,41 @@ async def test_pubsub_remove_channels_keeps_patterns(mp):
 
 
 @pytest.mark.asyncio
+async def test_pubsub_confirmations_carry_the_servers_count(mp):
+    # As justredis: each confirmation is the server's, with its count for the
+    # subscription connection (not a total computed when it is delivered).
+    cr = mp.database().commandreply
+    async with mp.pubsub() as ps, mp.pubsub() as other:
+        await ps.add(channels=['hi', 'ho'], patterns='p*')
+        assert [await ps.message() for _ in range(3)] == \
+            [[b'subscribe', b'hi', 1], [b'subscribe', b'ho', 2], [b'psubscribe', b'p*', 3]]
+        await ps.add(shardchannels=['{t}1', '{t}2'])
+        assert [await ps.message() for _ in range(2)] == \
+            [[b'ssubscribe', b'{t}1', 1], [b'ssubscribe', b'{t}2', 2]]
+        # a name the connection has: the count the server has for it
+        await other.add('hi')
+        assert await other.message() == [b'subscribe', b'hi', 3]
+        await other.add('third')
+        assert await other.message() == [b'subscribe', b'third', 4]
+        # after a reconnect: the server's confirmations of the resubscription
+        await cr('CLIENT', 'KILL', 'TYPE', 'pubsub')
+        with pytest.raises(RedisError) as ei:
+            await asyncio.wait_for(ps.message(), 5)
+        assert ei.value.code == jr.ECONNLOST
+        got = [await asyncio.wait_for(ps.message(), 5) for _ in range(5)]
+        assert sorted(got) == sorted([[b'subscribe', b'hi', 1], [b'subscribe', b'ho', 2],
+                                      [b'psubscribe', b'p*', 4], [b'ssubscribe', b'{t}1', 1],
+                                      [b'ssubscribe', b'{t}2', 2]])
+        with pytest.raises(RedisError):
+            await asyncio.wait_for(other.message(), 5)
+        assert sorted([await asyncio.wait_for(other.message(), 5) for _ in range(2)]) == \
+            [[b'subscribe', b'hi', 1], [b'subscribe', b'third', 3]]
+        assert await ps.message(timeout=0.1) is None
+        assert await cr('PUBLISH', 'hi', 'x') == 1
+        assert await ps.message() == [b'message', b'hi', b'x']
+
+
+@pytest.mark.asyncio
 async def test_pubsub_shared_between_instances(mp):
     cr = mp.database().commandreply
     a, b = mp.pubsub(), mp.pubsub()
@@ -139,10 +174,10 @@ async def test_pubsub_resubscribes_after_connection_loss(mp, port):
         with pytest.raises(RedisError) as ei:
             await asyncio.wait_for(ps.message(), 5)
         assert ei.value.code == jr.ECONNLOST
-        for _ in range(100):  # libjr resubscribes by itself
-            if await cr('PUBLISH', 'r', 'again') == 1:
-                break
-            await asyncio.sleep(0.02)
+        # libjr resubscribes by itself; the server's confirmation shows it (as
+        # in the seed, with the server's count)
+        assert await asyncio.wait_for(ps.message(), 5) == [b'subscribe', b'r', 1]
+        assert await cr('PUBLISH', 'r', 'again') == 1
         assert await asyncio.wait_for(ps.message(), 5) == [b'message', b'r', b'again']
 
 
@@ -193,9 +228,13 @@ async def test_pubsub_sharded_channels(mp):
             mp.pubsub(decoder=utf8_bytes_as_strings) as b:
         await a.add(shardchannels=['s1', 's2'], channels='s1')
         got = sorted([await a.message() for _ in range(3)])
-        assert got == [['ssubscribe', 's1', 2], ['ssubscribe', 's2', 2], ['subscribe', 's1', 1]]
+        # the server's counts: sharded channels of the node's connection
+        assert sorted(m[2] for m in got[:2]) == [1, 2]
+        assert [m[:2] for m in got] == [['ssubscribe', 's1'], ['ssubscribe', 's2'],
+                                        ['subscribe', 's1']]
+        assert got[2][2] == 1
         await b.add(shardchannels='s1')
-        assert await b.message() == ['ssubscribe', 's1', 1]
+        assert await b.message() == ['ssubscribe', 's1', 2]  # the connection has s1 and s2
         assert a.shardchannels == {b's1', b's2'} and a.channels == {b's1'}
         assert await cr('SPUBLISH', 's1', 'sharded') == 1  # one server subscription for a and b
         assert await a.message() == ['smessage', 's1', 'sharded']

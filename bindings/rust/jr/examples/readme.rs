@@ -31,6 +31,7 @@ fn main() -> Result<(), jr::Error> {
             code,
             unsent,
             message,
+            ..
         }) => {
             println!("libjr: {code} {message}; safe to retry: {unsent}")
         }

@@ -42,11 +42,14 @@ pub enum Error {
     Server(String),
     /// libjr failed the command: `code` is a `JR_E*` value (see [`code`]),
     /// `unsent` is true when the command certainly did not reach the server
-    /// (safe to retry), `message` is `jr_strerror(code)`.
+    /// (safe to retry), `message` is `jr_strerror(code)`, `detail` the
+    /// server's error text that came with it: `EAUTH` from a handshake the
+    /// server refused (`"WRONGPASS ..."`), else `None`.
     Library {
         code: i32,
         unsent: bool,
         message: &'static str,
+        detail: Option<String>,
     },
 }
 
@@ -66,6 +69,34 @@ impl Error {
             code,
             unsent,
             message,
+            detail: None,
+        }
+    }
+
+    /// The library error for a negative `JR_E*` code with the server's error
+    /// text that came with it (a refused handshake's `"WRONGPASS ..."`).
+    pub fn with_detail(code: i32, detail: String) -> Error {
+        match Error::from_code(code) {
+            Error::Library {
+                code,
+                unsent,
+                message,
+                ..
+            } => Error::Library {
+                code,
+                unsent,
+                message,
+                detail: Some(detail),
+            },
+            e => e,
+        }
+    }
+
+    /// The server's error text that came with a library error, if any.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            Error::Library { detail, .. } => detail.as_deref(),
+            Error::Server(_) => None,
         }
     }
 
@@ -109,6 +140,11 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Server(m) => write!(f, "server error: {m}"),
+            Error::Library {
+                message,
+                detail: Some(d),
+                ..
+            } => write!(f, "{} ({}): {}", message, self.name(), d),
             Error::Library { message, .. } => write!(f, "{} ({})", message, self.name()),
         }
     }

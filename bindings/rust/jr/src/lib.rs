@@ -14,7 +14,7 @@
 //!
 //! match client.call(&["LPUSH", "greeting", "x"]) {
 //!     Err(jr::Error::Server(msg)) => println!("the server said: {msg}"), // WRONGTYPE ...
-//!     Err(jr::Error::Library { code, unsent, message }) => println!("{code} {unsent} {message}"),
+//!     Err(jr::Error::Library { code, unsent, message, .. }) => println!("{code} {unsent} {message}"),
 //!     Ok(r) => println!("{r:?}"),
 //! }
 //! # Ok::<(), jr::Error>(())

@@ -128,6 +128,13 @@ unsafe fn raw_bytes<'a>(r: *const sys::jr_reply) -> &'a [u8] {
 /// `r` must be null or valid for the duration of the call.
 pub(crate) unsafe fn result_from(status: i32, r: *const sys::jr_reply) -> Result<Reply> {
     if status < 0 {
+        // SAFETY: the caller guarantees r (null-safe accessor).
+        if unsafe { sys::jr_reply_get_type(r) } == sys::JR_REPLY_ERROR {
+            // JR_EAUTH with the server's error reply (a refused handshake).
+            // SAFETY: as above; the bytes are copied before return.
+            let text = String::from_utf8_lossy(unsafe { raw_bytes(r) }).into_owned();
+            return Err(Error::with_detail(status, text));
+        }
         return Err(Error::from_code(status));
     }
     // SAFETY: the caller guarantees r.

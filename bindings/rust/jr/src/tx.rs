@@ -181,8 +181,9 @@ pub enum Message {
     /// A message on a subscribed sharded channel (SPUBLISH).
     SMessage { channel: Vec<u8>, payload: Vec<u8> },
     /// A confirmation: "subscribe", "psubscribe", "ssubscribe",
-    /// "unsubscribe", "punsubscribe" or "sunsubscribe", the name, and this
-    /// subscriber's count (channels + patterns, or sharded channels).
+    /// "unsubscribe", "punsubscribe" or "sunsubscribe", the name, and the
+    /// server's count for the connection, as Redis sent it (channels +
+    /// patterns of the shared connection, or the node's sharded channels).
     Confirm {
         kind: String,
         name: Vec<u8>,

@@ -75,6 +75,28 @@ fn server_error_is_the_server_kind() {
 }
 
 #[test]
+fn wrong_password_error_shows_the_servers_text() {
+    // A handshake the server refuses: EAUTH (unsent), with the server's own
+    // text in `detail` and in the Display text.
+    let s = common::RedisServer::start(&["--requirepass", "right"]);
+    let c = Client::new(
+        &Options::new()
+            .endpoint(&s.endpoint())
+            .password("wrong")
+            .connect_retry(0),
+    )
+    .unwrap();
+    let from_call = c.call(&["PING"]).unwrap_err();
+    let from_future = c.command(&["PING"]).wait().unwrap_err();
+    for e in [from_call, from_future] {
+        assert_eq!(e.code(), Some(code::EAUTH), "{e:?}");
+        assert!(e.is_unsent());
+        assert!(e.detail().unwrap_or("").starts_with("WRONGPASS"), "{e:?}");
+        assert!(e.to_string().contains("WRONGPASS"), "{e}");
+    }
+}
+
+#[test]
 fn library_error_carries_code_unsent_and_text() {
     let c = Client::new(
         &Options::new()
@@ -88,8 +110,10 @@ fn library_error_carries_code_unsent_and_text() {
             code,
             unsent,
             message,
+            detail,
         }) => {
             assert_eq!(code, code::ECONNECT);
+            assert_eq!(detail, None);
             assert!(unsent);
             assert!(!message.is_empty());
         }
