@@ -39,9 +39,7 @@ JR_API int jr_options_set_int(jr_options *opts, const char *key, int64_t value) 
 
 JR_API int jr_options_add_connect_command(jr_options *opts, size_t argc, const char *const *argv,
                                           const size_t *argvlen) {
-  if (opts == nullptr || argc == 0 || argv == nullptr) return JR_EINVAL;
-  for (size_t i = 0; i < argc; i++)
-    if (argv[i] == nullptr) return JR_EINVAL;
+  if (opts == nullptr || !jr::check_argv(argc, argv, argvlen, nullptr)) return JR_EINVAL;
   if (jr::classify(argc, argv, argvlen).cls != jr::CommandClass::kNormal) return JR_EREFUSED;
   return guarded([&] {
     std::vector<std::string> cmd;

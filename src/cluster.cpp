@@ -454,7 +454,7 @@ void Cluster::send_internal(Connection &conn, const char *const *argv, const siz
   c->obj = &conn;
   c->flags = kFlagDirect | kFlagInternal;
   int64_t t = client_.opts().command_timeout_ms;
-  c->deadline = now_ms() + (t > 0 ? t : 5000);
+  c->deadline = deadline_after(now_ms(), t > 0 ? t : 5000);
   client_.start_internal(c);
   conn.submit(c);
 }
@@ -826,11 +826,12 @@ bool Cluster::redirect(Command *c, jr_reply *reply) {
     int64_t backoff = int64_t{25} << (c->redirects < 5 ? c->redirects : 5);
     // A retry that would come after the deadline: the caller gets the
     // server's answer now (it did not run) rather than a timeout later.
-    if (c->deadline != 0 && now + backoff + 50 >= c->deadline) return false;
+    int64_t due = deadline_after(now, backoff);
+    if (c->deadline != 0 && sat_add(due, 50) >= c->deadline) return false;
     if (text.rfind("TRYAGAIN", 0) != 0) refresh("cluster down / readonly / loading");
-    retries_.push_back(Retry{now + backoff, c});
+    retries_.push_back(Retry{due, c});
     c->state.store(CmdState::kPending, std::memory_order_release);
-    client_.arm_deadline(now + backoff);
+    client_.arm_deadline(due);
     reply_release(reply);
     return true;
   }
@@ -1080,7 +1081,7 @@ void Cluster::endpoints(Command *c) {
   q->cb = on_cluster_nodes;
   q->userdata = new EndpointsQuery{&client_, c};
   q->flags = kFlagDirect | kFlagInternal | kFlagNoRedirect;
-  q->deadline = c->deadline != 0 ? c->deadline : now_ms() + 5000;
+  q->deadline = c->deadline != 0 ? c->deadline : deadline_after(now_ms(), 5000);
   client_.start_internal(q);
   target->submit(q);
 }

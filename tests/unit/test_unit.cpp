@@ -2,6 +2,9 @@
 // options and URL parsing, error table.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <climits>
+#include <cstdint>
 #include <string>
 
 #include "commands.hpp"
@@ -9,6 +12,7 @@
 #include "jr/jr.h"
 #include "options.hpp"
 #include "reply.hpp"
+#include "saturate.hpp"
 
 namespace jr {
 bool table_is_sorted() noexcept;
@@ -42,6 +46,68 @@ TEST(Buffer, KeepsCapacityAcrossClear) {
   EXPECT_EQ(b.capacity(), cap);
   b.shrink(1);
   EXPECT_EQ(b.capacity(), 0u);
+}
+
+// Sizes a caller passes saturate: a length near SIZE_MAX made encoded_size
+// wrap to a few bytes (then the copy ran past the argument), grow(SIZE_MAX)
+// returned a pointer and shrank the buffer, and reserve's doubling wrapped
+// to 0 and never ended.
+TEST(Buffer, GrowAndEncodedSizeNeverWrap) {
+  Buffer b;
+  ASSERT_TRUE(b.append("x", 1));
+  for (size_t huge : {SIZE_MAX, SIZE_MAX - 1, size_t{PTRDIFF_MAX} + 1}) {
+    EXPECT_EQ(b.grow(huge), nullptr) << huge;
+    EXPECT_EQ(b.size(), 1u) << huge;
+    EXPECT_FALSE(b.reserve(huge)) << huge;
+  }
+  const char *argv[] = {"ECHO", "x"};
+  for (size_t huge : {SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - 30, size_t{PTRDIFF_MAX} + 1}) {
+    const size_t lens[] = {4, huge};
+    EXPECT_GE(jr::encoded_size(2, argv, lens), huge) << huge;
+    const size_t both[] = {huge, huge};
+    EXPECT_EQ(jr::encoded_size(2, argv, both), SIZE_MAX) << huge;
+  }
+  // A name that cannot be in the command table is not read at all.
+  EXPECT_EQ(jr_refusal_reason("SELECT", SIZE_MAX), nullptr);
+  EXPECT_EQ(jr_refusal_reason("SELECT", SIZE_MAX - 14), nullptr);
+  EXPECT_NE(jr_refusal_reason("SELECT", 6), nullptr);
+}
+
+TEST(Saturate, DeadlinesAndSizesClampInsteadOfWrapping) {
+  EXPECT_EQ(jr::sat_add(INT64_MAX, int64_t{1}), INT64_MAX);
+  EXPECT_EQ(jr::sat_add(int64_t{1}, INT64_MAX), INT64_MAX);
+  EXPECT_EQ(jr::sat_add(INT64_MIN, int64_t{-1}), INT64_MIN);
+  EXPECT_EQ(jr::sat_add(INT64_MAX, INT64_MIN), -1);
+  EXPECT_EQ(jr::sat_add(SIZE_MAX, size_t{1}), SIZE_MAX);
+  EXPECT_EQ(jr::sat_add(size_t{2}, size_t{3}), 5u);
+  const int64_t now = 123456789;
+  EXPECT_EQ(jr::deadline_after(now, INT64_MAX), INT64_MAX);
+  EXPECT_EQ(jr::deadline_after(now, INT64_MAX - now), INT64_MAX);
+  EXPECT_EQ(jr::deadline_after(now, 1), now + 1);
+  for (int64_t none : {int64_t{0}, int64_t{-1}, INT64_MIN})
+    EXPECT_EQ(jr::deadline_after(now, none), 0);
+  EXPECT_EQ(jr::ms_until(INT64_MAX, now), INT64_MAX - now);
+  EXPECT_EQ(jr::ms_until(INT64_MAX, INT64_MIN), INT64_MAX);
+  EXPECT_EQ(jr::ms_until(now, now + 5), 0);
+  EXPECT_EQ(jr::ms_until(INT64_MIN, INT64_MAX), 0);
+  // A wait a condition variable can add to now() without overflow.
+  for (int64_t ms : {INT64_MAX, INT64_MAX / 1000 + 1, int64_t{1} << 40}) {
+    auto t = std::chrono::steady_clock::now();
+    EXPECT_GT(t + jr::bounded_wait(ms), t) << ms;
+  }
+  EXPECT_EQ(jr::bounded_wait(INT64_MIN).count(), 0);
+  EXPECT_EQ(jr::bounded_wait(-1).count(), 0);
+  EXPECT_EQ(jr::bounded_wait(7).count(), 7);
+  // check_argv: NULLs and impossible lengths, never read past them.
+  const char *argv[] = {"PING", nullptr};
+  size_t enc = 0;
+  EXPECT_FALSE(jr::check_argv(SIZE_MAX, argv, nullptr, &enc));
+  EXPECT_FALSE(jr::check_argv(0, argv, nullptr, &enc));
+  EXPECT_FALSE(jr::check_argv(1, nullptr, nullptr, &enc));
+  const size_t bad[] = {size_t{PTRDIFF_MAX} + 1};
+  EXPECT_FALSE(jr::check_argv(1, argv, bad, &enc));
+  ASSERT_TRUE(jr::check_argv(1, argv, nullptr, &enc));
+  EXPECT_EQ(enc, 14u);  // *1\r\n$4\r\nPING\r\n
 }
 
 namespace {
