@@ -109,7 +109,9 @@ JR_API const char *jr_version_string(void);
 /* ---- Options -------------------------------------------------------------
  *
  * Keys (string values through jr_options_set, numbers through
- * jr_options_set_int; either setter accepts a number written as text):
+ * jr_options_set_int; either setter accepts a number written as text). One
+ * table inside libjr defines them all (type, range, default, doc):
+ * jr_options_describe reads it, and docs/api.md lists each key's range.
  *
  *   endpoint            add one endpoint: "host:port", "[v6addr]:port",
  *                       "host" (port 6379), or a unix socket path (contains
@@ -168,8 +170,10 @@ JR_API const char *jr_version_string(void);
  *                       URLs set it). The server certificate and host name
  *                       (or IP address) are verified by default.
  *   tls_verify          0 disables verification (testing only).
- *   tls_ca_file, tls_ca_dir   trusted CAs (default: the system store).
- *   tls_cert_file, tls_key_file   client certificate (mutual TLS).
+ *   tls_ca_file         trusted CAs, a file (default: the system store).
+ *   tls_ca_dir          trusted CAs, a directory (default: the system store).
+ *   tls_cert_file       client certificate (mutual TLS).
+ *   tls_key_file        its private key.
  *   tls_server_name     name for SNI and verification instead of the
  *                       endpoint's host. A failed handshake (untrusted or
  *                       wrong certificate) is a failed connect attempt:
@@ -184,13 +188,32 @@ JR_API const char *jr_version_string(void);
  *                       (never: a standalone server, no probe), "yes"
  *                       (same probe as auto; states the expectation).
  *
- * Returns: 0, JR_EINVAL (bad value or NULL), JR_ENOENT (unknown key),
+ * Numeric values are decimal digits with an optional '-' (no blanks, no
+ * '+'); bool keys take 0 or 1. An empty string is a valid value only for
+ * username, password, client_name and the tls_* string keys ("" means
+ * none, the default).
+ *
+ * Returns: 0, JR_EINVAL (a known key with a bad value: not a number, out of
+ * the key's range, a word the key does not take, a number for a string key;
+ * or a NULL argument), JR_ENOENT (unknown key; never for a bad value),
  * JR_ENOMEM. Ownership: strings are copied. Thread: one thread at a time per
  * jr_options. Since: 0.1 */
 JR_API jr_options *jr_options_new(void);
 JR_API void jr_options_free(jr_options *opts); /* NULL is a no-op */
 JR_API int jr_options_set(jr_options *opts, const char *key, const char *value);
 JR_API int jr_options_set_int(jr_options *opts, const char *key, int64_t value);
+
+/* Describes option key number `index` (0, 1, ... up to the first
+ * JR_ENOENT), from the one table behind jr_options_set: its name; its type,
+ * "int", "bool" (0 or 1), "string" or "enum" (one of a few words, named in
+ * the doc); for int and bool the range jr_options_set_int accepts, min..max
+ * (0..0 otherwise); the default as jr_options_set takes it ("" when there is
+ * none); one line of doc. For bindings that check their typed options
+ * against the library. Any out pointer may be NULL. Returns: 0, JR_ENOENT
+ * (index past the last key). Ownership: the strings are static.
+ * Thread: any. Since: 0.1 */
+JR_API int jr_options_describe(size_t index, const char **name, const char **type, int64_t *min,
+                               int64_t *max, const char **def, const char **doc);
 
 /* Adds a command sent on every new connection after AUTH and before SELECT
  * (the seed's "connection handler"), e.g. CLIENT SETINFO. An error reply
