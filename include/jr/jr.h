@@ -62,7 +62,7 @@ typedef uint64_t jr_req_id;           /* names a submitted command for jr_cancel
  * error certainly did NOT reach the server (so it is safe to retry). */
 #define JR_OK 0
 #define JR_EINVAL (-1)        /* invalid argument; nothing sent */
-#define JR_ENOMEM (-2)        /* out of memory; nothing sent */
+#define JR_ENOMEM (-2)        /* out of memory; refused: not sent; completion: may have run */
 #define JR_ECLOSED (-3)       /* client closed or draining; not sent */
 #define JR_ECONNECT (-4)      /* could not connect to any endpoint; not sent */
 #define JR_ECONNLOST (-5)     /* connection lost after the write; may have run */
@@ -75,7 +75,7 @@ typedef uint64_t jr_req_id;           /* names a submitted command for jr_cancel
 #define JR_EABANDONED (-12)   /* cancelled after the write; may have run */
 #define JR_EAUTH (-13)        /* AUTH / SELECT / connect commands failed; not sent */
 #define JR_ESHUTDOWN (-14)    /* client freed while in flight; may have run */
-#define JR_EMISUSE (-15)      /* API called in a way it forbids (e.g. from a callback) */
+#define JR_EMISUSE (-15)      /* API called in a way it forbids (e.g. from a callback); not sent */
 #define JR_ENOENT (-16)       /* no such request (already completed) / unknown key */
 #define JR_EINTERNAL (-17)    /* bug in libjr; please report */
 #define JR_EFULL (-18)        /* queue limit reached; not sent */
@@ -93,9 +93,21 @@ JR_API const char *jr_strerror(int code);
 /* Returns: the code's name ("JR_ECONNLOST"), or "JR_E?" for unknown codes.
  * Thread: any. Since: 0.1 */
 JR_API const char *jr_err_name(int code);
-/* Returns: 1 if a command that failed with `code` certainly was not sent to
- * the server (safe to retry), 0 if it may have run (or code is not an error).
- * Thread: any. Since: 0.1 */
+/* Answers for a command that ended with `code` (its callback's status, or
+ * what jr_client_submit, jr_client_call or another call that takes a
+ * command returned for it): 1 if that command certainly did not run on the
+ * server (it was never sent, or its transaction was not executed:
+ * JR_EDISCARDED, JR_EWATCH), so a retry cannot run it twice; 0 if it may
+ * have run. Also 0 for every code that is no command's outcome: JR_OK,
+ * positive and unknown codes, JR_ENOENT (from jr_cancel and
+ * jr_options_set), JR_ETLS (from jr_client_new); the question does not
+ * apply, and 0 is the answer that never invites a retry. Codes with 1:
+ * JR_EINVAL, JR_ECLOSED, JR_ECONNECT, JR_EQUEUETIMEOUT, JR_EREFUSED,
+ * JR_ECANCELED, JR_EAUTH, JR_EMISUSE (a call made where it is forbidden
+ * sends nothing), JR_EFULL, JR_EDISCARDED, JR_EWATCH, JR_EPOOLTIMEOUT,
+ * JR_ECROSSSLOT, JR_ECLUSTER, JR_EFORKED. JR_ENOMEM is 0: a refused submit
+ * sent nothing, but a command completes with it when its reply could not
+ * be stored, after the write. Thread: any. Since: 0.1 */
 JR_API int jr_err_unsent(int code);
 
 /* ---- Version ------------------------------------------------------------ */

@@ -1386,3 +1386,74 @@ TEST_F(ClientTest, EveryIntOptionAtTheEndsOfItsRange) {
   }
   EXPECT_GE(tried, 40u);
 }
+
+// jr_err_unsent against what the server saw: 1 only for outcomes whose
+// command never ran; 0 for codes that are no command's outcome (it was 1
+// for JR_ENOENT and JR_ETLS).
+TEST_F(ClientTest, ErrUnsentMatchesWhatTheServerRan) {
+  auto o = opts();
+  o.set("cluster", "no");
+  Recorder rec;
+  ClientPtr c(o);
+  ASSERT_TRUE(call(c, {"SET", "t:unsent", "0"}).ok());
+  // JR_ETIMEDOUT: 0, and right so: the command ran after its deadline.
+  ASSERT_EQ(submit(c, {"DEBUG", "SLEEP", "0.2"}, rec, 0, 0), JR_OK);
+  ASSERT_EQ(submit(c, {"INCR", "t:unsent"}, rec, 1, 20), JR_OK);
+  ASSERT_TRUE(rec.wait_all());
+  EXPECT_EQ(rec.get(1).status, JR_ETIMEDOUT);
+  EXPECT_EQ(jr_err_unsent(rec.get(1).status), 0);
+  EXPECT_EQ(call(c, {"GET", "t:unsent"}).str(), "1");
+  // JR_EMISUSE is an outcome (jr_client_call on the loop thread; the queued
+  // commands of a transaction whose WATCH was freed) and nothing ran: 1.
+  struct Ctx {
+    jr_client *c;
+    int rc = 0;
+  } ctx{c};
+  const char *incr[] = {"INCR", "t:unsent"};
+  const char *ping[] = {"PING"};
+  ASSERT_EQ(jr_client_submit(
+                c, 1, ping, nullptr, -1,
+                [](void *ud, int, const jr_reply *) {
+                  auto *x = static_cast<Ctx *>(ud);
+                  const char *argv[] = {"INCR", "t:unsent"};
+                  jr_reply *r = nullptr;
+                  x->rc = jr_client_call(x->c, 2, argv, nullptr, -1, &r);
+                  jr_reply_free(r);
+                },
+                &ctx, nullptr),
+            JR_OK);
+  EXPECT_TRUE(eventually([&] { return ctx.rc != 0; }));
+  EXPECT_EQ(ctx.rc, JR_EMISUSE);
+  EXPECT_EQ(jr_err_unsent(ctx.rc), 1);
+  EXPECT_EQ(call(c, {"GET", "t:unsent"}).str(), "1");
+  const char *keys[] = {"t:unsent"};
+  jr_watch *w = nullptr;
+  jr_multi *m = nullptr;
+  ASSERT_EQ(jr_watch_new(c, -1, 1, keys, nullptr, &w), JR_OK);
+  ASSERT_EQ(jr_watch_multi(w, &m), JR_OK);
+  ASSERT_EQ(jr_multi_add(m, 2, incr, nullptr, Recorder::cb, rec.expect(2)), JR_OK);
+  jr_watch_free(w);
+  EXPECT_EQ(jr_multi_exec(m, -1, nullptr, nullptr), JR_EMISUSE);
+  ASSERT_TRUE(rec.wait_all());
+  EXPECT_EQ(rec.get(2).status, JR_EMISUSE);
+  EXPECT_EQ(jr_err_unsent(rec.get(2).status), 1);
+  EXPECT_EQ(call(c, {"GET", "t:unsent"}).str(), "1");
+  // JR_ENOENT (jr_cancel of a finished command) and JR_ETLS (jr_client_new)
+  // are no command's outcome: 0.
+  jr_req_id id = 0;
+  ASSERT_EQ(jr_client_submit(c, 2, incr, nullptr, -1, Recorder::cb, rec.expect(3), &id), JR_OK);
+  ASSERT_TRUE(rec.wait_all());
+  int rc = jr_cancel(c, id);
+  EXPECT_EQ(rc, JR_ENOENT);
+  EXPECT_EQ(jr_err_unsent(rc), 0);
+  OptionsPtr bad;
+  bad.set("endpoint", server_->endpoint()).set_int("tls", 1).set("tls_ca_file", "/nonexistent");
+  jr_client *tc = nullptr;
+  rc = jr_client_new(bad.o, &tc);
+  EXPECT_EQ(rc, JR_ETLS);
+  EXPECT_EQ(jr_err_unsent(rc), 0);
+  OptionsPtr ob;
+  rc = jr_options_set(ob.o, "no_such_key", "1");
+  EXPECT_EQ(rc, JR_ENOENT);
+  EXPECT_EQ(jr_err_unsent(rc), 0);
+}

@@ -548,6 +548,45 @@ TEST(Errors, TextNamesAndUnsentFlags) {
   EXPECT_TRUE(JR_VERSION_AT_LEAST(0, 1, 0));
 }
 
+// jr_err_unsent answers for a command that ended with the code: 1 only when
+// it certainly did not run. Codes that are no command's outcome (JR_OK,
+// JR_ENOENT from jr_cancel / jr_options_set, JR_ETLS from jr_client_new,
+// unknown codes) are 0; it returned 1 for JR_ENOENT and JR_ETLS. JR_ENOMEM
+// is 0: a command completes with it after the write when its reply cannot
+// be stored. Expectations written out here, not read from the library.
+TEST(Errors, UnsentAnswersForEveryCode) {
+  struct Want {
+    int code;
+    int unsent;
+  };
+  const Want table[] = {
+      {JR_OK, 0},         {JR_EINVAL, 1},       {JR_ENOMEM, 0},     {JR_ECLOSED, 1},
+      {JR_ECONNECT, 1},   {JR_ECONNLOST, 0},    {JR_ETIMEDOUT, 0},  {JR_EQUEUETIMEOUT, 1},
+      {JR_EPROTO, 0},     {JR_ETOOBIG, 0},      {JR_EREFUSED, 1},   {JR_ECANCELED, 1},
+      {JR_EABANDONED, 0}, {JR_EAUTH, 1},        {JR_ESHUTDOWN, 0},  {JR_EMISUSE, 1},
+      {JR_ENOENT, 0},     {JR_EINTERNAL, 0},    {JR_EFULL, 1},      {JR_EDISCARDED, 1},
+      {JR_EWATCH, 1},     {JR_EPOOLTIMEOUT, 1}, {JR_ECROSSSLOT, 1}, {JR_ECLUSTER, 1},
+      {JR_EFORKED, 1},    {JR_ETLS, 0},
+  };
+  ASSERT_EQ(sizeof table / sizeof table[0], static_cast<size_t>(1 - JR_ETLS)) << "a new code?";
+  for (const Want &w : table) {
+    EXPECT_EQ(jr_err_unsent(w.code), w.unsent) << jr_err_name(w.code);
+    // Every code's text says the same as the flag.
+    std::string text = jr_strerror(w.code);
+    bool says_unsent = text.find("not sent") != std::string::npos ||
+                       text.find("nothing ran") != std::string::npos ||
+                       text.find("nothing was sent") != std::string::npos;
+    if (w.unsent == 1) {
+      EXPECT_TRUE(says_unsent) << jr_err_name(w.code) << ": " << text;
+    }
+    if (text.find("may have run") != std::string::npos) {
+      EXPECT_EQ(w.unsent, 0) << text;
+    }
+  }
+  for (int code : {1, 2, INT_MAX, JR_ETLS - 1, -1000, INT_MIN + 1, INT_MIN})
+    EXPECT_EQ(jr_err_unsent(code), 0) << code;
+}
+
 TEST(Replies, AccessorsAreNullSafe) {
   EXPECT_EQ(jr_reply_get_type(nullptr), 0);
   EXPECT_EQ(jr_reply_len(nullptr), 0u);
