@@ -37,11 +37,24 @@ JR_API int jr_options_set_int(jr_options *opts, const char *key, int64_t value) 
   return guarded([&] { return opts->o.set_int(key, value); });
 }
 
+JR_API int jr_options_describe(size_t index, const char **name, const char **type, int64_t *min,
+                               int64_t *max, const char **def, const char **doc) {
+  size_t n = 0;
+  const jr::OptionSpec *specs = jr::option_specs(&n);
+  if (index >= n) return JR_ENOENT;
+  const jr::OptionSpec &o = specs[index];
+  if (name != nullptr) *name = o.name;
+  if (type != nullptr) *type = o.type_name();
+  if (min != nullptr) *min = o.min;
+  if (max != nullptr) *max = o.max;
+  if (def != nullptr) *def = o.def;
+  if (doc != nullptr) *doc = o.doc;
+  return JR_OK;
+}
+
 JR_API int jr_options_add_connect_command(jr_options *opts, size_t argc, const char *const *argv,
                                           const size_t *argvlen) {
-  if (opts == nullptr || argc == 0 || argv == nullptr) return JR_EINVAL;
-  for (size_t i = 0; i < argc; i++)
-    if (argv[i] == nullptr) return JR_EINVAL;
+  if (opts == nullptr || !jr::check_argv(argc, argv, argvlen, nullptr)) return JR_EINVAL;
   if (jr::classify(argc, argv, argvlen).cls != jr::CommandClass::kNormal) return JR_EREFUSED;
   return guarded([&] {
     std::vector<std::string> cmd;

@@ -49,11 +49,9 @@ size_t len_of(const char *const *argv, const size_t *lens, size_t i) {
   return lens != nullptr ? lens[i] : std::strlen(argv[i]);
 }
 
-bool valid_argv(size_t argc, const char *const *argv) {
-  if (argc == 0 || argv == nullptr) return false;
-  for (size_t i = 0; i < argc; i++)
-    if (argv[i] == nullptr) return false;
-  return true;
+bool valid_argv(size_t argc, const char *const *argv, const size_t *argvlen,
+                size_t *encoded = nullptr) {
+  return jr::check_argv(argc, argv, argvlen, encoded);
 }
 
 int resolve_db(jr::Client *c, int db) {
@@ -119,8 +117,12 @@ JR_API int jr_multi_new(jr_client *client, int db, jr_multi **out) {
 
 JR_API int jr_multi_add(jr_multi *m, size_t argc, const char *const *argv, const size_t *argvlen,
                         jr_reply_cb cb, void *userdata) {
-  if (m == nullptr || cb == nullptr || !valid_argv(argc, argv)) return JR_EINVAL;
+  size_t encoded = 0;
+  if (m == nullptr || cb == nullptr || !valid_argv(argc, argv, argvlen, &encoded)) return JR_EINVAL;
   if (jr::classify(argc, argv, argvlen).cls == jr::CommandClass::kRefused) return JR_EREFUSED;
+  // The whole block is one command at jr_multi_exec: refused there if over
+  // the byte limit, so refused here before it is copied.
+  if (m->impl->over_byte_limit(jr::sat_add(m->wire.size(), encoded))) return JR_EFULL;
   return jr::guarded([&] {
     m->tx->items.push_back(jr::Tx::Item{cb, userdata});
     m->tx->queue_errors.push_back(nullptr);
@@ -158,7 +160,7 @@ JR_API int jr_multi_exec(jr_multi *m, int64_t timeout_ms, jr_reply_cb exec_cb, v
   c->db = m->db;
   c->lease = m->lease;
   if (timeout_ms < 0) timeout_ms = impl->opts().command_timeout_ms;
-  c->deadline = timeout_ms > 0 ? jr::now_ms() + timeout_ms : 0;
+  c->deadline = jr::deadline_after(jr::now_ms(), timeout_ms);
   int rc = impl->submit_op(c);
   if (rc != JR_OK) {
     multi_fail(m, rc);
@@ -180,8 +182,10 @@ JR_API int jr_watch_new(jr_client *client, int db, size_t nkeys, const char *con
                         const size_t *keylens, jr_watch **out) {
   if (out == nullptr) return JR_EINVAL;
   *out = nullptr;
-  if (client == nullptr || !valid_argv(nkeys, keys)) return JR_EINVAL;
+  size_t encoded = 0;
+  if (client == nullptr || !valid_argv(nkeys, keys, keylens, &encoded)) return JR_EINVAL;
   jr::Client *impl = jr_client_impl(client);
+  if (impl->over_byte_limit(encoded)) return JR_EFULL;
   return jr::guarded([&] {
     std::vector<const char *> argv{"WATCH"};
     std::vector<size_t> lens{5};
@@ -202,8 +206,7 @@ JR_API int jr_watch_new(jr_client *client, int db, size_t nkeys, const char *con
     c->flags = jr::kFlagWatch | jr::kFlagInternal;
     c->lease = w->lease;
     c->db = w->db;
-    int64_t t = impl->opts().command_timeout_ms;
-    c->deadline = t > 0 ? jr::now_ms() + t : 0;
+    c->deadline = jr::deadline_after(jr::now_ms(), impl->opts().command_timeout_ms);
     int rc = impl->submit_op(c);
     if (rc != JR_OK) {
       delete w->lease;
@@ -223,9 +226,11 @@ JR_API int jr_watch_new(jr_client *client, int db, size_t nkeys, const char *con
 
 JR_API int jr_watch_submit(jr_watch *w, size_t argc, const char *const *argv, const size_t *argvlen,
                            int64_t timeout_ms, jr_reply_cb cb, void *userdata) {
-  if (w == nullptr || cb == nullptr || !valid_argv(argc, argv)) return JR_EINVAL;
+  size_t encoded = 0;
+  if (w == nullptr || cb == nullptr || !valid_argv(argc, argv, argvlen, &encoded)) return JR_EINVAL;
   if (w->multi_taken) return JR_EMISUSE;
   if (jr::classify(argc, argv, argvlen).cls != jr::CommandClass::kNormal) return JR_EREFUSED;
+  if (w->impl->over_byte_limit(encoded)) return JR_EFULL;
   return jr::guarded([&] {
     jr::Command *c = w->impl->acquire_command();
     if (c == nullptr) return JR_ENOMEM;
@@ -238,7 +243,7 @@ JR_API int jr_watch_submit(jr_watch *w, size_t argc, const char *const *argv, co
     c->lease = w->lease;
     c->db = w->db;
     if (timeout_ms < 0) timeout_ms = w->impl->opts().command_timeout_ms;
-    c->deadline = timeout_ms > 0 ? jr::now_ms() + timeout_ms : 0;
+    c->deadline = jr::deadline_after(jr::now_ms(), timeout_ms);
     return w->impl->submit_op(c);
   });
 }
@@ -298,9 +303,7 @@ JR_API int jr_sub_new(jr_client *client, jr_message_cb cb, void *userdata, jr_su
 
 static int sub_request(jr_sub *sub, jr::SubManager::Request::Op kind, int pattern, size_t n,
                        const char *const *names, const size_t *lens) {
-  if (sub == nullptr || (n > 0 && names == nullptr)) return JR_EINVAL;
-  for (size_t i = 0; i < n; i++)
-    if (names[i] == nullptr) return JR_EINVAL;
+  if (sub == nullptr || (n > 0 && !valid_argv(n, names, lens))) return JR_EINVAL;
   if (kind == jr::SubManager::Request::kSubscribe && n == 0) return JR_EINVAL;
   if (pattern < JR_SUB_CHANNELS || pattern > JR_SUB_SHARDED) return JR_EINVAL;
   return jr::guarded([&] {
@@ -344,6 +347,7 @@ JR_API void jr_sub_free(jr_sub *sub) {
 static int op_submit(jr_client *client, jr::Op op, void *obj, size_t argc, const char *const *argv,
                      const size_t *argvlen, int64_t timeout_ms, jr_reply_cb cb, void *userdata) {
   jr::Client *impl = jr_client_impl(client);
+  if (argc > 0 && impl->over_byte_limit(jr::encoded_size(argc, argv, argvlen))) return JR_EFULL;
   jr::Command *c = impl->acquire_command();
   if (c == nullptr) return JR_ENOMEM;
   if (argc > 0 && !jr::encode_command(c->wire, argc, argv, argvlen)) {
@@ -355,14 +359,14 @@ static int op_submit(jr_client *client, jr::Op op, void *obj, size_t argc, const
   c->cb = cb;
   c->userdata = userdata;
   if (timeout_ms < 0) timeout_ms = impl->opts().command_timeout_ms;
-  c->deadline = timeout_ms > 0 ? jr::now_ms() + timeout_ms : 0;
+  c->deadline = jr::deadline_after(jr::now_ms(), timeout_ms);
   return impl->submit_op(c);
 }
 
 JR_API int jr_client_submit_all_masters(jr_client *client, size_t argc, const char *const *argv,
                                         const size_t *argvlen, int64_t timeout_ms, jr_reply_cb cb,
                                         void *userdata) {
-  if (client == nullptr || cb == nullptr || !valid_argv(argc, argv)) return JR_EINVAL;
+  if (client == nullptr || cb == nullptr || !valid_argv(argc, argv, argvlen)) return JR_EINVAL;
   if (jr::classify(argc, argv, argvlen).cls != jr::CommandClass::kNormal) return JR_EREFUSED;
   return jr::guarded([&] {
     return op_submit(client, jr::Op::kAllMasters, nullptr, argc, argv, argvlen, timeout_ms, cb,
@@ -373,7 +377,7 @@ JR_API int jr_client_submit_all_masters(jr_client *client, size_t argc, const ch
 JR_API int jr_client_submit_to(jr_client *client, const char *endpoint, size_t argc,
                                const char *const *argv, const size_t *argvlen, int64_t timeout_ms,
                                jr_reply_cb cb, void *userdata) {
-  if (client == nullptr || endpoint == nullptr || cb == nullptr || !valid_argv(argc, argv))
+  if (client == nullptr || endpoint == nullptr || cb == nullptr || !valid_argv(argc, argv, argvlen))
     return JR_EINVAL;
   jr::Endpoint ep;
   if (jr::parse_endpoint(endpoint, ep) != JR_OK) return JR_EINVAL;

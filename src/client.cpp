@@ -292,7 +292,15 @@ int Client::drain(int64_t timeout_ms) {
     drain_cv_.wait(lk, done);
     return JR_OK;
   }
-  return drain_cv_.wait_for(lk, std::chrono::milliseconds(timeout_ms), done) ? JR_OK : JR_ETIMEDOUT;
+  // In bounded steps: std::chrono::milliseconds(INT64_MAX) overflows inside
+  // wait_for, which then returned at once.
+  int64_t deadline = sat_add(now_ms(), timeout_ms);
+  while (!done()) {
+    int64_t left = ms_until(deadline, now_ms());
+    if (left == 0) return JR_ETIMEDOUT;
+    drain_cv_.wait_for(lk, bounded_wait(left), done);
+  }
+  return JR_OK;
 }
 
 // ---- Submitting ----------------------------------------------------------------
@@ -336,9 +344,8 @@ bool name_is(const char *s, size_t len, const char *upper) {
 int Client::submit(int db, size_t argc, const char *const *argv, const size_t *argvlen,
                    int64_t timeout_ms, jr_reply_cb cb, void *userdata, uint8_t flags,
                    jr_req_id *id_out) {
-  if (argc == 0 || argv == nullptr || cb == nullptr) return JR_EINVAL;
-  for (size_t i = 0; i < argc; i++)
-    if (argv[i] == nullptr) return JR_EINVAL;
+  size_t encoded = 0;
+  if (cb == nullptr || !check_argv(argc, argv, argvlen, &encoded)) return JR_EINVAL;
   Classification cls = classify(argc, argv, argvlen);
   if (cls.cls == CommandClass::kRefused) return JR_EREFUSED;
   if (cls.cls == CommandClass::kBlocking) {
@@ -347,6 +354,8 @@ int Client::submit(int db, size_t argc, const char *const *argv, const size_t *a
     if (timeout_ms < 0) timeout_ms = 0;
   }
   if (closing_.load(std::memory_order_acquire)) return JR_ECLOSED;
+  // Over the byte limit on its own: refused before anything is copied.
+  if (over_byte_limit(encoded)) return JR_EFULL;
   Command *c = acquire_command();
   if (c == nullptr) return JR_ENOMEM;
   bool ok;
@@ -378,7 +387,7 @@ int Client::submit(int db, size_t argc, const char *const *argv, const size_t *a
   c->db = db;
   c->flags = flags;
   if (timeout_ms < 0) timeout_ms = opts_.command_timeout_ms;
-  c->deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
+  c->deadline = deadline_after(now_ms(), timeout_ms);
   if (id_out != nullptr) *id_out = c->id();
   return submit_op(c);
 }
@@ -881,8 +890,8 @@ void Client::arm_deadline(int64_t deadline) {
   if (deadline == 0) return;
   if (next_deadline_ != 0 && next_deadline_ <= deadline) return;
   next_deadline_ = deadline;
-  int64_t wait = deadline - now_ms();
-  uv_timer_start(&deadline_timer_, on_deadline_cb, wait > 0 ? static_cast<uint64_t>(wait) : 0, 0);
+  uv_timer_start(&deadline_timer_, on_deadline_cb,
+                 static_cast<uint64_t>(ms_until(deadline, now_ms())), 0);
 }
 
 void Client::on_deadline_cb(uv_timer_t *t) {

@@ -445,7 +445,7 @@ void Cluster::send_internal(Connection &conn, const char *const *argv, const siz
   c->obj = &conn;
   c->flags = kFlagDirect | kFlagInternal;
   int64_t t = client_.opts().command_timeout_ms;
-  c->deadline = now_ms() + (t > 0 ? t : 5000);
+  c->deadline = deadline_after(now_ms(), t > 0 ? t : 5000);
   client_.start_internal(c);
   conn.submit(c);
 }
@@ -835,11 +835,18 @@ bool Cluster::redirect(Command *c, jr_reply *reply, const std::string &from_host
     int64_t backoff = int64_t{25} << (c->redirects < 5 ? c->redirects : 5);
     // A retry that would come after the deadline: the caller gets the
     // server's answer now (it did not run) rather than a timeout later.
+<<<<<<< HEAD
     if (c->deadline != 0 && now + backoff + 50 >= c->deadline) return false;
     if (rd.refresh) refresh("cluster down / readonly / loading");
     retries_.push_back(Retry{now + backoff, c});
+=======
+    int64_t due = deadline_after(now, backoff);
+    if (c->deadline != 0 && sat_add(due, 50) >= c->deadline) return false;
+    if (text.rfind("TRYAGAIN", 0) != 0) refresh("cluster down / readonly / loading");
+    retries_.push_back(Retry{due, c});
+>>>>>>> h-capi
     c->state.store(CmdState::kPending, std::memory_order_release);
-    client_.arm_deadline(now + backoff);
+    client_.arm_deadline(due);
     reply_release(reply);
     return true;
   }
@@ -1069,7 +1076,7 @@ void Cluster::endpoints(Command *c) {
   q->cb = on_cluster_nodes;
   q->userdata = new EndpointsQuery{&client_, c, target->endpoint().host};
   q->flags = kFlagDirect | kFlagInternal | kFlagNoRedirect;
-  q->deadline = c->deadline != 0 ? c->deadline : now_ms() + 5000;
+  q->deadline = c->deadline != 0 ? c->deadline : deadline_after(now_ms(), 5000);
   client_.start_internal(q);
   target->submit(q);
 }

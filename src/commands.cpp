@@ -72,7 +72,7 @@ constexpr const char *kClientReply =
 // Upper-cases s into buf (NUL-terminated); false when too long to be a name
 // in the table.
 bool upper(const char *s, size_t len, char *buf, size_t cap) noexcept {
-  if (len + 1 > cap) return false;
+  if (len >= cap) return false;  // len + 1 > cap wrapped at SIZE_MAX
   for (size_t i = 0; i < len; i++) {
     char c = s[i];
     buf[i] = (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c;

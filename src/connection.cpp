@@ -85,7 +85,7 @@ void Connection::write_raw(size_t argc, const char *const *argv, const size_t *l
   // The answer (a confirmation, a pong) must come within the timeout.
   int64_t now = now_ms();
   if (now - last_read_ > liveness_timeout()) last_read_ = now;
-  client_.arm_deadline(last_read_ + liveness_timeout());
+  client_.arm_deadline(deadline_after(last_read_, liveness_timeout()));
 }
 
 void Connection::connect_now() {
@@ -164,7 +164,7 @@ void Connection::write_command(Command *c) {
   unflushed_++;
   if (client_.opts().socket_timeout_ms > 0 && fifo_.size() == 1) {
     last_read_ = now_ms();
-    client_.arm_deadline(last_read_ + client_.opts().socket_timeout_ms);
+    client_.arm_deadline(deadline_after(last_read_, client_.opts().socket_timeout_ms));
   }
 }
 
@@ -1104,7 +1104,7 @@ int64_t Connection::expire(int64_t now) {
       lost(JR_ETIMEDOUT, "no answer from the subscription connection");
       return next;
     }
-    consider(last_read_ + lt);
+    consider(deadline_after(last_read_, lt));
   }
   if (owed && state_ == State::kReady) {
     int64_t at = silent_until(now);
@@ -1121,7 +1121,7 @@ int64_t Connection::expire(int64_t now) {
       lost(JR_ETIMEDOUT, "no reply for socket_timeout_ms");
       return expire(now);
     }
-    consider(last_read_ + st);
+    consider(deadline_after(last_read_, st));
   }
   return next;
 }

@@ -20,6 +20,7 @@
 #include "jr/jr.h"
 #include "options.hpp"
 #include "reply.hpp"
+#include "saturate.hpp"
 #include "tls.hpp"
 
 namespace jr {
@@ -475,6 +476,11 @@ class Client {
   static void run_started(void *client);
   [[nodiscard]] bool in_callback() const noexcept;
   [[nodiscard]] bool forked() const noexcept;
+  // A command of `encoded` bytes is over max_queued_bytes on its own: it
+  // could never be accepted (JR_EFULL), so it is refused before it is copied.
+  [[nodiscard]] bool over_byte_limit(size_t encoded) const noexcept {
+    return encoded > static_cast<uint64_t>(opts_.max_queued_bytes);
+  }
 
   // ---- loop thread ----
   [[nodiscard]] const Options &opts() const noexcept { return opts_; }

@@ -2,12 +2,15 @@
 
 #include <cstdlib>
 
+#include "saturate.hpp"
+
 namespace jr {
 
 bool Buffer::reserve(size_t n) noexcept {
   if (n <= cap_) return true;
+  if (n > static_cast<size_t>(PTRDIFF_MAX)) return false;  // no object is larger
   size_t cap = cap_ < 64 ? 64 : cap_;
-  while (cap < n) cap *= 2;
+  while (cap < n) cap = cap <= SIZE_MAX / 2 ? cap * 2 : n;  // never wraps to 0
   void *p = std::realloc(data_, cap);
   if (p == nullptr) return false;
   data_ = static_cast<char *>(p);
@@ -51,14 +54,27 @@ size_t encoded_size(size_t argc, const char *const *argv, const size_t *argvlen)
   size_t total = 3 + digits(argc);
   for (size_t i = 0; i < argc; i++) {
     size_t len = arg_len(argv, argvlen, i);
-    total += 3 + digits(len) + len + 2;
+    total = sat_add(total, sat_add(3 + digits(len) + 2, len));
   }
   return total;
 }
 
+bool check_argv(size_t argc, const char *const *argv, const size_t *argvlen,
+                size_t *encoded) noexcept {
+  if (argc == 0 || argv == nullptr) return false;
+  for (size_t i = 0; i < argc; i++) {
+    if (argv[i] == nullptr) return false;
+    if (argvlen != nullptr && argvlen[i] > static_cast<size_t>(PTRDIFF_MAX)) return false;
+  }
+  if (encoded != nullptr) *encoded = encoded_size(argc, argv, argvlen);
+  return true;
+}
+
 bool encode_command(Buffer &out, size_t argc, const char *const *argv,
                     const size_t *argvlen) noexcept {
-  char *p = out.grow(encoded_size(argc, argv, argvlen));
+  size_t n = encoded_size(argc, argv, argvlen);
+  if (n == SIZE_MAX) return false;  // cannot be; check_argv refuses it first
+  char *p = out.grow(n);
   if (p == nullptr) return false;
   p = put_header(p, '*', argc);
   for (size_t i = 0; i < argc; i++) {

@@ -3,6 +3,7 @@
 #define JR_SRC_ENCODER_HPP
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <utility>
@@ -39,7 +40,9 @@ class Buffer {
   bool reserve(size_t n) noexcept;
   // Returns a pointer to n writable bytes at the end (size grows by n).
   char *grow(size_t n) noexcept {
-    if (size_ + n > cap_ && !reserve(size_ + n)) return nullptr;
+    if (n > cap_ - size_) {
+      if (n > SIZE_MAX - size_ || !reserve(size_ + n)) return nullptr;
+    }
     char *p = data_ + size_;
     size_ += n;
     return p;
@@ -62,8 +65,16 @@ class Buffer {
   size_t cap_ = 0;
 };
 
-// Returns the number of bytes the encoding of argv takes.
+// Returns the number of bytes the encoding of argv takes; SIZE_MAX when
+// that does not fit in a size_t (it saturates, never wraps).
 size_t encoded_size(size_t argc, const char *const *argv, const size_t *argvlen) noexcept;
+// Checks the arguments of a command as a caller passed them: argc > 0,
+// argv and every argv[i] not NULL, and every length one an object can have
+// (at most PTRDIFF_MAX; argvlen NULL: NUL-terminated). Nothing past a NULL
+// entry or a bad length is read. On success *encoded (may be NULL) is
+// encoded_size(). Returns true if valid.
+bool check_argv(size_t argc, const char *const *argv, const size_t *argvlen,
+                size_t *encoded) noexcept;
 // Appends the RESP encoding of argv to out. Returns false on OOM.
 bool encode_command(Buffer &out, size_t argc, const char *const *argv,
                     const size_t *argvlen) noexcept;

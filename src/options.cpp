@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <type_traits>
 
 namespace jr {
 
@@ -14,7 +15,9 @@ std::string Endpoint::display() const {
 namespace {
 
 bool parse_int(const std::string &s, int64_t &out) {
-  if (s.empty()) return false;
+  // Digits with an optional '-': strtoll alone would also take leading
+  // blanks and a '+'.
+  if (s.empty() || (s[0] != '-' && (s[0] < '0' || s[0] > '9'))) return false;
   errno = 0;
   char *end = nullptr;
   long long v = std::strtoll(s.c_str(), &end, 10);
@@ -167,153 +170,158 @@ int Options::set_url(const std::string &url) {
   return JR_OK;
 }
 
+namespace {
+
+// ---- Setters and getters the table points to ---------------------------------
+// A numeric key's value reaches its setter already in range.
+
+template <auto M>
+int set_num(Options &o, int64_t v, const std::string &) {
+  using T = std::remove_reference_t<decltype(o.*M)>;
+  o.*M = static_cast<T>(v);
+  return JR_OK;
+}
+template <auto M>
+std::string get_num(const Options &o) {
+  return std::to_string(static_cast<int64_t>(o.*M));
+}
+template <auto M>
+int set_limit(Options &o, int64_t v, const std::string &) {
+  using T = std::remove_reference_t<decltype(o.limits.*M)>;
+  o.limits.*M = static_cast<T>(v);
+  return JR_OK;
+}
+template <auto M>
+std::string get_limit(const Options &o) {
+  return std::to_string(static_cast<int64_t>(o.limits.*M));
+}
+template <auto M>
+int set_str(Options &o, int64_t, const std::string &s) {
+  o.*M = s;
+  return JR_OK;
+}
+
+int set_endpoint(Options &o, int64_t, const std::string &s) {
+  Endpoint ep;
+  int rc = parse_endpoint(s, ep);
+  if (rc == JR_OK) o.endpoints.push_back(ep);
+  return rc;
+}
+int set_url(Options &o, int64_t, const std::string &s) {
+  return o.set_url(s);
+}
+int set_client_name(Options &o, int64_t, const std::string &s) {
+  if (s.find(' ') != std::string::npos) return JR_EINVAL;
+  o.client_name = s;
+  return JR_OK;
+}
+int set_cluster(Options &o, int64_t, const std::string &s) {
+  if (s != "auto" && s != "no" && s != "yes") return JR_EINVAL;
+  o.cluster_mode = s == "auto" ? -1 : s == "no" ? 0 : 1;
+  return JR_OK;
+}
+std::string get_cluster(const Options &o) {
+  return o.cluster_mode < 0 ? "auto" : o.cluster_mode == 0 ? "no" : "yes";
+}
+int set_dispatch(Options &o, int64_t, const std::string &s) {
+  if (s != "loop" && s != "poll") return JR_EINVAL;
+  o.poll_mode = s == "poll";
+  return JR_OK;
+}
+std::string get_dispatch(const Options &o) {
+  return o.poll_mode ? "poll" : "loop";
+}
+
+constexpr int64_t kI32 = INT32_MAX;
+constexpr int64_t kI64 = INT64_MAX;
+using Ty = OptionSpec::Type;
+
+// Every key jr_options_set / jr_options_set_int know, one row each:
+// name, type, range (int and bool), default (as jr_options_set takes it; ""
+// none), one line of doc, setter, getter of the current value (nullptr: not
+// compared with the default: strings, where "" is the default). jr.h and
+// docs/api.md describe these keys; the unit test Options.TableDrivesSetters
+// AndDocs checks both against this table, and that each default is what a
+// new jr_options holds.
+// clang-format off
+const OptionSpec kOptions[] = {
+  {"endpoint", Ty::kString, 0, 0, "127.0.0.1:6379", "adds an endpoint: host:port, [v6addr]:port, host (port 6379) or a unix socket path (contains '/'); repeatable, tried in order", set_endpoint, nullptr},
+  {"url", Ty::kString, 0, 0, "", "redis://[user[:pass]@]host[:port][/db], rediss://... (TLS) or unix:///path[?db=N]; sets endpoint, username, password and database", set_url, nullptr},
+  {"username", Ty::kString, 0, 0, "", "ACL user name (AUTH user password on every connection)", set_str<&Options::username>, nullptr},
+  {"password", Ty::kString, 0, 0, "", "AUTH password on every connection; never logged", set_str<&Options::password>, nullptr},
+  {"database", Ty::kInt, 0, kI32, "0", "database of jr_client_submit", set_num<&Options::database>, get_num<&Options::database>},
+  {"client_name", Ty::kString, 0, 0, "", "CLIENT SETNAME on every connection (no spaces)", set_client_name, nullptr},
+  {"connect_timeout_ms", Ty::kInt, 1, kI32, "5000", "per connect attempt, and for the handshake", set_num<&Options::connect_timeout_ms>, get_num<&Options::connect_timeout_ms>},
+  {"connect_retry", Ty::kInt, 0, 1000, "3", "extra passes over the endpoints, backoff from 50 ms doubling up to 2 s", set_num<&Options::connect_retry>, get_num<&Options::connect_retry>},
+  {"command_timeout_ms", Ty::kInt, 0, kI32, "5000", "default deadline of a command, submit to reply (0 = none); a late reply is read and dropped", set_num<&Options::command_timeout_ms>, get_num<&Options::command_timeout_ms>},
+  {"socket_timeout_ms", Ty::kInt, 0, kI32, "0", "replace a connection that owes replies and read nothing for this long (0 = off)", set_num<&Options::socket_timeout_ms>, get_num<&Options::socket_timeout_ms>},
+  {"silence_timeout_ms", Ty::kInt, 0, kI32, "10000", "the default dead-connection rule: replace a connection that owes replies and read nothing for this long, once the command it must answer first is past its own deadline (a command without a deadline holds it off); 0 = off", set_num<&Options::silence_timeout_ms>, get_num<&Options::silence_timeout_ms>},
+  {"recv_buffer_size", Ty::kInt, 512, 64 << 20, "65536", "bytes per socket read", set_num<&Options::recv_buffer_size>, get_num<&Options::recv_buffer_size>},
+  {"tcp_keepalive_s", Ty::kInt, 0, 86400, "60", "TCP keepalive idle seconds, then 3 probes idle/3 apart (0 = off)", set_num<&Options::tcp_keepalive_s>, get_num<&Options::tcp_keepalive_s>},
+  {"tcp_nodelay", Ty::kBool, 0, 1, "1", "TCP_NODELAY on every connection", set_num<&Options::tcp_nodelay>, get_num<&Options::tcp_nodelay>},
+  {"max_bulk_len", Ty::kInt, 1, kI64, "536870912", "largest accepted bulk string (512 MiB); larger: JR_ETOOBIG", set_limit<&ReaderLimits::max_bulk_len>, get_limit<&ReaderLimits::max_bulk_len>},
+  {"max_elements", Ty::kInt, 1, kI32, "16777216", "largest accepted array (16 Mi elements); larger: JR_ETOOBIG", set_limit<&ReaderLimits::max_elements>, get_limit<&ReaderLimits::max_elements>},
+  {"max_reply_bytes", Ty::kInt, 64, kI64, "1073741824", "largest accepted reply as a whole (1 GiB); larger: JR_ETOOBIG", set_limit<&ReaderLimits::max_reply_bytes>, get_limit<&ReaderLimits::max_reply_bytes>},
+  {"max_queued", Ty::kInt, 1, kI32, "1048576", "most commands held: accepted and not completed, or timed out and still owed a reply; beyond: JR_EFULL", set_num<&Options::max_queued>, get_num<&Options::max_queued>},
+  {"max_queued_bytes", Ty::kInt, 1024, kI64, "1073741824", "most encoded bytes of those commands (1 GiB); beyond, or one command larger: JR_EFULL", set_num<&Options::max_queued_bytes>, get_num<&Options::max_queued_bytes>},
+  {"max_connections", Ty::kInt, 1, 100000, "10", "dedicated (pooled) connections per endpoint, for blocking commands and WATCH", set_num<&Options::max_connections>, get_num<&Options::max_connections>},
+  {"call_spin_us", Ty::kInt, 0, 10000, "100", "jr_client_call spins up to this long for its reply before it sleeps (0 = always sleep)", set_num<&Options::call_spin_us>, get_num<&Options::call_spin_us>},
+  {"loop_spin_us", Ty::kInt, 0, 10000, "100", "after a write the loop thread polls up to this long for the replies before it sleeps (0 = never)", set_num<&Options::loop_spin_us>, get_num<&Options::loop_spin_us>},
+  {"dispatch", Ty::kEnum, 0, 0, "loop", "loop: callbacks run on the loop thread; poll: queued for jr_dispatch (see jr_client_fd)", set_dispatch, get_dispatch},
+  {"ready_batch", Ty::kInt, 1, 1 << 20, "16", "while a read's replies are parsed, the ready hook runs each time this many completions are ready", set_num<&Options::ready_batch>, get_num<&Options::ready_batch>},
+  {"tls", Ty::kBool, 0, 1, "0", "TLS on every connection (rediss:// URLs set it); certificate and host name are verified", set_num<&Options::tls>, get_num<&Options::tls>},
+  {"tls_verify", Ty::kBool, 0, 1, "1", "0 disables certificate and host name verification (testing only)", set_num<&Options::tls_verify>, get_num<&Options::tls_verify>},
+  {"tls_ca_file", Ty::kString, 0, 0, "", "trusted CA certificates, a file (\"\": the system store)", set_str<&Options::tls_ca_file>, nullptr},
+  {"tls_ca_dir", Ty::kString, 0, 0, "", "trusted CA certificates, a directory (\"\": the system store)", set_str<&Options::tls_ca_dir>, nullptr},
+  {"tls_cert_file", Ty::kString, 0, 0, "", "client certificate (mutual TLS)", set_str<&Options::tls_cert_file>, nullptr},
+  {"tls_key_file", Ty::kString, 0, 0, "", "client private key (mutual TLS)", set_str<&Options::tls_key_file>, nullptr},
+  {"tls_server_name", Ty::kString, 0, 0, "", "name for SNI and verification (\"\": the endpoint's host)", set_str<&Options::tls_server_name>, nullptr},
+  {"read_from_replicas", Ty::kBool, 0, 1, "0", "in a cluster, read-only commands are spread over each slot's master and replicas (which may lag)", set_num<&Options::read_from_replicas>, get_num<&Options::read_from_replicas>},
+  {"cluster", Ty::kEnum, 0, 0, "auto", "auto: ask the first server with CLUSTER SLOTS once, ahead of the first command; no: never (standalone); yes: as auto, expecting a cluster", set_cluster, get_cluster},
+};
+// clang-format on
+
+}  // namespace
+
+const OptionSpec *option_specs(size_t *count) noexcept {
+  *count = sizeof kOptions / sizeof kOptions[0];
+  return kOptions;
+}
+
+const OptionSpec *find_option(std::string_view name) noexcept {
+  for (const OptionSpec &o : kOptions)
+    if (name == o.name) return &o;
+  return nullptr;
+}
+
+const char *OptionSpec::type_name() const noexcept {
+  switch (type) {
+    case Type::kInt:
+      return "int";
+    case Type::kBool:
+      return "bool";
+    case Type::kEnum:
+      return "enum";
+    case Type::kString:
+      break;
+  }
+  return "string";
+}
+
 int Options::set(const std::string &key, const std::string &value) {
-  if (key == "endpoint") {
-    Endpoint ep;
-    int rc = parse_endpoint(value, ep);
-    if (rc != JR_OK) return rc;
-    endpoints.push_back(ep);
-    return JR_OK;
-  }
-  if (key == "url") return set_url(value);
-  if (key == "username") {
-    username = value;
-    return JR_OK;
-  }
-  if (key == "password") {
-    password = value;
-    return JR_OK;
-  }
-  if (key == "client_name") {
-    if (value.find(' ') != std::string::npos) return JR_EINVAL;
-    client_name = value;
-    return JR_OK;
-  }
-  if (key == "tls_ca_file" || key == "tls_ca_dir" || key == "tls_cert_file" ||
-      key == "tls_key_file" || key == "tls_server_name") {
-    (key == "tls_ca_file"     ? tls_ca_file
-     : key == "tls_ca_dir"    ? tls_ca_dir
-     : key == "tls_cert_file" ? tls_cert_file
-     : key == "tls_key_file"  ? tls_key_file
-                              : tls_server_name) = value;
-    return JR_OK;
-  }
-  if (key == "cluster") {
-    if (value == "auto") {
-      cluster_mode = -1;
-    } else if (value == "no") {
-      cluster_mode = 0;
-    } else if (value == "yes") {
-      cluster_mode = 1;
-    } else {
-      return JR_EINVAL;
-    }
-    return JR_OK;
-  }
-  if (key == "dispatch") {
-    if (value == "loop") {
-      poll_mode = false;
-    } else if (value == "poll") {
-      poll_mode = true;
-    } else {
-      return JR_EINVAL;
-    }
-    return JR_OK;
-  }
+  const OptionSpec *o = find_option(key);
+  if (o == nullptr) return JR_ENOENT;
+  if (!o->numeric()) return o->set(*this, 0, value);
   int64_t v = 0;
-  if (!parse_int(value, v)) {
-    // Keep unknown keys distinguishable from bad values.
-    static const char *const kNumeric[] = {"database",          "connect_timeout_ms",
-                                           "connect_retry",     "command_timeout_ms",
-                                           "socket_timeout_ms", "recv_buffer_size",
-                                           "tcp_keepalive_s",   "tcp_nodelay",
-                                           "max_bulk_len",      "max_elements",
-                                           "max_reply_bytes",   "max_queued",
-                                           "max_connections",   "tls",
-                                           "tls_verify",        "call_spin_us",
-                                           "loop_spin_us",      "ready_batch"};
-    for (const char *k : kNumeric)
-      if (key == k) return JR_EINVAL;
-    if (key == "silence_timeout_ms") return JR_EINVAL;
-    return JR_ENOENT;
-  }
+  if (!parse_int(value, v)) return JR_EINVAL;
   return set_int(key, v);
 }
 
 int Options::set_int(const std::string &key, int64_t v) {
-  auto in = [&](int64_t lo, int64_t hi) { return v >= lo && v <= hi; };
-  if (key == "database") {
-    if (!in(0, INT32_MAX)) return JR_EINVAL;
-    database = static_cast<int>(v);
-  } else if (key == "connect_timeout_ms") {
-    if (!in(1, INT32_MAX)) return JR_EINVAL;
-    connect_timeout_ms = v;
-  } else if (key == "connect_retry") {
-    if (!in(0, 1000)) return JR_EINVAL;
-    connect_retry = static_cast<int>(v);
-  } else if (key == "command_timeout_ms") {
-    if (!in(0, INT32_MAX)) return JR_EINVAL;
-    command_timeout_ms = v;
-  } else if (key == "socket_timeout_ms") {
-    if (!in(0, INT32_MAX)) return JR_EINVAL;
-    socket_timeout_ms = v;
-  } else if (key == "silence_timeout_ms") {
-    if (!in(0, INT32_MAX)) return JR_EINVAL;
-    silence_timeout_ms = v;
-  } else if (key == "recv_buffer_size") {
-    if (!in(512, 64 << 20)) return JR_EINVAL;
-    recv_buffer_size = static_cast<size_t>(v);
-  } else if (key == "tcp_keepalive_s") {
-    if (!in(0, 86400)) return JR_EINVAL;
-    tcp_keepalive_s = static_cast<int>(v);
-  } else if (key == "tcp_nodelay") {
-    if (!in(0, 1)) return JR_EINVAL;
-    tcp_nodelay = v != 0;
-  } else if (key == "max_bulk_len") {
-    if (!in(1, INT64_MAX)) return JR_EINVAL;
-    limits.max_bulk_len = v;
-  } else if (key == "max_elements") {
-    if (!in(1, INT32_MAX)) return JR_EINVAL;
-    limits.max_elements = v;
-  } else if (key == "max_reply_bytes") {
-    if (!in(64, INT64_MAX)) return JR_EINVAL;
-    limits.max_reply_bytes = static_cast<size_t>(v);
-  } else if (key == "read_from_replicas") {
-    if (!in(0, 1)) return JR_EINVAL;
-    read_from_replicas = v != 0;
-  } else if (key == "tls") {
-    if (!in(0, 1)) return JR_EINVAL;
-    tls = v != 0;
-  } else if (key == "tls_verify") {
-    if (!in(0, 1)) return JR_EINVAL;
-    tls_verify = v != 0;
-  } else if (key == "max_connections") {
-    if (!in(1, 100000)) return JR_EINVAL;
-    max_connections = static_cast<int>(v);
-  } else if (key == "max_queued_bytes") {
-    if (!in(1024, INT64_MAX)) return JR_EINVAL;
-    max_queued_bytes = v;
-  } else if (key == "max_queued") {
-    if (!in(1, INT32_MAX)) return JR_EINVAL;
-    max_queued = v;
-  } else if (key == "call_spin_us") {
-    if (!in(0, 10000)) return JR_EINVAL;
-    call_spin_us = v;
-  } else if (key == "ready_batch") {
-    if (!in(1, 1 << 20)) return JR_EINVAL;
-    ready_batch = static_cast<size_t>(v);
-  } else if (key == "loop_spin_us") {
-    if (!in(0, 10000)) return JR_EINVAL;
-    loop_spin_us = v;
-  } else if (key == "endpoint" || key == "url" || key == "username" || key == "password" ||
-             key == "client_name" || key == "dispatch" || key == "cluster" ||
-             key == "tls_ca_file" || key == "tls_ca_dir" || key == "tls_cert_file" ||
-             key == "tls_key_file" || key == "tls_server_name") {
-    return JR_EINVAL;  // string keys
-  } else {
-    return JR_ENOENT;
-  }
-  return JR_OK;
+  const OptionSpec *o = find_option(key);
+  if (o == nullptr) return JR_ENOENT;
+  if (!o->numeric() || v < o->min || v > o->max) return JR_EINVAL;
+  return o->set(*this, v, std::string());
 }
 
 }  // namespace jr

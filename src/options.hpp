@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "jr/jr.h"
@@ -66,6 +67,23 @@ struct Options {
   int set_int(const std::string &key, int64_t value);
   int set_url(const std::string &url);
 };
+
+// Every key of jr_options_set / jr_options_set_int, one row each (the table
+// is in options.cpp). Also behind jr_options_describe and docs/api.md.
+struct OptionSpec {
+  enum class Type : uint8_t { kInt, kBool, kString, kEnum };
+  const char *name;
+  Type type;
+  int64_t min, max;  // kInt, kBool: the accepted range
+  const char *def;   // the default as jr_options_set takes it ("" none)
+  const char *doc;   // one line
+  int (*set)(Options &o, int64_t n, const std::string &s);  // n in range
+  std::string (*get)(const Options &o);  // the value as text; nullptr for strings
+  [[nodiscard]] bool numeric() const noexcept { return type == Type::kInt || type == Type::kBool; }
+  [[nodiscard]] const char *type_name() const noexcept;  // "int", "bool", "string", "enum"
+};
+const OptionSpec *option_specs(size_t *count) noexcept;
+const OptionSpec *find_option(std::string_view name) noexcept;
 
 }  // namespace jr
 

@@ -67,7 +67,7 @@ typedef uint64_t jr_req_id;           /* names a submitted command for jr_cancel
  * error certainly did NOT reach the server (so it is safe to retry). */
 #define JR_OK 0
 #define JR_EINVAL (-1)        /* invalid argument; nothing sent */
-#define JR_ENOMEM (-2)        /* out of memory; nothing sent */
+#define JR_ENOMEM (-2)        /* out of memory; refused: not sent; completion: may have run */
 #define JR_ECLOSED (-3)       /* client closed or draining; not sent */
 #define JR_ECONNECT (-4)      /* could not connect to any endpoint; not sent */
 #define JR_ECONNLOST (-5)     /* connection lost after the write; may have run */
@@ -80,7 +80,7 @@ typedef uint64_t jr_req_id;           /* names a submitted command for jr_cancel
 #define JR_EABANDONED (-12)   /* cancelled after the write; may have run */
 #define JR_EAUTH (-13)        /* AUTH / SELECT / connect commands failed; not sent */
 #define JR_ESHUTDOWN (-14)    /* client freed while in flight; may have run */
-#define JR_EMISUSE (-15)      /* API called in a way it forbids (e.g. from a callback) */
+#define JR_EMISUSE (-15)      /* API called in a way it forbids (e.g. from a callback); not sent */
 #define JR_ENOENT (-16)       /* no such request (already completed) / unknown key */
 #define JR_EINTERNAL (-17)    /* bug in libjr; please report */
 #define JR_EFULL (-18)        /* queue limit reached; not sent */
@@ -98,9 +98,21 @@ JR_API const char *jr_strerror(int code);
 /* Returns: the code's name ("JR_ECONNLOST"), or "JR_E?" for unknown codes.
  * Thread: any. Since: 0.1 */
 JR_API const char *jr_err_name(int code);
-/* Returns: 1 if a command that failed with `code` certainly was not sent to
- * the server (safe to retry), 0 if it may have run (or code is not an error).
- * Thread: any. Since: 0.1 */
+/* Answers for a command that ended with `code` (its callback's status, or
+ * what jr_client_submit, jr_client_call or another call that takes a
+ * command returned for it): 1 if that command certainly did not run on the
+ * server (it was never sent, or its transaction was not executed:
+ * JR_EDISCARDED, JR_EWATCH), so a retry cannot run it twice; 0 if it may
+ * have run. Also 0 for every code that is no command's outcome: JR_OK,
+ * positive and unknown codes, JR_ENOENT (from jr_cancel and
+ * jr_options_set), JR_ETLS (from jr_client_new); the question does not
+ * apply, and 0 is the answer that never invites a retry. Codes with 1:
+ * JR_EINVAL, JR_ECLOSED, JR_ECONNECT, JR_EQUEUETIMEOUT, JR_EREFUSED,
+ * JR_ECANCELED, JR_EAUTH, JR_EMISUSE (a call made where it is forbidden
+ * sends nothing), JR_EFULL, JR_EDISCARDED, JR_EWATCH, JR_EPOOLTIMEOUT,
+ * JR_ECROSSSLOT, JR_ECLUSTER, JR_EFORKED. JR_ENOMEM is 0: a refused submit
+ * sent nothing, but a command completes with it when its reply could not
+ * be stored, after the write. Thread: any. Since: 0.1 */
 JR_API int jr_err_unsent(int code);
 
 /* ---- Version ------------------------------------------------------------ */
@@ -114,7 +126,9 @@ JR_API const char *jr_version_string(void);
 /* ---- Options -------------------------------------------------------------
  *
  * Keys (string values through jr_options_set, numbers through
- * jr_options_set_int; either setter accepts a number written as text):
+ * jr_options_set_int; either setter accepts a number written as text). One
+ * table inside libjr defines them all (type, range, default, doc):
+ * jr_options_describe reads it, and docs/api.md lists each key's range.
  *
  *   endpoint            add one endpoint: "host:port", "[v6addr]:port",
  *                       "host" (port 6379), or a unix socket path (contains
@@ -196,8 +210,10 @@ JR_API const char *jr_version_string(void);
  *                       URLs set it). The server certificate and host name
  *                       (or IP address) are verified by default.
  *   tls_verify          0 disables verification (testing only).
- *   tls_ca_file, tls_ca_dir   trusted CAs (default: the system store).
- *   tls_cert_file, tls_key_file   client certificate (mutual TLS).
+ *   tls_ca_file         trusted CAs, a file (default: the system store).
+ *   tls_ca_dir          trusted CAs, a directory (default: the system store).
+ *   tls_cert_file       client certificate (mutual TLS).
+ *   tls_key_file        its private key.
  *   tls_server_name     name for SNI and verification instead of the
  *                       endpoint's host. A failed handshake (untrusted or
  *                       wrong certificate, or a server that refuses the
@@ -218,13 +234,32 @@ JR_API const char *jr_version_string(void);
  *                       (never: a standalone server, no probe), "yes"
  *                       (same probe as auto; states the expectation).
  *
- * Returns: 0, JR_EINVAL (bad value or NULL), JR_ENOENT (unknown key),
+ * Numeric values are decimal digits with an optional '-' (no blanks, no
+ * '+'); bool keys take 0 or 1. An empty string is a valid value only for
+ * username, password, client_name and the tls_* string keys ("" means
+ * none, the default).
+ *
+ * Returns: 0, JR_EINVAL (a known key with a bad value: not a number, out of
+ * the key's range, a word the key does not take, a number for a string key;
+ * or a NULL argument), JR_ENOENT (unknown key; never for a bad value),
  * JR_ENOMEM. Ownership: strings are copied. Thread: one thread at a time per
  * jr_options. Since: 0.1 */
 JR_API jr_options *jr_options_new(void);
 JR_API void jr_options_free(jr_options *opts); /* NULL is a no-op */
 JR_API int jr_options_set(jr_options *opts, const char *key, const char *value);
 JR_API int jr_options_set_int(jr_options *opts, const char *key, int64_t value);
+
+/* Describes option key number `index` (0, 1, ... up to the first
+ * JR_ENOENT), from the one table behind jr_options_set: its name; its type,
+ * "int", "bool" (0 or 1), "string" or "enum" (one of a few words, named in
+ * the doc); for int and bool the range jr_options_set_int accepts, min..max
+ * (0..0 otherwise); the default as jr_options_set takes it ("" when there is
+ * none); one line of doc. For bindings that check their typed options
+ * against the library. Any out pointer may be NULL. Returns: 0, JR_ENOENT
+ * (index past the last key). Ownership: the strings are static.
+ * Thread: any. Since: 0.1 */
+JR_API int jr_options_describe(size_t index, const char **name, const char **type, int64_t *min,
+                               int64_t *max, const char **def, const char **doc);
 
 /* Adds a command sent on every new connection after AUTH and before SELECT
  * (the seed's "connection handler"), e.g. CLIENT SETINFO. An error reply

@@ -8,8 +8,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -1161,4 +1164,440 @@ TEST(BackPressure, QueuedBytesBoundTheMemoryWhileTheServerStalls) {
     value[0] = static_cast<char>('a' + i % 26);
     EXPECT_EQ(call(c, {"GET", "mem:" + std::to_string(i)}).str(), value) << i;
   }
+}
+
+// ---- Extreme integer arguments (issue 11, item 4) ----------------------------------------
+
+namespace {
+
+int64_t ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               t0)
+      .count();
+}
+
+// One way to submit a PING with a given timeout through one of the calls
+// that take a timeout_ms; its completion goes to rec's token.
+using TimedSubmit = std::function<int(jr_client *, int64_t, Recorder &, size_t)>;
+
+std::vector<std::pair<const char *, TimedSubmit>> timed_submits(const std::string &endpoint) {
+  static const char *ping[] = {"PING"};
+  std::vector<std::pair<const char *, TimedSubmit>> v;
+  v.emplace_back("jr_client_submit", [](jr_client *c, int64_t t, Recorder &rec, size_t tok) {
+    return submit(c, {"PING"}, rec, tok, t);
+  });
+  v.emplace_back("jr_db_submit", [](jr_client *c, int64_t t, Recorder &rec, size_t tok) {
+    jr_db *db = nullptr;
+    EXPECT_EQ(jr_db_new(c, 0, &db), JR_OK);
+    return submit(db, {"PING"}, rec, tok, t);  // the client frees the view
+  });
+  v.emplace_back("jr_client_call", [](jr_client *c, int64_t t, Recorder &rec, size_t tok) {
+    // Blocks until the reply: from a thread of its own, reported as if
+    // it had been a callback.
+    void *ud = rec.expect(tok);
+    std::thread([c, t, ud] {
+      jr_reply *r = nullptr;
+      int rc = jr_client_call(c, 1, ping, nullptr, t, &r);
+      Recorder::cb(ud, rc, r);
+      jr_reply_free(r);
+    }).detach();
+    return JR_OK;
+  });
+  v.emplace_back("jr_multi_exec", [](jr_client *c, int64_t t, Recorder &rec, size_t tok) {
+    jr_multi *m = nullptr;
+    EXPECT_EQ(jr_multi_new(c, -1, &m), JR_OK);
+    EXPECT_EQ(jr_multi_add(
+                  m, 1, ping, nullptr, [](void *, int, const jr_reply *) {}, nullptr),
+              JR_OK);
+    void *ud = rec.expect(tok);
+    int rc = jr_multi_exec(m, t, Recorder::cb, ud);
+    if (rc != JR_OK) rec.refused();
+    return rc;
+  });
+  v.emplace_back("jr_watch_submit", [](jr_client *c, int64_t t, Recorder &rec, size_t tok) {
+    jr_watch *w = nullptr;
+    const char *keys[] = {"t:extreme:w"};
+    EXPECT_EQ(jr_watch_new(c, -1, 1, keys, nullptr, &w), JR_OK);
+    void *ud = rec.expect(tok);
+    int rc = jr_watch_submit(w, 1, ping, nullptr, t, Recorder::cb, ud);
+    if (rc != JR_OK) rec.refused();
+    return rc;  // the client releases the watch
+  });
+  v.emplace_back(
+      "jr_client_submit_to", [endpoint](jr_client *c, int64_t t, Recorder &rec, size_t tok) {
+        void *ud = rec.expect(tok);
+        int rc = jr_client_submit_to(c, endpoint.c_str(), 1, ping, nullptr, t, Recorder::cb, ud);
+        if (rc != JR_OK) rec.refused();
+        return rc;
+      });
+  v.emplace_back("jr_client_submit_all_masters",
+                 [](jr_client *c, int64_t t, Recorder &rec, size_t tok) {
+                   void *ud = rec.expect(tok);
+                   int rc = jr_client_submit_all_masters(c, 1, ping, nullptr, t, Recorder::cb, ud);
+                   if (rc != JR_OK) rec.refused();
+                   return rc;
+                 });
+  return v;
+}
+
+}  // namespace
+
+// A timeout of INT64_MAX made now + timeout wrap negative; armed as the
+// client's next deadline it kept every later deadline from firing: a 50 ms
+// command behind a sleeping server waited for the server instead.
+TEST_F(ClientTest, HugeTimeoutDoesNotDisableLaterDeadlines) {
+  for (auto &[name, how] : timed_submits(server_->endpoint())) {
+    auto o = opts();
+    o.set("cluster", "no");
+    Recorder rec;  // outlives the client (its callbacks)
+    ClientPtr c(o);
+    ASSERT_TRUE(call(c, {"PING"}).ok());
+    ASSERT_EQ(submit(c, {"DEBUG", "SLEEP", "0.6"}, rec, 0, 0), JR_OK);
+    const int64_t huge[] = {INT64_MAX, INT64_MAX - 1, INT64_MAX / 2 + 1};
+    for (size_t i = 0; i < 3; i++) ASSERT_EQ(how(c, huge[i], rec, 1 + i), JR_OK) << name;
+    auto t0 = std::chrono::steady_clock::now();
+    ASSERT_EQ(submit(c, {"PING"}, rec, 100, 50), JR_OK);
+    EXPECT_TRUE(eventually([&] { return rec.get(100).count == 1; }, 400))
+        << name << ": a 50 ms deadline after a timeout of INT64_MAX did not fire";
+    EXPECT_EQ(rec.get(100).status, JR_ETIMEDOUT) << name << " " << jr_err_name(rec.get(100).status);
+    EXPECT_LT(ms_since(t0), 400) << name;
+    ASSERT_TRUE(rec.wait_all(5000)) << name;
+    EXPECT_EQ(rec.duplicates(), 0u) << name;
+    // The huge ones had no deadline in effect: the sleep ended, they ran.
+    for (size_t tok : {1, 2, 3}) {
+      int st = rec.get(tok).status;
+      EXPECT_TRUE(st == JR_OK || (st == JR_ECLUSTER && std::strstr(name, "all_masters")))
+          << name << " " << jr_err_name(st);
+    }
+  }
+}
+
+// The same on a pooled connection: a BLPOP with a timeout of INT64_MAX, then
+// one with 50 ms, which must still time out (its connection is closed).
+TEST_F(ClientTest, HugeTimeoutOnABlockingCommandDoesNotDisableLaterDeadlines) {
+  auto o = opts();
+  o.set("cluster", "no");
+  Recorder rec;
+  ClientPtr c(o);
+  ASSERT_EQ(submit(c, {"BLPOP", "t:extreme:q1", "0"}, rec, 0, INT64_MAX), JR_OK);
+  ASSERT_EQ(submit(c, {"BLPOP", "t:extreme:q2", "0"}, rec, 1, 50), JR_OK);
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(eventually([&] { return rec.get(1).count == 1; }, 2000))
+      << "a BLPOP with 50 ms never timed out";
+  EXPECT_EQ(rec.get(1).status, JR_ETIMEDOUT) << jr_err_name(rec.get(1).status);
+  EXPECT_LT(ms_since(t0), 2000);
+  // The first still waits: no deadline in effect.
+  EXPECT_EQ(rec.get(0).count, 0);
+  ASSERT_TRUE(call(c, {"RPUSH", "t:extreme:q1", "x"}).ok());
+  ASSERT_TRUE(rec.wait_all(5000));
+  EXPECT_EQ(rec.get(0).status, JR_OK);
+}
+
+// Every timeout_ms the header names: < 0 the default (command_timeout_ms,
+// here 150 ms), INT64_MIN included; 0 none; 1 one millisecond; INT64_MAX
+// none in effect.
+TEST_F(ClientTest, TimeoutArgumentExtremes) {
+  auto o = opts();
+  o.set("cluster", "no").set_int("command_timeout_ms", 150);
+  Recorder rec;
+  ClientPtr c(o);
+  ASSERT_TRUE(call(c, {"PING"}).ok());
+  ASSERT_EQ(submit(c, {"DEBUG", "SLEEP", "0.5"}, rec, 0, 0), JR_OK);
+  const int64_t values[] = {INT64_MAX, INT64_MIN, -1, 0, 1, INT64_MIN + 1, -2};
+  const int expect[] = {JR_OK,        JR_ETIMEDOUT, JR_ETIMEDOUT, JR_OK,
+                        JR_ETIMEDOUT, JR_ETIMEDOUT, JR_ETIMEDOUT};
+  for (size_t i = 0; i < 7; i++) ASSERT_EQ(submit(c, {"PING"}, rec, 1 + i, values[i]), JR_OK);
+  // The ones with a deadline fire long before the sleep ends.
+  EXPECT_TRUE(eventually([&] { return rec.done() >= 5; }, 450)) << rec.done();
+  ASSERT_TRUE(rec.wait_all(5000));
+  for (size_t i = 0; i < 7; i++)
+    EXPECT_EQ(rec.get(1 + i).status, expect[i])
+        << "timeout_ms " << values[i] << ": " << jr_err_name(rec.get(1 + i).status);
+  // jr_client_call and jr_db_call alike.
+  jr_db *db = nullptr;
+  ASSERT_EQ(jr_db_new(c, 0, &db), JR_OK);
+  for (int64_t t : {INT64_MAX, INT64_MIN, int64_t{-1}, int64_t{0}, int64_t{1}}) {
+    EXPECT_EQ(call(c, {"PING"}, t).str(), "PONG") << t;
+    EXPECT_EQ(call(db, {"PING"}, t).str(), "PONG") << t;
+  }
+  jr_db_free(db);
+}
+
+// jr_client_drain(c, INT64_MAX) waited for nothing: the chrono conversion
+// overflowed and it returned JR_ETIMEDOUT at once.
+TEST_F(ClientTest, DrainTimeoutExtremes) {
+  struct Case {
+    int64_t timeout;
+    int expect;
+  };
+  for (Case k : {Case{INT64_MAX, JR_OK}, Case{INT64_MAX - 1, JR_OK}, Case{INT64_MIN, JR_OK},
+                 Case{-1, JR_OK}, Case{0, JR_ETIMEDOUT}, Case{1, JR_ETIMEDOUT}}) {
+    auto o = opts();
+    o.set("cluster", "no");
+    Recorder rec;  // outlives the client (its callbacks)
+    ClientPtr c(o);
+    ASSERT_TRUE(call(c, {"PING"}).ok());
+    ASSERT_EQ(submit(c, {"DEBUG", "SLEEP", "0.3"}, rec, 0, 0), JR_OK);
+    auto t0 = std::chrono::steady_clock::now();
+    int rc = jr_client_drain(c, k.timeout);
+    int64_t took = ms_since(t0);
+    EXPECT_EQ(rc, k.expect) << "drain(" << k.timeout << "): " << jr_err_name(rc);
+    if (k.expect == JR_OK) {
+      EXPECT_EQ(rec.done(), 1u) << "drain(" << k.timeout << ") returned before the command";
+      EXPECT_GE(took, 200) << k.timeout;
+    } else {
+      EXPECT_LT(took, 200) << k.timeout;
+    }
+    EXPECT_EQ(submit(c, {"PING"}, rec, 1), JR_ECLOSED);
+    ASSERT_TRUE(rec.wait_all(5000));
+  }
+}
+
+// Lengths and counts at SIZE_MAX (or any that no object can have, or that
+// the queue limit refuses) are refused at once, before anything is read or
+// allocated: encoded_size wrapped and the copy ran past the argument.
+TEST_F(ClientTest, SizeArgumentExtremes) {
+  auto o = opts();
+  o.set("cluster", "no");
+  Recorder rec;
+  ClientPtr c(o);
+  const char *ping[] = {"PING", nullptr};
+  const char *echo[] = {"ECHO", "x"};
+  auto noop = [](void *, int, const jr_reply *) {};
+  // argc SIZE_MAX: the NULL entry stops the scan.
+  EXPECT_EQ(jr_client_submit(c, SIZE_MAX, ping, nullptr, -1, noop, nullptr, nullptr), JR_EINVAL);
+  jr_reply *r = nullptr;
+  EXPECT_EQ(jr_client_call(c, SIZE_MAX, ping, nullptr, -1, &r), JR_EINVAL);
+  for (size_t huge : {SIZE_MAX, SIZE_MAX - 1, SIZE_MAX / 2 + 1}) {
+    const size_t lens[] = {4, huge};
+    SCOPED_TRACE(huge);
+    EXPECT_EQ(jr_client_submit(c, 2, echo, lens, -1, noop, nullptr, nullptr), JR_EINVAL);
+    EXPECT_EQ(jr_client_call(c, 2, echo, lens, -1, &r), JR_EINVAL);
+    jr_db *db = nullptr;
+    ASSERT_EQ(jr_db_new(c, 0, &db), JR_OK);
+    EXPECT_EQ(jr_db_submit(db, 2, echo, lens, -1, noop, nullptr, nullptr), JR_EINVAL);
+    EXPECT_EQ(jr_db_call(db, 2, echo, lens, -1, &r), JR_EINVAL);
+    jr_db_free(db);
+    jr_multi *m = nullptr;
+    ASSERT_EQ(jr_multi_new(c, -1, &m), JR_OK);
+    EXPECT_EQ(jr_multi_add(m, 2, echo, lens, noop, nullptr), JR_EINVAL);
+    jr_multi_discard(m);
+    const char *keys[] = {"k", "x"};
+    jr_watch *w = nullptr;
+    EXPECT_EQ(jr_watch_new(c, -1, 2, keys, lens, &w), JR_EINVAL);
+    EXPECT_EQ(jr_watch_new(c, -1, SIZE_MAX, ping, nullptr, &w), JR_EINVAL);
+    EXPECT_EQ(w, nullptr);
+    EXPECT_EQ(jr_client_submit_to(c, server_->endpoint().c_str(), 2, echo, lens, -1, noop, nullptr),
+              JR_EINVAL);
+    EXPECT_EQ(jr_client_submit_all_masters(c, 2, echo, lens, -1, noop, nullptr), JR_EINVAL);
+    jr_sub *s = nullptr;
+    ASSERT_EQ(jr_sub_new(
+                  c, [](void *, int, const jr_reply *) {}, nullptr, &s),
+              JR_OK);
+    EXPECT_EQ(jr_sub_subscribe(s, JR_SUB_CHANNELS, 2, echo, lens), JR_EINVAL);
+    EXPECT_EQ(jr_sub_unsubscribe(s, JR_SUB_CHANNELS, 2, echo, lens), JR_EINVAL);
+    EXPECT_EQ(jr_sub_ping(s, "x", huge), JR_EINVAL);
+    jr_sub_free(s);
+    OptionsPtr oc;
+    EXPECT_EQ(jr_options_add_connect_command(oc.o, 2, echo, lens), JR_EINVAL);
+    EXPECT_EQ(jr_options_add_connect_command(oc.o, SIZE_MAX, ping, nullptr), JR_EINVAL);
+    EXPECT_EQ(jr_refusal_reason("SELECT", huge), nullptr);
+  }
+  // A length an object may have but the queue limit (max_queued_bytes,
+  // 1 GiB here) refuses: JR_EFULL before anything is copied (echo[1] is
+  // one byte long: reading more would be a bug).
+  const size_t big[] = {4, size_t{1} << 40};
+  EXPECT_EQ(jr_client_submit(c, 2, echo, big, -1, noop, nullptr, nullptr), JR_EFULL);
+  EXPECT_EQ(jr_client_call(c, 2, echo, big, -1, &r), JR_EFULL);
+  jr_multi *m = nullptr;
+  ASSERT_EQ(jr_multi_new(c, -1, &m), JR_OK);
+  EXPECT_EQ(jr_multi_add(m, 2, echo, big, noop, nullptr), JR_EFULL);
+  jr_multi_discard(m);
+  EXPECT_EQ(jr_client_submit_to(c, server_->endpoint().c_str(), 2, echo, big, -1, noop, nullptr),
+            JR_EFULL);
+  const char *wkeys[] = {"k", "x"};
+  jr_watch *w = nullptr;
+  EXPECT_EQ(jr_watch_new(c, -1, 2, wkeys, big, &w), JR_EFULL);
+  // Other counts: jr_dispatch in loop mode, jr_reply_element, jr_cancel.
+  EXPECT_EQ(jr_dispatch(c, SIZE_MAX), 0u);
+  Result arr = call(c, {"ECHO", "x"});
+  EXPECT_EQ(jr_reply_element(arr.reply.get(), SIZE_MAX), nullptr);
+  for (jr_req_id id : {jr_req_id{0}, jr_req_id{1}, UINT64_MAX, UINT64_MAX - 1})
+    EXPECT_EQ(jr_cancel(c, id), JR_ENOENT) << id;
+  // Nothing ran, nothing called back; the client still works.
+  EXPECT_EQ(call(c, {"PING"}).str(), "PONG");
+  EXPECT_EQ(rec.done(), 0u);
+}
+
+// The int arguments: database numbers and jr_sub_subscribe's kind.
+TEST_F(ClientTest, IntArgumentExtremes) {
+  auto o = opts();
+  o.set("cluster", "no");
+  ClientPtr c(o);
+  jr_db *db = nullptr;
+  for (int bad : {INT_MIN, INT_MIN + 1, -1}) {
+    EXPECT_EQ(jr_db_new(c, bad, &db), JR_EINVAL) << bad;
+    EXPECT_EQ(db, nullptr);
+  }
+  // A number the server rejects: its commands get the server's error.
+  ASSERT_EQ(jr_db_new(c, INT_MAX, &db), JR_OK);
+  Result r = call(db, {"PING"});
+  EXPECT_EQ(r.status, JR_OK);
+  EXPECT_EQ(r.type(), JR_REPLY_ERROR) << r.str();
+  jr_db_free(db);
+  // jr_multi_new / jr_watch_new: any negative db is the default one.
+  for (int d : {INT_MIN, -1}) {
+    jr_multi *m = nullptr;
+    ASSERT_EQ(jr_multi_new(c, d, &m), JR_OK);
+    Recorder rec;
+    const char *ping[] = {"PING"};
+    ASSERT_EQ(jr_multi_add(m, 1, ping, nullptr, Recorder::cb, rec.expect(0)), JR_OK);
+    ASSERT_EQ(jr_multi_exec(m, -1, nullptr, nullptr), JR_OK);
+    ASSERT_TRUE(rec.wait_all());
+    EXPECT_EQ(rec.get(0).text, "PONG") << d;
+  }
+  {
+    jr_multi *m = nullptr;
+    ASSERT_EQ(jr_multi_new(c, INT_MAX, &m), JR_OK);
+    Recorder rec;
+    const char *ping[] = {"PING"};
+    ASSERT_EQ(jr_multi_add(m, 1, ping, nullptr, Recorder::cb, rec.expect(0)), JR_OK);
+    ASSERT_EQ(jr_multi_exec(m, -1, nullptr, nullptr), JR_OK);
+    ASSERT_TRUE(rec.wait_all());
+    EXPECT_EQ(rec.get(0).type, JR_REPLY_ERROR) << rec.get(0).text;
+  }
+  jr_sub *s = nullptr;
+  ASSERT_EQ(jr_sub_new(
+                c, [](void *, int, const jr_reply *) {}, nullptr, &s),
+            JR_OK);
+  const char *names[] = {"t:extreme:ch"};
+  for (int kind : {INT_MIN, -1, 3, INT_MAX}) {
+    EXPECT_EQ(jr_sub_subscribe(s, kind, 1, names, nullptr), JR_EINVAL) << kind;
+    EXPECT_EQ(jr_sub_unsubscribe(s, kind, 1, names, nullptr), JR_EINVAL) << kind;
+  }
+  EXPECT_EQ(jr_sub_subscribe(s, JR_SUB_CHANNELS, SIZE_MAX, nullptr, nullptr), JR_EINVAL);
+  jr_sub_free(s);
+}
+
+// Every int and bool option at both ends of its range (from the option
+// table): a client made with it still answers, nothing hangs or overflows.
+// TLS on a plain server and a 1 ms connect timeout may fail to connect,
+// but must say so (JR_ECONNECT / JR_ETIMEDOUT...) rather than hang.
+TEST_F(ClientTest, EveryIntOptionAtTheEndsOfItsRange) {
+  const char *name = nullptr, *type = nullptr;
+  int64_t min = 0, max = 0;
+  size_t tried = 0;
+  for (size_t i = 0; jr_options_describe(i, &name, &type, &min, &max, nullptr, nullptr) == JR_OK;
+       i++) {
+    std::string t = type;
+    if (t != "int" && t != "bool") continue;
+    for (int64_t v : {min, max}) {
+      SCOPED_TRACE(std::string(name) + "=" + std::to_string(v));
+      auto o = opts();
+      o.set("cluster", "no").set_int(name, v);
+      if (std::string(name) != "connect_timeout_ms") o.set_int("connect_timeout_ms", 2000);
+      ClientPtr c(o);
+      ASSERT_NE(c.get(), nullptr);
+      auto t0 = std::chrono::steady_clock::now();
+      Result r = call(c, {"PING"}, 3000);
+      EXPECT_LT(ms_since(t0), 4000);
+      bool may_fail = (std::string(name) == "tls" && v == 1) ||
+                      (std::string(name) == "connect_timeout_ms" && v == 1);
+      if (may_fail) {
+        EXPECT_TRUE(r.status == JR_OK || r.status < 0) << jr_err_name(r.status);
+      } else if (std::string(name) == "database" && v == max) {
+        // A database the server does not have: its SELECT error reply.
+        EXPECT_EQ(r.type(), JR_REPLY_ERROR) << jr_err_name(r.status);
+      } else if (std::string(name) == "max_queued" && v == 1) {
+        EXPECT_EQ(r.str(), "PONG");
+        Recorder rec;
+        ASSERT_EQ(submit(c, {"DEBUG", "SLEEP", "0.05"}, rec, 0, 0), JR_OK);
+        EXPECT_EQ(submit(c, {"PING"}, rec, 1, 20), JR_EFULL);
+        ASSERT_TRUE(rec.wait_all(3000));
+        c.reset();
+      } else {
+        EXPECT_EQ(r.str(), "PONG") << jr_err_name(r.status);
+        // And a deadline still fires, from the option or the argument.
+        Recorder rec;
+        ASSERT_EQ(submit(c, {"DEBUG", "SLEEP", "0.2"}, rec, 0, 0), JR_OK);
+        ASSERT_EQ(submit(c, {"PING"}, rec, 1, 20), JR_OK);
+        ASSERT_TRUE(rec.wait_all(3000));
+        EXPECT_EQ(rec.get(1).status, JR_ETIMEDOUT) << jr_err_name(rec.get(1).status);
+        c.reset();
+      }
+      tried++;
+    }
+  }
+  EXPECT_GE(tried, 40u);
+}
+
+// jr_err_unsent against what the server saw: 1 only for outcomes whose
+// command never ran; 0 for codes that are no command's outcome (it was 1
+// for JR_ENOENT and JR_ETLS).
+TEST_F(ClientTest, ErrUnsentMatchesWhatTheServerRan) {
+  auto o = opts();
+  o.set("cluster", "no");
+  Recorder rec;
+  ClientPtr c(o);
+  ASSERT_TRUE(call(c, {"SET", "t:unsent", "0"}).ok());
+  // JR_ETIMEDOUT: 0, and right so: the command ran after its deadline.
+  ASSERT_EQ(submit(c, {"DEBUG", "SLEEP", "0.2"}, rec, 0, 0), JR_OK);
+  ASSERT_EQ(submit(c, {"INCR", "t:unsent"}, rec, 1, 20), JR_OK);
+  ASSERT_TRUE(rec.wait_all());
+  EXPECT_EQ(rec.get(1).status, JR_ETIMEDOUT);
+  EXPECT_EQ(jr_err_unsent(rec.get(1).status), 0);
+  EXPECT_EQ(call(c, {"GET", "t:unsent"}).str(), "1");
+  // JR_EMISUSE is an outcome (jr_client_call on the loop thread; the queued
+  // commands of a transaction whose WATCH was freed) and nothing ran: 1.
+  struct Ctx {
+    jr_client *c;
+    int rc = 0;
+  } ctx{c};
+  const char *incr[] = {"INCR", "t:unsent"};
+  const char *ping[] = {"PING"};
+  ASSERT_EQ(jr_client_submit(
+                c, 1, ping, nullptr, -1,
+                [](void *ud, int, const jr_reply *) {
+                  auto *x = static_cast<Ctx *>(ud);
+                  const char *argv[] = {"INCR", "t:unsent"};
+                  jr_reply *r = nullptr;
+                  x->rc = jr_client_call(x->c, 2, argv, nullptr, -1, &r);
+                  jr_reply_free(r);
+                },
+                &ctx, nullptr),
+            JR_OK);
+  EXPECT_TRUE(eventually([&] { return ctx.rc != 0; }));
+  EXPECT_EQ(ctx.rc, JR_EMISUSE);
+  EXPECT_EQ(jr_err_unsent(ctx.rc), 1);
+  EXPECT_EQ(call(c, {"GET", "t:unsent"}).str(), "1");
+  const char *keys[] = {"t:unsent"};
+  jr_watch *w = nullptr;
+  jr_multi *m = nullptr;
+  ASSERT_EQ(jr_watch_new(c, -1, 1, keys, nullptr, &w), JR_OK);
+  ASSERT_EQ(jr_watch_multi(w, &m), JR_OK);
+  ASSERT_EQ(jr_multi_add(m, 2, incr, nullptr, Recorder::cb, rec.expect(2)), JR_OK);
+  jr_watch_free(w);
+  EXPECT_EQ(jr_multi_exec(m, -1, nullptr, nullptr), JR_EMISUSE);
+  ASSERT_TRUE(rec.wait_all());
+  EXPECT_EQ(rec.get(2).status, JR_EMISUSE);
+  EXPECT_EQ(jr_err_unsent(rec.get(2).status), 1);
+  EXPECT_EQ(call(c, {"GET", "t:unsent"}).str(), "1");
+  // JR_ENOENT (jr_cancel of a finished command) and JR_ETLS (jr_client_new)
+  // are no command's outcome: 0.
+  jr_req_id id = 0;
+  ASSERT_EQ(jr_client_submit(c, 2, incr, nullptr, -1, Recorder::cb, rec.expect(3), &id), JR_OK);
+  ASSERT_TRUE(rec.wait_all());
+  int rc = jr_cancel(c, id);
+  EXPECT_EQ(rc, JR_ENOENT);
+  EXPECT_EQ(jr_err_unsent(rc), 0);
+  OptionsPtr bad;
+  bad.set("endpoint", server_->endpoint()).set_int("tls", 1).set("tls_ca_file", "/nonexistent");
+  jr_client *tc = nullptr;
+  rc = jr_client_new(bad.o, &tc);
+  EXPECT_EQ(rc, JR_ETLS);
+  EXPECT_EQ(jr_err_unsent(rc), 0);
+  OptionsPtr ob;
+  rc = jr_options_set(ob.o, "no_such_key", "1");
+  EXPECT_EQ(rc, JR_ENOENT);
+  EXPECT_EQ(jr_err_unsent(rc), 0);
 }

@@ -2,6 +2,14 @@
 // options and URL parsing, error table.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <climits>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
 #include <string>
 
 #include "commands.hpp"
@@ -9,6 +17,7 @@
 #include "jr/jr.h"
 #include "options.hpp"
 #include "reply.hpp"
+#include "saturate.hpp"
 
 namespace jr {
 bool table_is_sorted() noexcept;
@@ -42,6 +51,68 @@ TEST(Buffer, KeepsCapacityAcrossClear) {
   EXPECT_EQ(b.capacity(), cap);
   b.shrink(1);
   EXPECT_EQ(b.capacity(), 0u);
+}
+
+// Sizes a caller passes saturate: a length near SIZE_MAX made encoded_size
+// wrap to a few bytes (then the copy ran past the argument), grow(SIZE_MAX)
+// returned a pointer and shrank the buffer, and reserve's doubling wrapped
+// to 0 and never ended.
+TEST(Buffer, GrowAndEncodedSizeNeverWrap) {
+  Buffer b;
+  ASSERT_TRUE(b.append("x", 1));
+  for (size_t huge : {SIZE_MAX, SIZE_MAX - 1, size_t{PTRDIFF_MAX} + 1}) {
+    EXPECT_EQ(b.grow(huge), nullptr) << huge;
+    EXPECT_EQ(b.size(), 1u) << huge;
+    EXPECT_FALSE(b.reserve(huge)) << huge;
+  }
+  const char *argv[] = {"ECHO", "x"};
+  for (size_t huge : {SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - 30, size_t{PTRDIFF_MAX} + 1}) {
+    const size_t lens[] = {4, huge};
+    EXPECT_GE(jr::encoded_size(2, argv, lens), huge) << huge;
+    const size_t both[] = {huge, huge};
+    EXPECT_EQ(jr::encoded_size(2, argv, both), SIZE_MAX) << huge;
+  }
+  // A name that cannot be in the command table is not read at all.
+  EXPECT_EQ(jr_refusal_reason("SELECT", SIZE_MAX), nullptr);
+  EXPECT_EQ(jr_refusal_reason("SELECT", SIZE_MAX - 14), nullptr);
+  EXPECT_NE(jr_refusal_reason("SELECT", 6), nullptr);
+}
+
+TEST(Saturate, DeadlinesAndSizesClampInsteadOfWrapping) {
+  EXPECT_EQ(jr::sat_add(INT64_MAX, int64_t{1}), INT64_MAX);
+  EXPECT_EQ(jr::sat_add(int64_t{1}, INT64_MAX), INT64_MAX);
+  EXPECT_EQ(jr::sat_add(INT64_MIN, int64_t{-1}), INT64_MIN);
+  EXPECT_EQ(jr::sat_add(INT64_MAX, INT64_MIN), -1);
+  EXPECT_EQ(jr::sat_add(SIZE_MAX, size_t{1}), SIZE_MAX);
+  EXPECT_EQ(jr::sat_add(size_t{2}, size_t{3}), 5u);
+  const int64_t now = 123456789;
+  EXPECT_EQ(jr::deadline_after(now, INT64_MAX), INT64_MAX);
+  EXPECT_EQ(jr::deadline_after(now, INT64_MAX - now), INT64_MAX);
+  EXPECT_EQ(jr::deadline_after(now, 1), now + 1);
+  for (int64_t none : {int64_t{0}, int64_t{-1}, INT64_MIN})
+    EXPECT_EQ(jr::deadline_after(now, none), 0);
+  EXPECT_EQ(jr::ms_until(INT64_MAX, now), INT64_MAX - now);
+  EXPECT_EQ(jr::ms_until(INT64_MAX, INT64_MIN), INT64_MAX);
+  EXPECT_EQ(jr::ms_until(now, now + 5), 0);
+  EXPECT_EQ(jr::ms_until(INT64_MIN, INT64_MAX), 0);
+  // A wait a condition variable can add to now() without overflow.
+  for (int64_t ms : {INT64_MAX, INT64_MAX / 1000 + 1, int64_t{1} << 40}) {
+    auto t = std::chrono::steady_clock::now();
+    EXPECT_GT(t + jr::bounded_wait(ms), t) << ms;
+  }
+  EXPECT_EQ(jr::bounded_wait(INT64_MIN).count(), 0);
+  EXPECT_EQ(jr::bounded_wait(-1).count(), 0);
+  EXPECT_EQ(jr::bounded_wait(7).count(), 7);
+  // check_argv: NULLs and impossible lengths, never read past them.
+  const char *argv[] = {"PING", nullptr};
+  size_t enc = 0;
+  EXPECT_FALSE(jr::check_argv(SIZE_MAX, argv, nullptr, &enc));
+  EXPECT_FALSE(jr::check_argv(0, argv, nullptr, &enc));
+  EXPECT_FALSE(jr::check_argv(1, nullptr, nullptr, &enc));
+  const size_t bad[] = {size_t{PTRDIFF_MAX} + 1};
+  EXPECT_FALSE(jr::check_argv(1, argv, bad, &enc));
+  ASSERT_TRUE(jr::check_argv(1, argv, nullptr, &enc));
+  EXPECT_EQ(enc, 14u);  // *1\r\n$4\r\nPING\r\n
 }
 
 namespace {
@@ -404,6 +475,158 @@ TEST(Options, SilenceTimeoutAndKeepaliveAreOnByDefault) {
   EXPECT_EQ(jr_options_set_int(o, "silence_timeout_ms", 2500), JR_OK);
   EXPECT_EQ(o->o.silence_timeout_ms, 2500);
   EXPECT_EQ(jr_options_set_int(o, "tcp_keepalive_s", 0), JR_OK);  // off
+
+namespace {
+
+std::string read_source(const char *rel) {
+  std::ifstream f(std::string(JR_SOURCE_ROOT) + "/" + rel);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// The row of docs/api.md's option table for one key, as the table renders
+// it. On a mismatch the test prints every row: paste them into the docs.
+std::string doc_row(const char *name, const char *type, int64_t min, int64_t max, const char *def,
+                    const char *doc) {
+  std::string range;
+  if (std::string(type) == "int") range = std::to_string(min) + ".." + std::to_string(max);
+  if (std::string(type) == "bool") range = "0, 1";
+  std::string d = *def != '\0' ? "`" + std::string(def) + "`" : "";
+  return "| `" + std::string(name) + "` | " + type + " | " + range + " | " + d + " | " + doc + " |";
+}
+
+}  // namespace
+
+// One table (src/options.cpp) drives jr_options_set, jr_options_set_int,
+// jr_options_describe and the docs. Walk it: every key takes its default and
+// its range's ends, refuses what is outside (JR_EINVAL, never JR_ENOENT: that
+// is only for unknown keys), its default is what a new jr_options holds, and
+// it appears in jr.h and, row for row, in docs/api.md.
+TEST(Options, TableDrivesSettersAndDocs) {
+  std::string api = read_source("docs/api.md");
+  std::string header = read_source("include/jr/jr.h");
+  ASSERT_FALSE(api.empty()) << JR_SOURCE_ROOT "/docs/api.md";
+  ASSERT_FALSE(header.empty());
+  const jr::Options defaults;
+  std::string all_rows;
+  std::set<std::string> names;
+  size_t i = 0;
+  const char *name = nullptr, *type = nullptr, *def = nullptr, *doc = nullptr;
+  int64_t min = 0, max = 0;
+  for (; jr_options_describe(i, &name, &type, &min, &max, &def, &doc) == JR_OK; i++) {
+    SCOPED_TRACE(name);
+    ASSERT_TRUE(names.insert(name).second) << "key twice in the table";
+    const jr::OptionSpec *spec = jr::find_option(name);
+    ASSERT_NE(spec, nullptr);
+    std::string t = type;
+    ASSERT_TRUE(t == "int" || t == "bool" || t == "string" || t == "enum") << t;
+    EXPECT_GT(std::strlen(doc), 10u);
+    EXPECT_EQ(std::string(doc).find('\n'), std::string::npos);
+    jr_options *o = jr_options_new();
+    // The default is accepted, and it is what a new jr_options holds.
+    if (*def != '\0' || t != "string") {
+      EXPECT_EQ(jr_options_set(o, name, def), JR_OK) << def;
+    }
+    if (spec->get != nullptr) {
+      EXPECT_EQ(spec->get(defaults), def) << "default in the table";
+    }
+    for (const char *junk : {"abc", "1x", "x1", " 1", "1 ", "+1", "0x10", "1.5", "--1"}) {
+      int want = t == "string" ? JR_OK : JR_EINVAL;
+      if (t == "string" && (std::string(name) == "endpoint" || std::string(name) == "url")) {
+        want = jr_options_set(o, name, junk);  // an endpoint may be named "abc"
+        EXPECT_TRUE(want == JR_OK || want == JR_EINVAL);
+      }
+      if (std::string(name) == "client_name" && std::strchr(junk, ' ') != nullptr) want = JR_EINVAL;
+      EXPECT_EQ(jr_options_set(o, name, junk), want) << "'" << junk << "'";
+    }
+    bool empty_ok = t == "string" && std::string(name) != "endpoint" && std::string(name) != "url";
+    EXPECT_EQ(jr_options_set(o, name, ""), empty_ok ? JR_OK : JR_EINVAL) << "empty";
+    if (t == "int" || t == "bool") {
+      EXPECT_LE(min, max);
+      for (int64_t v : {min, max}) {
+        EXPECT_EQ(jr_options_set_int(o, name, v), JR_OK) << v;
+        EXPECT_EQ(jr_options_set(o, name, std::to_string(v).c_str()), JR_OK) << v;
+        EXPECT_EQ(spec->get(o->o), std::to_string(v));
+      }
+      // Every extreme of an int64_t: in range or JR_EINVAL.
+      for (int64_t v : {INT64_MIN, INT64_MIN + 1, int64_t{-1}, int64_t{0}, int64_t{1},
+                        int64_t{INT32_MAX}, int64_t{INT32_MAX} + 1, INT64_MAX - 1, INT64_MAX}) {
+        int want = v >= min && v <= max ? JR_OK : JR_EINVAL;
+        EXPECT_EQ(jr_options_set_int(o, name, v), want) << v;
+        EXPECT_EQ(jr_options_set(o, name, std::to_string(v).c_str()), want) << v;
+      }
+      if (min > INT64_MIN) {
+        EXPECT_EQ(jr_options_set_int(o, name, min - 1), JR_EINVAL);
+      }
+      if (max < INT64_MAX) {
+        EXPECT_EQ(jr_options_set_int(o, name, max + 1), JR_EINVAL);
+      }
+      // Out of int64_t altogether.
+      EXPECT_EQ(jr_options_set(o, name, "9223372036854775808"), JR_EINVAL);
+      EXPECT_EQ(jr_options_set(o, name, "-9223372036854775809"), JR_EINVAL);
+    } else {
+      EXPECT_EQ(min, 0);
+      EXPECT_EQ(max, 0);
+      // A number for a string or enum key.
+      for (int64_t v : {INT64_MIN, int64_t{-1}, int64_t{0}, int64_t{1}, INT64_MAX})
+        EXPECT_EQ(jr_options_set_int(o, name, v), JR_EINVAL) << v;
+    }
+    if (t == "enum") {
+      EXPECT_EQ(jr_options_set(o, name, "no_such_word"), JR_EINVAL);
+    }
+    jr_options_free(o);
+    // The header names it, and the docs have its row.
+    EXPECT_NE(header.find(" " + std::string(name) + " "), std::string::npos) << "not in jr.h";
+    std::string row = doc_row(name, type, min, max, def, doc);
+    EXPECT_NE(api.find(row + "\n"), std::string::npos) << "docs/api.md lacks the row\n" << row;
+    all_rows += row + "\n";
+  }
+  EXPECT_EQ(i, names.size());
+  EXPECT_GE(i, 30u);
+  for (const char *k : {"max_queued_bytes", "read_from_replicas", "ready_batch", "cluster"})
+    EXPECT_EQ(names.count(k), 1u) << k;
+  // The docs' option table has no row for a key the table does not have.
+  size_t from = api.find("## Configuration keys");
+  ASSERT_NE(from, std::string::npos);
+  std::string section = api.substr(from, api.find("\n## ", from + 1) - from);
+  size_t pos = 0;
+  while ((pos = section.find("\n| `", pos)) != std::string::npos) {
+    size_t end = section.find('`', pos + 4);
+    std::string key = section.substr(pos + 4, end - pos - 4);
+    EXPECT_EQ(names.count(key), 1u) << "docs/api.md has a row for unknown key " << key;
+    pos = end;
+  }
+  // Past the end, and NULL out pointers.
+  EXPECT_EQ(jr_options_describe(i, &name, &type, &min, &max, &def, &doc), JR_ENOENT);
+  EXPECT_EQ(jr_options_describe(SIZE_MAX, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr),
+            JR_ENOENT);
+  EXPECT_EQ(jr_options_describe(0, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr), JR_OK);
+  // Unknown keys, by either setter and with any value.
+  jr_options *o = jr_options_new();
+  for (const char *k : {"no_such_key", "", "Database", "database ", "tls_", "max_queued_byte"}) {
+    EXPECT_EQ(jr_options_set(o, k, "1"), JR_ENOENT) << k;
+    EXPECT_EQ(jr_options_set(o, k, "abc"), JR_ENOENT) << k;
+    EXPECT_EQ(jr_options_set(o, k, ""), JR_ENOENT) << k;
+    EXPECT_EQ(jr_options_set_int(o, k, 1), JR_ENOENT) << k;
+  }
+  jr_options_free(o);
+  if (HasFailure())
+    std::printf("The option table of docs/api.md, from the table:\n%s", all_rows.c_str());
+}
+
+// The keys issue 11 found missing from the list of numeric keys: a bad
+// value was reported as an unknown key.
+TEST(Options, BadValueOfAKnownKeyIsEinvalNotEnoent) {
+  jr_options *o = jr_options_new();
+  for (const char *k : {"max_queued_bytes", "read_from_replicas"}) {
+    EXPECT_EQ(jr_options_set(o, k, "abc"), JR_EINVAL) << k;
+    EXPECT_EQ(jr_options_set(o, k, ""), JR_EINVAL) << k;
+    EXPECT_EQ(jr_options_set(o, k, k[0] == 'm' ? "4096" : "1"), JR_OK) << k;
+  }
+  EXPECT_EQ(jr_options_set(o, "max_queued_bytes", "1023"), JR_EINVAL);
+  EXPECT_EQ(jr_options_set(o, "read_from_replicas", "2"), JR_EINVAL);
+  EXPECT_EQ(jr_options_set(o, "tcp_keepalive_s", " 5"), JR_EINVAL);
   jr_options_free(o);
 }
 
@@ -424,6 +647,45 @@ TEST(Errors, TextNamesAndUnsentFlags) {
   EXPECT_EQ(jr_version(), static_cast<unsigned>(JR_VERSION_HEX));
   EXPECT_STREQ(jr_version_string(), JR_VERSION_STRING);
   EXPECT_TRUE(JR_VERSION_AT_LEAST(0, 1, 0));
+}
+
+// jr_err_unsent answers for a command that ended with the code: 1 only when
+// it certainly did not run. Codes that are no command's outcome (JR_OK,
+// JR_ENOENT from jr_cancel / jr_options_set, JR_ETLS from jr_client_new,
+// unknown codes) are 0; it returned 1 for JR_ENOENT and JR_ETLS. JR_ENOMEM
+// is 0: a command completes with it after the write when its reply cannot
+// be stored. Expectations written out here, not read from the library.
+TEST(Errors, UnsentAnswersForEveryCode) {
+  struct Want {
+    int code;
+    int unsent;
+  };
+  const Want table[] = {
+      {JR_OK, 0},         {JR_EINVAL, 1},       {JR_ENOMEM, 0},     {JR_ECLOSED, 1},
+      {JR_ECONNECT, 1},   {JR_ECONNLOST, 0},    {JR_ETIMEDOUT, 0},  {JR_EQUEUETIMEOUT, 1},
+      {JR_EPROTO, 0},     {JR_ETOOBIG, 0},      {JR_EREFUSED, 1},   {JR_ECANCELED, 1},
+      {JR_EABANDONED, 0}, {JR_EAUTH, 1},        {JR_ESHUTDOWN, 0},  {JR_EMISUSE, 1},
+      {JR_ENOENT, 0},     {JR_EINTERNAL, 0},    {JR_EFULL, 1},      {JR_EDISCARDED, 1},
+      {JR_EWATCH, 1},     {JR_EPOOLTIMEOUT, 1}, {JR_ECROSSSLOT, 1}, {JR_ECLUSTER, 1},
+      {JR_EFORKED, 1},    {JR_ETLS, 0},
+  };
+  ASSERT_EQ(sizeof table / sizeof table[0], static_cast<size_t>(1 - JR_ETLS)) << "a new code?";
+  for (const Want &w : table) {
+    EXPECT_EQ(jr_err_unsent(w.code), w.unsent) << jr_err_name(w.code);
+    // Every code's text says the same as the flag.
+    std::string text = jr_strerror(w.code);
+    bool says_unsent = text.find("not sent") != std::string::npos ||
+                       text.find("nothing ran") != std::string::npos ||
+                       text.find("nothing was sent") != std::string::npos;
+    if (w.unsent == 1) {
+      EXPECT_TRUE(says_unsent) << jr_err_name(w.code) << ": " << text;
+    }
+    if (text.find("may have run") != std::string::npos) {
+      EXPECT_EQ(w.unsent, 0) << text;
+    }
+  }
+  for (int code : {1, 2, INT_MAX, JR_ETLS - 1, -1000, INT_MIN + 1, INT_MIN})
+    EXPECT_EQ(jr_err_unsent(code), 0) << code;
 }
 
 TEST(Replies, AccessorsAreNullSafe) {
