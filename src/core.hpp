@@ -48,6 +48,7 @@ enum class Op : uint8_t {
   kEndpoints,     // list the nodes
   kToNode,        // run on one chosen node (obj: std::string address)
   kSetAuth,       // new credentials for future connections (obj: Credentials)
+  kTxFail,        // complete a transaction's queued callbacks (obj: TxFail)
 };
 
 struct Credentials {
@@ -56,6 +57,12 @@ struct Credentials {
 };
 
 struct Tx;
+// jr_multi_discard and a failed jr_multi_exec: every queued callback of tx
+// completes with `code`, on the loop (never inside the call).
+struct TxFail {
+  Tx *tx;
+  int code;
+};
 struct Lease;
 class Connection;
 
@@ -478,12 +485,16 @@ class Client {
   int start();
   void run();
   void route(Command *c);
-  void route_op(Command *c);
+  // may_hold: a new request (cluster calls wait for the detection); false
+  // when the detection released it (holding it again looped forever).
+  void route_op(Command *c, bool may_hold);
   void track_lease(Lease *l);
   void do_cancel(jr_req_id id);
   void shutdown_loop();
   void flush_completions();
   void deliver(Command *c) noexcept;
+  void run_deferred();
+  void finished_one() noexcept;
 
   static void on_async_cb(uv_async_t *a);
   static void on_check_cb(uv_check_t *c);
@@ -554,7 +565,12 @@ class Client {
 
   // Poll mode.
   int efd_ = -1;
-  CmdList local_done_;       // loop thread: completions not yet published
+  CmdList local_done_;  // loop thread: completions not yet published
+  // Loop thread: completions made while a libjr callback ran (an API call
+  // from it: a cancel, a refused all-masters, a submit that failed at
+  // once). They run after that callback returns, in completion order, so
+  // a callback never runs inside the call that caused it.
+  CmdList deferred_;
   size_t ran_unhooked_ = 0;  // loop mode: callbacks run since the ready hook last did
   std::mutex cq_mu_;
   CmdList cq_;

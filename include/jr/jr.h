@@ -17,7 +17,16 @@
  * callback returns a negative code, the callback is never called. When it
  * returns 0 (JR_OK), the callback is called exactly once: with a reply, a
  * server error reply, or a library error (timeout, cancel, disconnect,
- * shutdown). The callback never runs inside the submitting call.
+ * shutdown). The callback never runs inside the submitting call, nor inside
+ * any other libjr call that completes it (jr_cancel, jr_multi_discard, a
+ * failed jr_multi_exec, jr_sub_free, jr_monitor_free...): called from a
+ * loop-mode callback, such a completion runs after that callback has
+ * returned; called from another thread, on the loop thread (poll mode:
+ * through jr_dispatch). So a binding may hold a lock while it calls libjr
+ * and take the same lock in its callbacks. The exceptions, by design:
+ * jr_dispatch runs queued callbacks on its caller's thread, and
+ * jr_client_free and jr_client_drain wait for the last callbacks (free
+ * runs some on its caller's thread): do not hold such a lock around them.
  */
 #ifndef JR_JR_H
 #define JR_JR_H
@@ -268,7 +277,8 @@ JR_API int jr_client_submit(jr_client *client, size_t argc, const char *const *a
 
 /* Cancels a submitted command. Unsent: it is removed and completes with
  * JR_ECANCELED. Written: it completes with JR_EABANDONED and its reply is
- * read and dropped when it arrives; the connection stays up.
+ * read and dropped when it arrives; the connection stays up. The callback
+ * never runs inside jr_cancel (from a loop-mode callback: after it returns).
  * Returns: 0 if the cancel was queued (the callback then runs once, with the
  * cancel code, or with the reply if that won the race), JR_ENOENT if the
  * command has already completed or id is unknown. Thread: any. Since: 0.1 */
@@ -364,12 +374,16 @@ JR_API int jr_db_call(jr_db *db, size_t argc, const char *const *argv, const siz
  * was rejected when queued (EXECABORT), that command gets its own error and
  * the others an EXECABORT error reply that quotes it; JR_EWATCH if a watched
  * key changed; or a library error. exec_cb (may be NULL) gets the raw EXEC
- * reply. jr_multi_discard (or freeing the client) completes every queued
- * callback with JR_EDISCARDED and frees the handle.
+ * reply. jr_multi_discard frees the handle and completes every queued
+ * callback with JR_EDISCARDED, like any completion: on the loop thread (or
+ * through jr_dispatch), never inside jr_multi_discard; jr_client_free
+ * completes those of a transaction never executed with JR_ECLOSED, on its
+ * own thread.
  * Returns: 0; JR_EINVAL; JR_EREFUSED (a command a transaction may not hold:
  * MULTI, WATCH, SELECT, SUBSCRIBE, blocking...); JR_ECLOSED; JR_ENOMEM.
- * When jr_multi_exec returns an error, every queued callback has already
- * been completed with that error (and exec_cb is never called).
+ * When jr_multi_exec returns an error, every queued callback is completed
+ * with that error in the same way, never inside the call (and exec_cb is
+ * never called).
  * Thread: one thread at a time per jr_multi. Since: 0.1 */
 JR_API int jr_multi_new(jr_client *client, int db, jr_multi **out);
 JR_API int jr_multi_add(jr_multi *multi, size_t argc, const char *const *argv,

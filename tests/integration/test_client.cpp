@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "callback_rule.hpp"
 #include "jr_test.hpp"
 #include "redis_server.hpp"
 
@@ -1017,4 +1018,80 @@ TEST(BackPressure, QueuedCommandsAndBytesAreCappedWithEFull) {
   s.resume();
   EXPECT_TRUE(eventually([&] { return call(c, {"PING"}).str() == "PONG"; }));
   EXPECT_TRUE(eventually([&] { return call(cb, {"SET", "k", big}).ok(); }));
+}
+
+// ---- "The callback never runs inside the submitting call" ---------------------
+
+namespace {
+
+struct RuleTrigger {
+  LockedCaller *lc;
+  jr_client *client;
+  std::string endpoint;
+  std::atomic<bool> done{false};
+  static void cb(void *ud, int, const jr_reply *) {
+    auto *t = static_cast<RuleTrigger *>(ud);
+    t->lc->lock();
+    exercise_callback_apis(*t->lc, t->client, t->endpoint);
+    t->lc->unlock();
+    t->done.store(true);
+  }
+};
+
+// Every call that takes a callback, made while the caller holds a lock its
+// callbacks take: from inside a libjr callback (the loop thread, or the
+// dispatching thread in poll mode) and from a thread of the application.
+void check_callback_rule(jr_client *c, const std::string &endpoint, bool from_callback,
+                         bool standalone) {
+  LockedCaller lc;
+  if (from_callback) {
+    RuleTrigger t{&lc, c, endpoint};
+    const char *argv[] = {"PING"};
+    ASSERT_EQ(jr_client_submit(c, 1, argv, nullptr, -1, RuleTrigger::cb, &t, nullptr), JR_OK);
+    ASSERT_TRUE(eventually([&] { return t.done.load(); }, 10000));
+  } else {
+    lc.lock();
+    exercise_callback_apis(lc, c, endpoint);
+    lc.unlock();
+  }
+  ASSERT_TRUE(eventually([&] { return lc.all_done(); }, 10000));
+  EXPECT_EQ(lc.violations(), std::vector<std::string>{});
+  EXPECT_EQ(lc.status_of("all masters"), standalone ? JR_ECLUSTER : JR_OK);
+  EXPECT_EQ(lc.status_of("endpoints"), JR_OK);
+  EXPECT_EQ(lc.status_of("multi discard"), JR_EDISCARDED);
+  EXPECT_EQ(lc.status_of("orphaned multi exec"), JR_EMISUSE);
+  EXPECT_EQ(lc.status_of("submit cross-slot"), standalone ? JR_OK : JR_ECROSSSLOT);
+  int cancelled = lc.status_of("submit then cancel");
+  EXPECT_TRUE(cancelled == JR_ECANCELED || cancelled == JR_EABANDONED || cancelled == JR_OK)
+      << cancelled;
+}
+
+}  // namespace
+
+TEST_F(ClientTest, CallbacksNeverRunInsideTheCallThatCausedThemLoopMode) {
+  for (bool from_callback : {true, false}) {
+    SCOPED_TRACE(from_callback ? "from a loop-mode callback" : "from an application thread");
+    auto o = opts();
+    ClientPtr c(o);
+    check_callback_rule(c, server_->endpoint(), from_callback, true);
+  }
+}
+
+TEST_F(ClientTest, CallbacksNeverRunInsideTheCallThatCausedThemPollMode) {
+  for (bool from_callback : {true, false}) {
+    SCOPED_TRACE(from_callback ? "from a dispatched callback" : "from an application thread");
+    auto o = opts();
+    o.set("dispatch", "poll");
+    ClientPtr c(o);
+    std::atomic<bool> stop{false};
+    std::thread dispatcher([&] {
+      struct pollfd p = {jr_client_fd(c), POLLIN, 0};
+      while (!stop.load()) {
+        if (poll(&p, 1, 20) > 0) jr_dispatch(c, 0);
+      }
+    });
+    check_callback_rule(c, server_->endpoint(), from_callback, true);
+    stop.store(true);
+    dispatcher.join();
+  }
 }
