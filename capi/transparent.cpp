@@ -130,6 +130,7 @@ JR_API int jr_multi_new(jr_client *client, int db, jr_multi **out) {
   *out = nullptr;
   if (client == nullptr) return JR_EINVAL;
   jr::Client *impl = jr_client_impl(client);
+  if (resolve_db(impl, db) != 0 && impl->known_cluster()) return JR_ECLUSTER;
   return jr::guarded(
       [&] { return multi_create(client, resolve_db(impl, db), nullptr, false, out); });
 }
@@ -199,6 +200,7 @@ JR_API int jr_watch_new(jr_client *client, int db, size_t nkeys, const char *con
   *out = nullptr;
   if (client == nullptr || !valid_argv(nkeys, keys)) return JR_EINVAL;
   jr::Client *impl = jr_client_impl(client);
+  if (resolve_db(impl, db) != 0 && impl->known_cluster()) return JR_ECLUSTER;
   return jr::guarded([&] {
     std::vector<const char *> argv{"WATCH"};
     std::vector<size_t> lens{5};

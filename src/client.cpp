@@ -347,6 +347,8 @@ int Client::submit(int db, size_t argc, const char *const *argv, const size_t *a
     if (timeout_ms < 0) timeout_ms = 0;
   }
   if (closing_.load(std::memory_order_acquire)) return JR_ECLOSED;
+  // A cluster has only database 0: refused without a callback once known.
+  if (db != 0 && known_cluster()) return JR_ECLUSTER;
   Command *c = acquire_command();
   if (c == nullptr) return JR_ENOMEM;
   bool ok;
@@ -577,6 +579,13 @@ void Client::route(Command *c) {
 void Client::reroute(Command *c) {
   if (c->op != Op::kCommand) {
     route_op(c, false);
+    return;
+  }
+  if (c->db != 0 && cluster_->enabled()) {
+    // Accepted before the detection knew it talks to a cluster (a database
+    // view, a transaction or WATCH on database n): a cluster has only
+    // database 0, so it fails unsent; no SELECT is written.
+    complete(c, JR_ECLUSTER, nullptr);
     return;
   }
   if (Lease *l = c->lease) {

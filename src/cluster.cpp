@@ -552,6 +552,7 @@ void Cluster::on_slots(int status, const jr_reply *reply, Connection *) {
     });
   }
   enabled_ = true;
+  client_.set_known_cluster();
   slots_.fill(-1);
   replicas_.clear();
   for (auto &n : nodes_) n->in_map = false;

@@ -443,6 +443,12 @@ class Client {
   static void run_started(void *client);
   [[nodiscard]] bool in_callback() const noexcept;
   [[nodiscard]] bool forked() const noexcept;
+  // Any thread: the server is known to be a Redis Cluster (set once by the
+  // detection, never cleared). A cluster has only database 0.
+  [[nodiscard]] bool known_cluster() const noexcept {
+    return known_cluster_.load(std::memory_order_acquire);
+  }
+  void set_known_cluster() noexcept { known_cluster_.store(true, std::memory_order_release); }
 
   // ---- loop thread ----
   [[nodiscard]] const Options &opts() const noexcept { return opts_; }
@@ -544,6 +550,7 @@ class Client {
 
   CommandPool cmds_;
   std::atomic<bool> closing_{false};
+  std::atomic<bool> known_cluster_{false};
   std::atomic<int64_t> queued_{0};        // accepted and not yet released (max_queued)
   std::atomic<int64_t> queued_bytes_{0};  // their encoded size (max_queued_bytes)
 

@@ -92,7 +92,8 @@ typedef uint64_t jr_req_id;           /* names a submitted command for jr_cancel
 #define JR_EWATCH (-20)       /* transaction aborted: watched key changed; not run */
 #define JR_EPOOLTIMEOUT (-21) /* no pooled connection freed in time; not sent */
 #define JR_ECROSSSLOT (-22)   /* keys in different cluster slots; not sent */
-#define JR_ECLUSTER (-23)     /* needs a Redis Cluster (all-masters on standalone); not sent */
+#define JR_ECLUSTER (-23)     /* wrong cluster mode: all-masters on standalone, or a */
+                              /* database other than 0 on a cluster; not sent */
 #define JR_EFORKED (-24)      /* client made before fork(), used in the child; not sent */
 #define JR_ETLS (-25)         /* TLS configuration unusable (jr_client_new) */
 
@@ -343,9 +344,15 @@ JR_API int jr_options_set_thread_starter(jr_options *opts, jr_thread_starter sta
  * A jr_db routes commands to database `number` on the shared connection;
  * libjr sends SELECT as needed, so views of several databases interleave
  * correctly on one socket. A database number the server rejects makes its
- * commands complete with the server's SELECT error reply.
- * Returns: 0, JR_EINVAL (number < 0), JR_ENOMEM. Ownership: free with
- * jr_db_free before jr_client_free. Thread: any. Since: 0.1 */
+ * commands complete with the server's SELECT error reply. A Redis Cluster
+ * has only database 0: once the client knows it talks to one (its first
+ * command made the detection), jr_db_new with number != 0 returns
+ * JR_ECLUSTER, and so do submits on such a view made before; a command
+ * accepted before the detection completes with JR_ECLUSTER (unsent: no
+ * SELECT is written). The same holds for jr_multi_new / jr_watch_new on a
+ * database other than 0.
+ * Returns: 0, JR_EINVAL (number < 0), JR_ECLUSTER, JR_ENOMEM. Ownership:
+ * free with jr_db_free before jr_client_free. Thread: any. Since: 0.1 */
 JR_API int jr_db_new(jr_client *client, int number, jr_db **out);
 JR_API void jr_db_free(jr_db *db);
 JR_API int jr_db_submit(jr_db *db, size_t argc, const char *const *argv, const size_t *argvlen,

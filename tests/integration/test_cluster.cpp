@@ -621,3 +621,43 @@ TEST_F(Cluster, ReadFromReplicasSpreadsReadsAndKeepsWritesOnMasters) {
   ASSERT_TRUE(call(c, {"SET", key, "w"}).ok());
   EXPECT_EQ(calls(master, "set"), sets_on_master + 1);  // writes stay on the master
 }
+
+TEST_F(Cluster, DatabaseOtherThanZeroIsRefusedWithoutSendingSelect) {
+  auto o = opts();
+  ClientPtr c(o);
+  auto selects = [&] {
+    int64_t n = 0;
+    for (int p : cluster_->master_ports()) n += calls(p, "select");
+    for (int p : cluster_->replica_ports()) n += calls(p, "select");
+    return n;
+  };
+  int64_t selects_before = selects();
+  // Made before the client knows it talks to a cluster: accepted; its
+  // first command (which makes the detection) fails unsent.
+  jr_db *early = nullptr;
+  ASSERT_EQ(jr_db_new(c, 3, &early), JR_OK);
+  Recorder rec;
+  ASSERT_EQ(submit(early, {"SET", "db3:k", "v"}, rec, 0), JR_OK);
+  ASSERT_TRUE(rec.wait_all());
+  EXPECT_EQ(rec.get(0).status, JR_ECLUSTER) << rec.get(0).text;
+  EXPECT_EQ(jr_err_unsent(JR_ECLUSTER), 1);
+  // Known now: refused at once, without a callback.
+  EXPECT_EQ(submit(early, {"GET", "db3:k"}, rec, 1), JR_ECLUSTER);
+  jr_db *late = nullptr;
+  EXPECT_EQ(jr_db_new(c, 1, &late), JR_ECLUSTER);
+  EXPECT_EQ(late, nullptr);
+  jr_multi *m = nullptr;
+  EXPECT_EQ(jr_multi_new(c, 2, &m), JR_ECLUSTER);
+  const char *keys[] = {"db3:k"};
+  jr_watch *w = nullptr;
+  EXPECT_EQ(jr_watch_new(c, 2, 1, keys, nullptr, &w), JR_ECLUSTER);
+  // Database 0 works as always.
+  jr_db *zero = nullptr;
+  ASSERT_EQ(jr_db_new(c, 0, &zero), JR_OK);
+  EXPECT_TRUE(call(zero, {"SET", "db3:k", "zero"}).ok());
+  EXPECT_EQ(call(c, {"GET", "db3:k"}).str(), "zero");
+  EXPECT_EQ(selects(), selects_before) << "a SELECT reached a node";
+  EXPECT_EQ(rec.done(), 1u);
+  jr_db_free(zero);
+  jr_db_free(early);
+}
