@@ -35,6 +35,10 @@ enum CmdFlags : uint8_t {
   kFlagWatch = 8,        // the WATCH that starts a lease
   kFlagAsking = 16,      // cluster ASK: send ASKING first
   kFlagNoRedirect = 32,  // sent to a chosen node: do not follow MOVED/ASK
+  // Part of an all-masters fan-out (its ROLE check or its command): its
+  // node is its target. MOVED/ASK are followed; anything else (TRYAGAIN,
+  // an unreachable node) goes back to the fan-out, which re-plans.
+  kFlagMasterFanout = 64,
 };
 
 // What a command object carries through the inbox.

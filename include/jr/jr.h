@@ -509,10 +509,19 @@ JR_API void jr_monitor_free(jr_monitor *monitor);
  * JR_ECROSSSLOT before anything is sent. */
 
 /* Runs a command on every master. The reply is an array of
- * [address, reply] pairs; a node's failure is a value (an error reply whose
- * text starts with the libjr code name), not a failure of the call. On a
- * standalone server the callback gets JR_ECLUSTER. Returns as
- * jr_client_submit. Since: 0.1 */
+ * [address, reply] pairs, one per master of the cluster's current map; a
+ * node's failure is a value (an error reply whose text starts with the
+ * libjr code name), not a failure of the call. It follows the topology:
+ * each node is asked ROLE along with the command (same connection, no
+ * extra round trip), MOVED and ASK are followed (a keyed command gets the
+ * answer of its slot's master, as justredis does), and when a node turned
+ * out not to be a master any more (a failover the client had not seen), a
+ * master could not be reached or answered MOVED / TRYAGAIN / CLUSTERDOWN /
+ * READONLY / LOADING, the topology is read again and the command sent to
+ * the masters it missed (at most 3 such rounds, within the deadline);
+ * entries of nodes that are no longer masters are dropped. On a standalone
+ * server the callback gets JR_ECLUSTER. Returns as jr_client_submit.
+ * Since: 0.1 */
 JR_API int jr_client_submit_all_masters(jr_client *client, size_t argc, const char *const *argv,
                                         const size_t *argvlen, int64_t timeout_ms, jr_reply_cb cb,
                                         void *userdata);
