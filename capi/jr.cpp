@@ -168,6 +168,7 @@ JR_API int jr_db_new(jr_client *client, int number, jr_db **out) {
   if (out == nullptr) return JR_EINVAL;
   *out = nullptr;
   if (client == nullptr || number < 0) return JR_EINVAL;
+  if (number != 0 && client->impl->known_cluster()) return JR_ECLUSTER;
   return guarded([&] {
     auto *db = new jr_db{client->impl, number, client};
     client->track(db, [](void *h) { delete static_cast<jr_db *>(h); });

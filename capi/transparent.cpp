@@ -58,7 +58,7 @@ int resolve_db(jr::Client *c, int db) {
   return db < 0 ? c->opts().database : db;
 }
 
-void multi_fail(jr_multi *m, int code);
+void multi_fail(jr_multi *m, int code, bool here = false);
 
 int multi_create(jr_client *owner, int db, jr::Lease *lease, bool watch, jr_multi **out) {
   auto *m = new jr_multi{owner->impl, db, jr::Buffer(), new jr::Tx(), lease, owner};
@@ -71,7 +71,8 @@ int multi_create(jr_client *owner, int db, jr::Lease *lease, bool watch, jr_mult
     return JR_ENOMEM;
   }
   // Never executed when the client is freed: its callbacks get JR_ECLOSED.
-  owner->track(m, [](void *h) { multi_fail(static_cast<jr_multi *>(h), JR_ECLOSED); });
+  // jr_client_free runs them on its own thread (documented): the loop is gone.
+  owner->track(m, [](void *h) { multi_fail(static_cast<jr_multi *>(h), JR_ECLOSED, true); });
   *out = m;
   return JR_OK;
 }
@@ -82,16 +83,32 @@ void multi_unlink(jr_multi *m) {
   m->watch = nullptr;
 }
 
-void multi_fail(jr_multi *m, int code) {
+bool post_op(jr::Client *impl, jr::Op op, void *obj, jr::Lease *lease = nullptr);
+
+// Completes every queued callback with `code` and frees the handle. The
+// callbacks run on the loop like any completion (poll mode: through
+// jr_dispatch), never inside the call: a caller that holds a lock its
+// callbacks take must not deadlock. `here`: on the calling thread, for
+// jr_client_free (the loop is gone), and if the loop cannot take the
+// request (out of memory, or a client used after fork()).
+void multi_fail(jr_multi *m, int code, bool here) {
   multi_unlink(m);
   m->owner->untrack(m);
+  if (!here) {
+    auto *f = new (std::nothrow) jr::TxFail{m->tx, code};
+    if (f != nullptr && post_op(m->impl, jr::Op::kTxFail, f)) {
+      delete m;  // the Tx is the request's now
+      return;
+    }
+    delete f;
+  }
   for (auto &it : m->tx->items) it.cb(it.userdata, code, nullptr);
   delete m->tx;
   delete m;
 }
 
 // Posts a control request to the loop; false when the client is closing.
-bool post_op(jr::Client *impl, jr::Op op, void *obj, jr::Lease *lease = nullptr) {
+bool post_op(jr::Client *impl, jr::Op op, void *obj, jr::Lease *lease) {
   jr::Command *c = impl->acquire_command();
   if (c == nullptr) return false;
   c->op = op;
@@ -111,6 +128,7 @@ JR_API int jr_multi_new(jr_client *client, int db, jr_multi **out) {
   *out = nullptr;
   if (client == nullptr) return JR_EINVAL;
   jr::Client *impl = jr_client_impl(client);
+  if (resolve_db(impl, db) != 0 && impl->known_cluster()) return JR_ECLUSTER;
   return jr::guarded(
       [&] { return multi_create(client, resolve_db(impl, db), nullptr, false, out); });
 }
@@ -186,6 +204,7 @@ JR_API int jr_watch_new(jr_client *client, int db, size_t nkeys, const char *con
   if (client == nullptr || !valid_argv(nkeys, keys, keylens, &encoded)) return JR_EINVAL;
   jr::Client *impl = jr_client_impl(client);
   if (impl->over_byte_limit(encoded)) return JR_EFULL;
+  if (resolve_db(impl, db) != 0 && impl->known_cluster()) return JR_ECLUSTER;
   return jr::guarded([&] {
     std::vector<const char *> argv{"WATCH"};
     std::vector<size_t> lens{5};

@@ -354,6 +354,8 @@ int Client::submit(int db, size_t argc, const char *const *argv, const size_t *a
     if (timeout_ms < 0) timeout_ms = 0;
   }
   if (closing_.load(std::memory_order_acquire)) return JR_ECLOSED;
+  // A cluster has only database 0: refused without a callback once known.
+  if (db != 0 && known_cluster()) return JR_ECLUSTER;
   // Over the byte limit on its own: refused before anything is copied.
   if (over_byte_limit(encoded)) return JR_EFULL;
   Command *c = acquire_command();
@@ -395,7 +397,8 @@ int Client::submit(int db, size_t argc, const char *const *argv, const size_t *a
 namespace {
 // Control requests carry no user callback; everything else completes once.
 bool is_control(Op op) {
-  return op == Op::kWatchRelease || op == Op::kSub || op == Op::kMonitor || op == Op::kSetAuth;
+  return op == Op::kWatchRelease || op == Op::kSub || op == Op::kMonitor || op == Op::kSetAuth ||
+         op == Op::kTxFail;
 }
 }  // namespace
 
@@ -569,7 +572,7 @@ void Client::route(Command *c) {
       cluster_->hold(c);
       return;
     }
-    route_op(c);
+    route_op(c, true);
     return;
   }
   if (c->deadline != 0) arm_deadline(c->deadline);
@@ -584,7 +587,14 @@ void Client::route(Command *c) {
 
 void Client::reroute(Command *c) {
   if (c->op != Op::kCommand) {
-    route_op(c);
+    route_op(c, false);
+    return;
+  }
+  if (c->db != 0 && cluster_->enabled()) {
+    // Accepted before the detection knew it talks to a cluster (a database
+    // view, a transaction or WATCH on database n): a cluster has only
+    // database 0, so it fails unsent; no SELECT is written.
+    complete(c, JR_ECLUSTER, nullptr);
     return;
   }
   if (Lease *l = c->lease) {
@@ -640,9 +650,9 @@ void unwatch_done(void *ud, int, const jr_reply *) {
 }
 }  // namespace
 
-void Client::route_op(Command *c) {
+void Client::route_op(Command *c, bool may_hold) {
   bool cluster_op = c->op == Op::kAllMasters || c->op == Op::kEndpoints || c->op == Op::kToNode;
-  if (cluster_op && cluster_->holding()) {
+  if (cluster_op && may_hold && cluster_->holding()) {
     // Answered from the topology: wait for the detection like commands do.
     if (c->deadline != 0) arm_deadline(c->deadline);
     cluster_->hold(c);
@@ -721,6 +731,15 @@ void Client::route_op(Command *c) {
       opts_.username = cred->username;
       opts_.password = cred->password;
       delete cred;
+      break;
+    }
+    case Op::kTxFail: {
+      // Each queued callback completes like any command (loop mode: now, or
+      // after the callback that asked; poll mode: through jr_dispatch).
+      auto *f = static_cast<TxFail *>(c->obj);
+      for (auto &it : f->tx->items) post(it.cb, it.userdata, f->code, nullptr);
+      delete f->tx;
+      delete f;
       break;
     }
     case Op::kCommand:
@@ -812,12 +831,15 @@ void Client::flush_all() {
   // (callbacks, a topology refresh) can dirty connections flushed a moment
   // ago: they must land in a list that is flushed next, not in the one
   // being cleared (its commands sat unwritten until their deadline).
+  if (!deferred_.empty()) run_deferred();
   while (!dirty_.empty()) {
     flushing_.swap(dirty_);
     for (Connection *d : flushing_) d->flush();
     flushing_.clear();
   }
   flush_completions();
+  // Completions that these callbacks caused: the next loop turn, at once.
+  if (!deferred_.empty()) uv_async_send(&async_);
 }
 
 void Client::flush_ready() {
@@ -931,6 +953,19 @@ void Client::complete(Command *c, int status, jr_reply *reply) {
   c->state.store(CmdState::kDone, std::memory_order_release);
   bool direct = (c->flags & kFlagDirect) != 0;
   if (!opts_.poll_mode || direct) {
+    // The callback never runs inside the call that caused it: a completion
+    // made while a libjr callback runs (an API call from it) waits until
+    // that callback has returned. A binding that holds a lock while it
+    // calls libjr, and takes it in its callbacks, must not deadlock.
+    // libjr's own callbacks (fan-out children, probes) run at once. Once
+    // something waits, later completions queue behind it (order kept).
+    if ((c->flags & kFlagInternal) == 0 && (!deferred_.empty() || in_callback())) {
+      c->status = status;
+      c->reply = reply;
+      deferred_.push_back(c);
+      if (!in_callback()) run_deferred();
+      return;
+    }
     {
       CallbackScope scope(this);
       c->cb(c->userdata, status, reply);
@@ -943,10 +978,35 @@ void Client::complete(Command *c, int status, jr_reply *reply) {
     c->reply = reply;
     local_done_.push_back(c);
   }
+  finished_one();
+}
+
+void Client::finished_one() noexcept {
   if (unfinished_.fetch_sub(1, std::memory_order_acq_rel) == 1 &&
       draining_.load(std::memory_order_acquire)) {
     std::lock_guard<std::mutex> lk(drain_mu_);
     drain_cv_.notify_all();
+  }
+}
+
+void Client::run_deferred() {
+  // The ones waiting now; what their callbacks cause waits for the next
+  // round (flush_all wakes the loop for it), so a callback that resubmits
+  // whatever fails at once cannot keep the loop thread here forever.
+  CmdList batch = deferred_;
+  deferred_ = CmdList();
+  while (Command *c = batch.pop_front()) {
+    bool direct = (c->flags & kFlagDirect) != 0;
+    jr_reply *reply = c->reply;
+    c->reply = nullptr;
+    {
+      CallbackScope scope(this);
+      c->cb(c->userdata, c->status, reply);
+    }
+    reply_release(reply);
+    release_hold(c);
+    if (!direct) ran_unhooked_++;
+    finished_one();
   }
 }
 
@@ -967,6 +1027,7 @@ void Client::flush_completions() {
   // until the loop wakes up again.
   for (;;) {
     if (opts_.ready_cb != nullptr && !opts_.poll_mode) {  // loop mode: they have run
+      if (!deferred_.empty()) run_deferred();             // what the hook's own calls completed
       if (ran_unhooked_ == 0) return;
       ran_unhooked_ = 0;
       CallbackScope scope(this);
@@ -1057,7 +1118,7 @@ void Client::shutdown_loop() {
     } else {
       // A release takes effect at once here: the commands the cluster holds
       // are completed below, never routed again.
-      route_op(c);
+      route_op(c, false);
     }
   }
   // Subscribers first: nothing they own reacts to the topology any more.
@@ -1073,6 +1134,8 @@ void Client::shutdown_loop() {
     while (Command *p = l->pending.pop_front()) complete(p, JR_ECLOSED, nullptr);
   }
   for (auto &m : monitors_) m->stop();
+  // Their callbacks' submits are refused now (closing): this ends.
+  while (!deferred_.empty()) run_deferred();
   flush_completions();
   uv_close(reinterpret_cast<uv_handle_t *>(&async_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t *>(&check_), nullptr);

@@ -280,10 +280,24 @@ struct Fanout {
   std::vector<int> status;
   std::vector<jr_reply *> replies;
   size_t total = 0;
+  // kAllMasters: per entry, its node said (ROLE) it is not a master; and
+  // the rounds of re-planning so far.
+  std::vector<uint8_t> demoted;
+  int rounds = 0;
 
   static void child_done(void *ud, int st, const jr_reply *reply);
+  static void role_done(void *ud, int st, const jr_reply *reply);
+  void settled();
   void finish();
 };
+
+void Fanout::settled() {
+  if (kind == kAllMasters) {
+    client->cluster().masters_settled(this);
+  } else {
+    finish();
+  }
+}
 
 void Fanout::child_done(void *ud, int st, const jr_reply *reply) {
   // userdata packs the fan-out and the child's index.
@@ -296,7 +310,23 @@ void Fanout::child_done(void *ud, int st, const jr_reply *reply) {
     reply->arena->ref();
     f->replies[i] = const_cast<jr_reply *>(reply);
   }
-  if (--f->pending == 0) f->finish();
+  if (--f->pending == 0) f->settled();
+}
+
+void Fanout::role_done(void *ud, int st, const jr_reply *reply) {
+  auto *pair = static_cast<std::pair<Fanout *, size_t> *>(ud);
+  Fanout *f = pair->first;
+  size_t i = pair->second;
+  delete pair;
+  // ["master", ...] / ["slave", ...]: anything else (an error such as an
+  // ACL's NOPERM, a lost connection) says nothing, and the entry stands.
+  if (st == JR_OK && reply != nullptr && reply->type == JR_REPLY_ARRAY && reply->len > 0) {
+    const jr_reply *role = reply->u.elements[0];
+    if (role != nullptr && (role->type == JR_REPLY_STRING || role->type == JR_REPLY_STATUS) &&
+        std::string_view(role->u.str, role->len) != "master")
+      f->demoted[i] = 1;
+  }
+  if (--f->pending == 0) f->settled();
 }
 
 void Fanout::finish() {
@@ -523,6 +553,7 @@ void Cluster::on_slots(int status, const jr_reply *reply, Connection *) {
       }
       client_.subs().on_topology();
     }
+    replan_waiting();  // on the map they have: another round, or the end
     return;
   }
   if (reply->type == JR_REPLY_ERROR && !enabled_) {
@@ -569,6 +600,7 @@ void Cluster::on_slots(int status, const jr_reply *reply, Connection *) {
     });
   }
   enabled_ = true;
+  client_.set_known_cluster();
   slots_.fill(-1);
   replicas_.clear();
   for (auto &n : nodes_) n->in_map = false;
@@ -608,6 +640,7 @@ void Cluster::on_slots(int status, const jr_reply *reply, Connection *) {
       &timer_, [](uv_timer_t *t) { static_cast<Cluster *>(t->data)->refresh("periodic"); },
       15000 + jitter, 0);
   reroute_parked();
+  replan_waiting();
   if (!table_pending_) release_held();
   client_.subs().on_topology();
   if (refresh_wanted_) {
@@ -829,22 +862,19 @@ bool Cluster::redirect(Command *c, jr_reply *reply, const std::string &from_host
     client_.complete(c, JR_EPROTO, nullptr);
     return true;
   }
+  // A retry re-routes by slot (a keyless part would land on the seed): the
+  // fan-out re-plans instead.
+  if (rd.kind == Redirect::kRetry && (c->flags & kFlagMasterFanout) != 0) return false;
   if (++c->redirects > 16) return false;  // give the caller the last error
   int64_t now = now_ms();
   if (rd.kind == Redirect::kRetry) {
     int64_t backoff = int64_t{25} << (c->redirects < 5 ? c->redirects : 5);
     // A retry that would come after the deadline: the caller gets the
     // server's answer now (it did not run) rather than a timeout later.
-<<<<<<< HEAD
-    if (c->deadline != 0 && now + backoff + 50 >= c->deadline) return false;
-    if (rd.refresh) refresh("cluster down / readonly / loading");
-    retries_.push_back(Retry{now + backoff, c});
-=======
     int64_t due = deadline_after(now, backoff);
     if (c->deadline != 0 && sat_add(due, 50) >= c->deadline) return false;
-    if (text.rfind("TRYAGAIN", 0) != 0) refresh("cluster down / readonly / loading");
+    if (rd.refresh) refresh("cluster down / readonly / loading");
     retries_.push_back(Retry{due, c});
->>>>>>> h-capi
     c->state.store(CmdState::kPending, std::memory_order_release);
     client_.arm_deadline(due);
     reply_release(reply);
@@ -895,9 +925,19 @@ bool Cluster::cancel(Command *c) {
 }
 
 void Cluster::node_unreachable(Connection &, CmdList &waiting) {
-  // Park them for the next topology: a failover moves their slots.
-  parked_.append(waiting);
+  // Park them for the next topology: a failover moves their slots. An
+  // all-masters part is for this node only: it fails, and its fan-out
+  // re-plans on that topology.
+  CmdList mine;
+  while (Command *c = waiting.pop_front()) {
+    if ((c->flags & kFlagMasterFanout) != 0) {
+      mine.push_back(c);
+    } else {
+      parked_.push_back(c);
+    }
+  }
   refresh("node unreachable");
+  while (Command *c = mine.pop_front()) client_.complete(c, JR_ECONNECT, nullptr);
 }
 
 int64_t Cluster::expire(int64_t now) {
@@ -913,6 +953,20 @@ int64_t Cluster::expire(int64_t now) {
     }
   }
   for (auto &r : due) route(r.cmd);
+  // All-masters fan-outs waiting for a topology past their deadline: they
+  // finish with what they have.
+  std::vector<Fanout *> late;
+  for (auto it = replans_.begin(); it != replans_.end();) {
+    int64_t d = (*it)->parent->deadline;
+    if (d != 0 && d <= now) {
+      late.push_back(*it);
+      it = replans_.erase(it);
+    } else {
+      if (d != 0 && (next == 0 || d < next)) next = d;
+      ++it;
+    }
+  }
+  for (Fanout *f : late) f->finish();
   CmdList keep;
   while (Command *c = parked_.pop_front()) {
     if (c->deadline != 0 && c->deadline <= now) {
@@ -952,37 +1006,124 @@ void Cluster::all_masters(Command *c) {
     client_.complete(c, JR_ECLUSTER, nullptr);
     return;
   }
-  std::vector<Node *> masters;
-  for (auto &n : nodes_)
-    if (n->master) masters.push_back(n.get());
   auto *f = new Fanout(&client_, c, Fanout::kAllMasters);
-  f->pending = masters.size();
-  f->status.assign(masters.size(), JR_OK);
-  f->replies.assign(masters.size(), nullptr);
   c->state.store(CmdState::kWritten, std::memory_order_release);
-  if (masters.empty()) {
-    f->pending = 1;
-    f->status.push_back(JR_OK);
-    f->replies.push_back(nullptr);
-    f->finish();
+  replan(f);
+}
+
+// One master's part of an all-masters fan-out: ROLE, then the command, on
+// the same connection (so no extra round trip): ROLE tells whether the
+// node is still a master when the command runs (a failover the client has
+// not seen yet leaves a keyless command answered by a replica, without any
+// MOVED). Both count in f->pending.
+void Cluster::send_to_master(Fanout *f, size_t i, Node *n) {
+  const char *role[] = {"ROLE"};
+  const size_t role_len[] = {4};
+  Command *check = client_.acquire_command();
+  Command *child = client_.acquire_command();
+  if (check == nullptr || child == nullptr || !encode_command(check->wire, 1, role, role_len) ||
+      !child->wire.append(f->parent->wire.data(), f->parent->wire.size())) {
+    if (check != nullptr) client_.release_unsubmitted(check);
+    if (child != nullptr) client_.release_unsubmitted(child);
+    f->status[i] = JR_ENOMEM;
     return;
   }
-  for (size_t i = 0; i < masters.size(); i++) {
-    f->labels.push_back(masters[i]->addr);
-    Command *child = client_.acquire_command();
-    if (child == nullptr || !child->wire.append(c->wire.data(), c->wire.size())) {
-      if (child != nullptr) client_.release_unsubmitted(child);
-      f->status[i] = JR_ENOMEM;
-      if (--f->pending == 0) f->finish();
+  check->cb = Fanout::role_done;
+  check->userdata = new std::pair<Fanout *, size_t>(f, i);
+  check->flags = kFlagDirect | kFlagInternal | kFlagNoRedirect | kFlagMasterFanout;
+  check->deadline = f->parent->deadline;
+  child->cb = Fanout::child_done;
+  child->userdata = new std::pair<Fanout *, size_t>(f, i);
+  // MOVED / ASK are followed (a keyed command: the slot's master answers,
+  // as justredis does); the entry keeps this master's address.
+  child->flags = kFlagDirect | kFlagInternal | kFlagMasterFanout;
+  child->deadline = f->parent->deadline;
+  f->pending += 2;
+  client_.start_internal(check);
+  client_.start_internal(child);
+  n->conn->submit(check);
+  n->conn->submit(child);
+}
+
+namespace {
+// An entry that did not reach a master: retried on a fresher topology.
+bool missed_master(const Fanout &f, size_t i) {
+  if (f.demoted[i] != 0) return true;
+  if (f.status[i] != JR_OK) return jr_err_unsent(f.status[i]) != 0 && f.status[i] != JR_ENOMEM;
+  const jr_reply *r = f.replies[i];
+  if (r == nullptr || r->type != JR_REPLY_ERROR) return false;
+  std::string_view text(r->u.str, r->len);
+  for (const char *p :
+       {"MOVED ", "ASK ", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "READONLY", "LOADING"})
+    if (text.rfind(p, 0) == 0) return true;
+  return false;
+}
+}  // namespace
+
+// The masters of the current map: entries that reached one of them stay;
+// entries of nodes that are not masters any more go; the masters without
+// an entry (or whose entry missed) get the command now.
+void Cluster::replan(Fanout *f) {
+  std::vector<std::string> labels;
+  std::vector<int> status;
+  std::vector<jr_reply *> replies;
+  std::vector<uint8_t> demoted;
+  std::vector<std::pair<size_t, Node *>> send;
+  std::vector<bool> kept(f->labels.size(), false);
+  for (auto &n : nodes_) {
+    if (!n->master) continue;
+    size_t at = labels.size();
+    labels.push_back(n->addr);
+    demoted.push_back(0);
+    size_t j = 0;
+    while (j < f->labels.size() && (f->labels[j] != n->addr || kept[j])) j++;
+    if (j < f->labels.size() && !missed_master(*f, j)) {
+      kept[j] = true;
+      status.push_back(f->status[j]);
+      replies.push_back(f->replies[j]);
       continue;
     }
-    child->cb = Fanout::child_done;
-    child->userdata = new std::pair<Fanout *, size_t>(f, i);
-    child->flags = kFlagDirect | kFlagInternal | kFlagNoRedirect;
-    child->deadline = c->deadline;
-    client_.start_internal(child);
-    masters[i]->conn->submit(child);
+    status.push_back(JR_OK);
+    replies.push_back(nullptr);
+    send.emplace_back(at, n.get());
   }
+  for (size_t j = 0; j < f->labels.size(); j++)
+    if (!kept[j]) reply_release(f->replies[j]);
+  f->labels.swap(labels);
+  f->status.swap(status);
+  f->replies.swap(replies);
+  f->demoted.swap(demoted);
+  f->pending = 1;  // until every part is sent: a part may complete at once
+  for (auto &[i, n] : send) send_to_master(f, i, n);
+  if (--f->pending == 0) masters_settled(f);
+}
+
+void Cluster::masters_settled(Fanout *f) {
+  bool missed = false;
+  for (size_t i = 0; i < f->labels.size() && !missed; i++) missed = missed_master(*f, i);
+  int64_t deadline = f->parent->deadline;
+  if (missed && f->rounds < 3 && !shutting_down_ && (deadline == 0 || now_ms() < deadline)) {
+    // The map this round used is stale (a failover, a migration): wait for
+    // a fresh one, then send to the masters that were missed.
+    f->rounds++;
+    replans_.push_back(f);
+    refresh("all-masters: a node is no longer a master");
+    return;
+  }
+  // Out of rounds: a node that said it is a replica has no answer to give.
+  for (size_t i = 0; i < f->labels.size(); i++) {
+    if (f->demoted[i] == 0) continue;
+    reply_release(f->replies[i]);
+    f->replies[i] = nullptr;
+    f->status[i] = JR_ECLUSTER;
+  }
+  f->finish();
+}
+
+void Cluster::replan_waiting() {
+  std::vector<Fanout *> list;
+  list.swap(replans_);
+  for (Fanout *f : list) replan(f);
 }
 
 namespace {
@@ -1087,6 +1228,10 @@ void Cluster::to_node(Command *c, const std::string &addr) {
 }
 
 void Cluster::shutdown() {
+  shutting_down_ = true;
+  std::vector<Fanout *> waiting;
+  waiting.swap(replans_);
+  for (Fanout *f : waiting) f->finish();
   uv_timer_stop(&timer_);
   uv_close(reinterpret_cast<uv_handle_t *>(&timer_), nullptr);
   for (auto &r : retries_) client_.complete(r.cmd, JR_ECLOSED, nullptr);

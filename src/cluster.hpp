@@ -55,6 +55,8 @@ class KeyFinder {
   std::unordered_map<std::string, CommandSpec, Hash, std::equal_to<>> specs_;
 };
 
+struct Fanout;
+
 class Cluster {
  public:
   explicit Cluster(Client &client);
@@ -98,6 +100,11 @@ class Cluster {
   void endpoints(Command *c);
   void to_node(Command *c, const std::string &addr);
 
+  // An all-masters fan-out whose round is over: finishes it, or (a node it
+  // reached is no longer a master, or a master was not reached) refreshes
+  // the topology and sends the command to the masters it missed.
+  void masters_settled(Fanout *f);
+
   // Internal completions (loop thread).
   void on_slots(int status, const jr_reply *reply, Connection *from);
   void on_command_table(int status, const jr_reply *reply);
@@ -124,6 +131,9 @@ class Cluster {
   void release_held();
   void fail_held(int status, const jr_reply *detail = nullptr);
   void fail_one(Command *c, int status, const jr_reply *detail = nullptr);
+  void send_to_master(Fanout *f, size_t i, Node *n);
+  void replan(Fanout *f);
+  void replan_waiting();
 
   Client &client_;
   bool enabled_ = false;
@@ -145,7 +155,9 @@ class Cluster {
   size_t rr_ = 0;
   std::array<int32_t, 16384> slots_;  // index into nodes_, -1: unknown
   std::vector<Retry> retries_;
-  CmdList parked_;  // waiting for a topology refresh
+  CmdList parked_;                 // waiting for a topology refresh
+  std::vector<Fanout *> replans_;  // all-masters fan-outs waiting for a topology
+  bool shutting_down_ = false;
   uv_timer_t timer_;
   friend struct Fanout;
 };

@@ -36,6 +36,10 @@ enum CmdFlags : uint8_t {
   kFlagWatch = 8,        // the WATCH that starts a lease
   kFlagAsking = 16,      // cluster ASK: send ASKING first
   kFlagNoRedirect = 32,  // sent to a chosen node: do not follow MOVED/ASK
+  // Part of an all-masters fan-out (its ROLE check or its command): its
+  // node is its target. MOVED/ASK are followed; anything else (TRYAGAIN,
+  // an unreachable node) goes back to the fan-out, which re-plans.
+  kFlagMasterFanout = 64,
 };
 
 // What a command object carries through the inbox.
@@ -49,6 +53,7 @@ enum class Op : uint8_t {
   kEndpoints,     // list the nodes
   kToNode,        // run on one chosen node (obj: std::string address)
   kSetAuth,       // new credentials for future connections (obj: Credentials)
+  kTxFail,        // complete a transaction's queued callbacks (obj: TxFail)
 };
 
 struct Credentials {
@@ -57,6 +62,12 @@ struct Credentials {
 };
 
 struct Tx;
+// jr_multi_discard and a failed jr_multi_exec: every queued callback of tx
+// completes with `code`, on the loop (never inside the call).
+struct TxFail {
+  Tx *tx;
+  int code;
+};
 struct Lease;
 class Connection;
 
@@ -481,6 +492,12 @@ class Client {
   [[nodiscard]] bool over_byte_limit(size_t encoded) const noexcept {
     return encoded > static_cast<uint64_t>(opts_.max_queued_bytes);
   }
+  // Any thread: the server is known to be a Redis Cluster (set once by the
+  // detection, never cleared). A cluster has only database 0.
+  [[nodiscard]] bool known_cluster() const noexcept {
+    return known_cluster_.load(std::memory_order_acquire);
+  }
+  void set_known_cluster() noexcept { known_cluster_.store(true, std::memory_order_release); }
 
   // ---- loop thread ----
   [[nodiscard]] const Options &opts() const noexcept { return opts_; }
@@ -523,12 +540,16 @@ class Client {
   int start();
   void run();
   void route(Command *c);
-  void route_op(Command *c);
+  // may_hold: a new request (cluster calls wait for the detection); false
+  // when the detection released it (holding it again looped forever).
+  void route_op(Command *c, bool may_hold);
   void track_lease(Lease *l);
   void do_cancel(jr_req_id id);
   void shutdown_loop();
   void flush_completions();
   void deliver(Command *c) noexcept;
+  void run_deferred();
+  void finished_one() noexcept;
 
   static void on_async_cb(uv_async_t *a);
   static void on_check_cb(uv_check_t *c);
@@ -578,6 +599,7 @@ class Client {
 
   CommandPool cmds_;
   std::atomic<bool> closing_{false};
+  std::atomic<bool> known_cluster_{false};
   std::atomic<int64_t> queued_{0};        // accepted and not yet released (max_queued)
   std::atomic<int64_t> queued_bytes_{0};  // their encoded size (max_queued_bytes)
 
@@ -599,7 +621,12 @@ class Client {
 
   // Poll mode.
   int efd_ = -1;
-  CmdList local_done_;       // loop thread: completions not yet published
+  CmdList local_done_;  // loop thread: completions not yet published
+  // Loop thread: completions made while a libjr callback ran (an API call
+  // from it: a cancel, a refused all-masters, a submit that failed at
+  // once). They run after that callback returns, in completion order, so
+  // a callback never runs inside the call that caused it.
+  CmdList deferred_;
   size_t ran_unhooked_ = 0;  // loop mode: callbacks run since the ready hook last did
   std::mutex cq_mu_;
   CmdList cq_;

@@ -67,7 +67,10 @@ constexpr ErrInfo kErrors[] = {
     {"JR_ECROSSSLOT",
      "the command's keys are in different cluster slots and it cannot be split (not sent)",
      kUnsent},
-    {"JR_ECLUSTER", "not connected to a Redis Cluster (not sent)", kUnsent},
+    {"JR_ECLUSTER",
+     "not possible in this cluster mode: all-masters needs a Redis Cluster, a cluster has only "
+     "database 0 (not sent)",
+     kUnsent},
     {"JR_EFORKED",
      "the client belongs to the parent process (fork): create a new client (not sent)", kUnsent},
     {"JR_ETLS", "the TLS configuration is unusable (CA, certificate or key files)", kNever},

@@ -589,6 +589,23 @@ static jr_db *client_db(ClientObject *self, long number) {
   return self->dbs[n];
 }
 
+/* database(number): asks libjr for a view of that database now (and drops
+ * it: submit makes its own), so that a number it refuses raises at once
+ * (RedisError ECLUSTER: a Redis Cluster has only database 0, once libjr
+ * knows it talks to one). */
+static PyObject *Client_database(ClientObject *self, PyObject *arg) {
+  jr_client *client = client_get(self);
+  if (client == NULL) return NULL;
+  long number = PyLong_AsLong(arg);
+  if (number == -1 && PyErr_Occurred()) return NULL;
+  if (number < 0 || number > INT32_MAX) return raise_code(JR_EINVAL, "invalid database number");
+  jr_db *db = NULL;
+  int rc = jr_db_new(client, (int)number, &db);
+  if (rc != JR_OK) return raise_code(rc, NULL);
+  jr_db_free(db);
+  Py_RETURN_NONE;
+}
+
 /* submit(db, args, target, timeout=None) -> request id.
  * db: -1 for the client's default database. timeout: seconds, None for the
  * client default (none for blocking commands). */
@@ -1053,6 +1070,8 @@ static PyMethodDef Client_methods[] = {
     {"submit", (PyCFunction)(void (*)(void))Client_submit, METH_FASTCALL,
      "submit(db, args, target, timeout=None) -> request id"},
     {"cancel", (PyCFunction)Client_cancel, METH_O, "cancel(id) -> bool"},
+    {"database", (PyCFunction)Client_database, METH_O,
+     "database(number): the view of that database; RedisError if refused"},
     {"endpoints", (PyCFunction)Client_endpoints, METH_O,
      "endpoints(target): target gets [[address, role], ...]"},
     {"submit_all_masters", (PyCFunction)(void (*)(void))Client_submit_all_masters, METH_FASTCALL,

@@ -17,7 +17,16 @@
  * callback returns a negative code, the callback is never called. When it
  * returns 0 (JR_OK), the callback is called exactly once: with a reply, a
  * server error reply, or a library error (timeout, cancel, disconnect,
- * shutdown). The callback never runs inside the submitting call.
+ * shutdown). The callback never runs inside the submitting call, nor inside
+ * any other libjr call that completes it (jr_cancel, jr_multi_discard, a
+ * failed jr_multi_exec, jr_sub_free, jr_monitor_free...): called from a
+ * loop-mode callback, such a completion runs after that callback has
+ * returned; called from another thread, on the loop thread (poll mode:
+ * through jr_dispatch). So a binding may hold a lock while it calls libjr
+ * and take the same lock in its callbacks. The exceptions, by design:
+ * jr_dispatch runs queued callbacks on its caller's thread, and
+ * jr_client_free and jr_client_drain wait for the last callbacks (free
+ * runs some on its caller's thread): do not hold such a lock around them.
  */
 #ifndef JR_JR_H
 #define JR_JR_H
@@ -88,7 +97,8 @@ typedef uint64_t jr_req_id;           /* names a submitted command for jr_cancel
 #define JR_EWATCH (-20)       /* transaction aborted: watched key changed; not run */
 #define JR_EPOOLTIMEOUT (-21) /* no pooled connection freed in time; not sent */
 #define JR_ECROSSSLOT (-22)   /* keys in different cluster slots; not sent */
-#define JR_ECLUSTER (-23)     /* needs a Redis Cluster (all-masters on standalone); not sent */
+#define JR_ECLUSTER (-23)     /* wrong cluster mode: all-masters on standalone, or a */
+                              /* database other than 0 on a cluster; not sent */
 #define JR_EFORKED (-24)      /* client made before fork(), used in the child; not sent */
 #define JR_ETLS (-25)         /* TLS configuration unusable (jr_client_new) */
 
@@ -340,7 +350,8 @@ JR_API int jr_client_submit(jr_client *client, size_t argc, const char *const *a
 
 /* Cancels a submitted command. Unsent: it is removed and completes with
  * JR_ECANCELED. Written: it completes with JR_EABANDONED and its reply is
- * read and dropped when it arrives; the connection stays up.
+ * read and dropped when it arrives; the connection stays up. The callback
+ * never runs inside jr_cancel (from a loop-mode callback: after it returns).
  * Returns: 0 if the cancel was queued (the callback then runs once, with the
  * cancel code, or with the reply if that won the race), JR_ENOENT if the
  * command has already completed or id is unknown. Thread: any. Since: 0.1 */
@@ -407,9 +418,15 @@ JR_API int jr_options_set_thread_starter(jr_options *opts, jr_thread_starter sta
  * A jr_db routes commands to database `number` on the shared connection;
  * libjr sends SELECT as needed, so views of several databases interleave
  * correctly on one socket. A database number the server rejects makes its
- * commands complete with the server's SELECT error reply.
- * Returns: 0, JR_EINVAL (number < 0), JR_ENOMEM. Ownership: free with
- * jr_db_free before jr_client_free. Thread: any. Since: 0.1 */
+ * commands complete with the server's SELECT error reply. A Redis Cluster
+ * has only database 0: once the client knows it talks to one (its first
+ * command made the detection), jr_db_new with number != 0 returns
+ * JR_ECLUSTER, and so do submits on such a view made before; a command
+ * accepted before the detection completes with JR_ECLUSTER (unsent: no
+ * SELECT is written). The same holds for jr_multi_new / jr_watch_new on a
+ * database other than 0.
+ * Returns: 0, JR_EINVAL (number < 0), JR_ECLUSTER, JR_ENOMEM. Ownership:
+ * free with jr_db_free before jr_client_free. Thread: any. Since: 0.1 */
 JR_API int jr_db_new(jr_client *client, int number, jr_db **out);
 JR_API void jr_db_free(jr_db *db);
 JR_API int jr_db_submit(jr_db *db, size_t argc, const char *const *argv, const size_t *argvlen,
@@ -438,12 +455,16 @@ JR_API int jr_db_call(jr_db *db, size_t argc, const char *const *argv, const siz
  * was rejected when queued (EXECABORT), that command gets its own error and
  * the others an EXECABORT error reply that quotes it; JR_EWATCH if a watched
  * key changed; or a library error. exec_cb (may be NULL) gets the raw EXEC
- * reply. jr_multi_discard (or freeing the client) completes every queued
- * callback with JR_EDISCARDED and frees the handle.
+ * reply. jr_multi_discard frees the handle and completes every queued
+ * callback with JR_EDISCARDED, like any completion: on the loop thread (or
+ * through jr_dispatch), never inside jr_multi_discard; jr_client_free
+ * completes those of a transaction never executed with JR_ECLOSED, on its
+ * own thread.
  * Returns: 0; JR_EINVAL; JR_EREFUSED (a command a transaction may not hold:
  * MULTI, WATCH, SELECT, SUBSCRIBE, blocking...); JR_ECLOSED; JR_ENOMEM.
- * When jr_multi_exec returns an error, every queued callback has already
- * been completed with that error (and exec_cb is never called).
+ * When jr_multi_exec returns an error, every queued callback is completed
+ * with that error in the same way, never inside the call (and exec_cb is
+ * never called).
  * Thread: one thread at a time per jr_multi. Since: 0.1 */
 JR_API int jr_multi_new(jr_client *client, int db, jr_multi **out);
 JR_API int jr_multi_add(jr_multi *multi, size_t argc, const char *const *argv,
@@ -570,10 +591,19 @@ JR_API void jr_monitor_free(jr_monitor *monitor);
  * JR_ECROSSSLOT before anything is sent. */
 
 /* Runs a command on every master. The reply is an array of
- * [address, reply] pairs; a node's failure is a value (an error reply whose
- * text starts with the libjr code name), not a failure of the call. On a
- * standalone server the callback gets JR_ECLUSTER. Returns as
- * jr_client_submit. Since: 0.1 */
+ * [address, reply] pairs, one per master of the cluster's current map; a
+ * node's failure is a value (an error reply whose text starts with the
+ * libjr code name), not a failure of the call. It follows the topology:
+ * each node is asked ROLE along with the command (same connection, no
+ * extra round trip), MOVED and ASK are followed (a keyed command gets the
+ * answer of its slot's master, as justredis does), and when a node turned
+ * out not to be a master any more (a failover the client had not seen), a
+ * master could not be reached or answered MOVED / TRYAGAIN / CLUSTERDOWN /
+ * READONLY / LOADING, the topology is read again and the command sent to
+ * the masters it missed (at most 3 such rounds, within the deadline);
+ * entries of nodes that are no longer masters are dropped. On a standalone
+ * server the callback gets JR_ECLUSTER. Returns as jr_client_submit.
+ * Since: 0.1 */
 JR_API int jr_client_submit_all_masters(jr_client *client, size_t argc, const char *const *argv,
                                         const size_t *argvlen, int64_t timeout_ms, jr_reply_cb cb,
                                         void *userdata);

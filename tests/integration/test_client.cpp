@@ -17,6 +17,7 @@
 #include <set>
 #include <thread>
 
+#include "callback_rule.hpp"
 #include "jr_test.hpp"
 #include "redis_server.hpp"
 
@@ -1101,71 +1102,6 @@ TEST(BackPressure, QueuedCommandsAndBytesAreCappedWithEFull) {
   EXPECT_TRUE(eventually([&] { return call(cb, {"SET", "k", big}).ok(); }));
 }
 
-namespace {
-size_t rss_now() {
-  FILE *f = std::fopen("/proc/self/statm", "r");
-  unsigned long pages = 0, resident = 0;
-  if (f != nullptr) {
-    if (std::fscanf(f, "%lu %lu", &pages, &resident) != 2) resident = 0;
-    std::fclose(f);
-  }
-  return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
-}
-}  // namespace
-
-// max_queued_bytes bounds the memory the process sees: a large command's
-// bytes are written from its own buffer, not copied again into the
-// connection's output buffer (with 64 KiB values and a stalled server, the
-// process reached twice the limit).
-TEST(BackPressure, QueuedBytesBoundTheMemoryWhileTheServerStalls) {
-  RedisServer s;
-  s.pause();  // accepts the connection, reads nothing
-  const int64_t limit = 32 << 20;
-  OptionsPtr o;
-  o.set("endpoint", s.endpoint())
-      .set("cluster", "no")
-      .set_int("max_queued_bytes", limit)
-      .set_int("command_timeout_ms", 60000);
-  ClientPtr c(o);
-  // Just under 256 KiB encoded: each command's buffer is one 256 KiB block.
-  std::string value(250000, 'v');
-  Recorder rec;
-  size_t before = rss_now();
-  size_t accepted = 0;
-  for (int i = 0; i < 1000; i++) {
-    value[0] = static_cast<char>('a' + i % 26);
-    int rc = submit(c, {"SET", "mem:" + std::to_string(i), value}, rec, static_cast<size_t>(i));
-    if (rc == JR_EFULL) break;
-    ASSERT_EQ(rc, JR_OK) << jr_err_name(rc);
-    accepted++;
-  }
-  ASSERT_GT(accepted, 100u);
-  ASSERT_LT(accepted, 1000u);
-  // The loop thread writes what the socket takes and queues the rest.
-  size_t peak = 0;
-  for (int i = 0; i < 30; i++) {
-    peak = std::max(peak, rss_now());
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  double growth_mib = (static_cast<double>(peak) - static_cast<double>(before)) / (1 << 20);
-  // The commands' own bytes (the limit), plus a little (allocator, sanitizer
-  // shadow); a second copy of what the socket did not take was far more.
-  std::printf(
-      "[ memory ] stalled server, max_queued_bytes 32 MiB, %zu commands of 250 kB: "
-      "RSS +%.1f MiB\n",
-      accepted, growth_mib);
-  EXPECT_LT(growth_mib, 40.0) << "limit 32 MiB, " << accepted << " commands";
-  EXPECT_GT(growth_mib, 16.0);  // the measure sees the commands at all
-  s.resume();
-  ASSERT_TRUE(rec.wait_all(30000));
-  for (size_t i = 0; i < accepted; i++) ASSERT_EQ(rec.get(i).status, JR_OK) << i;
-  // The bytes that went out from the commands' own buffers are intact.
-  for (size_t i : {size_t{0}, accepted / 2, accepted - 1}) {
-    value[0] = static_cast<char>('a' + i % 26);
-    EXPECT_EQ(call(c, {"GET", "mem:" + std::to_string(i)}).str(), value) << i;
-  }
-}
-
 // ---- Extreme integer arguments (issue 11, item 4) ----------------------------------------
 
 namespace {
@@ -1600,4 +1536,145 @@ TEST_F(ClientTest, ErrUnsentMatchesWhatTheServerRan) {
   rc = jr_options_set(ob.o, "no_such_key", "1");
   EXPECT_EQ(rc, JR_ENOENT);
   EXPECT_EQ(jr_err_unsent(rc), 0);
+}
+
+namespace {
+size_t rss_now() {
+  FILE *f = std::fopen("/proc/self/statm", "r");
+  unsigned long pages = 0, resident = 0;
+  if (f != nullptr) {
+    if (std::fscanf(f, "%lu %lu", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+}
+}  // namespace
+
+// max_queued_bytes bounds the memory the process sees: a large command's
+// bytes are written from its own buffer, not copied again into the
+// connection's output buffer (with 64 KiB values and a stalled server, the
+// process reached twice the limit).
+TEST(BackPressure, QueuedBytesBoundTheMemoryWhileTheServerStalls) {
+  RedisServer s;
+  s.pause();  // accepts the connection, reads nothing
+  const int64_t limit = 32 << 20;
+  OptionsPtr o;
+  o.set("endpoint", s.endpoint())
+      .set("cluster", "no")
+      .set_int("max_queued_bytes", limit)
+      .set_int("command_timeout_ms", 60000);
+  ClientPtr c(o);
+  // Just under 256 KiB encoded: each command's buffer is one 256 KiB block.
+  std::string value(250000, 'v');
+  Recorder rec;
+  size_t before = rss_now();
+  size_t accepted = 0;
+  for (int i = 0; i < 1000; i++) {
+    value[0] = static_cast<char>('a' + i % 26);
+    int rc = submit(c, {"SET", "mem:" + std::to_string(i), value}, rec, static_cast<size_t>(i));
+    if (rc == JR_EFULL) break;
+    ASSERT_EQ(rc, JR_OK) << jr_err_name(rc);
+    accepted++;
+  }
+  ASSERT_GT(accepted, 100u);
+  ASSERT_LT(accepted, 1000u);
+  // The loop thread writes what the socket takes and queues the rest.
+  size_t peak = 0;
+  for (int i = 0; i < 30; i++) {
+    peak = std::max(peak, rss_now());
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  double growth_mib = (static_cast<double>(peak) - static_cast<double>(before)) / (1 << 20);
+  // The commands' own bytes (the limit), plus a little (allocator, sanitizer
+  // shadow); a second copy of what the socket did not take was far more.
+  std::printf(
+      "[ memory ] stalled server, max_queued_bytes 32 MiB, %zu commands of 250 kB: "
+      "RSS +%.1f MiB\n",
+      accepted, growth_mib);
+  EXPECT_LT(growth_mib, 40.0) << "limit 32 MiB, " << accepted << " commands";
+  EXPECT_GT(growth_mib, 16.0);  // the measure sees the commands at all
+  s.resume();
+  ASSERT_TRUE(rec.wait_all(30000));
+  for (size_t i = 0; i < accepted; i++) ASSERT_EQ(rec.get(i).status, JR_OK) << i;
+  // The bytes that went out from the commands' own buffers are intact.
+  for (size_t i : {size_t{0}, accepted / 2, accepted - 1}) {
+    value[0] = static_cast<char>('a' + i % 26);
+    EXPECT_EQ(call(c, {"GET", "mem:" + std::to_string(i)}).str(), value) << i;
+  }
+}
+
+// ---- "The callback never runs inside the submitting call" ---------------------
+
+namespace {
+
+struct RuleTrigger {
+  LockedCaller *lc;
+  jr_client *client;
+  std::string endpoint;
+  std::atomic<bool> done{false};
+  static void cb(void *ud, int, const jr_reply *) {
+    auto *t = static_cast<RuleTrigger *>(ud);
+    t->lc->lock();
+    exercise_callback_apis(*t->lc, t->client, t->endpoint);
+    t->lc->unlock();
+    t->done.store(true);
+  }
+};
+
+// Every call that takes a callback, made while the caller holds a lock its
+// callbacks take: from inside a libjr callback (the loop thread, or the
+// dispatching thread in poll mode) and from a thread of the application.
+void check_callback_rule(jr_client *c, const std::string &endpoint, bool from_callback,
+                         bool standalone) {
+  LockedCaller lc;
+  if (from_callback) {
+    RuleTrigger t{&lc, c, endpoint};
+    const char *argv[] = {"PING"};
+    ASSERT_EQ(jr_client_submit(c, 1, argv, nullptr, -1, RuleTrigger::cb, &t, nullptr), JR_OK);
+    ASSERT_TRUE(eventually([&] { return t.done.load(); }, 10000));
+  } else {
+    lc.lock();
+    exercise_callback_apis(lc, c, endpoint);
+    lc.unlock();
+  }
+  ASSERT_TRUE(eventually([&] { return lc.all_done(); }, 10000));
+  EXPECT_EQ(lc.violations(), std::vector<std::string>{});
+  EXPECT_EQ(lc.status_of("all masters"), standalone ? JR_ECLUSTER : JR_OK);
+  EXPECT_EQ(lc.status_of("endpoints"), JR_OK);
+  EXPECT_EQ(lc.status_of("multi discard"), JR_EDISCARDED);
+  EXPECT_EQ(lc.status_of("orphaned multi exec"), JR_EMISUSE);
+  EXPECT_EQ(lc.status_of("submit cross-slot"), standalone ? JR_OK : JR_ECROSSSLOT);
+  int cancelled = lc.status_of("submit then cancel");
+  EXPECT_TRUE(cancelled == JR_ECANCELED || cancelled == JR_EABANDONED || cancelled == JR_OK)
+      << cancelled;
+}
+
+}  // namespace
+
+TEST_F(ClientTest, CallbacksNeverRunInsideTheCallThatCausedThemLoopMode) {
+  for (bool from_callback : {true, false}) {
+    SCOPED_TRACE(from_callback ? "from a loop-mode callback" : "from an application thread");
+    auto o = opts();
+    ClientPtr c(o);
+    check_callback_rule(c, server_->endpoint(), from_callback, true);
+  }
+}
+
+TEST_F(ClientTest, CallbacksNeverRunInsideTheCallThatCausedThemPollMode) {
+  for (bool from_callback : {true, false}) {
+    SCOPED_TRACE(from_callback ? "from a dispatched callback" : "from an application thread");
+    auto o = opts();
+    o.set("dispatch", "poll");
+    ClientPtr c(o);
+    std::atomic<bool> stop{false};
+    std::thread dispatcher([&] {
+      struct pollfd p = {jr_client_fd(c), POLLIN, 0};
+      while (!stop.load()) {
+        if (poll(&p, 1, 20) > 0) jr_dispatch(c, 0);
+      }
+    });
+    check_callback_rule(c, server_->endpoint(), from_callback, true);
+    stop.store(true);
+    dispatcher.join();
+  }
 }

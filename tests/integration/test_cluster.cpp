@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include "callback_rule.hpp"
 #include "jr_test.hpp"
 #include "redis_cluster.hpp"
 #include "redis_server.hpp"
@@ -624,4 +625,175 @@ TEST_F(Cluster, ReadFromReplicasSpreadsReadsAndKeepsWritesOnMasters) {
   EXPECT_GT(calls(reps.front(), "get") - on_replica, 5) << "no read went to the replica";
   ASSERT_TRUE(call(c, {"SET", key, "w"}).ok());
   EXPECT_EQ(calls(master, "set"), sets_on_master + 1);  // writes stay on the master
+}
+
+TEST_F(Cluster, DatabaseOtherThanZeroIsRefusedWithoutSendingSelect) {
+  auto o = opts();
+  ClientPtr c(o);
+  auto selects = [&] {
+    int64_t n = 0;
+    for (int p : cluster_->master_ports()) n += calls(p, "select");
+    for (int p : cluster_->replica_ports()) n += calls(p, "select");
+    return n;
+  };
+  int64_t selects_before = selects();
+  // Made before the client knows it talks to a cluster: accepted; its
+  // first command (which makes the detection) fails unsent.
+  jr_db *early = nullptr;
+  ASSERT_EQ(jr_db_new(c, 3, &early), JR_OK);
+  Recorder rec;
+  ASSERT_EQ(submit(early, {"SET", "db3:k", "v"}, rec, 0), JR_OK);
+  ASSERT_TRUE(rec.wait_all());
+  EXPECT_EQ(rec.get(0).status, JR_ECLUSTER) << rec.get(0).text;
+  EXPECT_EQ(jr_err_unsent(JR_ECLUSTER), 1);
+  // Known now: refused at once, without a callback.
+  EXPECT_EQ(submit(early, {"GET", "db3:k"}, rec, 1), JR_ECLUSTER);
+  jr_db *late = nullptr;
+  EXPECT_EQ(jr_db_new(c, 1, &late), JR_ECLUSTER);
+  EXPECT_EQ(late, nullptr);
+  jr_multi *m = nullptr;
+  EXPECT_EQ(jr_multi_new(c, 2, &m), JR_ECLUSTER);
+  const char *keys[] = {"db3:k"};
+  jr_watch *w = nullptr;
+  EXPECT_EQ(jr_watch_new(c, 2, 1, keys, nullptr, &w), JR_ECLUSTER);
+  // Database 0 works as always.
+  jr_db *zero = nullptr;
+  ASSERT_EQ(jr_db_new(c, 0, &zero), JR_OK);
+  EXPECT_TRUE(call(zero, {"SET", "db3:k", "zero"}).ok());
+  EXPECT_EQ(call(c, {"GET", "db3:k"}).str(), "zero");
+  EXPECT_EQ(selects(), selects_before) << "a SELECT reached a node";
+  EXPECT_EQ(rec.done(), 1u);
+  jr_db_free(zero);
+  jr_db_free(early);
+}
+
+namespace {
+struct AllOut {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  int status = 1;
+  ReplyPtr reply;
+  static void cb(void *ud, int st, const jr_reply *r) {
+    auto *o = static_cast<AllOut *>(ud);
+    std::lock_guard<std::mutex> lk(o->mu);
+    o->status = st;
+    o->reply.reset(jr_reply_dup(r));
+    o->done = true;
+    o->cv.notify_all();
+  }
+  bool wait(int ms = 10000) {
+    std::unique_lock<std::mutex> lk(mu);
+    return cv.wait_for(lk, std::chrono::milliseconds(ms), [&] { return done; });
+  }
+  // address -> the reply's text (an integer in decimal, an error as "-...").
+  std::map<std::string, std::string> rows() {
+    std::map<std::string, std::string> m;
+    for (size_t i = 0; i < jr_reply_len(reply.get()); i++) {
+      const jr_reply *pair = jr_reply_element(reply.get(), i);
+      const jr_reply *v = jr_reply_element(pair, 1);
+      size_t len = 0;
+      const char *s = jr_reply_str(v, &len);
+      std::string text = s != nullptr ? std::string(s, len) : std::to_string(jr_reply_integer(v));
+      if (jr_reply_get_type(v) == JR_REPLY_ERROR) text = "-" + text;
+      m[jr_reply_str(jr_reply_element(pair, 0), nullptr)] = text;
+    }
+    return m;
+  }
+};
+
+std::unique_ptr<AllOut> all_masters(jr_client *c, const std::vector<std::string> &args) {
+  std::vector<size_t> lens;
+  auto argv = argv_of(args, lens);
+  auto o = std::make_unique<AllOut>();
+  EXPECT_EQ(jr_client_submit_all_masters(c, argv.size(), argv.data(), lens.data(), -1, AllOut::cb,
+                                         o.get()),
+            JR_OK);
+  EXPECT_TRUE(o->wait());
+  return o;
+}
+}  // namespace
+
+TEST_F(Cluster, AllMastersReachesTheCurrentMastersAfterAFailoverItHasNotSeen) {
+  auto o = opts();
+  ClientPtr c(o);
+  std::vector<int> masters = cluster_->master_ports();
+  ASSERT_EQ(masters.size(), 3u);
+  std::string key = channel_on(masters[1], "amf:");
+  ASSERT_TRUE(call(c, {"SET", key, "v"}).ok());
+  // The client knows the initial layout and is connected to every master.
+  auto before = all_masters(c, {"DBSIZE"});
+  ASSERT_EQ(before->status, JR_OK);
+  ASSERT_EQ(before->rows().size(), 3u);
+  // A keyed command follows MOVED: every master's entry is the key's value.
+  auto keyed = all_masters(c, {"GET", key});
+  ASSERT_EQ(keyed->status, JR_OK);
+  for (auto &[addr, v] : keyed->rows()) EXPECT_EQ(v, "v") << addr;
+  // A replica takes over masters[0]'s slots; the client is not told (no
+  // MOVED, no connection lost, the periodic refresh is 15 s away).
+  int replica = cluster_->replicas_of(masters[0]).at(0);
+  auto promoted = [&] {
+    auto now = cluster_->master_ports();
+    return std::find(now.begin(), now.end(), replica) != now.end() &&
+           std::find(now.begin(), now.end(), masters[0]) == now.end();
+  };
+  ASSERT_EQ(cluster_->cmd(replica, {"CLUSTER", "FAILOVER"}).text(), "OK");
+  // A manual failover gives up if the master does not answer in time (seen
+  // once on this machine right after another test's failover): FORCE then.
+  if (!eventually(promoted, 5000))
+    ASSERT_EQ(cluster_->cmd(replica, {"CLUSTER", "FAILOVER", "FORCE"}).text(), "OK");
+  ASSERT_TRUE(eventually(promoted, 15000)) << cluster_->dump();
+  std::set<std::string> current;
+  for (int p : cluster_->master_ports()) current.insert("127.0.0.1:" + std::to_string(p));
+  for (const auto &args : std::vector<std::vector<std::string>>{
+           {"DBSIZE"}, {"GET", key}, {"CONFIG", "SET", "maxmemory-policy", "noeviction"}}) {
+    auto after = all_masters(c, args);
+    ASSERT_EQ(after->status, JR_OK);
+    std::set<std::string> got;
+    for (auto &[addr, v] : after->rows()) {
+      got.insert(addr);
+      EXPECT_NE(v.rfind('-', 0), 0u) << args[0] << " on " << addr << ": " << v;
+    }
+    EXPECT_EQ(got, current) << args[0];
+  }
+  auto keyed_after = all_masters(c, {"GET", key});
+  for (auto &[addr, v] : keyed_after->rows()) EXPECT_EQ(v, "v") << addr;
+}
+
+TEST_F(Cluster, CallbacksNeverRunInsideTheCallThatCausedThem) {
+  auto o = opts();
+  ClientPtr c(o);
+  ASSERT_TRUE(call(c, {"PING"}).ok());  // detected: the cluster paths
+  std::string node = cluster_->endpoints().front();
+  for (bool from_callback : {true, false}) {
+    SCOPED_TRACE(from_callback ? "from a loop-mode callback" : "from an application thread");
+    LockedCaller lc;
+    struct Trigger {
+      LockedCaller *lc;
+      jr_client *client;
+      std::string node;
+      std::atomic<bool> done{false};
+      static void cb(void *ud, int, const jr_reply *) {
+        auto *t = static_cast<Trigger *>(ud);
+        t->lc->lock();
+        exercise_callback_apis(*t->lc, t->client, t->node);
+        t->lc->unlock();
+        t->done.store(true);
+      }
+    } t{&lc, c, node};
+    if (from_callback) {
+      const char *argv[] = {"PING"};
+      ASSERT_EQ(jr_client_submit(c, 1, argv, nullptr, -1, Trigger::cb, &t, nullptr), JR_OK);
+      ASSERT_TRUE(eventually([&] { return t.done.load(); }, 10000));
+    } else {
+      lc.lock();
+      exercise_callback_apis(lc, c, node);
+      lc.unlock();
+    }
+    ASSERT_TRUE(eventually([&] { return lc.all_done(); }, 10000));
+    EXPECT_EQ(lc.violations(), std::vector<std::string>{});
+    EXPECT_EQ(lc.status_of("submit cross-slot"), JR_ECROSSSLOT);
+    EXPECT_EQ(lc.status_of("all masters"), JR_OK);
+    EXPECT_EQ(lc.status_of("multi discard"), JR_EDISCARDED);
+  }
 }

@@ -462,20 +462,6 @@ TEST(Options, KeysValuesAndErrors) {
   jr_options_free(nullptr);
 }
 
-// The dead-connection defaults: the silence rule and TCP keepalive are on.
-TEST(Options, SilenceTimeoutAndKeepaliveAreOnByDefault) {
-  jr_options *o = jr_options_new();
-  EXPECT_EQ(o->o.silence_timeout_ms, 10000);
-  EXPECT_EQ(o->o.tcp_keepalive_s, 60);
-  EXPECT_EQ(jr_options_set(o, "silence_timeout_ms", "abc"), JR_EINVAL);
-  EXPECT_EQ(jr_options_set_int(o, "silence_timeout_ms", -1), JR_EINVAL);
-  EXPECT_EQ(jr_options_set_int(o, "silence_timeout_ms", int64_t{INT32_MAX} + 1), JR_EINVAL);
-  EXPECT_EQ(jr_options_set(o, "silence_timeout_ms", "0"), JR_OK);  // off
-  EXPECT_EQ(o->o.silence_timeout_ms, 0);
-  EXPECT_EQ(jr_options_set_int(o, "silence_timeout_ms", 2500), JR_OK);
-  EXPECT_EQ(o->o.silence_timeout_ms, 2500);
-  EXPECT_EQ(jr_options_set_int(o, "tcp_keepalive_s", 0), JR_OK);  // off
-
 namespace {
 
 std::string read_source(const char *rel) {
@@ -627,6 +613,22 @@ TEST(Options, BadValueOfAKnownKeyIsEinvalNotEnoent) {
   EXPECT_EQ(jr_options_set(o, "max_queued_bytes", "1023"), JR_EINVAL);
   EXPECT_EQ(jr_options_set(o, "read_from_replicas", "2"), JR_EINVAL);
   EXPECT_EQ(jr_options_set(o, "tcp_keepalive_s", " 5"), JR_EINVAL);
+  jr_options_free(o);
+}
+
+// The dead-connection defaults: the silence rule and TCP keepalive are on.
+TEST(Options, SilenceTimeoutAndKeepaliveAreOnByDefault) {
+  jr_options *o = jr_options_new();
+  EXPECT_EQ(o->o.silence_timeout_ms, 10000);
+  EXPECT_EQ(o->o.tcp_keepalive_s, 60);
+  EXPECT_EQ(jr_options_set(o, "silence_timeout_ms", "abc"), JR_EINVAL);
+  EXPECT_EQ(jr_options_set_int(o, "silence_timeout_ms", -1), JR_EINVAL);
+  EXPECT_EQ(jr_options_set_int(o, "silence_timeout_ms", int64_t{INT32_MAX} + 1), JR_EINVAL);
+  EXPECT_EQ(jr_options_set(o, "silence_timeout_ms", "0"), JR_OK);  // off
+  EXPECT_EQ(o->o.silence_timeout_ms, 0);
+  EXPECT_EQ(jr_options_set_int(o, "silence_timeout_ms", 2500), JR_OK);
+  EXPECT_EQ(o->o.silence_timeout_ms, 2500);
+  EXPECT_EQ(jr_options_set_int(o, "tcp_keepalive_s", 0), JR_OK);  // off
   jr_options_free(o);
 }
 

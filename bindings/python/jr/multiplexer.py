@@ -320,7 +320,12 @@ class MultiplexerPool:
         ``server``: run every command of the view on that one node, as given
         by ``endpoints()`` ((host, port) or a unix socket path; "host:port"
         works too), without following cluster redirections. Such a view uses
-        the configured database and has no transactions."""
+        the configured database and has no transactions.
+
+        On a Redis Cluster (which has only database 0) a ``number`` other
+        than 0 raises RedisError (code ECLUSTER) once the client knows it
+        talks to a cluster; a view made before that fails each command
+        with it, unsent."""
         if number is not None and (type(number) is not int or number < 0):
             raise error('invalid database number %r' % (number,), ext.EINVAL)
         if server is not None:
@@ -328,6 +333,11 @@ class MultiplexerPool:
                 raise error('a server= view runs on the configured database (%d), not %d'
                             % (self._database, number), ext.EINVAL)
             return Database(self, -1, encoder, decoder, _server_text(server))
+        if number and self._c is not None:
+            # A Redis Cluster has only database 0: once libjr knows it talks
+            # to one, RedisError (ECLUSTER) now, as justredis does. Before
+            # that, the view's commands fail with it, unsent.
+            self._c.database(number)
         return Database(self, -1 if number is None else number, encoder, decoder)
 
     def pubsub(self, encoder=utf8_encode, decoder=None):

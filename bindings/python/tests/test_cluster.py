@@ -150,3 +150,21 @@ async def test_sharded_channels_on_their_masters(redis_cluster, cmp):
                 assert raw(p, 'PUBSUB', 'SHARDNUMSUB', ch)[1] == (1 if p == master else 0)
             assert await db.commandreply('SPUBLISH', ch, 'on %d' % master) == 1
             assert await ps.message() == ['smessage', ch, 'on %d' % master]
+
+
+@pytest.mark.asyncio
+async def test_database_other_than_zero_is_refused(redis_cluster, cmp):
+    # cmp already ran a command: the client knows it talks to a cluster
+    with pytest.raises(RedisError) as ei:
+        cmp.database(1)
+    assert ei.value.code == jr.ECLUSTER and ei.value.unsent
+    assert await cmp.database(0).commandreply('PING') == b'PONG'
+    # a view made before the client knew: its commands fail unsent
+    async with MultiplexerPool({'endpoints': [('127.0.0.1', redis_cluster.ports[0])]}) as fresh:
+        early = fresh.database(2)
+        with pytest.raises(RedisError) as ei:
+            await early.commandreply('SET', 'db2:k', 'v')
+        assert ei.value.code == jr.ECLUSTER and ei.value.unsent
+        with pytest.raises(RedisError) as ei:
+            fresh.database(2)
+        assert ei.value.code == jr.ECLUSTER
