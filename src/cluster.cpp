@@ -270,7 +270,12 @@ jr_reply *copy_into(Arena *a, const jr_reply *r) {
 
 struct Fanout {
   enum Kind { kMget, kMset, kSum, kAllMasters };
-  Fanout(Client *cl, Command *p, Kind k) : client(cl), parent(p), kind(k) {}
+  // The parent is held until finish(): a split command cancelled after it
+  // was split (JR_EABANDONED) is completed then, and must not be recycled
+  // while its children run.
+  Fanout(Client *cl, Command *p, Kind k) : client(cl), parent(p), kind(k) {
+    p->holds.fetch_add(1, std::memory_order_relaxed);
+  }
   Client *client;
   Command *parent;
   Kind kind;
@@ -432,7 +437,12 @@ void Fanout::finish() {
   Command *p = parent;
   Client *cl = client;
   delete this;
-  cl->complete(p, st, out);
+  if (p->state.load(std::memory_order_acquire) == CmdState::kDone) {
+    reply_release(out);  // cancelled meanwhile: it has had its completion
+  } else {
+    cl->complete(p, st, out);
+  }
+  cl->release_hold(p);
 }
 
 // ---- Cluster ----------------------------------------------------------------------------
