@@ -1539,6 +1539,20 @@ TEST_F(ClientTest, ErrUnsentMatchesWhatTheServerRan) {
 }
 
 namespace {
+// A sanitizer's allocator keeps freed blocks (quarantine) and adds shadow
+// memory: RSS bounds are checked in plain builds only.
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+constexpr bool kRssMeaningful = false;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+constexpr bool kRssMeaningful = false;
+#else
+constexpr bool kRssMeaningful = true;
+#endif
+#else
+constexpr bool kRssMeaningful = true;
+#endif
+
 size_t rss_now() {
   FILE *f = std::fopen("/proc/self/statm", "r");
   unsigned long pages = 0, resident = 0;
@@ -1591,8 +1605,10 @@ TEST(BackPressure, QueuedBytesBoundTheMemoryWhileTheServerStalls) {
       "[ memory ] stalled server, max_queued_bytes 32 MiB, %zu commands of 250 kB: "
       "RSS +%.1f MiB\n",
       accepted, growth_mib);
-  EXPECT_LT(growth_mib, 40.0) << "limit 32 MiB, " << accepted << " commands";
-  EXPECT_GT(growth_mib, 16.0);  // the measure sees the commands at all
+  if (kRssMeaningful) {
+    EXPECT_LT(growth_mib, 40.0) << "limit 32 MiB, " << accepted << " commands";
+    EXPECT_GT(growth_mib, 16.0);  // the measure sees the commands at all
+  }
   s.resume();
   ASSERT_TRUE(rec.wait_all(30000));
   for (size_t i = 0; i < accepted; i++) ASSERT_EQ(rec.get(i).status, JR_OK) << i;
