@@ -420,7 +420,8 @@ int Client::submit_op(Command *c) {
     }
     // Bytes of commands accepted and not yet completed: a slow or absent
     // server cannot make memory grow without bound.
-    c->charged = static_cast<int64_t>(c->wire.size() + c->alt.size());
+    c->charged = static_cast<int64_t>(
+        std::min(sat_add(c->wire.size(), c->alt.size()), static_cast<size_t>(INT64_MAX)));
     if (queued_bytes_.fetch_add(c->charged, std::memory_order_relaxed) + c->charged >
             opts_.max_queued_bytes &&
         c->charged > 0) {

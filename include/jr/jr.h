@@ -298,8 +298,8 @@ JR_API int jr_options_set_event_cb(jr_options *opts, jr_event_cb cb, void *ctx);
  * copied; free it whenever you like. Thread: any. Since: 0.1 */
 JR_API int jr_client_new(const jr_options *opts, jr_client **out);
 
-/* Stops accepting commands and waits up to timeout_ms (negative = forever)
- * for every accepted command to complete. Returns: 0 when all completed,
+/* Stops accepting commands and waits up to timeout_ms (negative = forever;
+ * INT64_MAX in effect too) for every accepted command to complete. Returns: 0 when all completed,
  * JR_ETIMEDOUT otherwise, JR_EMISUSE from a libjr callback. Thread: any
  * except the loop thread. Since: 0.1 */
 JR_API int jr_client_drain(jr_client *client, int64_t timeout_ms);
@@ -338,9 +338,12 @@ typedef void (*jr_reply_cb)(void *userdata, int status, const jr_reply *reply);
 
 /* Submits a command on the client's default database. argv[i] has
  * argvlen[i] bytes (binary safe); argvlen may be NULL for NUL-terminated
- * strings. timeout_ms < 0 uses command_timeout_ms, 0 means no deadline.
- * Returns: 0 (cb will be called exactly once), JR_EINVAL (argc 0, NULL
- * argv or cb), JR_EREFUSED (see jr_refusal_reason), JR_ECLOSED, JR_EFULL,
+ * strings. timeout_ms < 0 uses command_timeout_ms, 0 means no deadline;
+ * deadlines saturate (INT64_MAX: in effect none), and so for every call that
+ * takes a timeout_ms. Returns: 0 (cb will be called exactly once),
+ * JR_EINVAL (argc 0, NULL argv or cb, a NULL argv[i] among the first argc,
+ * a length over PTRDIFF_MAX), JR_EREFUSED (see jr_refusal_reason),
+ * JR_ECLOSED, JR_EFULL (also: the command alone is over max_queued_bytes),
  * JR_ENOMEM; on error cb is never called. *id_out (may be NULL) names the
  * command for jr_cancel. Ownership: arguments are copied before return.
  * Thread: any, concurrently. Since: 0.1 */
