@@ -1252,9 +1252,18 @@ TEST_F(ClientTest, TimeoutArgumentExtremes) {
   // jr_client_call and jr_db_call alike.
   jr_db *db = nullptr;
   ASSERT_EQ(jr_db_new(c, 0, &db), JR_OK);
-  for (int64_t t : {INT64_MAX, INT64_MIN, int64_t{-1}, int64_t{0}, int64_t{1}}) {
+  for (int64_t t : {INT64_MAX, INT64_MIN, int64_t{-1}, int64_t{0}}) {
     EXPECT_EQ(call(c, {"PING"}, t).str(), "PONG") << t;
     EXPECT_EQ(call(db, {"PING"}, t).str(), "PONG") << t;
+  }
+  // One millisecond is a real deadline: a loaded machine may miss it.
+  for (int i = 0; i < 2; i++) {
+    Result r = i == 0 ? call(c, {"PING"}, 1) : call(db, {"PING"}, 1);
+    if (r.status == JR_OK) {
+      EXPECT_EQ(r.str(), "PONG");
+    } else {
+      EXPECT_EQ(r.status, JR_ETIMEDOUT) << jr_err_name(r.status);
+    }
   }
   jr_db_free(db);
 }
