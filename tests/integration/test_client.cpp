@@ -1499,7 +1499,7 @@ TEST_F(ClientTest, ErrUnsentMatchesWhatTheServerRan) {
   // commands of a transaction whose WATCH was freed) and nothing ran: 1.
   struct Ctx {
     jr_client *c;
-    int rc = 0;
+    std::atomic<int> rc{0};
   } ctx{c};
   const char *incr[] = {"INCR", "t:unsent"};
   const char *ping[] = {"PING"};
@@ -1515,8 +1515,8 @@ TEST_F(ClientTest, ErrUnsentMatchesWhatTheServerRan) {
                 &ctx, nullptr),
             JR_OK);
   EXPECT_TRUE(eventually([&] { return ctx.rc != 0; }));
-  EXPECT_EQ(ctx.rc, JR_EMISUSE);
-  EXPECT_EQ(jr_err_unsent(ctx.rc), 1);
+  EXPECT_EQ(ctx.rc.load(), JR_EMISUSE);
+  EXPECT_EQ(jr_err_unsent(ctx.rc.load()), 1);
   EXPECT_EQ(call(c, {"GET", "t:unsent"}).str(), "1");
   const char *keys[] = {"t:unsent"};
   jr_watch *w = nullptr;
