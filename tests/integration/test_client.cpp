@@ -671,10 +671,14 @@ TEST_F(ClientTest, ReadyBatchSetsTheHooksBatchWithinARead) {
     if (std::strcmp(dispatch, "poll") == 0) ctx.c = c;
     EXPECT_EQ(call(c, {"PING"}).str(), "PONG");
     auto cb = [](void *ud, int, const jr_reply *) { static_cast<Ctx *>(ud)->ran++; };
-    // Replies to a pipeline of 20000 arrive in a few large reads.
+    // Replies to a pipeline of 20000 arrive in a few large reads: the server
+    // sleeps while they are submitted (a slow submitter, under TSan, would
+    // otherwise get its replies in hundreds of small reads).
     ctx.hooks = 0;
-    const int total = 20000;
-    for (int i = 0; i < total; i++) {
+    const int total = 20001;
+    const char *sleep_argv[] = {"DEBUG", "SLEEP", "0.5"};
+    EXPECT_EQ(jr_client_submit(c, 3, sleep_argv, nullptr, 0, cb, &ctx, nullptr), JR_OK);
+    for (int i = 1; i < total; i++) {
       const char *argv[] = {"PING"};
       EXPECT_EQ(jr_client_submit(c, 1, argv, nullptr, -1, cb, &ctx, nullptr), JR_OK);
     }
