@@ -20,6 +20,7 @@
 #include "callback_rule.hpp"
 #include "jr_test.hpp"
 #include "redis_server.hpp"
+#include "rss.hpp"
 
 using namespace jrtest;
 
@@ -1553,32 +1554,6 @@ TEST_F(ClientTest, ErrUnsentMatchesWhatTheServerRan) {
   EXPECT_EQ(rc, JR_ENOENT);
   EXPECT_EQ(jr_err_unsent(rc), 0);
 }
-
-namespace {
-// A sanitizer's allocator keeps freed blocks (quarantine) and adds shadow
-// memory: RSS bounds are checked in plain builds only.
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr bool kRssMeaningful = false;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-constexpr bool kRssMeaningful = false;
-#else
-constexpr bool kRssMeaningful = true;
-#endif
-#else
-constexpr bool kRssMeaningful = true;
-#endif
-
-size_t rss_now() {
-  FILE *f = std::fopen("/proc/self/statm", "r");
-  unsigned long pages = 0, resident = 0;
-  if (f != nullptr) {
-    if (std::fscanf(f, "%lu %lu", &pages, &resident) != 2) resident = 0;
-    std::fclose(f);
-  }
-  return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
-}
-}  // namespace
 
 // max_queued_bytes bounds the memory the process sees: a large command's
 // bytes are written from its own buffer, not copied again into the

@@ -12,6 +12,7 @@
 
 #include "jr_test.hpp"
 #include "redis_server.hpp"
+#include "rss.hpp"
 
 using namespace jrtest;
 
@@ -60,20 +61,6 @@ struct TlsServer {
                 "--tls-auth-clients", auth_clients}) {}
   std::string endpoint() const { return "127.0.0.1:" + std::to_string(tls_port); }
 };
-
-// A sanitizer's allocator keeps freed blocks (quarantine) and adds shadow
-// memory: RSS bounds are checked in plain builds only.
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr bool kRssMeaningful = false;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-constexpr bool kRssMeaningful = false;
-#else
-constexpr bool kRssMeaningful = true;
-#endif
-#else
-constexpr bool kRssMeaningful = true;
-#endif
 
 struct Events {
   std::mutex mu;
@@ -251,15 +238,7 @@ TEST_F(Tls, QueuedBytesBoundTheMemoryWhileTheServerStalls) {
   ClientPtr c(o);
   ASSERT_EQ(call(c, {"PING"}).str(), "PONG");  // the session is up
   stalled.server.pause();
-  auto rss = [] {
-    FILE *f = std::fopen("/proc/self/statm", "r");
-    unsigned long pages = 0, resident = 0;
-    if (f != nullptr) {
-      if (std::fscanf(f, "%lu %lu", &pages, &resident) != 2) resident = 0;
-      std::fclose(f);
-    }
-    return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE));
-  };
+  auto rss = [] { return static_cast<double>(rss_now()); };
   std::string value(250000, 'v');
   Recorder rec;
   double before = rss();
