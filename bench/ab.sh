@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # ab.sh: A/B of jr-benchmark builds (or options) against redis-benchmark, on
 # one private redis-server, interleaved, in one run.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bindings.sh: pipelined GET throughput at one depth through each binding
 # next to the C benchmark, on one private redis-server, interleaved, in one
 # run (issue 5's "Rust and Go >= 0.8x the C benchmark at 256").

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # callgrind.sh: client instructions per GET, libjr vs hiredis (async, libuv
 # adapter), at depth 64 against a private redis-server.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # cluster.sh: libjr throughput on a 1-master vs a 3-master Redis Cluster.
 #
 #   bench/cluster.sh [--quick] [--secs S] [--reps R] [--depths "64 256"]

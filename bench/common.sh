@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 # Sourced by the bench scripts: locate jr-benchmark, take a median, and run
 # a private redis-server on a free port (stopped by PID on exit).

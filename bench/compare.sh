@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # compare.sh: libjr vs hiredis (async, libuv adapter) vs redis-benchmark, one
 # connection, closed loop, on a private redis-server.
 #

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // jr-benchmark: closed-loop throughput and latency of libjr against hiredis.
 //
 // Two command-line interfaces share one set of settings:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Shared by the capi/ translation units.
 #ifndef JR_CAPI_CAPI_HPP
 #define JR_CAPI_CAPI_HPP

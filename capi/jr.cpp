@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // extern "C" shims: validate arguments, catch exceptions, map to codes.
 #include <cstring>
 #include <new>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // extern "C" shims for transactions, WATCH, pub/sub and MONITOR.
 #include "transparent.hpp"
 

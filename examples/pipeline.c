@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * examples/pipeline.c: several threads share one libjr client. Each thread
  * submits a burst of SET/GET commands without waiting; libjr pipelines them

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * examples/transparent.c: the seed's README example, step by step, on one
  * libjr client. Each step prints what it sent and what came back:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer target: the C API's argument handling, without a server. The
 // input is a small line language (see fuzz/corpus/capi for examples):
 //   opt KEY VALUE        jr_options_set on a scratch jr_options

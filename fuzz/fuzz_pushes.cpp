@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer target: the interpreters of what arrives on subscription,
 // MONITOR and transaction connections, with arbitrary reply trees (the
 // input decoded as RESP): jr::parse_push (both link kinds),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer target: MOVED / ASK / TRYAGAIN error texts (jr::parse_redirect,
 // used by the cluster router and by sharded pub/sub). The input is the
 // error text. Checked: no crash / UB; JR_OK or JR_EPROTO with a reason; a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer target: bytes from a server into the reply path, jr::ReplyReader
 // (hiredis's RESP2 reader with libjr's limits building arena replies), with
 // small limits. For every input:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer target: the topology interpreters with arbitrary reply trees.
 // The input is decoded as RESP (each reply goes to CLUSTER SLOTS, the
 // COMMAND table and one COMMAND entry) and, as text, to CLUSTER NODES.

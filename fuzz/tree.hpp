@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Shared by the interpreter fuzz targets: turns fuzz bytes into reply trees
 // with libjr's own reader (RESP2, the trees the loop thread hands to the
 // interpreters), and checks node addresses the interpreters return.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Turns `go test -v` or `cargo test` output (stdin) into a JUnit XML file.
 
 usage: junit_from.py go|cargo SUITE OUT.xml

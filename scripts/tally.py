@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Sums meson's JUnit logs into one 'N passed, N failed' line."""
 import json
 import os

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The client: loop thread, inbox, completions, deadlines, poll dispatch.
 #include <linux/futex.h>
 #include <pthread.h>

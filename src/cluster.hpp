@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Redis Cluster: slot map, key positions, routing, redirections, topology
 // refresh, multi-key splitting and fan-out. Loop thread only.
 #ifndef JR_SRC_CLUSTER_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Which commands libjr refuses on a multiplexed handle, and why.
 #ifndef JR_SRC_COMMANDS_HPP
 #define JR_SRC_COMMANDS_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The connection state machine: connect (with retry and backoff), handshake
 // (AUTH, CLIENT SETNAME, connect commands), SELECT tracking, pipelined
 // writes, FIFO reply matching, timeouts and loss handling.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The loop-thread core: commands, the connection state machine and the
 // client that owns the libuv loop. Internal; nothing here crosses the ABI.
 #ifndef JR_SRC_CORE_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // argv -> RESP2 multi-bulk request.
 #ifndef JR_SRC_ENCODER_HPP
 #define JR_SRC_ENCODER_HPP

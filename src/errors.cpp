@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Static text for libjr's result codes (jr_strerror, jr_err_name, jr_err_unsent).
 #include "jr/jr.h"
 

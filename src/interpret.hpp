@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Interpreters of server data: every place where libjr reads meaning out of
 // a reply (CLUSTER SLOTS / NODES, COMMAND, MOVED / ASK texts, EXEC, pub/sub
 // and MONITOR messages) goes through one of these pure functions. They

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Client configuration: the seed's keys, parsed from key/value pairs or a URL.
 #ifndef JR_SRC_OPTIONS_HPP
 #define JR_SRC_OPTIONS_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Reply storage: every top-level reply lives in one reference-counted arena,
 // built directly by hiredis's reader through custom object functions (no
 // redisReply tree, no per-node malloc). Arenas are recycled.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Saturating arithmetic for deadlines and sizes. A value a caller passes (a
 // timeout near INT64_MAX, a length near SIZE_MAX) must clamp, never wrap: a
 // wrapped deadline is negative, and a negative deadline once armed kept

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // SHA-1 (FIPS 180-4), for EVALSHA. Not used for anything security related.
 #ifndef JR_SRC_SHA1_HPP
 #define JR_SRC_SHA1_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "tls.hpp"
 
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // TLS over libuv streams with OpenSSL memory BIOs: the socket carries
 // ciphertext, the connection's reader and writer see plaintext.
 #ifndef JR_SRC_TLS_HPP

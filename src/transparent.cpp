@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Pool of dedicated connections, MULTI/EXEC delivery, pub/sub and MONITOR.
 #include "transparent.hpp"
 

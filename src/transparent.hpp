@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The seed's transparent API on the loop thread: pub/sub and MONITOR
 // (the pool and transactions live in core.hpp / connection.cpp).
 #ifndef JR_SRC_TRANSPARENT_HPP

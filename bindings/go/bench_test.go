@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT
+
 package jr_test
 
 // Pipelined GET throughput through the binding with 256 commands in flight

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT
+
 // Package jr is the Go binding of libjr, a pipelining, multiplexing Redis
 // client core with a stable C ABI (jr.h).
 //

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* C side of the Go binding; see shim.h. */
 #include "shim.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* C side of the Go binding: completions are recorded into a batch by a C
  * trampoline, and Go reads the batch. By default the callbacks run in
  * jr_dispatch on the dispatcher goroutine's thread, and Go reads the batch

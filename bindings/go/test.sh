@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs the Go binding's tests against a libjr build tree:
 #   bindings/go/test.sh <abs-builddir> <abs-junit-xml>
 # Starts a redis-server on a free loopback port (stopped by PID on exit),

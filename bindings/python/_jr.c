@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * _jr: the CPython extension under the `jr` package (libjr's Python binding).
  *

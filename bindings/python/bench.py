@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """GET throughput from asyncio: libjr (the jr package) vs redis-py's redis.asyncio.
 
     /usr/bin/python3 bindings/python/bench.py [--builddir DIR] [--seconds N]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs the Python binding's tests against a libjr build tree:
 #   bindings/python/test.sh <abs-builddir> <abs-junit-xml>
 # Uses the extension meson built (-Dbindings=true) when it is up to date,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libjr: a Redis client core with a stable C ABI.
  *

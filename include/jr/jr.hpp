@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // jr.hpp: a header-only C++20 wrapper over the libjr C ABI (jr.h).
 //
 // Everything here forwards to jr.h; the C header stays the contract (threads,

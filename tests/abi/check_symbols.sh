@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Checks that libjr exports exactly the jr_* symbols listed in capi/jr.map.
 set -eu
 lib="$1"

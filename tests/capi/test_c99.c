@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Compiles jr.h as strict C99 and uses it from C: the header must stay C. */
 #include <jr/jr.h>
 #include <stdio.h>

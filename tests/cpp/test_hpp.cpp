@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tests of jr.hpp (the C++ wrapper) against a real redis-server.
 #include <gtest/gtest.h>
 #include <poll.h>

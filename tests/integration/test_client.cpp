@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Integration tests of the core against a real redis-server.
 #include <gtest/gtest.h>
 #include <jr/jr.h>

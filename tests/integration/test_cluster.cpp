@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libjr against a real 6-node Redis Cluster (3 masters, 3 replicas).
 #include <gtest/gtest.h>
 #include <jr/jr.h>

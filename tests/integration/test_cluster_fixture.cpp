@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tests of the cluster fixture itself (tests/fixtures/redis_cluster.hpp),
 // with raw commands only: it starts healthy, slot migration steps give ASK
 // then MOVED, a killed master is replaced by its replica, and reset() brings

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tests against a scripted fake server: what a real redis-server cannot do
 // on demand (malformed replies, oversized replies, stalls, closing mid-reply).
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fault injection: network faults through a loopback proxy (tests/fixtures/
 // proxy.hpp), kill -9 / restart / CLIENT KILL / DEBUG SLEEP of a real
 // redis-server, under load from several threads. For every fault:

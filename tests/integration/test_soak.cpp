@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Soak: a bounded run at full speed from several threads against a real
 // redis-server, with a CLIENT KILL every few seconds, checking that every
 // command completes exactly once and that the process's RSS stays flat after

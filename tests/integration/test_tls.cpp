@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // TLS against redis-server's --tls-port, with certificates made by the test.
 #include <gtest/gtest.h>
 #include <jr/jr.h>

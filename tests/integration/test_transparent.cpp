@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The seed's transparent API against a real redis-server: the pool and
 // blocking commands, MULTI/EXEC, WATCH, pub/sub, MONITOR, the script cache.
 #include <gtest/gtest.h>

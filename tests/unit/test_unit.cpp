@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit tests without sockets: encoder, reader limits, command table,
 // options and URL parsing, error table.
 #include <gtest/gtest.h>

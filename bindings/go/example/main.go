@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT
+
 // The README example: go run ./example [host:port] (default 127.0.0.1:6379).
 package main
 

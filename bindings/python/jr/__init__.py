@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """jr: asyncio Redis client on libjr (the seed justredis API).
 
     from jr import MultiplexerPool, utf8_bytes_as_strings

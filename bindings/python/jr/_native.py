@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Loads the C extension (installed as jr._jr, or a top-level _jr on sys.path
 when running from a build tree) and hands it the exception classes."""
 import asyncio

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Encoders (Python values to redis arguments) and decoders (replies to Python)."""
 
 __all__ = ['encode', 'utf8_encode', 'bytes_as_strings', 'utf8_bytes_as_strings']

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The two exceptions of the seed's error model."""
 
 __all__ = ['RedisError', 'RedisReplyError']

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The asyncio API of the seed (justredis MultiplexerPool era) on libjr.
 
 One MultiplexerPool owns one libjr client in poll dispatch mode. Its

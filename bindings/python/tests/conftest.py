@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Fixtures: a private redis-server on a free loopback port (stopped by PID),
 a MultiplexerPool connected to it, and a 6-node Redis Cluster (3 masters, 3
 replicas; tests marked `cluster`, skipped without redis-cli)."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The seed README example. Two changes, both marked "jr:": the import line
 # (package `jr` instead of `justredis`) and the configuration, so that the
 # test can point it at its own redis-server (python3 readme_example.py PORT;

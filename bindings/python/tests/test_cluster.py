@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The multiplexer on a 6-node Redis Cluster (3 masters, 3 replicas): routing,
 endpoints(), run_commandreply_on_all_masters() and server= views. The cluster
 is started once per session by the redis_cluster fixture (conftest.py)."""

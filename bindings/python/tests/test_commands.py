@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Database commands: command / commandreply, handles, encoders, decoders,
 throw, errors of both kinds, databases, concurrency, cancellation, close."""
 import asyncio

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """MULTI/EXEC blocks and conditional transactions (WATCH)."""
 import asyncio
 

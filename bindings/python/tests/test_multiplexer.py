@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Configuration, endpoints(), the cluster API on a standalone server, the
 README example, and the C extension's low-level contract."""
 import asyncio

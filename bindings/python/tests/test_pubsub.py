@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Pub/sub instances and MONITOR."""
 import asyncio
 

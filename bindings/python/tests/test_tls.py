@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """TLS configuration keys and rediss:// URLs against redis-server's
 --tls-port, with certificates made by the openssl command (skipped without
 it). The server certificate names only DNS:localhost, so that connecting to

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Finds libjr: `JR_LIB_DIR` if set, otherwise the `-L` folders of
 //! `pkg-config --libs jr` (`$PKG_CONFIG` overrides the binary). With
 //! `PKG_CONFIG_PATH=<builddir>/meson-uninstalled` this is the build tree.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! jr-sys found libjr and exported its folder as DEP_JR_LIBDIR; link-arg
 //! flags do not reach dependents, so add the rpath for this crate's own
 //! tests and examples here.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Raw declarations of libjr's C ABI (`include/jr/jr.h`), written by hand
 //! (no bindgen). Declarations only: the safe API is the `jr` crate.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Pipelined GET throughput through the Rust binding, closed loop, like
 //! bench/jr-benchmark's harness mode (`--depth` commands in flight on the one
 //! shared connection, every completion resubmits its slot).

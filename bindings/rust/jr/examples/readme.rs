@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The README example. Run it against a redis-server on 127.0.0.1:6379:
 //!   cargo run --offline --example readme
 use std::time::Duration;

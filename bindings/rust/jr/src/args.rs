@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Argument vectors for the C calls, without allocating for short commands.
 use std::ffi::c_char;
 

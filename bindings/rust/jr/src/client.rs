@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The client, database views, callbacks and futures.
 use std::ffi::{c_int, c_void};
 use std::future::Future;

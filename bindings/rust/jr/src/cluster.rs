@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Redis Cluster calls (jr.h "Redis Cluster") and credential rotation.
 //!
 //! libjr discovers a cluster by itself and routes every command by its key's

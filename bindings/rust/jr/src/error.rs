@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The two kinds of errors: a server error reply, or a library error code.
 use std::ffi::CStr;
 use std::fmt;

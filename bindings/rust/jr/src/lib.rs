@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Safe Rust binding of libjr, a pipelining, multiplexing Redis client core
 //! with a stable C ABI (`jr.h`). Standard library only.
 //!

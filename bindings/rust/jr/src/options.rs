@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The options builder (`jr_options`). Keys and defaults: jr.h.
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Owned replies.
 use std::slice;
 

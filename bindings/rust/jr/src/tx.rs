@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! MULTI/EXEC transactions, WATCH, pub/sub and MONITOR.
 use std::ffi::{c_int, c_void};
 use std::marker::PhantomData;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

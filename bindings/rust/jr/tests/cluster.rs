@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The Redis Cluster calls, credential rotation and TLS options, against a
 //! standalone server (JR_TEST_ENDPOINT, or servers of the tests' own).
 mod common;

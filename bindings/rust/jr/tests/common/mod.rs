@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The tests talk to the redis-server named by JR_TEST_ENDPOINT
 //! ("127.0.0.1:port"); bindings/rust/test.sh starts one.
 #![allow(dead_code)]
