@@ -7,7 +7,8 @@
 # Starts a redis-server on a free loopback port (stopped by PID on exit),
 # passes it as JR_TEST_ENDPOINT, and runs, each a JUnit test case:
 #   - the LICENSE copies in the crates equal the root LICENSE; rustfmt
-#   - cargo test (every test, tests/abi.rs checks jr-sys against jr.h)
+#   - cargo test (every test, tests/abi.rs checks jr-sys against jr.h), and
+#     the README example (examples/readme.rs)
 #   - cargo clippy --all-targets -D warnings; cargo doc with -D warnings
 #   - cargo package --workspace (packs and builds both .crate files)
 #   - cargo test with the toolchain of the declared rust-version (rustup
@@ -95,6 +96,8 @@ r=ok
 cargo test --locked --workspace --no-fail-fast 2>&1 | tee -a "$log" || r=FAILED
 echo "test rust::cargo-test ... $r" | tee -a "$log"
 
+# The README example, against the test server (cargo test built it).
+step example-readme env REDIS_URL="redis://$JR_TEST_ENDPOINT" cargo run --locked --example readme
 step clippy cargo clippy --locked --workspace --all-targets -- -D warnings
 step doc env RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps
 
