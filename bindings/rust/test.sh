@@ -92,9 +92,9 @@ fi
 # Every test, each its own case; the run as a whole is one more (a build
 # that fails runs no test).
 echo "== rust: cargo test"
-r=ok
+t0=$SECONDS r=ok
 cargo test --locked --workspace --no-fail-fast 2>&1 | tee -a "$log" || r=FAILED
-echo "test rust::cargo-test ... $r" | tee -a "$log"
+echo "test rust::cargo-test ... $r ($((SECONDS - t0)) s)" | tee -a "$log"
 
 # The README example, against the test server (cargo test built it).
 step example-readme env REDIS_URL="redis://$JR_TEST_ENDPOINT" cargo run --locked --example readme
@@ -135,9 +135,9 @@ if [ "${JR_RUST_SKIP_MSRV:-0}" = 1 ]; then
   echo "test rust::msrv-$msrv ... ignored" >>"$log"
 else
   echo "== rust: cargo +$msrv test"
-  r=ok
+  t0=$SECONDS r=ok
   msrv_test 2>&1 | tee -a "$log" || r=FAILED
-  echo "test rust::msrv-$msrv ... $r" | tee -a "$log"
+  echo "test rust::msrv-$msrv ... $r ($((SECONDS - t0)) s)" | tee -a "$log"
 fi
 
 python3 "$repo/scripts/junit_from.py" cargo rust "$xml" <"$log" >/dev/null
