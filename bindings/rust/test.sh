@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Runs the Rust binding's tests against a libjr build tree:
+# Tests the Rust crates against an installed libjr, as a user builds them:
 #   bindings/rust/test.sh <abs-builddir> <abs-junit-xml>
+# libjr: $JR_PREFIX/lib/pkgconfig/jr.pc when JR_PREFIX is set (scripts/test
+# installs build/test there), else <builddir>/meson-uninstalled.
 # Starts a redis-server on a free loopback port (stopped by PID on exit),
-# passes it as JR_TEST_ENDPOINT, runs `cargo test --offline` with
-# PKG_CONFIG_PATH=<builddir>/meson-uninstalled, and writes JUnit XML through
-# scripts/junit_from.py. Exits non-zero on any failure.
+# passes it as JR_TEST_ENDPOINT, and runs, each a JUnit test case:
+#   - the LICENSE copies in the crates equal the root LICENSE; rustfmt
+#   - cargo test (every test, tests/abi.rs checks jr-sys against jr.h), and
+#     the README example (examples/readme.rs)
+#   - cargo clippy --all-targets -D warnings; cargo doc with -D warnings
+#   - cargo package --workspace (packs and builds both .crate files)
+#   - cargo test with the toolchain of the declared rust-version (rustup
+#     installs it; JR_RUST_SKIP_MSRV=1 skips it, and says so)
+# Crates come from crates.io (pkg-config). Exits non-zero on any failure.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -18,14 +26,19 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 command -v cargo >/dev/null || { echo "cargo not found (rustup installs it)" >&2; exit 1; }
 command -v redis-server >/dev/null || { echo "redis-server not found" >&2; exit 1; }
-[ -e "$builddir/libjr.so" ] || { echo "no $builddir/libjr.so: build libjr first" >&2; exit 1; }
 
-if [ -f "$builddir/meson-uninstalled/jr-uninstalled.pc" ]; then
-  export PKG_CONFIG_PATH="$builddir/meson-uninstalled${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+if [ -n "${JR_PREFIX:-}" ]; then
+  pc="$JR_PREFIX/lib/pkgconfig"
+  [ -f "$pc/jr.pc" ] || { echo "JR_PREFIX=$JR_PREFIX has no lib/pkgconfig/jr.pc: install libjr there" >&2; exit 1; }
 else
-  export JR_LIB_DIR="$builddir"
+  pc="$builddir/meson-uninstalled"
+  [ -f "$pc/jr-uninstalled.pc" ] || { echo "no $pc/jr-uninstalled.pc: build libjr first" >&2; exit 1; }
 fi
+export PKG_CONFIG_PATH="$pc${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 export CARGO_TARGET_DIR="$builddir/bindings-rust-target"
+export CARGO_TERM_COLOR=never
+msrv=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' "$here/Cargo.toml")
+[ -n "$msrv" ] || { echo "no rust-version in $here/Cargo.toml" >&2; exit 1; }
 
 # A disposable redis-server on a free loopback port.
 tmp=$(mktemp -d /tmp/jr-rust-test.XXXXXX)
@@ -50,4 +63,81 @@ redis-cli -p "$port" ping 2>/dev/null | grep -q PONG || { echo "redis-server did
 export JR_TEST_ENDPOINT="127.0.0.1:$port"
 
 cd "$here"
-cargo test --offline --workspace --no-fail-fast 2>&1 | python3 "$repo/scripts/junit_from.py" cargo rust "$xml"
+log="$tmp/cargo.log"
+: >"$log"
+# step NAME CMD...: runs CMD, and records "test rust::NAME ... ok|FAILED"
+# (the cargo test line format that junit_from.py reads).
+step() {
+  local name=$1; shift
+  local t0=$SECONDS r=ok
+  echo "== rust: $name" | tee -a "$log"
+  "$@" >"$tmp/step.log" 2>&1 || r=FAILED
+  cat "$tmp/step.log" >>"$log"
+  [ "$r" = ok ] || tail -60 "$tmp/step.log"
+  echo "test rust::$name ... $r ($((SECONDS - t0)) s)" | tee -a "$log"
+}
+
+licenses_match() {
+  local ok=0
+  for c in jr jr-sys; do
+    cmp "$repo/LICENSE" "$c/LICENSE" || { echo "$c/LICENSE differs from LICENSE: copy it"; ok=1; }
+  done
+  return $ok
+}
+step license licenses_match
+if cargo fmt --version >/dev/null 2>&1; then
+  step rustfmt cargo fmt --all --check
+fi
+
+# Every test, each its own case; the run as a whole is one more (a build
+# that fails runs no test).
+echo "== rust: cargo test"
+t0=$SECONDS r=ok
+cargo test --locked --workspace --no-fail-fast 2>&1 | tee -a "$log" || r=FAILED
+echo "test rust::cargo-test ... $r ($((SECONDS - t0)) s)" | tee -a "$log"
+
+# The README example, against the test server (cargo test built it).
+step example-readme env REDIS_URL="redis://$JR_TEST_ENDPOINT" cargo run --locked --example readme
+step clippy cargo clippy --locked --workspace --all-targets -- -D warnings
+step doc env RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps
+
+# Both .crate files must hold LICENSE and README.md.
+package() {
+  cargo package --locked --workspace --allow-dirty || return 1
+  local v f
+  v=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml)
+  for c in jr jr-sys; do
+    f="$CARGO_TARGET_DIR/package/$c-$v.crate"
+    tar tzf "$f" >"$tmp/files" || return 1
+    for want in LICENSE README.md Cargo.toml; do
+      grep -qx "$c-$v/$want" "$tmp/files" || { echo "$f has no $want"; return 1; }
+    done
+  done
+}
+step package package
+
+# The declared rust-version, built and tested with that toolchain.
+msrv_test() {
+  if ! cargo "+$msrv" --version >/dev/null 2>&1; then
+    command -v rustup >/dev/null || { echo "rustup not found: cannot install Rust $msrv"; return 1; }
+    timeout 600 rustup toolchain install "$msrv" --profile minimal || {
+      echo "rustup could not install Rust $msrv (JR_RUST_SKIP_MSRV=1 skips this check)"
+      return 1
+    }
+  fi
+  # cargo before 1.70 reads the git index (GitHub) unless told sparse.
+  CARGO_REGISTRIES_CRATES_IO_PROTOCOL=sparse CARGO_TARGET_DIR="$CARGO_TARGET_DIR/msrv" \
+    cargo "+$msrv" test --locked --workspace --no-fail-fast 2>&1 |
+    sed "s/^test \([^ ]*\) \.\.\. /test msrv-$msrv::\1 ... /"
+}
+if [ "${JR_RUST_SKIP_MSRV:-0}" = 1 ]; then
+  echo "JR_RUST_SKIP_MSRV=1: NOT testing the declared rust-version $msrv" | tee -a "$log"
+  echo "test rust::msrv-$msrv ... ignored" >>"$log"
+else
+  echo "== rust: cargo +$msrv test"
+  t0=$SECONDS r=ok
+  msrv_test 2>&1 | tee -a "$log" || r=FAILED
+  echo "test rust::msrv-$msrv ... $r ($((SECONDS - t0)) s)" | tee -a "$log"
+fi
+
+python3 "$repo/scripts/junit_from.py" cargo rust "$xml" <"$log" >/dev/null

@@ -80,6 +80,17 @@ pub type jr_reply_cb =
 /// Pub/sub and MONITOR message callback.
 pub type jr_message_cb =
     Option<unsafe extern "C" fn(userdata: *mut c_void, status: c_int, msg: *const jr_reply)>;
+/// Ready hook: once per batch of completions, on the loop thread.
+pub type jr_ready_cb = Option<unsafe extern "C" fn(ctx: *mut c_void)>;
+/// Starts the loop thread: some thread must call `run(arg)`; returns 0, or
+/// non-zero if it cannot.
+pub type jr_thread_starter = Option<
+    unsafe extern "C" fn(
+        ctx: *mut c_void,
+        run: unsafe extern "C" fn(arg: *mut c_void),
+        arg: *mut c_void,
+    ) -> c_int,
+>;
 /// Connection event hook (loop thread; must not block).
 pub type jr_event_cb = Option<
     unsafe extern "C" fn(
@@ -103,6 +114,15 @@ extern "C" {
     pub fn jr_options_set(opts: *mut jr_options, key: *const c_char, value: *const c_char)
         -> c_int;
     pub fn jr_options_set_int(opts: *mut jr_options, key: *const c_char, value: i64) -> c_int;
+    pub fn jr_options_describe(
+        index: usize,
+        name: *mut *const c_char,
+        type_: *mut *const c_char,
+        min: *mut i64,
+        max: *mut i64,
+        def: *mut *const c_char,
+        doc: *mut *const c_char,
+    ) -> c_int;
     pub fn jr_options_add_connect_command(
         opts: *mut jr_options,
         argc: usize,
@@ -112,6 +132,16 @@ extern "C" {
     pub fn jr_options_set_event_cb(
         opts: *mut jr_options,
         cb: jr_event_cb,
+        ctx: *mut c_void,
+    ) -> c_int;
+    pub fn jr_options_set_ready_cb(
+        opts: *mut jr_options,
+        cb: jr_ready_cb,
+        ctx: *mut c_void,
+    ) -> c_int;
+    pub fn jr_options_set_thread_starter(
+        opts: *mut jr_options,
+        start: jr_thread_starter,
         ctx: *mut c_void,
     ) -> c_int;
 

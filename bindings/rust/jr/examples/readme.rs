@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
-//! The README example. Run it against a redis-server on 127.0.0.1:6379:
-//!   cargo run --offline --example readme
+//! The README example. Run it against the redis-server of REDIS_URL
+//! (default redis://127.0.0.1:6379):
+//!   cargo run --example readme
 use std::time::Duration;
 
 fn main() -> Result<(), jr::Error> {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let client = jr::Client::new(
         &jr::Options::new()
-            .endpoint("127.0.0.1:6379")
+            .url(&url)
             .command_timeout(Duration::from_secs(2)),
     )?;
 

@@ -128,6 +128,9 @@ fn library_error_carries_code_unsent_and_text() {
 #[test]
 fn timeout_may_have_run() {
     let c = client();
+    // Connected first: under load, connecting alone can outlast the 50 ms
+    // deadline below, and the PING then times out unsent (EQUEUETIMEOUT).
+    c.call(&["PING"]).unwrap();
     let sleeping = c.command_timeout(&["DEBUG", "SLEEP", "0.3"], Duration::from_secs(5));
     let e = c
         .call_timeout(&["PING"], Duration::from_millis(50))
