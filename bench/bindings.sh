@@ -35,7 +35,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 bin="$builddir/bench/jr-benchmark"
-[ -x "$bin" ] || { echo "no $bin: build with -Dbenchmarks=true" >&2; exit 1; }
+[ -x "$bin" ] || { echo "no $bin: build with -Dbenchmarks=enabled" >&2; exit 1; }
 
 tmp="$(mktemp -d /tmp/jr-bindings.XXXXXX)"
 start_redis "$tmp"
