@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"libjr.dev/jr"
+	jr "github.com/libjr/libjr/bindings/go"
 )
 
 // The tests talk to the disposable redis-server named by JR_TEST_ENDPOINT

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"libjr.dev/jr"
+	jr "github.com/libjr/libjr/bindings/go"
 )
 
 func main() {
