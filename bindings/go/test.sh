@@ -10,7 +10,7 @@
 # pkg-config takes for `jr`). The binaries get an rpath to that library.
 #
 # With the machine's go (1.26 here):
-#   gofmt -l, go vet, staticcheck ($staticcheck_version, go-installed from the
+#   gofmt -l, LICENSE = ../../LICENSE, go vet, staticcheck ($staticcheck_version, go-installed from the
 #   module proxy into <builddir>/bindings-go-bin once), the example against
 #   the test server                                   -> <xml>-checks.xml
 #   go test -race, libjr's dispatcher goroutine        -> <xml>
@@ -123,6 +123,7 @@ check() {
 {
   echo "== go $(go env GOVERSION): gofmt, vet, staticcheck, example"
   check gofmt gofmt -l .
+  check license cmp LICENSE ../../LICENSE # the module zip holds only this folder
   check go-vet go vet ./...
   check staticcheck "$sc" ./...
   check example env REDIS_URL="redis://$JR_TEST_ENDPOINT" go run ./example
