@@ -10,9 +10,10 @@
 # pkg-config takes for `jr`). The binaries get an rpath to that library.
 #
 # With the machine's go (1.26 here):
-#   gofmt -l, LICENSE = ../../LICENSE, go vet, staticcheck ($staticcheck_version, go-installed from the
-#   module proxy into <builddir>/bindings-go-bin once), the example against
-#   the test server                                   -> <xml>-checks.xml
+#   gofmt -l, LICENSE = ../../LICENSE, go vet, staticcheck (the pinned
+#   $staticcheck_version, go-installed from the module proxy into
+#   <builddir>/bindings-go-bin once), the example against the test server
+#                                                      -> <xml>-checks.xml
 #   go test -race, libjr's dispatcher goroutine        -> <xml>
 #   go test -race, Options.LoopDelivery                -> <xml>-loop.xml
 # With the oldest Go that go.mod declares (its `go` line: Debian's
