@@ -113,11 +113,11 @@ status=0
 check() {
   local name=$1 out t0 dt rc=0
   shift
-  t0=${EPOCHREALTIME/./}
+  t0=${EPOCHREALTIME//[!0-9]/}
   out=$("$@" 2>&1) || rc=$?
   [ -n "$out" ] && printf '%s\n' "$out"
   [ "$name" = gofmt ] && [ -n "$out" ] && rc=1
-  dt=$(((${EPOCHREALTIME/./} - t0) / 10000))
+  dt=$(((${EPOCHREALTIME//[!0-9]/} - t0) / 10000))
   printf -- '--- %s: %s (%d.%02ds)\n' "$([ $rc = 0 ] && echo PASS || echo FAIL)" "$name" \
     $((dt / 100)) $((dt % 100))
 }
