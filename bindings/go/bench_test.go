@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"libjr.dev/jr"
+	jr "github.com/libjr/libjr/bindings/go"
 )
 
 const benchDepth = 256

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"libjr.dev/jr"
+	jr "github.com/libjr/libjr/bindings/go"
 )
 
 // The Redis Cluster calls, credential rotation and TLS options, against a

@@ -1,3 +1,3 @@
-module libjr.dev/jr
+module github.com/libjr/libjr/bindings/go
 
 go 1.19

@@ -55,14 +55,6 @@ func (t *handleTable) putLocked(v interface{}) (handle, uint32) {
 	return handle(i) + 1, s.gen
 }
 
-// value returns the value of a live handle.
-func (t *handleTable) value(h handle) interface{} {
-	t.mu.Lock()
-	v := t.slots[h-1].v
-	t.mu.Unlock()
-	return v
-}
-
 // take returns the value and frees the handle.
 func (t *handleTable) take(h handle) interface{} {
 	t.mu.Lock()

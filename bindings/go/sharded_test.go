@@ -6,7 +6,7 @@ import (
 	"errors"
 	"testing"
 
-	"libjr.dev/jr"
+	jr "github.com/libjr/libjr/bindings/go"
 )
 
 // Sharded pub/sub (Redis 7 SSUBSCRIBE / SPUBLISH) and names the server

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"libjr.dev/jr"
+	jr "github.com/libjr/libjr/bindings/go"
 )
 
 func TestTransactionQueuesAndExecs(t *testing.T) {
