@@ -105,7 +105,8 @@ wait $mypy_pid || { status=1; echo "mypy or stubtest FAILED:"; }
 cat "$work/mypy.log"
 
 # The stable ABI: the same cp311-abi3 wheel imports in each other CPython
-# >= 3.11 found and runs a command (a fresh venv each, no pip needed).
+# >= 3.11 found (pyenv's versions, python3.N on PATH), in a fresh venv each,
+# and runs a command (tests/smoke.py).
 step "other CPython versions"
 minor() { "$1" -c 'import sys; v = sys.version_info; print("%d.%d" % v[:2] if v >= (3, 11) else "")' 2>/dev/null; }
 main=$(minor "$venv/bin/python")
@@ -113,16 +114,18 @@ others=()
 for p in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.*/bin/python3 $(compgen -c python3. | sort -u); do
   p=$(command -v "$p" 2>/dev/null) || continue
   v=$(minor "$p") || continue
-  [ -n "$v" ] && [ "$v" != "$main" ] || continue
+  if [ -z "$v" ] || [ "$v" = "$main" ]; then continue; fi
   [[ " ${others[*]} " == *" $v="* ]] || others+=("$v=$p")
 done
 [ ${#others[@]} -gt 0 ] || echo "no CPython >= 3.11 other than $main found: the abi3 wheel was imported on $main only"
 for o in "${others[@]}"; do
   v=${o%%=*} p=${o#*=}
-  new_venv "$p" "$work/venv-$v" &&
-    "${pip[@]}" install -q --no-deps "$wheel" &&
-    "$work/venv-$v/bin/python" "$work/tests/tests/smoke.py" ||
-    { echo "CPython $v: FAILED"; status=1; }
+  if ! { new_venv "$p" "$work/venv-$v" &&
+         "${pip[@]}" install -q --no-deps "$wheel" &&
+         "$work/venv-$v/bin/python" "$work/tests/tests/smoke.py"; }; then
+    echo "CPython $v ($p): FAILED"
+    status=1
+  fi
 done
 echo "python binding: $((SECONDS - t0)) s"
 exit $status
