@@ -2,8 +2,7 @@
 # SPDX-License-Identifier: MIT
 """GET throughput from asyncio: libjr (the jr package) vs redis-py's redis.asyncio.
 
-    /usr/bin/python3 bindings/python/bench.py [--builddir DIR] [--seconds N]
-                                              [--tasks 1024] [--port P]
+    ~/venv/jr/bin/python bindings/python/bench.py [--seconds N] [--tasks 1024] [--port P]
 
 Each library runs `tasks` concurrent asyncio tasks, each doing GET in a loop
 for `seconds` seconds (after a short warm-up), against the same redis-server
@@ -11,11 +10,11 @@ for `seconds` seconds (after a short warm-up), against the same redis-server
 redis-py is used the ordinary way (redis.asyncio.Redis with its default
 connection pool, which opens a connection per concurrently busy task);
 libjr pipelines every task's GET on its one shared connection.
-Needs python3-redis for the comparison (apt-get install python3-redis).
+Runs with the python of a venv where jr is installed; needs redis-py there
+for the comparison (pip install redis).
 """
 import argparse
 import asyncio
-import glob
 import os
 import shutil
 import socket
@@ -27,15 +26,15 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def import_jr(builddir):
-    sys.path.insert(0, HERE)
-    if builddir:
-        for d in (os.path.join(builddir, 'bindings', 'python'),
-                  os.path.join(builddir, 'bindings-python')):
-            if glob.glob(os.path.join(d, '_jr*.so')):
-                sys.path.insert(1, d)
-                break
-    import jr
+def import_jr():
+    # The installed package, not the source tree next to this script (whose
+    # jr/ has no compiled extension).
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or '.') != HERE]
+    try:
+        import jr
+    except ImportError:
+        sys.exit('no jr package: run this with the python of a venv where it is installed '
+                 '(pip install ./bindings/python; see bindings/python/README.md)')
     return jr
 
 
@@ -109,15 +108,13 @@ async def bench_redispy(port, tasks, seconds, warmup):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--builddir', default=os.environ.get('JR_BUILDDIR'),
-                    help='libjr build tree holding the _jr extension')
     ap.add_argument('--seconds', type=float, default=5.0)
     ap.add_argument('--warmup', type=float, default=1.0)
     ap.add_argument('--tasks', type=int, default=1024)
     ap.add_argument('--port', type=int, help='use a running redis-server on 127.0.0.1')
     ap.add_argument('--skip-redispy', action='store_true')
     args = ap.parse_args()
-    jr = import_jr(args.builddir)
+    jr = import_jr()
     proc = d = None
     port = args.port
     if port is None:

@@ -1,26 +1,38 @@
 # SPDX-License-Identifier: MIT
 """Encoders (Python values to redis arguments) and decoders (replies to Python)."""
+from collections.abc import Callable
+from typing import Any, TypeAlias
 
-__all__ = ['encode', 'utf8_encode', 'bytes_as_strings', 'utf8_bytes_as_strings']
+__all__ = ['Encoder', 'Decoder', 'encode', 'utf8_encode', 'bytes_as_strings',
+           'utf8_bytes_as_strings']
+
+# An encoder turns one command argument into bytes; a decoder turns a reply
+# (bytes, int, None, lists of those; RedisReplyError elements) into what the
+# caller gets.
+Encoder: TypeAlias = Callable[[Any], bytes]
+Decoder: TypeAlias = Callable[[Any], Any]
 
 
-def encode(encoding='utf-8', errors='strict'):
-    """Returns an encoder: bytes/bytearray/memoryview unchanged, str encoded
-    with ``encoding``, int as decimal, float as ``repr``. bool and every
-    other type raise ValueError (before anything is sent)."""
+class _Encode:
+    """The encoder ``encode()`` returns (a callable with ``encoding`` and
+    ``errors`` attributes)."""
+    __slots__ = ('encoding', 'errors')
 
-    def encoder(value):
-        t = type(value)
-        if t is bytes:
+    def __init__(self, encoding: str, errors: str) -> None:
+        self.encoding = encoding
+        self.errors = errors
+
+    def __call__(self, value: object) -> bytes:
+        if type(value) is bytes:  # the exact types first: the common case
             return value
-        if t is str:
-            return value.encode(encoding, errors)
-        if t is bool:
+        if type(value) is str:
+            return value.encode(self.encoding, self.errors)
+        if type(value) is bool:
             raise ValueError('bool is not a redis argument (send 0/1 or a string explicitly)')
         if isinstance(value, (bytes, bytearray, memoryview)):
             return bytes(value)
         if isinstance(value, str):
-            return str.encode(value, encoding, errors)
+            return str.encode(value, self.encoding, self.errors)
         if isinstance(value, int):
             return b'%d' % value
         if isinstance(value, float):
@@ -28,9 +40,15 @@ def encode(encoding='utf-8', errors='strict'):
         raise ValueError('%s is not a redis argument (use bytes, str, int or float, or an encoder)'
                          % type(value).__name__)
 
-    encoder.encoding = encoding
-    encoder.errors = errors
-    return encoder
+    def __repr__(self) -> str:
+        return 'encode(%r, %r)' % (self.encoding, self.errors)
+
+
+def encode(encoding: str = 'utf-8', errors: str = 'strict') -> Encoder:
+    """Returns an encoder: bytes/bytearray/memoryview unchanged, str encoded
+    with ``encoding``, int as decimal, float as ``repr``. bool and every
+    other type raise ValueError (before anything is sent)."""
+    return _Encode(encoding, errors)
 
 
 # The default encoder. When it is in effect, arguments are encoded by the C
@@ -38,21 +56,30 @@ def encode(encoding='utf-8', errors='strict'):
 utf8_encode = encode()
 
 
-def bytes_as_strings(encoding='utf-8', errors='strict'):
-    """Returns a decoder that turns bytes into str, recursively through lists;
-    ints, None and exception values pass through unchanged."""
+class _BytesAsStrings:
+    """The decoder ``bytes_as_strings()`` returns."""
+    __slots__ = ('encoding', 'errors')
 
-    def decoder(value):
+    def __init__(self, encoding: str, errors: str) -> None:
+        self.encoding = encoding
+        self.errors = errors
+
+    def __call__(self, value: Any) -> Any:
         t = type(value)
         if t is bytes:
-            return value.decode(encoding, errors)
+            return value.decode(self.encoding, self.errors)
         if t is list:
-            return [decoder(v) for v in value]
+            return [self(v) for v in value]
         return value
 
-    decoder.encoding = encoding
-    decoder.errors = errors
-    return decoder
+    def __repr__(self) -> str:
+        return 'bytes_as_strings(%r, %r)' % (self.encoding, self.errors)
+
+
+def bytes_as_strings(encoding: str = 'utf-8', errors: str = 'strict') -> Decoder:
+    """Returns a decoder that turns bytes into str, recursively through lists;
+    ints, None and exception values pass through unchanged."""
+    return _BytesAsStrings(encoding, errors)
 
 
 utf8_bytes_as_strings = bytes_as_strings()

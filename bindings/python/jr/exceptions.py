@@ -19,7 +19,7 @@ class RedisReplyError(Exception):
     """
 
     @property
-    def prefix(self):
+    def prefix(self) -> str:
         """The error code word of the reply (``'ERR'``, ``'WRONGTYPE'``, ...)."""
         text = str(self)
         return text.split(' ', 1)[0] if text else ''
@@ -35,17 +35,17 @@ class RedisError(Exception):
               to retry), False when it may have run.
     """
 
-    def __init__(self, message, code=None, unsent=True):
+    def __init__(self, message: str, code: int | None = None, unsent: bool = True) -> None:
         super().__init__(message)
         self.code = code
         self.unsent = bool(unsent)
 
     @property
-    def name(self):
+    def name(self) -> str | None:
         if self.code is None:
             return None
-        from . import _ext
-        return _ext.err_name(self.code)
+        from ._native import ext  # not at the top: _native imports this module
+        return ext.err_name(self.code)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return '%s(%r, code=%r, unsent=%r)' % (type(self).__name__, str(self), self.code, self.unsent)

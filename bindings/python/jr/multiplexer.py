@@ -11,9 +11,13 @@ import collections
 import os
 import urllib.parse
 import warnings
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
+from types import TracebackType
+from typing import Any, Generic, Self, TypeAlias, TypeVar
 
+from . import _jr
 from ._native import error, ext
-from .encoding import utf8_encode
+from .encoding import Decoder, Encoder, utf8_encode
 from .exceptions import RedisError, RedisReplyError
 
 __all__ = ['MultiplexerPool', 'Multiplexer', 'Database', 'Command', 'Multi', 'Watch', 'PubSub',
@@ -21,15 +25,21 @@ __all__ = ['MultiplexerPool', 'Multiplexer', 'Database', 'Command', 'Multi', 'Wa
 
 _CancelledError = asyncio.CancelledError
 
+# A node: (host, port), or a unix socket path.
+Address: TypeAlias = tuple[str, int] | str
+# The configuration: a dict (see README), a list of endpoints, one endpoint, or None.
+Configuration: TypeAlias = Mapping[str, Any] | Iterable[Any] | str | bytes | None
+_Options: TypeAlias = list[tuple[str, int | str]]
 
-def _encode_args(args, encoder):
+
+def _encode_args(args: tuple[Any, ...], encoder: Encoder) -> tuple[Any, ...]:
     # The default encoder runs inside the C extension (same rules).
     if encoder is utf8_encode:
         return args
     return tuple([encoder(a) for a in args])
 
 
-def _finish(r, decoder, throw):
+def _finish(r: Any, decoder: Decoder | None, throw: bool) -> Any:
     if isinstance(r, BaseException):
         if throw:
             raise r
@@ -39,7 +49,7 @@ def _finish(r, decoder, throw):
 
 # ---- Configuration ------------------------------------------------------------------------
 
-def _endpoint_text(e):
+def _endpoint_text(e: Any) -> tuple[str, Address]:
     """One seed endpoint -> (libjr "endpoint" text, what endpoints() reports)."""
     if isinstance(e, bytes):
         e = e.decode()
@@ -47,22 +57,20 @@ def _endpoint_text(e):
         if '/' in e:
             return e, e
         if e.startswith('['):
-            host, _, port = e[1:].partition(']')
-            port = int(port.lstrip(':') or 6379)
+            host, _, port_text = e[1:].partition(']')
+            port = int(port_text.lstrip(':') or 6379)
             return '[%s]:%d' % (host, port), (host, port)
         return _endpoint_text((e, 6379))
     if isinstance(e, (tuple, list)) and len(e) == 2:
-        host, port = e
-        if isinstance(host, bytes):
-            host = host.decode()
-        port = int(port)
+        host = e[0].decode() if isinstance(e[0], bytes) else e[0]
+        port = int(e[1])
         if ':' in host:
             return '[%s]:%d' % (host, port), (host, port)
         return '%s:%d' % (host, port), (host, port)
     raise ValueError('invalid endpoint %r: use "host", "/unix/path" or (host, port)' % (e,))
 
 
-def _endpoint_list(value):
+def _endpoint_list(value: Any) -> list[Any]:
     if isinstance(value, (str, bytes)):
         return [value]
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], int):
@@ -70,7 +78,7 @@ def _endpoint_list(value):
     return list(value)
 
 
-def _seconds_ms(key, value):
+def _seconds_ms(key: str, value: float | None) -> int:
     if value is None:
         return 0
     ms = int(round(float(value) * 1000))
@@ -79,7 +87,7 @@ def _seconds_ms(key, value):
     return max(ms, 1) if value > 0 else 0
 
 
-def _url_database(url):
+def _url_database(url: str) -> int:
     """The database a redis://, rediss:// or unix:// URL selects (0 if none)."""
     u = urllib.parse.urlsplit(url)
     db = 0
@@ -95,17 +103,21 @@ def _url_database(url):
 _TLS_PATHS = ('tls_ca_file', 'tls_ca_dir', 'tls_cert_file', 'tls_key_file')
 
 
-def _parse_configuration(configuration):
+def _parse_configuration(
+        configuration: Configuration) -> tuple[_Options, list[tuple[bytes, ...]], int]:
     """Returns (libjr options as (key, value) pairs, connect commands, the
     configured database)."""
+    conf: Mapping[str, Any]
     if configuration is None:
-        configuration = {}
+        conf = {}
     elif not isinstance(configuration, dict):  # a list of endpoints (or one)
-        configuration = {'endpoints': configuration}
-    options = []
-    commands = []
+        conf = {'endpoints': configuration}
+    else:
+        conf = configuration
+    options: _Options = []
+    commands: list[tuple[bytes, ...]] = []
     database = 0
-    url = configuration.get('url')
+    url = conf.get('url')
     if url is not None:
         # First, so that explicit keys (tls, database, password...) override
         # what the URL says instead of being reset by it.
@@ -113,7 +125,7 @@ def _parse_configuration(configuration):
             url = url.decode()
         options.append(('url', url))
         database = _url_database(url)
-    for key, value in configuration.items():  # the caller's dict is not modified
+    for key, value in conf.items():  # the caller's dict is not modified
         if key == 'endpoints':
             if value is None:
                 continue
@@ -189,7 +201,7 @@ def _parse_configuration(configuration):
 
 # ---- Node addresses ---------------------------------------------------------------------
 
-def _address(text):
+def _address(text: str | bytes) -> Address:
     """libjr's node address ("host:port", "[v6addr]:port" or a unix socket
     path) -> what endpoints() reports: (host, port) or the path."""
     if isinstance(text, bytes):
@@ -203,7 +215,7 @@ def _address(text):
     return host, int(port)
 
 
-def _server_text(server):
+def _server_text(server: Any) -> str:
     """A ``server=`` value -> libjr's endpoint text. Accepts what endpoints()
     returns ((host, port), a unix socket path), "host:port" and "host"."""
     if isinstance(server, bytes):
@@ -219,10 +231,10 @@ def _server_text(server):
                          % (server,)) from None
 
 
-_codes_by_name = None
+_codes_by_name: dict[str, int] | None = None
 
 
-def _node_value(value):
+def _node_value(value: Any) -> Any:
     """An element of an all-masters reply: a node's libjr failure arrives as
     an error reply "JR_E...: text" and becomes a RedisError with its code."""
     global _codes_by_name
@@ -251,20 +263,20 @@ class MultiplexerPool:
     (127.0.0.1:6379). The client is created lazily inside the running event
     loop, on first use."""
 
-    def __init__(self, configuration=None):
+    def __init__(self, configuration: Configuration = None) -> None:
         self._options, self._connect_commands, self._database = \
             _parse_configuration(configuration)
-        self._command_timeout = 5.0  # libjr's default command_timeout_ms
+        self._command_timeout: float | None = 5.0  # libjr's default command_timeout_ms
         for key, value in self._options:
-            if key == 'command_timeout_ms':
+            if key == 'command_timeout_ms' and isinstance(value, int):
                 self._command_timeout = value / 1000.0 if value else None
-        self._c = None
-        self._loop = None
-        self._fd = None
+        self._c: _jr.Client | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._fd: int | None = None
         self._closed = False
         self._detected = False
 
-    def _open(self):
+    def _open(self) -> _jr.Client:
         if self._closed:
             raise error('Multiplexer closed', ext.ECLOSED)
         loop = asyncio.get_running_loop()
@@ -275,13 +287,20 @@ class MultiplexerPool:
         self._detected = False
         return c
 
-    async def __aenter__(self):
+    def _client_loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop of the client (set by _open, which every caller ran)."""
+        loop = self._loop
+        assert loop is not None
+        return loop
+
+    async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(self, exc_type, exc, tb):
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
         await self.aclose()
 
-    async def aclose(self):
+    async def aclose(self) -> None:
         """Closes every connection. Pending commands complete with RedisError
         (ECLOSED if unsent, ESHUTDOWN if written); open transactions are
         discarded, watches released, pub/sub and monitor instances closed."""
@@ -290,23 +309,25 @@ class MultiplexerPool:
         if c is None:
             return
         try:
-            self._loop.remove_reader(self._fd)
+            if self._loop is not None and self._fd is not None:
+                self._loop.remove_reader(self._fd)
         except Exception:  # the loop may already be closed
             pass
         c.close()
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         return self._closed
 
-    def __del__(self):
+    def __del__(self) -> None:
         # Forgotten without aclose(): free libjr's client (its loop thread and
         # sockets) instead of leaving it registered on the event loop.
         c = getattr(self, '_c', None)
         if c is not None:
             self._c = None
             try:
-                self._loop.remove_reader(self._fd)
+                if self._loop is not None and self._fd is not None:
+                    self._loop.remove_reader(self._fd)
             except Exception:
                 pass
             try:
@@ -314,7 +335,8 @@ class MultiplexerPool:
             except Exception:
                 pass
 
-    def database(self, number=None, encoder=utf8_encode, decoder=None, server=None):
+    def database(self, number: int | None = None, encoder: Encoder | None = utf8_encode,
+                 decoder: Decoder | None = None, server: Any = None) -> 'Database':
         """A view on database ``number`` (default: the configured
         ``database``, else 0). Views are cheap; libjr sends SELECT as needed.
 
@@ -341,14 +363,15 @@ class MultiplexerPool:
             self._c.database(number)
         return Database(self, -1 if number is None else number, encoder, decoder)
 
-    def pubsub(self, encoder=utf8_encode, decoder=None):
+    def pubsub(self, encoder: Encoder | None = utf8_encode,
+               decoder: Decoder | None = None) -> 'PubSub':
         return PubSub(self, encoder, decoder)
 
-    def monitor(self, decoder=None):
+    def monitor(self, decoder: Decoder | None = None) -> 'Monitor':
         """A MONITOR stream (libjr extra; the seed had none)."""
         return Monitor(self, decoder)
 
-    def set_auth(self, username, password):
+    def set_auth(self, username: str | bytes | None, password: str | bytes) -> None:
         """Rotates the credentials: every connection made from now on
         (reconnects, new pooled, pub/sub and cluster node connections) sends
         AUTH with these; connections already authenticated stay as they are.
@@ -368,7 +391,7 @@ class MultiplexerPool:
         self._options = [o for o in self._options if o[0] not in ('username', 'password')]
         self._options += [('username', username or ''), ('password', password)]
 
-    async def _client_detected(self):
+    async def _client_detected(self) -> _jr.Client:
         """The client, once it knows whether it talks to a cluster. libjr
         decides that with the first *command* (CLUSTER SLOTS ahead of it);
         endpoints() and all-masters made before any command would see a
@@ -377,7 +400,7 @@ class MultiplexerPool:
         if c is None:
             c = self._open()
         if not self._detected:
-            fut = self._loop.create_future()
+            fut = self._client_loop().create_future()
             c.submit(-1, ('PING',), fut)
             r = await fut
             if isinstance(r, RedisError) or getattr(r, 'code', None) == ext.EAUTH:
@@ -386,7 +409,7 @@ class MultiplexerPool:
                 self._detected = True
         return c
 
-    async def endpoints(self, roles=False):
+    async def endpoints(self, roles: bool = False) -> list[Any]:
         """The nodes: (host, port) tuples (a unix socket path for a server on
         one). On a cluster every node, masters and replicas; on a standalone
         server the server (the first configured endpoint).
@@ -394,7 +417,7 @@ class MultiplexerPool:
         ``roles=True``: a list of (address, role) pairs instead, role
         'master', 'replica' or 'standalone'."""
         c = await self._client_detected()
-        fut = self._loop.create_future()
+        fut = self._client_loop().create_future()
         c.endpoints(fut)
         r = await fut
         if isinstance(r, BaseException):
@@ -402,8 +425,9 @@ class MultiplexerPool:
         rows = [(_address(address), role.decode()) for address, role in r]
         return rows if roles else [address for address, _ in rows]
 
-    async def run_commandreply_on_all_masters(self, *args, encoder=utf8_encode, decoder=None,
-                                              timeout=None):
+    async def run_commandreply_on_all_masters(self, *args: Any, encoder: Encoder | None = utf8_encode,
+                                              decoder: Decoder | None = None,
+                                              timeout: float | None = None) -> dict[Address, Any]:
         """Runs a command on every cluster master and returns
         {(host, port): reply}. A node's failure is its value, not raised: a
         RedisReplyError for an error reply, a RedisError for a library error
@@ -413,7 +437,7 @@ class MultiplexerPool:
         if not args:
             raise error('Empty command not allowed', ext.EINVAL)
         c = await self._client_detected()
-        fut = self._loop.create_future()
+        fut = self._client_loop().create_future()
         if timeout is None:
             c.submit_all_masters(args, fut)
         else:
@@ -423,7 +447,7 @@ class MultiplexerPool:
             raise error('not connected to a redis cluster', ext.ECLUSTER)
         if isinstance(r, BaseException):
             raise r
-        out = {}
+        out: dict[Address, Any] = {}
         for address, value in r:
             value = _node_value(value)
             if decoder is not None and not isinstance(value, BaseException):
@@ -444,7 +468,9 @@ class Command:
     """A sent command: ``await handle`` or ``await handle()`` gives its reply."""
     __slots__ = ('_fut', '_decoder', '_throw', '_client', '_id', '_ready')
 
-    def __init__(self, fut, decoder, throw, client=None, rid=None, ready=True):
+    def __init__(self, fut: 'asyncio.Future[Any]', decoder: Decoder | None, throw: bool,
+                 client: _jr.Client | None = None, rid: int | None = None,
+                 ready: bool = True) -> None:
         self._fut = fut
         self._decoder = decoder
         self._throw = throw
@@ -452,23 +478,23 @@ class Command:
         self._id = rid
         self._ready = ready
 
-    def __await__(self):
+    def __await__(self) -> Generator[Any, None, Any]:
         return self._result().__await__()
 
-    def __call__(self):
+    def __call__(self) -> Awaitable[Any]:
         return self._result()
 
-    def done(self):
+    def done(self) -> bool:
         return self._ready and self._fut.done()
 
-    async def _result(self):
+    async def _result(self) -> Any:
         if not self._ready:
             raise error('Command is not finalized yet', ext.EMISUSE)
         fut = self._fut
         try:
             r = await fut
         except _CancelledError:
-            if self._client is not None and fut.cancelled():
+            if self._client is not None and self._id is not None and fut.cancelled():
                 self._client.cancel(self._id)
             raise
         return _finish(r, self._decoder, self._throw)
@@ -479,27 +505,33 @@ class Database:
     one chosen node (``server``, libjr's endpoint text)."""
     __slots__ = ('_mp', '_number', '_encoder', '_decoder', '_server')
 
-    def __init__(self, mp, number, encoder, decoder, server=None):
+    def __init__(self, mp: MultiplexerPool, number: int, encoder: Encoder | None,
+                 decoder: Decoder | None, server: str | None = None) -> None:
         self._mp = mp
         self._number = number
         self._encoder = encoder or utf8_encode
         self._decoder = decoder
         self._server = server
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> tuple[Callable[..., Awaitable['Command']],
+                                        Callable[..., Awaitable[Any]],
+                                        Callable[[], 'Multi'], Callable[..., 'Watch']]:
         return self.command, self.commandreply, self.multi, self.watch
 
-    async def __aexit__(self, exc_type, exc, tb):
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
         pass
 
-    async def command(self, *args, encoder=None, decoder=None, throw=True, timeout=None):
+    async def command(self, *args: Any, encoder: Encoder | None = None,
+                      decoder: Decoder | None = None, throw: bool = True,
+                      timeout: float | None = None) -> Command:
         """Sends a command (pipelined) and returns its handle."""
         mp = self._mp
         c = mp._c
         if c is None:
             c = mp._open()
         args = _encode_args(args, encoder or self._encoder)
-        fut = mp._loop.create_future()
+        fut = mp._client_loop().create_future()
         if self._server is not None:
             if timeout is None:
                 c.submit_to(self._server, args, fut)
@@ -512,7 +544,9 @@ class Database:
             rid = c.submit(self._number, args, fut, timeout)
         return Command(fut, decoder or self._decoder, throw, c, rid)
 
-    async def commandreply(self, *args, encoder=None, decoder=None, throw=True, timeout=None):
+    async def commandreply(self, *args: Any, encoder: Encoder | None = None,
+                           decoder: Decoder | None = None, throw: bool = True,
+                           timeout: float | None = None) -> Any:
         """Sends a command and returns its reply."""
         mp = self._mp
         c = mp._c
@@ -521,7 +555,8 @@ class Database:
         enc = encoder or self._encoder
         if enc is not utf8_encode:
             args = tuple([enc(a) for a in args])
-        fut = mp._loop.create_future()
+        fut = mp._client_loop().create_future()
+        rid: int | None
         if self._server is not None:
             if timeout is None:
                 c.submit_to(self._server, args, fut)
@@ -545,15 +580,15 @@ class Database:
         dec = decoder or self._decoder
         return r if dec is None else dec(r)
 
-    def multi(self):
+    def multi(self) -> 'Multi':
         self._no_server('MULTI')
         return Multi(self._mp, self._number, self._encoder, self._decoder)
 
-    def watch(self, *keys):
+    def watch(self, *keys: Any) -> 'Watch':
         self._no_server('WATCH')
         return Watch(self._mp, self._number, keys, self._encoder, self._decoder)
 
-    def _no_server(self, what):
+    def _no_server(self, what: str) -> None:
         if self._server is not None:
             raise error('%s is not available on a server= view (libjr routes transactions by '
                         'their keys)' % what, ext.EREFUSED)
@@ -568,30 +603,33 @@ class Multi:
     exception discards it (nothing is sent, handles raise RedisError
     EDISCARDED)."""
 
-    def __init__(self, mp, number, encoder, decoder, watch=None):
+    def __init__(self, mp: MultiplexerPool, number: int, encoder: Encoder,
+                 decoder: Decoder | None, watch: 'Watch | None' = None) -> None:
         self._mp = mp
         self._number = number
         self._encoder = encoder
         self._decoder = decoder
         self._watch = watch
-        self._m = None
-        self._handles = []
+        self._m: _jr.Multi | None = None
+        self._handles: list[Command] = []
         self._state = 0  # 0 open, 1 executed, 2 discarded
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> 'Multi':
         return self
 
-    async def __aexit__(self, exc_type, exc, tb):
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> bool:
         if exc_type is None:
             await self._execute(True)
         else:
             self._discard(True)
         return False
 
-    def _finished(self):
+    def _finished(self) -> RedisError:
         return error('Multiple command already finished', ext.EMISUSE)
 
-    def command(self, *args, encoder=None, decoder=None, throw=True):
+    def command(self, *args: Any, encoder: Encoder | None = None, decoder: Decoder | None = None,
+                throw: bool = True) -> Command:
         if self._state:
             raise self._finished()
         args = _encode_args(args, encoder or self._encoder)
@@ -607,17 +645,17 @@ class Multi:
                     c = self._mp._open()
                 m = c.multi(self._number)
             self._m = m
-        fut = self._mp._loop.create_future()
+        fut = self._mp._client_loop().create_future()
         m.add(args, fut)
         h = Command(fut, decoder or self._decoder, throw, ready=False)
         self._handles.append(h)
         return h
 
-    async def execute(self):
+    async def execute(self) -> None:
         """Sends the block (called when leaving the context manager)."""
         await self._execute(False)
 
-    async def _execute(self, soft):
+    async def _execute(self, soft: bool) -> None:
         if self._state:
             if soft:
                 return
@@ -634,7 +672,7 @@ class Multi:
         # changed" (RedisError EWATCH) or EXECABORT raises here.
         if m is None:
             m = self._m = self._watch._w_multi()
-        fut = self._mp._loop.create_future()
+        fut = self._mp._client_loop().create_future()
         m.exec(fut)
         r = await fut
         if r is None:
@@ -642,11 +680,11 @@ class Multi:
         if isinstance(r, BaseException):
             raise r
 
-    async def discard(self):
+    async def discard(self) -> None:
         """Aborts the block: nothing is sent."""
         self._discard(False)
 
-    def _discard(self, soft):
+    def _discard(self, soft: bool) -> None:
         if self._state:
             if soft:
                 return
@@ -663,7 +701,8 @@ class Watch:
     commands run at once on it (to decide what to write), then ``multi()``.
     Leaving the context manager (or aclose) releases the connection."""
 
-    def __init__(self, mp, number, keys, encoder, decoder):
+    def __init__(self, mp: MultiplexerPool, number: int, keys: tuple[Any, ...], encoder: Encoder,
+                 decoder: Decoder | None) -> None:
         if not keys:
             raise error('No keys set to watch', ext.EINVAL)
         self._mp = mp
@@ -671,11 +710,11 @@ class Watch:
         self._encoder = encoder
         self._decoder = decoder
         self._keys = _encode_args(keys, encoder)
-        self._w = None
-        self._multi = None
+        self._w: _jr.Watch | None = None
+        self._multi: Multi | None = None
         self._closed = False
 
-    def _get(self):
+    def _get(self) -> _jr.Watch:
         w = self._w
         if w is None:
             if self._closed:
@@ -686,17 +725,18 @@ class Watch:
             w = self._w = c.watch(self._number, self._keys)
         return w
 
-    def _w_multi(self):
+    def _w_multi(self) -> _jr.Multi:
         return self._get().multi()
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> 'Watch':
         self._get()
         return self
 
-    async def __aexit__(self, exc_type, exc, tb):
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
         await self.aclose()
 
-    async def aclose(self):
+    async def aclose(self) -> None:
         self._closed = True
         if self._multi is not None:
             self._multi._discard(True)
@@ -704,21 +744,25 @@ class Watch:
         if w is not None:
             w.close()
 
-    async def command(self, *args, encoder=None, decoder=None, throw=True, timeout=None):
+    async def command(self, *args: Any, encoder: Encoder | None = None,
+                      decoder: Decoder | None = None, throw: bool = True,
+                      timeout: float | None = None) -> Command:
         w = self._get()
         args = _encode_args(args, encoder or self._encoder)
-        fut = self._mp._loop.create_future()
+        fut = self._mp._client_loop().create_future()
         if timeout is None:
             w.submit(args, fut)
         else:
             w.submit(args, fut, timeout)
         return Command(fut, decoder or self._decoder, throw)
 
-    async def commandreply(self, *args, encoder=None, decoder=None, throw=True, timeout=None):
+    async def commandreply(self, *args: Any, encoder: Encoder | None = None,
+                           decoder: Decoder | None = None, throw: bool = True,
+                           timeout: float | None = None) -> Any:
         return await (await self.command(*args, encoder=encoder, decoder=decoder, throw=throw,
                                          timeout=timeout))
 
-    def multi(self):
+    def multi(self) -> Multi:
         if self._multi is not None:
             raise error('Already entered a multi phase', ext.EMISUSE)
         self._multi = Multi(self._mp, self._number, self._encoder, self._decoder, watch=self)
@@ -727,24 +771,27 @@ class Watch:
 
 # ---- Pub/sub and MONITOR ----------------------------------------------------------------------
 
-class _Stream:
+_H = TypeVar('_H', _jr.Sub, _jr.Monitor)
+
+
+class _Stream(Generic[_H]):
     """A queue of messages fed by a libjr message callback."""
 
-    def __init__(self, mp, decoder):
+    def __init__(self, mp: MultiplexerPool, decoder: Decoder | None) -> None:
         self._mp = mp
         self._decoder = decoder
-        self._queue = collections.deque()
-        self._waiter = None
+        self._queue: collections.deque[Any] = collections.deque()
+        self._waiter: asyncio.Future[None] | None = None
         self._closed = False  # closed by the user
         self._ended = False   # libjr said JR_ECLOSED
-        self._h = None
+        self._h: _H | None = None
 
-    def _wake(self):
+    def _wake(self) -> None:
         w = self._waiter
         if w is not None and not w.done():
             w.set_result(None)
 
-    def _on_message(self, status, value):
+    def _on_message(self, status: int, value: Any) -> None:
         if status == 0:
             if self._accept(value):
                 self._queue.append(value)
@@ -761,29 +808,30 @@ class _Stream:
             self._queue.append(value)
         self._wake()
 
-    def _accept(self, value):
+    def _accept(self, value: Any) -> bool:
         return True
 
-    def _closed_error(self):
+    def _closed_error(self) -> RedisError:
         raise NotImplementedError
 
-    def _can_wait(self):
-        return True
+    def _can_wait(self) -> None:
+        pass
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(self, exc_type, exc, tb):
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
         await self.aclose()
 
-    async def aclose(self):
+    async def aclose(self) -> None:
         self._closed = True
         h, self._h = self._h, None
         if h is not None:
             h.close()
         self._wake()
 
-    async def message(self, timeout=None):
+    async def message(self, timeout: float | None = None) -> Any:
         """The next message, or None after ``timeout`` seconds without one."""
         q = self._queue
         if self._closed:
@@ -792,7 +840,7 @@ class _Stream:
             if self._ended:
                 raise self._closed_error()
             self._can_wait()
-            fut = self._waiter = self._mp._loop.create_future()
+            fut = self._waiter = self._mp._client_loop().create_future()
             try:
                 if timeout is None:
                     await fut
@@ -817,7 +865,7 @@ _CHANNELS, _PATTERNS, _SHARDED = 0, 1, 2
 _SUBSCRIBED = {b'subscribe': _CHANNELS, b'psubscribe': _PATTERNS, b'ssubscribe': _SHARDED}
 
 
-class PubSub(_Stream):
+class PubSub(_Stream[_jr.Sub]):
     """A pub/sub instance. All instances of a multiplexer share one
     subscription connection for channels and patterns, and one per node for
     sharded channels (libjr reference-counts names across them).
@@ -833,14 +881,17 @@ class PubSub(_Stream):
     RedisError (ECONNLOST) once; libjr resubscribes by itself, and the
     server's confirmations of that follow (``['subscribe', name, n]``)."""
 
-    def __init__(self, mp, encoder, decoder):
+    def __init__(self, mp: MultiplexerPool, encoder: Encoder | None,
+                 decoder: Decoder | None) -> None:
         super().__init__(mp, decoder)
         self._encoder = encoder or utf8_encode
-        self._names_of = (set(), set(), set())  # channels, patterns, sharded channels
-        self._confirming = {}  # (kind, name) -> futures of add() calls
+        # channels, patterns, sharded channels
+        self._names_of: tuple[set[bytes], set[bytes], set[bytes]] = (set(), set(), set())
+        # (kind, name) -> futures of add() calls
+        self._confirming: dict[tuple[int, bytes], list[asyncio.Future[None]]] = {}
         self._pings = 0  # pings whose pong has not arrived
 
-    def _on_message(self, status, value):
+    def _on_message(self, status: int, value: Any) -> None:
         if status == 0 and type(value) is list and value and value[0] == b'pong':
             self._pings = max(0, self._pings - 1)
         elif status == ext.SUB_LOST:
@@ -871,7 +922,7 @@ class PubSub(_Stream):
                         f.set_result(None)
             self._confirming.clear()
 
-    def _sub(self):
+    def _sub(self) -> _jr.Sub:
         s = self._h
         if s is None:
             if self._closed or self._ended:
@@ -882,19 +933,19 @@ class PubSub(_Stream):
             s = self._h = c.sub(self._on_message)
         return s
 
-    def _accept(self, value):
+    def _accept(self, value: Any) -> bool:
         return not (type(value) is list and value and
                     value[0] in (b'unsubscribe', b'punsubscribe', b'sunsubscribe'))
 
-    def _closed_error(self):
+    def _closed_error(self) -> RedisError:
         return error('Pub/sub instance closed', ext.ECLOSED)
 
-    def _can_wait(self):
+    def _can_wait(self) -> None:
         if not any(self._names_of) and not self._pings:
             raise error('Not registered on any topic, not allowing to listen to messages',
                         ext.EMISUSE)
 
-    def _names(self, names):
+    def _names(self, names: Any) -> list[bytes]:
         if names is None:
             return []
         if not isinstance(names, (list, tuple, set, frozenset)):
@@ -907,7 +958,8 @@ class PubSub(_Stream):
                 out.append(n)
         return out
 
-    async def add(self, channels=None, patterns=None, shardchannels=None):
+    async def add(self, channels: Any = None, patterns: Any = None,
+                  shardchannels: Any = None) -> None:
         """Subscribes to channels, patterns and/or sharded channels (a name
         or a list each) and returns when the server has confirmed them. Each
         confirmation is also delivered through ``message()`` (``['subscribe',
@@ -925,7 +977,7 @@ class PubSub(_Stream):
             s.subscribe(kind, names)
             registered.update(names)
             for n in names:
-                f = self._mp._loop.create_future()
+                f = self._mp._client_loop().create_future()
                 self._confirming.setdefault((kind, n), []).append(f)
                 waits.append(f)
         # Returns once the server confirmed every new subscription, so that a
@@ -934,20 +986,21 @@ class PubSub(_Stream):
         # wait is bounded by the command timeout (commandtimeout, default 5 s).
         if waits:
             limit = self._mp._command_timeout
-            try:
-                if limit is None:
-                    for f in waits:
-                        await f
-                else:
+            if limit is None:
+                for f in waits:
+                    await f
+            else:
+                try:
                     await asyncio.wait_for(asyncio.gather(*waits), limit)
-            except asyncio.TimeoutError:
-                raise error('subscription not confirmed by the server within %g s (it stays '
-                            'registered and is sent when the connection comes up)' % limit,
-                            ext.ETIMEDOUT, False) from None
+                except asyncio.TimeoutError:
+                    raise error('subscription not confirmed by the server within %g s (it '
+                                'stays registered and is sent when the connection comes up)'
+                                % limit, ext.ETIMEDOUT, False) from None
         if self._ended:
             raise self._closed_error()
 
-    async def remove(self, channels=None, patterns=None, shardchannels=None):
+    async def remove(self, channels: Any = None, patterns: Any = None,
+                     shardchannels: Any = None) -> None:
         """Unsubscribes the given channels, patterns and/or sharded channels;
         with no argument, everything. Only what is named is removed."""
         s = self._sub()
@@ -960,7 +1013,7 @@ class PubSub(_Stream):
                 s.unsubscribe(kind, names)
                 registered.difference_update(names)
 
-    async def ping(self, message=None):
+    async def ping(self, message: Any = None) -> None:
         """Sends PING on the subscription connection; the ``['pong', text]``
         reply arrives through ``message()``."""
         s = self._sub()
@@ -968,28 +1021,28 @@ class PubSub(_Stream):
         self._pings += 1
 
     @property
-    def channels(self):
+    def channels(self) -> frozenset[bytes]:
         return frozenset(self._names_of[_CHANNELS])
 
     @property
-    def patterns(self):
+    def patterns(self) -> frozenset[bytes]:
         return frozenset(self._names_of[_PATTERNS])
 
     @property
-    def shardchannels(self):
+    def shardchannels(self) -> frozenset[bytes]:
         return frozenset(self._names_of[_SHARDED])
 
 
-class Monitor(_Stream):
+class Monitor(_Stream[_jr.Monitor]):
     """A MONITOR stream: ``message()`` gives one line (bytes) per command the
     server ran."""
 
-    def __init__(self, mp, decoder):
+    def __init__(self, mp: MultiplexerPool, decoder: Decoder | None) -> None:
         super().__init__(mp, decoder)
         c = mp._c
         if c is None:
             c = mp._open()
         self._h = c.monitor(self._on_message)
 
-    def _closed_error(self):
+    def _closed_error(self) -> RedisError:
         return error('Monitor closed', ext.ECLOSED)
