@@ -1219,6 +1219,25 @@ static PyObject *mod_version(PyObject *Py_UNUSED(m), PyObject *Py_UNUSED(ignored
   return PyUnicode_FromString(jr_version_string());
 }
 
+/* options_describe() -> [(name, type, min, max, default, doc), ...]: libjr's
+ * option table (jr_options_describe), in its order. */
+static PyObject *mod_options_describe(PyObject *Py_UNUSED(m), PyObject *Py_UNUSED(ignored)) {
+  PyObject *list = PyList_New(0);
+  if (list == NULL) return NULL;
+  const char *name, *type, *def, *doc;
+  int64_t lo, hi;
+  for (size_t i = 0; jr_options_describe(i, &name, &type, &lo, &hi, &def, &doc) == JR_OK; i++) {
+    PyObject *row = Py_BuildValue("(ssLLss)", name, type, (long long)lo, (long long)hi, def, doc);
+    if (row == NULL || PyList_Append(list, row) < 0) {
+      Py_XDECREF(row);
+      Py_DECREF(list);
+      return NULL;
+    }
+    Py_DECREF(row);
+  }
+  return list;
+}
+
 static PyMethodDef module_methods[] = {
     {"_init", mod_init, METH_VARARGS,
      "_init(RedisReplyError, RedisError, Future, InvalidStateError)"},
@@ -1227,6 +1246,8 @@ static PyMethodDef module_methods[] = {
     {"err_unsent", mod_err_unsent, METH_O, "jr_err_unsent(code)"},
     {"refusal_reason", mod_refusal_reason, METH_O, "jr_refusal_reason(name) or None"},
     {"version", mod_version, METH_NOARGS, "libjr's run-time version string"},
+    {"options_describe", mod_options_describe, METH_NOARGS,
+     "libjr's option keys: [(name, type, min, max, default, doc), ...]"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -933,7 +933,30 @@ class Monitor {
 using EventHandler =
     std::function<void(int event, std::string_view endpoint, std::string_view detail)>;
 
-// A builder for jr_options; keys and defaults are documented in jr.h.
+// One option key of libjr, from the table that jr_options_set checks values
+// against (jr_options_describe).
+struct OptionInfo {
+  std::string_view name;
+  std::string_view type;  // "int", "bool" (0 or 1), "string" or "enum" (a word doc names)
+  int64_t min = 0;        // the range of an int or bool; 0 and 0 for the others
+  int64_t max = 0;
+  std::string_view def;  // the default as Options::set takes it ("" when there is none)
+  std::string_view doc;
+};
+
+// Every option key libjr knows, in libjr's order (static text). Keys
+// without a shorthand on Options are set with Options::set.
+inline std::vector<OptionInfo> describe_options() {
+  std::vector<OptionInfo> out;
+  const char *name = nullptr, *type = nullptr, *def = nullptr, *doc = nullptr;
+  int64_t min = 0, max = 0;
+  for (size_t i = 0; jr_options_describe(i, &name, &type, &min, &max, &def, &doc) == JR_OK; i++)
+    out.push_back({name, type, min, max, def, doc});
+  return out;
+}
+
+// A builder for jr_options; keys and defaults are documented in jr.h and
+// listed by describe_options().
 // set(key, value) takes any key, including those without a shorthand here
 // ("max_queued", "socket_timeout_ms", "cluster", ...). Setters throw
 // LibraryError (JR_ENOENT unknown key, JR_EINVAL bad value).
@@ -999,6 +1022,16 @@ class Options {
   }
   decltype(auto) connect_timeout(std::chrono::milliseconds t) && {
     return std::move(*this).set("connect_timeout_ms", int64_t{t.count()});
+  }
+  // CLIENT SETNAME on every connection.
+  decltype(auto) client_name(std::string_view n) & { return set("client_name", n); }
+  decltype(auto) client_name(std::string_view n) && {
+    return std::move(*this).set("client_name", n);
+  }
+  // Extra passes over the endpoints when connecting fails (with backoff).
+  decltype(auto) connect_retry(int n) & { return set("connect_retry", int64_t{n}); }
+  decltype(auto) connect_retry(int n) && {
+    return std::move(*this).set("connect_retry", int64_t{n});
   }
   decltype(auto) username(std::string_view u) & { return set("username", u); }
   decltype(auto) username(std::string_view u) && { return std::move(*this).set("username", u); }

@@ -7,11 +7,15 @@
 #include <chrono>
 #include <condition_variable>
 #include <coroutine>
+#include <fstream>
 #include <future>
+#include <iterator>
 #include <jr/jr.hpp>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -195,6 +199,116 @@ TEST_F(HppTest, OptionsRejectUnknownKeysAndBadValues) {
   }
   EXPECT_THROW(o.set("dispatch", "sideways"), jr::LibraryError);
   EXPECT_THROW(o.connect_command({"SELECT", "1"}), jr::LibraryError);
+}
+
+// The shorthands of jr::Options checked against libjr's option table
+// (jr::describe_options): every key a shorthand in jr.hpp sets is known to
+// libjr with a matching type (a number, int64_t{...}, for int and bool; text
+// for string and enum, an enum's literal word named by its doc), and every
+// libjr key has a shorthand or a reason in kNotExposed. A key libjr adds
+// fails this test until jr.hpp decides. The keys are read from jr.hpp's
+// source, so a new shorthand is checked without editing this test.
+TEST(HppOptions, ShorthandsMatchLibjrOptionTable) {
+  // libjr keys without a shorthand, and why: Options::set reaches each.
+  const std::map<std::string, std::string> kNotExposed = {
+      {"socket_timeout_ms", "tuning: set"},
+      {"silence_timeout_ms", "tuning: set"},
+      {"recv_buffer_size", "tuning: set"},
+      {"tcp_keepalive_s", "tuning: set"},
+      {"tcp_nodelay", "tuning: set"},
+      {"max_bulk_len", "reader limit: set"},
+      {"max_elements", "reader limit: set"},
+      {"max_reply_bytes", "reader limit: set"},
+      {"max_queued", "back-pressure: set"},
+      {"max_queued_bytes", "back-pressure: set"},
+      {"max_connections", "pool size: set"},
+      {"call_spin_us", "tuning of Client::call: set"},
+      {"loop_spin_us", "tuning: set"},
+      {"ready_batch", "only with a ready hook, which jr.hpp does not install"},
+      {"read_from_replicas", "cluster reads: set"},
+      {"cluster", "cluster detection: set"},
+  };
+  std::map<std::string, jr::OptionInfo> lib;
+  for (const jr::OptionInfo &o : jr::describe_options()) {
+    EXPECT_TRUE(lib.emplace(std::string(o.name), o).second) << "twice: " << o.name;
+  }
+  ASSERT_FALSE(lib.empty());
+
+  std::ifstream in(JR_SOURCE_ROOT "/include/jr/jr.hpp");
+  ASSERT_TRUE(in) << "cannot read jr.hpp";
+  const std::string src((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t begin = src.find("\nclass Options {");
+  const size_t end = src.find("\n};", begin);
+  ASSERT_NE(begin, std::string::npos);
+  ASSERT_NE(end, std::string::npos);
+  const std::string body = src.substr(begin, end - begin);
+  std::set<std::string> reached;
+  for (size_t at = body.find("set(\""); at != std::string::npos; at = body.find("set(\"", at + 1)) {
+    const size_t k0 = at + 5, k1 = body.find('"', k0);
+    const std::string key = body.substr(k0, k1 - k0);
+    const size_t v0 = body.find_first_not_of(", \n", k1 + 1);
+    const std::string value = body.substr(v0, body.find_first_of(")\n", v0) - v0);
+    reached.insert(key);
+    auto it = lib.find(key);
+    if (it == lib.end()) {
+      ADD_FAILURE() << "a shorthand sets \"" << key << "\", which libjr does not know";
+      continue;
+    }
+    const jr::OptionInfo &o = it->second;
+    const bool number = value.rfind("int64_t{", 0) == 0;
+    if (number) {
+      EXPECT_TRUE(o.type == "int" || o.type == "bool")
+          << key << " is set as a number (" << value << "); libjr's type is " << o.type;
+    } else {
+      EXPECT_TRUE(o.type == "string" || o.type == "enum")
+          << key << " is set as text (" << value << "); libjr's type is " << o.type;
+    }
+    if (o.type == "enum" && value.front() == '"') {
+      const std::string word = value.substr(1, value.find('"', 1) - 1);
+      EXPECT_NE(o.doc.find(word + ":"), std::string_view::npos)
+          << key << "=" << word << ": libjr's doc names no such word: " << o.doc;
+    }
+  }
+  EXPECT_GE(reached.size(), 10u) << "the scan of class Options found too few set(\"...\") calls";
+  for (const auto &[name, info] : lib) {
+    const bool listed = kNotExposed.count(name) != 0;
+    if (reached.count(name) != 0) {
+      EXPECT_FALSE(listed) << name << " has a shorthand but is listed in kNotExposed";
+    } else {
+      EXPECT_TRUE(listed) << "libjr key " << name
+                          << " has no shorthand: add one, or a reason in kNotExposed";
+    }
+  }
+  for (const auto &[name, why] : kNotExposed) {
+    EXPECT_EQ(lib.count(name), 1u) << "kNotExposed lists " << name << ", unknown to libjr";
+  }
+}
+
+// libjr takes what each shorthand sets (LibraryError otherwise), and
+// rejects out of libjr's range what a shorthand's C++ type allows.
+TEST(HppOptions, ShorthandsSetValuesLibjrTakes) {
+  EXPECT_NO_THROW(jr::Options()
+                      .endpoint("127.0.0.1:6380")
+                      .url("redis://127.0.0.1:6380/2")
+                      .username("user")
+                      .password("secret")
+                      .client_name("app")
+                      .connect_retry(2)
+                      .database(2)
+                      .command_timeout(0ms)
+                      .connect_timeout(1500ms)
+                      .tls()
+                      .tls(false)
+                      .tls_verify(false)
+                      .tls_ca_file("/etc/ca.pem")
+                      .tls_ca_dir("/etc/ssl/certs")
+                      .tls_cert("client.crt", "client.key")
+                      .tls_server_name("redis.example")
+                      .poll_mode());
+  EXPECT_THROW(jr::Options().database(-1), jr::LibraryError);
+  EXPECT_THROW(jr::Options().connect_timeout(0ms), jr::LibraryError);
+  EXPECT_THROW(jr::Options().connect_retry(-1), jr::LibraryError);
+  EXPECT_THROW(jr::Options().client_name("two words"), jr::LibraryError);
 }
 
 TEST_F(HppTest, ConnectCommandAndEvents) {

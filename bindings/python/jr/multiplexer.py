@@ -19,6 +19,7 @@ from . import _jr
 from ._native import error, ext
 from .encoding import Decoder, Encoder, utf8_encode
 from .exceptions import RedisError, RedisReplyError
+from .options import _option
 
 __all__ = ['MultiplexerPool', 'Multiplexer', 'Database', 'Command', 'Multi', 'Watch', 'PubSub',
            'Monitor']
@@ -102,6 +103,25 @@ def _url_database(url: str) -> int:
 
 _TLS_PATHS = ('tls_ca_file', 'tls_ca_dir', 'tls_cert_file', 'tls_key_file')
 
+# The configuration keys (the seed's, and libjr's TLS keys; README). Each maps
+# to libjr option keys in _parse_configuration; tests/test_options.py checks
+# that mapping against libjr's option table.
+_CONFIGURATION_KEYS = frozenset({
+    'endpoints', 'url', 'password', 'username', 'clientname', 'database', 'connecttimeout',
+    'connectretry', 'sockettimeout', 'commandtimeout', 'recvbuffersize', 'tcpkeepalive',
+    'tcpnodelay', 'maxconnections', 'maxqueued', 'connectionhandler', 'tls', 'tls_verify',
+    *_TLS_PATHS, 'tls_server_name'})
+
+
+def _checked(key: str, jrkey: str, value: int | str) -> tuple[str, int | str]:
+    """(jrkey, value); a number must be in libjr's range for jrkey (a
+    ValueError naming the configuration key otherwise)."""
+    if isinstance(value, int):
+        o = _option(jrkey)
+        if not o.min <= value <= o.max:
+            raise ValueError('%s: %d is out of range (%d..%d)' % (key, value, o.min, o.max))
+    return jrkey, value
+
 
 def _parse_configuration(
         configuration: Configuration) -> tuple[_Options, list[tuple[bytes, ...]], int]:
@@ -114,6 +134,9 @@ def _parse_configuration(
         conf = {'endpoints': configuration}
     else:
         conf = configuration
+    for key in conf:
+        if key not in _CONFIGURATION_KEYS:
+            raise ValueError('unknown configuration key %r' % (key,))
     options: _Options = []
     commands: list[tuple[bytes, ...]] = []
     database = 0
@@ -130,12 +153,12 @@ def _parse_configuration(
             if value is None:
                 continue
             for e in _endpoint_list(value):
-                options.append(('endpoint', _endpoint_text(e)[0]))
+                options.append(_checked(key, 'endpoint', _endpoint_text(e)[0]))
         elif key == 'url':
             pass  # handled above
         elif key in ('tls', 'tls_verify'):
             if value is not None:
-                options.append((key, 1 if value else 0))
+                options.append(_checked(key, key, 1 if value else 0))
         elif key in _TLS_PATHS or key == 'tls_server_name':
             if value is None:
                 continue
@@ -143,42 +166,43 @@ def _parse_configuration(
                 value = os.fspath(value)
             if isinstance(value, bytes):
                 value = os.fsdecode(value)
-            options.append((key, str(value)))
+            options.append(_checked(key, key, str(value)))
         elif key in ('password', 'username', 'clientname'):
             if value is None:
                 continue
             if isinstance(value, bytes):
                 value = value.decode()
-            options.append(({'clientname': 'client_name'}.get(key, key), str(value)))
+            options.append(_checked(key, {'clientname': 'client_name'}.get(key, key), str(value)))
         elif key == 'database':
             if value is not None:
                 database = int(value)
-                options.append(('database', database))
+                options.append(_checked(key, 'database', database))
         elif key == 'connecttimeout':
-            if value is not None:  # None: libjr's default (5 s per attempt)
-                options.append(('connect_timeout_ms', _seconds_ms(key, value)))
+            if value is not None:  # None: libjr's default
+                options.append(_checked(key, 'connect_timeout_ms', _seconds_ms(key, value)))
         elif key == 'connectretry':
             if value is not None:
-                options.append(('connect_retry', int(value)))
+                options.append(_checked(key, 'connect_retry', int(value)))
         elif key == 'sockettimeout':
-            options.append(('socket_timeout_ms', _seconds_ms(key, value)))
+            options.append(_checked(key, 'socket_timeout_ms', _seconds_ms(key, value)))
         elif key == 'commandtimeout':
-            options.append(('command_timeout_ms', _seconds_ms(key, value)))
+            options.append(_checked(key, 'command_timeout_ms', _seconds_ms(key, value)))
         elif key == 'recvbuffersize':
             if value is not None:
-                options.append(('recv_buffer_size', int(value)))
+                options.append(_checked(key, 'recv_buffer_size', int(value)))
         elif key == 'tcpkeepalive':
-            if value is True:
-                value = 60
-            options.append(('tcp_keepalive_s', int(value or 0)))
+            if value is True:  # on, with libjr's default idle time
+                value = int(_option('tcp_keepalive_s').default)
+            options.append(_checked(key, 'tcp_keepalive_s', int(value or 0)))
         elif key == 'tcpnodelay':
-            options.append(('tcp_nodelay', 1 if value or value is None else 0))
+            if value is not None:  # None: libjr's default (on)
+                options.append(_checked(key, 'tcp_nodelay', 1 if value else 0))
         elif key == 'maxconnections':
-            if not value or int(value) < 1:
+            if value is None:
                 raise ValueError('maxconnections must be a positive number')
-            options.append(('max_connections', int(value)))
+            options.append(_checked(key, 'max_connections', int(value)))
         elif key == 'maxqueued':
-            options.append(('max_queued', int(value)))
+            options.append(_checked(key, 'max_queued', int(value)))
         elif key == 'connectionhandler':
             # The seed took a Connection factory class. libjr owns its
             # connections; what a handler is for (commands run on every new
@@ -194,7 +218,7 @@ def _parse_configuration(
                 warnings.warn('connectionhandler: a Connection class is not supported by libjr '
                               'and is ignored; pass a list of commands to run on every '
                               'connection instead', RuntimeWarning, stacklevel=4)
-        else:
+        else:  # in _CONFIGURATION_KEYS, without a branch here
             raise ValueError('unknown configuration key %r' % (key,))
     return options, commands, database
 
@@ -266,7 +290,8 @@ class MultiplexerPool:
     def __init__(self, configuration: Configuration = None) -> None:
         self._options, self._connect_commands, self._database = \
             _parse_configuration(configuration)
-        self._command_timeout: float | None = 5.0  # libjr's default command_timeout_ms
+        default_ms = int(_option('command_timeout_ms').default)
+        self._command_timeout: float | None = default_ms / 1000.0 if default_ms else None
         for key, value in self._options:
             if key == 'command_timeout_ms' and isinstance(value, int):
                 self._command_timeout = value / 1000.0 if value else None

@@ -223,10 +223,15 @@ def test_configuration_errors():
 
 @pytest.mark.asyncio
 async def test_invalid_option_value_raises_redis_error(port):
-    mp = MultiplexerPool({'endpoints': [('127.0.0.1', port)], 'recvbuffersize': -5})
-    with pytest.raises(RedisError):
+    # A value only libjr checks (a URL's port) fails on first use.
+    mp = MultiplexerPool({'endpoints': [('127.0.0.1', port)], 'url': 'redis://127.0.0.1:99999'})
+    with pytest.raises(RedisError) as ei:
         await mp.database().commandreply('PING')
+    assert ei.value.code == jr.EINVAL
     await mp.aclose()
+    # A number outside libjr's range (jr.describe_options) fails at once.
+    with pytest.raises(ValueError, match=r'recvbuffersize: -5 is out of range \(512\.\.'):
+        MultiplexerPool({'endpoints': [('127.0.0.1', port)], 'recvbuffersize': -5})
 
 
 @pytest.mark.asyncio

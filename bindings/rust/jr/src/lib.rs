@@ -31,7 +31,7 @@ mod args;
 mod client;
 mod cluster;
 mod error;
-mod options;
+pub mod options;
 mod reply;
 mod tx;
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-//! The options builder (`jr_options`). Keys and defaults: jr.h.
+//! The options builder (`jr_options`), and libjr's table of option keys
+//! ([`describe`]). Keys and defaults: jr.h.
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
@@ -31,6 +32,63 @@ impl Event {
             o => Event::Other(o),
         }
     }
+}
+
+/// One option key of libjr, from the table that `jr_options_set` checks
+/// values against (`jr_options_describe`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OptionInfo {
+    pub name: &'static str,
+    /// `"int"`, `"bool"` (0 or 1), `"string"` or `"enum"` (one of the words
+    /// the doc names).
+    pub ty: &'static str,
+    /// The range of an int or bool ([`Options::set_int`]); 0 and 0 for the
+    /// others.
+    pub min: i64,
+    pub max: i64,
+    /// The default as [`Options::set`] takes it (`""` when there is none).
+    pub default: &'static str,
+    pub doc: &'static str,
+}
+
+/// Every option key libjr knows, in libjr's order. Keys without a shorthand
+/// on [`Options`] are set with [`Options::set`] / [`Options::set_int`].
+///
+/// ```
+/// let max = jr::options::describe().find(|o| o.name == "max_connections").unwrap();
+/// assert_eq!((max.ty, max.min), ("int", 1));
+/// ```
+pub fn describe() -> impl Iterator<Item = OptionInfo> {
+    fn text(p: *const c_char) -> &'static str {
+        if p.is_null() {
+            return "";
+        }
+        // SAFETY: libjr's table holds static NUL-terminated text.
+        unsafe { CStr::from_ptr(p) }.to_str().unwrap_or("")
+    }
+    (0..).map_while(|i| {
+        let (mut name, mut ty, mut def, mut doc) = (
+            std::ptr::null(),
+            std::ptr::null(),
+            std::ptr::null(),
+            std::ptr::null(),
+        );
+        let (mut min, mut max) = (0i64, 0i64);
+        // SAFETY: every out pointer is valid; the strings are static.
+        let rc = unsafe {
+            sys::jr_options_describe(
+                i, &mut name, &mut ty, &mut min, &mut max, &mut def, &mut doc,
+            )
+        };
+        (rc == sys::JR_OK).then(|| OptionInfo {
+            name: text(name),
+            ty: text(ty),
+            min,
+            max,
+            default: text(def),
+            doc: text(doc),
+        })
+    })
 }
 
 pub(crate) type EventFn = dyn Fn(Event, &str, &str) + Send + Sync + 'static;
@@ -71,6 +129,16 @@ pub struct Options {
     raw: NonNull<sys::jr_options>,
     pub(crate) event: Option<Arc<Box<EventFn>>>,
     pub(crate) error: Option<Error>,
+    /// Every key set, with its value (the test checks them against libjr).
+    #[cfg(test)]
+    log: Vec<(String, Set)>,
+}
+
+#[cfg(test)]
+#[derive(Debug)]
+enum Set {
+    Text(String),
+    Int(i64),
 }
 
 // SAFETY: a jr_options is plain data; it is used by one thread at a time
@@ -103,17 +171,23 @@ impl Options {
             raw: NonNull::new(raw).expect("jr_options_new: out of memory"),
             event: None,
             error: None,
+            #[cfg(test)]
+            log: Vec::new(),
         }
     }
 
     /// Sets a string (or numeric-as-text) option now.
     pub fn try_set(&mut self, key: &str, value: &str) -> Result<()> {
+        #[cfg(test)]
+        self.log.push((key.to_owned(), Set::Text(value.to_owned())));
         let (k, v) = (cstring(key)?, cstring(value)?);
         // SAFETY: valid handle and NUL-terminated strings (copied by libjr).
         check(unsafe { sys::jr_options_set(self.raw.as_ptr(), k.as_ptr(), v.as_ptr()) })
     }
     /// Sets a numeric option now.
     pub fn try_set_int(&mut self, key: &str, value: i64) -> Result<()> {
+        #[cfg(test)]
+        self.log.push((key.to_owned(), Set::Int(value)));
         let k = cstring(key)?;
         // SAFETY: valid handle and NUL-terminated key.
         check(unsafe { sys::jr_options_set_int(self.raw.as_ptr(), k.as_ptr(), value) })
@@ -253,4 +327,140 @@ unsafe extern "C" fn event_trampoline(
     let (ep, det) = (text(endpoint), text(detail));
     let _scope = crate::cluster::CallbackScope::enter();
     let _ = catch_unwind(AssertUnwindSafe(|| f(Event::from_raw(event), &ep, &det)));
+}
+
+/// The shorthands of [`Options`] checked against libjr's option table:
+/// each sets keys libjr knows, with a value of the key's type and in its
+/// range; every key a shorthand of this file sets is tried here; and every
+/// libjr key has a shorthand or a reason in `NOT_EXPOSED`. A key libjr adds
+/// fails this test until the binding decides.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// libjr keys without a shorthand, and why: [`Options::set`] and
+    /// [`Options::set_int`] reach each of them.
+    const NOT_EXPOSED: &[(&str, &str)] = &[
+        ("socket_timeout_ms", "tuning: set_int"),
+        ("silence_timeout_ms", "tuning: set_int"),
+        ("recv_buffer_size", "tuning: set_int"),
+        ("tcp_keepalive_s", "tuning: set_int"),
+        ("tcp_nodelay", "tuning: set_int"),
+        ("max_bulk_len", "reader limit: set_int"),
+        ("max_elements", "reader limit: set_int"),
+        ("max_reply_bytes", "reader limit: set_int"),
+        ("max_queued", "back-pressure: set_int"),
+        ("max_queued_bytes", "back-pressure: set_int"),
+        ("max_connections", "pool size: set_int"),
+        ("call_spin_us", "tuning of Client::call: set_int"),
+        ("loop_spin_us", "tuning: set_int"),
+        (
+            "ready_batch",
+            "only with a ready hook, which the binding does not install",
+        ),
+        ("read_from_replicas", "cluster reads: set_int"),
+        ("cluster", "cluster detection: set"),
+    ];
+
+    /// Each shorthand, called with a value libjr accepts.
+    fn shorthands() -> Vec<(&'static str, Options)> {
+        let o = Options::new;
+        vec![
+            ("endpoint", o().endpoint("127.0.0.1:6380")),
+            ("url", o().url("redis://127.0.0.1:6380/2")),
+            ("username", o().username("user")),
+            ("password", o().password("secret")),
+            ("database", o().database(2)),
+            ("client_name", o().client_name("app")),
+            (
+                "connect_timeout",
+                o().connect_timeout(Duration::from_millis(1500)),
+            ),
+            ("connect_retry", o().connect_retry(2)),
+            ("command_timeout", o().command_timeout(Duration::ZERO)),
+            ("tls", o().tls(true)),
+            ("tls_verify", o().tls_verify(false)),
+            ("tls_ca_file", o().tls_ca_file("/etc/ca.pem")),
+            ("tls_ca_dir", o().tls_ca_dir("/etc/ssl/certs")),
+            ("tls_cert", o().tls_cert("client.crt", "client.key")),
+            ("tls_server_name", o().tls_server_name("redis.example")),
+            ("poll_mode", o().poll_mode()),
+        ]
+    }
+
+    /// The keys this file passes to set / set_int as literals (outside
+    /// this test module).
+    fn keys_in_source() -> Vec<&'static str> {
+        let src = include_str!("options.rs");
+        let src = &src[..src.find("\nmod tests {").expect("the tests module")];
+        let mut keys = Vec::new();
+        for pat in ["set(\"", "set_int(\""] {
+            let mut rest = src;
+            while let Some(at) = rest.find(pat) {
+                rest = &rest[at + pat.len()..];
+                keys.push(&rest[..rest.find('"').expect("closing quote")]);
+            }
+        }
+        keys
+    }
+
+    #[test]
+    fn shorthands_match_libjr_option_table() {
+        let lib: BTreeMap<&str, OptionInfo> = describe().map(|o| (o.name, o)).collect();
+        assert!(!lib.is_empty(), "describe() is empty");
+        let mut reached: BTreeMap<String, &str> = BTreeMap::new();
+        for (method, opts) in shorthands() {
+            assert!(
+                opts.error.is_none(),
+                "{method}: libjr said {:?}",
+                opts.error
+            );
+            assert!(!opts.log.is_empty(), "{method} sets no key");
+            for (key, set) in &opts.log {
+                reached.insert(key.clone(), method);
+                let Some(info) = lib.get(key.as_str()) else {
+                    panic!("{method} sets {key:?}, which libjr does not know");
+                };
+                match (set, info.ty) {
+                    (Set::Int(v), "int" | "bool") => assert!(
+                        (info.min..=info.max).contains(v),
+                        "{method} sets {key}={v}: libjr's range is {}..{}",
+                        info.min,
+                        info.max
+                    ),
+                    (Set::Text(_), "string") => {}
+                    // The doc of an enum names each word as "word: meaning".
+                    (Set::Text(v), "enum") => assert!(
+                        info.doc.contains(&format!("{v}:")),
+                        "{method} sets {key}={v:?}, a word libjr's doc does not name: {}",
+                        info.doc
+                    ),
+                    (set, ty) => panic!("{method} sets {key} as {set:?}; libjr's type is {ty}"),
+                }
+            }
+        }
+        for key in keys_in_source() {
+            assert!(
+                reached.contains_key(key),
+                "a shorthand sets {key:?} but shorthands() calls none that does"
+            );
+        }
+        let not_exposed: BTreeMap<&str, &str> = NOT_EXPOSED.iter().copied().collect();
+        for name in lib.keys() {
+            match (reached.get(*name), not_exposed.get(name)) {
+                (Some(m), Some(why)) => panic!("{name} is set by {m} but in NOT_EXPOSED ({why})"),
+                (None, None) => {
+                    panic!("libjr key {name} has no shorthand: add one, or a reason in NOT_EXPOSED")
+                }
+                _ => {}
+            }
+        }
+        for name in not_exposed.keys() {
+            assert!(
+                lib.contains_key(name),
+                "NOT_EXPOSED lists {name}, unknown to libjr"
+            );
+        }
+    }
 }
