@@ -17,12 +17,12 @@
 #include <unordered_map>
 #include <vector>
 
-#include "encoder.hpp"
+#include "conn/tls.hpp"
 #include "jr/jr.h"
 #include "options.hpp"
-#include "reply.hpp"
+#include "resp/encoder.hpp"
+#include "resp/reply.hpp"
 #include "saturate.hpp"
-#include "tls.hpp"
 
 namespace jr {
 

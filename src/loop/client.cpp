@@ -13,11 +13,11 @@
 #include <chrono>
 #include <ctime>
 
-#include "cluster.hpp"
+#include "cluster/cluster.hpp"
 #include "commands.hpp"
 #include "core.hpp"
+#include "pubsub.hpp"
 #include "sha1.hpp"
-#include "transparent.hpp"
 
 namespace jr {
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "cluster.hpp"
+#include "cluster/cluster.hpp"
 #include "core.hpp"
 #include "interpret.hpp"
 

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 // Pool of dedicated connections, MULTI/EXEC delivery, pub/sub and MONITOR.
-#include "transparent.hpp"
+#include "pubsub.hpp"
 
 #include <algorithm>
 #include <cstring>
 
-#include "cluster.hpp"
+#include "cluster/cluster.hpp"
 #include "interpret.hpp"
 
 namespace jr {

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
-#include "cluster.hpp"
+#include "cluster/cluster.hpp"
 
 #include <algorithm>
 #include <cstring>
 
 #include "interpret.hpp"
-#include "transparent.hpp"
+#include "pubsub.hpp"
 
 namespace jr {
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The seed's transparent API on the loop thread: pub/sub and MONITOR
 // (the pool and transactions live in core.hpp / connection.cpp).
-#ifndef JR_SRC_TRANSPARENT_HPP
-#define JR_SRC_TRANSPARENT_HPP
+#ifndef JR_SRC_PUBSUB_HPP
+#define JR_SRC_PUBSUB_HPP
 
 #include <deque>
 #include <map>
@@ -164,4 +164,4 @@ struct MonitorRequest {
 
 }  // namespace jr
 
-#endif  // JR_SRC_TRANSPARENT_HPP
+#endif  // JR_SRC_PUBSUB_HPP

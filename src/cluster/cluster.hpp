@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Redis Cluster: slot map, key positions, routing, redirections, topology
 // refresh, multi-key splitting and fan-out. Loop thread only.
-#ifndef JR_SRC_CLUSTER_HPP
-#define JR_SRC_CLUSTER_HPP
+#ifndef JR_SRC_CLUSTER_CLUSTER_HPP
+#define JR_SRC_CLUSTER_CLUSTER_HPP
 
 #include <array>
 #include <cstdint>
@@ -165,4 +165,4 @@ class Cluster {
 
 }  // namespace jr
 
-#endif  // JR_SRC_CLUSTER_HPP
+#endif  // JR_SRC_CLUSTER_CLUSTER_HPP

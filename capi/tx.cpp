@@ -1,7 +1,5 @@
 // SPDX-License-Identifier: MIT
 // extern "C" shims for transactions, WATCH, pub/sub and MONITOR.
-#include "transparent.hpp"
-
 #include <cstring>
 #include <new>
 #include <string>
@@ -9,6 +7,7 @@
 #include "capi.hpp"
 #include "commands.hpp"
 #include "options.hpp"
+#include "pubsub.hpp"
 
 struct jr_watch;
 
