@@ -8,8 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include "core.hpp"
 #include "jr/jr.h"
+#include "loop/client.hpp"
 
 // The C handle of a client. It also tracks the handles made from it (views,
 // transactions, subscribers, monitors) so that jr_client_free can release

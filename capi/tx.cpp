@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 // extern "C" shims for transactions, WATCH, pub/sub and MONITOR.
+#include "tx.hpp"
+
 #include <cstring>
 #include <new>
 #include <string>

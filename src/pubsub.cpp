@@ -7,6 +7,9 @@
 
 #include "cluster/cluster.hpp"
 #include "interpret.hpp"
+#include "loop/client.hpp"
+#include "pool.hpp"
+#include "tx.hpp"
 
 namespace jr {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "core.hpp"
+#include "conn/connection.hpp"
 
 namespace jr {
 

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "interpret.hpp"
+#include "loop/client.hpp"
 #include "pubsub.hpp"
 
 namespace jr {

@@ -13,7 +13,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core.hpp"
+#include "command.hpp"
+#include "conn/connection.hpp"
+#include "pool.hpp"
 
 namespace jr {
 

@@ -2,6 +2,8 @@
 // The connection state machine: connect (with retry and backoff), handshake
 // (AUTH, CLIENT SETNAME, connect commands), SELECT tracking, pipelined
 // writes, FIFO reply matching, timeouts and loss handling.
+#include "conn/connection.hpp"
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -12,8 +14,10 @@
 #include <string_view>
 
 #include "cluster/cluster.hpp"
-#include "core.hpp"
 #include "interpret.hpp"
+#include "loop/client.hpp"
+#include "pool.hpp"
+#include "tx.hpp"
 
 namespace jr {
 

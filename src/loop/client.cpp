@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The client: loop thread, inbox, completions, deadlines, poll dispatch.
+#include "loop/client.hpp"
+
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
@@ -15,9 +17,9 @@
 
 #include "cluster/cluster.hpp"
 #include "commands.hpp"
-#include "core.hpp"
 #include "pubsub.hpp"
 #include "sha1.hpp"
+#include "tx.hpp"
 
 namespace jr {
 
