@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The seed's transparent API on the loop thread: pub/sub and MONITOR
-// (the pool and transactions live in core.hpp / connection.cpp).
+// Pub/sub on the loop thread: subscribers, topics and their links
+// (subscription connections).
 #ifndef JR_SRC_PUBSUB_HPP
 #define JR_SRC_PUBSUB_HPP
 
@@ -13,8 +13,6 @@
 #include "conn/connection.hpp"
 
 namespace jr {
-
-void tx_deliver(void *userdata, int status, const jr_reply *reply);
 
 // Pub/sub. Channels and patterns share one subscription connection (in a
 // cluster: to the seed node; PUBLISH reaches every node). Sharded channels
@@ -131,35 +129,6 @@ class SubManager : public PushHandler {
   std::deque<Ping> pings_;
   uv_timer_t retry_;  // re-places sharded channels while some have no node
   bool stopped_ = false;
-};
-
-class Monitor : public PushHandler {
- public:
-  Monitor(Client &client, jr_message_cb cb, void *userdata);
-  ~Monitor() override;
-  void start();
-  void stop();  // final JR_ECLOSED callback; the connection is closed
-
-  void on_ready(Connection &conn) override;
-  void on_push(Connection &conn, jr_reply *reply) override;
-  void on_lost(Connection &conn) override;
-  [[nodiscard]] bool wants_connection(const Connection &) const override { return !stopped_; }
-  [[nodiscard]] bool awaiting_reply(const Connection &) const override { return ok_pending_; }
-  int64_t expire(int64_t now) { return conn_ && !stopped_ ? conn_->expire(now) : 0; }
-
- private:
-  Client &client_;
-  jr_message_cb cb_;
-  void *userdata_;
-  std::unique_ptr<Connection> conn_;
-  bool ok_pending_ = false;
-  bool stopped_ = false;
-  int connects_ = 0;
-};
-
-struct MonitorRequest {
-  enum Kind { kStart, kStop } kind;
-  Monitor *monitor;
 };
 
 }  // namespace jr

@@ -53,6 +53,20 @@ struct Lease {
   uint64_t epoch = 0;  // connection epoch when WATCH was written
 };
 
+class Client;
+
+// The completion callback of a transaction's command object: completes each
+// queued callback from the EXEC reply (or with the failure), then exec_cb.
+void tx_deliver(void *userdata, int status, const jr_reply *reply);
+
+// jr_multi_discard, a failed jr_multi_exec, jr_client_free: every queued
+// callback of tx completes with `code` and tx is freed. On the loop like
+// any completion (poll mode: through jr_dispatch), never inside the call,
+// so a caller holding a lock its callbacks take cannot deadlock. `here`:
+// on the calling thread (jr_client_free: the loop is gone); also when the
+// loop cannot take the request (out of memory, a client used after fork).
+void tx_fail(Client *impl, Tx *tx, int code, bool here);
+
 }  // namespace jr
 
 #endif  // JR_SRC_TX_HPP

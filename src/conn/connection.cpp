@@ -893,38 +893,6 @@ void Connection::on_reply(jr_reply *reply) {
   }
 }
 
-// A transaction's replies: +OK for MULTI, +QUEUED (or an error) per
-// command, then the EXEC reply, which completes the command object.
-void Connection::tx_reply(Entry &e, jr_reply *reply) {
-  Command *c = e.cmd;
-  Tx *tx = c->tx;
-  size_t idx = tx->seen++;
-  size_t n = tx->items.size();
-  if (idx < n + 1 && !queued_reply_ok(reply, idx)) tx->malformed = true;
-  if (idx >= 1 && idx <= n && reply->type == JR_REPLY_ERROR) {
-    tx->queue_errors[idx - 1] = reply;  // keeps the reference
-    reply = nullptr;
-  }
-  if (idx < n + 1) {
-    reply_release(reply);
-    return;
-  }
-  fifo_.pop_front();
-  if (c->state.load(std::memory_order_relaxed) == CmdState::kDone) {
-    reply_release(reply);
-  } else if (tx->malformed) {
-    // MULTI not acknowledged or a command not queued: the EXEC reply cannot
-    // be matched to the commands (they may have run on their own).
-    reply_release(reply);
-    client_.emit(JR_EVENT_LOG, endpoint_name_,
-                 "protocol error: a transaction's MULTI or queued replies are malformed");
-    client_.complete(c, JR_EPROTO, nullptr);
-  } else {
-    client_.complete(c, JR_OK, reply);
-  }
-  drop_fifo_hold(c);
-}
-
 void Connection::requeue_pending_db(int db) {
   for (auto it = db_pending_.begin(); it != db_pending_.end(); ++it) {
     if (it->first != db) continue;

@@ -17,6 +17,7 @@
 
 #include "cluster/cluster.hpp"
 #include "commands.hpp"
+#include "monitor.hpp"
 #include "pubsub.hpp"
 #include "sha1.hpp"
 #include "tx.hpp"
@@ -633,27 +634,6 @@ void Client::start_internal(Command *c) noexcept {
   unfinished_.fetch_add(1, std::memory_order_relaxed);
 }
 
-void Client::track_lease(Lease *l) {
-  if (l->tracked) return;
-  l->tracked = true;
-  leases_.push_back(l);
-}
-
-void Client::lease_granted(Lease *l) {
-  CmdList list = l->pending;
-  l->pending = CmdList();
-  while (Command *c = list.pop_front()) l->conn->submit(c);
-}
-
-namespace {
-void unwatch_done(void *ud, int, const jr_reply *) {
-  auto *l = static_cast<Lease *>(ud);
-  // The connection returns to the pool once its FIFO is empty.
-  if (l->conn != nullptr) l->conn->lease = nullptr;
-  delete l;
-}
-}  // namespace
-
 void Client::route_op(Command *c, bool may_hold) {
   bool cluster_op = c->op == Op::kAllMasters || c->op == Op::kEndpoints || c->op == Op::kToNode;
   if (cluster_op && may_hold && cluster_->holding()) {
@@ -663,38 +643,9 @@ void Client::route_op(Command *c, bool may_hold) {
     return;
   }
   switch (c->op) {
-    case Op::kWatchRelease: {
-      Lease *l = c->lease;
-      leases_.erase(std::remove(leases_.begin(), leases_.end(), l), leases_.end());
-      l->tracked = false;
-      if (l->conn != nullptr) {
-        // UNWATCH after whatever is still queued, then back to the pool.
-        Connection *conn = l->conn;
-        Command *u = acquire_command();
-        const char *argv[] = {"UNWATCH"};
-        const size_t lens[] = {7};
-        if (u == nullptr || !encode_command(u->wire, 1, argv, lens)) {
-          if (u != nullptr) release_unsubmitted(u);
-          conn->lease = nullptr;
-          conn->reset("out of memory releasing a WATCH connection");
-        } else {
-          u->cb = unwatch_done;
-          u->userdata = l;
-          u->flags = kFlagDirect | kFlagInternal;
-          u->db = 0;
-          u->holds.store(1);
-          u->state.store(CmdState::kPending);
-          unfinished_.fetch_add(1);
-          conn->submit(u);
-          c->lease = nullptr;
-        }
-      } else {
-        if (l->requested && l->pool != nullptr) l->pool->forget(l);
-        while (Command *p = l->pending.pop_front()) complete(p, JR_ECLOSED, nullptr);
-      }
-      if (c->lease != nullptr) delete c->lease;
+    case Op::kWatchRelease:
+      release_lease(c);
       break;
-    }
     case Op::kSub:
       subs_->handle(static_cast<SubManager::Request *>(c->obj));
       break;
@@ -737,15 +688,9 @@ void Client::route_op(Command *c, bool may_hold) {
       delete cred;
       break;
     }
-    case Op::kTxFail: {
-      // Each queued callback completes like any command (loop mode: now, or
-      // after the callback that asked; poll mode: through jr_dispatch).
-      auto *f = static_cast<TxFail *>(c->obj);
-      for (auto &it : f->tx->items) post(it.cb, it.userdata, f->code, nullptr);
-      delete f->tx;
-      delete f;
+    case Op::kTxFail:
+      fail_tx(static_cast<TxFail *>(c->obj));
       break;
-    }
     case Op::kCommand:
     case Op::kDelivery:
       break;

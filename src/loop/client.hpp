@@ -31,6 +31,8 @@ struct Credentials {
   std::string password;
 };
 
+struct Lease;
+struct TxFail;
 class SubManager;
 class Monitor;
 class Cluster;
@@ -111,6 +113,8 @@ class Client {
   // when the detection released it (holding it again looped forever).
   void route_op(Command *c, bool may_hold);
   void track_lease(Lease *l);
+  void release_lease(Command *c);  // Op::kWatchRelease (tx.cpp)
+  void fail_tx(TxFail *f);         // Op::kTxFail (tx.cpp)
   void do_cancel(jr_req_id id);
   void shutdown_loop();
   void flush_completions();
@@ -199,6 +203,17 @@ class Client {
   CmdList cq_;
   std::mutex dispatch_mu_;
 };
+
+// Posts a control request (a lease release, a subscription change, ...)
+// to the loop; false when the client is closing.
+inline bool post_control(Client *impl, Op op, void *obj, Lease *lease = nullptr) {
+  Command *c = impl->acquire_command();
+  if (c == nullptr) return false;
+  c->op = op;
+  c->obj = obj;
+  c->lease = lease;
+  return impl->submit_op(c) == JR_OK;
+}
 
 }  // namespace jr
 
