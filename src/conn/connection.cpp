@@ -98,13 +98,7 @@ void Connection::connect_now() {
 }
 
 void Connection::write_command(Command *c) {
-  if (c->script == 1 &&
-      !std::binary_search(scripts.begin(), scripts.end(), std::string_view(c->sha, 40))) {
-    // First use of this script on this server: send the EVAL itself. The
-    // cache is per connection, so per cluster node.
-    c->wire.swap(c->alt);
-    c->script = 2;
-  }
+  if (c->script == 1) scripts.before_write(c);  // the script cache
   if (c->lease != nullptr) {
     Lease *l = c->lease;
     if ((c->flags & kFlagWatch) != 0) {
@@ -845,7 +839,7 @@ void Connection::on_reply(jr_reply *reply) {
         reply_release(reply);  // timed out or cancelled: drop the late reply
       } else if (is_error && cluster_node_redirect(c, reply)) {
         // re-sent elsewhere (MOVED/ASK) or scheduled for a retry
-      } else if (c->script == 0 || !client_.script_reply(c, reply, *this)) {
+      } else if (c->script == 0 || !scripts.on_reply(c, reply, *this)) {
         client_.complete(c, JR_OK, reply);
       }
       drop_fifo_hold(c);

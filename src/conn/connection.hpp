@@ -22,6 +22,7 @@
 #include "resp/encoder.hpp"
 #include "resp/reply.hpp"
 #include "ring.hpp"
+#include "scripts.hpp"
 
 namespace jr {
 
@@ -71,14 +72,14 @@ class Connection {
   // verdict): as reset(), what is in flight fails with JR_EPROTO.
   void protocol_error(const std::string &why) { lost(JR_EPROTO, why, false); }
   void set_push(PushHandler *h) noexcept { push_ = h; }
-  Pool *pool = nullptr;              // kPooled: the pool it returns to
-  bool cluster_node = false;         // a cluster node's shared connection
-  bool readonly_session = false;     // send READONLY in the handshake (replica reads)
-  std::vector<std::string> scripts;  // SHA1s this server has (sorted; EVALSHA cache)
-  Lease *lease = nullptr;            // kPooled: the WATCH that holds it
-  bool busy = false;                 // kPooled: given to a command or a lease
-  void flush();                      // hand buffered bytes to the socket
-  bool cancel(Command *c);           // unlink an unsent command; false if not here
+  Pool *pool = nullptr;           // kPooled: the pool it returns to
+  bool cluster_node = false;      // a cluster node's shared connection
+  bool readonly_session = false;  // send READONLY in the handshake (replica reads)
+  ScriptCache scripts;            // the scripts this server has (EVALSHA cache)
+  Lease *lease = nullptr;         // kPooled: the WATCH that holds it
+  bool busy = false;              // kPooled: given to a command or a lease
+  void flush();                   // hand buffered bytes to the socket
+  bool cancel(Command *c);        // unlink an unsent command; false if not here
   // Expires commands past `now`; returns the next deadline (0 = none).
   int64_t expire(int64_t now);
   // Shutdown: complete everything and close handles.

@@ -19,7 +19,7 @@
 #include "commands.hpp"
 #include "monitor.hpp"
 #include "pubsub.hpp"
-#include "sha1.hpp"
+#include "scripts.hpp"
 #include "tx.hpp"
 
 namespace jr {
@@ -368,19 +368,7 @@ int Client::submit(int db, size_t argc, const char *const *argv, const size_t *a
   size_t len0 = argvlen != nullptr ? argvlen[0] : std::strlen(argv[0]);
   bool eval = argc >= 3 && (name_is(argv[0], len0, "EVAL") || name_is(argv[0], len0, "EVAL_RO"));
   if (eval) {
-    // Script cache: wire = EVALSHA sha ..., alt = the EVAL itself.
-    size_t slen = argvlen != nullptr ? argvlen[1] : std::strlen(argv[1]);
-    sha1_hex(argv[1], slen, c->sha);
-    std::vector<const char *> v(argv, argv + argc);
-    std::vector<size_t> l(argc);
-    for (size_t i = 0; i < argc; i++) l[i] = argvlen != nullptr ? argvlen[i] : std::strlen(argv[i]);
-    v[0] = len0 == 4 ? "EVALSHA" : "EVALSHA_RO";
-    l[0] = std::strlen(v[0]);
-    v[1] = c->sha;
-    l[1] = 40;
-    ok = encode_command(c->wire, argc, v.data(), l.data()) &&
-         encode_command(c->alt, argc, argv, argvlen);
-    c->script = 1;
+    ok = encode_script(c, argc, argv, argvlen, len0);
   } else {
     ok = encode_command(c->wire, argc, argv, argvlen);
   }
@@ -711,27 +699,6 @@ void Client::post(jr_reply_cb cb, void *userdata, int status, const jr_reply *re
   unfinished_.fetch_add(1, std::memory_order_relaxed);
   if (reply != nullptr) reply->arena->ref();
   complete(c, status, const_cast<jr_reply *>(reply));
-}
-
-bool Client::script_reply(Command *c, jr_reply *reply, Connection &conn) {
-  std::string sha(c->sha, 40);
-  std::vector<std::string> &scripts = conn.scripts;
-  auto it = std::lower_bound(scripts.begin(), scripts.end(), sha);
-  bool known = it != scripts.end() && *it == sha;
-  bool error = reply->type == JR_REPLY_ERROR;
-  if (c->script == 1 && error && reply->len >= 8 && std::memcmp(reply->u.str, "NOSCRIPT", 8) == 0) {
-    // The server lost the script (SCRIPT FLUSH, restart, failover): send
-    // the EVAL itself, once.
-    if (known) scripts.erase(it);
-    reply_release(reply);
-    c->wire.swap(c->alt);
-    c->script = 2;
-    c->state.store(CmdState::kPending, std::memory_order_release);
-    conn.submit(c);
-    return true;
-  }
-  if (!error && !known) scripts.insert(it, sha);
-  return false;
 }
 
 void Client::do_cancel(jr_req_id id) {

@@ -83,9 +83,6 @@ class Client {
   // completion path, so it runs in the dispatch mode's thread. Takes a
   // reference to reply's arena when reply is not NULL.
   void post(jr_reply_cb cb, void *userdata, int status, const jr_reply *reply, bool direct = false);
-  // Script cache and NOSCRIPT retry. Returns true when the command was
-  // re-sent (the reply is consumed).
-  bool script_reply(Command *c, jr_reply *reply, Connection &conn);
   void lease_granted(Lease *l);
   Pool &pool() noexcept { return *pool_; }
   int submit_op(Command *c);  // hand a prepared command object to the loop
