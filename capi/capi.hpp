@@ -3,13 +3,14 @@
 #ifndef JR_CAPI_CAPI_HPP
 #define JR_CAPI_CAPI_HPP
 
+#include <cstring>
 #include <mutex>
 #include <new>
 #include <utility>
 #include <vector>
 
-#include "core.hpp"
 #include "jr/jr.h"
+#include "loop/client.hpp"
 
 // The C handle of a client. It also tracks the handles made from it (views,
 // transactions, subscribers, monitors) so that jr_client_free can release
@@ -45,6 +46,20 @@ struct jr_client {
 
 inline jr::Client *jr_client_impl(jr_client *c) {
   return c->impl;
+}
+
+// Argument helpers of the shims.
+inline size_t len_of(const char *const *argv, const size_t *lens, size_t i) {
+  return lens != nullptr ? lens[i] : std::strlen(argv[i]);
+}
+
+inline bool valid_argv(size_t argc, const char *const *argv, const size_t *argvlen,
+                       size_t *encoded = nullptr) {
+  return jr::check_argv(argc, argv, argvlen, encoded);
+}
+
+inline int resolve_db(jr::Client *c, int db) {
+  return db < 0 ? c->opts().database : db;
 }
 
 namespace jr {

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "jr/jr.h"
-#include "reply.hpp"
+#include "resp/reply.hpp"
 
 namespace {
 

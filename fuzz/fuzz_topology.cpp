@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "cluster.hpp"
+#include "cluster/keys.hpp"
 #include "interpret.hpp"
 #include "tree.hpp"
 

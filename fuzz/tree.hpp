@@ -12,7 +12,7 @@
 
 #include "jr/jr.h"
 #include "options.hpp"
-#include "reply.hpp"
+#include "resp/reply.hpp"
 
 namespace fuzz {
 

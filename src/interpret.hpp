@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "reply.hpp"
+#include "resp/reply.hpp"
 
 namespace jr {
 

@@ -14,10 +14,10 @@
 #include <string>
 
 #include "commands.hpp"
-#include "encoder.hpp"
 #include "jr/jr.h"
 #include "options.hpp"
-#include "reply.hpp"
+#include "resp/encoder.hpp"
+#include "resp/reply.hpp"
 #include "saturate.hpp"
 
 namespace jr {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "encoder.hpp"
+#include "resp/encoder.hpp"
 
 #include <cstdlib>
 

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
-// Redis Cluster: slot map, key positions, routing, redirections, topology
-// refresh, multi-key splitting and fan-out. Loop thread only.
-#ifndef JR_SRC_CLUSTER_HPP
-#define JR_SRC_CLUSTER_HPP
+// Redis Cluster: detection, the slot map and topology refresh, routing by
+// slot, redirections (MOVED, ASK, TRYAGAIN...), multi-key splitting and the
+// per-node pools. Key positions and hash slots: keys.hpp; fan-out (split
+// commands, all masters, the node list): fanout.hpp. Loop thread only.
+#ifndef JR_SRC_CLUSTER_CLUSTER_HPP
+#define JR_SRC_CLUSTER_CLUSTER_HPP
 
 #include <array>
 #include <cstdint>
@@ -13,48 +15,12 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core.hpp"
+#include "cluster/keys.hpp"
+#include "command.hpp"
+#include "conn/connection.hpp"
+#include "pool.hpp"
 
 namespace jr {
-
-// CRC16-CCITT (XMODEM) of the key's hash tag, mod 16384 (the cluster spec).
-uint16_t key_slot(const char *key, size_t len) noexcept;
-
-// Splits a RESP multi-bulk request into its arguments (views into wire).
-// Returns false on a malformed buffer. `pos` is advanced past the command.
-bool parse_request(const char *wire, size_t size, size_t &pos, std::vector<std::string_view> &args);
-
-struct CommandSpec {
-  int first = 0;
-  int last = 0;
-  int step = 0;
-  bool movable = false;
-  bool readonly = false;
-};
-
-// Key positions of a command: from the COMMAND table where it is static,
-// from a parser of the documented syntax where keys are movable.
-class KeyFinder {
- public:
-  void load(const jr_reply *command_reply);  // the reply to COMMAND
-  // Appends the indexes of args that are keys. Returns false for a command
-  // the table does not know.
-  bool keys(const std::vector<std::string_view> &args, std::vector<size_t> &out) const;
-  [[nodiscard]] bool loaded() const noexcept { return !specs_.empty(); }
-  [[nodiscard]] bool readonly(std::string_view name) const;
-
- private:
-  void add(const jr_reply *entry);
-  const CommandSpec *find(const std::vector<std::string_view> &args) const;
-  const CommandSpec *lookup(std::string_view lower_name) const;
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const noexcept {
-      return std::hash<std::string_view>{}(s);
-    }
-  };
-  std::unordered_map<std::string, CommandSpec, Hash, std::equal_to<>> specs_;
-};
 
 struct Fanout;
 
@@ -165,4 +131,4 @@ class Cluster {
 
 }  // namespace jr
 
-#endif  // JR_SRC_CLUSTER_HPP
+#endif  // JR_SRC_CLUSTER_CLUSTER_HPP

@@ -2,8 +2,8 @@
 // Reply storage: every top-level reply lives in one reference-counted arena,
 // built directly by hiredis's reader through custom object functions (no
 // redisReply tree, no per-node malloc). Arenas are recycled.
-#ifndef JR_SRC_REPLY_HPP
-#define JR_SRC_REPLY_HPP
+#ifndef JR_SRC_RESP_REPLY_HPP
+#define JR_SRC_RESP_REPLY_HPP
 
 #include <hiredis/read.h>
 
@@ -138,4 +138,4 @@ class ReplyReader {
 
 }  // namespace jr
 
-#endif  // JR_SRC_REPLY_HPP
+#endif  // JR_SRC_RESP_REPLY_HPP

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * examples/transparent.c: the seed's README example, step by step, on one
+ * examples/tour.c: the seed's README example, step by step, on one
  * libjr client. Each step prints what it sent and what came back:
  *
  *   1. pipelined SET and GET on the shared (multiplexed) connection
@@ -13,7 +13,7 @@
  *   6. EVAL through the script cache (EVALSHA after the first call)
  *   7. a database view (jr_db_*) next to database 0 on the same socket
  *
- *   transparent [host:port]
+ *   tour [host:port]
  */
 #include <jr/jr.h>
 #include <pthread.h>
@@ -480,7 +480,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bad endpoint %s\n", endpoint);
     return 2;
   }
-  jr_options_set(opts, "client_name", "jr-transparent-demo");
+  jr_options_set(opts, "client_name", "jr-tour-demo");
   jr_client *client;
   int rc = jr_client_new(opts, &client);
   jr_options_free(opts);

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The client: loop thread, inbox, completions, deadlines, poll dispatch.
+#include "loop/client.hpp"
+
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
@@ -13,11 +15,12 @@
 #include <chrono>
 #include <ctime>
 
-#include "cluster.hpp"
+#include "cluster/cluster.hpp"
 #include "commands.hpp"
-#include "core.hpp"
-#include "sha1.hpp"
-#include "transparent.hpp"
+#include "monitor.hpp"
+#include "pubsub.hpp"
+#include "scripts.hpp"
+#include "tx.hpp"
 
 namespace jr {
 
@@ -365,19 +368,7 @@ int Client::submit(int db, size_t argc, const char *const *argv, const size_t *a
   size_t len0 = argvlen != nullptr ? argvlen[0] : std::strlen(argv[0]);
   bool eval = argc >= 3 && (name_is(argv[0], len0, "EVAL") || name_is(argv[0], len0, "EVAL_RO"));
   if (eval) {
-    // Script cache: wire = EVALSHA sha ..., alt = the EVAL itself.
-    size_t slen = argvlen != nullptr ? argvlen[1] : std::strlen(argv[1]);
-    sha1_hex(argv[1], slen, c->sha);
-    std::vector<const char *> v(argv, argv + argc);
-    std::vector<size_t> l(argc);
-    for (size_t i = 0; i < argc; i++) l[i] = argvlen != nullptr ? argvlen[i] : std::strlen(argv[i]);
-    v[0] = len0 == 4 ? "EVALSHA" : "EVALSHA_RO";
-    l[0] = std::strlen(v[0]);
-    v[1] = c->sha;
-    l[1] = 40;
-    ok = encode_command(c->wire, argc, v.data(), l.data()) &&
-         encode_command(c->alt, argc, argv, argvlen);
-    c->script = 1;
+    ok = encode_script(c, argc, argv, argvlen, len0);
   } else {
     ok = encode_command(c->wire, argc, argv, argvlen);
   }
@@ -631,27 +622,6 @@ void Client::start_internal(Command *c) noexcept {
   unfinished_.fetch_add(1, std::memory_order_relaxed);
 }
 
-void Client::track_lease(Lease *l) {
-  if (l->tracked) return;
-  l->tracked = true;
-  leases_.push_back(l);
-}
-
-void Client::lease_granted(Lease *l) {
-  CmdList list = l->pending;
-  l->pending = CmdList();
-  while (Command *c = list.pop_front()) l->conn->submit(c);
-}
-
-namespace {
-void unwatch_done(void *ud, int, const jr_reply *) {
-  auto *l = static_cast<Lease *>(ud);
-  // The connection returns to the pool once its FIFO is empty.
-  if (l->conn != nullptr) l->conn->lease = nullptr;
-  delete l;
-}
-}  // namespace
-
 void Client::route_op(Command *c, bool may_hold) {
   bool cluster_op = c->op == Op::kAllMasters || c->op == Op::kEndpoints || c->op == Op::kToNode;
   if (cluster_op && may_hold && cluster_->holding()) {
@@ -661,38 +631,9 @@ void Client::route_op(Command *c, bool may_hold) {
     return;
   }
   switch (c->op) {
-    case Op::kWatchRelease: {
-      Lease *l = c->lease;
-      leases_.erase(std::remove(leases_.begin(), leases_.end(), l), leases_.end());
-      l->tracked = false;
-      if (l->conn != nullptr) {
-        // UNWATCH after whatever is still queued, then back to the pool.
-        Connection *conn = l->conn;
-        Command *u = acquire_command();
-        const char *argv[] = {"UNWATCH"};
-        const size_t lens[] = {7};
-        if (u == nullptr || !encode_command(u->wire, 1, argv, lens)) {
-          if (u != nullptr) release_unsubmitted(u);
-          conn->lease = nullptr;
-          conn->reset("out of memory releasing a WATCH connection");
-        } else {
-          u->cb = unwatch_done;
-          u->userdata = l;
-          u->flags = kFlagDirect | kFlagInternal;
-          u->db = 0;
-          u->holds.store(1);
-          u->state.store(CmdState::kPending);
-          unfinished_.fetch_add(1);
-          conn->submit(u);
-          c->lease = nullptr;
-        }
-      } else {
-        if (l->requested && l->pool != nullptr) l->pool->forget(l);
-        while (Command *p = l->pending.pop_front()) complete(p, JR_ECLOSED, nullptr);
-      }
-      if (c->lease != nullptr) delete c->lease;
+    case Op::kWatchRelease:
+      release_lease(c);
       break;
-    }
     case Op::kSub:
       subs_->handle(static_cast<SubManager::Request *>(c->obj));
       break;
@@ -735,15 +676,9 @@ void Client::route_op(Command *c, bool may_hold) {
       delete cred;
       break;
     }
-    case Op::kTxFail: {
-      // Each queued callback completes like any command (loop mode: now, or
-      // after the callback that asked; poll mode: through jr_dispatch).
-      auto *f = static_cast<TxFail *>(c->obj);
-      for (auto &it : f->tx->items) post(it.cb, it.userdata, f->code, nullptr);
-      delete f->tx;
-      delete f;
+    case Op::kTxFail:
+      fail_tx(static_cast<TxFail *>(c->obj));
       break;
-    }
     case Op::kCommand:
     case Op::kDelivery:
       break;
@@ -764,27 +699,6 @@ void Client::post(jr_reply_cb cb, void *userdata, int status, const jr_reply *re
   unfinished_.fetch_add(1, std::memory_order_relaxed);
   if (reply != nullptr) reply->arena->ref();
   complete(c, status, const_cast<jr_reply *>(reply));
-}
-
-bool Client::script_reply(Command *c, jr_reply *reply, Connection &conn) {
-  std::string sha(c->sha, 40);
-  std::vector<std::string> &scripts = conn.scripts;
-  auto it = std::lower_bound(scripts.begin(), scripts.end(), sha);
-  bool known = it != scripts.end() && *it == sha;
-  bool error = reply->type == JR_REPLY_ERROR;
-  if (c->script == 1 && error && reply->len >= 8 && std::memcmp(reply->u.str, "NOSCRIPT", 8) == 0) {
-    // The server lost the script (SCRIPT FLUSH, restart, failover): send
-    // the EVAL itself, once.
-    if (known) scripts.erase(it);
-    reply_release(reply);
-    c->wire.swap(c->alt);
-    c->script = 2;
-    c->state.store(CmdState::kPending, std::memory_order_release);
-    conn.submit(c);
-    return true;
-  }
-  if (!error && !known) scripts.insert(it, sha);
-  return false;
 }
 
 void Client::do_cancel(jr_req_id id) {

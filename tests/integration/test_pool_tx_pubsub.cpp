@@ -17,7 +17,7 @@ using namespace jrtest;
 
 namespace {
 
-class Transparent : public ::testing::Test {
+class PoolTxPubSub : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { server_ = new RedisServer(); }
   static void TearDownTestSuite() {
@@ -31,7 +31,7 @@ class Transparent : public ::testing::Test {
   }
   static RedisServer *server_;
 };
-RedisServer *Transparent::server_ = nullptr;
+RedisServer *PoolTxPubSub::server_ = nullptr;
 
 int64_t elapsed_ms(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
@@ -51,7 +51,7 @@ int64_t info_field(jr_client *c, const std::string &section, const std::string &
 
 // ---- Pool and blocking commands ----------------------------------------------------
 
-TEST_F(Transparent, BlpopDoesNotDelayOtherCallers) {
+TEST_F(PoolTxPubSub, BlpopDoesNotDelayOtherCallers) {
   auto o = opts();
   ClientPtr c(o);
   call(c, {"DEL", "q:blpop"});
@@ -75,7 +75,7 @@ TEST_F(Transparent, BlpopDoesNotDelayOtherCallers) {
   std::printf("[ measure  ] SET while a BLPOP waits: %lld ms\n", static_cast<long long>(get_ms));
 }
 
-TEST_F(Transparent, PoolOfOneServesTwoBlockingCallersInTurn) {
+TEST_F(PoolTxPubSub, PoolOfOneServesTwoBlockingCallersInTurn) {
   auto o = opts();
   o.set_int("max_connections", 1);
   ClientPtr c(o);
@@ -95,7 +95,7 @@ TEST_F(Transparent, PoolOfOneServesTwoBlockingCallersInTurn) {
   EXPECT_EQ(info_field(c, "clients", "blocked_clients"), 0);
 }
 
-TEST_F(Transparent, TimedOutBlpopDoesNotEatALaterItem) {
+TEST_F(PoolTxPubSub, TimedOutBlpopDoesNotEatALaterItem) {
   auto o = opts();
   ClientPtr c(o);
   call(c, {"DEL", "q:eat"});
@@ -123,7 +123,7 @@ TEST_F(Transparent, TimedOutBlpopDoesNotEatALaterItem) {
   EXPECT_EQ(call(c, {"LLEN", "q:eat2"}).integer(), 1);
 }
 
-TEST_F(Transparent, BlockingTimeoutOnTheServerIsANilReply) {
+TEST_F(PoolTxPubSub, BlockingTimeoutOnTheServerIsANilReply) {
   auto o = opts();
   ClientPtr c(o);
   Result r = call(c, {"BLPOP", "q:none", "0.1"});
@@ -134,7 +134,7 @@ TEST_F(Transparent, BlockingTimeoutOnTheServerIsANilReply) {
   EXPECT_EQ(r.type(), JR_REPLY_NIL);
 }
 
-TEST_F(Transparent, PoolWaitTimesOutWithAClearError) {
+TEST_F(PoolTxPubSub, PoolWaitTimesOutWithAClearError) {
   auto o = opts();
   o.set_int("max_connections", 1);
   ClientPtr c(o);
@@ -161,7 +161,7 @@ int multi_add(jr_multi *m, Recorder &rec, size_t token, const std::vector<std::s
 }
 }  // namespace
 
-TEST_F(Transparent, MultiExecGivesEachCommandItsOwnReply) {
+TEST_F(PoolTxPubSub, MultiExecGivesEachCommandItsOwnReply) {
   auto o = opts();
   ClientPtr c(o);
   call(c, {"DEL", "tx:a", "tx:s"});
@@ -186,7 +186,7 @@ TEST_F(Transparent, MultiExecGivesEachCommandItsOwnReply) {
   EXPECT_EQ(rec.duplicates(), 0u);
 }
 
-TEST_F(Transparent, MultiIsAtomicAgainstConcurrentCallers) {
+TEST_F(PoolTxPubSub, MultiIsAtomicAgainstConcurrentCallers) {
   auto o = opts();
   ClientPtr c(o);
   call(c, {"DEL", "tx:atomic"});
@@ -219,7 +219,7 @@ TEST_F(Transparent, MultiIsAtomicAgainstConcurrentCallers) {
   }
 }
 
-TEST_F(Transparent, ExecAbortReachesEveryHandleWithTheOriginalError) {
+TEST_F(PoolTxPubSub, ExecAbortReachesEveryHandleWithTheOriginalError) {
   auto o = opts();
   ClientPtr c(o);
   Recorder rec;
@@ -240,7 +240,7 @@ TEST_F(Transparent, ExecAbortReachesEveryHandleWithTheOriginalError) {
   EXPECT_EQ(call(c, {"EXISTS", "tx:abort"}).integer(), 0);
 }
 
-TEST_F(Transparent, DiscardCompletesEveryHandle) {
+TEST_F(PoolTxPubSub, DiscardCompletesEveryHandle) {
   auto o = opts();
   ClientPtr c(o);
   Recorder rec;
@@ -255,7 +255,7 @@ TEST_F(Transparent, DiscardCompletesEveryHandle) {
   EXPECT_EQ(jr_err_unsent(JR_EDISCARDED), 1);
 }
 
-TEST_F(Transparent, MultiRunsInItsDatabase) {
+TEST_F(PoolTxPubSub, MultiRunsInItsDatabase) {
   auto o = opts();
   ClientPtr c(o);
   Recorder rec;
@@ -301,7 +301,7 @@ int watch_increment(jr_client *c, const std::string &key, RedisServer *meddle) {
 }
 }  // namespace
 
-TEST_F(Transparent, WatchCounterIncrements) {
+TEST_F(PoolTxPubSub, WatchCounterIncrements) {
   auto o = opts();
   ClientPtr c(o);
   call(c, {"SET", "w:counter", "41"});
@@ -309,7 +309,7 @@ TEST_F(Transparent, WatchCounterIncrements) {
   EXPECT_EQ(call(c, {"GET", "w:counter"}).str(), "42");
 }
 
-TEST_F(Transparent, WatchConflictFromAnotherClientAbortsTheTransaction) {
+TEST_F(PoolTxPubSub, WatchConflictFromAnotherClientAbortsTheTransaction) {
   auto o = opts();
   ClientPtr c(o);
   call(c, {"SET", "w:conflict", "10"});
@@ -323,7 +323,7 @@ TEST_F(Transparent, WatchConflictFromAnotherClientAbortsTheTransaction) {
   EXPECT_EQ(call(c, {"GET", "w:conflict"}).str(), "12");
 }
 
-TEST_F(Transparent, WatchFreedBeforeItsTransactionRunsMakesItMisuse) {
+TEST_F(PoolTxPubSub, WatchFreedBeforeItsTransactionRunsMakesItMisuse) {
   auto o = opts();
   ClientPtr c(o);
   call(c, {"SET", "w:orphan", "1"});
@@ -355,7 +355,7 @@ TEST_F(Transparent, WatchFreedBeforeItsTransactionRunsMakesItMisuse) {
   EXPECT_EQ(call(c, {"GET", "w:orphan"}).str(), "2");
 }
 
-TEST_F(Transparent, ManyWatchersWithAPoolOfTwo) {
+TEST_F(PoolTxPubSub, ManyWatchersWithAPoolOfTwo) {
   auto o = opts();
   o.set_int("max_connections", 2);
   ClientPtr c(o);
@@ -379,7 +379,7 @@ TEST_F(Transparent, ManyWatchersWithAPoolOfTwo) {
 
 // ---- Pub/sub -----------------------------------------------------------------------------
 
-TEST_F(Transparent, PubSubDeliversConfirmationsAndMessages) {
+TEST_F(PoolTxPubSub, PubSubDeliversConfirmationsAndMessages) {
   auto o = opts();
   Inbox in;  // declared first: outlives the client's final callbacks
   ClientPtr c(o);
@@ -411,7 +411,7 @@ TEST_F(Transparent, PubSubDeliversConfirmationsAndMessages) {
   }));
 }
 
-TEST_F(Transparent, SubscribersShareOneConnectionWithRefcounts) {
+TEST_F(PoolTxPubSub, SubscribersShareOneConnectionWithRefcounts) {
   auto o = opts();
   Inbox a, b;
   ClientPtr c(o);
@@ -442,7 +442,7 @@ TEST_F(Transparent, SubscribersShareOneConnectionWithRefcounts) {
 // channels of a node's), as justredis delivers it: [b'subscribe', b'hi', 1].
 // Not a count computed when the confirmation is delivered: two channels
 // subscribed in one call, then a pattern, give 1, 2, 3.
-TEST_F(Transparent, ConfirmationsCarryTheServersCount) {
+TEST_F(PoolTxPubSub, ConfirmationsCarryTheServersCount) {
   RedisServer srv;
   OptionsPtr o;
   o.set("endpoint", srv.endpoint()).set_int("connect_retry", 50);
@@ -522,7 +522,7 @@ TEST_F(Transparent, ConfirmationsCarryTheServersCount) {
   EXPECT_TRUE(b.wait_closed());
 }
 
-TEST_F(Transparent, PubSubSurvivesClientKillAndRestart) {
+TEST_F(PoolTxPubSub, PubSubSurvivesClientKillAndRestart) {
   RedisServer s;
   OptionsPtr o;
   o.set("endpoint", s.endpoint()).set_int("connect_retry", 50);
@@ -577,7 +577,7 @@ TEST_F(Transparent, PubSubSurvivesClientKillAndRestart) {
   EXPECT_TRUE(in.wait_closed());
 }
 
-TEST_F(Transparent, ShardedChannelsOnAStandaloneServer) {
+TEST_F(PoolTxPubSub, ShardedChannelsOnAStandaloneServer) {
   auto o = opts();
   Inbox a, b;  // declared first: outlive the client's final callbacks
   ClientPtr c(o);
@@ -626,7 +626,7 @@ TEST_F(Transparent, ShardedChannelsOnAStandaloneServer) {
   EXPECT_TRUE(a.wait_closed());
 }
 
-TEST_F(Transparent, RefusedSubscriptionsAreReportedAndDropped) {
+TEST_F(PoolTxPubSub, RefusedSubscriptionsAreReportedAndDropped) {
   RedisServer s;
   s.cmd("ACL SETUSER limited on >pw resetchannels &ok:* ~* +@all");
   OptionsPtr o;
@@ -704,7 +704,7 @@ TEST_F(Transparent, RefusedSubscriptionsAreReportedAndDropped) {
 
 // ---- MONITOR ----------------------------------------------------------------------------------
 
-TEST_F(Transparent, MonitorStreamsCommands) {
+TEST_F(PoolTxPubSub, MonitorStreamsCommands) {
   auto o = opts();
   Inbox in;  // declared first: outlives the client's final callbacks
   ClientPtr c(o);
@@ -730,7 +730,7 @@ TEST_F(Transparent, MonitorStreamsCommands) {
 // ---- Scripts
 // -------------------------------------------------------------------------------------
 
-TEST_F(Transparent, EvalUsesEvalshaAndSurvivesScriptFlush) {
+TEST_F(PoolTxPubSub, EvalUsesEvalshaAndSurvivesScriptFlush) {
   RedisServer s;
   OptionsPtr o;
   o.set("endpoint", s.endpoint());
@@ -757,7 +757,7 @@ TEST_F(Transparent, EvalUsesEvalshaAndSurvivesScriptFlush) {
 
 // ---- AUTH on every kind of connection ----------------------------------------------------------
 
-TEST(TransparentAuth, EveryConnectionKindAuthenticatesAgain) {
+TEST(PoolTxPubSubAuth, EveryConnectionKindAuthenticatesAgain) {
   RedisServer s({"--requirepass", "pw"});
   OptionsPtr o;
   o.set("endpoint", s.endpoint()).set("password", "pw").set_int("connect_retry", 20);
@@ -785,7 +785,7 @@ TEST(TransparentAuth, EveryConnectionKindAuthenticatesAgain) {
   EXPECT_EQ(call(cb, {"PING"}).status, JR_EAUTH);
 }
 
-TEST(TransparentShutdown, FreeingTheClientEndsEverything) {
+TEST(PoolTxPubSubShutdown, FreeingTheClientEndsEverything) {
   RedisServer s;
   OptionsPtr o;
   o.set("endpoint", s.endpoint());

@@ -1,174 +1,16 @@
 // SPDX-License-Identifier: MIT
-// Pool of dedicated connections, MULTI/EXEC delivery, pub/sub and MONITOR.
-#include "transparent.hpp"
+// Pub/sub: one subscription connection for channels and patterns, one per
+// node for sharded channels; confirmations, messages, resubscription.
+#include "pubsub.hpp"
 
 #include <algorithm>
 #include <cstring>
 
-#include "cluster.hpp"
+#include "cluster/cluster.hpp"
 #include "interpret.hpp"
+#include "loop/client.hpp"
 
 namespace jr {
-
-// ---- Pool -----------------------------------------------------------------------
-
-Connection *Pool::take() {
-  if (!idle_.empty()) {
-    Connection *conn = idle_.back();
-    idle_.pop_back();
-    conn->busy = true;
-    return conn;
-  }
-  if (static_cast<int>(conns_.size()) < max_) {
-    conns_.push_back(std::make_unique<Connection>(client_, endpoints_, Connection::Role::kPooled));
-    Connection *conn = conns_.back().get();
-    conn->pool = this;
-    conn->busy = true;
-    return conn;
-  }
-  return nullptr;
-}
-
-void Pool::grant(Connection *conn, const Request &r) {
-  if (r.cmd != nullptr) {
-    conn->submit(r.cmd);
-    return;
-  }
-  conn->lease = r.lease;
-  r.lease->conn = conn;
-  client_.lease_granted(r.lease);
-}
-
-void Pool::submit(Command *c) {
-  if (Connection *conn = take()) {
-    conn->submit(c);
-    return;
-  }
-  waiting_.push_back(Request{c, nullptr});
-}
-
-void Pool::request(Lease *l) {
-  if (Connection *conn = take()) {
-    grant(conn, Request{nullptr, l});
-    return;
-  }
-  waiting_.push_back(Request{nullptr, l});
-}
-
-void Pool::release(Connection *conn) {
-  conn->lease = nullptr;
-  if (!waiting_.empty()) {
-    Request r = waiting_.front();
-    waiting_.erase(waiting_.begin());
-    conn->busy = true;
-    grant(conn, r);
-    return;
-  }
-  conn->busy = false;
-  idle_.push_back(conn);
-}
-
-bool Pool::cancel(Command *c) {
-  for (auto it = waiting_.begin(); it != waiting_.end(); ++it) {
-    if (it->cmd == c) {
-      waiting_.erase(it);
-      return true;
-    }
-  }
-  for (auto &conn : conns_)
-    if (conn->cancel(c)) return true;
-  return false;
-}
-
-void Pool::forget(Lease *l) {
-  for (auto it = waiting_.begin(); it != waiting_.end(); ++it) {
-    if (it->lease == l) {
-      waiting_.erase(it);
-      return;
-    }
-  }
-}
-
-int64_t Pool::expire(int64_t now) {
-  int64_t next = 0;
-  auto consider = [&](int64_t d) {
-    if (d != 0 && (next == 0 || d < next)) next = d;
-  };
-  for (auto it = waiting_.begin(); it != waiting_.end();) {
-    Command *c = it->cmd;
-    if (c != nullptr && c->deadline != 0 && c->deadline <= now) {
-      it = waiting_.erase(it);
-      client_.complete(c, JR_EPOOLTIMEOUT, nullptr);
-    } else {
-      if (c != nullptr) consider(c->deadline);
-      ++it;
-    }
-  }
-  for (size_t i = 0; i < conns_.size(); i++) consider(conns_[i]->expire(now));
-  return next;
-}
-
-void Pool::shutdown() {
-  std::vector<Request> w;
-  w.swap(waiting_);
-  for (auto &r : w)
-    if (r.cmd != nullptr) client_.complete(r.cmd, JR_ECLOSED, nullptr);
-  for (auto &conn : conns_) conn->shutdown();
-}
-
-// ---- MULTI/EXEC ------------------------------------------------------------------
-
-Tx::~Tx() {
-  for (jr_reply *r : queue_errors) reply_release(r);
-}
-
-void tx_deliver(void *userdata, int status, const jr_reply *reply) {
-  auto *tx = static_cast<Tx *>(userdata);
-  size_t n = tx->items.size();
-  // A library error keeps its reply (JR_EAUTH: the server's error reply).
-  auto fail_all = [&](int code, const jr_reply *detail = nullptr) {
-    for (auto &it : tx->items) it.cb(it.userdata, code, detail);
-    if (tx->exec_cb != nullptr) tx->exec_cb(tx->exec_userdata, code, detail);
-  };
-  ExecReply kind = status == JR_OK ? classify_exec(reply, n) : ExecReply::kInvalid;
-  if (status != JR_OK) {
-    fail_all(status, reply);
-  } else if (kind == ExecReply::kResults) {
-    for (size_t i = 0; i < n; i++)
-      tx->items[i].cb(tx->items[i].userdata, JR_OK, reply->u.elements[i]);
-    if (tx->exec_cb != nullptr) tx->exec_cb(tx->exec_userdata, JR_OK, reply);
-  } else if (kind == ExecReply::kNil) {
-    fail_all(tx->watch ? JR_EWATCH : JR_EPROTO);
-  } else if (kind == ExecReply::kError) {
-    // EXECABORT: the commands rejected at queue time get their own error;
-    // the others get the EXEC error quoting the first of those.
-    std::string first;
-    for (size_t i = 0; i < n; i++) {
-      if (tx->queue_errors[i] != nullptr) {
-        first = "command " + std::to_string(i + 1) + ": " +
-                std::string(tx->queue_errors[i]->u.str, tx->queue_errors[i]->len);
-        break;
-      }
-    }
-    std::string text(reply->u.str, reply->len);
-    if (!first.empty()) text += " (" + first + ")";
-    jr_reply *abort = make_reply(ReplyPart{JR_REPLY_ERROR, text, 0});
-    for (size_t i = 0; i < n; i++) {
-      if (tx->queue_errors[i] != nullptr) {
-        tx->items[i].cb(tx->items[i].userdata, JR_OK, tx->queue_errors[i]);
-      } else if (abort != nullptr) {
-        tx->items[i].cb(tx->items[i].userdata, JR_OK, abort);
-      } else {
-        tx->items[i].cb(tx->items[i].userdata, JR_ENOMEM, nullptr);
-      }
-    }
-    reply_release(abort);
-    if (tx->exec_cb != nullptr) tx->exec_cb(tx->exec_userdata, JR_OK, reply);
-  } else {
-    fail_all(JR_EPROTO);
-  }
-  delete tx;
-}
 
 // ---- Pub/sub -----------------------------------------------------------------------
 
@@ -857,54 +699,6 @@ void SubManager::shutdown() {
   uv_close(reinterpret_cast<uv_handle_t *>(&retry_), nullptr);
   if (classic_.conn) classic_.conn->shutdown();
   for (auto &l : links_) l->conn->shutdown();
-}
-
-// ---- MONITOR --------------------------------------------------------------------------
-
-Monitor::Monitor(Client &client, jr_message_cb cb, void *userdata)
-    : client_(client), cb_(cb), userdata_(userdata) {}
-
-Monitor::~Monitor() = default;
-
-void Monitor::start() {
-  conn_ = std::make_unique<Connection>(client_, client_.endpoints(), Connection::Role::kPush);
-  conn_->set_push(this);
-  conn_->connect_now();
-}
-
-void Monitor::stop() {
-  if (stopped_) return;
-  stopped_ = true;
-  if (conn_) conn_->shutdown();
-  client_.post(cb_, userdata_, JR_ECLOSED, nullptr);
-}
-
-void Monitor::on_ready(Connection &conn) {
-  const char *argv[] = {"MONITOR"};
-  const size_t lens[] = {7};
-  conn.write_raw(1, argv, lens);
-  ok_pending_ = true;
-  if (connects_++ > 0) client_.post(cb_, userdata_, JR_SUB_RESUBSCRIBED, nullptr);
-}
-
-void Monitor::on_push(Connection &conn, jr_reply *reply) {
-  int kind = parse_monitor(reply, ok_pending_);
-  if (kind == 0) {
-    ok_pending_ = false;
-  } else if (kind == 1) {
-    client_.post(cb_, userdata_, JR_OK, reply);
-  }
-  reply_release(reply);
-  if (kind < 0) {
-    // Not a MONITOR line: replace the connection (JR_SUB_LOST, then
-    // JR_SUB_RESUBSCRIBED).
-    client_.emit(JR_EVENT_LOG, "monitor", "protocol error: not a MONITOR line");
-    conn.protocol_error("MONITOR: a reply that is not a status line");
-  }
-}
-
-void Monitor::on_lost(Connection &) {
-  client_.post(cb_, userdata_, JR_SUB_LOST, nullptr);
 }
 
 }  // namespace jr

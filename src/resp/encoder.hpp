@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // argv -> RESP2 multi-bulk request.
-#ifndef JR_SRC_ENCODER_HPP
-#define JR_SRC_ENCODER_HPP
+#ifndef JR_SRC_RESP_ENCODER_HPP
+#define JR_SRC_RESP_ENCODER_HPP
 
 #include <cstddef>
 #include <cstdint>
@@ -82,4 +82,4 @@ bool encode_command(Buffer &out, size_t argc, const char *const *argv,
 
 }  // namespace jr
 
-#endif  // JR_SRC_ENCODER_HPP
+#endif  // JR_SRC_RESP_ENCODER_HPP

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "reply.hpp"
+#include "resp/reply.hpp"
 
 #include <cstdlib>
 #include <cstring>

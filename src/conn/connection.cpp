@@ -2,6 +2,8 @@
 // The connection state machine: connect (with retry and backoff), handshake
 // (AUTH, CLIENT SETNAME, connect commands), SELECT tracking, pipelined
 // writes, FIFO reply matching, timeouts and loss handling.
+#include "conn/connection.hpp"
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -11,9 +13,11 @@
 #include <string>
 #include <string_view>
 
-#include "cluster.hpp"
-#include "core.hpp"
+#include "cluster/cluster.hpp"
 #include "interpret.hpp"
+#include "loop/client.hpp"
+#include "pool.hpp"
+#include "tx.hpp"
 
 namespace jr {
 
@@ -94,13 +98,7 @@ void Connection::connect_now() {
 }
 
 void Connection::write_command(Command *c) {
-  if (c->script == 1 &&
-      !std::binary_search(scripts.begin(), scripts.end(), std::string_view(c->sha, 40))) {
-    // First use of this script on this server: send the EVAL itself. The
-    // cache is per connection, so per cluster node.
-    c->wire.swap(c->alt);
-    c->script = 2;
-  }
+  if (c->script == 1) scripts.before_write(c);  // the script cache
   if (c->lease != nullptr) {
     Lease *l = c->lease;
     if ((c->flags & kFlagWatch) != 0) {
@@ -841,7 +839,7 @@ void Connection::on_reply(jr_reply *reply) {
         reply_release(reply);  // timed out or cancelled: drop the late reply
       } else if (is_error && cluster_node_redirect(c, reply)) {
         // re-sent elsewhere (MOVED/ASK) or scheduled for a retry
-      } else if (c->script == 0 || !client_.script_reply(c, reply, *this)) {
+      } else if (c->script == 0 || !scripts.on_reply(c, reply, *this)) {
         client_.complete(c, JR_OK, reply);
       }
       drop_fifo_hold(c);
@@ -887,38 +885,6 @@ void Connection::on_reply(jr_reply *reply) {
       break;
     }
   }
-}
-
-// A transaction's replies: +OK for MULTI, +QUEUED (or an error) per
-// command, then the EXEC reply, which completes the command object.
-void Connection::tx_reply(Entry &e, jr_reply *reply) {
-  Command *c = e.cmd;
-  Tx *tx = c->tx;
-  size_t idx = tx->seen++;
-  size_t n = tx->items.size();
-  if (idx < n + 1 && !queued_reply_ok(reply, idx)) tx->malformed = true;
-  if (idx >= 1 && idx <= n && reply->type == JR_REPLY_ERROR) {
-    tx->queue_errors[idx - 1] = reply;  // keeps the reference
-    reply = nullptr;
-  }
-  if (idx < n + 1) {
-    reply_release(reply);
-    return;
-  }
-  fifo_.pop_front();
-  if (c->state.load(std::memory_order_relaxed) == CmdState::kDone) {
-    reply_release(reply);
-  } else if (tx->malformed) {
-    // MULTI not acknowledged or a command not queued: the EXEC reply cannot
-    // be matched to the commands (they may have run on their own).
-    reply_release(reply);
-    client_.emit(JR_EVENT_LOG, endpoint_name_,
-                 "protocol error: a transaction's MULTI or queued replies are malformed");
-    client_.complete(c, JR_EPROTO, nullptr);
-  } else {
-    client_.complete(c, JR_OK, reply);
-  }
-  drop_fifo_hold(c);
 }
 
 void Connection::requeue_pending_db(int db) {

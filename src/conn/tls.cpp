@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "tls.hpp"
+#include "conn/tls.hpp"
 
 #include <arpa/inet.h>
 #include <openssl/err.h>

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 // TLS over libuv streams with OpenSSL memory BIOs: the socket carries
 // ciphertext, the connection's reader and writer see plaintext.
-#ifndef JR_SRC_TLS_HPP
-#define JR_SRC_TLS_HPP
+#ifndef JR_SRC_CONN_TLS_HPP
+#define JR_SRC_CONN_TLS_HPP
 
 #include <memory>
 #include <string>
 
-#include "encoder.hpp"
+#include "resp/encoder.hpp"
 
 typedef struct ssl_ctx_st SSL_CTX;
 typedef struct ssl_st SSL;
@@ -64,4 +64,4 @@ class TlsSession {
 
 }  // namespace jr
 
-#endif  // JR_SRC_TLS_HPP
+#endif  // JR_SRC_CONN_TLS_HPP

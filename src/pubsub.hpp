@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
-// The seed's transparent API on the loop thread: pub/sub and MONITOR
-// (the pool and transactions live in core.hpp / connection.cpp).
-#ifndef JR_SRC_TRANSPARENT_HPP
-#define JR_SRC_TRANSPARENT_HPP
+// Pub/sub on the loop thread: subscribers, topics and their links
+// (subscription connections).
+#ifndef JR_SRC_PUBSUB_HPP
+#define JR_SRC_PUBSUB_HPP
 
 #include <deque>
 #include <map>
@@ -10,11 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "core.hpp"
+#include "conn/connection.hpp"
 
 namespace jr {
-
-void tx_deliver(void *userdata, int status, const jr_reply *reply);
 
 // Pub/sub. Channels and patterns share one subscription connection (in a
 // cluster: to the seed node; PUBLISH reaches every node). Sharded channels
@@ -133,35 +131,6 @@ class SubManager : public PushHandler {
   bool stopped_ = false;
 };
 
-class Monitor : public PushHandler {
- public:
-  Monitor(Client &client, jr_message_cb cb, void *userdata);
-  ~Monitor() override;
-  void start();
-  void stop();  // final JR_ECLOSED callback; the connection is closed
-
-  void on_ready(Connection &conn) override;
-  void on_push(Connection &conn, jr_reply *reply) override;
-  void on_lost(Connection &conn) override;
-  [[nodiscard]] bool wants_connection(const Connection &) const override { return !stopped_; }
-  [[nodiscard]] bool awaiting_reply(const Connection &) const override { return ok_pending_; }
-  int64_t expire(int64_t now) { return conn_ && !stopped_ ? conn_->expire(now) : 0; }
-
- private:
-  Client &client_;
-  jr_message_cb cb_;
-  void *userdata_;
-  std::unique_ptr<Connection> conn_;
-  bool ok_pending_ = false;
-  bool stopped_ = false;
-  int connects_ = 0;
-};
-
-struct MonitorRequest {
-  enum Kind { kStart, kStop } kind;
-  Monitor *monitor;
-};
-
 }  // namespace jr
 
-#endif  // JR_SRC_TRANSPARENT_HPP
+#endif  // JR_SRC_PUBSUB_HPP

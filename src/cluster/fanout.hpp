@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: MIT
+// Fan-out: one command sent as several (a multi-key command split by slot,
+// a command run on every master) whose replies are merged into one.
+#ifndef JR_SRC_CLUSTER_FANOUT_HPP
+#define JR_SRC_CLUSTER_FANOUT_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "command.hpp"
+#include "jr/jr.h"
+
+namespace jr {
+
+class Client;
+
+// Split multi-key commands (MGET, MSET, DEL...) and all-masters calls.
+struct Fanout {
+  enum Kind { kMget, kMset, kSum, kAllMasters };
+  // The parent is held until finish(): a split command cancelled after it
+  // was split (JR_EABANDONED) is completed then, and must not be recycled
+  // while its children run.
+  Fanout(Client *cl, Command *p, Kind k) : client(cl), parent(p), kind(k) {
+    p->holds.fetch_add(1, std::memory_order_relaxed);
+  }
+  Client *client;
+  Command *parent;
+  Kind kind;
+  size_t pending = 0;
+  std::vector<std::string> labels;             // per child: node address
+  std::vector<std::vector<size_t>> positions;  // kMget: parent index of each child key
+  std::vector<int> status;
+  std::vector<jr_reply *> replies;
+  size_t total = 0;
+  // kAllMasters: per entry, its node said (ROLE) it is not a master; and
+  // the rounds of re-planning so far.
+  std::vector<uint8_t> demoted;
+  int rounds = 0;
+
+  static void child_done(void *ud, int st, const jr_reply *reply);
+  static void role_done(void *ud, int st, const jr_reply *reply);
+  void settled();
+  void finish();
+};
+
+}  // namespace jr
+
+#endif  // JR_SRC_CLUSTER_FANOUT_HPP

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: MIT
+// A command object: what one accepted request carries from the submitting
+// thread through the inbox to a connection's FIFO and back as a completion,
+// the intrusive list that queues it, and the slab that pools it.
+#ifndef JR_SRC_COMMAND_HPP
+#define JR_SRC_COMMAND_HPP
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "jr/jr.h"
+#include "resp/encoder.hpp"
+#include "saturate.hpp"
+
+namespace jr {
+
+int64_t now_ms() noexcept;
+
+enum class CmdState : uint8_t { kFree, kPending, kWritten, kDone };
+
+enum CmdFlags : uint8_t {
+  kFlagDirect = 1,       // complete on the loop thread even in poll mode (jr_client_call)
+  kFlagBlocking = 2,     // runs on a dedicated pooled connection
+  kFlagInternal = 4,     // sent by libjr itself (UNWATCH, ...)
+  kFlagWatch = 8,        // the WATCH that starts a lease
+  kFlagAsking = 16,      // cluster ASK: send ASKING first
+  kFlagNoRedirect = 32,  // sent to a chosen node: do not follow MOVED/ASK
+  // Part of an all-masters fan-out (its ROLE check or its command): its
+  // node is its target. MOVED/ASK are followed; anything else (TRYAGAIN,
+  // an unreachable node) goes back to the fan-out, which re-plans.
+  kFlagMasterFanout = 64,
+};
+
+// What a command object carries through the inbox.
+enum class Op : uint8_t {
+  kCommand,       // a Redis command
+  kWatchRelease,  // jr_watch_free: UNWATCH and return the lease's connection
+  kSub,           // pub/sub request (obj: SubRequest)
+  kMonitor,       // monitor request (obj: MonitorRequest)
+  kDelivery,      // a message for a subscriber / monitor (completion only)
+  kAllMasters,    // run on every cluster master
+  kEndpoints,     // list the nodes
+  kToNode,        // run on one chosen node (obj: std::string address)
+  kSetAuth,       // new credentials for future connections (obj: Credentials)
+  kTxFail,        // complete a transaction's queued callbacks (obj: TxFail)
+};
+
+struct Tx;
+struct Lease;
+class Connection;
+
+// One accepted command. Pooled: its buffer keeps its capacity across uses.
+struct Command {
+  Buffer wire;  // the RESP encoding
+  jr_reply_cb cb = nullptr;
+  void *userdata = nullptr;
+  int db = 0;
+  uint8_t flags = 0;
+  int64_t deadline = 0;  // now_ms() based; 0 = none
+  uint32_t index = 0;
+  std::atomic<uint32_t> gen{0};
+  std::atomic<CmdState> state{CmdState::kFree};
+  // References: one for the completion, one while in a connection's FIFO.
+  std::atomic<int> holds{0};
+  int status = 0;             // poll mode: kept until dispatched
+  jr_reply *reply = nullptr;  // poll mode: kept until dispatched
+  Command *next = nullptr;    // intrusive link (inbox, waiting, completions)
+  Op op = Op::kCommand;
+  Tx *tx = nullptr;            // MULTI/EXEC payload (wire holds the whole block)
+  Lease *lease = nullptr;      // runs on a leased (WATCH) connection
+  void *obj = nullptr;         // payload of control ops
+  Connection *conn = nullptr;  // where it was written (blocking cancel)
+  // Script cache: wire holds EVALSHA, alt holds EVAL.
+  Buffer alt;
+  char sha[40];
+  uint8_t script = 0;     // 0: not a script; 1: wire is EVALSHA; 2: EVAL sent
+  uint8_t redirects = 0;  // cluster redirections and retries so far
+  int64_t charged = 0;    // bytes counted against max_queued_bytes
+  bool counted = false;   // counted against max_queued (user commands only)
+
+  [[nodiscard]] jr_req_id id() const noexcept {
+    return (static_cast<uint64_t>(gen.load(std::memory_order_relaxed)) << 32) | index;
+  }
+};
+
+// Intrusive FIFO list of commands.
+struct CmdList {
+  Command *head = nullptr;
+  Command *tail = nullptr;
+  size_t size = 0;
+  [[nodiscard]] bool empty() const noexcept { return head == nullptr; }
+  void push_back(Command *c) noexcept {
+    c->next = nullptr;
+    if (tail != nullptr) {
+      tail->next = c;
+    } else {
+      head = c;
+    }
+    tail = c;
+    size++;
+  }
+  void push_front(Command *c) noexcept {
+    c->next = head;
+    head = c;
+    if (tail == nullptr) tail = c;
+    size++;
+  }
+  Command *pop_front() noexcept {
+    Command *c = head;
+    if (c == nullptr) return nullptr;
+    head = c->next;
+    if (head == nullptr) tail = nullptr;
+    c->next = nullptr;
+    size--;
+    return c;
+  }
+  void append(CmdList &o) noexcept {
+    if (o.head == nullptr) return;
+    if (tail != nullptr) {
+      tail->next = o.head;
+    } else {
+      head = o.head;
+    }
+    tail = o.tail;
+    size += o.size;
+    o.head = o.tail = nullptr;
+    o.size = 0;
+  }
+  bool remove(Command *c) noexcept {
+    Command *prev = nullptr;
+    for (Command *it = head; it != nullptr; prev = it, it = it->next) {
+      if (it != c) continue;
+      if (prev != nullptr) {
+        prev->next = it->next;
+      } else {
+        head = it->next;
+      }
+      if (tail == it) tail = prev;
+      it->next = nullptr;
+      size--;
+      return true;
+    }
+    return false;
+  }
+};
+
+// Slab of commands with stable addresses, indexed for jr_cancel.
+class CommandPool {
+ public:
+  CommandPool() { local_.reserve(kLocalMax); }
+  ~CommandPool();
+  // Any thread; loop: the caller is the loop thread, which keeps a private
+  // free list (no lock per command on its own submits and completions).
+  Command *acquire(bool loop) noexcept;  // nullptr on OOM
+  void release(Command *c, bool loop) noexcept;
+  Command *lookup(uint32_t index) const noexcept;
+
+ private:
+  static constexpr uint32_t kChunk = 256;
+  static constexpr uint32_t kMaxChunks = 1u << 16;
+  static constexpr size_t kLocalMax = 1024;
+  std::vector<Command *> local_;  // the loop thread's
+  std::mutex mu_;
+  std::vector<Command *> free_;
+  uint32_t nchunks_ = 0;
+  std::unique_ptr<std::atomic<Command *>[]> chunks_ { new std::atomic<Command *>[ kMaxChunks ]() };
+};
+
+}  // namespace jr
+
+#endif  // JR_SRC_COMMAND_HPP

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: MIT
+// The client: the libuv loop thread that owns every socket, the inbox that
+// feeds it, completions (loop or poll mode), deadlines and blocking calls.
+// Internal; nothing here crosses the ABI.
+#ifndef JR_SRC_LOOP_CLIENT_HPP
+#define JR_SRC_LOOP_CLIENT_HPP
+
+#include <uv.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "command.hpp"
+#include "conn/connection.hpp"
+#include "conn/tls.hpp"
+#include "jr/jr.h"
+#include "options.hpp"
+#include "pool.hpp"
+
+namespace jr {
+
+struct Credentials {
+  std::string username;
+  std::string password;
+};
+
+struct Lease;
+struct TxFail;
+class SubManager;
+class Monitor;
+class Cluster;
+
+class Client {
+ public:
+  static int create(const Options &opts, Client **out);
+  int submit(int db, size_t argc, const char *const *argv, const size_t *argvlen,
+             int64_t timeout_ms, jr_reply_cb cb, void *userdata, uint8_t flags, jr_req_id *id_out);
+  int call(int db, size_t argc, const char *const *argv, const size_t *argvlen, int64_t timeout_ms,
+           jr_reply **out);
+  int cancel(jr_req_id id);
+  int drain(int64_t timeout_ms);
+  int destroy();
+  [[nodiscard]] int fd() const noexcept { return efd_; }
+  size_t dispatch(size_t max);
+  // Relaxed: only the loop thread's own store can make it true.
+  [[nodiscard]] bool on_loop_thread() const noexcept {
+    return std::this_thread::get_id() == loop_tid_.load(std::memory_order_relaxed);
+  }
+  static void run_started(void *client);
+  [[nodiscard]] bool in_callback() const noexcept;
+  [[nodiscard]] bool forked() const noexcept;
+  // A command of `encoded` bytes is over max_queued_bytes on its own: it
+  // could never be accepted (JR_EFULL), so it is refused before it is copied.
+  [[nodiscard]] bool over_byte_limit(size_t encoded) const noexcept {
+    return encoded > static_cast<uint64_t>(opts_.max_queued_bytes);
+  }
+  // Any thread: the server is known to be a Redis Cluster (set once by the
+  // detection, never cleared). A cluster has only database 0.
+  [[nodiscard]] bool known_cluster() const noexcept {
+    return known_cluster_.load(std::memory_order_acquire);
+  }
+  void set_known_cluster() noexcept { known_cluster_.store(true, std::memory_order_release); }
+
+  // ---- loop thread ----
+  [[nodiscard]] const Options &opts() const noexcept { return opts_; }
+  uv_loop_t *loop() noexcept { return &loop_; }
+  void complete(Command *c, int status, jr_reply *reply);
+  void release_hold(Command *c) noexcept;
+  void arm_deadline(int64_t deadline);
+  void mark_dirty(Connection *conn);
+  // A connection wrote requests (spin for their replies) / read something.
+  void spin_after_write();
+  void spin_hit();
+  void emit(int event, const std::string &endpoint, const std::string &detail);
+  // Queues a callback (subscriber messages, tx items) through the normal
+  // completion path, so it runs in the dispatch mode's thread. Takes a
+  // reference to reply's arena when reply is not NULL.
+  void post(jr_reply_cb cb, void *userdata, int status, const jr_reply *reply, bool direct = false);
+  void lease_granted(Lease *l);
+  Pool &pool() noexcept { return *pool_; }
+  int submit_op(Command *c);  // hand a prepared command object to the loop
+  Command *acquire_command() noexcept;
+  void release_unsubmitted(Command *c) noexcept;
+  std::vector<Endpoint> endpoints() const { return opts_.endpoints; }
+  SubManager &subs() noexcept { return *subs_; }
+  Cluster &cluster() noexcept { return *cluster_; }
+  [[nodiscard]] const TlsContext *tls() const noexcept { return tls_.get(); }
+  Connection &seed() noexcept { return *conn_; }
+  // Accounts for a command libjr makes itself (fan-out children, probes).
+  void start_internal(Command *c) noexcept;
+  // Routes a command past the cluster detection step.
+  void reroute(Command *c);
+  char *read_buffer() noexcept { return read_buf_.data(); }
+  [[nodiscard]] size_t read_buffer_size() const noexcept { return read_buf_.size(); }
+
+ private:
+  explicit Client(const Options &opts);
+  ~Client();
+  int start();
+  void run();
+  void route(Command *c);
+  // may_hold: a new request (cluster calls wait for the detection); false
+  // when the detection released it (holding it again looped forever).
+  void route_op(Command *c, bool may_hold);
+  void track_lease(Lease *l);
+  void release_lease(Command *c);  // Op::kWatchRelease (tx.cpp)
+  void fail_tx(TxFail *f);         // Op::kTxFail (tx.cpp)
+  void do_cancel(jr_req_id id);
+  void shutdown_loop();
+  void flush_completions();
+  void deliver(Command *c) noexcept;
+  void run_deferred();
+  void finished_one() noexcept;
+
+  static void on_async_cb(uv_async_t *a);
+  static void on_check_cb(uv_check_t *c);
+  static void on_prepare_cb(uv_prepare_t *p);
+
+ public:
+  void flush_all();
+  // While replies are read: writes the connections whose batch_ready(), and
+  // the completions (poll mode); the others wait for the end of the read.
+  void flush_ready();
+
+ private:
+  static void on_deadline_cb(uv_timer_t *t);
+
+  Options opts_;
+  unsigned fork_generation_ = 0;
+  uv_loop_t loop_;
+  uv_async_t async_;
+  uv_check_t check_;
+  uv_prepare_t prepare_;
+  uv_idle_t spin_;  // active while the loop thread spins for replies
+  bool spinning_ = false;
+  int64_t spin_until_ = 0;
+  uint32_t loop_spin_misses_ = 0;
+  uint32_t loop_spin_writes_ = 0;
+  void stop_spin();
+  uv_timer_t deadline_timer_;
+  int64_t next_deadline_ = 0;
+  std::thread thread_;
+  std::atomic<std::thread::id> loop_tid_{};
+  // With a thread starter: set when the loop, on its borrowed thread, has
+  // returned (destroy waits for it instead of joining).
+  std::mutex run_mu_;
+  std::condition_variable run_cv_;
+  bool run_done_ = false;
+  std::vector<char> read_buf_;
+  std::unique_ptr<Connection> conn_;
+  std::unique_ptr<Pool> pool_;
+  std::unique_ptr<SubManager> subs_;
+  std::unique_ptr<Cluster> cluster_;
+  std::unique_ptr<TlsContext> tls_;
+  std::vector<std::unique_ptr<Monitor>> monitors_;
+  std::vector<Lease *> leases_;  // WATCH leases the loop has seen and not released
+  std::vector<Connection *> dirty_;
+  std::vector<Connection *> flushing_;  // flush_all's batch (dirty_ takes new ones)
+  std::vector<Connection *> ready_;     // flush_ready's batch
+
+  CommandPool cmds_;
+  std::atomic<bool> closing_{false};
+  std::atomic<bool> known_cluster_{false};
+  std::atomic<int64_t> queued_{0};        // accepted and not yet released (max_queued)
+  std::atomic<int64_t> queued_bytes_{0};  // their encoded size (max_queued_bytes)
+
+  std::mutex inbox_mu_;
+  CmdList inbox_;
+  std::vector<jr_req_id> cancels_;
+  bool stop_ = false;
+
+  // Blocking calls (Client::call): spins in a row that ended in a sleep
+  // (at 4, only every 32nd call spins).
+  std::atomic<uint32_t> spin_misses_{0};
+  int max_spinners_ = 0;  // half the CPUs the creating thread may run on
+  std::atomic<uint32_t> calls_{0};
+
+  std::mutex drain_mu_;
+  std::condition_variable drain_cv_;
+  std::atomic<int64_t> unfinished_{0};  // accepted and not yet completed
+  std::atomic<bool> draining_{false};
+
+  // Poll mode.
+  int efd_ = -1;
+  CmdList local_done_;  // loop thread: completions not yet published
+  // Loop thread: completions made while a libjr callback ran (an API call
+  // from it: a cancel, a refused all-masters, a submit that failed at
+  // once). They run after that callback returns, in completion order, so
+  // a callback never runs inside the call that caused it.
+  CmdList deferred_;
+  size_t ran_unhooked_ = 0;  // loop mode: callbacks run since the ready hook last did
+  std::mutex cq_mu_;
+  CmdList cq_;
+  std::mutex dispatch_mu_;
+};
+
+// Posts a control request (a lease release, a subscription change, ...)
+// to the loop; false when the client is closing.
+inline bool post_control(Client *impl, Op op, void *obj, Lease *lease = nullptr) {
+  Command *c = impl->acquire_command();
+  if (c == nullptr) return false;
+  c->op = op;
+  c->obj = obj;
+  c->lease = lease;
+  return impl->submit_op(c) == JR_OK;
+}
+
+}  // namespace jr
+
+#endif  // JR_SRC_LOOP_CLIENT_HPP
