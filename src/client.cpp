@@ -16,7 +16,7 @@
 #include "cluster.hpp"
 #include "commands.hpp"
 #include "core.hpp"
-#include "sha1.hpp"
+#include "script_sha1.hpp"
 #include "transparent.hpp"
 
 namespace jr {
@@ -367,7 +367,6 @@ int Client::submit(int db, size_t argc, const char *const *argv, const size_t *a
   if (eval) {
     // Script cache: wire = EVALSHA sha ..., alt = the EVAL itself.
     size_t slen = argvlen != nullptr ? argvlen[1] : std::strlen(argv[1]);
-    sha1_hex(argv[1], slen, c->sha);
     std::vector<const char *> v(argv, argv + argc);
     std::vector<size_t> l(argc);
     for (size_t i = 0; i < argc; i++) l[i] = argvlen != nullptr ? argvlen[i] : std::strlen(argv[i]);
@@ -375,7 +374,8 @@ int Client::submit(int db, size_t argc, const char *const *argv, const size_t *a
     l[0] = std::strlen(v[0]);
     v[1] = c->sha;
     l[1] = 40;
-    ok = encode_command(c->wire, argc, v.data(), l.data()) &&
+    ok = script_sha1_hex(argv[1], slen, c->sha) &&
+         encode_command(c->wire, argc, v.data(), l.data()) &&
          encode_command(c->alt, argc, argv, argvlen);
     c->script = 1;
   } else {
