@@ -14,7 +14,7 @@
 #include "conn/connection.hpp"
 #include "resp/encoder.hpp"
 #include "resp/reply.hpp"
-#include "sha1.hpp"
+#include "script_sha1.hpp"
 
 namespace jr {
 
@@ -23,7 +23,7 @@ bool encode_script(Command *c, size_t argc, const char *const *argv, const size_
   bool ok;
   // Script cache: wire = EVALSHA sha ..., alt = the EVAL itself.
   size_t slen = argvlen != nullptr ? argvlen[1] : std::strlen(argv[1]);
-  sha1_hex(argv[1], slen, c->sha);
+  if (!script_sha1_hex(argv[1], slen, c->sha)) return false;
   std::vector<const char *> v(argv, argv + argc);
   std::vector<size_t> l(argc);
   for (size_t i = 0; i < argc; i++) l[i] = argvlen != nullptr ? argvlen[i] : std::strlen(argv[i]);

@@ -2,12 +2,9 @@
 // The client: loop thread, inbox, completions, deadlines, poll dispatch.
 #include "loop/client.hpp"
 
-#include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/eventfd.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +15,7 @@
 #include "cluster/cluster.hpp"
 #include "commands.hpp"
 #include "monitor.hpp"
+#include "platform.hpp"
 #include "pubsub.hpp"
 #include "scripts.hpp"
 #include "tx.hpp"
@@ -137,7 +135,6 @@ Client::Client(const Options &opts) : opts_(opts) {}
 
 Client::~Client() {
   for (Lease *l : leases_) delete l;
-  if (efd_ >= 0) close(efd_);
 }
 
 int Client::create(const Options &opts, Client **out) {
@@ -158,12 +155,7 @@ bool Client::forked() const noexcept {
 
 int Client::start() {
   fork_generation_ = g_fork_generation.load();
-  cpu_set_t cpus;
-  CPU_ZERO(&cpus);
-  int ncpu = sched_getaffinity(0, sizeof cpus, &cpus) == 0
-                 ? CPU_COUNT(&cpus)
-                 : static_cast<int>(std::thread::hardware_concurrency());
-  max_spinners_ = ncpu / 2;
+  max_spinners_ = platform::cpu_count() / 2;
   if (opts_.endpoints.empty()) {
     Endpoint ep;
     ep.host = "127.0.0.1";
@@ -174,10 +166,7 @@ int Client::start() {
     tls_ = TlsContext::create(opts_, err);
     if (!tls_) return JR_ETLS;
   }
-  if (opts_.poll_mode) {
-    efd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (efd_ < 0) return JR_ENOMEM;
-  }
+  if (opts_.poll_mode && !wakeup_.open()) return JR_ENOMEM;
   if (uv_loop_init(&loop_) != 0) return JR_ENOMEM;
   try {
     read_buf_.resize(opts_.recv_buffer_size);
@@ -456,17 +445,17 @@ int Client::submit_op(Command *c) {
 
 namespace {
 // A blocking call's rendezvous: one futex word (0 pending, 1 done, 2 the
-// caller sleeps on it). The caller first spins a little: from a fast server
-// the reply is there before a sleep and a wake-up would be over (two system
-// calls and a thread switch saved per call; on a VM a wake-up can cost more
-// than the round trip itself).
+// caller sleeps on it; platform::Waiter). The caller first spins a little:
+// from a fast server the reply is there before a sleep and a wake-up would
+// be over (two system calls and a thread switch saved per call; on a VM a
+// wake-up can cost more than the round trip itself).
 // Only then does it sleep, and only a sleeping caller costs the loop thread
-// a FUTEX_WAKE. No mutex is shared with the caller. After the exchange the
-// callback touches nothing of the waiter but its address, so the caller
-// may return (and its stack be reused) at once: a late wake is at worst
-// spurious.
+// a wake (FUTEX_WAKE). No mutex is shared with the caller (on Linux). After
+// the exchange the callback touches nothing of the waiter but its address,
+// so the caller may return (and its stack be reused) at once: a late wake
+// is at worst spurious.
 struct Waiter {
-  std::atomic<int> state{0};
+  platform::Word state{0};
   int status = 0;
   jr_reply *reply = nullptr;
 };
@@ -478,9 +467,8 @@ void waiter_cb(void *ud, int status, const jr_reply *reply) {
     w->reply = const_cast<jr_reply *>(reply);
   }
   w->status = status;
-  std::atomic<int> *word = &w->state;
-  if (word->exchange(1, std::memory_order_acq_rel) == 2)
-    syscall(SYS_futex, reinterpret_cast<int *>(word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+  platform::Word *word = &w->state;
+  if (word->exchange(1, std::memory_order_acq_rel) == 2) platform::Waiter::wake_one(word);
 }
 
 }  // namespace
@@ -518,11 +506,9 @@ int Client::call(int db, size_t argc, const char *const *argv, const size_t *arg
     }
     g_spinners.fetch_sub(1, std::memory_order_relaxed);
   }
-  int expected = 0;
+  uint32_t expected = 0;
   if (w.state.compare_exchange_strong(expected, 2, std::memory_order_acq_rel)) {
-    while (w.state.load(std::memory_order_acquire) == 2)
-      syscall(SYS_futex, reinterpret_cast<int *>(&w.state), FUTEX_WAIT_PRIVATE, 2, nullptr, nullptr,
-              0);
+    while (w.state.load(std::memory_order_acquire) == 2) (void)platform::Waiter::wait(w.state, 2);
   }
   *out = w.reply;
   return w.status;
@@ -962,13 +948,7 @@ void Client::flush_completions() {
       opts_.ready_cb(opts_.ready_ctx);
       continue;
     }
-    if (signal) {
-      uint64_t one = 1;
-      ssize_t n;
-      do {
-        n = write(efd_, &one, sizeof one);
-      } while (n < 0 && errno == EINTR);
-    }
+    if (signal) wakeup_.signal();
     return;
   }
 }
@@ -997,13 +977,8 @@ size_t Client::dispatch(size_t max) {
       } else {
         while (batch.size < max - ran && !cq_.empty()) batch.push_back(cq_.pop_front());
       }
-      if (cq_.empty() && opts_.ready_cb == nullptr) {  // with a ready hook it is never signalled
-        uint64_t v;
-        ssize_t n;
-        do {
-          n = read(efd_, &v, sizeof v);
-        } while (n < 0 && errno == EINTR);
-      }
+      if (cq_.empty() && opts_.ready_cb == nullptr)  // with a ready hook it is never signalled
+        wakeup_.clear();
     }
     if (batch.empty()) break;
     while (Command *c = batch.pop_front()) {

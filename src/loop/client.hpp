@@ -22,6 +22,7 @@
 #include "conn/tls.hpp"
 #include "jr/jr.h"
 #include "options.hpp"
+#include "platform.hpp"
 #include "pool.hpp"
 
 namespace jr {
@@ -47,7 +48,7 @@ class Client {
   int cancel(jr_req_id id);
   int drain(int64_t timeout_ms);
   int destroy();
-  [[nodiscard]] int fd() const noexcept { return efd_; }
+  [[nodiscard]] int fd() const noexcept { return wakeup_.fd(); }
   size_t dispatch(size_t max);
   // Relaxed: only the loop thread's own store can make it true.
   [[nodiscard]] bool on_loop_thread() const noexcept {
@@ -188,8 +189,8 @@ class Client {
   std::atomic<bool> draining_{false};
 
   // Poll mode.
-  int efd_ = -1;
-  CmdList local_done_;  // loop thread: completions not yet published
+  platform::Wakeup wakeup_;  // readable while cq_ is not empty (no ready hook)
+  CmdList local_done_;       // loop thread: completions not yet published
   // Loop thread: completions made while a libjr callback ran (an API call
   // from it: a cancel, a refused all-masters, a submit that failed at
   // once). They run after that callback returns, in completion order, so
