@@ -61,7 +61,11 @@ Connection::~Connection() = default;
 
 void Connection::submit(Command *c) {
   if (role_ == Role::kPooled) busy = true;
-  session_.submit(c);  // written when ready, else it waits
+  if (state_ == State::kReady) {
+    session_.write_command(c);  // the session is ready too
+    return;
+  }
+  session_.submit(c);  // waits for the session
   if (state_ == State::kIdle) start_connect();
 }
 

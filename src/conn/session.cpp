@@ -17,14 +17,6 @@ Session::Session(SessionHost &host, const ReaderLimits &limits) : host_(host), r
 
 // ---- Writing --------------------------------------------------------------------
 
-void Session::submit(Command *c) {
-  if (phase_ == Phase::kReady) {
-    write_command(c);
-    return;
-  }
-  waiting_.push_back(c);
-}
-
 void Session::write_internal(Kind kind, int db, size_t argc, const char *const *argv,
                              const size_t *lens) {
   if (!has_output()) host_.output_pending();

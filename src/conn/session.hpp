@@ -76,9 +76,17 @@ class Session {
   Session(SessionHost &host, const ReaderLimits &limits);
 
   // ---- inputs -------------------------------------------------------------
-  // A new command: written when ready, else it waits (returns false: the
-  // transport should connect).
-  void submit(Command *c);
+  // A new command: written when ready, else it waits (the transport
+  // connects). Inline: it is on every command's path.
+  void submit(Command *c) {
+    if (phase_ == Phase::kReady) {
+      write_command(c);
+    } else {
+      waiting_.push_back(c);
+    }
+  }
+  // submit() of a ready session (the transport knows it is).
+  void write_command(Command *c);
   // Push mode: a command with no reply expected in FIFO order.
   void write_raw(size_t argc, const char *const *argv, const size_t *lens);
   // A new transport: the reader and the database start fresh.
@@ -165,7 +173,6 @@ class Session {
     Kind kind;
     int db;
   };
-  void write_command(Command *c);
   void write_internal(Kind kind, int db, size_t argc, const char *const *argv, const size_t *lens);
   void on_reply(jr_reply *reply);
   void tx_reply(Entry &e, jr_reply *reply);  // tx.cpp
