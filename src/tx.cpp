@@ -73,7 +73,7 @@ void tx_deliver(void *userdata, int status, const jr_reply *reply) {
 
 // A transaction's replies: +OK for MULTI, +QUEUED (or an error) per
 // command, then the EXEC reply, which completes the command object.
-void Connection::tx_reply(Entry &e, jr_reply *reply) {
+void Session::tx_reply(Entry &e, jr_reply *reply) {
   Command *c = e.cmd;
   Tx *tx = c->tx;
   size_t idx = tx->seen++;
@@ -94,13 +94,12 @@ void Connection::tx_reply(Entry &e, jr_reply *reply) {
     // MULTI not acknowledged or a command not queued: the EXEC reply cannot
     // be matched to the commands (they may have run on their own).
     reply_release(reply);
-    client_.emit(JR_EVENT_LOG, endpoint_name_,
-                 "protocol error: a transaction's MULTI or queued replies are malformed");
-    client_.complete(c, JR_EPROTO, nullptr);
+    host_.log("protocol error: a transaction's MULTI or queued replies are malformed");
+    host_.complete(c, JR_EPROTO, nullptr);
   } else {
-    client_.complete(c, JR_OK, reply);
+    host_.complete(c, JR_OK, reply);
   }
-  drop_fifo_hold(c);
+  host_.release_hold(c);  // the FIFO's
 }
 
 void tx_fail(Client *impl, Tx *tx, int code, bool here) {

@@ -49,10 +49,10 @@ Connection::Connection(Client &client, std::vector<Endpoint> endpoints, Role rol
     : client_(client),
       endpoints_(std::move(endpoints)),
       role_(role),
-      reader_(client.opts().limits) {
+      session_(*this, client.opts().limits) {
   uv_timer_init(client.loop(), &timer_);
   timer_.data = this;
-  db_state_[0] = 2;  // database 0 always exists
+  session_.set_owner(this);
 }
 
 Connection::~Connection() = default;
@@ -62,20 +62,11 @@ Connection::~Connection() = default;
 void Connection::submit(Command *c) {
   if (role_ == Role::kPooled) busy = true;
   if (state_ == State::kReady) {
-    write_command(c);
+    session_.write_command(c);  // the session is ready too
     return;
   }
-  waiting_.push_back(c);
+  session_.submit(c);  // waits for the session
   if (state_ == State::kIdle) start_connect();
-}
-
-void Connection::write_internal(Kind kind, int db, size_t argc, const char *const *argv,
-                                const size_t *lens) {
-  if (!has_output()) client_.mark_dirty(this);
-  if (fifo_.empty()) heard_at_ = uv_now(client_.loop());  // silence counts from here
-  encode_command(out_, argc, argv, lens);
-  fifo_.push_back(Entry{nullptr, kind, db});
-  unflushed_++;
 }
 
 int64_t Connection::liveness_timeout() const noexcept {
@@ -85,8 +76,7 @@ int64_t Connection::liveness_timeout() const noexcept {
 
 void Connection::write_raw(size_t argc, const char *const *argv, const size_t *lens) {
   if (state_ != State::kReady) return;  // on_ready re-sends everything
-  if (!has_output()) client_.mark_dirty(this);
-  encode_command(out_, argc, argv, lens);
+  session_.write_raw(argc, argv, lens);
   // The answer (a confirmation, a pong) must come within the timeout.
   int64_t now = now_ms();
   if (now - last_read_ > liveness_timeout()) last_read_ = now;
@@ -97,80 +87,68 @@ void Connection::connect_now() {
   if (state_ == State::kIdle) start_connect();
 }
 
-void Connection::write_command(Command *c) {
-  if (c->script == 1) scripts.before_write(c);  // the script cache
-  if (c->lease != nullptr) {
-    Lease *l = c->lease;
-    if ((c->flags & kFlagWatch) != 0) {
-      l->watched = true;
-      l->epoch = epoch_;
-    } else if (l->watched && l->epoch != epoch_) {
-      // The connection that holds the WATCH was replaced: the server forgot
-      // it, so nothing may run as if the keys were still watched.
-      client_.complete(c, JR_ECONNLOST, nullptr);
-      return;
-    }
-  }
-  int db = c->db;
-  if (db != current_db_) {
-    uint8_t st = db_state_[db];
-    if (st != 2) {
-      // First use of this database on this server: probe it with a SELECT
-      // and hold its commands until the answer, so that a rejected database
-      // never lets a command run in the wrong one.
-      for (auto &p : db_pending_) {
-        if (p.first == db) {
-          p.second.push_back(c);
-          return;
-        }
-      }
-      db_pending_.emplace_back(db, CmdList());
-      db_pending_.back().second.push_back(c);
-      std::string n = std::to_string(db);
-      const char *argv[] = {"SELECT", n.c_str()};
-      const size_t lens[] = {6, n.size()};
-      write_internal(Kind::kProbe, db, 2, argv, lens);
-      db_state_[db] = 1;
-      current_db_ = -1;  // the server's database is known once the probe answers
-      return;
-    }
-    std::string n = std::to_string(db);
-    const char *argv[] = {"SELECT", n.c_str()};
-    const size_t lens[] = {6, n.size()};
-    write_internal(Kind::kSelect, db, 2, argv, lens);
-    current_db_ = db;
-  }
-  if ((c->flags & kFlagAsking) != 0) {
-    c->flags &= static_cast<uint8_t>(~kFlagAsking);
-    const char *argv[] = {"ASKING"};
-    const size_t lens[] = {6};
-    write_internal(Kind::kAsking, db, 1, argv, lens);
-  }
-  if (!has_output()) client_.mark_dirty(this);
-  if (fifo_.empty()) heard_at_ = uv_now(client_.loop());  // silence counts from here
-  size_t n = c->wire.size();
-  if (n < kRefMin && out_.size() < kCoalesceMax) {
-    out_.append(c->wire.data(), n);
-  } else {
-    // Written from its own buffer: held until the socket has the bytes.
-    c->holds.fetch_add(1, std::memory_order_relaxed);
-    refs_.push_back(Ref{c, out_.size()});
-  }
-  c->state.store(CmdState::kWritten, std::memory_order_release);
-  c->conn = this;
-  c->holds.fetch_add(1, std::memory_order_relaxed);
-  fifo_.push_back(Entry{c, c->tx != nullptr ? Kind::kTx : Kind::kCmd, db});
-  unflushed_++;
-  if (client_.opts().socket_timeout_ms > 0 && fifo_.size() == 1) {
+// ---- SessionHost: what the session hands out ------------------------------------
+
+void Connection::complete(Command *c, int status, jr_reply *reply) {
+  client_.complete(c, status, reply);
+}
+
+void Connection::release_hold(Command *c) noexcept {
+  client_.release_hold(c);
+}
+
+void Connection::output_pending() {
+  client_.mark_dirty(this);
+}
+
+void Connection::started_owing() {
+  heard_at_ = uv_now(client_.loop());
+}
+
+void Connection::first_command_owed() {
+  if (client_.opts().socket_timeout_ms > 0) {
     last_read_ = now_ms();
     client_.arm_deadline(deadline_after(last_read_, client_.opts().socket_timeout_ms));
   }
 }
 
+bool Connection::redirect(Command *c, jr_reply *reply) {
+  if ((c->flags & kFlagNoRedirect) != 0 || !client_.cluster().enabled()) return false;
+  return client_.cluster().redirect(c, reply, endpoint().host);
+}
+
+bool Connection::script_reply(Command *c, jr_reply *reply) {
+  return scripts.on_reply(c, reply, *this);
+}
+
+void Connection::before_script_write(Command *c) {
+  scripts.before_write(c);
+}
+
+void Connection::push(jr_reply *reply) {
+  push_->on_push(*this, reply);
+}
+
+void Connection::batch() {
+  client_.flush_ready();
+}
+
+// A malformed stream or a failed SELECT: like a failure of the socket (before
+// the session is accepted, a failed connect attempt).
+void Connection::fail(int code, const std::string &detail) {
+  lost(code, detail);
+}
+
+void Connection::log(const std::string &text) {
+  client_.emit(JR_EVENT_LOG, endpoint_name_, text);
+}
+
+void Connection::drained() {
+  check_idle();
+}
+
 void Connection::output_reset() noexcept {
-  for (size_t i = ref_head_; i < refs_.size(); i++) client_.release_hold(refs_[i].cmd);
-  refs_.clear();
-  out_.clear();
+  session_.output_reset(ref_head_);
   out_sent_ = 0;
   ref_head_ = 0;
   ref_sent_ = 0;
@@ -198,16 +176,17 @@ bool Connection::send_tls() {
 bool Connection::tls_encrypt_slice() {
   size_t budget = kTlsSlice;
   while (budget > 0) {
-    size_t until = ref_head_ < refs_.size() ? refs_[ref_head_].at : out_.size();
+    size_t until =
+        ref_head_ < session_.refs().size() ? session_.refs()[ref_head_].at : session_.out().size();
     if (out_sent_ < until) {
       size_t take = std::min(until - out_sent_, budget);
-      if (!tls_->write(out_.data() + out_sent_, take)) return false;
+      if (!tls_->write(session_.out().data() + out_sent_, take)) return false;
       out_sent_ += take;
       budget -= take;
       continue;
     }
-    if (ref_head_ == refs_.size()) break;
-    Command *c = refs_[ref_head_].cmd;
+    if (ref_head_ == session_.refs().size()) break;
+    Command *c = session_.refs()[ref_head_].cmd;
     size_t take = std::min(c->wire.size() - ref_sent_, budget);
     if (!tls_->write(c->wire.data() + ref_sent_, take)) return false;
     ref_sent_ += take;
@@ -218,13 +197,13 @@ bool Connection::tls_encrypt_slice() {
       client_.release_hold(c);  // the session has its bytes
     }
   }
-  if (out_sent_ == out_.size() && ref_head_ == refs_.size()) output_reset();
+  if (out_sent_ == session_.out().size() && ref_head_ == session_.refs().size()) output_reset();
   return true;
 }
 
-// Plain TCP with large commands queued: one writev of out_'s pieces and
+// Plain TCP with large commands queued: one writev of the output's pieces and
 // the commands' own buffers. What the socket does not take at once is
-// handed to a write request, which keeps them alive (out_ moves to the
+// handed to a write request, which keeps them alive (the output moves to the
 // socket's buffer, each command gets a hold until the write completes).
 void Connection::flush_gather() {
   iov_.clear();
@@ -237,8 +216,8 @@ void Connection::flush_gather() {
     iov_cmd_.push_back(c);
     total += len;
   };
-  for (const Ref &r : refs_) {
-    if (r.at > pos) piece(out_.data() + pos, r.at - pos, nullptr);
+  for (const Session::Ref &r : session_.refs()) {
+    if (r.at > pos) piece(session_.out().data() + pos, r.at - pos, nullptr);
     pos = r.at;
     // A buffer larger than a uv_buf_t's length goes in several pieces.
     char *p = r.cmd->wire.data();
@@ -250,7 +229,8 @@ void Connection::flush_gather() {
       left -= len;
     } while (left > 0);
   }
-  if (out_.size() > pos) piece(out_.data() + pos, out_.size() - pos, nullptr);
+  if (session_.out().size() > pos)
+    piece(session_.out().data() + pos, session_.out().size() - pos, nullptr);
   int n = uv_try_write(sock_->stream(), iov_.data(),
                        static_cast<unsigned>(std::min<size_t>(iov_.size(), 1024)));
   if (n >= 0 && static_cast<size_t>(n) == total) {
@@ -279,10 +259,10 @@ void Connection::flush_gather() {
       sock_->held.push_back(c);
     }
   }
-  refs_.clear();
+  session_.refs().clear();
   sock_->writing.clear();
-  sock_->writing.swap(out_);  // the pieces of out_ now point into writing
-  out_.clear();
+  sock_->writing.swap(session_.out());  // the output's pieces now point into writing
+  session_.out().clear();
   sock_->write_active = true;
   sock_->wreq.data = sock_;
   int rc = uv_write(&sock_->wreq, sock_->stream(), iov_.data() + i,
@@ -300,7 +280,7 @@ void Connection::flush() {
   if (tls_ && state_ != State::kTls) {
     // Plaintext is encrypted into the session's buffer, then sent.
     if (has_output() && (state_ == State::kReady || state_ == State::kHandshake)) {
-      unflushed_ = 0;
+      session_.mark_flushed();
       if (!tls_encrypt_slice()) {
         lost(JR_ECONNLOST, tls_->error());
         return;
@@ -315,19 +295,19 @@ void Connection::flush() {
   }
   if (!has_output()) return;
   if (state_ != State::kReady && state_ != State::kHandshake) return;
-  unflushed_ = 0;
-  if (!refs_.empty()) {
+  session_.mark_flushed();
+  if (!session_.refs().empty()) {
     flush_gather();
     return;
   }
   // Straight to the socket when it takes everything (the common case): no
   // write request, and the next flush may follow at once (early flushes
   // while replies are being read).
-  size_t size = out_.size();
-  uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(size));
+  size_t size = session_.out().size();
+  uv_buf_t buf = uv_buf_init(session_.out().data(), static_cast<unsigned>(size));
   int n = uv_try_write(sock_->stream(), &buf, 1);
   if (n >= 0 && static_cast<size_t>(n) == size) {
-    out_.clear();
+    session_.out().clear();
     if (push_ == nullptr) client_.spin_after_write();
     return;
   }
@@ -337,7 +317,7 @@ void Connection::flush() {
   }
   size_t done = n > 0 ? static_cast<size_t>(n) : 0;
   sock_->writing.clear();
-  sock_->writing.swap(out_);
+  sock_->writing.swap(session_.out());
   buf = uv_buf_init(sock_->writing.data() + done, static_cast<unsigned>(size - done));
   sock_->write_active = true;
   sock_->wreq.data = sock_;
@@ -487,11 +467,8 @@ void Connection::on_sock_close_cb(uv_handle_t *h) {
 void Connection::attempt_failed(const std::string &detail) {
   close_sock();
   uv_timer_stop(&timer_);
-  // Only handshake entries can be in the FIFO before the connection is
-  // ready (commands wait in waiting_).
-  while (!fifo_.empty()) fifo_.pop_front();
   output_reset();
-  unflushed_ = 0;
+  session_.abort();  // only handshake entries can be owed
   state_ = State::kConnecting;
   last_error_ = detail;
   client_.emit(JR_EVENT_CONNECT_FAILED, endpoint_name_, detail);
@@ -518,11 +495,10 @@ void Connection::attempt_failed(const std::string &detail) {
   }
   cycle_ = 0;
   state_ = State::kIdle;
-  if (cluster_node && client_.cluster().enabled() && !waiting_.empty()) {
+  if (cluster_node && client_.cluster().enabled() && session_.has_waiting()) {
     // A node that cannot be reached: its commands wait for the next
     // topology (a failover moves their slots elsewhere).
-    CmdList list = waiting_;
-    waiting_ = CmdList();
+    CmdList list = session_.take_waiting();
     client_.cluster().node_unreachable(*this, list);
   }
   fail_waiting(JR_ECONNECT);
@@ -569,9 +545,7 @@ void Connection::on_connected() {
     uv_tcp_nodelay(&sock_->h.tcp, o.tcp_nodelay ? 1 : 0);
     if (o.tcp_keepalive_s > 0) set_keepalive(o.tcp_keepalive_s);
   }
-  reader_.reset();
-  current_db_ = 0;
-  unflushed_ = 0;
+  session_.on_transport_up();
   tls_write_error_.clear();
   int rc = uv_read_start(sock_->stream(), on_alloc_cb, on_read_cb);
   if (rc != 0) {
@@ -592,77 +566,24 @@ void Connection::on_connected() {
 }
 
 void Connection::begin_session() {
-  const Options &o = client_.opts();
   state_ = State::kHandshake;
-  handshake_left_ = 0;
-  if (!o.password.empty()) {
-    if (o.username.empty()) {
-      const char *argv[] = {"AUTH", o.password.c_str()};
-      const size_t lens[] = {4, o.password.size()};
-      write_internal(Kind::kHandshake, 0, 2, argv, lens);
-    } else {
-      const char *argv[] = {"AUTH", o.username.c_str(), o.password.c_str()};
-      const size_t lens[] = {4, o.username.size(), o.password.size()};
-      write_internal(Kind::kHandshake, 0, 3, argv, lens);
-    }
-    handshake_left_++;
-  }
-  if (!o.client_name.empty()) {
-    const char *argv[] = {"CLIENT", "SETNAME", o.client_name.c_str()};
-    const size_t lens[] = {6, 7, o.client_name.size()};
-    write_internal(Kind::kHandshake, 0, 3, argv, lens);
-    handshake_left_++;
-  }
-  if (readonly_session && o.read_from_replicas) {
-    const char *argv[] = {"READONLY"};
-    const size_t lens[] = {8};
-    write_internal(Kind::kHandshake, 0, 1, argv, lens);
-    handshake_left_++;
-  }
-  for (const auto &cmd : o.connect_commands) {
-    std::vector<const char *> argv;
-    std::vector<size_t> lens;
-    for (const auto &a : cmd) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    write_internal(Kind::kHandshake, 0, argv.size(), argv.data(), lens.data());
-    handshake_left_++;
-  }
-  if (handshake_left_ == 0 && tls_) {
-    // TLS 1.3: the client's side of the handshake ends before the server
-    // has checked the client certificate, and a refusal (an alert) comes
-    // after it. A reply proves the server accepted the session: without a
-    // handshake command of its own, the session sends a PING first, so that
-    // no command is written (and CONNECTED not announced) before then.
-    const char *argv[] = {"PING"};
-    const size_t lens[] = {4};
-    write_internal(Kind::kSession, 0, 1, argv, lens);
-    handshake_left_++;
-  }
-  if (handshake_left_ == 0) {
-    ready();
-    return;
-  }
+  if (session_.start_handshake(client_.opts(), readonly_session, tls_ != nullptr))
+    return;  // nothing to wait for: ready() ran
   // The connect timer now bounds the handshake.
-  uv_timer_start(&timer_, on_timer_cb, static_cast<uint64_t>(o.connect_timeout_ms), 0);
+  uv_timer_start(&timer_, on_timer_cb, static_cast<uint64_t>(client_.opts().connect_timeout_ms), 0);
   flush();
 }
 
+// The session's handshake is done; it writes the waiting commands next.
 void Connection::ready() {
   uv_timer_stop(&timer_);
   state_ = State::kReady;
   cycle_ = 0;
-  epoch_++;
   last_read_ = now_ms();
   heard_at_ = uv_now(client_.loop());
   ready_at_ = last_read_;
   client_.emit(JR_EVENT_CONNECTED, endpoint_name_, "");
   if (push_ != nullptr) push_->on_ready(*this);
-  CmdList list = waiting_;
-  waiting_ = CmdList();
-  while (Command *c = list.pop_front()) write_command(c);
-  client_.mark_dirty(this);
 }
 
 // The server answered a handshake command (AUTH, CLIENT SETNAME, a connect
@@ -670,30 +591,19 @@ void Connection::ready() {
 // and complete with JR_EAUTH, and each carries that error reply (the
 // server's own text, e.g. "WRONGPASS ..."), which the completion's reply
 // shows next to the library code.
-void Connection::handshake_failed(const std::string &detail, jr_reply *error_reply) {
+void Connection::handshake_failed(const std::string &text, jr_reply *error_reply) {
+  std::string detail = "handshake with " + endpoint_name_ + ": " + text;
   uv_timer_stop(&timer_);
   last_error_ = detail;
   client_.emit(JR_EVENT_CONNECT_FAILED, endpoint_name_, detail);
-  while (!fifo_.empty()) fifo_.pop_front();  // handshake entries only
   output_reset();
-  unflushed_ = 0;
+  session_.abort();  // handshake entries only
   close_sock();
   state_ = State::kIdle;
   cycle_ = 0;
   fail_waiting(JR_EAUTH, error_reply);
   reply_release(error_reply);
   check_idle();
-}
-
-void Connection::fail_waiting(int code, const jr_reply *detail) {
-  CmdList list = waiting_;
-  waiting_ = CmdList();
-  for (auto &p : db_pending_) list.append(p.second);
-  db_pending_.clear();
-  while (Command *c = list.pop_front()) {
-    if (detail != nullptr) detail->arena->ref();
-    client_.complete(c, code, const_cast<jr_reply *>(detail));
-  }
 }
 
 // ---- Reading ----------------------------------------------------------------------------
@@ -765,157 +675,13 @@ void Connection::on_read(ssize_t nread, const char *data) {
 }
 
 void Connection::on_plain(const char *data, size_t len) {
-  int rc = reader_.feed(data, len);
-  Sock *sock = sock_;
-  // What the callbacks of these replies submit goes out in a few writes per
-  // window (see batch_ready: a quarter of what is in flight on each
-  // connection), not one at the end: the server works on the first part
-  // while the rest is being parsed. Checked every 16 replies.
-  size_t until_flush = 16;
-  while (rc == 0) {
-    jr_reply *reply = nullptr;
-    rc = reader_.next(&reply);
-    if (rc == 1) {
-      if (push_ != nullptr && state_ == State::kReady) {
-        push_->on_push(*this, reply);
-      } else {
-        on_reply(reply);
-      }
-      if (sock_ != sock) return;  // the reply closed this socket
-      if (--until_flush == 0) {
-        until_flush = 16;
-        client_.flush_ready();
-        if (sock_ != sock) return;  // the write failed
-      }
-      rc = 0;
-      continue;
-    }
-    if (rc == 0) {  // need more bytes
-      check_idle();
-      return;
-    }
-  }
-  lost(rc, reader_.error());
+  session_.feed(data, len);
 }
 
 void Connection::check_idle() {
   if (role_ != Role::kPooled || !busy || lease != nullptr || !idle()) return;
   busy = false;
   pool->release(this);
-}
-
-void Connection::drop_fifo_hold(Command *c) {
-  client_.release_hold(c);
-}
-
-bool Connection::cluster_node_redirect(Command *c, jr_reply *reply) {
-  if ((c->flags & kFlagNoRedirect) != 0 || !client_.cluster().enabled()) return false;
-  return client_.cluster().redirect(c, reply, endpoint().host);
-}
-
-void Connection::on_reply(jr_reply *reply) {
-  if (fifo_.empty()) {
-    reply_release(reply);
-    lost(JR_EPROTO, "reply with no command waiting for it");
-    return;
-  }
-  if (unflushed_ == fifo_.size()) {
-    reply_release(reply);
-    lost(JR_EPROTO, "reply before its command was written");
-    return;
-  }
-  if (fifo_.front().kind == Kind::kTx) {
-    tx_reply(fifo_.front(), reply);
-    return;
-  }
-  Entry e = fifo_.pop_front();
-  bool is_error = reply->type == JR_REPLY_ERROR;
-  switch (e.kind) {
-    case Kind::kTx:
-      break;  // handled above
-    case Kind::kCmd: {
-      Command *c = e.cmd;
-      if (c->state.load(std::memory_order_relaxed) == CmdState::kDone) {
-        reply_release(reply);  // timed out or cancelled: drop the late reply
-      } else if (is_error && cluster_node_redirect(c, reply)) {
-        // re-sent elsewhere (MOVED/ASK) or scheduled for a retry
-      } else if (c->script == 0 || !scripts.on_reply(c, reply, *this)) {
-        client_.complete(c, JR_OK, reply);
-      }
-      drop_fifo_hold(c);
-      break;
-    }
-    case Kind::kAsking:
-      reply_release(reply);
-      break;
-    case Kind::kSelect: {
-      std::string text = is_error ? std::string(reply->u.str, reply->len) : std::string();
-      reply_release(reply);
-      if (is_error) {
-        // A database that was valid stopped being valid: the commands behind
-        // this SELECT may have run elsewhere, so the connection is reset.
-        db_state_[e.db] = 0;
-        lost(JR_ECONNLOST, "SELECT " + std::to_string(e.db) + " failed: " + text);
-      }
-      break;
-    }
-    case Kind::kProbe: {
-      if (is_error) {
-        db_state_[e.db] = 0;
-        fail_pending_db(e.db, reply);
-      } else {
-        reply_release(reply);
-        db_state_[e.db] = 2;
-        requeue_pending_db(e.db);
-      }
-      break;
-    }
-    case Kind::kSession:  // any reply (even NOAUTH) means the session was accepted
-      reply_release(reply);
-      if (--handshake_left_ == 0) ready();
-      break;
-    case Kind::kHandshake: {
-      if (is_error) {
-        std::string text(reply->u.str, reply->len);
-        handshake_failed("handshake with " + endpoint_name_ + ": " + text, reply);
-        return;
-      }
-      reply_release(reply);
-      if (--handshake_left_ == 0) ready();
-      break;
-    }
-  }
-}
-
-void Connection::requeue_pending_db(int db) {
-  for (auto it = db_pending_.begin(); it != db_pending_.end(); ++it) {
-    if (it->first != db) continue;
-    CmdList list = it->second;
-    db_pending_.erase(it);
-    if (state_ == State::kReady) {
-      while (Command *c = list.pop_front()) write_command(c);
-    } else {
-      // Not connected: they wait with the others, in order.
-      list.append(waiting_);
-      waiting_ = list;
-    }
-    return;
-  }
-}
-
-void Connection::fail_pending_db(int db, jr_reply *error_reply) {
-  for (auto it = db_pending_.begin(); it != db_pending_.end(); ++it) {
-    if (it->first != db) continue;
-    CmdList list = it->second;
-    db_pending_.erase(it);
-    // Each command gets the server's SELECT error as its server error reply.
-    while (Command *c = list.pop_front()) {
-      error_reply->arena->ref();
-      client_.complete(c, JR_OK, error_reply);
-    }
-    break;
-  }
-  reply_release(error_reply);
 }
 
 // ---- Loss, expiry, cancel, shutdown ----------------------------------------------------
@@ -934,49 +700,9 @@ void Connection::lost(int head_code, const std::string &detail, bool from_peer) 
   close_sock();
   uv_timer_stop(&timer_);
   state_ = State::kIdle;
-  // Entries whose bytes never left out_ were not sent: put them back.
-  CmdList unsent;
-  while (unflushed_ > 0 && !fifo_.empty()) {
-    Entry e = fifo_.pop_back();
-    unflushed_--;
-    if (e.kind == Kind::kCmd || e.kind == Kind::kTx) {
-      Command *c = e.cmd;
-      if (c->state.load(std::memory_order_relaxed) == CmdState::kWritten) {
-        c->state.store(CmdState::kPending, std::memory_order_release);
-        if (c->tx != nullptr) {
-          c->tx->seen = 0;
-          c->tx->malformed = false;
-        }
-        unsent.push_front(c);
-      }
-      drop_fifo_hold(c);
-    } else if (e.kind == Kind::kProbe) {
-      db_state_[e.db] = 0;
-    }
-  }
   output_reset();
-  unflushed_ = 0;
-  bool first = true;
-  while (!fifo_.empty()) {
-    Entry e = fifo_.pop_front();
-    if (e.kind == Kind::kCmd || e.kind == Kind::kTx) {
-      Command *c = e.cmd;
-      if (c->state.load(std::memory_order_relaxed) == CmdState::kWritten)
-        client_.complete(c, first ? head_code : JR_ECONNLOST, nullptr);
-      first = false;
-      drop_fifo_hold(c);
-    } else if (e.kind == Kind::kProbe) {
-      db_state_[e.db] = 0;  // its pending commands were not sent: they wait
-    }
-  }
-  // Commands held for a database probe were never sent.
-  for (auto &p : db_pending_) unsent.append(p.second);
-  db_pending_.clear();
-  unsent.append(waiting_);
-  waiting_ = unsent;
-  for (auto &kv : db_state_)
-    if (kv.second == 1) kv.second = 0;
-  reader_.reset();
+  // Unsent commands wait again (in order); written ones complete.
+  session_.drop(head_code);
   abandon_ = false;
   if (was_ready) client_.emit(JR_EVENT_DISCONNECTED, endpoint_name_, detail);
   if (cluster_node && client_.cluster().enabled()) client_.cluster().refresh("connection lost");
@@ -985,7 +711,7 @@ void Connection::lost(int head_code, const std::string &detail, bool from_peer) 
     if (push_->wants_connection(*this)) schedule_reconnect(was_ready);
     return;
   }
-  if (!waiting_.empty()) {
+  if (session_.has_waiting()) {
     schedule_reconnect(was_ready);
   } else {
     check_idle();
@@ -1019,48 +745,15 @@ void Connection::schedule_reconnect(bool was_ready) {
 }
 
 bool Connection::cancel(Command *c) {
-  if (waiting_.remove(c)) return true;
-  for (auto &p : db_pending_)
-    if (p.second.remove(c)) return true;
-  return false;
+  return session_.cancel(c);
 }
 
 int64_t Connection::expire(int64_t now) {
-  int64_t next = 0;
+  bool owed = false;
+  int64_t next = session_.expire(now, &owed, &abandon_);
   auto consider = [&](int64_t d) {
     if (d != 0 && (next == 0 || d < next)) next = d;
   };
-  auto expire_list = [&](CmdList &list) {
-    CmdList keep;
-    while (Command *c = list.pop_front()) {
-      if (c->deadline != 0 && c->deadline <= now) {
-        client_.complete(c, JR_EQUEUETIMEOUT, nullptr);
-      } else {
-        consider(c->deadline);
-        keep.push_back(c);
-      }
-    }
-    list = keep;
-  };
-  expire_list(waiting_);
-  for (auto &p : db_pending_) expire_list(p.second);
-  bool owed = false;
-  for (size_t i = 0; i < fifo_.size(); i++) {
-    Entry &e = fifo_[i];
-    if (e.kind != Kind::kCmd && e.kind != Kind::kTx) continue;
-    owed = true;
-    Command *c = e.cmd;
-    if (c->state.load(std::memory_order_relaxed) != CmdState::kWritten) continue;
-    if (c->deadline != 0 && c->deadline <= now) {
-      // The connection stays: the late reply is read and dropped. A
-      // blocking command's connection is closed instead, so that the server
-      // cannot hand it an item nobody waits for any more.
-      client_.complete(c, JR_ETIMEDOUT, nullptr);
-      if ((c->flags & kFlagBlocking) != 0) abandon_ = true;
-    } else {
-      consider(c->deadline);
-    }
-  }
   if (abandon_) {
     lost(JR_ECONNLOST, "blocking command given up");
     return next;
@@ -1110,9 +803,7 @@ int64_t Connection::expire(int64_t now) {
 int64_t Connection::silent_until(int64_t now) {
   int64_t window = client_.opts().silence_timeout_ms;
   if (window <= 0) return 0;
-  Command *head = nullptr;
-  for (size_t i = 0; i < fifo_.size() && head == nullptr; i++)
-    if (fifo_[i].kind == Kind::kCmd || fifo_[i].kind == Kind::kTx) head = fifo_[i].cmd;
+  Command *head = session_.head_command();
   if (head == nullptr) return 0;
   bool waiting = head->state.load(std::memory_order_relaxed) == CmdState::kWritten;
   if (waiting && head->deadline == 0) return 0;
@@ -1125,22 +816,9 @@ int64_t Connection::silent_until(int64_t now) {
 
 void Connection::shutdown() {
   push_ = nullptr;
+  session_.set_push(false);
   output_reset();
-  // Unflushed entries were never written.
-  while (unflushed_ > 0 && !fifo_.empty()) {
-    Entry e = fifo_.pop_back();
-    unflushed_--;
-    if (e.kind != Kind::kCmd && e.kind != Kind::kTx) continue;
-    if (e.cmd->state.load() == CmdState::kWritten) client_.complete(e.cmd, JR_ECLOSED, nullptr);
-    drop_fifo_hold(e.cmd);
-  }
-  while (!fifo_.empty()) {
-    Entry e = fifo_.pop_front();
-    if (e.kind != Kind::kCmd && e.kind != Kind::kTx) continue;
-    if (e.cmd->state.load() == CmdState::kWritten) client_.complete(e.cmd, JR_ESHUTDOWN, nullptr);
-    drop_fifo_hold(e.cmd);
-  }
-  fail_waiting(JR_ECLOSED);
+  session_.shutdown();
   close_sock();
   uv_timer_stop(&timer_);
   uv_close(reinterpret_cast<uv_handle_t *>(&timer_), nullptr);

@@ -16,12 +16,12 @@
 #include <vector>
 
 #include "command.hpp"
+#include "conn/session.hpp"
 #include "conn/tls.hpp"
 #include "jr/jr.h"
 #include "options.hpp"
 #include "resp/encoder.hpp"
 #include "resp/reply.hpp"
-#include "ring.hpp"
 #include "scripts.hpp"
 
 namespace jr {
@@ -44,12 +44,15 @@ class PushHandler {
 };
 
 // One multiplexed connection to one server (the first endpoint that
-// answers), with its state machine. Loop thread only.
-class Connection {
+// answers): the transport (socket, TLS, connect and backoff, timers) of a
+// Session (conn/session.hpp), which holds the protocol state machine and
+// hands its completions, pushes and verdicts back through SessionHost.
+// Loop thread only.
+class Connection final : public SessionHost {
  public:
   enum class Role { kShared, kPooled, kPush };
   Connection(Client &client, std::vector<Endpoint> endpoints, Role role = Role::kShared);
-  ~Connection();
+  ~Connection() override;
 
   void submit(Command *c);  // route a new command
   // Push mode: writes a command with no reply expected in FIFO order.
@@ -58,20 +61,21 @@ class Connection {
   [[nodiscard]] bool ready_now() const noexcept { return state_ == State::kReady; }
   // Connected, connecting or waiting to reconnect.
   [[nodiscard]] bool active() const noexcept { return state_ != State::kIdle; }
-  [[nodiscard]] uint64_t epoch() const noexcept { return epoch_; }
+  [[nodiscard]] uint64_t epoch() const noexcept { return session_.epoch(); }
   // The endpoint in use (or the first one before a connection exists).
   [[nodiscard]] const Endpoint &endpoint() const noexcept {
     return endpoints_[ep_index_ < endpoints_.size() ? ep_index_ : 0];
   }
-  [[nodiscard]] bool idle() const noexcept {
-    return fifo_.empty() && waiting_.empty() && db_pending_.empty();
-  }
+  [[nodiscard]] bool idle() const noexcept { return session_.idle(); }
   // Closes the socket: what is in flight fails with JR_ECONNLOST.
   void reset(const std::string &why) { lost(JR_ECONNLOST, why, false); }
   // The server sent what the protocol does not allow here (a push handler's
   // verdict): as reset(), what is in flight fails with JR_EPROTO.
   void protocol_error(const std::string &why) { lost(JR_EPROTO, why, false); }
-  void set_push(PushHandler *h) noexcept { push_ = h; }
+  void set_push(PushHandler *h) noexcept {
+    push_ = h;
+    session_.set_push(h != nullptr);
+  }
   Pool *pool = nullptr;           // kPooled: the pool it returns to
   bool cluster_node = false;      // a cluster node's shared connection
   bool readonly_session = false;  // send READONLY in the handshake (replica reads)
@@ -87,35 +91,39 @@ class Connection {
   [[nodiscard]] bool dirty() const noexcept { return has_output(); }
   // Enough is queued to be worth a write while replies are still being
   // read: a quarter of what is in flight here, at least 16 commands.
-  [[nodiscard]] bool batch_ready() const noexcept {
-    return unflushed_ >= std::max<size_t>(16, fifo_.size() / 4);
-  }
+  [[nodiscard]] bool batch_ready() const noexcept { return session_.batch_ready(); }
 
  private:
   enum class State { kIdle, kConnecting, kTls, kHandshake, kReady };
-  // kSession: the PING that proves a TLS session was accepted (any reply).
-  enum class Kind : uint8_t { kCmd, kSelect, kProbe, kHandshake, kTx, kAsking, kSession };
-  struct Entry {
-    Command *cmd;
-    Kind kind;
-    int db;
-  };
   struct Sock;
+
+  // SessionHost: what the session hands out.
+  void complete(Command *c, int status, jr_reply *reply) override;
+  void release_hold(Command *c) noexcept override;
+  void output_pending() override;
+  void started_owing() override;
+  void first_command_owed() override;
+  bool redirect(Command *c, jr_reply *reply) override;
+  bool script_reply(Command *c, jr_reply *reply) override;
+  void before_script_write(Command *c) override;
+  void push(jr_reply *reply) override;
+  void batch() override;
+  void ready() override;
+  void handshake_failed(const std::string &text, jr_reply *error_reply) override;
+  void fail(int code, const std::string &detail) override;
+  void log(const std::string &text) override;
+  void drained() override;
 
   void start_connect();
   void connect_endpoint();
   void connect_resolved(const struct sockaddr *addr);
   void attempt_failed(const std::string &detail);
   void on_connected();
-  void ready();
-  void handshake_failed(const std::string &detail, jr_reply *error_reply);
   // from_peer: the socket failed (not libjr closing it); before the session
   // is accepted that is a failed connect attempt.
   void lost(int head_code, const std::string &detail, bool from_peer = true);
   void close_sock();
-  void write_command(Command *c);
-  void write_internal(Kind kind, int db, size_t argc, const char *const *argv, const size_t *lens);
-  [[nodiscard]] bool has_output() const noexcept { return !out_.empty() || !refs_.empty(); }
+  [[nodiscard]] bool has_output() const noexcept { return session_.has_output(); }
   // Drops what is queued and not yet handed to the socket (or to TLS).
   void output_reset() noexcept;
   bool tls_encrypt_slice();  // plaintext queue -> TLS session, a slice at a time
@@ -124,14 +132,10 @@ class Connection {
   void on_plain(const char *data, size_t len);
   void begin_session();
   bool send_tls();
-  void on_reply(jr_reply *reply);
-  void fail_waiting(int code, const jr_reply *detail = nullptr);
-  void requeue_pending_db(int db);
-  void fail_pending_db(int db, jr_reply *error_reply);
-  void drop_fifo_hold(Command *c);
+  void fail_waiting(int code, const jr_reply *detail = nullptr) {
+    session_.fail_waiting(code, detail);
+  }
   void check_idle();
-  void tx_reply(Entry &e, jr_reply *reply);
-  bool cluster_node_redirect(Command *c, jr_reply *reply);
 
   static void on_connect_cb(uv_connect_t *req, int status);
   static void on_timer_cb(uv_timer_t *t);
@@ -145,7 +149,6 @@ class Connection {
   std::vector<Endpoint> endpoints_;
   Role role_;
   PushHandler *push_ = nullptr;
-  uint64_t epoch_ = 0;    // incremented on every successful handshake
   bool abandon_ = false;  // a blocking command was given up: close after this pass
   State state_ = State::kIdle;
   Sock *sock_ = nullptr;
@@ -160,37 +163,16 @@ class Connection {
   // (why it refused) is still to be read, and the read reports the failure.
   std::string tls_write_error_;
 
-  ReplyReader reader_;
+  Session session_;
   std::unique_ptr<TlsSession> tls_;
-  Ring<Entry> fifo_;
-  size_t unflushed_ = 0;  // entries at the back whose bytes are still in out_
-  size_t handshake_left_ = 0;
-  CmdList waiting_;  // accepted, not written (not connected yet)
-  // What is queued for the socket, in order. Small commands and libjr's own
-  // are copied into out_ (one write for many); a large command is written
-  // from its own buffer, with no second copy (max_queued_bytes counts its
-  // bytes once, and they are the only copy): refs_ holds it (one hold each,
-  // until the socket or TLS has its bytes), its bytes going after out_[0, at).
-  struct Ref {
-    Command *cmd;
-    size_t at;
-  };
-  static constexpr size_t kRefMin = 16 * 1024;        // commands this large are not copied
-  static constexpr size_t kCoalesceMax = 512 * 1024;  // out_ copies at most this much
-  static constexpr size_t kTlsSlice = 256 * 1024;     // plaintext encrypted per TLS write
-  Buffer out_;
-  std::vector<Ref> refs_;
-  // TLS encrypts the queue a slice at a time: what it has taken so far.
+  static constexpr size_t kTlsSlice = 256 * 1024;  // plaintext encrypted per TLS write
+  // TLS encrypts the session's output a slice at a time: what it has taken
+  // so far.
   size_t out_sent_ = 0;
-  size_t ref_head_ = 0;             // refs_ before it are encrypted (and released)
-  size_t ref_sent_ = 0;             // bytes of refs_[ref_head_] encrypted
+  size_t ref_head_ = 0;             // refs() before it are encrypted (and released)
+  size_t ref_sent_ = 0;             // bytes of refs()[ref_head_] encrypted
   std::vector<uv_buf_t> iov_;       // flush_gather's scratch
   std::vector<Command *> iov_cmd_;  // per iov_ entry: its command on its last piece, or null
-  int current_db_ = 0;              // -1: unknown (after a SELECT probe)
-  // Database states (0 unknown, 1 probing, 2 valid): a map, so that a huge
-  // database number costs nothing.
-  std::unordered_map<int, uint8_t> db_state_;
-  std::vector<std::pair<int, CmdList>> db_pending_;  // commands waiting for a probe
   int64_t last_read_ = 0;
   // uv_now() of the last read, or of the moment the connection started to
   // owe replies if that came later (the silence rule; see expire()).

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: MIT
+// A SessionHost with no socket and no loop, for the unit tests and the fuzz
+// target: it records completions (and counts them per command), plays the
+// transport (takes the output, as Connection::flush does) and reacts to the
+// session's verdicts the way Connection does (fail: drop or abort;
+// handshake_failed: abort and fail the waiting commands with JR_EAUTH).
+#ifndef JR_TESTS_UNIT_FAKE_SESSION_HOST_HPP
+#define JR_TESTS_UNIT_FAKE_SESSION_HOST_HPP
+
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "command.hpp"
+#include "conn/session.hpp"
+#include "options.hpp"
+#include "resp/encoder.hpp"
+#include "resp/reply.hpp"
+
+namespace jr::testing {
+
+// "+OK", ":42", "$bar", "-ERR x", "nil", "[a,nil]"
+inline std::string describe(const jr_reply *r) {
+  if (r == nullptr) return "-";
+  switch (r->type) {
+    case JR_REPLY_STRING:
+      return "$" + std::string(r->u.str, r->len);
+    case JR_REPLY_STATUS:
+      return "+" + std::string(r->u.str, r->len);
+    case JR_REPLY_ERROR:
+      return "-" + std::string(r->u.str, r->len);
+    case JR_REPLY_INTEGER:
+      return ":" + std::to_string(r->u.integer);
+    case JR_REPLY_NIL:
+      return "nil";
+    case JR_REPLY_ARRAY: {
+      std::string s = "[";
+      for (size_t i = 0; i < r->len; i++) s += (i ? "," : "") + describe(r->u.elements[i]);
+      return s + "]";
+    }
+    default:
+      return "?" + std::to_string(r->type);
+  }
+}
+
+class FakeHost : public SessionHost {
+ public:
+  explicit FakeHost(const Options &o = Options()) : opts(o), s(*this, o.limits) {}
+  ~FakeHost() override {
+    // The session may still hold commands' FIFO holds: let it go first.
+    s.abort();
+  }
+
+  Options opts;
+  Session s;
+  std::vector<std::unique_ptr<Command>> cmds;
+  // In completion order: "<name> <status> <reply>".
+  std::vector<std::string> events;
+  std::map<const Command *, int> completions;
+  std::vector<std::string> pushes;
+  std::string written;  // every byte the transport took
+  int ready_calls = 0;
+  int fails = 0;
+  int last_fail = 0;
+  std::string last_detail;
+  bool tls = false;
+
+  Command *make(const std::vector<std::string> &args, int db = 0, int64_t deadline = 0,
+                uint8_t flags = 0) {
+    auto c = std::make_unique<Command>();
+    std::vector<const char *> argv;
+    std::vector<size_t> lens;
+    for (const auto &a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    encode_command(c->wire, argv.size(), argv.data(), lens.data());
+    c->db = db;
+    c->deadline = deadline;
+    c->flags = flags;
+    c->index = static_cast<uint32_t>(cmds.size());
+    c->state.store(CmdState::kPending);
+    cmds.push_back(std::move(c));
+    return cmds.back().get();
+  }
+  Command *submit(const std::vector<std::string> &args, int db = 0, int64_t deadline = 0,
+                  uint8_t flags = 0) {
+    Command *c = make(args, db, deadline, flags);
+    s.submit(c);
+    return c;
+  }
+  // A new transport: the handshake starts.
+  bool up() {
+    s.on_transport_up();
+    return s.start_handshake(opts, false, tls);
+  }
+  // The transport takes everything queued (Connection::flush).
+  void flush() {
+    size_t pos = 0;
+    for (const Session::Ref &r : s.refs()) {
+      written.append(s.out().data() + pos, r.at - pos);
+      pos = r.at;
+      written.append(r.cmd->wire.data(), r.cmd->wire.size());
+      release_hold(r.cmd);
+    }
+    written.append(s.out().data() + pos, s.out().size() - pos);
+    s.refs().clear();
+    s.out().clear();
+    s.mark_flushed();
+  }
+  void feed(const std::string &bytes) { s.feed(bytes.data(), bytes.size()); }
+  // The transport is gone (Connection::lost).
+  void lost(int code) {
+    flush_reset();
+    s.drop(code);
+  }
+  void flush_reset() { s.output_reset(); }
+  [[nodiscard]] std::string name(const Command *c) const { return "c" + std::to_string(c->index); }
+
+  // ---- SessionHost ----
+  void complete(Command *c, int status, jr_reply *reply) override {
+    c->state.store(CmdState::kDone);
+    completions[c]++;
+    events.push_back(name(c) + " " + std::to_string(status) + " " + describe(reply));
+    reply_release(reply);
+  }
+  void release_hold(Command *c) noexcept override { c->holds.fetch_sub(1); }
+  void output_pending() override {}
+  void started_owing() override {}
+  void first_command_owed() override {}
+  bool redirect(Command *c, jr_reply *reply) override {
+    std::string e(reply->u.str, reply->len);
+    if (e.rfind("MOVED ", 0) != 0 && e.rfind("ASK ", 0) != 0) return false;
+    // Handed up: the cluster re-sends it elsewhere; here that ends it.
+    c->state.store(CmdState::kDone);
+    completions[c]++;
+    events.push_back(name(c) + " redirect " + e);
+    reply_release(reply);
+    return true;
+  }
+  bool script_reply(Command *, jr_reply *) override { return false; }
+  void before_script_write(Command *) override {}
+  void push(jr_reply *reply) override {
+    pushes.push_back(describe(reply));
+    reply_release(reply);
+  }
+  void batch() override {}
+  void ready() override { ready_calls++; }
+  void handshake_failed(const std::string &text, jr_reply *error_reply) override {
+    fails++;
+    last_fail = JR_EAUTH;
+    last_detail = text;
+    flush_reset();
+    s.abort();
+    s.fail_waiting(JR_EAUTH, error_reply);
+    reply_release(error_reply);
+  }
+  void fail(int code, const std::string &detail) override {
+    fails++;
+    last_fail = code;
+    last_detail = detail;
+    // Before the session is ready, a failed connect attempt (abort);
+    // after, a lost connection (drop).
+    flush_reset();
+    if (s.phase() == Session::Phase::kHandshake) {
+      s.abort();
+    } else {
+      s.drop(code);
+    }
+  }
+  void log(const std::string &text) override { events.push_back("log " + text); }
+  void drained() override {}
+};
+
+}  // namespace jr::testing
+
+#endif  // JR_TESTS_UNIT_FAKE_SESSION_HOST_HPP

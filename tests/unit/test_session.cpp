@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: MIT
+// The socket-free session core (src/conn/session.hpp) driven byte by byte:
+// no socket, no loop, a fake host that records what the session hands out.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "conn/session.hpp"
+#include "fake_session_host.hpp"
+#include "jr/jr.h"
+
+namespace {
+
+using jr::Command;
+using jr::Session;
+using jr::testing::FakeHost;
+
+// A pipeline of six commands, and the replies the server sends them.
+const char kStream[] =
+    "+OK\r\n"
+    "$3\r\nbar\r\n"
+    ":42\r\n"
+    "*3\r\n$1\r\na\r\n$-1\r\n:7\r\n"
+    "-ERR wrong kind\r\n"
+    "$0\r\n\r\n";
+const std::vector<std::string> kExpected = {
+    "c0 0 +OK", "c1 0 $bar", "c2 0 :42", "c3 0 [$a,nil,:7]", "c4 0 -ERR wrong kind", "c5 0 $",
+};
+
+void submit_pipeline(FakeHost &h) {
+  ASSERT_TRUE(h.up());  // no handshake: ready at once
+  h.submit({"SET", "foo", "bar"});
+  h.submit({"GET", "foo"});
+  h.submit({"INCR", "n"});
+  h.submit({"LRANGE", "l", "0", "-1"});
+  h.submit({"HGET", "foo", "x"});
+  h.submit({"GET", "empty"});
+  h.flush();
+}
+
+void expect_clean(const FakeHost &h) {
+  for (const auto &c : h.cmds) EXPECT_EQ(c->holds.load(), 0) << h.name(c.get());
+}
+
+TEST(Session, PipelineWritesInOrder) {
+  FakeHost h;
+  submit_pipeline(h);
+  EXPECT_EQ(h.written.substr(0, 31), "*3\r\n$3\r\nSET\r\n$3\r\nfoo\r\n$3\r\nbar\r\n");
+  EXPECT_EQ(h.s.owed(), 6u);
+  h.feed(kStream);
+  EXPECT_EQ(h.events, kExpected);
+  EXPECT_EQ(h.s.owed(), 0u);
+  EXPECT_TRUE(h.s.idle());
+  EXPECT_EQ(h.fails, 0);
+  expect_clean(h);
+}
+
+TEST(Session, ByteByByte) {
+  FakeHost h;
+  submit_pipeline(h);
+  std::string all = kStream;
+  for (char ch : all) h.feed(std::string(1, ch));
+  EXPECT_EQ(h.events, kExpected);
+  EXPECT_EQ(h.fails, 0);
+  expect_clean(h);
+}
+
+// Every split of the stream into two reads, and every pair of split points
+// into three, gives the same completions in the same order.
+TEST(Session, EverySplitGivesTheSameCompletions) {
+  std::string all = kStream;
+  for (size_t i = 0; i <= all.size(); i++) {
+    FakeHost h;
+    submit_pipeline(h);
+    h.feed(all.substr(0, i));
+    h.feed(all.substr(i));
+    ASSERT_EQ(h.events, kExpected) << "split at " << i;
+    ASSERT_EQ(h.fails, 0);
+  }
+  for (size_t i = 0; i <= all.size(); i++) {
+    for (size_t j = i; j <= all.size(); j++) {
+      FakeHost h;
+      submit_pipeline(h);
+      h.feed(all.substr(0, i));
+      h.feed(all.substr(i, j - i));
+      h.feed(all.substr(j));
+      ASSERT_EQ(h.events, kExpected) << "splits at " << i << ", " << j;
+    }
+  }
+}
+
+TEST(Session, ReplyWithNoCommandOwedIsAProtocolError) {
+  FakeHost h;
+  ASSERT_TRUE(h.up());
+  h.feed("+OK\r\n");
+  EXPECT_EQ(h.fails, 1);
+  EXPECT_EQ(h.last_fail, JR_EPROTO);
+  EXPECT_EQ(h.last_detail, "reply with no command waiting for it");
+}
+
+TEST(Session, ReplyBeforeTheCommandWasWrittenIsAProtocolError) {
+  FakeHost h;
+  ASSERT_TRUE(h.up());
+  Command *c = h.submit({"GET", "k"});  // queued, not flushed
+  h.feed("$1\r\nv\r\n");
+  EXPECT_EQ(h.last_fail, JR_EPROTO);
+  EXPECT_EQ(h.last_detail, "reply before its command was written");
+  // Never sent: it waits for the next connection, not completed.
+  EXPECT_EQ(h.completions[c], 0);
+  EXPECT_TRUE(h.s.has_waiting());
+}
+
+TEST(Session, MalformedStreamIsAProtocolError) {
+  FakeHost h;
+  ASSERT_TRUE(h.up());
+  Command *a = h.submit({"GET", "a"});
+  Command *b = h.submit({"GET", "b"});
+  h.flush();
+  h.feed("?what\r\n");
+  EXPECT_EQ(h.last_fail, JR_EPROTO);
+  // Both were written: the first gets the loss's code, the next ECONNLOST.
+  EXPECT_EQ(h.events, (std::vector<std::string>{"c0 " + std::to_string(JR_EPROTO) + " -",
+                                                "c1 " + std::to_string(JR_ECONNLOST) + " -"}));
+  EXPECT_EQ(h.completions[a], 1);
+  EXPECT_EQ(h.completions[b], 1);
+  expect_clean(h);
+}
+
+TEST(Session, LateReplyOfAnAbandonedCommandIsDropped) {
+  FakeHost h;
+  ASSERT_TRUE(h.up());
+  Command *slow = h.submit({"GET", "slow"}, 0, 100);
+  Command *next = h.submit({"GET", "next"}, 0, 1000);
+  h.flush();
+  bool owed = false;
+  bool abandon = false;
+  EXPECT_EQ(h.s.expire(200, &owed, &abandon), 1000);
+  EXPECT_TRUE(owed);
+  EXPECT_FALSE(abandon);
+  EXPECT_EQ(h.events, (std::vector<std::string>{"c0 " + std::to_string(JR_ETIMEDOUT) + " -"}));
+  h.feed("$4\r\nlate\r\n$2\r\nok\r\n");
+  EXPECT_EQ(h.completions[slow], 1);
+  EXPECT_EQ(h.completions[next], 1);
+  EXPECT_EQ(h.events.back(), "c1 0 $ok");
+  EXPECT_EQ(h.fails, 0);
+  EXPECT_EQ(h.s.owed(), 0u);
+  expect_clean(h);
+}
+
+TEST(Session, ExpiredBlockingCommandAbandonsTheConnection) {
+  FakeHost h;
+  ASSERT_TRUE(h.up());
+  h.submit({"BLPOP", "q", "0"}, 0, 100, jr::kFlagBlocking);
+  h.flush();
+  bool owed = false;
+  bool abandon = false;
+  h.s.expire(100, &owed, &abandon);
+  EXPECT_TRUE(abandon);
+}
+
+TEST(Session, WaitingCommandsExpireUnsent) {
+  FakeHost h;  // not connected
+  Command *c = h.submit({"GET", "k"}, 0, 50);
+  bool owed = false;
+  bool abandon = false;
+  EXPECT_EQ(h.s.expire(49, &owed, &abandon), 50);
+  EXPECT_EQ(h.completions[c], 0);
+  h.s.expire(50, &owed, &abandon);
+  EXPECT_EQ(h.events, (std::vector<std::string>{"c0 " + std::to_string(JR_EQUEUETIMEOUT) + " -"}));
+  EXPECT_TRUE(h.written.empty());
+}
+
+TEST(Session, SelectTracking) {
+  FakeHost h;
+  ASSERT_TRUE(h.up());
+  h.submit({"GET", "a"}, 0);
+  h.submit({"GET", "b"}, 3);  // first use of db 3: a probe, b and c held
+  h.submit({"GET", "c"}, 3);
+  h.submit({"GET", "d"}, 0);  // the server's db is unknown: SELECT 0 first
+  h.flush();
+  const std::string get_a = "*2\r\n$3\r\nGET\r\n$1\r\na\r\n";
+  const std::string sel3 = "*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n";
+  const std::string sel0 = "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n";
+  EXPECT_EQ(h.written, get_a + sel3 + sel0 + "*2\r\n$3\r\nGET\r\n$1\r\nd\r\n");
+  h.written.clear();
+  h.feed("$1\r\nA\r\n+OK\r\n");  // a, the probe: b and c are written now
+  h.flush();
+  EXPECT_EQ(h.written, sel3 + "*2\r\n$3\r\nGET\r\n$1\r\nb\r\n*2\r\n$3\r\nGET\r\n$1\r\nc\r\n");
+  h.feed("+OK\r\n$1\r\nD\r\n+OK\r\n$1\r\nB\r\n$1\r\nC\r\n");
+  EXPECT_EQ(h.events, (std::vector<std::string>{"c0 0 $A", "c3 0 $D", "c1 0 $B", "c2 0 $C"}));
+  // db 3 is known now: no probe, one SELECT.
+  h.written.clear();
+  h.submit({"GET", "e"}, 0);
+  h.submit({"GET", "f"}, 3);
+  h.flush();
+  EXPECT_EQ(h.written,
+            sel0 + "*2\r\n$3\r\nGET\r\n$1\r\ne\r\n" + sel3 + "*2\r\n$3\r\nGET\r\n$1\r\nf\r\n");
+  h.feed("+OK\r\n$1\r\nE\r\n+OK\r\n$1\r\nF\r\n");
+  EXPECT_EQ(h.events.size(), 6u);
+  EXPECT_EQ(h.fails, 0);
+  expect_clean(h);
+}
+
+TEST(Session, RejectedDatabaseFailsItsCommandsWithTheServersError) {
+  FakeHost h;
+  ASSERT_TRUE(h.up());
+  Command *a = h.submit({"GET", "a"}, 99);
+  Command *b = h.submit({"GET", "b"}, 99);
+  h.flush();
+  h.feed("-ERR DB index is out of range\r\n");
+  EXPECT_EQ(h.events, (std::vector<std::string>{"c0 0 -ERR DB index is out of range",
+                                                "c1 0 -ERR DB index is out of range"}));
+  EXPECT_EQ(h.completions[a] + h.completions[b], 2);
+  EXPECT_EQ(h.fails, 0);
+}
+
+TEST(Session, FailedSelectOfAKnownDatabaseResetsTheConnection) {
+  FakeHost h;
+  ASSERT_TRUE(h.up());
+  h.submit({"GET", "a"}, 2);
+  h.flush();
+  h.feed("+OK\r\n");  // the probe: a is written (SELECT 2, GET a)
+  h.flush();
+  h.feed("+OK\r\n$1\r\nA\r\n");
+  h.submit({"GET", "b"}, 0);
+  h.submit({"GET", "c"}, 2);
+  h.flush();
+  h.feed("+OK\r\n$1\r\nB\r\n-ERR gone\r\n");
+  EXPECT_EQ(h.last_fail, JR_ECONNLOST);
+  EXPECT_EQ(h.last_detail, "SELECT 2 failed: ERR gone");
+  EXPECT_EQ(h.completions[h.cmds[2].get()], 1);  // may have run elsewhere: completed
+}
+
+TEST(Session, HandshakeThenWaitingCommands) {
+  jr::Options o;
+  o.password = "pw";
+  o.client_name = "me";
+  FakeHost h(o);
+  Command *c = h.submit({"GET", "k"});  // waits for the handshake
+  EXPECT_FALSE(h.up());
+  h.flush();
+  EXPECT_EQ(h.written,
+            "*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n*3\r\n$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n$2\r\nme\r\n");
+  h.written.clear();
+  h.feed("+OK\r\n");
+  EXPECT_EQ(h.ready_calls, 0);
+  h.feed("+OK\r\n");
+  EXPECT_EQ(h.ready_calls, 1);
+  EXPECT_EQ(h.s.phase(), Session::Phase::kReady);
+  EXPECT_EQ(h.s.epoch(), 1u);
+  h.flush();
+  EXPECT_EQ(h.written, "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
+  h.feed("$1\r\nv\r\n");
+  EXPECT_EQ(h.completions[c], 1);
+}
+
+TEST(Session, AuthErrorIsAHandshakeFailure) {
+  jr::Options o;
+  o.password = "bad";
+  FakeHost h(o);
+  Command *c = h.submit({"GET", "k"});
+  EXPECT_FALSE(h.up());
+  h.flush();
+  h.feed("-WRONGPASS invalid username-password pair\r\n");
+  EXPECT_EQ(h.fails, 1);
+  EXPECT_EQ(h.last_detail, "WRONGPASS invalid username-password pair");
+  EXPECT_EQ(h.events, (std::vector<std::string>{"c0 " + std::to_string(JR_EAUTH) +
+                                                " -WRONGPASS invalid username-password pair"}));
+  EXPECT_EQ(h.completions[c], 1);
+  EXPECT_EQ(h.ready_calls, 0);
+  EXPECT_EQ(h.s.phase(), Session::Phase::kDown);
+}
+
+TEST(Session, TlsSessionIsProvenByAPing) {
+  FakeHost h;
+  h.tls = true;
+  EXPECT_FALSE(h.up());
+  h.flush();
+  EXPECT_EQ(h.written, "*1\r\n$4\r\nPING\r\n");
+  h.feed("-NOAUTH Authentication required.\r\n");  // any reply: accepted
+  EXPECT_EQ(h.ready_calls, 1);
+}
+
+TEST(Session, MovedAndAskAreHandedUp) {
+  FakeHost h;
+  ASSERT_TRUE(h.up());
+  h.submit({"GET", "a"});
+  h.submit({"GET", "b"});
+  h.submit({"GET", "c"});
+  h.flush();
+  h.feed("-MOVED 3999 127.0.0.1:6381\r\n-ASK 42 127.0.0.1:6382\r\n-ERR other\r\n");
+  EXPECT_EQ(h.events,
+            (std::vector<std::string>{"c0 redirect MOVED 3999 127.0.0.1:6381",
+                                      "c1 redirect ASK 42 127.0.0.1:6382", "c2 0 -ERR other"}));
+  expect_clean(h);
+}
+
+TEST(Session, AskingGoesBeforeTheCommandAndItsReplyIsSwallowed) {
+  FakeHost h;
+  ASSERT_TRUE(h.up());
+  h.submit({"GET", "a"}, 0, 0, jr::kFlagAsking);
+  h.flush();
+  EXPECT_EQ(h.written, "*1\r\n$6\r\nASKING\r\n*2\r\n$3\r\nGET\r\n$1\r\na\r\n");
+  h.feed("+OK\r\n$1\r\nA\r\n");
+  EXPECT_EQ(h.events, (std::vector<std::string>{"c0 0 $A"}));
+}
+
+TEST(Session, LossCompletesWrittenAndRequeuesUnsent) {
+  FakeHost h;
+  ASSERT_TRUE(h.up());
+  Command *a = h.submit({"GET", "a"});
+  Command *b = h.submit({"GET", "b"});
+  h.flush();
+  Command *c = h.submit({"GET", "c"});  // not taken by the transport
+  h.lost(JR_ETIMEDOUT);
+  EXPECT_EQ(h.events, (std::vector<std::string>{"c0 " + std::to_string(JR_ETIMEDOUT) + " -",
+                                                "c1 " + std::to_string(JR_ECONNLOST) + " -"}));
+  EXPECT_EQ(h.completions[c], 0);
+  EXPECT_EQ(c->state.load(), jr::CmdState::kPending);
+  expect_clean(h);
+  // The next session writes it.
+  h.written.clear();
+  ASSERT_TRUE(h.up());
+  h.flush();
+  EXPECT_EQ(h.written, "*2\r\n$3\r\nGET\r\n$1\r\nc\r\n");
+  h.feed("$1\r\nC\r\n");
+  EXPECT_EQ(h.completions[a] + h.completions[b] + h.completions[c], 3);
+}
+
+TEST(Session, LargeCommandsAreWrittenFromTheirOwnBuffer) {
+  FakeHost h;
+  ASSERT_TRUE(h.up());
+  std::string big(Session::kRefMin, 'x');
+  h.submit({"GET", "a"});
+  Command *c = h.submit({"SET", "k", big});
+  h.submit({"GET", "b"});
+  ASSERT_EQ(h.s.refs().size(), 1u);
+  EXPECT_EQ(c->holds.load(), 2);  // the FIFO's and the output's
+  h.flush();
+  EXPECT_NE(h.written.find(big), std::string::npos);
+  h.feed("$1\r\nA\r\n+OK\r\n$1\r\nB\r\n");
+  EXPECT_EQ(h.events.size(), 3u);
+  expect_clean(h);
+}
+
+TEST(Session, PushModeHandsRepliesOut) {
+  FakeHost h;
+  h.s.set_push(true);
+  ASSERT_TRUE(h.up());
+  h.feed("*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n");
+  EXPECT_EQ(h.pushes, (std::vector<std::string>{"[$message,$ch,$hi]"}));
+  EXPECT_EQ(h.fails, 0);
+}
+
+}  // namespace
