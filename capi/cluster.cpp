@@ -2,9 +2,11 @@
 // extern "C" shims for the cluster calls (every master, one chosen node, the
 // node list) and for new credentials: argument checks and the requests
 // posted to the loop (src/cluster/, src/loop/client.cpp).
+#include <memory>
 #include <string>
 
 #include "capi.hpp"
+#include "cluster/fanout.hpp"
 #include "commands.hpp"
 #include "options.hpp"
 
@@ -12,8 +14,9 @@ extern "C" {
 
 // ---- Cluster -----------------------------------------------------------------
 
-static int op_submit(jr_client *client, jr::Op op, void *obj, size_t argc, const char *const *argv,
-                     const size_t *argvlen, int64_t timeout_ms, jr_reply_cb cb, void *userdata) {
+static int op_submit(jr_client *client, jr::ClusterCall::Kind kind, std::string addr, size_t argc,
+                     const char *const *argv, const size_t *argvlen, int64_t timeout_ms,
+                     jr_reply_cb cb, void *userdata) {
   jr::Client *impl = jr_client_impl(client);
   if (argc > 0 && impl->over_byte_limit(jr::encoded_size(argc, argv, argvlen))) return JR_EFULL;
   jr::Command *c = impl->acquire_command();
@@ -22,13 +25,18 @@ static int op_submit(jr_client *client, jr::Op op, void *obj, size_t argc, const
     impl->release_unsubmitted(c);
     return JR_ENOMEM;
   }
-  c->op = op;
-  c->obj = obj;
   c->cb = cb;
   c->userdata = userdata;
   if (timeout_ms < 0) timeout_ms = impl->opts().command_timeout_ms;
   c->deadline = jr::deadline_after(jr::now_ms(), timeout_ms);
-  return impl->submit_op(c);
+  std::unique_ptr<jr::ClusterCall> call;
+  try {
+    call = std::make_unique<jr::ClusterCall>(kind, c, std::move(addr));
+  } catch (...) {
+    impl->release_unsubmitted(c);
+    throw;
+  }
+  return impl->submit_op(c, std::move(call));
 }
 
 JR_API int jr_client_submit_all_masters(jr_client *client, size_t argc, const char *const *argv,
@@ -37,7 +45,7 @@ JR_API int jr_client_submit_all_masters(jr_client *client, size_t argc, const ch
   if (client == nullptr || cb == nullptr || !valid_argv(argc, argv, argvlen)) return JR_EINVAL;
   if (jr::classify(argc, argv, argvlen).cls != jr::CommandClass::kNormal) return JR_EREFUSED;
   return jr::guarded([&] {
-    return op_submit(client, jr::Op::kAllMasters, nullptr, argc, argv, argvlen, timeout_ms, cb,
+    return op_submit(client, jr::ClusterCall::kAllMasters, {}, argc, argv, argvlen, timeout_ms, cb,
                      userdata);
   });
 }
@@ -51,18 +59,15 @@ JR_API int jr_client_submit_to(jr_client *client, const char *endpoint, size_t a
   if (jr::parse_endpoint(endpoint, ep) != JR_OK) return JR_EINVAL;
   if (jr::classify(argc, argv, argvlen).cls != jr::CommandClass::kNormal) return JR_EREFUSED;
   return jr::guarded([&] {
-    auto *addr = new std::string(ep.display());
-    int rc =
-        op_submit(client, jr::Op::kToNode, addr, argc, argv, argvlen, timeout_ms, cb, userdata);
-    if (rc != JR_OK) delete addr;
-    return rc;
+    return op_submit(client, jr::ClusterCall::kToNode, ep.display(), argc, argv, argvlen,
+                     timeout_ms, cb, userdata);
   });
 }
 
 JR_API int jr_client_endpoints(jr_client *client, jr_reply_cb cb, void *userdata) {
   if (client == nullptr || cb == nullptr) return JR_EINVAL;
   return jr::guarded([&] {
-    return op_submit(client, jr::Op::kEndpoints, nullptr, 0, nullptr, nullptr, 0, cb, userdata);
+    return op_submit(client, jr::ClusterCall::kEndpoints, {}, 0, nullptr, nullptr, 0, cb, userdata);
   });
 }
 
@@ -71,9 +76,9 @@ JR_API int jr_client_endpoints(jr_client *client, jr_reply_cb cb, void *userdata
 JR_API int jr_client_set_auth(jr_client *client, const char *username, const char *password) {
   if (client == nullptr || password == nullptr) return JR_EINVAL;
   return jr::guarded([&] {
-    auto *cred = new jr::Credentials{username != nullptr ? username : "", password};
-    if (!jr::post_control(jr_client_impl(client), jr::Op::kSetAuth, cred)) {
-      delete cred;
+    auto *task = new jr::SetAuth(username != nullptr ? username : "", password);
+    if (!jr_client_impl(client)->submit_task(task)) {
+      delete task;
       return JR_ECLOSED;
     }
     return JR_OK;

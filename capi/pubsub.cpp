@@ -34,8 +34,8 @@ JR_API int jr_sub_new(jr_client *client, jr_message_cb cb, void *userdata, jr_su
     auto *s = new jr::SubManager::Sub();
     s->cb = cb;
     s->userdata = userdata;
-    auto *r = new jr::SubManager::Request{jr::SubManager::Request::kNew, s, 0, {}};
-    if (!jr::post_control(impl, jr::Op::kSub, r)) {
+    auto *r = new jr::SubManager::Request(jr::SubManager::Request::kNew, s);
+    if (!impl->submit_task(r)) {
       delete r;
       delete s;
       return JR_ECLOSED;
@@ -53,9 +53,9 @@ static int sub_request(jr_sub *sub, jr::SubManager::Request::Op kind, int patter
   if (kind == jr::SubManager::Request::kSubscribe && n == 0) return JR_EINVAL;
   if (pattern < JR_SUB_CHANNELS || pattern > JR_SUB_SHARDED) return JR_EINVAL;
   return jr::guarded([&] {
-    auto *r = new jr::SubManager::Request{kind, sub->sub, pattern, {}};
+    auto *r = new jr::SubManager::Request(kind, sub->sub, pattern);
     for (size_t i = 0; i < n; i++) r->names.emplace_back(names[i], len_of(names, lens, i));
-    if (!jr::post_control(sub->impl, jr::Op::kSub, r)) {
+    if (!sub->impl->submit_task(r)) {
       delete r;
       return JR_ECLOSED;
     }
@@ -81,9 +81,8 @@ JR_API int jr_sub_ping(jr_sub *sub, const char *text, size_t len) {
 
 JR_API void jr_sub_free(jr_sub *sub) {
   if (sub == nullptr) return;
-  auto *r =
-      new (std::nothrow) jr::SubManager::Request{jr::SubManager::Request::kFree, sub->sub, 0, {}};
-  if (r != nullptr && !jr::post_control(sub->impl, jr::Op::kSub, r)) delete r;
+  auto *r = new (std::nothrow) jr::SubManager::Request(jr::SubManager::Request::kFree, sub->sub);
+  if (r != nullptr && !sub->impl->submit_task(r)) delete r;
   sub->owner->untrack(sub);
   delete sub;
 }
@@ -97,8 +96,8 @@ JR_API int jr_monitor_new(jr_client *client, jr_message_cb cb, void *userdata, j
   jr::Client *impl = jr_client_impl(client);
   return jr::guarded([&] {
     auto *m = new jr::Monitor(*impl, cb, userdata);
-    auto *r = new jr::MonitorRequest{jr::MonitorRequest::kStart, m};
-    if (!jr::post_control(impl, jr::Op::kMonitor, r)) {
+    auto *r = new jr::MonitorRequest(jr::MonitorRequest::kStart, m);
+    if (!impl->submit_task(r)) {
       delete r;
       delete m;
       return JR_ECLOSED;
@@ -112,8 +111,8 @@ JR_API int jr_monitor_new(jr_client *client, jr_message_cb cb, void *userdata, j
 
 JR_API void jr_monitor_free(jr_monitor *mon) {
   if (mon == nullptr) return;
-  auto *r = new (std::nothrow) jr::MonitorRequest{jr::MonitorRequest::kStop, mon->monitor};
-  if (r != nullptr && !jr::post_control(mon->impl, jr::Op::kMonitor, r)) delete r;
+  auto *r = new (std::nothrow) jr::MonitorRequest(jr::MonitorRequest::kStop, mon->monitor);
+  if (r != nullptr && !mon->impl->submit_task(r)) delete r;
   mon->owner->untrack(mon);
   delete mon;
 }

@@ -243,8 +243,10 @@ JR_API void jr_watch_free(jr_watch *w) {
     m->lease = nullptr;
     m->orphaned = true;
   }
-  if (!jr::post_control(w->impl, jr::Op::kWatchRelease, nullptr, w->lease)) {
+  auto *r = new (std::nothrow) jr::WatchRelease(w->lease);
+  if (r != nullptr && !w->impl->submit_task(r)) {
     // The client is closing: its shutdown releases every lease.
+    delete r;
   }
   w->owner->untrack(w);
   delete w;

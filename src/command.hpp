@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // A command object: what one accepted request carries from the submitting
 // thread through the inbox to a connection's FIFO and back as a completion,
-// the intrusive list that queues it, and the slab that pools it.
+// the intrusive lists that queue it (alone, or in the inbox in order with
+// control tasks, loop/task.hpp), and the slab that pools it.
 #ifndef JR_SRC_COMMAND_HPP
 #define JR_SRC_COMMAND_HPP
 
@@ -35,26 +36,21 @@ enum CmdFlags : uint8_t {
   kFlagMasterFanout = 64,
 };
 
-// What a command object carries through the inbox.
-enum class Op : uint8_t {
-  kCommand,       // a Redis command
-  kWatchRelease,  // jr_watch_free: UNWATCH and return the lease's connection
-  kSub,           // pub/sub request (obj: SubRequest)
-  kMonitor,       // monitor request (obj: MonitorRequest)
-  kDelivery,      // a message for a subscriber / monitor (completion only)
-  kAllMasters,    // run on every cluster master
-  kEndpoints,     // list the nodes
-  kToNode,        // run on one chosen node (obj: std::string address)
-  kSetAuth,       // new credentials for future connections (obj: Credentials)
-  kTxFail,        // complete a transaction's queued callbacks (obj: TxFail)
-};
-
 struct Tx;
 struct Lease;
 class Connection;
 
-// One accepted command. Pooled: its buffer keeps its capacity across uses.
-struct Command {
+// What the loop thread's inbox queues, in the order it was submitted: a
+// request (Command) or a control task (loop/task.hpp). One link and one
+// kind bit, so a task posted after a thread's requests (a WATCH release, a
+// subscription change) runs after them.
+struct Queued {
+  Queued *next = nullptr;  // intrusive link (inbox, cluster hold, FIFO, completions)
+  bool is_task = false;
+};
+
+// One accepted request. Pooled: its buffer keeps its capacity across uses.
+struct Command : Queued {
   Buffer wire;  // the RESP encoding
   jr_reply_cb cb = nullptr;
   void *userdata = nullptr;
@@ -66,13 +62,10 @@ struct Command {
   std::atomic<CmdState> state{CmdState::kFree};
   // References: one for the completion, one while in a connection's FIFO.
   std::atomic<int> holds{0};
-  int status = 0;             // poll mode: kept until dispatched
-  jr_reply *reply = nullptr;  // poll mode: kept until dispatched
-  Command *next = nullptr;    // intrusive link (inbox, waiting, completions)
-  Op op = Op::kCommand;
+  int status = 0;              // poll mode: kept until dispatched
+  jr_reply *reply = nullptr;   // poll mode: kept until dispatched
   Tx *tx = nullptr;            // MULTI/EXEC payload (wire holds the whole block)
   Lease *lease = nullptr;      // runs on a leased (WATCH) connection
-  void *obj = nullptr;         // payload of control ops
   Connection *conn = nullptr;  // where it was written (blocking cancel)
   // Script cache: wire holds EVALSHA, alt holds EVAL.
   Buffer alt;
@@ -87,13 +80,14 @@ struct Command {
   }
 };
 
-// Intrusive FIFO list of commands.
-struct CmdList {
-  Command *head = nullptr;
-  Command *tail = nullptr;
+// Intrusive FIFO list of T (a Queued): commands, or the inbox's mix.
+template <class T>
+struct QueuedList {
+  T *head = nullptr;
+  T *tail = nullptr;
   size_t size = 0;
   [[nodiscard]] bool empty() const noexcept { return head == nullptr; }
-  void push_back(Command *c) noexcept {
+  void push_back(T *c) noexcept {
     c->next = nullptr;
     if (tail != nullptr) {
       tail->next = c;
@@ -103,22 +97,22 @@ struct CmdList {
     tail = c;
     size++;
   }
-  void push_front(Command *c) noexcept {
+  void push_front(T *c) noexcept {
     c->next = head;
     head = c;
     if (tail == nullptr) tail = c;
     size++;
   }
-  Command *pop_front() noexcept {
-    Command *c = head;
+  T *pop_front() noexcept {
+    T *c = head;
     if (c == nullptr) return nullptr;
-    head = c->next;
+    head = static_cast<T *>(c->next);
     if (head == nullptr) tail = nullptr;
     c->next = nullptr;
     size--;
     return c;
   }
-  void append(CmdList &o) noexcept {
+  void append(QueuedList &o) noexcept {
     if (o.head == nullptr) return;
     if (tail != nullptr) {
       tail->next = o.head;
@@ -130,14 +124,14 @@ struct CmdList {
     o.head = o.tail = nullptr;
     o.size = 0;
   }
-  bool remove(Command *c) noexcept {
-    Command *prev = nullptr;
-    for (Command *it = head; it != nullptr; prev = it, it = it->next) {
+  bool remove(T *c) noexcept {
+    T *prev = nullptr;
+    for (T *it = head; it != nullptr; prev = it, it = static_cast<T *>(it->next)) {
       if (it != c) continue;
       if (prev != nullptr) {
         prev->next = it->next;
       } else {
-        head = it->next;
+        head = static_cast<T *>(it->next);
       }
       if (tail == it) tail = prev;
       it->next = nullptr;
@@ -147,6 +141,9 @@ struct CmdList {
     return false;
   }
 };
+
+using CmdList = QueuedList<Command>;
+using Inbox = QueuedList<Queued>;
 
 // Slab of commands with stable addresses, indexed for jr_cancel.
 class CommandPool {

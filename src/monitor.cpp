@@ -53,4 +53,13 @@ void Monitor::on_lost(Connection &) {
   client_.post(cb_, userdata_, JR_SUB_LOST, nullptr);
 }
 
+void MonitorRequest::run(Client &client) {
+  if (kind == kStart) {
+    client.add_monitor(monitor);
+    monitor->start();
+  } else {
+    monitor->stop();
+  }
+}
+
 }  // namespace jr

@@ -8,6 +8,7 @@
 
 #include "conn/connection.hpp"
 #include "jr/jr.h"
+#include "loop/task.hpp"
 
 namespace jr {
 
@@ -37,8 +38,13 @@ class Monitor : public PushHandler {
   int connects_ = 0;
 };
 
-struct MonitorRequest {
-  enum Kind { kStart, kStop } kind;
+// jr_monitor_new / jr_monitor_free on the loop thread. kStart hands the
+// monitor to the client (which owns it from then on).
+struct MonitorRequest final : Task {
+  enum Kind { kStart, kStop };
+  MonitorRequest(Kind k, Monitor *m) noexcept : kind(k), monitor(m) {}
+  void run(Client &client) override;
+  Kind kind;
   Monitor *monitor;
 };
 

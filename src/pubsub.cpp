@@ -284,26 +284,29 @@ void SubManager::free_sub(Sub *sub, bool final_cb) {
   delete sub;
 }
 
-void SubManager::handle(Request *r) {
-  switch (r->op) {
+void SubManager::Request::run(Client &client) {
+  client.subs().handle(*this);
+}
+
+void SubManager::handle(const Request &r) {
+  switch (r.op) {
     case Request::kNew:
-      subs_.push_back(r->sub);
+      subs_.push_back(r.sub);
       break;
     case Request::kSubscribe:
-      subscribe(r->sub, r->kind, r->names);
+      subscribe(r.sub, r.kind, r.names);
       break;
     case Request::kUnsubscribe:
-      unsubscribe(r->sub, r->kind, r->names);
+      unsubscribe(r.sub, r.kind, r.names);
       break;
     case Request::kPing:
-      pings_.push_back(Ping{r->sub, r->names.empty() ? std::string() : r->names[0], false});
+      pings_.push_back(Ping{r.sub, r.names.empty() ? std::string() : r.names[0], false});
       send_ping(pings_.back());
       break;
     case Request::kFree:
-      free_sub(r->sub, true);
+      free_sub(r.sub, true);
       break;
   }
-  delete r;
 }
 
 // Every topic the link serves is unconfirmed and unsent (a connection

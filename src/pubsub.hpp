@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "conn/connection.hpp"
+#include "loop/task.hpp"
 
 namespace jr {
 
@@ -31,8 +32,13 @@ class SubManager : public PushHandler {
     size_t unconfirmed = 0;  // of its topics, those the server has not confirmed
     bool has_shards() const { return !names[kShard].empty(); }
   };
-  struct Request {
-    enum Op { kNew, kSubscribe, kUnsubscribe, kPing, kFree } op;
+  // A subscriber's change, a control task in order with the requests its
+  // thread submitted before it.
+  struct Request final : Task {
+    enum Op { kNew, kSubscribe, kUnsubscribe, kPing, kFree };
+    Request(Op o, Sub *s, int k = kChannel) : op(o), sub(s), kind(k) {}
+    void run(Client &client) override;
+    Op op;
     Sub *sub;
     int kind = kChannel;
     std::vector<std::string> names;
@@ -40,7 +46,7 @@ class SubManager : public PushHandler {
 
   explicit SubManager(Client &client);
   ~SubManager() override;
-  void handle(Request *r);
+  void handle(const Request &r);
   void shutdown();
   // The cluster topology is known or changed (or its detection failed).
   void on_topology();

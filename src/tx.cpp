@@ -7,6 +7,7 @@
 #include "tx.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <new>
 #include <string>
 
@@ -104,20 +105,27 @@ void Session::tx_reply(Entry &e, jr_reply *reply) {
 
 void tx_fail(Client *impl, Tx *tx, int code, bool here) {
   if (!here) {
-    auto *f = new (std::nothrow) TxFail{tx, code};
-    if (f != nullptr && post_control(impl, Op::kTxFail, f)) return;  // the Tx is the request's now
-    delete f;
+    std::unique_ptr<TxFail> f(new (std::nothrow) TxFail(tx, code));
+    if (f != nullptr) {
+      if (impl->submit_task(f.get())) {
+        (void)f.release();  // the Tx is the task's now
+        return;
+      }
+      f->tx = nullptr;  // refused: completed here
+    }
   }
   for (auto &it : tx->items) it.cb(it.userdata, code, nullptr);
   delete tx;
 }
 
-void Client::fail_tx(TxFail *f) {
+TxFail::~TxFail() {
+  delete tx;
+}
+
+void TxFail::run(Client &client) {
   // Each queued callback completes like any command (loop mode: now, or
   // after the callback that asked; poll mode: through jr_dispatch).
-  for (auto &it : f->tx->items) post(it.cb, it.userdata, f->code, nullptr);
-  delete f->tx;
-  delete f;
+  for (auto &it : tx->items) client.post(it.cb, it.userdata, code, nullptr);
 }
 
 // ---- WATCH leases ----------------------------------------------------------------
@@ -143,9 +151,14 @@ void unwatch_done(void *ud, int, const jr_reply *) {
 }
 }  // namespace
 
+void WatchRelease::run(Client &client) {
+  client.track_lease(lease);
+  client.release_lease(lease);
+}
+
 // jr_watch_free, in order with the lease's own commands (route, hold).
-void Client::release_lease(Command *c) {
-  Lease *l = c->lease;
+void Client::release_lease(Lease *l) {
+  bool keep = false;  // UNWATCH sent: its callback frees the lease
   leases_.erase(std::remove(leases_.begin(), leases_.end(), l), leases_.end());
   l->tracked = false;
   if (l->conn != nullptr) {
@@ -167,13 +180,13 @@ void Client::release_lease(Command *c) {
       u->state.store(CmdState::kPending);
       unfinished_.fetch_add(1);
       conn->submit(u);
-      c->lease = nullptr;
+      keep = true;
     }
   } else {
     if (l->requested && l->pool != nullptr) l->pool->forget(l);
     while (Command *p = l->pending.pop_front()) complete(p, JR_ECLOSED, nullptr);
   }
-  if (c->lease != nullptr) delete c->lease;
+  if (!keep) delete l;
 }
 
 }  // namespace jr

@@ -12,6 +12,7 @@
 
 #include "command.hpp"
 #include "jr/jr.h"
+#include "loop/task.hpp"
 
 namespace jr {
 
@@ -36,8 +37,11 @@ struct Tx {
 };
 
 // jr_multi_discard and a failed jr_multi_exec: every queued callback of tx
-// completes with `code`, on the loop (never inside the call).
-struct TxFail {
+// completes with `code`, on the loop (never inside the call). Owns tx.
+struct TxFail final : Task {
+  TxFail(Tx *t, int c) noexcept : tx(t), code(c) {}
+  ~TxFail() override;
+  void run(Client &client) override;
   Tx *tx;
   int code;
 };
@@ -54,6 +58,15 @@ struct Lease {
 };
 
 class Client;
+
+// jr_watch_free: UNWATCH and return the lease's connection, in order with
+// the lease's own commands (behind whatever the cluster detection holds).
+struct WatchRelease final : Task {
+  explicit WatchRelease(Lease *l) noexcept : lease(l) {}
+  [[nodiscard]] Order order() const noexcept override { return Order::kBehind; }
+  void run(Client &client) override;
+  Lease *lease;
+};
 
 // The completion callback of a transaction's command object: completes each
 // queued callback from the EXEC reply (or with the failure), then exec_cb.

@@ -50,7 +50,6 @@ void Cluster::send_internal(Connection &conn, const char *const *argv, const siz
   }
   c->cb = cb;
   c->userdata = this;
-  c->obj = &conn;
   c->flags = kFlagDirect | kFlagInternal;
   int64_t t = client_.opts().command_timeout_ms;
   c->deadline = deadline_after(now_ms(), t > 0 ? t : 5000);
@@ -73,8 +72,8 @@ void Cluster::detect(Connection &seed) {
   });
 }
 
-void Cluster::hold(Command *c) {
-  held_.push_back(c);
+void Cluster::hold(Queued *q) {
+  held_.push_back(q);
   detect(client_.seed());
   if (detected_ && !table_pending_) release_held();  // cluster=no
 }
@@ -82,31 +81,29 @@ void Cluster::hold(Command *c) {
 void Cluster::release_held() {
   // In place: what a callback submits meanwhile queues behind the rest.
   // Also after a failed detection (the commands then try the seed node).
-  while (Command *c = held_.pop_front()) client_.reroute(c);
+  while (Queued *q = held_.pop_front()) client_.reroute(q);
 }
 
 // A held entry that will not be routed: a command (or cluster call)
 // completes with `status`; a WATCH release takes effect (the commands held
-// before it have been failed just before).
+// before it have been failed just before): Task::fail.
 // detail: the server's error reply that caused it (a failed handshake's), or
 // NULL; each completion gets its own reference.
-void Cluster::fail_one(Command *c, int status, const jr_reply *detail) {
-  if (c->op == Op::kWatchRelease) {
-    client_.reroute(c);
+void Cluster::fail_one(Queued *q, int status, const jr_reply *detail) {
+  if (q->is_task) {
+    client_.fail_task(static_cast<Task *>(q), status, detail);
     return;
   }
-  if (c->op == Op::kToNode) delete static_cast<std::string *>(c->obj);
-  c->obj = nullptr;
-  c->op = Op::kCommand;
+  auto *c = static_cast<Command *>(q);
   if (detail != nullptr) detail->arena->ref();
   client_.complete(c, status, const_cast<jr_reply *>(detail));
 }
 
 void Cluster::fail_held(int status, const jr_reply *detail) {
   // What the callbacks submit meanwhile is held for the next detection.
-  CmdList list = held_;
-  held_ = CmdList();
-  while (Command *c = list.pop_front()) fail_one(c, status, detail);
+  Inbox list = held_;
+  held_ = Inbox();
+  while (Queued *q = list.pop_front()) fail_one(q, status, detail);
 }
 
 void Cluster::on_command_table(int status, const jr_reply *reply) {
@@ -556,18 +553,21 @@ int64_t Cluster::expire(int64_t now) {
   }
   parked_ = keep;
   keep = CmdList();
-  CmdList held = held_;
-  held_ = CmdList();
-  while (Command *c = held.pop_front()) {
-    if (c->deadline != 0 && c->deadline <= now) {
-      fail_one(c, JR_EQUEUETIMEOUT);
+  Inbox held = held_;
+  held_ = Inbox();
+  Inbox still;
+  while (Queued *q = held.pop_front()) {
+    int64_t d =
+        q->is_task ? static_cast<Task *>(q)->deadline() : static_cast<Command *>(q)->deadline;
+    if (d != 0 && d <= now) {
+      fail_one(q, JR_EQUEUETIMEOUT);
     } else {
-      if (c->deadline != 0 && (next == 0 || c->deadline < next)) next = c->deadline;
-      keep.push_back(c);
+      if (d != 0 && (next == 0 || d < next)) next = d;
+      still.push_back(q);
     }
   }
-  keep.append(held_);  // held by the callbacks meanwhile
-  held_ = keep;
+  still.append(held_);  // held by the callbacks meanwhile
+  held_ = still;
   for (auto &n : nodes_) {
     int64_t d = n->conn->expire(now);
     if (d != 0 && (next == 0 || d < next)) next = d;

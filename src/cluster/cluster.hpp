@@ -36,9 +36,10 @@ class Cluster {
   [[nodiscard]] bool holding() const noexcept {
     return !detected_ || table_pending_ || !held_.empty();
   }
-  // Holds a command until detection (and, on a cluster, the COMMAND table)
-  // is done, so that the first commands are routed like the others.
-  void hold(Command *c);
+  // Holds a command (or a task: a WATCH release, a cluster call) until
+  // detection (and, on a cluster, the COMMAND table) is done, so that the
+  // first commands are routed like the others, and tasks stay in order.
+  void hold(Queued *q);
   // Starts detection on the seed connection (CLUSTER SLOTS + COMMAND).
   void detect(Connection &seed);
   // Routes a command by its keys; false when it was completed (error).
@@ -97,7 +98,7 @@ class Cluster {
   void reroute_parked();
   void release_held();
   void fail_held(int status, const jr_reply *detail = nullptr);
-  void fail_one(Command *c, int status, const jr_reply *detail = nullptr);
+  void fail_one(Queued *q, int status, const jr_reply *detail = nullptr);
   void send_to_master(Fanout *f, size_t i, Node *n);
   void replan(Fanout *f);
   void replan_waiting();
@@ -114,7 +115,7 @@ class Cluster {
   // Scratch space for routing, reused: no allocation per command.
   std::vector<std::string_view> args_;
   std::vector<size_t> keys_;
-  CmdList held_;  // before detection
+  Inbox held_;  // before detection: requests and tasks, in order
   KeyFinder finder_;
   std::vector<std::unique_ptr<Node>> nodes_;
   std::vector<std::pair<std::string, std::unique_ptr<Pool>>> pools_;

@@ -422,4 +422,26 @@ void Cluster::to_node(Command *c, const std::string &addr) {
   node(addr).submit(c);
 }
 
+// ---- Cluster calls ----------------------------------------------------------
+
+void ClusterCall::run(Client &client) {
+  client.arm_deadline(cmd->deadline);
+  switch (kind) {
+    case kAllMasters:
+      client.cluster().all_masters(cmd);  // completes through the fan-out
+      break;
+    case kToNode:
+      client.cluster().to_node(cmd, addr);
+      break;
+    case kEndpoints:
+      client.cluster().endpoints(cmd);
+      break;
+  }
+}
+
+void ClusterCall::fail(Client &client, int status, const jr_reply *detail) {
+  if (detail != nullptr) detail->arena->ref();
+  client.complete(cmd, status, const_cast<jr_reply *>(detail));
+}
+
 }  // namespace jr

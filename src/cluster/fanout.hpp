@@ -11,10 +11,27 @@
 
 #include "command.hpp"
 #include "jr/jr.h"
+#include "loop/task.hpp"
 
 namespace jr {
 
 class Client;
+
+// A cluster call (jr_client_submit_all_masters, jr_client_submit_to,
+// jr_client_endpoints): a user request (cmd, accounted like any) that the
+// loop plans from the topology, so it waits for the cluster detection
+// like commands do. Owns cmd until run() or fail() hands it on.
+struct ClusterCall final : Task {
+  enum Kind { kAllMasters, kToNode, kEndpoints };
+  ClusterCall(Kind k, Command *c, std::string a = {}) : kind(k), cmd(c), addr(std::move(a)) {}
+  [[nodiscard]] Order order() const noexcept override { return Order::kDetection; }
+  [[nodiscard]] int64_t deadline() const noexcept override { return cmd->deadline; }
+  void run(Client &client) override;
+  void fail(Client &client, int status, const jr_reply *detail) override;
+  Kind kind;
+  Command *cmd;
+  std::string addr;  // kToNode: the chosen node
+};
 
 // Split multi-key commands (MGET, MSET, DEL...) and all-masters calls.
 struct Fanout {

@@ -301,11 +301,9 @@ int Client::drain(int64_t timeout_ms) {
 Command *Client::acquire_command() noexcept {
   Command *c = cmds_.acquire(on_loop_thread());
   if (c == nullptr) return nullptr;
-  c->op = Op::kCommand;
   c->flags = 0;
   c->tx = nullptr;
   c->lease = nullptr;
-  c->obj = nullptr;
   c->conn = nullptr;
   c->script = 0;
   c->charged = 0;
@@ -375,69 +373,78 @@ int Client::submit(int db, size_t argc, const char *const *argv, const size_t *a
   return submit_op(c);
 }
 
-namespace {
-// Control requests carry no user callback; everything else completes once.
-bool is_control(Op op) {
-  return op == Op::kWatchRelease || op == Op::kSub || op == Op::kMonitor || op == Op::kSetAuth ||
-         op == Op::kTxFail;
-}
-}  // namespace
-
 int Client::submit_op(Command *c) {
+  return admit(c, nullptr);
+}
+
+int Client::submit_op(Command *c, std::unique_ptr<Task> carrier) {
+  Task *t = carrier.release();
+  int rc = admit(c, t);
+  if (rc != JR_OK) delete t;  // c is released: the carrier must not touch it
+  return rc;
+}
+
+// Accounting (max_queued, max_queued_bytes, drain), then the inbox.
+int Client::admit(Command *c, Task *carrier) {
   if (forked()) {
     release_unsubmitted(c);
     return JR_EFORKED;
   }
-  bool control = is_control(c->op);
-  if (!control) {
-    if (closing_.load(std::memory_order_acquire)) {
-      release_unsubmitted(c);
-      return JR_ECLOSED;
-    }
-    if (queued_.fetch_add(1, std::memory_order_relaxed) >= opts_.max_queued) {
-      queued_.fetch_sub(1, std::memory_order_relaxed);
-      release_unsubmitted(c);
-      return JR_EFULL;
-    }
-    // Bytes of commands accepted and not yet completed: a slow or absent
-    // server cannot make memory grow without bound.
-    c->charged = static_cast<int64_t>(
-        std::min(sat_add(c->wire.size(), c->alt.size()), static_cast<size_t>(INT64_MAX)));
-    if (queued_bytes_.fetch_add(c->charged, std::memory_order_relaxed) + c->charged >
-            opts_.max_queued_bytes &&
-        c->charged > 0) {
-      queued_bytes_.fetch_sub(c->charged, std::memory_order_relaxed);
-      queued_.fetch_sub(1, std::memory_order_relaxed);
-      c->charged = 0;
-      release_unsubmitted(c);
-      return JR_EFULL;
-    }
-    c->counted = true;
-    unfinished_.fetch_add(1, std::memory_order_relaxed);
+  if (closing_.load(std::memory_order_acquire)) {
+    release_unsubmitted(c);
+    return JR_ECLOSED;
   }
+  if (queued_.fetch_add(1, std::memory_order_relaxed) >= opts_.max_queued) {
+    queued_.fetch_sub(1, std::memory_order_relaxed);
+    release_unsubmitted(c);
+    return JR_EFULL;
+  }
+  // Bytes of commands accepted and not yet completed: a slow or absent
+  // server cannot make memory grow without bound.
+  c->charged = static_cast<int64_t>(
+      std::min(sat_add(c->wire.size(), c->alt.size()), static_cast<size_t>(INT64_MAX)));
+  if (queued_bytes_.fetch_add(c->charged, std::memory_order_relaxed) + c->charged >
+          opts_.max_queued_bytes &&
+      c->charged > 0) {
+    queued_bytes_.fetch_sub(c->charged, std::memory_order_relaxed);
+    queued_.fetch_sub(1, std::memory_order_relaxed);
+    c->charged = 0;
+    release_unsubmitted(c);
+    return JR_EFULL;
+  }
+  c->counted = true;
+  unfinished_.fetch_add(1, std::memory_order_relaxed);
   c->holds.store(1, std::memory_order_relaxed);
   c->state.store(CmdState::kPending, std::memory_order_release);
+  int rc = enqueue(carrier != nullptr ? static_cast<Queued *>(carrier) : c);
+  if (rc == JR_OK) return JR_OK;
+  // Lost a race with jr_client_free: refuse without a callback.
+  unfinished_.fetch_sub(1, std::memory_order_relaxed);
+  queued_.fetch_sub(1, std::memory_order_relaxed);
+  queued_bytes_.fetch_sub(c->charged, std::memory_order_relaxed);
+  c->charged = 0;
+  c->counted = false;
+  release_unsubmitted(c);
+  return rc;
+}
+
+bool Client::submit_task(Task *t) {
+  return !forked() && enqueue(t) == JR_OK;
+}
+
+// The inbox: requests and tasks in one list, so the loop sees them in the
+// order each thread submitted them. On the loop thread, routed at once.
+int Client::enqueue(Queued *q) {
   if (on_loop_thread()) {
-    route(c);
+    route(q);
     return JR_OK;
   }
   bool wake;
   {
     std::lock_guard<std::mutex> lk(inbox_mu_);
-    if (stop_) {
-      // Lost a race with jr_client_free: refuse without a callback.
-      if (!control) {
-        unfinished_.fetch_sub(1, std::memory_order_relaxed);
-        queued_.fetch_sub(1, std::memory_order_relaxed);
-        queued_bytes_.fetch_sub(c->charged, std::memory_order_relaxed);
-        c->charged = 0;
-        c->counted = false;
-      }
-      release_unsubmitted(c);
-      return JR_ECLOSED;
-    }
+    if (stop_) return JR_ECLOSED;
     wake = inbox_.empty() && cancels_.empty();
-    inbox_.push_back(c);
+    inbox_.push_back(q);
   }
   if (wake) uv_async_send(&async_);
   return JR_OK;
@@ -538,22 +545,15 @@ int Client::cancel(jr_req_id id) {
 
 // ---- Loop thread ------------------------------------------------------------------
 
-void Client::route(Command *c) {
+void Client::route(Queued *q) {
+  if (q->is_task) {
+    route_task(static_cast<Task *>(q), true);
+    return;
+  }
+  auto *c = static_cast<Command *>(q);
   // A lease is the client's from its first command on: one whose commands
   // never got further than the cluster detection is freed with the client.
   if (c->lease != nullptr) track_lease(c->lease);
-  if (c->op != Op::kCommand) {
-    if (c->op == Op::kWatchRelease) {
-      // In order with the lease's own commands, which the cluster detection
-      // may still be holding (the WATCH itself, at first): freeing the lease
-      // now would leave them pointing at freed memory. With nothing held
-      // hold() hands it straight back (reroute -> route_op).
-      cluster_->hold(c);
-      return;
-    }
-    route_op(c, true);
-    return;
-  }
   if (c->deadline != 0) arm_deadline(c->deadline);
   if (cluster_->holding()) {
     // Once per client: CLUSTER SLOTS (and on a cluster the COMMAND table)
@@ -564,11 +564,12 @@ void Client::route(Command *c) {
   reroute(c);
 }
 
-void Client::reroute(Command *c) {
-  if (c->op != Op::kCommand) {
-    route_op(c, false);
+void Client::reroute(Queued *q) {
+  if (q->is_task) {
+    route_task(static_cast<Task *>(q), false);
     return;
   }
+  auto *c = static_cast<Command *>(q);
   if (c->db != 0 && cluster_->enabled()) {
     // Accepted before the detection knew it talks to a cluster (a database
     // view, a transaction or WATCH on database n): a cluster has only
@@ -608,76 +609,48 @@ void Client::start_internal(Command *c) noexcept {
   unfinished_.fetch_add(1, std::memory_order_relaxed);
 }
 
-void Client::route_op(Command *c, bool may_hold) {
-  bool cluster_op = c->op == Op::kAllMasters || c->op == Op::kEndpoints || c->op == Op::kToNode;
-  if (cluster_op && may_hold && cluster_->holding()) {
-    // Answered from the topology: wait for the detection like commands do.
-    if (c->deadline != 0) arm_deadline(c->deadline);
-    cluster_->hold(c);
-    return;
+void Client::route_task(Task *t, bool may_hold) {
+  if (may_hold) {
+    switch (t->order()) {
+      case Task::Order::kNow:
+        break;
+      case Task::Order::kDetection:
+        if (!cluster_->holding()) break;
+        // Answered from the topology: wait for the detection like commands do.
+        arm_deadline(t->deadline());
+        cluster_->hold(t);
+        return;
+      case Task::Order::kBehind:
+        // In order with the commands the cluster detection may still be
+        // holding (a lease's WATCH, at first): with nothing held hold()
+        // hands it straight back (reroute -> route_task).
+        cluster_->hold(t);
+        return;
+    }
   }
-  switch (c->op) {
-    case Op::kWatchRelease:
-      release_lease(c);
-      break;
-    case Op::kSub:
-      subs_->handle(static_cast<SubManager::Request *>(c->obj));
-      break;
-    case Op::kMonitor: {
-      auto *r = static_cast<MonitorRequest *>(c->obj);
-      if (r->kind == MonitorRequest::kStart) {
-        monitors_.emplace_back(r->monitor);
-        r->monitor->start();
-      } else {
-        r->monitor->stop();
-      }
-      delete r;
-      break;
-    }
-    case Op::kAllMasters:
-      if (c->deadline != 0) arm_deadline(c->deadline);
-      c->op = Op::kCommand;
-      cluster_->all_masters(c);
-      return;  // the command completes through the fan-out
-    case Op::kEndpoints:
-      c->op = Op::kCommand;
-      if (c->deadline != 0) arm_deadline(c->deadline);
-      cluster_->endpoints(c);
-      return;
-    case Op::kToNode: {
-      auto *addr = static_cast<std::string *>(c->obj);
-      c->obj = nullptr;
-      c->op = Op::kCommand;
-      if (c->deadline != 0) arm_deadline(c->deadline);
-      cluster_->to_node(c, *addr);
-      delete addr;
-      return;
-    }
-    case Op::kSetAuth: {
-      // Connections made from now on authenticate with these; the ones
-      // already authenticated stay as they are (Redis keeps them).
-      auto *cred = static_cast<Credentials *>(c->obj);
-      opts_.username = cred->username;
-      opts_.password = cred->password;
-      delete cred;
-      break;
-    }
-    case Op::kTxFail:
-      fail_tx(static_cast<TxFail *>(c->obj));
-      break;
-    case Op::kCommand:
-    case Op::kDelivery:
-      break;
-  }
-  c->obj = nullptr;
-  c->lease = nullptr;
-  release_unsubmitted(c);
+  t->run(*this);
+  delete t;
+}
+
+void Client::fail_task(Task *t, int status, const jr_reply *detail) {
+  t->fail(*this, status, detail);
+  delete t;
+}
+
+void Client::add_monitor(Monitor *m) {
+  monitors_.emplace_back(m);
+}
+
+void Client::set_credentials(const std::string &username, const std::string &password) {
+  // Connections made from now on authenticate with these; the ones
+  // already authenticated stay as they are (Redis keeps them).
+  opts_.username = username;
+  opts_.password = password;
 }
 
 void Client::post(jr_reply_cb cb, void *userdata, int status, const jr_reply *reply, bool direct) {
   Command *c = acquire_command();
   if (c == nullptr) return;  // out of memory: the message is dropped
-  c->op = Op::kDelivery;
   c->cb = cb;
   c->userdata = userdata;
   c->flags = direct ? kFlagDirect : 0;
@@ -690,7 +663,8 @@ void Client::post(jr_reply_cb cb, void *userdata, int status, const jr_reply *re
 void Client::do_cancel(jr_req_id id) {
   Command *c = cmds_.lookup(static_cast<uint32_t>(id & 0xffffffffu));
   if (c == nullptr || c->gen.load() != static_cast<uint32_t>(id >> 32)) return;
-  if (c->op != Op::kCommand) return;
+  // A request still inside a task (a cluster call in the inbox or held by
+  // the detection) is in none of these lists: as before, not cancelled.
   CmdState st = c->state.load();
   if (st == CmdState::kPending) {
     bool found = conn_->cancel(c) || pool_->cancel(c) || cluster_->cancel(c);
@@ -706,17 +680,17 @@ void Client::do_cancel(jr_req_id id) {
 
 void Client::on_async_cb(uv_async_t *a) {
   auto *self = static_cast<Client *>(a->data);
-  CmdList batch;
+  Inbox batch;
   std::vector<jr_req_id> cancels;
   bool stop;
   {
     std::lock_guard<std::mutex> lk(self->inbox_mu_);
     batch = self->inbox_;
-    self->inbox_ = CmdList();
+    self->inbox_ = Inbox();
     cancels.swap(self->cancels_);
     stop = self->stop_;
   }
-  while (Command *c = batch.pop_front()) self->route(c);
+  while (Queued *q = batch.pop_front()) self->route(q);
   for (jr_req_id id : cancels) self->do_cancel(id);
   if (stop) self->shutdown_loop();
 }
@@ -992,25 +966,24 @@ size_t Client::dispatch(size_t max) {
 void Client::shutdown_loop() {
   // Everything still queued completes now: JR_ECLOSED when unsent,
   // JR_ESHUTDOWN when written.
-  CmdList rest;
+  Inbox rest;
   {
     std::lock_guard<std::mutex> lk(inbox_mu_);
     rest = inbox_;
-    inbox_ = CmdList();
+    inbox_ = Inbox();
     cancels_.clear();
   }
-  while (Command *c = rest.pop_front()) {
-    if (c->lease != nullptr) track_lease(c->lease);
-    if (!is_control(c->op)) {
-      if (c->op == Op::kToNode) delete static_cast<std::string *>(c->obj);
-      c->obj = nullptr;
-      c->op = Op::kCommand;
-      complete(c, JR_ECLOSED, nullptr);
-    } else {
-      // A release takes effect at once here: the commands the cluster holds
-      // are completed below, never routed again.
-      route_op(c, false);
+  while (Queued *q = rest.pop_front()) {
+    if (q->is_task) {
+      // A control task takes effect at once here (a release: the commands
+      // the cluster holds are completed below, never routed again); one
+      // carrying a request (a cluster call) completes it with JR_ECLOSED.
+      fail_task(static_cast<Task *>(q), JR_ECLOSED, nullptr);
+      continue;
     }
+    auto *c = static_cast<Command *>(q);
+    if (c->lease != nullptr) track_lease(c->lease);
+    complete(c, JR_ECLOSED, nullptr);
   }
   // Subscribers first: nothing they own reacts to the topology any more.
   subs_->shutdown();

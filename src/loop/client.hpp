@@ -21,19 +21,14 @@
 #include "conn/connection.hpp"
 #include "conn/tls.hpp"
 #include "jr/jr.h"
+#include "loop/task.hpp"
 #include "options.hpp"
 #include "platform.hpp"
 #include "pool.hpp"
 
 namespace jr {
 
-struct Credentials {
-  std::string username;
-  std::string password;
-};
-
 struct Lease;
-struct TxFail;
 class SubManager;
 class Monitor;
 class Cluster;
@@ -86,7 +81,16 @@ class Client {
   void post(jr_reply_cb cb, void *userdata, int status, const jr_reply *reply, bool direct = false);
   void lease_granted(Lease *l);
   Pool &pool() noexcept { return *pool_; }
-  int submit_op(Command *c);  // hand a prepared command object to the loop
+  // Hands a prepared request to the loop (accounting, then the inbox).
+  // With `carrier`, the loop gets the carrier task instead, which owns c
+  // (a cluster call: planned by the task, then sent as c). On an error c
+  // is released and the carrier destroyed.
+  int submit_op(Command *c);
+  int submit_op(Command *c, std::unique_ptr<Task> carrier);
+  // Hands a control task to the loop, in order with the requests this
+  // thread submitted before it. True: the loop owns it now. False (the
+  // client is closing, or used after fork): the caller still owns it.
+  bool submit_task(Task *t);
   Command *acquire_command() noexcept;
   void release_unsubmitted(Command *c) noexcept;
   std::vector<Endpoint> endpoints() const { return opts_.endpoints; }
@@ -96,8 +100,15 @@ class Client {
   Connection &seed() noexcept { return *conn_; }
   // Accounts for a command libjr makes itself (fan-out children, probes).
   void start_internal(Command *c) noexcept;
-  // Routes a command past the cluster detection step.
-  void reroute(Command *c);
+  // Routes a request or a task past the cluster detection step.
+  void reroute(Queued *q);
+  // A task the loop will not run normally (see Task::fail); deletes it.
+  void fail_task(Task *t, int status, const jr_reply *detail);
+  // Control tasks' effects (loop thread).
+  void release_lease(Lease *l);  // jr_watch_free (tx.cpp)
+  void track_lease(Lease *l);
+  void add_monitor(Monitor *m);
+  void set_credentials(const std::string &username, const std::string &password);
   char *read_buffer() noexcept { return read_buf_.data(); }
   [[nodiscard]] size_t read_buffer_size() const noexcept { return read_buf_.size(); }
 
@@ -106,13 +117,12 @@ class Client {
   ~Client();
   int start();
   void run();
-  void route(Command *c);
-  // may_hold: a new request (cluster calls wait for the detection); false
-  // when the detection released it (holding it again looped forever).
-  void route_op(Command *c, bool may_hold);
-  void track_lease(Lease *l);
-  void release_lease(Command *c);  // Op::kWatchRelease (tx.cpp)
-  void fail_tx(TxFail *f);         // Op::kTxFail (tx.cpp)
+  int admit(Command *c, Task *carrier);
+  int enqueue(Queued *q);
+  void route(Queued *q);
+  // may_hold: a new task (it may wait for the detection, Task::order);
+  // false when the detection released it (holding it again looped forever).
+  void route_task(Task *t, bool may_hold);
   void do_cancel(jr_req_id id);
   void shutdown_loop();
   void flush_completions();
@@ -173,7 +183,7 @@ class Client {
   std::atomic<int64_t> queued_bytes_{0};  // their encoded size (max_queued_bytes)
 
   std::mutex inbox_mu_;
-  CmdList inbox_;
+  Inbox inbox_;  // requests and tasks, in submission order
   std::vector<jr_req_id> cancels_;
   bool stop_ = false;
 
@@ -202,16 +212,13 @@ class Client {
   std::mutex dispatch_mu_;
 };
 
-// Posts a control request (a lease release, a subscription change, ...)
-// to the loop; false when the client is closing.
-inline bool post_control(Client *impl, Op op, void *obj, Lease *lease = nullptr) {
-  Command *c = impl->acquire_command();
-  if (c == nullptr) return false;
-  c->op = op;
-  c->obj = obj;
-  c->lease = lease;
-  return impl->submit_op(c) == JR_OK;
-}
+// jr_client_set_auth: credentials for the connections made from now on.
+struct SetAuth final : Task {
+  SetAuth(std::string u, std::string p) : username(std::move(u)), password(std::move(p)) {}
+  void run(Client &client) override { client.set_credentials(username, password); }
+  std::string username;
+  std::string password;
+};
 
 }  // namespace jr
 

@@ -421,6 +421,46 @@ TEST(ClusterProbe, FreeingTheClientEndsEveryHeldCommand) {
   }
 }
 
+// Control tasks (src/loop/task.hpp) posted just before jr_client_free: some
+// are still in the inbox when the loop stops, some were taken (or are held
+// behind the unanswered probe). Either way a control task takes effect and
+// is freed (LeakSanitizer), and a task carrying a request completes it once.
+TEST(ClusterProbe, FreeingTheClientRightAfterControlTasksEndsEachOnce) {
+  for (const char *dispatch : {"loop", "poll"}) {
+    SCOPED_TRACE(dispatch);
+    for (int round = 0; round < 10; round++) {
+      ProbeServer srv;  // never answers the probe
+      auto o = probe_opts(srv, dispatch);
+      jr_client *c = nullptr;
+      ASSERT_EQ(jr_client_new(o.o, &c), JR_OK);
+      Recorder rec;
+      ASSERT_EQ(jr_client_endpoints(c, Recorder::cb, rec.expect(0)), JR_OK);  // ClusterCall
+      ASSERT_EQ(jr_client_set_auth(c, "u", "p"), JR_OK);                      // SetAuth
+      jr_multi *m = nullptr;
+      ASSERT_EQ(jr_multi_new(c, -1, &m), JR_OK);
+      const char *set[] = {"SET", "k", "v"};
+      ASSERT_EQ(jr_multi_add(m, 3, set, nullptr, Recorder::cb, rec.expect(1)), JR_OK);
+      jr_multi_discard(m);  // TxFail
+      const char *keys[] = {"k"};
+      jr_watch *w = nullptr;
+      ASSERT_EQ(jr_watch_new(c, -1, 1, keys, nullptr, &w), JR_OK);
+      jr_watch_free(w);  // WatchRelease
+      jr_sub *sub = nullptr;
+      ASSERT_EQ(jr_sub_new(
+                    c, [](void *, int, const jr_reply *) {}, nullptr, &sub),
+                JR_OK);
+      const char *ch[] = {"ch"};
+      ASSERT_EQ(jr_sub_subscribe(sub, JR_SUB_CHANNELS, 1, ch, nullptr), JR_OK);  // Request
+      if (round % 2 == 1) jr_sub_free(sub);
+      free_or_abort(c);
+      EXPECT_EQ(rec.done(), 2u);
+      EXPECT_EQ(rec.duplicates(), 0u);
+      EXPECT_EQ(rec.get(0).status, JR_ECLOSED);
+      EXPECT_EQ(rec.get(1).status, JR_EDISCARDED);
+    }
+  }
+}
+
 // Commands submitted while the COMMAND table is still being read (the slot
 // map already is) queue behind the ones held since the probe: they used to
 // be routed at once and reached the server first.
