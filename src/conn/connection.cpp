@@ -201,11 +201,14 @@ bool Connection::tls_encrypt_slice() {
   return true;
 }
 
-// Plain TCP with large commands queued: one writev of the output's pieces and
-// the commands' own buffers. What the socket does not take at once is
-// handed to a write request, which keeps them alive (the output moves to the
-// socket's buffer, each command gets a hold until the write completes).
-void Connection::flush_gather() {
+// Plain TCP: one writev of the output's pieces and the buffers of the large
+// commands queued (Session::refs; usually none: one piece). Straight to the
+// socket when it takes everything, the common case: no write request, and
+// the next flush may follow at once (early flushes while replies are read).
+// What the socket does not take at once is handed to a write request, which
+// keeps it alive (the output moves to the socket's buffer, each command
+// gets a hold until the write completes).
+void Connection::write_plain() {
   iov_.clear();
   iov_cmd_.clear();
   size_t pos = 0;
@@ -296,36 +299,7 @@ void Connection::flush() {
   if (!has_output()) return;
   if (state_ != State::kReady && state_ != State::kHandshake) return;
   session_.mark_flushed();
-  if (!session_.refs().empty()) {
-    flush_gather();
-    return;
-  }
-  // Straight to the socket when it takes everything (the common case): no
-  // write request, and the next flush may follow at once (early flushes
-  // while replies are being read).
-  size_t size = session_.out().size();
-  uv_buf_t buf = uv_buf_init(session_.out().data(), static_cast<unsigned>(size));
-  int n = uv_try_write(sock_->stream(), &buf, 1);
-  if (n >= 0 && static_cast<size_t>(n) == size) {
-    session_.out().clear();
-    if (push_ == nullptr) client_.spin_after_write();
-    return;
-  }
-  if (n < 0 && n != UV_EAGAIN) {
-    lost(JR_ECONNLOST, "write: " + uv_text(n));
-    return;
-  }
-  size_t done = n > 0 ? static_cast<size_t>(n) : 0;
-  sock_->writing.clear();
-  sock_->writing.swap(session_.out());
-  buf = uv_buf_init(sock_->writing.data() + done, static_cast<unsigned>(size - done));
-  sock_->write_active = true;
-  sock_->wreq.data = sock_;
-  int rc = uv_write(&sock_->wreq, sock_->stream(), &buf, 1, on_write_cb);
-  if (rc != 0) {
-    sock_->write_active = false;
-    lost(JR_ECONNLOST, "write: " + uv_text(rc));
-  }
+  write_plain();
 }
 
 void Connection::on_write_cb(uv_write_t *req, int status) {

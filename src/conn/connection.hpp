@@ -127,7 +127,7 @@ class Connection final : public SessionHost {
   // Drops what is queued and not yet handed to the socket (or to TLS).
   void output_reset() noexcept;
   bool tls_encrypt_slice();  // plaintext queue -> TLS session, a slice at a time
-  void flush_gather();       // plain TCP with large commands: one writev
+  void write_plain();        // plain TCP: one writev (output and large commands)
   void on_read(ssize_t nread, const char *data);
   void on_plain(const char *data, size_t len);
   void begin_session();
@@ -171,7 +171,7 @@ class Connection final : public SessionHost {
   size_t out_sent_ = 0;
   size_t ref_head_ = 0;             // refs() before it are encrypted (and released)
   size_t ref_sent_ = 0;             // bytes of refs()[ref_head_] encrypted
-  std::vector<uv_buf_t> iov_;       // flush_gather's scratch
+  std::vector<uv_buf_t> iov_;       // write_plain's scratch
   std::vector<Command *> iov_cmd_;  // per iov_ entry: its command on its last piece, or null
   int64_t last_read_ = 0;
   // uv_now() of the last read, or of the moment the connection started to
