@@ -751,8 +751,9 @@ TEST_F(Faults, SilenceRuleWaitsForSlowAndBlockingCommands) {
 
 namespace {
 // The kernel's view of a TCP socket: "tr" (the active timer: 2 = keepalive)
-// and "when" (jiffies, USER_HZ) from /proc/net/tcp, by local port. False when
-// not found (or not Linux).
+// and "when" (jiffies, USER_HZ) from /proc/net/tcp, by local port, of the
+// established socket: an earlier connection from the same port may linger in
+// TIME_WAIT (timer 3). False when not found (or not Linux).
 bool tcp_timer(int local_port, int &timer, long &when) {
   std::ifstream f("/proc/net/tcp");
   std::string line;
@@ -764,6 +765,7 @@ bool tcp_timer(int local_port, int &timer, long &when) {
     size_t colon = local.find(':');
     if (colon == std::string::npos || std::stoi(local.substr(colon + 1), nullptr, 16) != local_port)
       continue;
+    if (st != "01") continue;  // TCP_ESTABLISHED
     timer = std::stoi(tm.substr(0, tm.find(':')), nullptr, 16);
     when = std::stol(tm.substr(tm.find(':') + 1), nullptr, 16);
     return true;
