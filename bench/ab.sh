@@ -74,7 +74,10 @@ run_variant() {
 run_rb() {
   local lc n
   lc="$(tr '[:upper:]' '[:lower:]' <<<"$1")"
-  n="$(awk -v k="$3" -v s="$secs" 'BEGIN { n = 2000000 * s; if (n < 20 * k) n = 20 * k; printf "%d", n }')"
+  # About --secs of work: ~40k requests/s per request in flight at low
+  # depths (one round trip each), at most 2M/s.
+  n="$(awk -v k="$3" -v s="$secs" 'BEGIN { n = 40000 * k * s; if (n > 2000000 * s) n = 2000000 * s
+    if (n < 20 * k) n = 20 * k; printf "%d", n }')"
   timeout 120 "${cpu[@]}" redis-benchmark -p "$port" -c 1 -P "$3" -n "$n" -t "$lc" -d "$2" --csv -q |
     awk -F'","' 'NR==2 {print $2}'
 }
