@@ -156,9 +156,13 @@ fi
 python3 "$here/peers_report.py" lines <"$samples" | tee "$out/peers.txt"
 python3 "$here/peers_report.py" markdown <"$samples" >"$out/tables.md"
 python3 "$here/peers_report.py" targets <"$samples" | tee "$out/targets.txt"
-# Every client must have answered every command it sent.
-if grep -E '^sample .* errors=[1-9]' "$samples" >&2; then
-  echo "peers.sh: the lines above had errors" >&2
+# libjr must have answered every command it sent; a peer's errors (e.g.
+# redis-rs's default 500 ms response timeout on a loaded host) are shown.
+if grep -E '^sample .* errors=[1-9]' "$samples" | grep -v ' client=jr ' >&2; then
+  echo "peers.sh: (a peer's errors, above: failed commands, counted in its cells like the others)" >&2
+fi
+if grep -E '^sample .* client=jr .* errors=[1-9]' "$samples" >&2; then
+  echo "peers.sh: libjr's binding had errors (above)" >&2
   status=1
 fi
 # Every client of every language asked for must have produced its cells.

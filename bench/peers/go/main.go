@@ -16,7 +16,10 @@
 // its p50 is a batch's. Clients take turns cell by cell (interleaved),
 // -reps times. Prints one line per measurement:
 //
-//	sample lang=go client=jr op=GET size=3 callers=64 rep=1 ops_per_s=N p50_us=X errors=E
+//	sample lang=go client=jr op=GET size=3 callers=64 rep=1 ops_per_s=N p50_us=X errors=E cs_per_op=C cpu_us_per_op=U
+//
+// cs_per_op and cpu_us_per_op: the process's context switches and CPU time,
+// all threads, per command while measuring (getrusage).
 package main
 
 import (
@@ -29,6 +32,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	jr "github.com/libjr/libjr/bindings/go"
@@ -146,8 +150,10 @@ func (r rueidisClient) close() { r.c.Close() }
 
 func connect(name, endpoint string) (client, error) {
 	switch name {
-	case "jr":
-		c, err := jr.NewClient(&jr.Options{Endpoints: []string{endpoint}})
+	case "jr", "jr-loop":
+		// jr-loop (not in the default list): Options.LoopDelivery, for
+		// comparing the delivery paths.
+		c, err := jr.NewClient(&jr.Options{Endpoints: []string{endpoint}, LoopDelivery: name == "jr-loop"})
 		if err != nil {
 			return nil, err
 		}
@@ -162,11 +168,26 @@ func connect(name, endpoint string) (client, error) {
 		}
 		return rueidisClient{c}, nil
 	}
-	return nil, fmt.Errorf("unknown client %q (jr, go-redis, rueidis)", name)
+	return nil, fmt.Errorf("unknown client %q (jr, jr-loop, go-redis, rueidis)", name)
 }
 
-// cell runs one cell: ops/s, p50 in microseconds, errors.
-func cell(c client, get bool, size, callers, pipeline int, secs, warmup float64) (float64, float64, int64) {
+// usage is the process's context switches (voluntary + involuntary) and
+// CPU time (user + system, microseconds), all threads.
+func usage() (float64, float64) {
+	var u syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &u)
+	us := func(t syscall.Timeval) float64 { return float64(t.Sec)*1e6 + float64(t.Usec) }
+	return float64(u.Nvcsw + u.Nivcsw), us(u.Utime) + us(u.Stime)
+}
+
+type measured struct {
+	opsPerS, p50us      float64
+	errors              int64
+	csPerOp, cpuUsPerOp float64
+}
+
+// cell runs one cell.
+func cell(c client, get bool, size, callers, pipeline int, secs, warmup float64) measured {
 	key := fmt.Sprintf("peers:set:%d", size)
 	if get {
 		key = fmt.Sprintf("peers:get:%d", size)
@@ -202,8 +223,10 @@ func cell(c client, get bool, size, callers, pipeline int, secs, warmup float64)
 	time.Sleep(time.Duration(warmup * float64(time.Second)))
 	measuring.Store(true)
 	t0 := time.Now()
+	cs0, cpu0 := usage()
 	time.Sleep(time.Duration(secs * float64(time.Second)))
 	measuring.Store(false)
+	cs1, cpu1 := usage()
 	elapsed := time.Since(t0).Seconds()
 	stop.Store(true)
 	wg.Wait()
@@ -212,14 +235,15 @@ func cell(c client, get bool, size, callers, pipeline int, secs, warmup float64)
 		all = append(all, l...)
 	}
 	if len(all) == 0 {
-		return 0, 0, errs
+		return measured{errors: errs}
 	}
 	sort.Slice(all, func(a, b int) bool { return all[a] < all[b] })
 	per := 1
 	if pipeline > 0 {
 		per = pipeline
 	}
-	return float64(len(all)*per) / elapsed, float64(all[len(all)/2]) / 1000, errs
+	n := float64(len(all) * per)
+	return measured{n / elapsed, float64(all[len(all)/2]) / 1000, errs, (cs1 - cs0) / n, (cpu1 - cpu0) / n}
 }
 
 func ints(s string) []int {
@@ -299,13 +323,13 @@ func main() {
 	for rep := 1; rep <= *reps; rep++ {
 		for _, cl := range cells {
 			for _, c := range cs {
-				ops, p50, errs := cell(c.c, cl.op == "GET", cl.size, cl.n, cl.batch, *secs, *warmup)
+				m := cell(c.c, cl.op == "GET", cl.size, cl.n, cl.batch, *secs, *warmup)
 				callers := strconv.Itoa(cl.n)
 				if cl.batch > 0 {
 					callers = fmt.Sprintf("%dx%d", cl.n, cl.batch)
 				}
-				fmt.Printf("sample lang=go client=%s op=%s size=%d callers=%s rep=%d ops_per_s=%.0f p50_us=%.1f errors=%d\n",
-					c.name, cl.op, cl.size, callers, rep, ops, p50, errs)
+				fmt.Printf("sample lang=go client=%s op=%s size=%d callers=%s rep=%d ops_per_s=%.0f p50_us=%.1f errors=%d cs_per_op=%.2f cpu_us_per_op=%.2f\n",
+					c.name, cl.op, cl.size, callers, rep, m.opsPerS, m.p50us, m.errors, m.csPerOp, m.cpuUsPerOp)
 			}
 		}
 	}

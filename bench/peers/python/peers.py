@@ -16,11 +16,14 @@ caller sending batches of P commands (jr: P Database.command handles, then
 their replies; redis-py: pipeline(transaction=False).execute()); its p50 is
 a batch's. Clients take turns cell by cell (interleaved), --reps times.
 Prints one line per measurement:
-  sample lang=python client=jr op=GET size=3 callers=64 rep=1 ops_per_s=N p50_us=X errors=E
+  sample lang=python client=jr op=GET size=3 callers=64 rep=1 ops_per_s=N p50_us=X errors=E cs_per_op=C cpu_us_per_op=U
+(cs_per_op, cpu_us_per_op: the process's context switches and CPU time, all
+threads, per command while measuring; getrusage).
 """
 import argparse
 import asyncio
 import os
+import resource
 import sys
 import time
 
@@ -94,6 +97,17 @@ class RedisPySync:
         self.r.close()
 
 
+def usage():
+    """The process's context switches and CPU time (us), all threads."""
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_nvcsw + u.ru_nivcsw, (u.ru_utime + u.ru_stime) * 1e6
+
+
+def per_op(u0, u1, n):
+    n = max(n, 1)
+    return (u1[0] - u0[0]) / n, (u1[1] - u0[1]) / n
+
+
 def p50(lat):
     if not lat:
         return float('nan')
@@ -133,12 +147,14 @@ async def cell(c, get, size, callers, pipeline, secs, warmup):
     await asyncio.sleep(warmup)
     measuring = True
     t0 = time.perf_counter()
+    u0 = usage()
     await asyncio.sleep(secs)
     measuring = False
+    u1 = usage()
     elapsed = time.perf_counter() - t0
     stop = True
     await asyncio.gather(*tasks)
-    return len(lat) * per / elapsed, p50(lat), errors
+    return (len(lat) * per / elapsed, p50(lat), errors) + per_op(u0, u1, len(lat) * per)
 
 
 def sync_cell(r, get, key, val, pipeline, secs, warmup):
@@ -153,6 +169,7 @@ def sync_cell(r, get, key, val, pipeline, secs, warmup):
             if measuring:
                 break
             measuring, t_start, t_end = True, now, now + secs
+            u0 = usage()
         t0 = clock()
         try:
             if pipeline:
@@ -168,8 +185,10 @@ def sync_cell(r, get, key, val, pipeline, secs, warmup):
         if measuring:
             lat.append(clock() - t0)
             errors += not ok
+    u1 = usage()
     elapsed = time.perf_counter() - t_start
-    return len(lat) * (pipeline or 1) / elapsed, p50(lat), errors
+    n = len(lat) * (pipeline or 1)
+    return (n / elapsed, p50(lat), errors) + per_op(u0, u1, n)
 
 
 def nums(s):
@@ -217,10 +236,12 @@ async def main():
             for c in clients:
                 if isinstance(c, RedisPySync) and n != 1:
                     continue
-                ops_s, lat, errors = await cell(c, op == 'GET', size, n, pipe, a.secs, a.warmup)
+                ops_s, lat, errors, cs, cpu = await cell(c, op == 'GET', size, n, pipe, a.secs,
+                                                          a.warmup)
                 callers = '%dx%d' % (n, pipe) if pipe else str(n)
                 print('sample lang=python client=%s op=%s size=%d callers=%s rep=%d ops_per_s=%.0f '
-                      'p50_us=%.1f errors=%d' % (c.name, op, size, callers, rep, ops_s, lat, errors),
+                      'p50_us=%.1f errors=%d cs_per_op=%.2f cpu_us_per_op=%.2f'
+                      % (c.name, op, size, callers, rep, ops_s, lat, errors, cs, cpu),
                       flush=True)
     for c in clients:
         await c.close()

@@ -14,7 +14,9 @@
 //! client's explicit pipeline: P eager futures for jr, `redis::pipe()`,
 //! fred's `pipeline()`); its p50 is a batch's. Clients take turns cell by
 //! cell (interleaved), `reps` times. Prints one line per measurement:
-//!   sample lang=rust client=jr op=GET size=3 callers=64 rep=1 ops_per_s=N p50_us=X errors=E
+//!   sample lang=rust client=jr op=GET size=3 callers=64 rep=1 ops_per_s=N p50_us=X errors=E cs_per_op=C cpu_us_per_op=U
+//! (cs_per_op, cpu_us_per_op: the process's context switches and CPU time,
+//! all threads, per command while measuring; getrusage).
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -217,7 +219,29 @@ async fn connect(name: &str, endpoint: &str) -> Result<Conn, String> {
     }
 }
 
-/// Runs one cell; returns (ops/s, p50 in us, errors).
+/// The process's context switches (voluntary + involuntary) and CPU time
+/// (user + system, in us), all threads.
+fn usage() -> (f64, f64) {
+    // SAFETY: getrusage fills the zeroed struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let us = |t: libc::timeval| t.tv_sec as f64 * 1e6 + t.tv_usec as f64;
+    (
+        (u.ru_nvcsw + u.ru_nivcsw) as f64,
+        us(u.ru_utime) + us(u.ru_stime),
+    )
+}
+
+/// What one cell measured.
+struct Measured {
+    ops_per_s: f64,
+    p50_us: f64,
+    errors: u64,
+    cs_per_op: f64,
+    cpu_us_per_op: f64,
+}
+
+/// Runs one cell.
 async fn cell(
     conn: &Conn,
     op: Op,
@@ -226,7 +250,7 @@ async fn cell(
     pipeline: usize,
     secs: f64,
     warmup: f64,
-) -> (f64, f64, u64) {
+) -> Measured {
     let key: Arc<str> = match op {
         Op::Get => format!("peers:get:{size}").into(),
         Op::Set => format!("peers:set:{size}").into(),
@@ -262,8 +286,10 @@ async fn cell(
     tokio::time::sleep(Duration::from_secs_f64(warmup)).await;
     measuring.store(true, Ordering::Relaxed);
     let t0 = Instant::now();
+    let u0 = usage();
     tokio::time::sleep(Duration::from_secs_f64(secs)).await;
     measuring.store(false, Ordering::Relaxed);
+    let u1 = usage();
     let elapsed = t0.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     let mut all = Vec::new();
@@ -280,7 +306,14 @@ async fn cell(
         let (_, m, _) = all.select_nth_unstable(n / 2);
         f64::from(*m) / 1000.0
     };
-    ((n * per) as f64 / elapsed, p50, errors)
+    let ops = ((n * per) as f64).max(1.0);
+    Measured {
+        ops_per_s: (n * per) as f64 / elapsed,
+        p50_us: p50,
+        errors,
+        cs_per_op: (u1.0 - u0.0) / ops,
+        cpu_us_per_op: (u1.1 - u0.1) / ops,
+    }
 }
 
 fn main() {
@@ -330,8 +363,7 @@ fn main() {
             for (op, size, callers, pipe) in &cells {
                 for (name, conn) in &conns {
                     let o = if op == "GET" { Op::Get } else { Op::Set };
-                    let (ops, p50, errors) =
-                        cell(conn, o, *size, *callers, *pipe, a.secs, a.warmup).await;
+                    let m = cell(conn, o, *size, *callers, *pipe, a.secs, a.warmup).await;
                     let callers = if *pipe > 0 {
                         format!("{callers}x{pipe}")
                     } else {
@@ -339,7 +371,9 @@ fn main() {
                     };
                     println!(
                         "sample lang=rust client={name} op={op} size={size} callers={callers} \
-                         rep={rep} ops_per_s={ops:.0} p50_us={p50:.1} errors={errors}"
+                         rep={rep} ops_per_s={:.0} p50_us={:.1} errors={} cs_per_op={:.2} \
+                         cpu_us_per_op={:.2}",
+                        m.ops_per_s, m.p50_us, m.errors, m.cs_per_op, m.cpu_us_per_op
                     );
                 }
             }
