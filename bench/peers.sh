@@ -28,9 +28,11 @@
 #
 # Prints one line per (cell, peer):
 #   lang=go peer=go-redis op=GET size=3 callers=64 jr_ops_per_s=N peer_ops_per_s=M ratio=R jr_p50_us=X peer_p50_us=Y
-# then the cells that miss issue 17's targets. Writes the samples, the lines
-# and the markdown tables to <out> (default <work>/results-<UTC time>);
-# bench/peers_plot.py <out>/samples.txt draws the charts.
+# then the cells that miss issue 17's targets. Writes the samples, the lines,
+# the markdown tables and the costs (context switches and CPU microseconds
+# per command, whole process: where a gap's time goes) to <out> (default
+# <work>/results-<UTC time>); bench/peers_plot.py <out>/samples.txt draws
+# the charts.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
@@ -60,7 +62,7 @@ while [ $# -gt 0 ]; do
     --pipeline) pipeline="$2"; shift ;;
     --work) work="$2"; shift ;;
     --out) out="$2"; shift ;;
-    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
     *) echo "peers.sh: unknown argument $1 (--help)" >&2; exit 2 ;;
   esac
   shift
@@ -155,6 +157,7 @@ fi
 
 python3 "$here/peers_report.py" lines <"$samples" | tee "$out/peers.txt"
 python3 "$here/peers_report.py" markdown <"$samples" >"$out/tables.md"
+python3 "$here/peers_report.py" costs <"$samples" >"$out/costs.md"
 python3 "$here/peers_report.py" targets <"$samples" | tee "$out/targets.txt"
 # libjr must have answered every command it sent; a peer's errors (e.g.
 # redis-rs's default 500 ms response timeout on a loaded host) are shown.

@@ -33,7 +33,10 @@ def main():
     with open(a.samples) as f:
         text = f.read()
     med = peers_report.read(text.splitlines())
-    header = ' '.join(l[2:] for l in text.splitlines()[:2] if l.startswith('# '))
+    comments = [l[2:].split() for l in text.splitlines() if l.startswith('# ')]
+    # '# <time> <commit> libjr ...' and '# <lang> start loadavg a b c'.
+    when = next((' '.join(c[:2]) for c in comments if c and c[0][:2] == '20'), '')
+    load = {c[0]: c[3] for c in comments if len(c) > 3 and c[1:3] == ['start', 'loadavg']}
     for lang in peers_report.LANGS:
         keys = [k for k in med if k[0] == lang and 'x' not in k[4]]
         if not keys:
@@ -58,7 +61,8 @@ def main():
             ax.grid(True, which='both', alpha=0.3)
         axes[0][0].set_ylabel('ops/s (median)')
         axes[0][-1].legend(loc='lower right', fontsize='small')
-        fig.suptitle('%s: libjr vs its peers (%s)' % (lang, header), fontsize='small')
+        fig.suptitle('%s: libjr vs its peers, medians (%s; loadavg %s on 2 CPUs at its start)'
+                     % (lang, when, load.get(lang, '?')), fontsize='small')
         fig.tight_layout()
         path = os.path.join(a.outdir, 'peers-%s.svg' % lang)
         fig.savefig(path, metadata={'Date': None})

@@ -6,6 +6,7 @@ check (standard library only).
     peers_report.py lines    < samples   # one line per (cell, peer), issue 17's format
     peers_report.py markdown < samples   # the tables for bench/RESULTS.md
     peers_report.py targets  < samples   # the cells that miss issue 17's targets
+    peers_report.py costs    < samples   # context switches and CPU us per command
 
 A sample line (from bench/peers/{go,rust,python}):
   sample lang=go client=jr op=GET size=3 callers=64 rep=1 ops_per_s=N p50_us=X errors=E
@@ -23,7 +24,7 @@ LANGS = ('python', 'go', 'rust')
 
 
 def read(stream):
-    cells = defaultdict(lambda: {'ops': [], 'p50': [], 'errors': 0})
+    cells = defaultdict(lambda: {'ops': [], 'p50': [], 'cs': [], 'cpu': [], 'errors': 0})
     for line in stream:
         if not line.startswith('sample '):
             continue
@@ -33,9 +34,14 @@ def read(stream):
         c['ops'].append(float(f['ops_per_s']))
         c['p50'].append(float(f['p50_us']))
         c['errors'] += int(f.get('errors', 0))
+        if 'cs_per_op' in f:
+            c['cs'].append(float(f['cs_per_op']))
+            c['cpu'].append(float(f['cpu_us_per_op']))
     out = {}
     for k, c in cells.items():
         out[k] = {'ops': statistics.median(c['ops']), 'p50': statistics.median(c['p50']),
+                  'cs': statistics.median(c['cs']) if c['cs'] else None,
+                  'cpu': statistics.median(c['cpu']) if c['cpu'] else None,
                   'n': len(c['ops']), 'errors': c['errors']}
     return out
 
@@ -134,13 +140,37 @@ def targets(med):
             lang, op, size, callers, what, jv, p, pv, r))
 
 
+def costs(med):
+    """Per language and callers: each client's context switches and CPU
+    microseconds per command (whole process, medians), GET and SET of 3 B."""
+    for lang in LANGS:
+        clients = sorted({k[1] for k in med if k[0] == lang and med[k]['cs'] is not None},
+                         key=lambda c: (c != 'jr', c))
+        if not clients:
+            continue
+        print('### %s: context switches / CPU us per command\n' % lang)
+        print('| op | size | callers | ' + ' | '.join(clients) + ' |')
+        print('|---|---|---|' + '---:|' * len(clients))
+        seen = sorted({k[2:] for k in med if k[0] == lang},
+                      key=lambda k: (k[0], k[1], callers_key(k[2])))
+        for op, size, callers in seen:
+            cells = []
+            for c in clients:
+                m = med.get((lang, c, op, size, callers))
+                cells.append('%.2f / %.1f' % (m['cs'], m['cpu']) if m and m['cs'] is not None
+                             else '-')
+            print('| %s | %d | %s | %s |' % (op, size, callers, ' | '.join(cells)))
+        print()
+
+
 def main():
-    if len(sys.argv) != 2 or sys.argv[1] not in ('lines', 'markdown', 'targets'):
-        sys.exit('usage: peers_report.py lines|markdown|targets < samples')
+    modes = {'lines': lines, 'markdown': markdown, 'targets': targets, 'costs': costs}
+    if len(sys.argv) != 2 or sys.argv[1] not in modes:
+        sys.exit('usage: peers_report.py lines|markdown|targets|costs < samples')
     med = read(sys.stdin)
     if not med:
         sys.exit('peers_report.py: no sample lines on stdin')
-    {'lines': lines, 'markdown': markdown, 'targets': targets}[sys.argv[1]](med)
+    modes[sys.argv[1]](med)
 
 
 if __name__ == '__main__':
