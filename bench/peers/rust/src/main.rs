@@ -1,0 +1,382 @@
+// SPDX-License-Identifier: MIT
+//! bench/peers.sh's Rust driver: libjr's binding (`jr`), redis-rs (one
+//! multiplexed tokio connection, cloned into every task) and fred (one
+//! client), each used the way its README shows, on one tokio multi-thread
+//! runtime (the default: one worker per core).
+//!
+//!   jr-peers --endpoint 127.0.0.1:6379 [--clients jr,redis-rs,fred]
+//!            [--ops GET,SET] [--sizes 3,1000] [--callers 1,64,1024]
+//!            [--pipeline 100] [--secs 1] [--warmup 0.2] [--reps 3]
+//!
+//! A cell is (op, size, callers): `callers` tokio tasks each await one
+//! command at a time for `secs` seconds after `warmup`. `--pipeline P` adds,
+//! per (op, size), one cell of one task sending batches of P commands (each
+//! client's explicit pipeline: P eager futures for jr, `redis::pipe()`,
+//! fred's `pipeline()`); its p50 is a batch's. Clients take turns cell by
+//! cell (interleaved), `reps` times. Prints one line per measurement:
+//!   sample lang=rust client=jr op=GET size=3 callers=64 rep=1 ops_per_s=N p50_us=X errors=E cs_per_op=C cpu_us_per_op=U
+//! (cs_per_op, cpu_us_per_op: the process's context switches and CPU time,
+//! all threads, per command while measuring; getrusage).
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fred::prelude::{Builder as FredBuilder, ClientLike, Config as FredConfig, KeysInterface};
+use redis::AsyncCommands;
+
+type Fut<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'a>>;
+
+#[derive(Clone)]
+enum Conn {
+    Jr(Arc<jr::Client>),
+    RedisRs(redis::aio::MultiplexedConnection),
+    Fred(fred::prelude::Client),
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Op {
+    Get,
+    Set,
+}
+
+impl Conn {
+    /// One command; false on an error reply or a failure.
+    async fn one(&mut self, op: Op, key: &str, val: &[u8]) -> bool {
+        match self {
+            Conn::Jr(c) => {
+                let r = match op {
+                    Op::Get => c.command(&[b"GET".as_slice(), key.as_bytes()]).await,
+                    Op::Set => c.command(&[b"SET".as_slice(), key.as_bytes(), val]).await,
+                };
+                matches!(r, Ok(jr::Reply::Bulk(_)) | Ok(jr::Reply::Status(_)))
+            }
+            Conn::RedisRs(c) => match op {
+                Op::Get => matches!(c.get::<_, Option<Vec<u8>>>(key).await, Ok(Some(_))),
+                Op::Set => c.set::<_, _, ()>(key, val).await.is_ok(),
+            },
+            Conn::Fred(c) => match op {
+                Op::Get => matches!(
+                    c.get::<Option<fred::bytes::Bytes>, _>(key).await,
+                    Ok(Some(_))
+                ),
+                Op::Set => c
+                    .set::<(), _, _>(key, val.to_vec(), None, None, false)
+                    .await
+                    .is_ok(),
+            },
+        }
+    }
+
+    /// An explicit pipeline of `n` commands; false if any failed.
+    async fn batch(&mut self, op: Op, key: &str, val: &[u8], n: usize) -> bool {
+        match self {
+            Conn::Jr(c) => {
+                let futs: Vec<_> = (0..n)
+                    .map(|_| match op {
+                        Op::Get => c.command(&[b"GET".as_slice(), key.as_bytes()]),
+                        Op::Set => c.command(&[b"SET".as_slice(), key.as_bytes(), val]),
+                    })
+                    .collect();
+                let mut ok = true;
+                for f in futs {
+                    ok &= matches!(f.await, Ok(jr::Reply::Bulk(_)) | Ok(jr::Reply::Status(_)));
+                }
+                ok
+            }
+            Conn::RedisRs(c) => {
+                let mut p = redis::pipe();
+                for _ in 0..n {
+                    match op {
+                        Op::Get => p.get(key),
+                        Op::Set => p.set(key, val),
+                    };
+                }
+                match op {
+                    Op::Get => p
+                        .query_async::<Vec<Option<Vec<u8>>>>(c)
+                        .await
+                        .map(|v| v.len() == n && v.iter().all(|x| x.is_some()))
+                        .unwrap_or(false),
+                    Op::Set => p.query_async::<()>(c).await.is_ok(),
+                }
+            }
+            Conn::Fred(c) => {
+                let p = c.pipeline();
+                for _ in 0..n {
+                    let r = match op {
+                        Op::Get => p.get::<(), _>(key).await,
+                        Op::Set => {
+                            p.set::<(), _, _>(key, val.to_vec(), None, None, false)
+                                .await
+                        }
+                    };
+                    if r.is_err() {
+                        return false;
+                    }
+                }
+                match op {
+                    Op::Get => p
+                        .all::<Vec<Option<fred::bytes::Bytes>>>()
+                        .await
+                        .map(|v| v.len() == n && v.iter().all(|x| x.is_some()))
+                        .unwrap_or(false),
+                    Op::Set => p.all::<Vec<fred::prelude::Value>>().await.is_ok(),
+                }
+            }
+        }
+    }
+}
+
+struct Args {
+    endpoint: String,
+    clients: Vec<String>,
+    ops: Vec<String>,
+    sizes: Vec<usize>,
+    callers: Vec<usize>,
+    pipeline: usize,
+    secs: f64,
+    warmup: f64,
+    reps: usize,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        endpoint: "127.0.0.1:6379".into(),
+        clients: vec!["jr".into(), "redis-rs".into(), "fred".into()],
+        ops: vec!["GET".into(), "SET".into()],
+        sizes: vec![3, 1000],
+        callers: vec![1, 64, 1024],
+        pipeline: 100,
+        secs: 1.0,
+        warmup: 0.2,
+        reps: 3,
+    };
+    let list = |v: &str| -> Vec<String> {
+        v.split(',')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()
+    };
+    let nums = |v: &str| -> Result<Vec<usize>, String> {
+        list(v)
+            .iter()
+            .map(|s| s.parse().map_err(|_| format!("not a number: {s}")))
+            .collect()
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        let v = it.next().ok_or_else(|| format!("{k} needs a value"))?;
+        match k.as_str() {
+            "--endpoint" => a.endpoint = v,
+            "--clients" => a.clients = list(&v),
+            "--ops" => a.ops = list(&v),
+            "--sizes" => a.sizes = nums(&v)?,
+            "--callers" => a.callers = nums(&v)?,
+            "--pipeline" => a.pipeline = v.parse().map_err(|_| format!("bad --pipeline {v}"))?,
+            "--secs" => a.secs = v.parse().map_err(|_| format!("bad --secs {v}"))?,
+            "--warmup" => a.warmup = v.parse().map_err(|_| format!("bad --warmup {v}"))?,
+            "--reps" => a.reps = v.parse().map_err(|_| format!("bad --reps {v}"))?,
+            _ => return Err(format!("unknown argument {k}")),
+        }
+    }
+    for c in &a.clients {
+        if !["jr", "redis-rs", "fred"].contains(&c.as_str()) {
+            return Err(format!("unknown client {c} (jr, redis-rs, fred)"));
+        }
+    }
+    for o in &a.ops {
+        if o != "GET" && o != "SET" {
+            return Err(format!("unknown op {o} (GET, SET)"));
+        }
+    }
+    Ok(a)
+}
+
+async fn connect(name: &str, endpoint: &str) -> Result<Conn, String> {
+    match name {
+        "jr" => Ok(Conn::Jr(Arc::new(
+            jr::Client::connect(endpoint).map_err(|e| format!("jr: {e}"))?,
+        ))),
+        "redis-rs" => {
+            let c =
+                redis::Client::open(format!("redis://{endpoint}/")).map_err(|e| e.to_string())?;
+            Ok(Conn::RedisRs(
+                c.get_multiplexed_async_connection()
+                    .await
+                    .map_err(|e| format!("redis-rs: {e}"))?,
+            ))
+        }
+        "fred" => {
+            let cfg =
+                FredConfig::from_url(&format!("redis://{endpoint}/")).map_err(|e| e.to_string())?;
+            let c = FredBuilder::from_config(cfg)
+                .build()
+                .map_err(|e| e.to_string())?;
+            c.init().await.map_err(|e| format!("fred: {e}"))?;
+            Ok(Conn::Fred(c))
+        }
+        _ => Err(format!("unknown client {name}")),
+    }
+}
+
+/// The process's context switches (voluntary + involuntary) and CPU time
+/// (user + system, in us), all threads.
+fn usage() -> (f64, f64) {
+    // SAFETY: getrusage fills the zeroed struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let us = |t: libc::timeval| t.tv_sec as f64 * 1e6 + t.tv_usec as f64;
+    (
+        (u.ru_nvcsw + u.ru_nivcsw) as f64,
+        us(u.ru_utime) + us(u.ru_stime),
+    )
+}
+
+/// What one cell measured.
+struct Measured {
+    ops_per_s: f64,
+    p50_us: f64,
+    errors: u64,
+    cs_per_op: f64,
+    cpu_us_per_op: f64,
+}
+
+/// Runs one cell.
+async fn cell(
+    conn: &Conn,
+    op: Op,
+    size: usize,
+    callers: usize,
+    pipeline: usize,
+    secs: f64,
+    warmup: f64,
+) -> Measured {
+    let key: Arc<str> = match op {
+        Op::Get => format!("peers:get:{size}").into(),
+        Op::Set => format!("peers:set:{size}").into(),
+    };
+    let val: Arc<[u8]> = vec![b'x'; size].into();
+    let measuring = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let per = if pipeline > 0 { pipeline } else { 1 };
+    let tasks: Vec<_> = (0..callers)
+        .map(|_| {
+            let (mut conn, key, val) = (conn.clone(), key.clone(), val.clone());
+            let (measuring, stop) = (measuring.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut lat: Vec<u32> = Vec::with_capacity(4096);
+                let mut errors = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let t0 = Instant::now();
+                    let fut: Fut<'_> = if pipeline > 0 {
+                        Box::pin(conn.batch(op, &key, &val, pipeline))
+                    } else {
+                        Box::pin(conn.one(op, &key, &val))
+                    };
+                    let ok = fut.await;
+                    if measuring.load(Ordering::Relaxed) {
+                        lat.push(t0.elapsed().as_nanos().min(u32::MAX as u128) as u32);
+                        errors += u64::from(!ok);
+                    }
+                }
+                (lat, errors)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs_f64(warmup)).await;
+    measuring.store(true, Ordering::Relaxed);
+    let t0 = Instant::now();
+    let u0 = usage();
+    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+    measuring.store(false, Ordering::Relaxed);
+    let u1 = usage();
+    let elapsed = t0.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (lat, e) = t.await.expect("a bench task panicked");
+        all.extend(lat);
+        errors += e;
+    }
+    let n = all.len();
+    let p50 = if n == 0 {
+        f64::NAN
+    } else {
+        let (_, m, _) = all.select_nth_unstable(n / 2);
+        f64::from(*m) / 1000.0
+    };
+    let ops = ((n * per) as f64).max(1.0);
+    Measured {
+        ops_per_s: (n * per) as f64 / elapsed,
+        p50_us: p50,
+        errors,
+        cs_per_op: (u1.0 - u0.0) / ops,
+        cpu_us_per_op: (u1.1 - u0.1) / ops,
+    }
+}
+
+fn main() {
+    let a = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("jr-peers: {e}");
+            std::process::exit(2);
+        }
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(async {
+        let mut conns = Vec::new();
+        for name in &a.clients {
+            match connect(name, &a.endpoint).await {
+                Ok(c) => conns.push((name.clone(), c)),
+                Err(e) => {
+                    eprintln!("jr-peers: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        // The GET keys, written once by the first client.
+        for &size in &a.sizes {
+            let val = vec![b'x'; size];
+            let mut c = conns[0].1.clone();
+            if !c.one(Op::Set, &format!("peers:get:{size}"), &val).await {
+                eprintln!("jr-peers: cannot SET peers:get:{size}");
+                std::process::exit(1);
+            }
+        }
+        let mut cells = Vec::new();
+        for op in &a.ops {
+            for &size in &a.sizes {
+                for &callers in &a.callers {
+                    cells.push((op.clone(), size, callers, 0));
+                }
+                if a.pipeline > 0 {
+                    cells.push((op.clone(), size, 1, a.pipeline));
+                }
+            }
+        }
+        for rep in 1..=a.reps {
+            for (op, size, callers, pipe) in &cells {
+                for (name, conn) in &conns {
+                    let o = if op == "GET" { Op::Get } else { Op::Set };
+                    let m = cell(conn, o, *size, *callers, *pipe, a.secs, a.warmup).await;
+                    let callers = if *pipe > 0 {
+                        format!("{callers}x{pipe}")
+                    } else {
+                        callers.to_string()
+                    };
+                    println!(
+                        "sample lang=rust client={name} op={op} size={size} callers={callers} \
+                         rep={rep} ops_per_s={:.0} p50_us={:.1} errors={} cs_per_op={:.2} \
+                         cpu_us_per_op={:.2}",
+                        m.ops_per_s, m.p50_us, m.errors, m.cs_per_op, m.cpu_us_per_op
+                    );
+                }
+            }
+        }
+    });
+}
