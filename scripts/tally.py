@@ -27,8 +27,9 @@ for path in sys.argv[1:]:
                 passed += 1
     # A test program that failed as a whole (a sanitizer report at exit, a
     # crash before its XML was written) counts even if no case says so.
-    log = os.path.join(os.path.dirname(path), "testlog.json")
-    if path.endswith("testlog.junit.xml") and os.path.exists(log):
+    # meson test --logbase NAME writes NAME.junit.xml beside NAME.json.
+    log = path[: -len(".junit.xml")] + ".json"
+    if path.endswith(".junit.xml") and os.path.exists(log):
         with open(log) as f:
             for line in f:
                 try:

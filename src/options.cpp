@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <string_view>
 #include <type_traits>
 
 namespace jr {
@@ -93,9 +94,24 @@ int Options::set_url(const std::string &url) {
   std::string rest;
   Endpoint ep;
   std::string query;
-  bool secure = url.rfind("rediss://", 0) == 0;
-  if (url.rfind("redis://", 0) == 0 || secure) {
-    rest = url.substr(secure ? 9 : 8);
+  // valkey:// and valkeys:// (Valkey's own clients' schemes) are the same as
+  // redis:// and rediss://.
+  struct Scheme {
+    std::string_view prefix;
+    bool tls;
+  };
+  static constexpr Scheme kSchemes[] = {
+      {"redis://", false}, {"rediss://", true}, {"valkey://", false}, {"valkeys://", true}};
+  size_t scheme = 0;
+  bool secure = false;
+  for (const Scheme &s : kSchemes) {
+    if (url.compare(0, s.prefix.size(), s.prefix) == 0) {
+      scheme = s.prefix.size();
+      secure = s.tls;
+    }
+  }
+  if (scheme != 0) {
+    rest = url.substr(scheme);
     tls = secure;
     size_t q = rest.find('?');
     if (q != std::string::npos) {
@@ -247,7 +263,7 @@ using Ty = OptionSpec::Type;
 // clang-format off
 const OptionSpec kOptions[] = {
   {"endpoint", Ty::kString, 0, 0, "127.0.0.1:6379", "adds an endpoint: host:port, [v6addr]:port, host (port 6379) or a unix socket path (contains '/'); repeatable, tried in order", set_endpoint, nullptr},
-  {"url", Ty::kString, 0, 0, "", "redis://[user[:pass]@]host[:port][/db], rediss://... (TLS) or unix:///path[?db=N]; sets endpoint, username, password and database", set_url, nullptr},
+  {"url", Ty::kString, 0, 0, "", "redis://[user[:pass]@]host[:port][/db], rediss://... (TLS), valkey:// and valkeys:// (the same) or unix:///path[?db=N]; sets endpoint, username, password and database", set_url, nullptr},
   {"username", Ty::kString, 0, 0, "", "ACL user name (AUTH user password on every connection)", set_str<&Options::username>, nullptr},
   {"password", Ty::kString, 0, 0, "", "AUTH password on every connection; never logged", set_str<&Options::password>, nullptr},
   {"database", Ty::kInt, 0, kI32, "0", "database of jr_client_submit", set_num<&Options::database>, get_num<&Options::database>},
@@ -270,7 +286,7 @@ const OptionSpec kOptions[] = {
   {"loop_spin_us", Ty::kInt, 0, 10000, "100", "after a write the loop thread polls up to this long for the replies before it sleeps (0 = never)", set_num<&Options::loop_spin_us>, get_num<&Options::loop_spin_us>},
   {"dispatch", Ty::kEnum, 0, 0, "loop", "loop: callbacks run on the loop thread; poll: queued for jr_dispatch (see jr_client_fd)", set_dispatch, get_dispatch},
   {"ready_batch", Ty::kInt, 1, 1 << 20, "16", "while a read's replies are parsed, the ready hook runs each time this many completions are ready", set_num<&Options::ready_batch>, get_num<&Options::ready_batch>},
-  {"tls", Ty::kBool, 0, 1, "0", "TLS on every connection (rediss:// URLs set it); certificate and host name are verified", set_num<&Options::tls>, get_num<&Options::tls>},
+  {"tls", Ty::kBool, 0, 1, "0", "TLS on every connection (rediss:// and valkeys:// URLs set it); certificate and host name are verified", set_num<&Options::tls>, get_num<&Options::tls>},
   {"tls_verify", Ty::kBool, 0, 1, "1", "0 disables certificate and host name verification (testing only)", set_num<&Options::tls_verify>, get_num<&Options::tls_verify>},
   {"tls_ca_file", Ty::kString, 0, 0, "", "trusted CA certificates, a file (\"\": the system store)", set_str<&Options::tls_ca_file>, nullptr},
   {"tls_ca_dir", Ty::kString, 0, 0, "", "trusted CA certificates, a directory (\"\": the system store)", set_str<&Options::tls_ca_dir>, nullptr},

@@ -144,9 +144,10 @@ JR_API const char *jr_version_string(void);
  *   endpoint            add one endpoint: "host:port", "[v6addr]:port",
  *                       "host" (port 6379), or a unix socket path (contains
  *                       '/'). May be given several times; tried in order.
- *   url                 redis://[user[:pass]@]host[:port][/db] or
- *                       unix:///path/to.sock[?db=N]; sets endpoint,
- *                       username, password and database.
+ *   url                 redis://[user[:pass]@]host[:port][/db],
+ *                       rediss://... (TLS), valkey:// and valkeys:// (the
+ *                       same) or unix:///path/to.sock[?db=N]; sets
+ *                       endpoint, username, password and database.
  *   username            ACL user name (sent as AUTH user pass).
  *   password            server password (AUTH); never logged.
  *   database            database of jr_client_submit (default 0).
@@ -218,7 +219,7 @@ JR_API const char *jr_version_string(void);
  *                       completions are ready (default 16; 1..1048576);
  *                       the rest at the end of the loop iteration.
  *   tls                 1: TLS on every connection (default 0; rediss://
- *                       URLs set it). The server certificate and host name
+ *                       and valkeys:// URLs set it). The server certificate and host name
  *                       (or IP address) are verified by default.
  *   tls_verify          0 disables verification (testing only).
  *   tls_ca_file         trusted CAs, a file (default: the system store).

@@ -594,6 +594,43 @@ TEST(OneNodeCluster, EmptyHostInClusterSlotsMeansTheNodeAsked) {
   }
 }
 
+TEST(HostnameCluster, SlotsAndRedirectsGiveHostNames) {
+  // cluster-preferred-endpoint-type hostname (how Valkey and Redis clusters
+  // behind DNS run): CLUSTER SLOTS and -MOVED name "localhost:port", not the
+  // IP. A cluster of its own (a couple of seconds), seeded by IP.
+  RedisCluster::Options co;
+  co.extra_args = {"--cluster-announce-hostname", "localhost", "--cluster-preferred-endpoint-type",
+                   "hostname"};
+  RedisCluster cl(co);
+  int first = cl.node(0).port();
+  RespReply slots = cl.cmd(first, "CLUSTER SLOTS");
+  ASSERT_FALSE(slots.elements.empty()) << slots.text();
+  ASSERT_EQ(slots.elements[0].elements.at(2).elements.at(0).str, "localhost") << slots.text();
+  OptionsPtr o;
+  o.set("endpoint", cl.endpoints().front());
+  ClientPtr c(o);
+  for (int i = 0; i < 60; i++) {
+    std::string k = "hn:" + std::to_string(i);
+    ASSERT_TRUE(call(c, {"SET", k, k}).ok()) << k;
+  }
+  for (int i = 0; i < 60; i++) {
+    std::string k = "hn:" + std::to_string(i);
+    EXPECT_EQ(cl.cmd(cl.master_of_key(k), {"GET", k}).str, k);
+  }
+  // A slot moves: the client follows "-MOVED slot localhost:port".
+  std::string key = key_in_slot(100, "hn");
+  ASSERT_TRUE(call(c, {"SET", key, "before"}).ok());
+  int from = cl.master_of_slot(100), to = 0;
+  for (int p : cl.master_ports())
+    if (p != from) to = p;
+  cl.migrate_slot(100, to);
+  std::string moved = cl.cmd(from, {"GET", key}).text();
+  EXPECT_EQ(moved, "-MOVED 100 localhost:" + std::to_string(to));
+  EXPECT_EQ(call(c, {"GET", key}).str(), "before");
+  ASSERT_TRUE(call(c, {"SET", key, "after"}).ok());
+  EXPECT_EQ(cl.cmd(to, {"GET", key}).str, "after");
+}
+
 TEST_F(Cluster, ReadFromReplicasSpreadsReadsAndKeepsWritesOnMasters) {
   std::string key = "rr:key";
   int master = cluster_->master_of_key(key);

@@ -751,10 +751,11 @@ TEST_F(Faults, SilenceRuleWaitsForSlowAndBlockingCommands) {
 
 namespace {
 // The kernel's view of a TCP socket: "tr" (the active timer: 2 = keepalive)
-// and "when" (jiffies, USER_HZ) from /proc/net/tcp, by local port, of the
-// established socket: an earlier connection from the same port may linger in
-// TIME_WAIT (timer 3). False when not found (or not Linux).
-bool tcp_timer(int local_port, int &timer, long &when) {
+// and "when" (jiffies, USER_HZ) from /proc/net/tcp, by local and remote
+// port (the local port alone also matched a TIME_WAIT socket, tr 3, of an
+// earlier connection elsewhere from the same ephemeral port), established
+// only. False when not found (or not Linux).
+bool tcp_timer(int local_port, int remote_port, int &timer, long &when) {
   std::ifstream f("/proc/net/tcp");
   std::string line;
   std::getline(f, line);  // header
@@ -762,8 +763,10 @@ bool tcp_timer(int local_port, int &timer, long &when) {
     std::istringstream in(line);
     std::string sl, local, remote, st, queues, tm;
     in >> sl >> local >> remote >> st >> queues >> tm;
-    size_t colon = local.find(':');
-    if (colon == std::string::npos || std::stoi(local.substr(colon + 1), nullptr, 16) != local_port)
+    size_t colon = local.find(':'), rcolon = remote.find(':');
+    if (colon == std::string::npos || rcolon == std::string::npos ||
+        std::stoi(local.substr(colon + 1), nullptr, 16) != local_port ||
+        std::stoi(remote.substr(rcolon + 1), nullptr, 16) != remote_port)
       continue;
     if (st != "01") continue;  // TCP_ESTABLISHED
     timer = std::stoi(tm.substr(0, tm.find(':')), nullptr, 16);
@@ -790,7 +793,8 @@ TEST_F(Faults, TcpKeepaliveIsOnByDefault) {
   int port = std::atoi(text.c_str() + colon + 1);
   int timer = -1;
   long when = -1;
-  if (!tcp_timer(port, timer, when)) GTEST_SKIP() << "no /proc/net/tcp entry for port " << port;
+  if (!tcp_timer(port, server_->port(), timer, when))
+    GTEST_SKIP() << "no /proc/net/tcp entry for port " << port;
   EXPECT_EQ(timer, 2) << "no keepalive timer on the client's socket";
   EXPECT_GT(when, 0);
   EXPECT_LE(when, 60 * 100 + 100) << "keepalive idle time over 60 s";

@@ -120,6 +120,14 @@ TEST_F(Tls, RedissUrlAndHostNameVerification) {
       .set("tls_ca_file", certs_->f("ca.crt"));
   ClientPtr c(o);
   EXPECT_EQ(call(c, {"PING"}).str(), "PONG");
+  // valkeys:// is rediss:// (TLS on; the path is the database), whichever
+  // server listens.
+  OptionsPtr v;
+  v.set("url", "valkeys://localhost:" + std::to_string(server_->tls_port) + "/3")
+      .set("tls_ca_file", certs_->f("ca.crt"));
+  ClientPtr cv(v);
+  Result info = call(cv, {"CLIENT", "INFO"});
+  EXPECT_NE(info.str().find(" db=3 "), std::string::npos) << info.str();
 
   Events ev;
   OptionsPtr bad;

@@ -433,6 +433,27 @@ TEST(Options, EndpointsAndUrls) {
   EXPECT_EQ(o.password, "x");
   EXPECT_EQ(o.set("url", "http://x"), JR_EINVAL);
   EXPECT_EQ(o.set("url", "redis://h/-1"), JR_EINVAL);
+  // valkey:// and valkeys:// are redis:// and rediss:// (scheme, then TLS).
+  ASSERT_EQ(o.set("url", "valkeys://u:p@vk.example:6390/3?db=4"), JR_OK);
+  EXPECT_TRUE(o.tls);
+  EXPECT_EQ(o.endpoints.at(0).host, "vk.example");
+  EXPECT_EQ(o.endpoints.at(0).port, 6390);
+  EXPECT_EQ(o.username, "u");
+  EXPECT_EQ(o.password, "p");
+  EXPECT_EQ(o.database, 4);
+  ASSERT_EQ(o.set("url", "valkey://vk.example"), JR_OK);
+  EXPECT_FALSE(o.tls);
+  EXPECT_EQ(o.endpoints.at(0).port, 6379);
+  EXPECT_EQ(o.database, 0);
+  ASSERT_EQ(o.set("url", "rediss://h"), JR_OK);
+  EXPECT_TRUE(o.tls);
+  ASSERT_EQ(o.set("url", "redis://h"), JR_OK);
+  EXPECT_FALSE(o.tls);
+  ASSERT_EQ(o.set("url", "valkey://"), JR_OK);
+  EXPECT_EQ(o.endpoints.at(0).host, "127.0.0.1");
+  for (const char *bad : {"valkey:/h", "valkey:h", "valkeyss://h", "VALKEY://h", "valkey://h/x",
+                          "valkey://h:0", "valkeys://[::1"})
+    EXPECT_EQ(o.set("url", bad), JR_EINVAL) << bad;
   EXPECT_EQ(o.set("url", "unix://relative?db=1"), JR_EINVAL);
   EXPECT_EQ(o.set("url", "unix:///x?bogus=1"), JR_EINVAL);
 }

@@ -89,11 +89,11 @@ def _seconds_ms(key: str, value: float | None) -> int:
 
 
 def _url_database(url: str) -> int:
-    """The database a redis://, rediss:// or unix:// URL selects (0 if none)."""
+    """The database a redis[s]://, valkey[s]:// or unix:// URL selects (0 if none)."""
     u = urllib.parse.urlsplit(url)
     db = 0
     path = u.path.strip('/')
-    if u.scheme in ('redis', 'rediss') and path.isdigit():
+    if u.scheme in ('redis', 'rediss', 'valkey', 'valkeys') and path.isdigit():
         db = int(path)
     for k, v in urllib.parse.parse_qsl(u.query):
         if k == 'db' and v.isdigit():
