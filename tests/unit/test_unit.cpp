@@ -520,14 +520,16 @@ TEST(Options, TableDrivesSettersAndDocs) {
     }
     for (const char *junk : {"abc", "1x", "x1", " 1", "1 ", "+1", "0x10", "1.5", "--1"}) {
       int want = t == "string" ? JR_OK : JR_EINVAL;
-      if (t == "string" && (std::string(name) == "endpoint" || std::string(name) == "url")) {
+      if (t == "string" && (std::string(name) == "endpoint" || std::string(name) == "url" ||
+                            std::string(name) == "sentinel")) {
         want = jr_options_set(o, name, junk);  // an endpoint may be named "abc"
         EXPECT_TRUE(want == JR_OK || want == JR_EINVAL);
       }
       if (std::string(name) == "client_name" && std::strchr(junk, ' ') != nullptr) want = JR_EINVAL;
       EXPECT_EQ(jr_options_set(o, name, junk), want) << "'" << junk << "'";
     }
-    bool empty_ok = t == "string" && std::string(name) != "endpoint" && std::string(name) != "url";
+    bool empty_ok = t == "string" && std::string(name) != "endpoint" &&
+                    std::string(name) != "url" && std::string(name) != "sentinel";
     EXPECT_EQ(jr_options_set(o, name, ""), empty_ok ? JR_OK : JR_EINVAL) << "empty";
     if (t == "int" || t == "bool") {
       EXPECT_LE(min, max);
