@@ -102,11 +102,12 @@ int64_t Sentinel::expire(int64_t now) {
 }
 
 void Sentinel::shutdown() {
-  if (!enabled_) return;
+  if (shutting_down_) return;
   shutting_down_ = true;
   phase_ = Phase::kIdle;
   uv_timer_stop(&timer_);
-  uv_close(reinterpret_cast<uv_handle_t *>(&timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t *>(&timer_), nullptr);  // made in any case
+  if (!enabled_) return;
   fail_held(JR_ECLOSED);
   if (sub_) sub_->shutdown();
   ask_->shutdown();
