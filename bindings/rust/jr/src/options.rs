@@ -363,8 +363,14 @@ mod tests {
         ("cluster", "cluster detection: set"),
         ("sentinel", "Redis Sentinel: set (no shorthand yet)"),
         ("sentinel_master", "Redis Sentinel: set (no shorthand yet)"),
-        ("sentinel_username", "Redis Sentinel: set (no shorthand yet)"),
-        ("sentinel_password", "Redis Sentinel: set (no shorthand yet)"),
+        (
+            "sentinel_username",
+            "Redis Sentinel: set (no shorthand yet)",
+        ),
+        (
+            "sentinel_password",
+            "Redis Sentinel: set (no shorthand yet)",
+        ),
     ];
 
     /// Each shorthand, called with a value libjr accepts.
