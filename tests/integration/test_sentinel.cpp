@@ -10,10 +10,13 @@
 // "[ sentinel ]" line (docs/reliability.md).
 #include <gtest/gtest.h>
 #include <jr/jr.h>
+#include <poll.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -222,6 +225,85 @@ TEST_F(SentinelTest, AllSentinelsDownThenBack) {
   EXPECT_TRUE(ev.find("no master 'jrmaster' from any sentinel")) << ev.all();
   for (size_t i = 0; i < 3; i++) g_sc->sentinel(i).start();
   EXPECT_EQ(call(c.get(), {"PING"}).status, JR_OK) << ev.all();
+}
+
+// Serves RESP commands on fd: answer(argv) gives each reply, in order.
+void serve(FakeServer &srv, int fd,
+           const std::function<std::string(const std::vector<std::string> &)> &answer) {
+  std::string in;
+  char buf[4096];
+  while (!srv.stopping()) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 50) <= 0) continue;
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n <= 0) return;
+    in.append(buf, static_cast<size_t>(n));
+    for (;;) {  // each complete "*N $len arg..." frame
+      size_t pos = 0;
+      if (in.empty() || in[0] != '*') return;
+      size_t e = in.find("\r\n");
+      if (e == std::string::npos) break;
+      int argc = std::atoi(in.c_str() + 1);
+      pos = e + 2;
+      std::vector<std::string> argv;
+      bool whole = true;
+      for (int i = 0; i < argc && whole; i++) {
+        e = in.find("\r\n", pos);
+        if (e == std::string::npos || in[pos] != '$') {
+          whole = false;
+          break;
+        }
+        size_t len = static_cast<size_t>(std::atol(in.c_str() + pos + 1));
+        if (e + 2 + len + 2 > in.size()) {
+          whole = false;
+          break;
+        }
+        argv.push_back(in.substr(e + 2, len));
+        pos = e + 2 + len + 2;
+      }
+      if (!whole) break;
+      in.erase(0, pos);
+      FakeServer::send_all(fd, answer(argv));
+    }
+  }
+}
+
+std::string bulk(const std::string &s) {
+  return "$" + std::to_string(s.size()) + "\r\n" + s + "\r\n";
+}
+
+// A master that turns out to be a replica: its READONLY answer is not
+// delivered; the command goes, once, to the master the sentinels name next.
+TEST_F(SentinelTest, ReadonlyMovesTheCommandToTheNextMaster) {
+  FakeServer demoted([&demoted](int fd, int) {
+    serve(demoted, fd, [](const std::vector<std::string> &argv) -> std::string {
+      if (!argv.empty() && argv[0] == "ROLE") return "*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n";
+      return "-READONLY You can't write against a read only replica.\r\n";
+    });
+  });
+  int mport = g_sc->master_port();
+  std::atomic<int> asked{0};
+  // A sentinel that names the demoted server first, then the real master.
+  FakeServer sentinel([&](int fd, int) {
+    serve(sentinel, fd, [&](const std::vector<std::string> &argv) -> std::string {
+      if (argv.size() == 3 && argv[1] == "get-master-addr-by-name") {
+        int port = asked++ == 0 ? demoted.port() : mport;
+        return "*2\r\n" + bulk("127.0.0.1") + bulk(std::to_string(port));
+      }
+      return "*0\r\n";  // SENTINEL sentinels: none other
+    });
+  });
+  Events ev;
+  OptionsPtr o;
+  o.set("sentinel", sentinel.endpoint()).set("sentinel_master", kName);
+  EXPECT_EQ(jr_options_set_event_cb(o.o, Events::cb, &ev), JR_OK);
+  ClientPtr c(o);
+  Result r = call(c.get(), {"SET", "ro:k", "moved"});
+  EXPECT_EQ(r.status, JR_OK) << ev.all();
+  EXPECT_EQ(r.type(), JR_REPLY_STATUS) << r.str();
+  EXPECT_EQ(asked.load(), 2);
+  EXPECT_EQ(get_on(*g_sc->by_port(mport), "ro:k"), "moved");
+  EXPECT_TRUE(ev.find("READONLY from 127.0.0.1:" + std::to_string(demoted.port()))) << ev.all();
 }
 
 // ---- Failovers under load -------------------------------------------------------
