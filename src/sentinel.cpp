@@ -294,7 +294,9 @@ void Sentinel::confirmed() {
     Endpoint ep;
     (void)parse_endpoint(master_, ep);  // validated by the interpreter
     client_.emit(JR_EVENT_LOG, kEventEndpoint, "master " + name_ + " is " + master_);
+    moving_ = true;
     client_.follow_master(ep);
+    moving_ = false;
   }
   // In order; what their callbacks submit meanwhile queues behind them.
   while (Queued *q = held_.pop_front()) client_.reroute(q);
@@ -329,6 +331,12 @@ void Sentinel::on_timer_cb(uv_timer_t *t) {
 }
 
 // ---- Following failovers -----------------------------------------------------------
+
+void Sentinel::master_lost(Connection &conn) {
+  // Not the connections libjr closes itself to move them.
+  if (!moving_ && conn.endpoint().display() == master_)
+    discover("connection to " + master_ + " lost");
+}
 
 void Sentinel::master_unreachable(Connection &conn, CmdList &waiting) {
   while (Command *c = waiting.pop_front()) held_.push_back(c);

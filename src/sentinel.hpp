@@ -55,6 +55,9 @@ class Sentinel final : public PushHandler {
   // wait already: order is kept).
   [[nodiscard]] bool holding() const noexcept { return enabled_ && (!known_ || !held_.empty()); }
   void hold(Queued *q);
+  // A ready master connection was lost: the master is checked again in
+  // the background (a master demoted meanwhile is left, with a move).
+  void master_lost(Connection &conn);
   // A master connection gave up connecting: its waiting commands.
   void master_unreachable(Connection &conn, CmdList &waiting);
   // An error reply on a master connection: true when taken (READONLY: held
@@ -101,6 +104,7 @@ class Sentinel final : public PushHandler {
   std::string candidate_;  // the address being confirmed
   Phase phase_ = Phase::kIdle;
   bool running_ = false;  // a discovery round (or a +switch-master probe)
+  bool moving_ = false;   // in Client::follow_master
   bool answered_ = false;
   size_t idx_ = 0;
   int rounds_ = 0;  // rounds in a row without a master

@@ -754,6 +754,10 @@ void Connection::lost(int head_code, const std::string &detail, bool from_peer) 
   session_.drop(head_code);
   abandon_ = false;
   if (was_ready) client_.emit(JR_EVENT_DISCONNECTED, endpoint_name_, detail);
+  // Sentinel: a lost master connection may mean a failover; the master is
+  // checked again (sentinels, then ROLE) while this one reconnects.
+  if (was_ready && opts_override_ == nullptr && client_.sentinel().enabled())
+    client_.sentinel().master_lost(*this);
   if (cluster_node && client_.cluster().enabled()) client_.cluster().refresh("connection lost");
   if (push_ != nullptr) {
     if (was_ready) push_->on_lost(*this);

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <jr/jr.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -240,7 +241,8 @@ void serve(FakeServer &srv, int fd,
     in.append(buf, static_cast<size_t>(n));
     for (;;) {  // each complete "*N $len arg..." frame
       size_t pos = 0;
-      if (in.empty() || in[0] != '*') return;
+      if (in.empty()) break;
+      if (in[0] != '*') return;
       size_t e = in.find("\r\n");
       if (e == std::string::npos) break;
       int argc = std::atoi(in.c_str() + 1);
@@ -268,6 +270,9 @@ void serve(FakeServer &srv, int fd,
   }
 }
 
+// A fake sentinel's answer to SUBSCRIBE +switch-master.
+const std::string kSubscribed = "*3\r\n$9\r\nsubscribe\r\n$14\r\n+switch-master\r\n:1\r\n";
+
 std::string bulk(const std::string &s) {
   return "$" + std::to_string(s.size()) + "\r\n" + s + "\r\n";
 }
@@ -290,6 +295,7 @@ TEST_F(SentinelTest, ReadonlyMovesTheCommandToTheNextMaster) {
         int port = asked++ == 0 ? demoted.port() : mport;
         return "*2\r\n" + bulk("127.0.0.1") + bulk(std::to_string(port));
       }
+      if (argv[0] == "SUBSCRIBE") return kSubscribed;
       return "*0\r\n";  // SENTINEL sentinels: none other
     });
   });
@@ -304,6 +310,52 @@ TEST_F(SentinelTest, ReadonlyMovesTheCommandToTheNextMaster) {
   EXPECT_EQ(asked.load(), 2);
   EXPECT_EQ(get_on(*g_sc->by_port(mport), "ro:k"), "moved");
   EXPECT_TRUE(ev.find("READONLY from 127.0.0.1:" + std::to_string(demoted.port()))) << ev.all();
+}
+
+// A master connection that is lost makes libjr ask the sentinels again
+// (then ROLE), without a +switch-master or a READONLY: reads move too.
+TEST_F(SentinelTest, LostMasterConnectionRediscovers) {
+  std::atomic<int> gets{0};
+  FakeServer old_master([&](int fd, int) {
+    serve(old_master, fd, [&](const std::vector<std::string> &argv) -> std::string {
+      if (!argv.empty() && argv[0] == "ROLE") return "*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n";
+      if (!argv.empty() && argv[0] == "GET") {
+        gets++;
+        FakeServer::send_all(fd, "$5\r\nstale\r\n");
+        shutdown(fd, SHUT_RDWR);  // the answer, then the connection goes
+        return "";
+      }
+      return "+OK\r\n";
+    });
+  });
+  int mport = g_sc->master_port();
+  ASSERT_NE(g_sc->by_port(mport)->cmd("SET lost:k fresh").find("OK"), std::string::npos);
+  std::atomic<int> asked{0};
+  FakeServer sentinel([&](int fd, int) {
+    serve(sentinel, fd, [&](const std::vector<std::string> &argv) -> std::string {
+      if (argv.size() == 3 && argv[1] == "get-master-addr-by-name") {
+        int port = asked++ == 0 ? old_master.port() : mport;
+        return "*2\r\n" + bulk("127.0.0.1") + bulk(std::to_string(port));
+      }
+      if (argv[0] == "SUBSCRIBE") return kSubscribed;
+      return "*0\r\n";  // SENTINEL sentinels: none other
+    });
+  });
+  Events ev;
+  OptionsPtr o;
+  o.set("sentinel", sentinel.endpoint()).set("sentinel_master", kName);
+  EXPECT_EQ(jr_options_set_event_cb(o.o, Events::cb, &ev), JR_OK);
+  ClientPtr c(o);
+  Result r1 = call(c.get(), {"GET", "lost:k"});
+  EXPECT_EQ(r1.str(), "stale");
+  // The old master closed the connection: the sentinels name another.
+  for (int i = 0; i < 100 && !ev.find("is 127.0.0.1:" + std::to_string(mport)); i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  Result r2 = call(c.get(), {"GET", "lost:k"});
+  EXPECT_EQ(r2.status, JR_OK) << ev.all();
+  EXPECT_EQ(r2.str(), "fresh") << ev.all();
+  EXPECT_EQ(gets.load(), 1);
+  EXPECT_TRUE(ev.find("lost")) << ev.all();
 }
 
 // ---- Failovers under load -------------------------------------------------------
