@@ -370,3 +370,97 @@ bool parse_command_entry(const jr_reply *e, CommandEntry &out) {
 }
 
 }  // namespace jr
+
+namespace jr {
+
+// ---- Redis Sentinel -------------------------------------------------------------
+
+namespace {
+bool text_port(std::string_view s, int64_t &port) noexcept {
+  return decimal(s, port, 5) && port >= 1 && port <= 65535;
+}
+}  // namespace
+
+int parse_master_addr(const jr_reply *r, std::string &addr, std::string &why) {
+  if (r != nullptr && r->type == JR_REPLY_NIL) return JR_ENOENT;
+  if (r != nullptr && r->type == JR_REPLY_ERROR)
+    return proto(why, "SENTINEL get-master-addr-by-name: error " +
+                          std::string(r->u.str, std::min<size_t>(r->len, 200)));
+  if (!is_array(r) || r->len != 2 || !is_text(at(r, 0)) || !is_text(at(r, 1)))
+    return proto(why, "SENTINEL get-master-addr-by-name: not [ip, port]");
+  int64_t port = 0;
+  if (!text_port(text_of(at(r, 1)), port))
+    return proto(why, "SENTINEL get-master-addr-by-name: port is not 1..65535");
+  if (!node_address(text_of(at(r, 0)), port, addr))
+    return proto(why, "SENTINEL get-master-addr-by-name: invalid ip");
+  return JR_OK;
+}
+
+int parse_role(const jr_reply *r, std::string &role, std::string &why) {
+  if (!is_array(r) || r->len == 0 || !is_text(at(r, 0)))
+    return proto(why, "ROLE: not an array that starts with the role");
+  std::string_view v = text_of(at(r, 0));
+  if (v != "master" && v != "slave" && v != "sentinel") return proto(why, "ROLE: unknown role");
+  role.assign(v);
+  return JR_OK;
+}
+
+int parse_sentinel_instances(const jr_reply *r, std::vector<std::string> &addrs, std::string &why) {
+  addrs.clear();
+  if (!is_array(r)) return proto(why, "SENTINEL instances: not an array");
+  for (size_t i = 0; i < r->len && addrs.size() < kMaxSentinels; i++) {
+    const jr_reply *row = at(r, i);
+    if (!is_array(row) || row->len % 2 != 0) return proto(why, "SENTINEL instances: bad row");
+    std::string_view ip, port, flags;
+    bool have_ip = false, have_port = false;
+    for (size_t k = 0; k + 1 < row->len; k += 2) {
+      if (!is_text(at(row, k)) || !is_text(at(row, k + 1)))
+        return proto(why, "SENTINEL instances: a field is not a string");
+      std::string_view f = text_of(at(row, k)), v = text_of(at(row, k + 1));
+      if (f == "ip") {
+        ip = v;
+        have_ip = true;
+      } else if (f == "port") {
+        port = v;
+        have_port = true;
+      } else if (f == "flags") {
+        flags = v;
+      }
+    }
+    int64_t p = 0;
+    std::string addr;
+    if (!have_ip || !have_port || !text_port(port, p) || !node_address(ip, p, addr))
+      return proto(why, "SENTINEL instances: a row without a valid ip and port");
+    if (flags.find("s_down") != std::string_view::npos ||
+        flags.find("o_down") != std::string_view::npos ||
+        flags.find("disconnected") != std::string_view::npos)
+      continue;
+    addrs.push_back(std::move(addr));
+  }
+  return JR_OK;
+}
+
+int parse_switch_master(std::string_view payload, std::string_view name, std::string &addr,
+                        std::string &why) {
+  std::string_view part[5];
+  size_t n = 0;
+  size_t pos = 0;
+  while (pos <= payload.size() && n < 6) {
+    size_t sp = payload.find(' ', pos);
+    std::string_view w = payload.substr(pos, sp == std::string_view::npos ? sp : sp - pos);
+    if (n == 5) return proto(why, "+switch-master: more than 5 words");
+    part[n++] = w;
+    if (sp == std::string_view::npos) break;
+    pos = sp + 1;
+  }
+  if (n != 5) return proto(why, "+switch-master: not <name> <ip> <port> <ip> <port>");
+  int64_t old_port = 0, new_port = 0;
+  std::string old_addr;
+  if (part[0].empty() || !text_port(part[2], old_port) || !text_port(part[4], new_port) ||
+      !node_address(part[1], old_port, old_addr) || !node_address(part[3], new_port, addr))
+    return proto(why, "+switch-master: invalid address");
+  if (part[0] != name) return JR_ENOENT;
+  return JR_OK;
+}
+
+}  // namespace jr

@@ -118,6 +118,29 @@ struct CommandEntry {
 // False (skip the entry) when its shape or ranges are wrong.
 bool parse_command_entry(const jr_reply *e, CommandEntry &out);
 
+// ---- Redis Sentinel -------------------------------------------------------------
+// At most this many sentinels are taken from SENTINEL sentinels.
+constexpr size_t kMaxSentinels = 64;
+// SENTINEL get-master-addr-by-name: [ip, port] as two strings (the port in
+// decimal, 1..65535; the ip valid_host). JR_OK with `addr` ("host:port" or
+// "[v6]:port"); JR_ENOENT for nil (the sentinel does not monitor that
+// name); JR_EPROTO with `why` for anything else (an error reply included).
+int parse_master_addr(const jr_reply *r, std::string &addr, std::string &why);
+// ROLE: an array whose first element is "master", "slave" or "sentinel".
+// JR_OK with `role`; JR_EPROTO with `why` otherwise.
+int parse_role(const jr_reply *r, std::string &role, std::string &why);
+// SENTINEL sentinels <name> (and SENTINEL replicas <name>): an array of
+// instances, each a flat array of field/value strings with at least "ip"
+// and "port". Instances whose "flags" name s_down, o_down or disconnected
+// are left out. At most kMaxSentinels rows; JR_EPROTO on a wrong shape or
+// address.
+int parse_sentinel_instances(const jr_reply *r, std::vector<std::string> &addrs, std::string &why);
+// A +switch-master message's payload: "<name> <old ip> <old port> <new ip>
+// <new port>". JR_OK with the new address when the name is `name`;
+// JR_ENOENT for another master's switch; JR_EPROTO when malformed.
+int parse_switch_master(std::string_view payload, std::string_view name, std::string &addr,
+                        std::string &why);
+
 }  // namespace jr
 
 #endif  // JR_SRC_INTERPRET_HPP

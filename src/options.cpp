@@ -90,7 +90,94 @@ int parse_endpoint(const std::string &text, Endpoint &out) {
   return parse_port(text.substr(colon + 1), out.port) ? JR_OK : JR_EINVAL;
 }
 
+int parse_sentinel_endpoint(const std::string &text, Endpoint &out) {
+  if (text.find('/') != std::string::npos) return JR_EINVAL;
+  bool has_port = text.size() > 0 && text[0] == '['
+                      ? text.find("]:") != std::string::npos
+                      : text.find(':') != std::string::npos && text.find(':') == text.rfind(':');
+  int rc = parse_endpoint(text, out);
+  if (rc == JR_OK && !has_port) out.port = 26379;
+  return rc;
+}
+
+namespace {
+// What follows a URL's scheme and host part: `rest` is
+// [user[:pass]@]hosts[/db][?query]; on return it holds the hosts alone.
+// A password alone (redis://secret@host) is read as redis-cli reads it.
+struct UrlParts {
+  std::string query, user, pass;
+  int64_t db = 0;
+};
+int split_url(std::string &rest, UrlParts &out) {
+  size_t q = rest.find('?');
+  if (q != std::string::npos) {
+    out.query = rest.substr(q + 1);
+    rest.resize(q);
+  }
+  std::string path;
+  size_t slash = rest.find('/');
+  if (slash != std::string::npos) {
+    path = rest.substr(slash + 1);
+    rest.resize(slash);
+  }
+  size_t at = rest.rfind('@');
+  if (at != std::string::npos) {
+    std::string cred = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    size_t colon = cred.find(':');
+    if (colon == std::string::npos) {
+      if (!percent_decode(cred, out.pass)) return JR_EINVAL;
+    } else if (!percent_decode(cred.substr(0, colon), out.user) ||
+               !percent_decode(cred.substr(colon + 1), out.pass)) {
+      return JR_EINVAL;
+    }
+  }
+  if (!path.empty() && (!parse_int(path, out.db) || out.db < 0 || out.db > INT32_MAX))
+    return JR_EINVAL;
+  return JR_OK;
+}
+
+// Lettuce's Sentinel URL: redis-sentinel://[[user]:password@]host[:port]
+// [,host[:port]...][/db][?query]#master (rediss-sentinel:// with TLS);
+// ports default to 26379; the credentials and db are the master's.
+// sentinelMasterId=name in the query is Lettuce's other way to name the
+// master.
+int set_sentinel_url(Options &o, const std::string &url, std::string &query) {
+  bool secure = url.rfind("rediss-sentinel://", 0) == 0;
+  std::string rest = url.substr(secure ? 18 : 17);
+  std::string master;
+  size_t hash = rest.find('#');
+  if (hash != std::string::npos) {
+    if (!percent_decode(rest.substr(hash + 1), master)) return JR_EINVAL;
+    rest.resize(hash);
+  }
+  UrlParts parts;
+  if (split_url(rest, parts) != JR_OK) return JR_EINVAL;
+  query = parts.query;
+  std::vector<Endpoint> list;
+  size_t pos = 0;
+  while (pos <= rest.size()) {
+    size_t comma = rest.find(',', pos);
+    std::string one = rest.substr(pos, comma == std::string::npos ? comma : comma - pos);
+    Endpoint ep;
+    if (one.empty() || parse_sentinel_endpoint(one, ep) != JR_OK) return JR_EINVAL;
+    list.push_back(ep);
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  o.tls = secure;
+  o.sentinels = std::move(list);
+  o.sentinel_master = master;
+  o.username = parts.user;
+  o.password = parts.pass;
+  o.database = static_cast<int>(parts.db);
+  return JR_OK;
+}
+}  // namespace
+
 int Options::set_url(const std::string &url) {
+  bool sentinel_url =
+      url.rfind("redis-sentinel://", 0) == 0 || url.rfind("rediss-sentinel://", 0) == 0;
   std::string rest;
   Endpoint ep;
   std::string query;
@@ -113,40 +200,15 @@ int Options::set_url(const std::string &url) {
   if (scheme != 0) {
     rest = url.substr(scheme);
     tls = secure;
-    size_t q = rest.find('?');
-    if (q != std::string::npos) {
-      query = rest.substr(q + 1);
-      rest.resize(q);
-    }
-    std::string path;
-    size_t slash = rest.find('/');
-    if (slash != std::string::npos) {
-      path = rest.substr(slash + 1);
-      rest.resize(slash);
-    }
-    size_t at = rest.rfind('@');
-    std::string user, pass;
-    if (at != std::string::npos) {
-      std::string cred = rest.substr(0, at);
-      rest = rest.substr(at + 1);
-      size_t colon = cred.find(':');
-      if (colon == std::string::npos) {
-        // redis://secret@host: a password alone (as redis-cli reads it).
-        if (!percent_decode(cred, pass)) return JR_EINVAL;
-      } else {
-        if (!percent_decode(cred.substr(0, colon), user) ||
-            !percent_decode(cred.substr(colon + 1), pass))
-          return JR_EINVAL;
-      }
-    }
+    UrlParts parts;
+    if (split_url(rest, parts) != JR_OK) return JR_EINVAL;
+    query = parts.query;
     if (rest.empty()) rest = "127.0.0.1";
     if (parse_endpoint(rest, ep) != JR_OK || ep.unix_socket) return JR_EINVAL;
-    int64_t db = 0;
-    if (!path.empty() && (!parse_int(path, db) || db < 0 || db > INT32_MAX)) return JR_EINVAL;
     endpoints.assign(1, ep);
-    username = user;
-    password = pass;
-    database = static_cast<int>(db);
+    username = parts.user;
+    password = parts.pass;
+    database = static_cast<int>(parts.db);
   } else if (url.rfind("unix://", 0) == 0) {
     rest = url.substr(7);
     size_t q = rest.find('?');
@@ -159,10 +221,14 @@ int Options::set_url(const std::string &url) {
     ep.path = rest;
     endpoints.assign(1, ep);
     database = 0;
+  } else if (sentinel_url) {
+    int rc = set_sentinel_url(*this, url, query);
+    if (rc != JR_OK) return rc;
   } else {
     return JR_EINVAL;
   }
-  // Query parameters: db, username, password.
+  // Query parameters: db, username, password (sentinel URLs also
+  // sentinelMasterId).
   size_t pos = 0;
   while (pos < query.size()) {
     size_t amp = query.find('&', pos);
@@ -180,10 +246,14 @@ int Options::set_url(const std::string &url) {
       username = v;
     } else if (k == "password") {
       password = v;
+    } else if (k == "sentinelMasterId" && sentinel_url) {
+      sentinel_master = v;
     } else {
       return JR_EINVAL;
     }
   }
+  // A sentinel URL must name the master.
+  if (sentinel_url && sentinel_master.empty()) return JR_EINVAL;
   return JR_OK;
 }
 
@@ -222,6 +292,12 @@ int set_endpoint(Options &o, int64_t, const std::string &s) {
   Endpoint ep;
   int rc = parse_endpoint(s, ep);
   if (rc == JR_OK) o.endpoints.push_back(ep);
+  return rc;
+}
+int set_sentinel(Options &o, int64_t, const std::string &s) {
+  Endpoint ep;
+  int rc = parse_sentinel_endpoint(s, ep);
+  if (rc == JR_OK) o.sentinels.push_back(ep);
   return rc;
 }
 int set_url(Options &o, int64_t, const std::string &s) {
@@ -263,7 +339,7 @@ using Ty = OptionSpec::Type;
 // clang-format off
 const OptionSpec kOptions[] = {
   {"endpoint", Ty::kString, 0, 0, "127.0.0.1:6379", "adds an endpoint: host:port, [v6addr]:port, host (port 6379) or a unix socket path (contains '/'); repeatable, tried in order", set_endpoint, nullptr},
-  {"url", Ty::kString, 0, 0, "", "redis://[user[:pass]@]host[:port][/db], rediss://... (TLS), valkey:// and valkeys:// (the same) or unix:///path[?db=N]; sets endpoint, username, password and database", set_url, nullptr},
+  {"url", Ty::kString, 0, 0, "", "redis://[user[:pass]@]host[:port][/db], rediss://... (TLS), valkey:// and valkeys:// (the same), unix:///path[?db=N], or redis-sentinel://[[user]:pass@]host[:port][,host[:port]...][/db]#master (Lettuce's form; rediss-sentinel:// with TLS; sentinel ports default to 26379); sets endpoint (or sentinel and sentinel_master), username, password and database", set_url, nullptr},
   {"username", Ty::kString, 0, 0, "", "ACL user name (AUTH user password on every connection)", set_str<&Options::username>, nullptr},
   {"password", Ty::kString, 0, 0, "", "AUTH password on every connection; never logged", set_str<&Options::password>, nullptr},
   {"database", Ty::kInt, 0, kI32, "0", "database of jr_client_submit", set_num<&Options::database>, get_num<&Options::database>},
@@ -294,6 +370,10 @@ const OptionSpec kOptions[] = {
   {"tls_key_file", Ty::kString, 0, 0, "", "client private key (mutual TLS)", set_str<&Options::tls_key_file>, nullptr},
   {"tls_server_name", Ty::kString, 0, 0, "", "name for SNI and verification (\"\": the endpoint's host)", set_str<&Options::tls_server_name>, nullptr},
   {"read_from_replicas", Ty::kBool, 0, 1, "0", "in a cluster, read-only commands are spread over each slot's master and replicas (which may lag)", set_num<&Options::read_from_replicas>, get_num<&Options::read_from_replicas>},
+  {"sentinel", Ty::kString, 0, 0, "", "adds a Redis Sentinel: host:port, [v6addr]:port or host (port 26379); repeatable; with sentinel_master the master is found through them and endpoint is ignored", set_sentinel, nullptr},
+  {"sentinel_master", Ty::kString, 0, 0, "", "the name of the master the sentinels monitor (SENTINEL get-master-addr-by-name)", set_str<&Options::sentinel_master>, nullptr},
+  {"sentinel_username", Ty::kString, 0, 0, "", "ACL user name on the sentinels (username/password are the master's)", set_str<&Options::sentinel_username>, nullptr},
+  {"sentinel_password", Ty::kString, 0, 0, "", "AUTH password on the sentinels; never logged", set_str<&Options::sentinel_password>, nullptr},
   {"cluster", Ty::kEnum, 0, 0, "auto", "auto: ask the first server with CLUSTER SLOTS once, ahead of the first command; no: never (standalone); yes: as auto, expecting a cluster", set_cluster, get_cluster},
 };
 // clang-format on

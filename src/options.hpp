@@ -24,6 +24,9 @@ struct Endpoint {
 
 // Parses "host:port", "[v6]:port", "host", or a path containing '/'.
 int parse_endpoint(const std::string &text, Endpoint &out);
+// A sentinel's address: "host:port", "[v6]:port" or "host" (port 26379);
+// no unix socket path.
+int parse_sentinel_endpoint(const std::string &text, Endpoint &out);
 
 struct Options {
   std::vector<Endpoint> endpoints;
@@ -48,6 +51,12 @@ struct Options {
   size_t ready_batch = 16;     // completions before a read's ready hook
   int cluster_mode = -1;       // -1 auto, 0 never, 1 expected
   bool read_from_replicas = false;
+  // Redis Sentinel (src/sentinel.cpp): the master named sentinel_master is
+  // found through these sentinels; endpoints are then ignored.
+  std::vector<Endpoint> sentinels;
+  std::string sentinel_master;
+  std::string sentinel_username;
+  std::string sentinel_password;
   bool tls = false;
   bool tls_verify = true;
   std::string tls_ca_file;

@@ -31,6 +31,11 @@ class Pool {
   int64_t expire(int64_t now);
   void shutdown();
   [[nodiscard]] size_t size() const noexcept { return conns_.size(); }
+  // Sentinel: the master moved; every connection follows.
+  void set_endpoints(const std::vector<Endpoint> &eps) {
+    endpoints_ = eps;
+    for (auto &c : conns_) c->set_endpoints(eps);
+  }
 
  private:
   struct Request {

@@ -48,6 +48,12 @@ SubManager::Link &SubManager::classic() {
   return classic_;
 }
 
+void SubManager::set_endpoints(const std::vector<Endpoint> &eps) {
+  if (classic_.conn) classic_.conn->set_endpoints(eps);
+  for (auto &l : links_)
+    if (l->addr.empty()) l->conn->set_endpoints(eps);
+}
+
 const SubManager::Link *SubManager::link_of(const Connection &c) const {
   if (classic_.conn.get() == &c) return &classic_;
   for (const auto &l : links_)

@@ -48,6 +48,9 @@ class SubManager : public PushHandler {
   ~SubManager() override;
   void handle(const Request &r);
   void shutdown();
+  // Sentinel: the master moved; the subscriptions follow (re-subscribed on
+  // the new master).
+  void set_endpoints(const std::vector<Endpoint> &eps);
   // The cluster topology is known or changed (or its detection failed).
   void on_topology();
 

@@ -36,6 +36,10 @@ var keysWithoutField = map[string]string{
 	"dispatch":           "the binding chooses: poll, or loop with LoopDelivery (shim.c)",
 	"read_from_replicas": "cluster reads: Settings",
 	"cluster":            "cluster detection: Settings",
+	"sentinel":           "Redis Sentinel: Settings (one sentinel; several: URL redis-sentinel://)",
+	"sentinel_master":    "Redis Sentinel: Settings (one sentinel; several: URL redis-sentinel://)",
+	"sentinel_username":  "Redis Sentinel: Settings (one sentinel; several: URL redis-sentinel://)",
+	"sentinel_password":  "Redis Sentinel: Settings (one sentinel; several: URL redis-sentinel://)",
 }
 
 // A value for a field of each kind that libjr accepts; a field whose kind

@@ -245,6 +245,29 @@ JR_API const char *jr_version_string(void);
  *                       SLOTS, once, ahead of the first command), "no"
  *                       (never: a standalone server, no probe), "yes"
  *                       (same probe as auto; states the expectation).
+ *   sentinel            adds a Redis Sentinel ("host:port", "[v6]:port" or
+ *                       "host": port 26379); repeatable. With sentinels
+ *                       and sentinel_master, the master is asked of the
+ *                       sentinels (SENTINEL get-master-addr-by-name, in
+ *                       turn; one that answers moves to the front; the
+ *                       list grows from SENTINEL sentinels) and confirmed
+ *                       by ROLE before any command is written to it;
+ *                       endpoint is ignored and cluster is "no".
+ *                       Commands wait (within their deadlines and the
+ *                       queue limits) while the master is unknown; a
+ *                       failover (+switch-master, a READONLY reply, a
+ *                       master that cannot be reached) moves every
+ *                       connection to the new master. No sentinel
+ *                       reachable, an unknown master name or a nonsense
+ *                       answer: the waiting commands get JR_ECONNECT and
+ *                       the event callback says which (endpoint
+ *                       "sentinel"). TLS (tls=1) applies to sentinels too.
+ *   sentinel_master     the master's name as the sentinels know it.
+ *   sentinel_username   ACL user on the sentinels (username and password
+ *   sentinel_password   are the master's).
+ *   url                 also redis-sentinel://[[user]:pass@]h1[:p1][,h2
+ *                       [:p2]...][/db]#master (Lettuce's form;
+ *                       rediss-sentinel:// for TLS).
  *
  * Numeric values are decimal digits with an optional '-' (no blanks, no
  * '+'); bool keys take 0 or 1. An empty string is a valid value only for

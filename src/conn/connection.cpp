@@ -17,6 +17,7 @@
 #include "interpret.hpp"
 #include "loop/client.hpp"
 #include "pool.hpp"
+#include "sentinel.hpp"
 #include "tx.hpp"
 
 namespace jr {
@@ -57,6 +58,50 @@ Connection::Connection(Client &client, std::vector<Endpoint> endpoints, Role rol
 
 Connection::~Connection() = default;
 
+const Options &Connection::opts() const noexcept {
+  return opts_override_ != nullptr ? *opts_override_ : client_.opts();
+}
+
+void Connection::set_endpoints(std::vector<Endpoint> eps) {
+  if (eps.empty()) return;
+  size_t keep = eps.size();
+  if (state_ != State::kIdle && ep_index_ < endpoints_.size()) {
+    std::string cur = endpoints_[ep_index_].display();
+    for (size_t i = 0; i < eps.size() && keep == eps.size(); i++)
+      if (eps[i].display() == cur) keep = i;
+  }
+  endpoints_ = std::move(eps);
+  if (keep < endpoints_.size()) {  // connected (or connecting) to one still listed
+    ep_index_ = keep;
+    return;
+  }
+  ep_index_ = 0;
+  cycle_ = 0;
+  flaps_ = 0;
+  scripts = ScriptCache();
+  switch (state_) {
+    case State::kIdle:
+      return;  // the next command connects to the new endpoints
+    case State::kReady:
+      // Written commands fail (they may have run on the old server);
+      // unsent ones wait for the reconnect to the new one.
+      lost(JR_ECONNLOST, "moved to " + endpoints_[0].display(), false);
+      if (state_ == State::kConnecting && timer_is_backoff_) {
+        uv_timer_stop(&timer_);
+        start_connect();
+      }
+      return;
+    default:
+      // Connecting, TLS or handshake: nothing but the handshake was written.
+      close_sock();
+      uv_timer_stop(&timer_);
+      output_reset();
+      session_.abort();
+      start_connect();
+      return;
+  }
+}
+
 // ---- Routing and writing ------------------------------------------------------
 
 void Connection::submit(Command *c) {
@@ -70,7 +115,7 @@ void Connection::submit(Command *c) {
 }
 
 int64_t Connection::liveness_timeout() const noexcept {
-  const Options &o = client_.opts();
+  const Options &o = opts();
   return o.socket_timeout_ms > 0 ? o.socket_timeout_ms : o.connect_timeout_ms;
 }
 
@@ -106,13 +151,16 @@ void Connection::started_owing() {
 }
 
 void Connection::first_command_owed() {
-  if (client_.opts().socket_timeout_ms > 0) {
+  if (opts().socket_timeout_ms > 0) {
     last_read_ = now_ms();
-    client_.arm_deadline(deadline_after(last_read_, client_.opts().socket_timeout_ms));
+    client_.arm_deadline(deadline_after(last_read_, opts().socket_timeout_ms));
   }
 }
 
 bool Connection::redirect(Command *c, jr_reply *reply) {
+  // Sentinel: a READONLY answer means this master was demoted.
+  if (opts_override_ == nullptr && client_.sentinel().enabled())
+    return client_.sentinel().readonly_reply(*this, c, reply);
   if ((c->flags & kFlagNoRedirect) != 0 || !client_.cluster().enabled()) return false;
   return client_.cluster().redirect(c, reply, endpoint().host);
 }
@@ -338,7 +386,7 @@ void Connection::connect_endpoint() {
   const Endpoint &ep = endpoints_[ep_index_];
   endpoint_name_ = ep.display();
   timer_is_backoff_ = false;
-  uv_timer_start(&timer_, on_timer_cb, static_cast<uint64_t>(client_.opts().connect_timeout_ms), 0);
+  uv_timer_start(&timer_, on_timer_cb, static_cast<uint64_t>(opts().connect_timeout_ms), 0);
   if (ep.unix_socket) {
     connect_resolved(nullptr);
     return;
@@ -450,7 +498,7 @@ void Connection::attempt_failed(const std::string &detail) {
     connect_endpoint();
     return;
   }
-  if (cycle_ < client_.opts().connect_retry) {
+  if (cycle_ < opts().connect_retry) {
     // Exponential backoff: 50 ms, 100 ms, ... up to 2 s.
     int64_t delay = int64_t{50} << (cycle_ < 6 ? cycle_ : 6);
     if (delay > 2000) delay = 2000;
@@ -469,6 +517,7 @@ void Connection::attempt_failed(const std::string &detail) {
   }
   cycle_ = 0;
   state_ = State::kIdle;
+  if (to_sentinel()) return;
   if (cluster_node && client_.cluster().enabled() && session_.has_waiting()) {
     // A node that cannot be reached: its commands wait for the next
     // topology (a failover moves their slots elsewhere).
@@ -514,7 +563,7 @@ void Connection::set_keepalive(int idle_s) {
 }
 
 void Connection::on_connected() {
-  const Options &o = client_.opts();
+  const Options &o = opts();
   if (!endpoints_[ep_index_].unix_socket) {
     uv_tcp_nodelay(&sock_->h.tcp, o.tcp_nodelay ? 1 : 0);
     if (o.tcp_keepalive_s > 0) set_keepalive(o.tcp_keepalive_s);
@@ -541,10 +590,10 @@ void Connection::on_connected() {
 
 void Connection::begin_session() {
   state_ = State::kHandshake;
-  if (session_.start_handshake(client_.opts(), readonly_session, tls_ != nullptr))
+  if (session_.start_handshake(opts(), readonly_session, tls_ != nullptr))
     return;  // nothing to wait for: ready() ran
   // The connect timer now bounds the handshake.
-  uv_timer_start(&timer_, on_timer_cb, static_cast<uint64_t>(client_.opts().connect_timeout_ms), 0);
+  uv_timer_start(&timer_, on_timer_cb, static_cast<uint64_t>(opts().connect_timeout_ms), 0);
   flush();
 }
 
@@ -614,7 +663,7 @@ void Connection::on_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) 
 
 void Connection::on_read(ssize_t nread, const char *data) {
   heard_at_ = uv_now(client_.loop());  // the loop's cached time: no clock read per read
-  if (client_.opts().socket_timeout_ms > 0 || push_ != nullptr) last_read_ = now_ms();
+  if (opts().socket_timeout_ms > 0 || push_ != nullptr) last_read_ = now_ms();
   if (!tls_) {
     on_plain(data, static_cast<size_t>(nread));
     return;
@@ -679,6 +728,10 @@ void Connection::lost(int head_code, const std::string &detail, bool from_peer) 
   session_.drop(head_code);
   abandon_ = false;
   if (was_ready) client_.emit(JR_EVENT_DISCONNECTED, endpoint_name_, detail);
+  // Sentinel: a lost master connection may mean a failover; the master is
+  // checked again (sentinels, then ROLE) while this one reconnects.
+  if (was_ready && opts_override_ == nullptr && client_.sentinel().enabled())
+    client_.sentinel().master_lost(*this);
   if (cluster_node && client_.cluster().enabled()) client_.cluster().refresh("connection lost");
   if (push_ != nullptr) {
     if (was_ready) push_->on_lost(*this);
@@ -692,6 +745,19 @@ void Connection::lost(int head_code, const std::string &detail, bool from_peer) 
   }
 }
 
+// Sentinel: the master cannot be reached (the retries are used up); its
+// waiting commands wait for the next master (a failover) while the
+// sentinels are asked again. False when this is no master connection.
+bool Connection::to_sentinel() {
+  if (opts_override_ != nullptr || push_ != nullptr || !client_.sentinel().enabled() ||
+      !session_.has_waiting())
+    return false;
+  CmdList list = session_.take_waiting();
+  client_.sentinel().master_unreachable(*this, list);
+  check_idle();
+  return true;
+}
+
 // A connection that stayed up a while is replaced at once. One lost during
 // its handshake or within a second of it (a proxy whose backend is down, a
 // server that closes at once) backs off like a failed connect and counts
@@ -703,9 +769,10 @@ void Connection::schedule_reconnect(bool was_ready) {
     return;
   }
   flaps_++;
-  if (push_ == nullptr && flaps_ > client_.opts().connect_retry + 1) {
+  if (push_ == nullptr && flaps_ > opts().connect_retry + 1) {
     flaps_ = 0;
     state_ = State::kIdle;
+    if (to_sentinel()) return;
     fail_waiting(JR_ECONNECT);
     check_idle();
     return;
@@ -743,13 +810,13 @@ int64_t Connection::expire(int64_t now) {
   if (owed && state_ == State::kReady) {
     int64_t at = silent_until(now);
     if (at != 0 && now >= at) {
-      lost(JR_ETIMEDOUT, "nothing read for " + std::to_string(client_.opts().silence_timeout_ms) +
+      lost(JR_ETIMEDOUT, "nothing read for " + std::to_string(opts().silence_timeout_ms) +
                              " ms while replies are owed (silence_timeout_ms)");
       return expire(now);
     }
     consider(at);
   }
-  int64_t st = client_.opts().socket_timeout_ms;
+  int64_t st = opts().socket_timeout_ms;
   if (st > 0 && owed && state_ == State::kReady) {
     if (now - last_read_ >= st) {
       lost(JR_ETIMEDOUT, "no reply for socket_timeout_ms");
@@ -775,7 +842,7 @@ int64_t Connection::expire(int64_t now) {
 // command, so only "nothing read at all" can be judged. Returns when the
 // connection is dead (now_ms() based), or 0 when the rule does not apply.
 int64_t Connection::silent_until(int64_t now) {
-  int64_t window = client_.opts().silence_timeout_ms;
+  int64_t window = opts().silence_timeout_ms;
   if (window <= 0) return 0;
   Command *head = session_.head_command();
   if (head == nullptr) return 0;

@@ -82,8 +82,17 @@ class Connection final : public SessionHost {
   ScriptCache scripts;            // the scripts this server has (EVALSHA cache)
   Lease *lease = nullptr;         // kPooled: the WATCH that holds it
   bool busy = false;              // kPooled: given to a command or a lease
-  void flush();                   // hand buffered bytes to the socket
-  bool cancel(Command *c);        // unlink an unsent command; false if not here
+  // Options of this connection instead of the client's (a sentinel's
+  // connections: their own credentials, no connect commands). Must outlive it.
+  void set_options(const Options *o) noexcept { opts_override_ = o; }
+  [[nodiscard]] const Options &opts() const noexcept;
+  // New endpoints (Sentinel: the master moved). A connection to an endpoint
+  // still in the list stays; any other is closed (what it wrote fails with
+  // JR_ECONNLOST, what waits goes to the new endpoints) and the script
+  // cache starts empty.
+  void set_endpoints(std::vector<Endpoint> eps);
+  void flush();             // hand buffered bytes to the socket
+  bool cancel(Command *c);  // unlink an unsent command; false if not here
   // Expires commands past `now`; returns the next deadline (0 = none).
   int64_t expire(int64_t now);
   // Shutdown: complete everything and close handles.
@@ -146,6 +155,7 @@ class Connection final : public SessionHost {
   static void on_sock_close_cb(uv_handle_t *h);
 
   Client &client_;
+  const Options *opts_override_ = nullptr;
   std::vector<Endpoint> endpoints_;
   Role role_;
   PushHandler *push_ = nullptr;
@@ -183,6 +193,7 @@ class Connection final : public SessionHost {
   int64_t silent_until(int64_t now);
   void set_keepalive(int idle_s);
   void schedule_reconnect(bool was_ready);
+  bool to_sentinel();
   friend class Client;
 };
 

@@ -18,6 +18,7 @@
 #include "platform.hpp"
 #include "pubsub.hpp"
 #include "scripts.hpp"
+#include "sentinel.hpp"
 #include "tx.hpp"
 
 namespace jr {
@@ -156,6 +157,12 @@ bool Client::forked() const noexcept {
 int Client::start() {
   fork_generation_ = g_fork_generation.load();
   max_spinners_ = platform::cpu_count() / 2;
+  if (!opts_.sentinels.empty()) {
+    // The master's name is needed; Sentinel and Cluster exclude each other.
+    if (opts_.sentinel_master.empty() || opts_.cluster_mode == 1) return JR_EINVAL;
+    opts_.cluster_mode = 0;
+    opts_.endpoints.clear();  // until the sentinels name the master
+  }
   if (opts_.endpoints.empty()) {
     Endpoint ep;
     ep.host = "127.0.0.1";
@@ -174,6 +181,7 @@ int Client::start() {
     pool_ = std::make_unique<Pool>(*this, opts_.endpoints, opts_.max_connections);
     subs_ = std::make_unique<SubManager>(*this);
     cluster_ = std::make_unique<Cluster>(*this);
+    sentinel_ = std::make_unique<Sentinel>(*this);
   } catch (...) {
     conn_.reset();
     uv_run(&loop_, UV_RUN_NOWAIT);
@@ -555,6 +563,11 @@ void Client::route(Queued *q) {
   // never got further than the cluster detection is freed with the client.
   if (c->lease != nullptr) track_lease(c->lease);
   if (c->deadline != 0) arm_deadline(c->deadline);
+  if (sentinel_->holding()) {
+    // Sentinel: no confirmed master yet; in order, like the cluster's.
+    sentinel_->hold(c);
+    return;
+  }
   if (cluster_->holding()) {
     // Once per client: CLUSTER SLOTS (and on a cluster the COMMAND table)
     // before the first commands, which wait for the answer, in order.
@@ -610,6 +623,13 @@ void Client::start_internal(Command *c) noexcept {
 }
 
 void Client::route_task(Task *t, bool may_hold) {
+  if (may_hold && sentinel_->holding()) {
+    // Sentinel: every task waits for the master too (a subscriber's first
+    // connection must go to the master, not to the default endpoint).
+    arm_deadline(t->deadline());
+    sentinel_->hold(t);
+    return;
+  }
   if (may_hold) {
     switch (t->order()) {
       case Task::Order::kNow:
@@ -641,6 +661,14 @@ void Client::add_monitor(Monitor *m) {
   monitors_.emplace_back(m);
 }
 
+void Client::follow_master(const Endpoint &ep) {
+  std::vector<Endpoint> eps{ep};
+  opts_.endpoints = eps;
+  conn_->set_endpoints(eps);
+  pool_->set_endpoints(eps);
+  subs_->set_endpoints(eps);
+}
+
 void Client::set_credentials(const std::string &username, const std::string &password) {
   // Connections made from now on authenticate with these; the ones
   // already authenticated stay as they are (Redis keeps them).
@@ -667,7 +695,8 @@ void Client::do_cancel(jr_req_id id) {
   // the detection) is in none of these lists: as before, not cancelled.
   CmdState st = c->state.load();
   if (st == CmdState::kPending) {
-    bool found = conn_->cancel(c) || pool_->cancel(c) || cluster_->cancel(c);
+    bool found =
+        conn_->cancel(c) || pool_->cancel(c) || cluster_->cancel(c) || sentinel_->cancel(c);
     for (size_t i = 0; !found && i < leases_.size(); i++) found = leases_[i]->pending.remove(c);
     if (found) complete(c, JR_ECANCELED, nullptr);
   } else if (st == CmdState::kWritten) {
@@ -802,6 +831,7 @@ void Client::on_deadline_cb(uv_timer_t *t) {
   };
   consider(self->pool_->expire(now));
   consider(self->cluster_->expire(now));
+  consider(self->sentinel_->expire(now));
   consider(self->subs_->expire(now));
   for (auto &m : self->monitors_) consider(m->expire(now));
   for (Lease *l : self->leases_) {
@@ -992,6 +1022,7 @@ void Client::shutdown_loop() {
   // JR_ESHUTDOWN, which routed the held commands again into connections
   // being shut down (a held cluster call re-sent the probe forever).
   cluster_->shutdown();
+  sentinel_->shutdown();  // what waits for a master was never sent (JR_ECLOSED)
   conn_->shutdown();
   pool_->shutdown();
   for (Lease *l : leases_) {

@@ -32,6 +32,7 @@ struct Lease;
 class SubManager;
 class Monitor;
 class Cluster;
+class Sentinel;
 
 class Client {
  public:
@@ -96,6 +97,10 @@ class Client {
   std::vector<Endpoint> endpoints() const { return opts_.endpoints; }
   SubManager &subs() noexcept { return *subs_; }
   Cluster &cluster() noexcept { return *cluster_; }
+  Sentinel &sentinel() noexcept { return *sentinel_; }
+  // Sentinel: the master is at ep now; every connection to it follows
+  // (shared, pooled, subscriptions; MONITOR connections stay).
+  void follow_master(const Endpoint &ep);
   [[nodiscard]] const TlsContext *tls() const noexcept { return tls_.get(); }
   Connection &seed() noexcept { return *conn_; }
   // Accounts for a command libjr makes itself (fan-out children, probes).
@@ -169,6 +174,7 @@ class Client {
   std::unique_ptr<Pool> pool_;
   std::unique_ptr<SubManager> subs_;
   std::unique_ptr<Cluster> cluster_;
+  std::unique_ptr<Sentinel> sentinel_;
   std::unique_ptr<TlsContext> tls_;
   std::vector<std::unique_ptr<Monitor>> monitors_;
   std::vector<Lease *> leases_;  // WATCH leases the loop has seen and not released

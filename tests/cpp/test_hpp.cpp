@@ -227,6 +227,10 @@ TEST(HppOptions, ShorthandsMatchLibjrOptionTable) {
       {"ready_batch", "only with a ready hook, which jr.hpp does not install"},
       {"read_from_replicas", "cluster reads: set"},
       {"cluster", "cluster detection: set"},
+      {"sentinel", "Redis Sentinel: set (no typed setter yet)"},
+      {"sentinel_master", "Redis Sentinel: set (no typed setter yet)"},
+      {"sentinel_username", "Redis Sentinel: set (no typed setter yet)"},
+      {"sentinel_password", "Redis Sentinel: set (no typed setter yet)"},
   };
   std::map<std::string, jr::OptionInfo> lib;
   for (const jr::OptionInfo &o : jr::describe_options()) {

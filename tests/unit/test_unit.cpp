@@ -14,6 +14,7 @@
 #include <string>
 
 #include "commands.hpp"
+#include "interpret.hpp"
 #include "jr/jr.h"
 #include "options.hpp"
 #include "resp/encoder.hpp"
@@ -541,14 +542,16 @@ TEST(Options, TableDrivesSettersAndDocs) {
     }
     for (const char *junk : {"abc", "1x", "x1", " 1", "1 ", "+1", "0x10", "1.5", "--1"}) {
       int want = t == "string" ? JR_OK : JR_EINVAL;
-      if (t == "string" && (std::string(name) == "endpoint" || std::string(name) == "url")) {
+      if (t == "string" && (std::string(name) == "endpoint" || std::string(name) == "url" ||
+                            std::string(name) == "sentinel")) {
         want = jr_options_set(o, name, junk);  // an endpoint may be named "abc"
         EXPECT_TRUE(want == JR_OK || want == JR_EINVAL);
       }
       if (std::string(name) == "client_name" && std::strchr(junk, ' ') != nullptr) want = JR_EINVAL;
       EXPECT_EQ(jr_options_set(o, name, junk), want) << "'" << junk << "'";
     }
-    bool empty_ok = t == "string" && std::string(name) != "endpoint" && std::string(name) != "url";
+    bool empty_ok = t == "string" && std::string(name) != "endpoint" &&
+                    std::string(name) != "url" && std::string(name) != "sentinel";
     EXPECT_EQ(jr_options_set(o, name, ""), empty_ok ? JR_OK : JR_EINVAL) << "empty";
     if (t == "int" || t == "bool") {
       EXPECT_LE(min, max);
@@ -720,4 +723,140 @@ TEST(Replies, AccessorsAreNullSafe) {
   EXPECT_EQ(jr_reply_str(nullptr, nullptr), nullptr);
   EXPECT_EQ(jr_reply_dup(nullptr), nullptr);
   jr_reply_free(nullptr);
+}
+
+// ---- Redis Sentinel: what sentinels send, and the options --------------------------
+
+namespace {
+// The reply tree of `bytes` (RESP2); status of the parse in p.rc.
+void tree(const std::string &bytes, Parsed &p) {
+  static ReplyReader r{jr::ReaderLimits{}};
+  r.reset();
+  parse(r, bytes, p);
+  ASSERT_EQ(p.rc, 1) << bytes;
+}
+}  // namespace
+
+TEST(Sentinel, MasterAddrIsValidated) {
+  std::string addr, why;
+  {
+    Parsed p;
+    tree("*2\r\n$9\r\n127.0.0.1\r\n$4\r\n6380\r\n", p);
+    EXPECT_EQ(jr::parse_master_addr(p.root, addr, why), JR_OK);
+    EXPECT_EQ(addr, "127.0.0.1:6380");
+  }
+  {
+    Parsed p;
+    tree("*2\r\n$3\r\n::1\r\n$4\r\n6380\r\n", p);
+    EXPECT_EQ(jr::parse_master_addr(p.root, addr, why), JR_OK);
+    EXPECT_EQ(addr, "[::1]:6380");
+  }
+  {
+    Parsed p;
+    tree("$-1\r\n", p);  // an unknown master name
+    EXPECT_EQ(jr::parse_master_addr(p.root, addr, why), JR_ENOENT);
+  }
+  for (const char *bad : {"*2\r\n$9\r\n127.0.0.1\r\n$1\r\n0\r\n",      // port 0
+                          "*2\r\n$9\r\n127.0.0.1\r\n$5\r\n65536\r\n",  // past 65535
+                          "*2\r\n$9\r\n127.0.0.1\r\n$3\r\n-12\r\n",    // sign
+                          "*2\r\n$9\r\n127.0.0.1\r\n:6379\r\n",        // an integer port
+                          "*2\r\n$5\r\n/tmp/\r\n$4\r\n6379\r\n",       // a path
+                          "*2\r\n$3\r\na b\r\n$4\r\n6379\r\n",         // a space
+                          "*2\r\n$0\r\n\r\n$4\r\n6379\r\n",            // empty ip
+                          "*3\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\n1\r\n",   // three elements
+                          "$9\r\n127.0.0.1\r\n",                       // a string
+                          "-IDONTKNOW\r\n",                            // an error
+                          "*0\r\n"}) {
+    Parsed p;
+    tree(bad, p);
+    why.clear();
+    EXPECT_EQ(jr::parse_master_addr(p.root, addr, why), JR_EPROTO) << bad;
+    EXPECT_FALSE(why.empty());
+  }
+}
+
+TEST(Sentinel, RoleIsValidated) {
+  std::string role, why;
+  Parsed m, s, bad, empty;
+  tree("*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n", m);
+  EXPECT_EQ(jr::parse_role(m.root, role, why), JR_OK);
+  EXPECT_EQ(role, "master");
+  tree("*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:6379\r\n$9\r\nconnected\r\n:1\r\n", s);
+  EXPECT_EQ(jr::parse_role(s.root, role, why), JR_OK);
+  EXPECT_EQ(role, "slave");
+  tree("*1\r\n$6\r\nMASTER\r\n", bad);
+  EXPECT_EQ(jr::parse_role(bad.root, role, why), JR_EPROTO);
+  tree("*0\r\n", empty);
+  EXPECT_EQ(jr::parse_role(empty.root, role, why), JR_EPROTO);
+}
+
+TEST(Sentinel, InstancesSkipTheDownOnes) {
+  std::vector<std::string> addrs;
+  std::string why;
+  Parsed p;
+  tree(
+      "*3\r\n"
+      "*6\r\n$2\r\nip\r\n$9\r\n127.0.0.1\r\n$4\r\nport\r\n$5\r\n26380\r\n$5\r\nflags\r\n$8\r\n"
+      "sentinel\r\n"
+      "*6\r\n$2\r\nip\r\n$9\r\n127.0.0.1\r\n$4\r\nport\r\n$5\r\n26381\r\n$5\r\nflags\r\n$15\r\n"
+      "s_down,sentinel\r\n"
+      "*4\r\n$4\r\nport\r\n$5\r\n26382\r\n$2\r\nip\r\n$3\r\n::1\r\n",
+      p);
+  ASSERT_EQ(jr::parse_sentinel_instances(p.root, addrs, why), JR_OK) << why;
+  EXPECT_EQ(addrs, (std::vector<std::string>{"127.0.0.1:26380", "[::1]:26382"}));
+  Parsed odd, noport;
+  tree("*1\r\n*3\r\n$2\r\nip\r\n$1\r\nh\r\n$4\r\nport\r\n", odd);
+  EXPECT_EQ(jr::parse_sentinel_instances(odd.root, addrs, why), JR_EPROTO);
+  tree("*1\r\n*2\r\n$2\r\nip\r\n$1\r\nh\r\n", noport);
+  EXPECT_EQ(jr::parse_sentinel_instances(noport.root, addrs, why), JR_EPROTO);
+}
+
+TEST(Sentinel, SwitchMasterPayload) {
+  std::string addr, why;
+  EXPECT_EQ(jr::parse_switch_master("m 127.0.0.1 6379 127.0.0.1 6380", "m", addr, why), JR_OK);
+  EXPECT_EQ(addr, "127.0.0.1:6380");
+  EXPECT_EQ(jr::parse_switch_master("other 127.0.0.1 6379 ::1 6380", "m", addr, why), JR_ENOENT);
+  for (const char *bad : {"", "m", "m 127.0.0.1 6379 127.0.0.1", "m 127.0.0.1 6379 127.0.0.1 0",
+                          "m 127.0.0.1 6379 127.0.0.1 6380 extra", "m  6379 127.0.0.1 6380",
+                          "m 127.0.0.1 x 127.0.0.1 6380", " 127.0.0.1 6379 127.0.0.1 6380"}) {
+    why.clear();
+    EXPECT_EQ(jr::parse_switch_master(bad, "m", addr, why), JR_EPROTO) << "'" << bad << "'";
+    EXPECT_FALSE(why.empty());
+  }
+}
+
+TEST(Sentinel, LettuceUrl) {
+  jr::Options o;
+  ASSERT_EQ(o.set_url("redis-sentinel://u:p%40ss@h1,h2:26380,[::1]:7/4#mymaster"), JR_OK);
+  ASSERT_EQ(o.sentinels.size(), 3u);
+  EXPECT_EQ(o.sentinels[0].display(), "h1:26379");
+  EXPECT_EQ(o.sentinels[1].display(), "h2:26380");
+  EXPECT_EQ(o.sentinels[2].display(), "[::1]:7");
+  EXPECT_EQ(o.sentinel_master, "mymaster");
+  EXPECT_EQ(o.username, "u");
+  EXPECT_EQ(o.password, "p@ss");
+  EXPECT_EQ(o.database, 4);
+  EXPECT_FALSE(o.tls);
+  jr::Options t;
+  ASSERT_EQ(t.set_url("rediss-sentinel://h1?sentinelMasterId=m2&db=2"), JR_OK);
+  EXPECT_TRUE(t.tls);
+  EXPECT_EQ(t.sentinel_master, "m2");
+  EXPECT_EQ(t.database, 2);
+  for (const char *bad :
+       {"redis-sentinel://h1", "redis-sentinel://#m", "redis-sentinel://h1,#m",
+        "redis-sentinel://h1:0#m", "redis-sentinel://h1/x#m", "redis-sentinel:///tmp/s#m",
+        "redis-sentinel://h1?nope=1#m", "redis://h1?sentinelMasterId=m"}) {
+    jr::Options b;
+    EXPECT_EQ(b.set_url(bad), JR_EINVAL) << bad;
+  }
+  jr::Endpoint ep;
+  EXPECT_EQ(jr::parse_sentinel_endpoint("host", ep), JR_OK);
+  EXPECT_EQ(ep.port, 26379);
+  EXPECT_EQ(jr::parse_sentinel_endpoint("[::1]", ep), JR_OK);
+  EXPECT_EQ(ep.port, 26379);
+  EXPECT_EQ(jr::parse_sentinel_endpoint("::1", ep), JR_OK);  // bare v6: no port
+  EXPECT_EQ(ep.port, 26379);
+  EXPECT_EQ(jr::parse_sentinel_endpoint("h:80", ep), JR_OK);
+  EXPECT_EQ(ep.port, 80);
+  EXPECT_EQ(jr::parse_sentinel_endpoint("/tmp/s", ep), JR_EINVAL);
 }

@@ -89,11 +89,13 @@ def _seconds_ms(key: str, value: float | None) -> int:
 
 
 def _url_database(url: str) -> int:
-    """The database a redis[s]://, valkey[s]:// or unix:// URL selects (0 if none)."""
+    """The database a redis[s]://, valkey[s]://, redis[s]-sentinel:// or
+    unix:// URL selects (0 if none)."""
     u = urllib.parse.urlsplit(url)
     db = 0
     path = u.path.strip('/')
-    if u.scheme in ('redis', 'rediss', 'valkey', 'valkeys') and path.isdigit():
+    if u.scheme in ('redis', 'rediss', 'valkey', 'valkeys', 'redis-sentinel',
+                    'rediss-sentinel') and path.isdigit():
         db = int(path)
     for k, v in urllib.parse.parse_qsl(u.query):
         if k == 'db' and v.isdigit():
@@ -110,7 +112,11 @@ _CONFIGURATION_KEYS = frozenset({
     'endpoints', 'url', 'password', 'username', 'clientname', 'database', 'connecttimeout',
     'connectretry', 'sockettimeout', 'commandtimeout', 'recvbuffersize', 'tcpkeepalive',
     'tcpnodelay', 'maxconnections', 'maxqueued', 'connectionhandler', 'tls', 'tls_verify',
-    *_TLS_PATHS, 'tls_server_name'})
+    *_TLS_PATHS, 'tls_server_name', 'sentinels', 'sentinelmaster', 'sentinelusername',
+    'sentinelpassword'})
+
+_SENTINEL_KEYS = {'sentinelmaster': 'sentinel_master', 'sentinelusername': 'sentinel_username',
+                  'sentinelpassword': 'sentinel_password'}
 
 
 def _checked(key: str, jrkey: str, value: int | str) -> tuple[str, int | str]:
@@ -173,6 +179,24 @@ def _parse_configuration(
             if isinstance(value, bytes):
                 value = value.decode()
             options.append(_checked(key, {'clientname': 'client_name'}.get(key, key), str(value)))
+        elif key == 'sentinels':
+            # Redis Sentinel: [(host, port), "host:port", "[v6]:port", ...]
+            # (a bare host: port 26379); with sentinelmaster the master is
+            # found through them and endpoints are ignored.
+            if value is None:
+                continue
+            for e in [value] if isinstance(value, (str, bytes)) else value:
+                if isinstance(e, bytes):
+                    e = e.decode()
+                if isinstance(e, (tuple, list)):
+                    e = _endpoint_text(e)[0]
+                options.append(_checked(key, 'sentinel', str(e)))
+        elif key in _SENTINEL_KEYS:
+            if value is None:
+                continue
+            if isinstance(value, bytes):
+                value = value.decode()
+            options.append(_checked(key, _SENTINEL_KEYS[key], str(value)))
         elif key == 'database':
             if value is not None:
                 database = int(value)

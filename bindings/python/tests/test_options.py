@@ -36,6 +36,10 @@ SAMPLES = {
     'tls_cert_file': 'client.crt',
     'tls_key_file': 'client.key',
     'tls_server_name': 'redis.example',
+    'sentinels': [('127.0.0.1', 26379), '[::1]:26380'],
+    'sentinelmaster': 'mymaster',
+    'sentinelusername': 'sentuser',
+    'sentinelpassword': 'sentpass',
 }
 
 # Configuration keys that set no libjr option key, and why.

@@ -361,6 +361,16 @@ mod tests {
         ),
         ("read_from_replicas", "cluster reads: set_int"),
         ("cluster", "cluster detection: set"),
+        ("sentinel", "Redis Sentinel: set (no shorthand yet)"),
+        ("sentinel_master", "Redis Sentinel: set (no shorthand yet)"),
+        (
+            "sentinel_username",
+            "Redis Sentinel: set (no shorthand yet)",
+        ),
+        (
+            "sentinel_password",
+            "Redis Sentinel: set (no shorthand yet)",
+        ),
     ];
 
     /// Each shorthand, called with a value libjr accepts.

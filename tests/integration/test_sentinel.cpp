@@ -1,0 +1,588 @@
+// SPDX-License-Identifier: MIT
+// Redis Sentinel against real processes (tests/fixtures/redis_sentinel.hpp:
+// a master, a replica, three sentinels): discovery (options and the
+// redis-sentinel:// URL), a wrong master name, one sentinel down, all
+// sentinels down and back, a sentinel that answers nonsense, sentinel ACL,
+// and failovers (SENTINEL FAILOVER, kill -9 of the master) under load from
+// several threads: every accepted command completes exactly once, one that
+// failed with jr_err_unsent() == 1 never reached a server, and the time
+// from the sentinels' +switch-master to the first success is printed as a
+// "[ sentinel ]" line (docs/reliability.md).
+#include <gtest/gtest.h>
+#include <jr/jr.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fake_server.hpp"
+#include "jr_test.hpp"
+#include "redis_sentinel.hpp"
+
+using namespace jrtest;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr const char *kName = SentinelCluster::kName;
+
+int64_t ms_since(Clock::time_point t0, Clock::time_point t = Clock::now()) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t - t0).count();
+}
+
+// The event callback's lines, timed.
+struct Events {
+  std::mutex mu;
+  struct Row {
+    Clock::time_point at;
+    int event;
+    std::string endpoint, detail;
+  };
+  std::vector<Row> rows;
+  static void cb(void *ctx, int event, const char *endpoint, const char *detail) {
+    auto *self = static_cast<Events *>(ctx);
+    std::lock_guard<std::mutex> lk(self->mu);
+    self->rows.push_back({Clock::now(), event, endpoint, detail});
+  }
+  // The first row at or after `from` whose detail contains `text`.
+  bool find(const std::string &text, Clock::time_point *at = nullptr,
+            Clock::time_point from = Clock::time_point()) {
+    std::lock_guard<std::mutex> lk(mu);
+    for (auto &r : rows)
+      if (r.at >= from && r.detail.find(text) != std::string::npos) {
+        if (at != nullptr) *at = r.at;
+        return true;
+      }
+    return false;
+  }
+  std::string all() {
+    std::lock_guard<std::mutex> lk(mu);
+    std::string s;
+    for (auto &r : rows) s += std::to_string(r.event) + " " + r.endpoint + " " + r.detail + "\n";
+    return s;
+  }
+};
+
+void sentinel_opts(OptionsPtr &o, SentinelCluster &sc, Events *ev, const char *master = kName) {
+  for (size_t i = 0; i < 3; i++) o.set("sentinel", sc.sentinel(i).endpoint());
+  o.set("sentinel_master", master);
+  o.set_int("connect_timeout_ms", 500);
+  if (ev != nullptr) {
+    EXPECT_EQ(jr_options_set_event_cb(o.o, Events::cb, ev), JR_OK);
+  }
+}
+
+std::string get_on(RedisServer &s, const std::string &key) {
+  std::string r = s.cmd("GET " + key);
+  if (r.rfind("$-1", 0) == 0) return "";
+  size_t nl = r.find("\r\n");
+  return nl == std::string::npos ? "?" : r.substr(nl + 2, r.size() - nl - 4);
+}
+
+// One SentinelCluster for the tests that leave it as they found it.
+SentinelCluster *g_sc = nullptr;
+
+class SentinelTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    g_sc = new SentinelCluster(1);
+    std::printf("[ sentinel ] fixture up in %ld ms\n", g_sc->setup_ms());
+  }
+  static void TearDownTestSuite() {
+    delete g_sc;
+    g_sc = nullptr;
+  }
+};
+
+TEST_F(SentinelTest, DiscoversTheMasterByOptions) {
+  Events ev;
+  OptionsPtr o;
+  sentinel_opts(o, *g_sc, &ev);
+  ClientPtr c(o);
+  auto t0 = Clock::now();
+  Result r = call(c.get(), {"SET", "disc:k", "v1"});
+  ASSERT_EQ(r.status, JR_OK) << ev.all();
+  EXPECT_EQ(r.str(), "OK");
+  std::printf("[ sentinel ] discovery + first SET: %lld ms\n",
+              static_cast<long long>(ms_since(t0)));
+  int mport = g_sc->master_port();
+  EXPECT_EQ(get_on(*g_sc->by_port(mport), "disc:k"), "v1");
+  EXPECT_TRUE(ev.find("master jrmaster is 127.0.0.1:" + std::to_string(mport))) << ev.all();
+}
+
+TEST_F(SentinelTest, DiscoversTheMasterByUrl) {
+  OptionsPtr o;
+  // Lettuce's form; the first host is a dead port (a sentinel down), the
+  // database is the master's.
+  std::string url = "redis-sentinel://127.0.0.1:" + std::to_string(free_port()) + "," +
+                    g_sc->sentinel_hosts() + "/3#" + kName;
+  o.set("url", url);
+  o.set_int("connect_timeout_ms", 500);
+  ClientPtr c(o);
+  ASSERT_EQ(call(c.get(), {"SET", "url:k", "v2"}).status, JR_OK);
+  RedisServer &m = *g_sc->by_port(g_sc->master_port());
+  EXPECT_EQ(m.cmd("SELECT 3\r\nGET url:k").find("v2") != std::string::npos, true);
+}
+
+TEST_F(SentinelTest, UrlAndOptionsAreChecked) {
+  jr_options *o = jr_options_new();
+  EXPECT_EQ(jr_options_set(o, "url", "redis-sentinel://h1,h2:26380"), JR_EINVAL);  // no master
+  EXPECT_EQ(jr_options_set(o, "url", "redis-sentinel://h1,,h2#m"), JR_EINVAL);
+  EXPECT_EQ(jr_options_set(o, "url", "redis-sentinel://h1:0#m"), JR_EINVAL);
+  EXPECT_EQ(jr_options_set(o, "url", "redis-sentinel://[::1]:26380,h2/1?sentinelMasterId=m"),
+            JR_OK);
+  EXPECT_EQ(jr_options_set(o, "sentinel", "/tmp/x.sock"), JR_EINVAL);
+  EXPECT_EQ(jr_options_set(o, "sentinel", "[::1]:26379"), JR_OK);
+  jr_options_free(o);
+  // Sentinels without a master name: refused at creation.
+  OptionsPtr p;
+  p.set("sentinel", "127.0.0.1:1");
+  jr_client *c = nullptr;
+  EXPECT_EQ(jr_client_new(p.o, &c), JR_EINVAL);
+}
+
+TEST_F(SentinelTest, WrongMasterNameIsAClearError) {
+  Events ev;
+  OptionsPtr o;
+  sentinel_opts(o, *g_sc, &ev, "no-such-master");
+  o.set_int("connect_retry", 1);
+  ClientPtr c(o);
+  auto t0 = Clock::now();
+  Result r = call(c.get(), {"PING"});
+  EXPECT_EQ(r.status, JR_ECONNECT);
+  EXPECT_EQ(jr_err_unsent(r.status), 1);
+  EXPECT_LT(ms_since(t0), 2000);
+  EXPECT_TRUE(ev.find("master name 'no-such-master' unknown")) << ev.all();
+}
+
+TEST_F(SentinelTest, NonsenseAnswerIsAClearError) {
+  // A "sentinel" that answers every command with a bulk string.
+  FakeServer fake([](int fd, int) {
+    FakeServer *unused = nullptr;
+    (void)unused;
+    std::string in;
+    char buf[4096];
+    for (;;) {
+      ssize_t n = read(fd, buf, sizeof buf);
+      if (n <= 0) return;
+      FakeServer::send_all(fd, "$8\r\nnonsense\r\n");
+    }
+  });
+  Events ev;
+  OptionsPtr o;
+  o.set("sentinel", fake.endpoint());
+  o.set("sentinel_master", kName);
+  o.set_int("connect_retry", 0);
+  o.set_int("connect_timeout_ms", 500);
+  EXPECT_EQ(jr_options_set_event_cb(o.o, Events::cb, &ev), JR_OK);
+  ClientPtr c(o);
+  Result r = call(c.get(), {"PING"}, 3000);
+  EXPECT_EQ(r.status, JR_ECONNECT);
+  EXPECT_TRUE(ev.find("not [ip, port]")) << ev.all();
+}
+
+TEST_F(SentinelTest, SentinelAcl) {
+  for (size_t i = 0; i < 3; i++)
+    ASSERT_NE(g_sc->sentinel(i).cmd("ACL SETUSER jrsent on >s3cret +@all").find("OK"),
+              std::string::npos);
+  {
+    Events ev;
+    OptionsPtr o;
+    sentinel_opts(o, *g_sc, &ev);
+    o.set("sentinel_username", "jrsent").set("sentinel_password", "wrong");
+    o.set_int("connect_retry", 0);
+    ClientPtr c(o);
+    EXPECT_EQ(call(c.get(), {"PING"}).status, JR_ECONNECT);
+    EXPECT_TRUE(ev.find("WRONGPASS")) << ev.all();
+  }
+  OptionsPtr o;
+  sentinel_opts(o, *g_sc, nullptr);
+  o.set("sentinel_username", "jrsent").set("sentinel_password", "s3cret");
+  ClientPtr c(o);
+  EXPECT_EQ(call(c.get(), {"PING"}).status, JR_OK);
+}
+
+TEST_F(SentinelTest, AllSentinelsDownThenBack) {
+  Events ev;
+  OptionsPtr o;
+  sentinel_opts(o, *g_sc, &ev);
+  o.set_int("connect_retry", 1);
+  ClientPtr c(o);
+  for (size_t i = 0; i < 3; i++) g_sc->sentinel(i).stop();
+  auto t0 = Clock::now();
+  Result r = call(c.get(), {"PING"});
+  EXPECT_EQ(r.status, JR_ECONNECT);
+  EXPECT_LT(ms_since(t0), 2000);
+  EXPECT_TRUE(ev.find("no master 'jrmaster' from any sentinel")) << ev.all();
+  for (size_t i = 0; i < 3; i++) g_sc->sentinel(i).start();
+  EXPECT_EQ(call(c.get(), {"PING"}).status, JR_OK) << ev.all();
+}
+
+// Serves RESP commands on fd: answer(argv) gives each reply, in order.
+void serve(FakeServer &srv, int fd,
+           const std::function<std::string(const std::vector<std::string> &)> &answer) {
+  std::string in;
+  char buf[4096];
+  while (!srv.stopping()) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 50) <= 0) continue;
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n <= 0) return;
+    in.append(buf, static_cast<size_t>(n));
+    for (;;) {  // each complete "*N $len arg..." frame
+      size_t pos = 0;
+      if (in.empty()) break;
+      if (in[0] != '*') return;
+      size_t e = in.find("\r\n");
+      if (e == std::string::npos) break;
+      int argc = std::atoi(in.c_str() + 1);
+      pos = e + 2;
+      std::vector<std::string> argv;
+      bool whole = true;
+      for (int i = 0; i < argc && whole; i++) {
+        e = in.find("\r\n", pos);
+        if (e == std::string::npos || in[pos] != '$') {
+          whole = false;
+          break;
+        }
+        size_t len = static_cast<size_t>(std::atol(in.c_str() + pos + 1));
+        if (e + 2 + len + 2 > in.size()) {
+          whole = false;
+          break;
+        }
+        argv.push_back(in.substr(e + 2, len));
+        pos = e + 2 + len + 2;
+      }
+      if (!whole) break;
+      in.erase(0, pos);
+      FakeServer::send_all(fd, answer(argv));
+    }
+  }
+}
+
+// A fake sentinel's answer to SUBSCRIBE +switch-master.
+const std::string kSubscribed = "*3\r\n$9\r\nsubscribe\r\n$14\r\n+switch-master\r\n:1\r\n";
+
+std::string bulk(const std::string &s) {
+  return "$" + std::to_string(s.size()) + "\r\n" + s + "\r\n";
+}
+
+// A master that turns out to be a replica: its READONLY answer is not
+// delivered; the command goes, once, to the master the sentinels name next.
+TEST_F(SentinelTest, ReadonlyMovesTheCommandToTheNextMaster) {
+  FakeServer demoted([&demoted](int fd, int) {
+    serve(demoted, fd, [](const std::vector<std::string> &argv) -> std::string {
+      if (!argv.empty() && argv[0] == "ROLE") return "*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n";
+      return "-READONLY You can't write against a read only replica.\r\n";
+    });
+  });
+  int mport = g_sc->master_port();
+  std::atomic<int> asked{0};
+  // A sentinel that names the demoted server first, then the real master.
+  FakeServer sentinel([&](int fd, int) {
+    serve(sentinel, fd, [&](const std::vector<std::string> &argv) -> std::string {
+      if (argv.size() == 3 && argv[1] == "get-master-addr-by-name") {
+        int port = asked++ == 0 ? demoted.port() : mport;
+        return "*2\r\n" + bulk("127.0.0.1") + bulk(std::to_string(port));
+      }
+      if (argv[0] == "SUBSCRIBE") return kSubscribed;
+      return "*0\r\n";  // SENTINEL sentinels: none other
+    });
+  });
+  Events ev;
+  OptionsPtr o;
+  o.set("sentinel", sentinel.endpoint()).set("sentinel_master", kName);
+  EXPECT_EQ(jr_options_set_event_cb(o.o, Events::cb, &ev), JR_OK);
+  ClientPtr c(o);
+  Result r = call(c.get(), {"SET", "ro:k", "moved"});
+  EXPECT_EQ(r.status, JR_OK) << ev.all();
+  EXPECT_EQ(r.type(), JR_REPLY_STATUS) << r.str();
+  EXPECT_EQ(asked.load(), 2);
+  EXPECT_EQ(get_on(*g_sc->by_port(mport), "ro:k"), "moved");
+  EXPECT_TRUE(ev.find("READONLY from 127.0.0.1:" + std::to_string(demoted.port()))) << ev.all();
+}
+
+// A master connection that is lost makes libjr ask the sentinels again
+// (then ROLE), without a +switch-master or a READONLY: reads move too.
+TEST_F(SentinelTest, LostMasterConnectionRediscovers) {
+  std::atomic<int> gets{0};
+  FakeServer old_master([&](int fd, int) {
+    serve(old_master, fd, [&](const std::vector<std::string> &argv) -> std::string {
+      if (!argv.empty() && argv[0] == "ROLE") return "*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n";
+      if (!argv.empty() && argv[0] == "GET") {
+        gets++;
+        FakeServer::send_all(fd, "$5\r\nstale\r\n");
+        shutdown(fd, SHUT_RDWR);  // the answer, then the connection goes
+        return "";
+      }
+      return "+OK\r\n";
+    });
+  });
+  int mport = g_sc->master_port();
+  ASSERT_NE(g_sc->by_port(mport)->cmd("SET lost:k fresh").find("OK"), std::string::npos);
+  std::atomic<int> asked{0};
+  FakeServer sentinel([&](int fd, int) {
+    serve(sentinel, fd, [&](const std::vector<std::string> &argv) -> std::string {
+      if (argv.size() == 3 && argv[1] == "get-master-addr-by-name") {
+        int port = asked++ == 0 ? old_master.port() : mport;
+        return "*2\r\n" + bulk("127.0.0.1") + bulk(std::to_string(port));
+      }
+      if (argv[0] == "SUBSCRIBE") return kSubscribed;
+      return "*0\r\n";  // SENTINEL sentinels: none other
+    });
+  });
+  Events ev;
+  OptionsPtr o;
+  o.set("sentinel", sentinel.endpoint()).set("sentinel_master", kName);
+  EXPECT_EQ(jr_options_set_event_cb(o.o, Events::cb, &ev), JR_OK);
+  ClientPtr c(o);
+  Result r1 = call(c.get(), {"GET", "lost:k"});
+  EXPECT_EQ(r1.str(), "stale");
+  // The old master closed the connection: the sentinels name another.
+  for (int i = 0; i < 100 && !ev.find("is 127.0.0.1:" + std::to_string(mport)); i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  Result r2 = call(c.get(), {"GET", "lost:k"});
+  EXPECT_EQ(r2.status, JR_OK) << ev.all();
+  EXPECT_EQ(r2.str(), "fresh") << ev.all();
+  EXPECT_EQ(gets.load(), 1);
+  EXPECT_TRUE(ev.find("lost")) << ev.all();
+}
+
+// ---- Failovers under load -------------------------------------------------------
+
+struct LoadResult {
+  size_t accepted = 0, ok = 0, dup = 0, lost = 0;
+  std::map<int, size_t> by_status;
+  int64_t first_ok_after_switch_ms = -1;
+};
+
+// kThreads threads SET unique keys until `stop`; afterwards every accepted
+// command has completed exactly once, and a key whose SET failed with an
+// "unsent" code exists on no server.
+class Load {
+ public:
+  static constexpr int kThreads = 4;
+  explicit Load(jr_client *c) : c_(c) {
+    for (int t = 0; t < kThreads; t++) threads_.emplace_back([this, t] { run(t); });
+  }
+  void stop() {
+    stop_ = true;
+    for (auto &t : threads_) t.join();
+  }
+  struct Done {
+    int status;
+    bool ok;
+    Clock::time_point at;
+    int count = 0;
+  };
+  std::mutex mu;
+  std::map<std::string, Done> done;  // key -> outcome
+  std::atomic<size_t> accepted{0};
+
+ private:
+  struct Ctx {
+    Load *self;
+    std::string key;
+  };
+  static void cb(void *ud, int status, const jr_reply *r) {
+    auto *ctx = static_cast<Ctx *>(ud);
+    Load *self = ctx->self;
+    {
+      std::lock_guard<std::mutex> lk(self->mu);
+      Done &d = self->done[ctx->key];
+      d.count++;
+      d.status = status;
+      d.ok = status == JR_OK && jr_reply_get_type(r) != JR_REPLY_ERROR;
+      d.at = Clock::now();
+    }
+    delete ctx;
+  }
+  void run(int t) {
+    for (int i = 0; !stop_; i++) {
+      std::string key = "load:" + std::to_string(t) + ":" + std::to_string(i);
+      const char *argv[] = {"SET", key.c_str(), "x"};
+      size_t lens[] = {3, key.size(), 1};
+      auto *ctx = new Ctx{this, key};
+      if (jr_client_submit(c_, 3, argv, lens, 3000, cb, ctx, nullptr) == JR_OK) {
+        accepted++;
+      } else {
+        delete ctx;
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
+    }
+  }
+  jr_client *c_;
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> threads_;
+};
+
+void check_load(Load &load, SentinelCluster &sc, Clock::time_point switched, const char *what,
+                int64_t failover_ms) {
+  // Everything accepted completes (deadlines are 3 s).
+  for (int i = 0; i < 100; i++) {
+    {
+      std::lock_guard<std::mutex> lk(load.mu);
+      if (load.done.size() >= load.accepted) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::lock_guard<std::mutex> lk(load.mu);
+  ASSERT_EQ(load.done.size(), load.accepted.load());
+  std::map<int, size_t> by;
+  size_t dup = 0, unsent_checked = 0;
+  int64_t first_ok = -1;
+  int mport = sc.master_port();
+  RedisServer *m = sc.by_port(mport);
+  ASSERT_NE(m, nullptr);
+  for (auto &kv : load.done) {
+    const Load::Done &d = kv.second;
+    if (d.count != 1) dup++;
+    by[d.ok ? 0 : d.status == JR_OK ? 1 : d.status]++;  // 1: an error reply
+    if (d.ok && d.at >= switched) {
+      int64_t ms = ms_since(switched, d.at);
+      if (first_ok < 0 || ms < first_ok) first_ok = ms;
+    }
+    if (!d.ok && d.status != JR_OK && jr_err_unsent(d.status) == 1) {
+      // Never sent: on no server (the new master has every write it took).
+      for (size_t i = 0; i < sc.size(); i++) {
+        RedisServer &s = sc.server(i);
+        if (s.pid() <= 0) continue;
+        EXPECT_EQ(get_on(s, kv.first), "") << kv.first << " " << jr_err_name(d.status);
+      }
+      unsent_checked++;
+    }
+  }
+  // Nothing went to the demoted master once libjr knew of the switch: a
+  // write acknowledged 100 ms or more after +switch-master is on the new
+  // master. (Writes the old master took during the sentinels' own switch
+  // window may be lost: Redis Sentinel's known limit.)
+  size_t late_checked = 0;
+  for (auto &kv : load.done) {
+    if (!kv.second.ok || ms_since(switched, kv.second.at) < 100) continue;
+    EXPECT_EQ(get_on(*m, kv.first), "x") << kv.first;
+    late_checked++;
+  }
+  EXPECT_GT(late_checked, 0u);
+  // No error reply reached a caller (a READONLY from the demoted master is
+  // taken by libjr and the command sent again to the new one).
+  EXPECT_EQ(by.count(1), 0u) << "commands answered with an error reply";
+  EXPECT_EQ(dup, 0u);
+  EXPECT_GE(first_ok, 0) << "no success after the switch";
+  std::string statuses;
+  for (auto &kv : by)
+    statuses += std::string(" ") +
+                (kv.first == 0   ? "ok"
+                 : kv.first == 1 ? "error-reply"
+                                 : jr_err_name(kv.first)) +
+                "=" + std::to_string(kv.second);
+  std::printf(
+      "[ sentinel ] %s: sentinels' failover %lld ms; +switch-master -> first success %lld ms; "
+      "%zu accepted, exactly once;%s; %zu unsent checked absent; %zu acked after the switch "
+      "checked on the new master\n",
+      what, static_cast<long long>(failover_ms), static_cast<long long>(first_ok), load.done.size(),
+      statuses.c_str(), unsent_checked, late_checked);
+}
+
+TEST(SentinelFailover, SentinelFailoverCommandUnderLoad) {
+  SentinelCluster sc(1);
+  Events ev;
+  OptionsPtr o;
+  sentinel_opts(o, sc, &ev);
+  ClientPtr c(o);
+  ASSERT_EQ(call(c.get(), {"PING"}).status, JR_OK);
+  // A subscriber follows the master too.
+  struct Msgs {
+    std::mutex mu;
+    std::vector<std::string> got;
+    std::atomic<int> resub{0};
+  } msgs;
+  jr_sub *sub = nullptr;
+  ASSERT_EQ(jr_sub_new(
+                c.get(),
+                [](void *ud, int st, const jr_reply *m) {
+                  auto *ms = static_cast<Msgs *>(ud);
+                  if (st == JR_SUB_RESUBSCRIBED) ms->resub++;
+                  if (st != 0 || jr_reply_get_type(m) != JR_REPLY_ARRAY || jr_reply_len(m) != 3)
+                    return;
+                  size_t n = 0;
+                  const char *kind = jr_reply_str(jr_reply_element(m, 0), &n);
+                  if (std::string(kind, n) != "message") return;
+                  const char *p = jr_reply_str(jr_reply_element(m, 2), &n);
+                  std::lock_guard<std::mutex> lk(ms->mu);
+                  ms->got.emplace_back(p, n);
+                },
+                &msgs, &sub),
+            JR_OK);
+  const char *ch[] = {"jrchan"};
+  size_t chl[] = {6};
+  ASSERT_EQ(jr_sub_subscribe(sub, JR_SUB_CHANNELS, 1, ch, chl), JR_OK);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+
+  int old_port = sc.master_port();
+  Load load(c.get());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto t0 = Clock::now();
+  ASSERT_NE(sc.sentinel(0).cmd(std::string("SENTINEL FAILOVER ") + kName).find("OK"),
+            std::string::npos);
+  Clock::time_point switched;
+  for (int i = 0; i < 300 && !ev.find("+switch-master", &switched, t0); i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(ev.find("+switch-master", &switched, t0)) << ev.all();
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  load.stop();
+  int new_port = sc.master_port();
+  EXPECT_NE(new_port, old_port);
+  check_load(load, sc, switched, "SENTINEL FAILOVER", ms_since(t0, switched));
+
+  // Pub/sub moved with the master: a message published there arrives.
+  for (int i = 0; i < 100 && msgs.resub.load() == 0; i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_GE(msgs.resub.load(), 1);
+  ASSERT_NE(sc.by_port(new_port)->cmd("PUBLISH jrchan after").find(":1"), std::string::npos);
+  for (int i = 0; i < 100; i++) {
+    {
+      std::lock_guard<std::mutex> lk(msgs.mu);
+      if (!msgs.got.empty()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  {
+    std::lock_guard<std::mutex> lk(msgs.mu);
+    ASSERT_EQ(msgs.got.size(), 1u);
+    EXPECT_EQ(msgs.got[0], "after");
+  }
+  jr_sub_free(sub);
+}
+
+TEST(SentinelFailover, KillMasterUnderLoad) {
+  SentinelCluster sc(1);
+  Events ev;
+  OptionsPtr o;
+  sentinel_opts(o, sc, &ev);
+  ClientPtr c(o);
+  ASSERT_EQ(call(c.get(), {"PING"}).status, JR_OK);
+  int old_port = sc.master_port();
+  Load load(c.get());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto t0 = Clock::now();
+  sc.by_port(old_port)->kill9();
+  Clock::time_point switched;
+  for (int i = 0; i < 500 && !ev.find("+switch-master", &switched, t0); i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(ev.find("+switch-master", &switched, t0)) << ev.all();
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  load.stop();
+  check_load(load, sc, switched, "kill -9 of the master", ms_since(t0, switched));
+}
+
+}  // namespace
