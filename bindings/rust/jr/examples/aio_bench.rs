@@ -9,8 +9,9 @@
 //!
 //!   cargo run --release --features tokio --example aio_bench -- \
 //!       [--endpoint 127.0.0.1:6379] [--tasks 64] [--secs 1] [--runs 3] [--workers 2]
-//! Prints one line per API:
-//!   api=aio op=GET size=3 tasks=64 median_ops_per_s=N runs=a,b,c
+//! Prints one line per API (cpu_us_per_op: the whole process's CPU time,
+//! loop thread and runtime workers included, per GET; median of the runs):
+//!   api=aio op=GET size=3 tasks=64 median_ops_per_s=N cpu_us_per_op=C runs=a,b,c
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,6 +19,17 @@ use std::time::{Duration, Instant};
 use jr::{Client, Options};
 
 const KEY: &str = "jr:bench:aio";
+
+/// This process's user+system CPU seconds (/proc/self/stat, 100 ticks/s).
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the ")" that closes the command name; utime, stime are
+    // the 14th and 15th fields overall.
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (tick(11) + tick(12)) / 100.0
+}
 
 fn tokio_run(
     rt: &tokio::runtime::Runtime,
@@ -115,23 +127,29 @@ fn main() {
     c.call(&["SET", KEY, "abc"]).expect("SET");
     tokio_run(&rt, &c, tasks, 0.2, true); // warm-up
     let apis = ["aio", "future", "callback"];
-    let mut results: Vec<Vec<f64>> = vec![Vec::new(); apis.len()];
+    let mut results: Vec<Vec<(f64, f64)>> = vec![Vec::new(); apis.len()];
     for _ in 0..runs {
         for (i, api) in apis.iter().enumerate() {
+            let (cpu0, t0) = (cpu_secs(), Instant::now());
             let r = match *api {
                 "aio" => tokio_run(&rt, &c, tasks, secs, true),
                 "future" => tokio_run(&rt, &c, tasks, secs, false),
                 _ => callback_run(&c, tasks, secs),
             };
-            results[i].push(r);
+            let ops = r * t0.elapsed().as_secs_f64();
+            results[i].push((r, (cpu_secs() - cpu0) * 1e6 / ops));
         }
     }
-    for (api, mut rs) in apis.iter().zip(results) {
-        let list: Vec<String> = rs.iter().map(|r| format!("{r:.0}")).collect();
-        rs.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v[v.len() / 2]
+    };
+    for (api, rs) in apis.iter().zip(results) {
+        let list: Vec<String> = rs.iter().map(|r| format!("{:.0}", r.0)).collect();
         println!(
-            "api={api} op=GET size=3 tasks={tasks} median_ops_per_s={:.0} runs={}",
-            rs[rs.len() / 2],
+            "api={api} op=GET size=3 tasks={tasks} median_ops_per_s={:.0} cpu_us_per_op={:.2} runs={}",
+            median(rs.iter().map(|r| r.0).collect()),
+            median(rs.iter().map(|r| r.1).collect()),
             list.join(",")
         );
     }

@@ -467,13 +467,29 @@ mod tests {
     /// changing wakers and drops at a varying point; the slot is shared by
     /// Arc as in the binding. Miri checks the cells for data races and the
     /// Arc for use-after-free; natively it is a quick stress.
+    fn start(go: &AtomicUsize) {
+        go.fetch_add(1, Ordering::SeqCst);
+        while go.load(Ordering::SeqCst) < 2 {
+            thread::yield_now();
+        }
+    }
+
     #[test]
     fn completion_races_poll_and_drop() {
-        let rounds = if cfg!(miri) { 40 } else { 20_000 };
+        let rounds = if cfg!(miri) { 40 } else { 5_000 };
         for i in 0..rounds {
             let slot = Arc::new(Slot::new());
             let theirs = slot.clone();
+            // Both sides start together; the completer's delay sweeps the
+            // window between the receiver's load and its registration.
+            let go = Arc::new(AtomicUsize::new(0));
+            let go2 = go.clone();
+            let delay = (i * 7) % 64;
             let t = thread::spawn(move || {
+                start(&go2);
+                for _ in 0..delay {
+                    std::hint::spin_loop();
+                }
                 let v = if theirs.is_closed() {
                     None
                 } else {
@@ -484,7 +500,8 @@ mod tests {
             let (n, w) = counter();
             let (_, w2) = counter();
             let mut got = None;
-            for k in 0..(i % 4) {
+            start(&go);
+            for k in 0..(i % 4 + i / 3 % 2) {
                 let wk = if k % 2 == 0 { &w } else { &w2 };
                 if let Poll::Ready(r) = unsafe { slot.poll(&mut Context::from_waker(wk)) } {
                     got = Some(r);
@@ -501,7 +518,10 @@ mod tests {
                         got = Some(r);
                         break;
                     }
+                    let t0 = std::time::Instant::now();
                     while n.0.load(Ordering::SeqCst) == 0 {
+                        let waited = t0.elapsed().as_secs();
+                        assert!(waited < 10, "round {i}: a lost wake-up");
                         thread::yield_now();
                     }
                     n.0.store(0, Ordering::SeqCst);
