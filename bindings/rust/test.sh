@@ -9,7 +9,8 @@
 #   - the LICENSE copies in the crates equal the root LICENSE; rustfmt
 #   - cargo test --all-features (every test, tests/abi.rs checks jr-sys
 #     against jr.h, tests/aio.rs the `tokio` feature's async API), and the
-#     README example (examples/readme.rs, default features)
+#     README examples (examples/readme.rs with the default features;
+#     examples/aio_readme.rs, which README.md must show verbatim)
 #   - the `tokio` feature's tests again in a release build (its races
 #     between a dropped future and its completion run differently there)
 #   - cargo clippy --all-targets --all-features -D warnings; cargo doc
@@ -112,6 +113,15 @@ echo "test rust::release-aio ... $r ($((SECONDS - t0)) s)" | tee -a "$log"
 
 # The README example, against the test server (cargo test built it).
 step example-readme env REDIS_URL="redis://$JR_TEST_ENDPOINT" cargo run --locked --example readme
+# The async example: README.md shows the file, and it runs.
+aio_readme_block() {
+  diff <(grep -v '^//' jr/examples/aio_readme.rs) \
+    <(awk '/^`jr\/examples\/aio_readme.rs`/ { f = 1 } f && /^```rust$/ { p = 1; next }
+           p && /^```$/ { exit } p' README.md) ||
+    { echo "README.md's async example differs from jr/examples/aio_readme.rs"; return 1; }
+}
+step example-aio-block aio_readme_block
+step example-aio env REDIS_URL="redis://$JR_TEST_ENDPOINT" cargo run --locked --features tokio --example aio_readme
 step clippy cargo clippy --locked --workspace --all-targets --all-features -- -D warnings
 step doc env RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --all-features --no-deps
 

@@ -27,7 +27,7 @@ async fn get_set_cmd() {
         c.cmd(&["ECHO", "x"]).await.unwrap(),
         Reply::Bulk(b"x".to_vec())
     );
-    let db = c.db(2).unwrap();
+    let db = c.db(4).unwrap();
     db.set("rs:aio:db", "two").await.unwrap();
     assert_eq!(db.get("rs:aio:db").await.unwrap(), Some(b"two".to_vec()));
     assert_eq!(c.get("rs:aio:db").await.unwrap(), None);
