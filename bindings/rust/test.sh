@@ -104,10 +104,11 @@ t0=$SECONDS r=ok
 cargo test --locked --workspace --all-features --no-fail-fast 2>&1 | tee -a "$log" || r=FAILED
 echo "test rust::cargo-test ... $r ($((SECONDS - t0)) s)" | tee -a "$log"
 
-# The async API once more, optimised: other timings for drop vs completion.
+# The async API once more, optimised: other timings for drop vs completion
+# (no debug info: the build is most of the step).
 echo "== rust: cargo test --release (feature tokio)"
 t0=$SECONDS r=ok
-cargo test --release --locked -p jr --features tokio --lib --test aio --no-fail-fast 2>&1 |
+CARGO_PROFILE_RELEASE_DEBUG=0 cargo test --release --locked -p jr --features tokio --lib --test aio --no-fail-fast 2>&1 |
   sed "s/^test \([^ ]*\) \.\.\. /test release::\1 ... /" | tee -a "$log" || r=FAILED
 echo "test rust::release-aio ... $r ($((SECONDS - t0)) s)" | tee -a "$log"
 
