@@ -132,20 +132,28 @@ async fn wait_for_blmove_clients(c: &Client, want: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drop_cancels_the_command() {
     let c = client();
-    c.cmd(&["DEL", "rs:aio:src", "rs:aio:dst"]).await.unwrap();
-    let f = c.cmd_timeout(
-        &["BLMOVE", "rs:aio:src", "rs:aio:dst", "LEFT", "LEFT", "0"],
-        jr::Timeout::Never,
-    );
+    // On a database view too (its ids are the client's).
+    let db = c.db(4).unwrap();
+    let (src, dst) = ("rs:aio:src", "rs:aio:dst");
+    for on_db in [true, false] {
+        let run = |args: &[&str]| if on_db { db.cmd(args) } else { c.cmd(args) };
+        run(&["DEL", src, dst]).await.unwrap();
+        let blmove = ["BLMOVE", src, dst, "LEFT", "LEFT", "0"];
+        let f = if on_db {
+            db.cmd_timeout(&blmove, jr::Timeout::Never)
+        } else {
+            c.cmd_timeout(&blmove, jr::Timeout::Never)
+        };
+        wait_for_blmove_clients(&c, 1).await;
+        drop(f);
+        wait_for_blmove_clients(&c, 0).await;
+        run(&["RPUSH", src, "x"]).await.unwrap();
+        let len = run(&["LLEN", src]).await.unwrap().as_int();
+        assert_eq!(len, Some(1), "on_db={on_db}");
+    }
+    let f = c.cmd_timeout(&["BLPOP", "rs:aio:src2", "0"], jr::Timeout::Never);
     let id = f.id().unwrap();
-    wait_for_blmove_clients(&c, 1).await;
     drop(f);
-    wait_for_blmove_clients(&c, 0).await;
-    c.cmd(&["RPUSH", "rs:aio:src", "x"]).await.unwrap();
-    assert_eq!(
-        c.cmd(&["LLEN", "rs:aio:src"]).await.unwrap().as_int(),
-        Some(1)
-    );
     // Its completion (EABANDONED) was delivered: nothing left to cancel.
     let t0 = Instant::now();
     while c.cancel(id).unwrap() {
