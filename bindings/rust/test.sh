@@ -7,12 +7,20 @@
 # Starts a redis-server on a free loopback port (stopped by PID on exit),
 # passes it as JR_TEST_ENDPOINT, and runs, each a JUnit test case:
 #   - the LICENSE copies in the crates equal the root LICENSE; rustfmt
-#   - cargo test (every test, tests/abi.rs checks jr-sys against jr.h), and
-#     the README example (examples/readme.rs)
-#   - cargo clippy --all-targets -D warnings; cargo doc with -D warnings
+#   - cargo test --all-features (every test, tests/abi.rs checks jr-sys
+#     against jr.h, tests/aio.rs the `tokio` feature's async API), and the
+#     README examples (examples/readme.rs with the default features;
+#     examples/aio_readme.rs, which README.md must show verbatim)
+#   - the `tokio` feature's tests again in a release build (its races
+#     between a dropped future and its completion run differently there)
+#   - cargo clippy --all-targets --all-features -D warnings; cargo doc
+#     --all-features with -D warnings
 #   - cargo package --workspace (packs and builds both .crate files)
-#   - cargo test with the toolchain of the declared rust-version (rustup
-#     installs it; JR_RUST_SKIP_MSRV=1 skips it, and says so)
+#   - cargo test --all-features with the toolchain of the declared
+#     rust-version (rustup installs it; JR_RUST_SKIP_MSRV=1 skips it, and
+#     says so): the `tokio` feature builds with it too (tokio 1.38 LTS)
+#   - only with JR_RUST_MIRI=1: the async API's state machine under Miri
+#     (rustup installs nightly with miri; ~3 min, so not by default)
 # Crates come from crates.io (pkg-config). Exits non-zero on any failure.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -93,13 +101,30 @@ fi
 # that fails runs no test).
 echo "== rust: cargo test"
 t0=$SECONDS r=ok
-cargo test --locked --workspace --no-fail-fast 2>&1 | tee -a "$log" || r=FAILED
+cargo test --locked --workspace --all-features --no-fail-fast 2>&1 | tee -a "$log" || r=FAILED
 echo "test rust::cargo-test ... $r ($((SECONDS - t0)) s)" | tee -a "$log"
+
+# The async API once more, optimised: other timings for drop vs completion
+# (no debug info: the build is most of the step).
+echo "== rust: cargo test --release (feature tokio)"
+t0=$SECONDS r=ok
+CARGO_PROFILE_RELEASE_DEBUG=0 cargo test --release --locked -p jr --features tokio --lib --test aio --no-fail-fast 2>&1 |
+  sed "s/^test \([^ ]*\) \.\.\. /test release::\1 ... /" | tee -a "$log" || r=FAILED
+echo "test rust::release-aio ... $r ($((SECONDS - t0)) s)" | tee -a "$log"
 
 # The README example, against the test server (cargo test built it).
 step example-readme env REDIS_URL="redis://$JR_TEST_ENDPOINT" cargo run --locked --example readme
-step clippy cargo clippy --locked --workspace --all-targets -- -D warnings
-step doc env RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps
+# The async example: README.md shows the file, and it runs.
+aio_readme_block() {
+  diff <(grep -v '^//' jr/examples/aio_readme.rs) \
+    <(awk '/^`jr\/examples\/aio_readme.rs`/ { f = 1 } f && /^```rust$/ { p = 1; next }
+           p && /^```$/ { exit } p' README.md) ||
+    { echo "README.md's async example differs from jr/examples/aio_readme.rs"; return 1; }
+}
+step example-aio-block aio_readme_block
+step example-aio env REDIS_URL="redis://$JR_TEST_ENDPOINT" cargo run --locked --features tokio --example aio_readme
+step clippy cargo clippy --locked --workspace --all-targets --all-features -- -D warnings
+step doc env RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --all-features --no-deps
 
 # Both .crate files must hold LICENSE and README.md.
 package() {
@@ -127,7 +152,7 @@ msrv_test() {
   fi
   # cargo before 1.70 reads the git index (GitHub) unless told sparse.
   CARGO_REGISTRIES_CRATES_IO_PROTOCOL=sparse CARGO_TARGET_DIR="$CARGO_TARGET_DIR/msrv" \
-    cargo "+$msrv" test --locked --workspace --no-fail-fast 2>&1 |
+    cargo "+$msrv" test --locked --workspace --all-features --no-fail-fast 2>&1 |
     sed "s/^test \([^ ]*\) \.\.\. /test msrv-$msrv::\1 ... /"
 }
 if [ "${JR_RUST_SKIP_MSRV:-0}" = 1 ]; then
@@ -138,6 +163,24 @@ else
   t0=$SECONDS r=ok
   msrv_test 2>&1 | tee -a "$log" || r=FAILED
   echo "test rust::msrv-$msrv ... $r ($((SECONDS - t0)) s)" | tee -a "$log"
+fi
+
+# The slot state machine of jr::aio under Miri (data races, use after free).
+miri_test() {
+  if ! cargo +nightly miri --version >/dev/null 2>&1; then
+    timeout 600 rustup toolchain install nightly --profile minimal --component miri,rust-src || {
+      echo "rustup could not install nightly with miri"
+      return 1
+    }
+  fi
+  CARGO_TARGET_DIR="$CARGO_TARGET_DIR/miri" cargo +nightly miri test --locked -p jr --features tokio --lib aio 2>&1 |
+    sed "s/^test \([^ ]*\) \.\.\. /test miri::\1 ... /"
+}
+if [ "${JR_RUST_MIRI:-0}" = 1 ]; then
+  echo "== rust: cargo +nightly miri test"
+  t0=$SECONDS r=ok
+  miri_test 2>&1 | tee -a "$log" || r=FAILED
+  echo "test rust::miri ... $r ($((SECONDS - t0)) s)" | tee -a "$log"
 fi
 
 python3 "$repo/scripts/junit_from.py" cargo rust "$xml" <"$log" >/dev/null

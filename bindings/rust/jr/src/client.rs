@@ -52,7 +52,7 @@ impl Timeout {
 
 /// Where commands go: the client's default database or a view.
 #[derive(Clone, Copy)]
-struct Target {
+pub(crate) struct Target {
     client: *mut sys::jr_client,
     db: *mut sys::jr_db,
 }
@@ -61,7 +61,7 @@ impl Target {
     /// # Safety
     /// `cb`/`ud` must follow the callback rule: on a negative return the
     /// callback is never called and the caller still owns `ud`.
-    unsafe fn submit(
+    pub(crate) unsafe fn submit(
         self,
         args: &ArgBuf,
         timeout: Timeout,
@@ -281,7 +281,7 @@ macro_rules! command_methods {
 /// not drop the last reference inside a callback (libjr refuses, and the
 /// client then leaks).
 pub struct Client {
-    raw: NonNull<sys::jr_client>,
+    pub(crate) raw: NonNull<sys::jr_client>,
     _event: Option<Arc<Box<EventFn>>>,
 }
 
@@ -316,7 +316,7 @@ impl Client {
         Client::new(&Options::new().set(key, endpoint_or_url))
     }
 
-    fn target(&self) -> Target {
+    pub(crate) fn target(&self) -> Target {
         Target {
             client: self.raw.as_ptr(),
             db: ptr::null_mut(),
@@ -466,7 +466,7 @@ unsafe impl Send for Db<'_> {}
 unsafe impl Sync for Db<'_> {}
 
 impl<'c> Db<'c> {
-    fn target(&self) -> Target {
+    pub(crate) fn target(&self) -> Target {
         Target {
             client: self.client.raw.as_ptr(),
             db: self.raw.as_ptr(),

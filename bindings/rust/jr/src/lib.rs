@@ -21,12 +21,18 @@
 //! # Ok::<(), jr::Error>(())
 //! ```
 //!
+//! With the cargo feature `tokio`, [`aio`] adds `client.get(key).await`,
+//! `set`, `cmd`: `Send` futures woken from libjr's loop thread and
+//! cancelled when dropped.
+//!
 //! Callbacks ([`Client::submit`]) run on libjr's loop thread (must not
 //! block) or, with [`Options::poll_mode`], inside [`Client::dispatch`].
 //! Panics in them are caught: a panic must not unwind into C.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![allow(clippy::missing_safety_doc)]
 
+#[cfg(feature = "tokio")]
+pub mod aio;
 mod args;
 mod client;
 mod cluster;
