@@ -7,6 +7,7 @@
 #include <string>
 
 #include "options.hpp"
+#include "scripts.hpp"
 #include "tx.hpp"
 
 namespace jr {
@@ -32,7 +33,8 @@ void Session::write_raw(size_t argc, const char *const *argv, const size_t *lens
 }
 
 void Session::write_command(Command *c) {
-  if (c->script == 1) host_.before_script_write(c);  // the script cache
+  // The script cache: EVALSHA, or the EVAL on the script's first use here.
+  if (c->script != nullptr && !c->script->eval_sent) host_.before_script_write(c);
   if (c->lease != nullptr) {
     Lease *l = c->lease;
     if ((c->flags & kFlagWatch) != 0) {
@@ -243,7 +245,7 @@ void Session::on_reply(jr_reply *reply) {
         reply_release(reply);  // timed out or cancelled: drop the late reply
       } else if (is_error && host_.redirect(c, reply)) {
         // re-sent elsewhere (MOVED/ASK) or scheduled for a retry
-      } else if (c->script == 0 || !host_.script_reply(c, reply)) {
+      } else if (c->script == nullptr || !host_.script_reply(c, reply)) {
         host_.complete(c, JR_OK, reply);
       }
       host_.release_hold(c);  // the FIFO's

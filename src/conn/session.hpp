@@ -46,10 +46,10 @@ class SessionHost {
   // An error reply of a command: true when it was taken (MOVED/ASK re-sent
   // elsewhere, TRYAGAIN scheduled). Owns reply only when it returns true.
   virtual bool redirect(Command *c, jr_reply *reply) = 0;
-  // A script command's reply (c->script != 0): true when taken (NOSCRIPT:
+  // A script command's reply (c->script set): true when taken (NOSCRIPT:
   // re-sent as EVAL). Owns reply only when it returns true.
   virtual bool script_reply(Command *c, jr_reply *reply) = 0;
-  // A script command (script == 1) is about to be written.
+  // A script command with EVALSHA on its wire is about to be written.
   virtual void before_script_write(Command *c) = 0;
   // A reply while in push mode and ready (owns reply).
   virtual void push(jr_reply *reply) = 0;
