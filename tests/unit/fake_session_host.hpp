@@ -47,7 +47,9 @@ inline std::string describe(const jr_reply *r) {
 
 class FakeHost : public SessionHost {
  public:
-  explicit FakeHost(const Options &o = Options()) : opts(o), s(*this, o.limits) {}
+  explicit FakeHost(const Options &o = Options()) : opts(o), s(*this, o.limits) {
+    s.set_liveness(Session::liveness_of(o));
+  }
   ~FakeHost() override {
     // The session may still hold commands' FIFO holds: let it go first.
     s.abort();
@@ -65,7 +67,10 @@ class FakeHost : public SessionHost {
   int fails = 0;
   int last_fail = 0;
   std::string last_detail;
+  std::vector<std::string> drops;  // the reasons of the drops ticks asked for
   bool tls = false;
+  int64_t clock = 1000;        // the fake clock: now()
+  std::vector<int64_t> ticks;  // every tick_at the session asked for
 
   Command *make(const std::vector<std::string> &args, int db = 0, int64_t deadline = 0,
                 uint8_t flags = 0) {
@@ -110,7 +115,22 @@ class FakeHost : public SessionHost {
     s.out().clear();
     s.mark_flushed();
   }
-  void feed(const std::string &bytes) { s.feed(bytes.data(), bytes.size()); }
+  // Bytes read (Connection::on_read): the peer is heard, then the replies.
+  void feed(const std::string &bytes) {
+    s.heard();
+    s.feed(bytes.data(), bytes.size());
+  }
+  // The transport's timer fired (Connection::expire): a drop closes the
+  // transport, then the session is ticked again. Returns the last tick.
+  Session::Tick tick(bool awaiting = false) {
+    Session::Tick t = s.on_tick(clock, awaiting);
+    while (t.drop != 0) {
+      drops.push_back(t.why);
+      lost(t.drop);
+      t = s.on_tick(clock, awaiting);
+    }
+    return t;
+  }
   // The transport is gone (Connection::lost).
   void lost(int code) {
     flush_reset();
@@ -128,8 +148,8 @@ class FakeHost : public SessionHost {
   }
   void release_hold(Command *c) noexcept override { c->holds.fetch_sub(1); }
   void output_pending() override {}
-  void started_owing() override {}
-  void first_command_owed() override {}
+  int64_t now() override { return clock; }
+  void tick_at(int64_t at) override { ticks.push_back(at); }
   bool redirect(Command *c, jr_reply *reply) override {
     std::string e(reply->u.str, reply->len);
     if (e.rfind("MOVED ", 0) != 0 && e.rfind("ASK ", 0) != 0) return false;
