@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "command.hpp"
-#include "conn/connection.hpp"
 #include "resp/encoder.hpp"
 #include "resp/reply.hpp"
 #include "script_sha1.hpp"
@@ -113,7 +112,7 @@ void ScriptCache::before_write(Command *c) const {
   }
 }
 
-bool ScriptCache::on_reply(Command *c, jr_reply *reply, Connection &conn) {
+bool ScriptCache::on_reply(Command *c, jr_reply *reply) {
   ScriptCall *s = c->script;
   std::string_view sha(s->sha, 40);
   std::vector<std::string> &scripts = shas_;
@@ -128,7 +127,6 @@ bool ScriptCache::on_reply(Command *c, jr_reply *reply, Connection &conn) {
     c->wire.swap(s->eval);
     s->eval_sent = true;
     c->state.store(CmdState::kPending, std::memory_order_release);
-    conn.submit(c);
     return true;
   }
   if (!error && !known) scripts.insert(it, std::string(sha));

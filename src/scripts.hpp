@@ -18,7 +18,6 @@
 namespace jr {
 
 struct Command;
-class Connection;
 
 // What an EVAL / EVAL_RO request carries beyond a plain command.
 struct ScriptCall {
@@ -57,9 +56,10 @@ class ScriptCache {
   // use of the script on this server sends the EVAL itself.
   void before_write(Command *c) const;
   // A script's reply: remembers the script, or (NOSCRIPT: the server lost
-  // it, by SCRIPT FLUSH, a restart, a failover) re-sends the EVAL once on
-  // conn. Returns true when the command was re-sent (the reply is consumed).
-  bool on_reply(Command *c, jr_reply *reply, Connection &conn);
+  // it, by SCRIPT FLUSH, a restart, a failover) puts the EVAL on the wire,
+  // once. Returns true when the caller must re-send c (pending again; the
+  // reply is consumed).
+  bool on_reply(Command *c, jr_reply *reply);
 
  private:
   std::vector<std::string> shas_;

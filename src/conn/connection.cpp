@@ -107,7 +107,9 @@ bool Connection::redirect(Command *c, jr_reply *reply) {
 }
 
 bool Connection::script_reply(Command *c, jr_reply *reply) {
-  return scripts.on_reply(c, reply, *this);
+  if (!scripts.on_reply(c, reply)) return false;
+  submit(c);  // NOSCRIPT: the EVAL itself, once
+  return true;
 }
 
 void Connection::before_script_write(Command *c) {

@@ -3,7 +3,8 @@
 // target: it records completions (and counts them per command), plays the
 // transport (takes the output, as Connection::flush does) and reacts to the
 // session's verdicts the way Connection does (fail: drop or abort;
-// handshake_failed: abort and fail the waiting commands with JR_EAUTH).
+// handshake_failed: abort and fail the waiting commands with JR_EAUTH;
+// script replies: a real ScriptCache, NOSCRIPT re-sent as the EVAL).
 #ifndef JR_TESTS_UNIT_FAKE_SESSION_HOST_HPP
 #define JR_TESTS_UNIT_FAKE_SESSION_HOST_HPP
 
@@ -18,6 +19,8 @@
 #include "options.hpp"
 #include "resp/encoder.hpp"
 #include "resp/reply.hpp"
+#include "scripts.hpp"
+#include "tx.hpp"
 
 namespace jr::testing {
 
@@ -53,9 +56,14 @@ class FakeHost : public SessionHost {
   ~FakeHost() override {
     // The session may still hold commands' FIFO holds: let it go first.
     s.abort();
+    for (auto &c : cmds)
+      if (c->script != nullptr) script_calls.release(c->script);
   }
 
   Options opts;
+  ScriptCallPool script_calls;
+  ScriptCache scripts;
+  std::vector<std::unique_ptr<Tx>> txs;
   Session s;
   std::vector<std::unique_ptr<Command>> cmds;
   // In completion order: "<name> <status> <reply>".
@@ -64,6 +72,7 @@ class FakeHost : public SessionHost {
   std::vector<std::string> pushes;
   std::string written;  // every byte the transport took
   int ready_calls = 0;
+  int resent = 0;  // script commands re-sent as EVAL (NOSCRIPT)
   int fails = 0;
   int last_fail = 0;
   std::string last_detail;
@@ -93,6 +102,47 @@ class FakeHost : public SessionHost {
   Command *submit(const std::vector<std::string> &args, int db = 0, int64_t deadline = 0,
                   uint8_t flags = 0) {
     Command *c = make(args, db, deadline, flags);
+    s.submit(c);
+    return c;
+  }
+  // EVAL script nkeys ... as Client::submit sends it: EVALSHA, with the
+  // EVAL in its ScriptCall.
+  Command *submit_eval(const std::vector<std::string> &args, int64_t deadline = 0) {
+    Command *c = make({"x"}, 0, deadline);
+    c->wire.clear();
+    c->script = script_calls.acquire();
+    std::vector<const char *> argv;
+    std::vector<size_t> lens;
+    for (const auto &a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    encode_script(c, argv.size(), argv.data(), lens.data(), lens[0]);
+    s.submit(c);
+    return c;
+  }
+  // MULTI, the commands, EXEC as one command object (jr_multi_exec).
+  Command *submit_tx(const std::vector<std::vector<std::string>> &cmds_in, bool watch = false,
+                     int64_t deadline = 0) {
+    Command *c = make({"MULTI"}, 0, deadline);
+    auto tx = std::make_unique<Tx>();
+    tx->watch = watch;
+    for (const auto &args : cmds_in) {
+      std::vector<const char *> argv;
+      std::vector<size_t> lens;
+      for (const auto &a : args) {
+        argv.push_back(a.data());
+        lens.push_back(a.size());
+      }
+      encode_command(c->wire, argv.size(), argv.data(), lens.data());
+      tx->items.push_back(Tx::Item{nullptr, nullptr});
+      tx->queue_errors.push_back(nullptr);
+    }
+    const char *exec[] = {"EXEC"};
+    const size_t exec_len[] = {4};
+    encode_command(c->wire, 1, exec, exec_len);
+    c->tx = tx.get();
+    txs.push_back(std::move(tx));
     s.submit(c);
     return c;
   }
@@ -160,8 +210,13 @@ class FakeHost : public SessionHost {
     reply_release(reply);
     return true;
   }
-  bool script_reply(Command *, jr_reply *) override { return false; }
-  void before_script_write(Command *) override {}
+  bool script_reply(Command *c, jr_reply *reply) override {
+    if (!scripts.on_reply(c, reply)) return false;
+    resent++;
+    s.submit(c);  // Connection::script_reply
+    return true;
+  }
+  void before_script_write(Command *c) override { scripts.before_write(c); }
   void push(jr_reply *reply) override {
     pushes.push_back(describe(reply));
     reply_release(reply);

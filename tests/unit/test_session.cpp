@@ -605,4 +605,104 @@ TEST(SessionLiveness, ABlockingCommandGivenUpDropsTheSession) {
   expect_clean(h);
 }
 
+// ---- Extensions of a request: transactions and scripts ----
+
+// MULTI ... EXEC is one command object: +OK, a +QUEUED per command, then
+// the EXEC reply, which completes it once, whatever the splits.
+TEST(SessionTx, TheExecReplyCompletesTheBlockOnce) {
+  const std::string replies = "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n:1\r\n$1\r\nx\r\n:7\r\n";
+  for (size_t i = 0; i <= replies.size(); i++) {
+    FakeHost h;
+    ASSERT_TRUE(h.up());
+    Command *c = h.submit_tx({{"INCR", "n"}, {"GET", "k"}});
+    h.submit({"INCR", "after"});
+    h.flush();
+    ASSERT_EQ(h.written.rfind("*1\r\n$5\r\nMULTI\r\n", 0), 0u);
+    h.feed(replies.substr(0, i));
+    h.feed(replies.substr(i));
+    ASSERT_EQ(h.events, (std::vector<std::string>{"c0 0 [:1,$x]", "c1 0 :7"})) << "split at " << i;
+    EXPECT_EQ(h.completions[c], 1);
+    EXPECT_EQ(h.fails, 0);
+    expect_clean(h);
+  }
+}
+
+TEST(SessionTx, ExecabortKeepsEachQueueError) {
+  FakeHost h;
+  ASSERT_TRUE(h.up());
+  Command *c = h.submit_tx({{"SET", "k"}, {"GET", "k"}});
+  h.flush();
+  h.feed(
+      "+OK\r\n-ERR wrong number of arguments\r\n+QUEUED\r\n-EXECABORT Transaction discarded\r\n");
+  EXPECT_EQ(h.events, (std::vector<std::string>{"c0 0 -EXECABORT Transaction discarded"}));
+  ASSERT_NE(c->tx->queue_errors[0], nullptr);  // tx_deliver gives it to the first callback
+  EXPECT_EQ(jr::testing::describe(c->tx->queue_errors[0]), "-ERR wrong number of arguments");
+  EXPECT_EQ(c->tx->queue_errors[1], nullptr);
+  expect_clean(h);
+}
+
+TEST(SessionTx, NilExecAndMalformedQueueReplies) {
+  {
+    FakeHost h;
+    ASSERT_TRUE(h.up());
+    h.submit_tx({{"GET", "k"}}, true);
+    h.flush();
+    h.feed("+OK\r\n+QUEUED\r\n*-1\r\n");  // a watched key changed
+    EXPECT_EQ(h.events, (std::vector<std::string>{"c0 0 nil"}));
+  }
+  FakeHost h;
+  ASSERT_TRUE(h.up());
+  h.submit_tx({{"GET", "k"}});
+  h.flush();
+  h.feed("+OK\r\n:1\r\n*1\r\n:1\r\n");  // not +QUEUED: the EXEC cannot be matched
+  EXPECT_EQ(h.events,
+            (std::vector<std::string>{
+                "log protocol error: a transaction's MULTI or queued replies are malformed",
+                "c0 " + std::to_string(JR_EPROTO) + " -"}));
+  expect_clean(h);
+}
+
+// Unsent when the transport is lost: the block waits and is written whole
+// again on the next session.
+TEST(SessionTx, AnUnsentBlockIsWrittenAgainWhole) {
+  FakeHost h;
+  ASSERT_TRUE(h.up());
+  Command *c = h.submit_tx({{"GET", "k"}});
+  h.lost(JR_ECONNLOST);
+  EXPECT_EQ(h.completions[c], 0);
+  ASSERT_TRUE(h.up());
+  h.flush();
+  h.feed("+OK\r\n+QUEUED\r\n*1\r\n$1\r\nv\r\n");
+  EXPECT_EQ(h.events, (std::vector<std::string>{"c0 0 [$v]"}));
+  expect_clean(h);
+}
+
+// EVAL goes out as the EVAL on the script's first use on this server, as
+// EVALSHA once the server has it; NOSCRIPT (SCRIPT FLUSH, a restart)
+// re-sends the EVAL once, and the command completes once, with its reply.
+TEST(SessionScripts, NoscriptResendsTheEvalOnce) {
+  FakeHost h;
+  ASSERT_TRUE(h.up());
+  Command *a = h.submit_eval({"EVAL", "return 1", "0"});
+  h.flush();
+  EXPECT_NE(h.written.find("$4\r\nEVAL\r\n"), std::string::npos);
+  EXPECT_TRUE(a->script->eval_sent);
+  h.feed(":1\r\n");  // the server has the script now
+  h.written.clear();
+  Command *b = h.submit_eval({"EVAL", "return 1", "0"});
+  h.flush();
+  EXPECT_EQ(h.written.find("$7\r\nEVALSHA\r\n"), 4u);  // after *3
+  EXPECT_FALSE(b->script->eval_sent);
+  h.written.clear();
+  h.feed("-NOSCRIPT No matching script. Please use EVAL.\r\n");
+  EXPECT_EQ(h.resent, 1);
+  EXPECT_EQ(h.completions[b], 0);
+  h.flush();
+  EXPECT_NE(h.written.find("$4\r\nEVAL\r\n"), std::string::npos);
+  h.feed("-NOSCRIPT still\r\n");  // the EVAL's own error is its answer
+  EXPECT_EQ(h.resent, 1);
+  EXPECT_EQ(h.events, (std::vector<std::string>{"c0 0 :1", "c1 0 -NOSCRIPT still"}));
+  expect_clean(h);
+}
+
 }  // namespace
