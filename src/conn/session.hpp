@@ -2,10 +2,11 @@
 // The session of one connection, with no socket and no libuv in it: the
 // handshake's steps, SELECT tracking, the FIFO of owed replies and their
 // matching, the commands that wait for the connection, the expiry of
-// commands past their deadline, and the bytes to write. It takes bytes
-// (feed) and events (transport up, transport lost, expire) and gives bytes
-// to write (the output buffer the transport drains) and completions, pushes
-// and verdicts through a SessionHost. Connection (conn/connection.cpp) is
+// commands past their deadline, the liveness rules, and the bytes to write.
+// It takes bytes (feed), events (transport up, transport lost) and the
+// clock (on_tick, and its host's now()) and gives bytes to write (the
+// output buffer the transport drains) and completions, pushes and verdicts
+// through a SessionHost. Connection (conn/connection.cpp) is
 // its transport: socket, TLS, connect and backoff, timers. Loop thread only.
 #ifndef JR_SRC_CONN_SESSION_HPP
 #define JR_SRC_CONN_SESSION_HPP
