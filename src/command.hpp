@@ -38,6 +38,7 @@ enum CmdFlags : uint8_t {
 
 struct Tx;
 struct Lease;
+struct ScriptCall;
 class Connection;
 
 // What the loop thread's inbox queues, in the order it was submitted: a
@@ -64,16 +65,15 @@ struct Command : Queued {
   std::atomic<int> holds{0};
   int status = 0;              // poll mode: kept until dispatched
   jr_reply *reply = nullptr;   // poll mode: kept until dispatched
-  Tx *tx = nullptr;            // MULTI/EXEC payload (wire holds the whole block)
   Lease *lease = nullptr;      // runs on a leased (WATCH) connection
   Connection *conn = nullptr;  // where it was written (blocking cancel)
-  // Script cache: wire holds EVALSHA, alt holds EVAL.
-  Buffer alt;
-  char sha[40];
-  uint8_t script = 0;     // 0: not a script; 1: wire is EVALSHA; 2: EVAL sent
-  uint8_t redirects = 0;  // cluster redirections and retries so far
-  int64_t charged = 0;    // bytes counted against max_queued_bytes
-  bool counted = false;   // counted against max_queued (user commands only)
+  // Extensions of a request, each its own type, owned by its module; null
+  // for a plain request.
+  ScriptCall *script = nullptr;  // EVAL sent as EVALSHA (scripts.hpp)
+  Tx *tx = nullptr;              // MULTI/EXEC (tx.hpp; wire holds the whole block)
+  int64_t charged = 0;           // bytes counted against max_queued_bytes
+  uint8_t redirects = 0;         // cluster redirections and retries so far
+  bool counted = false;          // counted against max_queued (user commands only)
 
   [[nodiscard]] jr_req_id id() const noexcept {
     return (static_cast<uint64_t>(gen.load(std::memory_order_relaxed)) << 32) | index;

@@ -54,9 +54,15 @@ Connection::Connection(Client &client, std::vector<Endpoint> endpoints, Role rol
   uv_timer_init(client.loop(), &timer_);
   timer_.data = this;
   session_.set_owner(this);
+  session_.set_liveness(Session::liveness_of(client.opts()));
 }
 
 Connection::~Connection() = default;
+
+void Connection::set_options(const Options *o) noexcept {
+  opts_override_ = o;
+  session_.set_liveness(Session::liveness_of(opts()));
+}
 
 const Options &Connection::opts() const noexcept {
   return opts_override_ != nullptr ? *opts_override_ : client_.opts();
@@ -114,18 +120,9 @@ void Connection::submit(Command *c) {
   if (state_ == State::kIdle) start_connect();
 }
 
-int64_t Connection::liveness_timeout() const noexcept {
-  const Options &o = opts();
-  return o.socket_timeout_ms > 0 ? o.socket_timeout_ms : o.connect_timeout_ms;
-}
-
 void Connection::write_raw(size_t argc, const char *const *argv, const size_t *lens) {
   if (state_ != State::kReady) return;  // on_ready re-sends everything
   session_.write_raw(argc, argv, lens);
-  // The answer (a confirmation, a pong) must come within the timeout.
-  int64_t now = now_ms();
-  if (now - last_read_ > liveness_timeout()) last_read_ = now;
-  client_.arm_deadline(deadline_after(last_read_, liveness_timeout()));
 }
 
 void Connection::connect_now() {
@@ -146,15 +143,12 @@ void Connection::output_pending() {
   client_.mark_dirty(this);
 }
 
-void Connection::started_owing() {
-  heard_at_ = uv_now(client_.loop());
+int64_t Connection::now() {
+  return now_ms();
 }
 
-void Connection::first_command_owed() {
-  if (opts().socket_timeout_ms > 0) {
-    last_read_ = now_ms();
-    client_.arm_deadline(deadline_after(last_read_, opts().socket_timeout_ms));
-  }
+void Connection::tick_at(int64_t at) {
+  client_.arm_deadline(at);
 }
 
 bool Connection::redirect(Command *c, jr_reply *reply) {
@@ -166,7 +160,9 @@ bool Connection::redirect(Command *c, jr_reply *reply) {
 }
 
 bool Connection::script_reply(Command *c, jr_reply *reply) {
-  return scripts.on_reply(c, reply, *this);
+  if (!scripts.on_reply(c, reply)) return false;
+  submit(c);  // NOSCRIPT: the EVAL itself, once
+  return true;
 }
 
 void Connection::before_script_write(Command *c) {
@@ -602,9 +598,7 @@ void Connection::ready() {
   uv_timer_stop(&timer_);
   state_ = State::kReady;
   cycle_ = 0;
-  last_read_ = now_ms();
-  heard_at_ = uv_now(client_.loop());
-  ready_at_ = last_read_;
+  ready_at_ = now_ms();
   client_.emit(JR_EVENT_CONNECTED, endpoint_name_, "");
   if (push_ != nullptr) push_->on_ready(*this);
 }
@@ -662,8 +656,7 @@ void Connection::on_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) 
 }
 
 void Connection::on_read(ssize_t nread, const char *data) {
-  heard_at_ = uv_now(client_.loop());  // the loop's cached time: no clock read per read
-  if (opts().socket_timeout_ms > 0 || push_ != nullptr) last_read_ = now_ms();
+  session_.heard();
   if (!tls_) {
     on_plain(data, static_cast<size_t>(nread));
     return;
@@ -726,7 +719,6 @@ void Connection::lost(int head_code, const std::string &detail, bool from_peer) 
   output_reset();
   // Unsent commands wait again (in order); written ones complete.
   session_.drop(head_code);
-  abandon_ = false;
   if (was_ready) client_.emit(JR_EVENT_DISCONNECTED, endpoint_name_, detail);
   // Sentinel: a lost master connection may mean a failover; the master is
   // checked again (sentinels, then ROLE) while this one reconnects.
@@ -789,70 +781,14 @@ bool Connection::cancel(Command *c) {
   return session_.cancel(c);
 }
 
+// The deadlines and the liveness rules are the session's (Session::on_tick);
+// a drop it asks for closes the socket, then what the loss re-queued is
+// judged again (a loss leaves the session down: no second drop).
 int64_t Connection::expire(int64_t now) {
-  bool owed = false;
-  int64_t next = session_.expire(now, &owed, &abandon_);
-  auto consider = [&](int64_t d) {
-    if (d != 0 && (next == 0 || d < next)) next = d;
-  };
-  if (abandon_) {
-    lost(JR_ECONNLOST, "blocking command given up");
-    return next;
-  }
-  if (push_ != nullptr && state_ == State::kReady && push_->awaiting_reply(*this)) {
-    int64_t lt = liveness_timeout();
-    if (now - last_read_ >= lt) {
-      lost(JR_ETIMEDOUT, "no answer from the subscription connection");
-      return next;
-    }
-    consider(deadline_after(last_read_, lt));
-  }
-  if (owed && state_ == State::kReady) {
-    int64_t at = silent_until(now);
-    if (at != 0 && now >= at) {
-      lost(JR_ETIMEDOUT, "nothing read for " + std::to_string(opts().silence_timeout_ms) +
-                             " ms while replies are owed (silence_timeout_ms)");
-      return expire(now);
-    }
-    consider(at);
-  }
-  int64_t st = opts().socket_timeout_ms;
-  if (st > 0 && owed && state_ == State::kReady) {
-    if (now - last_read_ >= st) {
-      lost(JR_ETIMEDOUT, "no reply for socket_timeout_ms");
-      return expire(now);
-    }
-    consider(deadline_after(last_read_, st));
-  }
-  return next;
-}
-
-// The default dead-connection rule. A connection whose packets are dropped
-// (a NAT or load balancer that forgot it, a cable pulled: no FIN, no RST)
-// delivers nothing, and every command on it would time out, forever. So a
-// connection that owes replies is replaced once it has read nothing for
-// silence_timeout_ms (default 10 s), counted from its last read or from
-// the moment it started to owe replies, and once the command the server
-// must answer first is past its own deadline: a slow command (a Lua
-// script, DEBUG SLEEP) given a longer deadline than the window is waited
-// for, and one with no deadline (timeout_ms 0, a blocking command whose
-// server-side timeout governs) holds the rule off, as the user asked to
-// wait as long as it takes; TCP keepalive (tcp_keepalive_s) still finds a
-// dead peer there. A PING would not tell more: it queues behind the slow
-// command, so only "nothing read at all" can be judged. Returns when the
-// connection is dead (now_ms() based), or 0 when the rule does not apply.
-int64_t Connection::silent_until(int64_t now) {
-  int64_t window = opts().silence_timeout_ms;
-  if (window <= 0) return 0;
-  Command *head = session_.head_command();
-  if (head == nullptr) return 0;
-  bool waiting = head->state.load(std::memory_order_relaxed) == CmdState::kWritten;
-  if (waiting && head->deadline == 0) return 0;
-  uint64_t quiet = uv_now(client_.loop()) - heard_at_;
-  int64_t at =
-      quiet >= static_cast<uint64_t>(window) ? now : now + (window - static_cast<int64_t>(quiet));
-  if (waiting && head->deadline > at) at = head->deadline;
-  return at;
+  Session::Tick t = session_.on_tick(now, push_ != nullptr && push_->awaiting_reply(*this));
+  if (t.drop == 0) return t.next;
+  lost(t.drop, t.why);
+  return expire(now);
 }
 
 void Connection::shutdown() {

@@ -84,7 +84,7 @@ class Connection final : public SessionHost {
   bool busy = false;              // kPooled: given to a command or a lease
   // Options of this connection instead of the client's (a sentinel's
   // connections: their own credentials, no connect commands). Must outlive it.
-  void set_options(const Options *o) noexcept { opts_override_ = o; }
+  void set_options(const Options *o) noexcept;
   [[nodiscard]] const Options &opts() const noexcept;
   // New endpoints (Sentinel: the master moved). A connection to an endpoint
   // still in the list stays; any other is closed (what it wrote fails with
@@ -110,8 +110,8 @@ class Connection final : public SessionHost {
   void complete(Command *c, int status, jr_reply *reply) override;
   void release_hold(Command *c) noexcept override;
   void output_pending() override;
-  void started_owing() override;
-  void first_command_owed() override;
+  int64_t now() override;
+  void tick_at(int64_t at) override;
   bool redirect(Command *c, jr_reply *reply) override;
   bool script_reply(Command *c, jr_reply *reply) override;
   void before_script_write(Command *c) override;
@@ -159,7 +159,6 @@ class Connection final : public SessionHost {
   std::vector<Endpoint> endpoints_;
   Role role_;
   PushHandler *push_ = nullptr;
-  bool abandon_ = false;  // a blocking command was given up: close after this pass
   State state_ = State::kIdle;
   Sock *sock_ = nullptr;
   uv_getaddrinfo_t *resolving_ = nullptr;
@@ -183,14 +182,8 @@ class Connection final : public SessionHost {
   size_t ref_sent_ = 0;             // bytes of refs()[ref_head_] encrypted
   std::vector<uv_buf_t> iov_;       // write_plain's scratch
   std::vector<Command *> iov_cmd_;  // per iov_ entry: its command on its last piece, or null
-  int64_t last_read_ = 0;
-  // uv_now() of the last read, or of the moment the connection started to
-  // owe replies if that came later (the silence rule; see expire()).
-  uint64_t heard_at_ = 0;
   int64_t ready_at_ = 0;
   int flaps_ = 0;  // connections lost soon after they were made, in a row
-  [[nodiscard]] int64_t liveness_timeout() const noexcept;
-  int64_t silent_until(int64_t now);
   void set_keepalive(int idle_s);
   void schedule_reconnect(bool was_ready);
   bool to_sentinel();

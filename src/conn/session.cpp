@@ -7,6 +7,7 @@
 #include <string>
 
 #include "options.hpp"
+#include "scripts.hpp"
 #include "tx.hpp"
 
 namespace jr {
@@ -20,7 +21,7 @@ Session::Session(SessionHost &host, const ReaderLimits &limits) : host_(host), r
 void Session::write_internal(Kind kind, int db, size_t argc, const char *const *argv,
                              const size_t *lens) {
   if (!has_output()) host_.output_pending();
-  if (fifo_.empty()) host_.started_owing();  // silence counts from here
+  if (fifo_.empty()) heard_at_ = host_.now();  // silence counts from here
   encode_command(out_, argc, argv, lens);
   fifo_.push_back(Entry{nullptr, kind, db});
   unflushed_++;
@@ -29,10 +30,17 @@ void Session::write_internal(Kind kind, int db, size_t argc, const char *const *
 void Session::write_raw(size_t argc, const char *const *argv, const size_t *lens) {
   if (!has_output()) host_.output_pending();
   encode_command(out_, argc, argv, lens);
+  // The answer (a confirmation, a pong) must come within answer_ms of the
+  // last read, or of now when that is older.
+  if (live_.answer_ms <= 0) return;
+  int64_t now = host_.now();
+  if (sat_add(answer_from_, live_.answer_ms) < now) answer_from_ = now;
+  host_.tick_at(deadline_after(answer_from_, live_.answer_ms));
 }
 
 void Session::write_command(Command *c) {
-  if (c->script == 1) host_.before_script_write(c);  // the script cache
+  // The script cache: EVALSHA, or the EVAL on the script's first use here.
+  if (c->script != nullptr && !c->script->eval_sent) host_.before_script_write(c);
   if (c->lease != nullptr) {
     Lease *l = c->lease;
     if ((c->flags & kFlagWatch) != 0) {
@@ -81,7 +89,7 @@ void Session::write_command(Command *c) {
     write_internal(Kind::kAsking, db, 1, argv, lens);
   }
   if (!has_output()) host_.output_pending();
-  if (fifo_.empty()) host_.started_owing();  // silence counts from here
+  if (fifo_.empty()) heard_at_ = host_.now();  // silence counts from here
   size_t n = c->wire.size();
   if (n < kRefMin && out_.size() < kCoalesceMax) {
     out_.append(c->wire.data(), n);
@@ -95,7 +103,11 @@ void Session::write_command(Command *c) {
   c->holds.fetch_add(1, std::memory_order_relaxed);
   fifo_.push_back(Entry{c, c->tx != nullptr ? Kind::kTx : Kind::kCmd, db});
   unflushed_++;
-  if (fifo_.size() == 1) host_.first_command_owed();
+  if (fifo_.size() == 1 && live_.socket_ms > 0) {
+    // The socket timeout counts from the first reply owed.
+    answer_from_ = host_.now();
+    host_.tick_at(deadline_after(answer_from_, live_.socket_ms));
+  }
 }
 
 void Session::output_reset(size_t from) noexcept {
@@ -174,6 +186,7 @@ void Session::handshake_step() {
 void Session::become_ready() {
   phase_ = Phase::kReady;
   epoch_++;
+  heard_at_ = answer_from_ = host_.now();
   host_.ready();
   CmdList list = waiting_;
   waiting_ = CmdList();
@@ -243,7 +256,7 @@ void Session::on_reply(jr_reply *reply) {
         reply_release(reply);  // timed out or cancelled: drop the late reply
       } else if (is_error && host_.redirect(c, reply)) {
         // re-sent elsewhere (MOVED/ASK) or scheduled for a retry
-      } else if (c->script == 0 || !host_.script_reply(c, reply)) {
+      } else if (c->script == nullptr || !host_.script_reply(c, reply)) {
         host_.complete(c, JR_OK, reply);
       }
       host_.release_hold(c);  // the FIFO's
@@ -437,6 +450,83 @@ int64_t Session::expire(int64_t now, bool *owed, bool *abandon) {
     }
   }
   return next;
+}
+
+// ---- Liveness ----------------------------------------------------------------------------
+
+Session::Liveness Session::liveness_of(const Options &o) noexcept {
+  Liveness l;
+  l.silence_ms = o.silence_timeout_ms;
+  l.socket_ms = o.socket_timeout_ms;
+  l.answer_ms = o.socket_timeout_ms > 0 ? o.socket_timeout_ms : o.connect_timeout_ms;
+  return l;
+}
+
+Session::Tick Session::on_tick(int64_t now, bool awaiting) {
+  Tick t;
+  bool owed = false;
+  bool abandon = false;
+  t.next = expire(now, &owed, &abandon);
+  auto consider = [&](int64_t d) {
+    if (d != 0 && (t.next == 0 || d < t.next)) t.next = d;
+  };
+  if (abandon) {
+    t.drop = JR_ECONNLOST;
+    t.why = "blocking command given up";
+    return t;
+  }
+  if (phase_ != Phase::kReady) return t;
+  if (awaiting && push_mode_) {
+    int64_t at = deadline_after(answer_from_, live_.answer_ms);
+    if (at != 0 && now >= at) {
+      t.drop = JR_ETIMEDOUT;
+      t.why = "no answer from the subscription connection";
+      return t;
+    }
+    consider(at);
+  }
+  if (!owed) return t;
+  int64_t at = silent_until(now);
+  if (at != 0 && now >= at) {
+    t.drop = JR_ETIMEDOUT;
+    t.why = "nothing read for " + std::to_string(live_.silence_ms) +
+            " ms while replies are owed (silence_timeout_ms)";
+    return t;
+  }
+  consider(at);
+  at = deadline_after(answer_from_, live_.socket_ms);
+  if (at != 0 && now >= at) {
+    t.drop = JR_ETIMEDOUT;
+    t.why = "no reply for socket_timeout_ms";
+    return t;
+  }
+  consider(at);
+  return t;
+}
+
+// The default dead-connection rule. A connection whose packets are dropped
+// (a NAT or load balancer that forgot it, a cable pulled: no FIN, no RST)
+// delivers nothing, and every command on it would time out, forever. So a
+// session that owes replies is dead once it has read nothing for
+// silence_ms (default 10 s), counted from its last read or from the moment
+// it started to owe replies, and once the command the server must answer
+// first is past its own deadline: a slow command (a Lua script, DEBUG
+// SLEEP) given a longer deadline than the window is waited for, and one
+// with no deadline (timeout_ms 0, a blocking command whose server-side
+// timeout governs) holds the rule off, as the user asked to wait as long as
+// it takes; TCP keepalive (tcp_keepalive_s) still finds a dead peer there.
+// A PING would not tell more: it queues behind the slow command, so only
+// "nothing read at all" can be judged.
+int64_t Session::silent_until(int64_t now) noexcept {
+  if (live_.silence_ms <= 0) return 0;
+  Command *head = head_command();
+  if (head == nullptr) return 0;
+  bool waiting = head->state.load(std::memory_order_relaxed) == CmdState::kWritten;
+  if (waiting && head->deadline == 0) return 0;
+  int64_t at = sat_add(heard_at_, live_.silence_ms);
+  if (at < now) at = now;
+  if (waiting && head->deadline > at) at = head->deadline;
+  return at;
 }
 
 Command *Session::head_command() noexcept {

@@ -2,10 +2,11 @@
 // The session of one connection, with no socket and no libuv in it: the
 // handshake's steps, SELECT tracking, the FIFO of owed replies and their
 // matching, the commands that wait for the connection, the expiry of
-// commands past their deadline, and the bytes to write. It takes bytes
-// (feed) and events (transport up, transport lost, expire) and gives bytes
-// to write (the output buffer the transport drains) and completions, pushes
-// and verdicts through a SessionHost. Connection (conn/connection.cpp) is
+// commands past their deadline, the liveness rules, and the bytes to write.
+// It takes bytes (feed), events (transport up, transport lost) and the
+// clock (on_tick, and its host's now()) and gives bytes to write (the
+// output buffer the transport drains) and completions, pushes and verdicts
+// through a SessionHost. Connection (conn/connection.cpp) is
 // its transport: socket, TLS, connect and backoff, timers. Loop thread only.
 #ifndef JR_SRC_CONN_SESSION_HPP
 #define JR_SRC_CONN_SESSION_HPP
@@ -39,17 +40,18 @@ class SessionHost {
   virtual void release_hold(Command *c) noexcept = 0;
   // The output went from empty to non-empty: the transport should write.
   virtual void output_pending() = 0;
-  // The FIFO went from empty to owing a reply (the silence rule counts from
-  // here); first_command: the entry is a command, alone in the FIFO.
-  virtual void started_owing() = 0;
-  virtual void first_command_owed() = 0;
+  // The clock (now_ms() based): the session reads no clock itself.
+  virtual int64_t now() = 0;
+  // A liveness rule needs a tick (Session::on_tick) by `at` (now_ms()
+  // based, never 0).
+  virtual void tick_at(int64_t at) = 0;
   // An error reply of a command: true when it was taken (MOVED/ASK re-sent
   // elsewhere, TRYAGAIN scheduled). Owns reply only when it returns true.
   virtual bool redirect(Command *c, jr_reply *reply) = 0;
-  // A script command's reply (c->script != 0): true when taken (NOSCRIPT:
+  // A script command's reply (c->script set): true when taken (NOSCRIPT:
   // re-sent as EVAL). Owns reply only when it returns true.
   virtual bool script_reply(Command *c, jr_reply *reply) = 0;
-  // A script command (script == 1) is about to be written.
+  // A script command with EVALSHA on its wire is about to be written.
   virtual void before_script_write(Command *c) = 0;
   // A reply while in push mode and ready (owns reply).
   virtual void push(jr_reply *reply) = 0;
@@ -113,6 +115,37 @@ class Session {
   int64_t expire(int64_t now, bool *owed, bool *abandon);
   // Completes everything waiting with code (and a ref of detail, if any).
   void fail_waiting(int code, const jr_reply *detail = nullptr);
+
+  // ---- liveness: rules on the clock -----------------------------------------
+  // Each in ms, 0 = off; huge values saturate (a deadline that never comes).
+  struct Liveness {
+    // A session that owes replies and read nothing for this long is dead,
+    // once the command the server must answer first is past its own
+    // deadline (one without a deadline holds the rule off).
+    int64_t silence_ms = 0;
+    // A session that owes a command's reply and read nothing for this long.
+    int64_t socket_ms = 0;
+    // Push mode: the answer its handler awaits (a subscribe confirmation, a
+    // pong) must come within this long of the last read or the request.
+    int64_t answer_ms = 0;
+  };
+  // The rules of o: silence_timeout_ms, socket_timeout_ms, and for an
+  // answer socket_timeout_ms or else connect_timeout_ms.
+  static Liveness liveness_of(const Options &o) noexcept;
+  void set_liveness(const Liveness &l) noexcept { live_ = l; }
+  // The transport read bytes (any: before decryption, even TLS records).
+  void heard() { heard_at_ = answer_from_ = host_.now(); }
+  // What a tick tells the transport.
+  struct Tick {
+    int64_t next = 0;  // tick again by then (now_ms() based; 0 = nothing to wait for)
+    int drop = 0;      // nonzero: close the transport (drop(drop)), then tick again
+    std::string why;   // drop's reason
+  };
+  // The clock moved to `now`: expires the commands past their deadline
+  // (expire()), then judges the session by the liveness rules. A blocking
+  // command given up, an awaited answer (push mode; awaiting: the handler
+  // awaits one) or any reply not heard in time: drop.
+  Tick on_tick(int64_t now, bool awaiting);
   // Shutdown: unsent written commands JR_ECLOSED, sent ones JR_ESHUTDOWN,
   // waiting ones JR_ECLOSED.
   void shutdown();
@@ -179,6 +212,8 @@ class Session {
   void handshake_step();
   void become_ready();
   void requeue_pending_db(int db);
+  // The silence rule: when the session is dead (>= now), or 0.
+  [[nodiscard]] int64_t silent_until(int64_t now) noexcept;
   void fail_pending_db(int db, jr_reply *error_reply);
 
   SessionHost &host_;
@@ -199,6 +234,9 @@ class Session {
   std::vector<std::pair<int, CmdList>> db_pending_;  // commands waiting for a probe
   Buffer out_;
   std::vector<Ref> refs_;
+  Liveness live_;
+  int64_t heard_at_ = 0;     // the last read, or when the FIFO started to owe (silence)
+  int64_t answer_from_ = 0;  // the last read, or when a command or an answer became owed
 };
 
 }  // namespace jr

@@ -318,13 +318,20 @@ Command *Client::acquire_command() noexcept {
   c->redirects = 0;
   c->deadline = 0;
   c->db = opts_.database;
-  c->alt.clear();
   return c;
+}
+
+void Client::recycle(Command *c) noexcept {
+  if (c->script != nullptr) {
+    script_calls_.release(c->script);
+    c->script = nullptr;
+  }
+  cmds_.release(c, on_loop_thread());
 }
 
 void Client::release_unsubmitted(Command *c) noexcept {
   c->state.store(CmdState::kDone);
-  cmds_.release(c, on_loop_thread());
+  recycle(c);
 }
 
 namespace {
@@ -363,7 +370,8 @@ int Client::submit(int db, size_t argc, const char *const *argv, const size_t *a
   size_t len0 = argvlen != nullptr ? argvlen[0] : std::strlen(argv[0]);
   bool eval = argc >= 3 && (name_is(argv[0], len0, "EVAL") || name_is(argv[0], len0, "EVAL_RO"));
   if (eval) {
-    ok = encode_script(c, argc, argv, argvlen, len0);
+    c->script = script_calls_.acquire();
+    ok = c->script != nullptr && encode_script(c, argc, argv, argvlen, len0);
   } else {
     ok = encode_command(c->wire, argc, argv, argvlen);
   }
@@ -410,7 +418,8 @@ int Client::admit(Command *c, Task *carrier) {
   // Bytes of commands accepted and not yet completed: a slow or absent
   // server cannot make memory grow without bound.
   c->charged = static_cast<int64_t>(
-      std::min(sat_add(c->wire.size(), c->alt.size()), static_cast<size_t>(INT64_MAX)));
+      std::min(sat_add(c->wire.size(), c->script != nullptr ? c->script->eval.size() : size_t{0}),
+               static_cast<size_t>(INT64_MAX)));
   if (queued_bytes_.fetch_add(c->charged, std::memory_order_relaxed) + c->charged >
           opts_.max_queued_bytes &&
       c->charged > 0) {
@@ -922,7 +931,7 @@ void Client::release_hold(Command *c) noexcept {
     bool counted = c->counted;
     c->charged = 0;
     c->counted = false;
-    cmds_.release(c, on_loop_thread());
+    recycle(c);
     if (counted) queued_.fetch_sub(1, std::memory_order_relaxed);
   }
 }

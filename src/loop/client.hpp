@@ -182,7 +182,10 @@ class Client {
   std::vector<Connection *> flushing_;  // flush_all's batch (dirty_ takes new ones)
   std::vector<Connection *> ready_;     // flush_ready's batch
 
+  // Back to the pools: the command, and its script call if it has one.
+  void recycle(Command *c) noexcept;
   CommandPool cmds_;
+  ScriptCallPool script_calls_;  // EVAL requests' extensions
   std::atomic<bool> closing_{false};
   std::atomic<bool> known_cluster_{false};
   std::atomic<int64_t> queued_{0};        // accepted and not yet released (max_queued)

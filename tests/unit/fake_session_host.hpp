@@ -3,7 +3,8 @@
 // target: it records completions (and counts them per command), plays the
 // transport (takes the output, as Connection::flush does) and reacts to the
 // session's verdicts the way Connection does (fail: drop or abort;
-// handshake_failed: abort and fail the waiting commands with JR_EAUTH).
+// handshake_failed: abort and fail the waiting commands with JR_EAUTH;
+// script replies: a real ScriptCache, NOSCRIPT re-sent as the EVAL).
 #ifndef JR_TESTS_UNIT_FAKE_SESSION_HOST_HPP
 #define JR_TESTS_UNIT_FAKE_SESSION_HOST_HPP
 
@@ -18,6 +19,8 @@
 #include "options.hpp"
 #include "resp/encoder.hpp"
 #include "resp/reply.hpp"
+#include "scripts.hpp"
+#include "tx.hpp"
 
 namespace jr::testing {
 
@@ -47,13 +50,20 @@ inline std::string describe(const jr_reply *r) {
 
 class FakeHost : public SessionHost {
  public:
-  explicit FakeHost(const Options &o = Options()) : opts(o), s(*this, o.limits) {}
+  explicit FakeHost(const Options &o = Options()) : opts(o), s(*this, o.limits) {
+    s.set_liveness(Session::liveness_of(o));
+  }
   ~FakeHost() override {
     // The session may still hold commands' FIFO holds: let it go first.
     s.abort();
+    for (auto &c : cmds)
+      if (c->script != nullptr) script_calls.release(c->script);
   }
 
   Options opts;
+  ScriptCallPool script_calls;
+  ScriptCache scripts;
+  std::vector<std::unique_ptr<Tx>> txs;
   Session s;
   std::vector<std::unique_ptr<Command>> cmds;
   // In completion order: "<name> <status> <reply>".
@@ -62,10 +72,14 @@ class FakeHost : public SessionHost {
   std::vector<std::string> pushes;
   std::string written;  // every byte the transport took
   int ready_calls = 0;
+  int resent = 0;  // script commands re-sent as EVAL (NOSCRIPT)
   int fails = 0;
   int last_fail = 0;
   std::string last_detail;
+  std::vector<std::string> drops;  // the reasons of the drops ticks asked for
   bool tls = false;
+  int64_t clock = 1000;        // the fake clock: now()
+  std::vector<int64_t> ticks;  // every tick_at the session asked for
 
   Command *make(const std::vector<std::string> &args, int db = 0, int64_t deadline = 0,
                 uint8_t flags = 0) {
@@ -91,6 +105,47 @@ class FakeHost : public SessionHost {
     s.submit(c);
     return c;
   }
+  // EVAL script nkeys ... as Client::submit sends it: EVALSHA, with the
+  // EVAL in its ScriptCall.
+  Command *submit_eval(const std::vector<std::string> &args, int64_t deadline = 0) {
+    Command *c = make({"x"}, 0, deadline);
+    c->wire.clear();
+    c->script = script_calls.acquire();
+    std::vector<const char *> argv;
+    std::vector<size_t> lens;
+    for (const auto &a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    encode_script(c, argv.size(), argv.data(), lens.data(), lens[0]);
+    s.submit(c);
+    return c;
+  }
+  // MULTI, the commands, EXEC as one command object (jr_multi_exec).
+  Command *submit_tx(const std::vector<std::vector<std::string>> &cmds_in, bool watch = false,
+                     int64_t deadline = 0) {
+    Command *c = make({"MULTI"}, 0, deadline);
+    auto tx = std::make_unique<Tx>();
+    tx->watch = watch;
+    for (const auto &args : cmds_in) {
+      std::vector<const char *> argv;
+      std::vector<size_t> lens;
+      for (const auto &a : args) {
+        argv.push_back(a.data());
+        lens.push_back(a.size());
+      }
+      encode_command(c->wire, argv.size(), argv.data(), lens.data());
+      tx->items.push_back(Tx::Item{nullptr, nullptr});
+      tx->queue_errors.push_back(nullptr);
+    }
+    const char *exec[] = {"EXEC"};
+    const size_t exec_len[] = {4};
+    encode_command(c->wire, 1, exec, exec_len);
+    c->tx = tx.get();
+    txs.push_back(std::move(tx));
+    s.submit(c);
+    return c;
+  }
   // A new transport: the handshake starts.
   bool up() {
     s.on_transport_up();
@@ -110,7 +165,22 @@ class FakeHost : public SessionHost {
     s.out().clear();
     s.mark_flushed();
   }
-  void feed(const std::string &bytes) { s.feed(bytes.data(), bytes.size()); }
+  // Bytes read (Connection::on_read): the peer is heard, then the replies.
+  void feed(const std::string &bytes) {
+    s.heard();
+    s.feed(bytes.data(), bytes.size());
+  }
+  // The transport's timer fired (Connection::expire): a drop closes the
+  // transport, then the session is ticked again. Returns the last tick.
+  Session::Tick tick(bool awaiting = false) {
+    Session::Tick t = s.on_tick(clock, awaiting);
+    while (t.drop != 0) {
+      drops.push_back(t.why);
+      lost(t.drop);
+      t = s.on_tick(clock, awaiting);
+    }
+    return t;
+  }
   // The transport is gone (Connection::lost).
   void lost(int code) {
     flush_reset();
@@ -128,8 +198,8 @@ class FakeHost : public SessionHost {
   }
   void release_hold(Command *c) noexcept override { c->holds.fetch_sub(1); }
   void output_pending() override {}
-  void started_owing() override {}
-  void first_command_owed() override {}
+  int64_t now() override { return clock; }
+  void tick_at(int64_t at) override { ticks.push_back(at); }
   bool redirect(Command *c, jr_reply *reply) override {
     std::string e(reply->u.str, reply->len);
     if (e.rfind("MOVED ", 0) != 0 && e.rfind("ASK ", 0) != 0) return false;
@@ -140,8 +210,13 @@ class FakeHost : public SessionHost {
     reply_release(reply);
     return true;
   }
-  bool script_reply(Command *, jr_reply *) override { return false; }
-  void before_script_write(Command *) override {}
+  bool script_reply(Command *c, jr_reply *reply) override {
+    if (!scripts.on_reply(c, reply)) return false;
+    resent++;
+    s.submit(c);  // Connection::script_reply
+    return true;
+  }
+  void before_script_write(Command *c) override { scripts.before_write(c); }
   void push(jr_reply *reply) override {
     pushes.push_back(describe(reply));
     reply_release(reply);

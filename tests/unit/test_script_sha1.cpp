@@ -7,7 +7,10 @@
 #include <thread>
 #include <vector>
 
+#include "command.hpp"
+#include "resp/encoder.hpp"
 #include "script_sha1.hpp"
+#include "scripts.hpp"
 
 namespace {
 
@@ -50,6 +53,54 @@ TEST(ScriptSha1, SameFromManyThreads) {
     });
   for (auto &t : ts) t.join();
   EXPECT_EQ(bad.load(), 0);
+}
+
+// EVAL and EVAL_RO go out as EVALSHA and EVALSHA_RO: the same arguments
+// with the script replaced by its SHA-1, built from the EVAL's encoding;
+// the EVAL itself waits in the request's ScriptCall. With and without
+// argument lengths, with 0 to 11 arguments after the script (argc's digits).
+TEST(ScriptCall, EncodesEvalshaAndKeepsTheEval) {
+  jr::ScriptCallPool pool;
+  for (const char *name : {"EVAL", "eval_ro"}) {
+    for (size_t extra = 0; extra < 12; extra++) {
+      std::vector<std::string> args = {name, "return redis.call('GET', KEYS[1])", "1"};
+      for (size_t i = 0; i < extra; i++) args.push_back("arg" + std::string(i * 7, 'x'));
+      std::vector<const char *> argv;
+      std::vector<size_t> lens;
+      for (const auto &a : args) {
+        argv.push_back(a.c_str());
+        lens.push_back(a.size());
+      }
+      for (bool with_lens : {true, false}) {
+        jr::Command c;
+        c.script = pool.acquire();
+        ASSERT_NE(c.script, nullptr);
+        ASSERT_TRUE(jr::encode_script(&c, argv.size(), argv.data(),
+                                      with_lens ? lens.data() : nullptr, args[0].size()));
+        std::string sha = sha1(args[1]);
+        std::vector<const char *> v = argv;
+        v[0] = args[0].size() == 4 ? "EVALSHA" : "EVALSHA_RO";
+        v[1] = sha.c_str();
+        jr::Buffer want;
+        jr::Buffer eval;
+        ASSERT_TRUE(jr::encode_command(want, v.size(), v.data(), nullptr));
+        ASSERT_TRUE(jr::encode_command(eval, argv.size(), argv.data(), lens.data()));
+        EXPECT_EQ(std::string(c.wire.data(), c.wire.size()), std::string(want.data(), want.size()));
+        EXPECT_EQ(std::string(c.script->eval.data(), c.script->eval.size()),
+                  std::string(eval.data(), eval.size()));
+        EXPECT_EQ(std::string(c.script->sha, 40), sha);
+        EXPECT_FALSE(c.script->eval_sent);
+        // Recycled: the next call gets it back, cleared.
+        jr::ScriptCall *s = c.script;
+        s->eval_sent = true;
+        pool.release(s);
+        EXPECT_EQ(pool.acquire(), s);
+        EXPECT_EQ(s->eval.size(), 0u);
+        EXPECT_FALSE(s->eval_sent);
+        pool.release(s);
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -353,4 +353,356 @@ TEST(Session, PushModeHandsRepliesOut) {
   EXPECT_EQ(h.fails, 0);
 }
 
+// ---- Liveness: the rules on the clock (Session::on_tick), with a fake clock ----
+
+constexpr int64_t kMax = INT64_MAX;
+const std::string kSilence = "nothing read for 1000 ms while replies are owed (silence_timeout_ms)";
+
+// A ready session with these rules; the clock at 1000.
+void live(FakeHost &h, int64_t silence, int64_t socket, int64_t answer) {
+  h.s.set_liveness(Session::Liveness{silence, socket, answer});
+  ASSERT_TRUE(h.up());
+}
+
+TEST(SessionLiveness, RulesComeFromTheOptions) {
+  jr::Options o;
+  o.silence_timeout_ms = 7;
+  o.socket_timeout_ms = 0;
+  o.connect_timeout_ms = 9;
+  Session::Liveness l = Session::liveness_of(o);
+  EXPECT_EQ(l.silence_ms, 7);
+  EXPECT_EQ(l.socket_ms, 0);
+  EXPECT_EQ(l.answer_ms, 9);  // no socket timeout: the connect timeout
+  o.socket_timeout_ms = 5;
+  EXPECT_EQ(Session::liveness_of(o).answer_ms, 5);
+}
+
+// Silent for the window, once the head command is past its deadline: the
+// session is dropped; its commands fail, the first with JR_ETIMEDOUT. A
+// head within a deadline longer than the window is waited for.
+TEST(SessionLiveness, SilenceDropsOnceTheHeadIsPastItsDeadline) {
+  FakeHost h;
+  live(h, 1000, 0, 0);
+  Command *a = h.submit({"EVAL", "slow", "0"}, 0, 5000);
+  Command *b = h.submit({"GET", "b"});
+  h.flush();
+  h.clock = 2000;  // silent for the window, but a may still answer
+  EXPECT_EQ(h.tick().next, 5000);
+  EXPECT_TRUE(h.drops.empty());
+  h.clock = 4999;
+  EXPECT_EQ(h.tick().next, 5000);
+  EXPECT_TRUE(h.drops.empty());
+  h.clock = 5000;  // a times out: silent since 1000, dead now
+  h.tick();
+  EXPECT_EQ(h.drops, (std::vector<std::string>{kSilence}));
+  EXPECT_EQ(h.completions[a], 1);
+  EXPECT_EQ(h.completions[b], 1);
+  EXPECT_EQ(h.events, (std::vector<std::string>{"c0 " + std::to_string(JR_ETIMEDOUT) + " -",
+                                                "c1 " + std::to_string(JR_ECONNLOST) + " -"}));
+  EXPECT_EQ(h.s.phase(), Session::Phase::kDown);
+  expect_clean(h);
+}
+
+// Once the head is done (timed out), the window counts from the last read.
+TEST(SessionLiveness, SilenceCountsFromTheLastRead) {
+  FakeHost h;
+  live(h, 1000, 0, 0);
+  h.submit({"GET", "a"}, 0, 1010);
+  Command *b = h.submit({"GET", "b"}, 0, 1010);
+  h.flush();
+  h.clock = 1500;
+  h.feed("$2\r\nx");  // half a reply: heard at 1500
+  h.clock = 1600;
+  EXPECT_EQ(h.tick().next, 2500);  // both timed out; dead at 1500 + 1000
+  EXPECT_TRUE(h.drops.empty());
+  h.clock = 2499;
+  EXPECT_EQ(h.tick().next, 2500);
+  h.clock = 2500;
+  h.tick();
+  EXPECT_EQ(h.drops, (std::vector<std::string>{kSilence}));
+  EXPECT_EQ(h.completions[b], 1);
+  expect_clean(h);
+}
+
+// The window counts from when the session started to owe, not from an
+// older read: an idle session's first command gets the full window.
+TEST(SessionLiveness, SilenceCountsFromTheFirstReplyOwed) {
+  FakeHost h;
+  live(h, 1000, 0, 0);
+  h.clock = 50000;  // idle since 1000
+  h.submit({"GET", "a"}, 0, 50001);
+  h.flush();
+  h.clock = 50001;
+  EXPECT_EQ(h.tick().next, 51000);
+  EXPECT_TRUE(h.drops.empty());
+  h.clock = 51000;
+  h.tick();
+  EXPECT_EQ(h.drops.size(), 1u);
+}
+
+// A head without a deadline (timeout_ms 0, a blocking command) holds the
+// rule off, forever.
+TEST(SessionLiveness, SilenceWaitsForAHeadWithoutADeadline) {
+  FakeHost h;
+  live(h, 1000, 0, 0);
+  h.submit({"EVAL", "slow", "0"});
+  h.flush();
+  h.clock = kMax;
+  EXPECT_EQ(h.tick().next, 0);
+  EXPECT_TRUE(h.drops.empty());
+}
+
+TEST(SessionLiveness, SilenceZeroIsOff) {
+  FakeHost h;
+  live(h, 0, 0, 0);
+  h.submit({"GET", "a"}, 0, 1001);
+  h.flush();
+  h.clock = kMax;
+  EXPECT_EQ(h.tick().next, 0);
+  EXPECT_TRUE(h.drops.empty());
+  EXPECT_EQ(h.s.owed(), 1u);  // timed out, its late reply still owed
+}
+
+// A huge window saturates: the session is never judged dead, and the next
+// tick is "never" (INT64_MAX), not a wrapped, negative time.
+TEST(SessionLiveness, SilenceHugeSaturates) {
+  FakeHost h;
+  live(h, kMax, 0, 0);
+  h.submit({"GET", "a"}, 0, 1001);
+  h.flush();
+  h.clock = kMax - 1;
+  EXPECT_EQ(h.tick().next, kMax);
+  h.clock = 2000;
+  h.feed("$1\r");  // heard at 2000: 2000 + INT64_MAX saturates too
+  EXPECT_EQ(h.tick().next, kMax);
+  EXPECT_TRUE(h.drops.empty());
+}
+
+// socket_timeout_ms: owing a command's reply and reading nothing for that
+// long drops the session, whatever the commands' deadlines.
+TEST(SessionLiveness, SocketTimeoutDropsAfterNoRead) {
+  FakeHost h;
+  live(h, 0, 300, 300);
+  Command *a = h.submit({"GET", "a"});
+  EXPECT_EQ(h.ticks, (std::vector<int64_t>{1300}));  // asked at the first reply owed
+  h.submit({"GET", "b"});
+  EXPECT_EQ(h.ticks.size(), 1u);
+  h.flush();
+  h.clock = 1200;
+  h.feed("$1\r\nA\r\n");  // a's reply: the window restarts
+  EXPECT_EQ(h.completions[a], 1);
+  h.clock = 1499;
+  EXPECT_EQ(h.tick().next, 1500);
+  EXPECT_TRUE(h.drops.empty());
+  h.clock = 1500;
+  h.tick();
+  EXPECT_EQ(h.drops, (std::vector<std::string>{"no reply for socket_timeout_ms"}));
+  EXPECT_EQ(h.events.back(), "c1 " + std::to_string(JR_ETIMEDOUT) + " -");
+  expect_clean(h);
+}
+
+// Owing nothing (or only libjr's own entries), the socket timeout sleeps.
+TEST(SessionLiveness, SocketTimeoutNeedsACommandOwed) {
+  FakeHost h;
+  live(h, 0, 300, 300);
+  h.clock = 100000;
+  EXPECT_EQ(h.tick().next, 0);
+  EXPECT_TRUE(h.drops.empty());
+}
+
+TEST(SessionLiveness, SocketTimeoutZeroIsOffAndHugeSaturates) {
+  {
+    FakeHost h;
+    live(h, 0, 0, 0);
+    h.submit({"GET", "a"});
+    h.flush();
+    EXPECT_TRUE(h.ticks.empty());
+    h.clock = kMax;
+    EXPECT_EQ(h.tick().next, 0);
+    EXPECT_TRUE(h.drops.empty());
+  }
+  FakeHost h;
+  live(h, 0, kMax, kMax);
+  h.clock = 5;
+  h.submit({"GET", "a"});
+  EXPECT_EQ(h.ticks, (std::vector<int64_t>{kMax}));
+  h.clock = kMax - 1;
+  EXPECT_EQ(h.tick().next, kMax);
+  EXPECT_TRUE(h.drops.empty());
+}
+
+// Push mode: an answer the handler awaits (a subscribe confirmation, a
+// pong) must come within the window of the request (or of the last read).
+TEST(SessionLiveness, PushAnswerMustComeInTime) {
+  FakeHost h;
+  h.s.set_push(true);
+  live(h, 0, 0, 200);
+  h.clock = 5000;  // the last read (the handshake) is older than the window
+  const char *argv[] = {"SUBSCRIBE", "ch"};
+  const size_t lens[] = {9, 2};
+  h.s.write_raw(2, argv, lens);
+  EXPECT_EQ(h.ticks, (std::vector<int64_t>{5200}));  // counted from the request
+  h.clock = 5100;
+  h.s.write_raw(2, argv, lens);  // a second request: the window does not move
+  EXPECT_EQ(h.ticks.back(), 5200);
+  h.clock = 5199;
+  EXPECT_EQ(h.tick(true).next, 5200);
+  h.clock = 5200;
+  EXPECT_EQ(h.tick(false).next, 0);  // nothing awaited: no rule
+  EXPECT_TRUE(h.drops.empty());
+  h.feed("*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n");  // heard at 5200
+  h.clock = 5399;
+  EXPECT_EQ(h.tick(true).next, 5400);
+  h.clock = 5400;
+  h.tick(true);
+  EXPECT_EQ(h.drops, (std::vector<std::string>{"no answer from the subscription connection"}));
+}
+
+TEST(SessionLiveness, PushAnswerZeroIsOffAndHugeSaturates) {
+  for (int64_t window : {int64_t{0}, kMax}) {
+    FakeHost h;
+    h.s.set_push(true);
+    live(h, 0, 0, window);
+    const char *argv[] = {"PING"};
+    const size_t lens[] = {4};
+    h.s.write_raw(1, argv, lens);
+    EXPECT_EQ(h.ticks, window == 0 ? std::vector<int64_t>{} : std::vector<int64_t>{kMax});
+    h.clock = kMax - 1;
+    EXPECT_EQ(h.tick(true).next, window == 0 ? 0 : kMax) << window;
+    EXPECT_TRUE(h.drops.empty()) << window;
+  }
+}
+
+// The rules judge a ready session only: waiting for a connection, the
+// commands' own deadlines are all that counts.
+TEST(SessionLiveness, RulesSleepWhileTheSessionIsDown) {
+  FakeHost h;
+  h.s.set_liveness(Session::Liveness{1, 1, 1});
+  Command *c = h.submit({"GET", "a"}, 0, 3000);
+  h.clock = 2999;
+  EXPECT_EQ(h.tick(true).next, 3000);
+  h.clock = 3000;
+  h.tick(true);
+  EXPECT_TRUE(h.drops.empty());
+  EXPECT_EQ(h.events, (std::vector<std::string>{"c0 " + std::to_string(JR_EQUEUETIMEOUT) + " -"}));
+  EXPECT_EQ(h.completions[c], 1);
+}
+
+// A blocking command past its deadline: the session is dropped (the server
+// must not hand it an item nobody waits for).
+TEST(SessionLiveness, ABlockingCommandGivenUpDropsTheSession) {
+  FakeHost h;
+  live(h, 0, 0, 0);
+  Command *c = h.submit({"BLPOP", "q", "0"}, 0, 1100, jr::kFlagBlocking);
+  Command *d = h.submit({"GET", "k"});
+  h.flush();
+  h.clock = 1100;
+  EXPECT_EQ(h.tick().next, 0);
+  EXPECT_EQ(h.drops, (std::vector<std::string>{"blocking command given up"}));
+  EXPECT_EQ(h.completions[c], 1);
+  EXPECT_EQ(h.completions[d], 1);  // JR_ECONNLOST
+  EXPECT_EQ(h.events.back(), "c1 " + std::to_string(JR_ECONNLOST) + " -");
+  expect_clean(h);
+}
+
+// ---- Extensions of a request: transactions and scripts ----
+
+// MULTI ... EXEC is one command object: +OK, a +QUEUED per command, then
+// the EXEC reply, which completes it once, whatever the splits.
+TEST(SessionTx, TheExecReplyCompletesTheBlockOnce) {
+  const std::string replies = "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n:1\r\n$1\r\nx\r\n:7\r\n";
+  for (size_t i = 0; i <= replies.size(); i++) {
+    FakeHost h;
+    ASSERT_TRUE(h.up());
+    Command *c = h.submit_tx({{"INCR", "n"}, {"GET", "k"}});
+    h.submit({"INCR", "after"});
+    h.flush();
+    ASSERT_EQ(h.written.rfind("*1\r\n$5\r\nMULTI\r\n", 0), 0u);
+    h.feed(replies.substr(0, i));
+    h.feed(replies.substr(i));
+    ASSERT_EQ(h.events, (std::vector<std::string>{"c0 0 [:1,$x]", "c1 0 :7"})) << "split at " << i;
+    EXPECT_EQ(h.completions[c], 1);
+    EXPECT_EQ(h.fails, 0);
+    expect_clean(h);
+  }
+}
+
+TEST(SessionTx, ExecabortKeepsEachQueueError) {
+  FakeHost h;
+  ASSERT_TRUE(h.up());
+  Command *c = h.submit_tx({{"SET", "k"}, {"GET", "k"}});
+  h.flush();
+  h.feed(
+      "+OK\r\n-ERR wrong number of arguments\r\n+QUEUED\r\n-EXECABORT Transaction discarded\r\n");
+  EXPECT_EQ(h.events, (std::vector<std::string>{"c0 0 -EXECABORT Transaction discarded"}));
+  ASSERT_NE(c->tx->queue_errors[0], nullptr);  // tx_deliver gives it to the first callback
+  EXPECT_EQ(jr::testing::describe(c->tx->queue_errors[0]), "-ERR wrong number of arguments");
+  EXPECT_EQ(c->tx->queue_errors[1], nullptr);
+  expect_clean(h);
+}
+
+TEST(SessionTx, NilExecAndMalformedQueueReplies) {
+  {
+    FakeHost h;
+    ASSERT_TRUE(h.up());
+    h.submit_tx({{"GET", "k"}}, true);
+    h.flush();
+    h.feed("+OK\r\n+QUEUED\r\n*-1\r\n");  // a watched key changed
+    EXPECT_EQ(h.events, (std::vector<std::string>{"c0 0 nil"}));
+  }
+  FakeHost h;
+  ASSERT_TRUE(h.up());
+  h.submit_tx({{"GET", "k"}});
+  h.flush();
+  h.feed("+OK\r\n:1\r\n*1\r\n:1\r\n");  // not +QUEUED: the EXEC cannot be matched
+  EXPECT_EQ(h.events,
+            (std::vector<std::string>{
+                "log protocol error: a transaction's MULTI or queued replies are malformed",
+                "c0 " + std::to_string(JR_EPROTO) + " -"}));
+  expect_clean(h);
+}
+
+// Unsent when the transport is lost: the block waits and is written whole
+// again on the next session.
+TEST(SessionTx, AnUnsentBlockIsWrittenAgainWhole) {
+  FakeHost h;
+  ASSERT_TRUE(h.up());
+  Command *c = h.submit_tx({{"GET", "k"}});
+  h.lost(JR_ECONNLOST);
+  EXPECT_EQ(h.completions[c], 0);
+  ASSERT_TRUE(h.up());
+  h.flush();
+  h.feed("+OK\r\n+QUEUED\r\n*1\r\n$1\r\nv\r\n");
+  EXPECT_EQ(h.events, (std::vector<std::string>{"c0 0 [$v]"}));
+  expect_clean(h);
+}
+
+// EVAL goes out as the EVAL on the script's first use on this server, as
+// EVALSHA once the server has it; NOSCRIPT (SCRIPT FLUSH, a restart)
+// re-sends the EVAL once, and the command completes once, with its reply.
+TEST(SessionScripts, NoscriptResendsTheEvalOnce) {
+  FakeHost h;
+  ASSERT_TRUE(h.up());
+  Command *a = h.submit_eval({"EVAL", "return 1", "0"});
+  h.flush();
+  EXPECT_NE(h.written.find("$4\r\nEVAL\r\n"), std::string::npos);
+  EXPECT_TRUE(a->script->eval_sent);
+  h.feed(":1\r\n");  // the server has the script now
+  h.written.clear();
+  Command *b = h.submit_eval({"EVAL", "return 1", "0"});
+  h.flush();
+  EXPECT_EQ(h.written.find("$7\r\nEVALSHA\r\n"), 4u);  // after *3
+  EXPECT_FALSE(b->script->eval_sent);
+  h.written.clear();
+  h.feed("-NOSCRIPT No matching script. Please use EVAL.\r\n");
+  EXPECT_EQ(h.resent, 1);
+  EXPECT_EQ(h.completions[b], 0);
+  h.flush();
+  EXPECT_NE(h.written.find("$4\r\nEVAL\r\n"), std::string::npos);
+  h.feed("-NOSCRIPT still\r\n");  // the EVAL's own error is its answer
+  EXPECT_EQ(h.resent, 1);
+  EXPECT_EQ(h.events, (std::vector<std::string>{"c0 0 :1", "c1 0 -NOSCRIPT still"}));
+  expect_clean(h);
+}
+
 }  // namespace
