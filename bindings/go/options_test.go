@@ -36,6 +36,7 @@ var keysWithoutField = map[string]string{
 	"dispatch":           "the binding chooses: poll, or loop with LoopDelivery (shim.c)",
 	"read_from_replicas": "cluster reads: Settings",
 	"cluster":            "cluster detection: Settings",
+	"protocol":           "RESP3 replies (maps, sets, doubles) are not mapped to Go values yet",
 }
 
 // A value for a field of each kind that libjr accepts; a field whose kind

@@ -132,6 +132,8 @@ class ReplyReader {
   void reset() noexcept;
   [[nodiscard]] const std::string &error() const noexcept { return error_; }
   [[nodiscard]] size_t buffered() const noexcept;
+  // RESP3 types accepted or refused from now on (the handshake decides).
+  void set_resp3(bool on) noexcept { limits_.resp3 = on; }
 
  private:
   static void *create_string(const redisReadTask *task, char *str, size_t len);
