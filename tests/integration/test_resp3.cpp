@@ -266,3 +266,15 @@ TEST_F(Resp3, ServerWithoutHelloIsAClearAuthError) {
   EXPECT_NE(r.str().find("unknown command 'HELLO'"), std::string::npos) << r.str();
   EXPECT_NE(r.str().find("protocol=3"), std::string::npos) << r.str();
 }
+
+// Attributes ('|') are not parsed by hiredis 1.2's reader: the reply that
+// carries one fails as a protocol error (the connection is replaced) and
+// the next command works. Skipping them needs a scan of libjr's own ahead
+// of hiredis (not done yet); this pins today's behaviour.
+TEST_F(Resp3, AttributeIsAProtocolErrorAndTheNextCommandWorks) {
+  auto o = opts();
+  ClientPtr c(o);
+  Result a = call(c, {"DEBUG", "PROTOCOL", "attrib"});
+  EXPECT_EQ(a.status, JR_EPROTO);
+  EXPECT_EQ(call(c, {"ECHO", "after"}).str(), "after");
+}
