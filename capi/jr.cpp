@@ -205,9 +205,19 @@ JR_API int jr_reply_get_type(const jr_reply *r) {
   return r != nullptr ? r->type : 0;
 }
 
+namespace {
+constexpr bool has_text(int type) noexcept {
+  return type == JR_REPLY_STRING || type == JR_REPLY_STATUS || type == JR_REPLY_ERROR ||
+         type == JR_REPLY_DOUBLE || type == JR_REPLY_BIGNUM || type == JR_REPLY_VERB;
+}
+constexpr bool is_aggregate(int type) noexcept {
+  return type == JR_REPLY_ARRAY || type == JR_REPLY_MAP || type == JR_REPLY_SET ||
+         type == JR_REPLY_PUSH || type == JR_REPLY_ATTR;
+}
+}  // namespace
+
 JR_API const char *jr_reply_str(const jr_reply *r, size_t *len) {
-  if (r == nullptr ||
-      (r->type != JR_REPLY_STRING && r->type != JR_REPLY_STATUS && r->type != JR_REPLY_ERROR)) {
+  if (r == nullptr || !has_text(r->type)) {
     if (len != nullptr) *len = 0;
     return nullptr;
   }
@@ -216,17 +226,32 @@ JR_API const char *jr_reply_str(const jr_reply *r, size_t *len) {
 }
 
 JR_API int64_t jr_reply_integer(const jr_reply *r) {
-  return r != nullptr && r->type == JR_REPLY_INTEGER ? r->u.integer : 0;
+  return r != nullptr && (r->type == JR_REPLY_INTEGER || r->type == JR_REPLY_BOOL) ? r->u.integer
+                                                                                   : 0;
 }
 
 JR_API size_t jr_reply_len(const jr_reply *r) {
-  if (r == nullptr || r->type == JR_REPLY_INTEGER || r->type == JR_REPLY_NIL) return 0;
+  if (r == nullptr || (!has_text(r->type) && !is_aggregate(r->type))) return 0;
   return r->len;
 }
 
 JR_API const jr_reply *jr_reply_element(const jr_reply *r, size_t index) {
-  if (r == nullptr || r->type != JR_REPLY_ARRAY || index >= r->len) return nullptr;
+  if (r == nullptr || !is_aggregate(r->type) || index >= r->len) return nullptr;
   return r->u.elements[index];
+}
+
+// Where the reader keeps them (src/resp/reply.hpp): a DOUBLE's value in the
+// 8 bytes before its text, a VERB's format in the 4 before its text.
+JR_API double jr_reply_double(const jr_reply *r) {
+  if (r == nullptr || r->type != JR_REPLY_DOUBLE) return 0.0;
+  double d = 0.0;
+  std::memcpy(&d, r->u.str - sizeof(double), sizeof(double));
+  return d;
+}
+
+JR_API const char *jr_reply_verb_format(const jr_reply *r) {
+  if (r == nullptr || r->type != JR_REPLY_VERB) return nullptr;
+  return r->u.str - 4;
 }
 
 JR_API jr_reply *jr_reply_dup(const jr_reply *r) {

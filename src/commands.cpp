@@ -33,8 +33,8 @@ constexpr Entry kTable[] = {
     {"EXEC", CommandClass::kRefused,
      "transactions must not interleave with other callers: use a transaction handle"},
     {"HELLO", CommandClass::kRefused,
-     "HELLO changes the protocol of the shared connection: libjr speaks RESP2 and sends AUTH "
-     "itself (set the \"username\"/\"password\" options)"},
+     "HELLO changes the protocol of the shared connection: libjr negotiates it itself (set the "
+     "\"protocol\" option to 3 for RESP3, and \"username\"/\"password\" for AUTH)"},
     {"MONITOR", CommandClass::kRefused,
      "MONITOR turns the connection into a stream: use a monitor handle"},
     {"MULTI", CommandClass::kRefused,

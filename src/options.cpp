@@ -227,8 +227,8 @@ int Options::set_url(const std::string &url) {
   } else {
     return JR_EINVAL;
   }
-  // Query parameters: db, username, password (sentinel URLs also
-  // sentinelMasterId).
+  // Query parameters: db, username, password, protocol (sentinel URLs
+  // also sentinelMasterId).
   size_t pos = 0;
   while (pos < query.size()) {
     size_t amp = query.find('&', pos);
@@ -248,6 +248,10 @@ int Options::set_url(const std::string &url) {
       password = v;
     } else if (k == "sentinelMasterId" && sentinel_url) {
       sentinel_master = v;
+    } else if (k == "protocol") {
+      if (v != "2" && v != "3") return JR_EINVAL;
+      protocol = v[0] - '0';
+      limits.resp3 = protocol == 3;
     } else {
       return JR_EINVAL;
     }
@@ -308,6 +312,11 @@ int set_client_name(Options &o, int64_t, const std::string &s) {
   o.client_name = s;
   return JR_OK;
 }
+int set_protocol(Options &o, int64_t v, const std::string &) {
+  o.protocol = static_cast<int>(v);
+  o.limits.resp3 = v == 3;
+  return JR_OK;
+}
 int set_cluster(Options &o, int64_t, const std::string &s) {
   if (s != "auto" && s != "no" && s != "yes") return JR_EINVAL;
   o.cluster_mode = s == "auto" ? -1 : s == "no" ? 0 : 1;
@@ -339,11 +348,12 @@ using Ty = OptionSpec::Type;
 // clang-format off
 const OptionSpec kOptions[] = {
   {"endpoint", Ty::kString, 0, 0, "127.0.0.1:6379", "adds an endpoint: host:port, [v6addr]:port, host (port 6379) or a unix socket path (contains '/'); repeatable, tried in order", set_endpoint, nullptr},
-  {"url", Ty::kString, 0, 0, "", "redis://[user[:pass]@]host[:port][/db], rediss://... (TLS), valkey:// and valkeys:// (the same), unix:///path[?db=N], or redis-sentinel://[[user]:pass@]host[:port][,host[:port]...][/db]#master (Lettuce's form; rediss-sentinel:// with TLS; sentinel ports default to 26379); sets endpoint (or sentinel and sentinel_master), username, password and database", set_url, nullptr},
+  {"url", Ty::kString, 0, 0, "", "redis://[user[:pass]@]host[:port][/db][?protocol=3], rediss://... (TLS), valkey:// and valkeys:// (the same), unix:///path[?db=N], or redis-sentinel://[[user]:pass@]host[:port][,host[:port]...][/db]#master (Lettuce's form; rediss-sentinel:// with TLS; sentinel ports default to 26379); sets endpoint (or sentinel and sentinel_master), username, password and database (and protocol)", set_url, nullptr},
   {"username", Ty::kString, 0, 0, "", "ACL user name (AUTH user password on every connection)", set_str<&Options::username>, nullptr},
   {"password", Ty::kString, 0, 0, "", "AUTH password on every connection; never logged", set_str<&Options::password>, nullptr},
   {"database", Ty::kInt, 0, kI32, "0", "database of jr_client_submit", set_num<&Options::database>, get_num<&Options::database>},
   {"client_name", Ty::kString, 0, 0, "", "CLIENT SETNAME on every connection (no spaces)", set_client_name, nullptr},
+  {"protocol", Ty::kInt, 2, 3, "2", "RESP version: 3 sends HELLO 3 (with AUTH and SETNAME) as the handshake and gives typed replies (maps, sets, doubles, booleans); needs libjr built with hiredis >= 1.0 (else jr_client_new: JR_EINVAL); also ?protocol=3 in a URL", set_protocol, get_num<&Options::protocol>},
   {"connect_timeout_ms", Ty::kInt, 1, kI32, "5000", "per connect attempt, and for the handshake", set_num<&Options::connect_timeout_ms>, get_num<&Options::connect_timeout_ms>},
   {"connect_retry", Ty::kInt, 0, 1000, "3", "extra passes over the endpoints, backoff from 50 ms doubling up to 2 s", set_num<&Options::connect_retry>, get_num<&Options::connect_retry>},
   {"command_timeout_ms", Ty::kInt, 0, kI32, "5000", "default deadline of a command, submit to reply (0 = none); a late reply is read and dropped", set_num<&Options::command_timeout_ms>, get_num<&Options::command_timeout_ms>},

@@ -34,6 +34,7 @@ struct Options {
   std::string password;
   int database = 0;
   std::string client_name;
+  int protocol = 2;  // 3: RESP3 (HELLO 3), needs hiredis >= 1.0 (Client::start)
   int64_t connect_timeout_ms = 5000;
   int connect_retry = 3;
   int64_t command_timeout_ms = 5000;

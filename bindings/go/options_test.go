@@ -40,6 +40,7 @@ var keysWithoutField = map[string]string{
 	"sentinel_master":    "Redis Sentinel: Settings (one sentinel; several: URL redis-sentinel://)",
 	"sentinel_username":  "Redis Sentinel: Settings (one sentinel; several: URL redis-sentinel://)",
 	"sentinel_password":  "Redis Sentinel: Settings (one sentinel; several: URL redis-sentinel://)",
+	"protocol":           "RESP3 replies (maps, sets, doubles) are not mapped to Go values yet",
 }
 
 // A value for a field of each kind that libjr accepts; a field whose kind

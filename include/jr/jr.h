@@ -152,6 +152,15 @@ JR_API const char *jr_version_string(void);
  *   password            server password (AUTH); never logged.
  *   database            database of jr_client_submit (default 0).
  *   client_name         CLIENT SETNAME on every connection.
+ *   protocol            2 (default) or 3: RESP3, negotiated with one
+ *                       HELLO 3 [AUTH user pass] [SETNAME name] per
+ *                       connection; replies then have the RESP3 types
+ *                       (JR_REPLY_MAP, ...). A server without HELLO (before
+ *                       Redis 6) fails the handshake with JR_EAUTH. Needs
+ *                       libjr built with hiredis >= 1.0: otherwise
+ *                       jr_client_new returns JR_EINVAL (and says why
+ *                       through the event callback, JR_EVENT_LOG). Also
+ *                       ?protocol=3 in a redis:// URL.
  *   connect_timeout_ms  per connect attempt (default 5000).
  *   connect_retry       extra attempts after the first (default 3), with
  *                       exponential backoff from 50 ms up to 2 s.
@@ -646,24 +655,42 @@ JR_API int jr_client_endpoints(jr_client *client, jr_reply_cb cb, void *userdata
 
 /* ---- Replies ----------------------------------------------------------------
  *
- * Types reuse hiredis's numbers. 7..14 are reserved for RESP3. */
+ * Types reuse hiredis's numbers. 7..14 are RESP3's (option protocol=3):
+ * a RESP2 connection never gives them. Since: 0.1 (1..6), 0.2 (7..14). */
 #define JR_REPLY_STRING 1
 #define JR_REPLY_ARRAY 2
 #define JR_REPLY_INTEGER 3
-#define JR_REPLY_NIL 4
+#define JR_REPLY_NIL 4 /* also RESP3's null */
 #define JR_REPLY_STATUS 5
-#define JR_REPLY_ERROR 6
+#define JR_REPLY_ERROR 6 /* also RESP3's blob error */
+#define JR_REPLY_DOUBLE 7
+#define JR_REPLY_BOOL 8
+#define JR_REPLY_MAP 9
+#define JR_REPLY_SET 10
+#define JR_REPLY_ATTR 11 /* reserved: attributes are skipped (not delivered) */
+#define JR_REPLY_PUSH 12 /* never a command's reply: pushes go to handlers */
+#define JR_REPLY_BIGNUM 13
+#define JR_REPLY_VERB 14
 
 /* O(1), never allocate, NULL-safe (a NULL reply reads as type 0, length 0).
- * jr_reply_str: bytes of STRING/STATUS/ERROR, NUL-terminated, length in
- * *len (may be NULL); NULL for other types. jr_reply_len: bytes of a string
- * or elements of an array. jr_reply_element: NULL when out of range.
- * Since: 0.1 */
+ * jr_reply_str: bytes of STRING/STATUS/ERROR, and the text of DOUBLE (as
+ * the server sent it), BIGNUM (decimal digits) and VERB (without its
+ * "xxx:" format prefix), NUL-terminated, length in *len (may be NULL); NULL
+ * for other types. jr_reply_integer: INTEGER's value, 0 or 1 for BOOL, else
+ * 0. jr_reply_len: bytes of a string (as jr_reply_str), elements of an
+ * ARRAY, SET or MAP (a map's keys and values alternate: 2 per pair, as in
+ * hiredis). jr_reply_element: an element of ARRAY, SET or MAP (key i at
+ * 2*i, its value at 2*i + 1); NULL when out of range. Since: 0.1 */
 JR_API int jr_reply_get_type(const jr_reply *reply);
 JR_API const char *jr_reply_str(const jr_reply *reply, size_t *len);
 JR_API int64_t jr_reply_integer(const jr_reply *reply);
 JR_API size_t jr_reply_len(const jr_reply *reply);
 JR_API const jr_reply *jr_reply_element(const jr_reply *reply, size_t index);
+/* A DOUBLE's value (inf, -inf and nan included); 0.0 for other types. A
+ * VERB's format, 3 characters NUL-terminated ("txt", "mkd"); NULL for other
+ * types. O(1), NULL-safe. Since: 0.2 */
+JR_API double jr_reply_double(const jr_reply *reply);
+JR_API const char *jr_reply_verb_format(const jr_reply *reply);
 
 /* Returns an owned reference to a borrowed reply (O(1): it retains the
  * reply's storage), NULL on NULL. jr_reply_free releases it; NULL is a no-op.

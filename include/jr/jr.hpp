@@ -203,6 +203,15 @@ enum class Type : int {
   nil = JR_REPLY_NIL,
   status = JR_REPLY_STATUS,
   error = JR_REPLY_ERROR,
+  // RESP3 (option protocol=3)
+  double_ = JR_REPLY_DOUBLE,
+  boolean = JR_REPLY_BOOL,
+  map = JR_REPLY_MAP,
+  set = JR_REPLY_SET,
+  attr = JR_REPLY_ATTR,  // reserved: attributes are not delivered
+  push = JR_REPLY_PUSH,  // never a command's reply
+  bignum = JR_REPLY_BIGNUM,
+  verb = JR_REPLY_VERB,
 };
 
 // An owned reply (or an element of one). Copying and taking elements are
@@ -232,6 +241,17 @@ class Reply {
   [[nodiscard]] bool is_nil() const noexcept { return type() == Type::nil; }
   [[nodiscard]] bool is_status() const noexcept { return type() == Type::status; }
   [[nodiscard]] bool is_error() const noexcept { return type() == Type::error; }
+  [[nodiscard]] bool is_double() const noexcept { return type() == Type::double_; }
+  [[nodiscard]] bool is_bool() const noexcept { return type() == Type::boolean; }
+  [[nodiscard]] bool is_map() const noexcept { return type() == Type::map; }
+  [[nodiscard]] bool is_set() const noexcept { return type() == Type::set; }
+  [[nodiscard]] bool is_bignum() const noexcept { return type() == Type::bignum; }
+  [[nodiscard]] bool is_verb() const noexcept { return type() == Type::verb; }
+  // An array, a set or a map (whose elements alternate keys and values).
+  [[nodiscard]] bool is_aggregate() const noexcept {
+    Type t = type();
+    return t == Type::array || t == Type::set || t == Type::map || t == Type::push;
+  }
 
   // Unchecked (C semantics): the bytes of a string, status or error reply
   // (empty for other types), the integer (0 for other types), the length of
@@ -244,6 +264,13 @@ class Reply {
   [[nodiscard]] std::string str() const { return std::string(view()); }
   [[nodiscard]] int64_t integer() const noexcept { return jr_reply_integer(r_); }
   [[nodiscard]] size_t size() const noexcept { return jr_reply_len(r_); }
+  // A DOUBLE's value (0.0 for other types); a VERB's format ("txt", "mkd";
+  // empty for other types). view() gives their text, as for BIGNUM.
+  [[nodiscard]] double dbl() const noexcept { return jr_reply_double(r_); }
+  [[nodiscard]] std::string_view verb_format() const noexcept {
+    const char *f = jr_reply_verb_format(r_);
+    return f != nullptr ? std::string_view(f) : std::string_view();
+  }
 
   // Element i of an array (an empty Reply when out of range).
   [[nodiscard]] Reply operator[](size_t i) const noexcept {
@@ -251,20 +278,37 @@ class Reply {
   }
   // Checked accessors: throw TypeError (or std::out_of_range) on a mismatch.
   [[nodiscard]] Reply at(size_t i) const {
-    expect(is_array(), "array");
+    expect(is_aggregate(), "array");
     if (i >= size()) throw std::out_of_range("jr::Reply::at");
     return (*this)[i];
   }
   [[nodiscard]] std::string as_string() const {
-    expect(is_string() || is_status(), "string");
+    expect(is_string() || is_status() || is_verb() || is_bignum(), "string");
     return str();
+  }
+  [[nodiscard]] double as_double() const {
+    expect(is_double(), "double");
+    return dbl();
+  }
+  [[nodiscard]] bool as_bool() const {
+    expect(is_bool(), "bool");
+    return integer() != 0;
+  }
+  // A map's pairs, in the server's order.
+  [[nodiscard]] std::vector<std::pair<Reply, Reply>> as_map() const {
+    expect(is_map(), "map");
+    std::vector<std::pair<Reply, Reply>> out;
+    out.reserve(size() / 2);
+    for (size_t i = 0; i + 1 < size(); i += 2) out.emplace_back((*this)[i], (*this)[i + 1]);
+    return out;
   }
   [[nodiscard]] int64_t as_integer() const {
     expect(is_integer(), "integer");
     return integer();
   }
+  // An array's or a set's elements.
   [[nodiscard]] std::vector<Reply> as_array() const {
-    expect(is_array(), "array");
+    expect(is_array() || is_set(), "array");
     return std::vector<Reply>(begin(), end());
   }
   // A string as an optional: nullopt for nil (GET on a missing key).
@@ -299,7 +343,7 @@ class Reply {
     size_t i_ = 0;
   };
   [[nodiscard]] iterator begin() const noexcept { return iterator(r_, 0); }
-  [[nodiscard]] iterator end() const noexcept { return iterator(r_, is_array() ? size() : 0); }
+  [[nodiscard]] iterator end() const noexcept { return iterator(r_, is_aggregate() ? size() : 0); }
 
   [[nodiscard]] const jr_reply *get() const noexcept { return r_; }
   // Gives up ownership (free with jr_reply_free).
@@ -1028,6 +1072,10 @@ class Options {
   decltype(auto) client_name(std::string_view n) && {
     return std::move(*this).set("client_name", n);
   }
+  // 2 (RESP2, the default) or 3 (RESP3: maps, sets, doubles, booleans;
+  // needs libjr built with hiredis >= 1.0).
+  decltype(auto) protocol(int v) & { return set("protocol", int64_t{v}); }
+  decltype(auto) protocol(int v) && { return std::move(*this).set("protocol", int64_t{v}); }
   // Extra passes over the endpoints when connecting fails (with backoff).
   decltype(auto) connect_retry(int n) & { return set("connect_retry", int64_t{n}); }
   decltype(auto) connect_retry(int n) && {

@@ -170,7 +170,19 @@ void Connection::before_script_write(Command *c) {
 }
 
 void Connection::push(jr_reply *reply) {
-  push_->on_push(*this, reply);
+  if (push_ != nullptr) {
+    push_->on_push(*this, reply);
+    return;
+  }
+  // A RESP3 push on a command connection (subscriptions live on their own
+  // RESP2 connection): nothing here listens for it yet; it never reaches
+  // the FIFO. Said as a log event.
+  const jr_reply *kind = reply->len > 0 ? reply->u.elements[0] : nullptr;
+  std::string name = kind != nullptr && kind->type == JR_REPLY_STRING
+                         ? std::string(kind->u.str, kind->len)
+                         : std::string("?");
+  reply_release(reply);
+  client_.emit(JR_EVENT_LOG, endpoint_name_, "RESP3 push ignored: " + name);
 }
 
 void Connection::batch() {

@@ -5,12 +5,17 @@
 #include "conn/session.hpp"
 
 #include <string>
+#include <vector>
 
 #include "options.hpp"
 #include "scripts.hpp"
 #include "tx.hpp"
 
 namespace jr {
+
+namespace {
+const std::string kDefaultUser = "default";  // HELLO's AUTH always names a user
+}  // namespace
 
 Session::Session(SessionHost &host, const ReaderLimits &limits) : host_(host), reader_(limits) {
   db_state_[0] = 2;  // database 0 always exists
@@ -127,7 +132,31 @@ void Session::on_transport_up() noexcept {
 bool Session::start_handshake(const Options &o, bool readonly, bool tls) {
   phase_ = Phase::kHandshake;
   handshake_left_ = 0;
-  if (!o.password.empty()) {
+  // RESP3 (protocol=3) on the command connections only: a push-mode
+  // connection (subscriptions, MONITOR) stays RESP2, where its frames are
+  // the same arrays whatever the option says.
+  bool resp3 = o.protocol == 3 && !push_mode_;
+  reader_.set_resp3(resp3);
+  hello_pending_ = resp3;
+  if (resp3) {
+    // One command: HELLO 3 [AUTH user pass] [SETNAME name].
+    std::vector<const char *> argv{"HELLO", "3"};
+    std::vector<size_t> lens{5, 1};
+    if (!o.password.empty()) {
+      const std::string &user = o.username.empty() ? kDefaultUser : o.username;
+      argv.insert(argv.end(), {"AUTH", user.c_str(), o.password.c_str()});
+      lens.insert(lens.end(), {4, user.size(), o.password.size()});
+    }
+    if (!o.client_name.empty()) {
+      argv.insert(argv.end(), {"SETNAME", o.client_name.c_str()});
+      lens.insert(lens.end(), {7, o.client_name.size()});
+    }
+    write_internal(Kind::kHandshake, 0, argv.size(), argv.data(), lens.data());
+    handshake_left_++;
+  }
+  if (resp3) {
+    // AUTH and SETNAME went with HELLO.
+  } else if (!o.password.empty()) {
     if (o.username.empty()) {
       const char *argv[] = {"AUTH", o.password.c_str()};
       const size_t lens[] = {4, o.password.size()};
@@ -139,7 +168,7 @@ bool Session::start_handshake(const Options &o, bool readonly, bool tls) {
     }
     handshake_left_++;
   }
-  if (!o.client_name.empty()) {
+  if (!o.client_name.empty() && !resp3) {
     const char *argv[] = {"CLIENT", "SETNAME", o.client_name.c_str()};
     const size_t lens[] = {6, 7, o.client_name.size()};
     write_internal(Kind::kHandshake, 0, 3, argv, lens);
@@ -208,7 +237,9 @@ void Session::feed(const char *data, size_t len) {
     jr_reply *reply = nullptr;
     rc = reader_.next(&reply);
     if (rc == 1) {
-      if (push_mode_ && phase_ == Phase::kReady) {
+      // A RESP3 push is never a command's reply: it goes to the host (out
+      // of the FIFO) like every reply of a push-mode connection.
+      if ((push_mode_ && phase_ == Phase::kReady) || reply->type == JR_REPLY_PUSH) {
         host_.push(reply);
       } else {
         on_reply(reply);
@@ -292,8 +323,20 @@ void Session::on_reply(jr_reply *reply) {
       handshake_step();
       break;
     case Kind::kHandshake: {
+      bool hello = hello_pending_;
+      hello_pending_ = false;
       if (is_error) {
         std::string text(reply->u.str, reply->len);
+        if (hello) {
+          // Before Redis 6 (no HELLO) or a proxy that refuses it: the option
+          // cannot be honoured. The error the commands get keeps the
+          // server's words first (its error code) and names the option.
+          text += " (protocol=3: the server refused HELLO 3; RESP3 needs Redis >= 6)";
+          if (jr_reply *named = make_reply(ReplyPart{JR_REPLY_ERROR, text, 0})) {
+            reply_release(reply);
+            reply = named;
+          }
+        }
         host_.handshake_failed(text, reply);
         return;
       }

@@ -221,8 +221,9 @@ class Session {
   ReplyReader reader_;
   Phase phase_ = Phase::kDown;
   bool push_mode_ = false;
-  uint64_t epoch_ = 0;  // incremented on every completed handshake
-  uint64_t gen_ = 0;    // incremented by drop() and abort(): feed stops
+  bool hello_pending_ = false;  // the first handshake reply answers HELLO 3
+  uint64_t epoch_ = 0;          // incremented on every completed handshake
+  uint64_t gen_ = 0;            // incremented by drop() and abort(): feed stops
   Ring<Entry> fifo_;
   size_t unflushed_ = 0;  // entries at the back whose bytes are still in the output
   size_t handshake_left_ = 0;

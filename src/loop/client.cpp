@@ -154,6 +154,9 @@ bool Client::forked() const noexcept {
   return fork_generation_ != g_fork_generation.load(std::memory_order_relaxed);
 }
 
+#define JR_STR2(x) #x
+#define JR_STR(x) JR_STR2(x)
+
 int Client::start() {
   fork_generation_ = g_fork_generation.load();
   max_spinners_ = platform::cpu_count() / 2;
@@ -168,6 +171,17 @@ int Client::start() {
     ep.host = "127.0.0.1";
     opts_.endpoints.push_back(ep);
   }
+#if !JR_HIREDIS_RESP3
+  if (opts_.protocol == 3) {
+    // The loop is not running: said on the caller's thread.
+    if (opts_.event_cb != nullptr)
+      opts_.event_cb(opts_.event_ctx, JR_EVENT_LOG, "",
+                     "protocol=3 (RESP3) needs libjr built with hiredis >= 1.0; this libjr "
+                     "was built with hiredis " JR_STR(HIREDIS_MAJOR) "." JR_STR(
+                         HIREDIS_MINOR) ", whose reader parses RESP2 only");
+    return JR_EINVAL;
+  }
+#endif
   if (opts_.tls) {
     std::string err;
     tls_ = TlsContext::create(opts_, err);

@@ -200,9 +200,16 @@ jr_reply *make_array_reply(const std::vector<ReplyPart> &parts) noexcept {
 
 // ---- ReplyReader ----------------------------------------------------------
 
+#if JR_HIREDIS_RESP3
+redisReplyObjectFunctions ReplyReader::fns_ = {
+    ReplyReader::create_string, ReplyReader::create_array, ReplyReader::create_integer,
+    ReplyReader::create_double, ReplyReader::create_nil,   ReplyReader::create_bool,
+    ReplyReader::free_object};
+#else
 redisReplyObjectFunctions ReplyReader::fns_ = {
     ReplyReader::create_string, ReplyReader::create_array, ReplyReader::create_integer,
     ReplyReader::create_nil, ReplyReader::free_object};
+#endif
 
 ReplyReader::ReplyReader(const ReaderLimits &limits) : limits_(limits) {
   reset();
@@ -220,6 +227,12 @@ void ReplyReader::reset() noexcept {
     r_->privdata = this;
     // Keep up to 256 KiB of idle buffer: no free/malloc per read burst.
     r_->maxbuf = 256 * 1024;
+#if JR_HIREDIS_RESP3
+    // 0.14 refuses a count over INT_MAX as a protocol error: the same here
+    // (1.x's default is 2^32 - 1); max_elements is libjr's own, checked in
+    // create_array.
+    r_->maxelements = INT_MAX;
+#endif
   }
   if (arena_ != nullptr) arena_->reset();
   limit_code_ = 0;
@@ -286,9 +299,26 @@ jr_reply *ReplyReader::new_node(const redisReadTask *task, int type, size_t extr
   return node;
 }
 
+#if JR_HIREDIS_RESP3
+// hiredis 1.x parses RESP3 whatever was negotiated: on a RESP2 connection
+// its types are refused as 0.14 refuses them.
+bool ReplyReader::type_refused(const redisReadTask *task) noexcept {
+  if (task->type <= REDIS_REPLY_ERROR || limits_.resp3) return false;
+  limit_code_ = JR_EPROTO;
+  error_ = "protocol error: a RESP3 type in a RESP2 reply";
+  return true;
+}
+#endif
+
 void *ReplyReader::create_string(const redisReadTask *task, char *str, size_t len) {
   auto *self = static_cast<ReplyReader *>(task->privdata);
-  if (task->type == REDIS_REPLY_STRING && static_cast<int64_t>(len) > self->limits_.max_bulk_len) {
+#if JR_HIREDIS_RESP3
+  if (self->type_refused(task)) return nullptr;
+  bool bulk = task->type == REDIS_REPLY_STRING || task->type == REDIS_REPLY_VERB;
+#else
+  bool bulk = task->type == REDIS_REPLY_STRING;
+#endif
+  if (bulk && static_cast<int64_t>(len) > self->limits_.max_bulk_len) {
     self->limit_code_ = JR_ETOOBIG;
     self->error_ = "bulk string longer than max_bulk_len";
     return nullptr;
@@ -304,18 +334,38 @@ void *ReplyReader::create_string(const redisReadTask *task, char *str, size_t le
   data[len] = '\0';
   node->u.str = data;
   node->len = len;
+#if JR_HIREDIS_RESP3
+  if (task->type == REDIS_REPLY_VERB) {
+    // "txt:hello" (hiredis checked the ':' and len >= 4) is kept as
+    // "txt\0hello\0": the text, and its format 4 bytes before it.
+    data[3] = '\0';
+    node->u.str = data + 4;
+    node->len = len - 4;
+  }
+#endif
   return node;
 }
 
-void *ReplyReader::create_array(const redisReadTask *task, int elements) {
+void *ReplyReader::create_array(const redisReadTask *task, Count elements) {
   auto *self = static_cast<ReplyReader *>(task->privdata);
+#if JR_HIREDIS_RESP3
+  if (self->type_refused(task)) return nullptr;
+  // 1.x grows its task stack without a bound of its own that 0.14 has.
+  if (self->r_->ridx >= kMaxReplyDepth) {
+    self->limit_code_ = JR_EPROTO;
+    self->error_ = "protocol error: replies nested deeper than 8 aggregates";
+    return nullptr;
+  }
+  if (elements > static_cast<uint64_t>(self->limits_.max_elements)) {
+#else
   if (elements < 0 || elements > self->limits_.max_elements) {
+#endif
     self->limit_code_ = JR_ETOOBIG;
     self->error_ = "array longer than max_elements";
     return nullptr;
   }
   size_t need = sizeof(jr_reply *) * static_cast<size_t>(elements);
-  jr_reply *node = self->new_node(task, JR_REPLY_ARRAY, need);
+  jr_reply *node = self->new_node(task, task->type, need);
   if (node == nullptr) return nullptr;
   node->len = static_cast<size_t>(elements);
   node->u.elements = nullptr;
@@ -341,6 +391,45 @@ void *ReplyReader::create_integer(const redisReadTask *task, long long value) {
 void *ReplyReader::create_nil(const redisReadTask *task) {
   auto *self = static_cast<ReplyReader *>(task->privdata);
   return self->new_node(task, JR_REPLY_NIL, 0);
+}
+
+#if JR_HIREDIS_RESP3
+// The text as the server sent it, and the value (hiredis parsed it) in the
+// 8 bytes before the text.
+void *ReplyReader::create_double(const redisReadTask *task, double value, char *str, size_t len) {
+  auto *self = static_cast<ReplyReader *>(task->privdata);
+  if (self->type_refused(task)) return nullptr;
+  jr_reply *node = self->new_node(task, REDIS_REPLY_DOUBLE, sizeof(double) + len + 1);
+  if (node == nullptr) return nullptr;
+  auto *data = static_cast<char *>(node->arena->alloc(sizeof(double) + len + 1));
+  if (data == nullptr) {
+    self->limit_code_ = JR_ENOMEM;
+    return nullptr;
+  }
+  std::memcpy(data, &value, sizeof(double));
+  if (len > 0) std::memcpy(data + sizeof(double), str, len);
+  data[sizeof(double) + len] = '\0';
+  node->u.str = data + sizeof(double);
+  node->len = len;
+  return node;
+}
+
+void *ReplyReader::create_bool(const redisReadTask *task, int value) {
+  auto *self = static_cast<ReplyReader *>(task->privdata);
+  if (self->type_refused(task)) return nullptr;
+  jr_reply *node = self->new_node(task, REDIS_REPLY_BOOL, 0);
+  if (node != nullptr) node->u.integer = value != 0 ? 1 : 0;
+  return node;
+}
+#endif
+
+// The type of the item hiredis stopped in (its type byte was consumed).
+int ReplyReader::pending_type() const noexcept {
+#if JR_HIREDIS_RESP3
+  return r_->task[r_->ridx]->type;
+#else
+  return r_->rstack[r_->ridx].type;
+#endif
 }
 
 void ReplyReader::free_object(void *obj) {
@@ -369,7 +458,14 @@ int ReplyReader::check_pending() noexcept {
     return fail(JR_ETOOBIG, "reply larger than max_reply_bytes");
   // The pending item's type byte was consumed: its task knows the type, and
   // the buffer starts with its length line.
-  int type = r_->rstack[r_->ridx].type;
+  int type = pending_type();
+#if JR_HIREDIS_RESP3
+  // A verbatim string's length line is a bulk's; a map's, a set's and a
+  // push's are an array's.
+  if (type == REDIS_REPLY_VERB) type = REDIS_REPLY_STRING;
+  if (type == REDIS_REPLY_MAP || type == REDIS_REPLY_SET || type == REDIS_REPLY_PUSH)
+    type = REDIS_REPLY_ARRAY;
+#endif
   if (type != REDIS_REPLY_STRING && type != REDIS_REPLY_ARRAY) return 0;
   const char *p = r_->buf + r_->pos;
   // A valid length line is "-1" or up to 20 characters, then CRLF.

@@ -5,6 +5,7 @@
 #ifndef JR_SRC_RESP_REPLY_HPP
 #define JR_SRC_RESP_REPLY_HPP
 
+#include <hiredis/hiredis.h>  // HIREDIS_MAJOR (read.h of 1.x does not say)
 #include <hiredis/read.h>
 
 #include <atomic>
@@ -13,6 +14,15 @@
 #include <string>
 #include <vector>
 
+// hiredis 1.x parses RESP3 and has a reply-function table of 7 entries
+// (size_t counts, createDouble, createBool) and a growable task stack;
+// 0.14 has 5 entries (int counts) and a fixed rstack[9].
+#if defined(HIREDIS_MAJOR) && HIREDIS_MAJOR >= 1
+#define JR_HIREDIS_RESP3 1
+#else
+#define JR_HIREDIS_RESP3 0
+#endif
+
 namespace jr {
 class Arena;
 }
@@ -20,7 +30,11 @@ class Arena;
 // One node of a reply. Lives inside an arena; never freed on its own.
 struct jr_reply {
   int32_t type;
-  size_t len;  // bytes of a string, elements of an array
+  // Bytes of a string, elements of an aggregate (a map counts keys and
+  // values). DOUBLE: u.str is its text, its value the 8 bytes before it;
+  // VERB: u.str is the text after "xxx:", its format "xxx\0" the 4 bytes
+  // before it; BOOL: u.integer is 0 or 1.
+  size_t len;
   union {
     const char *str;
     int64_t integer;
@@ -87,9 +101,17 @@ struct ReaderLimits {
   int64_t max_bulk_len = 512LL << 20;
   int64_t max_elements = 16LL << 20;
   size_t max_reply_bytes = size_t{1} << 30;
+  // RESP3 types are accepted (hiredis 1.x only); otherwise they are a
+  // protocol error, as with hiredis 0.14.
+  bool resp3 = false;
 };
 
-// Wraps hiredis's RESP2 reader with libjr's limits.
+// The deepest nesting of aggregates a reply may have (root + 7), hiredis
+// 0.14's own limit, enforced by libjr with hiredis 1.x.
+constexpr int kMaxReplyDepth = 8;
+
+// Wraps hiredis's reader (RESP2; RESP3 with hiredis 1.x) with libjr's
+// limits.
 class ReplyReader {
  public:
   explicit ReplyReader(const ReaderLimits &limits);
@@ -110,12 +132,25 @@ class ReplyReader {
   void reset() noexcept;
   [[nodiscard]] const std::string &error() const noexcept { return error_; }
   [[nodiscard]] size_t buffered() const noexcept;
+  // RESP3 types accepted or refused from now on (the handshake decides).
+  void set_resp3(bool on) noexcept { limits_.resp3 = on; }
 
  private:
   static void *create_string(const redisReadTask *task, char *str, size_t len);
-  static void *create_array(const redisReadTask *task, int elements);
+#if JR_HIREDIS_RESP3
+  using Count = size_t;
+#else
+  using Count = int;
+#endif
+  static void *create_array(const redisReadTask *task, Count elements);
   static void *create_integer(const redisReadTask *task, long long value);
   static void *create_nil(const redisReadTask *task);
+#if JR_HIREDIS_RESP3
+  static void *create_double(const redisReadTask *task, double value, char *str, size_t len);
+  static void *create_bool(const redisReadTask *task, int value);
+  bool type_refused(const redisReadTask *task) noexcept;
+#endif
+  [[nodiscard]] int pending_type() const noexcept;
   static void free_object(void *obj);
   jr_reply *new_node(const redisReadTask *task, int type, size_t extra) noexcept;
   Arena *current() noexcept;

@@ -297,6 +297,7 @@ TEST(HppOptions, ShorthandsSetValuesLibjrTakes) {
                       .username("user")
                       .password("secret")
                       .client_name("app")
+                      .protocol(2)
                       .connect_retry(2)
                       .database(2)
                       .command_timeout(0ms)
@@ -313,6 +314,31 @@ TEST(HppOptions, ShorthandsSetValuesLibjrTakes) {
   EXPECT_THROW(jr::Options().connect_timeout(0ms), jr::LibraryError);
   EXPECT_THROW(jr::Options().connect_retry(-1), jr::LibraryError);
   EXPECT_THROW(jr::Options().client_name("two words"), jr::LibraryError);
+  EXPECT_THROW(jr::Options().protocol(4), jr::LibraryError);
+}
+
+// RESP3's types through jr::Reply (built with hiredis >= 1.0).
+TEST_F(HppTest, Resp3TypesMapToReply) {
+  if (JR_TEST_HIREDIS_MAJOR < 1) GTEST_SKIP() << "built with hiredis 0.14: no RESP3";
+  jr::Client c(opts().protocol(3));
+  c.call({"DEL", "hpp:r3h", "hpp:r3s"});
+  c.call({"HSET", "hpp:r3h", "f", "v"});
+  jr::Reply h = c.call({"HGETALL", "hpp:r3h"});
+  ASSERT_TRUE(h.is_map());
+  auto pairs = h.as_map();
+  ASSERT_EQ(pairs.size(), 1u);
+  EXPECT_EQ(pairs[0].first.as_string(), "f");
+  EXPECT_EQ(pairs[0].second.as_string(), "v");
+  c.call({"SADD", "hpp:r3s", "a"});
+  jr::Reply s = c.call({"SMEMBERS", "hpp:r3s"});
+  ASSERT_TRUE(s.is_set());
+  EXPECT_EQ(s.as_array().at(0).as_string(), "a");
+  EXPECT_DOUBLE_EQ(c.call({"DEBUG", "PROTOCOL", "double"}).as_double(), 3.141);
+  EXPECT_TRUE(c.call({"DEBUG", "PROTOCOL", "true"}).as_bool());
+  jr::Reply v = c.call({"DEBUG", "PROTOCOL", "verbatim"});
+  EXPECT_EQ(v.verb_format(), "txt");
+  EXPECT_EQ(v.as_string(), "This is a verbatim\nstring");
+  EXPECT_THROW((void)v.as_double(), jr::TypeError);
 }
 
 TEST_F(HppTest, ConnectCommandAndEvents) {

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <climits>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -380,6 +381,93 @@ TEST(Reader, LengthLinesAreStrict) {
     EXPECT_EQ(jr_reply_get_type(p.root), JR_REPLY_NIL) << nil;
   }
 }
+
+#if JR_HIREDIS_RESP3
+// hiredis 1.x's reader with RESP3 negotiated: every type, and the layout
+// the accessors rely on (a double's value and a verbatim string's format
+// stored before their text).
+TEST(Reader, ParsesEveryRESP3TypeWhenNegotiated) {
+  jr::ReaderLimits lim;
+  lim.resp3 = true;
+  ReplyReader r{lim};
+  Parsed p;
+  parse(r,
+        "%2\r\n+a\r\n,-1.5\r\n$1\r\nb\r\n~2\r\n#t\r\n#f\r\n"  // map of 2 pairs
+        "",
+        p);
+  ASSERT_EQ(p.rc, 1);
+  ASSERT_EQ(jr_reply_get_type(p.root), JR_REPLY_MAP);
+  ASSERT_EQ(jr_reply_len(p.root), 4u);
+  const jr_reply *d = jr_reply_element(p.root, 1);
+  EXPECT_EQ(jr_reply_get_type(d), JR_REPLY_DOUBLE);
+  EXPECT_DOUBLE_EQ(jr_reply_double(d), -1.5);
+  EXPECT_STREQ(jr_reply_str(d, nullptr), "-1.5");
+  const jr_reply *set = jr_reply_element(p.root, 3);
+  EXPECT_EQ(jr_reply_get_type(set), JR_REPLY_SET);
+  EXPECT_EQ(jr_reply_integer(jr_reply_element(set, 0)), 1);
+  EXPECT_EQ(jr_reply_get_type(jr_reply_element(set, 1)), JR_REPLY_BOOL);
+  EXPECT_EQ(jr_reply_integer(jr_reply_element(set, 1)), 0);
+  Parsed v, b, n, inf, push;
+  parse(r, "=15\r\nmkd:hello world\r\n", v);
+  ASSERT_EQ(v.rc, 1);
+  EXPECT_EQ(jr_reply_get_type(v.root), JR_REPLY_VERB);
+  EXPECT_STREQ(jr_reply_verb_format(v.root), "mkd");
+  size_t len = 0;
+  EXPECT_STREQ(jr_reply_str(v.root, &len), "hello world");
+  EXPECT_EQ(len, 11u);
+  parse(r, "(-123456789012345678901234567890\r\n", b);
+  ASSERT_EQ(b.rc, 1);
+  EXPECT_EQ(jr_reply_get_type(b.root), JR_REPLY_BIGNUM);
+  EXPECT_STREQ(jr_reply_str(b.root, nullptr), "-123456789012345678901234567890");
+  parse(r, "_\r\n", n);
+  EXPECT_EQ(jr_reply_get_type(n.root), JR_REPLY_NIL);
+  parse(r, ",inf\r\n", inf);
+  EXPECT_TRUE(std::isinf(jr_reply_double(inf.root)));
+  parse(r, ">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n", push);
+  ASSERT_EQ(push.rc, 1);
+  EXPECT_EQ(jr_reply_get_type(push.root), JR_REPLY_PUSH);
+  EXPECT_EQ(jr_reply_len(push.root), 2u);
+}
+
+// The limits hold for the new types: a verbatim string is a bulk, a map's
+// count doubles (keys and values) against max_elements, nesting stops at 8.
+TEST(Reader, RESP3TypesKeepTheLimits) {
+  jr::ReaderLimits lim;
+  lim.resp3 = true;
+  lim.max_bulk_len = 10;
+  lim.max_elements = 4;
+  for (const auto &k : std::vector<std::pair<std::string, int>>{
+           {"=16\r\ntxt:hello world!\r\n", JR_ETOOBIG},
+           {"=99999999999\r\n", JR_ETOOBIG},  // on the header alone
+           {"%3\r\n", JR_ETOOBIG},            // 6 elements
+           {"~5\r\n", JR_ETOOBIG},
+           {">2147483648\r\n", JR_EPROTO},
+           {"%2\r\n:1\r\n:2\r\n:3\r\n:4\r\n", 1},
+           {"=3\r\ntxt\r\n", JR_EPROTO},             // no room for "xxx:"
+           {"|1\r\n+a\r\n+b\r\n+c\r\n", JR_EPROTO},  // attributes: not parsed by hiredis 1.2
+       }) {
+    ReplyReader r{lim};
+    Parsed p;
+    parse(r, k.first, p);
+    EXPECT_EQ(p.rc, k.second) << k.first;
+  }
+  std::string deep;
+  for (int i = 0; i < 9; i++) deep += i % 2 != 0 ? "~1\r\n" : "%1\r\n:0\r\n";
+  deep += ":1\r\n";
+  ReplyReader r{jr::ReaderLimits{.resp3 = true}};
+  Parsed p;
+  parse(r, deep, p);
+  EXPECT_EQ(p.rc, JR_EPROTO);
+  // Without RESP3 negotiated, each RESP3 type is a protocol error.
+  for (const char *t :
+       {",1.5\r\n", "#t\r\n", "=5\r\ntxt:a\r\n", "(1\r\n", "~1\r\n:1\r\n", ">1\r\n:1\r\n"}) {
+    ReplyReader r2{jr::ReaderLimits{}};
+    Parsed q;
+    parse(r2, t, q);
+    EXPECT_EQ(q.rc, JR_EPROTO) << t;
+  }
+}
+#endif
 
 TEST(Commands, TableIsSortedAndClassifies) {
   EXPECT_TRUE(jr::table_is_sorted());

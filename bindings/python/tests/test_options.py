@@ -61,6 +61,7 @@ NOT_EXPOSED = {
     'ready_batch': 'only for a ready hook, which poll dispatch does not use',
     'read_from_replicas': 'not in the seed\'s configuration yet',
     'cluster': 'detection is left at auto (not in the seed\'s configuration)',
+    'protocol': 'RESP3 replies (maps, sets, doubles) are not mapped to Python values yet',
 }
 
 
