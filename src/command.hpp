@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "jr/jr.h"
@@ -20,6 +21,7 @@
 namespace jr {
 
 int64_t now_ms() noexcept;
+int64_t now_ns() noexcept;  // CLOCK_MONOTONIC in ns (now_ms's clock)
 
 enum class CmdState : uint8_t { kFree, kPending, kWritten, kDone };
 
@@ -74,6 +76,12 @@ struct Command : Queued {
   uint8_t redirects = 0;  // cluster redirections and retries so far
   int64_t charged = 0;    // bytes counted against max_queued_bytes
   bool counted = false;   // counted against max_queued (user commands only)
+  // Observability (stats.hpp, the trace hook): the submit's time (0: not
+  // timed), when its bytes were queued for the socket (trace only), and why
+  // a library error happened (the endpoint and the cause; set on errors only).
+  int64_t submit_ns = 0;
+  int64_t write_ns = 0;
+  std::string detail;
 
   [[nodiscard]] jr_req_id id() const noexcept {
     return (static_cast<uint64_t>(gen.load(std::memory_order_relaxed)) << 32) | index;

@@ -121,6 +121,8 @@ class Session {
   // What a written command's conn names (a blocking command's cancel
   // resets it); nullptr in tests.
   void set_owner(Connection *conn) noexcept { owner_ = conn; }
+  // The trace hook is on: write_command stamps each command's write_ns.
+  void set_stamp_writes(bool on) noexcept { stamp_writes_ = on; }
 
   // ---- state ---------------------------------------------------------------
   [[nodiscard]] Phase phase() const noexcept { return phase_; }
@@ -186,6 +188,7 @@ class Session {
   ReplyReader reader_;
   Phase phase_ = Phase::kDown;
   bool push_mode_ = false;
+  bool stamp_writes_ = false;
   uint64_t epoch_ = 0;  // incremented on every completed handshake
   uint64_t gen_ = 0;    // incremented by drop() and abort(): feed stops
   Ring<Entry> fifo_;
