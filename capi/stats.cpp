@@ -40,7 +40,7 @@ jr_stats collect(const jr::Client &c) {
   out.size = sizeof out;
   // completed before submitted: a request is counted as submitted before
   // it can complete, so in_flight does not go below zero in a race.
-  out.completed = s.completed.get();
+  out.completed = s.completed();
   out.submitted = s.submitted.get();
   out.server_errors = s.server_errors.get();
   out.library_errors = s.library_errors.get();

@@ -112,8 +112,16 @@ void Connection::connect_now() {
 
 void Connection::complete(Command *c, int status, jr_reply *reply) {
   if (failing_ != nullptr && status < 0) [[unlikely]]
-    c->detail = *failing_;
+    set_detail(c);
   client_.complete(c, status, reply, this);
+}
+
+// Out of line: the common path's complete() stays a tail call.
+void Connection::set_detail(Command *c) {
+  try {
+    c->detail = *failing_;
+  } catch (...) {  // out of memory: no detail
+  }
 }
 
 void Connection::release_hold(Command *c) noexcept {

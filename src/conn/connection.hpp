@@ -167,6 +167,7 @@ class Connection final : public SessionHost {
   const std::string *failing_ = nullptr;
   // Completes what waits with code, each carrying `detail`.
   void fail_waiting_with(int code, const std::string &detail, const jr_reply *reply = nullptr);
+  [[gnu::cold, gnu::noinline]] void set_detail(Command *c);
   EndpointStats *ep_stats_ = nullptr;
   [[nodiscard]] const char *role_name() const noexcept;
   void went_down() noexcept;  // a ready connection is closed or lost

@@ -82,11 +82,18 @@ struct CallbackScope {
 thread_local std::string tls_call_detail;
 
 // Runs a request's completion callback (the one place that does).
+// tls_detail is set and cleared only around a failure's callback: a
+// success costs nothing here.
 inline void run_callback(const Client *client, Command *c, int status, jr_reply *reply) {
   CallbackScope scope(client);
-  tls_detail = status < 0 && !c->detail.empty() ? c->detail.c_str() : nullptr;
+  if (status >= 0) [[likely]] {
+    c->cb(c->userdata, status, reply);
+    return;
+  }
+  const char *prev = tls_detail;
+  tls_detail = c->detail.empty() ? nullptr : c->detail.c_str();
   c->cb(c->userdata, status, reply);
-  tls_detail = nullptr;
+  tls_detail = prev;
 }
 }  // namespace
 
@@ -887,27 +894,34 @@ void Client::log(int level, int event, const std::string &endpoint, const std::s
 }
 
 // A request's completion in the statistics (and the trace hook). Loop
-// thread: plain stores, no read-modify-write (stats.hpp).
-void Client::account(Command *c, int status, const jr_reply *reply, const Connection *from) {
-  stats_.completed.add();
+// thread: plain stores, no read-modify-write (stats.hpp). Inline on the
+// common path: the latency bucket (which also counts it as completed) and
+// the endpoint's count; errors and the trace hook out of line.
+inline void Client::account(Command *c, int status, const jr_reply *reply, const Connection *from) {
+  int64_t now = read_ns_;
+  if (now == 0) [[unlikely]]
+    now = now_ns();  // not inside a read: a timer, a cancel, a failure
+  int64_t took = now - c->submit_ns;
+  stats_.latency.record(static_cast<uint64_t>(took > 0 ? took : 0));
   EndpointStats *ep = from != nullptr ? from->ep_stats() : nullptr;
   if (ep != nullptr) ep->completed.add();
-  if (status == JR_OK) {
-    if (reply != nullptr && reply->type == JR_REPLY_ERROR) {
-      stats_.server_errors.add();
-      if (ep != nullptr) ep->server_errors.add();
-    }
-  } else {
-    stats_.library_errors.add();
-    if (ep != nullptr) ep->library_errors.add();
-    if (status == JR_ETIMEDOUT || status == JR_EQUEUETIMEOUT || status == JR_EPOOLTIMEOUT)
-      stats_.timeouts.add();
-    if (status == JR_ECANCELED || status == JR_EABANDONED) stats_.cancels.add();
-  }
-  int64_t now = read_ns_ != 0 ? read_ns_ : now_ns();
-  if (c->submit_ns != 0) stats_.latency.record(static_cast<uint64_t>(now - c->submit_ns));
+  if (status != JR_OK || (reply != nullptr && reply->type == JR_REPLY_ERROR)) [[unlikely]]
+    account_error(status, ep);
   if (opts_.trace_cb != nullptr) [[unlikely]]
     trace(c, status, reply, from, now);
+}
+
+void Client::account_error(int status, EndpointStats *ep) noexcept {
+  if (status == JR_OK) {
+    stats_.server_errors.add();
+    if (ep != nullptr) ep->server_errors.add();
+    return;
+  }
+  stats_.library_errors.add();
+  if (ep != nullptr) ep->library_errors.add();
+  if (status == JR_ETIMEDOUT || status == JR_EQUEUETIMEOUT || status == JR_EPOOLTIMEOUT)
+    stats_.timeouts.add();
+  if (status == JR_ECANCELED || status == JR_EABANDONED) stats_.cancels.add();
 }
 
 namespace {
@@ -947,12 +961,20 @@ void Client::trace(Command *c, int status, const jr_reply *reply, const Connecti
   opts_.trace_cb(opts_.trace_ctx, &t);
 }
 
+void Client::inherit_detail(Command *c) noexcept {
+  if (!c->detail.empty()) return;
+  try {
+    c->detail = tls_detail;
+  } catch (...) {  // out of memory: no detail
+  }
+}
+
 void Client::complete(Command *c, int status, jr_reply *reply, const Connection *from) {
   c->state.store(CmdState::kDone, std::memory_order_release);
   // A failure caused inside another's callback (the cluster detection's
   // CLUSTER SLOTS failing the commands it held) carries that one's detail.
-  if (status < 0 && c->detail.empty() && tls_detail != nullptr) [[unlikely]]
-    c->detail = tls_detail;
+  if (status < 0 && tls_detail != nullptr) [[unlikely]]
+    inherit_detail(c);
   if (c->counted) account(c, status, reply, from);
   bool direct = (c->flags & kFlagDirect) != 0;
   if (!opts_.poll_mode || direct) {

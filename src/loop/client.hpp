@@ -151,7 +151,11 @@ class Client {
   void run_deferred();
   void finished_one() noexcept;
   void account(Command *c, int status, const jr_reply *reply, const Connection *from);
-  void trace(Command *c, int status, const jr_reply *reply, const Connection *from, int64_t now);
+  // Out of line (cold): the common completion saves no registers for them.
+  [[gnu::cold, gnu::noinline]] void account_error(int status, EndpointStats *ep) noexcept;
+  [[gnu::noinline]] void trace(Command *c, int status, const jr_reply *reply,
+                               const Connection *from, int64_t now);
+  [[gnu::cold, gnu::noinline]] static void inherit_detail(Command *c) noexcept;
 
   static void on_async_cb(uv_async_t *a);
   static void on_check_cb(uv_check_t *c);
