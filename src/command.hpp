@@ -59,6 +59,7 @@ struct Command : Queued {
   int db = 0;
   uint8_t flags = 0;
   int64_t deadline = 0;  // now_ms() based; 0 = none
+  int64_t submit_ns = 0;  // now_ns() at the submit (latency statistics)
   uint32_t index = 0;
   std::atomic<uint32_t> gen{0};
   std::atomic<CmdState> state{CmdState::kFree};
@@ -76,10 +77,10 @@ struct Command : Queued {
   uint8_t redirects = 0;  // cluster redirections and retries so far
   int64_t charged = 0;    // bytes counted against max_queued_bytes
   bool counted = false;   // counted against max_queued (user commands only)
-  // Observability (stats.hpp, the trace hook): the submit's time (0: not
-  // timed), when its bytes were queued for the socket (trace only), and why
-  // a library error happened (the endpoint and the cause; set on errors only).
-  int64_t submit_ns = 0;
+  // Cold, at the end (the hot fields keep their cache lines): when its
+  // bytes were queued for the socket (the trace hook only), and why a
+  // library error happened (the endpoint and the cause; set on errors only,
+  // cleared after that completion's callback).
   int64_t write_ns = 0;
   std::string detail;
 

@@ -94,6 +94,7 @@ inline void run_callback(const Client *client, Command *c, int status, jr_reply 
   tls_detail = c->detail.empty() ? nullptr : c->detail.c_str();
   c->cb(c->userdata, status, reply);
   tls_detail = prev;
+  c->detail.clear();  // before c is released: a reused command starts without one
 }
 }  // namespace
 
@@ -143,7 +144,6 @@ void CommandPool::release(Command *c, bool loop) noexcept {
   c->userdata = nullptr;
   c->reply = nullptr;
   c->next = nullptr;
-  if (!c->detail.empty()) c->detail.clear();
   c->gen.fetch_add(1, std::memory_order_relaxed);
   c->state.store(CmdState::kFree, std::memory_order_release);
   if (loop && local_.size() < kLocalMax) {
