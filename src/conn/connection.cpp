@@ -767,19 +767,22 @@ void Connection::lost(int head_code, const std::string &detail, bool from_peer) 
     return;
   }
   bool was_ready = state_ == State::kReady;
-  last_error_ = detail;
+  // Copied first: detail may be the TLS session's error text, which
+  // close_sock() frees.
+  std::string text = detail;
+  std::string why = endpoint_name_ + ": " + text;
+  last_error_ = text;
   close_sock();
   uv_timer_stop(&timer_);
   state_ = State::kIdle;
   output_reset();
   if (was_ready) went_down();
   // Unsent commands wait again (in order); written ones complete.
-  std::string why = endpoint_name_ + ": " + detail;
   failing_ = &why;
   session_.drop(head_code);
   failing_ = nullptr;
   abandon_ = false;
-  if (was_ready) client_.emit(JR_EVENT_DISCONNECTED, endpoint_name_, detail, role_name());
+  if (was_ready) client_.emit(JR_EVENT_DISCONNECTED, endpoint_name_, text, role_name());
   if (cluster_node && client_.cluster().enabled()) client_.cluster().refresh("connection lost");
   if (push_ != nullptr) {
     if (was_ready) push_->on_lost(*this);
