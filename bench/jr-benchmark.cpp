@@ -147,7 +147,8 @@ struct Config {
   int threads = 0;
   bool csv = false;
   bool quiet = false;
-  bool line = false;  // harness one-line output (--op)
+  bool stats = false;  // --stats: libjr's statistics after the run (stderr)
+  bool line = false;   // harness one-line output (--op)
   bool blocking = false;
   int64_t timeout_ms = -1;  // libjr: < 0 = the library default
   Impl impl = Impl::kLibjr;
@@ -535,6 +536,23 @@ void wait_done(LoopState &st, double duration) {
   st.done.wait(false, std::memory_order_acquire);
 }
 
+// --stats: the client's counters (jr_client_stats_text, Prometheus text)
+// and its latency percentiles, on stderr (stdout keeps the harness line).
+void print_stats(const Config &cfg, jr_client *client) {
+  if (!cfg.stats) return;
+  int64_t n = jr_client_stats_text(client, nullptr, 0);
+  if (n < 0) die("jr_client_stats_text: %s", jr_strerror(static_cast<int>(n)));
+  std::string text(static_cast<size_t>(n) + 1, '\0');
+  jr_client_stats_text(client, text.data(), text.size());
+  text.resize(static_cast<size_t>(n));
+  std::fprintf(stderr, "# libjr statistics (jr_client_stats_text)\n%s", text.c_str());
+  for (double p : {50.0, 99.0, 99.9}) {
+    uint64_t ns = 0;
+    if (jr_client_latency(client, p, &ns) == JR_OK)
+      std::fprintf(stderr, "# libjr latency p%g <= %.1f us\n", p, static_cast<double>(ns) / 1e3);
+  }
+}
+
 Result run_libjr(const Config &cfg, const std::string &op) {
   jr_client *client = jr_connect(cfg);
   int masters = jr_prepare(client, cfg, op);
@@ -581,6 +599,7 @@ Result run_libjr(const Config &cfg, const std::string &op) {
   res.hist = run->hist;
   res.keys = work.size();
   res.masters = masters;
+  print_stats(cfg, client);
   int rc = jr_client_free(client);
   if (rc != JR_OK) die("jr_client_free: %s", jr_strerror(rc));
   return res;
@@ -626,6 +645,7 @@ Result run_libjr_blocking(const Config &cfg, const std::string &op) {
   });
   res.keys = work.size();
   res.masters = masters;
+  print_stats(cfg, client);
   jr_client_free(client);
   return res;
 }
@@ -945,6 +965,8 @@ void usage(FILE *f) {
                "                         without it): keys spread over all slots and masters\n"
                "      --keys <n>         cycle over n keys jrbench:{0..n-1} (default: 1 key,\n"
                "                         16384 on a cluster); GET keys are SET first\n"
+               "      --stats            libjr: print its statistics after each test (stderr;\n"
+               "                         Prometheus text and latency percentiles)\n"
                "      --csv              redis-benchmark 7 CSV output\n"
                "  -q, --quiet            one line per test\n"
                "      --help             this text\n");
@@ -1049,6 +1071,8 @@ Config parse(int argc, char **argv) {
     } else if (a == "--keys") {
       cfg.keys = parse_int(a, need(), 1);
       if (cfg.keys > (int64_t{1} << 24)) die("--keys: at most 16777216");
+    } else if (a == "--stats") {
+      cfg.stats = true;
     } else if (a == "--csv") {
       cfg.csv = true;
     } else if (a == "-q" || a == "--quiet") {

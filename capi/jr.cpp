@@ -73,6 +73,24 @@ JR_API int jr_options_set_event_cb(jr_options *opts, jr_event_cb cb, void *ctx) 
   return JR_OK;
 }
 
+JR_API const char *jr_error_detail(void) {
+  return jr::Client::error_detail();
+}
+
+JR_API int jr_options_set_log_cb(jr_options *opts, jr_log_cb cb, void *ctx) {
+  if (opts == nullptr) return JR_EINVAL;
+  opts->o.log_cb = cb;
+  opts->o.log_ctx = ctx;
+  return JR_OK;
+}
+
+JR_API int jr_options_set_trace_cb(jr_options *opts, jr_trace_cb cb, void *ctx) {
+  if (opts == nullptr) return JR_EINVAL;
+  opts->o.trace_cb = cb;
+  opts->o.trace_ctx = ctx;
+  return JR_OK;
+}
+
 JR_API int jr_options_set_ready_cb(jr_options *opts, jr_ready_cb cb, void *ctx) {
   if (opts == nullptr) return JR_EINVAL;
   opts->o.ready_cb = cb;

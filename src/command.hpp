@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "jr/jr.h"
@@ -20,6 +21,7 @@
 namespace jr {
 
 int64_t now_ms() noexcept;
+int64_t now_ns() noexcept;  // CLOCK_MONOTONIC in ns (now_ms's clock)
 
 enum class CmdState : uint8_t { kFree, kPending, kWritten, kDone };
 
@@ -57,7 +59,8 @@ struct Command : Queued {
   void *userdata = nullptr;
   int db = 0;
   uint8_t flags = 0;
-  int64_t deadline = 0;  // now_ms() based; 0 = none
+  int64_t deadline = 0;   // now_ms() based; 0 = none
+  int64_t submit_ns = 0;  // now_ns() at the submit (latency statistics)
   uint32_t index = 0;
   std::atomic<uint32_t> gen{0};
   std::atomic<CmdState> state{CmdState::kFree};
@@ -74,6 +77,12 @@ struct Command : Queued {
   int64_t charged = 0;           // bytes counted against max_queued_bytes
   uint8_t redirects = 0;         // cluster redirections and retries so far
   bool counted = false;          // counted against max_queued (user commands only)
+  // Cold, at the end (the hot fields keep their cache lines): when its
+  // bytes were queued for the socket (the trace hook only), and why a
+  // library error happened (the endpoint and the cause; set on errors only,
+  // cleared after that completion's callback).
+  int64_t write_ns = 0;
+  std::string detail;
 
   [[nodiscard]] jr_req_id id() const noexcept {
     return (static_cast<uint64_t>(gen.load(std::memory_order_relaxed)) << 32) | index;

@@ -81,12 +81,13 @@ bool valid_host(std::string_view host) noexcept {
 
 bool node_address(std::string_view host, int64_t port, std::string &out) {
   if (!valid_host(host) || port < 1 || port > 65535) return false;
-  std::string p = std::to_string(port);
-  if (host.find(':') != std::string_view::npos) {
-    out.assign("[").append(host).append("]:").append(p);
-  } else {
-    out.assign(host).append(":").append(p);
-  }
+  bool v6 = host.find(':') != std::string_view::npos;
+  out.clear();
+  if (v6) out += '[';
+  out += host;
+  if (v6) out += ']';
+  out += ':';
+  out += std::to_string(port);
   return true;
 }
 

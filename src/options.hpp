@@ -69,6 +69,10 @@ struct Options {
   std::vector<std::vector<std::string>> connect_commands;
   jr_event_cb event_cb = nullptr;
   void *event_ctx = nullptr;
+  jr_log_cb log_cb = nullptr;
+  void *log_ctx = nullptr;
+  jr_trace_cb trace_cb = nullptr;
+  void *trace_ctx = nullptr;
   jr_ready_cb ready_cb = nullptr;  // poll mode: called instead of signalling the fd
   void *ready_ctx = nullptr;
   jr_thread_starter starter = nullptr;  // runs the loop on the caller's thread

@@ -20,6 +20,10 @@ Connection *Pool::take() {
     Connection *conn = conns_.back().get();
     conn->pool = this;
     conn->busy = true;
+    if (client_.log_on())
+      client_.log(JR_LOG_DEBUG, JR_EVENT_STATE, "pool",
+                  "new pooled connection to " + conn->endpoint().display() + " (" +
+                      std::to_string(conns_.size()) + " of " + std::to_string(max_) + ")");
     return conn;
   }
   return nullptr;
@@ -40,7 +44,17 @@ void Pool::submit(Command *c) {
     conn->submit(c);
     return;
   }
-  waiting_.push_back(Request{c, nullptr});
+  queue(Request{c, nullptr});
+}
+
+// Every connection is busy: the request waits for one (logged when the
+// pool becomes full, once per stretch of waiting).
+void Pool::queue(const Request &r) {
+  if (waiting_.empty() && client_.log_on())
+    client_.log(JR_LOG_INFO, JR_EVENT_STATE, "pool",
+                "pool to " + (endpoints_.empty() ? std::string() : endpoints_[0].display()) +
+                    " full (" + std::to_string(max_) + " connections busy): requests wait for one");
+  waiting_.push_back(r);
 }
 
 void Pool::request(Lease *l) {
@@ -48,7 +62,7 @@ void Pool::request(Lease *l) {
     grant(conn, Request{nullptr, l});
     return;
   }
-  waiting_.push_back(Request{nullptr, l});
+  queue(Request{nullptr, l});
 }
 
 void Pool::release(Connection *conn) {
@@ -62,6 +76,10 @@ void Pool::release(Connection *conn) {
   }
   conn->busy = false;
   idle_.push_back(conn);
+  if (client_.log_on())
+    client_.log(JR_LOG_DEBUG, JR_EVENT_STATE, "pool",
+                "pooled connection to " + conn->endpoint().display() + " back (" +
+                    std::to_string(idle_.size()) + " idle)");
 }
 
 bool Pool::cancel(Command *c) {

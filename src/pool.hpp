@@ -44,6 +44,7 @@ class Pool {
   };
   Connection *take();
   void grant(Connection *conn, const Request &r);
+  void queue(const Request &r);
 
   Client &client_;
   std::vector<Endpoint> endpoints_;

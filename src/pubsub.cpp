@@ -337,6 +337,10 @@ void SubManager::on_ready(Connection &c) {
   l->sent.clear();
   l->down = false;
   std::vector<Served> served = reset_topics(*l);
+  if (client_.log_on())
+    client_.log(JR_LOG_INFO, JR_EVENT_STATE, c.endpoint().display(),
+                std::string(l == &classic_ ? "subscription" : "sharded subscription") +
+                    " connection ready: subscribing " + std::to_string(served.size()) + " names");
   if (l != &classic_) {
     // A new connection to the node: every sharded channel placed here.
     std::vector<std::pair<uint16_t, std::string>> all;
@@ -358,6 +362,11 @@ void SubManager::on_lost(Connection &c) {
   l->sent.clear();
   l->down = true;
   std::vector<Served> served = reset_topics(*l);
+  if (client_.log_on())
+    client_.log(JR_LOG_WARN, JR_EVENT_STATE, c.endpoint().display(),
+                std::string(l == &classic_ ? "subscription" : "sharded subscription") +
+                    " connection lost: " + std::to_string(served.size()) +
+                    " names to subscribe again");
   if (l != &classic_) {
     for (auto &sv : served)
       for (Sub *s : sv.topic->subs) tell_lost(s);

@@ -324,6 +324,57 @@ typedef void (*jr_event_cb)(void *ctx, int event, const char *endpoint, const ch
  * diagnostics. It must not block. Since: 0.1 */
 JR_API int jr_options_set_event_cb(jr_options *opts, jr_event_cb cb, void *ctx);
 
+/* Leveled logs (since 0.2). The log hook gets what the event callback
+ * gets, with a level, and more: every state change of a connection
+ * (connecting, connected, a failed attempt, giving up, lost, reconnect
+ * scheduled, closed), of a pool (a connection added, the pool full, a
+ * connection back or dropped), of the cluster map (detection, a new map,
+ * a failed refresh) and of a subscription connection (lost, subscribed
+ * again). `event` is one of the JR_EVENT_* codes (JR_EVENT_STATE for the
+ * changes the event callback never saw); `endpoint` the endpoint, or a
+ * component ("cluster", "pubsub", "pool", "monitor"); `text` one line.
+ * Neither ever contains a password, nor a URL's user information. Both
+ * hooks may be set: jr_options_set_event_cb keeps its 0.1 behaviour (its
+ * four events, no level). Called on the loop thread; must not block.
+ * Returns: 0, JR_EINVAL. Since: 0.2 */
+#define JR_EVENT_STATE 5 /* another state change (log hook only) */
+#define JR_LOG_ERROR 1   /* a component gave up: requests fail (connect retries used up) */
+#define JR_LOG_WARN 2    /* a fault libjr recovers from (a lost connection, a failed attempt) */
+#define JR_LOG_INFO 3    /* a normal change of state (connected, a new cluster map) */
+#define JR_LOG_DEBUG 4   /* details (an attempt starts, a pooled connection returns) */
+typedef void (*jr_log_cb)(void *ctx, int level, int event, const char *endpoint, const char *text);
+JR_API int jr_options_set_log_cb(jr_options *opts, jr_log_cb cb, void *ctx);
+
+/* A request's trace (since 0.2): what the trace hook gets when a request
+ * completes. Sized like jr_stats: `size` is what the library filled; read
+ * a field only if offsetof(jr_trace, field) < size. Valid during the call
+ * only. Times are CLOCK_MONOTONIC nanoseconds. */
+typedef struct jr_trace {
+  size_t size;
+  const char *command; /* the command's name as sent, NOT NUL-terminated:
+                          the first argument only, never the others
+                          (MULTI for a transaction, EVALSHA for a cached
+                          script) */
+  size_t command_len;
+  const char *endpoint; /* "host:port" of the connection that completed it;
+                           "" if none did (cancelled, closed, split) */
+  int db;               /* its database */
+  int status;           /* as the completion callback gets it */
+  int reply_type;       /* JR_REPLY_*, or 0 without a reply */
+  uint64_t submit_ns;   /* accepted (0 if libjr did not time it) */
+  uint64_t write_ns;    /* its bytes were queued for the socket (0: never);
+                           the write follows in the same loop iteration */
+  uint64_t reply_ns;    /* completed (the read that carried the reply) */
+  uint64_t reply_bytes; /* bytes libjr stored for the reply (0 without one) */
+} jr_trace;
+/* Sets a hook called on the loop thread for every request as it completes,
+ * before its completion callback (in poll mode too). It must not block
+ * (blocking calls are JR_EMISUSE), and should be quick: it runs once per
+ * request. Off by default; when off it costs one branch. Returns: 0,
+ * JR_EINVAL. Since: 0.2 */
+typedef void (*jr_trace_cb)(void *ctx, const jr_trace *trace);
+JR_API int jr_options_set_trace_cb(jr_options *opts, jr_trace_cb cb, void *ctx);
+
 /* ---- Client --------------------------------------------------------------
  *
  * Returns: 0 and *out, or JR_EINVAL (NULL out, no endpoint resolvable),
@@ -369,6 +420,19 @@ JR_API int jr_client_set_auth(jr_client *client, const char *username, const cha
  * it). In loop mode it runs on libjr's loop thread and must not block; it
  * may submit more commands. */
 typedef void (*jr_reply_cb)(void *userdata, int status, const jr_reply *reply);
+
+/* Why a library error happened, when libjr knows more than the code: the
+ * endpoint and the cause, e.g. "connect 127.0.0.1:64999: ECONNREFUSED:
+ * connection refused", "127.0.0.1:6379: server closed the connection",
+ * "handshake with 127.0.0.1:6379: WRONGPASS ...". Inside a completion
+ * callback (jr_reply_cb) with a negative status: that completion's detail.
+ * After jr_client_call / jr_db_call returned, on the thread that called:
+ * that call's detail. NULL otherwise (a success, or no detail: a deadline
+ * that passed, a cancel). Ownership: libjr's; valid until the callback
+ * returns, or until the thread's next call. Never contains credentials.
+ * Costs nothing on success (the text is made only when a connection
+ * fails). Thread: the callback's / the caller's. Since: 0.2 */
+JR_API const char *jr_error_detail(void);
 
 /* Submits a command on the client's default database. argv[i] has
  * argvlen[i] bytes (binary safe); argvlen may be NULL for NUL-terminated
@@ -449,6 +513,109 @@ JR_API int jr_options_set_ready_cb(jr_options *opts, jr_ready_cb cb, void *ctx);
  * Returns: 0, JR_EINVAL. Since: 0.1 */
 typedef int (*jr_thread_starter)(void *ctx, void (*run)(void *arg), void *arg);
 JR_API int jr_options_set_thread_starter(jr_options *opts, jr_thread_starter start, void *ctx);
+
+/* ---- Statistics (since 0.2) ----------------------------------------------
+ *
+ * The one exception to "no public structs": jr_stats and
+ * jr_endpoint_stats have a layout (docs/abi.md). Each starts with `size`:
+ * the caller sets it to sizeof the struct it was compiled with; the library
+ * fills the fields both sides know (the first min(size, its own sizeof)
+ * bytes) and sets size to the bytes it filled. The structs only grow: a
+ * field is never removed, moved or given another meaning; new ones are
+ * appended. A caller compiled against an older header reads what it knows;
+ * one compiled against a newer header than the library finds the unknown
+ * fields beyond `size` untouched (zero them first).
+ *
+ * Every counter is written by the loop thread alone and read without a
+ * lock: each value is exact at the moment it is read, a struct read while
+ * commands run is not one instant across its fields. A "request" is a
+ * command the application submitted (jr_client_submit, jr_db_submit, the
+ * call, transaction, WATCH and cluster calls); libjr's own commands
+ * (handshake, probes, split parts, UNWATCH) are not counted. */
+typedef struct jr_stats {
+  size_t size;                  /* in: sizeof(jr_stats); out: bytes filled */
+  uint64_t submitted;           /* requests the loop thread has taken in (one
+                                   accepted a moment ago may not be yet) */
+  uint64_t completed;           /* requests completed (each exactly once) */
+  uint64_t server_errors;       /* completed with status 0 and an error reply */
+  uint64_t library_errors;      /* completed with a negative status */
+  uint64_t timeouts;            /* JR_ETIMEDOUT, JR_EQUEUETIMEOUT, JR_EPOOLTIMEOUT */
+  uint64_t cancels;             /* JR_ECANCELED, JR_EABANDONED */
+  uint64_t in_flight;           /* submitted - completed, now */
+  uint64_t queued;              /* accepted and not released: what max_queued counts */
+  uint64_t bytes_written;       /* handed to the sockets (TLS: encrypted) */
+  uint64_t bytes_read;          /* read from the sockets */
+  uint64_t connects;            /* connections that finished their handshake */
+  uint64_t disconnects;         /* such connections lost or closed by libjr */
+  uint64_t redirects;           /* MOVED and ASK replies received */
+  uint64_t cache_hits;          /* client-side caching: 0 until libjr has it */
+  uint64_t cache_misses;        /* idem */
+  uint64_t cache_invalidations; /* idem */
+  uint64_t connect_failures;    /* failed connect attempts (each retry counts) */
+} jr_stats;
+
+/* Fills *out (see above for `size`). Returns: 0, JR_EINVAL (NULL argument,
+ * out->size < sizeof(size_t)), JR_EFORKED. Ownership: nothing is kept.
+ * Thread: any, also inside callbacks. Since: 0.2 */
+JR_API int jr_client_stats(jr_client *client, jr_stats *out);
+
+typedef struct jr_endpoint_stats {
+  size_t size;          /* in: sizeof(jr_endpoint_stats); out: bytes filled */
+  const char *endpoint; /* "host:port", "[v6]:port" or a unix path; owned by
+                           the client, valid until jr_client_free */
+  uint64_t connections; /* its connections up now (shared, pooled,
+                           pub/sub, MONITOR) */
+  uint64_t completed;   /* requests completed by a connection to it */
+  uint64_t server_errors;
+  uint64_t library_errors;
+  uint64_t bytes_written;
+  uint64_t bytes_read;
+  uint64_t connects;
+  uint64_t disconnects;
+  uint64_t connect_failures;
+  uint64_t redirects; /* MOVED and ASK replies it sent */
+} jr_endpoint_stats;
+
+/* Fills *out with the figures of endpoint number `index` (0, 1, ... in the
+ * order libjr first tried to connect to each, up to the first JR_ENOENT).
+ * Endpoints are never forgotten while the client lives, so an index keeps
+ * naming the same endpoint. Requests that completed without reaching a
+ * connection (cancelled, refused by the cluster rules, closed) count in
+ * jr_stats only. Returns: 0, JR_ENOENT (index past the last), JR_EINVAL,
+ * JR_EFORKED. Thread: any. Since: 0.2 */
+JR_API int jr_client_endpoint_stats(jr_client *client, size_t index, jr_endpoint_stats *out);
+
+/* The latency of requests, from the submit (jr_client_submit's entry; for
+ * transactions and cluster calls the moment they were handed to the loop)
+ * to the completion on the loop thread (the read that carried the reply),
+ * in a log-spaced histogram: bucket 0 holds latencies under 1024 ns, then
+ * four buckets per power of two up to 2^37 ns (each 1/4 to 1/8 of its
+ * lower bound wide), the last one everything above.
+ *
+ * jr_client_latency: *ns_out = the upper bound of the bucket that holds
+ * the given percentile (0..100; 50 is the median), so at most 25% above
+ * the true value; UINT64_MAX when it falls in the last bucket. Returns: 0,
+ * JR_EINVAL (NULL argument, percentile outside 0..100 or NaN), JR_ENOENT
+ * (no request has completed yet). Thread: any. Since: 0.2
+ *
+ * jr_client_latency_bucket: bucket number `index` (0, 1, ... up to the
+ * first JR_ENOENT): its exclusive upper bound in ns (UINT64_MAX for the
+ * last) and how many requests fell in it. Either out pointer may be NULL.
+ * Returns: 0, JR_ENOENT, JR_EINVAL. Thread: any. Since: 0.2 */
+JR_API int jr_client_latency(jr_client *client, double percentile, uint64_t *ns_out);
+JR_API int jr_client_latency_bucket(jr_client *client, size_t index, uint64_t *upper_ns,
+                                    uint64_t *count);
+
+/* Writes the statistics in the Prometheus text exposition format (0.0.4)
+ * into buf, with snprintf's rules: at most len bytes including a
+ * terminating NUL (always written when len > 0), and returns the length of
+ * the whole text (without the NUL): a result >= len means it was cut; call
+ * again with a larger buffer. buf may be NULL when len is 0. Metric names
+ * start with jr_; per-endpoint series carry endpoint="host:port" (requests
+ * that reached no connection: endpoint=""), and the latency histogram is
+ * jr_request_duration_seconds (one bucket per power of two). Returns: the
+ * length, or JR_EINVAL / JR_EFORKED (negative). Thread: any. Since: 0.2 */
+JR_API int64_t jr_client_stats_text(jr_client *client, char *buf, size_t len);
 
 /* ---- Database views ------------------------------------------------------
  *

@@ -116,6 +116,10 @@ void Cluster::on_slots(int status, const jr_reply *reply, Connection *) {
   bool first = !detected_;
   refreshing_ = false;
   if (status != JR_OK) {
+    if (client_.log_on())
+      client_.log(JR_LOG_WARN, JR_EVENT_STATE, "cluster",
+                  std::string(first ? "cluster detection" : "topology refresh") +
+                      " failed: " + jr_err_name(status));
     if (first) {
       // Not answered: a later command tries again. When nothing was sent
       // (no connection, failed AUTH), the held commands share that fate
@@ -136,6 +140,8 @@ void Cluster::on_slots(int status, const jr_reply *reply, Connection *) {
     if (first) {
       detected_ = true;
       detecting_ = false;
+      if (client_.log_on())
+        client_.log(JR_LOG_INFO, JR_EVENT_STATE, "cluster", "standalone server (not a cluster)");
     }
     release_held();
     client_.subs().on_topology();
@@ -209,6 +215,7 @@ void Cluster::on_slots(int status, const jr_reply *reply, Connection *) {
   }
   for (auto &n : nodes_)
     if (!n->in_map) n->master = false;
+  log_map(ranges, first);
   // Periodic refresh, jittered: 20 s +- 25%.
   uint64_t jitter = static_cast<uint64_t>(now_ms() % 10000);
   uv_timer_start(
@@ -222,6 +229,34 @@ void Cluster::on_slots(int status, const jr_reply *reply, Connection *) {
     refresh_wanted_ = false;
     refresh("requested during a refresh");
   }
+}
+
+// Logs the slot map once per change (a refresh that finds the same map
+// says nothing).
+void Cluster::log_map(const std::vector<SlotRange> &ranges, bool first) {
+  if (!client_.log_on()) return;
+  std::string sig;
+  size_t masters = 0;
+  size_t replicas = 0;
+  size_t slots = 0;
+  std::vector<std::string> seen;
+  for (const SlotRange &sr : ranges) {
+    sig += std::to_string(sr.lo) + "-" + std::to_string(sr.hi) + "@" + sr.master;
+    for (const std::string &r : sr.replicas) sig += "," + r;
+    sig += ";";
+    slots += static_cast<size_t>(sr.hi - sr.lo + 1);
+    if (std::find(seen.begin(), seen.end(), sr.master) == seen.end()) {
+      seen.push_back(sr.master);
+      masters++;
+      replicas += sr.replicas.size();
+    }
+  }
+  if (sig == map_sig_) return;
+  map_sig_ = sig;
+  client_.log(JR_LOG_INFO, JR_EVENT_STATE, "cluster",
+              std::string(first ? "cluster detected" : "cluster map changed") + ": " +
+                  std::to_string(masters) + " masters, " + std::to_string(replicas) +
+                  " replicas, " + std::to_string(slots) + " of 16384 slots served");
 }
 
 void Cluster::reroute_parked() {
@@ -259,7 +294,8 @@ void Cluster::refresh(const char *why) {
   if (target == nullptr) return;
   refreshing_ = true;
   asked_host_ = target->endpoint().host;
-  client_.emit(JR_EVENT_LOG, "cluster", std::string("topology refresh: ") + why);
+  client_.emit(JR_EVENT_LOG, "cluster", std::string("topology refresh: ") + why, nullptr,
+               JR_LOG_DEBUG);
   const char *slots[] = {"CLUSTER", "SLOTS"};
   const size_t slens[] = {7, 5};
   send_internal(*target, slots, slens, 2, [](void *ud, int st, const jr_reply *r) {

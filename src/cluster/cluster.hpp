@@ -22,6 +22,8 @@
 
 namespace jr {
 
+struct SlotRange;
+
 struct Fanout;
 
 class Cluster {
@@ -108,6 +110,8 @@ class Cluster {
   bool detecting_ = false;
   bool detected_ = false;
   bool refreshing_ = false;
+  std::string map_sig_;  // the last slot map logged
+  void log_map(const std::vector<SlotRange> &ranges, bool first);
   int64_t last_refresh_ = 0;
   bool refresh_wanted_ = false;
   bool table_pending_ = false;

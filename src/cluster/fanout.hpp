@@ -26,6 +26,7 @@ struct ClusterCall final : Task {
   ClusterCall(Kind k, Command *c, std::string a = {}) : kind(k), cmd(c), addr(std::move(a)) {}
   [[nodiscard]] Order order() const noexcept override { return Order::kDetection; }
   [[nodiscard]] int64_t deadline() const noexcept override { return cmd->deadline; }
+  [[nodiscard]] bool carries_request() const noexcept override { return true; }
   void run(Client &client) override;
   void fail(Client &client, int status, const jr_reply *detail) override;
   Kind kind;

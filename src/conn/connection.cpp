@@ -55,9 +55,30 @@ Connection::Connection(Client &client, std::vector<Endpoint> endpoints, Role rol
   timer_.data = this;
   session_.set_owner(this);
   session_.set_liveness(Session::liveness_of(client.opts()));
+  session_.set_stamp_writes(client.opts().trace_cb != nullptr);
 }
 
-Connection::~Connection() = default;
+Connection::~Connection() {
+  if (state_ == State::kReady) went_down();
+}
+
+const char *Connection::role_name() const noexcept {
+  switch (role_) {
+    case Role::kShared:
+      return cluster_node ? "cluster node" : "shared";
+    case Role::kPooled:
+      return "pooled";
+    case Role::kPush:
+      return "push";
+  }
+  return "";
+}
+
+void Connection::went_down() noexcept {
+  if (ep_stats_ == nullptr) return;
+  ep_stats_->disconnects.add();
+  ep_stats_->connections.sub();
+}
 
 void Connection::set_options(const Options *o) noexcept {
   opts_override_ = o;
@@ -132,7 +153,17 @@ void Connection::connect_now() {
 // ---- SessionHost: what the session hands out ------------------------------------
 
 void Connection::complete(Command *c, int status, jr_reply *reply) {
-  client_.complete(c, status, reply);
+  if (failing_ != nullptr && status < 0) [[unlikely]]
+    set_detail(c);
+  client_.complete(c, status, reply, this);
+}
+
+// Out of line: the common path's complete() stays a tail call.
+void Connection::set_detail(Command *c) {
+  try {
+    c->detail = *failing_;
+  } catch (...) {  // out of memory: no detail
+  }
 }
 
 void Connection::release_hold(Command *c) noexcept {
@@ -156,7 +187,11 @@ bool Connection::redirect(Command *c, jr_reply *reply) {
   if (opts_override_ == nullptr && client_.sentinel().enabled())
     return client_.sentinel().readonly_reply(*this, c, reply);
   if ((c->flags & kFlagNoRedirect) != 0 || !client_.cluster().enabled()) return false;
-  return client_.cluster().redirect(c, reply, endpoint().host);
+  bool moved = (reply->len >= 6 && std::memcmp(reply->u.str, "MOVED ", 6) == 0) ||
+               (reply->len >= 4 && std::memcmp(reply->u.str, "ASK ", 4) == 0);
+  bool taken = client_.cluster().redirect(c, reply, endpoint().host);
+  if (taken && moved && ep_stats_ != nullptr) ep_stats_->redirects.add();
+  return taken;
 }
 
 bool Connection::script_reply(Command *c, jr_reply *reply) {
@@ -216,6 +251,7 @@ bool Connection::send_tls() {
   sock_->writing.clear();
   if (!tls_->drain(sock_->writing)) return false;
   uv_buf_t buf = uv_buf_init(sock_->writing.data(), static_cast<unsigned>(sock_->writing.size()));
+  ep_stats_->bytes_written.add(sock_->writing.size());
   sock_->write_active = true;
   sock_->wreq.data = sock_;
   int rc = uv_write(&sock_->wreq, sock_->stream(), &buf, 1, on_write_cb);
@@ -292,6 +328,7 @@ void Connection::write_plain() {
     piece(session_.out().data() + pos, session_.out().size() - pos, nullptr);
   int n = uv_try_write(sock_->stream(), iov_.data(),
                        static_cast<unsigned>(std::min<size_t>(iov_.size(), 1024)));
+  ep_stats_->bytes_written.add(total);  // handed to the socket (now or by the write below)
   if (n >= 0 && static_cast<size_t>(n) == total) {
     output_reset();
     if (push_ == nullptr) client_.spin_after_write();
@@ -393,6 +430,10 @@ void Connection::start_connect() {
 void Connection::connect_endpoint() {
   const Endpoint &ep = endpoints_[ep_index_];
   endpoint_name_ = ep.display();
+  ep_stats_ = client_.stats().endpoint(endpoint_name_);
+  if (client_.log_on())
+    client_.log(JR_LOG_DEBUG, JR_EVENT_STATE, endpoint_name_,
+                std::string(role_name()) + " connection: connecting");
   timer_is_backoff_ = false;
   uv_timer_start(&timer_, on_timer_cb, static_cast<uint64_t>(opts().connect_timeout_ms), 0);
   if (ep.unix_socket) {
@@ -501,7 +542,8 @@ void Connection::attempt_failed(const std::string &detail) {
   session_.abort();  // only handshake entries can be owed
   state_ = State::kConnecting;
   last_error_ = detail;
-  client_.emit(JR_EVENT_CONNECT_FAILED, endpoint_name_, detail);
+  if (ep_stats_ != nullptr) ep_stats_->connect_failures.add();
+  client_.emit(JR_EVENT_CONNECT_FAILED, endpoint_name_, detail, role_name());
   if (++ep_index_ < endpoints_.size()) {
     connect_endpoint();
     return;
@@ -512,6 +554,10 @@ void Connection::attempt_failed(const std::string &detail) {
     if (delay > 2000) delay = 2000;
     cycle_++;
     timer_is_backoff_ = true;
+    if (client_.log_on())
+      client_.log(JR_LOG_DEBUG, JR_EVENT_STATE, endpoint_name_,
+                  std::string(role_name()) + " connection: retry " + std::to_string(cycle_) +
+                      " in " + std::to_string(delay) + " ms");
     uv_timer_start(&timer_, on_timer_cb, static_cast<uint64_t>(delay), 0);
     return;
   }
@@ -520,20 +566,34 @@ void Connection::attempt_failed(const std::string &detail) {
     // (once per outage) that they are not being served.
     push_->on_lost(*this);
     timer_is_backoff_ = true;
+    if (client_.log_on())
+      client_.log(JR_LOG_WARN, JR_EVENT_STATE, endpoint_name_,
+                  "push connection: server unreachable, retrying every 2000 ms: " + detail);
     uv_timer_start(&timer_, on_timer_cb, 2000, 0);
     return;
   }
   cycle_ = 0;
   state_ = State::kIdle;
   if (to_sentinel()) return;
+  if (client_.log_on())
+    client_.log(JR_LOG_ERROR, JR_EVENT_STATE, endpoint_name_,
+                std::string(role_name()) + " connection: giving up after " +
+                    std::to_string(client_.opts().connect_retry + 1) +
+                    " attempts, waiting requests fail: " + detail);
   if (cluster_node && client_.cluster().enabled() && session_.has_waiting()) {
     // A node that cannot be reached: its commands wait for the next
     // topology (a failover moves their slots elsewhere).
     CmdList list = session_.take_waiting();
     client_.cluster().node_unreachable(*this, list);
   }
-  fail_waiting(JR_ECONNECT);
+  fail_waiting_with(JR_ECONNECT, detail);
   check_idle();
+}
+
+void Connection::fail_waiting_with(int code, const std::string &detail, const jr_reply *reply) {
+  failing_ = &detail;
+  fail_waiting(code, reply);
+  failing_ = nullptr;
 }
 
 void Connection::on_timer_cb(uv_timer_t *t) {
@@ -611,7 +671,11 @@ void Connection::ready() {
   state_ = State::kReady;
   cycle_ = 0;
   ready_at_ = now_ms();
-  client_.emit(JR_EVENT_CONNECTED, endpoint_name_, "");
+  if (ep_stats_ != nullptr) {
+    ep_stats_->connects.add();
+    ep_stats_->connections.add();
+  }
+  client_.emit(JR_EVENT_CONNECTED, endpoint_name_, "", role_name());
   if (push_ != nullptr) push_->on_ready(*this);
 }
 
@@ -624,13 +688,13 @@ void Connection::handshake_failed(const std::string &text, jr_reply *error_reply
   std::string detail = "handshake with " + endpoint_name_ + ": " + text;
   uv_timer_stop(&timer_);
   last_error_ = detail;
-  client_.emit(JR_EVENT_CONNECT_FAILED, endpoint_name_, detail);
+  client_.emit(JR_EVENT_CONNECT_FAILED, endpoint_name_, detail, role_name());
   output_reset();
   session_.abort();  // handshake entries only
   close_sock();
   state_ = State::kIdle;
   cycle_ = 0;
-  fail_waiting(JR_EAUTH, error_reply);
+  fail_waiting_with(JR_EAUTH, detail, error_reply);
   reply_release(error_reply);
   check_idle();
 }
@@ -652,6 +716,8 @@ void Connection::on_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) 
   auto *sock = static_cast<Sock *>(s->data);
   Connection *self = sock->owner;
   if (self == nullptr || nread == 0) return;
+  if (nread > 0 && self->ep_stats_ != nullptr)
+    self->ep_stats_->bytes_read.add(static_cast<uint64_t>(nread));
   if (nread < 0) {
     std::string detail = nread == UV_EOF ? "server closed the connection"
                                          : "read: " + uv_text(static_cast<int>(nread));
@@ -660,11 +726,15 @@ void Connection::on_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) 
     return;
   }
   self->client_.spin_hit();
+  // One clock read per read: the completions it carries share it.
+  Client &client = self->client_;
+  client.set_read_time(now_ns());
   self->on_read(nread, buf->base);
   // Write what the callbacks of these replies submitted now, not after the
   // loop has drained every socket: a closed-loop caller's next window goes
   // out while the rest of this one is still being read.
-  self->client_.flush_all();
+  client.flush_all();
+  client.set_read_time(0);
 }
 
 void Connection::on_read(ssize_t nread, const char *data) {
@@ -724,14 +794,21 @@ void Connection::lost(int head_code, const std::string &detail, bool from_peer) 
     return;
   }
   bool was_ready = state_ == State::kReady;
-  last_error_ = detail;
+  // Copied first: detail may be the TLS session's error text, which
+  // close_sock() frees.
+  std::string text = detail;
+  std::string why = endpoint_name_ + ": " + text;
+  last_error_ = text;
   close_sock();
   uv_timer_stop(&timer_);
   state_ = State::kIdle;
   output_reset();
+  if (was_ready) went_down();
   // Unsent commands wait again (in order); written ones complete.
+  failing_ = &why;
   session_.drop(head_code);
-  if (was_ready) client_.emit(JR_EVENT_DISCONNECTED, endpoint_name_, detail);
+  failing_ = nullptr;
+  if (was_ready) client_.emit(JR_EVENT_DISCONNECTED, endpoint_name_, text, role_name());
   // Sentinel: a lost master connection may mean a failover; the master is
   // checked again (sentinels, then ROLE) while this one reconnects.
   if (was_ready && opts_override_ == nullptr && client_.sentinel().enabled())
@@ -769,6 +846,9 @@ bool Connection::to_sentinel() {
 void Connection::schedule_reconnect(bool was_ready) {
   if (was_ready && now_ms() - ready_at_ >= 1000) {
     flaps_ = 0;
+    if (client_.log_on())
+      client_.log(JR_LOG_INFO, JR_EVENT_STATE, endpoint_name_,
+                  std::string(role_name()) + " connection: reconnecting at once");
     start_connect();
     return;
   }
@@ -778,11 +858,20 @@ void Connection::schedule_reconnect(bool was_ready) {
     state_ = State::kIdle;
     if (to_sentinel()) return;
     fail_waiting(JR_ECONNECT);
+    if (client_.log_on())
+      client_.log(JR_LOG_ERROR, JR_EVENT_STATE, endpoint_name_,
+                  std::string(role_name()) +
+                      " connection: lost again soon after each connect, giving up: " + last_error_);
+    fail_waiting_with(JR_ECONNECT, endpoint_name_ + ": " + last_error_);
     check_idle();
     return;
   }
   int64_t delay = int64_t{50} << (flaps_ < 6 ? flaps_ : 6);
   if (delay > 2000) delay = 2000;
+  if (client_.log_on())
+    client_.log(
+        JR_LOG_DEBUG, JR_EVENT_STATE, endpoint_name_,
+        std::string(role_name()) + " connection: reconnecting in " + std::to_string(delay) + " ms");
   state_ = State::kConnecting;  // commands queue meanwhile
   ep_index_ = 0;
   timer_is_backoff_ = true;
@@ -804,6 +893,12 @@ int64_t Connection::expire(int64_t now) {
 }
 
 void Connection::shutdown() {
+  if (state_ == State::kReady) {
+    went_down();
+    if (client_.log_on())
+      client_.log(JR_LOG_DEBUG, JR_EVENT_STATE, endpoint_name_,
+                  std::string(role_name()) + " connection: closed");
+  }
   push_ = nullptr;
   session_.set_push(false);
   output_reset();

@@ -23,6 +23,7 @@
 #include "resp/encoder.hpp"
 #include "resp/reply.hpp"
 #include "scripts.hpp"
+#include "stats.hpp"
 
 namespace jr {
 
@@ -67,6 +68,8 @@ class Connection final : public SessionHost {
     return endpoints_[ep_index_ < endpoints_.size() ? ep_index_ : 0];
   }
   [[nodiscard]] bool idle() const noexcept { return session_.idle(); }
+  // The endpoint's statistics (nullptr before the first connect attempt).
+  [[nodiscard]] EndpointStats *ep_stats() const noexcept { return ep_stats_; }
   // Closes the socket: what is in flight fails with JR_ECONNLOST.
   void reset(const std::string &why) { lost(JR_ECONNLOST, why, false); }
   // The server sent what the protocol does not allow here (a push handler's
@@ -168,6 +171,15 @@ class Connection final : public SessionHost {
   int cycle_ = 0;  // retry cycles over the endpoint list
   std::string endpoint_name_;
   std::string last_error_;
+  // While a failure completes commands: the detail they carry
+  // (jr_error_detail): the endpoint and the cause.
+  const std::string *failing_ = nullptr;
+  // Completes what waits with code, each carrying `detail`.
+  void fail_waiting_with(int code, const std::string &detail, const jr_reply *reply = nullptr);
+  [[gnu::cold, gnu::noinline]] void set_detail(Command *c);
+  EndpointStats *ep_stats_ = nullptr;
+  [[nodiscard]] const char *role_name() const noexcept;
+  void went_down() noexcept;  // a ready connection is closed or lost
   // A write failed before the TLS session was accepted: the server's alert
   // (why it refused) is still to be read, and the read reports the failure.
   std::string tls_write_error_;

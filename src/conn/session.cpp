@@ -105,6 +105,8 @@ void Session::write_command(Command *c) {
   }
   c->state.store(CmdState::kWritten, std::memory_order_release);
   c->conn = owner_;
+  if (stamp_writes_) [[unlikely]]
+    c->write_ns = now_ns();
   c->holds.fetch_add(1, std::memory_order_relaxed);
   fifo_.push_back(Entry{c, c->tx != nullptr ? Kind::kTx : Kind::kCmd, db});
   unflushed_++;

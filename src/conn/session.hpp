@@ -154,6 +154,8 @@ class Session {
   // What a written command's conn names (a blocking command's cancel
   // resets it); nullptr in tests.
   void set_owner(Connection *conn) noexcept { owner_ = conn; }
+  // The trace hook is on: write_command stamps each command's write_ns.
+  void set_stamp_writes(bool on) noexcept { stamp_writes_ = on; }
 
   // ---- state ---------------------------------------------------------------
   [[nodiscard]] Phase phase() const noexcept { return phase_; }
@@ -222,8 +224,9 @@ class Session {
   Phase phase_ = Phase::kDown;
   bool push_mode_ = false;
   bool hello_pending_ = false;  // the first handshake reply answers HELLO 3
-  uint64_t epoch_ = 0;          // incremented on every completed handshake
-  uint64_t gen_ = 0;            // incremented by drop() and abort(): feed stops
+  bool stamp_writes_ = false;
+  uint64_t epoch_ = 0;  // incremented on every completed handshake
+  uint64_t gen_ = 0;    // incremented by drop() and abort(): feed stops
   Ring<Entry> fifo_;
   size_t unflushed_ = 0;  // entries at the back whose bytes are still in the output
   size_t handshake_left_ = 0;

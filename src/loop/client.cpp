@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <ctime>
+#include <string_view>
 
 #include "cluster/cluster.hpp"
 #include "commands.hpp"
@@ -27,6 +28,12 @@ int64_t now_ms() noexcept {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t now_ns() noexcept {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
 namespace {
@@ -69,7 +76,32 @@ struct CallbackScope {
   explicit CallbackScope(const Client *c) : prev(tls_in_callback) { tls_in_callback = c; }
   ~CallbackScope() { tls_in_callback = prev; }
 };
+
+// jr_error_detail: the detail of the completion whose callback runs on this
+// thread, or of this thread's last jr_client_call.
+[[gnu::tls_model("initial-exec")]] thread_local const char *tls_detail = nullptr;
+thread_local std::string tls_call_detail;
+
+// Runs a request's completion callback (the one place that does).
+// tls_detail is set and cleared only around a failure's callback: a
+// success costs nothing here.
+inline void run_callback(const Client *client, Command *c, int status, jr_reply *reply) {
+  CallbackScope scope(client);
+  if (status >= 0) [[likely]] {
+    c->cb(c->userdata, status, reply);
+    return;
+  }
+  const char *prev = tls_detail;
+  tls_detail = c->detail.empty() ? nullptr : c->detail.c_str();
+  c->cb(c->userdata, status, reply);
+  tls_detail = prev;
+  c->detail.clear();  // before c is released: a reused command starts without one
+}
 }  // namespace
+
+const char *Client::error_detail() noexcept {
+  return tls_detail;
+}
 
 // ---- CommandPool -------------------------------------------------------------
 
@@ -331,6 +363,8 @@ Command *Client::acquire_command() noexcept {
   c->charged = 0;
   c->redirects = 0;
   c->deadline = 0;
+  c->submit_ns = 0;
+  c->write_ns = 0;
   c->db = opts_.database;
   return c;
 }
@@ -398,7 +432,9 @@ int Client::submit(int db, size_t argc, const char *const *argv, const size_t *a
   c->db = db;
   c->flags = flags;
   if (timeout_ms < 0) timeout_ms = opts_.command_timeout_ms;
-  c->deadline = deadline_after(now_ms(), timeout_ms);
+  // One clock read for both the deadline and the latency statistics.
+  c->submit_ns = now_ns();
+  c->deadline = deadline_after(c->submit_ns / 1000000, timeout_ms);
   if (id_out != nullptr) *id_out = c->id();
   return submit_op(c);
 }
@@ -444,6 +480,7 @@ int Client::admit(Command *c, Task *carrier) {
     return JR_EFULL;
   }
   c->counted = true;
+  if (c->submit_ns == 0) c->submit_ns = now_ns();  // not through submit(): tx, cluster calls
   unfinished_.fetch_add(1, std::memory_order_relaxed);
   c->holds.store(1, std::memory_order_relaxed);
   c->state.store(CmdState::kPending, std::memory_order_release);
@@ -496,6 +533,7 @@ struct Waiter {
   platform::Word state{0};
   int status = 0;
   jr_reply *reply = nullptr;
+  std::string detail;  // jr_error_detail's, copied on errors only
 };
 
 void waiter_cb(void *ud, int status, const jr_reply *reply) {
@@ -505,6 +543,7 @@ void waiter_cb(void *ud, int status, const jr_reply *reply) {
     w->reply = const_cast<jr_reply *>(reply);
   }
   w->status = status;
+  if (status < 0 && tls_detail != nullptr) w->detail = tls_detail;
   platform::Word *word = &w->state;
   if (word->exchange(1, std::memory_order_acq_rel) == 2) platform::Waiter::wake_one(word);
 }
@@ -549,6 +588,12 @@ int Client::call(int db, size_t argc, const char *const *argv, const size_t *arg
     while (w.state.load(std::memory_order_acquire) == 2) (void)platform::Waiter::wait(w.state, 2);
   }
   *out = w.reply;
+  if (w.detail.empty()) {
+    tls_detail = nullptr;
+  } else {
+    tls_call_detail = std::move(w.detail);
+    tls_detail = tls_call_detail.c_str();
+  }
   return w.status;
 }
 
@@ -578,10 +623,12 @@ int Client::cancel(jr_req_id id) {
 
 void Client::route(Queued *q) {
   if (q->is_task) {
+    if (static_cast<Task *>(q)->carries_request()) stats_.submitted.add();
     route_task(static_cast<Task *>(q), true);
     return;
   }
   auto *c = static_cast<Command *>(q);
+  stats_.submitted.add();
   // A lease is the client's from its first command on: one whose commands
   // never got further than the cluster detection is freed with the client.
   if (c->lease != nullptr) track_lease(c->lease);
@@ -872,14 +919,116 @@ void Client::on_deadline_cb(uv_timer_t *t) {
   if (next != 0) self->arm_deadline(next);
 }
 
-void Client::emit(int event, const std::string &endpoint, const std::string &detail) {
+void Client::emit(int event, const std::string &endpoint, const std::string &detail,
+                  const char *role, int level) {
+  if (opts_.log_cb != nullptr) {
+    if (level == 0) level = event == JR_EVENT_CONNECTED ? JR_LOG_INFO : JR_LOG_WARN;
+    std::string text = role != nullptr ? std::string(role) + " connection: " : std::string();
+    if (event == JR_EVENT_CONNECTED) {
+      text += "connected";
+    } else if (event == JR_EVENT_DISCONNECTED) {
+      text += "lost: " + detail;
+    } else if (event == JR_EVENT_CONNECT_FAILED) {
+      text += "attempt failed: " + detail;
+    } else {
+      text += detail;
+    }
+    log(level, event, endpoint, text);
+  }
   if (opts_.event_cb == nullptr) return;
   CallbackScope scope(this);
   opts_.event_cb(opts_.event_ctx, event, endpoint.c_str(), detail.c_str());
 }
 
-void Client::complete(Command *c, int status, jr_reply *reply) {
+void Client::log(int level, int event, const std::string &endpoint, const std::string &text) {
+  if (opts_.log_cb == nullptr) return;
+  CallbackScope scope(this);
+  opts_.log_cb(opts_.log_ctx, level, event, endpoint.c_str(), text.c_str());
+}
+
+// A request's completion in the statistics (and the trace hook). Loop
+// thread: plain stores, no read-modify-write (stats.hpp). Inline on the
+// common path: the latency bucket (which also counts it as completed) and
+// the endpoint's count; errors and the trace hook out of line.
+inline void Client::account(Command *c, int status, const jr_reply *reply, const Connection *from) {
+  int64_t now = read_ns_;
+  if (now == 0) [[unlikely]]
+    now = now_ns();  // not inside a read: a timer, a cancel, a failure
+  int64_t took = now - c->submit_ns;
+  stats_.latency.record(static_cast<uint64_t>(took > 0 ? took : 0));
+  EndpointStats *ep = from != nullptr ? from->ep_stats() : nullptr;
+  if (ep != nullptr) ep->completed.add();
+  if (status != JR_OK || (reply != nullptr && reply->type == JR_REPLY_ERROR)) [[unlikely]]
+    account_error(status, ep);
+  if (opts_.trace_cb != nullptr) [[unlikely]]
+    trace(c, status, reply, from, now);
+}
+
+void Client::account_error(int status, EndpointStats *ep) noexcept {
+  if (status == JR_OK) {
+    stats_.server_errors.add();
+    if (ep != nullptr) ep->server_errors.add();
+    return;
+  }
+  stats_.library_errors.add();
+  if (ep != nullptr) ep->library_errors.add();
+  if (status == JR_ETIMEDOUT || status == JR_EQUEUETIMEOUT || status == JR_EPOOLTIMEOUT)
+    stats_.timeouts.add();
+  if (status == JR_ECANCELED || status == JR_EABANDONED) stats_.cancels.add();
+}
+
+namespace {
+// The command's name in its RESP encoding: "*N\r\n$L\r\nNAME\r\n...".
+std::string_view command_name(const Buffer &wire) {
+  const char *p = wire.data();
+  const char *end = p + wire.size();
+  while (p < end && *p != '\n') p++;
+  if (p + 2 > end || p[1] != '$') return {};
+  p += 2;
+  size_t len = 0;
+  while (p < end && *p >= '0' && *p <= '9') len = len * 10 + static_cast<size_t>(*p++ - '0');
+  if (p + 2 > end) return {};
+  p += 2;
+  if (len > static_cast<size_t>(end - p)) return {};
+  return {p, len};
+}
+}  // namespace
+
+void Client::trace(Command *c, int status, const jr_reply *reply, const Connection *from,
+                   int64_t now) {
+  jr_trace t{};
+  t.size = sizeof t;
+  std::string_view name = command_name(c->wire);
+  t.command = name.data() != nullptr ? name.data() : "";
+  t.command_len = name.size();
+  const EndpointStats *ep = from != nullptr ? from->ep_stats() : nullptr;
+  t.endpoint = ep != nullptr ? ep->name.c_str() : "";
+  t.db = c->db;
+  t.status = status;
+  t.reply_type = reply != nullptr ? reply->type : 0;
+  t.submit_ns = static_cast<uint64_t>(c->submit_ns);
+  t.write_ns = static_cast<uint64_t>(c->write_ns);
+  t.reply_ns = static_cast<uint64_t>(now);
+  t.reply_bytes = reply != nullptr && reply->arena != nullptr ? reply->arena->bytes() : 0;
+  CallbackScope scope(this);
+  opts_.trace_cb(opts_.trace_ctx, &t);
+}
+
+void Client::inherit_detail(Command *c) noexcept {
+  if (!c->detail.empty()) return;
+  try {
+    c->detail = tls_detail;
+  } catch (...) {  // out of memory: no detail
+  }
+}
+
+void Client::complete(Command *c, int status, jr_reply *reply, const Connection *from) {
   c->state.store(CmdState::kDone, std::memory_order_release);
+  // A failure caused inside another's callback (the cluster detection's
+  // CLUSTER SLOTS failing the commands it held) carries that one's detail.
+  if (status < 0 && tls_detail != nullptr) [[unlikely]]
+    inherit_detail(c);
+  if (c->counted) account(c, status, reply, from);
   bool direct = (c->flags & kFlagDirect) != 0;
   if (!opts_.poll_mode || direct) {
     // The callback never runs inside the call that caused it: a completion
@@ -895,10 +1044,7 @@ void Client::complete(Command *c, int status, jr_reply *reply) {
       if (!in_callback()) run_deferred();
       return;
     }
-    {
-      CallbackScope scope(this);
-      c->cb(c->userdata, status, reply);
-    }
+    run_callback(this, c, status, reply);
     reply_release(reply);
     release_hold(c);               // c may be reused from here on
     if (!direct) ran_unhooked_++;  // loop mode: the ready hook's next batch
@@ -928,10 +1074,7 @@ void Client::run_deferred() {
     bool direct = (c->flags & kFlagDirect) != 0;
     jr_reply *reply = c->reply;
     c->reply = nullptr;
-    {
-      CallbackScope scope(this);
-      c->cb(c->userdata, c->status, reply);
-    }
+    run_callback(this, c, c->status, reply);
     reply_release(reply);
     release_hold(c);
     if (!direct) ran_unhooked_++;
@@ -981,10 +1124,7 @@ void Client::flush_completions() {
 }
 
 void Client::deliver(Command *c) noexcept {
-  {
-    CallbackScope scope(this);
-    c->cb(c->userdata, c->status, c->reply);
-  }
+  run_callback(this, c, c->status, c->reply);
   reply_release(c->reply);
   c->reply = nullptr;
   release_hold(c);
@@ -1028,6 +1168,7 @@ void Client::shutdown_loop() {
   }
   while (Queued *q = rest.pop_front()) {
     if (q->is_task) {
+      if (static_cast<Task *>(q)->carries_request()) stats_.submitted.add();
       // A control task takes effect at once here (a release: the commands
       // the cluster holds are completed below, never routed again); one
       // carrying a request (a cluster call) completes it with JR_ECLOSED.
@@ -1035,6 +1176,7 @@ void Client::shutdown_loop() {
       continue;
     }
     auto *c = static_cast<Command *>(q);
+    stats_.submitted.add();
     if (c->lease != nullptr) track_lease(c->lease);
     complete(c, JR_ECLOSED, nullptr);
   }

@@ -25,6 +25,7 @@
 #include "options.hpp"
 #include "platform.hpp"
 #include "pool.hpp"
+#include "stats.hpp"
 
 namespace jr {
 
@@ -51,6 +52,8 @@ class Client {
     return std::this_thread::get_id() == loop_tid_.load(std::memory_order_relaxed);
   }
   static void run_started(void *client);
+  // jr_error_detail (this thread's).
+  static const char *error_detail() noexcept;
   [[nodiscard]] bool in_callback() const noexcept;
   [[nodiscard]] bool forked() const noexcept;
   // A command of `encoded` bytes is over max_queued_bytes on its own: it
@@ -68,14 +71,32 @@ class Client {
   // ---- loop thread ----
   [[nodiscard]] const Options &opts() const noexcept { return opts_; }
   uv_loop_t *loop() noexcept { return &loop_; }
-  void complete(Command *c, int status, jr_reply *reply);
+  // from: the connection that completes it (statistics, the trace hook).
+  void complete(Command *c, int status, jr_reply *reply, const Connection *from = nullptr);
   void release_hold(Command *c) noexcept;
   void arm_deadline(int64_t deadline);
   void mark_dirty(Connection *conn);
   // A connection wrote requests (spin for their replies) / read something.
   void spin_after_write();
   void spin_hit();
-  void emit(int event, const std::string &endpoint, const std::string &detail);
+  // An event for the event callback and the log hook (role: the
+  // connection's, for the log line).
+  void emit(int event, const std::string &endpoint, const std::string &detail,
+            const char *role = nullptr, int level = 0);
+  // A line for the log hook only (a state change the event callback never
+  // saw); the caller builds the text only when log_on().
+  [[nodiscard]] bool log_on() const noexcept { return opts_.log_cb != nullptr; }
+  void log(int level, int event, const std::string &endpoint, const std::string &text);
+  // Statistics: counters the loop thread writes and any thread reads.
+  Stats &stats() noexcept { return stats_; }
+  [[nodiscard]] const Stats &stats() const noexcept { return stats_; }
+  [[nodiscard]] uint64_t queued_now() const noexcept {
+    int64_t q = queued_.load(std::memory_order_relaxed);
+    return q > 0 ? static_cast<uint64_t>(q) : 0;
+  }
+  // The time of the read being processed (completions during it share it),
+  // or 0 outside a read.
+  void set_read_time(int64_t ns) noexcept { read_ns_ = ns; }
   // Queues a callback (subscriber messages, tx items) through the normal
   // completion path, so it runs in the dispatch mode's thread. Takes a
   // reference to reply's arena when reply is not NULL.
@@ -134,6 +155,12 @@ class Client {
   void deliver(Command *c) noexcept;
   void run_deferred();
   void finished_one() noexcept;
+  void account(Command *c, int status, const jr_reply *reply, const Connection *from);
+  // Out of line (cold): the common completion saves no registers for them.
+  [[gnu::cold, gnu::noinline]] void account_error(int status, EndpointStats *ep) noexcept;
+  [[gnu::noinline]] void trace(Command *c, int status, const jr_reply *reply,
+                               const Connection *from, int64_t now);
+  [[gnu::cold, gnu::noinline]] static void inherit_detail(Command *c) noexcept;
 
   static void on_async_cb(uv_async_t *a);
   static void on_check_cb(uv_check_t *c);
@@ -184,6 +211,8 @@ class Client {
 
   // Back to the pools: the command, and its script call if it has one.
   void recycle(Command *c) noexcept;
+  Stats stats_;
+  int64_t read_ns_ = 0;
   CommandPool cmds_;
   ScriptCallPool script_calls_;  // EVAL requests' extensions
   std::atomic<bool> closing_{false};

@@ -34,6 +34,9 @@ struct Task : Queued {
   [[nodiscard]] virtual Order order() const noexcept { return Order::kNow; }
   // A deadline (now_ms() based, 0 = none) while the cluster detection holds it.
   [[nodiscard]] virtual int64_t deadline() const noexcept { return 0; }
+  // It carries an application's request (counted as submitted when the
+  // loop takes the task in).
+  [[nodiscard]] virtual bool carries_request() const noexcept { return false; }
   // Loop thread: takes effect. The client deletes the task afterwards.
   virtual void run(Client &client) = 0;
   // Loop thread: it will not be run normally (jr_client_free, a failed

@@ -1957,3 +1957,105 @@ TEST_F(Faults, LargeDatabaseNumberDoesNotAllocateGigabytes) {
   EXPECT_LT(rss_bytes(), rss0 + (64u << 20))
       << "RSS grew by " << (rss_bytes() - rss0) / (1 << 20) << " MiB";
 }
+
+// ---- Credentials never reach the logs ----------------------------------------------------
+//
+// Every client this binary makes through OptionsPtr logs into one sink (the
+// log hook at every level, debug included); after the last test the sink
+// is scanned for every password, user name and URL user info any of them
+// was given. This test puts credentials through the faults that log the
+// most: connects, resets, a kill -9 that loses the ACL user (WRONGPASS on
+// reconnect), a wrong password, a rotation, pooled and pub/sub connections.
+
+namespace {
+class LogScan : public ::testing::Environment {
+ public:
+  void SetUp() override { jrtest::log_sink() = &sink_; }
+  void TearDown() override {
+    jrtest::log_sink() = nullptr;
+    std::lock_guard<std::mutex> lk(sink_.mu);
+    size_t leaks = 0;
+    for (const std::string &line : sink_.lines) {
+      for (const std::string &s : sink_.secrets) {
+        if (line.find(s) == std::string::npos) continue;
+        leaks++;
+        ADD_FAILURE() << "a credential (\"" << s << "\") in a log line: " << line;
+      }
+    }
+    std::printf("[ fault ] log scan: %zu lines, %zu credentials, %zu leaks\n", sink_.lines.size(),
+                sink_.secrets.size(), leaks);
+    std::fflush(stdout);
+  }
+  jrtest::LogSink sink_;
+};
+[[maybe_unused]] auto *const g_log_scan = ::testing::AddGlobalTestEnvironment(new LogScan);
+
+const char kScanUser[] = "jrscanuser7b1e";
+const char kScanPass[] = "s3cr3t-PaSS-9f2c";
+const char kAdminPass[] = "admin-PaSS-41d8";
+}  // namespace
+
+TEST_F(Faults, CredentialsNeverReachTheLogs) {
+  ASSERT_NE(jrtest::log_sink(), nullptr);
+  size_t lines0 = 0;
+  {
+    std::lock_guard<std::mutex> lk(jrtest::log_sink()->mu);
+    lines0 = jrtest::log_sink()->lines.size();
+  }
+  RedisServer srv({"--requirepass", kAdminPass});
+  Proxy proxy(srv.port());
+  auto add_user = [&] {
+    OptionsPtr a;
+    a.set("endpoint", srv.endpoint()).set("password", kAdminPass);
+    ClientPtr admin(a);
+    Result r = call(admin, {"ACL", "SETUSER", kScanUser, "on", std::string(">") + kScanPass, "~*",
+                            "&*", "+@all"});
+    ASSERT_TRUE(r.ok()) << r.str();
+  };
+  add_user();
+  OptionsPtr o;
+  o.set("url", std::string("redis://") + kScanUser + ":" + kScanPass + "@" + proxy.endpoint())
+      .set_int("command_timeout_ms", 1500)
+      .set_int("connect_timeout_ms", 500)
+      .set_int("connect_retry", 1);
+  ClientPtr c(o);
+  ASSERT_TRUE(call(c, {"SET", "scan:k", "v"}).ok());
+  jrtest::Inbox inbox;
+  jr_sub *sub = nullptr;
+  ASSERT_EQ(jr_sub_new(c, jrtest::Inbox::cb, &inbox, &sub), JR_OK);
+  const char *ch[] = {"scan:ch"};
+  ASSERT_EQ(jr_sub_subscribe(sub, JR_SUB_CHANNELS, 1, ch, nullptr), JR_OK);
+  EXPECT_FALSE(inbox.next_of("subscribe").empty());
+  Result b = call(c, {"BLPOP", "scan:list", "0.05"});
+  EXPECT_EQ(b.status, JR_OK);
+  // Resets: every connection (shared, pooled, pub/sub) reconnects with AUTH.
+  proxy.reset();
+  EXPECT_TRUE(eventually([&] { return call(c, {"PING"}, 500).ok(); }, 5000));
+  // kill -9: the ACL user is gone after the restart; the handshake fails.
+  srv.kill9();
+  srv.start();
+  Result denied = call(c, {"PING"});
+  EXPECT_EQ(denied.status, JR_EAUTH) << jr_err_name(denied.status);
+  // Rotation to the admin password (the default user).
+  jrtest::log_sink()->secret("rotated-PaSS-5e1d");
+  EXPECT_EQ(jr_client_set_auth(c, nullptr, kAdminPass), JR_OK);
+  proxy.reset();
+  EXPECT_TRUE(eventually([&] { return call(c, {"PING"}, 500).ok(); }, 5000));
+  EXPECT_EQ(jr_client_set_auth(c, "nobody", "rotated-PaSS-5e1d"), JR_OK);
+  proxy.reset();
+  EXPECT_NE(call(c, {"PING"}).status, JR_OK);
+  jr_sub_free(sub);
+  c.reset();
+  // A wrong password from the start.
+  OptionsPtr w;
+  w.set("endpoint", srv.endpoint()).set("password", "wrong-PaSS-77aa");
+  ClientPtr wc(w);
+  EXPECT_EQ(call(wc, {"PING"}).status, JR_EAUTH);
+  wc.reset();
+  std::lock_guard<std::mutex> lk(jrtest::log_sink()->mu);
+  size_t lines = jrtest::log_sink()->lines.size() - lines0;
+  std::printf("[ fault ] credentials through resets, kill -9, WRONGPASS, rotation: %zu log lines\n",
+              lines);
+  std::fflush(stdout);
+  EXPECT_GT(lines, 20u) << "the scan must have something to scan";
+}

@@ -26,6 +26,66 @@ macro_rules! opaque {
 }
 opaque!(jr_options, jr_client, jr_db, jr_reply, jr_multi, jr_watch, jr_sub, jr_monitor);
 
+// The sized structs of jr.h (docs/abi.md: `size` first, grow-only).
+// tests/abi.rs checks each field's C offset and type against jr.h.
+macro_rules! sized {
+    ($name:ident { $($field:ident: $ty:ty),* $(,)? }) => {
+        /// A sized struct of jr.h: set `size` to `size_of::<Self>()`.
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug)]
+        pub struct $name {
+            $(pub $field: $ty),*
+        }
+    };
+}
+sized!(jr_stats {
+    size: usize,
+    submitted: u64,
+    completed: u64,
+    server_errors: u64,
+    library_errors: u64,
+    timeouts: u64,
+    cancels: u64,
+    in_flight: u64,
+    queued: u64,
+    bytes_written: u64,
+    bytes_read: u64,
+    connects: u64,
+    disconnects: u64,
+    redirects: u64,
+    cache_hits: u64,
+    cache_misses: u64,
+    cache_invalidations: u64,
+    connect_failures: u64,
+});
+sized!(jr_endpoint_stats {
+    size: usize,
+    endpoint: *const c_char,
+    connections: u64,
+    completed: u64,
+    server_errors: u64,
+    library_errors: u64,
+    bytes_written: u64,
+    bytes_read: u64,
+    connects: u64,
+    disconnects: u64,
+    connect_failures: u64,
+    redirects: u64,
+});
+sized!(jr_trace {
+    size: usize,
+    command: *const c_char,
+    command_len: usize,
+    endpoint: *const c_char,
+    db: c_int,
+    status: c_int,
+    reply_type: c_int,
+    submit_ns: u64,
+    write_ns: u64,
+    reply_ns: u64,
+    reply_bytes: u64,
+});
+
 pub type jr_req_id = u64;
 
 pub const JR_OK: c_int = 0;
@@ -59,6 +119,11 @@ pub const JR_EVENT_CONNECTED: c_int = 1;
 pub const JR_EVENT_DISCONNECTED: c_int = 2;
 pub const JR_EVENT_CONNECT_FAILED: c_int = 3;
 pub const JR_EVENT_LOG: c_int = 4;
+pub const JR_EVENT_STATE: c_int = 5;
+pub const JR_LOG_ERROR: c_int = 1;
+pub const JR_LOG_WARN: c_int = 2;
+pub const JR_LOG_INFO: c_int = 3;
+pub const JR_LOG_DEBUG: c_int = 4;
 
 pub const JR_SUB_LOST: c_int = 1;
 pub const JR_SUB_RESUBSCRIBED: c_int = 2;
@@ -100,8 +165,42 @@ pub type jr_event_cb = Option<
         detail: *const c_char,
     ),
 >;
+/// Leveled log hook (loop thread; must not block).
+pub type jr_log_cb = Option<
+    unsafe extern "C" fn(
+        ctx: *mut c_void,
+        level: c_int,
+        event: c_int,
+        endpoint: *const c_char,
+        text: *const c_char,
+    ),
+>;
+/// Trace hook: one call per completed request (loop thread).
+pub type jr_trace_cb = Option<unsafe extern "C" fn(ctx: *mut c_void, trace: *const jr_trace)>;
 
 extern "C" {
+    pub fn jr_client_stats(client: *mut jr_client, out: *mut jr_stats) -> c_int;
+    pub fn jr_client_endpoint_stats(
+        client: *mut jr_client,
+        index: usize,
+        out: *mut jr_endpoint_stats,
+    ) -> c_int;
+    pub fn jr_client_latency(client: *mut jr_client, percentile: f64, ns_out: *mut u64) -> c_int;
+    pub fn jr_client_latency_bucket(
+        client: *mut jr_client,
+        index: usize,
+        upper_ns: *mut u64,
+        count: *mut u64,
+    ) -> c_int;
+    pub fn jr_client_stats_text(client: *mut jr_client, buf: *mut c_char, len: usize) -> i64;
+    pub fn jr_options_set_log_cb(opts: *mut jr_options, cb: jr_log_cb, ctx: *mut c_void) -> c_int;
+    pub fn jr_options_set_trace_cb(
+        opts: *mut jr_options,
+        cb: jr_trace_cb,
+        ctx: *mut c_void,
+    ) -> c_int;
+    pub fn jr_error_detail() -> *const c_char;
+
     pub fn jr_strerror(code: c_int) -> *const c_char;
     pub fn jr_err_name(code: c_int) -> *const c_char;
     pub fn jr_err_unsent(code: c_int) -> c_int;

@@ -155,6 +155,7 @@ fn c_decl(ty: &str, name: &str, konst: bool) -> String {
         "usize" => "size_t",
         "isize" => "ptrdiff_t",
         "i64" => "int64_t",
+        "f64" => "double",
         "u64" => "uint64_t",
         "i32" => "int32_t",
         "u32" => "uint32_t",
@@ -186,7 +187,8 @@ struct Sys {
     consts: Vec<(String, String, String)>, // name, Rust type, value
     types: Vec<(String, String)>,          // name, Rust type
     opaque: Vec<String>,
-    fns: Vec<(String, String, String)>, // name, params, return type
+    sized: Vec<(String, Vec<(String, String)>)>, // name, fields (name, Rust type)
+    fns: Vec<(String, String, String)>,          // name, params, return type
 }
 
 /// Every `pub` item between `start` and the next `;` (or `)` for opaque!).
@@ -229,6 +231,21 @@ fn parse_sys(lib_rs: &str) -> Sys {
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty()),
         );
+    }
+    // sized!(NAME { field: TYPE, ... }): the sized structs (docs/abi.md).
+    for it in items(&src, "sized!(", ')') {
+        let open = it.find('{').expect("sized!(NAME { fields })");
+        let close = it.rfind('}').expect("sized!(NAME { fields })");
+        let fields = it[open + 1..close]
+            .split(',')
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .map(|f| {
+                let (n, t) = f.split_once(':').expect("field: TYPE");
+                (n.trim().to_string(), t.trim().to_string())
+            })
+            .collect();
+        sys.sized.push((it[..open].trim().to_string(), fields));
     }
     for f in items(&src, "pub fn ", ';') {
         let open = f.find('(').expect("pub fn NAME(");
@@ -277,7 +294,18 @@ fn parse_header(h: &str) -> (BTreeSet<String>, BTreeSet<String>, BTreeSet<String
             code.push('\n');
         }
     }
-    let code = squash(&code);
+    // A sized struct's body ({ fields }) is not a typedef of its own.
+    let mut flat = String::with_capacity(code.len());
+    let mut depth = 0;
+    for ch in code.chars() {
+        match ch {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            _ if depth == 0 => flat.push(ch),
+            _ => {}
+        }
+    }
+    let code = squash(&flat);
     let mut typedefs = BTreeSet::new();
     for t in items(&code, "typedef ", ';') {
         let name = match t.find("(*") {
@@ -333,6 +361,26 @@ fn c_source(sys: &Sys) -> String {
             );
         }
     }
+    // A sized struct: the same fields at the same offsets with the same
+    // types, and the same size (nothing after the last field jr-sys knows).
+    for (name, fields) in &sys.sized {
+        c += &format!("struct jrsys_{name} {{\n");
+        for (f, ty) in fields {
+            c += &format!("  {};\n", c_decl(ty, f, false));
+        }
+        c += "};\n";
+        c += &format!(
+            "_Static_assert(sizeof(struct jrsys_{name}) == sizeof({name}), \"{name}: size\");\n"
+        );
+        for (f, _) in fields {
+            c += &format!(
+                "_Static_assert(offsetof(struct jrsys_{name}, {f}) == offsetof({name}, {f}), \
+                 \"{name}.{f}: offset\");\n\
+                 _Static_assert(__builtin_types_compatible_p(__typeof__((({name} *)0)->{f}), \
+                 __typeof__(((struct jrsys_{name} *)0)->{f})), \"{name}.{f}: type\");\n"
+            );
+        }
+    }
     for (name, params, ret) in &sys.fns {
         let params = c_params(params);
         c += &format!(
@@ -367,6 +415,7 @@ fn declarations_match_jr_h() {
         .iter()
         .map(|t| t.0.clone())
         .chain(sys.opaque.iter().cloned())
+        .chain(sys.sized.iter().map(|s| s.0.clone()))
         .collect();
     let have_fns: BTreeSet<_> = sys.fns.iter().map(|f| f.0.clone()).collect();
     let skip: BTreeSet<String> = NOT_MIRRORED.iter().map(|m| m.0.to_string()).collect();
