@@ -137,6 +137,15 @@ pub const JR_REPLY_INTEGER: c_int = 3;
 pub const JR_REPLY_NIL: c_int = 4;
 pub const JR_REPLY_STATUS: c_int = 5;
 pub const JR_REPLY_ERROR: c_int = 6;
+// RESP3 (option protocol=3, libjr built with hiredis 1.x); hiredis's numbers.
+pub const JR_REPLY_DOUBLE: c_int = 7;
+pub const JR_REPLY_BOOL: c_int = 8;
+pub const JR_REPLY_MAP: c_int = 9;
+pub const JR_REPLY_SET: c_int = 10;
+pub const JR_REPLY_ATTR: c_int = 11;
+pub const JR_REPLY_PUSH: c_int = 12;
+pub const JR_REPLY_BIGNUM: c_int = 13;
+pub const JR_REPLY_VERB: c_int = 14;
 
 /// Completion callback: `status == 0` with a borrowed reply, or a negative
 /// library error with a null reply.
@@ -393,6 +402,8 @@ extern "C" {
     pub fn jr_reply_str(reply: *const jr_reply, len: *mut usize) -> *const c_char;
     pub fn jr_reply_integer(reply: *const jr_reply) -> i64;
     pub fn jr_reply_len(reply: *const jr_reply) -> usize;
+    pub fn jr_reply_double(reply: *const jr_reply) -> f64;
+    pub fn jr_reply_verb_format(reply: *const jr_reply) -> *const c_char;
     pub fn jr_reply_element(reply: *const jr_reply, index: usize) -> *const jr_reply;
     pub fn jr_reply_dup(reply: *const jr_reply) -> *mut jr_reply;
     pub fn jr_reply_free(reply: *mut jr_reply);
