@@ -32,8 +32,14 @@
 #define Py_LIMITED_API 0x030B0000 /* the stable ABI of CPython 3.11 */
 #endif
 #include <Python.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "jr/jr.h"
 
@@ -53,11 +59,18 @@ static int check_init(void) {
   return 0;
 }
 
-/* A RedisError instance for a libjr code, with `message` (or jr_strerror). */
-static PyObject *lib_error(int code, const char *message) {
+/* A RedisError instance for a libjr code, with `message` (or jr_strerror)
+ * and libjr's detail (the endpoint and the cause: jr_error_detail, NULL if
+ * none), which the exception shows after the message. */
+static PyObject *lib_error_detail(int code, const char *message, const char *detail) {
   if (RedisErrorType == NULL) return PyErr_Format(PyExc_RuntimeError, "libjr error %d", code);
-  return PyObject_CallFunction(RedisErrorType, "sii", message != NULL ? message : jr_strerror(code),
-                               code, jr_err_unsent(code));
+  return PyObject_CallFunction(RedisErrorType, "siiz",
+                               message != NULL ? message : jr_strerror(code), code,
+                               jr_err_unsent(code), detail);
+}
+
+static PyObject *lib_error(int code, const char *message) {
+  return lib_error_detail(code, message, NULL);
 }
 
 /* Raises RedisError for a code; returns NULL. */
@@ -123,9 +136,14 @@ static PyObject *server_refusal(int status, const jr_reply *reply) {
   PyObject *e = convert(reply);
   if (e == NULL) return NULL;
   PyObject *code = PyLong_FromLong(status);
-  int bad = code == NULL || PyObject_SetAttrString(e, "code", code) < 0 ||
-            PyObject_SetAttrString(e, "unsent", jr_err_unsent(status) ? Py_True : Py_False) < 0;
+  const char *d = jr_error_detail();
+  PyObject *detail =
+      d != NULL ? PyUnicode_DecodeUTF8(d, (Py_ssize_t)strlen(d), "replace") : Py_NewRef(Py_None);
+  int bad = code == NULL || detail == NULL || PyObject_SetAttrString(e, "code", code) < 0 ||
+            PyObject_SetAttrString(e, "unsent", jr_err_unsent(status) ? Py_True : Py_False) < 0 ||
+            PyObject_SetAttrString(e, "detail", detail) < 0;
   Py_XDECREF(code);
+  Py_XDECREF(detail);
   if (bad) Py_CLEAR(e);
   return e;
 }
@@ -133,9 +151,10 @@ static PyObject *server_refusal(int status, const jr_reply *reply) {
 /* The value a completion delivers (new reference, never NULL unless out of
  * memory while building the error itself). */
 static PyObject *completion_value(int status, const jr_reply *reply) {
-  PyObject *v = status == JR_OK                              ? convert(reply)
-                : jr_reply_get_type(reply) == JR_REPLY_ERROR ? server_refusal(status, reply)
-                                                             : lib_error(status, NULL);
+  PyObject *v = status == JR_OK ? convert(reply)
+                : jr_reply_get_type(reply) == JR_REPLY_ERROR
+                    ? server_refusal(status, reply)
+                    : lib_error_detail(status, NULL, jr_error_detail());
   if (v == NULL) {
     /* Conversion failed (MemoryError, recursion): deliver that exception. */
     PyObject *type, *value, *tb;
@@ -216,6 +235,155 @@ static void message_cb(void *userdata, int status, const jr_reply *msg) {
   if (status == JR_ECLOSED) Py_DECREF(cb);
   PyErr_Restore(type, value, tb);
   PyGILState_Release(g);
+}
+
+/* ---- Logs ---------------------------------------------------------------------------
+ *
+ * libjr calls the log hook (jr_options_set_log_cb) on its loop thread, which
+ * must never wait for the GIL (the thread holding it may be waiting for the
+ * loop). So the hook only copies the line into this queue under a mutex that
+ * is held for a few pointer moves, and writes the queue's eventfd when the
+ * queue was empty; Client.logs() (on the asyncio loop, with the GIL: the jr
+ * package's reader of Client.log_fileno()) takes the lines and hands them to
+ * the `logging` module. At most LOG_MAX lines wait; beyond that lines are
+ * counted as dropped, and the count is reported with the next batch. Lines
+ * above max_level (libjr's levels: 1 error .. 4 debug; the jr package sets it
+ * from the `jr` logger's level) are not queued. */
+
+#define LOG_MAX 4096
+
+typedef struct LogLine {
+  struct LogLine *next;
+  int level, event;
+  char *endpoint, *text;
+} LogLine;
+
+typedef struct {
+  pthread_mutex_t mu;
+  LogLine *head, *tail;
+  size_t n;
+  unsigned long long dropped;
+  int efd;
+  int max_level; /* read by the loop thread, written by Python: atomic */
+} LogQueue;
+
+static LogQueue *logq_new(void) {
+  LogQueue *q = calloc(1, sizeof *q);
+  if (q == NULL) return NULL;
+  q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (q->efd < 0 || pthread_mutex_init(&q->mu, NULL) != 0) {
+    if (q->efd >= 0) close(q->efd);
+    free(q);
+    return NULL;
+  }
+  __atomic_store_n(&q->max_level, JR_LOG_INFO, __ATOMIC_RELAXED);
+  return q;
+}
+
+static void logline_free(LogLine *l) {
+  free(l->endpoint);
+  free(l->text);
+  free(l);
+}
+
+/* Only after jr_client_free: nothing calls log_cb any more. */
+static void logq_free(LogQueue *q) {
+  if (q == NULL) return;
+  for (LogLine *l = q->head, *next; l != NULL; l = next) {
+    next = l->next;
+    logline_free(l);
+  }
+  close(q->efd);
+  pthread_mutex_destroy(&q->mu);
+  free(q);
+}
+
+static char *dup_text(const char *s) {
+  size_t n = s != NULL ? strlen(s) : 0;
+  char *d = malloc(n + 1);
+  if (d != NULL) {
+    if (n) memcpy(d, s, n);
+    d[n] = 0;
+  }
+  return d;
+}
+
+/* jr_log_cb: loop thread (or the thread in jr_client_new). No Python here. */
+static void log_cb(void *ctx, int level, int event, const char *endpoint, const char *text) {
+  LogQueue *q = ctx;
+  if (level > __atomic_load_n(&q->max_level, __ATOMIC_RELAXED)) return;
+  LogLine *l = malloc(sizeof *l);
+  if (l != NULL) {
+    l->next = NULL;
+    l->level = level;
+    l->event = event;
+    l->endpoint = dup_text(endpoint);
+    l->text = dup_text(text);
+    if (l->endpoint == NULL || l->text == NULL) {
+      logline_free(l);
+      l = NULL;
+    }
+  }
+  int wake = 0;
+  pthread_mutex_lock(&q->mu);
+  if (l == NULL || q->n >= LOG_MAX) {
+    q->dropped++;
+  } else {
+    if (q->tail != NULL) {
+      q->tail->next = l;
+    } else {
+      q->head = l;
+    }
+    q->tail = l;
+    l = NULL;
+    wake = q->n++ == 0;
+  }
+  pthread_mutex_unlock(&q->mu);
+  if (l != NULL) logline_free(l);
+  if (wake) {
+    uint64_t one = 1;
+    ssize_t w = write(q->efd, &one, sizeof one); /* non-blocking; EAGAIN: already readable */
+    (void)w;
+  }
+}
+
+/* Takes every queued line: [(level, event, endpoint, text), ...], first a
+ * warning row (JR_LOG_WARN, 0, "", "N libjr log lines dropped ...") if lines
+ * were dropped. */
+static PyObject *logq_take(LogQueue *q) {
+  uint64_t v;
+  ssize_t r = read(q->efd, &v, sizeof v); /* resets the eventfd */
+  (void)r;
+  pthread_mutex_lock(&q->mu);
+  LogLine *l = q->head;
+  unsigned long long dropped = q->dropped;
+  q->head = q->tail = NULL;
+  q->n = 0;
+  q->dropped = 0;
+  pthread_mutex_unlock(&q->mu);
+  PyObject *list = PyList_New(0);
+  if (list != NULL && dropped > 0) {
+    PyObject *row = Py_BuildValue("(iisN)", JR_LOG_WARN, 0, "",
+                                  PyUnicode_FromFormat("%llu libjr log lines dropped (more than "
+                                                       "%d were waiting)",
+                                                       dropped, LOG_MAX));
+    if (row == NULL || PyList_Append(list, row) < 0) Py_CLEAR(list);
+    Py_XDECREF(row);
+  }
+  while (l != NULL) {
+    LogLine *next = l->next;
+    if (list != NULL) {
+      PyObject *row = Py_BuildValue(
+          "(iiNN)", l->level, l->event,
+          PyUnicode_DecodeUTF8(l->endpoint, (Py_ssize_t)strlen(l->endpoint), "replace"),
+          PyUnicode_DecodeUTF8(l->text, (Py_ssize_t)strlen(l->text), "replace"));
+      if (row == NULL || PyList_Append(list, row) < 0) Py_CLEAR(list);
+      Py_XDECREF(row);
+    }
+    logline_free(l);
+    l = next;
+  }
+  return list;
 }
 
 /* ---- Arguments ---------------------------------------------------------------------
@@ -368,6 +536,7 @@ typedef struct {
   size_t ndbs;
   ChildObject *children; /* open Multi/Watch/Sub/Monitor handles, newest first */
   int dispatching;
+  LogQueue *logs; /* libjr's log lines; freed in dealloc (after jr_client_free) */
 } ClientObject;
 
 enum ChildKind { CHILD_MULTI, CHILD_WATCH, CHILD_SUB, CHILD_MONITOR };
@@ -506,11 +675,46 @@ static int Client_init(ClientObject *self, PyObject *args, PyObject *kwds) {
     raise_code(JR_EINVAL, "option dispatch: poll mode unavailable");
     goto out;
   }
+  if (self->logs == NULL && (self->logs = logq_new()) == NULL) {
+    PyErr_SetFromErrno(PyExc_OSError);
+    goto out;
+  }
+  if (jr_options_set_log_cb(o, log_cb, self->logs) != JR_OK) {
+    raise_code(JR_EINVAL, "option log_cb refused");
+    goto out;
+  }
   {
     jr_client *c = NULL;
     int rc = jr_client_new(o, &c);
     if (rc != JR_OK) {
-      raise_code(rc, NULL);
+      /* libjr says why in its log (e.g. protocol=3 with hiredis 0.14): the
+       * error lines logged meanwhile become the exception's detail. */
+      PyObject *lines = logq_take(self->logs);
+      PyObject *why = NULL;
+      if (lines != NULL) {
+        PyObject *texts = PyList_New(0);
+        for (Py_ssize_t i = 0; texts != NULL && i < PyList_Size(lines); i++) {
+          PyObject *row = PyList_GetItem(lines, i);
+          if (PyLong_AsLong(PyTuple_GetItem(row, 0)) <= JR_LOG_WARN &&
+              PyList_Append(texts, PyTuple_GetItem(row, 3)) < 0)
+            Py_CLEAR(texts);
+        }
+        if (texts != NULL && PyList_Size(texts) > 0) {
+          PyObject *sep = PyUnicode_FromString("; ");
+          if (sep != NULL) why = PyUnicode_Join(sep, texts);
+          Py_XDECREF(sep);
+        }
+        Py_XDECREF(texts);
+        Py_DECREF(lines);
+      }
+      PyErr_Clear();
+      const char *w = why != NULL ? PyUnicode_AsUTF8AndSize(why, NULL) : NULL;
+      PyObject *e = lib_error_detail(rc, NULL, w);
+      Py_XDECREF(why);
+      if (e != NULL) {
+        PyErr_SetObject((PyObject *)Py_TYPE(e), e);
+        Py_DECREF(e);
+      }
       goto out;
     }
     self->client = c;
@@ -557,6 +761,10 @@ static void Client_dealloc(ClientObject *self) {
   if (self->client != NULL) {
     self->dispatching = 0;
     if (client_close(self) < 0) PyErr_WriteUnraisable((PyObject *)self);
+  }
+  if (self->client == NULL) { /* else it is still in use: leak the queue rather than free it */
+    logq_free(self->logs);
+    self->logs = NULL;
   }
   PyTypeObject *tp = Py_TYPE((PyObject *)self);
   PyObject_Free(self); /* PyType_GenericAlloc'd, not GC tracked: the default tp_free */
@@ -782,6 +990,196 @@ static PyObject *Client_dispatch(ClientObject *self, PyObject *const *args, Py_s
 
 static PyObject *Client_get_closed(ClientObject *self, void *Py_UNUSED(closure)) {
   return PyBool_FromLong(self->client == NULL);
+}
+
+/* ---- Logs and statistics ----------------------------------------------------------------- */
+
+/* log_fileno(): readable when log lines wait (Client.logs() takes them). */
+static PyObject *Client_log_fileno(ClientObject *self, PyObject *Py_UNUSED(ignored)) {
+  if (self->logs == NULL) return raise_code(JR_ECLOSED, "client not initialised");
+  return PyLong_FromLong(self->logs->efd);
+}
+
+/* logs() -> [(level, event, endpoint, text), ...]: the lines libjr logged
+ * since the last call (also after close()). */
+static PyObject *Client_logs(ClientObject *self, PyObject *Py_UNUSED(ignored)) {
+  if (self->logs == NULL) return PyList_New(0);
+  return logq_take(self->logs);
+}
+
+/* set_log_level(level): queue libjr's lines of this level and more severe
+ * (1 error, 2 warn, 3 info, 4 debug; 0 none). */
+static PyObject *Client_set_log_level(ClientObject *self, PyObject *arg) {
+  long level = PyLong_AsLong(arg);
+  if (level == -1 && PyErr_Occurred()) return NULL;
+  if (self->logs != NULL)
+    __atomic_store_n(&self->logs->max_level,
+                     (int)(level < 0   ? 0
+                           : level > 4 ? 4
+                                       : level),
+                     __ATOMIC_RELAXED);
+  Py_RETURN_NONE;
+}
+
+typedef struct {
+  const char *name;
+  size_t offset;
+} CounterField;
+#define FIELD(type, f) \
+  { #f, offsetof(type, f) }
+static const CounterField stats_fields[] = {
+    FIELD(jr_stats, submitted),        FIELD(jr_stats, completed),
+    FIELD(jr_stats, server_errors),    FIELD(jr_stats, library_errors),
+    FIELD(jr_stats, timeouts),         FIELD(jr_stats, cancels),
+    FIELD(jr_stats, in_flight),        FIELD(jr_stats, queued),
+    FIELD(jr_stats, bytes_written),    FIELD(jr_stats, bytes_read),
+    FIELD(jr_stats, connects),         FIELD(jr_stats, disconnects),
+    FIELD(jr_stats, redirects),        FIELD(jr_stats, cache_hits),
+    FIELD(jr_stats, cache_misses),     FIELD(jr_stats, cache_invalidations),
+    FIELD(jr_stats, connect_failures), {NULL, 0},
+};
+static const CounterField endpoint_fields[] = {
+    FIELD(jr_endpoint_stats, connections),
+    FIELD(jr_endpoint_stats, completed),
+    FIELD(jr_endpoint_stats, server_errors),
+    FIELD(jr_endpoint_stats, library_errors),
+    FIELD(jr_endpoint_stats, bytes_written),
+    FIELD(jr_endpoint_stats, bytes_read),
+    FIELD(jr_endpoint_stats, connects),
+    FIELD(jr_endpoint_stats, disconnects),
+    FIELD(jr_endpoint_stats, connect_failures),
+    FIELD(jr_endpoint_stats, redirects),
+    {NULL, 0},
+};
+#undef FIELD
+
+/* Sets d[name] for each counter the library filled (a field beyond the
+ * filled size is left out: an older libjr). -1 with an exception. */
+static int fill_counters(PyObject *d, const CounterField *fields, const void *base, size_t filled) {
+  for (const CounterField *f = fields; f->name != NULL; f++) {
+    if (f->offset + sizeof(uint64_t) > filled) continue;
+    uint64_t v;
+    memcpy(&v, (const char *)base + f->offset, sizeof v);
+    PyObject *n = PyLong_FromUnsignedLongLong((unsigned long long)v);
+    int bad = n == NULL || PyDict_SetItemString(d, f->name, n) < 0;
+    Py_XDECREF(n);
+    if (bad) return -1;
+  }
+  return 0;
+}
+
+/* stats() -> {counter: int} (jr_client_stats). */
+static PyObject *Client_stats(ClientObject *self, PyObject *Py_UNUSED(ignored)) {
+  jr_client *c = client_get(self);
+  if (c == NULL) return NULL;
+  jr_stats st;
+  memset(&st, 0, sizeof st);
+  st.size = sizeof st;
+  int rc = jr_client_stats(c, &st);
+  if (rc != JR_OK) return raise_code(rc, NULL);
+  PyObject *d = PyDict_New();
+  if (d != NULL && fill_counters(d, stats_fields, &st, st.size) < 0) Py_CLEAR(d);
+  return d;
+}
+
+/* endpoint_stats() -> [{'endpoint': str, counter: int, ...}, ...]
+ * (jr_client_endpoint_stats, in libjr's order). */
+static PyObject *Client_endpoint_stats(ClientObject *self, PyObject *Py_UNUSED(ignored)) {
+  jr_client *c = client_get(self);
+  if (c == NULL) return NULL;
+  PyObject *list = PyList_New(0);
+  if (list == NULL) return NULL;
+  for (size_t i = 0;; i++) {
+    jr_endpoint_stats st;
+    memset(&st, 0, sizeof st);
+    st.size = sizeof st;
+    int rc = jr_client_endpoint_stats(c, i, &st);
+    if (rc == JR_ENOENT) break;
+    if (rc != JR_OK) {
+      Py_DECREF(list);
+      return raise_code(rc, NULL);
+    }
+    PyObject *d = PyDict_New();
+    PyObject *ep = PyUnicode_FromString(st.endpoint != NULL ? st.endpoint : "");
+    if (d == NULL || ep == NULL || PyDict_SetItemString(d, "endpoint", ep) < 0 ||
+        fill_counters(d, endpoint_fields, &st, st.size) < 0 || PyList_Append(list, d) < 0) {
+      Py_XDECREF(ep);
+      Py_XDECREF(d);
+      Py_DECREF(list);
+      return NULL;
+    }
+    Py_DECREF(ep);
+    Py_DECREF(d);
+  }
+  return list;
+}
+
+/* latency(percentile) -> ns (the upper bound of the bucket holding it;
+ * None when it falls in the open last bucket or nothing completed yet). */
+static PyObject *Client_latency(ClientObject *self, PyObject *arg) {
+  jr_client *c = client_get(self);
+  if (c == NULL) return NULL;
+  double p = PyFloat_AsDouble(arg);
+  if (p == -1.0 && PyErr_Occurred()) return NULL;
+  uint64_t ns = 0;
+  int rc = jr_client_latency(c, p, &ns);
+  if (rc == JR_ENOENT || (rc == JR_OK && ns == UINT64_MAX)) Py_RETURN_NONE;
+  if (rc == JR_EINVAL) {
+    PyErr_SetString(PyExc_ValueError, "percentile must be in 0..100");
+    return NULL;
+  }
+  if (rc != JR_OK) return raise_code(rc, NULL);
+  return PyLong_FromUnsignedLongLong((unsigned long long)ns);
+}
+
+/* latency_buckets() -> [(upper_ns or None for the last, count), ...] */
+static PyObject *Client_latency_buckets(ClientObject *self, PyObject *Py_UNUSED(ignored)) {
+  jr_client *c = client_get(self);
+  if (c == NULL) return NULL;
+  PyObject *list = PyList_New(0);
+  if (list == NULL) return NULL;
+  for (size_t i = 0;; i++) {
+    uint64_t upper = 0, count = 0;
+    int rc = jr_client_latency_bucket(c, i, &upper, &count);
+    if (rc == JR_ENOENT) break;
+    if (rc != JR_OK) {
+      Py_DECREF(list);
+      return raise_code(rc, NULL);
+    }
+    PyObject *row = upper == UINT64_MAX ? Py_BuildValue("(OK)", Py_None, (unsigned long long)count)
+                                        : Py_BuildValue("(KK)", (unsigned long long)upper,
+                                                        (unsigned long long)count);
+    if (row == NULL || PyList_Append(list, row) < 0) {
+      Py_XDECREF(row);
+      Py_DECREF(list);
+      return NULL;
+    }
+    Py_DECREF(row);
+  }
+  return list;
+}
+
+/* stats_text() -> str: the Prometheus text (jr_client_stats_text). */
+static PyObject *Client_stats_text(ClientObject *self, PyObject *Py_UNUSED(ignored)) {
+  jr_client *c = client_get(self);
+  if (c == NULL) return NULL;
+  size_t cap = 8192;
+  for (;;) {
+    char *buf = PyMem_Malloc(cap);
+    if (buf == NULL) return PyErr_NoMemory();
+    int64_t n = jr_client_stats_text(c, buf, cap);
+    if (n < 0) {
+      PyMem_Free(buf);
+      return raise_code((int)n, NULL);
+    }
+    if ((uint64_t)n < cap) {
+      PyObject *text = PyUnicode_DecodeUTF8(buf, (Py_ssize_t)n, "replace");
+      PyMem_Free(buf);
+      return text;
+    }
+    PyMem_Free(buf);
+    cap = (size_t)n + 1024; /* it may grow meanwhile: a new endpoint */
+  }
 }
 
 /* ---- Multi ------------------------------------------------------------------------------- */
@@ -1090,6 +1488,20 @@ static PyMethodDef Client_methods[] = {
     {"watch", (PyCFunction)(void (*)(void))Client_watch, METH_FASTCALL, "watch(db, keys) -> Watch"},
     {"sub", (PyCFunction)Client_sub, METH_O, "sub(callback) -> Sub"},
     {"monitor", (PyCFunction)Client_monitor, METH_O, "monitor(callback) -> Monitor"},
+    {"log_fileno", (PyCFunction)Client_log_fileno, METH_NOARGS,
+     "an eventfd, readable when libjr log lines wait"},
+    {"logs", (PyCFunction)Client_logs, METH_NOARGS,
+     "logs() -> [(level, event, endpoint, text), ...] logged since the last call"},
+    {"set_log_level", (PyCFunction)Client_set_log_level, METH_O,
+     "set_log_level(n): keep libjr's lines of level <= n (1 error .. 4 debug, 0 none)"},
+    {"stats", (PyCFunction)Client_stats, METH_NOARGS, "stats() -> {counter: int}"},
+    {"endpoint_stats", (PyCFunction)Client_endpoint_stats, METH_NOARGS,
+     "endpoint_stats() -> [{'endpoint': str, counter: int, ...}, ...]"},
+    {"latency", (PyCFunction)Client_latency, METH_O, "latency(percentile) -> ns or None"},
+    {"latency_buckets", (PyCFunction)Client_latency_buckets, METH_NOARGS,
+     "latency_buckets() -> [(upper_ns or None, count), ...]"},
+    {"stats_text", (PyCFunction)Client_stats_text, METH_NOARGS,
+     "stats_text() -> the statistics in Prometheus text format"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1319,6 +1731,10 @@ PyMODINIT_FUNC PyInit__jr(void) {
       {"EFORKED", JR_EFORKED},
       {"ETLS", JR_ETLS},
       {"SUB_LOST", JR_SUB_LOST},
+      {"LOG_ERROR", JR_LOG_ERROR},
+      {"LOG_WARN", JR_LOG_WARN},
+      {"LOG_INFO", JR_LOG_INFO},
+      {"LOG_DEBUG", JR_LOG_DEBUG},
       {"SUB_RESUBSCRIBED", JR_SUB_RESUBSCRIBED},
   };
   for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)

@@ -10,6 +10,7 @@ from .encoding import bytes_as_strings, encode, utf8_bytes_as_strings, utf8_enco
 from .exceptions import RedisError, RedisReplyError
 from .multiplexer import (Command, Database, Monitor, Multi, Multiplexer, MultiplexerPool, PubSub,
                           Watch)
+from .observe import EndpointStats, Stats
 from .options import OptionInfo, describe_options
 
 __version__ = '0.1.0'
@@ -46,5 +47,5 @@ ETLS = _ext.ETLS
 __all__ = [
     'MultiplexerPool', 'Multiplexer', 'Database', 'Command', 'Multi', 'Watch', 'PubSub', 'Monitor',
     'RedisError', 'RedisReplyError', 'encode', 'utf8_encode', 'bytes_as_strings',
-    'utf8_bytes_as_strings', 'OptionInfo', 'describe_options',
+    'utf8_bytes_as_strings', 'OptionInfo', 'describe_options', 'Stats', 'EndpointStats',
 ]

@@ -15,7 +15,8 @@ class RedisReplyError(Exception):
     ``"WRONGPASS invalid username-password pair ..."``, or a failing connect
     command) is raised as this class too, as justredis does, by every command
     that was waiting for that connection; those never ran, and the exception
-    also has ``code == jr.EAUTH`` and ``unsent == True``.
+    also has ``code == jr.EAUTH``, ``unsent == True`` and ``detail`` (libjr's
+    account, e.g. ``'handshake with 127.0.0.1:6379: WRONGPASS ...'``).
     """
 
     @property
@@ -33,12 +34,17 @@ class RedisError(Exception):
       name    the code's name (``'JR_ECONNLOST'``).
       unsent  True when the command certainly did not reach the server (safe
               to retry), False when it may have run.
+      detail  why, when libjr knows more than the code: the endpoint and the
+              cause (``'connect 127.0.0.1:6390: ECONNREFUSED: connection
+              refused'``), else None; ``str(e)`` ends with it, after a colon.
     """
 
-    def __init__(self, message: str, code: int | None = None, unsent: bool = True) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, code: int | None = None, unsent: bool = True,
+                 detail: str | None = None) -> None:
+        super().__init__('%s: %s' % (message, detail) if detail else message)
         self.code = code
         self.unsent = bool(unsent)
+        self.detail = detail
 
     @property
     def name(self) -> str | None:
@@ -48,4 +54,5 @@ class RedisError(Exception):
         return ext.err_name(self.code)
 
     def __repr__(self) -> str:
-        return '%s(%r, code=%r, unsent=%r)' % (type(self).__name__, str(self), self.code, self.unsent)
+        return '%s(%r, code=%r, unsent=%r)' % (type(self).__name__, str(self), self.code,
+                                               self.unsent)

@@ -19,6 +19,7 @@ from . import _jr
 from ._native import error, ext
 from .encoding import Decoder, Encoder, utf8_encode
 from .exceptions import RedisError, RedisReplyError
+from .observe import Stats, _emit, _jr_level, _stats
 from .options import _option
 
 __all__ = ['MultiplexerPool', 'Multiplexer', 'Database', 'Command', 'Multi', 'Watch', 'PubSub',
@@ -330,11 +331,21 @@ class MultiplexerPool:
             raise error('Multiplexer closed', ext.ECLOSED)
         loop = asyncio.get_running_loop()
         c = ext.Client(self._options, self._connect_commands)
+        c.set_log_level(_jr_level())
+        _emit(c.logs())  # what libjr logged while making the client
         fd = c.fileno()
         loop.add_reader(fd, c.dispatch)
+        # libjr's log lines wait in the extension (its loop thread never
+        # takes the GIL); this reader hands them to the `jr` logger.
+        loop.add_reader(c.log_fileno(), self._logs, c)
         self._loop, self._fd, self._c = loop, fd, c
         self._detected = False
         return c
+
+    @staticmethod
+    def _logs(c: _jr.Client) -> None:
+        _emit(c.logs())
+        c.set_log_level(_jr_level())  # follows the `jr` logger's level
 
     def _client_loop(self) -> asyncio.AbstractEventLoop:
         """The event loop of the client (set by _open, which every caller ran)."""
@@ -357,12 +368,9 @@ class MultiplexerPool:
         c, self._c = self._c, None
         if c is None:
             return
-        try:
-            if self._loop is not None and self._fd is not None:
-                self._loop.remove_reader(self._fd)
-        except Exception:  # the loop may already be closed
-            pass
+        self._remove_readers(c)
         c.close()
+        _emit(c.logs())  # the lines of the close itself
 
     @property
     def closed(self) -> bool:
@@ -374,15 +382,53 @@ class MultiplexerPool:
         c = getattr(self, '_c', None)
         if c is not None:
             self._c = None
-            try:
-                if self._loop is not None and self._fd is not None:
-                    self._loop.remove_reader(self._fd)
-            except Exception:
-                pass
+            self._remove_readers(c)
             try:
                 c.close()
             except Exception:
                 pass
+
+    def _remove_readers(self, c: _jr.Client) -> None:
+        try:
+            if self._loop is not None and self._fd is not None:
+                self._loop.remove_reader(self._fd)
+                self._loop.remove_reader(c.log_fileno())
+        except Exception:  # the loop may already be closed
+            pass
+
+    def stats(self) -> Stats:
+        """The statistics (counters, per-endpoint figures, latency
+        percentiles): see jr.Stats. All zero before the first command (the
+        client is made on first use); RedisError ECLOSED after aclose()."""
+        c = self._c
+        if c is None:
+            if self._closed:
+                raise error('Multiplexer closed', ext.ECLOSED)
+            return Stats()
+        return _stats(c)
+
+    def stats_text(self) -> str:
+        """The statistics in the Prometheus text exposition format (0.0.4),
+        to serve as they are (metric names start with ``jr_``; per-endpoint
+        series carry ``endpoint="host:port"``). '' before the first command."""
+        c = self._c
+        if c is None:
+            if self._closed:
+                raise error('Multiplexer closed', ext.ECLOSED)
+            return ''
+        return c.stats_text()
+
+    def latency(self, percentile: float) -> float | None:
+        """Seconds from submit to completion at ``percentile`` (0..100), as
+        the upper bound of libjr's histogram bucket (at most 25% above the
+        true value); None before any request completed."""
+        c = self._c
+        if c is None:
+            if self._closed:
+                raise error('Multiplexer closed', ext.ECLOSED)
+            return None
+        ns = c.latency(percentile)
+        return None if ns is None else ns / 1e9
 
     def database(self, number: int | None = None, encoder: Encoder | None = utf8_encode,
                  decoder: Decoder | None = None, server: Any = None) -> 'Database':
