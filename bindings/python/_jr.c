@@ -38,6 +38,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -59,13 +60,73 @@ static int check_init(void) {
   return 0;
 }
 
+/* ---- Texts that reach Python ----------------------------------------------------
+ *
+ * libjr's texts are written for C callers; where one names a C function the
+ * binding says what a Python user calls instead (tests/test_errors.py scans
+ * every code's text and the refusal of every command the server knows). */
+
+/* jr_strerror, with the C-only hint of JR_EREFUSED left out (the reason
+ * follows it in the message). */
+static const char *py_strerror(int code) {
+  if (code == JR_EREFUSED) return "command refused by libjr (not sent)";
+  return jr_strerror(code);
+}
+
+/* jr_refusal_reason, in terms of the jr package's API. */
+static const char *py_refusal_reason(const char *name, size_t len) {
+  static const struct {
+    const char *name, *reason;
+  } py[] = {
+      {"AUTH",
+       "AUTH is sent by libjr on every (re)connection: use the configuration keys "
+       "'username' and 'password', or multiplexer.set_auth()"},
+      {"SELECT",
+       "SELECT is tracked by libjr for the shared connection: use "
+       "multiplexer.database(n)"},
+      {"QUIT", "QUIT would close the shared connection: use await multiplexer.aclose()"},
+      {"MULTI",
+       "transactions must not interleave with other callers: use "
+       "database.multi() (async with db.multi() as tr: ...)"},
+      {"EXEC", "transactions must not interleave with other callers: use database.multi()"},
+      {"DISCARD",
+       "transactions must not interleave with other callers: use database.multi() "
+       "(leaving its block with an exception discards it)"},
+      {"WATCH", "WATCH state belongs to one connection: use database.watch(*keys)"},
+      {"UNWATCH",
+       "WATCH state belongs to one connection: use database.watch(*keys) (leaving "
+       "its block releases the keys)"},
+      {"SUBSCRIBE", "subscriptions need their own connection: use multiplexer.pubsub()"},
+      {"PSUBSCRIBE", "subscriptions need their own connection: use multiplexer.pubsub()"},
+      {"SSUBSCRIBE", "subscriptions need their own connection: use multiplexer.pubsub()"},
+      {"UNSUBSCRIBE", "subscriptions need their own connection: use multiplexer.pubsub()"},
+      {"PUNSUBSCRIBE", "subscriptions need their own connection: use multiplexer.pubsub()"},
+      {"SUNSUBSCRIBE", "subscriptions need their own connection: use multiplexer.pubsub()"},
+      {"MONITOR", "MONITOR turns the connection into a stream: use multiplexer.monitor()"},
+      {"HELLO",
+       "HELLO changes the protocol of the shared connection: libjr negotiates it "
+       "itself (configuration key 'protocol': 3 for RESP3; 'username' and "
+       "'password' for AUTH)"},
+  };
+  const char *why = jr_refusal_reason(name, len);
+  if (why == NULL) return NULL;
+  for (size_t i = 0; i < sizeof py / sizeof py[0]; i++) {
+    size_t n = strlen(py[i].name);
+    if (n != len) continue;
+    size_t j = 0;
+    while (j < n && (name[j] & ~0x20) == py[i].name[j]) j++; /* A-Z: case-insensitive */
+    if (j == n) return py[i].reason;
+  }
+  return why;
+}
+
 /* A RedisError instance for a libjr code, with `message` (or jr_strerror)
  * and libjr's detail (the endpoint and the cause: jr_error_detail, NULL if
  * none), which the exception shows after the message. */
 static PyObject *lib_error_detail(int code, const char *message, const char *detail) {
   if (RedisErrorType == NULL) return PyErr_Format(PyExc_RuntimeError, "libjr error %d", code);
   return PyObject_CallFunction(RedisErrorType, "siiz",
-                               message != NULL ? message : jr_strerror(code), code,
+                               message != NULL ? message : py_strerror(code), code,
                                jr_err_unsent(code), detail);
 }
 
@@ -504,9 +565,11 @@ static int args_from(Args *a, PyObject *seq) {
 /* Raises RedisError for a refused command with libjr's explanation. */
 static PyObject *raise_submit(int rc, const Args *a) {
   if (rc == JR_EREFUSED && a != NULL && a->argc > 0) {
-    const char *why = jr_refusal_reason(a->argv[0], a->lens[0]);
+    const char *why = py_refusal_reason(a->argv[0], a->lens[0]);
+    if (why == NULL && a->lens[0] == 6 && strncasecmp(a->argv[0], "CLIENT", 6) == 0)
+      why = "CLIENT REPLY OFF/SKIP would desynchronise replies on the shared connection";
     if (why != NULL) {
-      PyObject *msg = PyUnicode_FromFormat("%s: %s", jr_strerror(rc), why);
+      PyObject *msg = PyUnicode_FromFormat("%s: %s", py_strerror(rc), why);
       if (msg == NULL) return NULL;
       const char *m = PyUnicode_AsUTF8AndSize(msg, NULL);
       PyObject *r = m != NULL ? raise_code(rc, m) : NULL;
@@ -615,7 +678,7 @@ static int set_option(jr_options *o, const char *key, PyObject *value) {
     return -1;
   }
   if (rc != JR_OK) {
-    PyObject *msg = PyUnicode_FromFormat("option %s: %s", key, jr_strerror(rc));
+    PyObject *msg = PyUnicode_FromFormat("option %s: %s", key, py_strerror(rc));
     if (msg != NULL) {
       const char *m = PyUnicode_AsUTF8AndSize(msg, NULL);
       if (m != NULL) raise_code(rc, m);
@@ -1599,7 +1662,7 @@ static PyObject *mod_init(PyObject *Py_UNUSED(m), PyObject *args) {
 static PyObject *mod_strerror(PyObject *Py_UNUSED(m), PyObject *arg) {
   int code = PyLong_AsLong(arg);
   if (code == -1 && PyErr_Occurred()) return NULL;
-  return PyUnicode_FromString(jr_strerror(code));
+  return PyUnicode_FromString(py_strerror(code));
 }
 
 static PyObject *mod_err_name(PyObject *Py_UNUSED(m), PyObject *arg) {
@@ -1622,7 +1685,7 @@ static PyObject *mod_refusal_reason(PyObject *Py_UNUSED(m), PyObject *arg) {
   char *name;
   Py_ssize_t n;
   if (PyBytes_AsStringAndSize(arg, &name, &n) < 0) return NULL;
-  const char *r = jr_refusal_reason(name, (size_t)n);
+  const char *r = py_refusal_reason(name, (size_t)n);
   if (r == NULL) Py_RETURN_NONE;
   return PyUnicode_FromString(r);
 }
@@ -1653,10 +1716,11 @@ static PyObject *mod_options_describe(PyObject *Py_UNUSED(m), PyObject *Py_UNUSE
 static PyMethodDef module_methods[] = {
     {"_init", mod_init, METH_VARARGS,
      "_init(RedisReplyError, RedisError, Future, InvalidStateError)"},
-    {"strerror", mod_strerror, METH_O, "jr_strerror(code)"},
+    {"strerror", mod_strerror, METH_O, "jr_strerror(code), in Python terms"},
     {"err_name", mod_err_name, METH_O, "jr_err_name(code)"},
     {"err_unsent", mod_err_unsent, METH_O, "jr_err_unsent(code)"},
-    {"refusal_reason", mod_refusal_reason, METH_O, "jr_refusal_reason(name) or None"},
+    {"refusal_reason", mod_refusal_reason, METH_O,
+     "jr_refusal_reason(name) in Python terms, or None"},
     {"version", mod_version, METH_NOARGS, "libjr's run-time version string"},
     {"options_describe", mod_options_describe, METH_NOARGS,
      "libjr's option keys: [(name, type, min, max, default, doc), ...]"},

@@ -7,7 +7,7 @@ See bindings/python/README.md.
 """
 from ._native import ext as _ext
 from .encoding import bytes_as_strings, encode, utf8_bytes_as_strings, utf8_encode
-from .exceptions import RedisError, RedisReplyError
+from .exceptions import ConnectionError, RedisError, RedisReplyError, TimeoutError
 from .multiplexer import (Command, Database, Monitor, Multi, Multiplexer, MultiplexerPool, PubSub,
                           Watch)
 from .observe import EndpointStats, Stats

@@ -1,7 +1,12 @@
 # SPDX-License-Identifier: MIT
-"""The two exceptions of the seed's error model."""
+"""The two exceptions of the seed's error model, and the typed subclasses of
+RedisError that Python code catches without knowing libjr's codes."""
+import builtins
+from typing import Any
 
-__all__ = ['RedisError', 'RedisReplyError']
+from . import _jr as _ext
+
+__all__ = ['RedisError', 'RedisReplyError', 'ConnectionError', 'TimeoutError']
 
 
 class RedisReplyError(Exception):
@@ -26,6 +31,10 @@ class RedisReplyError(Exception):
         return text.split(' ', 1)[0] if text else ''
 
 
+def _text(message: str, detail: str | None) -> str:
+    return '%s: %s' % (message, detail) if detail else message
+
+
 class RedisError(Exception):
     """An error from this library (the command may not have reached the server).
 
@@ -37,11 +46,29 @@ class RedisError(Exception):
       detail  why, when libjr knows more than the code: the endpoint and the
               cause (``'connect 127.0.0.1:6390: ECONNREFUSED: connection
               refused'``), else None; ``str(e)`` ends with it, after a colon.
+
+    ``RedisError(message, code)`` makes the typed subclass of the code:
+    ``jr.ConnectionError`` (also a builtin ``ConnectionError``) for
+    ECONNECT, ECONNLOST and ETLS; ``jr.TimeoutError`` (also a builtin
+    ``TimeoutError``, which is ``asyncio.TimeoutError``) for ETIMEDOUT,
+    EQUEUETIMEOUT and EPOOLTIMEOUT; RedisError itself for the others.
     """
+
+    code: int | None
+    unsent: bool
+    detail: str | None
+
+    def __new__(cls, message: str, code: int | None = None, unsent: bool = True,
+                detail: str | None = None) -> 'RedisError':
+        if cls is RedisError and code is not None:
+            cls = _CLASS_OF_CODE.get(code, RedisError)
+        # The text alone: OSError.__new__ (of the builtin-derived subclasses)
+        # would read more arguments as errno, strerror and filename.
+        return super().__new__(cls, _text(message, detail))
 
     def __init__(self, message: str, code: int | None = None, unsent: bool = True,
                  detail: str | None = None) -> None:
-        super().__init__('%s: %s' % (message, detail) if detail else message)
+        super().__init__(_text(message, detail))
         self.code = code
         self.unsent = bool(unsent)
         self.detail = detail
@@ -50,9 +77,37 @@ class RedisError(Exception):
     def name(self) -> str | None:
         if self.code is None:
             return None
-        from ._native import ext  # not at the top: _native imports this module
-        return ext.err_name(self.code)
+        return _ext.err_name(self.code)
+
+    def __str__(self) -> str:
+        # OSError's own __str__ would do for one argument too; this keeps
+        # every subclass's text the same as RedisError's.
+        return str(self.args[0]) if self.args else ''
 
     def __repr__(self) -> str:
         return '%s(%r, code=%r, unsent=%r)' % (type(self).__name__, str(self), self.code,
                                                self.unsent)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickle and copy: the text already holds the detail.
+        return (type(self), (str(self), self.code, self.unsent), {'detail': self.detail})
+
+
+class ConnectionError(RedisError, builtins.ConnectionError):  # noqa: A001 (as redis-py names it)
+    """The server could not be reached or the connection was lost
+    (ECONNECT, ECONNLOST, ETLS); ``except ConnectionError`` (the builtin)
+    catches it too. ``unsent`` says whether the command may have run."""
+
+
+class TimeoutError(RedisError, builtins.TimeoutError):  # noqa: A001
+    """A deadline passed (ETIMEDOUT: waiting for the reply, the command may
+    have run; EQUEUETIMEOUT and EPOOLTIMEOUT: before it was written, not
+    sent). ``except TimeoutError`` (the builtin, which is also
+    ``asyncio.TimeoutError``) catches it too."""
+
+
+_CLASS_OF_CODE: dict[int, type[RedisError]] = {
+    _ext.ECONNECT: ConnectionError, _ext.ECONNLOST: ConnectionError, _ext.ETLS: ConnectionError,
+    _ext.ETIMEDOUT: TimeoutError, _ext.EQUEUETIMEOUT: TimeoutError,
+    _ext.EPOOLTIMEOUT: TimeoutError,
+}

@@ -159,7 +159,7 @@ async def test_library_errors(db, port):
         assert ei.value.code == jr.EREFUSED
         assert ei.value.unsent is True
         assert ei.value.name == 'JR_EREFUSED'
-    with pytest.raises(RedisError, match='jr_db_new|database'):
+    with pytest.raises(RedisError, match=r'use multiplexer\.database\(n\)'):
         await db.commandreply('select', 1)
     # empty command
     with pytest.raises(RedisError) as ei:

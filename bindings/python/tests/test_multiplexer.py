@@ -506,7 +506,8 @@ def test_node_failure_values():
     # RedisError with its code; server error replies stay RedisReplyError.
     from jr.multiplexer import _address, _node_value
     e = _node_value(RedisReplyError('JR_ECONNLOST: connection lost'))
-    assert type(e) is RedisError and e.code == jr.ECONNLOST and not e.unsent
+    assert type(e) is jr.ConnectionError and e.code == jr.ECONNLOST and not e.unsent
+    assert isinstance(e, RedisError)
     assert str(e) == 'connection lost'
     e = _node_value(RedisReplyError('JR_ECONNECT: could not connect'))
     assert e.code == jr.ECONNECT and e.unsent
