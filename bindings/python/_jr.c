@@ -145,9 +145,94 @@ static PyObject *raise_code(int code, const char *message) {
 
 /* ---- Replies ------------------------------------------------------------------ */
 
+static PyObject *convert(const jr_reply *r);
+
+/* Converts elements [0, n) of an aggregate with a step of 1 (arrays, sets,
+ * pushes) into a new list. */
+static PyObject *convert_list(const jr_reply *r, size_t n) {
+  PyObject *list = PyList_New((Py_ssize_t)n);
+  if (list == NULL) return NULL;
+  for (size_t i = 0; i < n; i++) {
+    PyObject *item = convert(jr_reply_element(r, i));
+    if (item == NULL || PyList_SetItem(list, (Py_ssize_t)i, item) < 0) {
+      Py_DECREF(list);
+      return NULL;
+    }
+  }
+  return list;
+}
+
+/* RESP3 SET -> set; a list (the server's order) if an element is not
+ * hashable (a nested array or map). */
+static PyObject *convert_set(const jr_reply *r) {
+  PyObject *list = convert_list(r, jr_reply_len(r));
+  if (list == NULL) return NULL;
+  PyObject *set = PySet_New(list);
+  if (set == NULL && PyErr_ExceptionMatches(PyExc_TypeError)) {
+    PyErr_Clear();
+    return list;
+  }
+  Py_DECREF(list);
+  return set;
+}
+
+/* RESP3 MAP (jr_reply_len counts keys and values) -> dict; a list of
+ * [key, value] pairs (the server's order) if a key is not hashable. */
+static PyObject *convert_map(const jr_reply *r) {
+  size_t n = jr_reply_len(r) / 2;
+  PyObject *pairs = PyList_New((Py_ssize_t)n);
+  if (pairs == NULL) return NULL;
+  for (size_t i = 0; i < n; i++) {
+    PyObject *k = convert(jr_reply_element(r, 2 * i));
+    PyObject *v = k != NULL ? convert(jr_reply_element(r, 2 * i + 1)) : NULL;
+    PyObject *pair = v != NULL ? PyList_New(2) : NULL;
+    if (pair == NULL) {
+      Py_XDECREF(k);
+      Py_XDECREF(v);
+      Py_DECREF(pairs);
+      return NULL;
+    }
+    PyList_SetItem(pair, 0, k);
+    PyList_SetItem(pair, 1, v);
+    PyList_SetItem(pairs, (Py_ssize_t)i, pair);
+  }
+  PyObject *d = PyDict_New();
+  for (size_t i = 0; d != NULL && i < n; i++) {
+    PyObject *pair = PyList_GetItem(pairs, (Py_ssize_t)i);
+    if (PyDict_SetItem(d, PyList_GetItem(pair, 0), PyList_GetItem(pair, 1)) < 0) {
+      Py_CLEAR(d);
+      if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+        PyErr_Clear();
+        return pairs;
+      }
+    }
+  }
+  Py_DECREF(pairs);
+  return d;
+}
+
+/* RESP3 BIGNUM -> int (its decimal text). */
+static PyObject *convert_bignum(const jr_reply *r) {
+  size_t len = 0;
+  const char *s = jr_reply_str(r, &len);
+  char *z = PyMem_Malloc(len + 1); /* PyLong_FromString needs a NUL */
+  if (z == NULL) return PyErr_NoMemory();
+  if (len) memcpy(z, s, len);
+  z[len] = 0;
+  PyObject *n = PyLong_FromString(z, NULL, 10);
+  PyMem_Free(z);
+  return n;
+}
+
+/* A reply as a Python value. RESP2: bulk and status strings -> bytes,
+ * integers -> int, nil -> None, arrays -> lists, error replies ->
+ * RedisReplyError instances. RESP3 (protocol=3) adds: MAP -> dict, SET ->
+ * set, DOUBLE -> float, BOOL -> bool, BIGNUM -> int, VERB -> str (its
+ * format dropped), PUSH -> list; an ATTR (libjr skips attributes) -> None. */
 static PyObject *convert(const jr_reply *r) {
   size_t len = 0;
   const char *s;
+  PyObject *v;
   switch (jr_reply_get_type(r)) {
     case JR_REPLY_STRING:
     case JR_REPLY_STATUS:
@@ -165,24 +250,30 @@ static PyObject *convert(const jr_reply *r) {
       Py_DECREF(text);
       return e;
     }
-    case JR_REPLY_ARRAY: {
-      size_t n = jr_reply_len(r);
+    case JR_REPLY_DOUBLE:
+      return PyFloat_FromDouble(jr_reply_double(r));
+    case JR_REPLY_BOOL:
+      return PyBool_FromLong(jr_reply_integer(r) != 0);
+    case JR_REPLY_BIGNUM:
+      return convert_bignum(r);
+    case JR_REPLY_VERB:
+      s = jr_reply_str(r, &len);
+      return PyUnicode_DecodeUTF8(s != NULL ? s : "", (Py_ssize_t)len, "replace");
+    case JR_REPLY_ARRAY:
+    case JR_REPLY_PUSH:
+    case JR_REPLY_SET:
+    case JR_REPLY_MAP: {
       if (Py_EnterRecursiveCall(" while converting a redis reply")) return NULL;
-      PyObject *list = PyList_New((Py_ssize_t)n);
-      if (list != NULL) {
-        for (size_t i = 0; i < n; i++) {
-          PyObject *item = convert(jr_reply_element(r, i));
-          if (item == NULL || PyList_SetItem(list, (Py_ssize_t)i, item) < 0) {
-            Py_CLEAR(list);
-            break;
-          }
-        }
-      }
+      int t = jr_reply_get_type(r);
+      v = t == JR_REPLY_MAP   ? convert_map(r)
+          : t == JR_REPLY_SET ? convert_set(r)
+                              : convert_list(r, jr_reply_len(r));
       Py_LeaveRecursiveCall();
-      return list;
+      return v;
     }
     default:
-      /* RESP3 types are not spoken by libjr 0.1; keep what text there is. */
+      /* JR_REPLY_ATTR (libjr skips attributes), or a type newer than this
+       * extension: keep what text there is. */
       s = jr_reply_str(r, &len);
       if (s != NULL) return PyBytes_FromStringAndSize(s, (Py_ssize_t)len);
       Py_RETURN_NONE;
@@ -326,6 +417,7 @@ typedef struct {
   unsigned long long dropped;
   int efd;
   int max_level; /* read by the loop thread, written by Python: atomic */
+  int creating;  /* 1 during jr_client_new (event_cb below), atomic */
 } LogQueue;
 
 static LogQueue *logq_new(void) {
@@ -406,6 +498,16 @@ static void log_cb(void *ctx, int level, int event, const char *endpoint, const 
     ssize_t w = write(q->efd, &one, sizeof one); /* non-blocking; EAGAIN: already readable */
     (void)w;
   }
+}
+
+/* jr_event_cb, for jr_client_new only: libjr 0.2 says why it refuses a
+ * client (protocol=3 with hiredis 0.14) through the event callback alone,
+ * on the caller's thread. Afterwards (the events the log hook gets too)
+ * it returns at once. */
+static void event_cb(void *ctx, int event, const char *endpoint, const char *detail) {
+  LogQueue *q = ctx;
+  if (!__atomic_load_n(&q->creating, __ATOMIC_RELAXED)) return;
+  log_cb(ctx, JR_LOG_ERROR, event, endpoint, detail);
 }
 
 /* Takes every queued line: [(level, event, endpoint, text), ...], first a
@@ -742,13 +844,16 @@ static int Client_init(ClientObject *self, PyObject *args, PyObject *kwds) {
     PyErr_SetFromErrno(PyExc_OSError);
     goto out;
   }
-  if (jr_options_set_log_cb(o, log_cb, self->logs) != JR_OK) {
+  if (jr_options_set_log_cb(o, log_cb, self->logs) != JR_OK ||
+      jr_options_set_event_cb(o, event_cb, self->logs) != JR_OK) {
     raise_code(JR_EINVAL, "option log_cb refused");
     goto out;
   }
   {
     jr_client *c = NULL;
+    __atomic_store_n(&self->logs->creating, 1, __ATOMIC_RELAXED);
     int rc = jr_client_new(o, &c);
+    __atomic_store_n(&self->logs->creating, 0, __ATOMIC_RELAXED);
     if (rc != JR_OK) {
       /* libjr says why in its log (e.g. protocol=3 with hiredis 0.14): the
        * error lines logged meanwhile become the exception's detail. */

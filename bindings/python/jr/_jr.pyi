@@ -14,10 +14,13 @@ _Args: TypeAlias = tuple[_Arg, ...] | list[_Arg]
 
 # What a completion delivers: the converted reply (bulk and status strings
 # as bytes, integers as int, nil as None, arrays as lists of replies; error
-# elements inside arrays as RedisReplyError instances), or an exception
-# instance (RedisReplyError for an error reply, RedisError for a library
-# error) as the value, never raised.
-_Reply: TypeAlias = bytes | int | None | list['_Reply'] | BaseException
+# elements inside arrays as RedisReplyError instances; with protocol=3 also
+# maps as dicts, sets as sets, doubles as float, booleans as bool, big
+# numbers as int, verbatim strings as str), or an exception instance
+# (RedisReplyError for an error reply, RedisError for a library error) as
+# the value, never raised.
+_Reply: TypeAlias = (bytes | int | float | str | None | list['_Reply'] | dict[Any, '_Reply']
+                     | set[Any] | BaseException)
 
 # Receives exactly one value: an asyncio.Future gets it as its result (left
 # alone if cancelled meanwhile); anything else is called with it.

@@ -10,6 +10,6 @@ __all__ = ['ext', 'error']
 ext._init(RedisReplyError, RedisError, asyncio.Future, asyncio.InvalidStateError)
 
 
-def error(message: str, code: int, unsent: bool = True) -> RedisError:
+def error(message: str, code: int, unsent: bool = True, detail: str | None = None) -> RedisError:
     """A RedisError raised by the binding itself (nothing was sent)."""
-    return RedisError(message, code, unsent)
+    return RedisError(message, code, unsent, detail)

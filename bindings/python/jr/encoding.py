@@ -70,6 +70,10 @@ class _BytesAsStrings:
             return value.decode(self.encoding, self.errors)
         if t is list:
             return [self(v) for v in value]
+        if t is dict:  # RESP3 maps and sets (protocol 3)
+            return {self(k): self(v) for k, v in value.items()}
+        if t is set:
+            return {self(v) for v in value}
         return value
 
     def __repr__(self) -> str:
@@ -77,8 +81,9 @@ class _BytesAsStrings:
 
 
 def bytes_as_strings(encoding: str = 'utf-8', errors: str = 'strict') -> Decoder:
-    """Returns a decoder that turns bytes into str, recursively through lists;
-    ints, None and exception values pass through unchanged."""
+    """Returns a decoder that turns bytes into str, recursively through lists
+    (and RESP3's dicts and sets); ints, floats, bools, None and exception
+    values pass through unchanged."""
     return _BytesAsStrings(encoding, errors)
 
 

@@ -114,7 +114,7 @@ _CONFIGURATION_KEYS = frozenset({
     'connectretry', 'sockettimeout', 'commandtimeout', 'recvbuffersize', 'tcpkeepalive',
     'tcpnodelay', 'maxconnections', 'maxqueued', 'connectionhandler', 'tls', 'tls_verify',
     *_TLS_PATHS, 'tls_server_name', 'sentinels', 'sentinelmaster', 'sentinelusername',
-    'sentinelpassword'})
+    'sentinelpassword', 'protocol'})
 
 _SENTINEL_KEYS = {'sentinelmaster': 'sentinel_master', 'sentinelusername': 'sentinel_username',
                   'sentinelpassword': 'sentinel_password'}
@@ -198,6 +198,13 @@ def _parse_configuration(
             if isinstance(value, bytes):
                 value = value.decode()
             options.append(_checked(key, _SENTINEL_KEYS[key], str(value)))
+        elif key == 'protocol':
+            # libjr extra: 3 negotiates RESP3 (HELLO 3): typed replies (dict,
+            # set, float, bool); needs a libjr built with hiredis >= 1.0.
+            if value is not None:
+                if type(value) is not int:
+                    raise ValueError('protocol must be 2 or 3, not %r' % (value,))
+                options.append(_checked(key, 'protocol', value))
         elif key == 'database':
             if value is not None:
                 database = int(value)
@@ -301,6 +308,35 @@ def _node_value(value: Any) -> Any:
     return error(text, code, ext.err_unsent(code))
 
 
+_resp3: RedisError | bool | None = None
+
+
+def resp3_available() -> bool:
+    """Whether this libjr speaks RESP3 (``protocol: 3``): it does when it
+    was built with hiredis >= 1.0."""
+    global _resp3
+    if _resp3 is None:
+        # libjr has no capability query: a client with protocol=3 (lazy: it
+        # connects to nothing) is refused with JR_EINVAL when it cannot.
+        try:
+            ext.Client([('protocol', 3), ('endpoint', '127.0.0.1:1')]).close()
+            _resp3 = True
+        except RedisError as e:
+            if e.code != ext.EINVAL:
+                raise
+            _resp3 = e
+    return _resp3 is True
+
+
+def _check_resp3() -> None:
+    if not resp3_available():
+        e = _resp3
+        assert isinstance(e, RedisError)
+        raise error('protocol 3 (RESP3) is not available in this libjr (%s): use protocol 2, '
+                    'or a libjr built with hiredis >= 1.0' % ext.version(), ext.EINVAL,
+                    detail=e.detail)
+
+
 # ---- Multiplexer ---------------------------------------------------------------------------
 
 class MultiplexerPool:
@@ -320,6 +356,8 @@ class MultiplexerPool:
         for key, value in self._options:
             if key == 'command_timeout_ms' and isinstance(value, int):
                 self._command_timeout = value / 1000.0 if value else None
+        if ('protocol', 3) in self._options:
+            _check_resp3()
         self._c: _jr.Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._fd: int | None = None

@@ -40,6 +40,7 @@ SAMPLES = {
     'sentinelmaster': 'mymaster',
     'sentinelusername': 'sentuser',
     'sentinelpassword': 'sentpass',
+    'protocol': 3,
 }
 
 # Configuration keys that set no libjr option key, and why.
@@ -61,7 +62,6 @@ NOT_EXPOSED = {
     'ready_batch': 'only for a ready hook, which poll dispatch does not use',
     'read_from_replicas': 'not in the seed\'s configuration yet',
     'cluster': 'detection is left at auto (not in the seed\'s configuration)',
-    'protocol': 'RESP3 replies (maps, sets, doubles) are not mapped to Python values yet',
 }
 
 
