@@ -1017,6 +1017,133 @@ static PyObject *Client_submit(ClientObject *self, PyObject *const *args, Py_ssi
   return PyLong_FromUnsignedLongLong((unsigned long long)id);
 }
 
+/* ---- Batches ------------------------------------------------------------------------------
+ *
+ * submit_many(db, commands, target, timeout=None) submits every command of
+ * a list in one call and gives `target` one value when all have completed:
+ * the list of their values (each as a single submit's target would get it;
+ * a command refused or with bad arguments has that exception as its value:
+ * the others still run). One target for the batch instead of one future per
+ * command: that is what saves the per-command cost in asyncio (a future, a
+ * set_result, a task wake-up each). */
+
+typedef struct Batch Batch;
+typedef struct {
+  Batch *batch;
+  Py_ssize_t index;
+} BatchSlot;
+
+struct Batch {
+  PyObject *target; /* owned */
+  PyObject *values; /* owned list, filled as commands complete */
+  Py_ssize_t remaining;
+  BatchSlot slots[]; /* one per command: the userdata of its callback */
+};
+
+/* One command (or the submitting call) is done with the batch: the last
+ * delivers the list and frees it. */
+static void batch_release(Batch *b) {
+  if (--b->remaining == 0) {
+    deliver(b->target, b->values); /* steals the list */
+    Py_DECREF(b->target);
+    PyMem_Free(b);
+  }
+}
+
+/* Stores `value` (stolen; NULL: the current exception) in slot i, then
+ * releases the slot's hold on the batch. */
+static void batch_put(Batch *b, Py_ssize_t i, PyObject *value) {
+  if (value == NULL) {
+    PyObject *type, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    if (value == NULL) value = Py_NewRef(Py_None);
+  }
+  PyList_SetItem(b->values, i, value);
+  batch_release(b);
+}
+
+static void batch_cb(void *userdata, int status, const jr_reply *reply) {
+  PyGILState_STATE g = PyGILState_Ensure();
+  PyObject *type, *value, *tb;
+  PyErr_Fetch(&type, &value, &tb);
+  BatchSlot *slot = userdata;
+  batch_put(slot->batch, slot->index, completion_value(status, reply));
+  PyErr_Restore(type, value, tb);
+  PyGILState_Release(g);
+}
+
+/* The exception a single submit would raise for rc, as a value. */
+static PyObject *submit_error(int rc, const Args *a) {
+  raise_submit(rc, a);
+  return NULL; /* batch_put takes the exception */
+}
+
+/* submit_many(db, commands, target, timeout=None) -> [request id or 0, ...] */
+static PyObject *Client_submit_many(ClientObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  if (nargs < 3 || nargs > 4) {
+    PyErr_SetString(PyExc_TypeError, "submit_many(db, commands, target, timeout=None)");
+    return NULL;
+  }
+  jr_client *client = client_get(self);
+  if (client == NULL) return NULL;
+  long db = PyLong_AsLong(args[0]);
+  if (db == -1 && PyErr_Occurred()) return NULL;
+  int64_t timeout = timeout_ms_from(nargs > 3 ? args[3] : NULL);
+  if (timeout == INT64_MIN) return NULL;
+  jr_db *view = NULL;
+  if (db >= 0 && (view = client_db(self, db)) == NULL) return NULL;
+  PyObject *seq = PySequence_Tuple(args[1]);
+  if (seq == NULL) return NULL;
+  Py_ssize_t n = PyTuple_Size(seq);
+  PyObject *ids = PyList_New(n);
+  PyObject *values = ids != NULL ? PyList_New(n) : NULL;
+  Batch *b = values != NULL ? PyMem_Malloc(sizeof(Batch) + (size_t)n * sizeof(BatchSlot)) : NULL;
+  if (b == NULL) {
+    Py_XDECREF(values);
+    Py_XDECREF(ids);
+    Py_DECREF(seq);
+    return values != NULL ? PyErr_NoMemory() : NULL;
+  }
+  for (Py_ssize_t i = 0; i < n; i++) {
+    PyList_SetItem(values, i, Py_NewRef(Py_None));
+    PyList_SetItem(ids, i, PyLong_FromLong(0));
+  }
+  b->target = Py_NewRef(args[2]);
+  b->values = values;
+  b->remaining = n + 1; /* + 1 until every command is submitted */
+  for (Py_ssize_t i = 0; i < n; i++) {
+    b->slots[i].batch = b;
+    b->slots[i].index = i;
+    Args a;
+    if (args_from(&a, PyTuple_GetItem(seq, i)) < 0) {
+      batch_put(b, i, NULL);
+      continue;
+    }
+    jr_req_id id = 0;
+    int rc = view != NULL
+                 ? jr_db_submit(view, a.argc, a.argv, a.lens, timeout, batch_cb, &b->slots[i], &id)
+                 : jr_client_submit(client, a.argc, a.argv, a.lens, timeout, batch_cb, &b->slots[i],
+                                    &id);
+    if (rc != JR_OK) {
+      batch_put(b, i, submit_error(rc, &a));
+    } else {
+      PyObject *idv = PyLong_FromUnsignedLongLong((unsigned long long)id);
+      if (idv != NULL) {
+        PyList_SetItem(ids, i, idv);
+      } else {
+        PyErr_Clear();
+      }
+    }
+    args_release(&a);
+  }
+  Py_DECREF(seq);
+  batch_release(b); /* the guard: delivers now if nothing was submitted */
+  return ids;
+}
+
 /* cancel(id) -> bool: True if a cancel was queued (the target still gets
  * exactly one value: the cancel error, or the reply if it won the race). */
 static PyObject *Client_cancel(ClientObject *self, PyObject *arg) {
@@ -1636,6 +1763,9 @@ static PyObject *Client_monitor(ClientObject *self, PyObject *cb) {
 static PyMethodDef Client_methods[] = {
     {"submit", (PyCFunction)(void (*)(void))Client_submit, METH_FASTCALL,
      "submit(db, args, target, timeout=None) -> request id"},
+    {"submit_many", (PyCFunction)(void (*)(void))Client_submit_many, METH_FASTCALL,
+     "submit_many(db, commands, target, timeout=None) -> [request id or 0, ...]; target gets "
+     "the list of values once all completed"},
     {"cancel", (PyCFunction)Client_cancel, METH_O, "cancel(id) -> bool"},
     {"database", (PyCFunction)Client_database, METH_O,
      "database(number): the view of that database; RedisError if refused"},

@@ -106,6 +106,35 @@ async def bench_redispy(port, tasks, seconds, warmup):
     return ops, conns
 
 
+async def bench_jr_batch(jr, port, batch, seconds, warmup):
+    """GETs/s from one task, `batch` at a time, three ways: `batch` tasks
+    each awaiting commandreply (the per-await path), asyncio.gather of
+    `batch` commandreply calls, and one commandreplies call of `batch`."""
+    async with jr.MultiplexerPool({'endpoints': [('127.0.0.1', port)]}) as mp:
+        db = mp.database()
+        await db.commandreply(b'SET', b'bench:key', b'x' * 16)
+        cr = db.commandreply
+        per_await = await run_tasks(lambda key: cr(b'GET', key), batch, seconds, warmup)
+        cmds = [(b'GET', b'bench:key')] * batch
+
+        async def loop(step):
+            count, measuring, t0 = 0, False, time.perf_counter()
+            end_warm = t0 + warmup
+            while True:
+                await step()
+                now = time.perf_counter()
+                if measuring:
+                    count += batch
+                    if now - t0 >= seconds:
+                        return count / (now - t0)
+                elif now >= end_warm:
+                    measuring, t0 = True, now
+        gathered = await loop(lambda: asyncio.gather(*[cr(b'GET', b'bench:key')
+                                                       for _ in range(batch)]))
+        batched = await loop(lambda: db.commandreplies(cmds))
+        return per_await, gathered, batched
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--seconds', type=float, default=5.0)
@@ -113,6 +142,9 @@ def main():
     ap.add_argument('--tasks', type=int, default=1024)
     ap.add_argument('--port', type=int, help='use a running redis-server on 127.0.0.1')
     ap.add_argument('--skip-redispy', action='store_true')
+    ap.add_argument('--batch', type=int, nargs='*',
+                    help='instead: compare per-await, gather and commandreplies at these '
+                         'batch sizes (libjr only)')
     args = ap.parse_args()
     jr = import_jr()
     proc = d = None
@@ -122,6 +154,13 @@ def main():
     try:
         print('python %s, libjr %s, %d tasks, %.1f s each, redis-server on port %d'
               % (sys.version.split()[0], jr.libjr_version, args.tasks, args.seconds, port))
+        if args.batch is not None:
+            for b in args.batch or [64, 1024]:
+                pa, ga, ba = asyncio.run(bench_jr_batch(jr, port, b, args.seconds, args.warmup))
+                print('batch=%-5d per-await (%d tasks) %9.0f GET/s   gather %9.0f GET/s   '
+                      'commandreplies %9.0f GET/s   (%.2fx per-await, %.2fx gather)'
+                      % (b, b, pa, ga, ba, ba / pa, ba / ga))
+            return
         jr_ops = asyncio.run(bench_jr(jr, port, args.tasks, args.seconds, args.warmup))
         print('libjr (jr, poll mode + add_reader): %10.0f GET/s  (1 shared connection)' % jr_ops)
         if args.skip_redispy:
