@@ -184,3 +184,25 @@ async def test_stats_after_close(config):
     with pytest.raises(RedisError) as ei:
         mp.stats()
     assert ei.value.code == jr.ECLOSED
+
+
+@pytest.mark.asyncio
+async def test_log_queue_is_bounded(config):
+    # Nobody takes the lines: the queue keeps 4096, counts the rest and
+    # reports them as one warning first. (WAIT 0 0 runs on a pooled
+    # connection and returns at once; each of the 10 pooled connections logs
+    # a debug line as it goes back to idle.)
+    async with MultiplexerPool(config) as mp:
+        c = mp._open()
+        mp._loop.remove_reader(c.log_fileno())
+        c.set_log_level(jr._native.ext.LOG_DEBUG)
+        db = mp.database()
+        for _ in range(500):
+            assert await db.commandreplies([('WAIT', 0, 0)] * 10) == [0] * 10
+        rows = c.logs()
+        assert len(rows) == 4097, len(rows)
+        level, _, _, text = rows[0]
+        assert level == jr._native.ext.LOG_WARN
+        m = re.fullmatch(r'(\d+) libjr log lines dropped \(more than 4096 were waiting\)', text)
+        assert m and int(m.group(1)) >= 500 * 10 - 4096, text
+        assert c.logs() == []  # taken
