@@ -3,7 +3,9 @@
 against known delays (DEBUG SLEEP), Prometheus text, the `jr` logger, and
 libjr's error detail in exception text."""
 import asyncio
+import dataclasses
 import logging
+import os
 import re
 import time
 
@@ -206,3 +208,33 @@ async def test_log_queue_is_bounded(config):
         m = re.fullmatch(r'(\d+) libjr log lines dropped \(more than 4096 were waiting\)', text)
         assert m and int(m.group(1)) >= 500 * 10 - 4096, text
         assert c.logs() == []  # taken
+
+
+def header_struct_fields(struct):
+    """The uint64_t fields of `typedef struct <struct> {...}` in the jr.h of
+    $JR_PREFIX (scripts/test sets it), or None without one."""
+    prefix = os.environ.get('JR_PREFIX')
+    path = prefix and os.path.join(prefix, 'include', 'jr', 'jr.h')
+    if not path or not os.path.exists(path):
+        return None
+    with open(path) as f:
+        text = f.read()
+    body = re.search(r'typedef struct %s \{(.*?)\} %s;' % (struct, struct), text, re.S)
+    assert body, struct
+    code = re.sub(r'/\*.*?\*/', '', body.group(1), flags=re.S)
+    return re.findall(r'uint64_t\s+(\w+);', code)
+
+
+@pytest.mark.asyncio
+async def test_every_counter_of_the_header_is_exposed(mp):
+    # A counter libjr adds to jr.h fails this until the extension's table and
+    # the dataclasses have it.
+    stats, endpoint = header_struct_fields('jr_stats'), header_struct_fields('jr_endpoint_stats')
+    if stats is None:
+        pytest.skip('no $JR_PREFIX/include/jr/jr.h to compare with')
+    assert await mp.database().commandreply('PING') == b'PONG'
+    c = mp._c
+    assert set(c.stats()) == set(stats)
+    assert set(c.endpoint_stats()[0]) == set(endpoint) | {'endpoint'}
+    assert set(stats) <= {f.name for f in dataclasses.fields(jr.Stats)}
+    assert set(endpoint) <= {f.name for f in dataclasses.fields(jr.EndpointStats)}
