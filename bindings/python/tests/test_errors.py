@@ -70,6 +70,7 @@ async def test_lost_connection_is_a_connection_error_that_may_have_run(db, port)
     with pytest.raises(jr.ConnectionError) as ei:
         await slow
     assert ei.value.code == jr.ECONNLOST and ei.value.unsent is False
+    assert ei.value.detail.startswith('127.0.0.1:%d: ' % port), ei.value.detail
 
 
 @pytest.mark.asyncio
