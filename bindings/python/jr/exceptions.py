@@ -58,17 +58,24 @@ class RedisError(Exception):
     unsent: bool
     detail: str | None
 
-    def __new__(cls, message: str, code: int | None = None, unsent: bool = True,
-                detail: str | None = None) -> 'RedisError':
-        if cls is RedisError and code is not None:
-            cls = _CLASS_OF_CODE.get(code, RedisError)
-        # The text alone: OSError.__new__ (of the builtin-derived subclasses)
-        # would read more arguments as errno, strerror and filename.
-        return super().__new__(cls, _text(message, detail))
+    def __new__(cls, *args: Any, **kwargs: Any) -> 'RedisError':
+        if cls is RedisError:
+            code = args[1] if len(args) > 1 else kwargs.get('code')
+            if code is not None:
+                cls = _CLASS_OF_CODE.get(code, RedisError)
+        if issubclass(cls, OSError):
+            # The text alone: OSError.__new__ would read more arguments as
+            # errno, strerror and filename.
+            message = args[0] if args else kwargs.get('message', '')
+            detail = args[3] if len(args) > 3 else kwargs.get('detail')
+            return super().__new__(cls, _text(message, detail))
+        return super().__new__(cls, *args)  # any signature a user's subclass has
 
     def __init__(self, message: str, code: int | None = None, unsent: bool = True,
                  detail: str | None = None) -> None:
-        super().__init__(_text(message, detail))
+        text = _text(message, detail)
+        super().__init__(text)
+        self.args = (text,)  # OSError.__init__ leaves the args __new__ saw
         self.code = code
         self.unsent = bool(unsent)
         self.detail = detail

@@ -48,6 +48,19 @@ def test_hierarchy():
     assert repr(e) == "TimeoutError('late', code=%d, unsent=False)" % jr.ETIMEDOUT
     assert e.errno is None  # an OSError, but not one with an errno
     assert RedisError('plain').code is None and type(RedisError('plain')) is RedisError
+    assert type(RedisError('kw', code=jr.ECONNLOST, unsent=False)) is jr.ConnectionError
+
+    class AppError(RedisError):  # an application's subclass, with its own signature
+        def __init__(self):
+            super().__init__('app', jr.ETIMEDOUT)
+    e = AppError()
+    assert type(e) is AppError and e.code == jr.ETIMEDOUT and str(e) == 'app'
+
+    class AppTimeout(jr.TimeoutError):
+        def __init__(self, what):
+            super().__init__('late: ' + what, jr.ETIMEDOUT, False)
+    e = AppTimeout('x')
+    assert str(e) == 'late: x' and isinstance(e, TimeoutError) and not e.unsent
 
 
 @pytest.mark.asyncio
