@@ -43,9 +43,11 @@ pub enum Error {
     Server(String),
     /// libjr failed the command: `code` is a `JR_E*` value (see [`code`]),
     /// `unsent` is true when the command certainly did not reach the server
-    /// (safe to retry), `message` is `jr_strerror(code)`, `detail` the
-    /// server's error text that came with it: `EAUTH` from a handshake the
-    /// server refused (`"WRONGPASS ..."`), else `None`.
+    /// (safe to retry), `message` is `jr_strerror(code)`, `detail` why, when
+    /// libjr knows (`jr_error_detail`: the endpoint and the cause, e.g.
+    /// `"connect 127.0.0.1:6390: ECONNREFUSED: connection refused"` or
+    /// `"handshake with 127.0.0.1:6379: WRONGPASS ..."`), else `None` (a
+    /// deadline that passed, a cancel). Display shows it.
     Library {
         code: i32,
         unsent: bool,
@@ -93,7 +95,7 @@ impl Error {
         }
     }
 
-    /// The server's error text that came with a library error, if any.
+    /// Why a library error happened (endpoint and cause), if libjr said.
     pub fn detail(&self) -> Option<&str> {
         match self {
             Error::Library { detail, .. } => detail.as_deref(),

@@ -39,6 +39,7 @@ mod cluster;
 mod error;
 pub mod options;
 mod reply;
+mod stats;
 mod tx;
 
 use std::ffi::CStr;
@@ -53,6 +54,7 @@ pub use cluster::{AllMastersFuture, EndpointsFuture, MapFuture, Node, NodeReply}
 pub use error::{code, Error, Result};
 pub use options::{Event, Options};
 pub use reply::Reply;
+pub use stats::{EndpointStats, LatencyBucket, Stats};
 pub use tx::{Message, Monitor, Subscriber, Transaction, Watch};
 
 /// Re-export of the raw declarations.

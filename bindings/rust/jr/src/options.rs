@@ -174,6 +174,32 @@ impl Options {
             #[cfg(test)]
             log: Vec::new(),
         }
+        .remember_log()
+    }
+
+    /// libjr's leveled logs go to the [`log`](https://docs.rs/log) facade
+    /// from every client (see [`Options::log_to_facade`]).
+    fn remember_log(self) -> Self {
+        self.log_to_facade(true)
+    }
+
+    /// On by default: libjr's leveled logs (`jr_options_set_log_cb`) go to
+    /// the `log` facade with target `"jr"`: every state change of a
+    /// connection, a pool, the cluster map and a subscription, at level
+    /// `Error` (a component gave up: requests fail), `Warn` (a fault libjr
+    /// recovers from), `Info` (a normal change: connected, a new cluster
+    /// map) or `Debug` (details). The message is `"<endpoint or component>:
+    /// <text>"`; it never holds a password or a URL's user information.
+    ///
+    /// The logger runs on libjr's loop thread: a record is only formatted
+    /// when `log::log_enabled!(target: "jr", level)` says the logger wants
+    /// it, but the logger itself must not block for long (every
+    /// connection of the client waits meanwhile). `false` installs no hook.
+    pub fn log_to_facade(self, on: bool) -> Self {
+        let cb: sys::jr_log_cb = if on { Some(log_trampoline) } else { None };
+        // SAFETY: valid handle; the trampoline uses no context.
+        let rc = unsafe { sys::jr_options_set_log_cb(self.raw.as_ptr(), cb, std::ptr::null_mut()) };
+        self.remember(check(rc))
     }
 
     /// Sets a string (or numeric-as-text) option now.
@@ -327,6 +353,45 @@ unsafe extern "C" fn event_trampoline(
     let (ep, det) = (text(endpoint), text(detail));
     let _scope = crate::cluster::CallbackScope::enter();
     let _ = catch_unwind(AssertUnwindSafe(|| f(Event::from_raw(event), &ep, &det)));
+}
+
+/// The `log` level of a `JR_LOG_*` level (an unknown one is `Trace`).
+pub(crate) fn log_level(level: c_int) -> log::Level {
+    match level {
+        sys::JR_LOG_ERROR => log::Level::Error,
+        sys::JR_LOG_WARN => log::Level::Warn,
+        sys::JR_LOG_INFO => log::Level::Info,
+        sys::JR_LOG_DEBUG => log::Level::Debug,
+        _ => log::Level::Trace,
+    }
+}
+
+/// The log hook: runs on libjr's loop thread. Formats nothing unless the
+/// logger wants the record; a panic (the logger's) stops here, never
+/// unwinding into C.
+unsafe extern "C" fn log_trampoline(
+    _ctx: *mut c_void,
+    level: c_int,
+    _event: c_int,
+    endpoint: *const c_char,
+    text: *const c_char,
+) {
+    let level = log_level(level);
+    if !log::log_enabled!(target: "jr", level) {
+        return;
+    }
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        let cstr = |p: *const c_char| {
+            if p.is_null() {
+                std::borrow::Cow::Borrowed("")
+            } else {
+                // SAFETY: libjr passes NUL-terminated text valid for this call.
+                unsafe { CStr::from_ptr(p) }.to_string_lossy()
+            }
+        };
+        let _scope = crate::cluster::CallbackScope::enter();
+        log::log!(target: "jr", level, "{}: {}", cstr(endpoint), cstr(text));
+    }));
 }
 
 /// The shorthands of [`Options`] checked against libjr's option table:

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 //! Owned replies.
+use std::ffi::CStr;
 use std::slice;
 
 use jr_sys as sys;
@@ -129,6 +130,17 @@ unsafe fn raw_bytes<'a>(r: *const sys::jr_reply) -> &'a [u8] {
 /// `r` must be null or valid for the duration of the call.
 pub(crate) unsafe fn result_from(status: i32, r: *const sys::jr_reply) -> Result<Reply> {
     if status < 0 {
+        // Why, when libjr knows: the endpoint and the cause ("connect
+        // 127.0.0.1:1: ECONNREFUSED: ...", "handshake with ...: WRONGPASS
+        // ..."). Valid here: inside the completion callback, or right after
+        // jr_client_call / jr_db_call on the thread that called.
+        // SAFETY: no arguments; the text is valid until we return.
+        let p = unsafe { sys::jr_error_detail() };
+        if !p.is_null() {
+            // SAFETY: NUL-terminated, copied before return.
+            let text = unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned();
+            return Err(Error::with_detail(status, text));
+        }
         // SAFETY: the caller guarantees r (null-safe accessor).
         if unsafe { sys::jr_reply_get_type(r) } == sys::JR_REPLY_ERROR {
             // JR_EAUTH with the server's error reply (a refused handshake).

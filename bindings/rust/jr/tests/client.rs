@@ -92,16 +92,21 @@ fn wrong_password_error_shows_the_servers_text() {
     for e in [from_call, from_future] {
         assert_eq!(e.code(), Some(code::EAUTH), "{e:?}");
         assert!(e.is_unsent());
-        assert!(e.detail().unwrap_or("").starts_with("WRONGPASS"), "{e:?}");
+        // jr_error_detail: "handshake with 127.0.0.1:N: WRONGPASS ...".
+        let d = e.detail().unwrap_or("");
+        assert!(d.contains(&s.endpoint()), "{e:?}");
+        assert!(d.contains("WRONGPASS"), "{e:?}");
+        assert!(!d.contains("wrong "), "the password leaked: {e:?}");
         assert!(e.to_string().contains("WRONGPASS"), "{e}");
     }
 }
 
 #[test]
 fn library_error_carries_code_unsent_and_text() {
+    let dead = dead_endpoint();
     let c = Client::new(
         &Options::new()
-            .endpoint(&dead_endpoint())
+            .endpoint(&dead)
             .connect_retry(0)
             .connect_timeout(Duration::from_millis(300)),
     )
@@ -114,15 +119,24 @@ fn library_error_carries_code_unsent_and_text() {
             detail,
         }) => {
             assert_eq!(code, code::ECONNECT);
-            assert_eq!(detail, None);
+            // The endpoint and the cause (jr_error_detail).
+            let d = detail.unwrap_or_default();
+            assert!(d.contains(&format!("connect {dead}")), "{d}");
+            assert!(d.contains("ECONNREFUSED"), "{d}");
             assert!(unsent);
             assert!(!message.is_empty());
         }
         other => panic!("expected ECONNECT, got {other:?}"),
     }
+    // The same from a callback (the future's completion) and in Display.
     let e = c.command(&["PING"]).wait().unwrap_err();
     assert_eq!(e.name(), "JR_ECONNECT");
-    assert!(e.to_string().contains("JR_ECONNECT"));
+    let text = e.to_string();
+    assert!(text.contains("JR_ECONNECT"), "{text}");
+    assert!(
+        text.contains(&dead) && text.contains("ECONNREFUSED"),
+        "{text}"
+    );
 }
 
 #[test]
