@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 //! Owned replies.
 use std::ffi::CStr;
+use std::fmt;
 use std::slice;
 
 use jr_sys as sys;
@@ -11,7 +12,10 @@ use crate::error::{Error, Result};
 ///
 /// A top-level error reply arrives as `Err(Error::Server(..))`; inside an
 /// array (e.g. an EXEC result) an error element is `Reply::Error`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// [`Reply::convert`] turns it into a Rust type ([`FromReply`](crate::FromReply)).
+/// Debug shows a bulk string as text (`Bulk("hello")`) when it is UTF-8,
+/// else as escaped bytes (`Bulk(b"\xff\x00")`).
+#[derive(Clone, PartialEq, Eq)]
 pub enum Reply {
     /// A bulk string (binary).
     Bulk(Vec<u8>),
@@ -25,7 +29,35 @@ pub enum Reply {
     Error(String),
 }
 
+impl fmt::Debug for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reply::Bulk(b) => match std::str::from_utf8(b) {
+                Ok(s) => f.debug_tuple("Bulk").field(&s).finish(),
+                Err(_) => write!(f, "Bulk(b\"{}\")", b.escape_ascii()),
+            },
+            Reply::Status(s) => f.debug_tuple("Status").field(s).finish(),
+            Reply::Integer(i) => f.debug_tuple("Integer").field(i).finish(),
+            Reply::Nil => f.write_str("Nil"),
+            Reply::Array(a) => f.debug_tuple("Array").field(a).finish(),
+            Reply::Error(s) => f.debug_tuple("Error").field(s).finish(),
+        }
+    }
+}
+
 impl Reply {
+    /// The variant's name for messages ("a bulk string", "an array").
+    pub(crate) fn kind_name(&self) -> &'static str {
+        match self {
+            Reply::Bulk(_) => "a bulk string",
+            Reply::Status(_) => "a status",
+            Reply::Integer(_) => "an integer",
+            Reply::Nil => "nil",
+            Reply::Array(_) => "an array",
+            Reply::Error(_) => "an error",
+        }
+    }
+
     /// Copies a borrowed reply tree.
     ///
     /// # Safety
@@ -152,4 +184,23 @@ pub(crate) unsafe fn result_from(status: i32, r: *const sys::jr_reply) -> Result
     }
     // SAFETY: the caller guarantees r.
     unsafe { Reply::from_raw(r) }.into_result()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_text() {
+        let r = Reply::Array(vec![
+            Reply::Bulk(b"hello".to_vec()),
+            Reply::Bulk(vec![0xff, 0, b'a']),
+            Reply::Integer(3),
+            Reply::Nil,
+        ]);
+        assert_eq!(
+            format!("{r:?}"),
+            r#"Array([Bulk("hello"), Bulk(b"\xff\x00a"), Integer(3), Nil])"#
+        );
+    }
 }
