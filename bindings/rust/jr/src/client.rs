@@ -344,7 +344,16 @@ impl Client {
         }
         let mut raw = ptr::null_mut();
         // SAFETY: opts is valid; libjr copies it.
-        check(unsafe { sys::jr_client_new(opts.as_ptr(), &mut raw) })?;
+        let rc = unsafe { sys::jr_client_new(opts.as_ptr(), &mut raw) };
+        if rc == sys::JR_EINVAL && opts.resp3 && !crate::options::resp3_supported() {
+            return Err(Error::with_detail(
+                rc,
+                "protocol=3 (RESP3) needs libjr built with hiredis >= 1.0; this \
+                 libjr was built with hiredis 0.14 (RESP2 only)"
+                    .into(),
+            ));
+        }
+        check(rc)?;
         Ok(Client {
             raw: NonNull::new(raw).expect("jr_client_new returned JR_OK and NULL"),
             _event: opts.event.clone(),

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 //! Typed replies: [`FromReply`], as redis-rs's `FromRedisValue`.
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{BuildHasher, Hash};
 
 use crate::error::{Error, Result};
@@ -15,12 +15,13 @@ use crate::reply::Reply;
 /// | `Reply` | anything |
 /// | `()` | anything but an error |
 /// | `Option<T>` | `Nil` as `None`, else `T` |
-/// | `String`, `Vec<u8>` | a bulk string or status (a `String` must be UTF-8), an integer as its digits |
-/// | `i64`, `u64`, `i32`, ... | an integer, or a bulk string / status of digits (`GET` of a counter) |
-/// | `f64` | an integer, or text (`"3.5"`, `"inf"`) |
-/// | `bool` | an integer (0 is false), or text `"0"` / `"1"` |
-/// | `Vec<T>` | an array (each element as `T`); `Nil` as empty |
-/// | `HashMap<K, V>`, `BTreeMap<K, V>` | a flat array of key, value, key, value (`HGETALL`) |
+/// | `String`, `Vec<u8>` | a bulk string, status, verbatim string or big number (a `String` must be UTF-8), an integer or double as its digits |
+/// | `i64`, `u64`, `i32`, ... | an integer, a boolean, a big number or text of digits (`GET` of a counter) |
+/// | `f64` | a double, an integer, or text (`"3.5"`, `"inf"`) |
+/// | `bool` | a boolean, an integer (0 is false), or text `"0"` / `"1"` |
+/// | `Vec<T>` | an array, set or push (each element as `T`); `Nil` as empty |
+/// | `HashSet<T>`, `BTreeSet<T>` | a set or an array |
+/// | `HashMap<K, V>`, `BTreeMap<K, V>` | a map (RESP3), or a flat array of key, value, key, value (`HGETALL` in RESP2) |
 /// | `(A, B)`, `(A, B, C)` | an array of exactly 2 or 3 |
 ///
 /// An error element (inside an array) is `Err(Error::Server(..))`; a reply of
@@ -64,12 +65,16 @@ impl<T: FromReply> FromReply for Option<T> {
     }
 }
 
-/// The text of a reply that has one (bulk, status, and numbers as digits).
+/// The text of a reply that has one (bulk, status, verbatim, and numbers
+/// as digits).
 fn text_of(reply: Reply) -> std::result::Result<Vec<u8>, Reply> {
     match reply {
         Reply::Bulk(b) => Ok(b),
-        Reply::Status(s) => Ok(s.into_bytes()),
+        Reply::Status(s) | Reply::BigNumber(s) | Reply::Verbatim { text: s, .. } => {
+            Ok(s.into_bytes())
+        }
         Reply::Integer(i) => Ok(i.to_string().into_bytes()),
+        Reply::Double(d) => Ok(d.to_string().into_bytes()),
         r => Err(r),
     }
 }
@@ -98,6 +103,8 @@ macro_rules! integers {
                     Reply::Integer(i) => <$t>::try_from(i).map_err(|_| {
                         Error::Conversion(format!("{i} is out of the range of {want}"))
                     }),
+                    Reply::Bool(b) => Ok(<$t>::from(b)),
+                    r @ Reply::Double(_) => mismatch(want, &r),
                     r => {
                         let b = text_of(r).or_else(|r| mismatch(want, &r))?;
                         std::str::from_utf8(&b)
@@ -119,6 +126,7 @@ impl FromReply for f64 {
     fn from_reply(reply: Reply) -> Result<Self> {
         match reply {
             Reply::Integer(i) => Ok(i as f64),
+            Reply::Double(d) => Ok(d),
             r => {
                 let b = text_of(r).or_else(|r| mismatch("f64", &r))?;
                 std::str::from_utf8(&b)
@@ -139,6 +147,7 @@ impl FromReply for bool {
     fn from_reply(reply: Reply) -> Result<Self> {
         match reply {
             Reply::Integer(i) => Ok(i != 0),
+            Reply::Bool(b) => Ok(b),
             Reply::Bulk(b) if b == b"0" || b == b"1" => Ok(b == b"1"),
             r => mismatch("bool", &r),
         }
@@ -148,16 +157,22 @@ impl FromReply for bool {
 impl<T: FromReply> FromReply for Vec<T> {
     fn from_reply(reply: Reply) -> Result<Self> {
         match reply {
-            Reply::Array(a) => a.into_iter().map(T::from_reply).collect(),
+            Reply::Array(a) | Reply::Set(a) | Reply::Push(a) => {
+                a.into_iter().map(T::from_reply).collect()
+            }
             Reply::Nil => Ok(Vec::new()),
             r => mismatch("Vec", &r),
         }
     }
 }
 
-/// Key, value pairs of a flat array.
+/// Key, value pairs of a map or a flat array.
 fn pairs<K: FromReply, V: FromReply>(reply: Reply, want: &str) -> Result<Vec<(K, V)>> {
     match reply {
+        Reply::Map(m) => m
+            .into_iter()
+            .map(|(k, v)| Ok((K::from_reply(k)?, V::from_reply(v)?)))
+            .collect(),
         Reply::Array(a) if a.len() % 2 == 0 => {
             let mut out = Vec::with_capacity(a.len() / 2);
             let mut it = a.into_iter();
@@ -179,6 +194,18 @@ impl<K: FromReply + Eq + Hash, V: FromReply, S: BuildHasher + Default> FromReply
 {
     fn from_reply(reply: Reply) -> Result<Self> {
         Ok(pairs(reply, "HashMap")?.into_iter().collect())
+    }
+}
+
+impl<T: FromReply + Eq + Hash, S: BuildHasher + Default> FromReply for HashSet<T, S> {
+    fn from_reply(reply: Reply) -> Result<Self> {
+        Ok(Vec::<T>::from_reply(reply)?.into_iter().collect())
+    }
+}
+
+impl<T: FromReply + Ord> FromReply for BTreeSet<T> {
+    fn from_reply(reply: Reply) -> Result<Self> {
+        Ok(Vec::<T>::from_reply(reply)?.into_iter().collect())
     }
 }
 
@@ -268,5 +295,27 @@ mod tests {
         assert!(Reply::Array(vec![bulk("a")])
             .convert::<HashMap<String, String>>()
             .is_err());
+        // RESP3 types.
+        let m = Reply::Map(vec![(bulk("a"), Reply::Integer(1))]);
+        let m: BTreeMap<String, i64> = m.convert().unwrap();
+        assert_eq!(m["a"], 1);
+        assert_eq!(Reply::Double(1.5).convert::<f64>(), Ok(1.5));
+        assert_eq!(Reply::Double(1.5).convert::<String>(), Ok("1.5".into()));
+        assert!(Reply::Double(1.5).convert::<i64>().is_err());
+        assert_eq!(Reply::Bool(true).convert::<bool>(), Ok(true));
+        assert_eq!(Reply::Bool(true).convert::<i64>(), Ok(1));
+        let big = Reply::BigNumber("123456789012345678901234567890".into());
+        assert_eq!(
+            big.clone().convert::<i128>(),
+            Ok(123456789012345678901234567890)
+        );
+        assert!(big.convert::<i64>().is_err());
+        let v = Reply::Verbatim {
+            format: "txt".into(),
+            text: "hi".into(),
+        };
+        assert_eq!(v.convert::<String>(), Ok("hi".into()));
+        let s: HashSet<String> = Reply::Set(vec![bulk("x"), bulk("y")]).convert().unwrap();
+        assert!(s.contains("x") && s.len() == 2);
     }
 }

@@ -58,7 +58,7 @@ pub use client::{Client, Db, ReplyFuture, RequestId, Timeout};
 pub use cluster::{AllMastersFuture, EndpointsFuture, MapFuture, Node, NodeReply};
 pub use convert::FromReply;
 pub use error::{code, Error, ErrorKind, Result};
-pub use options::{Event, Options};
+pub use options::{resp3_supported, Event, Options};
 pub use reply::Reply;
 pub use stats::{EndpointStats, LatencyBucket, Stats};
 pub use tx::{Message, Monitor, Subscriber, Transaction, Watch};

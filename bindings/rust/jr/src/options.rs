@@ -129,6 +129,9 @@ pub struct Options {
     raw: NonNull<sys::jr_options>,
     pub(crate) event: Option<Arc<Box<EventFn>>>,
     pub(crate) error: Option<Error>,
+    /// `protocol` 3 was asked for (key or URL): says why `Client::new`
+    /// fails on a libjr without RESP3.
+    pub(crate) resp3: bool,
     /// Every key set, with its value (the test checks them against libjr).
     #[cfg(test)]
     log: Vec<(String, Set)>,
@@ -171,6 +174,7 @@ impl Options {
             raw: NonNull::new(raw).expect("jr_options_new: out of memory"),
             event: None,
             error: None,
+            resp3: false,
             #[cfg(test)]
             log: Vec::new(),
         }
@@ -206,6 +210,11 @@ impl Options {
     pub fn try_set(&mut self, key: &str, value: &str) -> Result<()> {
         #[cfg(test)]
         self.log.push((key.to_owned(), Set::Text(value.to_owned())));
+        match key {
+            "protocol" => self.resp3 = value.trim() == "3",
+            "url" => self.resp3 |= value.contains("protocol=3"),
+            _ => {}
+        }
         let (k, v) = (cstring(key)?, cstring(value)?);
         // SAFETY: valid handle and NUL-terminated strings (copied by libjr).
         check(unsafe { sys::jr_options_set(self.raw.as_ptr(), k.as_ptr(), v.as_ptr()) })
@@ -214,6 +223,9 @@ impl Options {
     pub fn try_set_int(&mut self, key: &str, value: i64) -> Result<()> {
         #[cfg(test)]
         self.log.push((key.to_owned(), Set::Int(value)));
+        if key == "protocol" {
+            self.resp3 = value == 3;
+        }
         let k = cstring(key)?;
         // SAFETY: valid handle and NUL-terminated key.
         check(unsafe { sys::jr_options_set_int(self.raw.as_ptr(), k.as_ptr(), value) })
@@ -264,6 +276,21 @@ impl Options {
     /// Default deadline of each command; `Duration::ZERO` means none.
     pub fn command_timeout(self, t: Duration) -> Self {
         self.set_int("command_timeout_ms", millis(t))
+    }
+    /// The protocol: 2 (RESP2, the default) or 3 (RESP3, one `HELLO 3` per
+    /// connection): replies then have the RESP3 types ([`Reply::Map`],
+    /// [`Reply::Set`], [`Reply::Double`]...), which a RESP2 connection never
+    /// gives. Needs Redis >= 6 (an older server fails the handshake with
+    /// [`ErrorKind::Auth`](crate::ErrorKind::Auth)) and a libjr built with
+    /// hiredis >= 1.0: with hiredis 0.14 `Client::new` fails with
+    /// `InvalidArgument` and says so ([`resp3_supported`] tells beforehand).
+    /// `redis://...?protocol=3` does the same.
+    ///
+    /// [`Reply::Map`]: crate::Reply::Map
+    /// [`Reply::Set`]: crate::Reply::Set
+    /// [`Reply::Double`]: crate::Reply::Double
+    pub fn protocol(self, version: u8) -> Self {
+        self.set_int("protocol", i64::from(version))
     }
     /// TLS on every connection (`tls`).
     pub fn tls(self, on: bool) -> Self {
@@ -328,6 +355,25 @@ impl Options {
     pub(crate) fn as_ptr(&self) -> *const sys::jr_options {
         self.raw.as_ptr()
     }
+}
+
+/// Whether this libjr speaks RESP3 (`protocol` 3): it was built with
+/// hiredis >= 1.0. Asks libjr itself, by making (and freeing at once) a
+/// client with `protocol` 3, which connects to nothing.
+pub fn resp3_supported() -> bool {
+    let mut o = Options::new().log_to_facade(false).set_int("protocol", 3);
+    o = o.endpoint("127.0.0.1:1");
+    if o.error.is_some() {
+        return false;
+    }
+    let mut raw = std::ptr::null_mut();
+    // SAFETY: valid options; a client made here is freed at once.
+    let rc = unsafe { sys::jr_client_new(o.as_ptr(), &mut raw) };
+    if rc == sys::JR_OK {
+        // SAFETY: ours, not on a loop thread (no callback runs here).
+        unsafe { sys::jr_client_free(raw) };
+    }
+    rc == sys::JR_OK
 }
 
 pub(crate) fn millis(t: Duration) -> i64 {
@@ -407,10 +453,6 @@ mod tests {
     /// libjr keys without a shorthand, and why: [`Options::set`] and
     /// [`Options::set_int`] reach each of them.
     const NOT_EXPOSED: &[(&str, &str)] = &[
-        (
-            "protocol",
-            "RESP3 replies (maps, sets, doubles) are not mapped to Rust values yet",
-        ),
         ("socket_timeout_ms", "tuning: set_int"),
         ("silence_timeout_ms", "tuning: set_int"),
         ("recv_buffer_size", "tuning: set_int"),
@@ -465,6 +507,7 @@ mod tests {
             ("tls_cert", o().tls_cert("client.crt", "client.key")),
             ("tls_server_name", o().tls_server_name("redis.example")),
             ("poll_mode", o().poll_mode()),
+            ("protocol", o().protocol(3)),
         ]
     }
 

@@ -15,19 +15,71 @@ use crate::error::{Error, Result};
 /// [`Reply::convert`] turns it into a Rust type ([`FromReply`](crate::FromReply)).
 /// Debug shows a bulk string as text (`Bulk("hello")`) when it is UTF-8,
 /// else as escaped bytes (`Bulk(b"\xff\x00")`).
-#[derive(Clone, PartialEq, Eq)]
+///
+/// With `protocol` 3 ([`Options::protocol`](crate::Options::protocol)) the
+/// server's RESP3 types arrive as `Map`, `Set`, `Double`, `Bool`,
+/// `BigNumber` and `Verbatim`; a RESP2 connection never gives them.
+/// Attributes are skipped by libjr. Equality compares a `Double` by its bits
+/// (so `NaN == NaN` and `0.0 != -0.0`), which keeps `Eq` lawful.
+#[derive(Clone)]
 pub enum Reply {
     /// A bulk string (binary).
     Bulk(Vec<u8>),
     /// A status reply (`+OK`).
     Status(String),
     Integer(i64),
-    /// A null bulk string or array (e.g. GET on a missing key).
+    /// A null bulk string or array (e.g. GET on a missing key), RESP3's null.
     Nil,
     Array(Vec<Reply>),
     /// An error element inside an array.
     Error(String),
+    /// RESP3 map (`HGETALL`, `CONFIG GET`...): key, value pairs in the
+    /// server's order.
+    Map(Vec<(Reply, Reply)>),
+    /// RESP3 set (`SMEMBERS`...).
+    Set(Vec<Reply>),
+    /// RESP3 double (`ZSCORE`, `INCRBYFLOAT`...), `inf`, `-inf` and `nan`
+    /// included.
+    Double(f64),
+    /// RESP3 boolean.
+    Bool(bool),
+    /// RESP3 big number, as its decimal digits (with a `-` if negative).
+    BigNumber(String),
+    /// RESP3 verbatim string: its 3-letter format (`"txt"`, `"mkd"`) and text.
+    Verbatim {
+        format: String,
+        text: String,
+    },
+    /// RESP3 push. Never a command's reply (libjr hands pushes to their
+    /// handlers); here for completeness.
+    Push(Vec<Reply>),
 }
+
+impl PartialEq for Reply {
+    fn eq(&self, other: &Reply) -> bool {
+        use Reply::*;
+        match (self, other) {
+            (Bulk(a), Bulk(b)) => a == b,
+            (Status(a), Status(b)) | (Error(a), Error(b)) | (BigNumber(a), BigNumber(b)) => a == b,
+            (Integer(a), Integer(b)) => a == b,
+            (Nil, Nil) => true,
+            (Array(a), Array(b)) | (Set(a), Set(b)) | (Push(a), Push(b)) => a == b,
+            (Map(a), Map(b)) => a == b,
+            (Double(a), Double(b)) => a.to_bits() == b.to_bits(),
+            (Bool(a), Bool(b)) => a == b,
+            (
+                Verbatim { format, text },
+                Verbatim {
+                    format: f2,
+                    text: t2,
+                },
+            ) => format == f2 && text == t2,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Reply {}
 
 impl fmt::Debug for Reply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -41,6 +93,17 @@ impl fmt::Debug for Reply {
             Reply::Nil => f.write_str("Nil"),
             Reply::Array(a) => f.debug_tuple("Array").field(a).finish(),
             Reply::Error(s) => f.debug_tuple("Error").field(s).finish(),
+            Reply::Map(m) => f.debug_tuple("Map").field(m).finish(),
+            Reply::Set(a) => f.debug_tuple("Set").field(a).finish(),
+            Reply::Double(d) => f.debug_tuple("Double").field(d).finish(),
+            Reply::Bool(b) => f.debug_tuple("Bool").field(b).finish(),
+            Reply::BigNumber(n) => f.debug_tuple("BigNumber").field(n).finish(),
+            Reply::Verbatim { format, text } => f
+                .debug_struct("Verbatim")
+                .field("format", format)
+                .field("text", text)
+                .finish(),
+            Reply::Push(a) => f.debug_tuple("Push").field(a).finish(),
         }
     }
 }
@@ -55,6 +118,13 @@ impl Reply {
             Reply::Nil => "nil",
             Reply::Array(_) => "an array",
             Reply::Error(_) => "an error",
+            Reply::Map(_) => "a map",
+            Reply::Set(_) => "a set",
+            Reply::Double(_) => "a double",
+            Reply::Bool(_) => "a boolean",
+            Reply::BigNumber(_) => "a big number",
+            Reply::Verbatim { .. } => "a verbatim string",
+            Reply::Push(_) => "a push",
         }
     }
 
@@ -75,32 +145,95 @@ impl Reply {
                 sys::JR_REPLY_STATUS => Reply::Status(String::from_utf8_lossy(raw_bytes(r)).into()),
                 sys::JR_REPLY_ERROR => Reply::Error(String::from_utf8_lossy(raw_bytes(r)).into()),
                 sys::JR_REPLY_INTEGER => Reply::Integer(sys::jr_reply_integer(r)),
-                sys::JR_REPLY_ARRAY => {
-                    let n = sys::jr_reply_len(r);
+                sys::JR_REPLY_ARRAY => Reply::Array(Reply::elements(r)),
+                sys::JR_REPLY_SET => Reply::Set(Reply::elements(r)),
+                sys::JR_REPLY_PUSH => Reply::Push(Reply::elements(r)),
+                sys::JR_REPLY_MAP => {
+                    // Keys and values alternate: key i at 2i, its value at 2i+1.
+                    let n = sys::jr_reply_len(r) / 2;
                     let mut v = Vec::with_capacity(n);
                     for i in 0..n {
-                        v.push(Reply::copy(sys::jr_reply_element(r, i)));
+                        v.push((
+                            Reply::copy(sys::jr_reply_element(r, 2 * i)),
+                            Reply::copy(sys::jr_reply_element(r, 2 * i + 1)),
+                        ));
                     }
-                    Reply::Array(v)
+                    Reply::Map(v)
                 }
+                sys::JR_REPLY_DOUBLE => Reply::Double(sys::jr_reply_double(r)),
+                sys::JR_REPLY_BOOL => Reply::Bool(sys::jr_reply_integer(r) != 0),
+                sys::JR_REPLY_BIGNUM => {
+                    Reply::BigNumber(String::from_utf8_lossy(raw_bytes(r)).into())
+                }
+                sys::JR_REPLY_VERB => {
+                    let f = sys::jr_reply_verb_format(r);
+                    Reply::Verbatim {
+                        format: if f.is_null() {
+                            String::new()
+                        } else {
+                            CStr::from_ptr(f).to_string_lossy().into_owned()
+                        },
+                        text: String::from_utf8_lossy(raw_bytes(r)).into(),
+                    }
+                }
+                // JR_REPLY_NIL; JR_REPLY_ATTR is never delivered (skipped).
                 _ => Reply::Nil,
             }
         }
     }
 
-    /// The bytes of a bulk string or status reply.
-    pub fn as_bytes(&self) -> Option<&[u8]> {
+    /// SAFETY: as copy; r is an ARRAY, SET or PUSH.
+    unsafe fn elements(r: *const sys::jr_reply) -> Vec<Reply> {
+        // SAFETY: see from_raw; indexes below jr_reply_len.
+        unsafe {
+            let n = sys::jr_reply_len(r);
+            let mut v = Vec::with_capacity(n);
+            for i in 0..n {
+                v.push(Reply::copy(sys::jr_reply_element(r, i)));
+            }
+            v
+        }
+    }
+
+    /// A double (RESP3), or an integer as f64.
+    pub fn as_f64(&self) -> Option<f64> {
         match self {
-            Reply::Bulk(b) => Some(b),
-            Reply::Status(s) => Some(s.as_bytes()),
+            Reply::Double(d) => Some(*d),
+            Reply::Integer(i) => Some(*i as f64),
             _ => None,
         }
     }
-    /// A bulk string or status reply as UTF-8 text.
+    /// A boolean (RESP3), or an integer as `!= 0`.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Reply::Bool(b) => Some(*b),
+            Reply::Integer(i) => Some(*i != 0),
+            _ => None,
+        }
+    }
+    /// The pairs of a map (RESP3).
+    pub fn as_map(&self) -> Option<&[(Reply, Reply)]> {
+        match self {
+            Reply::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The bytes of a bulk string, status, big number or verbatim string.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Reply::Bulk(b) => Some(b),
+            Reply::Status(s) | Reply::BigNumber(s) | Reply::Verbatim { text: s, .. } => {
+                Some(s.as_bytes())
+            }
+            _ => None,
+        }
+    }
+    /// A bulk string, status, big number or verbatim string as UTF-8 text.
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Reply::Bulk(b) => std::str::from_utf8(b).ok(),
-            Reply::Status(s) => Some(s),
+            Reply::Status(s) | Reply::BigNumber(s) | Reply::Verbatim { text: s, .. } => Some(s),
             _ => None,
         }
     }
@@ -110,26 +243,31 @@ impl Reply {
             _ => None,
         }
     }
+    /// The elements of an array, a set (RESP3) or a push.
     pub fn as_array(&self) -> Option<&[Reply]> {
         match self {
-            Reply::Array(a) => Some(a),
+            Reply::Array(a) | Reply::Set(a) | Reply::Push(a) => Some(a),
             _ => None,
         }
     }
     pub fn is_nil(&self) -> bool {
         matches!(self, Reply::Nil)
     }
-    /// The bytes of a bulk string or status reply, by value.
+    /// The bytes of a bulk string, status, big number or verbatim string,
+    /// by value.
     pub fn into_bytes(self) -> Option<Vec<u8>> {
         match self {
             Reply::Bulk(b) => Some(b),
-            Reply::Status(s) => Some(s.into_bytes()),
+            Reply::Status(s) | Reply::BigNumber(s) | Reply::Verbatim { text: s, .. } => {
+                Some(s.into_bytes())
+            }
             _ => None,
         }
     }
+    /// The elements of an array, a set (RESP3) or a push, by value.
     pub fn into_array(self) -> Option<Vec<Reply>> {
         match self {
-            Reply::Array(a) => Some(a),
+            Reply::Array(a) | Reply::Set(a) | Reply::Push(a) => Some(a),
             _ => None,
         }
     }
