@@ -292,6 +292,43 @@ impl Options {
     pub fn protocol(self, version: u8) -> Self {
         self.set_int("protocol", i64::from(version))
     }
+    /// Adds a Redis Sentinel (`"host:port"`, `"[v6]:port"`; port 26379 when
+    /// left out). Repeatable: libjr asks them in turn for the master named
+    /// by [`sentinel_master`](Self::sentinel_master), confirms it with ROLE
+    /// before any command is written, and follows failovers
+    /// (`+switch-master`). No sentinel answering, an unknown master name or
+    /// a sentinel that answers nonsense: commands fail with
+    /// [`ErrorKind::Connect`](crate::ErrorKind::Connect), and the error's
+    /// detail gives each sentinel's reason. TLS to the sentinels when
+    /// [`tls`](Self::tls) is on. A `redis-sentinel://` URL sets the same.
+    ///
+    /// ```no_run
+    /// let opts = jr::Options::new()
+    ///     .sentinel("10.0.0.1:26379")
+    ///     .sentinel("10.0.0.2:26379")
+    ///     .sentinel_master("mymaster")
+    ///     .sentinel_password("sentinel-secret")
+    ///     .password("master-secret");
+    /// # let _ = opts;
+    /// ```
+    pub fn sentinel(self, address: &str) -> Self {
+        self.set("sentinel", address)
+    }
+    /// The master's name as the sentinels know it (`sentinel monitor
+    /// <name> ...`).
+    pub fn sentinel_master(self, name: &str) -> Self {
+        self.set("sentinel_master", name)
+    }
+    /// ACL user name for the sentinels (they may have their own ACL; the
+    /// master's credentials are [`username`](Self::username) and
+    /// [`password`](Self::password)).
+    pub fn sentinel_username(self, user: &str) -> Self {
+        self.set("sentinel_username", user)
+    }
+    /// Password for the sentinels (`requirepass` of a sentinel); never logged.
+    pub fn sentinel_password(self, pass: &str) -> Self {
+        self.set("sentinel_password", pass)
+    }
     /// TLS on every connection (`tls`).
     pub fn tls(self, on: bool) -> Self {
         self.set_int("tls", i64::from(on))
@@ -472,16 +509,6 @@ mod tests {
         ),
         ("read_from_replicas", "cluster reads: set_int"),
         ("cluster", "cluster detection: set"),
-        ("sentinel", "Redis Sentinel: set (no shorthand yet)"),
-        ("sentinel_master", "Redis Sentinel: set (no shorthand yet)"),
-        (
-            "sentinel_username",
-            "Redis Sentinel: set (no shorthand yet)",
-        ),
-        (
-            "sentinel_password",
-            "Redis Sentinel: set (no shorthand yet)",
-        ),
     ];
 
     /// Each shorthand, called with a value libjr accepts.
@@ -508,6 +535,13 @@ mod tests {
             ("tls_server_name", o().tls_server_name("redis.example")),
             ("poll_mode", o().poll_mode()),
             ("protocol", o().protocol(3)),
+            (
+                "sentinel",
+                o().sentinel("127.0.0.1:26379").sentinel("[::1]:26380"),
+            ),
+            ("sentinel_master", o().sentinel_master("mymaster")),
+            ("sentinel_username", o().sentinel_username("watcher")),
+            ("sentinel_password", o().sentinel_password("secret")),
         ]
     }
 
