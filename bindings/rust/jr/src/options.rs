@@ -460,10 +460,15 @@ unsafe extern "C" fn log_trampoline(
     text: *const c_char,
 ) {
     let level = log_level(level);
-    if !log::log_enabled!(target: "jr", level) {
+    // The static level filter first (one load); the logger's own enabled()
+    // is user code, so inside the catch.
+    if level > log::max_level() {
         return;
     }
     let _ = catch_unwind(AssertUnwindSafe(|| {
+        if !log::log_enabled!(target: "jr", level) {
+            return;
+        }
         let cstr = |p: *const c_char| {
             if p.is_null() {
                 std::borrow::Cow::Borrowed("")
