@@ -11,10 +11,19 @@ use std::collections::{BTreeMap, BTreeSet};
 use common::{endpoint, opts};
 use jr::{Client, ErrorKind, Reply};
 
+/// Says why a test skips, in the log of a passing run too (straight to
+/// stderr: the test harness captures only the print macros).
+fn skip(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{why}");
+}
+
 /// A RESP3 client, or None (and why) when this libjr lacks RESP3.
 fn resp3_client(test: &str) -> Option<Client> {
     if !jr::resp3_supported() {
-        eprintln!("{test}: SKIPPED: this libjr was built without RESP3 (hiredis 0.14)");
+        skip(&format!(
+            "{test}: SKIPPED: this libjr was built without RESP3 (hiredis 0.14)"
+        ));
         return None;
     }
     Some(Client::new(&opts().protocol(3)).expect("a RESP3 client"))
@@ -120,9 +129,9 @@ fn resp2_stays_resp2() {
 #[test]
 fn protocol_3_without_resp3_is_refused_clearly() {
     if jr::resp3_supported() {
-        eprintln!(
+        skip(
             "protocol_3_without_resp3_is_refused_clearly: SKIPPED: this libjr has RESP3 \
-             (hiredis >= 1.0); the refusal is for hiredis 0.14 builds"
+             (hiredis >= 1.0); the refusal is for hiredis 0.14 builds",
         );
         return;
     }
