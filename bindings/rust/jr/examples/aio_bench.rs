@@ -48,7 +48,7 @@ fn tokio_run(
                 let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     if aio {
-                        c.get(KEY).await.expect("GET");
+                        c.get::<Option<Vec<u8>>>(KEY).await.expect("GET");
                     } else {
                         c.command(&["GET", KEY]).await.expect("GET");
                     }

@@ -9,9 +9,10 @@ async fn main() -> jr::Result<()> {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let client = Arc::new(jr::Client::connect(&url)?);
     client.set("greeting", "hello").await?;
-    let v: Option<Vec<u8>> = client.get("greeting").await?; // None: no such key
-    let n = client.cmd(&["INCRBY", "n", "5"]).await?.as_int(); // any command: a Reply
-    println!("{v:?} {n:?}");
+    let v: Option<String> = client.get("greeting").await?; // None: no such key
+    let n: i64 = client.cmd_as(&["INCRBY", "n", "5"]).await?; // any FromReply type
+    let r = client.cmd(&["LRANGE", "no:such:list", "0", "-1"]).await?; // a jr::Reply
+    println!("{v:?} {n} {r:?}");
 
     // Many tasks, one multiplexed connection: the commands they submit
     // meanwhile leave in one write (automatic pipelining).
@@ -30,6 +31,6 @@ async fn main() -> jr::Result<()> {
         .cmd_timeout(&["BLPOP", "no:such:list", "0"], Duration::from_millis(100))
         .await
         .unwrap_err();
-    assert_eq!(e.code(), Some(jr::code::ETIMEDOUT));
+    assert_eq!(e.kind(), Some(jr::ErrorKind::TimedOut));
     Ok(())
 }

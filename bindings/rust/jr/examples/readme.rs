@@ -14,7 +14,10 @@ fn main() -> Result<(), jr::Error> {
 
     client.call(&["SET", "greeting", "hello"])?;
     let r = client.call(&["GET", "greeting"])?;
-    println!("{:?}", r.as_str()); // Some("hello")
+    println!("{r:?}"); // Bulk("hello")
+                       // Typed (jr::FromReply): nil is None.
+    let v: Option<String> = client.call_as(&["GET", "greeting"])?;
+    println!("{v:?}"); // Some("hello")
 
     // Eager futures: all of them leave in one write (automatic pipelining).
     let futures: Vec<_> = (0..100)
@@ -31,13 +34,14 @@ fn main() -> Result<(), jr::Error> {
     match client.call(&["LPUSH", "greeting", "x"]) {
         Err(jr::Error::Server(msg)) => println!("server said: {msg}"), // WRONGTYPE ...
         Err(jr::Error::Library {
-            code,
+            kind,
             unsent,
             message,
             ..
         }) => {
-            println!("libjr: {code} {message}; safe to retry: {unsent}")
+            println!("libjr: {kind:?} {message}; safe to retry: {unsent}")
         }
+        Err(e) => println!("{e}"),
         Ok(r) => println!("{r:?}"),
     }
 
@@ -59,7 +63,7 @@ fn main() -> Result<(), jr::Error> {
     let mut tx = w.multi()?;
     tx.queue(&["SET", "balance", &(v + 1).to_string()])?;
     match tx.exec().wait() {
-        Err(e) if e.code() == Some(jr::code::EWATCH) => println!("changed meanwhile: retry"),
+        Err(e) if e.kind() == Some(jr::ErrorKind::Watch) => println!("changed meanwhile: retry"),
         r => println!("{r:?}"),
     }
     drop(w);

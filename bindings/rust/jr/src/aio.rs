@@ -6,7 +6,8 @@
 //! use std::sync::Arc;
 //! let client = Arc::new(jr::Client::connect("127.0.0.1:6379")?);
 //! client.set("greeting", "hello").await?;
-//! assert_eq!(client.get("greeting").await?.as_deref(), Some(&b"hello"[..]));
+//! let v: Option<String> = client.get("greeting").await?;
+//! assert_eq!(v.as_deref(), Some("hello"));
 //! let n = client.cmd(&["INCRBY", "n", "5"]).await?.as_int();
 //!
 //! // Many tasks, one connection: what they submit meanwhile leaves in one write.
@@ -30,7 +31,8 @@
 //! has not completed cancels its command (`jr_cancel`): unsent, it never
 //! leaves; written, its reply is read and dropped. Errors are the crate's
 //! [`Error`]: a server error reply is `Error::Server`, a library failure
-//! (timeout, lost connection) `Error::Library` with its code.
+//! (timeout, lost connection) `Error::Library` with its [`ErrorKind`](crate::ErrorKind),
+//! a reply of another shape than asked `Error::Conversion`.
 use std::cell::UnsafeCell;
 use std::ffi::{c_int, c_void};
 use std::fmt;
@@ -45,6 +47,7 @@ use jr_sys as sys;
 
 use crate::args::ArgBuf;
 use crate::client::{Client, Db, Target, Timeout};
+use crate::convert::FromReply;
 use crate::error::{Error, Result};
 use crate::reply::{result_from, Reply};
 
@@ -325,16 +328,6 @@ fn reply(r: Reply) -> Result<Reply> {
     Ok(r)
 }
 
-fn bulk_or_nil(r: Reply) -> Result<Option<Vec<u8>>> {
-    match r {
-        Reply::Nil => Ok(None),
-        Reply::Bulk(b) => Ok(Some(b)),
-        Reply::Status(s) => Ok(Some(s.into_bytes())),
-        // GET answers a bulk string or nil; anything else is not GET's reply.
-        _ => Err(Error::from_code(sys::JR_EPROTO)),
-    }
-}
-
 fn unit(_: Reply) -> Result<()> {
     Ok(())
 }
@@ -347,7 +340,7 @@ macro_rules! aio_methods {
             submit(self.owner(), self.target(), args, Timeout::Default, reply)
         }
         /// [`cmd`](Self::cmd) with a deadline: past it the result is
-        /// `Err(Error::Library { code: ETIMEDOUT, .. })` (`EQUEUETIMEOUT`
+        /// `Err(Error::Library { kind: ErrorKind::TimedOut, .. })` (`QueueTimeout`
         /// if it was never written).
         pub fn cmd_timeout<A: AsRef<[u8]>>(
             &self,
@@ -356,15 +349,30 @@ macro_rules! aio_methods {
         ) -> CmdFuture<'_, Reply> {
             submit(self.owner(), self.target(), args, timeout.into(), reply)
         }
-        /// GET: `Ok(None)` for a missing key.
-        pub fn get<K: AsRef<[u8]>>(&self, key: K) -> CmdFuture<'_, Option<Vec<u8>>> {
+        /// [`cmd`](Self::cmd) with the reply converted to `T`
+        /// ([`FromReply`](crate::FromReply)):
+        /// `let n: i64 = client.cmd_as(&["INCR", "n"]).await?`.
+        pub fn cmd_as<T: FromReply, A: AsRef<[u8]>>(&self, args: &[A]) -> CmdFuture<'_, T> {
+            submit(
+                self.owner(),
+                self.target(),
+                args,
+                Timeout::Default,
+                T::from_reply,
+            )
+        }
+        /// GET as any [`FromReply`](crate::FromReply) type:
+        /// `let v: Option<String> = client.get("k").await?` (`None` for a
+        /// missing key), or `Option<Vec<u8>>`, `Option<i64>`...
+        /// With a turbofish: `client.get::<Option<String>>("k")`.
+        pub fn get<T: FromReply>(&self, key: impl AsRef<[u8]>) -> CmdFuture<'_, T> {
             let args: [&[u8]; 2] = [b"GET", key.as_ref()];
             submit(
                 self.owner(),
                 self.target(),
                 &args,
                 Timeout::Default,
-                bulk_or_nil,
+                T::from_reply,
             )
         }
         /// SET key value.

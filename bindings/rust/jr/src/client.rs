@@ -6,7 +6,7 @@ use std::os::fd::RawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -149,17 +149,27 @@ impl Target {
         Ok(RequestId(id))
     }
 
-    fn command<A: AsRef<[u8]>>(self, args: &[A], timeout: Timeout) -> ReplyFuture {
+    fn command<A: AsRef<[u8]>>(
+        self,
+        handle: &Arc<Handle>,
+        args: &[A],
+        timeout: Timeout,
+    ) -> ReplyFuture {
         let shared = Arc::new(Shared::default());
         let s2 = shared.clone();
         match self.submit_fn(args, timeout, move |r| s2.complete(r)) {
             Ok(id) => ReplyFuture {
                 shared,
                 id: Some(id),
+                handle: Some(handle.clone()),
             },
             Err(e) => {
                 shared.complete(Err(e));
-                ReplyFuture { shared, id: None }
+                ReplyFuture {
+                    shared,
+                    id: None,
+                    handle: None,
+                }
             }
         }
     }
@@ -258,11 +268,18 @@ macro_rules! command_methods {
         {
             self.target().submit_fn(args, timeout.into(), f)
         }
+        /// [`call`](Self::call) with the reply converted to `T`
+        /// ([`FromReply`](crate::FromReply)):
+        /// `let v: Option<String> = client.call_as(&["GET", "k"])?`.
+        pub fn call_as<T: crate::FromReply, A: AsRef<[u8]>>(&self, args: &[A]) -> Result<T> {
+            self.call(args).and_then(T::from_reply)
+        }
         /// Submits a command now and returns a future of its result (eager:
         /// many futures created in a row are pipelined). Dropping the future
-        /// does not cancel the command.
+        /// before its result arrived cancels the command (`jr_cancel`).
         pub fn command<A: AsRef<[u8]>>(&self, args: &[A]) -> ReplyFuture {
-            self.target().command(args, Timeout::Default)
+            self.target()
+                .command(self.cancel_handle(), args, Timeout::Default)
         }
         /// [`command`](Self::command) with a deadline.
         pub fn command_timeout<A: AsRef<[u8]>>(
@@ -270,7 +287,8 @@ macro_rules! command_methods {
             args: &[A],
             timeout: impl Into<Timeout>,
         ) -> ReplyFuture {
-            self.target().command(args, timeout.into())
+            self.target()
+                .command(self.cancel_handle(), args, timeout.into())
         }
     };
 }
@@ -283,6 +301,33 @@ macro_rules! command_methods {
 pub struct Client {
     pub(crate) raw: NonNull<sys::jr_client>,
     _event: Option<Arc<Box<EventFn>>>,
+    handle: Arc<Handle>,
+}
+
+/// What a [`ReplyFuture`] (which does not borrow the client) needs to
+/// cancel its command when dropped: the client's handle while it lives.
+/// The client's drop empties it (under the write lock) before
+/// jr_client_free, so a future dropped later skips the cancel (the free
+/// completes every command anyway) and none can call jr_cancel on a freed
+/// client. The lock is held only around jr_cancel, which never blocks and
+/// never runs a callback.
+pub(crate) struct Handle {
+    ptr: RwLock<*mut sys::jr_client>,
+}
+
+// SAFETY: the pointer is only used for jr_cancel (thread-safe) under the lock.
+unsafe impl Send for Handle {}
+unsafe impl Sync for Handle {}
+
+impl Handle {
+    fn cancel(&self, id: RequestId) {
+        let p = self.ptr.read().unwrap_or_else(|e| e.into_inner());
+        if !p.is_null() {
+            // SAFETY: non-null: the client is alive (its drop nulls this
+            // under the write lock first). Any id is accepted.
+            unsafe { sys::jr_cancel(*p, id.0) };
+        }
+    }
 }
 
 // SAFETY: every jr_client call used through &self is documented thread-safe
@@ -299,10 +344,22 @@ impl Client {
         }
         let mut raw = ptr::null_mut();
         // SAFETY: opts is valid; libjr copies it.
-        check(unsafe { sys::jr_client_new(opts.as_ptr(), &mut raw) })?;
+        let rc = unsafe { sys::jr_client_new(opts.as_ptr(), &mut raw) };
+        if rc == sys::JR_EINVAL && opts.resp3 && !crate::options::resp3_supported() {
+            return Err(Error::with_detail(
+                rc,
+                "protocol=3 (RESP3) needs libjr built with hiredis >= 1.0; this \
+                 libjr was built with hiredis 0.14 (RESP2 only)"
+                    .into(),
+            ));
+        }
+        check(rc)?;
         Ok(Client {
             raw: NonNull::new(raw).expect("jr_client_new returned JR_OK and NULL"),
             _event: opts.event.clone(),
+            handle: Arc::new(Handle {
+                ptr: RwLock::new(raw),
+            }),
         })
     }
 
@@ -321,6 +378,10 @@ impl Client {
             client: self.raw.as_ptr(),
             db: ptr::null_mut(),
         }
+    }
+
+    fn cancel_handle(&self) -> &Arc<Handle> {
+        &self.handle
     }
 
     command_methods!();
@@ -434,6 +495,8 @@ unsafe impl Send for SendPtr {}
 
 impl Drop for Client {
     fn drop(&mut self) {
+        // Futures dropped from now on do not cancel (see Handle).
+        *self.handle.ptr.write().unwrap_or_else(|e| e.into_inner()) = ptr::null_mut();
         // SAFETY: we own the handle and nothing else can call it now (&mut).
         let rc = unsafe { sys::jr_client_free(self.raw.as_ptr()) };
         if rc == sys::JR_EMISUSE {
@@ -475,6 +538,10 @@ impl<'c> Db<'c> {
 
     command_methods!();
 
+    fn cancel_handle(&self) -> &Arc<Handle> {
+        &self.client.handle
+    }
+
     /// The client this view belongs to.
     pub fn client(&self) -> &'c Client {
         self.client
@@ -507,6 +574,8 @@ impl Drop for Db<'_> {
 struct State {
     result: Option<Result<Reply>>,
     waker: Option<Waker>,
+    /// The result has arrived (it may have been taken since).
+    done: bool,
 }
 
 #[derive(Default)]
@@ -519,6 +588,7 @@ impl Shared {
         let waker = {
             let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
             st.result = Some(r);
+            st.done = true;
             st.waker.take()
         };
         // Wake after the lock is released.
@@ -531,9 +601,36 @@ impl Shared {
 /// The result of a command submitted by [`Client::command`]. The command is
 /// already on its way when this exists; polling only waits. Works with any
 /// executor, or [`block_on`](crate::block_on) / [`ReplyFuture::wait`].
+///
+/// Dropping it before the result arrived cancels the command (`jr_cancel`:
+/// unsent, it never leaves; written, its reply is read and dropped), as
+/// dropping a [`CmdFuture`](crate::aio::CmdFuture) of the `tokio` feature
+/// does. The futures of a transaction, a WATCH connection and the cluster
+/// calls have no request id in libjr and run to completion.
 pub struct ReplyFuture {
     shared: Arc<Shared>,
     id: Option<RequestId>,
+    /// Set when dropping should cancel the command.
+    handle: Option<Arc<Handle>>,
+}
+
+impl Drop for ReplyFuture {
+    fn drop(&mut self) {
+        let (Some(handle), Some(id)) = (&self.handle, self.id) else {
+            return;
+        };
+        let done = self
+            .shared
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .done;
+        if !done {
+            // A completion that wins the race meanwhile makes this a
+            // JR_ENOENT no-op (ids carry a generation: never a stranger's).
+            handle.cancel(id);
+        }
+    }
 }
 
 impl ReplyFuture {
@@ -561,6 +658,7 @@ impl ReplyFuture {
             ReplyFuture {
                 shared: shared.clone(),
                 id: None,
+                handle: None,
             },
             shared,
         )

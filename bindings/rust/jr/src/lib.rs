@@ -15,9 +15,13 @@
 //!
 //! match client.call(&["LPUSH", "greeting", "x"]) {
 //!     Err(jr::Error::Server(msg)) => println!("the server said: {msg}"), // WRONGTYPE ...
-//!     Err(jr::Error::Library { code, unsent, message, .. }) => println!("{code} {unsent} {message}"),
+//!     Err(jr::Error::Library { kind, unsent, message, .. }) => println!("{kind:?} {unsent} {message}"),
+//!     Err(e) => println!("{e}"),
 //!     Ok(r) => println!("{r:?}"),
 //! }
+//!
+//! // Typed: FromReply converts a reply (nil is None).
+//! let v: Option<String> = client.call_as(&["GET", "greeting"])?;
 //! # Ok::<(), jr::Error>(())
 //! ```
 //!
@@ -36,9 +40,11 @@ pub mod aio;
 mod args;
 mod client;
 mod cluster;
+mod convert;
 mod error;
 pub mod options;
 mod reply;
+mod stats;
 mod tx;
 
 use std::ffi::CStr;
@@ -50,9 +56,11 @@ use std::thread::{self, Thread};
 
 pub use client::{Client, Db, ReplyFuture, RequestId, Timeout};
 pub use cluster::{AllMastersFuture, EndpointsFuture, MapFuture, Node, NodeReply};
-pub use error::{code, Error, Result};
-pub use options::{Event, Options};
+pub use convert::FromReply;
+pub use error::{code, Error, ErrorKind, Result};
+pub use options::{resp3_supported, Event, Options};
 pub use reply::Reply;
+pub use stats::{EndpointStats, LatencyBucket, Stats};
 pub use tx::{Message, Monitor, Subscriber, Transaction, Watch};
 
 /// Re-export of the raw declarations.

@@ -129,6 +129,9 @@ pub struct Options {
     raw: NonNull<sys::jr_options>,
     pub(crate) event: Option<Arc<Box<EventFn>>>,
     pub(crate) error: Option<Error>,
+    /// `protocol` 3 was asked for (key or URL): says why `Client::new`
+    /// fails on a libjr without RESP3.
+    pub(crate) resp3: bool,
     /// Every key set, with its value (the test checks them against libjr).
     #[cfg(test)]
     log: Vec<(String, Set)>,
@@ -171,15 +174,47 @@ impl Options {
             raw: NonNull::new(raw).expect("jr_options_new: out of memory"),
             event: None,
             error: None,
+            resp3: false,
             #[cfg(test)]
             log: Vec::new(),
         }
+        .remember_log()
+    }
+
+    /// libjr's leveled logs go to the [`log`](https://docs.rs/log) facade
+    /// from every client (see [`Options::log_to_facade`]).
+    fn remember_log(self) -> Self {
+        self.log_to_facade(true)
+    }
+
+    /// On by default: libjr's leveled logs (`jr_options_set_log_cb`) go to
+    /// the `log` facade with target `"jr"`: every state change of a
+    /// connection, a pool, the cluster map and a subscription, at level
+    /// `Error` (a component gave up: requests fail), `Warn` (a fault libjr
+    /// recovers from), `Info` (a normal change: connected, a new cluster
+    /// map) or `Debug` (details). The message is `"<endpoint or component>:
+    /// <text>"`; it never holds a password or a URL's user information.
+    ///
+    /// The logger runs on libjr's loop thread: a record is only formatted
+    /// when `log::log_enabled!(target: "jr", level)` says the logger wants
+    /// it, but the logger itself must not block for long (every
+    /// connection of the client waits meanwhile). `false` installs no hook.
+    pub fn log_to_facade(self, on: bool) -> Self {
+        let cb: sys::jr_log_cb = if on { Some(log_trampoline) } else { None };
+        // SAFETY: valid handle; the trampoline uses no context.
+        let rc = unsafe { sys::jr_options_set_log_cb(self.raw.as_ptr(), cb, std::ptr::null_mut()) };
+        self.remember(check(rc))
     }
 
     /// Sets a string (or numeric-as-text) option now.
     pub fn try_set(&mut self, key: &str, value: &str) -> Result<()> {
         #[cfg(test)]
         self.log.push((key.to_owned(), Set::Text(value.to_owned())));
+        match key {
+            "protocol" => self.resp3 = value.trim() == "3",
+            "url" => self.resp3 |= value.contains("protocol=3"),
+            _ => {}
+        }
         let (k, v) = (cstring(key)?, cstring(value)?);
         // SAFETY: valid handle and NUL-terminated strings (copied by libjr).
         check(unsafe { sys::jr_options_set(self.raw.as_ptr(), k.as_ptr(), v.as_ptr()) })
@@ -188,6 +223,9 @@ impl Options {
     pub fn try_set_int(&mut self, key: &str, value: i64) -> Result<()> {
         #[cfg(test)]
         self.log.push((key.to_owned(), Set::Int(value)));
+        if key == "protocol" {
+            self.resp3 = value == 3;
+        }
         let k = cstring(key)?;
         // SAFETY: valid handle and NUL-terminated key.
         check(unsafe { sys::jr_options_set_int(self.raw.as_ptr(), k.as_ptr(), value) })
@@ -238,6 +276,58 @@ impl Options {
     /// Default deadline of each command; `Duration::ZERO` means none.
     pub fn command_timeout(self, t: Duration) -> Self {
         self.set_int("command_timeout_ms", millis(t))
+    }
+    /// The protocol: 2 (RESP2, the default) or 3 (RESP3, one `HELLO 3` per
+    /// connection): replies then have the RESP3 types ([`Reply::Map`],
+    /// [`Reply::Set`], [`Reply::Double`]...), which a RESP2 connection never
+    /// gives. Needs Redis >= 6 (an older server fails the handshake with
+    /// [`ErrorKind::Auth`](crate::ErrorKind::Auth)) and a libjr built with
+    /// hiredis >= 1.0: with hiredis 0.14 `Client::new` fails with
+    /// `InvalidArgument` and says so ([`resp3_supported`] tells beforehand).
+    /// `redis://...?protocol=3` does the same.
+    ///
+    /// [`Reply::Map`]: crate::Reply::Map
+    /// [`Reply::Set`]: crate::Reply::Set
+    /// [`Reply::Double`]: crate::Reply::Double
+    pub fn protocol(self, version: u8) -> Self {
+        self.set_int("protocol", i64::from(version))
+    }
+    /// Adds a Redis Sentinel (`"host:port"`, `"[v6]:port"`; port 26379 when
+    /// left out). Repeatable: libjr asks them in turn for the master named
+    /// by [`sentinel_master`](Self::sentinel_master), confirms it with ROLE
+    /// before any command is written, and follows failovers
+    /// (`+switch-master`). No sentinel answering, an unknown master name or
+    /// a sentinel that answers nonsense: commands fail with
+    /// [`ErrorKind::Connect`](crate::ErrorKind::Connect), and the error's
+    /// detail gives each sentinel's reason. TLS to the sentinels when
+    /// [`tls`](Self::tls) is on. A `redis-sentinel://` URL sets the same.
+    ///
+    /// ```no_run
+    /// let opts = jr::Options::new()
+    ///     .sentinel("10.0.0.1:26379")
+    ///     .sentinel("10.0.0.2:26379")
+    ///     .sentinel_master("mymaster")
+    ///     .sentinel_password("sentinel-secret")
+    ///     .password("master-secret");
+    /// # let _ = opts;
+    /// ```
+    pub fn sentinel(self, address: &str) -> Self {
+        self.set("sentinel", address)
+    }
+    /// The master's name as the sentinels know it (`sentinel monitor
+    /// <name> ...`).
+    pub fn sentinel_master(self, name: &str) -> Self {
+        self.set("sentinel_master", name)
+    }
+    /// ACL user name for the sentinels (they may have their own ACL; the
+    /// master's credentials are [`username`](Self::username) and
+    /// [`password`](Self::password)).
+    pub fn sentinel_username(self, user: &str) -> Self {
+        self.set("sentinel_username", user)
+    }
+    /// Password for the sentinels (`requirepass` of a sentinel); never logged.
+    pub fn sentinel_password(self, pass: &str) -> Self {
+        self.set("sentinel_password", pass)
     }
     /// TLS on every connection (`tls`).
     pub fn tls(self, on: bool) -> Self {
@@ -304,6 +394,25 @@ impl Options {
     }
 }
 
+/// Whether this libjr speaks RESP3 (`protocol` 3): it was built with
+/// hiredis >= 1.0. Asks libjr itself, by making (and freeing at once) a
+/// client with `protocol` 3, which connects to nothing.
+pub fn resp3_supported() -> bool {
+    let mut o = Options::new().log_to_facade(false).set_int("protocol", 3);
+    o = o.endpoint("127.0.0.1:1");
+    if o.error.is_some() {
+        return false;
+    }
+    let mut raw = std::ptr::null_mut();
+    // SAFETY: valid options; a client made here is freed at once.
+    let rc = unsafe { sys::jr_client_new(o.as_ptr(), &mut raw) };
+    if rc == sys::JR_OK {
+        // SAFETY: ours, not on a loop thread (no callback runs here).
+        unsafe { sys::jr_client_free(raw) };
+    }
+    rc == sys::JR_OK
+}
+
 pub(crate) fn millis(t: Duration) -> i64 {
     i64::try_from(t.as_millis()).unwrap_or(i64::MAX)
 }
@@ -329,6 +438,50 @@ unsafe extern "C" fn event_trampoline(
     let _ = catch_unwind(AssertUnwindSafe(|| f(Event::from_raw(event), &ep, &det)));
 }
 
+/// The `log` level of a `JR_LOG_*` level (an unknown one is `Trace`).
+pub(crate) fn log_level(level: c_int) -> log::Level {
+    match level {
+        sys::JR_LOG_ERROR => log::Level::Error,
+        sys::JR_LOG_WARN => log::Level::Warn,
+        sys::JR_LOG_INFO => log::Level::Info,
+        sys::JR_LOG_DEBUG => log::Level::Debug,
+        _ => log::Level::Trace,
+    }
+}
+
+/// The log hook: runs on libjr's loop thread. Formats nothing unless the
+/// logger wants the record; a panic (the logger's) stops here, never
+/// unwinding into C.
+unsafe extern "C" fn log_trampoline(
+    _ctx: *mut c_void,
+    level: c_int,
+    _event: c_int,
+    endpoint: *const c_char,
+    text: *const c_char,
+) {
+    let level = log_level(level);
+    // The static level filter first (one load); the logger's own enabled()
+    // is user code, so inside the catch.
+    if level > log::max_level() {
+        return;
+    }
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        if !log::log_enabled!(target: "jr", level) {
+            return;
+        }
+        let cstr = |p: *const c_char| {
+            if p.is_null() {
+                std::borrow::Cow::Borrowed("")
+            } else {
+                // SAFETY: libjr passes NUL-terminated text valid for this call.
+                unsafe { CStr::from_ptr(p) }.to_string_lossy()
+            }
+        };
+        let _scope = crate::cluster::CallbackScope::enter();
+        log::log!(target: "jr", level, "{}: {}", cstr(endpoint), cstr(text));
+    }));
+}
+
 /// The shorthands of [`Options`] checked against libjr's option table:
 /// each sets keys libjr knows, with a value of the key's type and in its
 /// range; every key a shorthand of this file sets is tried here; and every
@@ -342,10 +495,6 @@ mod tests {
     /// libjr keys without a shorthand, and why: [`Options::set`] and
     /// [`Options::set_int`] reach each of them.
     const NOT_EXPOSED: &[(&str, &str)] = &[
-        (
-            "protocol",
-            "RESP3 replies (maps, sets, doubles) are not mapped to Rust values yet",
-        ),
         ("socket_timeout_ms", "tuning: set_int"),
         ("silence_timeout_ms", "tuning: set_int"),
         ("recv_buffer_size", "tuning: set_int"),
@@ -365,16 +514,6 @@ mod tests {
         ),
         ("read_from_replicas", "cluster reads: set_int"),
         ("cluster", "cluster detection: set"),
-        ("sentinel", "Redis Sentinel: set (no shorthand yet)"),
-        ("sentinel_master", "Redis Sentinel: set (no shorthand yet)"),
-        (
-            "sentinel_username",
-            "Redis Sentinel: set (no shorthand yet)",
-        ),
-        (
-            "sentinel_password",
-            "Redis Sentinel: set (no shorthand yet)",
-        ),
     ];
 
     /// Each shorthand, called with a value libjr accepts.
@@ -400,6 +539,14 @@ mod tests {
             ("tls_cert", o().tls_cert("client.crt", "client.key")),
             ("tls_server_name", o().tls_server_name("redis.example")),
             ("poll_mode", o().poll_mode()),
+            ("protocol", o().protocol(3)),
+            (
+                "sentinel",
+                o().sentinel("127.0.0.1:26379").sentinel("[::1]:26380"),
+            ),
+            ("sentinel_master", o().sentinel_master("mymaster")),
+            ("sentinel_username", o().sentinel_username("watcher")),
+            ("sentinel_password", o().sentinel_password("secret")),
         ]
     }
 

@@ -20,17 +20,38 @@ fn assert_send<T: Send>(t: T) -> T {
 async fn get_set_cmd() {
     let c = client();
     assert_send(c.set("rs:aio:a", "hello")).await.unwrap();
-    assert_eq!(c.get("rs:aio:a").await.unwrap(), Some(b"hello".to_vec()));
+    assert_eq!(
+        c.get::<Option<Vec<u8>>>("rs:aio:a").await.unwrap(),
+        Some(b"hello".to_vec())
+    );
     c.cmd(&["DEL", "rs:aio:missing"]).await.unwrap();
-    assert_eq!(c.get("rs:aio:missing").await.unwrap(), None);
+    assert_eq!(
+        c.get::<Option<Vec<u8>>>("rs:aio:missing").await.unwrap(),
+        None
+    );
     assert_eq!(
         c.cmd(&["ECHO", "x"]).await.unwrap(),
         Reply::Bulk(b"x".to_vec())
     );
+    // Typed (FromReply), as a redis-rs user writes it.
+    let v: Option<String> = c.get("rs:aio:a").await.unwrap();
+    assert_eq!(v.as_deref(), Some("hello"));
+    let v: Option<String> = c.get("rs:aio:missing").await.unwrap();
+    assert_eq!(v, None);
+    c.cmd(&["DEL", "rs:aio:n"]).await.unwrap();
+    let n: i64 = c.cmd_as(&["INCRBY", "rs:aio:n", "3"]).await.unwrap();
+    assert_eq!(n, 3);
+    let n: Option<u64> = c.get("rs:aio:n").await.unwrap();
+    assert_eq!(n, Some(3));
+    let e = c.get::<i64>("rs:aio:a").await.unwrap_err();
+    assert!(matches!(e, Error::Conversion(_)), "{e:?}");
     let db = c.db(4).unwrap();
     db.set("rs:aio:db", "two").await.unwrap();
-    assert_eq!(db.get("rs:aio:db").await.unwrap(), Some(b"two".to_vec()));
-    assert_eq!(c.get("rs:aio:db").await.unwrap(), None);
+    assert_eq!(
+        db.get::<Option<Vec<u8>>>("rs:aio:db").await.unwrap(),
+        Some(b"two".to_vec())
+    );
+    assert_eq!(c.get::<Option<Vec<u8>>>("rs:aio:db").await.unwrap(), None);
 }
 
 async fn get_set_tasks(tasks: usize, rounds: usize) {
@@ -43,7 +64,10 @@ async fn get_set_tasks(tasks: usize, rounds: usize) {
                     let key = format!("rs:aio:t{tasks}:{t}");
                     let val = format!("{t}:{r}");
                     c.set(&key, &val).await.unwrap();
-                    assert_eq!(c.get(&key).await.unwrap(), Some(val.into_bytes()));
+                    assert_eq!(
+                        c.get::<Option<Vec<u8>>>(&key).await.unwrap(),
+                        Some(val.into_bytes())
+                    );
                 }
             })
         })
@@ -72,7 +96,10 @@ async fn server_and_library_errors() {
     assert_eq!(e.server_kind(), Some("WRONGTYPE"), "{e}");
     c.cmd(&["DEL", "rs:aio:list"]).await.unwrap();
     c.cmd(&["RPUSH", "rs:aio:list", "y"]).await.unwrap();
-    assert!(matches!(c.get("rs:aio:list").await, Err(Error::Server(_))));
+    assert!(matches!(
+        c.get::<Option<Vec<u8>>>("rs:aio:list").await,
+        Err(Error::Server(_))
+    ));
     // A refused submit is a library error, ready at once, unsent.
     let f = c.cmd(&["SELECT", "1"]);
     assert_eq!(f.id(), None);
@@ -89,7 +116,7 @@ async fn server_and_library_errors() {
             .connect_timeout(Duration::from_millis(300)),
     )
     .unwrap();
-    let e = dead.get("k").await.unwrap_err();
+    let e = dead.get::<Option<Vec<u8>>>("k").await.unwrap_err();
     assert_eq!(e.code(), Some(code::ECONNECT), "{e}");
     assert!(e.is_unsent());
 }
@@ -193,23 +220,23 @@ async fn drop_at_random_points_under_load() {
                     rng ^= rng >> 7;
                     rng ^= rng << 17;
                     match rng % 5 {
-                        0 => drop(c.get(&key)),
+                        0 => drop(c.get::<Option<Vec<u8>>>(&key)),
                         1 => {
-                            PollOnce(Some(c.get(&key))).await;
+                            PollOnce(Some(c.get::<Option<Vec<u8>>>(&key))).await;
                         }
                         2 => {
                             let d = Duration::from_micros(rng % 300);
-                            if let Ok(r) = tokio::time::timeout(d, c.get(&key)).await {
+                            if let Ok(r) = tokio::time::timeout(d, c.get::<Option<Vec<u8>>>(&key)).await {
                                 assert_eq!(r.unwrap(), Some(val.clone().into_bytes()));
                             }
                         }
                         3 => {
                             tokio::select! {
-                                r = c.get(&key) => assert_eq!(r.unwrap(), Some(val.clone().into_bytes())),
+                                r = c.get::<Option<Vec<u8>>>(&key) => assert_eq!(r.unwrap(), Some(val.clone().into_bytes())),
                                 r = c.cmd(&["ECHO", &val]) => assert_eq!(r.unwrap(), Reply::Bulk(val.clone().into_bytes())),
                             }
                         }
-                        _ => assert_eq!(c.get(&key).await.unwrap(), Some(val.clone().into_bytes())),
+                        _ => assert_eq!(c.get::<Option<Vec<u8>>>(&key).await.unwrap(), Some(val.clone().into_bytes())),
                     }
                 }
             })

@@ -92,37 +92,52 @@ fn wrong_password_error_shows_the_servers_text() {
     for e in [from_call, from_future] {
         assert_eq!(e.code(), Some(code::EAUTH), "{e:?}");
         assert!(e.is_unsent());
-        assert!(e.detail().unwrap_or("").starts_with("WRONGPASS"), "{e:?}");
+        // jr_error_detail: "handshake with 127.0.0.1:N: WRONGPASS ...".
+        let d = e.detail().unwrap_or("");
+        assert!(d.contains(&s.endpoint()), "{e:?}");
+        assert!(d.contains("WRONGPASS"), "{e:?}");
+        assert!(!d.contains("wrong "), "the password leaked: {e:?}");
         assert!(e.to_string().contains("WRONGPASS"), "{e}");
     }
 }
 
 #[test]
 fn library_error_carries_code_unsent_and_text() {
+    let dead = dead_endpoint();
     let c = Client::new(
         &Options::new()
-            .endpoint(&dead_endpoint())
+            .endpoint(&dead)
             .connect_retry(0)
             .connect_timeout(Duration::from_millis(300)),
     )
     .unwrap();
     match c.call(&["PING"]) {
         Err(Error::Library {
-            code,
+            kind,
             unsent,
             message,
             detail,
         }) => {
-            assert_eq!(code, code::ECONNECT);
-            assert_eq!(detail, None);
+            assert_eq!(kind, jr::ErrorKind::Connect);
+            assert_eq!(kind.code(), code::ECONNECT);
+            // The endpoint and the cause (jr_error_detail).
+            let d = detail.unwrap_or_default();
+            assert!(d.contains(&format!("connect {dead}")), "{d}");
+            assert!(d.contains("ECONNREFUSED"), "{d}");
             assert!(unsent);
             assert!(!message.is_empty());
         }
         other => panic!("expected ECONNECT, got {other:?}"),
     }
+    // The same from a callback (the future's completion) and in Display.
     let e = c.command(&["PING"]).wait().unwrap_err();
     assert_eq!(e.name(), "JR_ECONNECT");
-    assert!(e.to_string().contains("JR_ECONNECT"));
+    let text = e.to_string();
+    assert!(text.contains("JR_ECONNECT"), "{text}");
+    assert!(
+        text.contains(&dead) && text.contains("ECONNREFUSED"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -439,4 +454,111 @@ fn last_client_reference_dropped_inside_a_callback_still_frees_it() {
         r.is_ok() || r.as_ref().unwrap_err().code() == Some(code::ESHUTDOWN),
         "{r:?}"
     );
+}
+
+#[test]
+fn typed_replies_with_call_as() {
+    let c = client();
+    c.call(&["DEL", "rs:typed", "rs:typed:h", "rs:typed:n"])
+        .unwrap();
+    let v: Option<String> = c.call_as(&["GET", "rs:typed"]).unwrap();
+    assert_eq!(v, None);
+    c.call(&["SET", "rs:typed", "hello"]).unwrap();
+    let v: Option<String> = c.call_as(&["GET", "rs:typed"]).unwrap();
+    assert_eq!(v.as_deref(), Some("hello"));
+    let n: i64 = c.call_as(&["INCRBY", "rs:typed:n", "5"]).unwrap();
+    assert_eq!(n, 5);
+    let n: u32 = c.call_as(&["GET", "rs:typed:n"]).unwrap(); // bulk "5"
+    assert_eq!(n, 5);
+    c.call(&["HSET", "rs:typed:h", "a", "1", "b", "2"]).unwrap();
+    let h: std::collections::HashMap<String, i64> = c.call_as(&["HGETALL", "rs:typed:h"]).unwrap();
+    assert_eq!((h["a"], h["b"], h.len()), (1, 2, 2));
+    let e = c.call_as::<i64, _>(&["GET", "rs:typed"]).unwrap_err();
+    assert_eq!(e.name(), "conversion", "{e:?}");
+    assert!(e.to_string().contains("\"hello\""), "{e}");
+    // A server error stays a server error.
+    let e = c
+        .call_as::<i64, _>(&["LPUSH", "rs:typed", "x"])
+        .unwrap_err();
+    assert!(matches!(e, Error::Server(_)), "{e:?}");
+    // Through a future too.
+    let v: Option<String> = c
+        .command(&["GET", "rs:typed"])
+        .wait()
+        .unwrap()
+        .convert()
+        .unwrap();
+    assert_eq!(v.as_deref(), Some("hello"));
+    assert_eq!(
+        format!("{:?}", c.call(&["GET", "rs:typed"]).unwrap()),
+        "Bulk(\"hello\")"
+    );
+}
+
+#[test]
+fn dropping_a_reply_future_cancels_its_command() {
+    let c = client();
+    c.call(&["DEL", "rs:rf:list"]).unwrap();
+    // A BLPOP waiting on its dedicated connection; dropped, it must not take
+    // the element pushed afterwards.
+    // The same in a database view.
+    let db = c.db(3).unwrap();
+    db.call(&["DEL", "rs:rf:list"]).unwrap();
+    for on_db in [false, true] {
+        let f = if on_db {
+            db.command_timeout(&["BLPOP", "rs:rf:list", "0"], Timeout::Never)
+        } else {
+            c.command_timeout(&["BLPOP", "rs:rf:list", "0"], Timeout::Never)
+        };
+        thread::sleep(Duration::from_millis(100));
+        drop(f);
+        thread::sleep(Duration::from_millis(50));
+        let (push, len) = (["RPUSH", "rs:rf:list", "x"], ["LLEN", "rs:rf:list"]);
+        let len = if on_db {
+            db.call(&push).unwrap();
+            thread::sleep(Duration::from_millis(50));
+            db.call(&len).unwrap()
+        } else {
+            c.call(&push).unwrap();
+            thread::sleep(Duration::from_millis(50));
+            c.call(&len).unwrap()
+        };
+        assert_eq!(
+            len,
+            Reply::Integer(1),
+            "db view: {on_db}: the BLPOP took it"
+        );
+    }
+
+    // A completed future is not cancelled (its id is spent); a future that
+    // outlives its client does not touch the freed client.
+    let f = c.command(&["PING"]);
+    assert_eq!(f.wait().unwrap(), Reply::Status("PONG".into()));
+    let other = client();
+    let f = other.command_timeout(&["BLPOP", "rs:rf:none", "0"], Timeout::Never);
+    thread::sleep(Duration::from_millis(50));
+    drop(db);
+    drop(other);
+    drop(f);
+}
+
+#[test]
+fn dropped_futures_count_as_cancels() {
+    let c = client();
+    c.call(&["PING"]).unwrap();
+    let before = c.stats().unwrap();
+    let blocked = c.command_timeout(&["BLPOP", "rs:rf:never", "0"], Timeout::Never);
+    thread::sleep(Duration::from_millis(50));
+    drop(blocked);
+    let t0 = Instant::now();
+    while c.stats().unwrap().cancels == before.cancels {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "the drop never cancelled"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+    let st = c.stats().unwrap();
+    assert_eq!(st.cancels, before.cancels + 1, "{st:?}");
+    assert_eq!(st.completed, before.completed + 1, "{st:?}");
 }
