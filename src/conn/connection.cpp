@@ -184,8 +184,7 @@ void Connection::tick_at(int64_t at) {
 
 bool Connection::redirect(Command *c, jr_reply *reply) {
   // Sentinel: a READONLY answer means this master was demoted.
-  if (opts_override_ == nullptr && client_.sentinel().enabled())
-    return client_.sentinel().readonly_reply(*this, c, reply);
+  if (sentinel_master()) return client_.sentinel().readonly_reply(*this, c, reply);
   if ((c->flags & kFlagNoRedirect) != 0 || !client_.cluster().enabled()) return false;
   bool moved = (reply->len >= 6 && std::memcmp(reply->u.str, "MOVED ", 6) == 0) ||
                (reply->len >= 4 && std::memcmp(reply->u.str, "ASK ", 4) == 0);
@@ -574,6 +573,10 @@ void Connection::attempt_failed(const std::string &detail) {
   }
   cycle_ = 0;
   state_ = State::kIdle;
+  if (sentinel_replica) {
+    replica_down();
+    return;
+  }
   if (to_sentinel()) return;
   if (client_.log_on())
     client_.log(JR_LOG_ERROR, JR_EVENT_STATE, endpoint_name_,
@@ -811,8 +814,11 @@ void Connection::lost(int head_code, const std::string &detail, bool from_peer) 
   if (was_ready) client_.emit(JR_EVENT_DISCONNECTED, endpoint_name_, text, role_name());
   // Sentinel: a lost master connection may mean a failover; the master is
   // checked again (sentinels, then ROLE) while this one reconnects.
-  if (was_ready && opts_override_ == nullptr && client_.sentinel().enabled())
-    client_.sentinel().master_lost(*this);
+  if (was_ready && sentinel_master()) client_.sentinel().master_lost(*this);
+  if (sentinel_replica) {
+    replica_down();
+    return;
+  }
   if (cluster_node && client_.cluster().enabled()) client_.cluster().refresh("connection lost");
   if (push_ != nullptr) {
     if (was_ready) push_->on_lost(*this);
@@ -830,13 +836,21 @@ void Connection::lost(int head_code, const std::string &detail, bool from_peer) 
 // waiting commands wait for the next master (a failover) while the
 // sentinels are asked again. False when this is no master connection.
 bool Connection::to_sentinel() {
-  if (opts_override_ != nullptr || push_ != nullptr || !client_.sentinel().enabled() ||
-      !session_.has_waiting())
-    return false;
+  if (push_ != nullptr || !sentinel_master() || !session_.has_waiting()) return false;
   CmdList list = session_.take_waiting();
   client_.sentinel().master_unreachable(*this, list);
   check_idle();
   return true;
+}
+
+bool Connection::sentinel_master() const noexcept {
+  return opts_override_ == nullptr && !sentinel_replica && client_.sentinel().enabled();
+}
+
+void Connection::replica_down() {
+  CmdList list = session_.take_waiting();
+  client_.sentinel().replica_down(*this, list);
+  check_idle();
 }
 
 // A connection that stayed up a while is replaced at once. One lost during

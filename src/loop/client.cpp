@@ -683,6 +683,14 @@ void Client::reroute(Queued *q) {
     cluster_->route(c);
     return;
   }
+  if (opts_.read_from_replicas && sentinel_->enabled()) {
+    // Sentinel: a read-only command goes to a replica confirmed by ROLE,
+    // when there is one.
+    if (Connection *r = sentinel_->replica_for(c)) {
+      r->submit(c);
+      return;
+    }
+  }
   conn_->submit(c);
 }
 

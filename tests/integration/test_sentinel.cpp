@@ -3,10 +3,12 @@
 // a master, a replica, three sentinels): discovery (options and the
 // redis-sentinel:// URL), a wrong master name, one sentinel down, all
 // sentinels down and back, a sentinel that answers nonsense, sentinel ACL,
-// and failovers (SENTINEL FAILOVER, kill -9 of the master) under load from
-// several threads: every accepted command completes exactly once, one that
-// failed with jr_err_unsent() == 1 never reached a server, and the time
-// from the sentinels' +switch-master to the first success is printed as a
+// reads from replicas (read_from_replicas: reads on a replica, writes on
+// the master, a failover, a killed replica), and failovers (SENTINEL
+// FAILOVER, kill -9 of the master) under load from several threads: every
+// accepted command completes exactly once, one that failed with
+// jr_err_unsent() == 1 never reached a server, and the time from the
+// sentinels' +switch-master to the first success is printed as a
 // "[ sentinel ]" line (docs/reliability.md).
 #include <gtest/gtest.h>
 #include <jr/jr.h>
@@ -87,6 +89,42 @@ std::string get_on(RedisServer &s, const std::string &key) {
   if (r.rfind("$-1", 0) == 0) return "";
   size_t nl = r.find("\r\n");
   return nl == std::string::npos ? "?" : r.substr(nl + 2, r.size() - nl - 4);
+}
+
+// The calls of `cmd` in INFO commandstats (since CONFIG RESETSTAT).
+int64_t calls_of(RedisServer &s, const std::string &cmd) {
+  std::string r = s.cmd("INFO commandstats");
+  std::string key = "cmdstat_" + cmd + ":calls=";
+  size_t at = r.find(key);
+  return at == std::string::npos ? 0 : std::stoll(r.substr(at + key.size()));
+}
+
+// Waits up to `ms` for an event whose detail contains `text`.
+bool wait_event(Events &ev, const std::string &text, int ms = 5000,
+                Clock::time_point from = Clock::time_point()) {
+  for (int i = 0; i < ms / 10; i++) {
+    if (ev.find(text, nullptr, from)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return ev.find(text, nullptr, from);
+}
+
+// Waits until a GET of key on s answers `want`.
+bool wait_value(RedisServer &s, const std::string &key, const std::string &want) {
+  for (int i = 0; i < 500; i++) {
+    if (get_on(s, key) == want) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+// A client with read_from_replicas whose reads may go to `replica`: the
+// COMMAND table is read and ROLE confirmed the replica.
+void replica_ready(Events &ev, int replica_port, Clock::time_point from = Clock::time_point()) {
+  ASSERT_TRUE(wait_event(ev, "COMMAND table read")) << ev.all();
+  ASSERT_TRUE(wait_event(
+      ev, "replica 127.0.0.1:" + std::to_string(replica_port) + " confirmed by ROLE", 20000, from))
+      << ev.all();
 }
 
 // One SentinelCluster for the tests that leave it as they found it.
@@ -356,6 +394,122 @@ TEST_F(SentinelTest, LostMasterConnectionRediscovers) {
   EXPECT_EQ(r2.str(), "fresh") << ev.all();
   EXPECT_EQ(gets.load(), 1);
   EXPECT_TRUE(ev.find("lost")) << ev.all();
+}
+
+// read_from_replicas: read-only commands on the replica (confirmed by ROLE),
+// writes on the master; counted by the servers' INFO commandstats.
+TEST_F(SentinelTest, ReadsGoToTheReplicaWritesToTheMaster) {
+  Events ev;
+  OptionsPtr o;
+  sentinel_opts(o, *g_sc, &ev);
+  o.set_int("read_from_replicas", 1);
+  ClientPtr c(o);
+  ASSERT_EQ(call(c.get(), {"SET", "rr:k", "v"}).status, JR_OK);
+  RedisServer &m = *g_sc->by_port(g_sc->master_port());
+  RedisServer &r = &g_sc->server(0) == &m ? g_sc->server(1) : g_sc->server(0);
+  replica_ready(ev, r.port());
+  ASSERT_TRUE(wait_value(r, "rr:k", "v"));
+  r.cmd("CONFIG RESETSTAT");
+  m.cmd("CONFIG RESETSTAT");
+  for (int i = 0; i < 20; i++) {
+    Result g = call(c.get(), {"GET", "rr:k"});
+    ASSERT_EQ(g.status, JR_OK);
+    EXPECT_EQ(g.str(), "v");
+    Result w = call(c.get(), {"SET", "rr:w", std::to_string(i)});
+    ASSERT_EQ(w.status, JR_OK);
+    EXPECT_EQ(w.type(), JR_REPLY_STATUS) << w.str();
+  }
+  EXPECT_GE(calls_of(r, "get"), 20);
+  EXPECT_EQ(calls_of(m, "get"), 0);
+  EXPECT_GE(calls_of(m, "set"), 20);
+}
+
+// Reads across a failover, then a replica that dies. During SENTINEL
+// FAILOVER every read succeeds (but one in flight when the sentinels end
+// the clients of a server they reconfigure); afterwards reads go to the
+// old master, a replica now, once the sentinels report it in sync (their
+// INFO of a replica is up to 10 s old) and ROLE confirms it, and writes to
+// the new master. Then that replica is killed: its reads go to the master
+// at once.
+TEST(SentinelReplicas, ReadsFollowAFailoverAndLeaveAKilledReplica) {
+  SentinelCluster sc(1);
+  Events ev;
+  OptionsPtr o;
+  sentinel_opts(o, sc, &ev);
+  o.set_int("read_from_replicas", 1);
+  ClientPtr c(o);
+  ASSERT_EQ(call(c.get(), {"SET", "ff:k", "v"}).status, JR_OK);
+  int old_port = sc.master_port();
+  RedisServer &m = *sc.by_port(old_port);
+  RedisServer &r = &sc.server(0) == &m ? sc.server(1) : sc.server(0);
+  replica_ready(ev, r.port());
+  std::atomic<bool> stop{false};
+  std::atomic<int> reads{0}, bad{0}, lost{0};
+  std::thread reader([&] {
+    while (!stop) {
+      // The sentinels end the clients of the servers they reconfigure
+      // (CLIENT KILL TYPE normal): a read in flight then may have reached.
+      Result g = call(c.get(), {"GET", "ff:k"});
+      if (g.status == JR_ECONNLOST) {
+        lost++;
+      } else if (g.status != JR_OK || g.str() != "v") {
+        bad++;
+      }
+      reads++;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  auto t0 = Clock::now();
+  ASSERT_NE(sc.sentinel(0).cmd(std::string("SENTINEL FAILOVER ") + kName).find("OK"),
+            std::string::npos);
+  ASSERT_TRUE(wait_event(ev, "+switch-master", 10000, t0)) << ev.all();
+  replica_ready(ev, old_port, t0);
+  int64_t follow_ms = ms_since(t0);
+  stop = true;
+  reader.join();
+  EXPECT_EQ(bad.load(), 0) << reads.load() << " reads";
+  EXPECT_LE(lost.load(), 2);
+  EXPECT_GT(reads.load(), 0);
+  m.cmd("CONFIG RESETSTAT");
+  r.cmd("CONFIG RESETSTAT");
+  for (int i = 0; i < 20; i++) {
+    ASSERT_EQ(call(c.get(), {"GET", "ff:k"}).str(), "v");
+    Result w = call(c.get(), {"SET", "ff:w", std::to_string(i)});
+    ASSERT_EQ(w.status, JR_OK);
+    EXPECT_EQ(w.type(), JR_REPLY_STATUS) << w.str();
+  }
+  EXPECT_GE(calls_of(m, "get"), 20);  // the old master serves the reads
+  EXPECT_EQ(calls_of(r, "get"), 0);
+  EXPECT_GE(calls_of(r, "set"), 20);  // the new master the writes
+  std::printf(
+      "[ sentinel ] replica reads across SENTINEL FAILOVER: %d reads, %d lost in flight "
+      "(the sentinels' CLIENT KILL), the rest served; reads on the old master (a "
+      "replica) %lld ms after the command\n",
+      reads.load(), lost.load(), static_cast<long long>(follow_ms));
+
+  // The replica dies: at most the read in flight fails, as one that may
+  // have reached it; every other read is served by the master.
+  r.cmd("CONFIG RESETSTAT");
+  auto t1 = Clock::now();
+  m.kill9();
+  int failed = 0;
+  int64_t first_ok_ms = -1;
+  for (int i = 0; i < 40; i++) {
+    Result g = call(c.get(), {"GET", "ff:k"});
+    if (g.status == JR_OK) {
+      EXPECT_EQ(g.str(), "v");
+      if (first_ok_ms < 0) first_ok_ms = ms_since(t1);
+    } else {
+      EXPECT_EQ(g.status, JR_ECONNLOST) << jr_err_name(g.status);
+      EXPECT_EQ(jr_err_unsent(g.status), 0);
+      failed++;
+    }
+  }
+  EXPECT_LE(failed, 1);
+  EXPECT_GE(calls_of(r, "get"), 39);
+  EXPECT_GE(first_ok_ms, 0);
+  std::printf("[ sentinel ] replica killed: first read served by the master after %lld ms\n",
+              static_cast<long long>(first_ok_ms));
 }
 
 // ---- Failovers under load -------------------------------------------------------
