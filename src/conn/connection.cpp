@@ -661,7 +661,11 @@ void Connection::on_connected() {
 
 void Connection::begin_session() {
   state_ = State::kHandshake;
-  if (session_.start_handshake(opts(), readonly_session, tls_ != nullptr))
+  // Sentinel: the shared connection checks with ROLE that its server is
+  // still the master before anything is written (after a reconnect it may
+  // have been demoted).
+  bool master_role = role_ == Role::kShared && push_ == nullptr && sentinel_master();
+  if (session_.start_handshake(opts(), readonly_session, tls_ != nullptr, master_role))
     return;  // nothing to wait for: ready() ran
   // The connect timer now bounds the handshake.
   uv_timer_start(&timer_, on_timer_cb, static_cast<uint64_t>(opts().connect_timeout_ms), 0);
@@ -699,6 +703,24 @@ void Connection::handshake_failed(const std::string &text, jr_reply *error_reply
   cycle_ = 0;
   fail_waiting_with(JR_EAUTH, detail, error_reply);
   reply_release(error_reply);
+  check_idle();
+}
+
+// Sentinel: the handshake's ROLE says this server is no master (demoted while
+// the connection was down). Nothing was written; the waiting commands wait
+// for the master the sentinels name next.
+void Connection::not_master(const std::string &text) {
+  std::string detail = "handshake with " + endpoint_name_ + ": " + text;
+  uv_timer_stop(&timer_);
+  last_error_ = detail;
+  client_.emit(JR_EVENT_CONNECT_FAILED, endpoint_name_, detail, role_name());
+  output_reset();
+  session_.abort();  // handshake entries only
+  close_sock();
+  state_ = State::kIdle;
+  cycle_ = 0;
+  CmdList list = session_.take_waiting();
+  client_.sentinel().master_unreachable(*this, list);
   check_idle();
 }
 

@@ -123,6 +123,7 @@ class Connection final : public SessionHost {
   void batch() override;
   void ready() override;
   void handshake_failed(const std::string &text, jr_reply *error_reply) override;
+  void not_master(const std::string &detail) override;
   void fail(int code, const std::string &detail) override;
   void log(const std::string &text) override;
   void drained() override;

@@ -3,7 +3,8 @@
 // a master, a replica, three sentinels): discovery (options and the
 // redis-sentinel:// URL), a wrong master name, one sentinel down, all
 // sentinels down and back, a sentinel that answers nonsense, sentinel ACL,
-// reads from replicas (read_from_replicas: reads on a replica, writes on
+// a master demoted while the connection was down (nothing is written to
+// it), reads from replicas (read_from_replicas: reads on a replica, writes on
 // the master, a failover, a killed replica), and failovers (SENTINEL
 // FAILOVER, kill -9 of the master) under load from several threads: every
 // accepted command completes exactly once, one that failed with
@@ -394,6 +395,63 @@ TEST_F(SentinelTest, LostMasterConnectionRediscovers) {
   EXPECT_EQ(r2.str(), "fresh") << ev.all();
   EXPECT_EQ(gets.load(), 1);
   EXPECT_TRUE(ev.find("lost")) << ev.all();
+}
+
+// A master that was demoted while the shared connection was down: the ROLE
+// of the reconnect's handshake says so, nothing is written to it, and the
+// command goes to the master the sentinels name next.
+TEST_F(SentinelTest, DemotedMasterAfterAReconnectGetsNoWrite) {
+  std::atomic<bool> demoted{false};
+  std::atomic<int> writes_after{0};
+  FakeServer fake([&](int fd, int) {
+    serve(fake, fd, [&](const std::vector<std::string> &argv) -> std::string {
+      if (argv.empty()) return "";
+      if (argv[0] == "ROLE")
+        return demoted ? "*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:1\r\n$9\r\nconnected\r\n:0\r\n"
+                       : "*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n";
+      if (argv[0] == "SET") {
+        if (demoted) {
+          writes_after++;
+          return "-READONLY You can't write against a read only replica.\r\n";
+        }
+        // Answered, then demoted while the connection is down.
+        demoted = true;
+        FakeServer::send_all(fd, "+OK\r\n");
+        shutdown(fd, SHUT_RDWR);
+        return "";
+      }
+      return "+OK\r\n";
+    });
+  });
+  int mport = g_sc->master_port();
+  std::atomic<int> asked{0};
+  // A sentinel that learns of the switch late: it names the fake twice.
+  FakeServer sentinel([&](int fd, int) {
+    serve(sentinel, fd, [&](const std::vector<std::string> &argv) -> std::string {
+      if (argv.size() == 3 && argv[1] == "get-master-addr-by-name") {
+        int port = asked++ < 2 ? fake.port() : mport;
+        return "*2\r\n" + bulk("127.0.0.1") + bulk(std::to_string(port));
+      }
+      if (argv[0] == "SUBSCRIBE") return kSubscribed;
+      return "*0\r\n";
+    });
+  });
+  Events ev;
+  OptionsPtr o;
+  o.set("sentinel", sentinel.endpoint()).set("sentinel_master", kName);
+  EXPECT_EQ(jr_options_set_event_cb(o.o, Events::cb, &ev), JR_OK);
+  ClientPtr c(o);
+  Result r1 = call(c.get(), {"SET", "dm:k1", "a"});
+  ASSERT_EQ(r1.status, JR_OK) << ev.all();
+  // The loss is seen (and the sentinel, asked again, still names the fake).
+  ASSERT_TRUE(wait_event(ev, "connection to 127.0.0.1:" + std::to_string(fake.port()) + " lost"))
+      << ev.all();
+  Result r2 = call(c.get(), {"SET", "dm:k2", "b"});
+  EXPECT_EQ(r2.status, JR_OK) << ev.all();
+  EXPECT_EQ(r2.type(), JR_REPLY_STATUS) << r2.str();
+  EXPECT_EQ(writes_after.load(), 0) << ev.all();
+  EXPECT_EQ(get_on(*g_sc->by_port(mport), "dm:k2"), "b");
+  EXPECT_TRUE(ev.find("ROLE says slave, not master")) << ev.all();
 }
 
 // read_from_replicas: read-only commands on the replica (confirmed by ROLE),
