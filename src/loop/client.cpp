@@ -745,6 +745,7 @@ void Client::follow_master(const Endpoint &ep) {
   conn_->set_endpoints(eps);
   pool_->set_endpoints(eps);
   subs_->set_endpoints(eps);
+  for (auto &m : monitors_) m->set_endpoints(eps);
 }
 
 void Client::set_credentials(const std::string &username, const std::string &password) {

@@ -8,8 +8,8 @@
 // the master, a failover, a killed replica), and failovers (SENTINEL
 // FAILOVER, kill -9 of the master) under load from several threads: every
 // accepted command completes exactly once, one that failed with
-// jr_err_unsent() == 1 never reached a server, and the time from the
-// sentinels' +switch-master to the first success is printed as a
+// jr_err_unsent() == 1 never reached a server, pub/sub and MONITOR follow
+// the master, and the time from the sentinels' +switch-master to the first success is printed as a
 // "[ sentinel ]" line (docs/reliability.md).
 #include <gtest/gtest.h>
 #include <jr/jr.h>
@@ -738,6 +738,26 @@ TEST(SentinelFailover, SentinelFailoverCommandUnderLoad) {
   const char *ch[] = {"jrchan"};
   size_t chl[] = {6};
   ASSERT_EQ(jr_sub_subscribe(sub, JR_SUB_CHANNELS, 1, ch, chl), JR_OK);
+  // And a MONITOR.
+  struct Lines {
+    std::mutex mu;
+    std::vector<std::string> got;
+    std::atomic<int> resub{0};
+  } mon;
+  jr_monitor *monitor = nullptr;
+  ASSERT_EQ(jr_monitor_new(
+                c.get(),
+                [](void *ud, int st, const jr_reply *line) {
+                  auto *ms = static_cast<Lines *>(ud);
+                  if (st == JR_SUB_RESUBSCRIBED) ms->resub++;
+                  if (st != 0 || line == nullptr) return;
+                  size_t n = 0;
+                  const char *p = jr_reply_str(line, &n);
+                  std::lock_guard<std::mutex> lk(ms->mu);
+                  ms->got.emplace_back(p, n);
+                },
+                &mon, &monitor),
+            JR_OK);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
 
   int old_port = sc.master_port();
@@ -773,6 +793,22 @@ TEST(SentinelFailover, SentinelFailoverCommandUnderLoad) {
     ASSERT_EQ(msgs.got.size(), 1u);
     EXPECT_EQ(msgs.got[0], "after");
   }
+  // The MONITOR moved too. ECHO is not replicated: only a monitor on the
+  // new master sees it.
+  EXPECT_GE(mon.resub.load(), 1);
+  bool echoed = false;
+  for (int i = 0; i < 30 && !echoed; i++) {
+    sc.by_port(new_port)->cmd("ECHO jrmon-after");
+    for (int k = 0; k < 10 && !echoed; k++) {
+      {
+        std::lock_guard<std::mutex> lk(mon.mu);
+        for (auto &g : mon.got) echoed = echoed || g.find("jrmon-after") != std::string::npos;
+      }
+      if (!echoed) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  EXPECT_TRUE(echoed);
+  jr_monitor_free(monitor);
   jr_sub_free(sub);
 }
 
