@@ -4,13 +4,13 @@
 // redis-sentinel:// URL), a wrong master name, one sentinel down, all
 // sentinels down and back, a sentinel that answers nonsense, sentinel ACL,
 // a master demoted while the connection was down (nothing is written to
-// it), reads from replicas (read_from_replicas: reads on a replica, writes on
-// the master, a failover, a killed replica), and failovers (SENTINEL
+// it), reads from replicas (read_from_replicas: reads on a replica, writes
+// on the master, a killed replica, a failover), and failovers (SENTINEL
 // FAILOVER, kill -9 of the master) under load from several threads: every
 // accepted command completes exactly once, one that failed with
 // jr_err_unsent() == 1 never reached a server, pub/sub and MONITOR follow
-// the master, and the time from the sentinels' +switch-master to the first success is printed as a
-// "[ sentinel ]" line (docs/reliability.md).
+// the master, and the time from the sentinels' +switch-master to the first
+// success is printed as a "[ sentinel ]" line (docs/reliability.md).
 #include <gtest/gtest.h>
 #include <jr/jr.h>
 #include <poll.h>
@@ -705,19 +705,23 @@ void check_load(Load &load, SentinelCluster &sc, Clock::time_point switched, con
       statuses.c_str(), unsent_checked, late_checked);
 }
 
-TEST(SentinelFailover, SentinelFailoverCommandUnderLoad) {
+// A failover under load: `fault` makes the sentinels switch (given the
+// deployment and the master's port). Commands from several threads
+// complete exactly once (check_load); a subscriber and a MONITOR move to
+// the new master with it.
+void failover_under_load(const char *what,
+                         const std::function<void(SentinelCluster &, int)> &fault) {
   SentinelCluster sc(1);
   Events ev;
   OptionsPtr o;
   sentinel_opts(o, sc, &ev);
   ClientPtr c(o);
   ASSERT_EQ(call(c.get(), {"PING"}).status, JR_OK);
-  // A subscriber follows the master too.
   struct Msgs {
     std::mutex mu;
-    std::vector<std::string> got;
+    std::vector<std::string> got;  // messages, and the monitor's lines
     std::atomic<int> resub{0};
-  } msgs;
+  } msgs, mon;
   jr_sub *sub = nullptr;
   ASSERT_EQ(jr_sub_new(
                 c.get(),
@@ -738,17 +742,11 @@ TEST(SentinelFailover, SentinelFailoverCommandUnderLoad) {
   const char *ch[] = {"jrchan"};
   size_t chl[] = {6};
   ASSERT_EQ(jr_sub_subscribe(sub, JR_SUB_CHANNELS, 1, ch, chl), JR_OK);
-  // And a MONITOR.
-  struct Lines {
-    std::mutex mu;
-    std::vector<std::string> got;
-    std::atomic<int> resub{0};
-  } mon;
   jr_monitor *monitor = nullptr;
   ASSERT_EQ(jr_monitor_new(
                 c.get(),
                 [](void *ud, int st, const jr_reply *line) {
-                  auto *ms = static_cast<Lines *>(ud);
+                  auto *ms = static_cast<Msgs *>(ud);
                   if (st == JR_SUB_RESUBSCRIBED) ms->resub++;
                   if (st != 0 || line == nullptr) return;
                   size_t n = 0;
@@ -764,73 +762,63 @@ TEST(SentinelFailover, SentinelFailoverCommandUnderLoad) {
   Load load(c.get());
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   auto t0 = Clock::now();
-  ASSERT_NE(sc.sentinel(0).cmd(std::string("SENTINEL FAILOVER ") + kName).find("OK"),
-            std::string::npos);
-  Clock::time_point switched;
-  for (int i = 0; i < 300 && !ev.find("+switch-master", &switched, t0); i++)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  ASSERT_TRUE(ev.find("+switch-master", &switched, t0)) << ev.all();
-  std::this_thread::sleep_for(std::chrono::milliseconds(700));
-  load.stop();
-  int new_port = sc.master_port();
-  EXPECT_NE(new_port, old_port);
-  check_load(load, sc, switched, "SENTINEL FAILOVER", ms_since(t0, switched));
-
-  // Pub/sub moved with the master: a message published there arrives.
-  for (int i = 0; i < 100 && msgs.resub.load() == 0; i++)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  EXPECT_GE(msgs.resub.load(), 1);
-  ASSERT_NE(sc.by_port(new_port)->cmd("PUBLISH jrchan after").find(":1"), std::string::npos);
-  for (int i = 0; i < 100; i++) {
-    {
-      std::lock_guard<std::mutex> lk(msgs.mu);
-      if (!msgs.got.empty()) break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  {
-    std::lock_guard<std::mutex> lk(msgs.mu);
-    ASSERT_EQ(msgs.got.size(), 1u);
-    EXPECT_EQ(msgs.got[0], "after");
-  }
-  // The MONITOR moved too. ECHO is not replicated: only a monitor on the
-  // new master sees it.
-  EXPECT_GE(mon.resub.load(), 1);
-  bool echoed = false;
-  for (int i = 0; i < 30 && !echoed; i++) {
-    sc.by_port(new_port)->cmd("ECHO jrmon-after");
-    for (int k = 0; k < 10 && !echoed; k++) {
-      {
-        std::lock_guard<std::mutex> lk(mon.mu);
-        for (auto &g : mon.got) echoed = echoed || g.find("jrmon-after") != std::string::npos;
-      }
-      if (!echoed) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-  }
-  EXPECT_TRUE(echoed);
-  jr_monitor_free(monitor);
-  jr_sub_free(sub);
-}
-
-TEST(SentinelFailover, KillMasterUnderLoad) {
-  SentinelCluster sc(1);
-  Events ev;
-  OptionsPtr o;
-  sentinel_opts(o, sc, &ev);
-  ClientPtr c(o);
-  ASSERT_EQ(call(c.get(), {"PING"}).status, JR_OK);
-  int old_port = sc.master_port();
-  Load load(c.get());
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  auto t0 = Clock::now();
-  sc.by_port(old_port)->kill9();
+  fault(sc, old_port);
   Clock::time_point switched;
   for (int i = 0; i < 500 && !ev.find("+switch-master", &switched, t0); i++)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   ASSERT_TRUE(ev.find("+switch-master", &switched, t0)) << ev.all();
   std::this_thread::sleep_for(std::chrono::milliseconds(700));
   load.stop();
-  check_load(load, sc, switched, "kill -9 of the master", ms_since(t0, switched));
+  int new_port = sc.master_port();
+  EXPECT_NE(new_port, old_port);
+  check_load(load, sc, switched, what, ms_since(t0, switched));
+
+  // Pub/sub and MONITOR moved with the master: a message published there
+  // arrives, and the monitor sees the command.
+  for (int i = 0; i < 150 && (msgs.resub.load() == 0 || mon.resub.load() == 0); i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_GE(msgs.resub.load(), 1);
+  EXPECT_GE(mon.resub.load(), 1);
+  ASSERT_NE(sc.by_port(new_port)->cmd("PUBLISH jrchan after").find(":1"), std::string::npos);
+  auto seen = [](Msgs &ms, const std::string &text) {
+    for (int i = 0; i < 10; i++) {
+      {
+        std::lock_guard<std::mutex> lk(ms.mu);
+        for (auto &g : ms.got)
+          if (g.find(text) != std::string::npos) return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  };
+  bool published = false;
+  for (int i = 0; i < 10 && !published; i++) published = seen(msgs, "after");
+  EXPECT_TRUE(published);
+  {
+    std::lock_guard<std::mutex> lk(msgs.mu);
+    EXPECT_EQ(msgs.got.size(), 1u);
+  }
+  // ECHO is not replicated: only a monitor on the new master sees it.
+  bool echoed = false;
+  for (int i = 0; i < 30 && !echoed; i++) {
+    sc.by_port(new_port)->cmd("ECHO jrmon-after");
+    echoed = seen(mon, "jrmon-after");
+  }
+  EXPECT_TRUE(echoed);
+  jr_monitor_free(monitor);
+  jr_sub_free(sub);
+}
+
+TEST(SentinelFailover, SentinelFailoverCommandUnderLoad) {
+  failover_under_load("SENTINEL FAILOVER", [](SentinelCluster &sc, int) {
+    ASSERT_NE(sc.sentinel(0).cmd(std::string("SENTINEL FAILOVER ") + kName).find("OK"),
+              std::string::npos);
+  });
+}
+
+TEST(SentinelFailover, KillMasterUnderLoad) {
+  failover_under_load("kill -9 of the master",
+                      [](SentinelCluster &sc, int old_port) { sc.by_port(old_port)->kill9(); });
 }
 
 }  // namespace
