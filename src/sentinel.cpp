@@ -316,7 +316,10 @@ void Sentinel::confirmed() {
     moving_ = false;
   }
   if (replicas_on_) {
-    if (moved) refresh_replicas("the master moved");
+    if (moved) {
+      rempty_ = 0;
+      refresh_replicas("the master moved");
+    }
     if (!finder_.loaded() && !table_pending_) load_commands();
   }
   // In order; what their callbacks submit meanwhile queues behind them.
@@ -439,9 +442,15 @@ void Sentinel::on_replicas(int status, const jr_reply *r) {
                      std::to_string(skipped) + " down or not in sync)");
   }
   if (!finder_.loaded() && !table_pending_ && known_) load_commands();
-  // Every 10 s (jittered); every 2 s while none is listed (after a
-  // failover the old master takes a while to sync).
-  replicas_in(list.empty() ? 2000 : 10000 + static_cast<uint64_t>(now_ms() % 2000));
+  // Every 10 s (jittered). While none is listed (after a failover the
+  // sentinels see the replicas in sync at their next INFO): 250 ms, 500 ms,
+  // 1 s, then every 2 s.
+  if (list.empty()) {
+    replicas_in(std::min<uint64_t>(uint64_t{250} << std::min(rempty_++, 3), 2000));
+  } else {
+    rempty_ = 0;
+    replicas_in(10000 + static_cast<uint64_t>(now_ms() % 2000));
+  }
 }
 
 void Sentinel::check_replica(Replica &r) {

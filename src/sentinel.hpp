@@ -38,8 +38,9 @@ class Client;
 //              master that cannot be reached start a discovery.
 //   replicas   with read_from_replicas, SENTINEL replicas <name> lists the
 //              replicas (asked after each move of the master and every
-//              10 s, every 2 s while none is listed; down, disconnected
-//              and unsynced ones are left out); each gets its own
+//              10 s; while none is listed after 250 ms, 500 ms, 1 s, then
+//              every 2 s; down, disconnected and unsynced ones are left
+//              out); each gets its own
 //              connection, and is used once ROLE on that connection says
 //              "slave". Read-only commands (the server's COMMAND table,
 //              read once from the master) go round robin to the replicas
@@ -161,6 +162,7 @@ class Sentinel final : public PushHandler {
   std::unique_ptr<Connection> rask_;  // SENTINEL replicas
   size_t rask_idx_ = 0;               // the sentinel it asks
   bool rask_pending_ = false;
+  int rempty_ = 0;     // answers in a row with no usable replica (the next ask backs off)
   uv_timer_t rtimer_;  // the next SENTINEL replicas
   KeyFinder finder_;   // the COMMAND table: which commands are read-only
   bool table_pending_ = false;
