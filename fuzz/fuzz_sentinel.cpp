@@ -39,7 +39,7 @@ void tree(const jr_reply *r) {
   why.clear();
   rc = jr::parse_role(r, role, why);
   check_rc(rc, why, false);
-  if (rc == JR_OK && role != "master" && role != "slave" && role != "sentinel")
+  if (rc == JR_OK && role != "master" && role != "slave" && role != "replica" && role != "sentinel")
     fuzz::fail(kName, "unknown role accepted", role);
 
   std::vector<std::string> addrs;
