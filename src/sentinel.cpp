@@ -378,7 +378,12 @@ void Sentinel::replicas_in(uint64_t ms) {
 }
 
 void Sentinel::refresh_replicas(const char *why) {
-  if (!replicas_on_ || shutting_down_ || rask_pending_) return;
+  if (!replicas_on_ || shutting_down_) return;
+  if (rask_pending_) {
+    // The answer on its way may predate the move: ask again after it.
+    rask_again_ = true;
+    return;
+  }
   uv_timer_stop(&rtimer_);
   const Endpoint &ep = sentinels_[rask_idx_ % sentinels_.size()];
   rask_->set_endpoints({ep});
@@ -394,6 +399,11 @@ void Sentinel::refresh_replicas(const char *why) {
 void Sentinel::on_replicas(int status, const jr_reply *r) {
   rask_pending_ = false;
   if (shutting_down_) return;
+  if (rask_again_) {
+    rask_again_ = false;
+    refresh_replicas("the master moved while asking");
+    return;
+  }
   std::vector<std::string> addrs;
   size_t skipped = 0;
   std::string why;

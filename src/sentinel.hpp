@@ -162,9 +162,10 @@ class Sentinel final : public PushHandler {
   std::unique_ptr<Connection> rask_;  // SENTINEL replicas
   size_t rask_idx_ = 0;               // the sentinel it asks
   bool rask_pending_ = false;
-  int rempty_ = 0;     // answers in a row with no usable replica (the next ask backs off)
-  uv_timer_t rtimer_;  // the next SENTINEL replicas
-  KeyFinder finder_;   // the COMMAND table: which commands are read-only
+  bool rask_again_ = false;  // asked for while one was on its way (the master moved)
+  int rempty_ = 0;           // answers in a row with no usable replica (the next ask backs off)
+  uv_timer_t rtimer_;        // the next SENTINEL replicas
+  KeyFinder finder_;         // the COMMAND table: which commands are read-only
   bool table_pending_ = false;
   std::string replica_list_;            // the last one logged
   std::vector<std::string_view> args_;  // replica_for's scratch
