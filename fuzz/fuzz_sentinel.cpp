@@ -3,10 +3,14 @@
 // master send (src/sentinel.cpp acts on them), with arbitrary reply trees
 // (the input decoded as RESP) and, for +switch-master, the raw bytes as the
 // message payload: jr::parse_master_addr, jr::parse_role,
-// jr::parse_sentinel_instances, jr::parse_switch_master. Checked: no crash
-// / UB; JR_OK, JR_ENOENT (only where documented) or JR_EPROTO with a
-// reason; every address returned reads back as host:port, port 1..65535.
+// jr::parse_sentinel_instances, jr::parse_sentinel_replicas,
+// jr::parse_switch_master. Checked: no crash / UB; JR_OK, JR_ENOENT (only
+// where documented) or JR_EPROTO with a reason; every address returned
+// reads back as host:port, port 1..65535; the replicas are distinct, and
+// usable plus skipped never exceed the rows read.
+#include <algorithm>
 #include <cstdint>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,7 +39,7 @@ void tree(const jr_reply *r) {
   why.clear();
   rc = jr::parse_role(r, role, why);
   check_rc(rc, why, false);
-  if (rc == JR_OK && role != "master" && role != "slave" && role != "sentinel")
+  if (rc == JR_OK && role != "master" && role != "slave" && role != "replica" && role != "sentinel")
     fuzz::fail(kName, "unknown role accepted", role);
 
   std::vector<std::string> addrs;
@@ -44,6 +48,21 @@ void tree(const jr_reply *r) {
   check_rc(rc, why, false);
   if (addrs.size() > jr::kMaxSentinels) fuzz::fail(kName, "too many instances");
   for (const auto &a : addrs) fuzz::check_addr(kName, a);
+
+  size_t skipped = 0;
+  why.clear();
+  rc = jr::parse_sentinel_replicas(r, addrs, skipped, why);
+  check_rc(rc, why, false);
+  if (rc == JR_OK) {
+    size_t rows = std::min<size_t>(r->len, jr::kMaxSentinelReplicas);
+    if (r->type != JR_REPLY_ARRAY) fuzz::fail(kName, "replicas from a non-array");
+    if (addrs.size() + skipped > rows) fuzz::fail(kName, "more replicas than rows");
+    for (const auto &a : addrs) fuzz::check_addr(kName, a);
+    if (std::set<std::string>(addrs.begin(), addrs.end()).size() != addrs.size())
+      fuzz::fail(kName, "a replica listed twice");
+  } else if (!addrs.empty()) {
+    fuzz::fail(kName, "replicas returned with an error");
+  }
 }
 
 }  // namespace

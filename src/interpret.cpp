@@ -401,7 +401,8 @@ int parse_role(const jr_reply *r, std::string &role, std::string &why) {
   if (!is_array(r) || r->len == 0 || !is_text(at(r, 0)))
     return proto(why, "ROLE: not an array that starts with the role");
   std::string_view v = text_of(at(r, 0));
-  if (v != "master" && v != "slave" && v != "sentinel") return proto(why, "ROLE: unknown role");
+  if (v != "master" && v != "slave" && v != "replica" && v != "sentinel")
+    return proto(why, "ROLE: unknown role");
   role.assign(v);
   return JR_OK;
 }
@@ -438,6 +439,72 @@ int parse_sentinel_instances(const jr_reply *r, std::vector<std::string> &addrs,
       continue;
     addrs.push_back(std::move(addr));
   }
+  return JR_OK;
+}
+
+int parse_sentinel_replicas(const jr_reply *r, std::vector<std::string> &addrs, size_t &skipped,
+                            std::string &why) {
+  addrs.clear();
+  skipped = 0;
+  std::vector<std::string> out;  // handed over only when the whole reply is valid
+  size_t skip = 0;
+  if (r != nullptr && r->type == JR_REPLY_ERROR)
+    return proto(
+        why, "SENTINEL replicas: error " + std::string(r->u.str, std::min<size_t>(r->len, 200)));
+  if (!is_array(r)) return proto(why, "SENTINEL replicas: not an array");
+  for (size_t i = 0; i < r->len && i < kMaxSentinelReplicas; i++) {
+    const jr_reply *row = at(r, i);
+    if (!is_array(row) || row->len % 2 != 0 || row->len > 256)
+      return proto(why, "SENTINEL replicas: a row is not a field/value array");
+    std::string_view ip, port, flags, link;
+    int have_ip = 0, have_port = 0, have_flags = 0, have_link = 0;
+    for (size_t k = 0; k + 1 < row->len; k += 2) {
+      if (!is_text(at(row, k)) || !is_text(at(row, k + 1)))
+        return proto(why, "SENTINEL replicas: a field is not a string");
+      std::string_view f = text_of(at(row, k)), v = text_of(at(row, k + 1));
+      if (f == "ip") {
+        ip = v;
+        have_ip++;
+      } else if (f == "port") {
+        port = v;
+        have_port++;
+      } else if (f == "flags") {
+        flags = v;
+        have_flags++;
+      } else if (f == "master-link-status") {
+        link = v;
+        have_link++;
+      }
+    }
+    if (have_ip != 1 || have_port != 1 || have_flags != 1 || have_link > 1)
+      return proto(why, "SENTINEL replicas: a row without exactly one ip, port and flags");
+    int64_t p = 0;
+    std::string addr;
+    if (!text_port(port, p) || !node_address(ip, p, addr))
+      return proto(why, "SENTINEL replicas: a row without a valid ip and port");
+    bool replica = false, down = false;
+    size_t pos = 0;
+    while (pos <= flags.size()) {
+      size_t comma = flags.find(',', pos);
+      std::string_view w =
+          flags.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
+      if (w.empty()) return proto(why, "SENTINEL replicas: an empty word in flags");
+      for (char ch : w)
+        if (!((ch >= 'a' && ch <= 'z') || ch == '_' || ch == '-'))
+          return proto(why, "SENTINEL replicas: flags are not words of [a-z_-]");
+      if (w == "slave" || w == "replica") replica = true;
+      if (w == "s_down" || w == "o_down" || w == "disconnected") down = true;
+      if (comma == std::string_view::npos) break;
+      pos = comma + 1;
+    }
+    if (!replica || down || link != "ok" || std::find(out.begin(), out.end(), addr) != out.end()) {
+      skip++;
+      continue;
+    }
+    out.push_back(std::move(addr));
+  }
+  addrs = std::move(out);
+  skipped = skip;
   return JR_OK;
 }
 

@@ -126,8 +126,8 @@ constexpr size_t kMaxSentinels = 64;
 // "[v6]:port"); JR_ENOENT for nil (the sentinel does not monitor that
 // name); JR_EPROTO with `why` for anything else (an error reply included).
 int parse_master_addr(const jr_reply *r, std::string &addr, std::string &why);
-// ROLE: an array whose first element is "master", "slave" or "sentinel".
-// JR_OK with `role`; JR_EPROTO with `why` otherwise.
+// ROLE: an array whose first element is "master", "slave" (or "replica")
+// or "sentinel". JR_OK with `role`; JR_EPROTO with `why` otherwise.
 int parse_role(const jr_reply *r, std::string &role, std::string &why);
 // SENTINEL sentinels <name> (and SENTINEL replicas <name>): an array of
 // instances, each a flat array of field/value strings with at least "ip"
@@ -135,6 +135,19 @@ int parse_role(const jr_reply *r, std::string &role, std::string &why);
 // are left out. At most kMaxSentinels rows; JR_EPROTO on a wrong shape or
 // address.
 int parse_sentinel_instances(const jr_reply *r, std::vector<std::string> &addrs, std::string &why);
+// At most this many replicas are taken from SENTINEL replicas.
+constexpr size_t kMaxSentinelReplicas = 64;
+// SENTINEL replicas <name>: an array of instances, each a flat array of
+// field/value strings (at most 256 strings) in which "ip", "port" and
+// "flags" each appear exactly once: a valid ip and a port 1..65535, and
+// flags a comma-separated list of words of [a-z_-]. A replica is usable
+// when its flags say "slave" (or "replica") and none of s_down, o_down or
+// disconnected, and its "master-link-status" is "ok"; the others are
+// counted in `skipped`. JR_OK with the usable addresses ("host:port" or
+// "[v6]:port", no duplicates; at most kMaxSentinelReplicas rows are read);
+// JR_EPROTO with `why` for anything else (an error reply included).
+int parse_sentinel_replicas(const jr_reply *r, std::vector<std::string> &addrs, size_t &skipped,
+                            std::string &why);
 // A +switch-master message's payload: "<name> <old ip> <old port> <new ip>
 // <new port>". JR_OK with the new address when the name is `name`;
 // JR_ENOENT for another master's switch; JR_EPROTO when malformed.

@@ -20,6 +20,11 @@ class Monitor : public PushHandler {
   ~Monitor() override;
   void start();
   void stop();  // final JR_ECLOSED callback; the connection is closed
+  // Sentinel: the master moved; the stream moves there (JR_SUB_LOST, then
+  // JR_SUB_RESUBSCRIBED once MONITOR runs on the new master).
+  void set_endpoints(const std::vector<Endpoint> &eps) {
+    if (conn_ && !stopped_) conn_->set_endpoints(eps);
+  }
 
   void on_ready(Connection &conn) override;
   void on_push(Connection &conn, jr_reply *reply) override;

@@ -379,7 +379,7 @@ const OptionSpec kOptions[] = {
   {"tls_cert_file", Ty::kString, 0, 0, "", "client certificate (mutual TLS)", set_str<&Options::tls_cert_file>, nullptr},
   {"tls_key_file", Ty::kString, 0, 0, "", "client private key (mutual TLS)", set_str<&Options::tls_key_file>, nullptr},
   {"tls_server_name", Ty::kString, 0, 0, "", "name for SNI and verification (\"\": the endpoint's host)", set_str<&Options::tls_server_name>, nullptr},
-  {"read_from_replicas", Ty::kBool, 0, 1, "0", "in a cluster, read-only commands are spread over each slot's master and replicas (which may lag)", set_num<&Options::read_from_replicas>, get_num<&Options::read_from_replicas>},
+  {"read_from_replicas", Ty::kBool, 0, 1, "0", "in a cluster, read-only commands are spread over each slot's master and replicas; with Sentinel they go to the replicas the sentinels list (confirmed by ROLE), or the master when none is usable; replicas may lag", set_num<&Options::read_from_replicas>, get_num<&Options::read_from_replicas>},
   {"sentinel", Ty::kString, 0, 0, "", "adds a Redis Sentinel: host:port, [v6addr]:port or host (port 26379); repeatable; with sentinel_master the master is found through them and endpoint is ignored", set_sentinel, nullptr},
   {"sentinel_master", Ty::kString, 0, 0, "", "the name of the master the sentinels monitor (SENTINEL get-master-addr-by-name)", set_str<&Options::sentinel_master>, nullptr},
   {"sentinel_username", Ty::kString, 0, 0, "", "ACL user name on the sentinels (username/password are the master's)", set_str<&Options::sentinel_username>, nullptr},

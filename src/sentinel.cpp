@@ -21,7 +21,10 @@ Sentinel::Sentinel(Client &client) : client_(client) {
   enabled_ = !o.sentinels.empty();
   uv_timer_init(client.loop(), &timer_);
   timer_.data = this;
+  uv_timer_init(client.loop(), &rtimer_);
+  rtimer_.data = this;
   if (!enabled_) return;
+  replicas_on_ = o.read_from_replicas;
   sentinels_ = o.sentinels;
   name_ = o.sentinel_master;
   // Sentinels: their own credentials, no database, no connect commands,
@@ -42,6 +45,10 @@ Sentinel::Sentinel(Client &client) : client_(client) {
   ask_->set_options(&sopts_);
   probe_ = std::make_unique<Connection>(client, std::vector<Endpoint>{sentinels_[0]});
   probe_->set_options(&mopts_);
+  if (replicas_on_) {
+    rask_ = std::make_unique<Connection>(client, std::vector<Endpoint>{sentinels_[0]});
+    rask_->set_options(&sopts_);
+  }
 }
 
 Sentinel::~Sentinel() = default;
@@ -54,7 +61,10 @@ void Sentinel::hold(Queued *q) {
 }
 
 bool Sentinel::cancel(Command *c) {
-  return held_.remove(c);
+  if (held_.remove(c)) return true;
+  for (auto &r : replicas_)
+    if (r->conn->cancel(c)) return true;
+  return false;
 }
 
 void Sentinel::fail_held(int status) {
@@ -98,6 +108,8 @@ int64_t Sentinel::expire(int64_t now) {
   consider(ask_->expire(now));
   consider(probe_->expire(now));
   if (sub_) consider(sub_->expire(now));
+  if (rask_) consider(rask_->expire(now));
+  for (auto &r : replicas_) consider(r->conn->expire(now));
   return next;
 }
 
@@ -107,17 +119,22 @@ void Sentinel::shutdown() {
   phase_ = Phase::kIdle;
   uv_timer_stop(&timer_);
   uv_close(reinterpret_cast<uv_handle_t *>(&timer_), nullptr);  // made in any case
+  uv_timer_stop(&rtimer_);
+  uv_close(reinterpret_cast<uv_handle_t *>(&rtimer_), nullptr);
   if (!enabled_) return;
   fail_held(JR_ECLOSED);
   if (sub_) sub_->shutdown();
   ask_->shutdown();
   probe_->shutdown();
+  if (rask_) rask_->shutdown();
+  for (auto &r : replicas_) r->conn->shutdown();
 }
 
 // ---- Discovery ----------------------------------------------------------------------
 
 void Sentinel::send(Connection &conn, std::vector<std::string> args,
-                    void (*cb)(void *, int, const jr_reply *)) {
+                    void (*cb)(void *, int, const jr_reply *), void *ud) {
+  if (ud == nullptr) ud = this;
   std::vector<const char *> argv;
   std::vector<size_t> lens;
   for (const auto &a : args) {
@@ -127,11 +144,11 @@ void Sentinel::send(Connection &conn, std::vector<std::string> args,
   Command *c = client_.acquire_command();
   if (c == nullptr || !encode_command(c->wire, argv.size(), argv.data(), lens.data())) {
     if (c != nullptr) client_.release_unsubmitted(c);
-    cb(this, JR_ENOMEM, nullptr);
+    cb(ud, JR_ENOMEM, nullptr);
     return;
   }
   c->cb = cb;
-  c->userdata = this;
+  c->userdata = ud;
   c->db = 0;
   c->flags = kFlagDirect | kFlagInternal;
   // A sentinel that accepts the connection and never answers is given up
@@ -298,6 +315,13 @@ void Sentinel::confirmed() {
     client_.follow_master(ep);
     moving_ = false;
   }
+  if (replicas_on_) {
+    if (moved) {
+      rempty_ = 0;
+      refresh_replicas("the master moved");
+    }
+    if (!finder_.loaded() && !table_pending_) load_commands();
+  }
   // In order; what their callbacks submit meanwhile queues behind them.
   while (Queued *q = held_.pop_front()) client_.reroute(q);
 }
@@ -328,6 +352,192 @@ void Sentinel::round_over(bool answered) {
 void Sentinel::on_timer_cb(uv_timer_t *t) {
   auto *self = static_cast<Sentinel *>(t->data);
   if (!self->held_.empty()) self->discover("retry");
+}
+
+// ---- Replicas (read_from_replicas) --------------------------------------------------
+
+// Which commands are read-only: the master's COMMAND table, read once.
+void Sentinel::load_commands() {
+  if (shutting_down_) return;
+  table_pending_ = true;
+  send(client_.seed(), {"COMMAND"}, [](void *ud, int st, const jr_reply *r) {
+    auto *self = static_cast<Sentinel *>(ud);
+    self->table_pending_ = false;
+    if (st == JR_OK && r != nullptr && r->type == JR_REPLY_ARRAY) self->finder_.load(r);
+    if (self->finder_.loaded())
+      self->client_.emit(JR_EVENT_LOG, kEventEndpoint,
+                         "COMMAND table read: read-only commands may go to replicas");
+  });
+}
+
+void Sentinel::replicas_in(uint64_t ms) {
+  if (!replicas_on_ || shutting_down_) return;
+  uv_timer_start(
+      &rtimer_,
+      [](uv_timer_t *t) { static_cast<Sentinel *>(t->data)->refresh_replicas("periodic"); }, ms, 0);
+}
+
+void Sentinel::refresh_replicas(const char *why) {
+  if (!replicas_on_ || shutting_down_) return;
+  if (rask_pending_) {
+    // The answer on its way may predate the move: ask again after it.
+    rask_again_ = true;
+    return;
+  }
+  uv_timer_stop(&rtimer_);
+  const Endpoint &ep = sentinels_[rask_idx_ % sentinels_.size()];
+  rask_->set_endpoints({ep});
+  rask_pending_ = true;
+  if (client_.log_on())
+    client_.log(JR_LOG_DEBUG, JR_EVENT_STATE, kEventEndpoint,
+                "SENTINEL replicas " + name_ + " to " + ep.display() + " (" + why + ")");
+  send(*rask_, {"SENTINEL", "replicas", name_}, [](void *ud, int st, const jr_reply *r) {
+    static_cast<Sentinel *>(ud)->on_replicas(st, r);
+  });
+}
+
+void Sentinel::on_replicas(int status, const jr_reply *r) {
+  rask_pending_ = false;
+  if (shutting_down_) return;
+  if (rask_again_) {
+    rask_again_ = false;
+    refresh_replicas("the master moved while asking");
+    return;
+  }
+  std::vector<std::string> addrs;
+  size_t skipped = 0;
+  std::string why;
+  if (status != JR_OK) {
+    why = jr_err_name(status);
+  } else if (parse_sentinel_replicas(r, addrs, skipped, why) == JR_OK) {
+    why.clear();
+  }
+  if (!why.empty()) {
+    // Another sentinel next time, soon.
+    client_.emit(JR_EVENT_LOG, kEventEndpoint,
+                 "SENTINEL replicas from " + sentinels_[rask_idx_ % sentinels_.size()].display() +
+                     ": " + why);
+    rask_idx_++;
+    replicas_in(1000);
+    return;
+  }
+  for (auto &rp : replicas_) rp->listed = false;
+  std::string list;
+  for (const std::string &addr : addrs) {
+    if (addr == master_) continue;  // the sentinel has not seen the switch yet
+    Replica *rp = nullptr;
+    for (auto &x : replicas_)
+      if (x->addr == addr) rp = x.get();
+    if (rp == nullptr) {
+      Endpoint ep;
+      if (replicas_.size() >= 2 * kMaxSentinelReplicas || parse_endpoint(addr, ep) != JR_OK ||
+          ep.unix_socket)
+        continue;
+      auto made = std::make_unique<Replica>();
+      made->owner = this;
+      made->addr = addr;
+      made->conn = std::make_unique<Connection>(client_, std::vector<Endpoint>{ep});
+      made->conn->sentinel_replica = true;
+      rp = made.get();
+      replicas_.push_back(std::move(made));
+    }
+    rp->listed = true;
+    list += (list.empty() ? "" : ", ") + addr;
+    if (!usable(*rp)) check_replica(*rp);
+  }
+  if (list != replica_list_) {
+    replica_list_ = list;
+    client_.emit(JR_EVENT_LOG, kEventEndpoint,
+                 "replicas of " + name_ + ": " + (list.empty() ? "none usable" : list) + " (" +
+                     std::to_string(skipped) + " down or not in sync)");
+  }
+  if (!finder_.loaded() && !table_pending_ && known_) load_commands();
+  // Every 10 s (jittered). While none is listed (after a failover the
+  // sentinels see the replicas in sync at their next INFO): 250 ms, 500 ms,
+  // 1 s, then every 2 s.
+  if (list.empty()) {
+    replicas_in(std::min<uint64_t>(uint64_t{250} << std::min(rempty_++, 3), 2000));
+  } else {
+    rempty_ = 0;
+    replicas_in(10000 + static_cast<uint64_t>(now_ms() % 2000));
+  }
+}
+
+void Sentinel::check_replica(Replica &r) {
+  if (r.checking || shutting_down_) return;
+  r.checking = true;
+  send(
+      *r.conn, {"ROLE"},
+      [](void *ud, int st, const jr_reply *rep) {
+        auto *rp = static_cast<Replica *>(ud);
+        rp->owner->on_replica_role(*rp, st, rep);
+      },
+      &r);
+}
+
+void Sentinel::on_replica_role(Replica &r, int status, const jr_reply *reply) {
+  r.checking = false;
+  if (shutting_down_) return;
+  std::string role, why;
+  if (status != JR_OK) {
+    why = std::string("ROLE: ") + jr_err_name(status);
+  } else if (reply->type == JR_REPLY_ERROR) {
+    why = "ROLE: " + std::string(reply->u.str, std::min<size_t>(reply->len, 200));
+  } else if (parse_role(reply, role, why) == JR_OK && role != "slave" && role != "replica") {
+    why = "is a " + role + ", not a replica";
+  }
+  if (!why.empty()) {
+    r.confirmed = 0;
+    client_.emit(JR_EVENT_LOG, kEventEndpoint, "replica " + r.addr + " not used: " + why);
+    return;
+  }
+  bool was = r.confirmed != 0;
+  r.confirmed = r.conn->epoch();
+  if (!was) client_.emit(JR_EVENT_LOG, kEventEndpoint, "replica " + r.addr + " confirmed by ROLE");
+}
+
+Connection *Sentinel::replica_for(Command *c) {
+  if (!replicas_on_ || replicas_.empty() || c->tx != nullptr || c->lease != nullptr ||
+      !finder_.loaded())
+    return nullptr;
+  args_.clear();
+  size_t pos = 0;
+  if (!parse_request(c->wire.data(), c->wire.size(), pos, args_) || args_.empty() ||
+      !finder_.readonly(args_[0]))
+    return nullptr;
+  size_t n = replicas_.size();
+  for (size_t i = 0; i < n; i++) {
+    Replica &r = *replicas_[(rr_ + i) % n];
+    if (usable(r)) {
+      rr_ = (rr_ + i + 1) % n;
+      return r.conn.get();
+    }
+  }
+  return nullptr;
+}
+
+void Sentinel::to_master(Command *c) {
+  if (holding()) {
+    hold(c);
+  } else {
+    client_.reroute(c);
+  }
+}
+
+void Sentinel::replica_down(Connection &conn, CmdList &waiting) {
+  for (auto &r : replicas_)
+    if (r->conn.get() == &conn) r->confirmed = 0;
+  while (Command *c = waiting.pop_front()) {
+    if ((c->flags & kFlagInternal) != 0) {
+      client_.complete(c, JR_ECONNECT, nullptr);  // its ROLE: never sent
+    } else {
+      to_master(c);
+    }
+  }
+  // Asked again soon: the replica may be back (or gone from the list).
+  if (!rask_pending_ && (uv_is_active(reinterpret_cast<uv_handle_t *>(&rtimer_)) == 0 ||
+                         uv_timer_get_due_in(&rtimer_) > 2000))
+    replicas_in(2000);
 }
 
 // ---- Following failovers -----------------------------------------------------------

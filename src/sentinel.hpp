@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/keys.hpp"
 #include "command.hpp"
 #include "conn/connection.hpp"
 #include "options.hpp"
@@ -35,6 +36,17 @@ class Client;
 //              master at once; a READONLY reply (the master was demoted:
 //              the command did not run, it waits and is sent again) and a
 //              master that cannot be reached start a discovery.
+//   replicas   with read_from_replicas, SENTINEL replicas <name> lists the
+//              replicas (asked after each move of the master and every
+//              10 s; while none is listed after 250 ms, 500 ms, 1 s, then
+//              every 2 s; down, disconnected and unsynced ones are left
+//              out); each gets its own
+//              connection, and is used once ROLE on that connection says
+//              "slave". Read-only commands (the server's COMMAND table,
+//              read once from the master) go round robin to the replicas
+//              confirmed on their current connection, else to the master;
+//              a replica connection that is lost is not used until ROLE
+//              confirms it again, and what waited on it goes to the master.
 //   failing    a round in which no sentinel gave a valid address (none
 //              reachable, the name unknown to all, nonsense answers) is
 //              retried connect_retry times with backoff; then the waiting
@@ -63,6 +75,14 @@ class Sentinel final : public PushHandler {
   // An error reply on a master connection: true when taken (READONLY: held
   // and sent again to the next master; the reply is released).
   bool readonly_reply(Connection &conn, Command *c, jr_reply *reply);
+  // read_from_replicas: a replica connection for c (a read-only command
+  // outside a transaction), ready and confirmed by ROLE since it connected;
+  // nullptr: the master serves it.
+  Connection *replica_for(Command *c);
+  // A replica connection was lost or could not connect: it is not used
+  // until ROLE confirms it again; `waiting` (never written) goes to the
+  // master.
+  void replica_down(Connection &conn, CmdList &waiting);
   bool cancel(Command *c);
   int64_t expire(int64_t now);
   void shutdown();
@@ -76,6 +96,25 @@ class Sentinel final : public PushHandler {
 
  private:
   enum class Phase : uint8_t { kIdle, kAsk, kRole };
+  struct Replica {
+    Sentinel *owner;
+    std::string addr;
+    std::unique_ptr<Connection> conn;
+    bool listed = false;     // in the last SENTINEL replicas answer
+    bool checking = false;   // a ROLE is on its way
+    uint64_t confirmed = 0;  // the connection epoch ROLE confirmed (0: none)
+  };
+  [[nodiscard]] bool usable(const Replica &r) const noexcept {
+    return r.listed && r.confirmed != 0 && r.conn->ready_now() && r.conn->epoch() == r.confirmed;
+  }
+  void refresh_replicas(const char *why);
+  void on_replicas(int status, const jr_reply *r);
+  void check_replica(Replica &r);
+  void on_replica_role(Replica &r, int status, const jr_reply *reply);
+  void load_commands();
+  void replicas_in(uint64_t ms);
+  // A command that waited for a replica: to the master (or held).
+  void to_master(Command *c);
   void discover(const std::string &why);
   void ask_next();
   void probe(const std::string &addr);
@@ -88,7 +127,7 @@ class Sentinel final : public PushHandler {
   void fail_held(int status);
   void note(const std::string &who, const std::string &what);
   void send(Connection &conn, std::vector<std::string> args,
-            void (*cb)(void *, int, const jr_reply *));
+            void (*cb)(void *, int, const jr_reply *), void *ud = nullptr);
   void watch();
   static void on_timer_cb(uv_timer_t *t);
 
@@ -116,6 +155,20 @@ class Sentinel final : public PushHandler {
   bool sub_was_ready_ = false;
   Inbox held_;
   uv_timer_t timer_;  // the next round
+  // read_from_replicas.
+  bool replicas_on_ = false;
+  std::vector<std::unique_ptr<Replica>> replicas_;
+  size_t rr_ = 0;                     // round robin over the usable replicas
+  std::unique_ptr<Connection> rask_;  // SENTINEL replicas
+  size_t rask_idx_ = 0;               // the sentinel it asks
+  bool rask_pending_ = false;
+  bool rask_again_ = false;  // asked for while one was on its way (the master moved)
+  int rempty_ = 0;           // answers in a row with no usable replica (the next ask backs off)
+  uv_timer_t rtimer_;        // the next SENTINEL replicas
+  KeyFinder finder_;         // the COMMAND table: which commands are read-only
+  bool table_pending_ = false;
+  std::string replica_list_;            // the last one logged
+  std::vector<std::string_view> args_;  // replica_for's scratch
 };
 
 }  // namespace jr

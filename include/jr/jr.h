@@ -249,7 +249,10 @@ JR_API const char *jr_version_string(void);
  *   read_from_replicas  1: in a cluster, read-only commands (the COMMAND
  *                       table's "readonly" flag) are spread over each
  *                       slot's master and replicas (READONLY is sent to
- *                       replicas); replicas may lag (default 0).
+ *                       replicas). With Sentinel they go to the replicas
+ *                       of SENTINEL replicas (not down, link ok, confirmed
+ *                       by ROLE on each connection), or to the master when
+ *                       none is usable. Replicas may lag (default 0).
  *   cluster             "auto" (default: ask the first server with CLUSTER
  *                       SLOTS, once, ahead of the first command), "no"
  *                       (never: a standalone server, no probe), "yes"
@@ -260,7 +263,8 @@ JR_API const char *jr_version_string(void);
  *                       sentinels (SENTINEL get-master-addr-by-name, in
  *                       turn; one that answers moves to the front; the
  *                       list grows from SENTINEL sentinels) and confirmed
- *                       by ROLE before any command is written to it;
+ *                       by ROLE before any command is written to it (and
+ *                       by ROLE in the handshake of every reconnect);
  *                       endpoint is ignored and cluster is "no".
  *                       Commands wait (within their deadlines and the
  *                       queue limits) while the master is unknown; a

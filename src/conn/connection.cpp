@@ -184,8 +184,7 @@ void Connection::tick_at(int64_t at) {
 
 bool Connection::redirect(Command *c, jr_reply *reply) {
   // Sentinel: a READONLY answer means this master was demoted.
-  if (opts_override_ == nullptr && client_.sentinel().enabled())
-    return client_.sentinel().readonly_reply(*this, c, reply);
+  if (sentinel_master()) return client_.sentinel().readonly_reply(*this, c, reply);
   if ((c->flags & kFlagNoRedirect) != 0 || !client_.cluster().enabled()) return false;
   bool moved = (reply->len >= 6 && std::memcmp(reply->u.str, "MOVED ", 6) == 0) ||
                (reply->len >= 4 && std::memcmp(reply->u.str, "ASK ", 4) == 0);
@@ -574,6 +573,10 @@ void Connection::attempt_failed(const std::string &detail) {
   }
   cycle_ = 0;
   state_ = State::kIdle;
+  if (sentinel_replica) {
+    replica_down();
+    return;
+  }
   if (to_sentinel()) return;
   if (client_.log_on())
     client_.log(JR_LOG_ERROR, JR_EVENT_STATE, endpoint_name_,
@@ -658,7 +661,11 @@ void Connection::on_connected() {
 
 void Connection::begin_session() {
   state_ = State::kHandshake;
-  if (session_.start_handshake(opts(), readonly_session, tls_ != nullptr))
+  // Sentinel: the shared connection checks with ROLE that its server is
+  // still the master before anything is written (after a reconnect it may
+  // have been demoted).
+  bool master_role = role_ == Role::kShared && push_ == nullptr && sentinel_master();
+  if (session_.start_handshake(opts(), readonly_session, tls_ != nullptr, master_role))
     return;  // nothing to wait for: ready() ran
   // The connect timer now bounds the handshake.
   uv_timer_start(&timer_, on_timer_cb, static_cast<uint64_t>(opts().connect_timeout_ms), 0);
@@ -696,6 +703,24 @@ void Connection::handshake_failed(const std::string &text, jr_reply *error_reply
   cycle_ = 0;
   fail_waiting_with(JR_EAUTH, detail, error_reply);
   reply_release(error_reply);
+  check_idle();
+}
+
+// Sentinel: the handshake's ROLE says this server is no master (demoted while
+// the connection was down). Nothing was written; the waiting commands wait
+// for the master the sentinels name next.
+void Connection::not_master(const std::string &text) {
+  std::string detail = "handshake with " + endpoint_name_ + ": " + text;
+  uv_timer_stop(&timer_);
+  last_error_ = detail;
+  client_.emit(JR_EVENT_CONNECT_FAILED, endpoint_name_, detail, role_name());
+  output_reset();
+  session_.abort();  // handshake entries only
+  close_sock();
+  state_ = State::kIdle;
+  cycle_ = 0;
+  CmdList list = session_.take_waiting();
+  client_.sentinel().master_unreachable(*this, list);
   check_idle();
 }
 
@@ -811,8 +836,11 @@ void Connection::lost(int head_code, const std::string &detail, bool from_peer) 
   if (was_ready) client_.emit(JR_EVENT_DISCONNECTED, endpoint_name_, text, role_name());
   // Sentinel: a lost master connection may mean a failover; the master is
   // checked again (sentinels, then ROLE) while this one reconnects.
-  if (was_ready && opts_override_ == nullptr && client_.sentinel().enabled())
-    client_.sentinel().master_lost(*this);
+  if (was_ready && sentinel_master()) client_.sentinel().master_lost(*this);
+  if (sentinel_replica) {
+    replica_down();
+    return;
+  }
   if (cluster_node && client_.cluster().enabled()) client_.cluster().refresh("connection lost");
   if (push_ != nullptr) {
     if (was_ready) push_->on_lost(*this);
@@ -830,13 +858,21 @@ void Connection::lost(int head_code, const std::string &detail, bool from_peer) 
 // waiting commands wait for the next master (a failover) while the
 // sentinels are asked again. False when this is no master connection.
 bool Connection::to_sentinel() {
-  if (opts_override_ != nullptr || push_ != nullptr || !client_.sentinel().enabled() ||
-      !session_.has_waiting())
-    return false;
+  if (push_ != nullptr || !sentinel_master() || !session_.has_waiting()) return false;
   CmdList list = session_.take_waiting();
   client_.sentinel().master_unreachable(*this, list);
   check_idle();
   return true;
+}
+
+bool Connection::sentinel_master() const noexcept {
+  return opts_override_ == nullptr && !sentinel_replica && client_.sentinel().enabled();
+}
+
+void Connection::replica_down() {
+  CmdList list = session_.take_waiting();
+  client_.sentinel().replica_down(*this, list);
+  check_idle();
 }
 
 // A connection that stayed up a while is replaced at once. One lost during

@@ -82,6 +82,7 @@ class Connection final : public SessionHost {
   Pool *pool = nullptr;           // kPooled: the pool it returns to
   bool cluster_node = false;      // a cluster node's shared connection
   bool readonly_session = false;  // send READONLY in the handshake (replica reads)
+  bool sentinel_replica = false;  // Sentinel: a replica's connection (read_from_replicas)
   ScriptCache scripts;            // the scripts this server has (EVALSHA cache)
   Lease *lease = nullptr;         // kPooled: the WATCH that holds it
   bool busy = false;              // kPooled: given to a command or a lease
@@ -122,6 +123,7 @@ class Connection final : public SessionHost {
   void batch() override;
   void ready() override;
   void handshake_failed(const std::string &text, jr_reply *error_reply) override;
+  void not_master(const std::string &detail) override;
   void fail(int code, const std::string &detail) override;
   void log(const std::string &text) override;
   void drained() override;
@@ -199,6 +201,11 @@ class Connection final : public SessionHost {
   void set_keepalive(int idle_s);
   void schedule_reconnect(bool was_ready);
   bool to_sentinel();
+  // Sentinel: a connection to the master (the shared one, pooled ones,
+  // subscriptions), not a sentinel's, a probe's or a replica's.
+  [[nodiscard]] bool sentinel_master() const noexcept;
+  // Sentinel: a replica connection is down; what waits goes to the master.
+  void replica_down();
   friend class Client;
 };
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "interpret.hpp"
 #include "options.hpp"
 #include "scripts.hpp"
 #include "tx.hpp"
@@ -131,7 +132,7 @@ void Session::on_transport_up() noexcept {
   unflushed_ = 0;
 }
 
-bool Session::start_handshake(const Options &o, bool readonly, bool tls) {
+bool Session::start_handshake(const Options &o, bool readonly, bool tls, bool master_role) {
   phase_ = Phase::kHandshake;
   handshake_left_ = 0;
   // RESP3 (protocol=3) on the command connections only: a push-mode
@@ -190,6 +191,13 @@ bool Session::start_handshake(const Options &o, bool readonly, bool tls) {
       lens.push_back(a.size());
     }
     write_internal(Kind::kHandshake, 0, argv.size(), argv.data(), lens.data());
+    handshake_left_++;
+  }
+  if (master_role) {
+    // Last: after AUTH (ROLE needs it) and the connect commands.
+    const char *argv[] = {"ROLE"};
+    const size_t lens[] = {4};
+    write_internal(Kind::kRole, 0, 1, argv, lens);
     handshake_left_++;
   }
   if (handshake_left_ == 0 && tls) {
@@ -324,6 +332,26 @@ void Session::on_reply(jr_reply *reply) {
       reply_release(reply);
       handshake_step();
       break;
+    case Kind::kRole: {
+      if (is_error) {  // refused (an ACL without ROLE): like a refused AUTH
+        std::string text = "ROLE: " + std::string(reply->u.str, reply->len);
+        host_.handshake_failed(text, reply);
+        return;
+      }
+      std::string role, why;
+      int rc = parse_role(reply, role, why);
+      reply_release(reply);
+      if (rc != JR_OK) {
+        host_.not_master(why);
+        return;
+      }
+      if (role != "master") {
+        host_.not_master("ROLE says " + role + ", not master");
+        return;
+      }
+      handshake_step();
+      break;
+    }
     case Kind::kHandshake: {
       bool hello = hello_pending_;
       hello_pending_ = false;

@@ -63,6 +63,11 @@ class SessionHost {
   // A handshake command was refused (owns error_reply). The host closes the
   // transport (abort()) and fails the waiting commands with it.
   virtual void handshake_failed(const std::string &detail, jr_reply *error_reply) = 0;
+  // The handshake's ROLE (start_handshake's master_role) did not say
+  // "master" (a demoted master, or a malformed answer): `detail` says what
+  // it said. The host closes the transport (abort()); the waiting commands
+  // were not written and stay in the session for the host to take.
+  virtual void not_master(const std::string &detail) = 0;
   // The stream is unusable (a protocol error, a SELECT that failed): the
   // host closes the transport and calls drop().
   virtual void fail(int code, const std::string &detail) = 0;
@@ -93,10 +98,12 @@ class Session {
   void write_raw(size_t argc, const char *const *argv, const size_t *lens);
   // A new transport: the reader and the database start fresh.
   void on_transport_up() noexcept;
-  // Writes the handshake (AUTH, CLIENT SETNAME, READONLY, connect commands;
-  // a PING proving a TLS session when there is none of those). Returns true
-  // when there is nothing to wait for (ready() already ran).
-  bool start_handshake(const Options &o, bool readonly, bool tls);
+  // Writes the handshake (AUTH, CLIENT SETNAME, READONLY, connect commands,
+  // with master_role a ROLE that must say "master" (Sentinel: nothing is
+  // written to a demoted master); a PING proving a TLS session when there
+  // is none of those). Returns true when there is nothing to wait for
+  // (ready() already ran).
+  bool start_handshake(const Options &o, bool readonly, bool tls, bool master_role = false);
   // Bytes read (plaintext). Replies are matched, completed or handed up;
   // a malformed stream calls host.fail. The host may drop() the session
   // from any callback: feed stops then.
@@ -202,7 +209,8 @@ class Session {
 
  private:
   // kSession: the PING that proves a TLS session was accepted (any reply).
-  enum class Kind : uint8_t { kCmd, kSelect, kProbe, kHandshake, kTx, kAsking, kSession };
+  // kRole: the handshake's ROLE (master_role).
+  enum class Kind : uint8_t { kCmd, kSelect, kProbe, kHandshake, kTx, kAsking, kSession, kRole };
   struct Entry {
     Command *cmd;
     Kind kind;

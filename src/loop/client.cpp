@@ -683,6 +683,14 @@ void Client::reroute(Queued *q) {
     cluster_->route(c);
     return;
   }
+  if (opts_.read_from_replicas && sentinel_->enabled()) {
+    // Sentinel: a read-only command goes to a replica confirmed by ROLE,
+    // when there is one.
+    if (Connection *r = sentinel_->replica_for(c)) {
+      r->submit(c);
+      return;
+    }
+  }
   conn_->submit(c);
 }
 
@@ -737,6 +745,7 @@ void Client::follow_master(const Endpoint &ep) {
   conn_->set_endpoints(eps);
   pool_->set_endpoints(eps);
   subs_->set_endpoints(eps);
+  for (auto &m : monitors_) m->set_endpoints(eps);
 }
 
 void Client::set_credentials(const std::string &username, const std::string &password) {

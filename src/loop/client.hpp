@@ -120,7 +120,7 @@ class Client {
   Cluster &cluster() noexcept { return *cluster_; }
   Sentinel &sentinel() noexcept { return *sentinel_; }
   // Sentinel: the master is at ep now; every connection to it follows
-  // (shared, pooled, subscriptions; MONITOR connections stay).
+  // (shared, pooled, subscriptions, MONITOR).
   void follow_master(const Endpoint &ep);
   [[nodiscard]] const TlsContext *tls() const noexcept { return tls_.get(); }
   Connection &seed() noexcept { return *conn_; }

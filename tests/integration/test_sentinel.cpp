@@ -3,11 +3,14 @@
 // a master, a replica, three sentinels): discovery (options and the
 // redis-sentinel:// URL), a wrong master name, one sentinel down, all
 // sentinels down and back, a sentinel that answers nonsense, sentinel ACL,
-// and failovers (SENTINEL FAILOVER, kill -9 of the master) under load from
-// several threads: every accepted command completes exactly once, one that
-// failed with jr_err_unsent() == 1 never reached a server, and the time
-// from the sentinels' +switch-master to the first success is printed as a
-// "[ sentinel ]" line (docs/reliability.md).
+// a master demoted while the connection was down (nothing is written to
+// it), reads from replicas (read_from_replicas: reads on a replica, writes
+// on the master, a failover, killed replicas), and failovers (SENTINEL
+// FAILOVER, kill -9 of the master) under load from several threads: every
+// accepted command completes exactly once, one that failed with
+// jr_err_unsent() == 1 never reached a server, pub/sub and MONITOR follow
+// the master, and the time from the sentinels' +switch-master to the first
+// success is printed as a "[ sentinel ]" line (docs/reliability.md).
 #include <gtest/gtest.h>
 #include <jr/jr.h>
 #include <poll.h>
@@ -87,6 +90,42 @@ std::string get_on(RedisServer &s, const std::string &key) {
   if (r.rfind("$-1", 0) == 0) return "";
   size_t nl = r.find("\r\n");
   return nl == std::string::npos ? "?" : r.substr(nl + 2, r.size() - nl - 4);
+}
+
+// The calls of `cmd` in INFO commandstats (since CONFIG RESETSTAT).
+int64_t calls_of(RedisServer &s, const std::string &cmd) {
+  std::string r = s.cmd("INFO commandstats");
+  std::string key = "cmdstat_" + cmd + ":calls=";
+  size_t at = r.find(key);
+  return at == std::string::npos ? 0 : std::stoll(r.substr(at + key.size()));
+}
+
+// Waits up to `ms` for an event whose detail contains `text`.
+bool wait_event(Events &ev, const std::string &text, int ms = 5000,
+                Clock::time_point from = Clock::time_point()) {
+  for (int i = 0; i < ms / 10; i++) {
+    if (ev.find(text, nullptr, from)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return ev.find(text, nullptr, from);
+}
+
+// Waits until a GET of key on s answers `want`.
+bool wait_value(RedisServer &s, const std::string &key, const std::string &want) {
+  for (int i = 0; i < 500; i++) {
+    if (get_on(s, key) == want) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+// A client with read_from_replicas whose reads may go to `replica`: the
+// COMMAND table is read and ROLE confirmed the replica.
+void replica_ready(Events &ev, int replica_port, Clock::time_point from = Clock::time_point()) {
+  ASSERT_TRUE(wait_event(ev, "COMMAND table read")) << ev.all();
+  ASSERT_TRUE(wait_event(
+      ev, "replica 127.0.0.1:" + std::to_string(replica_port) + " confirmed by ROLE", 20000, from))
+      << ev.all();
 }
 
 // One SentinelCluster for the tests that leave it as they found it.
@@ -358,6 +397,193 @@ TEST_F(SentinelTest, LostMasterConnectionRediscovers) {
   EXPECT_TRUE(ev.find("lost")) << ev.all();
 }
 
+// A master that was demoted while the shared connection was down: the ROLE
+// of the reconnect's handshake says so, nothing is written to it, and the
+// command goes to the master the sentinels name next.
+TEST_F(SentinelTest, DemotedMasterAfterAReconnectGetsNoWrite) {
+  std::atomic<bool> demoted{false};
+  std::atomic<int> writes_after{0};
+  FakeServer fake([&](int fd, int) {
+    serve(fake, fd, [&](const std::vector<std::string> &argv) -> std::string {
+      if (argv.empty()) return "";
+      if (argv[0] == "ROLE")
+        return demoted ? "*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:1\r\n$9\r\nconnected\r\n:0\r\n"
+                       : "*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n";
+      if (argv[0] == "SET") {
+        if (demoted) {
+          writes_after++;
+          return "-READONLY You can't write against a read only replica.\r\n";
+        }
+        // Answered, then demoted while the connection is down.
+        demoted = true;
+        FakeServer::send_all(fd, "+OK\r\n");
+        shutdown(fd, SHUT_RDWR);
+        return "";
+      }
+      return "+OK\r\n";
+    });
+  });
+  int mport = g_sc->master_port();
+  std::atomic<int> asked{0};
+  // A sentinel that learns of the switch late: it names the fake twice.
+  FakeServer sentinel([&](int fd, int) {
+    serve(sentinel, fd, [&](const std::vector<std::string> &argv) -> std::string {
+      if (argv.size() == 3 && argv[1] == "get-master-addr-by-name") {
+        int port = asked++ < 2 ? fake.port() : mport;
+        return "*2\r\n" + bulk("127.0.0.1") + bulk(std::to_string(port));
+      }
+      if (argv[0] == "SUBSCRIBE") return kSubscribed;
+      return "*0\r\n";
+    });
+  });
+  Events ev;
+  OptionsPtr o;
+  o.set("sentinel", sentinel.endpoint()).set("sentinel_master", kName);
+  EXPECT_EQ(jr_options_set_event_cb(o.o, Events::cb, &ev), JR_OK);
+  ClientPtr c(o);
+  Result r1 = call(c.get(), {"SET", "dm:k1", "a"});
+  ASSERT_EQ(r1.status, JR_OK) << ev.all();
+  // The loss is seen (and the sentinel, asked again, still names the fake).
+  ASSERT_TRUE(wait_event(ev, "connection to 127.0.0.1:" + std::to_string(fake.port()) + " lost"))
+      << ev.all();
+  Result r2 = call(c.get(), {"SET", "dm:k2", "b"});
+  EXPECT_EQ(r2.status, JR_OK) << ev.all();
+  EXPECT_EQ(r2.type(), JR_REPLY_STATUS) << r2.str();
+  EXPECT_EQ(writes_after.load(), 0) << ev.all();
+  EXPECT_EQ(get_on(*g_sc->by_port(mport), "dm:k2"), "b");
+  EXPECT_TRUE(ev.find("ROLE says slave, not master")) << ev.all();
+}
+
+// read_from_replicas: read-only commands on the replica (confirmed by ROLE),
+// writes on the master; counted by the servers' INFO commandstats.
+TEST_F(SentinelTest, ReadsGoToTheReplicaWritesToTheMaster) {
+  Events ev;
+  OptionsPtr o;
+  sentinel_opts(o, *g_sc, &ev);
+  o.set_int("read_from_replicas", 1);
+  ClientPtr c(o);
+  ASSERT_EQ(call(c.get(), {"SET", "rr:k", "v"}).status, JR_OK);
+  RedisServer &m = *g_sc->by_port(g_sc->master_port());
+  RedisServer &r = &g_sc->server(0) == &m ? g_sc->server(1) : g_sc->server(0);
+  replica_ready(ev, r.port());
+  ASSERT_TRUE(wait_value(r, "rr:k", "v"));
+  r.cmd("CONFIG RESETSTAT");
+  m.cmd("CONFIG RESETSTAT");
+  for (int i = 0; i < 20; i++) {
+    Result g = call(c.get(), {"GET", "rr:k"});
+    ASSERT_EQ(g.status, JR_OK);
+    EXPECT_EQ(g.str(), "v");
+    Result w = call(c.get(), {"SET", "rr:w", std::to_string(i)});
+    ASSERT_EQ(w.status, JR_OK);
+    EXPECT_EQ(w.type(), JR_REPLY_STATUS) << w.str();
+  }
+  EXPECT_GE(calls_of(r, "get"), 20);
+  EXPECT_EQ(calls_of(m, "get"), 0);
+  EXPECT_GE(calls_of(m, "set"), 20);
+}
+
+// Reads across a failover, then replicas that die (two replicas). During
+// SENTINEL FAILOVER every read succeeds (but one in flight when the
+// sentinels end the clients of a server they reconfigure); after the
+// switch reads go to the replica that was not promoted, writes to the new
+// master. Then the replicas die: reads go to the master at once.
+TEST(SentinelReplicas, ReadsFollowAFailoverAndFallBackToTheMaster) {
+  SentinelCluster sc(2);
+  Events ev;
+  OptionsPtr o;
+  sentinel_opts(o, sc, &ev);
+  o.set_int("read_from_replicas", 1);
+  ClientPtr c(o);
+  ASSERT_EQ(call(c.get(), {"SET", "ff:k", "v"}).status, JR_OK);
+  int old_port = sc.master_port();
+  RedisServer &m = *sc.by_port(old_port);
+  for (size_t i = 0; i < sc.size(); i++)
+    if (&sc.server(i) != &m) replica_ready(ev, sc.server(i).port());
+  std::atomic<bool> stop{false};
+  std::atomic<int> reads{0}, bad{0}, lost{0};
+  std::thread reader([&] {
+    while (!stop) {
+      // The sentinels end the clients of the servers they reconfigure
+      // (CLIENT KILL TYPE normal): a read in flight then may have reached.
+      Result g = call(c.get(), {"GET", "ff:k"});
+      if (g.status == JR_ECONNLOST) {
+        lost++;
+      } else if (g.status != JR_OK || g.str() != "v") {
+        bad++;
+      }
+      reads++;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  auto t0 = Clock::now();
+  ASSERT_NE(sc.sentinel(0).cmd(std::string("SENTINEL FAILOVER ") + kName).find("OK"),
+            std::string::npos);
+  Clock::time_point switched;
+  ASSERT_TRUE(wait_event(ev, "+switch-master", 10000, t0)) << ev.all();
+  ev.find("+switch-master", &switched, t0);
+  int new_port = sc.master_port();
+  ASSERT_NE(new_port, old_port);
+  RedisServer &nm = *sc.by_port(new_port);
+  RedisServer *other = nullptr;  // the replica that stayed one
+  for (size_t i = 0; i < sc.size(); i++)
+    if (&sc.server(i) != &m && &sc.server(i) != &nm) other = &sc.server(i);
+  ASSERT_NE(other, nullptr);
+  // Reads reach it again once the sentinels list it in sync after the
+  // switch (and ROLE confirms it if its connection was ended).
+  int64_t on_replica_ms = -1;
+  for (int i = 0; i < 100 && on_replica_ms < 0; i++) {
+    other->cmd("CONFIG RESETSTAT");
+    for (int k = 0; k < 5; k++) call(c.get(), {"GET", "ff:k"});
+    if (calls_of(*other, "get") >= 5) on_replica_ms = ms_since(switched);
+    if (on_replica_ms < 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  stop = true;
+  reader.join();
+  ASSERT_GE(on_replica_ms, 0) << ev.all();
+  EXPECT_EQ(bad.load(), 0) << reads.load() << " reads";
+  EXPECT_LE(lost.load(), 3);
+  EXPECT_GT(reads.load(), 0);
+  nm.cmd("CONFIG RESETSTAT");
+  for (int i = 0; i < 20; i++) {
+    ASSERT_EQ(call(c.get(), {"GET", "ff:k"}).str(), "v");
+    Result w = call(c.get(), {"SET", "ff:w", std::to_string(i)});
+    ASSERT_EQ(w.status, JR_OK);
+    EXPECT_EQ(w.type(), JR_REPLY_STATUS) << w.str();
+  }
+  EXPECT_EQ(calls_of(nm, "get"), 0);   // the replicas serve the reads
+  EXPECT_GE(calls_of(nm, "set"), 20);  // the new master the writes
+  std::printf(
+      "[ sentinel ] replica reads across SENTINEL FAILOVER: %d reads, %d lost in flight "
+      "(the sentinels' CLIENT KILL), the rest served; reads on the remaining replica %lld "
+      "ms after +switch-master\n",
+      reads.load(), lost.load(), static_cast<long long>(on_replica_ms));
+
+  // The replicas die: at most the read in flight fails, as one that may
+  // have reached it; every other read is served by the master.
+  nm.cmd("CONFIG RESETSTAT");
+  auto t1 = Clock::now();
+  other->kill9();
+  m.kill9();
+  int failed = 0;
+  int64_t first_ok_ms = -1;
+  for (int i = 0; i < 40; i++) {
+    Result g = call(c.get(), {"GET", "ff:k"});
+    if (g.status == JR_OK) {
+      EXPECT_EQ(g.str(), "v");
+      if (first_ok_ms < 0) first_ok_ms = ms_since(t1);
+    } else {
+      EXPECT_EQ(g.status, JR_ECONNLOST) << jr_err_name(g.status);
+      EXPECT_EQ(jr_err_unsent(g.status), 0);
+      failed++;
+    }
+  }
+  EXPECT_LE(failed, 1);
+  EXPECT_GE(calls_of(nm, "get"), 39);
+  EXPECT_GE(first_ok_ms, 0);
+  std::printf("[ sentinel ] replicas killed: first read served by the master after %lld ms\n",
+              static_cast<long long>(first_ok_ms));
+}
+
 // ---- Failovers under load -------------------------------------------------------
 
 struct LoadResult {
@@ -493,19 +719,23 @@ void check_load(Load &load, SentinelCluster &sc, Clock::time_point switched, con
       statuses.c_str(), unsent_checked, late_checked);
 }
 
-TEST(SentinelFailover, SentinelFailoverCommandUnderLoad) {
+// A failover under load: `fault` makes the sentinels switch (given the
+// deployment and the master's port). Commands from several threads
+// complete exactly once (check_load); a subscriber and a MONITOR move to
+// the new master with it.
+void failover_under_load(const char *what,
+                         const std::function<void(SentinelCluster &, int)> &fault) {
   SentinelCluster sc(1);
   Events ev;
   OptionsPtr o;
   sentinel_opts(o, sc, &ev);
   ClientPtr c(o);
   ASSERT_EQ(call(c.get(), {"PING"}).status, JR_OK);
-  // A subscriber follows the master too.
   struct Msgs {
     std::mutex mu;
-    std::vector<std::string> got;
+    std::vector<std::string> got;  // messages, and the monitor's lines
     std::atomic<int> resub{0};
-  } msgs;
+  } msgs, mon;
   jr_sub *sub = nullptr;
   ASSERT_EQ(jr_sub_new(
                 c.get(),
@@ -526,63 +756,83 @@ TEST(SentinelFailover, SentinelFailoverCommandUnderLoad) {
   const char *ch[] = {"jrchan"};
   size_t chl[] = {6};
   ASSERT_EQ(jr_sub_subscribe(sub, JR_SUB_CHANNELS, 1, ch, chl), JR_OK);
+  jr_monitor *monitor = nullptr;
+  ASSERT_EQ(jr_monitor_new(
+                c.get(),
+                [](void *ud, int st, const jr_reply *line) {
+                  auto *ms = static_cast<Msgs *>(ud);
+                  if (st == JR_SUB_RESUBSCRIBED) ms->resub++;
+                  if (st != 0 || line == nullptr) return;
+                  size_t n = 0;
+                  const char *p = jr_reply_str(line, &n);
+                  std::lock_guard<std::mutex> lk(ms->mu);
+                  ms->got.emplace_back(p, n);
+                },
+                &mon, &monitor),
+            JR_OK);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
 
   int old_port = sc.master_port();
   Load load(c.get());
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   auto t0 = Clock::now();
-  ASSERT_NE(sc.sentinel(0).cmd(std::string("SENTINEL FAILOVER ") + kName).find("OK"),
-            std::string::npos);
-  Clock::time_point switched;
-  for (int i = 0; i < 300 && !ev.find("+switch-master", &switched, t0); i++)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  ASSERT_TRUE(ev.find("+switch-master", &switched, t0)) << ev.all();
-  std::this_thread::sleep_for(std::chrono::milliseconds(700));
-  load.stop();
-  int new_port = sc.master_port();
-  EXPECT_NE(new_port, old_port);
-  check_load(load, sc, switched, "SENTINEL FAILOVER", ms_since(t0, switched));
-
-  // Pub/sub moved with the master: a message published there arrives.
-  for (int i = 0; i < 100 && msgs.resub.load() == 0; i++)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  EXPECT_GE(msgs.resub.load(), 1);
-  ASSERT_NE(sc.by_port(new_port)->cmd("PUBLISH jrchan after").find(":1"), std::string::npos);
-  for (int i = 0; i < 100; i++) {
-    {
-      std::lock_guard<std::mutex> lk(msgs.mu);
-      if (!msgs.got.empty()) break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  {
-    std::lock_guard<std::mutex> lk(msgs.mu);
-    ASSERT_EQ(msgs.got.size(), 1u);
-    EXPECT_EQ(msgs.got[0], "after");
-  }
-  jr_sub_free(sub);
-}
-
-TEST(SentinelFailover, KillMasterUnderLoad) {
-  SentinelCluster sc(1);
-  Events ev;
-  OptionsPtr o;
-  sentinel_opts(o, sc, &ev);
-  ClientPtr c(o);
-  ASSERT_EQ(call(c.get(), {"PING"}).status, JR_OK);
-  int old_port = sc.master_port();
-  Load load(c.get());
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  auto t0 = Clock::now();
-  sc.by_port(old_port)->kill9();
+  fault(sc, old_port);
   Clock::time_point switched;
   for (int i = 0; i < 500 && !ev.find("+switch-master", &switched, t0); i++)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   ASSERT_TRUE(ev.find("+switch-master", &switched, t0)) << ev.all();
   std::this_thread::sleep_for(std::chrono::milliseconds(700));
   load.stop();
-  check_load(load, sc, switched, "kill -9 of the master", ms_since(t0, switched));
+  int new_port = sc.master_port();
+  EXPECT_NE(new_port, old_port);
+  check_load(load, sc, switched, what, ms_since(t0, switched));
+
+  // Pub/sub and MONITOR moved with the master: a message published there
+  // arrives, and the monitor sees the command.
+  for (int i = 0; i < 150 && (msgs.resub.load() == 0 || mon.resub.load() == 0); i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_GE(msgs.resub.load(), 1);
+  EXPECT_GE(mon.resub.load(), 1);
+  ASSERT_NE(sc.by_port(new_port)->cmd("PUBLISH jrchan after").find(":1"), std::string::npos);
+  auto seen = [](Msgs &ms, const std::string &text) {
+    for (int i = 0; i < 10; i++) {
+      {
+        std::lock_guard<std::mutex> lk(ms.mu);
+        for (auto &g : ms.got)
+          if (g.find(text) != std::string::npos) return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  };
+  bool published = false;
+  for (int i = 0; i < 10 && !published; i++) published = seen(msgs, "after");
+  EXPECT_TRUE(published);
+  {
+    std::lock_guard<std::mutex> lk(msgs.mu);
+    EXPECT_EQ(msgs.got.size(), 1u);
+  }
+  // ECHO is not replicated: only a monitor on the new master sees it.
+  bool echoed = false;
+  for (int i = 0; i < 30 && !echoed; i++) {
+    sc.by_port(new_port)->cmd("ECHO jrmon-after");
+    echoed = seen(mon, "jrmon-after");
+  }
+  EXPECT_TRUE(echoed);
+  jr_monitor_free(monitor);
+  jr_sub_free(sub);
+}
+
+TEST(SentinelFailover, SentinelFailoverCommandUnderLoad) {
+  failover_under_load("SENTINEL FAILOVER", [](SentinelCluster &sc, int) {
+    ASSERT_NE(sc.sentinel(0).cmd(std::string("SENTINEL FAILOVER ") + kName).find("OK"),
+              std::string::npos);
+  });
+}
+
+TEST(SentinelFailover, KillMasterUnderLoad) {
+  failover_under_load("kill -9 of the master",
+                      [](SentinelCluster &sc, int old_port) { sc.by_port(old_port)->kill9(); });
 }
 
 }  // namespace

@@ -78,6 +78,8 @@ class FakeHost : public SessionHost {
   std::string last_detail;
   std::vector<std::string> drops;  // the reasons of the drops ticks asked for
   bool tls = false;
+  bool master_role = false;    // up() asks for a ROLE that says "master"
+  int not_masters = 0;         // not_master() calls
   int64_t clock = 1000;        // the fake clock: now()
   std::vector<int64_t> ticks;  // every tick_at the session asked for
 
@@ -149,7 +151,7 @@ class FakeHost : public SessionHost {
   // A new transport: the handshake starts.
   bool up() {
     s.on_transport_up();
-    return s.start_handshake(opts, false, tls);
+    return s.start_handshake(opts, false, tls, master_role);
   }
   // The transport takes everything queued (Connection::flush).
   void flush() {
@@ -231,6 +233,12 @@ class FakeHost : public SessionHost {
     s.abort();
     s.fail_waiting(JR_EAUTH, error_reply);
     reply_release(error_reply);
+  }
+  void not_master(const std::string &text) override {
+    not_masters++;
+    last_detail = text;
+    flush_reset();
+    s.abort();
   }
   void fail(int code, const std::string &detail) override {
     fails++;

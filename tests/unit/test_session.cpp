@@ -272,6 +272,60 @@ TEST(Session, AuthErrorIsAHandshakeFailure) {
   EXPECT_EQ(h.s.phase(), Session::Phase::kDown);
 }
 
+// Sentinel: a master connection's handshake ends with ROLE; a server that
+// is no master any more gets nothing written (the commands keep waiting).
+TEST(Session, HandshakeRoleMustSayMaster) {
+  jr::Options o;
+  o.password = "pw";
+  {
+    FakeHost h(o);
+    h.master_role = true;
+    Command *c = h.submit({"SET", "k", "v"});
+    EXPECT_FALSE(h.up());
+    h.flush();
+    EXPECT_EQ(h.written, "*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n*1\r\n$4\r\nROLE\r\n");
+    h.written.clear();
+    h.feed("+OK\r\n*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:6379\r\n$9\r\nconnected\r\n:1\r\n");
+    EXPECT_EQ(h.not_masters, 1);
+    EXPECT_EQ(h.last_detail, "ROLE says slave, not master");
+    EXPECT_EQ(h.ready_calls, 0);
+    h.flush();
+    EXPECT_EQ(h.written, "");  // the SET was not written
+    EXPECT_EQ(h.completions[c], 0);
+    EXPECT_TRUE(h.s.has_waiting());
+    EXPECT_EQ(h.s.phase(), Session::Phase::kDown);
+    // The next transport: a master this time.
+    EXPECT_FALSE(h.up());
+    h.flush();
+    h.written.clear();
+    h.feed("+OK\r\n*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n");
+    EXPECT_EQ(h.ready_calls, 1);
+    h.flush();
+    EXPECT_EQ(h.written, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n");
+  }
+  {
+    FakeHost h;  // a malformed ROLE answer is no master either
+    h.master_role = true;
+    h.submit({"GET", "k"});
+    EXPECT_FALSE(h.up());
+    h.flush();
+    h.feed("$6\r\nmaster\r\n");
+    EXPECT_EQ(h.not_masters, 1);
+    EXPECT_EQ(h.ready_calls, 0);
+  }
+  {
+    FakeHost h;  // ROLE refused (ACL): a handshake failure with the server's words
+    h.master_role = true;
+    h.submit({"GET", "k"});
+    EXPECT_FALSE(h.up());
+    h.flush();
+    h.feed("-NOPERM this user has no permissions to run the 'role' command\r\n");
+    EXPECT_EQ(h.fails, 1);
+    EXPECT_EQ(h.last_fail, JR_EAUTH);
+    EXPECT_EQ(h.not_masters, 0);
+  }
+}
+
 TEST(Session, TlsSessionIsProvenByAPing) {
   FakeHost h;
   h.tls = true;

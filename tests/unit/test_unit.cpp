@@ -872,6 +872,10 @@ TEST(Sentinel, RoleIsValidated) {
   tree("*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:6379\r\n$9\r\nconnected\r\n:1\r\n", s);
   EXPECT_EQ(jr::parse_role(s.root, role, why), JR_OK);
   EXPECT_EQ(role, "slave");
+  Parsed rep;
+  tree("*1\r\n$7\r\nreplica\r\n", rep);
+  EXPECT_EQ(jr::parse_role(rep.root, role, why), JR_OK);
+  EXPECT_EQ(role, "replica");
   tree("*1\r\n$6\r\nMASTER\r\n", bad);
   EXPECT_EQ(jr::parse_role(bad.root, role, why), JR_EPROTO);
   tree("*0\r\n", empty);
@@ -897,6 +901,151 @@ TEST(Sentinel, InstancesSkipTheDownOnes) {
   EXPECT_EQ(jr::parse_sentinel_instances(odd.root, addrs, why), JR_EPROTO);
   tree("*1\r\n*2\r\n$2\r\nip\r\n$1\r\nh\r\n", noport);
   EXPECT_EQ(jr::parse_sentinel_instances(noport.root, addrs, why), JR_EPROTO);
+}
+
+TEST(Sentinel, ReplicasAreValidated) {
+  std::vector<std::string> addrs;
+  size_t skipped = 0;
+  std::string why;
+  Parsed p;
+  // Usable: 6380 and [::1]:6385. Skipped: s_down, disconnected, a link
+  // that is not ok, no link status, 6380 again, a master.
+  tree(
+      "*8\r\n*10\r\n$4\r\nname\r\n$14\r\n127.0.0.1:6380\r\n$2\r\nip\r\n$9\r\n127.0.0.1\r\n$"
+      "4\r\nport\r\n$4\r\n6380\r\n$5\r\nflags\r\n$5\r\nslave\r\n$18\r\nmaster-link-status\r\n$"
+      "2\r\nok\r\n*8\r\n$2\r\nip\r\n$9\r\n127.0.0.1\r\n$4\r\nport\r\n$4\r\n6381\r\n$5\r\nflags\r\n$"
+      "12\r\ns_down,slave\r\n$18\r\nmaster-link-status\r\n$2\r\nok\r\n*8\r\n$2\r\nip\r\n$9\r\n127."
+      "0.0.1\r\n$4\r\nport\r\n$4\r\n6382\r\n$5\r\nflags\r\n$18\r\nslave,disconnected\r\n$"
+      "18\r\nmaster-link-status\r\n$2\r\nok\r\n*8\r\n$2\r\nip\r\n$9\r\n127.0.0.1\r\n$4\r\nport\r\n$"
+      "4\r\n6383\r\n$5\r\nflags\r\n$5\r\nslave\r\n$18\r\nmaster-link-status\r\n$3\r\nerr\r\n*6\r\n$"
+      "2\r\nip\r\n$9\r\n127.0.0.1\r\n$4\r\nport\r\n$4\r\n6384\r\n$5\r\nflags\r\n$5\r\nslave\r\n*"
+      "8\r\n$2\r\nip\r\n$3\r\n::1\r\n$4\r\nport\r\n$4\r\n6385\r\n$5\r\nflags\r\n$5\r\nslave\r\n$"
+      "18\r\nmaster-link-status\r\n$2\r\nok\r\n*8\r\n$2\r\nip\r\n$9\r\n127.0.0.1\r\n$4\r\nport\r\n$"
+      "4\r\n6380\r\n$5\r\nflags\r\n$5\r\nslave\r\n$18\r\nmaster-link-status\r\n$2\r\nok\r\n*8\r\n$"
+      "2\r\nip\r\n$9\r\n127.0.0.1\r\n$4\r\nport\r\n$4\r\n6386\r\n$5\r\nflags\r\n$6\r\nmaster\r\n$"
+      "18\r\nmaster-link-status\r\n$2\r\nok\r\n",
+      p);
+  ASSERT_EQ(jr::parse_sentinel_replicas(p.root, addrs, skipped, why), JR_OK) << why;
+  EXPECT_EQ(addrs, (std::vector<std::string>{"127.0.0.1:6380", "[::1]:6385"}));
+  EXPECT_EQ(skipped, 6u);
+  Parsed none;
+  tree("*0\r\n", none);
+  EXPECT_EQ(jr::parse_sentinel_replicas(none.root, addrs, skipped, why), JR_OK);
+  EXPECT_TRUE(addrs.empty());
+  {
+    Parsed bad;  // no flags
+    tree(
+        "*1\r\n*6\r\n$2\r\nip\r\n$9\r\n127.0.0.1\r\n$4\r\nport\r\n$4\r\n6380\r\n$18\r\nmaster-link-"
+        "status\r\n$2\r\nok\r\n",
+        bad);
+    why.clear();
+    addrs = {"stale"};
+    EXPECT_EQ(jr::parse_sentinel_replicas(bad.root, addrs, skipped, why), JR_EPROTO) << "no flags";
+    EXPECT_FALSE(why.empty());
+    EXPECT_TRUE(addrs.empty());
+  }
+  {
+    Parsed bad;  // two ips
+    tree(
+        "*1\r\n*8\r\n$2\r\nip\r\n$9\r\n127.0.0.1\r\n$2\r\nip\r\n$9\r\n127.0.0.2\r\n$4\r\nport\r\n$"
+        "4\r\n6380\r\n$5\r\nflags\r\n$5\r\nslave\r\n",
+        bad);
+    why.clear();
+    addrs = {"stale"};
+    EXPECT_EQ(jr::parse_sentinel_replicas(bad.root, addrs, skipped, why), JR_EPROTO) << "two ips";
+    EXPECT_FALSE(why.empty());
+    EXPECT_TRUE(addrs.empty());
+  }
+  {
+    Parsed bad;  // port 0
+    tree(
+        "*1\r\n*6\r\n$2\r\nip\r\n$9\r\n127.0.0.1\r\n$4\r\nport\r\n$1\r\n0\r\n$5\r\nflags\r\n$"
+        "5\r\nslave\r\n",
+        bad);
+    why.clear();
+    addrs = {"stale"};
+    EXPECT_EQ(jr::parse_sentinel_replicas(bad.root, addrs, skipped, why), JR_EPROTO) << "port 0";
+    EXPECT_FALSE(why.empty());
+    EXPECT_TRUE(addrs.empty());
+  }
+  {
+    Parsed bad;  // bad ip
+    tree(
+        "*1\r\n*6\r\n$2\r\nip\r\n$3\r\na "
+        "b\r\n$4\r\nport\r\n$4\r\n6380\r\n$5\r\nflags\r\n$5\r\nslave\r\n",
+        bad);
+    why.clear();
+    addrs = {"stale"};
+    EXPECT_EQ(jr::parse_sentinel_replicas(bad.root, addrs, skipped, why), JR_EPROTO) << "bad ip";
+    EXPECT_FALSE(why.empty());
+    EXPECT_TRUE(addrs.empty());
+  }
+  {
+    Parsed bad;  // flags with a space
+    tree(
+        "*1\r\n*6\r\n$2\r\nip\r\n$9\r\n127.0.0.1\r\n$4\r\nport\r\n$4\r\n6380\r\n$5\r\nflags\r\n$"
+        "8\r\nslave, x\r\n",
+        bad);
+    why.clear();
+    addrs = {"stale"};
+    EXPECT_EQ(jr::parse_sentinel_replicas(bad.root, addrs, skipped, why), JR_EPROTO)
+        << "flags with a space";
+    EXPECT_FALSE(why.empty());
+    EXPECT_TRUE(addrs.empty());
+  }
+  {
+    Parsed bad;  // empty flag word
+    tree(
+        "*1\r\n*6\r\n$2\r\nip\r\n$9\r\n127.0.0.1\r\n$4\r\nport\r\n$4\r\n6380\r\n$5\r\nflags\r\n$"
+        "8\r\nslave,,x\r\n",
+        bad);
+    why.clear();
+    addrs = {"stale"};
+    EXPECT_EQ(jr::parse_sentinel_replicas(bad.root, addrs, skipped, why), JR_EPROTO)
+        << "empty flag word";
+    EXPECT_FALSE(why.empty());
+    EXPECT_TRUE(addrs.empty());
+  }
+  {
+    Parsed bad;  // odd row
+    tree("*1\r\n*3\r\n$2\r\nip\r\n$1\r\nh\r\n$4\r\nport\r\n", bad);
+    why.clear();
+    addrs = {"stale"};
+    EXPECT_EQ(jr::parse_sentinel_replicas(bad.root, addrs, skipped, why), JR_EPROTO) << "odd row";
+    EXPECT_FALSE(why.empty());
+    EXPECT_TRUE(addrs.empty());
+  }
+  {
+    Parsed bad;  // integer value
+    tree(
+        "*1\r\n*6\r\n$2\r\nip\r\n$9\r\n127.0.0.1\r\n$4\r\nport\r\n:6380\r\n$5\r\nflags\r\n$"
+        "5\r\nslave\r\n",
+        bad);
+    why.clear();
+    addrs = {"stale"};
+    EXPECT_EQ(jr::parse_sentinel_replicas(bad.root, addrs, skipped, why), JR_EPROTO)
+        << "integer value";
+    EXPECT_FALSE(why.empty());
+    EXPECT_TRUE(addrs.empty());
+  }
+  {
+    Parsed bad;  // a string
+    tree("$5\r\nslave\r\n", bad);
+    why.clear();
+    addrs = {"stale"};
+    EXPECT_EQ(jr::parse_sentinel_replicas(bad.root, addrs, skipped, why), JR_EPROTO) << "a string";
+    EXPECT_FALSE(why.empty());
+    EXPECT_TRUE(addrs.empty());
+  }
+  {
+    Parsed bad;  // an error
+    tree("-ERR No such master with that name\r\n", bad);
+    why.clear();
+    addrs = {"stale"};
+    EXPECT_EQ(jr::parse_sentinel_replicas(bad.root, addrs, skipped, why), JR_EPROTO) << "an error";
+    EXPECT_FALSE(why.empty());
+    EXPECT_TRUE(addrs.empty());
+  }
 }
 
 TEST(Sentinel, SwitchMasterPayload) {
