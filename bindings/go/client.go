@@ -65,7 +65,26 @@ const (
 	EventDisconnected  Event = C.JR_EVENT_DISCONNECTED
 	EventConnectFailed Event = C.JR_EVENT_CONNECT_FAILED
 	EventLog           Event = C.JR_EVENT_LOG
+	// EventState is another state change of a connection, pool, cluster map
+	// or subscription connection (log lines only, see Options.Logger).
+	EventState Event = C.JR_EVENT_STATE
 )
+
+func (e Event) String() string {
+	switch e {
+	case EventConnected:
+		return "connected"
+	case EventDisconnected:
+		return "disconnected"
+	case EventConnectFailed:
+		return "connect_failed"
+	case EventLog:
+		return "log"
+	case EventState:
+		return "state"
+	}
+	return "event(" + strconv.Itoa(int(e)) + ")"
+}
 
 func timeUntil(t time.Time) time.Duration {
 	d := time.Until(t)
@@ -89,6 +108,7 @@ type client struct {
 	mu      sync.RWMutex // write-locked by Close; read-locked around C calls
 	closed  bool
 	onEvent func(Event, string, string)
+	log     *logQueue     // Options.Logger's, or nil
 	done    chan struct{} // closed when the dispatcher returns
 	dbs     map[*DB]struct{}
 	objs    map[closer]struct{} // transactions, watches, subscribers, monitors
@@ -110,16 +130,25 @@ func NewClient(opts *Options) (*Client, error) {
 	}
 	defer C.jr_options_free(co)
 	var g *C.jr_go_client
-	withEvents := C.int(0)
+	withEvents, withLog, loop := C.int(0), C.int(0), C.int(0)
 	if opts.OnEvent != nil {
 		withEvents = 1
 	}
-	loop := C.int(0)
+	sink := newLogSink(opts.Logger)
+	if sink != nil {
+		withLog = 1
+	}
 	if opts.LoopDelivery {
 		loop = 1
 	}
-	if err := codeError(C.jr_go_client_new(co, withEvents, loop, &g)); err != nil {
-		return nil, err
+	var why *C.char
+	if rc := C.jr_go_client_new(co, withEvents, withLog, loop, &g, &why); rc < 0 {
+		e := &Error{Code: int(rc)}
+		if why != nil {
+			e.Cause = C.GoString(why)
+			C.free(unsafe.Pointer(why))
+		}
+		return nil, e
 	}
 	c := &client{
 		g:       g,
@@ -128,6 +157,9 @@ func NewClient(opts *Options) (*Client, error) {
 		done:    make(chan struct{}),
 		dbs:     make(map[*DB]struct{}),
 		objs:    make(map[closer]struct{}),
+	}
+	if sink != nil {
+		c.log = newLogQueue(sink)
 	}
 	if loop != 0 {
 		c.owner = cgo.NewHandle(c)
@@ -154,7 +186,7 @@ func (c *client) dispatcher() {
 		} else {
 			c.runBatch(items, int(C.jr_go_wait(c.g, dispatchMax, &items, &stopping)), true)
 		}
-		if c.onEvent != nil {
+		if c.onEvent != nil || c.log != nil {
 			c.events()
 		}
 		if stopping != 0 {
@@ -331,10 +363,16 @@ func refused(name []byte) bool {
 	return r
 }
 
+// events runs the queued connection events and log lines (on the
+// dispatcher goroutine: the loop thread only queued them).
 func (c *client) events() {
 	head := C.jr_go_take_events(c.g)
 	for e := head; e != nil; e = e.next {
-		c.onEvent(Event(e.event), C.GoString(e.endpoint), C.GoString(e.detail))
+		if e.level == 0 {
+			c.onEvent(Event(e.event), C.GoString(e.endpoint), C.GoString(e.detail))
+		} else if c.log != nil {
+			c.log.push(logLine{int(e.level), Event(e.event), C.GoString(e.endpoint), C.GoString(e.detail)})
+		}
 	}
 	C.jr_go_events_free(head)
 }
@@ -490,8 +528,11 @@ func (cl *Client) Close() error {
 	if n > 0 {
 		c.deliver(unsafe.Slice(items, n))
 	}
-	if c.onEvent != nil {
+	if c.onEvent != nil || c.log != nil {
 		c.events()
+	}
+	if c.log != nil {
+		c.log.close()
 	}
 	C.jr_go_destroy(c.g)
 	c.g = nil

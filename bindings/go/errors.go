@@ -17,17 +17,23 @@ import (
 // (ErrTimedOut, ErrConnLost, ...). When the command ended because its
 // context did, the error also matches ctx.Err() (context.Canceled or
 // context.DeadlineExceeded) through errors.Is. ErrAuth from a handshake the
-// server refused has the server's text in Detail ("WRONGPASS ..."), and
-// Error() shows it.
+// server refused has the server's text in Detail ("WRONGPASS ..."). Cause
+// is what libjr knows beyond the code: the endpoint and the reason
+// ("connect 127.0.0.1:6379: ECONNREFUSED: connection refused"). Error()
+// shows both.
 type Error struct {
 	Code   int    // a JR_E* value (negative)
 	Detail string // the server's error text that came with it, or ""
+	Cause  string // libjr's detail (endpoint and cause), or ""
 	ctx    error  // the context's error, if the context ended the command
 }
 
 func (e *Error) Error() string {
 	msg := "jr: " + C.GoString(C.jr_strerror(C.int(e.Code))) + " (" + e.Name() + ")"
-	if e.Detail != "" {
+	if e.Cause != "" {
+		msg += ": " + e.Cause
+	}
+	if e.Detail != "" && !strings.Contains(e.Cause, e.Detail) {
 		msg += ": " + e.Detail
 	}
 	if e.ctx != nil {

@@ -90,6 +90,15 @@ type Options struct {
 	// OnEvent is called for connection events on the dispatcher goroutine
 	// (it must not block).
 	OnEvent func(ev Event, endpoint, detail string)
+	// Logger receives libjr's leveled log (a *slog.Logger; Go >= 1.21):
+	// every state change of a connection, pool, cluster map and
+	// subscription connection, at slog's Error (a component gave up), Warn
+	// (a fault libjr recovers from), Info (a normal change of state) or
+	// Debug level, with the attributes "endpoint" and "event". libjr's loop
+	// thread only queues the lines; the Logger runs on the dispatcher
+	// goroutine, so a slow handler never holds up I/O. Lines never contain
+	// passwords or a URL's user information. nil: no logging.
+	Logger Logger
 	// LoopDelivery runs Submit callbacks, message handlers and the
 	// completions of Do on libjr's loop thread, entering Go once per batch
 	// of completions (libjr's ready hook), instead of on a dispatcher

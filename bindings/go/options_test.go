@@ -14,6 +14,7 @@ var optionFieldsWithoutKey = map[string]string{
 	"ConnectCommands": "commands, set with jr_options_add_connect_command",
 	"Settings":        "passes any key through as text; libjr checks it",
 	"OnEvent":         "the event callback, set with jr_options_set_event_cb",
+	"Logger":          "the log hook, set with jr_options_set_log_cb",
 }
 
 // libjr keys without a typed field in Options, and why. Each is reachable

@@ -122,6 +122,9 @@ func fromDone(d *C.jr_go_done) (Reply, error) {
 		if Kind(d._type) == KindError { // JR_EAUTH: the server's refusal
 			e.Detail = C.GoStringN((*C.char)(doneStr(d)), C.int(d.len))
 		}
+		if d.detail != nil {
+			e.Cause = C.GoString(d.detail)
+		}
 		return Reply{}, e
 	}
 	k := Kind(d._type)
