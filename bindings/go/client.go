@@ -36,6 +36,7 @@ import (
 	"runtime"
 	"runtime/cgo"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,7 +46,7 @@ import (
 // Version is the libjr version at run time ("0.1.0").
 func Version() string { return C.GoString(C.jr_version_string()) }
 
-// RefusalReason says why libjr refuses a command and which API to use
+// RefusalReason says why a command is refused and which method to use
 // instead, or "" when the command is allowed.
 func RefusalReason(name string) string {
 	cs := C.CString(name)
@@ -54,7 +55,40 @@ func RefusalReason(name string) string {
 	if p == nil {
 		return ""
 	}
-	return C.GoString(p)
+	return goAdvice.Replace(C.GoString(p))
+}
+
+// goAdvice turns libjr's advice, written for C, into this package's API.
+var goAdvice = strings.NewReplacer(
+	"use jr_db_new(client, n)", "use Client.DB(n)",
+	"use jr_client_drain / jr_client_free", "use Client.Close",
+	"use a transaction handle with watched keys", "use Client.Watch(keys...)",
+	"use a transaction handle", "use Client.Multi",
+	"use a pub/sub handle", "use Client.Subscribe",
+	"use a monitor handle", "use Client.Monitor",
+	`set the "protocol" option to 3 for RESP3, and "username"/"password" for AUTH`,
+	"set Options.Protocol = 3 for RESP3, and Options.Username/Password for AUTH",
+)
+
+// refusedError is ErrRefused for the command whose name is first in list,
+// with the reason.
+func refusedError(list []interface{}) *Error {
+	e := &Error{Code: C.JR_EREFUSED}
+	if len(list) > 0 {
+		var name string
+		switch v := list[0].(type) {
+		case string:
+			name = v
+		case []byte:
+			name = string(v)
+		}
+		if name != "" {
+			if why := RefusalReason(name); why != "" {
+				e.Cause = strings.ToUpper(name) + ": " + why
+			}
+		}
+	}
+	return e
 }
 
 // Event is a connection event (JR_EVENT_*).
@@ -278,7 +312,7 @@ func (c *client) tryDefer(timeout C.int64_t, cb func(Reply, error), list []inter
 		if refused(name) {
 			p.args.buf, p.args.lens = p.args.buf[:nb], p.args.lens[:nl]
 			handles.mu.Unlock()
-			return 0, true, &Error{Code: C.JR_EREFUSED}
+			return 0, true, refusedError(list)
 		}
 		p.okName = append(p.okName[:0], name...)
 	}
@@ -653,6 +687,9 @@ func (c *client) submit(db *DB, timeout C.int64_t, v interface{}, list []interfa
 	c.mu.RUnlock()
 	if rc < 0 {
 		handles.take(h)
+		if rc == C.JR_EREFUSED {
+			return 0, 0, 0, refusedError(list)
+		}
 		return 0, 0, 0, &Error{Code: int(rc)}
 	}
 	return h, gen, uint64(a.id), nil

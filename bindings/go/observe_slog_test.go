@@ -90,10 +90,9 @@ func TestLoggerGetsLibjrLevelsAsSlogLevels(t *testing.T) {
 	})
 
 	dead := deadEndpoint(t)
-	zero := 0
 	hd := &captureHandler{level: slog.LevelWarn} // Info and Debug are not enabled
 	d := newClient(t, func(o *jr.Options) {
-		o.Endpoints, o.ConnectRetry, o.Logger = []string{dead}, &zero, slog.New(hd)
+		o.Endpoints, o.ConnectRetries, o.Logger = []string{dead}, -1, slog.New(hd)
 	})
 	if _, err := d.Do(bg, "PING"); err == nil {
 		t.Fatal("PING to a dead endpoint succeeded")

@@ -199,9 +199,8 @@ func TestStatsAfterCloseIsErrClosed(t *testing.T) {
 // A failed connect says where and why in the error text (jr_error_detail).
 func TestErrorTextHasEndpointAndCause(t *testing.T) {
 	dead := deadEndpoint(t)
-	zero := 0
 	c := newClient(t, func(o *jr.Options) {
-		o.Endpoints, o.ConnectRetry = []string{dead}, &zero
+		o.Endpoints, o.ConnectRetries = []string{dead}, -1
 	})
 	_, err := c.Do(bg, "PING")
 	var le *jr.Error

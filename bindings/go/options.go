@@ -65,7 +65,10 @@ type Options struct {
 	// a command that has no context deadline (negative: none).
 	ConnectTimeout time.Duration
 	CommandTimeout time.Duration
-	ConnectRetry   *int
+	// ConnectRetries: extra connect attempts after the first, with
+	// exponential backoff (0: libjr's default, 3; -1: none, fail at the
+	// first refused attempt), as go-redis's MaxRetries.
+	ConnectRetries int
 	// ConnectCommands run on every new connection after AUTH.
 	ConnectCommands [][]string
 	// TLS on every connection (a rediss:// URL turns it on too). The server
@@ -155,8 +158,11 @@ func (o *Options) typedSettings() [][2]string {
 	if o.CommandTimeout != 0 {
 		add("command_timeout_ms", strconv.FormatInt(ms(o.CommandTimeout), 10))
 	}
-	if o.ConnectRetry != nil {
-		add("connect_retry", strconv.Itoa(*o.ConnectRetry))
+	switch {
+	case o.ConnectRetries < 0:
+		add("connect_retry", "0")
+	case o.ConnectRetries > 0:
+		add("connect_retry", strconv.Itoa(o.ConnectRetries))
 	}
 	if o.TLS {
 		add("tls", "1")

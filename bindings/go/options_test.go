@@ -65,9 +65,6 @@ func optionSample(f reflect.StructField) (reflect.Value, bool) {
 	case v.Kind() == reflect.Bool:
 		v.SetBool(true)
 		return v, true
-	case v.Kind() == reflect.Ptr && f.Type.Elem().Kind() == reflect.Int:
-		n := 3
-		return reflect.ValueOf(&n), true
 	}
 	return reflect.Value{}, false
 }
@@ -164,6 +161,17 @@ func TestValidateReportsLibjrErrors(t *testing.T) {
 	} {
 		if err := o.Validate(); err == nil {
 			t.Errorf("Validate(%+v) = nil, want libjr's error", o)
+		}
+	}
+}
+
+// ConnectRetries follows go-redis's MaxRetries: 0 leaves libjr's default,
+// -1 (any negative) means no retry.
+func TestConnectRetriesMapping(t *testing.T) {
+	for n, want := range map[int]string{-1: "0", -5: "0", 1: "1", 7: "7"} {
+		kv := (&Options{ConnectRetries: n}).typedSettings()
+		if len(kv) != 1 || kv[0] != [2]string{"connect_retry", want} {
+			t.Errorf("ConnectRetries %d sets %v, want connect_retry=%s", n, kv, want)
 		}
 	}
 }
