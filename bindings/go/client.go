@@ -669,6 +669,9 @@ func timeoutOf(ctx context.Context) C.int64_t {
 // handle is freed (the callback rule: no completion will come). It returns
 // the handle, its generation and libjr's id.
 func (c *client) submit(db *DB, timeout C.int64_t, v interface{}, list []interface{}) (handle, uint32, uint64, error) {
+	if pinArgs && bigArgs(list) {
+		return c.submitPinned(db, timeout, v, list)
+	}
 	a := getArgs()
 	defer putArgs(a)
 	if err := a.encode(list); err != nil {

@@ -415,6 +415,14 @@ int jr_go_submit(jr_go_client *g, jr_db *db, const char *buf, const size_t *lens
   return rc;
 }
 
+int jr_go_submit_argv(jr_go_client *g, jr_db *db, const char **argv, const size_t *lens,
+                      size_t argc, int64_t timeout_ms, uintptr_t handle, jr_req_id *id_out) {
+  return db != NULL ? jr_db_submit(db, argc, argv, lens, timeout_ms, command_trampoline,
+                                   (void *)handle, id_out)
+                    : jr_client_submit(g->c, argc, argv, lens, timeout_ms, command_trampoline,
+                                       (void *)handle, id_out);
+}
+
 void jr_go_submit_many(jr_go_client *g, const char *buf, const size_t *lens, const size_t *argcs,
                        const int64_t *timeouts, const uintptr_t *handles, size_t n, int *rcs,
                        jr_req_id *ids) {

@@ -84,6 +84,10 @@ void jr_go_events_free(jr_go_event *e);
  * db may be NULL (the client's default database). */
 int jr_go_submit(jr_go_client *g, jr_db *db, const char *buf, const size_t *lens, size_t argc,
                  int64_t timeout_ms, uintptr_t handle, jr_req_id *id_out);
+/* jr_go_submit with the arguments where they are (argv[i], lens[i]): the
+ * caller pinned them for the time of the call (libjr copies them). */
+int jr_go_submit_argv(jr_go_client *g, jr_db *db, const char **argv, const size_t *lens,
+                      size_t argc, int64_t timeout_ms, uintptr_t handle, jr_req_id *id_out);
 /* Submits n commands at once (client database): command i has argcs[i]
  * arguments, all laid out back to back in buf / lens; rcs[i] and ids[i] get
  * each outcome. */
