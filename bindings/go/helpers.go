@@ -104,7 +104,7 @@ func (c *Client) HGetAll(ctx context.Context, key string) (map[string]string, er
 	if err != nil {
 		return nil, err
 	}
-	if r.Kind != KindArray || len(r.Array)%2 != 0 {
+	if (r.Kind != KindArray && r.Kind != KindMap) || len(r.Array)%2 != 0 {
 		return nil, unexpected("HGETALL", r)
 	}
 	m := make(map[string]string, len(r.Array)/2)
@@ -149,7 +149,7 @@ func bytesOf(r Reply, err error) ([]byte, error) {
 	switch r.Kind {
 	case KindNil:
 		return nil, Nil
-	case KindString, KindStatus:
+	case KindString, KindStatus, KindVerb:
 		return r.Bytes, nil
 	}
 	return nil, unexpected("reply", r)

@@ -61,6 +61,11 @@ type Options struct {
 	Password   string
 	Database   int
 	ClientName string
+	// Protocol: 2 (RESP2, the default) or 3 (RESP3: one HELLO 3 handshake;
+	// replies then have the RESP3 kinds, KindMap, KindSet, KindDouble, ...).
+	// RESP3 needs libjr built with hiredis >= 1.0: otherwise NewClient fails
+	// with ErrInvalid, whose Cause says so. 0 leaves libjr's default.
+	Protocol int
 	// ConnectTimeout per attempt; CommandTimeout is the default deadline of
 	// a command that has no context deadline (negative: none).
 	ConnectTimeout time.Duration
@@ -151,6 +156,9 @@ func (o *Options) typedSettings() [][2]string {
 	}
 	if o.ClientName != "" {
 		add("client_name", o.ClientName)
+	}
+	if o.Protocol != 0 {
+		add("protocol", strconv.Itoa(o.Protocol))
 	}
 	if o.ConnectTimeout != 0 {
 		add("connect_timeout_ms", strconv.FormatInt(ms(o.ConnectTimeout), 10))

@@ -41,7 +41,6 @@ var keysWithoutField = map[string]string{
 	"sentinel_master":    "Redis Sentinel: Settings (one sentinel; several: URL redis-sentinel://)",
 	"sentinel_username":  "Redis Sentinel: Settings (one sentinel; several: URL redis-sentinel://)",
 	"sentinel_password":  "Redis Sentinel: Settings (one sentinel; several: URL redis-sentinel://)",
-	"protocol":           "RESP3 replies (maps, sets, doubles) are not mapped to Go values yet",
 }
 
 // A value for a field of each kind that libjr accepts; a field whose kind
@@ -52,6 +51,8 @@ func optionSample(f reflect.StructField) (reflect.Value, bool) {
 		return reflect.ValueOf("redis://127.0.0.1:6380/2"), true
 	case "Endpoints":
 		return reflect.ValueOf([]string{"127.0.0.1:6380"}), true
+	case "Protocol":
+		return reflect.ValueOf(2), true // 3 is refused by a libjr built with hiredis 0.14
 	}
 	switch v := reflect.New(f.Type).Elem(); {
 	case f.Type == reflect.TypeOf(time.Duration(0)):

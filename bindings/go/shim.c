@@ -79,12 +79,16 @@ static void record(uintptr_t handle, int status, const jr_reply *r, int kind) {
   if (r != NULL) {
     d.str = jr_reply_str(r, &d.len);
     d.integer = jr_reply_integer(r);
-    if (kind == JR_GO_COMMAND && d.type != JR_REPLY_ARRAY && d.len <= JR_GO_INLINE) {
+    /* Aggregates (ARRAY, MAP, SET, PUSH) and VERB (its format) are read
+     * from the reply; the other types are a string and an integer. */
+    int scalar = d.type != JR_REPLY_ARRAY && d.type != JR_REPLY_MAP && d.type != JR_REPLY_SET &&
+                 d.type != JR_REPLY_PUSH && d.type != JR_REPLY_VERB;
+    if (kind == JR_GO_COMMAND && scalar && d.len <= JR_GO_INLINE) {
       if (d.str != NULL) memcpy(d.inl, d.str, d.len);
       d.str = NULL;
     } else {
       d.reply = jr_reply_dup(r);
-      if (d.type == JR_REPLY_ARRAY) d.len = jr_reply_len(r);
+      if (!scalar) d.len = jr_reply_len(r);
     }
   }
   if (tls_batch != NULL) {
