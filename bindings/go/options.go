@@ -74,6 +74,16 @@ type Options struct {
 	// exponential backoff (0: libjr's default, 3; -1: none, fail at the
 	// first refused attempt), as go-redis's MaxRetries.
 	ConnectRetries int
+	// Redis Sentinel: the master named SentinelMaster is found by asking
+	// Sentinels ("host:port", "[v6]:port", "host" for port 26379) in turn,
+	// and followed across failovers. SentinelUsername / SentinelPassword
+	// authenticate to the sentinels (they may have their own ACL); TLS
+	// applies to them too. A redis-sentinel://h1,h2/db#master URL sets the
+	// same. Endpoints are then not used.
+	Sentinels        []string
+	SentinelMaster   string
+	SentinelUsername string
+	SentinelPassword string
 	// ConnectCommands run on every new connection after AUTH.
 	ConnectCommands [][]string
 	// TLS on every connection (a rediss:// URL turns it on too). The server
@@ -93,7 +103,8 @@ type Options struct {
 	TLSServerName         string
 	// Settings: any other jr.h option key, set after the fields above (e.g.
 	// "max_queued": "1000", "socket_timeout_ms": "2000", "cluster": "no",
-	// "tls": "1").
+	// "tls": "1"). A map holds one value per key: the repeatable keys have
+	// typed fields (Endpoints, Sentinels, ConnectCommands).
 	Settings map[string]string
 	// OnEvent is called for connection events on the dispatcher goroutine
 	// (it must not block).
@@ -156,6 +167,18 @@ func (o *Options) typedSettings() [][2]string {
 	}
 	if o.ClientName != "" {
 		add("client_name", o.ClientName)
+	}
+	for _, s := range o.Sentinels {
+		add("sentinel", s)
+	}
+	for _, f := range [...][2]string{
+		{"sentinel_master", o.SentinelMaster},
+		{"sentinel_username", o.SentinelUsername},
+		{"sentinel_password", o.SentinelPassword},
+	} {
+		if f[1] != "" {
+			add(f[0], f[1])
+		}
 	}
 	if o.Protocol != 0 {
 		add("protocol", strconv.Itoa(o.Protocol))

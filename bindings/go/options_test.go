@@ -37,10 +37,6 @@ var keysWithoutField = map[string]string{
 	"dispatch":           "the binding chooses: poll, or loop with LoopDelivery (shim.c)",
 	"read_from_replicas": "cluster reads: Settings",
 	"cluster":            "cluster detection: Settings",
-	"sentinel":           "Redis Sentinel: Settings (one sentinel; several: URL redis-sentinel://)",
-	"sentinel_master":    "Redis Sentinel: Settings (one sentinel; several: URL redis-sentinel://)",
-	"sentinel_username":  "Redis Sentinel: Settings (one sentinel; several: URL redis-sentinel://)",
-	"sentinel_password":  "Redis Sentinel: Settings (one sentinel; several: URL redis-sentinel://)",
 }
 
 // A value for a field of each kind that libjr accepts; a field whose kind
@@ -51,6 +47,8 @@ func optionSample(f reflect.StructField) (reflect.Value, bool) {
 		return reflect.ValueOf("redis://127.0.0.1:6380/2"), true
 	case "Endpoints":
 		return reflect.ValueOf([]string{"127.0.0.1:6380"}), true
+	case "Sentinels":
+		return reflect.ValueOf([]string{"127.0.0.1:26379", "[::1]:26380", "sentinel-host"}), true
 	case "Protocol":
 		return reflect.ValueOf(2), true // 3 is refused by a libjr built with hiredis 0.14
 	}
@@ -130,7 +128,8 @@ func TestOptionsMatchLibjr(t *testing.T) {
 			}
 		}
 	}
-	// libjr takes the samples together (an unknown key or a bad value fails).
+	// libjr takes the samples together (an unknown key or a bad value fails);
+	// Sentinel and Endpoints/URL exclude each other only at NewClient.
 	if err := all.Validate(); err != nil {
 		t.Errorf("libjr rejects the sample options: %v", err)
 	}
