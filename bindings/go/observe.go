@@ -238,11 +238,10 @@ type logQueue struct {
 	dropped int
 	closed  bool
 	wake    chan struct{} // 1-buffered
-	done    chan struct{}
 }
 
 func newLogQueue(sink func(level int, ev Event, endpoint, text string)) *logQueue {
-	q := &logQueue{sink: sink, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	q := &logQueue{sink: sink, wake: make(chan struct{}, 1)}
 	go q.run()
 	return q
 }
@@ -262,7 +261,6 @@ func (q *logQueue) push(l logLine) {
 }
 
 func (q *logQueue) run() {
-	defer close(q.done)
 	var batch []logLine
 	for {
 		q.mu.Lock()
@@ -287,7 +285,8 @@ func (q *logQueue) run() {
 	}
 }
 
-// close lets the goroutine write what is queued and waits for it.
+// close lets the goroutine write what is queued, then end. It does not
+// wait: a handler that blocks must not hold up Client.Close either.
 func (q *logQueue) close() {
 	q.mu.Lock()
 	q.closed = true
@@ -296,5 +295,4 @@ func (q *logQueue) close() {
 	case q.wake <- struct{}{}:
 	default:
 	}
-	<-q.done
 }

@@ -132,11 +132,24 @@ func TestBlockedLoggerBlocksNothing(t *testing.T) {
 	if n := len(h.records()); n != 0 {
 		t.Fatalf("%d records while blocked", n)
 	}
+	// Nor does Close wait for it.
+	extra, err := jr.NewClient(&jr.Options{Endpoints: []string{endpoint}, Logger: slog.New(h)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t)(extra.Do(bg, "PING"))
+	closed := make(chan struct{})
+	go func() { extra.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close waits for a blocked Logger")
+	}
 	close(h.block)
 	waitRecord(t, h, "the third connect", func(r record) bool { return r.event == "connected" })
 	connected := 0
 	deadline := time.Now().Add(5 * time.Second)
-	for connected < 4 && time.Now().Before(deadline) {
+	for connected < 5 && time.Now().Before(deadline) {
 		connected = 0
 		for _, r := range h.records() {
 			if r.event == "connected" && r.endpoint == endpoint {
@@ -145,7 +158,10 @@ func TestBlockedLoggerBlocksNothing(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if connected != 4 {
-		t.Fatalf("%d connected records after 3 kills, want 4: %+v", connected, h.records())
+	// 4 from c (3 kills), 1 from extra: the lines queued before its Close
+	// are still written.
+	if connected != 5 {
+		t.Fatalf("%d connected records after 3 kills and one more client, want 5: %+v", connected,
+			h.records())
 	}
 }
