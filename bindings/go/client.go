@@ -36,6 +36,7 @@ import (
 	"runtime"
 	"runtime/cgo"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,7 +46,7 @@ import (
 // Version is the libjr version at run time ("0.1.0").
 func Version() string { return C.GoString(C.jr_version_string()) }
 
-// RefusalReason says why libjr refuses a command and which API to use
+// RefusalReason says why a command is refused and which method to use
 // instead, or "" when the command is allowed.
 func RefusalReason(name string) string {
 	cs := C.CString(name)
@@ -54,7 +55,40 @@ func RefusalReason(name string) string {
 	if p == nil {
 		return ""
 	}
-	return C.GoString(p)
+	return goAdvice.Replace(C.GoString(p))
+}
+
+// goAdvice turns libjr's advice, written for C, into this package's API.
+var goAdvice = strings.NewReplacer(
+	"use jr_db_new(client, n)", "use Client.DB(n)",
+	"use jr_client_drain / jr_client_free", "use Client.Close",
+	"use a transaction handle with watched keys", "use Client.Watch(keys...)",
+	"use a transaction handle", "use Client.Multi",
+	"use a pub/sub handle", "use Client.Subscribe",
+	"use a monitor handle", "use Client.Monitor",
+	`set the "protocol" option to 3 for RESP3, and "username"/"password" for AUTH`,
+	"set Options.Protocol = 3 for RESP3, and Options.Username/Password for AUTH",
+)
+
+// refusedError is ErrRefused for the command whose name is first in list,
+// with the reason.
+func refusedError(list []interface{}) *Error {
+	e := &Error{Code: C.JR_EREFUSED}
+	if len(list) > 0 {
+		var name string
+		switch v := list[0].(type) {
+		case string:
+			name = v
+		case []byte:
+			name = string(v)
+		}
+		if name != "" {
+			if why := RefusalReason(name); why != "" {
+				e.Cause = strings.ToUpper(name) + ": " + why
+			}
+		}
+	}
+	return e
 }
 
 // Event is a connection event (JR_EVENT_*).
@@ -65,7 +99,26 @@ const (
 	EventDisconnected  Event = C.JR_EVENT_DISCONNECTED
 	EventConnectFailed Event = C.JR_EVENT_CONNECT_FAILED
 	EventLog           Event = C.JR_EVENT_LOG
+	// EventState is another state change of a connection, pool, cluster map
+	// or subscription connection (log lines only, see Options.Logger).
+	EventState Event = C.JR_EVENT_STATE
 )
+
+func (e Event) String() string {
+	switch e {
+	case EventConnected:
+		return "connected"
+	case EventDisconnected:
+		return "disconnected"
+	case EventConnectFailed:
+		return "connect_failed"
+	case EventLog:
+		return "log"
+	case EventState:
+		return "state"
+	}
+	return "event(" + strconv.Itoa(int(e)) + ")"
+}
 
 func timeUntil(t time.Time) time.Duration {
 	d := time.Until(t)
@@ -89,6 +142,7 @@ type client struct {
 	mu      sync.RWMutex // write-locked by Close; read-locked around C calls
 	closed  bool
 	onEvent func(Event, string, string)
+	log     *logQueue     // Options.Logger's, or nil
 	done    chan struct{} // closed when the dispatcher returns
 	dbs     map[*DB]struct{}
 	objs    map[closer]struct{} // transactions, watches, subscribers, monitors
@@ -110,16 +164,25 @@ func NewClient(opts *Options) (*Client, error) {
 	}
 	defer C.jr_options_free(co)
 	var g *C.jr_go_client
-	withEvents := C.int(0)
+	withEvents, withLog, loop := C.int(0), C.int(0), C.int(0)
 	if opts.OnEvent != nil {
 		withEvents = 1
 	}
-	loop := C.int(0)
+	sink := newLogSink(opts.Logger)
+	if sink != nil {
+		withLog = 1
+	}
 	if opts.LoopDelivery {
 		loop = 1
 	}
-	if err := codeError(C.jr_go_client_new(co, withEvents, loop, &g)); err != nil {
-		return nil, err
+	var why *C.char
+	if rc := C.jr_go_client_new(co, withEvents, withLog, loop, &g, &why); rc < 0 {
+		e := &Error{Code: int(rc)}
+		if why != nil {
+			e.Cause = C.GoString(why)
+			C.free(unsafe.Pointer(why))
+		}
+		return nil, e
 	}
 	c := &client{
 		g:       g,
@@ -128,6 +191,9 @@ func NewClient(opts *Options) (*Client, error) {
 		done:    make(chan struct{}),
 		dbs:     make(map[*DB]struct{}),
 		objs:    make(map[closer]struct{}),
+	}
+	if sink != nil {
+		c.log = newLogQueue(sink)
 	}
 	if loop != 0 {
 		c.owner = cgo.NewHandle(c)
@@ -154,7 +220,7 @@ func (c *client) dispatcher() {
 		} else {
 			c.runBatch(items, int(C.jr_go_wait(c.g, dispatchMax, &items, &stopping)), true)
 		}
-		if c.onEvent != nil {
+		if c.onEvent != nil || c.log != nil {
 			c.events()
 		}
 		if stopping != 0 {
@@ -246,7 +312,7 @@ func (c *client) tryDefer(timeout C.int64_t, cb func(Reply, error), list []inter
 		if refused(name) {
 			p.args.buf, p.args.lens = p.args.buf[:nb], p.args.lens[:nl]
 			handles.mu.Unlock()
-			return 0, true, &Error{Code: C.JR_EREFUSED}
+			return 0, true, refusedError(list)
 		}
 		p.okName = append(p.okName[:0], name...)
 	}
@@ -331,10 +397,16 @@ func refused(name []byte) bool {
 	return r
 }
 
+// events runs the queued connection events and log lines (on the
+// dispatcher goroutine: the loop thread only queued them).
 func (c *client) events() {
 	head := C.jr_go_take_events(c.g)
 	for e := head; e != nil; e = e.next {
-		c.onEvent(Event(e.event), C.GoString(e.endpoint), C.GoString(e.detail))
+		if e.level == 0 {
+			c.onEvent(Event(e.event), C.GoString(e.endpoint), C.GoString(e.detail))
+		} else if c.log != nil {
+			c.log.push(logLine{int(e.level), Event(e.event), C.GoString(e.endpoint), C.GoString(e.detail)})
+		}
 	}
 	C.jr_go_events_free(head)
 }
@@ -490,8 +562,11 @@ func (cl *Client) Close() error {
 	if n > 0 {
 		c.deliver(unsafe.Slice(items, n))
 	}
-	if c.onEvent != nil {
+	if c.onEvent != nil || c.log != nil {
 		c.events()
+	}
+	if c.log != nil {
+		c.log.close()
 	}
 	C.jr_go_destroy(c.g)
 	c.g = nil
@@ -594,6 +669,9 @@ func timeoutOf(ctx context.Context) C.int64_t {
 // handle is freed (the callback rule: no completion will come). It returns
 // the handle, its generation and libjr's id.
 func (c *client) submit(db *DB, timeout C.int64_t, v interface{}, list []interface{}) (handle, uint32, uint64, error) {
+	if pinArgs && bigArgs(list) {
+		return c.submitPinned(db, timeout, v, list)
+	}
 	a := getArgs()
 	defer putArgs(a)
 	if err := a.encode(list); err != nil {
@@ -612,6 +690,9 @@ func (c *client) submit(db *DB, timeout C.int64_t, v interface{}, list []interfa
 	c.mu.RUnlock()
 	if rc < 0 {
 		handles.take(h)
+		if rc == C.JR_EREFUSED {
+			return 0, 0, 0, refusedError(list)
+		}
 		return 0, 0, 0, &Error{Code: int(rc)}
 	}
 	return h, gen, uint64(a.id), nil

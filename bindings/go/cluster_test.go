@@ -270,11 +270,10 @@ func (d *disconnects) wait(t *testing.T) {
 func TestSetAuthRotatesTheCredentialsOfNewConnections(t *testing.T) {
 	s := startServer(t, "--requirepass", "old-secret")
 	dis := newDisconnects()
-	retry := 0
 	c := newClient(t, func(o *jr.Options) {
 		o.Endpoints = []string{s.addr}
 		o.Password = "old-secret"
-		o.ConnectRetry = &retry
+		o.ConnectRetries = -1
 		o.OnEvent = dis.hook
 	})
 	id := must(t)(c.Do(bg, "CLIENT", "ID")).Int
@@ -318,11 +317,10 @@ func TestSetAuthRotatesTheCredentialsOfNewConnections(t *testing.T) {
 func TestWithoutSetAuthTheReconnectFailsWithErrAuth(t *testing.T) {
 	s := startServer(t, "--requirepass", "old-secret")
 	dis := newDisconnects()
-	retry := 0
 	c := newClient(t, func(o *jr.Options) {
 		o.Endpoints = []string{s.addr}
 		o.Password = "old-secret"
-		o.ConnectRetry = &retry
+		o.ConnectRetries = -1
 		o.OnEvent = dis.hook
 	})
 	id := must(t)(c.Do(bg, "CLIENT", "ID")).Int
@@ -358,14 +356,13 @@ func TestTLSOptionsReachTheCore(t *testing.T) {
 		t.Fatalf("bad certificate: %v", err)
 	}
 	// TLS to a plain-TCP server: the handshake fails, commands get ErrConnect.
-	retry := 0
 	var mu sync.Mutex
 	failed := 0
 	c := newClient(t, func(o *jr.Options) {
 		o.TLS = true
 		o.TLSInsecureSkipVerify = true
 		o.TLSServerName = "localhost"
-		o.ConnectRetry = &retry
+		o.ConnectRetries = -1
 		o.ConnectTimeout = 300 * time.Millisecond
 		o.OnEvent = func(ev jr.Event, _, _ string) {
 			if ev == jr.EventConnectFailed {
@@ -382,7 +379,7 @@ func TestTLSOptionsReachTheCore(t *testing.T) {
 	u := newClient(t, func(o *jr.Options) {
 		o.Endpoints = nil
 		o.URL = "rediss://" + endpoint
-		o.ConnectRetry = &retry
+		o.ConnectRetries = -1
 		o.ConnectTimeout = 300 * time.Millisecond
 		o.Settings = map[string]string{"tls_verify": "0"}
 	})
@@ -448,12 +445,11 @@ func TestMutualTLSThroughTheOptions(t *testing.T) {
 		t.Fatal(r)
 	}
 	// Without the client certificate the server refuses the handshake.
-	retry := 0
 	anon := newClient(t, func(o *jr.Options) {
 		o.Endpoints = []string{tlsAddr}
 		o.TLS = true
 		o.TLSCAFile = f("ca.crt")
-		o.ConnectRetry = &retry
+		o.ConnectRetries = -1
 	})
 	if _, err := anon.Do(bg, "PING"); err == nil {
 		t.Fatal("a handshake without the client certificate worked")

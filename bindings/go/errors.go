@@ -8,6 +8,7 @@ package jr
 import "C"
 
 import (
+	"context"
 	"errors"
 	"strings"
 )
@@ -17,17 +18,23 @@ import (
 // (ErrTimedOut, ErrConnLost, ...). When the command ended because its
 // context did, the error also matches ctx.Err() (context.Canceled or
 // context.DeadlineExceeded) through errors.Is. ErrAuth from a handshake the
-// server refused has the server's text in Detail ("WRONGPASS ..."), and
-// Error() shows it.
+// server refused has the server's text in Detail ("WRONGPASS ..."). Cause
+// is what libjr knows beyond the code: the endpoint and the reason
+// ("connect 127.0.0.1:6379: ECONNREFUSED: connection refused"). Error()
+// shows both.
 type Error struct {
 	Code   int    // a JR_E* value (negative)
 	Detail string // the server's error text that came with it, or ""
+	Cause  string // libjr's detail (endpoint and cause), or ""
 	ctx    error  // the context's error, if the context ended the command
 }
 
 func (e *Error) Error() string {
-	msg := "jr: " + C.GoString(C.jr_strerror(C.int(e.Code))) + " (" + e.Name() + ")"
-	if e.Detail != "" {
+	msg := "jr: " + codeText(e.Code) + " (" + e.Name() + ")"
+	if e.Cause != "" {
+		msg += ": " + e.Cause
+	}
+	if e.Detail != "" && !strings.Contains(e.Cause, e.Detail) {
 		msg += ": " + e.Detail
 	}
 	if e.ctx != nil {
@@ -43,11 +50,89 @@ func (e *Error) Name() string { return C.GoString(C.jr_err_name(C.int(e.Code))) 
 // (so it is safe to retry).
 func (e *Error) Unsent() bool { return C.jr_err_unsent(C.int(e.Code)) != 0 }
 
-// Is matches another *Error with the same code (the sentinels).
+// Is matches another *Error with the same code (the sentinels), and the
+// classes ErrTimeout and ErrConnection.
 func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Code == e.Code
+	switch t := target.(type) {
+	case *Error:
+		return t.Code == e.Code
+	case *errorClass:
+		return t.has(e)
+	}
+	return false
 }
+
+// Timeout reports whether the command ran out of time: a libjr deadline
+// (ErrTimedOut, ErrQueueTimeout, ErrPoolTimeout) or its context's deadline.
+// It is the method net.Error has, for code that checks timeouts that way.
+func (e *Error) Timeout() bool {
+	switch e.Code {
+	case C.JR_ETIMEDOUT, C.JR_EQUEUETIMEOUT, C.JR_EPOOLTIMEOUT:
+		return true
+	}
+	return errors.Is(e.ctx, context.DeadlineExceeded)
+}
+
+// goTexts replace the libjr texts that name C functions.
+var goTexts = map[int]string{
+	C.JR_EREFUSED: "command refused on this client or handle (not sent; RefusalReason says why)",
+}
+
+// codeText is the code's description, in Go's terms.
+func codeText(code int) string {
+	if t, ok := goTexts[code]; ok {
+		return t
+	}
+	return C.GoString(C.jr_strerror(C.int(code)))
+}
+
+// errorClass is a set of library error codes that errors.Is matches as one
+// kind (ErrTimeout, ErrConnection).
+type errorClass struct {
+	msg   string
+	codes []int
+	ctx   error // a context error that belongs to the class too
+}
+
+func (c *errorClass) Error() string { return c.msg }
+
+func (c *errorClass) has(e *Error) bool {
+	for _, code := range c.codes {
+		if e.Code == code {
+			return true
+		}
+	}
+	return c.ctx != nil && errors.Is(e.ctx, c.ctx)
+}
+
+// Classes of errors for errors.Is: a timeout or a connection failure,
+// whichever code libjr gave. A *ServerError matches ErrServer. To read the
+// details, errors.As into *Error (Code, Cause, Unsent) or *ServerError
+// (Msg, Prefix).
+var (
+	// ErrTimeout: a libjr deadline (ErrTimedOut, ErrQueueTimeout,
+	// ErrPoolTimeout) or the context's deadline (also matched by
+	// context.DeadlineExceeded).
+	ErrTimeout error = &errorClass{msg: "jr: timeout", codes: []int{C.JR_ETIMEDOUT,
+		C.JR_EQUEUETIMEOUT, C.JR_EPOOLTIMEOUT}, ctx: context.DeadlineExceeded}
+	// ErrConnection: no connection could be made (ErrConnect, ErrAuth: the
+	// handshake was refused) or it was lost with the command in flight
+	// (ErrConnLost).
+	ErrConnection error = &errorClass{msg: "jr: connection failed", codes: []int{C.JR_ECONNECT,
+		C.JR_ECONNLOST, C.JR_EAUTH}}
+	// ErrServer: an error reply from the server (any *ServerError).
+	ErrServer error = &errorClass{msg: "jr: server error reply"}
+)
+
+// Nil is the error of the typed helpers (Get, HGet, LPop, ...) for a
+// missing key or field: test it with errors.Is(err, jr.Nil) or err ==
+// jr.Nil, as with go-redis's redis.Nil. Do is unchanged: a nil reply is
+// Reply{Kind: KindNil} with a nil error (Reply.IsNil).
+var Nil error = nilError{}
+
+type nilError struct{}
+
+func (nilError) Error() string { return "jr: nil" }
 
 // Unwrap returns the context error that ended the command, if any.
 func (e *Error) Unwrap() error { return e.ctx }
@@ -101,6 +186,9 @@ type ServerError struct {
 }
 
 func (e *ServerError) Error() string { return e.Msg }
+
+// Is matches ErrServer.
+func (e *ServerError) Is(target error) bool { return target == ErrServer }
 
 // Prefix is the first word of the message ("WRONGTYPE", "ERR"), by Redis
 // convention the error's kind.

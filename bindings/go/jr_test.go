@@ -184,9 +184,8 @@ func TestServerErrorIsAServerError(t *testing.T) {
 // A handshake the server refuses (here AUTH as a user that does not exist)
 // is ErrAuth, unsent, with the server's text in Detail and in Error().
 func TestWrongPasswordErrorShowsTheServersText(t *testing.T) {
-	zero := 0
 	c := newClient(t, func(o *jr.Options) {
-		o.Username, o.Password, o.ConnectRetry = "go-nosuchuser", "nope", &zero
+		o.Username, o.Password, o.ConnectRetries = "go-nosuchuser", "nope", -1
 	})
 	for _, do := range []func() error{
 		func() error { _, err := c.Do(bg, "PING"); return err },
@@ -204,8 +203,7 @@ func TestWrongPasswordErrorShowsTheServersText(t *testing.T) {
 }
 
 func TestLibraryErrorCodesAndUnsent(t *testing.T) {
-	zero := 0
-	c, err := jr.NewClient(&jr.Options{Endpoints: []string{deadEndpoint(t)}, ConnectRetry: &zero,
+	c, err := jr.NewClient(&jr.Options{Endpoints: []string{deadEndpoint(t)}, ConnectRetries: -1,
 		ConnectTimeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

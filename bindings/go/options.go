@@ -61,11 +61,29 @@ type Options struct {
 	Password   string
 	Database   int
 	ClientName string
+	// Protocol: 2 (RESP2, the default) or 3 (RESP3: one HELLO 3 handshake;
+	// replies then have the RESP3 kinds, KindMap, KindSet, KindDouble, ...).
+	// RESP3 needs libjr built with hiredis >= 1.0: otherwise NewClient fails
+	// with ErrInvalid, whose Cause says so. 0 leaves libjr's default.
+	Protocol int
 	// ConnectTimeout per attempt; CommandTimeout is the default deadline of
 	// a command that has no context deadline (negative: none).
 	ConnectTimeout time.Duration
 	CommandTimeout time.Duration
-	ConnectRetry   *int
+	// ConnectRetries: extra connect attempts after the first, with
+	// exponential backoff (0: libjr's default, 3; -1: none, fail at the
+	// first refused attempt), as go-redis's MaxRetries.
+	ConnectRetries int
+	// Redis Sentinel: the master named SentinelMaster is found by asking
+	// Sentinels ("host:port", "[v6]:port", "host" for port 26379) in turn,
+	// and followed across failovers. SentinelUsername / SentinelPassword
+	// authenticate to the sentinels (they may have their own ACL); TLS
+	// applies to them too. A redis-sentinel://h1,h2/db#master URL sets the
+	// same. Endpoints are then not used.
+	Sentinels        []string
+	SentinelMaster   string
+	SentinelUsername string
+	SentinelPassword string
 	// ConnectCommands run on every new connection after AUTH.
 	ConnectCommands [][]string
 	// TLS on every connection (a rediss:// URL turns it on too). The server
@@ -85,11 +103,21 @@ type Options struct {
 	TLSServerName         string
 	// Settings: any other jr.h option key, set after the fields above (e.g.
 	// "max_queued": "1000", "socket_timeout_ms": "2000", "cluster": "no",
-	// "tls": "1").
+	// "tls": "1"). A map holds one value per key: the repeatable keys have
+	// typed fields (Endpoints, Sentinels, ConnectCommands).
 	Settings map[string]string
 	// OnEvent is called for connection events on the dispatcher goroutine
 	// (it must not block).
 	OnEvent func(ev Event, endpoint, detail string)
+	// Logger receives libjr's leveled log (a *slog.Logger; Go >= 1.21):
+	// every state change of a connection, pool, cluster map and
+	// subscription connection, at slog's Error (a component gave up), Warn
+	// (a fault libjr recovers from), Info (a normal change of state) or
+	// Debug level, with the attributes "endpoint" and "event". libjr's loop
+	// thread only queues the lines; the Logger runs on the dispatcher
+	// goroutine, so a slow handler never holds up I/O. Lines never contain
+	// passwords or a URL's user information. nil: no logging.
+	Logger Logger
 	// LoopDelivery runs Submit callbacks, message handlers and the
 	// completions of Do on libjr's loop thread, entering Go once per batch
 	// of completions (libjr's ready hook), instead of on a dispatcher
@@ -140,14 +168,32 @@ func (o *Options) typedSettings() [][2]string {
 	if o.ClientName != "" {
 		add("client_name", o.ClientName)
 	}
+	for _, s := range o.Sentinels {
+		add("sentinel", s)
+	}
+	for _, f := range [...][2]string{
+		{"sentinel_master", o.SentinelMaster},
+		{"sentinel_username", o.SentinelUsername},
+		{"sentinel_password", o.SentinelPassword},
+	} {
+		if f[1] != "" {
+			add(f[0], f[1])
+		}
+	}
+	if o.Protocol != 0 {
+		add("protocol", strconv.Itoa(o.Protocol))
+	}
 	if o.ConnectTimeout != 0 {
 		add("connect_timeout_ms", strconv.FormatInt(ms(o.ConnectTimeout), 10))
 	}
 	if o.CommandTimeout != 0 {
 		add("command_timeout_ms", strconv.FormatInt(ms(o.CommandTimeout), 10))
 	}
-	if o.ConnectRetry != nil {
-		add("connect_retry", strconv.Itoa(*o.ConnectRetry))
+	switch {
+	case o.ConnectRetries < 0:
+		add("connect_retry", "0")
+	case o.ConnectRetries > 0:
+		add("connect_retry", strconv.Itoa(o.ConnectRetries))
 	}
 	if o.TLS {
 		add("tls", "1")

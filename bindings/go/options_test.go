@@ -14,6 +14,7 @@ var optionFieldsWithoutKey = map[string]string{
 	"ConnectCommands": "commands, set with jr_options_add_connect_command",
 	"Settings":        "passes any key through as text; libjr checks it",
 	"OnEvent":         "the event callback, set with jr_options_set_event_cb",
+	"Logger":          "the log hook, set with jr_options_set_log_cb",
 }
 
 // libjr keys without a typed field in Options, and why. Each is reachable
@@ -36,11 +37,6 @@ var keysWithoutField = map[string]string{
 	"dispatch":           "the binding chooses: poll, or loop with LoopDelivery (shim.c)",
 	"read_from_replicas": "cluster reads: Settings",
 	"cluster":            "cluster detection: Settings",
-	"sentinel":           "Redis Sentinel: Settings (one sentinel; several: URL redis-sentinel://)",
-	"sentinel_master":    "Redis Sentinel: Settings (one sentinel; several: URL redis-sentinel://)",
-	"sentinel_username":  "Redis Sentinel: Settings (one sentinel; several: URL redis-sentinel://)",
-	"sentinel_password":  "Redis Sentinel: Settings (one sentinel; several: URL redis-sentinel://)",
-	"protocol":           "RESP3 replies (maps, sets, doubles) are not mapped to Go values yet",
 }
 
 // A value for a field of each kind that libjr accepts; a field whose kind
@@ -51,6 +47,10 @@ func optionSample(f reflect.StructField) (reflect.Value, bool) {
 		return reflect.ValueOf("redis://127.0.0.1:6380/2"), true
 	case "Endpoints":
 		return reflect.ValueOf([]string{"127.0.0.1:6380"}), true
+	case "Sentinels":
+		return reflect.ValueOf([]string{"127.0.0.1:26379", "[::1]:26380", "sentinel-host"}), true
+	case "Protocol":
+		return reflect.ValueOf(2), true // 3 is refused by a libjr built with hiredis 0.14
 	}
 	switch v := reflect.New(f.Type).Elem(); {
 	case f.Type == reflect.TypeOf(time.Duration(0)):
@@ -64,9 +64,6 @@ func optionSample(f reflect.StructField) (reflect.Value, bool) {
 	case v.Kind() == reflect.Bool:
 		v.SetBool(true)
 		return v, true
-	case v.Kind() == reflect.Ptr && f.Type.Elem().Kind() == reflect.Int:
-		n := 3
-		return reflect.ValueOf(&n), true
 	}
 	return reflect.Value{}, false
 }
@@ -131,7 +128,8 @@ func TestOptionsMatchLibjr(t *testing.T) {
 			}
 		}
 	}
-	// libjr takes the samples together (an unknown key or a bad value fails).
+	// libjr takes the samples together (an unknown key or a bad value fails);
+	// Sentinel and Endpoints/URL exclude each other only at NewClient.
 	if err := all.Validate(); err != nil {
 		t.Errorf("libjr rejects the sample options: %v", err)
 	}
@@ -163,6 +161,17 @@ func TestValidateReportsLibjrErrors(t *testing.T) {
 	} {
 		if err := o.Validate(); err == nil {
 			t.Errorf("Validate(%+v) = nil, want libjr's error", o)
+		}
+	}
+}
+
+// ConnectRetries follows go-redis's MaxRetries: 0 leaves libjr's default,
+// -1 (any negative) means no retry.
+func TestConnectRetriesMapping(t *testing.T) {
+	for n, want := range map[int]string{-1: "0", -5: "0", 1: "1", 7: "7"} {
+		kv := (&Options{ConnectRetries: n}).typedSettings()
+		if len(kv) != 1 || kv[0] != [2]string{"connect_retry", want} {
+			t.Errorf("ConnectRetries %d sets %v, want connect_retry=%s", n, kv, want)
 		}
 	}
 }

@@ -19,6 +19,9 @@ struct jr_go_batch {
 struct jr_go_client {
   jr_client *c;
   int wake_fd;
+  int want_events; /* queue the event callback's events */
+  int constructing; /* jr_client_new runs (atomic) */
+  char *why;        /* the reason it logged (under mu) */
   int stop;
   pthread_mutex_t mu; /* events and stop */
   jr_go_event *ev_head;
@@ -59,22 +62,33 @@ static void batch_push(jr_go_batch *b, const jr_go_done *d) {
   b->items[b->n++] = *d;
 }
 
+static char *dup_text(const char *s);
+
 static void record(uintptr_t handle, int status, const jr_reply *r, int kind) {
   jr_go_done d;
   memset(&d, 0, sizeof d);
   d.handle = handle;
   d.status = status;
+  if (status < 0) {
+    /* Only on failure: the success path allocates nothing. */
+    const char *detail = jr_error_detail();
+    if (detail != NULL) d.detail = dup_text(detail);
+  }
   d.kind = kind;
   d.type = jr_reply_get_type(r);
   if (r != NULL) {
     d.str = jr_reply_str(r, &d.len);
     d.integer = jr_reply_integer(r);
-    if (kind == JR_GO_COMMAND && d.type != JR_REPLY_ARRAY && d.len <= JR_GO_INLINE) {
+    /* Aggregates (ARRAY, MAP, SET, PUSH) and VERB (its format) are read
+     * from the reply; the other types are a string and an integer. */
+    int scalar = d.type != JR_REPLY_ARRAY && d.type != JR_REPLY_MAP && d.type != JR_REPLY_SET &&
+                 d.type != JR_REPLY_PUSH && d.type != JR_REPLY_VERB;
+    if (kind == JR_GO_COMMAND && scalar && d.len <= JR_GO_INLINE) {
       if (d.str != NULL) memcpy(d.inl, d.str, d.len);
       d.str = NULL;
     } else {
       d.reply = jr_reply_dup(r);
-      if (d.type == JR_REPLY_ARRAY) d.len = jr_reply_len(r);
+      if (!scalar) d.len = jr_reply_len(r);
     }
   }
   if (tls_batch != NULL) {
@@ -129,11 +143,13 @@ static char *dup_text(const char *s) {
   return d;
 }
 
-/* Loop thread: queue the event and wake the dispatcher. */
-static void event_trampoline(void *ctx, int event, const char *endpoint, const char *detail) {
-  jr_go_client *g = ctx;
+/* Loop thread: queue the event and wake the dispatcher (never calls Go:
+ * a slow Go handler cannot hold up the loop). */
+static void queue_event(jr_go_client *g, int level, int event, const char *endpoint,
+                        const char *detail) {
   jr_go_event *e = malloc(sizeof *e);
   if (e == NULL) return;
+  e->level = level;
   e->event = event;
   e->endpoint = dup_text(endpoint);
   e->detail = dup_text(detail);
@@ -149,6 +165,24 @@ static void event_trampoline(void *ctx, int event, const char *endpoint, const c
   wake(g);
 }
 
+static void event_trampoline(void *ctx, int event, const char *endpoint, const char *detail) {
+  jr_go_client *g = ctx;
+  if (event == JR_EVENT_LOG && __atomic_load_n(&g->constructing, __ATOMIC_ACQUIRE)) {
+    /* jr_client_new is running: keep what it says (why it refuses). */
+    char *why = dup_text(detail);
+    pthread_mutex_lock(&g->mu);
+    free(g->why);
+    g->why = why;
+    pthread_mutex_unlock(&g->mu);
+  }
+  if (g->want_events) queue_event(g, 0, event, endpoint, detail);
+}
+
+static void log_trampoline(void *ctx, int level, int event, const char *endpoint,
+                           const char *text) {
+  queue_event(ctx, level, event, endpoint, text);
+}
+
 /* Loop delivery: libjr runs in loop mode on a goroutine's thread (see
  * go_starter), where tls_batch is g->batch for good: the callbacks record
  * their completions there, and libjr's ready hook hands each batch to Go
@@ -159,7 +193,10 @@ static void event_trampoline(void *ctx, int event, const char *endpoint, const c
 static __thread uintptr_t tls_delivering; /* the owner whose batch runs here */
 
 static void batch_release(jr_go_batch *b) {
-  for (size_t i = 0; i < b->n; i++) jr_reply_free(b->items[i].reply);
+  for (size_t i = 0; i < b->n; i++) {
+    jr_reply_free(b->items[i].reply);
+    free(b->items[i].detail);
+  }
   b->n = 0;
 }
 
@@ -245,8 +282,10 @@ void jr_go_run_loop(uintptr_t g, uintptr_t run, uintptr_t arg) {
   tls_batch = NULL;
 }
 
-int jr_go_client_new(jr_options *opts, int with_events, int loop_delivery, jr_go_client **out) {
+int jr_go_client_new(jr_options *opts, int with_events, int with_log, int loop_delivery,
+                     jr_go_client **out, char **why) {
   *out = NULL;
+  *why = NULL;
   jr_go_client *g = calloc(1, sizeof *g);
   if (g == NULL) return JR_ENOMEM;
   g->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -260,18 +299,29 @@ int jr_go_client_new(jr_options *opts, int with_events, int loop_delivery, jr_go
   if (opts == NULL) opts = own = jr_options_new();
   if (opts == NULL) rc = JR_ENOMEM;
   g->loop = loop_delivery;
+  g->want_events = with_events;
   if (rc == JR_OK) rc = jr_options_set(opts, "dispatch", loop_delivery ? "loop" : "poll");
-  if (rc == JR_OK && with_events) rc = jr_options_set_event_cb(opts, event_trampoline, g);
+  /* Always: jr_client_new says why it refuses through it. */
+  if (rc == JR_OK) rc = jr_options_set_event_cb(opts, event_trampoline, g);
+  if (rc == JR_OK && with_log) rc = jr_options_set_log_cb(opts, log_trampoline, g);
   if (rc == JR_OK && loop_delivery) rc = jr_options_set_ready_cb(opts, ready_trampoline, g);
   if (rc == JR_OK && loop_delivery) rc = jr_options_set_thread_starter(opts, go_starter, g);
+  __atomic_store_n(&g->constructing, 1, __ATOMIC_RELEASE);
   if (rc == JR_OK) rc = jr_client_new(opts, &g->c);
+  __atomic_store_n(&g->constructing, 0, __ATOMIC_RELEASE);
   jr_options_free(own);
   if (rc != JR_OK) {
+    *why = g->why;
+    jr_go_events_free(g->ev_head);
     close(g->wake_fd);
     pthread_mutex_destroy(&g->mu);
     free(g);
     return rc;
   }
+  pthread_mutex_lock(&g->mu);
+  free(g->why);
+  g->why = NULL;
+  pthread_mutex_unlock(&g->mu);
   *out = g;
   return JR_OK;
 }
@@ -369,6 +419,14 @@ int jr_go_submit(jr_go_client *g, jr_db *db, const char *buf, const size_t *lens
   return rc;
 }
 
+int jr_go_submit_argv(jr_go_client *g, jr_db *db, const char **argv, const size_t *lens,
+                      size_t argc, int64_t timeout_ms, uintptr_t handle, jr_req_id *id_out) {
+  return db != NULL ? jr_db_submit(db, argc, argv, lens, timeout_ms, command_trampoline,
+                                   (void *)handle, id_out)
+                    : jr_client_submit(g->c, argc, argv, lens, timeout_ms, command_trampoline,
+                                       (void *)handle, id_out);
+}
+
 void jr_go_submit_many(jr_go_client *g, const char *buf, const size_t *lens, const size_t *argcs,
                        const int64_t *timeouts, const uintptr_t *handles, size_t n, int *rcs,
                        jr_req_id *ids) {
@@ -421,7 +479,7 @@ size_t jr_go_captured(jr_go_batch *b, jr_go_done **items) {
 
 void jr_go_captured_free(jr_go_batch *b) {
   if (b == NULL) return;
-  for (size_t i = 0; i < b->n; i++) jr_reply_free(b->items[i].reply);
+  batch_release(b);
   free(b->items);
   free(b);
 }

@@ -30,12 +30,19 @@ typedef struct jr_go_done {
   int32_t kind; /* JR_GO_COMMAND or JR_GO_MESSAGE */
   int32_t pad_;
   char inl[JR_GO_INLINE];
+  /* A library error's detail (jr_error_detail: the endpoint and the cause),
+   * copied while the callback runs; NULL on success or without one. Freed
+   * with the batch. */
+  char *detail;
 } jr_go_done;
 
 #define JR_GO_COMMAND 0
 #define JR_GO_MESSAGE 1
 
+/* A connection event (level 0, from the event callback) or a log line
+ * (level JR_LOG_*, from the log hook). */
 typedef struct jr_go_event {
+  int level;
   int event;
   char *endpoint;
   char *detail;
@@ -45,8 +52,11 @@ typedef struct jr_go_event {
 typedef struct jr_go_client jr_go_client;
 
 /* Creates the companion and the client (dispatch=poll is forced). opts may
- * be NULL. with_events: install the event hook. */
-int jr_go_client_new(jr_options *opts, int with_events, int loop_delivery, jr_go_client **out);
+ * be NULL. with_events: queue connection events; with_log: install the log
+ * hook and queue its lines. When jr_client_new fails, *why is the reason it
+ * logged (malloc'd, for the caller to free) or NULL. */
+int jr_go_client_new(jr_options *opts, int with_events, int with_log, int loop_delivery,
+                     jr_go_client **out, char **why);
 void jr_go_set_owner(jr_go_client *g, uintptr_t owner);
 /* Runs libjr's loop (the run/arg a thread starter was given). */
 void jr_go_run_loop(uintptr_t g, uintptr_t run, uintptr_t arg);
@@ -74,6 +84,10 @@ void jr_go_events_free(jr_go_event *e);
  * db may be NULL (the client's default database). */
 int jr_go_submit(jr_go_client *g, jr_db *db, const char *buf, const size_t *lens, size_t argc,
                  int64_t timeout_ms, uintptr_t handle, jr_req_id *id_out);
+/* jr_go_submit with the arguments where they are (argv[i], lens[i]): the
+ * caller pinned them for the time of the call (libjr copies them). */
+int jr_go_submit_argv(jr_go_client *g, jr_db *db, const char **argv, const size_t *lens,
+                      size_t argc, int64_t timeout_ms, uintptr_t handle, jr_req_id *id_out);
 /* Submits n commands at once (client database): command i has argcs[i]
  * arguments, all laid out back to back in buf / lens; rcs[i] and ids[i] get
  * each outcome. */

@@ -139,6 +139,9 @@ func (tx *Tx) Queue(args ...interface{}) error {
 	rc := C.jr_go_multi_add(tx.raw, a.bufPtr(), a.lensPtr(), C.size_t(len(a.lens)), C.uintptr_t(h))
 	if rc < 0 {
 		handles.take(h)
+		if rc == C.JR_EREFUSED {
+			return refusedError(args)
+		}
 		return &Error{Code: int(rc)}
 	}
 	st.results = append(st.results, Result{})
