@@ -67,9 +67,11 @@ bool Sentinel::cancel(Command *c) {
   return false;
 }
 
-void Sentinel::fail_held(int status) {
+void Sentinel::fail_held(int status, const std::string &detail) {
   Inbox list = held_;
   held_ = Inbox();
+  // The failures carry why (jr_error_detail), as a failed connect's do.
+  const char *prev = client_.swap_detail(detail.empty() ? nullptr : detail.c_str());
   while (Queued *q = list.pop_front()) {
     if (q->is_task) {
       client_.fail_task(static_cast<Task *>(q), status, nullptr);
@@ -77,6 +79,7 @@ void Sentinel::fail_held(int status) {
       client_.complete(static_cast<Command *>(q), status, nullptr);
     }
   }
+  client_.swap_detail(prev);
 }
 
 int64_t Sentinel::expire(int64_t now) {
@@ -340,7 +343,7 @@ void Sentinel::round_over(bool answered) {
     std::string text = "no master '" + name_ + "' from any sentinel: " + reasons_;
     client_.emit(JR_EVENT_CONNECT_FAILED, kEventEndpoint, text);
     rounds_ = 0;
-    fail_held(JR_ECONNECT);
+    fail_held(JR_ECONNECT, text);
     return;
   }
   // A failover under way (or sentinels not reachable yet): again soon.

@@ -124,7 +124,7 @@ class Sentinel final : public PushHandler {
   void confirmed();
   // No master this round: `answered` when some sentinel gave an address.
   void round_over(bool answered);
-  void fail_held(int status);
+  void fail_held(int status, const std::string &detail = "");
   void note(const std::string &who, const std::string &what);
   void send(Connection &conn, std::vector<std::string> args,
             void (*cb)(void *, int, const jr_reply *), void *ud = nullptr);

@@ -103,6 +103,12 @@ const char *Client::error_detail() noexcept {
   return tls_detail;
 }
 
+const char *Client::swap_detail(const char *detail) noexcept {
+  const char *prev = tls_detail;
+  tls_detail = detail;
+  return prev;
+}
+
 // ---- CommandPool -------------------------------------------------------------
 
 CommandPool::~CommandPool() {

@@ -54,6 +54,11 @@ class Client {
   static void run_started(void *client);
   // jr_error_detail (this thread's).
   static const char *error_detail() noexcept;
+  // Loop thread: makes `detail` the detail of the failures completed until
+  // it is swapped back (commands that have none of their own inherit it);
+  // returns the one it replaces. For failures found away from a
+  // connection (Sentinel's discovery).
+  static const char *swap_detail(const char *detail) noexcept;
   [[nodiscard]] bool in_callback() const noexcept;
   [[nodiscard]] bool forked() const noexcept;
   // A command of `encoded` bytes is over max_queued_bytes on its own: it

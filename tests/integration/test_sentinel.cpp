@@ -202,6 +202,10 @@ TEST_F(SentinelTest, WrongMasterNameIsAClearError) {
   EXPECT_EQ(jr_err_unsent(r.status), 1);
   EXPECT_LT(ms_since(t0), 2000);
   EXPECT_TRUE(ev.find("master name 'no-such-master' unknown")) << ev.all();
+  // The failure itself says why (jr_error_detail), not only the event.
+  EXPECT_NE(r.detail.find("no master 'no-such-master' from any sentinel"), std::string::npos)
+      << r.detail;
+  EXPECT_NE(r.detail.find("unknown"), std::string::npos) << r.detail;
 }
 
 TEST_F(SentinelTest, NonsenseAnswerIsAClearError) {
@@ -263,6 +267,7 @@ TEST_F(SentinelTest, AllSentinelsDownThenBack) {
   EXPECT_EQ(r.status, JR_ECONNECT);
   EXPECT_LT(ms_since(t0), 2000);
   EXPECT_TRUE(ev.find("no master 'jrmaster' from any sentinel")) << ev.all();
+  EXPECT_NE(r.detail.find("no master 'jrmaster' from any sentinel"), std::string::npos) << r.detail;
   for (size_t i = 0; i < 3; i++) g_sc->sentinel(i).start();
   EXPECT_EQ(call(c.get(), {"PING"}).status, JR_OK) << ev.all();
 }
