@@ -431,7 +431,9 @@ typedef void (*jr_reply_cb)(void *userdata, int status, const jr_reply *reply);
  * "handshake with 127.0.0.1:6379: WRONGPASS ...". Inside a completion
  * callback (jr_reply_cb) with a negative status: that completion's detail.
  * After jr_client_call / jr_db_call returned, on the thread that called:
- * that call's detail. NULL otherwise (a success, or no detail: a deadline
+ * that call's detail; after jr_client_new failed: what it refused (e.g.
+ * "protocol=3 (RESP3) needs libjr built with hiredis >= 1.0; ...", a TLS
+ * file that does not load). NULL otherwise (a success, or no detail: a deadline
  * that passed, a cancel). Ownership: libjr's; valid until the callback
  * returns, or until the thread's next call. Never contains credentials.
  * Costs nothing on success (the text is made only when a connection

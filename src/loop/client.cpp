@@ -179,9 +179,17 @@ Client::~Client() {
 int Client::create(const Options &opts, Client **out) {
   Client *c = new (std::nothrow) Client(opts);
   if (c == nullptr) return JR_ENOMEM;
-  int rc = c->start();
+  std::string why;
+  int rc = c->start(why);
   if (rc != JR_OK) {
     delete c;
+    // jr_error_detail on the caller's thread says why (as after a call).
+    try {
+      tls_call_detail = std::move(why);
+      tls_detail = tls_call_detail.empty() ? nullptr : tls_call_detail.c_str();
+    } catch (...) {  // out of memory: no detail
+      tls_detail = nullptr;
+    }
     return rc;
   }
   *out = c;
@@ -195,12 +203,19 @@ bool Client::forked() const noexcept {
 #define JR_STR2(x) #x
 #define JR_STR(x) JR_STR2(x)
 
-int Client::start() {
+int Client::start(std::string &why) {
   fork_generation_ = g_fork_generation.load();
   max_spinners_ = platform::cpu_count() / 2;
   if (!opts_.sentinels.empty()) {
     // The master's name is needed; Sentinel and Cluster exclude each other.
-    if (opts_.sentinel_master.empty() || opts_.cluster_mode == 1) return JR_EINVAL;
+    if (opts_.sentinel_master.empty()) {
+      why = "sentinel is set but sentinel_master (the master's name) is not";
+      return JR_EINVAL;
+    }
+    if (opts_.cluster_mode == 1) {
+      why = "sentinel and cluster_mode=1 exclude each other";
+      return JR_EINVAL;
+    }
     opts_.cluster_mode = 0;
     opts_.endpoints.clear();  // until the sentinels name the master
   }
@@ -211,19 +226,25 @@ int Client::start() {
   }
 #if !JR_HIREDIS_RESP3
   if (opts_.protocol == 3) {
-    // The loop is not running: said on the caller's thread.
-    if (opts_.event_cb != nullptr)
-      opts_.event_cb(opts_.event_ctx, JR_EVENT_LOG, "",
-                     "protocol=3 (RESP3) needs libjr built with hiredis >= 1.0; this libjr "
-                     "was built with hiredis " JR_STR(HIREDIS_MAJOR) "." JR_STR(
-                         HIREDIS_MINOR) ", whose reader parses RESP2 only");
+    // The loop is not running: said on the caller's thread, to the event
+    // and log callbacks and as the detail.
+    why =
+        "protocol=3 (RESP3) needs libjr built with hiredis >= 1.0; this libjr "
+        "was built with hiredis " JR_STR(HIREDIS_MAJOR) "." JR_STR(
+            HIREDIS_MINOR) ", whose reader parses RESP2 only";
+    if (opts_.event_cb != nullptr) opts_.event_cb(opts_.event_ctx, JR_EVENT_LOG, "", why.c_str());
+    if (opts_.log_cb != nullptr)
+      opts_.log_cb(opts_.log_ctx, JR_LOG_ERROR, JR_EVENT_LOG, "", why.c_str());
     return JR_EINVAL;
   }
 #endif
   if (opts_.tls) {
     std::string err;
     tls_ = TlsContext::create(opts_, err);
-    if (!tls_) return JR_ETLS;
+    if (!tls_) {
+      why = "tls: " + err;
+      return JR_ETLS;
+    }
   }
   if (opts_.poll_mode && !wakeup_.open()) return JR_ENOMEM;
   if (uv_loop_init(&loop_) != 0) return JR_ENOMEM;

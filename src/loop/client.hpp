@@ -146,7 +146,7 @@ class Client {
  private:
   explicit Client(const Options &opts);
   ~Client();
-  int start();
+  int start(std::string &why);  // why: what refused the options
   void run();
   int admit(Command *c, Task *carrier);
   int enqueue(Queued *q);

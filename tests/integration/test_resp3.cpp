@@ -85,6 +85,9 @@ TEST(Resp3Option, NeedsHiredis1OrIsRefusedAtClientNew) {
     EXPECT_EQ(rc, JR_EINVAL);
     EXPECT_EQ(c, nullptr);
     EXPECT_TRUE(log.has("hiredis >= 1.0")) << "the refusal says why";
+    const char *d = jr_error_detail();
+    ASSERT_NE(d, nullptr) << "and jr_error_detail too";
+    EXPECT_NE(std::string(d).find("hiredis >= 1.0"), std::string::npos) << d;
   }
   if (c != nullptr) jr_client_free(c);
 }

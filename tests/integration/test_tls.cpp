@@ -280,6 +280,10 @@ TEST_F(Tls, BadFilesAreAClearErrorAtCreation) {
   jr_client *c = nullptr;
   EXPECT_EQ(jr_client_new(o.o, &c), JR_ETLS);
   EXPECT_EQ(c, nullptr);
+  // jr_error_detail says which option and why.
+  const char *d = jr_error_detail();
+  ASSERT_NE(d, nullptr);
+  EXPECT_NE(std::string(d).find("tls_ca_file"), std::string::npos) << d;
   OptionsPtr k;
   k.set("endpoint", server_->endpoint())
       .set_int("tls", 1)
