@@ -35,7 +35,7 @@ var keysWithoutField = map[string]string{
 	"call_spin_us":       "jr_client_call only, which the binding does not use",
 	"loop_spin_us":       "tuning: Settings",
 	"dispatch":           "the binding chooses: poll, or loop with LoopDelivery (shim.c)",
-	"read_from_replicas": "cluster reads: Settings",
+	"read_from_replicas": "cluster and Sentinel reads: Settings",
 	"cluster":            "cluster detection: Settings",
 }
 

@@ -512,7 +512,7 @@ mod tests {
             "ready_batch",
             "only with a ready hook, which the binding does not install",
         ),
-        ("read_from_replicas", "cluster reads: set_int"),
+        ("read_from_replicas", "cluster and Sentinel reads: set_int"),
         ("cluster", "cluster detection: set"),
     ];
 
