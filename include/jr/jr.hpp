@@ -1313,6 +1313,54 @@ class Options {
   decltype(auto) tls_server_name(std::string_view name) && {
     return std::move(*this).set("tls_server_name", name);
   }
+  // Redis Sentinel (jr.h "sentinel"): the master is asked of the sentinels
+  // and followed across failovers. sentinel() adds one ("host:port",
+  // "[v6]:port", or "host" for port 26379); call it once per sentinel, or
+  // pass them all to sentinels(). sentinel_master() is the master's name as
+  // the sentinels know it. sentinel_auth() sets the sentinels' own ACL user
+  // and password (username() and password() are the master's). A URL does
+  // the same: redis-sentinel://[[user]:pass@]h1[:p1][,h2...]/db#name.
+  //
+  //   jr::Client c(jr::Options()
+  //                    .sentinels({"10.0.0.1:26379", "10.0.0.2:26379", "10.0.0.3"})
+  //                    .sentinel_master("mymaster")
+  //                    .sentinel_auth("sentinel-user", "sentinel-pass")
+  //                    .password("master-pass"));
+  decltype(auto) sentinel(std::string_view address) & { return set("sentinel", address); }
+  decltype(auto) sentinel(std::string_view address) && {
+    return std::move(*this).set("sentinel", address);
+  }
+  template <ArgRange R>
+  Options &sentinels(const R &addresses) & {
+    for (auto &&a : addresses) sentinel(std::string_view(a));
+    return *this;
+  }
+  Options &sentinels(std::initializer_list<std::string_view> addresses) & {
+    for (std::string_view a : addresses) sentinel(a);
+    return *this;
+  }
+  template <ArgRange R>
+  Options &&sentinels(const R &addresses) && {
+    return std::move(sentinels(addresses));
+  }
+  Options &&sentinels(std::initializer_list<std::string_view> addresses) && {
+    return std::move(sentinels(addresses));
+  }
+  decltype(auto) sentinel_master(std::string_view name) & { return set("sentinel_master", name); }
+  decltype(auto) sentinel_master(std::string_view name) && {
+    return std::move(*this).set("sentinel_master", name);
+  }
+  Options &sentinel_auth(std::string_view password) & { return set("sentinel_password", password); }
+  Options &sentinel_auth(std::string_view username, std::string_view password) & {
+    return set("sentinel_username", username).set("sentinel_password", password);
+  }
+  Options &&sentinel_auth(std::string_view password) && {
+    return std::move(sentinel_auth(password));
+  }
+  Options &&sentinel_auth(std::string_view username, std::string_view password) && {
+    return std::move(sentinel_auth(username, password));
+  }
+
   // dispatch=poll: completions run in Client::dispatch() (see Client::fd()).
   decltype(auto) poll_mode() & { return set("dispatch", "poll"); }
   decltype(auto) poll_mode() && { return std::move(*this).set("dispatch", "poll"); }

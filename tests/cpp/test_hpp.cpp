@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "jr_test.hpp"
+#include "redis_sentinel.hpp"
 #include "redis_server.hpp"
 
 using namespace std::chrono_literals;
@@ -446,10 +447,6 @@ TEST(HppOptions, ShorthandsMatchLibjrOptionTable) {
       {"ready_batch", "only with a ready hook, which jr.hpp does not install"},
       {"read_from_replicas", "cluster reads: set"},
       {"cluster", "cluster detection: set"},
-      {"sentinel", "Redis Sentinel: set (no typed setter yet)"},
-      {"sentinel_master", "Redis Sentinel: set (no typed setter yet)"},
-      {"sentinel_username", "Redis Sentinel: set (no typed setter yet)"},
-      {"sentinel_password", "Redis Sentinel: set (no typed setter yet)"},
   };
   std::map<std::string, jr::OptionInfo> lib;
   for (const jr::OptionInfo &o : jr::describe_options()) {
@@ -528,7 +525,14 @@ TEST(HppOptions, ShorthandsSetValuesLibjrTakes) {
                       .tls_ca_dir("/etc/ssl/certs")
                       .tls_cert("client.crt", "client.key")
                       .tls_server_name("redis.example")
+                      .sentinel("127.0.0.1:26379")
+                      .sentinels({"[::1]:26380", "sentinel.example"})
+                      .sentinels(std::vector<std::string>{"10.0.0.1:26381"})
+                      .sentinel_master("mymaster")
+                      .sentinel_auth("pw")
+                      .sentinel_auth("user", "pw")
                       .poll_mode());
+  EXPECT_THROW(jr::Options().sentinel("127.0.0.1:notaport"), jr::LibraryError);
   EXPECT_THROW(jr::Options().database(-1), jr::LibraryError);
   EXPECT_THROW(jr::Options().connect_timeout(0ms), jr::LibraryError);
   EXPECT_THROW(jr::Options().connect_retry(-1), jr::LibraryError);
@@ -1429,4 +1433,39 @@ TEST(HppTls, MutualTlsThroughTheShorthands) {
   } catch (const jr::LibraryError &e) {
     EXPECT_TRUE(e.code() == JR_ECONNECT || e.code() == JR_ECONNLOST) << jr_err_name(e.code());
   }
+}
+
+// Redis Sentinel through the typed options: a sentinel that is down, then
+// one that knows the master (with its own ACL user), and the master's name.
+TEST(HppSentinel, TypedOptionsFindTheMaster) {
+  RedisServer master;
+  jrtest::SentinelProc sentinel("hppmaster", master.port(), 5000);
+  ASSERT_NE(sentinel.cmd("ACL SETUSER hppsent on >sent-pw +@all").find("OK"), std::string::npos);
+  const std::string down = "127.0.0.1:" + std::to_string(jrtest::free_port());
+  auto base = [&] {
+    return jr::Options()
+        .sentinels({down, sentinel.endpoint()})
+        .connect_retry(0)
+        .connect_timeout(500ms);
+  };
+  jr::Client c(base().sentinel_master("hppmaster").sentinel_auth("hppsent", "sent-pw"));
+  c.call({"SET", "hpp:sentinel", "via-sentinel"});
+  EXPECT_NE(master.cmd("GET hpp:sentinel").find("via-sentinel"), std::string::npos);
+  // The endpoints: the two sentinels tried (the first refused) and the master.
+  std::map<std::string, jr::EndpointStats> eps;
+  for (jr::EndpointStats &e : c.endpoint_stats()) eps[e.endpoint] = e;
+  EXPECT_EQ(eps.size(), 3u);
+  EXPECT_EQ(eps[master.endpoint()].completed, 1u);
+  EXPECT_GE(eps[down].connect_failures, 1u);
+  // The sentinel's password is checked: a clear JR_ECONNECT, not a hang.
+  jr::Client wrong(base().sentinel_master("hppmaster").sentinel_auth("hppsent", "nope"));
+  try {
+    wrong.call({"PING"}, 5s);
+    ADD_FAILURE() << "no exception";
+  } catch (const jr::LibraryError &e) {
+    EXPECT_EQ(e.code(), JR_ECONNECT) << e.what();
+  }
+  // So is the master's name.
+  jr::Client unknown(base().sentinel_master("no-such-master").sentinel_auth("hppsent", "sent-pw"));
+  EXPECT_EQ(unknown.try_call({"PING"}, 5s).status(), JR_ECONNECT);
 }
