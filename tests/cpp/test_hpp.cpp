@@ -23,6 +23,7 @@
 #include "jr_test.hpp"
 #include "redis_sentinel.hpp"
 #include "redis_server.hpp"
+#include "shared_server.hpp"
 
 using namespace std::chrono_literals;
 using jrtest::RedisServer;
@@ -62,17 +63,10 @@ std::optional<E> error_of(std::future<T> &f) {
 
 }  // namespace
 
-class HppTest : public ::testing::Test {
+class HppTest : public jrtest::SharedServer<HppTest> {
  protected:
-  static void SetUpTestSuite() { server_ = new RedisServer(); }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
   static jr::Options opts() { return jr::Options().endpoint(server_->endpoint()); }
-  static RedisServer *server_;
 };
-RedisServer *HppTest::server_ = nullptr;
 
 TEST_F(HppTest, CallReturnsTypedReplies) {
   jr::Client c(opts());
