@@ -99,10 +99,10 @@
 // the state across the catch (f.share()) keeps the report away.
 //
 // Errors: ServerError (an error reply, e.g. "WRONGTYPE ...") and LibraryError
-// (a negative JR_E* code with jr_strerror text, jr_err_unsent and, when libjr
-// knows it, jr_error_detail's endpoint and cause) both derive from jr::Error. call(), future::get()
-// and co_await throw them; the callback form gets a jr::Result that holds either a reply or the
-// error.
+// (a negative JR_E* code with jr_strerror text, jr_err_unsent and, when
+// libjr knows it, jr_error_detail's endpoint and cause) both derive from
+// jr::Error. call(), future::get() and co_await throw them; the callback
+// form gets a jr::Result that holds either a reply or the error.
 #ifndef JR_JR_HPP
 #define JR_JR_HPP
 
