@@ -65,6 +65,25 @@
 // send_all_masters fails with JR_ECLUSTER on a standalone server;
 // endpoints() and send_to work there too.
 //
+// A nil is not "": typed forms say which reply type they expect, and a
+// missing key is std::nullopt.
+//
+//   jr::OptionalString v = client.call_as<jr::OptionalString>({"GET", "k"});
+//   auto vs = client.call_as<std::vector<jr::OptionalString>>({"MGET", "a", "b"});
+//
+// Observability: counters, per-endpoint figures, latency percentiles and
+// Prometheus text from any thread; a trace per request and leveled logs
+// through std::function handlers that the clients keep alive.
+//
+//   jr::Client c(jr::Options()
+//                    .on_log([](jr::LogLevel l, int, std::string_view ep, std::string_view text) {
+//                      if (l <= jr::LogLevel::warn) std::cerr << ep << ": " << text << "\n";
+//                    })
+//                    .on_trace([](const jr::Trace &t) { /* t.command, t.latency() */ }));
+//   jr::Stats s = c.stats();                   // s.completed, s.redirects, ...
+//   auto p99 = c.latency(99);                  // std::optional<std::chrono::nanoseconds>
+//   std::string metrics = c.stats_text();      // serve at /metrics
+//
 // Coroutines: `co_await client.async({"GET", "k"})` submits when the
 // coroutine suspends and resumes it from the completion, that is on libjr's
 // loop thread (loop mode) or inside Client::dispatch() (poll mode). Code after
@@ -80,8 +99,9 @@
 // the state across the catch (f.share()) keeps the report away.
 //
 // Errors: ServerError (an error reply, e.g. "WRONGTYPE ...") and LibraryError
-// (a negative JR_E* code with jr_strerror text and jr_err_unsent) both derive
-// from jr::Error. call(), future::get() and co_await throw them; the callback
+// (a negative JR_E* code with jr_strerror text, jr_err_unsent and, when
+// libjr knows it, jr_error_detail's endpoint and cause) both derive from
+// jr::Error. call(), future::get() and co_await throw them; the callback
 // form gets a jr::Result that holds either a reply or the error.
 #ifndef JR_JR_HPP
 #define JR_JR_HPP
@@ -165,20 +185,34 @@ class ServerError : public Error {
 };
 
 // libjr failed the command: timeout, connection lost, cancelled, refused...
-// JR_EAUTH from a handshake the server refused also has the server's text
-// ("WRONGPASS ..."): detail(), and what() ends with it.
+// Two texts may come with the code, and what() shows both:
+// - error_detail(): why, when libjr knows more than the code (jr_error_detail:
+//   the endpoint and the cause, e.g. "connect 127.0.0.1:6379: ECONNREFUSED:
+//   connection refused"); never contains credentials;
+// - detail(): the server's error text, for JR_EAUTH from a handshake the
+//   server refused ("WRONGPASS ...").
+// what() is jr_strerror's text, then ": " and each of them that says
+// something the other does not.
 class LibraryError : public Error {
  public:
-  explicit LibraryError(int code, std::string detail = {})
-      : Error(Kind::library, code,
-              detail.empty() ? std::string(jr_strerror(code))
-                             : std::string(jr_strerror(code)) + ": " + detail),
-        detail_(std::move(detail)) {}
+  explicit LibraryError(int code, std::string detail = {}, std::string error_detail = {})
+      : Error(Kind::library, code, compose(code, detail, error_detail)),
+        detail_(std::move(detail)),
+        error_detail_(std::move(error_detail)) {}
   // The server's error text that came with the error, or "".
   [[nodiscard]] const std::string &detail() const noexcept { return detail_; }
+  // libjr's account of the failure (jr_error_detail), or "".
+  [[nodiscard]] const std::string &error_detail() const noexcept { return error_detail_; }
 
  private:
+  static std::string compose(int code, const std::string &detail, const std::string &why) {
+    std::string s(jr_strerror(code));
+    if (!why.empty()) s += ": " + why;
+    if (!detail.empty() && why.find(detail) == std::string::npos) s += ": " + detail;
+    return s;
+  }
   std::string detail_;
+  std::string error_detail_;
 };
 
 // A reply accessor was used on a reply of another type.
@@ -254,8 +288,9 @@ class Reply {
   }
 
   // Unchecked (C semantics): the bytes of a string, status or error reply
-  // (empty for other types), the integer (0 for other types), the length of
-  // a string or array.
+  // (empty for other types, nil included: use as_optional_string() where a
+  // nil means something), the integer (0 for other types), the length of a
+  // string or array.
   [[nodiscard]] std::string_view view() const noexcept {
     size_t len = 0;
     const char *s = jr_reply_str(r_, &len);
@@ -282,7 +317,10 @@ class Reply {
     if (i >= size()) throw std::out_of_range("jr::Reply::at");
     return (*this)[i];
   }
+  // A nil throws TypeError too: a missing key is not "" (see
+  // as_optional_string()).
   [[nodiscard]] std::string as_string() const {
+    if (is_nil()) throw TypeError("jr::Reply: nil, not a string (use as_optional_string)");
     expect(is_string() || is_status() || is_verb() || is_bignum(), "string");
     return str();
   }
@@ -311,10 +349,20 @@ class Reply {
     expect(is_array() || is_set(), "array");
     return std::vector<Reply>(begin(), end());
   }
-  // A string as an optional: nullopt for nil (GET on a missing key).
+  // A string as an optional: nullopt for nil (GET on a missing key), ""
+  // for an empty string.
   [[nodiscard]] std::optional<std::string> as_optional_string() const {
     if (is_nil()) return std::nullopt;
     return as_string();
+  }
+  // An array of strings that may hold nils (MGET, HMGET): nullopt for each
+  // nil element.
+  [[nodiscard]] std::vector<std::optional<std::string>> as_optional_strings() const {
+    expect(is_array() || is_set(), "array");
+    std::vector<std::optional<std::string>> out;
+    out.reserve(size());
+    for (const Reply &e : *this) out.push_back(e.as_optional_string());
+    return out;
   }
 
   class iterator {
@@ -362,6 +410,16 @@ class Reply {
 class Result {
  public:
   Result(int status, Reply reply) noexcept : status_(status), reply_(std::move(reply)) {}
+  // With libjr's account of a library error (jr_error_detail).
+  Result(int status, Reply reply, std::string error_detail) noexcept
+      : status_(status), reply_(std::move(reply)), error_detail_(std::move(error_detail)) {}
+  // The Result of a completion callback's arguments, with jr_error_detail()
+  // read there (it is valid only inside the callback). No allocation on
+  // success.
+  static Result of_completion(int status, const jr_reply *r) {
+    const char *why = status < 0 ? jr_error_detail() : nullptr;
+    return why != nullptr ? Result(status, Reply::dup(r), why) : Result(status, Reply::dup(r));
+  }
 
   // 0, or the JR_E* code of a library error.
   [[nodiscard]] int status() const noexcept { return status_; }
@@ -370,6 +428,9 @@ class Result {
     return status_ == JR_OK && reply_.is_error();
   }
   [[nodiscard]] bool is_library_error() const noexcept { return status_ != JR_OK; }
+  // Why libjr failed it, when it knows more than the code ("connect
+  // 127.0.0.1:6379: ECONNREFUSED: connection refused"); "" otherwise.
+  [[nodiscard]] const std::string &error_detail() const noexcept { return error_detail_; }
   // The raw reply: an error reply on a server error; empty on a library
   // error, except JR_EAUTH's (the server's error reply to the handshake).
   [[nodiscard]] const Reply &reply() const &noexcept { return reply_; }
@@ -397,10 +458,11 @@ class Result {
 
  private:
   [[nodiscard]] LibraryError library_error() const {
-    return LibraryError(status_, reply_.is_error() ? reply_.str() : std::string());
+    return LibraryError(status_, reply_.is_error() ? reply_.str() : std::string(), error_detail_);
   }
   int status_;
   Reply reply_;
+  std::string error_detail_;
 };
 
 // ---- Arguments -----------------------------------------------------------------
@@ -517,16 +579,13 @@ inline bool has_nul(std::string_view s) noexcept {
 template <class F>
 void callback_trampoline(void *ud, int status, const jr_reply *r) noexcept {
   std::unique_ptr<F> f(static_cast<F *>(ud));
-  (*f)(Result(status, Reply::dup(r)));
+  (*f)(Result::of_completion(status, r));
 }
 
 inline void promise_trampoline(void *ud, int status, const jr_reply *r) noexcept {
   std::unique_ptr<std::promise<Reply>> p(static_cast<std::promise<Reply> *>(ud));
   if (status != JR_OK) {
-    size_t len = 0;
-    const char *s = jr_reply_get_type(r) == JR_REPLY_ERROR ? jr_reply_str(r, &len) : nullptr;
-    p->set_exception(
-        std::make_exception_ptr(LibraryError(status, s != nullptr ? std::string(s, len) : "")));
+    p->set_exception(Result::of_completion(status, r).exception());
   } else if (jr_reply_get_type(r) == JR_REPLY_ERROR) {
     size_t len = 0;
     const char *s = jr_reply_str(r, &len);
@@ -603,6 +662,49 @@ template <>
 struct Convert<Reply> {
   static Reply from(Result &&r) { return std::move(r).value(); }
 };
+// The typed forms of call_as / send_as / async_as. A nil is nullopt where
+// the type can say so, and a TypeError where it cannot (std::string).
+template <>
+struct Convert<std::string> {
+  static std::string from(Result &&r) { return std::move(r).value().as_string(); }
+};
+template <>
+struct Convert<std::optional<std::string>> {
+  static std::optional<std::string> from(Result &&r) {
+    return std::move(r).value().as_optional_string();
+  }
+};
+template <>
+struct Convert<int64_t> {
+  static int64_t from(Result &&r) { return std::move(r).value().as_integer(); }
+};
+template <>
+struct Convert<std::optional<int64_t>> {
+  static std::optional<int64_t> from(Result &&r) {
+    Reply v = std::move(r).value();
+    if (v.is_nil()) return std::nullopt;
+    return v.as_integer();
+  }
+};
+template <>
+struct Convert<std::vector<std::optional<std::string>>> {
+  static std::vector<std::optional<std::string>> from(Result &&r) {
+    return std::move(r).value().as_optional_strings();
+  }
+};
+template <>
+struct Convert<std::vector<std::string>> {
+  static std::vector<std::string> from(Result &&r) {
+    std::vector<std::string> out;
+    for (const Reply &e : std::move(r).value().as_array()) out.push_back(e.as_string());
+    return out;
+  }
+};
+// The types call_as / send_as / async_as take.
+template <class T>
+concept Convertible = requires(Result &&r) {
+  { Convert<T>::from(std::move(r)) } -> std::same_as<T>;
+};
 
 // The promise of a std::future<T> (T other than Reply, which has
 // promise_trampoline).
@@ -610,7 +712,7 @@ template <class T>
 void typed_promise_trampoline(void *ud, int status, const jr_reply *r) noexcept {
   std::unique_ptr<std::promise<T>> p(static_cast<std::promise<T> *>(ud));
   try {
-    p->set_value(Convert<T>::from(Result(status, Reply::dup(r))));
+    p->set_value(Convert<T>::from(Result::of_completion(status, r)));
   } catch (...) {
     p->set_exception(std::current_exception());
   }
@@ -660,23 +762,30 @@ class BasicAwaitable {
     // and may have resumed (and destroyed) the coroutine: touch nothing.
     return true;
   }
-  T await_resume() { return detail::Convert<T>::from(Result(status_, std::move(reply_))); }
+  T await_resume() {
+    return detail::Convert<T>::from(Result(status_, std::move(reply_), std::move(error_detail_)));
+  }
 
  private:
   static void on_done(void *ud, int status, const jr_reply *r) noexcept {
     auto *self = static_cast<BasicAwaitable *>(ud);
     self->status_ = status;
     self->reply_ = Reply::dup(r);
+    if (const char *why = status < 0 ? jr_error_detail() : nullptr) self->error_detail_ = why;
     self->handle_.resume();
   }
   detail::Request req_;
   std::coroutine_handle<> handle_;
   int status_ = JR_OK;
   Reply reply_;
+  std::string error_detail_;
 };
 
 // co_await client.async({"GET", "k"}) yields a Reply.
 using Awaitable = BasicAwaitable<Reply>;
+
+// A string reply that may be nil (GET on a missing key): nullopt, not "".
+using OptionalString = std::optional<std::string>;
 
 namespace detail {
 
@@ -693,6 +802,8 @@ class Commands {
   Result try_call(const Args &args, std::chrono::milliseconds timeout = default_timeout) const {
     jr_reply *out = nullptr;
     int rc = target().call(args.size(), args.argv(), args.lens(), to_ms(timeout), &out);
+    const char *why = rc < 0 ? jr_error_detail() : nullptr;  // this thread's last call
+    if (why != nullptr) return Result(rc, Reply::adopt(out), why);
     return Result(rc, Reply::adopt(out));
   }
 
@@ -735,6 +846,32 @@ class Commands {
   [[nodiscard]] Awaitable async(const Args &args,
                                 std::chrono::milliseconds timeout = default_timeout) const {
     return Awaitable(target(), args, timeout);
+  }
+
+  // Typed forms: the reply converted to T, one of std::string,
+  // std::optional<std::string> (OptionalString: nullopt for a nil),
+  // int64_t, std::optional<int64_t>, std::vector<std::string> and
+  // std::vector<std::optional<std::string>> (MGET). A reply of another type
+  // throws TypeError (a nil as std::string too), errors as for call().
+  //
+  //   jr::OptionalString v = client.call_as<jr::OptionalString>({"GET", "k"});
+  //   if (!v) ...  // no such key ("" is an empty value)
+  template <Convertible T>
+  T call_as(const Args &args, std::chrono::milliseconds timeout = default_timeout) const {
+    return Convert<T>::from(try_call(args, timeout));
+  }
+  template <Convertible T>
+  std::future<T> send_as(const Args &args,
+                         std::chrono::milliseconds timeout = default_timeout) const {
+    return future_of<T>([&](jr_reply_cb cb, void *ud) {
+      return target().submit(args.size(), args.argv(), args.lens(), to_ms(timeout), cb, ud,
+                             nullptr);
+    });
+  }
+  template <Convertible T>
+  [[nodiscard]] BasicAwaitable<T> async_as(
+      const Args &args, std::chrono::milliseconds timeout = default_timeout) const {
+    return BasicAwaitable<T>(target(), args, timeout);
   }
 
  private:
@@ -977,6 +1114,70 @@ class Monitor {
 using EventHandler =
     std::function<void(int event, std::string_view endpoint, std::string_view detail)>;
 
+// The level of a log line (jr.h "Leveled logs").
+enum class LogLevel : int {
+  error = JR_LOG_ERROR,  // a component gave up: requests fail
+  warn = JR_LOG_WARN,    // a fault libjr recovers from
+  info = JR_LOG_INFO,    // a normal change of state
+  debug = JR_LOG_DEBUG,  // details
+};
+inline const char *to_string(LogLevel l) noexcept {
+  switch (l) {
+    case LogLevel::error:
+      return "error";
+    case LogLevel::warn:
+      return "warn";
+    case LogLevel::info:
+      return "info";
+    case LogLevel::debug:
+      return "debug";
+  }
+  return "?";
+}
+
+// A log line: its level, the JR_EVENT_* code (JR_EVENT_STATE for other
+// state changes), the endpoint or component ("cluster", "pubsub", "pool",
+// "monitor") and one line of text. Never contains credentials. The views
+// are valid during the call only.
+using LogHandler = std::function<void(LogLevel level, int event, std::string_view endpoint,
+                                      std::string_view text)>;
+
+// A completed request, as the trace hook sees it (jr_trace). Valid during
+// the call only: copy what you keep. Times are CLOCK_MONOTONIC nanoseconds;
+// a field libjr did not fill (an older library) is 0 / empty.
+struct Trace {
+  std::string_view command;   // the command's name only (first argument), never its arguments
+  std::string_view endpoint;  // "host:port" that completed it; "" if none did
+  int db = 0;
+  int status = 0;            // as the completion gets it: 0 or a JR_E* code
+  int reply_type = 0;        // a jr::Type value, 0 without a reply
+  uint64_t submit_ns = 0;    // accepted (0 if not timed)
+  uint64_t write_ns = 0;     // queued for the socket (0: never written)
+  uint64_t reply_ns = 0;     // completed
+  uint64_t reply_bytes = 0;  // bytes stored for the reply
+  // From the submit to the completion (0 when the submit was not timed).
+  [[nodiscard]] std::chrono::nanoseconds latency() const noexcept {
+    return submit_ns != 0 && reply_ns >= submit_ns
+               ? std::chrono::nanoseconds(static_cast<int64_t>(reply_ns - submit_ns))
+               : std::chrono::nanoseconds(0);
+  }
+};
+
+// Called on the loop thread for every request as it completes, before its
+// completion; must not block and should be quick.
+using TraceHandler = std::function<void(const Trace &)>;
+
+namespace detail {
+// The handlers set on an Options. Shared by every Client made from it, so
+// each handler lives as long as the longest-lived of them (the client's
+// loop thread, which calls them, is joined in ~Client first).
+struct Hooks {
+  std::shared_ptr<EventHandler> event;
+  std::shared_ptr<LogHandler> log;
+  std::shared_ptr<TraceHandler> trace;
+};
+}  // namespace detail
+
 // One option key of libjr, from the table that jr_options_set checks values
 // against (jr_options_describe).
 struct OptionInfo {
@@ -1023,10 +1224,10 @@ class Options {
   Options() : o_(jr_options_new()) {
     if (o_ == nullptr) throw std::bad_alloc();
   }
-  Options(Options &&o) noexcept : o_(std::exchange(o.o_, nullptr)), event_(std::move(o.event_)) {}
+  Options(Options &&o) noexcept : o_(std::exchange(o.o_, nullptr)), hooks_(std::move(o.hooks_)) {}
   Options &operator=(Options &&o) noexcept {
     std::swap(o_, o.o_);
-    std::swap(event_, o.event_);
+    std::swap(hooks_, o.hooks_);
     return *this;
   }
   Options(const Options &) = delete;
@@ -1112,6 +1313,54 @@ class Options {
   decltype(auto) tls_server_name(std::string_view name) && {
     return std::move(*this).set("tls_server_name", name);
   }
+  // Redis Sentinel (jr.h "sentinel"): the master is asked of the sentinels
+  // and followed across failovers. sentinel() adds one ("host:port",
+  // "[v6]:port", or "host" for port 26379); call it once per sentinel, or
+  // pass them all to sentinels(). sentinel_master() is the master's name as
+  // the sentinels know it. sentinel_auth() sets the sentinels' own ACL user
+  // and password (username() and password() are the master's). A URL does
+  // the same: redis-sentinel://[[user]:pass@]h1[:p1][,h2...]/db#name.
+  //
+  //   jr::Client c(jr::Options()
+  //                    .sentinels({"10.0.0.1:26379", "10.0.0.2:26379", "10.0.0.3"})
+  //                    .sentinel_master("mymaster")
+  //                    .sentinel_auth("sentinel-user", "sentinel-pass")
+  //                    .password("master-pass"));
+  decltype(auto) sentinel(std::string_view address) & { return set("sentinel", address); }
+  decltype(auto) sentinel(std::string_view address) && {
+    return std::move(*this).set("sentinel", address);
+  }
+  template <ArgRange R>
+  Options &sentinels(const R &addresses) & {
+    for (auto &&a : addresses) sentinel(std::string_view(a));
+    return *this;
+  }
+  Options &sentinels(std::initializer_list<std::string_view> addresses) & {
+    for (std::string_view a : addresses) sentinel(a);
+    return *this;
+  }
+  template <ArgRange R>
+  Options &&sentinels(const R &addresses) && {
+    return std::move(sentinels(addresses));
+  }
+  Options &&sentinels(std::initializer_list<std::string_view> addresses) && {
+    return std::move(sentinels(addresses));
+  }
+  decltype(auto) sentinel_master(std::string_view name) & { return set("sentinel_master", name); }
+  decltype(auto) sentinel_master(std::string_view name) && {
+    return std::move(*this).set("sentinel_master", name);
+  }
+  Options &sentinel_auth(std::string_view password) & { return set("sentinel_password", password); }
+  Options &sentinel_auth(std::string_view username, std::string_view password) & {
+    return set("sentinel_username", username).set("sentinel_password", password);
+  }
+  Options &&sentinel_auth(std::string_view password) && {
+    return std::move(sentinel_auth(password));
+  }
+  Options &&sentinel_auth(std::string_view username, std::string_view password) && {
+    return std::move(sentinel_auth(username, password));
+  }
+
   // dispatch=poll: completions run in Client::dispatch() (see Client::fd()).
   decltype(auto) poll_mode() & { return set("dispatch", "poll"); }
   decltype(auto) poll_mode() && { return std::move(*this).set("dispatch", "poll"); }
@@ -1126,11 +1375,34 @@ class Options {
   // Connection events. The handler is shared with every Client made from
   // these options and lives as long as the longest-lived of them.
   Options &on_event(EventHandler h) & {
-    event_ = std::make_shared<EventHandler>(std::move(h));
-    detail::check(jr_options_set_event_cb(o_, &Options::event_trampoline, event_.get()));
+    auto p = std::make_shared<EventHandler>(std::move(h));
+    detail::check(jr_options_set_event_cb(o_, &Options::event_trampoline, p.get()));
+    hooks_.event = std::move(p);
     return *this;
   }
   Options &&on_event(EventHandler h) && { return std::move(on_event(std::move(h))); }
+
+  // Leveled logs (jr_options_set_log_cb): every state change of the
+  // connections, pools, cluster map and subscriptions. Shared and kept
+  // alive as on_event's handler; it must not block or throw.
+  Options &on_log(LogHandler h) & {
+    auto p = std::make_shared<LogHandler>(std::move(h));
+    detail::check(jr_options_set_log_cb(o_, &Options::log_trampoline, p.get()));
+    hooks_.log = std::move(p);
+    return *this;
+  }
+  Options &&on_log(LogHandler h) && { return std::move(on_log(std::move(h))); }
+
+  // The trace hook (jr_options_set_trace_cb): one Trace per completed
+  // request, e.g. to make OpenTelemetry spans. Off by default. Shared and
+  // kept alive as on_event's handler; it must not block or throw.
+  Options &on_trace(TraceHandler h) & {
+    auto p = std::make_shared<TraceHandler>(std::move(h));
+    detail::check(jr_options_set_trace_cb(o_, &Options::trace_trampoline, p.get()));
+    hooks_.trace = std::move(p);
+    return *this;
+  }
+  Options &&on_trace(TraceHandler h) && { return std::move(on_trace(std::move(h))); }
 
   [[nodiscard]] const jr_options *get() const noexcept { return o_; }
 
@@ -1141,8 +1413,32 @@ class Options {
     (*static_cast<EventHandler *>(ctx))(event, endpoint != nullptr ? endpoint : "",
                                         detail != nullptr ? detail : "");
   }
+  static void log_trampoline(void *ctx, int level, int event, const char *endpoint,
+                             const char *text) noexcept {
+    (*static_cast<LogHandler *>(ctx))(static_cast<LogLevel>(level), event,
+                                      endpoint != nullptr ? endpoint : "",
+                                      text != nullptr ? text : "");
+  }
+  static void trace_trampoline(void *ctx, const jr_trace *t) noexcept {
+    // Read only what the library filled (jr_trace grows like jr_stats).
+    auto has = [t](size_t offset, size_t bytes) { return offset + bytes <= t->size; };
+    Trace out;
+    if (has(offsetof(jr_trace, command_len), sizeof t->command_len) && t->command != nullptr)
+      out.command = std::string_view(t->command, t->command_len);
+    if (has(offsetof(jr_trace, endpoint), sizeof t->endpoint) && t->endpoint != nullptr)
+      out.endpoint = t->endpoint;
+    if (has(offsetof(jr_trace, db), sizeof t->db)) out.db = t->db;
+    if (has(offsetof(jr_trace, status), sizeof t->status)) out.status = t->status;
+    if (has(offsetof(jr_trace, reply_type), sizeof t->reply_type)) out.reply_type = t->reply_type;
+    if (has(offsetof(jr_trace, submit_ns), sizeof t->submit_ns)) out.submit_ns = t->submit_ns;
+    if (has(offsetof(jr_trace, write_ns), sizeof t->write_ns)) out.write_ns = t->write_ns;
+    if (has(offsetof(jr_trace, reply_ns), sizeof t->reply_ns)) out.reply_ns = t->reply_ns;
+    if (has(offsetof(jr_trace, reply_bytes), sizeof t->reply_bytes))
+      out.reply_bytes = t->reply_bytes;
+    (*static_cast<TraceHandler *>(ctx))(out);
+  }
   jr_options *o_;
-  std::shared_ptr<EventHandler> event_;
+  detail::Hooks hooks_;
 };
 
 // ---- Redis Cluster ------------------------------------------------------------------
@@ -1221,6 +1517,61 @@ struct Convert<std::vector<NodeResult>> {
 using NodesAwaitable = BasicAwaitable<std::vector<Node>>;
 using AllMastersAwaitable = BasicAwaitable<std::vector<NodeResult>>;
 
+// ---- Statistics (jr.h "Statistics") ----------------------------------------------
+
+// The client's counters (jr_client_stats). Each is exact when read; a Stats
+// read while commands run is not one instant across its fields.
+struct Stats {
+  uint64_t submitted = 0;       // requests the loop thread has taken in
+  uint64_t completed = 0;       // requests completed (each exactly once)
+  uint64_t server_errors = 0;   // completed with an error reply
+  uint64_t library_errors = 0;  // completed with a JR_E* code
+  uint64_t timeouts = 0;        // JR_ETIMEDOUT, JR_EQUEUETIMEOUT, JR_EPOOLTIMEOUT
+  uint64_t cancels = 0;         // JR_ECANCELED, JR_EABANDONED
+  uint64_t in_flight = 0;       // submitted - completed, now
+  uint64_t queued = 0;          // accepted and not released (what max_queued counts)
+  uint64_t bytes_written = 0;   // handed to the sockets
+  uint64_t bytes_read = 0;      // read from the sockets
+  uint64_t connects = 0;        // connections that finished their handshake
+  uint64_t disconnects = 0;     // such connections lost or closed
+  uint64_t redirects = 0;       // MOVED and ASK replies received
+  uint64_t cache_hits = 0;      // client-side caching (0 until libjr has it)
+  uint64_t cache_misses = 0;
+  uint64_t cache_invalidations = 0;
+  uint64_t connect_failures = 0;  // failed connect attempts (each retry counts)
+};
+
+// One endpoint's figures (jr_client_endpoint_stats).
+struct EndpointStats {
+  std::string endpoint;      // "host:port", "[v6]:port" or a unix path
+  uint64_t connections = 0;  // its connections up now
+  uint64_t completed = 0;    // requests completed by a connection to it
+  uint64_t server_errors = 0;
+  uint64_t library_errors = 0;
+  uint64_t bytes_written = 0;
+  uint64_t bytes_read = 0;
+  uint64_t connects = 0;
+  uint64_t disconnects = 0;
+  uint64_t connect_failures = 0;
+  uint64_t redirects = 0;  // MOVED and ASK replies it sent
+};
+
+// One bucket of the latency histogram (jr_client_latency_bucket): requests
+// whose latency was below `upper` (and at or above the previous bucket's);
+// the last bucket's upper is nanoseconds::max().
+struct LatencyBucket {
+  std::chrono::nanoseconds upper;
+  uint64_t count = 0;
+};
+
+namespace detail {
+inline std::chrono::nanoseconds ns_of(uint64_t ns) noexcept {
+  return ns > static_cast<uint64_t>(std::chrono::nanoseconds::max().count())
+             ? std::chrono::nanoseconds::max()
+             : std::chrono::nanoseconds(static_cast<int64_t>(ns));
+}
+}  // namespace detail
+
 // ---- Client and database views -------------------------------------------------
 
 class Client;
@@ -1275,13 +1626,13 @@ class Db : public detail::Commands<Db> {
 class Client : public detail::Commands<Client> {
  public:
   Client() : Client(Options()) {}
-  explicit Client(const Options &opts) : event_(opts.event_) {
+  explicit Client(const Options &opts) : hooks_(opts.hooks_) {
     detail::check(jr_client_new(opts.get(), &c_));
   }
-  Client(Client &&o) noexcept : c_(std::exchange(o.c_, nullptr)), event_(std::move(o.event_)) {}
+  Client(Client &&o) noexcept : c_(std::exchange(o.c_, nullptr)), hooks_(std::move(o.hooks_)) {}
   Client &operator=(Client &&o) noexcept {
     std::swap(c_, o.c_);
-    std::swap(event_, o.event_);
+    std::swap(hooks_, o.hooks_);
     return *this;
   }
   Client(const Client &) = delete;
@@ -1442,6 +1793,73 @@ class Client : public detail::Commands<Client> {
     set_auth_(&username, password);
   }
 
+  // ---- Statistics (any thread, also inside callbacks). Throw
+  // LibraryError (JR_EFORKED in a child after fork()).
+
+  [[nodiscard]] Stats stats() const {
+    jr_stats s{};
+    s.size = sizeof s;
+    detail::check(jr_client_stats(c_, &s));
+    // Fields beyond what the library filled stay 0 (s was zeroed).
+    return Stats{s.submitted,       s.completed,  s.server_errors, s.library_errors,
+                 s.timeouts,        s.cancels,    s.in_flight,     s.queued,
+                 s.bytes_written,   s.bytes_read, s.connects,      s.disconnects,
+                 s.redirects,       s.cache_hits, s.cache_misses,  s.cache_invalidations,
+                 s.connect_failures};
+  }
+  // Every endpoint libjr has tried, in the order it first did.
+  [[nodiscard]] std::vector<EndpointStats> endpoint_stats() const {
+    std::vector<EndpointStats> out;
+    for (size_t i = 0;; i++) {
+      jr_endpoint_stats e{};
+      e.size = sizeof e;
+      int rc = jr_client_endpoint_stats(c_, i, &e);
+      if (rc == JR_ENOENT) break;
+      detail::check(rc);
+      out.push_back({e.endpoint != nullptr ? e.endpoint : "", e.connections, e.completed,
+                     e.server_errors, e.library_errors, e.bytes_written, e.bytes_read, e.connects,
+                     e.disconnects, e.connect_failures, e.redirects});
+    }
+    return out;
+  }
+  // The upper bound of the histogram bucket that holds `percentile` (0..100;
+  // 50 = the median): at most 25% above the true latency;
+  // nanoseconds::max() for the last bucket. nullopt before any request
+  // completed; a percentile outside 0..100 throws LibraryError (JR_EINVAL).
+  [[nodiscard]] std::optional<std::chrono::nanoseconds> latency(double percentile) const {
+    uint64_t ns = 0;
+    int rc = jr_client_latency(c_, percentile, &ns);
+    if (rc == JR_ENOENT) return std::nullopt;
+    detail::check(rc);
+    return detail::ns_of(ns);
+  }
+  // The whole histogram, empty buckets included.
+  [[nodiscard]] std::vector<LatencyBucket> latency_buckets() const {
+    std::vector<LatencyBucket> out;
+    for (size_t i = 0;; i++) {
+      uint64_t upper = 0, count = 0;
+      int rc = jr_client_latency_bucket(c_, i, &upper, &count);
+      if (rc == JR_ENOENT) break;
+      detail::check(rc);
+      out.push_back({detail::ns_of(upper), count});
+    }
+    return out;
+  }
+  // The statistics in the Prometheus text exposition format (0.0.4), ready
+  // to serve as they are.
+  [[nodiscard]] std::string stats_text() const {
+    std::string buf(4096, '\0');
+    for (;;) {
+      int64_t n = jr_client_stats_text(c_, buf.data(), buf.size());
+      detail::check(static_cast<int>(n < 0 ? n : 0));
+      if (static_cast<uint64_t>(n) < buf.size()) {
+        buf.resize(static_cast<size_t>(n));
+        return buf;
+      }
+      buf.resize(static_cast<size_t>(n) + 256);  // counters may grow between the calls
+    }
+  }
+
   // Poll mode: a descriptor readable while completions wait, and running
   // them on this thread (max 0 = all). fd() is -1 in loop mode.
   [[nodiscard]] int fd() const noexcept { return jr_client_fd(c_); }
@@ -1467,7 +1885,7 @@ class Client : public detail::Commands<Client> {
     detail::check(jr_client_set_auth(c_, username != nullptr ? u.c_str() : nullptr, p.c_str()));
   }
   jr_client *c_ = nullptr;
-  std::shared_ptr<EventHandler> event_;
+  detail::Hooks hooks_;  // outlives the loop thread: ~Client's body joins it
 };
 
 }  // namespace jr

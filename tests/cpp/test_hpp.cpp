@@ -21,7 +21,9 @@
 #include <vector>
 
 #include "jr_test.hpp"
+#include "redis_sentinel.hpp"
 #include "redis_server.hpp"
+#include "shared_server.hpp"
 
 using namespace std::chrono_literals;
 using jrtest::RedisServer;
@@ -61,17 +63,10 @@ std::optional<E> error_of(std::future<T> &f) {
 
 }  // namespace
 
-class HppTest : public ::testing::Test {
+class HppTest : public jrtest::SharedServer<HppTest> {
  protected:
-  static void SetUpTestSuite() { server_ = new RedisServer(); }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
   static jr::Options opts() { return jr::Options().endpoint(server_->endpoint()); }
-  static RedisServer *server_;
 };
-RedisServer *HppTest::server_ = nullptr;
 
 TEST_F(HppTest, CallReturnsTypedReplies) {
   jr::Client c(opts());
@@ -165,7 +160,7 @@ TEST_F(HppTest, LibraryErrorCarriesCodeTextAndUnsent) {
     EXPECT_EQ(e.code(), JR_ECONNECT);
     EXPECT_TRUE(e.unsent());
     EXPECT_STREQ(e.name(), "JR_ECONNECT");
-    EXPECT_STREQ(e.what(), jr_strerror(JR_ECONNECT));
+    EXPECT_EQ(std::string(e.what()).rfind(jr_strerror(JR_ECONNECT), 0), 0u) << e.what();
   }
   // Through a future too, and as a Result.
   auto f = c.send({"PING"});
@@ -174,6 +169,231 @@ TEST_F(HppTest, LibraryErrorCarriesCodeTextAndUnsent) {
   EXPECT_TRUE(r.is_library_error());
   EXPECT_EQ(r.status(), JR_ECONNECT);
   EXPECT_TRUE(r.reply().empty());
+}
+
+// jr_error_detail reaches every form: the endpoint and the cause, in
+// error_detail() and in what().
+TEST(HppErrorDetail, ConnectFailureSaysWhereAndWhy) {
+  const std::string ep = "127.0.0.1:" + std::to_string(jrtest::free_port());
+  jr::Client c(jr::Options().endpoint(ep).set("connect_retry", int64_t{0}).connect_timeout(300ms));
+  auto check = [&](const jr::LibraryError &e, const char *form) {
+    EXPECT_EQ(e.code(), JR_ECONNECT) << form;
+    EXPECT_NE(e.error_detail().find("connect " + ep), std::string::npos)
+        << form << ": " << e.error_detail();
+    EXPECT_NE(e.error_detail().find("ECONNREFUSED"), std::string::npos) << form;
+    EXPECT_EQ(std::string(e.what()),
+              std::string(jr_strerror(JR_ECONNECT)) + ": " + e.error_detail())
+        << form;
+    EXPECT_TRUE(e.detail().empty()) << form;  // no server text
+  };
+  try {
+    c.call({"PING"});
+    ADD_FAILURE() << "no exception";
+  } catch (const jr::LibraryError &e) {
+    check(e, "call");
+  }
+  jr::Result r = c.try_call({"PING"});
+  EXPECT_NE(r.error_detail().find(ep), std::string::npos) << r.error_detail();
+  // The shared state stays held on this thread until the end of the test,
+  // so the loop thread never drops the exception's last reference (see
+  // error_of: libstdc++'s exception and COW-string counts are invisible to
+  // TSan).
+  auto f = c.send({"PING"}).share();
+  try {
+    f.get();
+    ADD_FAILURE() << "future: no exception";
+  } catch (const jr::LibraryError &e) {
+    check(e, "future");
+  }
+  std::promise<jr::Result> p;
+  auto got = p.get_future();
+  c.submit({"PING"}, [&p](jr::Result res) { p.set_value(std::move(res)); });
+  jr::Result cb = got.get();
+  try {
+    cb.rethrow();
+    ADD_FAILURE() << "callback: no exception";
+  } catch (const jr::LibraryError &e) {
+    check(e, "callback");
+  }
+  auto co = [](jr::Client &cl) -> Task<std::string> {
+    try {
+      co_await cl.async({"PING"});
+    } catch (const jr::LibraryError &e) {
+      co_return e.error_detail();
+    }
+    co_return "no exception";
+  }(c);
+  EXPECT_NE(co.result.get().find("connect " + ep), std::string::npos);
+  // A success carries none.
+  EXPECT_TRUE(jr::Result(JR_OK, jr::Reply()).error_detail().empty());
+}
+
+// ---- Observability: statistics, latency, Prometheus text, trace and log.
+
+// Every counter against what the test did.
+TEST_F(HppTest, StatsCountWhatTheTestDid) {
+  jr::Client c(opts());
+  jr::Stats s0 = c.stats();
+  EXPECT_EQ(s0.submitted, 0u);
+  EXPECT_EQ(s0.connects, 0u);  // lazy: nothing connected yet
+  EXPECT_TRUE(c.endpoint_stats().empty());
+  EXPECT_EQ(c.latency(50), std::nullopt);  // nothing completed
+  const int n = 40;
+  for (int i = 0; i < n; i++) c.call({"SET", "hpp:st" + std::to_string(i), "v"});
+  std::vector<std::future<jr::Reply>> fs;
+  for (int i = 0; i < n; i++) fs.push_back(c.send({"GET", "hpp:st" + std::to_string(i)}));
+  for (auto &f : fs) EXPECT_EQ(f.get().str(), "v");
+  EXPECT_TRUE(c.try_call({"NOSUCHCOMMAND"}).is_server_error());
+  EXPECT_TRUE(c.try_call({"LPUSH"}).is_server_error());
+  EXPECT_EQ(c.try_call({"DEBUG", "SLEEP", "0.2"}, 20ms).status(), JR_ETIMEDOUT);
+  jr::Stats s = c.stats();
+  EXPECT_EQ(s.submitted, 2u * n + 3);
+  EXPECT_EQ(s.completed, 2u * n + 3);
+  EXPECT_EQ(s.server_errors, 2u);
+  EXPECT_EQ(s.library_errors, 1u);
+  EXPECT_EQ(s.timeouts, 1u);
+  EXPECT_EQ(s.cancels, 0u);
+  EXPECT_EQ(s.in_flight, 0u);
+  EXPECT_EQ(s.connects, 1u);
+  EXPECT_EQ(s.disconnects, 0u);
+  EXPECT_EQ(s.redirects, 0u);
+  EXPECT_GE(s.bytes_written, static_cast<uint64_t>(n) * 30);
+  EXPECT_GE(s.bytes_read, static_cast<uint64_t>(n) * (5 + 7));
+  std::vector<jr::EndpointStats> eps = c.endpoint_stats();
+  ASSERT_EQ(eps.size(), 1u);
+  EXPECT_EQ(eps[0].endpoint, server_->endpoint());
+  EXPECT_EQ(eps[0].connections, 1u);
+  EXPECT_EQ(eps[0].connects, 1u);
+  EXPECT_EQ(eps[0].server_errors, 2u);
+  EXPECT_EQ(eps[0].bytes_written, s.bytes_written);
+  EXPECT_EQ(eps[0].completed, 2u * n + 3);  // the timed-out DEBUG SLEEP had been written
+
+  // A kill: one disconnect, then one connect for the next command.
+  jr::Client killer(opts());
+  int64_t id = c.call({"CLIENT", "ID"}).as_integer();
+  EXPECT_EQ(killer.call({"CLIENT", "KILL", "ID", std::to_string(id)}).as_integer(), 1);
+  auto until = std::chrono::steady_clock::now() + 5s;
+  while (c.stats().disconnects == 0 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(c.call({"PING"}).str(), "PONG");
+  jr::Stats s2 = c.stats();
+  EXPECT_EQ(s2.disconnects, 1u);
+  EXPECT_EQ(s2.connects, 2u);
+  EXPECT_EQ(s2.completed, 2u * n + 5);  // + CLIENT ID, PING
+  EXPECT_EQ(c.endpoint_stats().at(0).disconnects, 1u);
+}
+
+// The histogram against a known delay, and the Prometheus text against the
+// counters.
+TEST_F(HppTest, LatencyAndPrometheusText) {
+  jr::Client c(opts());
+  for (int i = 0; i < 19; i++) c.call({"PING"});
+  c.call({"DEBUG", "SLEEP", "0.1"});
+  std::optional<std::chrono::nanoseconds> p50 = c.latency(50), p100 = c.latency(100);
+  ASSERT_TRUE(p50 && p100);
+  EXPECT_LT(*p50, 50ms);
+  EXPECT_GE(*p100, 100ms);
+  EXPECT_LT(*p100, 2s);
+  EXPECT_THROW(static_cast<void>(c.latency(101)), jr::LibraryError);
+  uint64_t total = 0, slow = 0;
+  std::vector<jr::LatencyBucket> buckets = c.latency_buckets();
+  ASSERT_GT(buckets.size(), 30u);
+  EXPECT_EQ(buckets.back().upper, std::chrono::nanoseconds::max());
+  for (const jr::LatencyBucket &b : buckets) {
+    total += b.count;
+    if (b.upper > 100ms) slow += b.count;
+  }
+  EXPECT_EQ(total, 20u);
+  EXPECT_EQ(slow, 1u);
+
+  std::string text = c.stats_text();
+  EXPECT_EQ(text.back(), '\n');
+  EXPECT_NE(text.find("# TYPE jr_commands_completed_total counter\n"), std::string::npos);
+  EXPECT_NE(text.find("jr_commands_completed_total{endpoint=\"" + server_->endpoint() + "\"} 20\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("jr_request_duration_seconds_count 20\n"), std::string::npos);
+  // Longer than the first buffer stats_text() tries: a client with many
+  // endpoints (each failed one adds its series).
+  jr::Client many(jr::Options().set("connect_retry", int64_t{0}).connect_timeout(200ms));
+  for (int i = 0; i < 40; i++) {
+    std::string ep = "127.0.0.1:" + std::to_string(jrtest::free_port());
+    static_cast<void>(many.send_to(ep, {"PING"}).wait_for(2s));
+  }
+  std::string long_text = many.stats_text();
+  EXPECT_GT(long_text.size(), 4096u);
+  EXPECT_EQ(long_text.find('\0'), std::string::npos);
+  EXPECT_EQ(long_text.back(), '\n');
+}
+
+// The trace hook: the command's name only, the endpoint, the status and
+// ordered times; the log hook: levels, and never the password.
+TEST(HppHooks, TraceAndLogSeeEveryRequestAndNoSecret) {
+  RedisServer s({"--requirepass", "hpp-very-secret"});
+  struct Seen {
+    std::mutex mu;
+    std::vector<std::string> commands, endpoints, lines;
+    std::vector<int> statuses;
+    std::vector<jr::LogLevel> levels;
+    bool ordered = true;
+    uint64_t reply_bytes = 0;
+  };
+  auto seen = std::make_shared<Seen>();
+  std::optional<jr::Client> c;
+  {
+    // The handlers outlive the Options that held them: the Client keeps them.
+    jr::Options o;
+    o.endpoint(s.endpoint())
+        .password("hpp-very-secret")
+        .on_trace([seen](const jr::Trace &t) {
+          std::lock_guard<std::mutex> lk(seen->mu);
+          seen->commands.emplace_back(t.command);
+          seen->endpoints.emplace_back(t.endpoint);
+          seen->statuses.push_back(t.status);
+          seen->ordered = seen->ordered && t.submit_ns != 0 && t.submit_ns <= t.reply_ns &&
+                          (t.write_ns == 0 || t.write_ns <= t.reply_ns);
+          seen->reply_bytes += t.reply_bytes;
+        })
+        .on_log([seen](jr::LogLevel level, int, std::string_view endpoint, std::string_view text) {
+          std::lock_guard<std::mutex> lk(seen->mu);
+          seen->levels.push_back(level);
+          seen->lines.push_back(std::string(to_string(level)) + " " + std::string(endpoint) + " " +
+                                std::string(text));
+        });
+    c.emplace(o);
+  }
+  c->call({"SET", "hpp:trace", "argument-never-traced"});
+  EXPECT_EQ(c->call({"GET", "hpp:trace"}).str(), "argument-never-traced");
+  EXPECT_EQ(c->try_call({"DEBUG", "SLEEP", "0.2"}, 20ms).status(), JR_ETIMEDOUT);
+  // A lost connection (killed by another client): a warn line.
+  int64_t id = c->call({"CLIENT", "ID"}).as_integer();
+  jr::Client killer(jr::Options().endpoint(s.endpoint()).password("hpp-very-secret"));
+  EXPECT_EQ(killer.call({"CLIENT", "KILL", "ID", std::to_string(id)}).as_integer(), 1);
+  auto until = std::chrono::steady_clock::now() + 5s;
+  while (c->stats().disconnects == 0 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(c->call({"PING"}).str(), "PONG");
+  c.reset();  // joins the loop thread: every hook has run
+  ASSERT_EQ(seen->commands.size(), 5u);
+  EXPECT_EQ(seen->commands[0], "SET");
+  EXPECT_EQ(seen->commands[1], "GET");
+  EXPECT_EQ(seen->commands[2], "DEBUG");
+  EXPECT_EQ(seen->statuses[2], JR_ETIMEDOUT);
+  EXPECT_EQ(seen->commands[3], "CLIENT");
+  EXPECT_EQ(seen->commands[4], "PING");
+  EXPECT_EQ(seen->endpoints[0], s.endpoint());
+  EXPECT_EQ(seen->statuses[1], JR_OK);
+  EXPECT_TRUE(seen->ordered);
+  EXPECT_GT(seen->reply_bytes, 0u);
+  bool info = false, warn = false;
+  for (size_t i = 0; i < seen->lines.size(); i++) {
+    EXPECT_EQ(seen->lines[i].find("hpp-very-secret"), std::string::npos) << seen->lines[i];
+    EXPECT_EQ(seen->lines[i].find("argument-never-traced"), std::string::npos) << seen->lines[i];
+    info = info || seen->levels[i] == jr::LogLevel::info;
+    warn = warn || seen->levels[i] == jr::LogLevel::warn;
+  }
+  EXPECT_TRUE(info) << "no info line (connected)";
+  EXPECT_TRUE(warn) << "no warn line (the killed connection)";
 }
 
 TEST_F(HppTest, TimeoutIsALibraryErrorThatMayHaveRun) {
@@ -227,10 +447,6 @@ TEST(HppOptions, ShorthandsMatchLibjrOptionTable) {
       {"ready_batch", "only with a ready hook, which jr.hpp does not install"},
       {"read_from_replicas", "cluster reads: set"},
       {"cluster", "cluster detection: set"},
-      {"sentinel", "Redis Sentinel: set (no typed setter yet)"},
-      {"sentinel_master", "Redis Sentinel: set (no typed setter yet)"},
-      {"sentinel_username", "Redis Sentinel: set (no typed setter yet)"},
-      {"sentinel_password", "Redis Sentinel: set (no typed setter yet)"},
   };
   std::map<std::string, jr::OptionInfo> lib;
   for (const jr::OptionInfo &o : jr::describe_options()) {
@@ -309,7 +525,14 @@ TEST(HppOptions, ShorthandsSetValuesLibjrTakes) {
                       .tls_ca_dir("/etc/ssl/certs")
                       .tls_cert("client.crt", "client.key")
                       .tls_server_name("redis.example")
+                      .sentinel("127.0.0.1:26379")
+                      .sentinels({"[::1]:26380", "sentinel.example"})
+                      .sentinels(std::vector<std::string>{"10.0.0.1:26381"})
+                      .sentinel_master("mymaster")
+                      .sentinel_auth("pw")
+                      .sentinel_auth("user", "pw")
                       .poll_mode());
+  EXPECT_THROW(jr::Options().sentinel("127.0.0.1:notaport"), jr::LibraryError);
   EXPECT_THROW(jr::Options().database(-1), jr::LibraryError);
   EXPECT_THROW(jr::Options().connect_timeout(0ms), jr::LibraryError);
   EXPECT_THROW(jr::Options().connect_retry(-1), jr::LibraryError);
@@ -339,6 +562,89 @@ TEST_F(HppTest, Resp3TypesMapToReply) {
   EXPECT_EQ(v.verb_format(), "txt");
   EXPECT_EQ(v.as_string(), "This is a verbatim\nstring");
   EXPECT_THROW((void)v.as_double(), jr::TypeError);
+  // The others DEBUG PROTOCOL has, each through its accessor and type.
+  jr::Reply f = c.call({"DEBUG", "PROTOCOL", "false"});
+  EXPECT_EQ(f.type(), jr::Type::boolean);
+  EXPECT_FALSE(f.as_bool());
+  EXPECT_THROW((void)f.as_integer(), jr::TypeError);
+  jr::Reply big = c.call({"DEBUG", "PROTOCOL", "bignum"});
+  EXPECT_TRUE(big.is_bignum());
+  EXPECT_EQ(big.as_string(), "1234567999999999999999999999999999999");
+  EXPECT_EQ(big.verb_format(), "");
+  jr::Reply dm = c.call({"DEBUG", "PROTOCOL", "map"});
+  ASSERT_TRUE(dm.is_map());
+  EXPECT_EQ(dm.size(), 2 * dm.as_map().size());  // keys and values alternate
+  EXPECT_TRUE(dm.as_map().at(0).second.is_bool());
+  jr::Reply ds = c.call({"DEBUG", "PROTOCOL", "set"});
+  ASSERT_TRUE(ds.is_set());
+  EXPECT_EQ(ds.as_array().size(), ds.size());
+  EXPECT_THROW((void)ds.as_map(), jr::TypeError);
+  // RESP3's null is a nil like RESP2's, for the typed forms too.
+  EXPECT_TRUE(c.call({"DEBUG", "PROTOCOL", "null"}).is_nil());
+  EXPECT_EQ(c.call_as<jr::OptionalString>({"DEBUG", "PROTOCOL", "null"}), std::nullopt);
+  EXPECT_DOUBLE_EQ(c.call({"DEBUG", "PROTOCOL", "double"}).dbl(), 3.141);
+  EXPECT_EQ(c.call({"DEBUG", "PROTOCOL", "double"}).view(), "3.141");
+}
+
+// Built with hiredis 0.14, protocol=3 is refused when the client is made.
+TEST_F(HppTest, Resp3RefusedWithoutHiredis1) {
+  if (JR_TEST_HIREDIS_MAJOR >= 1) GTEST_SKIP() << "built with hiredis >= 1.0: RESP3 works";
+  try {
+    jr::Client c(opts().protocol(3));
+    ADD_FAILURE() << "protocol=3 accepted with hiredis 0.14";
+  } catch (const jr::LibraryError &e) {
+    EXPECT_EQ(e.code(), JR_EINVAL);
+  }
+}
+
+// A nil is nullopt, never "": GET, HGET, MGET, a timed-out BLPOP, in every
+// form (call, future, coroutine).
+TEST_F(HppTest, NilIsNulloptNotEmpty) {
+  jr::Client c(opts());
+  c.call({"DEL", "hpp:nil:a", "hpp:nil:empty", "hpp:nil:missing", "hpp:nil:h"});
+  c.call({"SET", "hpp:nil:a", "1"});
+  c.call({"SET", "hpp:nil:empty", ""});
+  c.call({"HSET", "hpp:nil:h", "f", "v"});
+  EXPECT_EQ(c.call_as<jr::OptionalString>({"GET", "hpp:nil:missing"}), std::nullopt);
+  EXPECT_EQ(c.call_as<jr::OptionalString>({"GET", "hpp:nil:empty"}),
+            std::optional<std::string>(""));
+  EXPECT_EQ(c.call_as<jr::OptionalString>({"GET", "hpp:nil:a"}), "1");
+  EXPECT_EQ(c.call_as<jr::OptionalString>({"HGET", "hpp:nil:h", "nope"}), std::nullopt);
+  EXPECT_EQ(c.call_as<std::string>({"HGET", "hpp:nil:h", "f"}), "v");
+  // A plain string cannot say nil: a TypeError, not "".
+  EXPECT_THROW(static_cast<void>(c.call_as<std::string>({"GET", "hpp:nil:missing"})),
+               jr::TypeError);
+  EXPECT_THROW(static_cast<void>(c.call({"GET", "hpp:nil:missing"}).as_string()), jr::TypeError);
+  using Strings = std::vector<jr::OptionalString>;
+  EXPECT_EQ(c.call_as<Strings>({"MGET", "hpp:nil:a", "hpp:nil:missing", "hpp:nil:empty"}),
+            (Strings{"1", std::nullopt, ""}));
+  EXPECT_EQ(c.call_as<Strings>({"HMGET", "hpp:nil:h", "f", "g"}), (Strings{"v", std::nullopt}));
+  EXPECT_THROW(static_cast<void>(c.call_as<std::vector<std::string>>({"MGET", "hpp:nil:missing"})),
+               jr::TypeError);
+  EXPECT_EQ(c.call_as<std::optional<int64_t>>({"ZSCORE", "hpp:nil:z", "m"}), std::nullopt);
+  EXPECT_EQ(c.call_as<int64_t>({"EXISTS", "hpp:nil:a", "hpp:nil:missing"}), 1);
+  // BLPOP that times out answers a nil array.
+  EXPECT_EQ(c.call_as<jr::OptionalString>({"BLPOP", "hpp:nil:list", "0.01"}), std::nullopt);
+  // Futures and coroutines.
+  EXPECT_EQ(c.send_as<jr::OptionalString>({"GET", "hpp:nil:missing"}).get(), std::nullopt);
+  EXPECT_EQ(c.send_as<jr::OptionalString>({"GET", "hpp:nil:a"}).get(), "1");
+  auto typed = c.send_as<std::string>({"GET", "hpp:nil:missing"}).share();  // as in error_of
+  EXPECT_THROW(typed.get(), jr::TypeError);
+  auto co = [](jr::Client &cl) -> Task<std::vector<jr::OptionalString>> {
+    jr::OptionalString missing =
+        co_await cl.async_as<jr::OptionalString>({"GET", "hpp:nil:missing"});
+    jr::OptionalString empty = co_await cl.async_as<jr::OptionalString>({"GET", "hpp:nil:empty"});
+    co_return std::vector<jr::OptionalString>{missing, empty};
+  }(c);
+  EXPECT_EQ(co.result.get(), (Strings{std::nullopt, ""}));
+  // Errors still throw as for call(): a server error, a library error.
+  EXPECT_THROW(static_cast<void>(c.call_as<jr::OptionalString>({"LPUSH"})), jr::ServerError);
+  EXPECT_THROW(static_cast<void>(c.call_as<jr::OptionalString>({"DEBUG", "SLEEP", "0.1"}, 10ms)),
+               jr::LibraryError);
+  // A database view has the typed forms too.
+  jr::Db db = c.db(3);
+  db.call({"DEL", "hpp:nil:a"});
+  EXPECT_EQ(db.call_as<jr::OptionalString>({"GET", "hpp:nil:a"}), std::nullopt);
 }
 
 TEST_F(HppTest, ConnectCommandAndEvents) {
@@ -1127,4 +1433,39 @@ TEST(HppTls, MutualTlsThroughTheShorthands) {
   } catch (const jr::LibraryError &e) {
     EXPECT_TRUE(e.code() == JR_ECONNECT || e.code() == JR_ECONNLOST) << jr_err_name(e.code());
   }
+}
+
+// Redis Sentinel through the typed options: a sentinel that is down, then
+// one that knows the master (with its own ACL user), and the master's name.
+TEST(HppSentinel, TypedOptionsFindTheMaster) {
+  RedisServer master;
+  jrtest::SentinelProc sentinel("hppmaster", master.port(), 5000);
+  ASSERT_NE(sentinel.cmd("ACL SETUSER hppsent on >sent-pw +@all").find("OK"), std::string::npos);
+  const std::string down = "127.0.0.1:" + std::to_string(jrtest::free_port());
+  auto base = [&] {
+    return jr::Options()
+        .sentinels({down, sentinel.endpoint()})
+        .connect_retry(0)
+        .connect_timeout(500ms);
+  };
+  jr::Client c(base().sentinel_master("hppmaster").sentinel_auth("hppsent", "sent-pw"));
+  c.call({"SET", "hpp:sentinel", "via-sentinel"});
+  EXPECT_NE(master.cmd("GET hpp:sentinel").find("via-sentinel"), std::string::npos);
+  // The endpoints: the two sentinels tried (the first refused) and the master.
+  std::map<std::string, jr::EndpointStats> eps;
+  for (jr::EndpointStats &e : c.endpoint_stats()) eps[e.endpoint] = e;
+  EXPECT_EQ(eps.size(), 3u);
+  EXPECT_EQ(eps[master.endpoint()].completed, 1u);
+  EXPECT_GE(eps[down].connect_failures, 1u);
+  // The sentinel's password is checked: a clear JR_ECONNECT, not a hang.
+  jr::Client wrong(base().sentinel_master("hppmaster").sentinel_auth("hppsent", "nope"));
+  try {
+    wrong.call({"PING"}, 5s);
+    ADD_FAILURE() << "no exception";
+  } catch (const jr::LibraryError &e) {
+    EXPECT_EQ(e.code(), JR_ECONNECT) << e.what();
+  }
+  // So is the master's name.
+  jr::Client unknown(base().sentinel_master("no-such-master").sentinel_auth("hppsent", "sent-pw"));
+  EXPECT_EQ(unknown.try_call({"PING"}, 5s).status(), JR_ECONNECT);
 }

@@ -22,24 +22,18 @@
 #include "jr_test.hpp"
 #include "redis_server.hpp"
 #include "rss.hpp"
+#include "shared_server.hpp"
 
 using namespace jrtest;
 
-class ClientTest : public ::testing::Test {
+class ClientTest : public jrtest::SharedServer<ClientTest> {
  protected:
-  static void SetUpTestSuite() { server_ = new RedisServer(); }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
   OptionsPtr opts() {
     OptionsPtr o;
     o.set("endpoint", server_->endpoint());
     return o;
   }
-  static RedisServer *server_;
 };
-RedisServer *ClientTest::server_ = nullptr;
 
 TEST_F(ClientTest, SetGetRoundTrip) {
   auto o = opts();

@@ -59,6 +59,28 @@ class Cluster : public ::testing::Test {
 };
 RedisCluster *Cluster::cluster_ = nullptr;
 
+jr_stats stats_of(jr_client *c) {
+  jr_stats s{};
+  s.size = sizeof s;
+  EXPECT_EQ(jr_client_stats(c, &s), JR_OK);
+  return s;
+}
+
+// The redirects counted for `endpoint` ("127.0.0.1:port"); -1 if libjr has
+// no figures for it.
+int64_t redirects_from(jr_client *c, const std::string &endpoint) {
+  for (size_t i = 0;; i++) {
+    jr_endpoint_stats e{};
+    e.size = sizeof e;
+    if (jr_client_endpoint_stats(c, i, &e) != JR_OK) return -1;
+    if (endpoint == e.endpoint) return static_cast<int64_t>(e.redirects);
+  }
+}
+
+std::string endpoint_of(int port) {
+  return "127.0.0.1:" + std::to_string(port);
+}
+
 std::vector<std::string> strings_of(const jr_reply *r) {
   std::vector<std::string> out;
   for (size_t i = 0; i < jr_reply_len(r); i++) {
@@ -111,13 +133,20 @@ TEST_F(Cluster, MovedAfterAReshardUpdatesTheMap) {
   for (int p : cluster_->master_ports())
     if (p != from) to = p;
   cluster_->migrate_slot(100, to);
+  EXPECT_EQ(stats_of(c).redirects, 0u);
   // The client still thinks `from`: it gets MOVED, follows it, refreshes.
   EXPECT_EQ(call(c, {"GET", key}).str(), "before");
+  // One MOVED, one redirect: counted for the client and for `from`.
+  EXPECT_EQ(stats_of(c).redirects, 1u);
+  EXPECT_EQ(redirects_from(c, endpoint_of(from)), 1);
+  EXPECT_EQ(redirects_from(c, endpoint_of(to)), 0);
   ASSERT_TRUE(call(c, {"SET", key, "after"}).ok());
   int64_t at_source = calls(from, "get");
   for (int i = 0; i < 20; i++) EXPECT_EQ(call(c, {"GET", key}).str(), "after");
   EXPECT_EQ(calls(from, "get"), at_source) << "the map was not updated";
   EXPECT_EQ(cluster_->cmd(to, {"GET", key}).str, "after");
+  // The map was right from then on: no more redirects.
+  EXPECT_EQ(stats_of(c).redirects, 1u);
 }
 
 TEST_F(Cluster, AskDuringAMigrationLeavesTheMapAlone) {
@@ -144,6 +173,9 @@ TEST_F(Cluster, AskDuringAMigrationLeavesTheMapAlone) {
   // source again and was sent on with ASKING again; keys[1] ran there.
   EXPECT_EQ(calls(to, "asking"), asking_before + 2);
   EXPECT_EQ(calls(from, "get"), at_source + 1);
+  // Each ASK is a redirect, sent by the source.
+  EXPECT_EQ(stats_of(c).redirects, 2u);
+  EXPECT_EQ(redirects_from(c, endpoint_of(from)), 2);
   cluster_->migrate_finish(m);
   EXPECT_EQ(call(c, {"GET", keys[1]}).str(), "stays");
 }

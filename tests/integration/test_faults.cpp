@@ -37,6 +37,7 @@
 #include "jr_test.hpp"
 #include "proxy.hpp"
 #include "redis_server.hpp"
+#include "shared_server.hpp"
 
 using namespace jrtest;
 
@@ -528,16 +529,7 @@ const std::set<int> kLoss{JR_OK, JR_ECONNLOST};
 const std::set<int> kLossAndTimeouts{JR_OK, JR_ETIMEDOUT, JR_ECONNLOST, JR_EQUEUETIMEOUT};
 const std::set<int> kDown{JR_OK, JR_ECONNLOST, JR_ECONNECT, JR_EQUEUETIMEOUT, JR_ETIMEDOUT};
 
-class Faults : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { server_ = new RedisServer(); }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  static RedisServer *server_;
-};
-RedisServer *Faults::server_ = nullptr;
+class Faults : public jrtest::SharedServer<Faults> {};
 
 }  // namespace
 

@@ -16,6 +16,7 @@
 
 #include "jr_test.hpp"
 #include "redis_server.hpp"
+#include "shared_server.hpp"
 
 using namespace jrtest;
 
@@ -46,16 +47,7 @@ std::string stats_text(jr_client *c) {
   return s;
 }
 
-class Observe : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { server_ = new RedisServer(); }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  static RedisServer *server_;
-};
-RedisServer *Observe::server_ = nullptr;
+class Observe : public jrtest::SharedServer<Observe> {};
 
 }  // namespace
 

@@ -12,26 +12,20 @@
 
 #include "jr_test.hpp"
 #include "redis_server.hpp"
+#include "shared_server.hpp"
 
 using namespace jrtest;
 
 namespace {
 
-class PoolTxPubSub : public ::testing::Test {
+class PoolTxPubSub : public jrtest::SharedServer<PoolTxPubSub> {
  protected:
-  static void SetUpTestSuite() { server_ = new RedisServer(); }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
   static OptionsPtr opts() {
     OptionsPtr o;
     o.set("endpoint", server_->endpoint());
     return o;
   }
-  static RedisServer *server_;
 };
-RedisServer *PoolTxPubSub::server_ = nullptr;
 
 int64_t elapsed_ms(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -

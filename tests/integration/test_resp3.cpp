@@ -20,6 +20,7 @@
 #include "fake_server.hpp"
 #include "jr_test.hpp"
 #include "redis_server.hpp"
+#include "shared_server.hpp"
 
 using namespace jrtest;
 
@@ -47,26 +48,22 @@ struct Log {
   }
 };
 
-class Resp3 : public ::testing::Test {
+class Resp3 : public jrtest::SharedServer<Resp3> {
+ public:
+  // No server at all when the build cannot speak RESP3.
+  static RedisServer *make() { return JR_TEST_HIREDIS_MAJOR >= 1 ? new RedisServer() : nullptr; }
+
  protected:
-  static void SetUpTestSuite() {
-    if (JR_TEST_HIREDIS_MAJOR >= 1) server_ = new RedisServer();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
   void SetUp() override {
     if (JR_TEST_HIREDIS_MAJOR < 1) GTEST_SKIP() << "built with hiredis 0.14: no RESP3";
+    SharedServer::SetUp();
   }
   static OptionsPtr opts() {
     OptionsPtr o;
     o.set("endpoint", server_->endpoint()).set("cluster", "no").set_int("protocol", 3);
     return o;
   }
-  static RedisServer *server_;
 };
-RedisServer *Resp3::server_ = nullptr;
 
 }  // namespace
 
