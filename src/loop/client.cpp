@@ -459,9 +459,11 @@ int Client::submit(int db, size_t argc, const char *const *argv, const size_t *a
   c->db = db;
   c->flags = flags;
   if (timeout_ms < 0) timeout_ms = opts_.command_timeout_ms;
-  // One clock read for both the deadline and the latency statistics.
+  // One clock read for both the deadline and the latency statistics. The
+  // deadline counts from the next whole millisecond (deadlines are checked
+  // against now_ms(), which rounds down): a timeout never fires early.
   c->submit_ns = now_ns();
-  c->deadline = deadline_after(c->submit_ns / 1000000, timeout_ms);
+  c->deadline = deadline_after((c->submit_ns + 999999) / 1000000, timeout_ms);
   if (id_out != nullptr) *id_out = c->id();
   return submit_op(c);
 }
