@@ -34,6 +34,8 @@ class SubManager;
 class Monitor;
 class Cluster;
 class Sentinel;
+class ClientCache;
+class Tracking;
 
 class Client {
  public:
@@ -119,6 +121,12 @@ class Client {
   SubManager &subs() noexcept { return *subs_; }
   Cluster &cluster() noexcept { return *cluster_; }
   Sentinel &sentinel() noexcept { return *sentinel_; }
+  // Client-side caching (client_cache_bytes > 0), else nullptr. The cache
+  // is thread-safe; the tracking is the loop thread's.
+  ClientCache *cache() const noexcept { return cache_.get(); }
+  Tracking *tracking() noexcept { return tracking_.get(); }
+  // The cluster detection is done (Cluster::release_held).
+  void detection_done();
   // Sentinel: the master is at ep now; every connection to it follows
   // (shared, pooled, subscriptions; MONITOR connections stay).
   void follow_master(const Endpoint &ep);
@@ -144,6 +152,11 @@ class Client {
   int start();
   void run();
   int admit(Command *c, Task *carrier);
+  // submit(); with hit_out (jr_client_call), a cache hit is returned there
+  // at once (JR_OK), without a command.
+  int submit_impl(int db, size_t argc, const char *const *argv, const size_t *argvlen,
+                  int64_t timeout_ms, jr_reply_cb cb, void *userdata, uint8_t flags,
+                  jr_req_id *id_out, jr_reply **hit_out);
   int enqueue(Queued *q);
   void route(Queued *q);
   // may_hold: a new task (it may wait for the detection, Task::order);
@@ -202,6 +215,8 @@ class Client {
   std::unique_ptr<SubManager> subs_;
   std::unique_ptr<Cluster> cluster_;
   std::unique_ptr<Sentinel> sentinel_;
+  std::unique_ptr<ClientCache> cache_;
+  std::unique_ptr<Tracking> tracking_;
   std::unique_ptr<TlsContext> tls_;
   std::vector<std::unique_ptr<Monitor>> monitors_;
   std::vector<Lease *> leases_;  // WATCH leases the loop has seen and not released
