@@ -41,6 +41,11 @@ var keysWithoutField = map[string]string{
 	"sentinel_username":  "Redis Sentinel: Settings (one sentinel; several: URL redis-sentinel://)",
 	"sentinel_password":  "Redis Sentinel: Settings (one sentinel; several: URL redis-sentinel://)",
 	"protocol":           "RESP3 replies (maps, sets, doubles) are not mapped to Go values yet",
+
+	// Client-side caching (libjr's core; issue 13 item 4).
+	"client_cache_bytes":  "client-side caching: Settings (no typed field yet)",
+	"client_cache_prefix": "client-side caching: Settings (no typed field yet)",
+	"client_cache_ttl_ms": "client-side caching: Settings (no typed field yet)",
 }
 
 // A value for a field of each kind that libjr accepts; a field whose kind

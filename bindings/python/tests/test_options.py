@@ -62,6 +62,9 @@ NOT_EXPOSED = {
     'read_from_replicas': 'not in the seed\'s configuration yet',
     'cluster': 'detection is left at auto (not in the seed\'s configuration)',
     'protocol': 'RESP3 replies (maps, sets, doubles) are not mapped to Python values yet',
+    'client_cache_bytes': 'client-side caching: not in the seed\'s configuration yet',
+    'client_cache_prefix': 'client-side caching: not in the seed\'s configuration yet',
+    'client_cache_ttl_ms': 'client-side caching: not in the seed\'s configuration yet',
 }
 
 
