@@ -31,6 +31,10 @@ void Tracking::shutdown() {
   cache_.set_live(false);
 }
 
+void Tracking::set_endpoints(const std::vector<Endpoint> &eps) {
+  if (inv_) inv_->set_endpoints(eps);
+}
+
 void Tracking::data_ready(Connection &conn) {
   data_ = &conn;
   data_epoch_ = conn.epoch();

@@ -37,6 +37,8 @@ class Tracking final : public PushHandler {
   // (taken: the reply is released).
   bool data_push(Connection &conn, jr_reply *reply);
   void shutdown();
+  // Sentinel: the master moved; the invalidation connection follows it.
+  void set_endpoints(const std::vector<Endpoint> &eps);
   // The cluster detection is done (Cluster::release_held): a tracking that
   // answered before it goes live now on a standalone server.
   void detection_done();

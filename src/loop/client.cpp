@@ -802,6 +802,7 @@ void Client::follow_master(const Endpoint &ep) {
   conn_->set_endpoints(eps);
   pool_->set_endpoints(eps);
   subs_->set_endpoints(eps);
+  if (tracking_) tracking_->set_endpoints(eps);
 }
 
 void Client::set_credentials(const std::string &username, const std::string &password) {
