@@ -260,12 +260,16 @@ JR_API const char *jr_version_string(void);
  *                       shared connection, with protocol=2 on a connection
  *                       of their own that it redirects to). A cached reply
  *                       is shared, read-only, like any reply. jr_client_call
- *                       returns a hit at once, on the caller's thread; a
+ *                       returns a hit at once, on the caller's thread
+ *                       (counted in cache_hits only, not as a request); a
  *                       submitted read's callback runs as usual. A read
  *                       answered while its key was being invalidated never
  *                       fills the cache; losing the shared or the
  *                       invalidation connection drops the whole cache,
  *                       and caching resumes once the tracking is back.
+ *                       The server's invalidation of this client's own
+ *                       write may arrive just after the write's reply: a
+ *                       read right after it can still see the old value.
  *                       Not on a cluster (the cache stays empty there).
  *                       Counted in jr_stats (cache_hits, cache_misses,
  *                       cache_invalidations).
