@@ -1090,6 +1090,13 @@ void Client::inherit_detail(Command *c) noexcept {
 
 void Client::complete(Command *c, int status, jr_reply *reply, const Connection *from) {
   c->state.store(CmdState::kDone, std::memory_order_release);
+  if ((c->flags & kFlagCacheHit) != 0) [[unlikely]] {
+    // A hit completed before it was routed (the client closing): its
+    // cached reply is not what it completes with.
+    c->flags &= static_cast<uint8_t>(~kFlagCacheHit);
+    reply_release(c->reply);
+    c->reply = nullptr;
+  }
   if (c->fill != nullptr) [[unlikely]] {  // a cacheable read: may fill the cache
     cache_->finish(c->fill, status, reply, now_ms());
     c->fill = nullptr;
