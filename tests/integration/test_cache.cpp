@@ -383,4 +383,43 @@ TEST_P(Cache, SubmittedHitsCompleteThroughTheirCallback) {
   EXPECT_EQ(stats_of(c).cache_hits, hits + 1);
 }
 
+// Reads inside a transaction or on a WATCH connection never use the cache
+// (neither a hit nor a fill): they run on the server, in their context.
+TEST_P(Cache, TransactionsAndWatchReadsBypassTheCache) {
+  auto o = opts();
+  ClientPtr c(o);
+  std::string k = key("tx");
+  ASSERT_TRUE(call(c, {"SET", k, "t1"}).ok());
+  ASSERT_TRUE(wait_live(c, k));
+  jr_stats s0 = stats_of(c);
+  struct Got {
+    std::atomic<int> n{0};
+    std::string v;
+  } got;
+  auto cb = [](void *ud, int status, const jr_reply *r) {
+    auto *g = static_cast<Got *>(ud);
+    size_t len = 0;
+    const char *s = status == JR_OK ? jr_reply_str(r, &len) : nullptr;
+    g->v = s != nullptr ? std::string(s, len) : "error";
+    g->n++;
+  };
+  const char *get[] = {"GET", k.c_str()};
+  jr_multi *m = nullptr;
+  ASSERT_EQ(jr_multi_new(c, -1, &m), JR_OK);
+  ASSERT_EQ(jr_multi_add(m, 2, get, nullptr, cb, &got), JR_OK);
+  ASSERT_EQ(jr_multi_exec(m, -1, nullptr, nullptr), JR_OK);
+  ASSERT_TRUE(eventually([&] { return got.n.load() == 1; }));
+  EXPECT_EQ(got.v, "t1");
+  const char *keys[] = {k.c_str()};
+  jr_watch *w = nullptr;
+  ASSERT_EQ(jr_watch_new(c, -1, 1, keys, nullptr, &w), JR_OK);
+  ASSERT_EQ(jr_watch_submit(w, 2, get, nullptr, -1, cb, &got), JR_OK);
+  ASSERT_TRUE(eventually([&] { return got.n.load() == 2; }));
+  EXPECT_EQ(got.v, "t1");
+  jr_watch_free(w);
+  jr_stats s1 = stats_of(c);
+  EXPECT_EQ(s1.cache_hits, s0.cache_hits);
+  EXPECT_EQ(s1.cache_misses, s0.cache_misses);
+}
+
 }  // namespace
