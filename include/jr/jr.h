@@ -272,7 +272,9 @@ JR_API const char *jr_version_string(void);
  *                       read right after it can still see the old value.
  *                       Not on a cluster (the cache stays empty there).
  *                       Counted in jr_stats (cache_hits, cache_misses,
- *                       cache_invalidations).
+ *                       cache_invalidations); evictions (LRU and TTL) and
+ *                       the bytes held in jr_client_stats_text
+ *                       (jr_cache_evictions_total, jr_cache_bytes).
  *   client_cache_prefix broadcast mode (CLIENT TRACKING BCAST PREFIX):
  *                       only keys under these prefixes are cached, and
  *                       the server tells about every key under them;
