@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "fake_server.hpp"
 #include "jr_test.hpp"
 #include "redis_server.hpp"
 
@@ -420,6 +421,78 @@ TEST_P(Cache, TransactionsAndWatchReadsBypassTheCache) {
   jr_stats s1 = stats_of(c);
   EXPECT_EQ(s1.cache_hits, s0.cache_hits);
   EXPECT_EQ(s1.cache_misses, s0.cache_misses);
+}
+
+// The race every implementation must handle, made deterministic with a
+// scripted server in RESP2 redirect mode: the read is in flight on the data
+// connection when the invalidation of its key arrives on the invalidation
+// connection, and the (now stale) reply comes after it. That reply answers
+// its read but must not fill the cache: the next read goes to the server.
+TEST(CacheRace, AnInvalidationThatOvertakesTheReplyCancelsTheFill) {
+  std::atomic<bool> tracking_ok{false};
+  std::atomic<bool> invalidate{false};
+  std::atomic<int> reads{0};
+  FakeServer *srv = nullptr;
+  FakeServer server([&](int fd, int index) {
+    if (index == 0) {  // the data connection
+      // Its commands may arrive together (the tracking can be sent before
+      // the first GET is read): counted in one buffer, by total.
+      std::string in;
+      auto until = [&](int total) {
+        while (FakeServer::count_commands(in) < total && !srv->stopping()) {
+          pollfd p{fd, POLLIN, 0};
+          if (poll(&p, 1, 20) <= 0) continue;
+          char buf[4096];
+          ssize_t r = read(fd, buf, sizeof buf);
+          if (r <= 0) return false;
+          in.append(buf, static_cast<size_t>(r));
+        }
+        return !srv->stopping();
+      };
+      if (!until(1)) return;  // the first GET, before the tracking
+      reads++;
+      FakeServer::send_all(fd, "$2\r\nv0\r\n");
+      if (!until(3)) return;  // CLIENT TRACKING off, on REDIRECT 7
+      if (in.find("REDIRECT\r\n$1\r\n7\r\n") == std::string::npos) return;
+      FakeServer::send_all(fd, "+OK\r\n+OK\r\n");
+      tracking_ok = true;
+      if (!until(4)) return;  // the read the invalidation overtakes
+      invalidate = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      reads++;
+      FakeServer::send_all(fd, "$3\r\nold\r\n");
+      if (!until(5)) return;  // the next read must come here
+      reads++;
+      FakeServer::send_all(fd, "$3\r\nnew\r\n");
+      srv->hold(fd);
+    } else {                      // the invalidation connection
+      srv->read_commands(fd, 2);  // CLIENT ID, SUBSCRIBE __redis__:invalidate
+      FakeServer::send_all(fd,
+                           ":7\r\n*3\r\n$9\r\nsubscribe\r\n$20\r\n__redis__:invalidate\r\n:1\r\n");
+      while (!invalidate.load() && !srv->stopping())
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      FakeServer::send_all(
+          fd, "*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*1\r\n$1\r\nk\r\n");
+      srv->hold(fd);
+    }
+  });
+  srv = &server;
+  OptionsPtr o;
+  o.set("endpoint", server.endpoint()).set("cluster", "no");
+  o.set_int("client_cache_bytes", 1 << 20).set_int("client_cache_ttl_ms", 600000);
+  ClientPtr c(o);
+  EXPECT_EQ(call(c, {"GET", "k"}).str(), "v0");
+  ASSERT_TRUE(eventually([&] { return tracking_ok.load(); }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the +OK is applied
+  EXPECT_EQ(call(c, {"GET", "k"}).str(), "old");               // the answer of its own read
+  EXPECT_EQ(stats_of(c).cache_invalidations, 1u);
+  Result next = call(c, {"GET", "k"}, 2000);
+  EXPECT_EQ(next.str(), "new") << "the overtaken reply filled the cache";
+  EXPECT_EQ(reads.load(), 3);
+  EXPECT_EQ(stats_of(c).cache_hits, 0u);
+  // Nothing overtook that one: it filled, and the next read is a hit.
+  EXPECT_EQ(call(c, {"GET", "k"}).str(), "new");
+  EXPECT_EQ(stats_of(c).cache_hits, 1u);
 }
 
 }  // namespace
