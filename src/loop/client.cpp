@@ -172,6 +172,21 @@ Client::~Client() {
   for (Lease *l : leases_) delete l;
 }
 
+void Client::drop_cached(Command *c) noexcept {
+  // Client-side caching: a read's fill token, or a hit's reply, on a command
+  // that will not complete normally (refused at the inbox, or completed
+  // before it was routed).
+  if (c->fill != nullptr) {
+    cache_->finish(c->fill, JR_ECANCELED, nullptr, 0);
+    c->fill = nullptr;
+  }
+  if ((c->flags & kFlagCacheHit) != 0) {
+    c->flags &= static_cast<uint8_t>(~kFlagCacheHit);
+    reply_release(c->reply);
+    c->reply = nullptr;
+  }
+}
+
 void Client::detection_done() {
   if (tracking_) tracking_->detection_done();
 }
@@ -386,14 +401,6 @@ Command *Client::acquire_command() noexcept {
 }
 
 void Client::recycle(Command *c) noexcept {
-  if (c->fill != nullptr) [[unlikely]] {  // never completed (refused at the inbox)
-    cache_->finish(c->fill, JR_ECANCELED, nullptr, 0);
-    c->fill = nullptr;
-  }
-  if ((c->flags & kFlagCacheHit) != 0 && c->reply != nullptr) [[unlikely]] {
-    reply_release(c->reply);
-    c->reply = nullptr;
-  }
   if (c->script != nullptr) {
     script_calls_.release(c->script);
     c->script = nullptr;
@@ -402,6 +409,7 @@ void Client::recycle(Command *c) noexcept {
 }
 
 void Client::release_unsubmitted(Command *c) noexcept {
+  drop_cached(c);
   c->state.store(CmdState::kDone);
   recycle(c);
 }
@@ -421,13 +429,7 @@ bool name_is(const char *s, size_t len, const char *upper) {
 
 int Client::submit(int db, size_t argc, const char *const *argv, const size_t *argvlen,
                    int64_t timeout_ms, jr_reply_cb cb, void *userdata, uint8_t flags,
-                   jr_req_id *id_out) {
-  return submit_impl(db, argc, argv, argvlen, timeout_ms, cb, userdata, flags, id_out, nullptr);
-}
-
-int Client::submit_impl(int db, size_t argc, const char *const *argv, const size_t *argvlen,
-                        int64_t timeout_ms, jr_reply_cb cb, void *userdata, uint8_t flags,
-                        jr_req_id *id_out, jr_reply **hit_out) {
+                   jr_req_id *id_out, jr_reply **hit_out) {
   size_t encoded = 0;
   if (cb == nullptr || !check_argv(argc, argv, argvlen, &encoded)) return JR_EINVAL;
   Classification cls = classify(argc, argv, argvlen);
@@ -447,12 +449,14 @@ int Client::submit_impl(int db, size_t argc, const char *const *argv, const size
   // goes through the loop as usual). A miss carries a fill token.
   jr_reply *hit = nullptr;
   CacheFill *fill = nullptr;
+  bool cached = false;  // one test on the common path below
   if (cache_ && cls.cls != CommandClass::kBlocking) [[unlikely]] {
     hit = cache_->lookup(db, argc, argv, argvlen, now_ms(), &fill);
     if (hit != nullptr && hit_out != nullptr) {
       *hit_out = hit;
       return JR_OK;
     }
+    cached = hit != nullptr || fill != nullptr;
   }
   Command *c = acquire_command();
   if (c == nullptr) {
@@ -460,10 +464,12 @@ int Client::submit_impl(int db, size_t argc, const char *const *argv, const size
     reply_release(hit);
     return JR_ENOMEM;
   }
-  c->fill = fill;
-  if (hit != nullptr) {
-    c->flags = kFlagCacheHit;
-    c->reply = hit;
+  if (cached) [[unlikely]] {  // release_unsubmitted drops them if c goes unsent
+    c->fill = fill;
+    if (hit != nullptr) {
+      c->flags = kFlagCacheHit;
+      c->reply = hit;
+    }
   }
   bool ok;
   size_t len0 = argvlen != nullptr ? argvlen[0] : std::strlen(argv[0]);
@@ -481,7 +487,7 @@ int Client::submit_impl(int db, size_t argc, const char *const *argv, const size
   c->cb = cb;
   c->userdata = userdata;
   c->db = db;
-  c->flags = static_cast<uint8_t>(flags | (c->flags & kFlagCacheHit));
+  c->flags |= flags;  // 0, or kFlagCacheHit
   if (timeout_ms < 0) timeout_ms = opts_.command_timeout_ms;
   // One clock read for both the deadline and the latency statistics.
   c->submit_ns = now_ns();
@@ -609,8 +615,7 @@ int Client::call(int db, size_t argc, const char *const *argv, const size_t *arg
   Waiter w;
   int64_t t0 = mono_ns();
   jr_reply *hit = nullptr;
-  int rc =
-      submit_impl(db, argc, argv, argvlen, timeout_ms, waiter_cb, &w, kFlagDirect, nullptr, &hit);
+  int rc = submit(db, argc, argv, argvlen, timeout_ms, waiter_cb, &w, kFlagDirect, nullptr, &hit);
   if (rc != JR_OK) return rc;
   if (hit != nullptr) {  // a client-side cache hit: no command was made
     *out = hit;
@@ -1090,13 +1095,6 @@ void Client::inherit_detail(Command *c) noexcept {
 
 void Client::complete(Command *c, int status, jr_reply *reply, const Connection *from) {
   c->state.store(CmdState::kDone, std::memory_order_release);
-  if ((c->flags & kFlagCacheHit) != 0) [[unlikely]] {
-    // A hit completed before it was routed (the client closing): its
-    // cached reply is not what it completes with.
-    c->flags &= static_cast<uint8_t>(~kFlagCacheHit);
-    reply_release(c->reply);
-    c->reply = nullptr;
-  }
   if (c->fill != nullptr) [[unlikely]] {  // a cacheable read: may fill the cache
     cache_->finish(c->fill, status, reply, now_ms());
     c->fill = nullptr;
@@ -1255,6 +1253,7 @@ void Client::shutdown_loop() {
     auto *c = static_cast<Command *>(q);
     stats_.submitted.add();
     if (c->lease != nullptr) track_lease(c->lease);
+    drop_cached(c);  // a hit completes with JR_ECLOSED, not its cached reply
     complete(c, JR_ECLOSED, nullptr);
   }
   // Subscribers first: nothing they own reacts to the topology any more.

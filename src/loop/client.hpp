@@ -40,8 +40,11 @@ class Tracking;
 class Client {
  public:
   static int create(const Options &opts, Client **out);
+  // hit_out (jr_client_call): a client-side cache hit is returned there at
+  // once (JR_OK), without a command.
   int submit(int db, size_t argc, const char *const *argv, const size_t *argvlen,
-             int64_t timeout_ms, jr_reply_cb cb, void *userdata, uint8_t flags, jr_req_id *id_out);
+             int64_t timeout_ms, jr_reply_cb cb, void *userdata, uint8_t flags, jr_req_id *id_out,
+             jr_reply **hit_out = nullptr);
   int call(int db, size_t argc, const char *const *argv, const size_t *argvlen, int64_t timeout_ms,
            jr_reply **out);
   int cancel(jr_req_id id);
@@ -127,6 +130,9 @@ class Client {
   Tracking *tracking() noexcept { return tracking_.get(); }
   // The cluster detection is done (Cluster::release_held).
   void detection_done();
+  // A command's fill token or carried hit, when it will not complete
+  // normally (release_unsubmitted, a hit still in the inbox at shutdown).
+  void drop_cached(Command *c) noexcept;
   // Sentinel: the master is at ep now; every connection to it follows
   // (shared, pooled, subscriptions; MONITOR connections stay).
   void follow_master(const Endpoint &ep);
@@ -152,11 +158,6 @@ class Client {
   int start();
   void run();
   int admit(Command *c, Task *carrier);
-  // submit(); with hit_out (jr_client_call), a cache hit is returned there
-  // at once (JR_OK), without a command.
-  int submit_impl(int db, size_t argc, const char *const *argv, const size_t *argvlen,
-                  int64_t timeout_ms, jr_reply_cb cb, void *userdata, uint8_t flags,
-                  jr_req_id *id_out, jr_reply **hit_out);
   int enqueue(Queued *q);
   void route(Queued *q);
   // may_hold: a new task (it may wait for the detection, Task::order);
