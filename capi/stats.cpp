@@ -11,6 +11,7 @@
 #include <cstring>
 #include <string>
 
+#include "cache.hpp"
 #include "capi.hpp"
 
 using jr::guarded;
@@ -58,7 +59,14 @@ jr_stats collect(const jr::Client &c) {
     out.connect_failures += e->connect_failures.get();
     out.redirects += e->redirects.get();
   }
-  // cache_hits, cache_misses, cache_invalidations: no client-side cache yet.
+  // Client-side caching (client_cache_bytes): its counters are written under
+  // the cache's lock, on the submitting threads (hits) and the loop thread.
+  if (const jr::ClientCache *cache = c.cache()) {
+    jr::ClientCache::Counts k = cache->counts();
+    out.cache_hits = k.hits;
+    out.cache_misses = k.misses;
+    out.cache_invalidations = k.invalidations;
+  }
   return out;
 }
 
@@ -124,6 +132,12 @@ std::string stats_text(const jr::Client &c) {
     if (e == nullptr) break;
     eps.push_back(collect_endpoint(*e));
   }
+  uint64_t evictions = 0, cache_bytes = 0;
+  if (const jr::ClientCache *cache = c.cache()) {
+    jr::ClientCache::Counts k = cache->counts();
+    evictions = k.evictions;
+    cache_bytes = k.bytes;
+  }
   std::string t;
   t.reserve(4096);
   struct Plain {
@@ -141,11 +155,17 @@ std::string stats_text(const jr::Client &c) {
       {"jr_requests_in_flight", "gauge", "Requests taken in and not completed.", g.in_flight},
       {"jr_requests_queued", "gauge",
        "Requests accepted and not released (max_queued counts them).", g.queued},
-      {"jr_cache_hits_total", "counter", "Client-side cache hits (no cache yet: 0).", g.cache_hits},
-      {"jr_cache_misses_total", "counter", "Client-side cache misses (no cache yet: 0).",
+      {"jr_cache_hits_total", "counter", "Client-side cache hits (0 without client_cache_bytes).",
+       g.cache_hits},
+      {"jr_cache_misses_total", "counter",
+       "Client-side cache misses of cacheable reads (0 without client_cache_bytes).",
        g.cache_misses},
       {"jr_cache_invalidations_total", "counter",
-       "Client-side cache invalidations (no cache yet: 0).", g.cache_invalidations},
+       "Keys the server invalidated, a flush counting one (0 without client_cache_bytes).",
+       g.cache_invalidations},
+      {"jr_cache_evictions_total", "counter",
+       "Client-side cache entries evicted for room (LRU) or age (client_cache_ttl_ms).", evictions},
+      {"jr_cache_bytes", "gauge", "Bytes the client-side cache holds.", cache_bytes},
   };
   for (const Plain &p : plain) {
     metric_head(t, p.name, p.type, p.help);

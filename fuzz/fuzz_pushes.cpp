@@ -2,7 +2,8 @@
 // libFuzzer target: the interpreters of what arrives on subscription,
 // MONITOR and transaction connections, with arbitrary reply trees (the
 // input decoded as RESP): jr::parse_push (both link kinds),
-// jr::parse_monitor, jr::queued_reply_ok, jr::classify_exec. Checked: no
+// jr::parse_monitor, jr::queued_reply_ok, jr::classify_exec,
+// jr::parse_invalidation (both protocols). Checked: no
 // crash / UB; JR_OK or JR_EPROTO with a reason; what is accepted has the
 // shape the callers rely on (a message is an array of 3 or 4 bulk strings
 // whose name is element 1; a confirmation's count is an integer; EXEC's
@@ -10,6 +11,8 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "interpret.hpp"
 #include "tree.hpp"
@@ -86,6 +89,32 @@ void tx(const jr_reply *r) {
   }
 }
 
+// Client-side caching's invalidations, as a RESP3 push and as a RESP2
+// message: keys are views of the payload's bulk strings, in order; a nil
+// payload is a flush with no keys.
+void invalidation(const jr_reply *r) {
+  std::vector<std::string_view> keys;
+  for (bool resp3 : {true, false}) {
+    bool all = false;
+    std::string why;
+    int rc = jr::parse_invalidation(r, resp3, keys, &all, why);
+    if (rc != 0 && rc != 1 && rc != JR_EPROTO) fuzz::fail(kName, "invalidation return");
+    if (rc == JR_EPROTO && (why.empty() || !keys.empty())) fuzz::fail(kName, "invalidation error");
+    if (rc != 1) continue;
+    const jr_reply *payload = at(r, resp3 ? 1 : 2);
+    if (resp3) payload = r->type == JR_REPLY_PUSH && r->len == 2 ? r->u.elements[1] : nullptr;
+    if (payload == nullptr) fuzz::fail(kName, "invalidation without a payload");
+    if (all != (payload->type == JR_REPLY_NIL) || (all && !keys.empty()))
+      fuzz::fail(kName, "invalidation flush");
+    if (!all && keys.size() != payload->len) fuzz::fail(kName, "invalidation key count");
+    for (size_t i = 0; i < keys.size(); i++) {
+      const jr_reply *k = payload->u.elements[i];
+      if (k->type != JR_REPLY_STRING || keys[i].data() != k->u.str || keys[i].size() != k->len)
+        fuzz::fail(kName, "invalidated key is not the payload's string");
+    }
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -94,6 +123,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     push(r, false);
     monitor(r);
     tx(r);
+    invalidation(r);
   });
   return 0;
 }

@@ -36,11 +36,13 @@ enum CmdFlags : uint8_t {
   // node is its target. MOVED/ASK are followed; anything else (TRYAGAIN,
   // an unreachable node) goes back to the fan-out, which re-plans.
   kFlagMasterFanout = 64,
+  kFlagCacheHit = 128,  // answered from the client-side cache: reply holds it until routed
 };
 
 struct Tx;
 struct Lease;
 struct ScriptCall;
+struct CacheFill;
 class Connection;
 
 // What the loop thread's inbox queues, in the order it was submitted: a
@@ -74,6 +76,7 @@ struct Command : Queued {
   // for a plain request.
   ScriptCall *script = nullptr;  // EVAL sent as EVALSHA (scripts.hpp)
   Tx *tx = nullptr;              // MULTI/EXEC (tx.hpp; wire holds the whole block)
+  CacheFill *fill = nullptr;     // a cacheable read's token (cache.hpp): may fill on completion
   int64_t charged = 0;           // bytes counted against max_queued_bytes
   uint8_t redirects = 0;         // cluster redirections and retries so far
   bool counted = false;          // counted against max_queued (user commands only)

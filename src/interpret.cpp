@@ -531,4 +531,47 @@ int parse_switch_master(std::string_view payload, std::string_view name, std::st
   return JR_OK;
 }
 
+// ---- Client-side caching ----------------------------------------------------------
+
+int parse_invalidation(const jr_reply *r, bool resp3, std::vector<std::string_view> &keys,
+                       bool *all, std::string &why) {
+  keys.clear();
+  *all = false;
+  if (r == nullptr) return 0;
+  const jr_reply *payload = nullptr;
+  if (resp3) {
+    if (r->type != JR_REPLY_PUSH || r->len < 1 || text_of(r->u.elements[0]) != "invalidate")
+      return 0;
+    if (r->len != 2) {
+      why = "invalidation push with " + std::to_string(r->len) + " elements (want 2)";
+      return JR_EPROTO;
+    }
+    payload = r->u.elements[1];
+  } else {
+    if (r->type != JR_REPLY_ARRAY || r->len != 3 || text_of(r->u.elements[0]) != "message" ||
+        text_of(r->u.elements[1]) != "__redis__:invalidate")
+      return 0;
+    payload = r->u.elements[2];
+  }
+  if (payload->type == JR_REPLY_NIL) {
+    *all = true;
+    return 1;
+  }
+  if (payload->type != JR_REPLY_ARRAY && payload->type != JR_REPLY_SET) {
+    why = "invalidation payload of type " + std::to_string(payload->type) + " (want keys or nil)";
+    return JR_EPROTO;
+  }
+  keys.reserve(payload->len);
+  for (size_t i = 0; i < payload->len; i++) {
+    const jr_reply *k = payload->u.elements[i];
+    if (k->type != JR_REPLY_STRING) {
+      keys.clear();
+      why = "invalidated key " + std::to_string(i) + " is not a bulk string";
+      return JR_EPROTO;
+    }
+    keys.emplace_back(k->u.str, k->len);
+  }
+  return 1;
+}
+
 }  // namespace jr

@@ -90,6 +90,17 @@ struct PushMsg {
 // pong too. JR_EPROTO for anything else.
 int parse_push(const jr_reply *r, bool classic, PushMsg &out, std::string &why);
 
+// Client-side caching: an invalidation. RESP3 (the data connection): a push
+// [>] "invalidate" keys; RESP2 (the connection subscribed to
+// __redis__:invalidate): ["message", "__redis__:invalidate", keys]. keys is
+// an array of bulk strings (views into r), or nil: the server flushed
+// (FLUSHALL, FLUSHDB, or it lost track), *all is set and keys stays empty.
+// Returns 1 for an invalidation, 0 for something else (another push, a
+// subscribe confirmation: not the caller's to judge), JR_EPROTO (with why)
+// for an invalidation of the wrong shape.
+int parse_invalidation(const jr_reply *r, bool resp3, std::vector<std::string_view> &keys,
+                       bool *all, std::string &why);
+
 // MONITOR: 0 the +OK that starts it (consumed), 1 a line to deliver (a
 // status; an error reply before the +OK, NOPERM say, is delivered too),
 // JR_EPROTO for anything else.

@@ -317,6 +317,10 @@ int set_protocol(Options &o, int64_t v, const std::string &) {
   o.limits.resp3 = v == 3;
   return JR_OK;
 }
+int set_cache_prefix(Options &o, int64_t, const std::string &s) {
+  o.client_cache_prefixes.push_back(s);
+  return JR_OK;
+}
 int set_cluster(Options &o, int64_t, const std::string &s) {
   if (s != "auto" && s != "no" && s != "yes") return JR_EINVAL;
   o.cluster_mode = s == "auto" ? -1 : s == "no" ? 0 : 1;
@@ -384,6 +388,9 @@ const OptionSpec kOptions[] = {
   {"sentinel_master", Ty::kString, 0, 0, "", "the name of the master the sentinels monitor (SENTINEL get-master-addr-by-name)", set_str<&Options::sentinel_master>, nullptr},
   {"sentinel_username", Ty::kString, 0, 0, "", "ACL user name on the sentinels (username/password are the master's)", set_str<&Options::sentinel_username>, nullptr},
   {"sentinel_password", Ty::kString, 0, 0, "", "AUTH password on the sentinels; never logged", set_str<&Options::sentinel_password>, nullptr},
+  {"client_cache_bytes", Ty::kInt, 0, kI64, "0", "client-side caching: the cache's size in bytes, LRU (0 = off); reads of known keys (GET, MGET, HGETALL, ...) are answered from it, invalidated by the server (CLIENT TRACKING: RESP3 pushes, or with protocol=2 a redirect to a connection of its own); not on a cluster", set_num<&Options::client_cache_bytes>, get_num<&Options::client_cache_bytes>},
+  {"client_cache_prefix", Ty::kString, 0, 0, "", "client-side caching in broadcast mode (CLIENT TRACKING BCAST): only keys under these prefixes are cached, the server invalidating every key under them; repeatable (\"\": every key)", set_cache_prefix, nullptr},
+  {"client_cache_ttl_ms", Ty::kInt, 0, kI64, "60000", "client-side caching: an entry older than this is not used, a safety net for an invalidation lost unnoticed (0 = no limit)", set_num<&Options::client_cache_ttl_ms>, get_num<&Options::client_cache_ttl_ms>},
   {"cluster", Ty::kEnum, 0, 0, "auto", "auto: ask the first server with CLUSTER SLOTS once, ahead of the first command; no: never (standalone); yes: as auto, expecting a cluster", set_cluster, get_cluster},
 };
 // clang-format on

@@ -52,6 +52,10 @@ struct Options {
   size_t ready_batch = 16;     // completions before a read's ready hook
   int cluster_mode = -1;       // -1 auto, 0 never, 1 expected
   bool read_from_replicas = false;
+  // Client-side caching (cache.hpp, tracking.hpp): 0 bytes = off.
+  int64_t client_cache_bytes = 0;
+  int64_t client_cache_ttl_ms = 60000;
+  std::vector<std::string> client_cache_prefixes;  // BCAST mode when not empty
   // Redis Sentinel (src/sentinel.cpp): the master named sentinel_master is
   // found through these sentinels; endpoints are then ignored.
   std::vector<Endpoint> sentinels;

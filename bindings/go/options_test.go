@@ -37,6 +37,11 @@ var keysWithoutField = map[string]string{
 	"dispatch":           "the binding chooses: poll, or loop with LoopDelivery (shim.c)",
 	"read_from_replicas": "cluster and Sentinel reads: Settings",
 	"cluster":            "cluster detection: Settings",
+
+	// Client-side caching (libjr's core; issue 13 item 4).
+	"client_cache_bytes":  "client-side caching: Settings (no typed field yet)",
+	"client_cache_prefix": "client-side caching: Settings (no typed field yet)",
+	"client_cache_ttl_ms": "client-side caching: Settings (no typed field yet)",
 }
 
 // A value for a field of each kind that libjr accepts; a field whose kind

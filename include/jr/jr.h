@@ -253,6 +253,42 @@ JR_API const char *jr_version_string(void);
  *                       of SENTINEL replicas (not down, link ok, confirmed
  *                       by ROLE on each connection), or to the master when
  *                       none is usable. Replicas may lag (default 0).
+ *   client_cache_bytes  client-side caching (default 0 = off): a cache of
+ *                       this many bytes (LRU) answers reads of known keys
+ *                       (GET, MGET, EXISTS, STRLEN, HGET, HMGET, HGETALL,
+ *                       SMEMBERS, SISMEMBER, LRANGE, ZRANGE, ZSCORE and
+ *                       more: src/cache.hpp's table) without a round trip;
+ *                       the server says when a key changes (CLIENT
+ *                       TRACKING; with protocol=3 its pushes come on the
+ *                       shared connection, with protocol=2 on a connection
+ *                       of their own that it redirects to). A cached reply
+ *                       is shared, read-only, like any reply. jr_client_call
+ *                       returns a hit at once, on the caller's thread
+ *                       (counted in cache_hits only, not as a request); a
+ *                       submitted read's callback runs as usual. A read
+ *                       answered while its key was being invalidated never
+ *                       fills the cache; losing the shared or the
+ *                       invalidation connection drops the whole cache,
+ *                       and caching resumes once the tracking is back.
+ *                       The server's invalidation of this client's own
+ *                       write may arrive just after the write's reply: a
+ *                       read right after it can still see the old value.
+ *                       Not on a cluster (the cache stays empty there).
+ *                       Counted in jr_stats (cache_hits, cache_misses,
+ *                       cache_invalidations); evictions (LRU and TTL) and
+ *                       the bytes held in jr_client_stats_text
+ *                       (jr_cache_evictions_total, jr_cache_bytes).
+ *   client_cache_prefix broadcast mode (CLIENT TRACKING BCAST PREFIX):
+ *                       only keys under these prefixes are cached, and
+ *                       the server tells about every key under them;
+ *                       repeatable ("" = every key). Without it, the
+ *                       server tracks the keys this client read.
+ *   client_cache_ttl_ms the age past which a cached entry is not used
+ *                       (default 60000; 0 = no limit): a safety net for an
+ *                       invalidation lost without the connection failing
+ *                       visibly (keepalive finds a dead peer in about two
+ *                       minutes by default), and for keys that expire on
+ *                       the server before it deletes them.
  *   cluster             "auto" (default: ask the first server with CLUSTER
  *                       SLOTS, once, ahead of the first command), "no"
  *                       (never: a standalone server, no probe), "yes"
@@ -554,9 +590,10 @@ typedef struct jr_stats {
   uint64_t connects;            /* connections that finished their handshake */
   uint64_t disconnects;         /* such connections lost or closed by libjr */
   uint64_t redirects;           /* MOVED and ASK replies received */
-  uint64_t cache_hits;          /* client-side caching: 0 until libjr has it */
-  uint64_t cache_misses;        /* idem */
-  uint64_t cache_invalidations; /* idem */
+  uint64_t cache_hits;          /* client-side caching (client_cache_bytes):
+                                   reads answered from the cache */
+  uint64_t cache_misses;        /* cacheable reads sent to the server */
+  uint64_t cache_invalidations; /* keys the server invalidated (a flush: 1) */
   uint64_t connect_failures;    /* failed connect attempts (each retry counts) */
 } jr_stats;
 

@@ -82,6 +82,7 @@ void Cluster::release_held() {
   // In place: what a callback submits meanwhile queues behind the rest.
   // Also after a failed detection (the commands then try the seed node).
   while (Queued *q = held_.pop_front()) client_.reroute(q);
+  if (detected_) client_.detection_done();
 }
 
 // A held entry that will not be routed: a command (or cluster call)

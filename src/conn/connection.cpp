@@ -18,6 +18,7 @@
 #include "loop/client.hpp"
 #include "pool.hpp"
 #include "sentinel.hpp"
+#include "tracking.hpp"
 #include "tx.hpp"
 
 namespace jr {
@@ -209,8 +210,9 @@ void Connection::push(jr_reply *reply) {
     return;
   }
   // A RESP3 push on a command connection (subscriptions live on their own
-  // RESP2 connection): nothing here listens for it yet; it never reaches
-  // the FIFO. Said as a log event.
+  // RESP2 connection): client-side caching's invalidations; anything else
+  // never reaches the FIFO, and is said as a log event.
+  if (cache_data && client_.tracking()->data_push(*this, reply)) return;
   const jr_reply *kind = reply->len > 0 ? reply->u.elements[0] : nullptr;
   std::string name = kind != nullptr && kind->type == JR_REPLY_STRING
                          ? std::string(kind->u.str, kind->len)
@@ -684,6 +686,7 @@ void Connection::ready() {
   }
   client_.emit(JR_EVENT_CONNECTED, endpoint_name_, "", role_name());
   if (push_ != nullptr) push_->on_ready(*this);
+  if (cache_data) client_.tracking()->data_ready(*this);
 }
 
 // The server answered a handshake command (AUTH, CLIENT SETNAME, a connect
@@ -829,6 +832,8 @@ void Connection::lost(int head_code, const std::string &detail, bool from_peer) 
   state_ = State::kIdle;
   output_reset();
   if (was_ready) went_down();
+  // Client-side caching: what this connection read is not tracked any more.
+  if (was_ready && cache_data) client_.tracking()->data_lost(*this);
   // Unsent commands wait again (in order); written ones complete.
   failing_ = &why;
   session_.drop(head_code);

@@ -86,6 +86,7 @@ class Connection final : public SessionHost {
   ScriptCache scripts;            // the scripts this server has (EVALSHA cache)
   Lease *lease = nullptr;         // kPooled: the WATCH that holds it
   bool busy = false;              // kPooled: given to a command or a lease
+  bool cache_data = false;        // client-side caching tracks this one (tracking.hpp)
   // Options of this connection instead of the client's (a sentinel's
   // connections: their own credentials, no connect commands). Must outlive it.
   void set_options(const Options *o) noexcept;

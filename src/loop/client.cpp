@@ -13,6 +13,7 @@
 #include <ctime>
 #include <string_view>
 
+#include "cache.hpp"
 #include "cluster/cluster.hpp"
 #include "commands.hpp"
 #include "monitor.hpp"
@@ -20,6 +21,7 @@
 #include "pubsub.hpp"
 #include "scripts.hpp"
 #include "sentinel.hpp"
+#include "tracking.hpp"
 #include "tx.hpp"
 
 namespace jr {
@@ -176,6 +178,25 @@ Client::~Client() {
   for (Lease *l : leases_) delete l;
 }
 
+void Client::drop_cached(Command *c) noexcept {
+  // Client-side caching: a read's fill token, or a hit's reply, on a command
+  // that will not complete normally (refused at the inbox, or completed
+  // before it was routed).
+  if (c->fill != nullptr) {
+    cache_->finish(c->fill, JR_ECANCELED, nullptr, 0);
+    c->fill = nullptr;
+  }
+  if ((c->flags & kFlagCacheHit) != 0) {
+    c->flags &= static_cast<uint8_t>(~kFlagCacheHit);
+    reply_release(c->reply);
+    c->reply = nullptr;
+  }
+}
+
+void Client::detection_done() {
+  if (tracking_) tracking_->detection_done();
+}
+
 int Client::create(const Options &opts, Client **out) {
   Client *c = new (std::nothrow) Client(opts);
   if (c == nullptr) return JR_ENOMEM;
@@ -255,6 +276,15 @@ int Client::start(std::string &why) {
     subs_ = std::make_unique<SubManager>(*this);
     cluster_ = std::make_unique<Cluster>(*this);
     sentinel_ = std::make_unique<Sentinel>(*this);
+    if (opts_.client_cache_bytes > 0) {
+      ClientCache::Config cc;
+      cc.max_bytes = static_cast<size_t>(opts_.client_cache_bytes);
+      cc.ttl_ms = opts_.client_cache_ttl_ms;
+      cc.prefixes = opts_.client_cache_prefixes;
+      cache_ = std::make_unique<ClientCache>(std::move(cc));
+      tracking_ = std::make_unique<Tracking>(*this, *cache_);
+      conn_->cache_data = true;
+    }
   } catch (...) {
     conn_.reset();
     uv_run(&loop_, UV_RUN_NOWAIT);
@@ -387,6 +417,7 @@ Command *Client::acquire_command() noexcept {
   c->lease = nullptr;
   c->conn = nullptr;
   c->script = 0;
+  c->fill = nullptr;
   c->charged = 0;
   c->redirects = 0;
   c->deadline = 0;
@@ -405,6 +436,7 @@ void Client::recycle(Command *c) noexcept {
 }
 
 void Client::release_unsubmitted(Command *c) noexcept {
+  drop_cached(c);
   c->state.store(CmdState::kDone);
   recycle(c);
 }
@@ -424,7 +456,7 @@ bool name_is(const char *s, size_t len, const char *upper) {
 
 int Client::submit(int db, size_t argc, const char *const *argv, const size_t *argvlen,
                    int64_t timeout_ms, jr_reply_cb cb, void *userdata, uint8_t flags,
-                   jr_req_id *id_out) {
+                   jr_req_id *id_out, jr_reply **hit_out) {
   size_t encoded = 0;
   if (cb == nullptr || !check_argv(argc, argv, argvlen, &encoded)) return JR_EINVAL;
   Classification cls = classify(argc, argv, argvlen);
@@ -439,8 +471,33 @@ int Client::submit(int db, size_t argc, const char *const *argv, const size_t *a
   if (db != 0 && known_cluster()) return JR_ECLUSTER;
   // Over the byte limit on its own: refused before anything is copied.
   if (over_byte_limit(encoded)) return JR_EFULL;
+  // Client-side caching: a read the cache holds is answered from it (on
+  // this thread: jr_client_call returns at once; a callback's completion
+  // goes through the loop as usual). A miss carries a fill token.
+  jr_reply *hit = nullptr;
+  CacheFill *fill = nullptr;
+  bool cached = false;  // one test on the common path below
+  if (cache_ && cls.cls != CommandClass::kBlocking) [[unlikely]] {
+    hit = cache_->lookup(db, argc, argv, argvlen, now_ms(), &fill);
+    if (hit != nullptr && hit_out != nullptr) {
+      *hit_out = hit;
+      return JR_OK;
+    }
+    cached = hit != nullptr || fill != nullptr;
+  }
   Command *c = acquire_command();
-  if (c == nullptr) return JR_ENOMEM;
+  if (c == nullptr) {
+    if (fill != nullptr) cache_->finish(fill, JR_ENOMEM, nullptr, 0);
+    reply_release(hit);
+    return JR_ENOMEM;
+  }
+  if (cached) [[unlikely]] {  // release_unsubmitted drops them if c goes unsent
+    c->fill = fill;
+    if (hit != nullptr) {
+      c->flags = kFlagCacheHit;
+      c->reply = hit;
+    }
+  }
   bool ok;
   size_t len0 = argvlen != nullptr ? argvlen[0] : std::strlen(argv[0]);
   bool eval = argc >= 3 && (name_is(argv[0], len0, "EVAL") || name_is(argv[0], len0, "EVAL_RO"));
@@ -457,7 +514,7 @@ int Client::submit(int db, size_t argc, const char *const *argv, const size_t *a
   c->cb = cb;
   c->userdata = userdata;
   c->db = db;
-  c->flags = flags;
+  c->flags |= flags;  // 0, or kFlagCacheHit
   if (timeout_ms < 0) timeout_ms = opts_.command_timeout_ms;
   // One clock read for both the deadline and the latency statistics. The
   // deadline counts from the next whole millisecond (deadlines are checked
@@ -586,8 +643,14 @@ int Client::call(int db, size_t argc, const char *const *argv, const size_t *arg
   if (on_loop_thread()) return JR_EMISUSE;
   Waiter w;
   int64_t t0 = mono_ns();
-  int rc = submit(db, argc, argv, argvlen, timeout_ms, waiter_cb, &w, kFlagDirect, nullptr);
+  jr_reply *hit = nullptr;
+  int rc = submit(db, argc, argv, argvlen, timeout_ms, waiter_cb, &w, kFlagDirect, nullptr, &hit);
   if (rc != JR_OK) return rc;
+  if (hit != nullptr) {  // a client-side cache hit: no command was made
+    *out = hit;
+    tls_detail = nullptr;
+    return JR_OK;
+  }
   // Spin for the reply (up to call_spin_us), then sleep. After 4 spins in
   // a row that ended in a sleep anyway (a remote server, slow commands)
   // only every 32nd call spins, to notice when replies come fast again.
@@ -658,6 +721,13 @@ void Client::route(Queued *q) {
   }
   auto *c = static_cast<Command *>(q);
   stats_.submitted.add();
+  if ((c->flags & kFlagCacheHit) != 0) [[unlikely]] {
+    jr_reply *hit = c->reply;  // answered from the client-side cache
+    c->reply = nullptr;
+    c->flags &= static_cast<uint8_t>(~kFlagCacheHit);
+    complete(c, JR_OK, hit);
+    return;
+  }
   // A lease is the client's from its first command on: one whose commands
   // never got further than the cluster detection is freed with the client.
   if (c->lease != nullptr) track_lease(c->lease);
@@ -775,6 +845,7 @@ void Client::follow_master(const Endpoint &ep) {
   pool_->set_endpoints(eps);
   subs_->set_endpoints(eps);
   for (auto &m : monitors_) m->set_endpoints(eps);
+  if (tracking_) tracking_->set_endpoints(eps);
 }
 
 void Client::set_credentials(const std::string &username, const std::string &password) {
@@ -1062,6 +1133,10 @@ void Client::inherit_detail(Command *c) noexcept {
 
 void Client::complete(Command *c, int status, jr_reply *reply, const Connection *from) {
   c->state.store(CmdState::kDone, std::memory_order_release);
+  if (c->fill != nullptr) [[unlikely]] {  // a cacheable read: may fill the cache
+    cache_->finish(c->fill, status, reply, now_ms());
+    c->fill = nullptr;
+  }
   // A failure caused inside another's callback (the cluster detection's
   // CLUSTER SLOTS failing the commands it held) carries that one's detail.
   if (status < 0 && tls_detail != nullptr) [[unlikely]]
@@ -1216,6 +1291,7 @@ void Client::shutdown_loop() {
     auto *c = static_cast<Command *>(q);
     stats_.submitted.add();
     if (c->lease != nullptr) track_lease(c->lease);
+    drop_cached(c);  // a hit completes with JR_ECLOSED, not its cached reply
     complete(c, JR_ECLOSED, nullptr);
   }
   // Subscribers first: nothing they own reacts to the topology any more.
@@ -1227,6 +1303,7 @@ void Client::shutdown_loop() {
   cluster_->shutdown();
   sentinel_->shutdown();  // what waits for a master was never sent (JR_ECLOSED)
   conn_->shutdown();
+  if (tracking_) tracking_->shutdown();
   pool_->shutdown();
   for (Lease *l : leases_) {
     while (Command *p = l->pending.pop_front()) complete(p, JR_ECLOSED, nullptr);

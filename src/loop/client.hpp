@@ -34,12 +34,17 @@ class SubManager;
 class Monitor;
 class Cluster;
 class Sentinel;
+class ClientCache;
+class Tracking;
 
 class Client {
  public:
   static int create(const Options &opts, Client **out);
+  // hit_out (jr_client_call): a client-side cache hit is returned there at
+  // once (JR_OK), without a command.
   int submit(int db, size_t argc, const char *const *argv, const size_t *argvlen,
-             int64_t timeout_ms, jr_reply_cb cb, void *userdata, uint8_t flags, jr_req_id *id_out);
+             int64_t timeout_ms, jr_reply_cb cb, void *userdata, uint8_t flags, jr_req_id *id_out,
+             jr_reply **hit_out = nullptr);
   int call(int db, size_t argc, const char *const *argv, const size_t *argvlen, int64_t timeout_ms,
            jr_reply **out);
   int cancel(jr_req_id id);
@@ -124,6 +129,15 @@ class Client {
   SubManager &subs() noexcept { return *subs_; }
   Cluster &cluster() noexcept { return *cluster_; }
   Sentinel &sentinel() noexcept { return *sentinel_; }
+  // Client-side caching (client_cache_bytes > 0), else nullptr. The cache
+  // is thread-safe; the tracking is the loop thread's.
+  ClientCache *cache() const noexcept { return cache_.get(); }
+  Tracking *tracking() noexcept { return tracking_.get(); }
+  // The cluster detection is done (Cluster::release_held).
+  void detection_done();
+  // A command's fill token or carried hit, when it will not complete
+  // normally (release_unsubmitted, a hit still in the inbox at shutdown).
+  void drop_cached(Command *c) noexcept;
   // Sentinel: the master is at ep now; every connection to it follows
   // (shared, pooled, subscriptions, MONITOR).
   void follow_master(const Endpoint &ep);
@@ -207,6 +221,8 @@ class Client {
   std::unique_ptr<SubManager> subs_;
   std::unique_ptr<Cluster> cluster_;
   std::unique_ptr<Sentinel> sentinel_;
+  std::unique_ptr<ClientCache> cache_;
+  std::unique_ptr<Tracking> tracking_;
   std::unique_ptr<TlsContext> tls_;
   std::vector<std::unique_ptr<Monitor>> monitors_;
   std::vector<Lease *> leases_;  // WATCH leases the loop has seen and not released

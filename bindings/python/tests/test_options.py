@@ -62,6 +62,9 @@ NOT_EXPOSED = {
     'ready_batch': 'only for a ready hook, which poll dispatch does not use',
     'read_from_replicas': 'not in the seed\'s configuration yet',
     'cluster': 'detection is left at auto (not in the seed\'s configuration)',
+    'client_cache_bytes': 'client-side caching: not in the seed\'s configuration yet',
+    'client_cache_prefix': 'client-side caching: not in the seed\'s configuration yet',
+    'client_cache_ttl_ms': 'client-side caching: not in the seed\'s configuration yet',
 }
 
 

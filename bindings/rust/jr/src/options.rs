@@ -495,6 +495,9 @@ mod tests {
     /// libjr keys without a shorthand, and why: [`Options::set`] and
     /// [`Options::set_int`] reach each of them.
     const NOT_EXPOSED: &[(&str, &str)] = &[
+        ("client_cache_bytes", "client-side caching: set_int"),
+        ("client_cache_prefix", "client-side caching: set"),
+        ("client_cache_ttl_ms", "client-side caching: set_int"),
         ("socket_timeout_ms", "tuning: set_int"),
         ("silence_timeout_ms", "tuning: set_int"),
         ("recv_buffer_size", "tuning: set_int"),

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: MIT
+// Client-side caching's server side: CLIENT TRACKING on the data connection
+// (the client's shared connection) and the invalidations that come back.
+//   RESP3 (protocol=3): CLIENT TRACKING on [BCAST PREFIX p ...] on the data
+//     connection; invalidations are pushes on that same connection.
+//   RESP2: a connection of its own (push mode) asks CLIENT ID, subscribes to
+//     __redis__:invalidate, and the data connection is told CLIENT TRACKING
+//     on REDIRECT <that id> [BCAST PREFIX p ...] (hiredis 0.14 too).
+// The cache is live (it fills) only from the tracking's +OK on the current
+// data connection, with the invalidation connection subscribed (RESP2). The
+// loss of either connection flushes the whole cache at once and stops the
+// fills until the tracking is back. A cluster is not tracked (the cache
+// never goes live there: its reads go to the nodes' connections). Loop
+// thread only.
+#ifndef JR_SRC_TRACKING_HPP
+#define JR_SRC_TRACKING_HPP
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "cache.hpp"
+#include "conn/connection.hpp"
+
+namespace jr {
+
+class Client;
+
+class Tracking final : public PushHandler {
+ public:
+  Tracking(Client &client, ClientCache &cache);
+  ~Tracking() override;
+  // The data connection finished its handshake / was lost.
+  void data_ready(Connection &conn);
+  void data_lost(Connection &conn);
+  // A RESP3 push on the data connection: true when it was an invalidation
+  // (taken: the reply is released).
+  bool data_push(Connection &conn, jr_reply *reply);
+  void shutdown();
+  // Sentinel: the master moved; the invalidation connection follows it.
+  void set_endpoints(const std::vector<Endpoint> &eps);
+  // The cluster detection is done (Cluster::release_held): a tracking that
+  // answered before it goes live now on a standalone server.
+  void detection_done();
+
+  // PushHandler: the RESP2 invalidation connection.
+  void on_ready(Connection &conn) override;
+  void on_push(Connection &conn, jr_reply *reply) override;
+  void on_lost(Connection &conn) override;
+  [[nodiscard]] bool wants_connection(const Connection &conn) const override;
+  [[nodiscard]] bool awaiting_reply(const Connection &conn) const override;
+
+ private:
+  void enable();  // CLIENT TRACKING on the data connection
+  void send(Connection &conn, const std::vector<std::string> &args, bool last);
+  void apply(const jr_reply *reply, bool resp3, Connection &from);
+  void off(const std::string &why);
+  static void on_tracking_reply(void *ud, int status, const jr_reply *reply);
+
+  Client &client_;
+  ClientCache &cache_;
+  bool resp3_;
+  bool stopped_ = false;
+  Connection *data_ = nullptr;  // the ready data connection
+  uint64_t data_epoch_ = 0;
+  uint64_t tracked_seq_ = 0;  // the request that answered +OK (0: none)
+  uint64_t seq_ = 1;          // the tracking request that counts; older replies are ignored
+  // RESP2: the invalidation connection and its state.
+  std::unique_ptr<Connection> inv_;
+  int64_t redirect_id_ = -1;
+  bool want_id_ = false;
+  bool want_sub_ = false;
+  bool subscribed_ = false;
+  bool refused_logged_ = false;
+};
+
+}  // namespace jr
+
+#endif  // JR_SRC_TRACKING_HPP
