@@ -1277,6 +1277,29 @@ class Options {
   // needs libjr built with hiredis >= 1.0).
   decltype(auto) protocol(int v) & { return set("protocol", int64_t{v}); }
   decltype(auto) protocol(int v) && { return std::move(*this).set("protocol", int64_t{v}); }
+  // Client-side caching (jr.h "client_cache_bytes"): reads of known keys
+  // are answered from a local cache of this many bytes, kept right by the
+  // server's invalidations (CLIENT TRACKING); 0 = off (the default).
+  // client_cache_prefix() switches to broadcast mode for those prefixes
+  // (call once per prefix); client_cache_ttl() bounds an entry's age.
+  decltype(auto) client_cache(size_t bytes) & {
+    return set("client_cache_bytes", int64_t{static_cast<int64_t>(bytes)});
+  }
+  decltype(auto) client_cache(size_t bytes) && {
+    return std::move(*this).set("client_cache_bytes", int64_t{static_cast<int64_t>(bytes)});
+  }
+  decltype(auto) client_cache_prefix(std::string_view prefix) & {
+    return set("client_cache_prefix", prefix);
+  }
+  decltype(auto) client_cache_prefix(std::string_view prefix) && {
+    return std::move(*this).set("client_cache_prefix", prefix);
+  }
+  decltype(auto) client_cache_ttl(std::chrono::milliseconds ttl) & {
+    return set("client_cache_ttl_ms", int64_t{static_cast<int64_t>(ttl.count())});
+  }
+  decltype(auto) client_cache_ttl(std::chrono::milliseconds ttl) && {
+    return std::move(*this).set("client_cache_ttl_ms", int64_t{static_cast<int64_t>(ttl.count())});
+  }
   // Extra passes over the endpoints when connecting fails (with backoff).
   decltype(auto) connect_retry(int n) & { return set("connect_retry", int64_t{n}); }
   decltype(auto) connect_retry(int n) && {
