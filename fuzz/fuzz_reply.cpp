@@ -9,6 +9,12 @@
 //   - a reply re-encoded as RESP parses back to the same reply;
 //   - the reply builder (make_reply / make_array_reply) reproduces scalars;
 //   - after an error, reset() gives a working reader.
+// Built against hiredis >= 1 (RESP3), the same bytes also go to a reader
+// with RESP3 negotiated, fed at once and in chunks, and to a small RESP3
+// parser of its own (resp3_ref.hpp): the replies (RESP3 types, attributes
+// skipped) and whether the input ends cleanly, inside a reply or in an
+// error must be the same.
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +24,7 @@
 
 #include "jr/jr.h"
 #include "resp/reply.hpp"
+#include "resp3_ref.hpp"
 
 namespace {
 
@@ -219,6 +226,142 @@ std::vector<std::string> parse(const uint8_t *data, size_t size, const std::vect
   return out;
 }
 
+#if JR_HIREDIS_RESP3
+// ---- RESP3 differential ---------------------------------------------------
+// Limits that 2 KiB of input can reach only through headers (a bulk or an
+// aggregate announced longer), so both parsers see the same failures.
+constexpr int64_t kR3MaxBulk = 1 << 20;
+constexpr int64_t kR3MaxElements = 512;
+
+// The canonical text of resp3_ref.hpp for a libjr reply.
+void canon(const jr_reply *r, std::string &out) {
+  size_t len = 0;
+  const char *s = jr_reply_str(r, &len);
+  auto text = [&] { return s != nullptr ? std::string(s, len) : std::string(); };
+  switch (jr_reply_get_type(r)) {
+    case JR_REPLY_STRING:
+      out += "$" + std::to_string(len) + ":" + text();
+      break;
+    case JR_REPLY_STATUS:
+      out += "+" + text();
+      break;
+    case JR_REPLY_ERROR:
+      out += "-" + text();
+      break;
+    case JR_REPLY_INTEGER:
+      out += ":" + std::to_string(jr_reply_integer(r));
+      break;
+    case JR_REPLY_NIL:
+      out += "_";
+      break;
+    case JR_REPLY_DOUBLE: {
+      out += "," + text();
+      // The value is the text's (hiredis parsed it once).
+      double d = jr_reply_double(r);
+      std::string t = text();
+      if (!std::isnan(d) && !std::isinf(d) && d != std::strtod(t.c_str(), nullptr))
+        fail("double value differs from its text", t);
+      break;
+    }
+    case JR_REPLY_BOOL:
+      out += "#" + std::to_string(jr_reply_integer(r));
+      break;
+    case JR_REPLY_BIGNUM:
+      out += "(" + text();
+      break;
+    case JR_REPLY_VERB: {
+      const char *fmt = jr_reply_verb_format(r);
+      // Any 3 bytes (NUL too), then the NUL libjr puts after them.
+      if (fmt == nullptr || fmt[3] != '\0') fail("verbatim format");
+      out += "=" + std::string(fmt, 3) + ":" + std::to_string(len) + ":" + text();
+      break;
+    }
+    case JR_REPLY_ARRAY:
+    case JR_REPLY_MAP:
+    case JR_REPLY_SET:
+    case JR_REPLY_PUSH: {
+      int t = jr_reply_get_type(r);
+      char c = t == JR_REPLY_MAP ? '%' : t == JR_REPLY_SET ? '~' : t == JR_REPLY_PUSH ? '>' : '*';
+      size_t n = jr_reply_len(r);
+      if (t == JR_REPLY_MAP && n % 2 != 0) fail("map of an odd length");
+      out += std::string(1, c) + std::to_string(n) + "[";
+      for (size_t i = 0; i < n; i++) {
+        if (i > 0) out += ",";
+        const jr_reply *e = jr_reply_element(r, i);
+        if (e == nullptr) fail("NULL element");
+        canon(e, out);
+      }
+      out += "]";
+      if (jr_reply_element(r, n) != nullptr) fail("element past the end");
+      break;
+    }
+    default:
+      fail("unexpected RESP3 reply type", std::to_string(jr_reply_get_type(r)));
+  }
+}
+
+resp3ref::Outcome parse_resp3(const uint8_t *data, size_t size, const std::vector<size_t> &chunks) {
+  jr::ReaderLimits l;
+  l.max_bulk_len = kR3MaxBulk;
+  l.max_elements = kR3MaxElements;
+  l.max_reply_bytes = size_t{64} << 20;
+  l.resp3 = true;
+  jr::ReplyReader reader(l);
+  resp3ref::Outcome o;
+  size_t off = 0, ci = 0;
+  while (off < size) {
+    size_t n = chunks.empty() ? size - off : chunks[ci++ % chunks.size()];
+    if (n == 0) n = 1;
+    if (n > size - off) n = size - off;
+    if (reader.feed(reinterpret_cast<const char *>(data) + off, n) != 0) fail("resp3 feed");
+    off += n;
+    for (;;) {
+      jr_reply *r = nullptr;
+      int g = reader.next(&r);
+      if (g == 0) break;
+      if (g < 0) {
+        if (g != JR_EPROTO && g != JR_ETOOBIG)
+          fail("resp3: unexpected error code", std::to_string(g));
+        if (reader.error().empty()) fail("resp3: error without a message");
+        o.end = resp3ref::End::kError;
+        return o;
+      }
+      std::string c;
+      canon(r, c);
+      o.replies.push_back(std::move(c));
+      jr::reply_release(r);
+    }
+  }
+  o.end = reader.partial() ? resp3ref::End::kPartial : resp3ref::End::kClean;
+  return o;
+}
+
+std::string show(const resp3ref::Outcome &o) {
+  std::string s;
+  for (const auto &r : o.replies) s += r.substr(0, 200) + " | ";
+  s += o.end == resp3ref::End::kClean     ? "clean"
+       : o.end == resp3ref::End::kPartial ? "partial"
+                                          : "error";
+  return s;
+}
+
+bool same(const resp3ref::Outcome &a, const resp3ref::Outcome &b) {
+  return a.replies == b.replies && a.end == b.end;
+}
+
+void check_resp3(const uint8_t *data, size_t size, const std::vector<size_t> &chunks) {
+  resp3ref::Outcome lib = parse_resp3(data, size, {});
+  resp3ref::Outcome ref = resp3ref::parse(std::string(reinterpret_cast<const char *>(data), size),
+                                          resp3ref::Limits{kR3MaxBulk, kR3MaxElements});
+  if (!same(lib, ref))
+    fail("resp3: libjr and the reference parser differ", show(lib) + " vs " + show(ref));
+  if (!chunks.empty()) {
+    resp3ref::Outcome part = parse_resp3(data, size, chunks);
+    if (!same(part, lib)) fail("resp3: chunked parse differs", show(part) + " vs " + show(lib));
+  }
+}
+#endif
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -238,6 +381,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     if (parse(data, size, chunks, false) != whole) fail("chunked parse differs");
     if (size <= 64 && parse(data, size, {1}, false) != whole) fail("byte-wise parse differs");
+#if JR_HIREDIS_RESP3
+    check_resp3(data, size, chunks);
+#endif
   }
   return 0;
 }

@@ -240,10 +240,16 @@ void ReplyReader::reset() noexcept {
   input_ = nullptr;
   input_len_ = 0;
   piece_ = kPiece;
+  attrs_.reset();
+  attr_code_ = 0;
 }
 
 size_t ReplyReader::buffered() const noexcept {
   return r_ != nullptr ? r_->len - r_->pos : 0;
+}
+
+bool ReplyReader::partial() const noexcept {
+  return buffered() > 0 || !attrs_.at_boundary();
 }
 
 Arena *ReplyReader::current() noexcept {
@@ -517,10 +523,30 @@ int ReplyReader::feed(const char *buf, size_t len) noexcept {
 // fed in a few large pieces, not in many small ones.
 int ReplyReader::feed_piece() noexcept {
   size_t n = input_len_ < piece_ ? input_len_ : piece_;
-  if (redisReaderFeed(r_, input_, n) != REDIS_OK) return fail(JR_ENOMEM, "out of memory");
+  if (limits_.resp3) {
+    // The runs around attributes go to hiredis; an error in an attribute
+    // waits until hiredis has used the bytes before it (replies that
+    // complete before it are delivered, an error of hiredis's comes first).
+    AttributeFilter::Limits al{limits_.max_bulk_len, limits_.max_elements, limits_.max_reply_bytes};
+    int rc = attrs_.scan(input_, n, al, keep, this);
+    if (rc == JR_ENOMEM) return fail(JR_ENOMEM, "out of memory");
+    if (rc != 0) {
+      attr_code_ = rc;
+      input_ = nullptr;
+      input_len_ = 0;
+      return 0;
+    }
+  } else if (redisReaderFeed(r_, input_, n) != REDIS_OK) {
+    return fail(JR_ENOMEM, "out of memory");
+  }
   input_ += n;
   input_len_ -= n;
   return 0;
+}
+
+int ReplyReader::keep(void *ctx, const char *p, size_t n) {
+  auto *self = static_cast<ReplyReader *>(ctx);
+  return redisReaderFeed(self->r_, p, n) == REDIS_OK ? 0 : JR_ENOMEM;
 }
 
 int ReplyReader::next(jr_reply **out) noexcept {
@@ -547,6 +573,7 @@ int ReplyReader::next(jr_reply **out) noexcept {
     if (rc != 0) return rc;
     if (input_len_ == 0) {
       input_ = nullptr;
+      if (attr_code_ != 0) return fail(attr_code_, attrs_.error());
       return 0;
     }
     if (fed && piece_ < (size_t{1} << 30)) piece_ *= 2;  // the last piece completed nothing

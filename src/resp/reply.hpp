@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "resp/attributes.hpp"
+
 // hiredis 1.x parses RESP3 and has a reply-function table of 7 entries
 // (size_t counts, createDouble, createBool) and a growable task stack;
 // 0.14 has 5 entries (int counts) and a fixed rstack[9].
@@ -102,7 +104,8 @@ struct ReaderLimits {
   int64_t max_elements = 16LL << 20;
   size_t max_reply_bytes = size_t{1} << 30;
   // RESP3 types are accepted (hiredis 1.x only); otherwise they are a
-  // protocol error, as with hiredis 0.14.
+  // protocol error, as with hiredis 0.14. With RESP3, attributes are
+  // removed from the stream before hiredis sees it (attributes.hpp).
   bool resp3 = false;
 };
 
@@ -132,6 +135,11 @@ class ReplyReader {
   void reset() noexcept;
   [[nodiscard]] const std::string &error() const noexcept { return error_; }
   [[nodiscard]] size_t buffered() const noexcept;
+  // True when the bytes fed so far end inside an item (buffered by hiredis,
+  // or inside an attribute being removed).
+  [[nodiscard]] bool partial() const noexcept;
+  // Attributes removed from the stream (RESP3 only) so far.
+  [[nodiscard]] uint64_t attributes_removed() const noexcept { return attrs_.removed(); }
   // RESP3 types accepted or refused from now on (the handshake decides).
   void set_resp3(bool on) noexcept { limits_.resp3 = on; }
 
@@ -158,6 +166,7 @@ class ReplyReader {
   int check_pending() noexcept;
   [[nodiscard]] bool fits(size_t used, size_t extra) const noexcept;
   int feed_piece() noexcept;
+  static int keep(void *ctx, const char *p, size_t n);
 
   ReaderLimits limits_;
   redisReader *r_ = nullptr;
@@ -168,6 +177,8 @@ class ReplyReader {
   size_t input_len_ = 0;
   static constexpr size_t kPiece = 4096;
   size_t piece_ = kPiece;  // bytes handed to hiredis at a time
+  AttributeFilter attrs_;  // RESP3: between the input and hiredis
+  int attr_code_ = 0;      // its error, reported once hiredis used the bytes before it
   static redisReplyObjectFunctions fns_;
 };
 

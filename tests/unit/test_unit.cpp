@@ -18,6 +18,7 @@
 #include "interpret.hpp"
 #include "jr/jr.h"
 #include "options.hpp"
+#include "resp/attributes.hpp"
 #include "resp/encoder.hpp"
 #include "resp/reply.hpp"
 #include "saturate.hpp"
@@ -443,8 +444,10 @@ TEST(Reader, RESP3TypesKeepTheLimits) {
            {"~5\r\n", JR_ETOOBIG},
            {">2147483648\r\n", JR_EPROTO},
            {"%2\r\n:1\r\n:2\r\n:3\r\n:4\r\n", 1},
-           {"=3\r\ntxt\r\n", JR_EPROTO},             // no room for "xxx:"
-           {"|1\r\n+a\r\n+b\r\n+c\r\n", JR_EPROTO},  // attributes: not parsed by hiredis 1.2
+           {"=3\r\ntxt\r\n", JR_EPROTO},     // no room for "xxx:"
+           {"|1\r\n+a\r\n+b\r\n+c\r\n", 1},  // the attribute is removed: +c
+           {"|3\r\n", JR_ETOOBIG},           // 6 elements
+           {"|1\r\n$11\r\n", JR_ETOOBIG},    // a bulk in it, on the header alone
        }) {
     ReplyReader r{lim};
     Parsed p;
@@ -466,6 +469,163 @@ TEST(Reader, RESP3TypesKeepTheLimits) {
     parse(r2, t, q);
     EXPECT_EQ(q.rc, JR_EPROTO) << t;
   }
+}
+#endif
+
+// ---- RESP3 attributes ---------------------------------------------------------
+// The filter alone (it does not depend on hiredis): what it keeps of a
+// stream, fed at once and byte by byte.
+namespace {
+struct Filtered {
+  int rc = 0;
+  std::string kept;
+};
+Filtered filter(const std::string &in, size_t chunk,
+                jr::AttributeFilter::Limits lim = {1024, 64, 4096}) {
+  jr::AttributeFilter f;
+  Filtered out;
+  auto keep = [](void *ctx, const char *p, size_t n) {
+    static_cast<std::string *>(ctx)->append(p, n);
+    return 0;
+  };
+  for (size_t off = 0; off < in.size() && out.rc == 0; off += chunk)
+    out.rc = f.scan(in.data() + off, std::min(chunk, in.size() - off), lim, keep, &out.kept);
+  return out;
+}
+}  // namespace
+
+TEST(Attributes, AreRemovedWhereverAnItemMayStart) {
+  const std::pair<std::string, std::string> cases[] = {
+      // DEBUG PROTOCOL attrib on Redis 7.0, then the next reply
+      {"|1\r\n$14\r\nkey-popularity\r\n*2\r\n$7\r\nkey:123\r\n:90\r\n"
+       "$39\r\nSome real reply following the attribute\r\n+OK\r\n",
+       "$39\r\nSome real reply following the attribute\r\n+OK\r\n"},
+      {"|0\r\n:1\r\n", ":1\r\n"},
+      // on an element: not counted as one
+      {"*2\r\n|1\r\n+k\r\n%1\r\n$1\r\nx\r\n,1.5\r\n:1\r\n:2\r\n", "*2\r\n:1\r\n:2\r\n"},
+      // in front of the last element of a nested map, and of a push
+      {"%1\r\n+a\r\n~1\r\n|1\r\n+k\r\n+v\r\n#t\r\n>1\r\n+p\r\n|1\r\n_\r\n(1\r\n>1\r\n+q\r\n",
+       "%1\r\n+a\r\n~1\r\n#t\r\n>1\r\n+p\r\n>1\r\n+q\r\n"},
+      // an attribute inside an attribute, nils and empty aggregates in it
+      {"|2\r\n+a\r\n|1\r\n+x\r\n*0\r\n+b\r\n*-1\r\n$-1\r\n+v\r\n", "+v\r\n"},
+      // '|' inside a bulk, a verbatim string and a line is data
+      {"$5\r\n|1\r\n+\r\n=8\r\ntxt:|1\r\n\r\n+|1\r\n",
+       "$5\r\n|1\r\n+\r\n=8\r\ntxt:|1\r\n\r\n+|1\r\n"},
+      // a bulk's payload may hold CRLF; a line's content a lone CR
+      {"|1\r\n$4\r\n\r\n\r\n\r\n+a\rb\r\n:7\r\n", ":7\r\n"},
+      // what hiredis rejects is passed through (it fails there): no
+      // filtering after it
+      {"$x\r\n|1\r\n+a\r\n+b\r\n", "$x\r\n|1\r\n+a\r\n+b\r\n"},
+      {"!3\r\nerr\r\n|1\r\n", "!3\r\nerr\r\n|1\r\n"},
+      {"*-2\r\n|1\r\n", "*-2\r\n|1\r\n"},
+      {"$05\r\nhello\r\n|1\r\n", "$05\r\nhello\r\n|1\r\n"},
+  };
+  for (const auto &k : cases) {
+    for (size_t chunk : {k.first.size(), size_t{1}, size_t{3}}) {
+      Filtered f = filter(k.first, chunk);
+      EXPECT_EQ(f.rc, 0) << k.first << " chunk " << chunk;
+      EXPECT_EQ(f.kept, k.second) << k.first << " chunk " << chunk;
+    }
+  }
+}
+
+TEST(Attributes, KeepTheLimitsAndRejectWhatIsMalformed) {
+  std::string deep;  // 8 levels of arrays, then an attribute in the 8th
+  for (int i = 0; i < 8; i++) deep += "*1\r\n";
+  std::string deep_in;  // an attribute holding 8 levels
+  deep_in = "|1\r\n+k\r\n";
+  for (int i = 0; i < 8; i++) deep_in += "*1\r\n";
+  const std::pair<std::string, int> cases[] = {
+      {"|-1\r\n", JR_EPROTO},
+      {"|2147483648\r\n", JR_EPROTO},
+      {"|01\r\n", JR_EPROTO},
+      {"|1\n", JR_EPROTO},
+      {"|1\r\n!3\r\nerr\r\n", JR_EPROTO},  // hiredis 1.2 knows no blob error
+      {"|1\r\n$-2\r\n", JR_EPROTO},
+      {"|1\r\n*2147483648\r\n", JR_EPROTO},
+      {"|33\r\n", JR_ETOOBIG},              // 66 elements > 64
+      {"|1\r\n+k\r\n%33\r\n", JR_ETOOBIG},  // a map counts twice
+      {"|1\r\n+k\r\n$1025\r\n", JR_ETOOBIG},
+      {"|1\r\n+k\r\n$1000\r\n", 0},                      // within the limits: waits for the bytes
+      {"|1\r\n+" + std::string(5000, 'x'), JR_ETOOBIG},  // a line that never ends
+      {deep + "|1\r\n", JR_EPROTO},
+      {deep_in, JR_EPROTO},
+  };
+  for (const auto &k : cases) {
+    for (size_t chunk : {k.first.size(), size_t{1}}) {
+      Filtered f = filter(k.first, chunk);
+      EXPECT_EQ(f.rc, k.second) << k.first.substr(0, 40) << " chunk " << chunk;
+      // Nothing of a bad attribute reaches hiredis; what came before does.
+      if (k.first == deep + "|1\r\n") {
+        EXPECT_EQ(f.kept, deep);
+      }
+    }
+  }
+  // The error sticks.
+  jr::AttributeFilter f;
+  auto keep = [](void *, const char *, size_t) { return 0; };
+  jr::AttributeFilter::Limits lim{1024, 64, 4096};
+  EXPECT_EQ(f.scan("|-1\r\n", 5, lim, keep, nullptr), JR_EPROTO);
+  EXPECT_EQ(f.scan(":1\r\n", 4, lim, keep, nullptr), JR_EPROTO);
+  EXPECT_STRNE(f.error(), "");
+  // 9 levels outside an attribute are hiredis's to refuse: passed through.
+  Filtered nine = filter(deep + "*1\r\n|1\r\n", 1);
+  EXPECT_EQ(nine.rc, 0);
+  EXPECT_EQ(nine.kept, deep + "*1\r\n|1\r\n");
+}
+
+#if JR_HIREDIS_RESP3
+// Through the reader: the caller sees the value; the reply before a bad
+// attribute is delivered, then the error.
+TEST(Reader, SkipsRESP3Attributes) {
+  jr::ReaderLimits lim;
+  lim.resp3 = true;
+  ReplyReader r{lim};
+  Parsed a;
+  parse(r, "|1\r\n+ttl\r\n:3600\r\n*2\r\n|1\r\n+k\r\n+v\r\n$3\r\nfoo\r\n:1\r\n", a);
+  ASSERT_EQ(a.rc, 1);
+  ASSERT_EQ(jr_reply_get_type(a.root), JR_REPLY_ARRAY);
+  ASSERT_EQ(jr_reply_len(a.root), 2u);
+  EXPECT_STREQ(jr_reply_str(jr_reply_element(a.root, 0), nullptr), "foo");
+  EXPECT_EQ(jr_reply_integer(jr_reply_element(a.root, 1)), 1);
+  EXPECT_EQ(r.attributes_removed(), 2u);
+  EXPECT_FALSE(r.partial());
+  // Half an attribute: nothing for hiredis yet, but not at a boundary.
+  Parsed h;
+  parse(r, "|1\r\n+k", h);
+  EXPECT_EQ(h.rc, 0);
+  EXPECT_EQ(r.buffered(), 0u);
+  EXPECT_TRUE(r.partial());
+  Parsed h2;
+  parse(r, "\r\n+v\r\n+done\r\n", h2);
+  ASSERT_EQ(h2.rc, 1);
+  EXPECT_STREQ(jr_reply_str(h2.root, nullptr), "done");
+  // A whole attribute, not its item yet: still inside a reply.
+  Parsed h3;
+  parse(r, "|1\r\n+k\r\n+v\r\n", h3);
+  EXPECT_EQ(h3.rc, 0);
+  EXPECT_TRUE(r.partial());
+
+  ReplyReader r2{lim};
+  std::string two = ":1\r\n*2\r\n:2\r\n|-1\r\n";
+  ASSERT_EQ(r2.feed(two.data(), two.size()), 0);
+  jr_reply *one = nullptr;
+  ASSERT_EQ(r2.next(&one), 1);
+  EXPECT_EQ(jr_reply_integer(one), 1);
+  jr::reply_release(one);
+  jr_reply *none = nullptr;
+  EXPECT_EQ(r2.next(&none), JR_EPROTO);
+  EXPECT_NE(r2.error().find("attribute"), std::string::npos) << r2.error();
+  EXPECT_EQ(r2.next(&none), JR_EPROTO) << "the error sticks until reset()";
+  r2.reset();
+  Parsed ok;
+  parse(r2, "|1\r\n+a\r\n+b\r\n+OK\r\n", ok);
+  EXPECT_EQ(ok.rc, 1);
+  // Without RESP3 negotiated, '|' stays a protocol error (hiredis's).
+  ReplyReader r3{jr::ReaderLimits{}};
+  Parsed q;
+  parse(r3, "|1\r\n+a\r\n+b\r\n+OK\r\n", q);
+  EXPECT_EQ(q.rc, JR_EPROTO);
 }
 #endif
 
