@@ -689,12 +689,9 @@ void Connection::ready() {
   if (cache_data) client_.tracking()->data_ready(*this);
 }
 
-// The server answered a handshake command (AUTH, CLIENT SETNAME, a connect
-// command) with an error: the commands waiting for this connection never ran
-// and complete with JR_EAUTH, and each carries that error reply (the
-// server's own text, e.g. "WRONGPASS ..."), which the completion's reply
-// shows next to the library code.
-void Connection::handshake_failed(const std::string &text, jr_reply *error_reply) {
+// A handshake that ends here: said once (event, last error), the socket
+// closed, the connection idle. Returns the detail: "handshake with EP: text".
+std::string Connection::drop_handshake(const std::string &text) {
   std::string detail = "handshake with " + endpoint_name_ + ": " + text;
   uv_timer_stop(&timer_);
   last_error_ = detail;
@@ -704,6 +701,16 @@ void Connection::handshake_failed(const std::string &text, jr_reply *error_reply
   close_sock();
   state_ = State::kIdle;
   cycle_ = 0;
+  return detail;
+}
+
+// The server answered a handshake command (AUTH, CLIENT SETNAME, a connect
+// command) with an error: the commands waiting for this connection never ran
+// and complete with JR_EAUTH, and each carries that error reply (the
+// server's own text, e.g. "WRONGPASS ..."), which the completion's reply
+// shows next to the library code.
+void Connection::handshake_failed(const std::string &text, jr_reply *error_reply) {
+  std::string detail = drop_handshake(text);
   fail_waiting_with(JR_EAUTH, detail, error_reply);
   reply_release(error_reply);
   check_idle();
@@ -713,15 +720,7 @@ void Connection::handshake_failed(const std::string &text, jr_reply *error_reply
 // the connection was down). Nothing was written; the waiting commands wait
 // for the master the sentinels name next.
 void Connection::not_master(const std::string &text) {
-  std::string detail = "handshake with " + endpoint_name_ + ": " + text;
-  uv_timer_stop(&timer_);
-  last_error_ = detail;
-  client_.emit(JR_EVENT_CONNECT_FAILED, endpoint_name_, detail, role_name());
-  output_reset();
-  session_.abort();  // handshake entries only
-  close_sock();
-  state_ = State::kIdle;
-  cycle_ = 0;
+  drop_handshake(text);
   CmdList list = session_.take_waiting();
   client_.sentinel().master_unreachable(*this, list);
   check_idle();

@@ -138,6 +138,7 @@ class Connection final : public SessionHost {
   // is accepted that is a failed connect attempt.
   void lost(int head_code, const std::string &detail, bool from_peer = true);
   void close_sock();
+  std::string drop_handshake(const std::string &text);
   [[nodiscard]] bool has_output() const noexcept { return session_.has_output(); }
   // Drops what is queued and not yet handed to the socket (or to TLS).
   void output_reset() noexcept;
