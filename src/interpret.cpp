@@ -349,7 +349,9 @@ bool parse_command_entry(const jr_reply *e, CommandEntry &out) {
   std::string_view name = text_of(at(e, 0));
   if (name.empty() || name.size() > 64) return false;
   const jr_reply *flags = at(e, 2), *first = at(e, 3), *last = at(e, 4), *step = at(e, 5);
-  if (!is_array(flags) || !is_int(first) || !is_int(last) || !is_int(step)) return false;
+  // RESP3 (protocol=3) gives the flags as a set.
+  bool flag_list = is_array(flags) || (flags != nullptr && flags->type == JR_REPLY_SET);
+  if (!flag_list || !is_int(first) || !is_int(last) || !is_int(step)) return false;
   constexpr int64_t kMax = int64_t{1} << 20;
   if (first->u.integer < 0 || first->u.integer > kMax || last->u.integer < -kMax ||
       last->u.integer > kMax || step->u.integer < 0 || step->u.integer > kMax)
@@ -358,7 +360,7 @@ bool parse_command_entry(const jr_reply *e, CommandEntry &out) {
   for (char &ch : out.name)
     if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + 32);
   for (size_t i = 0; i < flags->len; i++) {
-    std::string_view f = text_of(at(flags, i));
+    std::string_view f = text_of(flags->u.elements[i]);
     if (f == "movablekeys") out.movable = true;
     if (f == "readonly") out.readonly = true;
   }

@@ -16,7 +16,8 @@ namespace {
 struct TrackingReq {
   Tracking *t;
   uint64_t seq;
-  bool last;  // the CLIENT TRACKING on (the off before it only clears)
+  bool last;                   // the CLIENT TRACKING on (the off before it only clears)
+  Connection *node = nullptr;  // cluster: the node connection (seq: its epoch)
 };
 }  // namespace
 
@@ -36,6 +37,8 @@ void Tracking::set_endpoints(const std::vector<Endpoint> &eps) {
 }
 
 void Tracking::data_ready(Connection &conn) {
+  conn.cache_tracked = false;
+  if (client_.cluster().enabled() && resp3_) return;  // tracked per node
   data_ = &conn;
   data_epoch_ = conn.epoch();
   seq_++;
@@ -56,6 +59,9 @@ void Tracking::data_ready(Connection &conn) {
 }
 
 void Tracking::data_lost(Connection &conn) {
+  conn.cache_tracked = false;
+  // A cluster's seed connection serves no keyed read: the nodes count.
+  if (client_.cluster().enabled() && resp3_) return;
   if (data_ != &conn) return;
   data_ = nullptr;
   seq_++;
@@ -64,6 +70,7 @@ void Tracking::data_lost(Connection &conn) {
 
 void Tracking::off(const std::string &why) {
   bool was = cache_.live();
+  if (data_ != nullptr) data_->cache_tracked = false;
   cache_.set_live(false);  // flushed: everything, and the reads in flight
   if (was && client_.log_on())
     client_.log(JR_LOG_INFO, JR_EVENT_LOG, "", "client-side cache flushed: " + why);
@@ -72,10 +79,10 @@ void Tracking::off(const std::string &why) {
 void Tracking::enable() {
   if (data_ == nullptr || stopped_) return;
   if (client_.cluster().enabled()) {
-    // A cluster's reads go to the nodes' connections, which are not
-    // tracked: the cache stays off.
-    if (!refused_logged_)
-      client_.emit(JR_EVENT_LOG, "", "client-side caching is not supported on a cluster: off");
+    // A cluster's reads go to the nodes' connections (node_ready). RESP2
+    // would need an invalidation connection per node: off there.
+    if (!resp3_ && !refused_logged_)
+      client_.emit(JR_EVENT_LOG, "", "client-side caching on a cluster needs protocol=3: off");
     refused_logged_ = true;
     return;
   }
@@ -99,7 +106,8 @@ void Tracking::enable() {
   send(*data_, on, true);
 }
 
-void Tracking::send(Connection &conn, const std::vector<std::string> &args, bool last) {
+void Tracking::send(Connection &conn, const std::vector<std::string> &args, bool last,
+                    Connection *node) {
   Command *c = client_.acquire_command();
   if (c == nullptr) return;  // out of memory: no caching
   std::vector<const char *> argv;
@@ -108,7 +116,8 @@ void Tracking::send(Connection &conn, const std::vector<std::string> &args, bool
     argv.push_back(a.data());
     lens.push_back(a.size());
   }
-  auto *req = new (std::nothrow) TrackingReq{this, seq_, last};
+  auto *req =
+      new (std::nothrow) TrackingReq{this, node != nullptr ? conn.epoch() : seq_, last, node};
   if (req == nullptr || !encode_command(c->wire, argv.size(), argv.data(), lens.data())) {
     delete req;
     client_.release_unsubmitted(c);
@@ -124,6 +133,13 @@ void Tracking::send(Connection &conn, const std::vector<std::string> &args, bool
 void Tracking::on_tracking_reply(void *ud, int status, const jr_reply *reply) {
   auto *req = static_cast<TrackingReq *>(ud);
   Tracking *t = req->t;
+  if (req->node != nullptr) {
+    Connection *n = req->node;
+    uint64_t epoch = req->seq;
+    delete req;
+    t->node_tracked(*n, epoch, status, reply);
+    return;
+  }
   bool current = req->seq == t->seq_ && req->last;
   bool ignore_off = !req->last;
   delete req;
@@ -144,15 +160,77 @@ void Tracking::on_tracking_reply(void *ud, int status, const jr_reply *reply) {
 }
 
 void Tracking::detection_done() {
-  if (tracked_seq_ != seq_ || data_ == nullptr || !data_->ready_now() ||
-      data_->epoch() != data_epoch_)
-    return;
-  if (!client_.cluster().detected()) return;  // asked again when it is
+  if (stopped_ || !client_.cluster().detected()) return;  // asked again when it is
   if (client_.cluster().enabled()) {
+    if (resp3_) {
+      // Tracked per node: the cache is live, and a read fills only from a
+      // tracked node connection (Connection::submit).
+      cache_.set_live(true);
+      return;
+    }
     enable();  // says why not, once
     return;
   }
+  if (tracked_seq_ != seq_ || data_ == nullptr || !data_->ready_now() ||
+      data_->epoch() != data_epoch_)
+    return;
+  data_->cache_tracked = true;
   cache_.set_live(true);
+}
+
+// ---- Cluster (RESP3): tracking per node --------------------------------------------
+
+void Tracking::node_ready(Connection &conn) {
+  conn.cache_tracked = false;
+  if (stopped_ || !resp3_) return;
+  std::vector<std::string> on{"CLIENT", "TRACKING", "on"};
+  const auto &prefixes = cache_.config().prefixes;
+  if (!prefixes.empty()) {
+    on.emplace_back("BCAST");
+    for (const std::string &p : prefixes) {
+      if (p.empty()) continue;
+      on.emplace_back("PREFIX");
+      on.push_back(p);
+    }
+  }
+  send(conn, on, true, &conn);
+}
+
+void Tracking::node_tracked(Connection &conn, uint64_t epoch, int status, const jr_reply *reply) {
+  if (stopped_) return;
+  if (status != JR_OK || reply == nullptr || reply->type == JR_REPLY_ERROR) {
+    std::string why = status != JR_OK    ? std::string(jr_strerror(status))
+                      : reply != nullptr ? std::string(reply->u.str, reply->len)
+                                         : std::string("no reply");
+    client_.emit(
+        JR_EVENT_LOG, conn.endpoint_name(),
+        "client-side caching: CLIENT TRACKING failed on a node (its reads are not cached): " + why);
+    return;
+  }
+  // Only in the session that asked: a replaced connection asks again.
+  if (conn.epoch() != epoch || !conn.ready_now()) return;
+  conn.cache_tracked = true;
+}
+
+void Tracking::node_lost(Connection &conn) {
+  conn.cache_tracked = false;
+  if (stopped_ || !resp3_) return;
+  // What it read is not tracked any more, and invalidations meant for it
+  // may be lost: everything goes (simplest correct choice), and the reads
+  // in flight will not fill.
+  flush_all("a cluster node's connection was lost (" + conn.endpoint_name() + ")");
+}
+
+void Tracking::topology_changed(const char *why) {
+  if (stopped_ || !resp3_) return;
+  flush_all(std::string("cluster slots moved (") + why + ")");
+}
+
+void Tracking::flush_all(const std::string &why) {
+  auto before = cache_.counts();
+  cache_.flush();
+  if (before.entries > 0 && client_.log_on())
+    client_.log(JR_LOG_INFO, JR_EVENT_LOG, "", "client-side cache flushed: " + why);
 }
 
 bool Tracking::data_push(Connection &conn, jr_reply *reply) {

@@ -9,9 +9,15 @@
 // The cache is live (it fills) only from the tracking's +OK on the current
 // data connection, with the invalidation connection subscribed (RESP2). The
 // loss of either connection flushes the whole cache at once and stops the
-// fills until the tracking is back. A cluster is not tracked (the cache
-// never goes live there: its reads go to the nodes' connections). Loop
-// thread only.
+// fills until the tracking is back.
+// A cluster (RESP3 only) is tracked per node: each node connection sends
+// CLIENT TRACKING on when ready and gets its invalidations as pushes; a
+// read fills only when it was sent on a node connection whose tracking
+// answered +OK in that session (Connection::cache_tracked), never from a
+// replica. The loss of any node connection, a MOVED or a topology refresh
+// that moves a slot flushes the whole cache. A RESP2 cluster is not
+// tracked (it would need an invalidation connection per node): the cache
+// stays off there. Loop thread only.
 #ifndef JR_SRC_TRACKING_HPP
 #define JR_SRC_TRACKING_HPP
 
@@ -42,6 +48,13 @@ class Tracking final : public PushHandler {
   // The cluster detection is done (Cluster::release_held): a tracking that
   // answered before it goes live now on a standalone server.
   void detection_done();
+  // Cluster (RESP3): a node connection finished its handshake / was lost.
+  void node_ready(Connection &conn);
+  void node_lost(Connection &conn);
+  // Cluster: slots moved (a MOVED, a refresh that changed the map).
+  void topology_changed(const char *why);
+  // Cluster: node connections are tracked per node (protocol 3).
+  [[nodiscard]] bool per_node() const noexcept { return resp3_; }
 
   // PushHandler: the RESP2 invalidation connection.
   void on_ready(Connection &conn) override;
@@ -52,7 +65,10 @@ class Tracking final : public PushHandler {
 
  private:
   void enable();  // CLIENT TRACKING on the data connection
-  void send(Connection &conn, const std::vector<std::string> &args, bool last);
+  void send(Connection &conn, const std::vector<std::string> &args, bool last,
+            Connection *node = nullptr);
+  void node_tracked(Connection &conn, uint64_t epoch, int status, const jr_reply *reply);
+  void flush_all(const std::string &why);
   void apply(const jr_reply *reply, bool resp3, Connection &from);
   void off(const std::string &why);
   static void on_tracking_reply(void *ud, int status, const jr_reply *reply);

@@ -273,7 +273,13 @@ JR_API const char *jr_version_string(void);
  *                       The server's invalidation of this client's own
  *                       write may arrive just after the write's reply: a
  *                       read right after it can still see the old value.
- *                       Not on a cluster (the cache stays empty there).
+ *                       On a cluster with protocol=3: each node's
+ *                       connection is tracked (its pushes come on it);
+ *                       reads from replicas and split multi-slot reads
+ *                       are not cached; losing any node's connection, a
+ *                       MOVED or a refresh that moves a slot drops the
+ *                       whole cache. With protocol=2 a cluster is not
+ *                       cached (the cache stays empty there).
  *                       Counted in jr_stats (cache_hits, cache_misses,
  *                       cache_invalidations); evictions (LRU and TTL) and
  *                       the bytes held in jr_client_stats_text

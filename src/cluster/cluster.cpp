@@ -10,6 +10,7 @@
 #include "interpret.hpp"
 #include "loop/client.hpp"
 #include "pubsub.hpp"
+#include "tracking.hpp"
 
 namespace jr {
 
@@ -37,6 +38,8 @@ Connection &Cluster::node(const std::string &addr) {
   n->addr = addr;
   n->conn = std::make_unique<Connection>(client_, std::vector<Endpoint>{ep});
   n->conn->cluster_node = true;
+  // Client-side caching on a cluster: tracked per node (RESP3).
+  if (client_.tracking() != nullptr && client_.tracking()->per_node()) n->conn->cache_node = true;
   nodes_.push_back(std::move(n));
   return *nodes_.back()->conn;
 }
@@ -183,6 +186,13 @@ void Cluster::on_slots(int status, const jr_reply *reply, Connection *) {
   }
   enabled_ = true;
   client_.set_known_cluster();
+  // Client-side caching: the masters before, to see whether a slot moved.
+  std::vector<std::string> before;
+  if (client_.tracking() != nullptr && !first) {
+    before.resize(slots_.size());
+    for (size_t s = 0; s < slots_.size(); s++)
+      if (slots_[s] >= 0) before[s] = nodes_[static_cast<size_t>(slots_[s])]->addr;
+  }
   slots_.fill(-1);
   replicas_.clear();
   for (auto &n : nodes_) n->in_map = false;
@@ -214,8 +224,20 @@ void Cluster::on_slots(int status, const jr_reply *reply, Connection *) {
       if (std::find(reps.begin(), reps.end(), ridx) == reps.end()) reps.push_back(ridx);
     }
   }
-  for (auto &n : nodes_)
+  for (auto &n : nodes_) {
     if (!n->in_map) n->master = false;
+    n->conn->cache_replica = !n->master;  // a replica's reads never fill
+  }
+  if (!before.empty()) {
+    for (size_t s = 0; s < slots_.size(); s++) {
+      const std::string none;
+      const std::string &now = slots_[s] >= 0 ? nodes_[static_cast<size_t>(slots_[s])]->addr : none;
+      if (now != before[s]) {
+        client_.tracking()->topology_changed("a topology refresh");
+        break;
+      }
+    }
+  }
   log_map(ranges, first);
   // Periodic refresh, jittered: 20 s +- 25%.
   uint64_t jitter = static_cast<uint64_t>(now_ms() % 10000);
@@ -420,6 +442,7 @@ int Cluster::command_slot(Command *c, bool &cross) {
 void Cluster::route(Command *c) {
   bool cross = false;
   int slot = command_slot(c, cross);
+  if (cross && c->fill != nullptr) client_.drop_cached(c);  // a split read never fills
   if (cross && c->tx == nullptr) {
     std::vector<std::string_view> args;
     std::vector<size_t> keys;
@@ -514,6 +537,7 @@ const std::string *Cluster::slot_master(int slot) const {
 
 void Cluster::moved(int slot, const std::string &addr) {
   node(addr);
+  if (client_.tracking() != nullptr) client_.tracking()->topology_changed("MOVED");
   if (slot >= 0 && slot < 16384) {
     for (size_t k = 0; k < nodes_.size(); k++)
       if (nodes_[k]->addr == addr) slots_[static_cast<size_t>(slot)] = static_cast<int32_t>(k);

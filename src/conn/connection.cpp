@@ -134,6 +134,10 @@ void Connection::set_endpoints(std::vector<Endpoint> eps) {
 
 void Connection::submit(Command *c) {
   if (role_ == Role::kPooled) busy = true;
+  // Client-side caching: a read sent where the server does not track it
+  // (not yet, or a replica) must not fill the cache.
+  if (c->fill != nullptr && (!cache_tracked || cache_replica)) [[unlikely]]
+    client_.drop_cached(c);
   if (state_ == State::kReady) {
     session_.write_command(c);  // the session is ready too
     return;
@@ -212,7 +216,7 @@ void Connection::push(jr_reply *reply) {
   // A RESP3 push on a command connection (subscriptions live on their own
   // RESP2 connection): client-side caching's invalidations; anything else
   // never reaches the FIFO, and is said as a log event.
-  if (cache_data && client_.tracking()->data_push(*this, reply)) return;
+  if ((cache_data || cache_node) && client_.tracking()->data_push(*this, reply)) return;
   const jr_reply *kind = reply->len > 0 ? reply->u.elements[0] : nullptr;
   std::string name = kind != nullptr && kind->type == JR_REPLY_STRING
                          ? std::string(kind->u.str, kind->len)
@@ -687,6 +691,7 @@ void Connection::ready() {
   client_.emit(JR_EVENT_CONNECTED, endpoint_name_, "", role_name());
   if (push_ != nullptr) push_->on_ready(*this);
   if (cache_data) client_.tracking()->data_ready(*this);
+  if (cache_node) client_.tracking()->node_ready(*this);
 }
 
 // A handshake that ends here: said once (event, last error), the socket
@@ -832,7 +837,9 @@ void Connection::lost(int head_code, const std::string &detail, bool from_peer) 
   output_reset();
   if (was_ready) went_down();
   // Client-side caching: what this connection read is not tracked any more.
+  cache_tracked = false;
   if (was_ready && cache_data) client_.tracking()->data_lost(*this);
+  if (was_ready && cache_node) client_.tracking()->node_lost(*this);
   // Unsent commands wait again (in order); written ones complete.
   failing_ = &why;
   session_.drop(head_code);

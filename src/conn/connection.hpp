@@ -67,6 +67,7 @@ class Connection final : public SessionHost {
   [[nodiscard]] const Endpoint &endpoint() const noexcept {
     return endpoints_[ep_index_ < endpoints_.size() ? ep_index_ : 0];
   }
+  [[nodiscard]] const std::string &endpoint_name() const noexcept { return endpoint_name_; }
   [[nodiscard]] bool idle() const noexcept { return session_.idle(); }
   // The endpoint's statistics (nullptr before the first connect attempt).
   [[nodiscard]] EndpointStats *ep_stats() const noexcept { return ep_stats_; }
@@ -87,6 +88,12 @@ class Connection final : public SessionHost {
   Lease *lease = nullptr;         // kPooled: the WATCH that holds it
   bool busy = false;              // kPooled: given to a command or a lease
   bool cache_data = false;        // client-side caching tracks this one (tracking.hpp)
+  bool cache_node = false;        // a cluster node's connection tracked per node (RESP3)
+  // The server tracks the keys this connection reads (CLIENT TRACKING
+  // answered +OK in this session): only a read sent while it holds may fill
+  // the cache (Connection::submit drops the fill token of any other).
+  bool cache_tracked = false;
+  bool cache_replica = false;  // a cluster replica: its reads never fill
   // Options of this connection instead of the client's (a sentinel's
   // connections: their own credentials, no connect commands). Must outlive it.
   void set_options(const Options *o) noexcept;

@@ -893,3 +893,234 @@ TEST_F(Cluster, CancelOfASplitCommandCompletesItOnce) {
   std::printf("[ measure  ] split MGET cancelled at once: %d abandoned, %d ok, %d cancelled\n",
               outcomes[JR_EABANDONED], outcomes[JR_OK], outcomes[JR_ECANCELED]);
 }
+
+// ---- Client-side caching on a cluster (RESP3: tracking per node) -----------------
+
+namespace {
+
+#ifndef JR_TEST_HIREDIS_MAJOR
+#define JR_TEST_HIREDIS_MAJOR 0
+#endif
+
+OptionsPtr cache_opts(const std::string &seed) {
+  OptionsPtr o;
+  o.set("endpoint", seed).set_int("protocol", 3);
+  o.set_int("client_cache_bytes", 1 << 20).set_int("client_cache_ttl_ms", 600000);
+  return o;
+}
+
+// Reads `key` until a read is answered from the cache (the node's tracking
+// is established: reads sent before its +OK miss without filling).
+bool cached_now(jr_client *c, const std::string &key) {
+  return eventually([&] {
+    uint64_t before = stats_of(c).cache_hits;
+    call(c, {"GET", key});
+    return stats_of(c).cache_hits > before;
+  });
+}
+
+// The ids of the tracking connections on the node at `port` (this client's
+// connection to that node, and its seed connection when the seed is there).
+std::vector<std::string> tracking_client_ids(RedisCluster &cl, int port) {
+  std::vector<std::string> ids;
+  std::string list = cl.cmd(port, {"CLIENT", "LIST"}).str;
+  size_t pos = 0;
+  while ((pos = list.find("id=", pos)) != std::string::npos) {
+    size_t eol = list.find('\n', pos);
+    std::string line = list.substr(pos, eol - pos);
+    pos = eol;
+    size_t f = line.find(" flags=");
+    if (f == std::string::npos) continue;
+    std::string flags = line.substr(f + 7, line.find(' ', f + 7) - f - 7);
+    if (flags.find('t') != std::string::npos) ids.push_back(line.substr(3, line.find(' ') - 3));
+  }
+  return ids;
+}
+
+}  // namespace
+
+#define SKIP_WITHOUT_RESP3()                                                     \
+  do {                                                                           \
+    if (JR_TEST_HIREDIS_MAJOR < 1)                                               \
+      GTEST_SKIP() << "built with hiredis 0.14: no RESP3, and a cluster caches " \
+                      "with RESP3 only";                                         \
+  } while (0)
+
+TEST_F(Cluster, CacheServesReadsOfEveryMasterAndEachNodeInvalidates) {
+  SKIP_WITHOUT_RESP3();
+  auto wo = opts();
+  ClientPtr writer(wo);
+  auto o = cache_opts(cluster_->endpoints().front());
+  ClientPtr c(o);
+  std::vector<int> masters = cluster_->master_ports();
+  ASSERT_EQ(masters.size(), 3u);
+  std::vector<std::string> keys;
+  for (int p : masters) keys.push_back(channel_on(p, "cc:"));
+  for (const auto &k : keys) ASSERT_TRUE(call(writer, {"SET", k, "v1"}).ok());
+  for (const auto &k : keys) ASSERT_TRUE(cached_now(c, k)) << k;
+  // Answered from the cache: no GET reaches any node.
+  std::vector<int64_t> gets;
+  for (int p : masters) gets.push_back(calls(p, "get"));
+  jr_stats s0 = stats_of(c);
+  for (int i = 0; i < 10; i++)
+    for (const auto &k : keys) EXPECT_EQ(call(c, {"GET", k}).str(), "v1");
+  EXPECT_EQ(stats_of(c).cache_hits - s0.cache_hits, 30u);
+  for (size_t i = 0; i < masters.size(); i++) EXPECT_EQ(calls(masters[i], "get"), gets[i]);
+  // Another connection writes on each node: each node's invalidation comes
+  // back on this client's connection to it.
+  for (const auto &k : keys) ASSERT_TRUE(call(writer, {"SET", k, "v2"}).ok());
+  for (const auto &k : keys)
+    EXPECT_TRUE(eventually([&] { return call(c, {"GET", k}).str() == "v2"; })) << k;
+  EXPECT_GE(stats_of(c).cache_invalidations - s0.cache_invalidations, 3u);
+  // And caching goes on after them.
+  for (const auto &k : keys) EXPECT_TRUE(cached_now(c, k)) << k;
+  // A cross-slot MGET (split: never cached, still right).
+  Result m = call(c, {"MGET", keys[1], keys[2]});
+  ASSERT_TRUE(m.ok()) << m.status << " " << m.str();
+  uint64_t hits = stats_of(c).cache_hits;
+  EXPECT_TRUE(call(c, {"MGET", keys[1], keys[2]}).ok());
+  EXPECT_EQ(stats_of(c).cache_hits, hits) << "a split read was answered from the cache";
+}
+
+TEST_F(Cluster, CacheIsFlushedWhenANodeConnectionIsLost) {
+  SKIP_WITHOUT_RESP3();
+  auto wo = opts();
+  ClientPtr writer(wo);
+  auto o = cache_opts(cluster_->endpoints().front());
+  ClientPtr c(o);
+  std::vector<int> masters = cluster_->master_ports();
+  std::string victim_key = channel_on(masters[0], "cl:");
+  std::string other_key = channel_on(masters[1], "cl:");
+  ASSERT_TRUE(call(writer, {"SET", victim_key, "old"}).ok());
+  ASSERT_TRUE(call(writer, {"SET", other_key, "other"}).ok());
+  ASSERT_TRUE(cached_now(c, victim_key));
+  ASSERT_TRUE(cached_now(c, other_key));
+  std::vector<std::string> ids = tracking_client_ids(*cluster_, masters[0]);
+  ASSERT_FALSE(ids.empty());
+  uint64_t inv = stats_of(c).cache_invalidations;
+  for (const std::string &id : ids)
+    ASSERT_EQ(cluster_->cmd(masters[0], {"CLIENT", "KILL", "ID", id}).integer, 1);
+  // Written while this client has no tracking on that node: no
+  // invalidation of it can come.
+  ASSERT_TRUE(call(writer, {"SET", victim_key, "new"}).ok());
+  // The loss flushed the whole cache (one flush counts 1).
+  ASSERT_TRUE(eventually([&] { return stats_of(c).cache_invalidations > inv; }));
+  EXPECT_EQ(call(c, {"GET", victim_key}).str(), "new");
+  uint64_t hits = stats_of(c).cache_hits;
+  EXPECT_EQ(call(c, {"GET", other_key}).str(), "other");
+  EXPECT_EQ(stats_of(c).cache_hits, hits) << "another node's entry survived the flush";
+  // Tracking comes back on the new connection; caching resumes.
+  EXPECT_TRUE(cached_now(c, victim_key));
+  ASSERT_TRUE(call(writer, {"SET", victim_key, "newer"}).ok());
+  EXPECT_TRUE(eventually([&] { return call(c, {"GET", victim_key}).str() == "newer"; }));
+}
+
+TEST_F(Cluster, CacheIsFlushedWhenASlotMovesAndReadsStayFresh) {
+  SKIP_WITHOUT_RESP3();
+  auto wo = opts();
+  ClientPtr writer(wo);
+  auto o = cache_opts(cluster_->endpoints().front());
+  ClientPtr c(o);
+  auto in_slot = keys_in_slot(100, 2, "cm");
+  int from = cluster_->master_of_slot(100);
+  int to = 0;
+  for (int p : cluster_->master_ports())
+    if (p != from) to = p;
+  std::string elsewhere;
+  for (int p : cluster_->master_ports())
+    if (p != from && p != to) elsewhere = channel_on(p, "cm:");
+  ASSERT_TRUE(call(writer, {"SET", in_slot[0], "before"}).ok());
+  ASSERT_TRUE(call(writer, {"SET", elsewhere, "else"}).ok());
+  ASSERT_TRUE(cached_now(c, in_slot[0]));
+  ASSERT_TRUE(cached_now(c, elsewhere));
+  cluster_->migrate_slot(100, to);
+  ASSERT_TRUE(call(writer, {"SET", in_slot[0], "after"}).ok());
+  // A read of the moved slot meets MOVED: the whole cache is flushed.
+  EXPECT_TRUE(call(c, {"GET", in_slot[1]}).ok());
+  EXPECT_GE(stats_of(c).redirects, 1u);
+  uint64_t hits = stats_of(c).cache_hits;
+  EXPECT_EQ(call(c, {"GET", elsewhere}).str(), "else");
+  EXPECT_EQ(stats_of(c).cache_hits, hits) << "not flushed when the slot moved";
+  EXPECT_EQ(call(c, {"GET", in_slot[0]}).str(), "after");
+  // Cached again, from the new master, and invalidated by it.
+  EXPECT_TRUE(cached_now(c, in_slot[0]));
+  EXPECT_EQ(call(c, {"GET", in_slot[0]}).str(), "after");
+  ASSERT_TRUE(call(writer, {"SET", in_slot[0], "later"}).ok());
+  EXPECT_TRUE(eventually([&] { return call(c, {"GET", in_slot[0]}).str() == "later"; }));
+}
+
+TEST_F(Cluster, CacheGivesNoStaleReadAfterAFailover) {
+  SKIP_WITHOUT_RESP3();
+  auto wo = opts();
+  ClientPtr writer(wo);
+  auto o = cache_opts(cluster_->endpoints().front());
+  o.set_int("connect_timeout_ms", 300).set_int("connect_retry", 1);
+  ClientPtr c(o);
+  std::vector<int> masters = cluster_->master_ports();
+  int victim = masters[0];
+  std::string k = channel_on(victim, "cf:");
+  ASSERT_TRUE(call(writer, {"SET", k, "old"}).ok());
+  ASSERT_TRUE(cached_now(c, k));
+  cluster_->node_at_port(victim).kill9();
+  cluster_->wait_failover(victim);
+  ASSERT_TRUE(eventually([&] { return call(writer, {"SET", k, "new"}).ok(); }, 10000));
+  // Every read that succeeds from now on sees the write.
+  int ok = 0;
+  for (int i = 0; i < 200 && ok < 20; i++) {
+    Result r = call(c, {"GET", k});
+    if (!r.ok()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
+    EXPECT_EQ(r.str(), "new") << "a stale read after the failover";
+    ok++;
+  }
+  EXPECT_EQ(ok, 20);
+  // Caching works on the promoted master.
+  EXPECT_TRUE(cached_now(c, k));
+  ASSERT_TRUE(call(writer, {"SET", k, "newer"}).ok());
+  EXPECT_TRUE(eventually([&] { return call(c, {"GET", k}).str() == "newer"; }));
+}
+
+TEST_F(Cluster, CacheStaysOffOnAResp2Cluster) {
+  auto wo = opts();
+  ClientPtr writer(wo);
+  auto o = cache_opts(cluster_->endpoints().front());
+  o.set_int("protocol", 2);
+  ClientPtr c(o);
+  std::string k = channel_on(cluster_->master_ports()[0], "c2:");
+  ASSERT_TRUE(call(writer, {"SET", k, "v"}).ok());
+  for (int i = 0; i < 20; i++) EXPECT_EQ(call(c, {"GET", k}).str(), "v");
+  EXPECT_EQ(stats_of(c).cache_hits, 0u);
+}
+
+TEST_F(Cluster, CacheIsNotFilledFromANodeWhoseTrackingFailed) {
+  SKIP_WITHOUT_RESP3();
+  // A user that may not CLIENT TRACKING on one master: that node's
+  // connection is never tracked, so its reads must never fill.
+  std::vector<int> masters = cluster_->master_ports();
+  int untracked = masters[1];
+  for (int p : cluster_->ports()) {
+    std::vector<std::string> acl = {"ACL",      "SETUSER", "cc-user", "on",
+                                    ">cc-pass", "~*",      "&*",      "+@all"};
+    if (p == untracked) acl.push_back("-client|tracking");
+    ASSERT_EQ(cluster_->cmd(p, acl).str, "OK");
+  }
+  auto wo = opts();
+  ClientPtr writer(wo);
+  auto o = cache_opts(cluster_->endpoints().front());
+  o.set("username", "cc-user").set("password", "cc-pass");
+  ClientPtr c(o);
+  std::string tracked_key = channel_on(masters[0], "cu:");
+  std::string key = channel_on(untracked, "cu:");
+  ASSERT_TRUE(call(writer, {"SET", tracked_key, "t"}).ok());
+  ASSERT_TRUE(call(writer, {"SET", key, "v0"}).ok());
+  ASSERT_TRUE(cached_now(c, tracked_key));  // caching works elsewhere
+  uint64_t hits = stats_of(c).cache_hits;
+  for (int i = 1; i <= 20; i++) {
+    EXPECT_EQ(call(c, {"GET", key}).str(), "v" + std::to_string(i - 1));
+    ASSERT_TRUE(call(writer, {"SET", key, "v" + std::to_string(i)}).ok());
+  }
+  EXPECT_EQ(stats_of(c).cache_hits, hits) << "a read of an untracked node was cached";
+  for (int p : cluster_->ports()) cluster_->cmd(p, {"ACL", "DELUSER", "cc-user"});
+}
