@@ -233,6 +233,15 @@ void Tracking::flush_all(const std::string &why) {
     client_.log(JR_LOG_INFO, JR_EVENT_LOG, "", "client-side cache flushed: " + why);
 }
 
+// An invalidation's keys (all: a flush, e.g. after FLUSHALL) leave the cache.
+void Tracking::apply(const std::vector<std::string_view> &keys, bool all) {
+  if (all) {
+    cache_.flush();
+  } else {
+    cache_.invalidate(keys);
+  }
+}
+
 bool Tracking::data_push(Connection &conn, jr_reply *reply) {
   std::vector<std::string_view> keys;
   bool all = false;
@@ -240,11 +249,7 @@ bool Tracking::data_push(Connection &conn, jr_reply *reply) {
   int rc = parse_invalidation(reply, true, keys, &all, why);
   if (rc == 0) return false;
   if (rc == 1) {
-    if (all) {
-      cache_.flush();
-    } else {
-      cache_.invalidate(keys);
-    }
+    apply(keys, all);
     reply_release(reply);
     return true;
   }
@@ -297,13 +302,7 @@ void Tracking::on_push(Connection &conn, jr_reply *reply) {
   bool all = false;
   std::string why;
   int rc = parse_invalidation(reply, false, keys, &all, why);
-  if (rc == 1) {
-    if (all) {
-      cache_.flush();
-    } else {
-      cache_.invalidate(keys);
-    }
-  }
+  if (rc == 1) apply(keys, all);
   reply_release(reply);
   if (rc < 0) conn.protocol_error("client-side caching: " + why);
   // rc == 0: a pong or another message: nothing to do.

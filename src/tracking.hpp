@@ -24,6 +24,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "cache.hpp"
 #include "conn/connection.hpp"
@@ -64,6 +66,7 @@ class Tracking final : public PushHandler {
   [[nodiscard]] bool awaiting_reply(const Connection &conn) const override;
 
  private:
+  void apply(const std::vector<std::string_view> &keys, bool all);
   void enable();  // CLIENT TRACKING on the data connection
   void send(Connection &conn, const std::vector<std::string> &args, bool last,
             Connection *node = nullptr);
