@@ -19,7 +19,7 @@ struct jr_go_batch {
 struct jr_go_client {
   jr_client *c;
   int wake_fd;
-  int want_events; /* queue the event callback's events */
+  int want_events;  /* queue the event callback's events */
   int constructing; /* jr_client_new runs (atomic) */
   char *why;        /* the reason it logged (under mu) */
   int stop;
