@@ -985,6 +985,33 @@ void tree(const std::string &bytes, Parsed &p) {
 }
 }  // namespace
 
+// A COMMAND entry: [name, arity, flags, first, last, step, ...]; the flags
+// are an array in RESP2 and a set in RESP3. Anything else is refused.
+TEST(CommandTable, EntryFlagsAsArrayOrSet) {
+  const std::string rest = ":1\r\n:-1\r\n:1\r\n";  // first, last, step
+  jr::CommandEntry e;
+  Parsed a, bad;
+  tree("*6\r\n$4\r\nMGET\r\n:-2\r\n*1\r\n+readonly\r\n" + rest, a);
+  ASSERT_TRUE(jr::parse_command_entry(a.root, e));
+  EXPECT_EQ(e.name, "mget");
+  EXPECT_TRUE(e.readonly);
+  EXPECT_EQ(e.last, -1);
+  tree("*6\r\n$4\r\nMGET\r\n:-2\r\n+readonly\r\n" + rest, bad);  // flags not a list
+  EXPECT_FALSE(jr::parse_command_entry(bad.root, e));
+#if JR_HIREDIS_RESP3
+  jr::ReaderLimits lim;
+  lim.resp3 = true;
+  ReplyReader r{lim};
+  Parsed set;
+  parse(r, "*6\r\n$4\r\nMGET\r\n:-2\r\n~2\r\n+readonly\r\n+fast\r\n" + rest, set);
+  ASSERT_EQ(set.rc, 1);
+  jr::CommandEntry s;
+  ASSERT_TRUE(jr::parse_command_entry(set.root, s));
+  EXPECT_TRUE(s.readonly);
+  EXPECT_EQ(s.last, -1);
+#endif
+}
+
 TEST(Sentinel, MasterAddrIsValidated) {
   std::string addr, why;
   {
