@@ -22,12 +22,20 @@ def free_port():
 
 
 class RedisServer:
-    def __init__(self, *extra):
+    """config: text written to a config file given first (a sentinel needs
+    one, which it rewrites); extra: more arguments."""
+
+    def __init__(self, *extra, config=None):
         exe = shutil.which('redis-server') or '/usr/bin/redis-server'
         self.dir = tempfile.mkdtemp(prefix='jr-py-redis-')
         self.port = free_port()
+        first = []
+        if config is not None:
+            first = [os.path.join(self.dir, 'redis.conf')]
+            with open(first[0], 'w') as f:
+                f.write(config)
         self.proc = subprocess.Popen(
-            [exe, '--port', str(self.port), '--bind', '127.0.0.1', '--save', '',
+            [exe, *first, '--port', str(self.port), '--bind', '127.0.0.1', '--save', '',
              '--appendonly', 'no', '--dir', self.dir, '--daemonize', 'no',
              '--loglevel', 'warning', '--enable-debug-command', 'local', *extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -39,6 +47,7 @@ class RedisServer:
             except OSError:
                 pass
             if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
                 raise RuntimeError('redis-server did not start on port %d' % self.port)
             time.sleep(0.02)
 

@@ -3,11 +3,6 @@
 sentinelusername, sentinelpassword, and the redis-sentinel:// URL): a
 master (the session's redis-server) and one sentinel that monitors it,
 started on a free loopback port and stopped by PID."""
-import os
-import shutil
-import subprocess
-import tempfile
-import time
 
 import pytest
 import pytest_asyncio
@@ -15,56 +10,28 @@ import pytest_asyncio
 import jr
 from jr import MultiplexerPool
 
-from conftest import free_port, raw
+from conftest import RedisServer, free_port, raw
 
 
-class Sentinel:
-    def __init__(self, master_port, *extra_lines):
-        exe = shutil.which('redis-server') or '/usr/bin/redis-server'
-        self.dir = tempfile.mkdtemp(prefix='jr-py-sentinel-')
-        self.port = free_port()
-        conf = os.path.join(self.dir, 'sentinel.conf')  # sentinel rewrites it
-        with open(conf, 'w') as f:
-            f.write('port %d\nbind 127.0.0.1\ndir %s\n' % (self.port, self.dir))
-            f.write('sentinel monitor mymaster 127.0.0.1 %d 1\n' % master_port)
-            f.write('sentinel down-after-milliseconds mymaster 5000\n')
-            for line in extra_lines:
-                f.write(line + '\n')
-        self.proc = subprocess.Popen([exe, conf, '--sentinel'], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                raw(self.port, 'PING')  # PONG, or NOAUTH with a password
-                break
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError('redis-server --sentinel did not start on %d' % self.port)
-            time.sleep(0.02)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()  # by PID
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
+def start_sentinel(master_port, *extra_lines):
+    """A `redis-server --sentinel` monitoring the master, from a generated
+    config (extra_lines appended): conftest's RedisServer."""
+    config = ('sentinel monitor mymaster 127.0.0.1 %d 1\n' % master_port +
+              'sentinel down-after-milliseconds mymaster 5000\n' +
+              ''.join(line + '\n' for line in extra_lines))
+    return RedisServer('--sentinel', config=config)
 
 
 @pytest.fixture(scope='module')
 def sentinel(redis_server):
-    s = Sentinel(redis_server.port)
+    s = start_sentinel(redis_server.port)
     yield s
     s.stop()
 
 
 @pytest.fixture(scope='module')
 def sentinel_auth(redis_server):
-    s = Sentinel(redis_server.port, 'user default off',
+    s = start_sentinel(redis_server.port, 'user default off',
                  'user sentuser on >sentpass allcommands allkeys allchannels')
     yield s
     s.stop()
