@@ -114,7 +114,7 @@ _CONFIGURATION_KEYS = frozenset({
     'connectretry', 'sockettimeout', 'commandtimeout', 'recvbuffersize', 'tcpkeepalive',
     'tcpnodelay', 'maxconnections', 'maxqueued', 'connectionhandler', 'tls', 'tls_verify',
     *_TLS_PATHS, 'tls_server_name', 'sentinels', 'sentinelmaster', 'sentinelusername',
-    'sentinelpassword', 'protocol'})
+    'sentinelpassword', 'protocol', 'clientcache', 'clientcacheprefix', 'clientcachettl'})
 
 _SENTINEL_KEYS = {'sentinelmaster': 'sentinel_master', 'sentinelusername': 'sentinel_username',
                   'sentinelpassword': 'sentinel_password'}
@@ -205,6 +205,24 @@ def _parse_configuration(
                 if type(value) is not int:
                     raise ValueError('protocol must be 2 or 3, not %r' % (value,))
                 options.append(_checked(key, 'protocol', value))
+        elif key == 'clientcache':
+            # libjr extra: client-side caching (CLIENT TRACKING) in a cache of
+            # this many bytes; 0 or None: off.
+            if value is not None:
+                if type(value) is not int:
+                    raise ValueError('clientcache must be a number of bytes, not %r' % (value,))
+                options.append(_checked(key, 'client_cache_bytes', value))
+        elif key == 'clientcacheprefix':
+            # Broadcast mode: only keys under these prefixes are cached.
+            if value is None:
+                continue
+            for e in [value] if isinstance(value, (str, bytes)) else value:
+                if isinstance(e, bytes):
+                    e = e.decode()
+                options.append(_checked(key, 'client_cache_prefix', str(e)))
+        elif key == 'clientcachettl':
+            if value is not None:  # seconds; 0: no age limit
+                options.append(_checked(key, 'client_cache_ttl_ms', _seconds_ms(key, value)))
         elif key == 'database':
             if value is not None:
                 database = int(value)

@@ -65,6 +65,25 @@ async def test_counters_match_what_was_done(config, port):
 
 
 @pytest.mark.asyncio
+async def test_client_cache_counts_hits_and_invalidations(config, port):
+    async with MultiplexerPool({**config, 'clientcache': 1 << 20}) as mp:
+        db = mp.database()
+        assert await db.commandreply('SET', 'cc:k', 'v1') == b'OK'
+        await db.commandreply('GET', 'cc:k')  # a miss, which fills once tracking is up
+        deadline = time.monotonic() + 5
+        while mp.stats().cache_hits == 0:
+            assert time.monotonic() < deadline, mp.stats()
+            assert await db.commandreply('GET', 'cc:k') == b'v1'
+        # Another connection's write invalidates it: the next read is fresh.
+        raw(port, 'SET', 'cc:k', 'v2')
+        while await db.commandreply('GET', 'cc:k') != b'v2':
+            assert time.monotonic() < deadline + 5, mp.stats()
+            await asyncio.sleep(0.01)
+        s = mp.stats()
+        assert s.cache_hits >= 1 and s.cache_misses >= 1 and s.cache_invalidations >= 1
+
+
+@pytest.mark.asyncio
 async def test_timeouts_cancels_and_a_kill(config, port):
     async with MultiplexerPool(config) as mp:
         db = mp.database()

@@ -41,6 +41,9 @@ SAMPLES = {
     'sentinelusername': 'sentuser',
     'sentinelpassword': 'sentpass',
     'protocol': 3,
+    'clientcache': 1 << 20,
+    'clientcacheprefix': ['user:', 'item:'],
+    'clientcachettl': 30,
 }
 
 # Configuration keys that set no libjr option key, and why.
@@ -62,9 +65,6 @@ NOT_EXPOSED = {
     'ready_batch': 'only for a ready hook, which poll dispatch does not use',
     'read_from_replicas': 'not in the seed\'s configuration yet',
     'cluster': 'detection is left at auto (not in the seed\'s configuration)',
-    'client_cache_bytes': 'client-side caching: not in the seed\'s configuration yet',
-    'client_cache_prefix': 'client-side caching: not in the seed\'s configuration yet',
-    'client_cache_ttl_ms': 'client-side caching: not in the seed\'s configuration yet',
 }
 
 
