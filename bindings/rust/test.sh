@@ -16,7 +16,8 @@
 #     without debug info (the build is most of the step)
 #   - cargo clippy --all-targets --all-features -D warnings; cargo doc
 #     --all-features with -D warnings
-#   - cargo package --workspace (packs and builds both .crate files)
+#   - cargo package --workspace --offline (packs and builds both .crate
+#     files with the crates cargo test fetched)
 #   - cargo check --all-targets --all-features with the toolchain of the
 #     declared rust-version (rustup installs it; JR_RUST_SKIP_MSRV=1 skips
 #     it, and says so): every crate, test and example, the `tokio` feature
@@ -138,9 +139,12 @@ step example-aio env REDIS_URL="redis://$JR_TEST_ENDPOINT" cargo run --locked --
 step clippy cargo clippy --locked --workspace --all-targets --all-features -- -D warnings
 step doc env RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --all-features --no-deps
 
-# Both .crate files must hold LICENSE and README.md.
+# Both .crate files must hold LICENSE and README.md. Offline: cargo test
+# above fetched every crate the lock file names, and the packaged crates are
+# verified against those, not against whatever the index serves today (a
+# CI run failed this step while every test passed).
 package() {
-  cargo package --locked --workspace --allow-dirty || return 1
+  cargo package --locked --offline --workspace --allow-dirty || return 1
   local v f
   v=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml)
   for c in jr jr-sys; do
