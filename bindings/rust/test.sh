@@ -30,6 +30,11 @@
 #   - only with JR_RUST_MIRI=1: the async API's state machine under Miri
 #     (rustup installs nightly with miri; ~3 min, so not by default)
 # Crates come from crates.io (pkg-config). Exits non-zero on any failure.
+# JR_BINDINGS_RESP3=1 (scripts/test-bindings --resp3, against a libjr built
+# with hiredis 1.2): only the protocol-dependent tests, tests/resp3.rs (but
+# the refusal that is for hiredis 0.14) and the client-side caching tests of
+# tests/observe.rs, default features, JR_EXPECT_RESP3=1 (a libjr without
+# RESP3 fails them instead of skipping), in <builddir>'s own target dir.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -95,6 +100,16 @@ step() {
   [ "$r" = ok ] || tail -60 "$tmp/step.log"
   echo "test rust::$name ... $r ($((SECONDS - t0)) s)" | tee -a "$log"
 }
+
+if [ "${JR_BINDINGS_RESP3:-0}" = 1 ]; then
+  echo "== rust: cargo test --test resp3 --test observe (RESP3, client cache), JR_EXPECT_RESP3=1"
+  t0=$SECONDS r=ok
+  JR_EXPECT_RESP3=1 cargo test --locked -p jr --test resp3 --test observe --no-fail-fast -- \
+    resp3 client_cache --skip without_resp3 2>&1 | tee -a "$log" || r=FAILED
+  echo "test rust::cargo-test-resp3 ... $r ($((SECONDS - t0)) s)" | tee -a "$log"
+  python3 "$repo/scripts/junit_from.py" cargo rust-resp3 "$xml" <"$log" >/dev/null
+  exit
+fi
 
 licenses_match() {
   local ok=0
