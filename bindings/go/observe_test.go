@@ -220,3 +220,63 @@ func TestErrorTextHasEndpointAndCause(t *testing.T) {
 		t.Fatalf("a cancelled BLPOP: %#v", err)
 	}
 }
+
+// Client-side caching through the typed options: a read of a key fills the
+// cache, the next ones are hits (Stats.CacheHits), and another client's
+// write invalidates the key (Stats.CacheInvalidations) so the next read is
+// fresh. Over RESP2 (invalidations redirected to a connection of libjr's
+// own) and RESP3 (pushes on the shared connection; skipped without RESP3
+// in libjr, failed with JR_EXPECT_RESP3=1).
+func TestClientCacheHitsAndInvalidation(t *testing.T) {
+	for _, proto := range []int{2, 3} {
+		proto := proto
+		t.Run("RESP"+strconv.Itoa(proto), func(t *testing.T) {
+			cache := func(o *jr.Options) {
+				o.ClientCacheBytes = 1 << 20
+				o.ClientCacheTTL = time.Minute
+			}
+			var c *jr.Client
+			if proto == 3 {
+				c = resp3Client(t, cache)
+			} else {
+				c = newClient(t, cache)
+			}
+			writer := newClient(t)
+			key := "go:cc:" + strconv.Itoa(proto)
+			must(t)(writer.Do(bg, "SET", key, "v1"))
+			get := func() string {
+				t.Helper()
+				v, err := c.Get(bg, key)
+				if err != nil {
+					t.Fatalf("GET %s: %v", key, err)
+				}
+				return v
+			}
+			// The first read misses; it fills the cache once tracking is on.
+			deadline := time.Now().Add(5 * time.Second)
+			for stats(t, c).CacheHits == 0 {
+				if v := get(); v != "v1" {
+					t.Fatalf("GET before the write: %q", v)
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no cache hit in 5 s: %+v", stats(t, c))
+				}
+			}
+			hits := stats(t, c).CacheHits
+			if v := get(); v != "v1" || stats(t, c).CacheHits != hits+1 {
+				t.Fatalf("a cached GET: %q, stats %+v (hits were %d)", v, stats(t, c), hits)
+			}
+			// Another connection's write: the server invalidates the key.
+			inv := stats(t, c).CacheInvalidations
+			must(t)(writer.Do(bg, "SET", key, "v2"))
+			waitStats(t, c, "the invalidation", func(s jr.Stats) bool { return s.CacheInvalidations > inv })
+			if v := get(); v != "v2" {
+				t.Fatalf("GET after the invalidation: %q", v)
+			}
+			s := stats(t, c)
+			if s.CacheHits < 2 || s.CacheMisses < 2 || s.CacheInvalidations < 1 {
+				t.Fatalf("stats after hits, a write and a read: %+v", s)
+			}
+		})
+	}
+}

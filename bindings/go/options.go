@@ -101,10 +101,32 @@ type Options struct {
 	TLSCertFile           string
 	TLSKeyFile            string
 	TLSServerName         string
+	// Client-side caching (libjr's client_cache_* keys): with
+	// ClientCacheBytes > 0, reads of known keys (GET, MGET, HGET, HGETALL,
+	// SMEMBERS, ...) are answered from a local cache of that many bytes
+	// (LRU), which the server keeps fresh with CLIENT TRACKING
+	// invalidations: RESP3 pushes with Protocol 3, or with RESP2 a
+	// redirect to a subscription connection of libjr's own (so it works
+	// with a hiredis 0.14 libjr too). A hit costs no round trip and counts
+	// in Stats.CacheHits, not as a request. A read just after this
+	// client's own write may see the old value until the server's
+	// invalidation arrives. A cluster is cached with Protocol 3 only.
+	// 0 (the default): no cache.
+	ClientCacheBytes int64
+	// ClientCachePrefixes: broadcast mode (CLIENT TRACKING BCAST): only
+	// keys under these prefixes are cached, and the server invalidates
+	// every key under them ("" is every key). Empty: the keys read are
+	// tracked one by one.
+	ClientCachePrefixes []string
+	// ClientCacheTTL: a cached entry older than this is not used, a safety
+	// net for an invalidation lost unnoticed (0: libjr's default, 60 s;
+	// negative: no limit).
+	ClientCacheTTL time.Duration
 	// Settings: any other jr.h option key, set after the fields above (e.g.
 	// "max_queued": "1000", "socket_timeout_ms": "2000", "cluster": "no",
 	// "tls": "1"). A map holds one value per key: the repeatable keys have
-	// typed fields (Endpoints, Sentinels, ConnectCommands).
+	// typed fields (Endpoints, Sentinels, ConnectCommands,
+	// ClientCachePrefixes).
 	Settings map[string]string
 	// OnEvent is called for connection events on the dispatcher goroutine
 	// (it must not block).
@@ -211,6 +233,18 @@ func (o *Options) typedSettings() [][2]string {
 		if f[1] != "" {
 			add(f[0], f[1])
 		}
+	}
+	if o.ClientCacheBytes != 0 {
+		add("client_cache_bytes", strconv.FormatInt(o.ClientCacheBytes, 10))
+	}
+	for _, p := range o.ClientCachePrefixes {
+		add("client_cache_prefix", p)
+	}
+	switch {
+	case o.ClientCacheTTL < 0:
+		add("client_cache_ttl_ms", "0")
+	case o.ClientCacheTTL > 0:
+		add("client_cache_ttl_ms", strconv.FormatInt(ms(o.ClientCacheTTL), 10))
 	}
 	if o.LoopDelivery {
 		// Fewer, larger batches: one entry into Go per 64 completions of a

@@ -37,11 +37,6 @@ var keysWithoutField = map[string]string{
 	"dispatch":           "the binding chooses: poll, or loop with LoopDelivery (shim.c)",
 	"read_from_replicas": "cluster and Sentinel reads: Settings",
 	"cluster":            "cluster detection: Settings",
-
-	// Client-side caching (libjr's core; issue 13 item 4).
-	"client_cache_bytes":  "client-side caching: Settings (no typed field yet)",
-	"client_cache_prefix": "client-side caching: Settings (no typed field yet)",
-	"client_cache_ttl_ms": "client-side caching: Settings (no typed field yet)",
 }
 
 // A value for a field of each kind that libjr accepts; a field whose kind
@@ -56,6 +51,10 @@ func optionSample(f reflect.StructField) (reflect.Value, bool) {
 		return reflect.ValueOf([]string{"127.0.0.1:26379", "[::1]:26380", "sentinel-host"}), true
 	case "Protocol":
 		return reflect.ValueOf(2), true // 3 is refused by a libjr built with hiredis 0.14
+	case "ClientCacheBytes":
+		return reflect.ValueOf(int64(1) << 20), true
+	case "ClientCachePrefixes":
+		return reflect.ValueOf([]string{"user:", ""}), true
 	}
 	switch v := reflect.New(f.Type).Elem(); {
 	case f.Type == reflect.TypeOf(time.Duration(0)):
@@ -167,6 +166,27 @@ func TestValidateReportsLibjrErrors(t *testing.T) {
 		if err := o.Validate(); err == nil {
 			t.Errorf("Validate(%+v) = nil, want libjr's error", o)
 		}
+	}
+}
+
+// ClientCacheTTL follows CommandTimeout: 0 leaves libjr's default (60 s),
+// a negative one means no limit (libjr's 0), a positive one is rounded up
+// to whole milliseconds. The other cache fields map one to one.
+func TestClientCacheMapping(t *testing.T) {
+	for d, want := range map[time.Duration]string{-1: "0", -time.Hour: "0", time.Microsecond: "1",
+		1500 * time.Millisecond: "1500"} {
+		kv := (&Options{ClientCacheTTL: d}).typedSettings()
+		if len(kv) != 1 || kv[0] != [2]string{"client_cache_ttl_ms", want} {
+			t.Errorf("ClientCacheTTL %v sets %v, want client_cache_ttl_ms=%s", d, kv, want)
+		}
+	}
+	kv := (&Options{ClientCacheBytes: 4096, ClientCachePrefixes: []string{"a:", "b:"}}).typedSettings()
+	want := [][2]string{{"client_cache_bytes", "4096"}, {"client_cache_prefix", "a:"}, {"client_cache_prefix", "b:"}}
+	if !reflect.DeepEqual(kv, want) {
+		t.Errorf("cache fields set %v, want %v", kv, want)
+	}
+	if err := (&Options{ClientCacheBytes: -1}).Validate(); err == nil {
+		t.Error("ClientCacheBytes -1: Validate = nil, want libjr's range error")
 	}
 }
 

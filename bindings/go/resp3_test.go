@@ -5,21 +5,35 @@ package jr_test
 import (
 	"errors"
 	"math"
+	"os"
 	"strings"
 	"testing"
 
 	jr "github.com/libjr/libjr/bindings/go"
 )
 
-// resp3Client is a client with Protocol 3, or skips the test when this
-// libjr was built with hiredis 0.14 (no RESP3): then NewClient must fail
-// with ErrInvalid and say why.
-func resp3Client(t *testing.T) *jr.Client {
+// JR_EXPECT_RESP3=1 (scripts/test's run against the hiredis-1.2 libjr):
+// a libjr without RESP3 fails the RESP3 tests instead of skipping them, so
+// a run against the wrong libjr cannot pass silently.
+var expectRESP3 = os.Getenv("JR_EXPECT_RESP3") == "1"
+
+// resp3Client is a client with Protocol 3 (and what mod sets), or skips the
+// test when this libjr was built with hiredis 0.14 (no RESP3): then
+// NewClient must fail with ErrInvalid and say why. With JR_EXPECT_RESP3=1
+// that fails the test.
+func resp3Client(t *testing.T, mod ...func(*jr.Options)) *jr.Client {
 	t.Helper()
-	c, err := jr.NewClient(&jr.Options{Endpoints: []string{endpoint}, Protocol: 3, LoopDelivery: loopDelivery})
+	o := &jr.Options{Endpoints: []string{endpoint}, Protocol: 3, LoopDelivery: loopDelivery}
+	for _, f := range mod {
+		f(o)
+	}
+	c, err := jr.NewClient(o)
 	if err != nil {
 		var le *jr.Error
 		if errors.Is(err, jr.ErrInvalid) && errors.As(err, &le) && strings.Contains(le.Cause, "hiredis") {
+			if expectRESP3 {
+				t.Fatalf("JR_EXPECT_RESP3=1, but libjr has no RESP3: %v", err)
+			}
 			t.Skipf("libjr has no RESP3: %v", err)
 		}
 		t.Fatalf("NewClient(Protocol: 3): %v", err)

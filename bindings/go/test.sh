@@ -23,6 +23,11 @@
 # A disposable redis-server on a free loopback port (stopped by PID on exit)
 # is passed as JR_TEST_ENDPOINT. Every step runs; exits non-zero if any
 # failed.
+# JR_BINDINGS_RESP3=1 (scripts/test-bindings --resp3, against a libjr built
+# with hiredis 1.2): only go test -race -run 'RESP3|ClientCache' (the RESP3
+# kinds, client-side caching over RESP2 and RESP3) -> <xml>, with
+# JR_EXPECT_RESP3=1, so a libjr without RESP3 fails them instead of
+# skipping; no checks, no oldest Go.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -56,7 +61,9 @@ export CGO_LDFLAGS="-Wl,-rpath,$libdir ${CGO_LDFLAGS:-}"
 export GO111MODULE=on GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
 export GOCACHE="${GOCACHE:-$builddir/bindings-go-cache}"
 
+resp3_only=${JR_BINDINGS_RESP3:-0}
 # The oldest Go the module declares.
+[ "$resp3_only" = 1 ] && JR_GO_OLDEST=skip
 min=$(sed -n 's/^go \([0-9][0-9.]*\)$/\1/p' "$here/go.mod")
 [ -n "$min" ] || { echo "no go line in $here/go.mod" >&2; exit 1; }
 oldest=${JR_GO_OLDEST:-/usr/lib/go-$min/bin/go}
@@ -74,7 +81,7 @@ fi
 
 # staticcheck, pinned, from the module proxy (the one step that downloads).
 sc="$builddir/bindings-go-bin/staticcheck"
-if ! "$sc" -version 2>/dev/null | grep -q "(${staticcheck_version#v})"; then
+if [ "$resp3_only" != 1 ] && ! "$sc" -version 2>/dev/null | grep -q "(${staticcheck_version#v})"; then
   echo "== go install honnef.co/go/tools/cmd/staticcheck@$staticcheck_version"
   (cd "$here" && GOBIN="$builddir/bindings-go-bin" \
     go install "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version")
@@ -107,6 +114,13 @@ export JR_TEST_ENDPOINT="127.0.0.1:$port"
 cd "$here"
 rm -f "$xml" "$base"-*.xml
 status=0
+
+if [ "$resp3_only" = 1 ]; then
+  echo "== go $(go env GOVERSION): go test -race -run 'RESP3|ClientCache', JR_EXPECT_RESP3=1"
+  JR_EXPECT_RESP3=1 go test -race -v -count=1 -run 'RESP3|ClientCache' . 2>&1 |
+    python3 "$repo/scripts/junit_from.py" go go-resp3 "$xml" || status=1
+  exit $status
+fi
 
 # check NAME CMD...: runs CMD and prints it as a `go test -v` case for
 # junit_from.py. For gofmt -l, an output (the files it would change) fails.

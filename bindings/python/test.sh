@@ -12,6 +12,10 @@
 # 3. runs the suite from a copy outside the source tree (the tests start
 #    their own redis-server on free loopback ports), JUnit XML to $2;
 # 4. imports the same wheel in every other CPython >= 3.11 found (pyenv).
+# JR_BINDINGS_RESP3=1 (scripts/test-bindings --resp3, against a libjr built
+# with hiredis 1.2): steps 1 and 2 without mypy, then only the
+# protocol-dependent tests (test_resp3.py, the client-side caching tests)
+# with JR_EXPECT_RESP3=1, so a libjr without RESP3 fails them.
 # Interpreter: $JR_PYTHON, else the first of python3 (pyenv), python3.11,
 # /usr/bin/python3 that is >= 3.11 with venv, ensurepip and Python.h
 # (Debian's needs python3-venv and python3-dev: scripts/deps).
@@ -82,8 +86,14 @@ if not name.endswith('-cp311-abi3-linux_x86_64.whl') or so != ['jr/_jr.abi3.so']
 PY
 
 status=0
-step "install it, pytest, pytest-asyncio and mypy"
-"${main_pip[@]}" install -q "$wheel" pytest pytest-asyncio mypy
+resp3_only=${JR_BINDINGS_RESP3:-0}
+if [ "$resp3_only" = 1 ]; then
+  step "install it, pytest and pytest-asyncio"
+  "${main_pip[@]}" install -q "$wheel" pytest pytest-asyncio
+else
+  step "install it, pytest, pytest-asyncio and mypy"
+  "${main_pip[@]}" install -q "$wheel" pytest pytest-asyncio mypy
+fi
 cd "$work"  # nothing here is the source tree: `import jr` is the installed one
 "$venv/bin/python" - "$venv" <<'PY'
 import os, sys
@@ -93,12 +103,20 @@ print('imported', where, 'libjr', jr.libjr_version)
 if not where.startswith(os.path.realpath(sys.argv[1]) + '/') or not where.endswith('/_jr.abi3.so'):
     sys.exit('jr was not imported from the venv')
 PY
+cp -r "$here/tests" "$here/pytest.ini" "$here/README.md" "$work/tests/"
+if [ "$resp3_only" = 1 ]; then
+  step "pytest: the RESP3 and client-side caching tests, JR_EXPECT_RESP3=1"
+  (cd "$work/tests" && JR_EXPECT_RESP3=1 "$venv/bin/python" -m pytest -q -p no:cacheprovider \
+    -o junit_suite_name=bindings-python-resp3 --junitxml="$xml" -k '(test_resp3 and not without_resp3) or client_cache' tests) ||
+    status=1
+  echo "python binding (RESP3 tests): $((SECONDS - t0)) s"
+  exit $status
+fi
 step "pytest; meanwhile mypy --strict -p jr and stubtest jr._jr"
 # The type checks run beside the suite (which mostly waits on its servers).
 ("$venv/bin/mypy" --strict --no-incremental -p jr && "$venv/bin/python" -m mypy.stubtest jr._jr) \
   >"$work/mypy.log" 2>&1 &
 mypy_pid=$!
-cp -r "$here/tests" "$here/pytest.ini" "$here/README.md" "$work/tests/"
 (cd "$work/tests" && "$venv/bin/python" -m pytest -q -p no:cacheprovider --junitxml="$xml" tests) ||
   status=1
 wait $mypy_pid || { status=1; echo "mypy or stubtest FAILED:"; }

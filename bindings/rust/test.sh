@@ -30,6 +30,15 @@
 #   - only with JR_RUST_MIRI=1: the async API's state machine under Miri
 #     (rustup installs nightly with miri; ~3 min, so not by default)
 # Crates come from crates.io (pkg-config). Exits non-zero on any failure.
+# JR_BINDINGS_RESP3=1 (scripts/test-bindings --resp3, against a libjr built
+# with hiredis 1.2): only the protocol-dependent tests, tests/resp3.rs (but
+# the refusal that is for hiredis 0.14) and the client-side caching tests of
+# tests/observe.rs, with JR_EXPECT_RESP3=1 (a libjr without RESP3 fails them
+# instead of skipping). Built in <builddir>'s own target dir against
+# $JR_PREFIX; or, with JR_RUST_REUSE_TARGET=<the target dir of a normal run>
+# (scripts/test: build/test's), no build at all: that run's tests, as built
+# against its libjr (the same jr.h), load $JR_PREFIX's libjr at run time
+# (LD_LIBRARY_PATH comes before their RUNPATH).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -52,6 +61,11 @@ else
 fi
 export PKG_CONFIG_PATH="$pc${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 export CARGO_TARGET_DIR="$builddir/bindings-rust-target"
+# What the crates are built with, for a --resp3 run that reuses this build
+# (cargo rebuilds jr-sys, and all after it, when PKG_CONFIG_PATH changes).
+if [ "${JR_BINDINGS_RESP3:-0}" != 1 ]; then
+  mkdir -p "$CARGO_TARGET_DIR" && printf '%s\n' "$PKG_CONFIG_PATH" >"$CARGO_TARGET_DIR/jr-pkg-config-path"
+fi
 export CARGO_TERM_COLOR=never
 # No debug info in the test builds: faster to build and link; a failed
 # assertion still names its file and line.
@@ -95,6 +109,25 @@ step() {
   [ "$r" = ok ] || tail -60 "$tmp/step.log"
   echo "test rust::$name ... $r ($((SECONDS - t0)) s)" | tee -a "$log"
 }
+
+if [ "${JR_BINDINGS_RESP3:-0}" = 1 ]; then
+  echo "== rust: cargo test --test resp3 --test observe (RESP3, client cache), JR_EXPECT_RESP3=1"
+  t0=$SECONDS r=ok
+  sel=(-p jr)
+  reuse=${JR_RUST_REUSE_TARGET:-}
+  if [ -n "$reuse" ] && [ -n "${JR_PREFIX:-}" ] && [ -f "$reuse/jr-pkg-config-path" ]; then
+    # The same PKG_CONFIG_PATH and features as that run: nothing to build.
+    CARGO_TARGET_DIR=$reuse PKG_CONFIG_PATH=$(cat "$reuse/jr-pkg-config-path")
+    export LD_LIBRARY_PATH="$JR_PREFIX/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    sel=(--workspace --all-features)
+    echo "reusing the tests built in $reuse (PKG_CONFIG_PATH=$PKG_CONFIG_PATH); libjr from $JR_PREFIX/lib"
+  fi
+  JR_EXPECT_RESP3=1 cargo test --locked "${sel[@]}" --test resp3 --test observe --no-fail-fast -- \
+    resp3 client_cache --skip without_resp3 2>&1 | tee -a "$log" || r=FAILED
+  echo "test rust::cargo-test-resp3 ... $r ($((SECONDS - t0)) s)" | tee -a "$log"
+  python3 "$repo/scripts/junit_from.py" cargo rust-resp3 "$xml" <"$log" >/dev/null
+  exit
+fi
 
 licenses_match() {
   local ok=0

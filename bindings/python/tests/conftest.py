@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """Fixtures: a private redis-server on a free loopback port (stopped by PID),
 a MultiplexerPool connected to it, and a 6-node Redis Cluster (3 masters, 3
-replicas; tests marked `cluster`, skipped without redis-cli)."""
+replicas; tests marked `cluster`, skipped without redis-cli), and `resp3`
+for tests that need RESP3 in libjr."""
 import os
 import shutil
 import socket
@@ -113,6 +114,20 @@ def port(redis_server):
 @pytest.fixture
 def config(port):
     return {'endpoints': [('127.0.0.1', port)]}
+
+
+@pytest.fixture
+def resp3():
+    """For a test that needs RESP3 (protocol 3) in libjr: skips when libjr
+    was built with hiredis < 1.0, and fails then with JR_EXPECT_RESP3=1
+    (scripts/test's run against the hiredis-1.2 libjr), so a run against
+    the wrong libjr cannot pass by skipping."""
+    from jr.multiplexer import resp3_available
+    if not resp3_available():
+        why = 'this libjr was built with hiredis < 1.0 (no RESP3)'
+        if os.environ.get('JR_EXPECT_RESP3') == '1':
+            pytest.fail('JR_EXPECT_RESP3=1, but ' + why, pytrace=False)
+        pytest.skip(why + '; build it against hiredis 1.2 (scripts/hiredis-prefix) to run this')
 
 
 @pytest_asyncio.fixture

@@ -64,9 +64,14 @@ async def test_counters_match_what_was_done(config, port):
         assert re.search(r'^# TYPE jr_request_duration_seconds histogram$', text, re.M)
 
 
+@pytest.mark.parametrize('protocol', [2, 3])
 @pytest.mark.asyncio
-async def test_client_cache_counts_hits_and_invalidations(config, port):
-    async with MultiplexerPool({**config, 'clientcache': 1 << 20}) as mp:
+async def test_client_cache_counts_hits_and_invalidations(config, port, protocol, request):
+    # protocol 2: invalidations come on a connection of libjr's own; 3: as
+    # pushes on the shared connection (needs RESP3 in libjr).
+    if protocol == 3:
+        request.getfixturevalue('resp3')
+    async with MultiplexerPool({**config, 'clientcache': 1 << 20, 'protocol': protocol}) as mp:
         db = mp.database()
         assert await db.commandreply('SET', 'cc:k', 'v1') == b'OK'
         await db.commandreply('GET', 'cc:k')  # a miss, which fills once tracking is up

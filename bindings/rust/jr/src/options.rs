@@ -138,7 +138,7 @@ pub struct Options {
 }
 
 #[cfg(test)]
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 enum Set {
     Text(String),
     Int(i64),
@@ -291,6 +291,44 @@ impl Options {
     /// [`Reply::Double`]: crate::Reply::Double
     pub fn protocol(self, version: u8) -> Self {
         self.set_int("protocol", i64::from(version))
+    }
+    /// Client-side caching (`client_cache_bytes`): reads of known keys
+    /// (GET, MGET, HGET, HGETALL, SMEMBERS, ...) are answered from a local
+    /// cache of this many bytes (LRU), without a round trip; the server
+    /// keeps it right with CLIENT TRACKING invalidations (RESP3 pushes
+    /// with [`protocol`](Self::protocol) 3, or with RESP2 a redirect to a
+    /// connection of libjr's own, so a hiredis 0.14 libjr caches too). A
+    /// hit counts in [`Stats::cache_hits`](crate::Stats::cache_hits), not
+    /// as a request. A read just after this client's own write may see
+    /// the old value until the server's invalidation arrives. A cluster
+    /// is cached with protocol 3 only. 0 (the default): no cache.
+    ///
+    /// ```no_run
+    /// let opts = jr::Options::new()
+    ///     .endpoint("127.0.0.1:6379")
+    ///     .client_cache(64 << 20)
+    ///     .client_cache_prefix("user:")
+    ///     .client_cache_ttl(std::time::Duration::from_secs(30));
+    /// # let _ = opts;
+    /// ```
+    pub fn client_cache(self, bytes: u64) -> Self {
+        let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
+        self.set_int("client_cache_bytes", bytes)
+    }
+    /// Broadcast mode (`client_cache_prefix`, CLIENT TRACKING BCAST): only
+    /// keys under these prefixes are cached, and the server invalidates
+    /// every key under them (`""`: every key). Repeatable. Without it, the
+    /// keys read are tracked one by one.
+    pub fn client_cache_prefix(self, prefix: &str) -> Self {
+        self.set("client_cache_prefix", prefix)
+    }
+    /// A cached entry older than this is not used (`client_cache_ttl_ms`,
+    /// default 60 s): a safety net for an invalidation lost unnoticed.
+    /// `Duration::ZERO` means no limit; a shorter time than a millisecond
+    /// is one.
+    pub fn client_cache_ttl(self, ttl: Duration) -> Self {
+        let ms = if ttl.is_zero() { 0 } else { millis(ttl).max(1) };
+        self.set_int("client_cache_ttl_ms", ms)
     }
     /// Adds a Redis Sentinel (`"host:port"`, `"[v6]:port"`; port 26379 when
     /// left out). Repeatable: libjr asks them in turn for the master named
@@ -495,9 +533,6 @@ mod tests {
     /// libjr keys without a shorthand, and why: [`Options::set`] and
     /// [`Options::set_int`] reach each of them.
     const NOT_EXPOSED: &[(&str, &str)] = &[
-        ("client_cache_bytes", "client-side caching: set_int"),
-        ("client_cache_prefix", "client-side caching: set"),
-        ("client_cache_ttl_ms", "client-side caching: set_int"),
         ("socket_timeout_ms", "tuning: set_int"),
         ("silence_timeout_ms", "tuning: set_int"),
         ("recv_buffer_size", "tuning: set_int"),
@@ -550,6 +585,15 @@ mod tests {
             ("sentinel_master", o().sentinel_master("mymaster")),
             ("sentinel_username", o().sentinel_username("watcher")),
             ("sentinel_password", o().sentinel_password("secret")),
+            ("client_cache", o().client_cache(1 << 20)),
+            (
+                "client_cache_prefix",
+                o().client_cache_prefix("user:").client_cache_prefix(""),
+            ),
+            (
+                "client_cache_ttl",
+                o().client_cache_ttl(Duration::from_millis(1500)),
+            ),
         ]
     }
 
@@ -567,6 +611,23 @@ mod tests {
             }
         }
         keys
+    }
+
+    /// `client_cache_ttl`: zero is libjr's "no limit", anything shorter
+    /// than a millisecond is one (not zero, which would mean no limit).
+    #[test]
+    fn client_cache_ttl_maps_to_milliseconds() {
+        for (ttl, want) in [
+            (Duration::ZERO, 0),
+            (Duration::from_micros(1), 1),
+            (Duration::from_millis(1500), 1500),
+        ] {
+            let o = Options::new().client_cache_ttl(ttl);
+            let want = vec![("client_cache_ttl_ms".to_owned(), Set::Int(want))];
+            assert_eq!(o.log, want, "{ttl:?}");
+        }
+        let o = Options::new().client_cache(u64::MAX);
+        assert!(o.error.is_none(), "{:?}", o.error);
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod common;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{dead_endpoint, RedisServer};
+use common::{dead_endpoint, has_resp3, RedisServer};
 use jr::{code, Client, Options};
 
 /// Every record of target "jr": (level, message).
@@ -269,4 +269,57 @@ fn logs_reach_the_log_facade_without_credentials() {
     drop(c);
     PANIC_ON.lock().unwrap().clear();
     assert!(!records_with(&boom.endpoint()).is_empty());
+}
+
+/// Client-side caching through the typed options: the first read of a key
+/// fills the cache, the next ones are hits (`cache_hits`), and another
+/// client's write invalidates the key (`cache_invalidations`), so the next
+/// read is fresh. `protocol` 2: the invalidations come on a connection of
+/// libjr's own; 3: as pushes on the shared connection.
+fn client_cache_counts_hits_and_invalidations(protocol: u8) {
+    let s = RedisServer::start(&[]);
+    let c = Client::new(
+        &Options::new()
+            .endpoint(&s.endpoint())
+            .protocol(protocol)
+            .client_cache(1 << 20)
+            .client_cache_ttl(Duration::from_secs(60)),
+    )
+    .unwrap();
+    let writer = Client::new(&Options::new().endpoint(&s.endpoint())).unwrap();
+    writer.call(&["SET", "cc:k", "v1"]).unwrap();
+    let get = || -> String { c.call_as(&["GET", "cc:k"]).unwrap() };
+    // The first read misses; it fills the cache once tracking is on.
+    eventually("a cache hit", || {
+        assert_eq!(get(), "v1");
+        c.stats().unwrap().cache_hits > 0
+    });
+    let hits = c.stats().unwrap().cache_hits;
+    assert_eq!(get(), "v1");
+    assert_eq!(c.stats().unwrap().cache_hits, hits + 1, "a cached GET");
+    // Another connection's write: the server invalidates the key.
+    let inv = c.stats().unwrap().cache_invalidations;
+    writer.call(&["SET", "cc:k", "v2"]).unwrap();
+    eventually("the invalidation", || {
+        c.stats().unwrap().cache_invalidations > inv
+    });
+    assert_eq!(get(), "v2", "a read after the invalidation");
+    let st = c.stats().unwrap();
+    assert!(
+        st.cache_hits >= 2 && st.cache_misses >= 2 && st.cache_invalidations >= 1,
+        "{st:?}"
+    );
+}
+
+#[test]
+fn client_cache_resp2() {
+    client_cache_counts_hits_and_invalidations(2);
+}
+
+/// Skipped without RESP3 in libjr (failed with JR_EXPECT_RESP3=1).
+#[test]
+fn client_cache_resp3() {
+    if has_resp3("client_cache_resp3") {
+        client_cache_counts_hits_and_invalidations(3);
+    }
 }

@@ -1,29 +1,20 @@
 // SPDX-License-Identifier: MIT
 //! RESP3 (`protocol` 3) against the redis-server of JR_TEST_ENDPOINT: each
 //! RESP3 type mapped to its `Reply` variant and through `FromReply`. A libjr
-//! built with hiredis 0.14 has no RESP3: those tests then say they skip,
-//! and the refusal itself is tested instead.
+//! built with hiredis 0.14 has no RESP3: those tests then say they skip
+//! (or fail, with JR_EXPECT_RESP3=1), and the refusal itself is tested
+//! instead.
 #![allow(clippy::approx_constant)] // DEBUG PROTOCOL double is 3.141
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::{endpoint, opts};
+use common::{endpoint, has_resp3, opts, skip};
 use jr::{Client, ErrorKind, Reply};
-
-/// Says why a test skips, in the log of a passing run too (straight to
-/// stderr: the test harness captures only the print macros).
-fn skip(why: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{why}");
-}
 
 /// A RESP3 client, or None (and why) when this libjr lacks RESP3.
 fn resp3_client(test: &str) -> Option<Client> {
-    if !jr::resp3_supported() {
-        skip(&format!(
-            "{test}: SKIPPED: this libjr was built without RESP3 (hiredis 0.14)"
-        ));
+    if !has_resp3(test) {
         return None;
     }
     Some(Client::new(&opts().protocol(3)).expect("a RESP3 client"))

@@ -19,6 +19,31 @@ pub fn client() -> jr::Client {
     jr::Client::new(&opts()).expect("client")
 }
 
+/// Says why a test skips, in the log of a passing run too (straight to
+/// stderr: the test harness captures only the print macros).
+pub fn skip(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{why}");
+}
+
+/// Whether a RESP3 test can run: this libjr speaks RESP3 (built with
+/// hiredis >= 1.0). Without it the test says that it skips, unless
+/// JR_EXPECT_RESP3=1 (scripts/test's run against the hiredis-1.2 libjr),
+/// which fails it: a run against the wrong libjr cannot pass silently.
+pub fn has_resp3(test: &str) -> bool {
+    if jr::resp3_supported() {
+        return true;
+    }
+    assert!(
+        std::env::var("JR_EXPECT_RESP3").as_deref() != Ok("1"),
+        "{test}: JR_EXPECT_RESP3=1, but this libjr was built without RESP3 (hiredis 0.14)"
+    );
+    skip(&format!(
+        "{test}: SKIPPED: this libjr was built without RESP3 (hiredis 0.14)"
+    ));
+    false
+}
+
 /// A loopback port nobody listens on (a moment ago).
 pub fn dead_endpoint() -> String {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
