@@ -3,7 +3,7 @@
 // MONITOR and transaction connections, with arbitrary reply trees (the
 // input decoded as RESP): jr::parse_push (both link kinds),
 // jr::parse_monitor, jr::queued_reply_ok, jr::classify_exec,
-// jr::parse_invalidation (both protocols). Checked: no
+// jr::parse_invalidation (both protocols), jr::parse_hello. Checked: no
 // crash / UB; JR_OK or JR_EPROTO with a reason; what is accepted has the
 // shape the callers rely on (a message is an array of 3 or 4 bulk strings
 // whose name is element 1; a confirmation's count is an integer; EXEC's
@@ -115,6 +115,24 @@ void invalidation(const jr_reply *r) {
   }
 }
 
+// RESP3's HELLO reply: accepted only as a map holding "proto" => 3.
+void hello(const jr_reply *r) {
+  std::string why;
+  int rc = jr::parse_hello(r, why);
+  if (rc == JR_EPROTO) {
+    if (why.empty()) fuzz::fail(kName, "HELLO refused without a reason");
+    return;
+  }
+  if (rc != 0) fuzz::fail(kName, "HELLO return");
+  bool proto = false;
+  if (r->type == JR_REPLY_MAP)
+    for (size_t i = 0; i + 1 < r->len; i += 2)
+      proto = proto || (jr::text_of(r->u.elements[i]) == "proto" &&
+                        r->u.elements[i + 1]->type == JR_REPLY_INTEGER &&
+                        r->u.elements[i + 1]->u.integer == 3);
+  if (!proto) fuzz::fail(kName, "HELLO accepted without proto 3");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -124,6 +142,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     monitor(r);
     tx(r);
     invalidation(r);
+    hello(r);
   });
   return 0;
 }

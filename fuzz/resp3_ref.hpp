@@ -12,6 +12,8 @@
 //     whole as a finite number, under 326 bytes; '#' is t/T/f/F; '(' is
 //     digits with an optional leading '-'; '_' is empty; '+' and '-' hold
 //     no CR or LF; '=' has >= 4 bytes, the 4th a ':';
+//   - a blob error ('!') is a bulk whose length is not -1, and an error
+//     reply like '-' (its canonical text is the same);
 //   - attributes ('|') are skipped wherever an item may start, and do not
 //     count as an element; inside one, only the structure is checked (type
 //     bytes, lengths, the limits), not what a line says;
@@ -230,10 +232,12 @@ class Parser {
         return St::kOk;
       }
       case '$':
-      case '=': {
+      case '=':
+      case '!': {
         int64_t len = 0;
         St st = length(p, in_attr, len);
         if (st != St::kOk) return st;
+        if (len == -1 && type == '!') return St::kErr;
         if (len == -1) {
           if (!in_attr) *out += "_";
           return St::kOk;
@@ -243,7 +247,9 @@ class Parser {
         std::string t = s_.substr(p, static_cast<size_t>(len));
         p += static_cast<size_t>(len) + 2;  // the 2 bytes after it are not read
         if (in_attr) return St::kOk;
-        if (type == '=') {
+        if (type == '!') {
+          *out += "-" + t;
+        } else if (type == '=') {
           if (t.size() < 4 || t[3] != ':') return St::kErr;
           *out += "=" + t.substr(0, 3) + ":" + std::to_string(t.size() - 4) + ":" + t.substr(4);
         } else {

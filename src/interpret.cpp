@@ -533,6 +533,25 @@ int parse_switch_master(std::string_view payload, std::string_view name, std::st
   return JR_OK;
 }
 
+// ---- RESP3 handshake ---------------------------------------------------------------
+
+int parse_hello(const jr_reply *r, std::string &why) {
+  if (r == nullptr || r->type != JR_REPLY_MAP) {
+    why = "the HELLO 3 reply is of type " + std::to_string(r != nullptr ? r->type : 0) +
+          ", not a map";
+    return JR_EPROTO;
+  }
+  for (size_t i = 0; i + 1 < r->len; i += 2) {
+    if (text_of(r->u.elements[i]) != "proto") continue;
+    const jr_reply *v = r->u.elements[i + 1];
+    if (v->type == JR_REPLY_INTEGER && v->u.integer == 3) return 0;
+    why = "the HELLO 3 reply's proto is not the integer 3";
+    return JR_EPROTO;
+  }
+  why = "the HELLO 3 reply has no proto";
+  return JR_EPROTO;
+}
+
 // ---- Client-side caching ----------------------------------------------------------
 
 int parse_invalidation(const jr_reply *r, bool resp3, std::vector<std::string_view> &keys,

@@ -90,6 +90,11 @@ struct PushMsg {
 // pong too. JR_EPROTO for anything else.
 int parse_push(const jr_reply *r, bool classic, PushMsg &out, std::string &why);
 
+// RESP3's handshake: the reply to HELLO 3 (not an error reply) must be a
+// map whose "proto" is 3; anything else means the server does not speak
+// RESP3 as asked. Returns 0, or JR_EPROTO with why.
+int parse_hello(const jr_reply *r, std::string &why);
+
 // Client-side caching: an invalidation. RESP3 (the data connection): a push
 // [>] "invalidate" keys; RESP2 (the connection subscribed to
 // __redis__:invalidate): ["message", "__redis__:invalidate", keys]. keys is

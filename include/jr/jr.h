@@ -878,7 +878,7 @@ JR_API int jr_client_endpoints(jr_client *client, jr_reply_cb cb, void *userdata
 #define JR_REPLY_INTEGER 3
 #define JR_REPLY_NIL 4 /* also RESP3's null */
 #define JR_REPLY_STATUS 5
-#define JR_REPLY_ERROR 6 /* a blob error ('!') is JR_EPROTO: hiredis 1.2 does not parse it */
+#define JR_REPLY_ERROR 6 /* also RESP3's blob error ('!'): its whole text, binary safe */
 #define JR_REPLY_DOUBLE 7
 #define JR_REPLY_BOOL 8
 #define JR_REPLY_MAP 9

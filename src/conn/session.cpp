@@ -370,7 +370,19 @@ void Session::on_reply(jr_reply *reply) {
         host_.handshake_failed(text, reply);
         return;
       }
-      reply_release(reply);
+      if (hello) {
+        // Not an error, but not RESP3 either (a proxy that answers HELLO
+        // in RESP2, a hostile server): the stream cannot be trusted.
+        std::string why;
+        int rc = parse_hello(reply, why);
+        reply_release(reply);
+        if (rc != 0) {
+          host_.fail(rc, "protocol error: " + why);
+          return;
+        }
+      } else {
+        reply_release(reply);
+      }
       handshake_step();
       break;
     }

@@ -23,6 +23,8 @@ int AttributeFilter::malformed(const char *msg) noexcept {
 
 int AttributeFilter::on_type(char c) noexcept {
   mult_ = 1;
+  blob_ = c == '!';
+  counted_ = c == '$' || c == '!';
   if (depth_ == 0 && !dropping()) item_owed_ = c == '|';
   switch (c) {
     case '+':
@@ -35,6 +37,10 @@ int AttributeFilter::on_type(char c) noexcept {
       state_ = State::kLine;
       cr_ = false;
       return 0;
+    case '!':
+      // A blob error: a bulk string for hiredis (scan() writes '$').
+      rewrite_ = !dropping();
+      [[fallthrough]];
     case '$':
     case '=':
       kind_ = Kind::kBulk;
@@ -59,7 +65,7 @@ int AttributeFilter::on_type(char c) noexcept {
       mult_ = 2;
       break;
     default:
-      // hiredis 1.2 knows no other type byte ('!' and the streamed types
+      // hiredis 1.2 knows no other type byte (the streamed types
       // included): it fails the stream at this byte.
       if (dropping()) return bad(JR_EPROTO, "protocol error: bad type byte in an attribute");
       state_ = State::kPass;
@@ -99,9 +105,21 @@ int AttributeFilter::on_length() noexcept {
   state_ = State::kType;
   switch (kind_) {
     case Kind::kBulk:
+      // hiredis would take "$-1" for a nil: a blob error has a length.
+      if (nil && blob_) return bad(JR_EPROTO, "protocol error: blob error of length -1");
       if (nil) {
         item_done();
         return 0;
+      }
+      if (!dropping() && counted_) {
+        bulks_++;
+        if (blob_) {
+          try {
+            blob_errors_.push_back(bulks_);
+          } catch (...) {
+            return bad(JR_ENOMEM, "out of memory");
+          }
+        }
       }
       if (dropping()) {
         if (value_ > static_cast<uint64_t>(lim_.max_bulk_len))
@@ -163,6 +181,15 @@ int AttributeFilter::scan(const char *in, size_t n, const Limits &limits, Keep k
       case State::kType:
         rc = on_type(in[i++]);
         drop = dropping();  // an attribute's '|' is its own first byte
+        if (rewrite_) {
+          // A blob error's '!': what came before it, then '$' in its place.
+          rewrite_ = false;
+          static constexpr char kDollar = '$';
+          int k = start > run ? keep(ctx, in + run, start - run) : 0;
+          if (k == 0) k = keep(ctx, &kDollar, 1);
+          if (k != 0) return k;
+          run = i;
+        }
         break;
       case State::kLine: {
         if (cr_ && in[i] == '\n') {

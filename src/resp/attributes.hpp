@@ -23,11 +23,19 @@
 // max_elements for a count (a map's and an attribute's count twice), the
 // bytes of one attribute against max_reply_bytes, and the attribute with
 // everything in it within the 8 levels of nesting a reply may have.
+//
+// RESP3 blob errors ('!<len>\r\n<bytes>\r\n'), which hiredis 1.2 does not
+// parse either, go to hiredis as bulk strings ('$': the same length rules
+// and limits) and are made error replies again by the reader: the filter
+// counts the bulk strings it hands over and remembers which of them were
+// blob errors (take_blob_error), and hiredis builds the strings in the
+// same order.
 #ifndef JR_SRC_RESP_ATTRIBUTES_HPP
 #define JR_SRC_RESP_ATTRIBUTES_HPP
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace jr {
 
@@ -47,6 +55,16 @@ class AttributeFilter {
   // and so does every later call until reset().
   int scan(const char *in, size_t n, const Limits &limits, Keep keep, void *ctx) noexcept;
   void reset() noexcept { *this = AttributeFilter(); }
+  // The reader built its n-th bulk string (1-based, counted since reset()):
+  // true when it was a blob error. Called for every one, in order.
+  [[nodiscard]] bool take_blob_error(uint64_t n) noexcept {
+    if (blob_head_ == blob_errors_.size() || blob_errors_[blob_head_] != n) return false;
+    if (++blob_head_ == blob_errors_.size()) {
+      blob_errors_.clear();
+      blob_head_ = 0;
+    }
+    return true;
+  }
   [[nodiscard]] const char *error() const noexcept { return error_; }
   // True between two top-level items (a reply or a push): no attribute
   // being skipped or waiting for the item it describes, nothing given up on.
@@ -100,6 +118,12 @@ class AttributeFilter {
   int attr_base_ = -1;     // the outermost attribute's frame, -1: none
   size_t attr_bytes_ = 0;  // bytes of the attribute being removed
   uint64_t removed_ = 0;
+  bool blob_ = false;                  // the bulk being read is a blob error ('!')
+  bool counted_ = false;               // ... or a bulk string ('$'): hiredis makes a STRING of it
+  bool rewrite_ = false;               // its '!' goes to hiredis as '$'
+  uint64_t bulks_ = 0;                 // bulk strings ('$' and '!') handed to hiredis
+  std::vector<uint64_t> blob_errors_;  // which of them are blob errors, in order
+  size_t blob_head_ = 0;               // the first not taken yet
   int code_ = 0;
   const char *error_ = "";
 };

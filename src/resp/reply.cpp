@@ -242,6 +242,7 @@ void ReplyReader::reset() noexcept {
   piece_ = kPiece;
   attrs_.reset();
   attr_code_ = 0;
+  bulks_ = 0;
 }
 
 size_t ReplyReader::buffered() const noexcept {
@@ -329,7 +330,15 @@ void *ReplyReader::create_string(const redisReadTask *task, char *str, size_t le
     self->error_ = "bulk string longer than max_bulk_len";
     return nullptr;
   }
-  jr_reply *node = self->new_node(task, task->type, len + 1);
+  int type = task->type;
+#if JR_HIREDIS_RESP3
+  // A RESP3 blob error reached hiredis as a bulk string (attributes.hpp):
+  // an error reply, as '-' gives, its bytes as they are.
+  if (type == REDIS_REPLY_STRING && self->limits_.resp3 &&
+      self->attrs_.take_blob_error(++self->bulks_))
+    type = JR_REPLY_ERROR;
+#endif
+  jr_reply *node = self->new_node(task, type, len + 1);
   if (node == nullptr) return nullptr;
   auto *data = static_cast<char *>(node->arena->alloc(len + 1));
   if (data == nullptr) {

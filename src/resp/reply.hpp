@@ -179,6 +179,7 @@ class ReplyReader {
   size_t piece_ = kPiece;  // bytes handed to hiredis at a time
   AttributeFilter attrs_;  // RESP3: between the input and hiredis
   int attr_code_ = 0;      // its error, reported once hiredis used the bytes before it
+  uint64_t bulks_ = 0;     // RESP3: bulk strings built, to match the filter's blob errors
   static redisReplyObjectFunctions fns_;
 };
 

@@ -289,7 +289,7 @@ TEST_F(Resp3, AttributesAnywhereFromAFakeServer) {
     FakeServer *s = self.load();
     while (s == nullptr) s = self.load();
     s->read_commands(fd, 1);  // HELLO 3
-    FakeServer::send_all(fd, "|1\r\n+a\r\n+b\r\n%1\r\n+server\r\n+fake\r\n");
+    FakeServer::send_all(fd, "|1\r\n+a\r\n+b\r\n%2\r\n+server\r\n+fake\r\n+proto\r\n:3\r\n");
     if (index > 0) {
       s->read_commands(fd, 1);
       FakeServer::send_all(fd, "|1\r\n+a\r\n+b\r\n+after\r\n");

@@ -364,6 +364,7 @@ TEST(Reader, LengthLinesAreStrict) {
       {"*2147483648\r\n", JR_EPROTO},
       {"*18446744073709551615\r\n", JR_EPROTO},
       {"%3\r\n:1\r\n:2\r\n:3\r\n", JR_EPROTO},  // RESP3 is not spoken
+      {"!3\r\nerr\r\n", JR_EPROTO},             // nor its blob error
       {"*2147483647\r\n", JR_ETOOBIG},          // max_elements, on the header alone
       {"*16777217\r\n", JR_ETOOBIG},
   };
@@ -516,7 +517,10 @@ TEST(Attributes, AreRemovedWhereverAnItemMayStart) {
       // what hiredis rejects is passed through (it fails there): no
       // filtering after it
       {"$x\r\n|1\r\n+a\r\n+b\r\n", "$x\r\n|1\r\n+a\r\n+b\r\n"},
-      {"!3\r\nerr\r\n|1\r\n", "!3\r\nerr\r\n|1\r\n"},
+      {"@3\r\nerr\r\n|1\r\n", "@3\r\nerr\r\n|1\r\n"},
+      // a blob error goes on as a bulk string; one in an attribute is removed
+      {"!3\r\nerr\r\n|1\r\n!1\r\nk\r\n!0\r\n\r\n:1\r\n", "$3\r\nerr\r\n:1\r\n"},
+      {"*2\r\n-E\r\n!4\r\n!2\r\n\r\n", "*2\r\n-E\r\n$4\r\n!2\r\n\r\n"},
       {"*-2\r\n|1\r\n", "*-2\r\n|1\r\n"},
       {"$05\r\nhello\r\n|1\r\n", "$05\r\nhello\r\n|1\r\n"},
   };
@@ -540,7 +544,9 @@ TEST(Attributes, KeepTheLimitsAndRejectWhatIsMalformed) {
       {"|2147483648\r\n", JR_EPROTO},
       {"|01\r\n", JR_EPROTO},
       {"|1\n", JR_EPROTO},
-      {"|1\r\n!3\r\nerr\r\n", JR_EPROTO},  // hiredis 1.2 knows no blob error
+      {"|1\r\n!-1\r\n", JR_EPROTO},  // a blob error has a length
+      {"!-1\r\n", JR_EPROTO},        // (hiredis would read "$-1" as a nil)
+      {"|1\r\n+k\r\n!1025\r\n", JR_ETOOBIG},
       {"|1\r\n$-2\r\n", JR_EPROTO},
       {"|1\r\n*2147483648\r\n", JR_EPROTO},
       {"|33\r\n", JR_ETOOBIG},              // 66 elements > 64
@@ -573,6 +579,102 @@ TEST(Attributes, KeepTheLimitsAndRejectWhatIsMalformed) {
   EXPECT_EQ(nine.rc, 0);
   EXPECT_EQ(nine.kept, deep + "*1\r\n|1\r\n");
 }
+
+// Blob errors ('!') go on as bulk strings, and the filter remembers which
+// of the bulk strings it kept were blob errors: the reader asks for each
+// bulk string hiredis builds, in order.
+TEST(Attributes, MarkWhichBulkStringsAreBlobErrors) {
+  const std::string in =
+      "$1\r\na\r\n!2\r\nE1\r\n=5\r\ntxt:x\r\n*2\r\n!0\r\n\r\n$0\r\n\r\n"
+      "|1\r\n!1\r\nx\r\n$1\r\ny\r\n$-1\r\n!3\r\n!\r\n\r\n";
+  const std::string want =
+      "$1\r\na\r\n$2\r\nE1\r\n=5\r\ntxt:x\r\n*2\r\n$0\r\n\r\n$0\r\n\r\n$-1\r\n$3\r\n!\r\n\r\n";
+  for (size_t chunk : {in.size(), size_t{1}, size_t{2}, size_t{5}}) {
+    SCOPED_TRACE(chunk);
+    jr::AttributeFilter f;
+    std::string kept;
+    auto keep = [](void *ctx, const char *p, size_t n) {
+      static_cast<std::string *>(ctx)->append(p, n);
+      return 0;
+    };
+    jr::AttributeFilter::Limits lim{1024, 64, 4096};
+    for (size_t off = 0; off < in.size(); off += chunk)
+      ASSERT_EQ(f.scan(in.data() + off, std::min(chunk, in.size() - off), lim, keep, &kept), 0);
+    EXPECT_EQ(kept, want);
+    EXPECT_TRUE(f.at_boundary());
+    // Bulk strings 1..5 ("a", "E1", "", "", "!\r\n"): the 2nd, 3rd and 5th.
+    const bool blob[] = {false, true, true, false, true};
+    for (uint64_t n = 1; n <= 5; n++) EXPECT_EQ(f.take_blob_error(n), blob[n - 1]) << n;
+    EXPECT_FALSE(f.take_blob_error(6));
+  }
+}
+
+#if JR_HIREDIS_RESP3
+// A blob error is an error reply like '-': at the top level, in arrays and
+// maps, after an attribute, binary safe (CR, LF and NUL in it), fed at once
+// or byte by byte. The limits of a bulk string hold for it.
+TEST(Reader, RESP3BlobErrorIsAnErrorReply) {
+  jr::ReaderLimits lim;
+  lim.resp3 = true;
+  lim.max_bulk_len = 64;
+  const std::string text("SYNTAX invalid\r\nsyntax\0!", 25);
+  const std::string stream =
+      "!25\r\n" + text +
+      "\r\n"
+      "*4\r\n-ERR simple\r\n!3\r\nERR\r\n$3\r\nbob\r\n%1\r\n!1\r\nk\r\n!1\r\nv\r\n"
+      "|1\r\n!1\r\na\r\n!1\r\nb\r\n!4\r\nlast\r\n$4\r\nlast\r\n";
+  for (size_t chunk : {stream.size(), size_t{1}, size_t{7}}) {
+    SCOPED_TRACE(chunk);
+    ReplyReader r{lim};
+    std::vector<jr_reply *> got;
+    for (size_t off = 0; off < stream.size(); off += chunk) {
+      ASSERT_EQ(r.feed(stream.data() + off, std::min(chunk, stream.size() - off)), 0);
+      for (;;) {
+        jr_reply *one = nullptr;
+        int rc = r.next(&one);
+        ASSERT_GE(rc, 0) << r.error();
+        if (rc == 0) break;
+        got.push_back(one);
+      }
+    }
+    ASSERT_EQ(got.size(), 4u);
+    size_t len = 0;
+    EXPECT_EQ(jr_reply_get_type(got[0]), JR_REPLY_ERROR);
+    const char *s = jr_reply_str(got[0], &len);
+    EXPECT_EQ(std::string(s, len), text);
+    const jr_reply *a = got[1];
+    ASSERT_EQ(jr_reply_get_type(a), JR_REPLY_ARRAY);
+    EXPECT_EQ(jr_reply_get_type(jr_reply_element(a, 0)), JR_REPLY_ERROR);
+    EXPECT_STREQ(jr_reply_str(jr_reply_element(a, 0), nullptr), "ERR simple");
+    EXPECT_EQ(jr_reply_get_type(jr_reply_element(a, 1)), JR_REPLY_ERROR);
+    EXPECT_STREQ(jr_reply_str(jr_reply_element(a, 1), nullptr), "ERR");
+    EXPECT_EQ(jr_reply_get_type(jr_reply_element(a, 2)), JR_REPLY_STRING);
+    const jr_reply *m = jr_reply_element(a, 3);
+    ASSERT_EQ(jr_reply_get_type(m), JR_REPLY_MAP);
+    EXPECT_EQ(jr_reply_get_type(jr_reply_element(m, 0)), JR_REPLY_ERROR);
+    EXPECT_EQ(jr_reply_get_type(jr_reply_element(m, 1)), JR_REPLY_ERROR);
+    EXPECT_STREQ(jr_reply_str(jr_reply_element(m, 1), nullptr), "v");
+    EXPECT_EQ(jr_reply_get_type(got[2]), JR_REPLY_ERROR);  // after an attribute of them
+    EXPECT_STREQ(jr_reply_str(got[2], nullptr), "last");
+    EXPECT_EQ(jr_reply_get_type(got[3]), JR_REPLY_STRING);  // a bulk string stays one
+    EXPECT_STREQ(jr_reply_str(got[3], nullptr), "last");
+    for (jr_reply *g : got) jr::reply_release(g);
+  }
+  for (const auto &k : std::vector<std::pair<std::string, int>>{
+           {"!65\r\n", JR_ETOOBIG},  // max_bulk_len, on the header alone
+           {"*1\r\n!99999999999\r\n", JR_ETOOBIG},
+           {"!-1\r\n", JR_EPROTO},
+           {"!x\r\n", JR_EPROTO},
+           {"!01\r\nx\r\n", JR_EPROTO},
+       }) {
+    ReplyReader r{lim};
+    Parsed p;
+    parse(r, k.first, p);
+    EXPECT_EQ(p.rc, k.second) << k.first;
+    EXPECT_FALSE(r.error().empty()) << k.first;
+  }
+}
+#endif
 
 #if JR_HIREDIS_RESP3
 // Through the reader: the caller sees the value; the reply before a bad

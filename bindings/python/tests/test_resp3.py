@@ -133,7 +133,7 @@ class FakeResp3Server:
                     args.append(f.read(size + 2)[:-2])
                 name = args[0].upper()
                 if name == b'HELLO':
-                    out = b'%1\r\n+server\r\n+fake\r\n'
+                    out = b'%2\r\n+server\r\n+fake\r\n+proto\r\n:3\r\n'
                 elif name == b'CLUSTER':
                     out = b'-ERR This instance has cluster support disabled\r\n'
                 else:
