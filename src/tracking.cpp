@@ -18,7 +18,14 @@ struct TrackingReq {
   uint64_t seq;
   bool last;                   // the CLIENT TRACKING on (the off before it only clears)
   Connection *node = nullptr;  // cluster: the node connection (seq: its epoch)
+  uint64_t gen = 0;            // cluster, RESP2: the Invalidator's generation it redirected to
 };
+
+std::string failure_text(int status, const jr_reply *reply) {
+  return status != JR_OK    ? std::string(jr_strerror(status))
+         : reply != nullptr ? std::string(reply->u.str, reply->len)
+                            : std::string("no reply");
+}
 }  // namespace
 
 Tracking::Tracking(Client &client, ClientCache &cache)
@@ -28,17 +35,18 @@ Tracking::~Tracking() = default;
 
 void Tracking::shutdown() {
   stopped_ = true;
-  if (inv_) inv_->shutdown();
+  if (inv_) inv_->conn().shutdown();
+  for (auto &inv : node_invs_) inv->conn().shutdown();
   cache_.set_live(false);
 }
 
 void Tracking::set_endpoints(const std::vector<Endpoint> &eps) {
-  if (inv_) inv_->set_endpoints(eps);
+  if (inv_) inv_->conn().set_endpoints(eps);
 }
 
 void Tracking::data_ready(Connection &conn) {
   conn.cache_tracked = false;
-  if (client_.cluster().enabled() && resp3_) return;  // tracked per node
+  if (client_.cluster().enabled()) return;  // tracked per node
   data_ = &conn;
   data_epoch_ = conn.epoch();
   seq_++;
@@ -47,23 +55,33 @@ void Tracking::data_ready(Connection &conn) {
     enable();
     return;
   }
-  if (!inv_) {
-    inv_ = std::make_unique<Connection>(client_, client_.endpoints(), Connection::Role::kPush);
-    inv_->set_push(this);
+  // RESP2: a cluster would make this invalidation connection useless (it
+  // has one per node): it waits for the detection's answer.
+  if (!client_.cluster().detected()) {
+    start_pending_ = true;
+    return;
   }
-  if (subscribed_) {
+  start_resp2();
+}
+
+void Tracking::start_resp2() {
+  start_pending_ = false;
+  if (data_ == nullptr || stopped_) return;
+  if (!inv_) inv_ = std::make_unique<Invalidator>(*this, client_, client_.endpoints(), nullptr);
+  if (inv_->subscribed()) {
     enable();
-  } else if (!inv_->active()) {
-    inv_->connect_now();
+  } else if (!inv_->conn().active()) {
+    inv_->conn().connect_now();
   }
 }
 
 void Tracking::data_lost(Connection &conn) {
   conn.cache_tracked = false;
   // A cluster's seed connection serves no keyed read: the nodes count.
-  if (client_.cluster().enabled() && resp3_) return;
+  if (client_.cluster().enabled()) return;
   if (data_ != &conn) return;
   data_ = nullptr;
+  start_pending_ = false;
   seq_++;
   off("the data connection was lost");
 }
@@ -76,24 +94,9 @@ void Tracking::off(const std::string &why) {
     client_.log(JR_LOG_INFO, JR_EVENT_LOG, "", "client-side cache flushed: " + why);
 }
 
-void Tracking::enable() {
-  if (data_ == nullptr || stopped_) return;
-  if (client_.cluster().enabled()) {
-    // A cluster's reads go to the nodes' connections (node_ready). RESP2
-    // would need an invalidation connection per node: off there.
-    if (!resp3_ && !refused_logged_)
-      client_.emit(JR_EVENT_LOG, "", "client-side caching on a cluster needs protocol=3: off");
-    refused_logged_ = true;
-    return;
-  }
+std::vector<std::string> Tracking::tracking_on(int64_t redirect) const {
   std::vector<std::string> on{"CLIENT", "TRACKING", "on"};
-  if (!resp3_) {
-    on.insert(on.end(), {"REDIRECT", std::to_string(redirect_id_)});
-    // Re-pointing the redirect of a connection already tracking (the
-    // invalidation connection was replaced): off first, as the server
-    // refuses a prefix it already has.
-    send(*data_, {"CLIENT", "TRACKING", "off"}, false);
-  }
+  if (redirect >= 0) on.insert(on.end(), {"REDIRECT", std::to_string(redirect)});
   const auto &prefixes = cache_.config().prefixes;
   if (!prefixes.empty()) {
     on.emplace_back("BCAST");
@@ -103,11 +106,25 @@ void Tracking::enable() {
       on.push_back(p);
     }
   }
-  send(*data_, on, true);
+  return on;
+}
+
+void Tracking::enable() {
+  // A cluster's reads go to the nodes' connections (node_ready).
+  if (data_ == nullptr || stopped_ || client_.cluster().enabled()) return;
+  if (!resp3_) {
+    // Re-pointing the redirect of a connection already tracking (the
+    // invalidation connection was replaced): off first, as the server
+    // refuses a prefix it already has.
+    send(*data_, {"CLIENT", "TRACKING", "off"}, false);
+    send(*data_, tracking_on(inv_->id()), true);
+    return;
+  }
+  send(*data_, tracking_on(-1), true);
 }
 
 void Tracking::send(Connection &conn, const std::vector<std::string> &args, bool last,
-                    Connection *node) {
+                    Connection *node, uint64_t gen) {
   Command *c = client_.acquire_command();
   if (c == nullptr) return;  // out of memory: no caching
   std::vector<const char *> argv;
@@ -117,7 +134,7 @@ void Tracking::send(Connection &conn, const std::vector<std::string> &args, bool
     lens.push_back(a.size());
   }
   auto *req =
-      new (std::nothrow) TrackingReq{this, node != nullptr ? conn.epoch() : seq_, last, node};
+      new (std::nothrow) TrackingReq{this, node != nullptr ? conn.epoch() : seq_, last, node, gen};
   if (req == nullptr || !encode_command(c->wire, argv.size(), argv.data(), lens.data())) {
     delete req;
     client_.release_unsubmitted(c);
@@ -133,26 +150,26 @@ void Tracking::send(Connection &conn, const std::vector<std::string> &args, bool
 void Tracking::on_tracking_reply(void *ud, int status, const jr_reply *reply) {
   auto *req = static_cast<TrackingReq *>(ud);
   Tracking *t = req->t;
+  bool ignore_off = !req->last;  // the off before an on: its answer says nothing
   if (req->node != nullptr) {
     Connection *n = req->node;
     uint64_t epoch = req->seq;
+    uint64_t gen = req->gen;
     delete req;
-    t->node_tracked(*n, epoch, status, reply);
+    if (!ignore_off) t->node_tracked(*n, epoch, gen, status, reply);
     return;
   }
-  bool current = req->seq == t->seq_ && req->last;
-  bool ignore_off = !req->last;
+  bool current = req->seq == t->seq_;
   delete req;
   if (ignore_off || !current || t->stopped_) return;
   if (status != JR_OK || reply == nullptr || reply->type == JR_REPLY_ERROR) {
-    std::string why = status != JR_OK    ? std::string(jr_strerror(status))
-                      : reply != nullptr ? std::string(reply->u.str, reply->len)
-                                         : std::string("no reply");
-    t->client_.emit(JR_EVENT_LOG, "", "client-side caching off: CLIENT TRACKING failed: " + why);
+    t->client_.emit(
+        JR_EVENT_LOG, "",
+        "client-side caching off: CLIENT TRACKING failed: " + failure_text(status, reply));
     return;
   }
   if (t->data_ == nullptr || t->data_->epoch() != t->data_epoch_ || !t->data_->ready_now()) return;
-  if (!t->resp3_ && !t->subscribed_) return;
+  if (!t->resp3_ && (!t->inv_ || !t->inv_->subscribed())) return;
   // Live on a standalone server only: until the cluster detection has
   // answered (its CLUSTER SLOTS is written after this), it decides.
   t->tracked_seq_ = t->seq_;
@@ -162,15 +179,12 @@ void Tracking::on_tracking_reply(void *ud, int status, const jr_reply *reply) {
 void Tracking::detection_done() {
   if (stopped_ || !client_.cluster().detected()) return;  // asked again when it is
   if (client_.cluster().enabled()) {
-    if (resp3_) {
-      // Tracked per node: the cache is live, and a read fills only from a
-      // tracked node connection (Connection::submit).
-      cache_.set_live(true);
-      return;
-    }
-    enable();  // says why not, once
+    // Tracked per node: the cache is live, and a read fills only from a
+    // tracked node connection (Connection::submit).
+    cache_.set_live(true);
     return;
   }
+  if (start_pending_) start_resp2();
   if (tracked_seq_ != seq_ || data_ == nullptr || !data_->ready_now() ||
       data_->epoch() != data_epoch_)
     return;
@@ -178,43 +192,68 @@ void Tracking::detection_done() {
   cache_.set_live(true);
 }
 
-// ---- Cluster (RESP3): tracking per node --------------------------------------------
+// ---- Cluster: tracking per node -----------------------------------------------------
 
 void Tracking::node_ready(Connection &conn) {
   conn.cache_tracked = false;
-  if (stopped_ || !resp3_) return;
-  std::vector<std::string> on{"CLIENT", "TRACKING", "on"};
-  const auto &prefixes = cache_.config().prefixes;
-  if (!prefixes.empty()) {
-    on.emplace_back("BCAST");
-    for (const std::string &p : prefixes) {
-      if (p.empty()) continue;
-      on.emplace_back("PREFIX");
-      on.push_back(p);
-    }
+  if (stopped_) return;
+  if (resp3_) {
+    track_node(conn);
+    return;
   }
-  send(conn, on, true, &conn);
+  Invalidator &inv = node_invalidator(conn);
+  if (inv.subscribed()) {
+    track_node(conn);
+  } else if (!inv.conn().active()) {
+    inv.conn().connect_now();  // invalidator_subscribed() tracks the node
+  }
 }
 
-void Tracking::node_tracked(Connection &conn, uint64_t epoch, int status, const jr_reply *reply) {
+Invalidator &Tracking::node_invalidator(Connection &conn) {
+  for (auto &inv : node_invs_)
+    if (inv->node() == &conn) return *inv;
+  // The node connection's endpoint (it has one: Cluster::node).
+  node_invs_.push_back(
+      std::make_unique<Invalidator>(*this, client_, std::vector<Endpoint>{conn.endpoint()}, &conn));
+  return *node_invs_.back();
+}
+
+void Tracking::track_node(Connection &conn) {
+  if (resp3_) {
+    send(conn, tracking_on(-1), true, &conn);
+    return;
+  }
+  Invalidator &inv = node_invalidator(conn);
+  // A new redirect on a connection that may still track (its invalidation
+  // connection was replaced): off first, as for the standalone one.
+  send(conn, {"CLIENT", "TRACKING", "off"}, false, &conn, inv.generation());
+  send(conn, tracking_on(inv.id()), true, &conn, inv.generation());
+}
+
+void Tracking::node_tracked(Connection &conn, uint64_t epoch, uint64_t gen, int status,
+                            const jr_reply *reply) {
   if (stopped_) return;
   if (status != JR_OK || reply == nullptr || reply->type == JR_REPLY_ERROR) {
-    std::string why = status != JR_OK    ? std::string(jr_strerror(status))
-                      : reply != nullptr ? std::string(reply->u.str, reply->len)
-                                         : std::string("no reply");
-    client_.emit(
-        JR_EVENT_LOG, conn.endpoint_name(),
-        "client-side caching: CLIENT TRACKING failed on a node (its reads are not cached): " + why);
+    client_.emit(JR_EVENT_LOG, conn.endpoint_name(),
+                 "client-side caching: CLIENT TRACKING failed on a node (its reads are not "
+                 "cached): " +
+                     failure_text(status, reply));
     return;
   }
   // Only in the session that asked: a replaced connection asks again.
   if (conn.epoch() != epoch || !conn.ready_now()) return;
+  if (!resp3_) {
+    // RESP2: only while the invalidation connection it redirected to is
+    // still the subscribed one.
+    const Invalidator &inv = node_invalidator(conn);
+    if (!inv.subscribed() || inv.generation() != gen) return;
+  }
   conn.cache_tracked = true;
 }
 
 void Tracking::node_lost(Connection &conn) {
   conn.cache_tracked = false;
-  if (stopped_ || !resp3_) return;
+  if (stopped_) return;
   // What it read is not tracked any more, and invalidations meant for it
   // may be lost: everything goes (simplest correct choice), and the reads
   // in flight will not fill.
@@ -222,7 +261,7 @@ void Tracking::node_lost(Connection &conn) {
 }
 
 void Tracking::topology_changed(const char *why) {
-  if (stopped_ || !resp3_) return;
+  if (stopped_) return;
   flush_all(std::string("cluster slots moved (") + why + ")");
 }
 
@@ -259,9 +298,45 @@ bool Tracking::data_push(Connection &conn, jr_reply *reply) {
   return true;
 }
 
-// ---- RESP2: the invalidation connection -------------------------------------------
+void Tracking::invalidator_subscribed(Invalidator &inv) {
+  if (stopped_) return;
+  if (inv.node() == nullptr) {
+    enable();
+    return;
+  }
+  if (inv.node()->ready_now()) track_node(*inv.node());
+}
 
-void Tracking::on_ready(Connection &conn) {
+void Tracking::invalidator_lost(Invalidator &inv, bool was_subscribed) {
+  if (inv.node() == nullptr) {
+    seq_++;  // a tracking request in flight redirects to the lost connection
+    off("the invalidation connection was lost");
+    return;
+  }
+  // The node's tracking redirects to a connection that is gone: its
+  // invalidations are lost from now on. Nothing filled from that node
+  // unless it was subscribed (a reconnect attempt that fails again is
+  // nothing new).
+  inv.node()->cache_tracked = false;
+  if (was_subscribed && !stopped_)
+    flush_all("a cluster node's invalidation connection was lost (" + inv.node()->endpoint_name() +
+              ")");
+}
+
+// ---- RESP2: an invalidation connection ---------------------------------------------
+
+Invalidator::Invalidator(Tracking &t, Client &client, const std::vector<Endpoint> &eps,
+                         Connection *node)
+    : t_(t),
+      client_(client),
+      node_(node),
+      conn_(std::make_unique<Connection>(client, eps, Connection::Role::kPush)) {
+  conn_->set_push(this);
+}
+
+Invalidator::~Invalidator() = default;
+
+void Invalidator::on_ready(Connection &conn) {
   const char *id[] = {"CLIENT", "ID"};
   const size_t id_lens[] = {6, 2};
   conn.write_raw(2, id, id_lens);
@@ -271,16 +346,16 @@ void Tracking::on_ready(Connection &conn) {
   want_id_ = want_sub_ = true;
 }
 
-void Tracking::on_push(Connection &conn, jr_reply *reply) {
+void Invalidator::on_push(Connection &conn, jr_reply *reply) {
   if (want_id_) {
     want_id_ = false;
     if (reply->type != JR_REPLY_INTEGER) {
       reply_release(reply);
-      client_.emit(JR_EVENT_LOG, "", "client-side caching off: CLIENT ID failed");
+      client_.emit(JR_EVENT_LOG, conn.endpoint_name(), "client-side caching off: CLIENT ID failed");
       conn.protocol_error("client-side caching: CLIENT ID did not answer an integer");
       return;
     }
-    redirect_id_ = reply->u.integer;
+    id_ = reply->u.integer;
     reply_release(reply);
     return;
   }
@@ -295,32 +370,35 @@ void Tracking::on_push(Connection &conn, jr_reply *reply) {
     }
     want_sub_ = false;
     subscribed_ = true;
-    enable();
+    t_.invalidator_subscribed(*this);
     return;
   }
   std::vector<std::string_view> keys;
   bool all = false;
   std::string why;
   int rc = parse_invalidation(reply, false, keys, &all, why);
-  if (rc == 1) apply(keys, all);
+  if (rc == 1) t_.apply(keys, all);
   reply_release(reply);
   if (rc < 0) conn.protocol_error("client-side caching: " + why);
   // rc == 0: a pong or another message: nothing to do.
 }
 
-void Tracking::on_lost(Connection &) {
+void Invalidator::on_lost(Connection &) {
+  bool was = subscribed_;
   subscribed_ = false;
   want_id_ = want_sub_ = false;
-  redirect_id_ = -1;
-  seq_++;  // a tracking request in flight redirects to the lost connection
-  off("the invalidation connection was lost");
+  id_ = -1;
+  gen_++;
+  t_.invalidator_lost(*this, was);
 }
 
-bool Tracking::wants_connection(const Connection &) const {
-  return !stopped_;
+bool Invalidator::wants_connection(const Connection &) const {
+  // A node's: while its node connection is in use (a node gone from the
+  // cluster, idle, is not called forever); node_ready connects it again.
+  return !t_.stopped() && (node_ == nullptr || node_->active());
 }
 
-bool Tracking::awaiting_reply(const Connection &) const {
+bool Invalidator::awaiting_reply(const Connection &) const {
   return want_id_ || want_sub_;
 }
 

@@ -273,13 +273,14 @@ JR_API const char *jr_version_string(void);
  *                       The server's invalidation of this client's own
  *                       write may arrive just after the write's reply: a
  *                       read right after it can still see the old value.
- *                       On a cluster with protocol=3: each node's
- *                       connection is tracked (its pushes come on it);
+ *                       On a cluster each node's connection is tracked
+ *                       (protocol=3: its pushes come on it; protocol=2:
+ *                       each node gets an invalidation connection of its
+ *                       own that the node's connection redirects to);
  *                       reads from replicas and split multi-slot reads
- *                       are not cached; losing any node's connection, a
- *                       MOVED or a refresh that moves a slot drops the
- *                       whole cache. With protocol=2 a cluster is not
- *                       cached (the cache stays empty there).
+ *                       are not cached; losing any node's connection or
+ *                       invalidation connection, a MOVED or a refresh
+ *                       that moves a slot drops the whole cache.
  *                       Counted in jr_stats (cache_hits, cache_misses,
  *                       cache_invalidations); evictions (LRU and TTL) and
  *                       the bytes held in jr_client_stats_text

@@ -38,8 +38,8 @@ Connection &Cluster::node(const std::string &addr) {
   n->addr = addr;
   n->conn = std::make_unique<Connection>(client_, std::vector<Endpoint>{ep});
   n->conn->cluster_node = true;
-  // Client-side caching on a cluster: tracked per node (RESP3).
-  if (client_.tracking() != nullptr && client_.tracking()->per_node()) n->conn->cache_node = true;
+  // Client-side caching on a cluster: tracked per node (tracking.hpp).
+  if (client_.tracking() != nullptr) n->conn->cache_node = true;
   nodes_.push_back(std::move(n));
   return *nodes_.back()->conn;
 }

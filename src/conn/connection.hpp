@@ -88,7 +88,7 @@ class Connection final : public SessionHost {
   Lease *lease = nullptr;         // kPooled: the WATCH that holds it
   bool busy = false;              // kPooled: given to a command or a lease
   bool cache_data = false;        // client-side caching tracks this one (tracking.hpp)
-  bool cache_node = false;        // a cluster node's connection tracked per node (RESP3)
+  bool cache_node = false;        // a cluster node's connection tracked per node
   // The server tracks the keys this connection reads (CLIENT TRACKING
   // answered +OK in this session): only a read sent while it holds may fill
   // the cache (Connection::submit drops the fill token of any other).

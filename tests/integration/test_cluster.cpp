@@ -18,7 +18,7 @@ using namespace jrtest;
 namespace {
 
 class Cluster : public ::testing::Test {
- protected:
+ public:  // the helpers: also for the cache tests' bodies (shared by both protocols)
   static void SetUpTestSuite() { cluster_ = new RedisCluster(); }
   static void TearDownTestSuite() {
     delete cluster_;
@@ -894,7 +894,12 @@ TEST_F(Cluster, CancelOfASplitCommandCompletesItOnce) {
               outcomes[JR_EABANDONED], outcomes[JR_OK], outcomes[JR_ECANCELED]);
 }
 
-// ---- Client-side caching on a cluster (RESP3: tracking per node) -----------------
+// ---- Client-side caching on a cluster: tracking per node --------------------------
+// Each case runs in both protocols: Cluster.Cache* with protocol=3 (the
+// node's invalidations come as pushes on its connection: hiredis >= 1.0,
+// the hiredis1 build's cluster-cache entry), Cluster.Resp2Cache* with
+// protocol=2 (each node's connection redirects its tracking to an
+// invalidation connection of its own: every build's cluster suite).
 
 namespace {
 
@@ -902,9 +907,9 @@ namespace {
 #define JR_TEST_HIREDIS_MAJOR 0
 #endif
 
-OptionsPtr cache_opts(const std::string &seed) {
+OptionsPtr cache_opts(const std::string &seed, int protocol) {
   OptionsPtr o;
-  o.set("endpoint", seed).set_int("protocol", 3);
+  o.set("endpoint", seed).set_int("protocol", protocol);
   o.set_int("client_cache_bytes", 1 << 20).set_int("client_cache_ttl_ms", 600000);
   return o;
 }
@@ -919,55 +924,65 @@ bool cached_now(jr_client *c, const std::string &key) {
   });
 }
 
+// The CLIENT LIST lines of the node at `port` whose flags have `flag`:
+// field -> value per line.
+std::vector<std::map<std::string, std::string>> clients_with_flag(RedisCluster &cl, int port,
+                                                                  char flag) {
+  std::vector<std::map<std::string, std::string>> out;
+  std::string list = cl.cmd(port, {"CLIENT", "LIST"}).str;
+  size_t pos = 0;
+  while (pos < list.size()) {
+    size_t eol = list.find('\n', pos);
+    if (eol == std::string::npos) eol = list.size();
+    std::string line = list.substr(pos, eol - pos);
+    pos = eol + 1;
+    std::map<std::string, std::string> fields;
+    size_t f = 0;
+    while (f < line.size()) {
+      size_t sp = line.find(' ', f);
+      if (sp == std::string::npos) sp = line.size();
+      std::string kv = line.substr(f, sp - f);
+      size_t eq = kv.find('=');
+      if (eq != std::string::npos) fields[kv.substr(0, eq)] = kv.substr(eq + 1);
+      f = sp + 1;
+    }
+    if (fields["flags"].find(flag) != std::string::npos) out.push_back(fields);
+  }
+  return out;
+}
+
 // The ids of the tracking connections on the node at `port` (this client's
 // connection to that node, and its seed connection when the seed is there).
 std::vector<std::string> tracking_client_ids(RedisCluster &cl, int port) {
   std::vector<std::string> ids;
-  std::string list = cl.cmd(port, {"CLIENT", "LIST"}).str;
-  size_t pos = 0;
-  while ((pos = list.find("id=", pos)) != std::string::npos) {
-    size_t eol = list.find('\n', pos);
-    std::string line = list.substr(pos, eol - pos);
-    pos = eol;
-    size_t f = line.find(" flags=");
-    if (f == std::string::npos) continue;
-    std::string flags = line.substr(f + 7, line.find(' ', f + 7) - f - 7);
-    if (flags.find('t') != std::string::npos) ids.push_back(line.substr(3, line.find(' ') - 3));
-  }
+  for (auto &f : clients_with_flag(cl, port, 't')) ids.push_back(f["id"]);
   return ids;
 }
 
-}  // namespace
+using C = Cluster;
 
-#define SKIP_WITHOUT_RESP3()                                                     \
-  do {                                                                           \
-    if (JR_TEST_HIREDIS_MAJOR < 1)                                               \
-      GTEST_SKIP() << "built with hiredis 0.14: no RESP3, and a cluster caches " \
-                      "with RESP3 only";                                         \
-  } while (0)
-
-TEST_F(Cluster, CacheServesReadsOfEveryMasterAndEachNodeInvalidates) {
-  SKIP_WITHOUT_RESP3();
-  auto wo = opts();
+void cache_ServesReadsOfEveryMasterAndEachNodeInvalidates(int protocol) {
+  auto wo = C::opts();
   ClientPtr writer(wo);
-  auto o = cache_opts(cluster_->endpoints().front());
+  auto o = cache_opts(C::cluster_->endpoints().front(), protocol);
   ClientPtr c(o);
-  std::vector<int> masters = cluster_->master_ports();
+  std::vector<int> masters = C::cluster_->master_ports();
   ASSERT_EQ(masters.size(), 3u);
   std::vector<std::string> keys;
-  for (int p : masters) keys.push_back(channel_on(p, "cc:"));
+  for (int p : masters) keys.push_back(C::channel_on(p, "cc:"));
   for (const auto &k : keys) ASSERT_TRUE(call(writer, {"SET", k, "v1"}).ok());
   for (const auto &k : keys) ASSERT_TRUE(cached_now(c, k)) << k;
   // Answered from the cache: no GET reaches any node.
   std::vector<int64_t> gets;
-  for (int p : masters) gets.push_back(calls(p, "get"));
+  for (int p : masters) gets.push_back(C::calls(p, "get"));
   jr_stats s0 = stats_of(c);
   for (int i = 0; i < 10; i++)
     for (const auto &k : keys) EXPECT_EQ(call(c, {"GET", k}).str(), "v1");
   EXPECT_EQ(stats_of(c).cache_hits - s0.cache_hits, 30u);
-  for (size_t i = 0; i < masters.size(); i++) EXPECT_EQ(calls(masters[i], "get"), gets[i]);
+  for (size_t i = 0; i < masters.size(); i++) EXPECT_EQ(C::calls(masters[i], "get"), gets[i]);
   // Another connection writes on each node: each node's invalidation comes
-  // back on this client's connection to it.
+  // back to this client (RESP3: on its connection to that node; RESP2: on
+  // that node's invalidation connection).
   for (const auto &k : keys) ASSERT_TRUE(call(writer, {"SET", k, "v2"}).ok());
   for (const auto &k : keys)
     EXPECT_TRUE(eventually([&] { return call(c, {"GET", k}).str() == "v2"; })) << k;
@@ -980,26 +995,38 @@ TEST_F(Cluster, CacheServesReadsOfEveryMasterAndEachNodeInvalidates) {
   uint64_t hits = stats_of(c).cache_hits;
   EXPECT_TRUE(call(c, {"MGET", keys[1], keys[2]}).ok());
   EXPECT_EQ(stats_of(c).cache_hits, hits) << "a split read was answered from the cache";
+  if (protocol == 2) {
+    // RESP2: each master's tracking connection redirects to a subscriber
+    // of __redis__:invalidate on that same node.
+    for (int p : masters) {
+      auto tracked = clients_with_flag(*C::cluster_, p, 't');
+      auto subscribers = clients_with_flag(*C::cluster_, p, 'P');
+      bool redirected = false;
+      for (auto &t : tracked)
+        for (auto &s : subscribers) redirected |= t["redir"] == s["id"];
+      EXPECT_TRUE(redirected) << "no tracking on node " << p
+                              << " redirects to an invalidation connection there";
+    }
+  }
 }
 
-TEST_F(Cluster, CacheIsFlushedWhenANodeConnectionIsLost) {
-  SKIP_WITHOUT_RESP3();
-  auto wo = opts();
+void cache_IsFlushedWhenANodeConnectionIsLost(int protocol) {
+  auto wo = C::opts();
   ClientPtr writer(wo);
-  auto o = cache_opts(cluster_->endpoints().front());
+  auto o = cache_opts(C::cluster_->endpoints().front(), protocol);
   ClientPtr c(o);
-  std::vector<int> masters = cluster_->master_ports();
-  std::string victim_key = channel_on(masters[0], "cl:");
-  std::string other_key = channel_on(masters[1], "cl:");
+  std::vector<int> masters = C::cluster_->master_ports();
+  std::string victim_key = C::channel_on(masters[0], "cl:");
+  std::string other_key = C::channel_on(masters[1], "cl:");
   ASSERT_TRUE(call(writer, {"SET", victim_key, "old"}).ok());
   ASSERT_TRUE(call(writer, {"SET", other_key, "other"}).ok());
   ASSERT_TRUE(cached_now(c, victim_key));
   ASSERT_TRUE(cached_now(c, other_key));
-  std::vector<std::string> ids = tracking_client_ids(*cluster_, masters[0]);
+  std::vector<std::string> ids = tracking_client_ids(*C::cluster_, masters[0]);
   ASSERT_FALSE(ids.empty());
   uint64_t inv = stats_of(c).cache_invalidations;
   for (const std::string &id : ids)
-    ASSERT_EQ(cluster_->cmd(masters[0], {"CLIENT", "KILL", "ID", id}).integer, 1);
+    ASSERT_EQ(C::cluster_->cmd(masters[0], {"CLIENT", "KILL", "ID", id}).integer, 1);
   // Written while this client has no tracking on that node: no
   // invalidation of it can come.
   ASSERT_TRUE(call(writer, {"SET", victim_key, "new"}).ok());
@@ -1015,25 +1042,24 @@ TEST_F(Cluster, CacheIsFlushedWhenANodeConnectionIsLost) {
   EXPECT_TRUE(eventually([&] { return call(c, {"GET", victim_key}).str() == "newer"; }));
 }
 
-TEST_F(Cluster, CacheIsFlushedWhenASlotMovesAndReadsStayFresh) {
-  SKIP_WITHOUT_RESP3();
-  auto wo = opts();
+void cache_IsFlushedWhenASlotMovesAndReadsStayFresh(int protocol) {
+  auto wo = C::opts();
   ClientPtr writer(wo);
-  auto o = cache_opts(cluster_->endpoints().front());
+  auto o = cache_opts(C::cluster_->endpoints().front(), protocol);
   ClientPtr c(o);
   auto in_slot = keys_in_slot(100, 2, "cm");
-  int from = cluster_->master_of_slot(100);
+  int from = C::cluster_->master_of_slot(100);
   int to = 0;
-  for (int p : cluster_->master_ports())
+  for (int p : C::cluster_->master_ports())
     if (p != from) to = p;
   std::string elsewhere;
-  for (int p : cluster_->master_ports())
-    if (p != from && p != to) elsewhere = channel_on(p, "cm:");
+  for (int p : C::cluster_->master_ports())
+    if (p != from && p != to) elsewhere = C::channel_on(p, "cm:");
   ASSERT_TRUE(call(writer, {"SET", in_slot[0], "before"}).ok());
   ASSERT_TRUE(call(writer, {"SET", elsewhere, "else"}).ok());
   ASSERT_TRUE(cached_now(c, in_slot[0]));
   ASSERT_TRUE(cached_now(c, elsewhere));
-  cluster_->migrate_slot(100, to);
+  C::cluster_->migrate_slot(100, to);
   ASSERT_TRUE(call(writer, {"SET", in_slot[0], "after"}).ok());
   // A read of the moved slot meets MOVED: the whole cache is flushed.
   EXPECT_TRUE(call(c, {"GET", in_slot[1]}).ok());
@@ -1049,20 +1075,19 @@ TEST_F(Cluster, CacheIsFlushedWhenASlotMovesAndReadsStayFresh) {
   EXPECT_TRUE(eventually([&] { return call(c, {"GET", in_slot[0]}).str() == "later"; }));
 }
 
-TEST_F(Cluster, CacheGivesNoStaleReadAfterAFailover) {
-  SKIP_WITHOUT_RESP3();
-  auto wo = opts();
+void cache_GivesNoStaleReadAfterAFailover(int protocol) {
+  auto wo = C::opts();
   ClientPtr writer(wo);
-  auto o = cache_opts(cluster_->endpoints().front());
+  auto o = cache_opts(C::cluster_->endpoints().front(), protocol);
   o.set_int("connect_timeout_ms", 300).set_int("connect_retry", 1);
   ClientPtr c(o);
-  std::vector<int> masters = cluster_->master_ports();
+  std::vector<int> masters = C::cluster_->master_ports();
   int victim = masters[0];
-  std::string k = channel_on(victim, "cf:");
+  std::string k = C::channel_on(victim, "cf:");
   ASSERT_TRUE(call(writer, {"SET", k, "old"}).ok());
   ASSERT_TRUE(cached_now(c, k));
-  cluster_->node_at_port(victim).kill9();
-  cluster_->wait_failover(victim);
+  C::cluster_->node_at_port(victim).kill9();
+  C::cluster_->wait_failover(victim);
   ASSERT_TRUE(eventually([&] { return call(writer, {"SET", k, "new"}).ok(); }, 10000));
   // Every read that succeeds from now on sees the write.
   int ok = 0;
@@ -1082,37 +1107,24 @@ TEST_F(Cluster, CacheGivesNoStaleReadAfterAFailover) {
   EXPECT_TRUE(eventually([&] { return call(c, {"GET", k}).str() == "newer"; }));
 }
 
-TEST_F(Cluster, CacheStaysOffOnAResp2Cluster) {
-  auto wo = opts();
-  ClientPtr writer(wo);
-  auto o = cache_opts(cluster_->endpoints().front());
-  o.set_int("protocol", 2);
-  ClientPtr c(o);
-  std::string k = channel_on(cluster_->master_ports()[0], "c2:");
-  ASSERT_TRUE(call(writer, {"SET", k, "v"}).ok());
-  for (int i = 0; i < 20; i++) EXPECT_EQ(call(c, {"GET", k}).str(), "v");
-  EXPECT_EQ(stats_of(c).cache_hits, 0u);
-}
-
-TEST_F(Cluster, CacheIsNotFilledFromANodeWhoseTrackingFailed) {
-  SKIP_WITHOUT_RESP3();
+void cache_IsNotFilledFromANodeWhoseTrackingFailed(int protocol) {
   // A user that may not CLIENT TRACKING on one master: that node's
   // connection is never tracked, so its reads must never fill.
-  std::vector<int> masters = cluster_->master_ports();
+  std::vector<int> masters = C::cluster_->master_ports();
   int untracked = masters[1];
-  for (int p : cluster_->ports()) {
+  for (int p : C::cluster_->ports()) {
     std::vector<std::string> acl = {"ACL",      "SETUSER", "cc-user", "on",
                                     ">cc-pass", "~*",      "&*",      "+@all"};
     if (p == untracked) acl.push_back("-client|tracking");
-    ASSERT_EQ(cluster_->cmd(p, acl).str, "OK");
+    ASSERT_EQ(C::cluster_->cmd(p, acl).str, "OK");
   }
-  auto wo = opts();
+  auto wo = C::opts();
   ClientPtr writer(wo);
-  auto o = cache_opts(cluster_->endpoints().front());
+  auto o = cache_opts(C::cluster_->endpoints().front(), protocol);
   o.set("username", "cc-user").set("password", "cc-pass");
   ClientPtr c(o);
-  std::string tracked_key = channel_on(masters[0], "cu:");
-  std::string key = channel_on(untracked, "cu:");
+  std::string tracked_key = C::channel_on(masters[0], "cu:");
+  std::string key = C::channel_on(untracked, "cu:");
   ASSERT_TRUE(call(writer, {"SET", tracked_key, "t"}).ok());
   ASSERT_TRUE(call(writer, {"SET", key, "v0"}).ok());
   ASSERT_TRUE(cached_now(c, tracked_key));  // caching works elsewhere
@@ -1122,5 +1134,142 @@ TEST_F(Cluster, CacheIsNotFilledFromANodeWhoseTrackingFailed) {
     ASSERT_TRUE(call(writer, {"SET", key, "v" + std::to_string(i)}).ok());
   }
   EXPECT_EQ(stats_of(c).cache_hits, hits) << "a read of an untracked node was cached";
-  for (int p : cluster_->ports()) cluster_->cmd(p, {"ACL", "DELUSER", "cc-user"});
+  for (int p : C::cluster_->ports()) C::cluster_->cmd(p, {"ACL", "DELUSER", "cc-user"});
+}
+
+// The race on every node: readers on two threads of the caching client,
+// writers on other clients. A reader never goes back to an older value,
+// and after each write the cache converges to it: a read that filled the
+// cache with a value an invalidation had already replaced would stay stale
+// (the TTL is 10 min). In RESP2 the invalidation and the reply come on two
+// different connections, in either order.
+void cache_ConcurrentWritersNeverLeaveAStaleValue(int protocol) {
+  auto wo = C::opts();
+  ClientPtr writer(wo);
+  auto o = cache_opts(C::cluster_->endpoints().front(), protocol);
+  ClientPtr c(o);
+  std::vector<int> masters = C::cluster_->master_ports();
+  std::vector<std::string> slow, fast_keys, all;
+  for (int p : masters) {
+    slow.push_back(C::channel_on(p, "cr:"));
+    fast_keys.push_back(C::channel_on(p, "crf:"));
+  }
+  all = slow;
+  all.insert(all.end(), fast_keys.begin(), fast_keys.end());
+  for (const auto &k : all) ASSERT_TRUE(call(writer, {"SET", k, "0"}).ok());
+  for (const auto &k : slow) ASSERT_TRUE(cached_now(c, k)) << k;
+  std::atomic<bool> stop{false};
+  std::atomic<int> backwards{0};
+  std::atomic<uint64_t> reads{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; t++) {
+    readers.emplace_back([&, t] {
+      std::vector<long> last(all.size(), 0);
+      size_t i = static_cast<size_t>(t);
+      while (!stop.load()) {
+        i = (i + 1) % all.size();
+        Result r = call(c, {"GET", all[i]});
+        if (!r.ok()) continue;
+        long v = std::stol(r.str());
+        if (v < last[i]) backwards++;
+        last[i] = v;
+        reads++;
+      }
+    });
+  }
+  std::atomic<bool> stop_fast{false};
+  std::thread fast([&] {
+    auto fo = C::opts();
+    ClientPtr w2(fo);
+    long n = 0;
+    while (!stop_fast.load()) {
+      n++;
+      for (const auto &k : fast_keys) call(w2, {"SET", k, std::to_string(n * 1000000)});
+    }
+  });
+  int stale = 0;
+  for (long n = 1; n <= 90; n++) {
+    const std::string &k = slow[static_cast<size_t>(n) % slow.size()];
+    ASSERT_TRUE(call(writer, {"SET", k, std::to_string(n)}).ok());
+    if (!eventually([&] { return call(c, {"GET", k}).str() == std::to_string(n); }, 3000)) stale++;
+  }
+  stop_fast = true;
+  fast.join();
+  for (const auto &k : fast_keys) {
+    std::string want = call(writer, {"GET", k}).str();
+    EXPECT_TRUE(eventually(
+        [&] {
+          return call(c, {"GET", k}).str() == want;
+        },
+        3000))
+        << k << " stuck";
+  }
+  stop = true;
+  for (auto &t : readers) t.join();
+  EXPECT_EQ(stale, 0) << "writes whose value the cache never showed";
+  EXPECT_EQ(backwards.load(), 0) << "reads that went back to an older value";
+  jr_stats s = stats_of(c);
+  EXPECT_GT(reads.load(), 1000u);
+  EXPECT_GT(s.cache_hits, 100u) << "the readers were answered from the cache";
+  EXPECT_GT(s.cache_invalidations, 90u);
+}
+
+}  // namespace
+
+#define CLUSTER_CACHE_TEST(Name)                                                                   \
+  TEST_F(Cluster, Cache##Name) {                                                                   \
+    if (JR_TEST_HIREDIS_MAJOR < 1)                                                                 \
+      GTEST_SKIP() << "built with hiredis 0.14: no RESP3 (Resp2Cache" #Name " is the RESP2 case)"; \
+    cache_##Name(3);                                                                               \
+  }                                                                                                \
+  TEST_F(Cluster, Resp2Cache##Name) {                                                              \
+    cache_##Name(2);                                                                               \
+  }
+
+CLUSTER_CACHE_TEST(ServesReadsOfEveryMasterAndEachNodeInvalidates)
+CLUSTER_CACHE_TEST(IsFlushedWhenANodeConnectionIsLost)
+CLUSTER_CACHE_TEST(IsFlushedWhenASlotMovesAndReadsStayFresh)
+CLUSTER_CACHE_TEST(GivesNoStaleReadAfterAFailover)
+CLUSTER_CACHE_TEST(IsNotFilledFromANodeWhoseTrackingFailed)
+CLUSTER_CACHE_TEST(ConcurrentWritersNeverLeaveAStaleValue)
+
+// RESP2 only: killing a node's invalidation connection (the one its
+// tracking redirects to) drops the whole cache, as the node's invalidations
+// have nowhere to go; a new one is made, the node's connection is
+// redirected to it, and caching resumes.
+TEST_F(Cluster, Resp2CacheIsFlushedWhenANodesInvalidationConnectionIsLost) {
+  auto wo = opts();
+  ClientPtr writer(wo);
+  auto o = cache_opts(cluster_->endpoints().front(), 2);
+  ClientPtr c(o);
+  std::vector<int> masters = cluster_->master_ports();
+  std::string victim_key = channel_on(masters[0], "ci:");
+  std::string other_key = channel_on(masters[1], "ci:");
+  ASSERT_TRUE(call(writer, {"SET", victim_key, "old"}).ok());
+  ASSERT_TRUE(call(writer, {"SET", other_key, "other"}).ok());
+  ASSERT_TRUE(cached_now(c, victim_key));
+  ASSERT_TRUE(cached_now(c, other_key));
+  std::set<std::string> redirs;
+  for (auto &t : clients_with_flag(*cluster_, masters[0], 't'))
+    if (t["redir"] != "-1") redirs.insert(t["redir"]);
+  ASSERT_EQ(redirs.size(), 1u);
+  std::string inv_id = *redirs.begin();
+  uint64_t inv = stats_of(c).cache_invalidations;
+  ASSERT_EQ(cluster_->cmd(masters[0], {"CLIENT", "KILL", "ID", inv_id}).integer, 1);
+  // The server has nowhere to send this invalidation.
+  ASSERT_TRUE(call(writer, {"SET", victim_key, "new"}).ok());
+  ASSERT_TRUE(eventually([&] { return stats_of(c).cache_invalidations > inv; }));
+  EXPECT_EQ(call(c, {"GET", victim_key}).str(), "new");
+  uint64_t hits = stats_of(c).cache_hits;
+  EXPECT_EQ(call(c, {"GET", other_key}).str(), "other");
+  EXPECT_EQ(stats_of(c).cache_hits, hits) << "another node's entry survived the flush";
+  // Redirected to the new invalidation connection: cached and invalidated again.
+  EXPECT_TRUE(cached_now(c, victim_key));
+  ASSERT_TRUE(eventually([&] {
+    for (auto &t : clients_with_flag(*cluster_, masters[0], 't'))
+      if (t["redir"] != "-1" && t["redir"] != inv_id) return true;
+    return false;
+  }));
+  ASSERT_TRUE(call(writer, {"SET", victim_key, "newer"}).ok());
+  EXPECT_TRUE(eventually([&] { return call(c, {"GET", victim_key}).str() == "newer"; }));
 }
