@@ -813,6 +813,10 @@ TEST_F(Cluster, AllMastersReachesTheCurrentMastersAfterAFailoverItHasNotSeen) {
   if (!eventually(promoted, 5000))
     ASSERT_EQ(cluster_->cmd(replica, {"CLUSTER", "FAILOVER", "FORCE"}).text(), "OK");
   ASSERT_TRUE(eventually(promoted, 15000)) << cluster_->dump();
+  // One node's view has the new master; wait until every node's does (on a
+  // loaded machine the client's refresh met a node still mid-failover and
+  // fanned out to 2 masters).
+  cluster_->wait_healthy();
   std::set<std::string> current;
   for (int p : cluster_->master_ports()) current.insert("127.0.0.1:" + std::to_string(p));
   for (const auto &args : std::vector<std::vector<std::string>>{

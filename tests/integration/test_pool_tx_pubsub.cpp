@@ -795,7 +795,10 @@ TEST(PoolTxPubSubShutdown, FreeingTheClientEndsEverything) {
   ASSERT_EQ(jr_multi_new(*c, -1, &m), JR_OK);
   multi_add(m, rec, 1, {"SET", "a", "b"});
   ASSERT_EQ(jr_multi_exec(m, -1, nullptr, nullptr), JR_OK);
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // The BLPOP blocks in the server (sent: JR_ESHUTDOWN, not JR_ECLOSED). A
+  // fixed 100 ms sleep was too short on a loaded machine.
+  ASSERT_TRUE(eventually(
+      [&] { return s.cmd("INFO clients").find("blocked_clients:1") != std::string::npos; }));
   delete c;
   EXPECT_EQ(rec.done(), 2u);
   EXPECT_EQ(rec.duplicates(), 0u);
