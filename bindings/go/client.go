@@ -149,6 +149,7 @@ type client struct {
 	scratch []interface{}       // deliver's; used by the dispatcher, then by Close
 	pend    deferred
 	owner   cgo.Handle // loop delivery: what jrGoReady is given (0: dispatcher)
+	doing   int32      // Do calls in progress (atomic; see call)
 }
 
 // NewClient creates a client. Connecting is lazy: the first command
@@ -721,6 +722,16 @@ func (c *client) do(ctx context.Context, db *DB, list []interface{}) (Reply, err
 	if c.inDelivery() {
 		return Reply{}, ErrMisuse
 	}
+	// Alone (no other Do of this client in progress) and uncancellable: the
+	// reply is waited for in C on this goroutine's thread (see call).
+	if atomic.AddInt32(&c.doing, 1) == 1 && ctx.Done() == nil {
+		r, err, ok := c.call(db, list)
+		if ok {
+			atomic.AddInt32(&c.doing, -1)
+			return r, err
+		}
+	}
+	defer atomic.AddInt32(&c.doing, -1)
 	req := requestPool.Get().(*request)
 	_, _, id, err := c.submit(db, timeoutOf(ctx), req, list)
 	if err != nil {
@@ -743,6 +754,58 @@ func (c *client) do(ctx context.Context, db *DB, list []interface{}) (Reply, err
 		}
 	}
 	return r.reply, r.err
+}
+
+// call runs a Do in one cgo call that waits for the reply itself
+// (jr_client_call: a short spin, then a futex the loop thread wakes): one
+// thread wake-up per command instead of libjr's loop waking the dispatcher
+// goroutine, which then wakes the caller. Only for a Do that runs alone
+// (c.doing): a blocked cgo call holds its thread, so concurrent Do calls
+// keep to the channel path, which costs no thread each. ok is false when it
+// does not apply: big arguments (pinned, not copied) and the commands that
+// can block on the server (BLPOP, WAIT, XREAD BLOCK, ...: their names start
+// with B, W or X), since Close waits for a call in progress (the read lock)
+// where it completes a submitted command at once.
+// callsInC counts the Do calls that took this path (the tests read it).
+var callsInC int64
+
+func (c *client) call(db *DB, list []interface{}) (Reply, error, bool) {
+	if pinArgs && bigArgs(list) {
+		return Reply{}, nil, false
+	}
+	a := getArgs()
+	defer putArgs(a)
+	if err := a.encode(list); err != nil {
+		return Reply{}, err, true
+	}
+	if a.lens[0] > 0 {
+		switch a.buf[0] | 0x20 {
+		case 'b', 'w', 'x':
+			return Reply{}, nil, false
+		}
+	}
+	var d C.jr_go_done
+	atomic.AddInt64(&callsInC, 1)
+	c.mu.RLock()
+	rc := C.int(C.JR_ECLOSED)
+	var raw *C.jr_db
+	if db != nil {
+		raw = db.raw // nil once the view is closed: guarded by c.mu
+	}
+	if !c.closed && (db == nil || raw != nil) {
+		rc = C.jr_go_call(c.g, raw, a.bufPtr(), a.lensPtr(), C.size_t(len(a.lens)), -1, &d)
+	}
+	c.mu.RUnlock()
+	if rc == C.JR_EREFUSED {
+		C.jr_go_done_release(&d)
+		return Reply{}, refusedError(list), true
+	}
+	if rc == C.JR_ECLOSED && d.status == 0 { // not called
+		return Reply{}, &Error{Code: int(rc)}, true
+	}
+	r, err := fromDone(&d)
+	C.jr_go_done_release(&d)
+	return r, err, true
 }
 
 func (c *client) cancelRaw(id uint64) bool {
@@ -774,6 +837,10 @@ func (c *client) cancel(r RequestID) bool {
 // matches ctx.Err() with errors.Is. If the reply won that race, Do returns
 // the reply. Without a context deadline the client's CommandTimeout applies
 // (ErrQueueTimeout / ErrTimedOut).
+//
+// A Do that runs alone with a context that cannot be cancelled waits for
+// its reply on its own thread, in C (see README: one thread hop instead of
+// two); Close then waits for it to return.
 func (c *Client) Do(ctx context.Context, args ...interface{}) (Reply, error) {
 	return c.do(ctx, nil, args)
 }

@@ -64,33 +64,42 @@ static void batch_push(jr_go_batch *b, const jr_go_done *d) {
 
 static char *dup_text(const char *s);
 
-static void record(uintptr_t handle, int status, const jr_reply *r, int kind) {
-  jr_go_done d;
-  memset(&d, 0, sizeof d);
-  d.handle = handle;
-  d.status = status;
+/* Fills *d from a completion. owned: r is the caller's reference (a
+ * jr_client_call's reply), kept in d->reply or released here; otherwise r
+ * is borrowed (a callback's) and duplicated when d keeps it. */
+static void fill(jr_go_done *d, uintptr_t handle, int status, const jr_reply *r, int kind,
+                 int owned) {
+  memset(d, 0, sizeof *d);
+  d->handle = handle;
+  d->status = status;
   if (status < 0) {
     /* Only on failure: the success path allocates nothing. */
     const char *detail = jr_error_detail();
-    if (detail != NULL) d.detail = dup_text(detail);
+    if (detail != NULL) d->detail = dup_text(detail);
   }
-  d.kind = kind;
-  d.type = jr_reply_get_type(r);
+  d->kind = kind;
+  d->type = jr_reply_get_type(r);
   if (r != NULL) {
-    d.str = jr_reply_str(r, &d.len);
-    d.integer = jr_reply_integer(r);
+    d->str = jr_reply_str(r, &d->len);
+    d->integer = jr_reply_integer(r);
     /* Aggregates (ARRAY, MAP, SET, PUSH) and VERB (its format) are read
      * from the reply; the other types are a string and an integer. */
-    int scalar = d.type != JR_REPLY_ARRAY && d.type != JR_REPLY_MAP && d.type != JR_REPLY_SET &&
-                 d.type != JR_REPLY_PUSH && d.type != JR_REPLY_VERB;
-    if (kind == JR_GO_COMMAND && scalar && d.len <= JR_GO_INLINE) {
-      if (d.str != NULL) memcpy(d.inl, d.str, d.len);
-      d.str = NULL;
+    int scalar = d->type != JR_REPLY_ARRAY && d->type != JR_REPLY_MAP && d->type != JR_REPLY_SET &&
+                 d->type != JR_REPLY_PUSH && d->type != JR_REPLY_VERB;
+    if (kind == JR_GO_COMMAND && scalar && d->len <= JR_GO_INLINE) {
+      if (d->str != NULL) memcpy(d->inl, d->str, d->len);
+      d->str = NULL;
+      if (owned) jr_reply_free((jr_reply *)r);
     } else {
-      d.reply = jr_reply_dup(r);
-      if (!scalar) d.len = jr_reply_len(r);
+      d->reply = owned ? (jr_reply *)r : jr_reply_dup(r);
+      if (!scalar) d->len = jr_reply_len(r);
     }
   }
+}
+
+static void record(uintptr_t handle, int status, const jr_reply *r, int kind) {
+  jr_go_done d;
+  fill(&d, handle, status, r, kind, 0);
   if (tls_batch != NULL) {
     batch_push(tls_batch, &d);
   } else {
@@ -417,6 +426,26 @@ int jr_go_submit(jr_go_client *g, jr_db *db, const char *buf, const size_t *lens
                                          (void *)handle, id_out);
   argv_done(argv, stackv);
   return rc;
+}
+
+int jr_go_call(jr_go_client *g, jr_db *db, const char *buf, const size_t *lens, size_t argc,
+               int64_t timeout_ms, jr_go_done *out) {
+  const char *stackv[ARGV_STACK];
+  const char **argv = argv_of(buf, lens, argc, stackv);
+  if (argv == NULL) return JR_ENOMEM;
+  jr_reply *r = NULL;
+  int rc = db != NULL ? jr_db_call(db, argc, argv, lens, timeout_ms, &r)
+                      : jr_client_call(g->c, argc, argv, lens, timeout_ms, &r);
+  argv_done(argv, stackv);
+  fill(out, 0, rc, r, JR_GO_COMMAND, 1);
+  return rc;
+}
+
+void jr_go_done_release(jr_go_done *d) {
+  jr_reply_free(d->reply);
+  free(d->detail);
+  d->reply = NULL;
+  d->detail = NULL;
 }
 
 int jr_go_submit_argv(jr_go_client *g, jr_db *db, const char **argv, const size_t *lens,

@@ -84,6 +84,13 @@ void jr_go_events_free(jr_go_event *e);
  * db may be NULL (the client's default database). */
 int jr_go_submit(jr_go_client *g, jr_db *db, const char *buf, const size_t *lens, size_t argc,
                  int64_t timeout_ms, uintptr_t handle, jr_req_id *id_out);
+/* Runs a command and waits for it on the calling thread (jr_client_call:
+ * a short spin, then a futex the loop thread wakes): the completion is
+ * filled into *out (its handle 0), to release with jr_go_done_release.
+ * Returns the call's status (also out->status). */
+int jr_go_call(jr_go_client *g, jr_db *db, const char *buf, const size_t *lens, size_t argc,
+               int64_t timeout_ms, jr_go_done *out);
+void jr_go_done_release(jr_go_done *d);
 /* jr_go_submit with the arguments where they are (argv[i], lens[i]): the
  * caller pinned them for the time of the call (libjr copies them). */
 int jr_go_submit_argv(jr_go_client *g, jr_db *db, const char **argv, const size_t *lens,

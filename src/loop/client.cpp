@@ -1157,6 +1157,7 @@ void Client::complete(Command *c, int status, jr_reply *reply, const Connection 
       if (!in_callback()) run_deferred();
       return;
     }
+    if (direct) uncharge(c);
     run_callback(this, c, status, reply);
     reply_release(reply);
     release_hold(c);               // c may be reused from here on
@@ -1187,12 +1188,26 @@ void Client::run_deferred() {
     bool direct = (c->flags & kFlagDirect) != 0;
     jr_reply *reply = c->reply;
     c->reply = nullptr;
+    if (direct) uncharge(c);
     run_callback(this, c, c->status, reply);
     reply_release(reply);
     release_hold(c);
     if (!direct) ran_unhooked_++;
     finished_one();
   }
+}
+
+// A jr_client_call's command leaves max_queued, max_queued_bytes and the
+// queued statistic before its waiter wakes: the caller's next call must
+// find the room this one had (JR_EFULL otherwise, at max_queued 1), and
+// its statistics read after the return must not count it. Its holds (the
+// FIFO's is released after the completion) only keep it from reuse. Loop
+// thread: every hold of a direct command is released there.
+void Client::uncharge(Command *c) noexcept {
+  if (c->charged != 0) queued_bytes_.fetch_sub(c->charged, std::memory_order_relaxed);
+  c->charged = 0;
+  if (c->counted) queued_.fetch_sub(1, std::memory_order_relaxed);
+  c->counted = false;
 }
 
 void Client::release_hold(Command *c) noexcept {

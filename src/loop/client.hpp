@@ -174,6 +174,7 @@ class Client {
   void deliver(Command *c) noexcept;
   void run_deferred();
   void finished_one() noexcept;
+  void uncharge(Command *c) noexcept;
   void account(Command *c, int status, const jr_reply *reply, const Connection *from);
   // Out of line (cold): the common completion saves no registers for them.
   [[gnu::cold, gnu::noinline]] void account_error(int status, EndpointStats *ep) noexcept;

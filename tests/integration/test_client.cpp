@@ -92,6 +92,43 @@ TEST_F(ClientTest, SpinningAndSleepingCallersAndLoopThread) {
   }
 }
 
+// A blocking call's command leaves the queue limits before its caller
+// wakes: at max_queued 1 (and max_queued_bytes with room for one 600-byte
+// command) the next call always finds room, and the statistics read after
+// the return no longer count it. Before, the loop thread released it only
+// after waking the caller, and a quick next call could fail with JR_EFULL.
+TEST_F(ClientTest, BlockingCallsFreeTheirQueueSlotBeforeReturning) {
+  const std::string v(600, 'q');
+  for (int limit : {0, 1}) {
+    for (int spin : {0, 100}) {
+      auto o = opts();
+      o.set_int("call_spin_us", spin);
+      if (limit == 0) {
+        o.set_int("max_queued", 1);
+      } else {
+        o.set_int("max_queued_bytes", 1024);
+      }
+      ClientPtr c(o);
+      int full = 0;
+      int counted = 0;
+      for (int i = 0; i < 2000; i++) {
+        Result r = call(c, {"ECHO", v});
+        if (r.status == JR_EFULL) {
+          full++;
+          continue;
+        }
+        ASSERT_EQ(r.str(), v) << "spin " << spin << " call " << i;
+        jr_stats s{};
+        s.size = sizeof s;
+        ASSERT_EQ(jr_client_stats(c.c, &s), JR_OK);
+        if (s.queued != 0) counted++;
+      }
+      EXPECT_EQ(full, 0) << "limit " << limit << " spin " << spin;
+      EXPECT_EQ(counted, 0) << "limit " << limit << " spin " << spin;
+    }
+  }
+}
+
 TEST_F(ClientTest, ServerErrorIsAReplyNotALibraryError) {
   auto o = opts();
   ClientPtr c(o);

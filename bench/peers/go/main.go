@@ -150,10 +150,15 @@ func (r rueidisClient) close() { r.c.Close() }
 
 func connect(name, endpoint string) (client, error) {
 	switch name {
-	case "jr", "jr-loop":
-		// jr-loop (not in the default list): Options.LoopDelivery, for
-		// comparing the delivery paths.
-		c, err := jr.NewClient(&jr.Options{Endpoints: []string{endpoint}, LoopDelivery: name == "jr-loop"})
+	case "jr", "jr-loop", "jr-nospin":
+		// Not in the default list, for comparing: jr-loop with
+		// Options.LoopDelivery; jr-nospin with call_spin_us 0 (a lone Do
+		// sleeps at once instead of spinning for its reply first).
+		o := &jr.Options{Endpoints: []string{endpoint}, LoopDelivery: name == "jr-loop"}
+		if name == "jr-nospin" {
+			o.Settings = map[string]string{"call_spin_us": "0"}
+		}
+		c, err := jr.NewClient(o)
 		if err != nil {
 			return nil, err
 		}
@@ -168,7 +173,7 @@ func connect(name, endpoint string) (client, error) {
 		}
 		return rueidisClient{c}, nil
 	}
-	return nil, fmt.Errorf("unknown client %q (jr, jr-loop, go-redis, rueidis)", name)
+	return nil, fmt.Errorf("unknown client %q (jr, jr-loop, jr-nospin, go-redis, rueidis)", name)
 }
 
 // usage is the process's context switches (voluntary + involuntary) and
