@@ -221,7 +221,7 @@ miri_test() {
       return 1
     }
   fi
-  CARGO_TARGET_DIR="$CARGO_TARGET_DIR/miri" cargo +nightly miri test --locked -p jr --features tokio --lib aio 2>&1 |
+  CARGO_TARGET_DIR="$CARGO_TARGET_DIR/miri" cargo +nightly miri test --locked -p jr --features tokio --lib slot 2>&1 |
     sed "s/^test \([^ ]*\) \.\.\. /test miri::\1 ... /"
 }
 if [ "${JR_RUST_MIRI:-0}" = 1 ]; then

@@ -6,7 +6,7 @@
 //!
 //!   jr-peers --endpoint 127.0.0.1:6379 [--clients jr,redis-rs,fred]
 //!            [--ops GET,SET] [--sizes 3,1000] [--callers 1,64,1024]
-//!            [--pipeline 100] [--secs 1] [--warmup 0.2] [--reps 3]
+//!            [--pipeline 100] [--secs 1] [--warmup 0.2] [--reps 3] [--count N]
 //!
 //! A cell is (op, size, callers): `callers` tokio tasks each await one
 //! command at a time for `secs` seconds after `warmup`. `--pipeline P` adds,
@@ -17,18 +17,28 @@
 //!   sample lang=rust client=jr op=GET size=3 callers=64 rep=1 ops_per_s=N p50_us=X errors=E cs_per_op=C cpu_us_per_op=U
 //! (cs_per_op, cpu_us_per_op: the process's context switches and CPU time,
 //! all threads, per command while measuring; getrusage).
-use std::sync::atomic::{AtomicBool, Ordering};
+//!
+//! Clients: `jr` is the binding's async API (feature `tokio`,
+//! `client.get::<Option<Vec<u8>>>(key).await`, as redis-rs's line below
+//! asks for `Option<Vec<u8>>`); `jr-future` (not in the default list) its
+//! runtime-free `client.command(&["GET", key]).await`.
+//!
+//! `--count N`: each cell runs exactly N commands (shared by its callers;
+//! no warm-up, no clock), for counting instructions or allocations per
+//! command under valgrind: run with two counts and divide the difference.
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fred::prelude::{Builder as FredBuilder, ClientLike, Config as FredConfig, KeysInterface};
 use redis::AsyncCommands;
 
-type Fut<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'a>>;
-
 #[derive(Clone)]
 enum Conn {
+    /// jr's async API (feature `tokio`): `client.get(key).await`.
     Jr(Arc<jr::Client>),
+    /// jr's runtime-free futures (`client.command(&[..]).await`).
+    JrFuture(Arc<jr::Client>),
     RedisRs(redis::aio::MultiplexedConnection),
     Fred(fred::prelude::Client),
 }
@@ -43,27 +53,10 @@ impl Conn {
     /// One command; false on an error reply or a failure.
     async fn one(&mut self, op: Op, key: &str, val: &[u8]) -> bool {
         match self {
-            Conn::Jr(c) => {
-                let r = match op {
-                    Op::Get => c.command(&[b"GET".as_slice(), key.as_bytes()]).await,
-                    Op::Set => c.command(&[b"SET".as_slice(), key.as_bytes(), val]).await,
-                };
-                matches!(r, Ok(jr::Reply::Bulk(_)) | Ok(jr::Reply::Status(_)))
-            }
-            Conn::RedisRs(c) => match op {
-                Op::Get => matches!(c.get::<_, Option<Vec<u8>>>(key).await, Ok(Some(_))),
-                Op::Set => c.set::<_, _, ()>(key, val).await.is_ok(),
-            },
-            Conn::Fred(c) => match op {
-                Op::Get => matches!(
-                    c.get::<Option<fred::bytes::Bytes>, _>(key).await,
-                    Ok(Some(_))
-                ),
-                Op::Set => c
-                    .set::<(), _, _>(key, val.to_vec(), None, None, false)
-                    .await
-                    .is_ok(),
-            },
+            Conn::Jr(c) => jr_one(c, op, key, val).await,
+            Conn::JrFuture(c) => jr_future_one(c, op, key, val).await,
+            Conn::RedisRs(c) => redis_rs_one(c, op, key, val).await,
+            Conn::Fred(c) => fred_one(c, op, key, val).await,
         }
     }
 
@@ -71,6 +64,24 @@ impl Conn {
     async fn batch(&mut self, op: Op, key: &str, val: &[u8], n: usize) -> bool {
         match self {
             Conn::Jr(c) => {
+                let mut ok = true;
+                match op {
+                    Op::Get => {
+                        let futs: Vec<_> = (0..n).map(|_| c.get::<Option<Vec<u8>>>(key)).collect();
+                        for f in futs {
+                            ok &= matches!(f.await, Ok(Some(_)));
+                        }
+                    }
+                    Op::Set => {
+                        let futs: Vec<_> = (0..n).map(|_| c.set(key, val)).collect();
+                        for f in futs {
+                            ok &= f.await.is_ok();
+                        }
+                    }
+                }
+                ok
+            }
+            Conn::JrFuture(c) => {
                 let futs: Vec<_> = (0..n)
                     .map(|_| match op {
                         Op::Get => c.command(&[b"GET".as_slice(), key.as_bytes()]),
@@ -127,6 +138,49 @@ impl Conn {
     }
 }
 
+// One command of each client, a function each: a task's loop awaits its
+// client's future in place (no box, no copy of the largest client's future
+// per command; see `cell`).
+async fn jr_one(c: &jr::Client, op: Op, key: &str, val: &[u8]) -> bool {
+    match op {
+        Op::Get => matches!(c.get::<Option<Vec<u8>>>(key).await, Ok(Some(_))),
+        Op::Set => c.set(key, val).await.is_ok(),
+    }
+}
+
+async fn jr_future_one(c: &jr::Client, op: Op, key: &str, val: &[u8]) -> bool {
+    let r = match op {
+        Op::Get => c.command(&[b"GET".as_slice(), key.as_bytes()]).await,
+        Op::Set => c.command(&[b"SET".as_slice(), key.as_bytes(), val]).await,
+    };
+    matches!(r, Ok(jr::Reply::Bulk(_)) | Ok(jr::Reply::Status(_)))
+}
+
+async fn redis_rs_one(
+    c: &mut redis::aio::MultiplexedConnection,
+    op: Op,
+    key: &str,
+    val: &[u8],
+) -> bool {
+    match op {
+        Op::Get => matches!(c.get::<_, Option<Vec<u8>>>(key).await, Ok(Some(_))),
+        Op::Set => c.set::<_, _, ()>(key, val).await.is_ok(),
+    }
+}
+
+async fn fred_one(c: &fred::prelude::Client, op: Op, key: &str, val: &[u8]) -> bool {
+    match op {
+        Op::Get => matches!(
+            c.get::<Option<fred::bytes::Bytes>, _>(key).await,
+            Ok(Some(_))
+        ),
+        Op::Set => c
+            .set::<(), _, _>(key, val.to_vec(), None, None, false)
+            .await
+            .is_ok(),
+    }
+}
+
 struct Args {
     endpoint: String,
     clients: Vec<String>,
@@ -137,6 +191,7 @@ struct Args {
     secs: f64,
     warmup: f64,
     reps: usize,
+    count: u64,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -150,6 +205,7 @@ fn parse_args() -> Result<Args, String> {
         secs: 1.0,
         warmup: 0.2,
         reps: 3,
+        count: 0,
     };
     let list = |v: &str| -> Vec<String> {
         v.split(',')
@@ -176,12 +232,15 @@ fn parse_args() -> Result<Args, String> {
             "--secs" => a.secs = v.parse().map_err(|_| format!("bad --secs {v}"))?,
             "--warmup" => a.warmup = v.parse().map_err(|_| format!("bad --warmup {v}"))?,
             "--reps" => a.reps = v.parse().map_err(|_| format!("bad --reps {v}"))?,
+            "--count" => a.count = v.parse().map_err(|_| format!("bad --count {v}"))?,
             _ => return Err(format!("unknown argument {k}")),
         }
     }
     for c in &a.clients {
-        if !["jr", "redis-rs", "fred"].contains(&c.as_str()) {
-            return Err(format!("unknown client {c} (jr, redis-rs, fred)"));
+        if !["jr", "jr-future", "redis-rs", "fred"].contains(&c.as_str()) {
+            return Err(format!(
+                "unknown client {c} (jr, jr-future, redis-rs, fred)"
+            ));
         }
     }
     for o in &a.ops {
@@ -195,6 +254,9 @@ fn parse_args() -> Result<Args, String> {
 async fn connect(name: &str, endpoint: &str) -> Result<Conn, String> {
     match name {
         "jr" => Ok(Conn::Jr(Arc::new(
+            jr::Client::connect(endpoint).map_err(|e| format!("jr: {e}"))?,
+        ))),
+        "jr-future" => Ok(Conn::JrFuture(Arc::new(
             jr::Client::connect(endpoint).map_err(|e| format!("jr: {e}"))?,
         ))),
         "redis-rs" => {
@@ -250,6 +312,7 @@ async fn cell(
     pipeline: usize,
     secs: f64,
     warmup: f64,
+    count: u64,
 ) -> Measured {
     let key: Arc<str> = match op {
         Op::Get => format!("peers:get:{size}").into(),
@@ -259,45 +322,77 @@ async fn cell(
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let per = if pipeline > 0 { pipeline } else { 1 };
+    // --count: the batches (or commands) left to start; i64::MAX: by time.
+    let left = Arc::new(AtomicI64::new(if count > 0 {
+        count.div_ceil(per as u64) as i64
+    } else {
+        i64::MAX
+    }));
     let tasks: Vec<_> = (0..callers)
         .map(|_| {
             let (mut conn, key, val) = (conn.clone(), key.clone(), val.clone());
-            let (measuring, stop) = (measuring.clone(), stop.clone());
+            let (measuring, stop, left) = (measuring.clone(), stop.clone(), left.clone());
             tokio::spawn(async move {
-                let mut lat: Vec<u32> = Vec::with_capacity(4096);
-                let mut errors = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    let t0 = Instant::now();
-                    let fut: Fut<'_> = if pipeline > 0 {
-                        Box::pin(conn.batch(op, &key, &val, pipeline))
-                    } else {
-                        Box::pin(conn.one(op, &key, &val))
-                    };
-                    let ok = fut.await;
-                    if measuring.load(Ordering::Relaxed) {
-                        lat.push(t0.elapsed().as_nanos().min(u32::MAX as u128) as u32);
-                        errors += u64::from(!ok);
-                    }
+                // The loop, once per client: each awaits its own future in
+                // place (a boxed `dyn Future` would copy the largest
+                // client's future, fred's, for every command of every
+                // client).
+                macro_rules! drive {
+                    ($call:expr) => {{
+                        let mut lat: Vec<u32> = Vec::with_capacity(4096);
+                        let mut errors = 0u64;
+                        while !stop.load(Ordering::Relaxed)
+                            && left.fetch_sub(1, Ordering::Relaxed) > 0
+                        {
+                            let t0 = Instant::now();
+                            let ok = $call.await;
+                            if measuring.load(Ordering::Relaxed) {
+                                lat.push(t0.elapsed().as_nanos().min(u32::MAX as u128) as u32);
+                                errors += u64::from(!ok);
+                            }
+                        }
+                        (lat, errors)
+                    }};
                 }
-                (lat, errors)
+                match &mut conn {
+                    c if pipeline > 0 => drive!(c.batch(op, &key, &val, pipeline)),
+                    Conn::Jr(c) => drive!(jr_one(c, op, &key, &val)),
+                    Conn::JrFuture(c) => drive!(jr_future_one(c, op, &key, &val)),
+                    Conn::RedisRs(c) => drive!(redis_rs_one(c, op, &key, &val)),
+                    Conn::Fred(c) => drive!(fred_one(c, op, &key, &val)),
+                }
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_secs_f64(warmup)).await;
-    measuring.store(true, Ordering::Relaxed);
-    let t0 = Instant::now();
-    let u0 = usage();
-    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
-    measuring.store(false, Ordering::Relaxed);
-    let u1 = usage();
-    let elapsed = t0.elapsed().as_secs_f64();
-    stop.store(true, Ordering::Relaxed);
     let mut all = Vec::new();
     let mut errors = 0;
-    for t in tasks {
-        let (lat, e) = t.await.expect("a bench task panicked");
-        all.extend(lat);
-        errors += e;
+    let (t0, u0, u1, elapsed);
+    if count > 0 {
+        measuring.store(true, Ordering::Relaxed);
+        t0 = Instant::now();
+        u0 = usage();
+        for t in tasks {
+            let (lat, e) = t.await.expect("a bench task panicked");
+            all.extend(lat);
+            errors += e;
+        }
+        u1 = usage();
+        elapsed = t0.elapsed().as_secs_f64();
+    } else {
+        tokio::time::sleep(Duration::from_secs_f64(warmup)).await;
+        measuring.store(true, Ordering::Relaxed);
+        t0 = Instant::now();
+        u0 = usage();
+        tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+        measuring.store(false, Ordering::Relaxed);
+        u1 = usage();
+        elapsed = t0.elapsed().as_secs_f64();
+        stop.store(true, Ordering::Relaxed);
+        for t in tasks {
+            let (lat, e) = t.await.expect("a bench task panicked");
+            all.extend(lat);
+            errors += e;
+        }
     }
     let n = all.len();
     let p50 = if n == 0 {
@@ -363,7 +458,7 @@ fn main() {
             for (op, size, callers, pipe) in &cells {
                 for (name, conn) in &conns {
                     let o = if op == "GET" { Op::Get } else { Op::Set };
-                    let m = cell(conn, o, *size, *callers, *pipe, a.secs, a.warmup).await;
+                    let m = cell(conn, o, *size, *callers, *pipe, a.secs, a.warmup, a.count).await;
                     let callers = if *pipe > 0 {
                         format!("{callers}x{pipe}")
                     } else {

@@ -6,8 +6,8 @@ use std::os::fd::RawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
-use std::sync::{Arc, Mutex, RwLock};
-use std::task::{Context, Poll, Waker};
+use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use jr_sys as sys;
@@ -16,6 +16,7 @@ use crate::args::ArgBuf;
 use crate::error::{check, Error, Result};
 use crate::options::{millis, EventFn, Options};
 use crate::reply::{result_from, Reply};
+use crate::slot::{self, Slot};
 use crate::tx::{Message, Monitor, Subscriber, Transaction, Watch};
 
 /// Names a submitted command for [`Client::cancel`].
@@ -155,22 +156,32 @@ impl Target {
         args: &[A],
         timeout: Timeout,
     ) -> ReplyFuture {
-        let shared = Arc::new(Shared::default());
-        let s2 = shared.clone();
-        match self.submit_fn(args, timeout, move |r| s2.complete(r)) {
-            Ok(id) => ReplyFuture {
-                shared,
-                id: Some(id),
-                handle: Some(handle.clone()),
-            },
-            Err(e) => {
-                shared.complete(Err(e));
-                ReplyFuture {
-                    shared,
-                    id: None,
-                    handle: None,
-                }
-            }
+        // The slot is the callback's userdata itself (as the `tokio`
+        // feature's futures do): no boxed closure, no lock.
+        let buf = ArgBuf::new(args);
+        let slot = Arc::new(Slot::new());
+        let ud = Arc::into_raw(slot.clone()).cast_mut().cast::<c_void>();
+        // SAFETY: on success slot::on_reply takes the reference back
+        // exactly once.
+        let (rc, id) = unsafe { self.submit(&buf, timeout, Some(slot::on_reply), ud) };
+        if rc < 0 {
+            // SAFETY: refused: the callback never runs; the reference is
+            // ours.
+            drop(unsafe { Arc::from_raw(ud.cast_const().cast::<Slot>()) });
+            // SAFETY: the slot's one completion (nobody else holds it).
+            unsafe { slot.complete(Some(Err(Error::from_code(rc)))) };
+            return ReplyFuture {
+                slot,
+                id: None,
+                handle: None,
+                taken: false,
+            };
+        }
+        ReplyFuture {
+            slot,
+            id: Some(RequestId(id)),
+            handle: Some(handle.clone()),
+            taken: false,
         }
     }
 }
@@ -570,34 +581,6 @@ impl Drop for Db<'_> {
 
 // ---- Futures -------------------------------------------------------------------------
 
-#[derive(Default)]
-struct State {
-    result: Option<Result<Reply>>,
-    waker: Option<Waker>,
-    /// The result has arrived (it may have been taken since).
-    done: bool,
-}
-
-#[derive(Default)]
-pub(crate) struct Shared {
-    state: Mutex<State>,
-}
-
-impl Shared {
-    pub(crate) fn complete(&self, r: Result<Reply>) {
-        let waker = {
-            let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            st.result = Some(r);
-            st.done = true;
-            st.waker.take()
-        };
-        // Wake after the lock is released.
-        if let Some(w) = waker {
-            w.wake();
-        }
-    }
-}
-
 /// The result of a command submitted by [`Client::command`]. The command is
 /// already on its way when this exists; polling only waits. Works with any
 /// executor, or [`block_on`](crate::block_on) / [`ReplyFuture::wait`].
@@ -608,24 +591,24 @@ impl Shared {
 /// does. The futures of a transaction, a WATCH connection and the cluster
 /// calls have no request id in libjr and run to completion.
 pub struct ReplyFuture {
-    shared: Arc<Shared>,
+    // The result and the waker, shared with the completion (crate::slot).
+    slot: Arc<Slot>,
     id: Option<RequestId>,
     /// Set when dropping should cancel the command.
     handle: Option<Arc<Handle>>,
+    /// The result was returned (by poll or try_take): the slot is spent.
+    taken: bool,
 }
 
 impl Drop for ReplyFuture {
     fn drop(&mut self) {
+        // close() also tells a completion still to come that nobody reads
+        // its result (it skips the copy and the wake).
+        let pending = self.slot.close();
         let (Some(handle), Some(id)) = (&self.handle, self.id) else {
             return;
         };
-        let done = self
-            .shared
-            .state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .done;
-        if !done {
+        if pending {
             // A completion that wins the race meanwhile makes this a
             // JR_ENOENT no-op (ids carry a generation: never a stranger's).
             handle.cancel(id);
@@ -644,23 +627,28 @@ impl ReplyFuture {
     }
     /// The result if it has arrived (without waiting).
     pub fn try_take(&mut self) -> Option<Result<Reply>> {
-        self.shared
-            .state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .result
-            .take()
+        if self.taken {
+            return None;
+        }
+        // SAFETY: &mut self: the one receiver, not after the result was
+        // returned (taken).
+        let r = unsafe { self.slot.try_take() }?;
+        self.taken = true;
+        Some(r)
     }
 
-    pub(crate) fn new_pending() -> (ReplyFuture, Arc<Shared>) {
-        let shared = Arc::new(Shared::default());
+    /// A future completed by `Completer::complete` (transactions, WATCH
+    /// connections, cluster calls: no request id, never cancelled).
+    pub(crate) fn new_pending() -> (ReplyFuture, Completer) {
+        let slot = Arc::new(Slot::new());
         (
             ReplyFuture {
-                shared: shared.clone(),
+                slot: slot.clone(),
                 id: None,
                 handle: None,
+                taken: false,
             },
-            shared,
+            Completer(slot),
         )
     }
 }
@@ -673,15 +661,31 @@ impl std::fmt::Debug for ReplyFuture {
 
 impl Future for ReplyFuture {
     type Output = Result<Reply>;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Reply>> {
-        let mut st = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(r) = st.result.take() {
-            return Poll::Ready(r);
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Reply>> {
+        // Polled again after its result was returned (by poll or try_take):
+        // pending for ever, as before (the result is gone).
+        if self.taken {
+            return Poll::Pending;
         }
-        match &st.waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => st.waker = Some(cx.waker().clone()),
+        // SAFETY: &mut self: the one receiver, not after Ready (taken).
+        match unsafe { self.slot.poll(cx) } {
+            Poll::Ready(r) => {
+                self.taken = true;
+                Poll::Ready(r)
+            }
+            Poll::Pending => Poll::Pending,
         }
-        Poll::Pending
+    }
+}
+
+/// The completing side of [`ReplyFuture::new_pending`], cloned into a
+/// callback and kept for a refused submit: the first `complete` wins, later
+/// ones are no-ops.
+#[derive(Clone)]
+pub(crate) struct Completer(Arc<Slot>);
+
+impl Completer {
+    pub(crate) fn complete(&self, r: Result<Reply>) {
+        self.0.complete_first(r);
     }
 }

@@ -44,6 +44,7 @@ mod convert;
 mod error;
 pub mod options;
 mod reply;
+mod slot;
 mod stats;
 mod tx;
 

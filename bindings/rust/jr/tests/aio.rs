@@ -203,7 +203,8 @@ impl<F: Future + Unpin> Future for PollOnce<F> {
 /// by a tokio timeout, by losing a select), on many tasks, while others
 /// complete: the survivors get their own values, the client keeps working,
 /// and (debug builds) every slot is freed once the client is: each command's
-/// one completion ran and released its reference.
+/// one completion ran and released its reference. The runtime-free
+/// `ReplyFuture` (`client.command`) shares the slot: dropped too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn drop_at_random_points_under_load() {
     let c = Arc::new(client());
@@ -219,7 +220,7 @@ async fn drop_at_random_points_under_load() {
                     rng ^= rng << 13;
                     rng ^= rng >> 7;
                     rng ^= rng << 17;
-                    match rng % 5 {
+                    match rng % 7 {
                         0 => drop(c.get::<Option<Vec<u8>>>(&key)),
                         1 => {
                             PollOnce(Some(c.get::<Option<Vec<u8>>>(&key))).await;
@@ -236,7 +237,21 @@ async fn drop_at_random_points_under_load() {
                                 r = c.cmd(&["ECHO", &val]) => assert_eq!(r.unwrap(), Reply::Bulk(val.clone().into_bytes())),
                             }
                         }
-                        _ => assert_eq!(c.get::<Option<Vec<u8>>>(&key).await.unwrap(), Some(val.clone().into_bytes())),
+                        4 => assert_eq!(c.get::<Option<Vec<u8>>>(&key).await.unwrap(), Some(val.clone().into_bytes())),
+                        5 => {
+                            let d = Duration::from_micros(rng % 300);
+                            if let Ok(r) = tokio::time::timeout(d, c.command(&["GET", &key])).await {
+                                assert_eq!(r.unwrap(), Reply::Bulk(val.clone().into_bytes()));
+                            }
+                        }
+                        _ => {
+                            let f = c.command(&["GET", &key]);
+                            if rng % 2 == 0 {
+                                drop(f);
+                            } else {
+                                assert_eq!(f.await.unwrap(), Reply::Bulk(val.clone().into_bytes()));
+                            }
+                        }
                     }
                 }
             })
