@@ -79,10 +79,28 @@ struct CallbackScope {
   ~CallbackScope() { tls_in_callback = prev; }
 };
 
-// jr_error_detail: the detail of the completion whose callback runs on this
-// thread, or of this thread's last jr_client_call.
+// Two per-thread details, kept apart:
+// - tls_detail: the one a failure completed on this thread inherits
+//   (complete()): set only on the loop thread, around a failure's callback
+//   (run_callback) or a sentinel's step (swap_detail), and restored after.
+// - tls_visible: what jr_error_detail returns: the detail of the completion
+//   whose callback runs on this thread, or of this thread's last
+//   jr_client_call / failed jr_client_new, which stays until the next one.
+// One variable for both let a call's detail outlive the call and reach an
+// unrelated failure completed later on the same thread.
 [[gnu::tls_model("initial-exec")]] thread_local const char *tls_detail = nullptr;
+[[gnu::tls_model("initial-exec")]] thread_local const char *tls_visible = nullptr;
 thread_local std::string tls_call_detail;
+
+// Makes `why` this thread's jr_error_detail after a call or a refused create.
+void set_call_detail(std::string &&why) noexcept {
+  try {
+    tls_call_detail = std::move(why);
+    tls_visible = tls_call_detail.empty() ? nullptr : tls_call_detail.c_str();
+  } catch (...) {  // out of memory: no detail
+    tls_visible = nullptr;
+  }
+}
 
 // Runs a request's completion callback (the one place that does).
 // tls_detail is set and cleared only around a failure's callback: a
@@ -93,16 +111,17 @@ inline void run_callback(const Client *client, Command *c, int status, jr_reply 
     c->cb(c->userdata, status, reply);
     return;
   }
-  const char *prev = tls_detail;
-  tls_detail = c->detail.empty() ? nullptr : c->detail.c_str();
+  const char *prev = tls_detail, *prev_visible = tls_visible;
+  tls_detail = tls_visible = c->detail.empty() ? nullptr : c->detail.c_str();
   c->cb(c->userdata, status, reply);
   tls_detail = prev;
+  tls_visible = prev_visible;
   c->detail.clear();  // before c is released: a reused command starts without one
 }
 }  // namespace
 
 const char *Client::error_detail() noexcept {
-  return tls_detail;
+  return tls_visible;
 }
 
 const char *Client::swap_detail(const char *detail) noexcept {
@@ -205,12 +224,7 @@ int Client::create(const Options &opts, Client **out) {
   if (rc != JR_OK) {
     delete c;
     // jr_error_detail on the caller's thread says why (as after a call).
-    try {
-      tls_call_detail = std::move(why);
-      tls_detail = tls_call_detail.empty() ? nullptr : tls_call_detail.c_str();
-    } catch (...) {  // out of memory: no detail
-      tls_detail = nullptr;
-    }
+    set_call_detail(std::move(why));
     return rc;
   }
   *out = c;
@@ -648,7 +662,7 @@ int Client::call(int db, size_t argc, const char *const *argv, const size_t *arg
   if (rc != JR_OK) return rc;
   if (hit != nullptr) {  // a client-side cache hit: no command was made
     *out = hit;
-    tls_detail = nullptr;
+    tls_visible = nullptr;
     return JR_OK;
   }
   // Spin for the reply (up to call_spin_us), then sleep. After 4 spins in
@@ -681,10 +695,9 @@ int Client::call(int db, size_t argc, const char *const *argv, const size_t *arg
   }
   *out = w.reply;
   if (w.detail.empty()) {
-    tls_detail = nullptr;
+    tls_visible = nullptr;
   } else {
-    tls_call_detail = std::move(w.detail);
-    tls_detail = tls_call_detail.c_str();
+    set_call_detail(std::move(w.detail));
   }
   return w.status;
 }

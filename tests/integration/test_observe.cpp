@@ -460,3 +460,78 @@ TEST(ObserveErrors, AFailedConnectNamesTheEndpointAndTheReason) {
   ASSERT_TRUE(call(c2, {"PING"}).ok());
   EXPECT_EQ(jr_error_detail(), nullptr);
 }
+
+// A blocking call's detail belongs to its caller's thread, and no later
+// failure completed on that thread inherits it. Here the thread is client
+// a's loop thread: a success callback of a calls jr_client_call on client b,
+// whose server is not there. a's next failure (a cancel: no detail) must
+// have none; it had b's connect failure when one thread-local held both.
+TEST(ObserveErrors, ABlockingCallsDetailDoesNotLeakIntoLaterFailures) {
+  RedisServer srv;
+  OptionsPtr oa;
+  oa.set("endpoint", srv.endpoint()).set_int("connect_retry", 0);
+  ClientPtr a(oa);
+  OptionsPtr ob;
+  ob.set("endpoint", "127.0.0.1:" + std::to_string(free_port())).set_int("connect_retry", 0);
+  ClientPtr b(ob);
+  struct Seen {
+    jr_client *b;
+    std::mutex mu;
+    int call_status = 0;
+    std::string call_detail;
+    bool called = false;
+  } seen{b.get()};
+  const char *ping[] = {"PING"};
+  ASSERT_EQ(jr_client_submit(
+                a, 1, ping, nullptr, 5000,
+                [](void *ud, int status, const jr_reply *) {
+                  auto *s = static_cast<Seen *>(ud);
+                  if (status != JR_OK) return;
+                  jr_reply *r = nullptr;
+                  const char *argv[] = {"PING"};
+                  int rc = jr_client_call(s->b, 1, argv, nullptr, 2000, &r);
+                  jr_reply_free(r);
+                  const char *d = jr_error_detail();
+                  std::lock_guard<std::mutex> lk(s->mu);
+                  s->call_status = rc;
+                  s->call_detail = d != nullptr ? d : "(null)";
+                  s->called = true;
+                },
+                &seen, nullptr),
+            JR_OK);
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard<std::mutex> lk(seen.mu);
+    return seen.called;
+  }));
+  EXPECT_EQ(seen.call_status, JR_ECONNECT);
+  EXPECT_NE(seen.call_detail.find("ECONNREFUSED"), std::string::npos) << seen.call_detail;
+  // A cancel on a: JR_ECANCELED or JR_EABANDONED, which have no detail.
+  struct Late {
+    std::mutex mu;
+    int status = 0;
+    std::string detail;
+    bool done = false;
+  } late;
+  const char *blpop[] = {"BLPOP", "obs:detail:none", "1"};
+  jr_req_id id = 0;
+  ASSERT_EQ(jr_client_submit(
+                a, 3, blpop, nullptr, 5000,
+                [](void *ud, int status, const jr_reply *) {
+                  auto *l = static_cast<Late *>(ud);
+                  const char *d = jr_error_detail();
+                  std::lock_guard<std::mutex> lk(l->mu);
+                  l->status = status;
+                  l->detail = d != nullptr ? d : "(null)";
+                  l->done = true;
+                },
+                &late, &id),
+            JR_OK);
+  ASSERT_EQ(jr_cancel(a, id), JR_OK);
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard<std::mutex> lk(late.mu);
+    return late.done;
+  }));
+  EXPECT_TRUE(late.status == JR_ECANCELED || late.status == JR_EABANDONED)
+      << jr_err_name(late.status);
+  EXPECT_EQ(late.detail, "(null)");
+}
