@@ -82,8 +82,10 @@ class ClientCache {
   };
   [[nodiscard]] Counts counts() const;
   [[nodiscard]] const Config &config() const noexcept { return cfg_; }
-  // Bytes an entry of this reply costs (its arena, its keys, the overhead).
-  static size_t cost_of(const jr_reply *reply, size_t req_len, size_t keys_len) noexcept;
+  // Bytes an entry costs: see the formula in cache.cpp. `tree` is
+  // reply_tree_bytes(reply); req and keys as the entry will hold them.
+  static size_t cost_of(size_t tree, const std::string &req,
+                        const std::vector<std::string> &keys) noexcept;
 
  private:
   struct Entry {
@@ -95,8 +97,9 @@ class ClientCache {
     Entry *prev = nullptr;
     Entry *next = nullptr;  // LRU: head is the most recently used
   };
-  void erase(Entry *e);  // mu_ held
-  void clear();          // mu_ held
+  void erase(Entry *e);             // mu_ held
+  void unindex(Entry *e) noexcept;  // mu_ held: out of by_req_ and by_key_
+  void clear();                     // mu_ held
   void lru_front(Entry *e) noexcept;
   void lru_unlink(Entry *e) noexcept;
 
@@ -113,8 +116,9 @@ class ClientCache {
   size_t bytes_ = 0;
   Entry *head_ = nullptr;
   Entry *tail_ = nullptr;
-  std::unordered_map<std::string, Entry *> by_req_;
-  std::unordered_multimap<std::string, Entry *> by_key_;
+  // Views of the entries' own req and keys (an entry's strings never move).
+  std::unordered_map<std::string_view, Entry *> by_req_;
+  std::unordered_multimap<std::string_view, Entry *> by_key_;
   std::unordered_map<std::string, Pending> pending_;
   // Written under mu_ only (one writer at a time), read by any thread.
   Counter hits_, misses_, invalidations_, evictions_;
