@@ -60,10 +60,11 @@ size_t arg_len(const char *const *argv, const size_t *lens, size_t i) noexcept {
 // name in upper case, so "get" and "GET" share an entry).
 std::string request_key(int db, size_t argc, const char *const *argv, const size_t *lens) {
   std::string k;
-  size_t total = 16;
-  for (size_t i = 0; i < argc; i++) total += arg_len(argv, lens, i) + 5;
+  std::string d = std::to_string(db);
+  size_t total = d.size() + 1;  // exactly: the entry keeps (and is charged) its capacity
+  for (size_t i = 0; i < argc; i++) total += arg_len(argv, lens, i) + sizeof(uint32_t);
   k.reserve(total);
-  k.append(std::to_string(db)).push_back(':');
+  k.append(d).push_back(':');
   for (size_t i = 0; i < argc; i++) {
     size_t n = arg_len(argv, lens, i);
     uint32_t n32 = static_cast<uint32_t>(n);
