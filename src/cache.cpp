@@ -108,7 +108,11 @@ ClientCache::~ClientCache() {
 }
 
 // What an entry holds, each term in bytes (libstdc++'s layouts):
-//   reply   sizeof(Arena) + tree      the compact copy, one allocation
+//   reply   block                     sizeof(Arena) + tree for the compact
+//                                     copy (one allocation); a reply kept
+//                                     as it is: its arena's footprint
+//                                     (its chunks' malloc headers, 16 B
+//                                     per 8 KB or more, not counted)
 //   entry   sizeof(Entry)             one allocation
 //   req     heap(req)                 its buffer beyond the inline (SSO) one
 //   keys    cap(keys) * sizeof(std::string) + sum heap(key)
@@ -119,7 +123,7 @@ ClientCache::~ClientCache() {
 //   + kAllocOverhead per allocation   malloc's header and rounding
 // with heap(s) = s.capacity() + 1 when s is not inline, else 0, n the
 // keys. tests/unit/test_cache.cpp checks it against the content.
-size_t ClientCache::cost_of(size_t tree, const std::string &req,
+size_t ClientCache::cost_of(size_t block, const std::string &req,
                             const std::vector<std::string> &keys) noexcept {
   constexpr size_t kAllocOverhead = 16;
   constexpr size_t kHashNode =
@@ -131,7 +135,7 @@ size_t ClientCache::cost_of(size_t tree, const std::string &req,
     allocs++;
     return s.capacity() + 1;
   };
-  size_t n = sizeof(Arena) + tree + sizeof(Entry) + heap(req);
+  size_t n = block + sizeof(Entry) + heap(req);
   if (keys.capacity() > 0) {
     allocs++;
     n += keys.capacity() * sizeof(std::string);
@@ -194,18 +198,22 @@ jr_reply *ClientCache::lookup(int db, size_t argc, const char *const *argv, cons
 }
 
 void ClientCache::finish(CacheFill *f, int status, const jr_reply *reply, int64_t now) {
-  // The entry keeps a compact copy of the reply, unless the reply already
-  // is one (its arena holds this tree and nothing else): shared, not
-  // copied. It is made before taking the lock (hits on other threads would
-  // wait on it), and dropped when the fill turns out not to be allowed.
+  // The entry keeps a compact copy of the reply, unless the reply's arena
+  // is tight already: it holds this tree and less than an eighth more (a
+  // compact copy itself, or a large reply: its string or table has a chunk
+  // of its own), and a copy would save little. Made before taking the lock
+  // (hits on other threads would wait on it), and dropped when the fill
+  // turns out not to be allowed.
   jr_reply *kept = nullptr;
   size_t cost = 0;
   if (status == JR_OK && reply != nullptr && reply->type != JR_REPLY_ERROR) {
-    size_t tree = reply_tree_bytes(reply);
-    cost = cost_of(tree, f->req, f->keys);
+    size_t exact = sizeof(Arena) + reply_tree_bytes(reply);
+    const Arena *a = reply->arena;
+    size_t held = a != nullptr ? a->footprint() : SIZE_MAX;
+    bool tight = held <= exact + (exact - sizeof(Arena)) / 8;
+    cost = cost_of(tight ? held : exact, f->req, f->keys);
     if (cost <= cfg_.max_bytes) {
-      const Arena *a = reply->arena;
-      if (a != nullptr && a->exact() && a->footprint() == sizeof(Arena) + tree) {
+      if (tight) {
         reply->arena->ref();
         kept = const_cast<jr_reply *>(reply);
       } else {

@@ -2,8 +2,12 @@
 // Client-side caching: the cache of read replies (ClientCache) and the table
 // of the read commands it may answer. The cache holds immutable reply trees
 // shared by reference (one reference on the reply's arena per entry; a hit
-// hands out one more), bounded by bytes (LRU) and by age (a TTL, the safety
-// net). It is filled only by reads that nothing invalidated while they were
+// hands out one more, no copy). A fill keeps a compact copy of the reply
+// (reply_copy_exact: one allocation sized to the tree), not the parsed
+// reply's arena (2 KB and more even for a 3-byte GET), unless that arena is
+// tight already (a large reply). Each entry is charged what it holds (the
+// formula in cache.cpp), bounded by bytes (LRU) and by age (a TTL, the
+// safety net). It is filled only by reads that nothing invalidated while they were
 // in flight (a CacheFill token per read), and only while the server tracks
 // the keys for this client (live). The server's invalidations and the
 // tracking (tracking.cpp) drive it. Thread-safe: hits are looked up on the
@@ -82,9 +86,10 @@ class ClientCache {
   };
   [[nodiscard]] Counts counts() const;
   [[nodiscard]] const Config &config() const noexcept { return cfg_; }
-  // Bytes an entry costs: see the formula in cache.cpp. `tree` is
-  // reply_tree_bytes(reply); req and keys as the entry will hold them.
-  static size_t cost_of(size_t tree, const std::string &req,
+  // Bytes an entry costs: see the formula in cache.cpp. `block`: the
+  // bytes of the reply's arena the entry holds; req and keys as the entry
+  // will hold them.
+  static size_t cost_of(size_t block, const std::string &req,
                         const std::vector<std::string> &keys) noexcept;
 
  private:

@@ -397,8 +397,9 @@ TEST(CacheSize, TheAccountingStaysWithinTheBudget) {
   EXPECT_EQ(cache.counts().bytes, 0u);
 }
 
-// A hit is the server's reply, node for node, from one tight block (no
-// slack, no second chunk) shared by every hit; errors are not cached.
+// A hit is the server's reply, node for node, shared by every hit: a
+// compact copy (one block, no slack, nothing beyond it) unless the parsed
+// reply's arena is tight already; errors are not cached.
 TEST(CacheSize, HitsAreTheRepliesInOneTightBlock) {
   std::vector<std::pair<std::string, bool>> replies = {
       {bulk("abc"), false},
@@ -446,15 +447,25 @@ TEST(CacheSize, HitsAreTheRepliesInOneTightBlock) {
     jr_reply *h2 = cache.lookup(0, 2, read.p.data(), read.l.data(), 1, &f);
     ASSERT_NE(h1, nullptr);
     EXPECT_EQ(h1, h2) << "a hit shares the entry's tree, no copy";
-    EXPECT_NE(h1->arena, r->arena) << "the entry does not keep the parse arena";
-    expect_same(r, h1, h1->arena, "root");
     size_t tree = jr::reply_tree_bytes(r);
+    // Kept as parsed only when its arena is tight already (a large
+    // reply: here the 1000 members); otherwise a compact copy.
+    bool tight = r->arena->footprint() <= sizeof(jr::Arena) + tree + tree / 8;
+    EXPECT_EQ(h1 == r, tight);
+    expect_same(r, h1, h1->arena, "root");
     EXPECT_EQ(jr::reply_tree_bytes(h1), tree);
-    EXPECT_TRUE(h1->arena->exact());
-    EXPECT_EQ(h1->arena->bytes(), tree) << "all of the block used";
-    EXPECT_EQ(h1->arena->footprint(), sizeof(jr::Arena) + tree) << "and nothing beyond it";
-    jr::reply_release(r);  // the hits outlive the parsed reply
-    expect_same(h2, h1, h1->arena, "after the parsed reply went");
+    // The compact copy, whichever the cache kept.
+    jr_reply *c = jr::reply_copy_exact(r);
+    ASSERT_NE(c, nullptr);
+    EXPECT_NE(c->arena, r->arena);
+    EXPECT_TRUE(c->arena->exact());
+    EXPECT_EQ(c->arena->bytes(), tree) << "all of the block used";
+    EXPECT_EQ(c->arena->footprint(), sizeof(jr::Arena) + tree) << "and nothing beyond it";
+    if (!tight) EXPECT_EQ(h1->arena->footprint(), sizeof(jr::Arena) + tree);
+    jr::reply_release(r);
+    expect_same(h1, c, c->arena, "the copy");  // also after the parsed reply went
+    jr::reply_release(c);
+    expect_same(h2, h1, h1->arena, "the hits outlive the parsed reply");
     jr::reply_release(h1);
     jr::reply_release(h2);
   }
@@ -486,4 +497,23 @@ TEST(CacheSize, ACompactReplyIsSharedNotCopied) {
   EXPECT_EQ(hit, compact);
   jr::reply_release(hit);
   jr::reply_release(compact);
+}
+
+// A large reply's parse arena is tight already (its string has a chunk of
+// its own): kept as it is, not copied, and charged its whole footprint.
+TEST(CacheSize, ALargeReplyIsKeptAsItIsAndChargedWhole) {
+  ClientCache cache(config(1 << 20));
+  cache.set_live(true);
+  jr_reply *r = parse(bulk(std::string(100000, 'z')));
+  ASSERT_GT(r->arena->footprint(), sizeof(jr::Arena) + jr::reply_tree_bytes(r));
+  Args read{"GET", "big"};
+  CacheFill *f = nullptr;
+  get(cache, read, &f);
+  cache.finish(f, JR_OK, r, 1);
+  jr_reply *hit = cache.lookup(0, 2, read.p.data(), read.l.data(), 1, &f);
+  EXPECT_EQ(hit, r);
+  EXPECT_GE(cache.counts().bytes, r->arena->footprint() + 2 * std::string("big").size());
+  EXPECT_LE(cache.counts().bytes, r->arena->footprint() + 640);
+  jr::reply_release(r);
+  jr::reply_release(hit);
 }
