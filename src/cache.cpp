@@ -60,10 +60,11 @@ size_t arg_len(const char *const *argv, const size_t *lens, size_t i) noexcept {
 // name in upper case, so "get" and "GET" share an entry).
 std::string request_key(int db, size_t argc, const char *const *argv, const size_t *lens) {
   std::string k;
-  size_t total = 16;
-  for (size_t i = 0; i < argc; i++) total += arg_len(argv, lens, i) + 5;
+  std::string d = std::to_string(db);
+  size_t total = d.size() + 1;  // exactly: the entry keeps (and is charged) its capacity
+  for (size_t i = 0; i < argc; i++) total += arg_len(argv, lens, i) + sizeof(uint32_t);
   k.reserve(total);
-  k.append(std::to_string(db)).push_back(':');
+  k.append(d).push_back(':');
   for (size_t i = 0; i < argc; i++) {
     size_t n = arg_len(argv, lens, i);
     uint32_t n32 = static_cast<uint32_t>(n);
@@ -106,14 +107,43 @@ ClientCache::~ClientCache() {
   clear();
 }
 
-size_t ClientCache::cost_of(const jr_reply *reply, size_t req_len, size_t keys_len) noexcept {
-  // The arena is held whole: its inline first chunk, and what it allocated
-  // beyond that (bytes() counts what was used, a lower bound of it).
-  size_t arena = sizeof(Arena);
-  size_t used = reply->arena != nullptr ? reply->arena->bytes() : 0;
-  if (used > 2048) arena += used;
-  // Two copies of each key (entry and index), the hash nodes, the entry.
-  return arena + req_len * 2 + keys_len * 2 + sizeof(Entry) + 64;
+// What an entry holds, each term in bytes (libstdc++'s layouts):
+//   reply   block                     sizeof(Arena) + tree for the compact
+//                                     copy (one allocation); a reply kept
+//                                     as it is: its arena's footprint
+//                                     (its chunks' malloc headers, 16 B
+//                                     per 8 KB or more, not counted)
+//   entry   sizeof(Entry)             one allocation
+//   req     heap(req)                 its buffer beyond the inline (SSO) one
+//   keys    cap(keys) * sizeof(std::string) + sum heap(key)
+//   index   (1 + n) * (kHashNode + sizeof(void *))
+//                                     a by_req_ node and n by_key_ nodes
+//                                     (views: no copies of the strings),
+//                                     a bucket pointer each
+//   + kAllocOverhead per allocation   malloc's header and rounding
+// with heap(s) = s.capacity() + 1 when s is not inline, else 0, n the
+// keys. tests/unit/test_cache.cpp checks it against the content.
+size_t ClientCache::cost_of(size_t block, const std::string &req,
+                            const std::vector<std::string> &keys) noexcept {
+  constexpr size_t kAllocOverhead = 16;
+  constexpr size_t kHashNode =
+      sizeof(void *) + sizeof(std::pair<const std::string_view, Entry *>) + sizeof(size_t);
+  const size_t inline_cap = std::string().capacity();
+  size_t allocs = 2;  // the reply, the entry
+  auto heap = [&](const std::string &s) -> size_t {
+    if (s.capacity() <= inline_cap) return 0;
+    allocs++;
+    return s.capacity() + 1;
+  };
+  size_t n = block + sizeof(Entry) + heap(req);
+  if (keys.capacity() > 0) {
+    allocs++;
+    n += keys.capacity() * sizeof(std::string);
+  }
+  for (const std::string &k : keys) n += heap(k);
+  n += (1 + keys.size()) * (kHashNode + sizeof(void *));
+  allocs += 1 + keys.size();
+  return n + allocs * kAllocOverhead;
 }
 
 jr_reply *ClientCache::lookup(int db, size_t argc, const char *const *argv, const size_t *lens,
@@ -168,44 +198,66 @@ jr_reply *ClientCache::lookup(int db, size_t argc, const char *const *argv, cons
 }
 
 void ClientCache::finish(CacheFill *f, int status, const jr_reply *reply, int64_t now) {
-  std::lock_guard<std::mutex> lk(mu_);
-  bool ok = live_ && status == JR_OK && reply != nullptr && reply->type != JR_REPLY_ERROR &&
-            f->start > flushed_at_;
-  for (const std::string &k : f->keys) {
-    auto p = pending_.find(k);
-    if (p == pending_.end()) continue;
-    if (p->second.invalidated > f->start) ok = false;  // invalidated while in flight
-    if (--p->second.reads == 0) pending_.erase(p);
+  // The entry keeps a compact copy of the reply, unless the reply's arena
+  // is tight already: it holds this tree and less than an eighth more (a
+  // compact copy itself, or a large reply: its string or table has a chunk
+  // of its own), and a copy would save little. Made before taking the lock
+  // (hits on other threads would wait on it), and dropped when the fill
+  // turns out not to be allowed.
+  jr_reply *kept = nullptr;
+  size_t cost = 0;
+  if (status == JR_OK && reply != nullptr && reply->type != JR_REPLY_ERROR) {
+    size_t exact = sizeof(Arena) + reply_tree_bytes(reply);
+    const Arena *a = reply->arena;
+    size_t held = a != nullptr ? a->footprint() : SIZE_MAX;
+    bool tight = held <= exact + (exact - sizeof(Arena)) / 8;
+    cost = cost_of(tight ? held : exact, f->req, f->keys);
+    if (cost <= cfg_.max_bytes) {
+      if (tight) {
+        reply->arena->ref();
+        kept = const_cast<jr_reply *>(reply);
+      } else {
+        kept = reply_copy_exact(reply);  // nullptr on OOM: not cached
+      }
+    }
   }
-  if (ok) {
-    try {
-      size_t keys_len = 0;
-      for (const std::string &k : f->keys) keys_len += k.size();
-      size_t cost = cost_of(reply, f->req.size(), keys_len);
-      if (cost <= cfg_.max_bytes) {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    bool ok = live_ && kept != nullptr && f->start > flushed_at_;
+    for (const std::string &k : f->keys) {
+      auto p = pending_.find(k);
+      if (p == pending_.end()) continue;
+      if (p->second.invalidated > f->start) ok = false;  // invalidated while in flight
+      if (--p->second.reads == 0) pending_.erase(p);
+    }
+    if (ok) {
+      Entry *e = nullptr;
+      try {
         auto old = by_req_.find(f->req);
         if (old != by_req_.end()) erase(old->second);
         while (bytes_ + cost > cfg_.max_bytes && tail_ != nullptr) {
           erase(tail_);
           evictions_.add();
         }
-        auto *e = new Entry;
-        e->req = std::move(f->req);
+        e = new Entry;
+        e->req = std::move(f->req);  // moves keep the capacities cost_of charged
         e->keys = std::move(f->keys);
+        e->reply = kept;
         e->bytes = cost;
         e->expires = cfg_.ttl_ms > 0 ? sat_add(now, cfg_.ttl_ms) : 0;
         by_req_.emplace(e->req, e);
         for (const std::string &k : e->keys) by_key_.emplace(k, e);
-        reply->arena->ref();
-        e->reply = const_cast<jr_reply *>(reply);
         lru_front(e);
         bytes_ += cost;
+        kept = nullptr;  // the entry's now
+      } catch (...) {
+        // Out of memory: not cached; out of whatever index took it.
+        if (e != nullptr) unindex(e);
+        delete e;
       }
-    } catch (...) {
-      // Out of memory: not cached (what was inserted is consistent: an
-      // entry is linked only once whole).
     }
   }
+  reply_release(kept);  // not kept (the entry's reference otherwise)
   delete f;
 }
 
@@ -219,7 +271,7 @@ void ClientCache::invalidate(const std::vector<std::string_view> &keys) {
     if (p != pending_.end()) p->second.invalidated = ++clock_;
     // Each erase unlinks the entry from every key it reads (MGET a b, or
     // MGET a a: twice under the same key), this one included.
-    for (auto it = by_key_.find(k); it != by_key_.end(); it = by_key_.find(k)) erase(it->second);
+    for (auto it = by_key_.find(kv); it != by_key_.end(); it = by_key_.find(kv)) erase(it->second);
   }
 }
 
@@ -273,8 +325,7 @@ void ClientCache::lru_front(Entry *e) noexcept {
   if (tail_ == nullptr) tail_ = e;
 }
 
-void ClientCache::erase(Entry *e) {
-  lru_unlink(e);
+void ClientCache::unindex(Entry *e) noexcept {
   for (const std::string &k : e->keys) {
     auto range = by_key_.equal_range(k);
     for (auto it = range.first; it != range.second; ++it) {
@@ -284,7 +335,13 @@ void ClientCache::erase(Entry *e) {
       }
     }
   }
-  by_req_.erase(e->req);
+  auto it = by_req_.find(e->req);
+  if (it != by_req_.end() && it->second == e) by_req_.erase(it);
+}
+
+void ClientCache::erase(Entry *e) {
+  lru_unlink(e);
+  unindex(e);
   bytes_ -= e->bytes;
   reply_release(e->reply);
   delete e;

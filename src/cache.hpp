@@ -2,8 +2,12 @@
 // Client-side caching: the cache of read replies (ClientCache) and the table
 // of the read commands it may answer. The cache holds immutable reply trees
 // shared by reference (one reference on the reply's arena per entry; a hit
-// hands out one more), bounded by bytes (LRU) and by age (a TTL, the safety
-// net). It is filled only by reads that nothing invalidated while they were
+// hands out one more, no copy). A fill keeps a compact copy of the reply
+// (reply_copy_exact: one allocation sized to the tree), not the parsed
+// reply's arena (2 KB and more even for a 3-byte GET), unless that arena is
+// tight already (a large reply). Each entry is charged what it holds (the
+// formula in cache.cpp), bounded by bytes (LRU) and by age (a TTL, the
+// safety net). It is filled only by reads that nothing invalidated while they were
 // in flight (a CacheFill token per read), and only while the server tracks
 // the keys for this client (live). The server's invalidations and the
 // tracking (tracking.cpp) drive it. Thread-safe: hits are looked up on the
@@ -82,8 +86,11 @@ class ClientCache {
   };
   [[nodiscard]] Counts counts() const;
   [[nodiscard]] const Config &config() const noexcept { return cfg_; }
-  // Bytes an entry of this reply costs (its arena, its keys, the overhead).
-  static size_t cost_of(const jr_reply *reply, size_t req_len, size_t keys_len) noexcept;
+  // Bytes an entry costs: see the formula in cache.cpp. `block`: the
+  // bytes of the reply's arena the entry holds; req and keys as the entry
+  // will hold them.
+  static size_t cost_of(size_t block, const std::string &req,
+                        const std::vector<std::string> &keys) noexcept;
 
  private:
   struct Entry {
@@ -95,8 +102,9 @@ class ClientCache {
     Entry *prev = nullptr;
     Entry *next = nullptr;  // LRU: head is the most recently used
   };
-  void erase(Entry *e);  // mu_ held
-  void clear();          // mu_ held
+  void erase(Entry *e);             // mu_ held
+  void unindex(Entry *e) noexcept;  // mu_ held: out of by_req_ and by_key_
+  void clear();                     // mu_ held
   void lru_front(Entry *e) noexcept;
   void lru_unlink(Entry *e) noexcept;
 
@@ -113,8 +121,9 @@ class ClientCache {
   size_t bytes_ = 0;
   Entry *head_ = nullptr;
   Entry *tail_ = nullptr;
-  std::unordered_map<std::string, Entry *> by_req_;
-  std::unordered_multimap<std::string, Entry *> by_key_;
+  // Views of the entries' own req and keys (an entry's strings never move).
+  std::unordered_map<std::string_view, Entry *> by_req_;
+  std::unordered_multimap<std::string_view, Entry *> by_key_;
   std::unordered_map<std::string, Pending> pending_;
   // Written under mu_ only (one writer at a time), read by any thread.
   Counter hits_, misses_, invalidations_, evictions_;

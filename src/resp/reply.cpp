@@ -12,10 +12,28 @@ namespace jr {
 
 // ---- Arena -------------------------------------------------------------
 
+static_assert(sizeof(Arena) % 16 == 0, "the first chunk's data follows the header, aligned");
+
 Arena *Arena::create() {
-  void *mem = std::malloc(sizeof(Arena));
+  void *mem = std::malloc(sizeof(Arena) + kFirst);
   if (mem == nullptr) return nullptr;
   return new (mem) Arena();
+}
+
+Arena *Arena::create_exact(size_t n) noexcept {
+  if (n > SIZE_MAX - sizeof(Arena)) return nullptr;
+  void *mem = std::malloc(sizeof(Arena) + n);
+  if (mem == nullptr) return nullptr;
+  auto *a = new (mem) Arena();
+  a->first_.cap = n;
+  a->exact_ = true;
+  return a;
+}
+
+size_t Arena::footprint() const noexcept {
+  size_t n = sizeof(Arena) + first_.cap;
+  for (const Chunk *c = extra_; c != nullptr; c = c->next) n += sizeof(Chunk) + c->cap;
+  return n;
 }
 
 void Arena::destroy(Arena *a) noexcept {
@@ -31,7 +49,7 @@ void *Arena::alloc(size_t n) noexcept {
   n = (n + 7) & ~size_t{7};
   bytes_ += n;
   if (extra_ == nullptr && first_.cap - first_.used >= n) {
-    void *p = data_ + first_.used;
+    void *p = data() + first_.used;
     first_.used += n;
     return p;
   }
@@ -128,6 +146,10 @@ Arena *arena_get() noexcept {
 }
 
 void arena_put(Arena *a) noexcept {
+  if (a->exact()) {  // sized for one reply: freed, not recycled
+    Arena::destroy(a);
+    return;
+  }
   a->reset();
   std::vector<Arena *> &v = local_arenas().list;
   v.push_back(a);
@@ -136,6 +158,88 @@ void arena_put(Arena *a) noexcept {
 
 void reply_release(const jr_reply *r) noexcept {
   if (r != nullptr && r->arena->unref()) arena_put(r->arena);
+}
+
+// ---- Compact copies ------------------------------------------------------
+
+namespace {
+
+constexpr size_t round8(size_t n) noexcept {
+  return (n + 7) & ~size_t{7};
+}
+
+bool is_aggregate(int type) noexcept {
+  return type == JR_REPLY_ARRAY || type == JR_REPLY_MAP || type == JR_REPLY_SET ||
+         type == JR_REPLY_ATTR || type == JR_REPLY_PUSH;
+}
+
+// The bytes before u.str that belong to the string: a DOUBLE's value, a
+// VERB's "xxx\0" format (see jr_reply).
+size_t str_prefix(int type) noexcept {
+  if (type == JR_REPLY_DOUBLE) return sizeof(double);
+  if (type == JR_REPLY_VERB) return 4;
+  return 0;
+}
+
+bool has_str(int type) noexcept {
+  return type == JR_REPLY_STRING || type == JR_REPLY_STATUS || type == JR_REPLY_ERROR ||
+         type == JR_REPLY_DOUBLE || type == JR_REPLY_BIGNUM || type == JR_REPLY_VERB;
+}
+
+jr_reply *copy_into(Arena *a, const jr_reply *r) noexcept {
+  auto *n = static_cast<jr_reply *>(a->alloc(sizeof(jr_reply)));
+  if (n == nullptr) return nullptr;
+  n->type = r->type;
+  n->len = r->len;
+  n->arena = a;
+  n->u.integer = r->u.integer;
+  if (has_str(r->type) && r->u.str != nullptr) {
+    size_t pre = str_prefix(r->type);
+    auto *d = static_cast<char *>(a->alloc(pre + r->len + 1));
+    if (d == nullptr) return nullptr;
+    std::memcpy(d, r->u.str - pre, pre + r->len + 1);  // the text and its '\0'
+    n->u.str = d + pre;
+  } else if (is_aggregate(r->type)) {
+    n->u.elements = nullptr;
+    if (r->len > 0) {
+      auto **el = static_cast<jr_reply **>(a->alloc(sizeof(jr_reply *) * r->len));
+      if (el == nullptr) return nullptr;
+      n->u.elements = el;
+      for (size_t i = 0; i < r->len; i++) {
+        el[i] = nullptr;
+        if (r->u.elements[i] == nullptr) continue;
+        el[i] = copy_into(a, r->u.elements[i]);
+        if (el[i] == nullptr) return nullptr;
+      }
+    }
+  }
+  return n;
+}
+
+}  // namespace
+
+size_t reply_tree_bytes(const jr_reply *r) noexcept {
+  size_t n = round8(sizeof(jr_reply));
+  if (has_str(r->type) && r->u.str != nullptr) {
+    n += round8(str_prefix(r->type) + r->len + 1);
+  } else if (is_aggregate(r->type) && r->len > 0) {
+    n += round8(sizeof(jr_reply *) * r->len);
+    for (size_t i = 0; i < r->len; i++)
+      if (r->u.elements[i] != nullptr) n += reply_tree_bytes(r->u.elements[i]);
+  }
+  return n;
+}
+
+jr_reply *reply_copy_exact(const jr_reply *r) noexcept {
+  Arena *a = Arena::create_exact(reply_tree_bytes(r));
+  if (a == nullptr) return nullptr;
+  jr_reply *root = copy_into(a, r);
+  if (root == nullptr) {
+    Arena::destroy(a);
+    return nullptr;
+  }
+  a->set_refs(1);
+  return root;
 }
 
 // ---- Replies built by libjr ------------------------------------------------

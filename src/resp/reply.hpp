@@ -47,17 +47,25 @@ struct jr_reply {
 
 namespace jr {
 
-// A bump allocator with a first chunk inline. Not thread-safe while it is
-// being built (loop thread only); the reference count is atomic so that an
-// owned reply may be released on any thread.
-class Arena {
+// A bump allocator with a first chunk inline (in the same allocation, right
+// after the header). Not thread-safe while it is being built (loop thread
+// only); the reference count is atomic so that an owned reply may be
+// released on any thread.
+class alignas(16) Arena {
  public:
   static Arena *create();
+  // An arena of exactly `n` bytes of data in one allocation with its header,
+  // no more: the compact copy of a reply (reply_copy_exact). It is freed,
+  // not recycled, when its last reference goes (arena_put).
+  static Arena *create_exact(size_t n) noexcept;
   static void destroy(Arena *a) noexcept;
 
   void *alloc(size_t n) noexcept;  // 8-byte aligned; nullptr on OOM
   void reset() noexcept;           // drop everything but the first chunk
   [[nodiscard]] size_t bytes() const noexcept { return bytes_; }
+  // The heap bytes it holds: its header, the first chunk, the chunks beyond.
+  [[nodiscard]] size_t footprint() const noexcept;
+  [[nodiscard]] bool exact() const noexcept { return exact_; }
 
   void ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
   // Returns true when the last reference went away (caller recycles it).
@@ -73,11 +81,13 @@ class Arena {
   static constexpr size_t kFirst = 2048;
 
   Arena() = default;
+  char *data() noexcept { return reinterpret_cast<char *>(this + 1); }
   std::atomic<int> refs_{0};
+  bool exact_ = false;
   size_t bytes_ = 0;
   Chunk *extra_ = nullptr;  // chunks beyond the first, newest first
   Chunk first_{nullptr, kFirst, 0};
-  alignas(16) char data_[kFirst];
+  // The first chunk's data follows (sizeof(Arena) is a multiple of 16).
 };
 
 // Arena recycling: each thread keeps a small private cache that spills to
@@ -87,6 +97,15 @@ Arena *arena_get() noexcept;        // nullptr on OOM
 void arena_put(Arena *a) noexcept;  // a must have no references left
 // Drops one reference to the reply's arena and recycles it when unused.
 void reply_release(const jr_reply *r) noexcept;
+// The bytes a copy of the tree under r takes in an arena: each node, string
+// (with its terminator, and a DOUBLE's value or a VERB's format before it)
+// and element table, rounded up to 8 as Arena::alloc rounds them.
+size_t reply_tree_bytes(const jr_reply *r) noexcept;
+// A deep copy of the tree under r in one arena of exactly
+// reply_tree_bytes(r) (Arena::create_exact), with one reference; nullptr on
+// OOM. For what is kept long (the client-side cache): a parsed reply's
+// arena is at least its 2 KB first chunk whatever the reply's size.
+jr_reply *reply_copy_exact(const jr_reply *r) noexcept;
 
 // Builds replies that libjr itself produces (pub/sub confirmations, an
 // EXECABORT that quotes the queue-time error). Each returns a root with one
