@@ -304,9 +304,11 @@ TEST_P(Cache, LruEvictionKeepsTheBytesBound) {
   auto o = opts(limit);
   ClientPtr c(o);
   std::vector<std::string> keys;
+  // 64 entries of a 400-byte value (about 850 bytes each as charged):
+  // well over the budget, so the LRU must evict.
   for (int i = 0; i < 64; i++) {
     keys.push_back(key("lru" + std::to_string(i)));
-    ASSERT_TRUE(call(writer, {"SET", keys.back(), std::string(100, 'v')}).ok());
+    ASSERT_TRUE(call(writer, {"SET", keys.back(), std::string(400, 'v')}).ok());
   }
   ASSERT_TRUE(wait_live(c, keys[0]));
   for (const auto &k : keys) call(c, {"GET", k});
