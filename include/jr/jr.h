@@ -487,7 +487,14 @@ JR_API const char *jr_error_detail(void);
  * argvlen[i] bytes (binary safe); argvlen may be NULL for NUL-terminated
  * strings. timeout_ms < 0 uses command_timeout_ms, 0 means no deadline;
  * deadlines saturate (INT64_MAX: in effect none), and so for every call that
- * takes a timeout_ms. Returns: 0 (cb will be called exactly once),
+ * takes a timeout_ms. The loop thread's timer enforces a deadline: a
+ * command whose reply has not been read when it runs completes with
+ * JR_ETIMEDOUT (JR_EQUEUETIMEOUT if unsent); a reply libjr has read is
+ * delivered, even when the loop thread ran late and the clock is past the
+ * deadline by then (the command ran and the reply is valid; when its bytes
+ * arrived is unknown). So a completion may come later than the deadline,
+ * by as long as the loop thread was kept from running, with either
+ * outcome. Returns: 0 (cb will be called exactly once),
  * JR_EINVAL (argc 0, NULL argv or cb, a NULL argv[i] among the first argc,
  * a length over PTRDIFF_MAX), JR_EREFUSED (see jr_refusal_reason),
  * JR_ECLOSED, JR_EFULL (also: the command alone is over max_queued_bytes),
