@@ -487,7 +487,14 @@ JR_API const char *jr_error_detail(void);
  * argvlen[i] bytes (binary safe); argvlen may be NULL for NUL-terminated
  * strings. timeout_ms < 0 uses command_timeout_ms, 0 means no deadline;
  * deadlines saturate (INT64_MAX: in effect none), and so for every call that
- * takes a timeout_ms. Returns: 0 (cb will be called exactly once),
+ * takes a timeout_ms. The loop thread's timer enforces a deadline: a
+ * command whose reply has not been read when it runs completes with
+ * JR_ETIMEDOUT (JR_EQUEUETIMEOUT if unsent); a reply libjr has read is
+ * delivered, even when the loop thread ran late and the clock is past the
+ * deadline by then (the command ran and the reply is valid; when its bytes
+ * arrived is unknown). So a completion may come later than the deadline,
+ * by as long as the loop thread was kept from running, with either
+ * outcome. Returns: 0 (cb will be called exactly once),
  * JR_EINVAL (argc 0, NULL argv or cb, a NULL argv[i] among the first argc,
  * a length over PTRDIFF_MAX), JR_EREFUSED (see jr_refusal_reason),
  * JR_ECLOSED, JR_EFULL (also: the command alone is over max_queued_bytes),
@@ -855,9 +862,17 @@ JR_API void jr_monitor_free(jr_monitor *monitor);
  * master could not be reached or answered MOVED / TRYAGAIN / CLUSTERDOWN /
  * READONLY / LOADING, the topology is read again and the command sent to
  * the masters it missed (at most 3 such rounds, within the deadline);
- * entries of nodes that are no longer masters are dropped. On a standalone
- * server the callback gets JR_ECLUSTER. Returns as jr_client_submit.
- * Since: 0.1 */
+ * entries of nodes that are no longer masters are dropped. A node that
+ * still says it is a replica after the rounds gets a JR_ECLUSTER entry.
+ * The entries account for every slot: when the map leaves slots without a
+ * master (a master failed and no replica has taken its slots yet, as a node
+ * mid-failover may answer; unassigned slots), the topology is read again
+ * too, and slots still without one get an entry under the address of their
+ * last known master (else the seed's): "JR_ECLUSTER: no master reached for
+ * slots 5461-10922 (...)". So a JR_OK whose entries are all replies means
+ * every slot's master ran the command. On a standalone server the callback
+ * gets JR_ECLUSTER. Returns as jr_client_submit. Since: 0.1 (the entry for
+ * slots without a master: 0.2) */
 JR_API int jr_client_submit_all_masters(jr_client *client, size_t argc, const char *const *argv,
                                         const size_t *argvlen, int64_t timeout_ms, jr_reply_cb cb,
                                         void *userdata);

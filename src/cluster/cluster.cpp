@@ -602,7 +602,7 @@ int64_t Cluster::expire(int64_t now) {
       ++it;
     }
   }
-  for (Fanout *f : late) f->finish();
+  for (Fanout *f : late) masters_done(f);
   CmdList keep;
   while (Command *c = parked_.pop_front()) {
     if (c->deadline != 0 && c->deadline <= now) {

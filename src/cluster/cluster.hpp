@@ -74,6 +74,10 @@ class Cluster {
   // reached is no longer a master, or a master was not reached) refreshes
   // the topology and sends the command to the masters it missed.
   void masters_settled(Fanout *f);
+  // Its last round is over (or its deadline passed): entries of nodes that
+  // said they are replicas become JR_ECLUSTER, the slots no entry answers
+  // for get an entry that says so, and the fan-out completes.
+  void masters_done(Fanout *f);
 
   // Internal completions (loop thread).
   void on_slots(int status, const jr_reply *reply, Connection *from);

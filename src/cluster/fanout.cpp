@@ -157,7 +157,9 @@ void Fanout::finish() {
           if (replies[i] != nullptr && status[i] == JR_OK) {
             two[1] = replies[i];
           } else {
-            text = std::string(jr_err_name(status[i])) + ": " + jr_strerror(status[i]);
+            text =
+                std::string(jr_err_name(status[i])) + ": " +
+                (i < notes.size() && !notes[i].empty() ? notes[i].c_str() : jr_strerror(status[i]));
             if (replies[i] != nullptr && replies[i]->type == JR_REPLY_ERROR)  // JR_EAUTH's
               text += ": " + std::string(replies[i]->u.str, replies[i]->len);
             err.type = JR_REPLY_ERROR;
@@ -293,24 +295,90 @@ void Cluster::replan(Fanout *f) {
   if (--f->pending == 0) masters_settled(f);
 }
 
+namespace {
+// The nodes (indexes) that are masters of the map and have an entry of the
+// fan-out: the slots they serve are answered for, by a reply or an error.
+template <class Nodes>
+std::vector<uint8_t> asked_masters(const Fanout &f, const Nodes &nodes) {
+  std::vector<uint8_t> asked(nodes.size(), 0);
+  for (size_t k = 0; k < nodes.size(); k++)
+    asked[k] = nodes[k]->master &&
+               std::find(f.labels.begin(), f.labels.end(), nodes[k]->addr) != f.labels.end();
+  return asked;
+}
+}  // namespace
+
 void Cluster::masters_settled(Fanout *f) {
   bool missed = false;
   for (size_t i = 0; i < f->labels.size() && !missed; i++) missed = missed_master(*f, i);
+  // Slots no entry answers for: the map names no master for them (their
+  // master left it and no replica has taken them yet; unassigned slots),
+  // or one this round did not ask.
+  std::vector<uint8_t> asked = asked_masters(*f, nodes_);
+  bool uncovered = false;
+  for (size_t s = 0; s < slots_.size() && !uncovered; s++)
+    uncovered = slots_[s] < 0 || asked[static_cast<size_t>(slots_[s])] == 0;
   int64_t deadline = f->parent->deadline;
-  if (missed && f->rounds < 3 && !shutting_down_ && (deadline == 0 || now_ms() < deadline)) {
+  if ((missed || uncovered) && f->rounds < 3 && !shutting_down_ &&
+      (deadline == 0 || now_ms() < deadline)) {
     // The map this round used is stale (a failover, a migration): wait for
-    // a fresh one, then send to the masters that were missed.
+    // a fresh one, then send to the masters that were missed. Remember who
+    // served each slot, to name the slots a later map has no master for.
+    if (f->owner.empty()) f->owner.assign(slots_.size(), -1);
+    for (size_t s = 0; s < slots_.size(); s++)
+      if (slots_[s] >= 0 && nodes_[static_cast<size_t>(slots_[s])]->master) f->owner[s] = slots_[s];
     f->rounds++;
     replans_.push_back(f);
-    refresh("all-masters: a node is no longer a master");
+    refresh(missed ? "all-masters: a node is no longer a master"
+                   : "all-masters: slots without a master");
     return;
   }
-  // Out of rounds: a node that said it is a replica has no answer to give.
+  masters_done(f);
+}
+
+void Cluster::masters_done(Fanout *f) {
+  // A node that said it is a replica has no answer to give.
   for (size_t i = 0; i < f->labels.size(); i++) {
     if (f->demoted[i] == 0) continue;
     reply_release(f->replies[i]);
     f->replies[i] = nullptr;
     f->status[i] = JR_ECLUSTER;
+  }
+  // The slots no entry answers for get one that says so (JR_ECLUSTER, with
+  // the ranges), under the address of their last known master (the seed's
+  // when no map named one): the entries account for all 16384 slots, and a
+  // caller never takes a partial fan-out for a complete one.
+  std::vector<uint8_t> asked = asked_masters(*f, nodes_);
+  auto gap = [&](size_t s) { return slots_[s] < 0 || asked[static_cast<size_t>(slots_[s])] == 0; };
+  auto who = [&](size_t s) -> int32_t {
+    if (slots_[s] >= 0) return slots_[s];
+    return f->owner.empty() ? -1 : f->owner[s];
+  };
+  std::vector<std::pair<int32_t, std::string>> missing;  // node (or -1), "lo-hi, ..."
+  for (size_t s = 0; s < slots_.size();) {
+    if (!gap(s)) {
+      s++;
+      continue;
+    }
+    int32_t node = who(s);
+    size_t e = s;
+    while (e + 1 < slots_.size() && gap(e + 1) && who(e + 1) == node) e++;
+    auto it = std::find_if(missing.begin(), missing.end(),
+                           [&](const auto &m) { return m.first == node; });
+    if (it == missing.end()) it = missing.insert(missing.end(), {node, std::string()});
+    if (!it->second.empty()) it->second += ", ";
+    it->second += std::to_string(s) + (e > s ? "-" + std::to_string(e) : std::string());
+    s = e + 1;
+  }
+  if (!missing.empty()) f->notes.resize(f->labels.size());
+  for (auto &[node, ranges] : missing) {
+    f->labels.push_back(node >= 0 ? nodes_[static_cast<size_t>(node)]->addr
+                                  : client_.seed().endpoint_name());
+    f->status.push_back(JR_ECLUSTER);
+    f->replies.push_back(nullptr);
+    f->demoted.push_back(0);
+    f->notes.push_back("no master reached for slots " + ranges +
+                       " (a failover in progress, or unassigned slots)");
   }
   f->finish();
 }

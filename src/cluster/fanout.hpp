@@ -56,6 +56,13 @@ struct Fanout {
   // the rounds of re-planning so far.
   std::vector<uint8_t> demoted;
   int rounds = 0;
+  // kAllMasters: per entry, the text of its error when it is not the code's
+  // own (the slots no master was reached for); empty: jr_strerror's. And,
+  // once a round is re-planned, each slot's master in the latest map that
+  // named one (an index into the cluster's nodes; -1: none yet), which
+  // labels the slots a later map leaves without a master.
+  std::vector<std::string> notes;
+  std::vector<int32_t> owner;
 
   static void child_done(void *ud, int st, const jr_reply *reply);
   static void role_done(void *ud, int st, const jr_reply *reply);

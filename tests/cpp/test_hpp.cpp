@@ -288,6 +288,9 @@ TEST_F(HppTest, StatsCountWhatTheTestDid) {
 TEST_F(HppTest, LatencyAndPrometheusText) {
   jr::Client c(opts());
   for (int i = 0; i < 19; i++) c.call({"PING"});
+  // The DEBUG SLEEP's own count: the histogram before and after it (on a
+  // loaded machine a PING may take over 100 ms too).
+  std::vector<jr::LatencyBucket> pings = c.latency_buckets();
   c.call({"DEBUG", "SLEEP", "0.1"});
   std::optional<std::chrono::nanoseconds> p50 = c.latency(50), p100 = c.latency(100);
   ASSERT_TRUE(p50 && p100);
@@ -295,16 +298,25 @@ TEST_F(HppTest, LatencyAndPrometheusText) {
   EXPECT_GE(*p100, 100ms);
   EXPECT_LT(*p100, 2s);
   EXPECT_THROW(static_cast<void>(c.latency(101)), jr::LibraryError);
-  uint64_t total = 0, slow = 0;
+  uint64_t total = 0, before = 0, grown = 0;
   std::vector<jr::LatencyBucket> buckets = c.latency_buckets();
   ASSERT_GT(buckets.size(), 30u);
+  ASSERT_EQ(buckets.size(), pings.size());
   EXPECT_EQ(buckets.back().upper, std::chrono::nanoseconds::max());
-  for (const jr::LatencyBucket &b : buckets) {
-    total += b.count;
-    if (b.upper > 100ms) slow += b.count;
+  for (size_t i = 0; i < buckets.size(); i++) {
+    ASSERT_EQ(buckets[i].upper, pings[i].upper);
+    ASSERT_GE(buckets[i].count, pings[i].count);
+    total += buckets[i].count;
+    before += pings[i].count;
+    if (buckets[i].count == pings[i].count) continue;
+    EXPECT_EQ(buckets[i].count, pings[i].count + 1) << "bucket < " << buckets[i].upper.count();
+    // The bucket that took the DEBUG SLEEP holds 100 ms or more.
+    EXPECT_GT(buckets[i].upper, 100ms);
+    grown++;
   }
+  EXPECT_EQ(before, 19u);
   EXPECT_EQ(total, 20u);
-  EXPECT_EQ(slow, 1u);
+  EXPECT_EQ(grown, 1u);
 
   std::string text = c.stats_text();
   EXPECT_EQ(text.back(), '\n');

@@ -1521,12 +1521,22 @@ TEST_F(ClientTest, EveryIntOptionAtTheEndsOfItsRange) {
         c.reset();
       } else {
         EXPECT_EQ(r.str(), "PONG") << jr_err_name(r.status);
-        // And a deadline still fires, from the option or the argument.
-        Recorder rec;
-        ASSERT_EQ(submit(c, {"DEBUG", "SLEEP", "0.2"}, rec, 0, 0), JR_OK);
-        ASSERT_EQ(submit(c, {"PING"}, rec, 1, 20), JR_OK);
-        ASSERT_TRUE(rec.wait_all(3000));
-        EXPECT_EQ(rec.get(1).status, JR_ETIMEDOUT) << jr_err_name(rec.get(1).status);
+        // And a deadline still fires, from the option or the argument: a
+        // PING behind a DEBUG SLEEP 0.2, with 20 ms. On a loaded machine it
+        // may rightly come back PONG (this thread held back until the sleep
+        // was over; or the loop thread woke so late that the reply was read
+        // before the timer ran, which jr.h says is delivered): then it is
+        // tried again. A deadline that never fires fails all 3 tries.
+        int got = JR_OK;
+        for (int attempt = 0; attempt < 3 && got == JR_OK; attempt++) {
+          Recorder rec;
+          ASSERT_EQ(submit(c, {"DEBUG", "SLEEP", "0.2"}, rec, 0, 0), JR_OK);
+          ASSERT_EQ(submit(c, {"PING"}, rec, 1, 20), JR_OK);
+          ASSERT_TRUE(rec.wait_all(3000));
+          got = rec.get(1).status;
+          if (got == JR_OK) EXPECT_EQ(rec.get(1).text, "PONG");
+        }
+        EXPECT_EQ(got, JR_ETIMEDOUT) << jr_err_name(got);
         c.reset();
       }
       tried++;
@@ -1544,13 +1554,21 @@ TEST_F(ClientTest, ErrUnsentMatchesWhatTheServerRan) {
   Recorder rec;
   ClientPtr c(o);
   ASSERT_TRUE(call(c, {"SET", "t:unsent", "0"}).ok());
-  // JR_ETIMEDOUT: 0, and right so: the command ran after its deadline.
-  ASSERT_EQ(submit(c, {"DEBUG", "SLEEP", "0.2"}, rec, 0, 0), JR_OK);
-  ASSERT_EQ(submit(c, {"INCR", "t:unsent"}, rec, 1, 20), JR_OK);
-  ASSERT_TRUE(rec.wait_all());
-  EXPECT_EQ(rec.get(1).status, JR_ETIMEDOUT);
-  EXPECT_EQ(jr_err_unsent(rec.get(1).status), 0);
-  EXPECT_EQ(call(c, {"GET", "t:unsent"}).str(), "1");
+  // JR_ETIMEDOUT: 0, and right so: the command ran after its deadline. (On
+  // a loaded machine the INCR may rightly complete with its reply, as in
+  // EveryIntOptionAtTheEndsOfItsRange: then it is tried again.)
+  int got = JR_OK, tries = 0;
+  while (got == JR_OK && tries < 3) {
+    Recorder one;
+    ASSERT_EQ(submit(c, {"DEBUG", "SLEEP", "0.2"}, one, 0, 0), JR_OK);
+    ASSERT_EQ(submit(c, {"INCR", "t:unsent"}, one, 1, 20), JR_OK);
+    ASSERT_TRUE(one.wait_all());
+    got = one.get(1).status;
+    tries++;
+  }
+  EXPECT_EQ(got, JR_ETIMEDOUT);
+  EXPECT_EQ(jr_err_unsent(got), 0);
+  EXPECT_EQ(call(c, {"GET", "t:unsent"}).str(), std::to_string(tries));
   // JR_EMISUSE is an outcome (jr_client_call on the loop thread; the queued
   // commands of a transaction whose WATCH was freed) and nothing ran: 1.
   struct Ctx {
@@ -1585,7 +1603,7 @@ TEST_F(ClientTest, ErrUnsentMatchesWhatTheServerRan) {
   ASSERT_TRUE(rec.wait_all());
   EXPECT_EQ(rec.get(2).status, JR_EMISUSE);
   EXPECT_EQ(jr_err_unsent(rec.get(2).status), 1);
-  EXPECT_EQ(call(c, {"GET", "t:unsent"}).str(), "1");
+  EXPECT_EQ(call(c, {"GET", "t:unsent"}).str(), std::to_string(tries));
   // JR_ENOENT (jr_cancel of a finished command) and JR_ETLS (jr_client_new)
   // are no command's outcome: 0.
   jr_req_id id = 0;

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -719,6 +720,72 @@ TEST(HostileTopology, MalformedRedirectionIsAProtocolError) {
     // The client still works.
     EXPECT_EQ(call(c, {"SET", "k", "v"}).status, JR_OK);
   }
+}
+
+// all-masters when a master left the map and nothing took its slots (a
+// master killed, its replica not promoted yet, as a node mid-failover may
+// answer): fresher maps are read (3 rounds), then the call completes with
+// the master it reached and an entry, under the departed master's address,
+// that names the slots no master answered for. The old code completed with
+// JR_OK and the one entry, as if that were every master.
+TEST(HostileTopology, AllMastersNamesTheSlotsNoMasterAnsweredFor) {
+  int dead = 0;
+  {
+    // A port nothing listens on: connecting to it is refused.
+    FakeServer gone([](int, int) {});
+    dead = gone.port();
+  }
+  std::atomic<int> port{0}, slots_asked{0};
+  ScriptServer srv([&](const std::vector<std::string> &a, int) -> std::string {
+    if (a[0] == "CLUSTER") {
+      std::string mine = A(3) + I(0) + I(5460) + A(2) + B("127.0.0.1") + I(port);
+      if (slots_asked++ == 0)
+        return A(2) + mine + A(3) + I(5461) + I(16383) + A(2) + B("127.0.0.1") + I(dead);
+      return A(1) + mine;  // 5461-16383: no master
+    }
+    if (a[0] == "COMMAND") return kTable;
+    if (a[0] == "DBSIZE") return I(7);
+    return "+OK\r\n";
+  });
+  port = srv.port();
+  Events ev;
+  auto o = hostile_opts(srv, ev);
+  ClientPtr c(o);
+  struct Out {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    int status = 1;
+    std::vector<std::pair<std::string, std::string>> rows;  // address, text ("-" error)
+    static void cb(void *ud, int st, const jr_reply *r) {
+      auto *self = static_cast<Out *>(ud);
+      std::lock_guard<std::mutex> lk(self->mu);
+      self->status = st;
+      for (size_t i = 0; r != nullptr && i < jr_reply_len(r); i++) {
+        const jr_reply *pair = jr_reply_element(r, i);
+        const jr_reply *v = jr_reply_element(pair, 1);
+        size_t len = 0;
+        const char *text = jr_reply_str(v, &len);
+        std::string t =
+            text != nullptr ? std::string(text, len) : std::to_string(jr_reply_integer(v));
+        if (jr_reply_get_type(v) == JR_REPLY_ERROR) t = "-" + t;
+        self->rows.emplace_back(jr_reply_str(jr_reply_element(pair, 0), nullptr), t);
+      }
+      self->done = true;
+      self->cv.notify_all();
+    }
+  } out;
+  const char *dbsize[] = {"DBSIZE"};
+  ASSERT_EQ(jr_client_submit_all_masters(c, 1, dbsize, nullptr, -1, Out::cb, &out), JR_OK);
+  std::unique_lock<std::mutex> lk(out.mu);
+  ASSERT_TRUE(out.cv.wait_for(lk, std::chrono::seconds(10), [&] { return out.done; }));
+  ASSERT_EQ(out.status, JR_OK);
+  ASSERT_EQ(out.rows.size(), 2u);
+  EXPECT_EQ(out.rows[0], std::make_pair(srv.endpoint(), std::string("7")));
+  EXPECT_EQ(out.rows[1].first, "127.0.0.1:" + std::to_string(dead));
+  EXPECT_EQ(out.rows[1].second.rfind("-JR_ECLUSTER: no master reached for slots 5461-16383", 0), 0u)
+      << out.rows[1].second;
+  EXPECT_GE(slots_asked.load(), 2);
 }
 
 // jr_client_endpoints reads CLUSTER NODES: a reply that is not a string, or
