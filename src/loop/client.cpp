@@ -349,6 +349,11 @@ void Client::run() {
   sigaddset(&pipe, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &pipe, &old);
   loop_tid_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  // The thread may have had a life before (a binding's thread starter can
+  // hand over a thread that ran jr_client_call): no detail of that one may
+  // reach this loop's completions or callbacks.
+  tls_detail = nullptr;
+  tls_visible = nullptr;
   uv_run(&loop_, UV_RUN_DEFAULT);
   int rc = uv_loop_close(&loop_);
   (void)rc;
