@@ -681,11 +681,7 @@ func (c *client) submit(db *DB, timeout C.int64_t, v interface{}, list []interfa
 	h, gen := handles.put(v)
 	c.mu.RLock()
 	rc := C.int(C.JR_ECLOSED)
-	var raw *C.jr_db
-	if db != nil {
-		raw = db.raw // nil once the view is closed: guarded by c.mu
-	}
-	if !c.closed && (db == nil || raw != nil) {
+	if raw, open := c.target(db); open {
 		rc = C.jr_go_submit(c.g, raw, a.bufPtr(), a.lensPtr(), C.size_t(len(a.lens)), timeout, C.uintptr_t(h), &a.id)
 	}
 	c.mu.RUnlock()
@@ -697,6 +693,19 @@ func (c *client) submit(db *DB, timeout C.int64_t, v interface{}, list []interfa
 		return 0, 0, 0, &Error{Code: int(rc)}
 	}
 	return h, gen, uint64(a.id), nil
+}
+
+// target is the database view a command goes to (nil: the client's
+// default) and whether the client and that view are still open. The caller
+// holds c.mu (read): db.raw is nil once the view is closed.
+func (c *client) target(db *DB) (*C.jr_db, bool) {
+	if c.closed {
+		return nil, false
+	}
+	if db == nil {
+		return nil, true
+	}
+	return db.raw, db.raw != nil
 }
 
 // submitFunc is Submit: the callback form, whose RequestID names the
@@ -788,11 +797,7 @@ func (c *client) call(db *DB, list []interface{}) (Reply, error, bool) {
 	atomic.AddInt64(&callsInC, 1)
 	c.mu.RLock()
 	rc := C.int(C.JR_ECLOSED)
-	var raw *C.jr_db
-	if db != nil {
-		raw = db.raw // nil once the view is closed: guarded by c.mu
-	}
-	if !c.closed && (db == nil || raw != nil) {
+	if raw, open := c.target(db); open {
 		rc = C.jr_go_call(c.g, raw, a.bufPtr(), a.lensPtr(), C.size_t(len(a.lens)), -1, &d)
 	}
 	c.mu.RUnlock()

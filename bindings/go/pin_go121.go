@@ -81,11 +81,7 @@ func (c *client) submitPinned(db *DB, timeout C.int64_t, v interface{}, list []i
 	h, gen := handles.put(v)
 	c.mu.RLock()
 	rc := C.int(C.JR_ECLOSED)
-	var raw *C.jr_db
-	if db != nil {
-		raw = db.raw
-	}
-	if !c.closed && (db == nil || raw != nil) {
+	if raw, open := c.target(db); open {
 		rc = C.jr_go_submit_argv(c.g, raw, &argv[0], a.lensPtr(), C.size_t(len(a.lens)), timeout,
 			C.uintptr_t(h), &a.id)
 	}
