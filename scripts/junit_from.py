@@ -26,20 +26,56 @@ def write(out, suite, cases):
             time = f' time="{secs:.1f}"' if secs is not None else ""
             f.write(f"  <testcase name={quoteattr(name)} classname={quoteattr(suite)}{time}>")
             if result == "FAIL":
-                f.write(f'<failure message="failed">{escape(text or "")}</failure>')
+                f.write(f"<failure message={quoteattr(headline(text))}>{escape(text or '')}</failure>")
             elif result == "SKIP":
                 f.write("<skipped/>")
             f.write("</testcase>\n")
         f.write("</testsuite>\n</testsuites>\n")
 
 
+def headline(text):
+    """A failure's message: its first line that says error, else "failed"."""
+    for line in (text or "").splitlines():
+        if re.search(r"error|panicked", line, re.I):
+            return line.strip()[:200]
+    return "failed"
+
+
 def from_output(kind, text):
     if kind == "go":
-        return [(m.group(2), m.group(1), None, None)
-                for m in re.finditer(r"^\s*--- (PASS|FAIL|SKIP): (\S+)", text, re.M)]
+        cases = []
+        for m in re.finditer(r"^\s*--- (PASS|FAIL|SKIP): (\S+)", text, re.M):
+            body = None
+            if m.group(1) == "FAIL":
+                # go test -v: the test's output follows its "=== RUN" line.
+                before = text[:m.start()]
+                run = before.rfind("=== RUN   " + m.group(2) + "\n")
+                body = "\n".join((before[run:] if run >= 0 else before).splitlines()[-80:])
+            cases.append((m.group(2), m.group(1), None, body))
+        return cases
     results = {"ok": "PASS", "FAILED": "FAIL", "ignored": "SKIP"}
-    return [(m.group(1), results[m.group(2)], None, None)
-            for m in re.finditer(r"^test (\S+) \.\.\. (ok|FAILED|ignored)", text, re.M)]
+    cases = []
+    for m in re.finditer(r"^test (\S+) \.\.\. (ok|FAILED|ignored)", text, re.M):
+        name, result = m.group(1), results[m.group(2)]
+        cases.append((name, result, None, failure_text(text, m, name) if result == "FAIL" else None))
+    return cases
+
+
+def failure_text(text, m, name):
+    """Why a cargo case failed: its "---- NAME stdout ----" section (cargo
+    test prints those after the results), else the output between its
+    "== rust: STEP" header and its result line (a test.sh step), else the
+    lines just before its result line."""
+    short = name.split("::", 1)[1] if name.startswith(("rust::", "release::", "miri::")) else name
+    sec = re.search(r"^---- " + re.escape(short) + r" stdout ----\n(.*?)(?=^---- |^failures:|\Z)",
+                    text, re.M | re.S)
+    if sec:
+        body = sec.group(1)
+    else:
+        before = text[:m.start()]
+        head = before.rfind("== rust: " + short + "\n")
+        body = before[head:] if head >= 0 else before
+    return "\n".join(body.splitlines()[-80:])
 
 
 def main(argv):

@@ -177,7 +177,14 @@ step doc env RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --all-fea
 # verified against those, not against whatever the index serves today (a
 # CI run failed this step while every test passed).
 package() {
-  cargo package --locked --offline --workspace --allow-dirty || return 1
+  cargo package --locked --offline --workspace --allow-dirty 2>&1 | tee "$tmp/package.log"
+  [ "${PIPESTATUS[0]}" = 0 ] || return 1
+  # The packaged crates build with their default features as a user's
+  # project builds them: without a warning (clippy checks all features).
+  if grep -q '^warning: `[^`]*` (.*) generated [0-9]* warning' "$tmp/package.log"; then
+    echo "cargo package: the packaged crates build with warnings (above)"
+    return 1
+  fi
   local v f
   v=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml)
   for c in jr jr-sys; do

@@ -267,7 +267,9 @@ pub(crate) unsafe extern "C" fn on_reply(
 
 /// [`on_reply`] for a command whose reply's value nobody reads (a SET
 /// awaited as `()`): a success is published as `Reply::Nil` without copying
-/// the reply (no `String` for an `OK`); errors as [`on_reply`] does.
+/// the reply (no `String` for an `OK`); errors as [`on_reply`] does. Only
+/// the async API (feature `tokio`) awaits replies as `()`.
+#[cfg(feature = "tokio")]
 pub(crate) unsafe extern "C" fn on_reply_discard(
     ud: *mut c_void,
     status: c_int,
