@@ -3,7 +3,8 @@
 // MONITOR and transaction connections, with arbitrary reply trees (the
 // input decoded as RESP): jr::parse_push (both link kinds),
 // jr::parse_monitor, jr::queued_reply_ok, jr::classify_exec,
-// jr::parse_invalidation (both protocols), jr::parse_hello. Checked: no
+// jr::parse_invalidation (both protocols), jr::parse_hello; the trees also
+// with RESP3's aggregate kinds (fuzz::for_each_reply_resp3). Checked: no
 // crash / UB; JR_OK or JR_EPROTO with a reason; what is accepted has the
 // shape the callers rely on (a message is an array of 3 or 4 bulk strings
 // whose name is element 1; a confirmation's count is an integer; EXEC's
@@ -141,6 +142,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     push(r, false);
     monitor(r);
     tx(r);
+    invalidation(r);
+    hello(r);
+  });
+  // The same interpreters on RESP3's kinds: a HELLO map, push frames, sets.
+  fuzz::for_each_reply_resp3(data, size, [](const jr_reply *r) {
+    push(r, true);
+    push(r, false);
     invalidation(r);
     hello(r);
   });

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Shared by the interpreter fuzz targets: turns fuzz bytes into reply trees
-// with libjr's own reader (RESP2, the trees the loop thread hands to the
-// interpreters), and checks node addresses the interpreters return.
+// with libjr's own reader (the trees the loop thread hands to the
+// interpreters; RESP3's aggregate kinds by retagging, as the fuzz build's
+// hiredis 0.14 reads RESP2 only), and checks node addresses the
+// interpreters return.
 #ifndef JR_FUZZ_TREE_HPP
 #define JR_FUZZ_TREE_HPP
 
@@ -42,6 +44,36 @@ void for_each_reply(const uint8_t *data, size_t size, F &&f) {
     f(static_cast<const jr_reply *>(r));
     jr::reply_release(r);
   }
+}
+
+// RESP3's aggregate kinds from a tree that libjr's reader built: against
+// hiredis 0.14 (the fuzz build's) it builds arrays only, and the RESP3
+// paths of the interpreters (a HELLO map, push frames) would never run.
+// Retags r's aggregates in place, in depth-first order, each by the next
+// two bits of `bits` (rotating): array, set, push, or map when it has an
+// even number of elements (keys and values alternate, as the reader lays a
+// map out). The tree's arena does not depend on the types.
+inline void retag_resp3(jr_reply *r, uint32_t &bits) {
+  if (r->type != JR_REPLY_ARRAY) return;
+  static constexpr int kKinds[4] = {JR_REPLY_ARRAY, JR_REPLY_SET, JR_REPLY_PUSH, JR_REPLY_MAP};
+  int kind = kKinds[bits & 3];
+  bits = (bits >> 2) | (bits << 30);
+  if (kind != JR_REPLY_MAP || r->len % 2 == 0) r->type = kind;
+  for (size_t i = 0; i < r->len; i++) retag_resp3(r->u.elements[i], bits);
+}
+
+// for_each_reply over RESP3 trees: the input's first 4 bytes choose the
+// aggregates' kinds (retag_resp3), the rest is the RESP stream.
+template <typename F>
+void for_each_reply_resp3(const uint8_t *data, size_t size, F &&f) {
+  if (size < 4) return;
+  uint32_t seed = static_cast<uint32_t>(data[0]) | static_cast<uint32_t>(data[1]) << 8 |
+                  static_cast<uint32_t>(data[2]) << 16 | static_cast<uint32_t>(data[3]) << 24;
+  for_each_reply(data + 4, size - 4, [&](const jr_reply *r) {
+    uint32_t bits = seed;
+    retag_resp3(const_cast<jr_reply *>(r), bits);
+    f(r);
+  });
 }
 
 // A text node over bytes the caller keeps alive (no arena: the

@@ -28,8 +28,12 @@ Sentinel::Sentinel(Client &client) : client_(client) {
   sentinels_ = o.sentinels;
   name_ = o.sentinel_master;
   // Sentinels: their own credentials, no database, no connect commands,
-  // one attempt each (the next sentinel is the retry).
+  // one attempt each (the next sentinel is the retry), and RESP2 whatever
+  // the user's protocol: the SENTINEL replies are read as arrays of
+  // field/value arrays (RESP3 would send maps) and +switch-master as a
+  // message (a push in RESP3); nothing of a sentinel's needs RESP3.
   sopts_ = o;
+  sopts_.protocol = 2;
   sopts_.username = o.sentinel_username;
   sopts_.password = o.sentinel_password;
   sopts_.database = 0;

@@ -589,6 +589,60 @@ TEST(SentinelReplicas, ReadsFollowAFailoverAndFallBackToTheMaster) {
               static_cast<long long>(first_ok_ms));
 }
 
+// ---- RESP3 ---------------------------------------------------------------------
+
+#ifndef JR_TEST_HIREDIS_MAJOR
+#define JR_TEST_HIREDIS_MAJOR 0
+#endif
+
+// protocol=3 is the user's connections' protocol: the master's and the
+// replicas' (HELLO 3, typed replies). In RESP3 a sentinel answers SENTINEL
+// replicas and SENTINEL sentinels with maps and sends +switch-master as a
+// push; libjr reads them in RESP2, so discovery, replica reads and the
+// switch work as in the default protocol. Needs hiredis >= 1.0 (build/
+// hiredis1 runs it as the suite sentinel-resp3).
+TEST(SentinelResp3, ReplicaReadsAndASwitchWithProtocol3) {
+  if (JR_TEST_HIREDIS_MAJOR < 1) GTEST_SKIP() << "protocol=3 needs hiredis >= 1.0";
+  SentinelCluster sc(1);
+  Events ev;
+  OptionsPtr o;
+  sentinel_opts(o, sc, &ev);
+  o.set_int("protocol", 3);
+  o.set_int("read_from_replicas", 1);
+  ClientPtr c(o);
+  ASSERT_EQ(call(c.get(), {"SET", "r3:k", "v"}).status, JR_OK) << ev.all();
+  // A RESP3 reply type on the user's connection: HELLO 3 was spoken.
+  Result h = call(c.get(), {"HGETALL", "r3:none"});
+  ASSERT_EQ(h.status, JR_OK);
+  EXPECT_EQ(h.type(), JR_REPLY_MAP);
+  int old_port = sc.master_port();
+  RedisServer &m = *sc.by_port(old_port);
+  RedisServer &r = &sc.server(0) == &m ? sc.server(1) : sc.server(0);
+  replica_ready(ev, r.port());
+  ASSERT_TRUE(wait_value(r, "r3:k", "v"));
+  r.cmd("CONFIG RESETSTAT");
+  for (int i = 0; i < 10; i++) ASSERT_EQ(call(c.get(), {"GET", "r3:k"}).str(), "v");
+  EXPECT_GE(calls_of(r, "get"), 10);
+
+  auto t0 = Clock::now();
+  ASSERT_NE(sc.sentinel(0).cmd(std::string("SENTINEL FAILOVER ") + kName).find("OK"),
+            std::string::npos);
+  ASSERT_TRUE(wait_event(ev, "+switch-master", 10000, t0)) << ev.all();
+  int new_port = sc.master_port();
+  ASSERT_NE(new_port, old_port);
+  RedisServer &nm = *sc.by_port(new_port);
+  // Writes reach the new master (a write in flight at the switch may fail
+  // as one that may have reached the old one).
+  bool written = false;
+  for (int i = 0; i < 200 && !written; i++) {
+    Result w = call(c.get(), {"SET", "r3:after", "w"});
+    written = w.status == JR_OK && w.type() == JR_REPLY_STATUS;
+    if (!written) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(written) << ev.all();
+  EXPECT_EQ(get_on(nm, "r3:after"), "w");
+}
+
 // ---- Failovers under load -------------------------------------------------------
 
 struct LoadResult {
