@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "cache_race.hpp"
 #include "fake_server.hpp"
 #include "jr_test.hpp"
 #include "redis_server.hpp"
@@ -23,13 +24,6 @@
 using namespace jrtest;
 
 namespace {
-
-jr_stats stats_of(jr_client *c) {
-  jr_stats s{};
-  s.size = sizeof s;
-  EXPECT_EQ(jr_client_stats(c, &s), JR_OK);
-  return s;
-}
 
 // A figure of the Prometheus text (jr_client_stats_text), e.g.
 // "jr_cache_evictions_total".
@@ -172,62 +166,17 @@ TEST_P(Cache, ConcurrentWritersNeverLeaveAStaleValue) {
   for (int i = 0; i < 4; i++) keys.push_back(key("race" + std::to_string(i)));
   for (const auto &k : keys) ASSERT_TRUE(call(writer, {"SET", k, "0"}).ok());
   ASSERT_TRUE(wait_live(c, keys[0]));
-  std::atomic<bool> stop{false};
-  std::atomic<int> backwards{0};
-  std::atomic<uint64_t> reads{0};
-  std::vector<std::thread> readers;
-  for (int t = 0; t < 4; t++) {
-    readers.emplace_back([&, t] {
-      std::vector<long> last(keys.size(), 0);
-      size_t i = static_cast<size_t>(t);
-      while (!stop.load()) {
-        i = (i + 1) % keys.size();
-        Result r = call(c, {"GET", keys[i]});
-        if (!r.ok()) continue;
-        long v = std::stol(r.str());
-        if (v < last[i]) backwards++;
-        last[i] = v;
-        reads++;
-      }
-    });
-  }
-  // Two writers: one waits for the cache to show each value, the other
-  // writes as fast as it can.
-  std::atomic<bool> stop_fast{false};
-  std::thread fast([&] {
-    OptionsPtr fo = plain();
-    ClientPtr w2(fo);
-    long n = 0;
-    while (!stop_fast.load()) {
-      n++;
-      for (size_t i = 1; i < keys.size(); i++)
-        call(w2, {"SET", keys[i], std::to_string(n * 1000000)});
-    }
-  });
-  int stale = 0;
-  for (long n = 1; n <= 200; n++) {
-    ASSERT_TRUE(call(writer, {"SET", keys[0], std::to_string(n)}).ok());
-    if (!eventually([&] { return call(c, {"GET", keys[0]}).str() == std::to_string(n); }, 3000))
-      stale++;
-  }
-  stop_fast = true;
-  fast.join();
-  // The fast writer's keys converge too, to their last values.
-  for (size_t i = 1; i < keys.size(); i++) {
-    std::string want = call(writer, {"GET", keys[i]}).str();
-    EXPECT_TRUE(eventually(
-        [&] {
-          return call(c, {"GET", keys[i]}).str() == want;
-        },
-        3000))
-        << keys[i] << " stuck";
-  }
-  stop = true;
-  for (auto &t : readers) t.join();
-  EXPECT_EQ(stale, 0) << "writes whose value the cache never showed";
-  EXPECT_EQ(backwards.load(), 0) << "reads that went back to an older value";
+  // Four readers; one key written slowly (each value awaited through the
+  // cache), three as fast as a second writer can.
+  OptionsPtr fo = plain();
+  ClientPtr w2(fo);
+  CacheRace race = run_cache_race(c, writer, w2, {keys[0]},
+                                  std::vector<std::string>(keys.begin() + 1, keys.end()), 200, 4);
+  EXPECT_EQ(race.stale, 0) << "writes whose value the cache never showed";
+  EXPECT_EQ(race.stuck, 0) << race.stuck_keys << "stuck";
+  EXPECT_EQ(race.backwards, 0) << "reads that went back to an older value";
   jr_stats s = stats_of(c);
-  EXPECT_GT(reads.load(), 1000u);
+  EXPECT_GT(race.reads, 1000u);
   EXPECT_GT(s.cache_hits, 100u) << "the readers were answered from the cache";
   EXPECT_GT(s.cache_invalidations, 100u);
 }

@@ -1534,7 +1534,9 @@ TEST_F(ClientTest, EveryIntOptionAtTheEndsOfItsRange) {
           ASSERT_EQ(submit(c, {"PING"}, rec, 1, 20), JR_OK);
           ASSERT_TRUE(rec.wait_all(3000));
           got = rec.get(1).status;
-          if (got == JR_OK) EXPECT_EQ(rec.get(1).text, "PONG");
+          if (got == JR_OK) {
+            EXPECT_EQ(rec.get(1).text, "PONG");
+          }
         }
         EXPECT_EQ(got, JR_ETIMEDOUT) << jr_err_name(got);
         c.reset();

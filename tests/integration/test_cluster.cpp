@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "cache_race.hpp"
 #include "callback_rule.hpp"
 #include "jr_test.hpp"
 #include "redis_cluster.hpp"
@@ -58,13 +59,6 @@ class Cluster : public ::testing::Test {
   static RedisCluster *cluster_;
 };
 RedisCluster *Cluster::cluster_ = nullptr;
-
-jr_stats stats_of(jr_client *c) {
-  jr_stats s{};
-  s.size = sizeof s;
-  EXPECT_EQ(jr_client_stats(c, &s), JR_OK);
-  return s;
-}
 
 // The redirects counted for `endpoint` ("127.0.0.1:port"); -1 if libjr has
 // no figures for it.
@@ -810,8 +804,9 @@ TEST_F(Cluster, AllMastersReachesTheCurrentMastersAfterAFailoverItHasNotSeen) {
   ASSERT_EQ(cluster_->cmd(replica, {"CLUSTER", "FAILOVER"}).text(), "OK");
   // A manual failover gives up if the master does not answer in time (seen
   // once on this machine right after another test's failover): FORCE then.
-  if (!eventually(promoted, 5000))
+  if (!eventually(promoted, 5000)) {
     ASSERT_EQ(cluster_->cmd(replica, {"CLUSTER", "FAILOVER", "FORCE"}).text(), "OK");
+  }
   ASSERT_TRUE(eventually(promoted, 15000)) << cluster_->dump();
   // One node's view has the new master; wait until every node's does (on a
   // loaded machine the client's refresh met a node still mid-failover and
@@ -1210,58 +1205,17 @@ void cache_ConcurrentWritersNeverLeaveAStaleValue(int protocol) {
   all.insert(all.end(), fast_keys.begin(), fast_keys.end());
   for (const auto &k : all) ASSERT_TRUE(call(writer, {"SET", k, "0"}).ok());
   for (const auto &k : slow) ASSERT_TRUE(cached_now(c, k)) << k;
-  std::atomic<bool> stop{false};
-  std::atomic<int> backwards{0};
-  std::atomic<uint64_t> reads{0};
-  std::vector<std::thread> readers;
-  for (int t = 0; t < 2; t++) {
-    readers.emplace_back([&, t] {
-      std::vector<long> last(all.size(), 0);
-      size_t i = static_cast<size_t>(t);
-      while (!stop.load()) {
-        i = (i + 1) % all.size();
-        Result r = call(c, {"GET", all[i]});
-        if (!r.ok()) continue;
-        long v = std::stol(r.str());
-        if (v < last[i]) backwards++;
-        last[i] = v;
-        reads++;
-      }
-    });
-  }
-  std::atomic<bool> stop_fast{false};
-  std::thread fast([&] {
-    auto fo = C::opts();
-    ClientPtr w2(fo);
-    long n = 0;
-    while (!stop_fast.load()) {
-      n++;
-      for (const auto &k : fast_keys) call(w2, {"SET", k, std::to_string(n * 1000000)});
-    }
-  });
-  int stale = 0;
-  for (long n = 1; n <= 90; n++) {
-    const std::string &k = slow[static_cast<size_t>(n) % slow.size()];
-    ASSERT_TRUE(call(writer, {"SET", k, std::to_string(n)}).ok());
-    if (!eventually([&] { return call(c, {"GET", k}).str() == std::to_string(n); }, 3000)) stale++;
-  }
-  stop_fast = true;
-  fast.join();
-  for (const auto &k : fast_keys) {
-    std::string want = call(writer, {"GET", k}).str();
-    EXPECT_TRUE(eventually(
-        [&] {
-          return call(c, {"GET", k}).str() == want;
-        },
-        3000))
-        << k << " stuck";
-  }
-  stop = true;
-  for (auto &t : readers) t.join();
-  EXPECT_EQ(stale, 0) << "writes whose value the cache never showed";
-  EXPECT_EQ(backwards.load(), 0) << "reads that went back to an older value";
+  // Two readers over every key; the slow keys written in turn, 90 times,
+  // each value awaited through the cache; the fast keys as fast as a
+  // second writer can.
+  auto fo = C::opts();
+  ClientPtr w2(fo);
+  CacheRace race = run_cache_race(c, writer, w2, slow, fast_keys, 90, 2);
+  EXPECT_EQ(race.stale, 0) << "writes whose value the cache never showed";
+  EXPECT_EQ(race.stuck, 0) << race.stuck_keys << "stuck";
+  EXPECT_EQ(race.backwards, 0) << "reads that went back to an older value";
   jr_stats s = stats_of(c);
-  EXPECT_GT(reads.load(), 1000u);
+  EXPECT_GT(race.reads, 1000u);
   EXPECT_GT(s.cache_hits, 100u) << "the readers were answered from the cache";
   EXPECT_GT(s.cache_invalidations, 90u);
 }

@@ -30,29 +30,6 @@ namespace {
 const std::string kHello =
     "%3\r\n$6\r\nserver\r\n$4\r\nfake\r\n$5\r\nproto\r\n:3\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n";
 
-struct Log {
-  std::mutex mu;
-  std::vector<std::string> lines;
-  static void cb(void *ctx, int event, const char *, const char *detail) {
-    auto *self = static_cast<Log *>(ctx);
-    std::lock_guard<std::mutex> lk(self->mu);
-    self->lines.push_back(std::to_string(event) + " " + (detail != nullptr ? detail : ""));
-  }
-  bool has(const std::string &needle) { return !find(needle).empty(); }
-  std::string find(const std::string &needle) {
-    std::lock_guard<std::mutex> lk(mu);
-    for (const auto &l : lines)
-      if (l.find(needle) != std::string::npos) return l;
-    return "";
-  }
-  std::string all() {
-    std::lock_guard<std::mutex> lk(mu);
-    std::string s;
-    for (const auto &l : lines) s += "  " + l + "\n";
-    return s;
-  }
-};
-
 struct Want {
   int status;
   std::string text;  // JR_OK: the reply's text ("" for an aggregate)
@@ -103,14 +80,14 @@ class Hostile {
   FakeServer srv_;  // last: its threads use the members above
 };
 
-OptionsPtr resp3_opts(FakeServer &s, Log &log) {
+OptionsPtr resp3_opts(FakeServer &s, EventLog &log) {
   OptionsPtr o;
   o.set("endpoint", s.endpoint())
       .set("cluster", "no")
       .set_int("protocol", 3)
       .set_int("connect_retry", 0)
       .set_int("command_timeout_ms", 5000);
-  jr_options_set_event_cb(o.o, Log::cb, &log);
+  jr_options_set_event_cb(o.o, EventLog::cb, &log);
   return o;
 }
 
@@ -132,7 +109,7 @@ struct Case {
 void run(const Case &k) {
   SCOPED_TRACE(k.name);
   Hostile h(k.script);
-  Log log;
+  EventLog log;
   auto o = resp3_opts(h.srv(), log);
   ClientPtr c(o);
   Recorder rec;
@@ -327,7 +304,7 @@ TEST(HostileResp3, MalformedInvalidationPushReplacesTheConnection) {
     // CLIENT TRACKING on (+OK), GET k0 (a bulk), then the push and GET k1's
     // reply: GET k1 was in flight when the connection was dropped.
     Hostile h(after(3, "+OK\r\n$2\r\nv0\r\n" + push + "$2\r\nv1\r\n"));
-    Log log;
+    EventLog log;
     auto o = resp3_opts(h.srv(), log);
     o.set_int("client_cache_bytes", 1 << 20);
     ClientPtr c(o);
@@ -373,7 +350,7 @@ TEST(HostileResp3, HelloReplyThatIsNotAMapWithProto3FailsTheConnect) {
     s.hello = k.first;
     s.close = std::string(k.second) == "server closed the connection";
     Hostile h(s);
-    Log log;
+    EventLog log;
     auto o = resp3_opts(h.srv(), log);
     ClientPtr c(o);
     auto t0 = std::chrono::steady_clock::now();
@@ -400,7 +377,7 @@ TEST(Resp3BlobError, IsAServerErrorReplyWithItsWholeText) {
   const std::string text("SYNTAX invalid\r\nsecond line\0end", 31);
   ASSERT_EQ(text.back(), 'd');
   Hostile h(after(3, blob(text) + blob("") + "-ERR simple\r\n"));
-  Log log;
+  EventLog log;
   auto o = resp3_opts(h.srv(), log);
   ClientPtr c(o);
   Recorder rec;
@@ -425,7 +402,7 @@ TEST(Resp3BlobError, IsAServerErrorReplyWithItsWholeText) {
 TEST(Resp3BlobError, InsideArraysAndMapsIsAnErrorElement) {
   Hostile h(after(1, "*3\r\n-ERR simple\r\n" + blob("ERR blob") + "%2\r\n$1\r\na\r\n" +
                          blob("ERR\r\n") + blob("k") + "-v\r\n"));
-  Log log;
+  EventLog log;
   auto o = resp3_opts(h.srv(), log);
   ClientPtr c(o);
   Result r = call(c, {"GET", "k"});
@@ -461,7 +438,7 @@ TEST(Resp3BlobError, RefusingHelloIsAHandshakeError) {
   Script s;
   s.hello = blob("NOPROTO sorry, this is\r\nblob");
   Hostile h(s);
-  Log log;
+  EventLog log;
   auto o = resp3_opts(h.srv(), log);
   ClientPtr c(o);
   Result r = call(c, {"PING"});

@@ -22,14 +22,6 @@ using namespace jrtest;
 
 namespace {
 
-jr_stats stats_of(jr_client *c) {
-  jr_stats s;
-  std::memset(&s, 0, sizeof s);
-  s.size = sizeof s;
-  EXPECT_EQ(jr_client_stats(c, &s), JR_OK);
-  return s;
-}
-
 jr_endpoint_stats endpoint_of(jr_client *c, size_t i) {
   jr_endpoint_stats e;
   std::memset(&e, 0, sizeof e);
@@ -480,7 +472,8 @@ TEST(ObserveErrors, ABlockingCallsDetailDoesNotLeakIntoLaterFailures) {
     int call_status = 0;
     std::string call_detail;
     bool called = false;
-  } seen{b.get()};
+  } seen;
+  seen.b = b.get();
   const char *ping[] = {"PING"};
   ASSERT_EQ(jr_client_submit(
                 a, 1, ping, nullptr, 5000,

@@ -32,22 +32,6 @@ std::string text(const jr_reply *r) {
   return s != nullptr ? std::string(s, len) : std::string();
 }
 
-struct Log {
-  std::mutex mu;
-  std::vector<std::string> lines;
-  static void cb(void *ctx, int event, const char *, const char *detail) {
-    auto *self = static_cast<Log *>(ctx);
-    std::lock_guard<std::mutex> lk(self->mu);
-    self->lines.push_back(std::to_string(event) + " " + (detail != nullptr ? detail : ""));
-  }
-  bool has(const std::string &needle) {
-    std::lock_guard<std::mutex> lk(mu);
-    for (const auto &l : lines)
-      if (l.find(needle) != std::string::npos) return true;
-    return false;
-  }
-};
-
 class Resp3 : public jrtest::SharedServer<Resp3> {
  public:
   // No server at all when the build cannot speak RESP3.
@@ -72,8 +56,8 @@ TEST(Resp3Option, NeedsHiredis1OrIsRefusedAtClientNew) {
   EXPECT_EQ(jr_options_set(o.o, "protocol", "4"), JR_EINVAL);
   EXPECT_EQ(jr_options_set(o.o, "url", "redis://127.0.0.1:1/?protocol=4"), JR_EINVAL);
   o.set("url", "redis://127.0.0.1:1/0?protocol=3").set("cluster", "no");
-  Log log;
-  jr_options_set_event_cb(o.o, Log::cb, &log);
+  EventLog log;
+  jr_options_set_event_cb(o.o, EventLog::cb, &log);
   jr_client *c = nullptr;
   int rc = jr_client_new(o.o, &c);
   if (JR_TEST_HIREDIS_MAJOR >= 1) {
@@ -163,8 +147,8 @@ TEST_F(Resp3, TypesFromRealCommands) {
 // push never takes a place in the FIFO.
 namespace {
 void pushes_mixed_with_pipeline(OptionsPtr &o, bool poll) {
-  Log log;
-  jr_options_set_event_cb(o.o, Log::cb, &log);
+  EventLog log;
+  jr_options_set_event_cb(o.o, EventLog::cb, &log);
   ClientPtr c(o);
   ASSERT_TRUE(call(c, {"SET", "r3:k", "v"}).ok());
   Recorder rec;
@@ -314,8 +298,8 @@ TEST_F(Resp3, AttributesAnywhereFromAFakeServer) {
   OptionsPtr o;
   o.set("endpoint", srv.endpoint()).set("cluster", "no").set_int("protocol", 3);
   o.set_int("command_timeout_ms", 5000);
-  Log log;
-  jr_options_set_event_cb(o.o, Log::cb, &log);
+  EventLog log;
+  jr_options_set_event_cb(o.o, EventLog::cb, &log);
   ClientPtr c(o);
   EXPECT_EQ(call(c, {"GET", "a"}).str(), "one");
   Result two = call(c, {"GET", "b"});

@@ -267,7 +267,9 @@ TEST_F(Tls, QueuedBytesBoundTheMemoryWhileTheServerStalls) {
   double growth_mib = (peak - before) / (1 << 20);
   std::printf("[ memory ] stalled TLS server, max_queued_bytes 32 MiB: RSS +%.1f MiB\n",
               growth_mib);
-  if (kRssMeaningful) EXPECT_LT(growth_mib, 40.0);
+  if (kRssMeaningful) {
+    EXPECT_LT(growth_mib, 40.0);
+  }
   stalled.server.resume();
   ASSERT_TRUE(rec.wait_all(30000));
   for (size_t i = 0; i < accepted; i++) ASSERT_EQ(rec.get(i).status, JR_OK) << i;
