@@ -98,6 +98,12 @@ export JR_TEST_ENDPOINT="127.0.0.1:$port"
 cd "$here"
 log="$tmp/cargo.log"
 : >"$log"
+# What the toolchain is and which of its variables the environment sets
+# (a CI failure is read from this log).
+{
+  echo "== rust: $(cargo --version), $(rustc --version)"
+  env | grep -E '^(RUST|CARGO)[A-Z_]*=' | grep -v -E 'TOKEN|PASSWORD|SECRET' | sort | sed 's/^/   /'
+} | tee -a "$log"
 # step NAME CMD...: runs CMD, and records "test rust::NAME ... ok|FAILED"
 # (the cargo test line format that junit_from.py reads).
 step() {
