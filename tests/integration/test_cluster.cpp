@@ -944,7 +944,7 @@ TEST_F(Cluster, CancelOfASplitCommandCompletesItOnce) {
 // ---- Client-side caching on a cluster: tracking per node --------------------------
 // Each case runs in both protocols: Cluster.Cache* with protocol=3 (the
 // node's invalidations come as pushes on its connection: hiredis >= 1.0,
-// the hiredis1 build's cluster-cache entry), Cluster.Resp2Cache* with
+// scripts/test's build/asan), Cluster.Resp2Cache* with
 // protocol=2 (each node's connection redirects its tracking to an
 // invalidation connection of its own: every build's cluster suite).
 

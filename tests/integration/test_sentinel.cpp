@@ -599,8 +599,8 @@ TEST(SentinelReplicas, ReadsFollowAFailoverAndFallBackToTheMaster) {
 // replicas' (HELLO 3, typed replies). In RESP3 a sentinel answers SENTINEL
 // replicas and SENTINEL sentinels with maps and sends +switch-master as a
 // push; libjr reads them in RESP2, so discovery, replica reads and the
-// switch work as in the default protocol. Needs hiredis >= 1.0 (build/
-// hiredis1 runs it as the suite sentinel-resp3).
+// switch work as in the default protocol. Needs hiredis >= 1.0 (scripts/
+// test's build/asan runs it; skipped with 0.14).
 TEST(SentinelResp3, ReplicaReadsAndASwitchWithProtocol3) {
   if (JR_TEST_HIREDIS_MAJOR < 1) GTEST_SKIP() << "protocol=3 needs hiredis >= 1.0";
   SentinelCluster sc(1);
