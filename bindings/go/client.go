@@ -748,13 +748,19 @@ func (c *client) do(ctx context.Context, db *DB, list []interface{}) (Reply, err
 		return Reply{}, err
 	}
 	var r result
-	select {
-	case r = <-req.ch:
-	case <-ctx.Done():
-		c.cancelRaw(id)
-		// The completion still comes exactly once (the cancel code, or the
-		// reply if it won the race).
+	if done := ctx.Done(); done == nil {
+		// Cannot be cancelled (context.Background): a plain receive, not a
+		// select (selectgo locks the channel twice per Do).
 		r = <-req.ch
+	} else {
+		select {
+		case r = <-req.ch:
+		case <-done:
+			c.cancelRaw(id)
+			// The completion still comes exactly once (the cancel code, or
+			// the reply if it won the race).
+			r = <-req.ch
+		}
 	}
 	requestPool.Put(req)
 	if e, ok := r.err.(*Error); ok {

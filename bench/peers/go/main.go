@@ -6,7 +6,7 @@
 //
 //	jr-peers -endpoint 127.0.0.1:6379 [-clients jr,go-redis,rueidis]
 //	         [-ops GET,SET] [-sizes 3,1000] [-callers 1,64,1024]
-//	         [-pipeline 100] [-secs 1] [-warmup 0.2] [-reps 3]
+//	         [-pipeline 100] [-secs 1] [-warmup 0.2] [-reps 3] [-diag]
 //
 // A cell is (op, size, callers): `callers` goroutines each run one command
 // at a time (jr: Client.Do; go-redis: Get/Set; rueidis: Do with a built
@@ -19,7 +19,9 @@
 //	sample lang=go client=jr op=GET size=3 callers=64 rep=1 ops_per_s=N p50_us=X errors=E cs_per_op=C cpu_us_per_op=U
 //
 // cs_per_op and cpu_us_per_op: the process's context switches and CPU time,
-// all threads, per command while measuring (getrusage).
+// all threads, per command while measuring (getrusage). -diag adds a line
+// on stderr per measurement: read and write system calls per command and
+// each thread's CPU time (/proc; see diag.go).
 package main
 
 import (
@@ -189,7 +191,10 @@ type measured struct {
 	opsPerS, p50us      float64
 	errors              int64
 	csPerOp, cpuUsPerOp float64
+	diag                string // -diag's, or ""
 }
+
+var diagOn bool
 
 // cell runs one cell.
 func cell(c client, get bool, size, callers, pipeline int, secs, warmup float64) measured {
@@ -228,10 +233,17 @@ func cell(c client, get bool, size, callers, pipeline int, secs, warmup float64)
 	time.Sleep(time.Duration(warmup * float64(time.Second)))
 	measuring.Store(true)
 	t0 := time.Now()
+	var d0, d1 diagSnap
+	if diagOn {
+		d0 = takeDiag()
+	}
 	cs0, cpu0 := usage()
 	time.Sleep(time.Duration(secs * float64(time.Second)))
 	measuring.Store(false)
 	cs1, cpu1 := usage()
+	if diagOn {
+		d1 = takeDiag()
+	}
 	elapsed := time.Since(t0).Seconds()
 	stop.Store(true)
 	wg.Wait()
@@ -248,7 +260,11 @@ func cell(c client, get bool, size, callers, pipeline int, secs, warmup float64)
 		per = pipeline
 	}
 	n := float64(len(all) * per)
-	return measured{n / elapsed, float64(all[len(all)/2]) / 1000, errs, (cs1 - cs0) / n, (cpu1 - cpu0) / n}
+	m := measured{n / elapsed, float64(all[len(all)/2]) / 1000, errs, (cs1 - cs0) / n, (cpu1 - cpu0) / n, ""}
+	if diagOn {
+		m.diag = diagLine(d0, d1, n)
+	}
+	return m
 }
 
 func ints(s string) []int {
@@ -277,6 +293,7 @@ func main() {
 	secs := flag.Float64("secs", 1, "seconds measured per cell")
 	warmup := flag.Float64("warmup", 0.2, "seconds of warm-up per cell")
 	reps := flag.Int("reps", 3, "repetitions")
+	flag.BoolVar(&diagOn, "diag", false, "per measurement, on stderr: read/write system calls per command and each thread's CPU ms (Linux /proc)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "jr-peers: unexpected argument %q\n", flag.Arg(0))
@@ -335,6 +352,10 @@ func main() {
 				}
 				fmt.Printf("sample lang=go client=%s op=%s size=%d callers=%s rep=%d ops_per_s=%.0f p50_us=%.1f errors=%d cs_per_op=%.2f cpu_us_per_op=%.2f\n",
 					c.name, cl.op, cl.size, callers, rep, m.opsPerS, m.p50us, m.errors, m.csPerOp, m.cpuUsPerOp)
+				if diagOn {
+					fmt.Fprintf(os.Stderr, "diag lang=go client=%s op=%s size=%d callers=%s rep=%d %s\n",
+						c.name, cl.op, cl.size, callers, rep, m.diag)
+				}
 			}
 		}
 	}
