@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // extern "C" shims: validate arguments, catch exceptions, map to codes.
+#include <climits>
 #include <cstring>
 #include <new>
 #include <string>
@@ -148,6 +149,25 @@ JR_API int jr_client_submit(jr_client *client, size_t argc, const char *const *a
   });
 }
 
+namespace {
+// The checks of the call itself: a refused call submits nothing.
+bool many_args_ok(size_t n, const size_t *argcs, const char *const *const *argvs, jr_reply_cb cb) {
+  return cb != nullptr && n <= static_cast<size_t>(INT_MAX) &&
+         (n == 0 || (argcs != nullptr && argvs != nullptr));
+}
+}  // namespace
+
+JR_API int jr_client_submit_many(jr_client *client, size_t n, const size_t *argcs,
+                                 const char *const *const *argvs, const size_t *const *argvlens,
+                                 int64_t timeout_ms, jr_reply_cb cb, void *const *userdatas,
+                                 int *rcs, jr_req_id *ids) {
+  if (client == nullptr || !many_args_ok(n, argcs, argvs, cb)) return JR_EINVAL;
+  return guarded([&] {
+    return client->impl->submit_many(client->impl->opts().database, n, argcs, argvs, argvlens,
+                                     timeout_ms, cb, userdatas, rcs, ids);
+  });
+}
+
 JR_API int jr_cancel(jr_client *client, jr_req_id id) {
   if (client == nullptr) return JR_EINVAL;
   return guarded([&] { return client->impl->cancel(id); });
@@ -207,6 +227,17 @@ JR_API int jr_db_submit(jr_db *db, size_t argc, const char *const *argv, const s
   if (db == nullptr) return JR_EINVAL;
   return guarded([&] {
     return db->impl->submit(db->number, argc, argv, argvlen, timeout_ms, cb, userdata, 0, id_out);
+  });
+}
+
+JR_API int jr_db_submit_many(jr_db *db, size_t n, const size_t *argcs,
+                             const char *const *const *argvs, const size_t *const *argvlens,
+                             int64_t timeout_ms, jr_reply_cb cb, void *const *userdatas, int *rcs,
+                             jr_req_id *ids) {
+  if (db == nullptr || !many_args_ok(n, argcs, argvs, cb)) return JR_EINVAL;
+  return guarded([&] {
+    return db->impl->submit_many(db->number, n, argcs, argvs, argvlens, timeout_ms, cb, userdatas,
+                                 rcs, ids);
   });
 }
 

@@ -505,6 +505,26 @@ JR_API int jr_client_submit(jr_client *client, size_t argc, const char *const *a
                             const size_t *argvlen, int64_t timeout_ms, jr_reply_cb cb,
                             void *userdata, jr_req_id *id_out);
 
+/* An explicit pipeline: submits n commands in order, each as
+ * jr_client_submit would, and wakes the loop thread once, after the last,
+ * so that they go out in as few writes as the socket takes (n separate
+ * submits race the loop thread, which starts writing at the first).
+ * Command i is argcs[i] arguments argvs[i] with lengths argvlens[i]
+ * (argvlens, or argvlens[i], NULL: NUL-terminated strings); its callback is
+ * cb(userdatas[i], ...) (userdatas NULL: NULL); timeout_ms applies to each.
+ * rcs[i] (rcs may be NULL) gets command i's jr_client_submit code: 0, and cb
+ * is called exactly once for it; otherwise it was refused and cb is never
+ * called for it (the others still go: check rcs when the return is not n).
+ * ids[i] (may be NULL) gets its id for jr_cancel, 0 when refused.
+ * Returns: the number of commands accepted, 0 to n; or JR_EINVAL, and
+ * nothing was submitted, for the call itself: NULL client or cb, n > 0
+ * with NULL argcs or argvs, n > INT_MAX. Ownership: the arguments are
+ * copied before return. Thread: any, concurrently. Since: 0.2 */
+JR_API int jr_client_submit_many(jr_client *client, size_t n, const size_t *argcs,
+                                 const char *const *const *argvs, const size_t *const *argvlens,
+                                 int64_t timeout_ms, jr_reply_cb cb, void *const *userdatas,
+                                 int *rcs, jr_req_id *ids);
+
 /* Cancels a submitted command. Unsent: it is removed and completes with
  * JR_ECANCELED. Written: it completes with JR_EABANDONED and its reply is
  * read and dropped when it arrives; the connection stays up. The callback
@@ -692,6 +712,11 @@ JR_API int jr_db_new(jr_client *client, int number, jr_db **out);
 JR_API void jr_db_free(jr_db *db);
 JR_API int jr_db_submit(jr_db *db, size_t argc, const char *const *argv, const size_t *argvlen,
                         int64_t timeout_ms, jr_reply_cb cb, void *userdata, jr_req_id *id_out);
+/* jr_client_submit_many on the view's database. Since: 0.2 */
+JR_API int jr_db_submit_many(jr_db *db, size_t n, const size_t *argcs,
+                             const char *const *const *argvs, const size_t *const *argvlens,
+                             int64_t timeout_ms, jr_reply_cb cb, void *const *userdatas, int *rcs,
+                             jr_req_id *ids);
 JR_API int jr_db_call(jr_db *db, size_t argc, const char *const *argv, const size_t *argvlen,
                       int64_t timeout_ms, jr_reply **out);
 

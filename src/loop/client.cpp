@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <ctime>
+#include <new>
 #include <string_view>
 
 #include "cache.hpp"
@@ -605,6 +606,13 @@ bool Client::submit_task(Task *t) {
   return !forked() && enqueue(t) == JR_OK;
 }
 
+namespace {
+// The client whose submit_many runs on this thread, if any, and whether one
+// of its enqueues deferred a wake-up of the loop thread.
+thread_local Client *t_batch = nullptr;
+thread_local bool t_batch_wake = false;
+}  // namespace
+
 // The inbox: requests and tasks in one list, so the loop sees them in the
 // order each thread submitted them. On the loop thread, routed at once.
 int Client::enqueue(Queued *q) {
@@ -619,8 +627,53 @@ int Client::enqueue(Queued *q) {
     wake = inbox_.empty() && cancels_.empty();
     inbox_.push_back(q);
   }
-  if (wake) uv_async_send(&async_);
+  if (wake) {
+    if (t_batch == this) {
+      t_batch_wake = true;  // submit_many wakes it once, at its end
+    } else {
+      uv_async_send(&async_);
+    }
+  }
   return JR_OK;
+}
+
+int Client::submit_many(int db, size_t n, const size_t *argcs, const char *const *const *argvs,
+                        const size_t *const *argvlens, int64_t timeout_ms, jr_reply_cb cb,
+                        void *const *userdatas, int *rcs, jr_req_id *ids) {
+  // The deferred wake-up is sent however this scope ends. A callback (the
+  // loop thread) never defers: its enqueues route at once.
+  struct Scope {
+    Client *self;
+    Client *prev = t_batch;
+    bool prev_wake = t_batch_wake;
+    explicit Scope(Client *c) : self(c) {
+      t_batch = c;
+      t_batch_wake = false;
+    }
+    ~Scope() {
+      bool wake = t_batch_wake;
+      t_batch = prev;
+      t_batch_wake = prev_wake;
+      if (wake) uv_async_send(&self->async_);
+    }
+  } scope(this);
+  int accepted = 0;
+  for (size_t i = 0; i < n; i++) {
+    jr_req_id id = 0;
+    int rc;
+    try {
+      rc = submit(db, argcs[i], argvs[i], argvlens != nullptr ? argvlens[i] : nullptr, timeout_ms,
+                  cb, userdatas != nullptr ? userdatas[i] : nullptr, 0, &id);
+    } catch (const std::bad_alloc &) {
+      rc = JR_ENOMEM;  // this one refused; those before it stay accepted
+    } catch (...) {
+      rc = JR_EINTERNAL;
+    }
+    if (rc == JR_OK) accepted++;
+    if (rcs != nullptr) rcs[i] = rc;
+    if (ids != nullptr) ids[i] = rc == JR_OK ? id : 0;
+  }
+  return accepted;
 }
 
 namespace {

@@ -47,6 +47,12 @@ class Client {
              jr_reply **hit_out = nullptr);
   int call(int db, size_t argc, const char *const *argv, const size_t *argvlen, int64_t timeout_ms,
            jr_reply **out);
+  // jr_client_submit_many: n submits, in order, that wake the loop thread
+  // once, after the last (while it runs, this thread's enqueue() defers its
+  // wake-up). rcs[i] gets each one's code; returns how many were accepted.
+  int submit_many(int db, size_t n, const size_t *argcs, const char *const *const *argvs,
+                  const size_t *const *argvlens, int64_t timeout_ms, jr_reply_cb cb,
+                  void *const *userdatas, int *rcs, jr_req_id *ids);
   int cancel(jr_req_id id);
   int drain(int64_t timeout_ms);
   int destroy();

@@ -266,6 +266,19 @@ extern "C" {
         userdata: *mut c_void,
         id_out: *mut jr_req_id,
     ) -> c_int;
+    /// Since 0.2.
+    pub fn jr_client_submit_many(
+        client: *mut jr_client,
+        n: usize,
+        argcs: *const usize,
+        argvs: *const *const *const c_char,
+        argvlens: *const *const usize,
+        timeout_ms: i64,
+        cb: jr_reply_cb,
+        userdatas: *const *mut c_void,
+        rcs: *mut c_int,
+        ids: *mut jr_req_id,
+    ) -> c_int;
     pub fn jr_cancel(client: *mut jr_client, id: jr_req_id) -> c_int;
     pub fn jr_client_set_auth(
         client: *mut jr_client,
@@ -320,6 +333,19 @@ extern "C" {
         cb: jr_reply_cb,
         userdata: *mut c_void,
         id_out: *mut jr_req_id,
+    ) -> c_int;
+    /// Since 0.2.
+    pub fn jr_db_submit_many(
+        db: *mut jr_db,
+        n: usize,
+        argcs: *const usize,
+        argvs: *const *const *const c_char,
+        argvlens: *const *const usize,
+        timeout_ms: i64,
+        cb: jr_reply_cb,
+        userdatas: *const *mut c_void,
+        rcs: *mut c_int,
+        ids: *mut jr_req_id,
     ) -> c_int;
     pub fn jr_db_call(
         db: *mut jr_db,
