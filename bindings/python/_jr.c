@@ -1081,6 +1081,45 @@ static PyObject *submit_error(int rc, const Args *a) {
   return NULL; /* batch_put takes the exception */
 }
 
+/* The parallel arrays of one jr_client_submit_many call, in one block. */
+typedef struct {
+  size_t *argcs;
+  const char *const **argvs;
+  const size_t **lens;
+  void **uds;
+  int *rcs;
+  jr_req_id *ids;
+  Py_ssize_t *index; /* the command of each entry */
+  void *block;
+} Many;
+
+static int many_alloc(Many *m, size_t n) {
+  size_t each = sizeof(size_t) + sizeof(char **) + sizeof(size_t *) + sizeof(void *) + sizeof(int) +
+                sizeof(jr_req_id) + sizeof(Py_ssize_t);
+  char *p = PyMem_Malloc(n * each);
+  if (p == NULL) return -1;
+  m->block = p;
+  /* 8-byte members first, the int array last (alignment). */
+  m->argcs = (size_t *)p;
+  p += n * sizeof(size_t);
+  m->argvs = (const char *const **)p;
+  p += n * sizeof(char **);
+  m->lens = (const size_t **)p;
+  p += n * sizeof(size_t *);
+  m->uds = (void **)p;
+  p += n * sizeof(void *);
+  m->ids = (jr_req_id *)p;
+  p += n * sizeof(jr_req_id);
+  m->index = (Py_ssize_t *)p;
+  p += n * sizeof(Py_ssize_t);
+  m->rcs = (int *)p;
+  return 0;
+}
+
+static void many_free(Many *m) {
+  PyMem_Free(m->block);
+}
+
 /* submit_many(db, commands, target, timeout=None) -> [request id or 0, ...] */
 static PyObject *Client_submit_many(ClientObject *self, PyObject *const *args, Py_ssize_t nargs) {
   if (nargs < 3 || nargs > 4) {
@@ -1114,31 +1153,60 @@ static PyObject *Client_submit_many(ClientObject *self, PyObject *const *args, P
   b->target = Py_NewRef(args[2]);
   b->values = values;
   b->remaining = n + 1; /* + 1 until every command is submitted */
+  /* The arguments of every command first (a bad one gets its exception as
+   * its value), then one jr_*_submit_many for the others: libjr's loop
+   * thread is woken once, and the batch goes out in one write. */
+  Args *as = NULL;
+  Many m = {0};
+  if (n > 0 &&
+      ((as = PyMem_Malloc((size_t)n * sizeof(Args))) == NULL || many_alloc(&m, (size_t)n) < 0)) {
+    PyMem_Free(as);
+    for (Py_ssize_t i = 0; i < n; i++) batch_put(b, i, PyErr_NoMemory());
+    Py_DECREF(seq);
+    batch_release(b);
+    return ids;
+  }
+  size_t k = 0;
   for (Py_ssize_t i = 0; i < n; i++) {
     b->slots[i].batch = b;
     b->slots[i].index = i;
-    Args a;
-    if (args_from(&a, PyTuple_GetItem(seq, i)) < 0) {
+    if (args_from(&as[i], PyTuple_GetItem(seq, i)) < 0) {
+      as[i].argc = 0; /* not submitted; nothing to release */
       batch_put(b, i, NULL);
       continue;
     }
-    jr_req_id id = 0;
-    int rc = view != NULL
-                 ? jr_db_submit(view, a.argc, a.argv, a.lens, timeout, batch_cb, &b->slots[i], &id)
-                 : jr_client_submit(client, a.argc, a.argv, a.lens, timeout, batch_cb, &b->slots[i],
-                                    &id);
-    if (rc != JR_OK) {
-      batch_put(b, i, submit_error(rc, &a));
+    m.index[k] = i;
+    m.argcs[k] = as[i].argc;
+    m.argvs[k] = as[i].argv;
+    m.lens[k] = as[i].lens;
+    m.uds[k] = &b->slots[i];
+    k++;
+  }
+  if (k > 0) {
+    if (view != NULL) {
+      jr_db_submit_many(view, k, m.argcs, m.argvs, m.lens, timeout, batch_cb, m.uds, m.rcs, m.ids);
     } else {
-      PyObject *idv = PyLong_FromUnsignedLongLong((unsigned long long)id);
+      jr_client_submit_many(client, k, m.argcs, m.argvs, m.lens, timeout, batch_cb, m.uds, m.rcs,
+                            m.ids);
+    }
+  }
+  for (size_t j = 0; j < k; j++) {
+    Py_ssize_t i = m.index[j];
+    if (m.rcs[j] != JR_OK) {
+      batch_put(b, i, submit_error(m.rcs[j], &as[i]));
+    } else {
+      PyObject *idv = PyLong_FromUnsignedLongLong((unsigned long long)m.ids[j]);
       if (idv != NULL) {
         PyList_SetItem(ids, i, idv);
       } else {
         PyErr_Clear();
       }
     }
-    args_release(&a);
   }
+  for (Py_ssize_t i = 0; i < n; i++)
+    if (as[i].argc > 0) args_release(&as[i]);
+  PyMem_Free(as);
+  many_free(&m);
   Py_DECREF(seq);
   batch_release(b); /* the guard: delivers now if nothing was submitted */
   return ids;
