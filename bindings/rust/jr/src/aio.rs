@@ -239,3 +239,17 @@ impl<'c> Db<'c> {
     }
     aio_methods!();
 }
+
+/// The async pipeline (feature `tokio`), as redis-rs's `query_async`:
+/// `let replies = jr::pipe().cmd(&["INCR", "n"]).cmd(&["GET", "k"]).query_async(&client).await;`
+impl crate::Pipeline {
+    /// Sends every command now (one libjr call, one write) and returns the
+    /// future of their results, in order ([`submit`](crate::Pipeline::submit)).
+    /// Dropping the future first cancels the commands still pending.
+    pub fn query_async<'a>(
+        &self,
+        target: impl Into<crate::PipelineTarget<'a>>,
+    ) -> crate::PipelineFuture<'a> {
+        self.submit(target)
+    }
+}
