@@ -23,6 +23,10 @@
 //! # let _ = n; Ok(()) }
 //! ```
 //!
+//! An explicit pipeline, `jr::pipe().cmd(&[..]).cmd(&[..]).query_async(&client).await`
+//! ([`Pipeline`](crate::Pipeline)), sends its commands in one libjr call and
+//! returns each one's result, in order.
+//!
 //! Each method submits its command when it is called (eagerly, like
 //! [`Client::command`]) and returns a [`CmdFuture`] that borrows the client.
 //! The futures are `Send` and need no particular runtime: libjr's loop thread

@@ -283,12 +283,15 @@ impl Batch {
         // SAFETY: alive: the leaked reference is released only below.
         let prev = unsafe { &*me }.remaining.fetch_sub(k, Ordering::AcqRel);
         if prev == k {
-            // SAFETY: the last: every cell is written; the slot's one
-            // completion. Then the leaked reference, once.
-            unsafe {
-                (*me).slot.publish(None);
-                drop(Arc::from_raw(me));
-            }
+            // SAFETY: the leaked reference, taken back once (by the last).
+            let me = unsafe { Arc::from_raw(me) };
+            // A panic (a waker's) must not unwind into C, nor skip the
+            // release of the reference.
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                // SAFETY: the last: every cell is written; the slot's one
+                // completion.
+                unsafe { me.slot.publish(None) }
+            }));
         }
     }
 }
