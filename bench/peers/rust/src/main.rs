@@ -11,8 +11,9 @@
 //! A cell is (op, size, callers): `callers` tokio tasks each await one
 //! command at a time for `secs` seconds after `warmup`. `--pipeline P` adds,
 //! per (op, size), one cell of one task sending batches of P commands (each
-//! client's explicit pipeline: P eager futures for jr, `redis::pipe()`,
-//! fred's `pipeline()`); its p50 is a batch's. Clients take turns cell by
+//! client's explicit pipeline: `jr::pipe()` (one jr_client_submit_many
+//! call, `query_async`) for jr, `redis::pipe()`, fred's `pipeline()`); its
+//! p50 is a batch's. Clients take turns cell by
 //! cell (interleaved), `reps` times. Prints one line per measurement:
 //!   sample lang=rust client=jr op=GET size=3 callers=64 rep=1 ops_per_s=N p50_us=X errors=E cs_per_op=C cpu_us_per_op=U
 //! (cs_per_op, cpu_us_per_op: the process's context switches and CPU time,
@@ -21,7 +22,9 @@
 //! Clients: `jr` is the binding's async API (feature `tokio`,
 //! `client.get::<Option<Vec<u8>>>(key).await`, as redis-rs's line below
 //! asks for `Option<Vec<u8>>`); `jr-future` (not in the default list) its
-//! runtime-free `client.command(&["GET", key]).await`.
+//! runtime-free `client.command(&["GET", key]).await`; `jr-eager` (not in
+//! the default list either) is `jr` with the batches of before `jr::pipe()`:
+//! P eager futures (`client.get(key)`, P separate submits), awaited in order.
 //!
 //! `--count N`: each cell runs exactly N commands (shared by its callers;
 //! no warm-up, no clock), for counting instructions or allocations per
@@ -39,6 +42,8 @@ enum Conn {
     Jr(Arc<jr::Client>),
     /// jr's runtime-free futures (`client.command(&[..]).await`).
     JrFuture(Arc<jr::Client>),
+    /// `Jr` whose batches are P eager futures instead of `jr::pipe()`.
+    JrEager(Arc<jr::Client>),
     RedisRs(redis::aio::MultiplexedConnection),
     Fred(fred::prelude::Client),
 }
@@ -53,7 +58,7 @@ impl Conn {
     /// One command; false on an error reply or a failure.
     async fn one(&mut self, op: Op, key: &str, val: &[u8]) -> bool {
         match self {
-            Conn::Jr(c) => jr_one(c, op, key, val).await,
+            Conn::Jr(c) | Conn::JrEager(c) => jr_one(c, op, key, val).await,
             Conn::JrFuture(c) => jr_future_one(c, op, key, val).await,
             Conn::RedisRs(c) => redis_rs_one(c, op, key, val).await,
             Conn::Fred(c) => fred_one(c, op, key, val).await,
@@ -64,6 +69,21 @@ impl Conn {
     async fn batch(&mut self, op: Op, key: &str, val: &[u8], n: usize) -> bool {
         match self {
             Conn::Jr(c) => {
+                let mut p = jr::pipe();
+                for _ in 0..n {
+                    match op {
+                        Op::Get => p.cmd(&[b"GET".as_slice(), key.as_bytes()]),
+                        Op::Set => p.cmd(&[b"SET".as_slice(), key.as_bytes(), val]),
+                    };
+                }
+                let r = p.query_async(&**c).await;
+                r.len() == n
+                    && r.iter().all(|x| match op {
+                        Op::Get => matches!(x, Ok(jr::Reply::Bulk(_))),
+                        Op::Set => x.is_ok(),
+                    })
+            }
+            Conn::JrEager(c) => {
                 let mut ok = true;
                 match op {
                     Op::Get => {
@@ -237,9 +257,9 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     for c in &a.clients {
-        if !["jr", "jr-future", "redis-rs", "fred"].contains(&c.as_str()) {
+        if !["jr", "jr-future", "jr-eager", "redis-rs", "fred"].contains(&c.as_str()) {
             return Err(format!(
-                "unknown client {c} (jr, jr-future, redis-rs, fred)"
+                "unknown client {c} (jr, jr-future, jr-eager, redis-rs, fred)"
             ));
         }
     }
@@ -257,6 +277,9 @@ async fn connect(name: &str, endpoint: &str) -> Result<Conn, String> {
             jr::Client::connect(endpoint).map_err(|e| format!("jr: {e}"))?,
         ))),
         "jr-future" => Ok(Conn::JrFuture(Arc::new(
+            jr::Client::connect(endpoint).map_err(|e| format!("jr: {e}"))?,
+        ))),
+        "jr-eager" => Ok(Conn::JrEager(Arc::new(
             jr::Client::connect(endpoint).map_err(|e| format!("jr: {e}"))?,
         ))),
         "redis-rs" => {
@@ -356,7 +379,7 @@ async fn cell(
                 }
                 match &mut conn {
                     c if pipeline > 0 => drive!(c.batch(op, &key, &val, pipeline)),
-                    Conn::Jr(c) => drive!(jr_one(c, op, &key, &val)),
+                    Conn::Jr(c) | Conn::JrEager(c) => drive!(jr_one(c, op, &key, &val)),
                     Conn::JrFuture(c) => drive!(jr_future_one(c, op, &key, &val)),
                     Conn::RedisRs(c) => drive!(redis_rs_one(c, op, &key, &val)),
                     Conn::Fred(c) => drive!(fred_one(c, op, &key, &val)),

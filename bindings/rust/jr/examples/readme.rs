@@ -26,6 +26,13 @@ fn main() -> Result<(), jr::Error> {
     for f in futures {
         f.wait()?; // or .await in any executor
     }
+    // An explicit pipeline: one call into libjr, one write, results in order
+    // (each its own Result); `.query_async(&client).await` with `tokio`.
+    let replies = jr::pipe()
+        .cmd(&["INCR", "counter"])
+        .cmd(&["GET", "counter"])
+        .query(&client);
+    println!("{:?}", replies[1]); // Ok(Bulk("..."))
 
     // A closure, called exactly once on libjr's loop thread (must not block).
     client.submit(&["GET", "greeting"], |r| println!("callback: {r:?}"))?;

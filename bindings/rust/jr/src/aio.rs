@@ -23,6 +23,10 @@
 //! # let _ = n; Ok(()) }
 //! ```
 //!
+//! An explicit pipeline, `jr::pipe().cmd(&[..]).cmd(&[..]).query_async(&client).await`
+//! ([`Pipeline`](crate::Pipeline)), sends its commands in one libjr call and
+//! returns each one's result, in order.
+//!
 //! Each method submits its command when it is called (eagerly, like
 //! [`Client::command`]) and returns a [`CmdFuture`] that borrows the client.
 //! The futures are `Send` and need no particular runtime: libjr's loop thread
@@ -238,4 +242,18 @@ impl<'c> Db<'c> {
         self.client()
     }
     aio_methods!();
+}
+
+/// The async pipeline (feature `tokio`), as redis-rs's `query_async`:
+/// `let replies = jr::pipe().cmd(&["INCR", "n"]).cmd(&["GET", "k"]).query_async(&client).await;`
+impl crate::Pipeline {
+    /// Sends every command now (one libjr call, one write) and returns the
+    /// future of their results, in order ([`submit`](crate::Pipeline::submit)).
+    /// Dropping the future first cancels the commands still pending.
+    pub fn query_async<'a>(
+        &self,
+        target: impl Into<crate::PipelineTarget<'a>>,
+    ) -> crate::PipelineFuture<'a> {
+        self.submit(target)
+    }
 }

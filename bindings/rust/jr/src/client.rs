@@ -99,6 +99,64 @@ impl Target {
         (rc, id)
     }
 
+    /// jr_client_submit_many / jr_db_submit_many with `cb` for every
+    /// command; `argcs`, `argvs`, `argvlens`, `uds`, `rcs`, `ids` have one
+    /// entry per command.
+    ///
+    /// # Safety
+    /// As [`submit`](Self::submit), per command: where `rcs[i]` is 0 the
+    /// callback will be called once with `uds[i]`; elsewhere never. Every
+    /// `argvs[i]` / `argvlens[i]` is valid for `argcs[i]` entries.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) unsafe fn submit_many(
+        self,
+        argcs: &[usize],
+        argvs: &[*const *const std::ffi::c_char],
+        argvlens: &[*const usize],
+        timeout: Timeout,
+        cb: sys::jr_reply_cb,
+        uds: &[*mut c_void],
+        rcs: &mut [c_int],
+        ids: &mut [u64],
+    ) -> c_int {
+        let n = argcs.len();
+        assert!(
+            argvs.len() == n && argvlens.len() == n && uds.len() == n,
+            "submit_many: arrays of different lengths"
+        );
+        assert!(rcs.len() == n && ids.len() == n);
+        // SAFETY: the caller's contract; handles are alive (borrowed).
+        unsafe {
+            if self.db.is_null() {
+                sys::jr_client_submit_many(
+                    self.client,
+                    n,
+                    argcs.as_ptr(),
+                    argvs.as_ptr(),
+                    argvlens.as_ptr(),
+                    timeout.ms(),
+                    cb,
+                    uds.as_ptr(),
+                    rcs.as_mut_ptr(),
+                    ids.as_mut_ptr(),
+                )
+            } else {
+                sys::jr_db_submit_many(
+                    self.db,
+                    n,
+                    argcs.as_ptr(),
+                    argvs.as_ptr(),
+                    argvlens.as_ptr(),
+                    timeout.ms(),
+                    cb,
+                    uds.as_ptr(),
+                    rcs.as_mut_ptr(),
+                    ids.as_mut_ptr(),
+                )
+            }
+        }
+    }
+
     fn call<A: AsRef<[u8]>>(self, args: &[A], timeout: Timeout) -> Result<Reply> {
         let buf = ArgBuf::new(args);
         let mut out: *mut sys::jr_reply = ptr::null_mut();

@@ -13,6 +13,10 @@
 //!     f.wait()?;
 //! }
 //!
+//! // An explicit pipeline: one call into libjr, one write, results in order.
+//! let replies = jr::pipe().cmd(&["INCR", "n"]).cmd(&["GET", "n"]).query(&client);
+//! assert_eq!(replies.len(), 2);
+//!
 //! match client.call(&["LPUSH", "greeting", "x"]) {
 //!     Err(jr::Error::Server(msg)) => println!("the server said: {msg}"), // WRONGTYPE ...
 //!     Err(jr::Error::Library { kind, unsent, message, .. }) => println!("{kind:?} {unsent} {message}"),
@@ -43,6 +47,7 @@ mod cluster;
 mod convert;
 mod error;
 pub mod options;
+mod pipeline;
 mod reply;
 mod slot;
 mod stats;
@@ -60,6 +65,7 @@ pub use cluster::{AllMastersFuture, EndpointsFuture, MapFuture, Node, NodeReply}
 pub use convert::FromReply;
 pub use error::{code, Error, ErrorKind, Result};
 pub use options::{resp3_supported, Event, Options};
+pub use pipeline::{pipe, Pipeline, PipelineFuture, PipelineTarget};
 pub use reply::Reply;
 pub use stats::{EndpointStats, LatencyBucket, Stats};
 pub use tx::{Message, Monitor, Subscriber, Transaction, Watch};

@@ -245,10 +245,7 @@ impl Slot {
     /// SAFETY: DONE observed with Acquire; receiver only, once.
     unsafe fn take(&self) -> Result<Reply> {
         match unsafe { (*self.value.get()).take() } {
-            Some(Outcome::Done(r)) => r,
-            // SAFETY: an owned reply, valid until `raw` drops (after the
-            // copy). A success (the completer retains no error reply).
-            Some(Outcome::Retained(raw)) => Ok(unsafe { Reply::from_raw(raw.0.as_ptr()) }),
+            Some(o) => o.into_result(),
             None => Err(Error::from_code(sys::JR_EINTERNAL)),
         }
     }
@@ -288,6 +285,47 @@ fn needs_heap(ty: c_int) -> bool {
     )
 }
 
+/// A completion's result as the completer publishes it: a success that
+/// needs the heap retained (copied later by the receiver), the rest
+/// converted (an error's detail is readable only now). `DISCARD`: a
+/// success is `Reply::Nil`, not copied.
+///
+/// # Safety
+/// Inside a jr_reply_cb, with its `status` and `reply`.
+pub(crate) unsafe fn outcome_from<const DISCARD: bool>(
+    status: c_int,
+    reply: *const sys::jr_reply,
+) -> Outcome {
+    // SAFETY: reply is valid during the callback (null-safe accessor).
+    let ty = unsafe { sys::jr_reply_get_type(reply) };
+    let ok = status >= 0 && ty != sys::JR_REPLY_ERROR;
+    if ok && DISCARD {
+        Outcome::Done(Ok(Reply::Nil))
+    } else if ok && needs_heap(ty) {
+        // SAFETY: reply is valid during the callback; O(1).
+        match NonNull::new(unsafe { sys::jr_reply_dup(reply) }) {
+            Some(p) => Outcome::Retained(Retained(p)),
+            // SAFETY: as below.
+            None => Outcome::Done(unsafe { result_from(status, reply) }),
+        }
+    } else {
+        // SAFETY: reply is valid during the callback.
+        Outcome::Done(unsafe { result_from(status, reply) })
+    }
+}
+
+impl Outcome {
+    /// The result, copying a retained reply (on the receiver's thread).
+    pub(crate) fn into_result(self) -> Result<Reply> {
+        match self {
+            Outcome::Done(r) => r,
+            // SAFETY: an owned reply, valid until `raw` drops (after the
+            // copy). A success (the completer retains no error reply).
+            Outcome::Retained(raw) => Ok(unsafe { Reply::from_raw(raw.0.as_ptr()) }),
+        }
+    }
+}
+
 /// SAFETY: as a jr_reply_cb whose userdata is a leaked `Arc<Slot>`.
 unsafe fn complete_from<const DISCARD: bool>(
     ud: *mut c_void,
@@ -304,22 +342,8 @@ unsafe fn complete_from<const DISCARD: bool>(
             unsafe { slot.publish(None) };
             return;
         }
-        // SAFETY: reply is valid during this call (null-safe accessor).
-        let ty = unsafe { sys::jr_reply_get_type(reply) };
-        let ok = status >= 0 && ty != sys::JR_REPLY_ERROR;
-        let value = if ok && DISCARD {
-            Outcome::Done(Ok(Reply::Nil))
-        } else if ok && needs_heap(ty) {
-            // SAFETY: reply is valid during this call; O(1).
-            match NonNull::new(unsafe { sys::jr_reply_dup(reply) }) {
-                Some(p) => Outcome::Retained(Retained(p)),
-                // SAFETY: as below.
-                None => Outcome::Done(unsafe { result_from(status, reply) }),
-            }
-        } else {
-            // SAFETY: reply is valid during this call.
-            Outcome::Done(unsafe { result_from(status, reply) })
-        };
+        // SAFETY: reply is valid during this call.
+        let value = unsafe { outcome_from::<DISCARD>(status, reply) };
         // SAFETY: the one completion of this slot.
         unsafe { slot.publish(Some(value)) };
     }));

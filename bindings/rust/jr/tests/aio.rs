@@ -277,3 +277,64 @@ async fn drop_at_random_points_under_load() {
         }
     }
 }
+
+/// The async pipeline: results in order (a refused command in its place);
+/// dropping the future cancels its pending commands (a written BLMOVE is
+/// abandoned, so it does not take the element pushed afterwards), every
+/// callback still arrives once (debug builds: no batch left behind).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipeline_query_async_and_drop_cancel() {
+    let c = client();
+    let r = jr::pipe()
+        .cmd(&["SET", "rs:aio:p", "1"])
+        .cmd(&["SELECT", "1"])
+        .cmd(&["INCR", "rs:aio:p"])
+        .query_async(&c)
+        .await;
+    assert_eq!(r[0], Ok(Reply::Status("OK".into())));
+    assert_eq!(r[1].as_ref().unwrap_err().code(), Some(code::EREFUSED));
+    assert_eq!(r[2], Ok(Reply::Integer(2)));
+
+    let (src, dst) = ("rs:aio:psrc", "rs:aio:pdst");
+    c.cmd(&["DEL", src, dst]).await.unwrap();
+    let mut p = jr::pipe();
+    p.timeout(jr::Timeout::Never)
+        .cmd(&["SET", "rs:aio:p", "x"])
+        .cmd(&["BLMOVE", src, dst, "LEFT", "LEFT", "0"])
+        .cmd(&["GET", "rs:aio:p"]);
+    let f = assert_send(p.query_async(&c));
+    // Pending (the BLMOVE): a timeout drops it.
+    assert!(tokio::time::timeout(Duration::from_millis(200), f)
+        .await
+        .is_err());
+    wait_for_blmove_clients(&c, 0).await;
+    c.cmd(&["RPUSH", src, "y"]).await.unwrap();
+    assert_eq!(c.cmd(&["LLEN", src]).await.unwrap().as_int(), Some(1));
+    // Dropped before any poll, after one, at random points of a batch.
+    for i in 0..200u64 {
+        let mut p = jr::pipe();
+        for k in 0..(i % 17) {
+            p.cmd(&["ECHO", &k.to_string()]);
+        }
+        match i % 3 {
+            0 => drop(p.query_async(&c)),
+            1 => {
+                PollOnce(Some(p.query_async(&c))).await;
+            }
+            _ => {
+                let d = Duration::from_micros(i * 5);
+                if let Ok(r) = tokio::time::timeout(d, p.query_async(&c)).await {
+                    assert_eq!(r.len() as u64, i % 17);
+                }
+            }
+        }
+    }
+    tokio::task::spawn_blocking(move || drop(c)).await.unwrap();
+    if jr::aio::live_slots().is_some() {
+        let t0 = Instant::now();
+        while jr::aio::live_slots() != Some(0) {
+            assert!(t0.elapsed() < Duration::from_secs(20), "batches leaked");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
