@@ -472,6 +472,59 @@ void jr_go_submit_many(jr_go_client *g, const char *buf, const size_t *lens, con
   }
 }
 
+int jr_go_pipeline(jr_go_client *g, jr_db *db, const char *buf, const size_t *lens,
+                   const size_t *argcs, size_t n, int64_t timeout_ms, const uintptr_t *handles,
+                   int *rcs, jr_req_id *ids) {
+  size_t total = 0;
+  for (size_t i = 0; i < n; i++) total += argcs[i];
+  /* One allocation: every argv pointer, then the n argv and argvlen
+   * arrays, then the n userdatas. */
+  void *mem = malloc((total + 3 * n + 1) * sizeof(void *));
+  if (mem == NULL) {
+    for (size_t i = 0; i < n; i++) {
+      rcs[i] = JR_ENOMEM;
+      ids[i] = 0;
+    }
+    return JR_ENOMEM;
+  }
+  const char **flat = mem;
+  const char ***argvs = (const char ***)(flat + total);
+  const size_t **argvlens = (const size_t **)(argvs + n);
+  void **uds = (void **)(argvlens + n);
+  const char **p = flat;
+  for (size_t i = 0; i < n; i++) {
+    argvs[i] = p;
+    argvlens[i] = lens;
+    uds[i] = (void *)handles[i];
+    for (size_t k = 0; k < argcs[i]; k++) {
+      *p++ = buf;
+      buf += lens[k];
+    }
+    lens += argcs[i];
+  }
+  int rc = db != NULL
+               ? jr_db_submit_many(db, n, argcs, (const char *const *const *)argvs, argvlens,
+                                   timeout_ms, command_trampoline, (void *const *)uds, rcs, ids)
+               : jr_client_submit_many(g->c, n, argcs, (const char *const *const *)argvs,
+                                       argvlens, timeout_ms, command_trampoline,
+                                       (void *const *)uds, rcs, ids);
+  free(mem);
+  if (rc < 0) {
+    for (size_t i = 0; i < n; i++) {
+      rcs[i] = rc;
+      ids[i] = 0;
+    }
+  }
+  return rc;
+}
+
+size_t jr_go_cancel_many(jr_go_client *g, const jr_req_id *ids, size_t n) {
+  size_t cancelled = 0;
+  for (size_t i = 0; i < n; i++)
+    if (ids[i] != 0 && jr_cancel(g->c, ids[i]) == JR_OK) cancelled++;
+  return cancelled;
+}
+
 int jr_go_options_connect_command(jr_options *o, const char *buf, const size_t *lens, size_t argc) {
   const char *stackv[ARGV_STACK];
   const char **argv = argv_of(buf, lens, argc, stackv);

@@ -101,6 +101,16 @@ int jr_go_submit_argv(jr_go_client *g, jr_db *db, const char **argv, const size_
 void jr_go_submit_many(jr_go_client *g, const char *buf, const size_t *lens, const size_t *argcs,
                        const int64_t *timeouts, const uintptr_t *handles, size_t n, int *rcs,
                        jr_req_id *ids);
+/* An explicit pipeline (jr_client_submit_many, or jr_db_submit_many when db
+ * is not NULL): command i has argcs[i] arguments, all laid out back to back
+ * in buf / lens; its userdata is handles[i]; rcs[i] and ids[i] get each
+ * outcome. Returns the number accepted, or a negative code (then rcs[i] is
+ * that code for every i). */
+int jr_go_pipeline(jr_go_client *g, jr_db *db, const char *buf, const size_t *lens,
+                   const size_t *argcs, size_t n, int64_t timeout_ms, const uintptr_t *handles,
+                   int *rcs, jr_req_id *ids);
+/* jr_cancel for each of ids[0..n) that is not 0; returns how many it cancelled. */
+size_t jr_go_cancel_many(jr_go_client *g, const jr_req_id *ids, size_t n);
 int jr_go_options_connect_command(jr_options *o, const char *buf, const size_t *lens, size_t argc);
 
 /* ---- Transactions, WATCH, pub/sub, MONITOR (flat-buffer forms) ---------- */

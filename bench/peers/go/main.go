@@ -11,8 +11,9 @@
 // A cell is (op, size, callers): `callers` goroutines each run one command
 // at a time (jr: Client.Do; go-redis: Get/Set; rueidis: Do with a built
 // command) for -secs after -warmup. -pipeline P adds, per (op, size), a
-// cell of one goroutine sending batches of P commands (jr: P Submits, then
-// wait for their callbacks; go-redis: Pipeline().Exec; rueidis: DoMulti);
+// cell of one goroutine sending batches of P commands (jr: DoMulti, or P
+// Submits and a wait for their callbacks with -clients jr-submits;
+// go-redis: Pipeline().Exec; rueidis: DoMulti);
 // its p50 is a batch's. Clients take turns cell by cell (interleaved),
 // -reps times. Prints one line per measurement:
 //
@@ -51,7 +52,13 @@ type client interface {
 	close()
 }
 
-type jrClient struct{ c *jr.Client }
+// jrClient's batch is one DoMulti (jr_client_submit_many: one wake-up of
+// libjr's loop thread, one write); submits set, it is n Submits with a
+// callback each (how the cells were run before DoMulti, for comparing).
+type jrClient struct {
+	c       *jr.Client
+	submits bool
+}
 
 func (j jrClient) one(get bool, key string, val []byte) bool {
 	var r jr.Reply
@@ -65,6 +72,27 @@ func (j jrClient) one(get bool, key string, val []byte) bool {
 }
 
 func (j jrClient) batch(get bool, key string, val []byte, n int) bool {
+	if j.submits {
+		return j.submitBatch(get, key, val, n)
+	}
+	cmds := make([][]interface{}, n)
+	for i := range cmds {
+		if get {
+			cmds[i] = []interface{}{"GET", key}
+		} else {
+			cmds[i] = []interface{}{"SET", key, val}
+		}
+	}
+	replies, errs := j.c.DoMulti(ctx, cmds...)
+	for i, err := range errs {
+		if err != nil || (replies[i].Kind != jr.KindString && replies[i].Kind != jr.KindStatus) {
+			return false
+		}
+	}
+	return true
+}
+
+func (j jrClient) submitBatch(get bool, key string, val []byte, n int) bool {
 	var left, bad int32 = int32(n), 0
 	done := make(chan struct{})
 	cb := func(r jr.Reply, err error) {
@@ -152,10 +180,11 @@ func (r rueidisClient) close() { r.c.Close() }
 
 func connect(name, endpoint string) (client, error) {
 	switch name {
-	case "jr", "jr-loop", "jr-nospin":
+	case "jr", "jr-loop", "jr-nospin", "jr-submits":
 		// Not in the default list, for comparing: jr-loop with
 		// Options.LoopDelivery; jr-nospin with call_spin_us 0 (a lone Do
-		// sleeps at once instead of spinning for its reply first).
+		// sleeps at once instead of spinning for its reply first);
+		// jr-submits sends its pipelines as separate Submits, not DoMulti.
 		o := &jr.Options{Endpoints: []string{endpoint}, LoopDelivery: name == "jr-loop"}
 		if name == "jr-nospin" {
 			o.Settings = map[string]string{"call_spin_us": "0"}
@@ -164,7 +193,7 @@ func connect(name, endpoint string) (client, error) {
 		if err != nil {
 			return nil, err
 		}
-		return jrClient{c}, nil
+		return jrClient{c, name == "jr-submits"}, nil
 	case "go-redis":
 		c := redis.NewClient(&redis.Options{Addr: endpoint})
 		return goRedis{c}, c.Ping(ctx).Err()
@@ -175,7 +204,7 @@ func connect(name, endpoint string) (client, error) {
 		}
 		return rueidisClient{c}, nil
 	}
-	return nil, fmt.Errorf("unknown client %q (jr, jr-loop, jr-nospin, go-redis, rueidis)", name)
+	return nil, fmt.Errorf("unknown client %q (jr, jr-loop, jr-nospin, jr-submits, go-redis, rueidis)", name)
 }
 
 // usage is the process's context switches (voluntary + involuntary) and
