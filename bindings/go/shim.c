@@ -502,12 +502,12 @@ int jr_go_pipeline(jr_go_client *g, jr_db *db, const char *buf, const size_t *le
     }
     lens += argcs[i];
   }
-  int rc = db != NULL
-               ? jr_db_submit_many(db, n, argcs, (const char *const *const *)argvs, argvlens,
-                                   timeout_ms, command_trampoline, (void *const *)uds, rcs, ids)
-               : jr_client_submit_many(g->c, n, argcs, (const char *const *const *)argvs,
-                                       argvlens, timeout_ms, command_trampoline,
-                                       (void *const *)uds, rcs, ids);
+  int rc =
+      db != NULL
+          ? jr_db_submit_many(db, n, argcs, (const char *const *const *)argvs, argvlens, timeout_ms,
+                              command_trampoline, (void *const *)uds, rcs, ids)
+          : jr_client_submit_many(g->c, n, argcs, (const char *const *const *)argvs, argvlens,
+                                  timeout_ms, command_trampoline, (void *const *)uds, rcs, ids);
   free(mem);
   if (rc < 0) {
     for (size_t i = 0; i < n; i++) {
