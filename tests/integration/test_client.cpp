@@ -287,9 +287,10 @@ TEST_F(ClientTest, SubmitManyIsOnePipelineAndRefusesPerCommand) {
   // separate submits from this thread: some do, as the loop thread starts
   // writing at the first). The server read the ~90 KB in a few calls.
   EXPECT_EQ(early, 0u);
-  std::printf("[ measure  ] submit_many of %zu commands: %lld server reads, %zu completed "
-              "before it returned\n",
-              kN, static_cast<long long>(reads), early);
+  std::printf(
+      "[ measure  ] submit_many of %zu commands: %lld server reads, %zu completed "
+      "before it returned\n",
+      kN, static_cast<long long>(reads), early);
   // jr_db_submit_many reaches the view's database.
   jr_db *db3 = nullptr;
   ASSERT_EQ(jr_db_new(c, 3, &db3), JR_OK);
