@@ -456,37 +456,24 @@ int jr_go_submit_argv(jr_go_client *g, jr_db *db, const char **argv, const size_
                                        (void *)handle, id_out);
 }
 
-void jr_go_submit_many(jr_go_client *g, const char *buf, const size_t *lens, const size_t *argcs,
-                       const int64_t *timeouts, const uintptr_t *handles, size_t n, int *rcs,
-                       jr_req_id *ids) {
-  for (size_t i = 0; i < n; i++) {
-    const char *stackv[ARGV_STACK];
-    const char **argv = argv_of(buf, lens, argcs[i], stackv);
-    ids[i] = 0;
-    rcs[i] = argv == NULL ? JR_ENOMEM
-                          : jr_client_submit(g->c, argcs[i], argv, lens, timeouts[i],
-                                             command_trampoline, (void *)handles[i], &ids[i]);
-    if (argv != NULL) argv_done(argv, stackv);
-    for (size_t k = 0; k < argcs[i]; k++) buf += lens[k];
-    lens += argcs[i];
-  }
-}
+/* The argv and argvlen arrays of n commands laid out back to back in buf /
+ * lens (argcs[i] arguments each), and their userdatas (handles), in one
+ * allocation: f->mem, to free. Returns 0, or JR_ENOMEM. */
+typedef struct {
+  void *mem;
+  const char *const *const *argvs;
+  const size_t *const *argvlens;
+  void *const *uds;
+} flat_cmds;
 
-int jr_go_pipeline(jr_go_client *g, jr_db *db, const char *buf, const size_t *lens,
-                   const size_t *argcs, size_t n, int64_t timeout_ms, const uintptr_t *handles,
-                   int *rcs, jr_req_id *ids) {
+static int flat_cmds_of(flat_cmds *f, const char *buf, const size_t *lens, const size_t *argcs,
+                        size_t n, const uintptr_t *handles) {
   size_t total = 0;
   for (size_t i = 0; i < n; i++) total += argcs[i];
-  /* One allocation: every argv pointer, then the n argv and argvlen
-   * arrays, then the n userdatas. */
+  /* Every argv pointer, then the n argv and argvlen arrays, then the n
+   * userdatas. */
   void *mem = malloc((total + 3 * n + 1) * sizeof(void *));
-  if (mem == NULL) {
-    for (size_t i = 0; i < n; i++) {
-      rcs[i] = JR_ENOMEM;
-      ids[i] = 0;
-    }
-    return JR_ENOMEM;
-  }
+  if (mem == NULL) return JR_ENOMEM;
   const char **flat = mem;
   const char ***argvs = (const char ***)(flat + total);
   const size_t **argvlens = (const size_t **)(argvs + n);
@@ -502,19 +489,56 @@ int jr_go_pipeline(jr_go_client *g, jr_db *db, const char *buf, const size_t *le
     }
     lens += argcs[i];
   }
-  int rc =
-      db != NULL
-          ? jr_db_submit_many(db, n, argcs, (const char *const *const *)argvs, argvlens, timeout_ms,
-                              command_trampoline, (void *const *)uds, rcs, ids)
-          : jr_client_submit_many(g->c, n, argcs, (const char *const *const *)argvs, argvlens,
-                                  timeout_ms, command_trampoline, (void *const *)uds, rcs, ids);
-  free(mem);
-  if (rc < 0) {
-    for (size_t i = 0; i < n; i++) {
-      rcs[i] = rc;
-      ids[i] = 0;
-    }
+  f->mem = mem;
+  f->argvs = (const char *const *const *)argvs;
+  f->argvlens = (const size_t *const *)argvlens;
+  f->uds = (void *const *)uds;
+  return 0;
+}
+
+/* Commands [from, to) that jr_*_submit_many did not take: each gets rc. */
+static void refuse_all(int *rcs, jr_req_id *ids, size_t from, size_t to, int rc) {
+  for (size_t i = from; i < to; i++) {
+    rcs[i] = rc;
+    ids[i] = 0;
   }
+}
+
+void jr_go_submit_many(jr_go_client *g, const char *buf, const size_t *lens, const size_t *argcs,
+                       const int64_t *timeouts, const uintptr_t *handles, size_t n, int *rcs,
+                       jr_req_id *ids) {
+  flat_cmds f;
+  if (flat_cmds_of(&f, buf, lens, argcs, n, handles) != 0) {
+    refuse_all(rcs, ids, 0, n, JR_ENOMEM);
+    return;
+  }
+  /* One jr_client_submit_many per run of equal timeouts: in order, and the
+   * loop thread woken once per run. */
+  for (size_t i = 0; i < n;) {
+    size_t j = i + 1;
+    while (j < n && timeouts[j] == timeouts[i]) j++;
+    int rc = jr_client_submit_many(g->c, j - i, argcs + i, f.argvs + i, f.argvlens + i, timeouts[i],
+                                   command_trampoline, f.uds + i, rcs + i, ids + i);
+    if (rc < 0) refuse_all(rcs, ids, i, j, rc);
+    i = j;
+  }
+  free(f.mem);
+}
+
+int jr_go_pipeline(jr_go_client *g, jr_db *db, const char *buf, const size_t *lens,
+                   const size_t *argcs, size_t n, int64_t timeout_ms, const uintptr_t *handles,
+                   int *rcs, jr_req_id *ids) {
+  flat_cmds f;
+  if (flat_cmds_of(&f, buf, lens, argcs, n, handles) != 0) {
+    refuse_all(rcs, ids, 0, n, JR_ENOMEM);
+    return JR_ENOMEM;
+  }
+  int rc = db != NULL ? jr_db_submit_many(db, n, argcs, f.argvs, f.argvlens, timeout_ms,
+                                          command_trampoline, f.uds, rcs, ids)
+                      : jr_client_submit_many(g->c, n, argcs, f.argvs, f.argvlens, timeout_ms,
+                                              command_trampoline, f.uds, rcs, ids);
+  free(f.mem);
+  if (rc < 0) refuse_all(rcs, ids, 0, n, rc);
   return rc;
 }
 
