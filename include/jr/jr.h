@@ -511,7 +511,9 @@ JR_API int jr_client_submit(jr_client *client, size_t argc, const char *const *a
  * submits race the loop thread, which starts writing at the first).
  * Command i is argcs[i] arguments argvs[i] with lengths argvlens[i]
  * (argvlens, or argvlens[i], NULL: NUL-terminated strings); its callback is
- * cb(userdatas[i], ...) (userdatas NULL: NULL); timeout_ms applies to each.
+ * cb(userdatas[i], ...) (userdatas NULL: NULL), run as a jr_client_submit
+ * callback is (the loop thread in loop mode, jr_dispatch in poll mode;
+ * never inside this call); timeout_ms applies to each.
  * rcs[i] (rcs may be NULL) gets command i's jr_client_submit code: 0, and cb
  * is called exactly once for it; otherwise it was refused and cb is never
  * called for it (the others still go: check rcs when the return is not n).
@@ -712,7 +714,8 @@ JR_API int jr_db_new(jr_client *client, int number, jr_db **out);
 JR_API void jr_db_free(jr_db *db);
 JR_API int jr_db_submit(jr_db *db, size_t argc, const char *const *argv, const size_t *argvlen,
                         int64_t timeout_ms, jr_reply_cb cb, void *userdata, jr_req_id *id_out);
-/* jr_client_submit_many on the view's database. Since: 0.2 */
+/* jr_client_submit_many on the view's database: the same returns,
+ * ownership and thread rules. Since: 0.2 */
 JR_API int jr_db_submit_many(jr_db *db, size_t n, const size_t *argcs,
                              const char *const *const *argvs, const size_t *const *argvlens,
                              int64_t timeout_ms, jr_reply_cb cb, void *const *userdatas, int *rcs,

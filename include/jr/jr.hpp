@@ -25,6 +25,10 @@
 //     for (int i = 0; i < 100; i++) futures.push_back(client.send({"INCR", "counter"}));
 //     for (auto &f : futures) f.get();
 //
+//     // An explicit pipeline: one call, one wake-up of libjr's loop thread.
+//     jr::Args cmds[] = {{"SET", "a", "1"}, {"INCR", "a"}, {"GET", "a"}};
+//     for (auto &f : client.send_many(cmds)) f.get();
+//
 //     // A lambda, called once on libjr's loop thread (must not block).
 //     client.submit({"GET", "greeting"}, [](jr::Result r) {
 //       if (r.ok()) std::cout << r.reply().str() << "\n";
@@ -121,6 +125,7 @@
 #include <memory>
 #include <optional>
 #include <ranges>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -605,6 +610,14 @@ struct Target {
     return db != nullptr ? jr_db_submit(db, argc, argv, lens, timeout_ms, cb, ud, id)
                          : jr_client_submit(client, argc, argv, lens, timeout_ms, cb, ud, id);
   }
+  int submit_many(size_t n, const size_t *argcs, const char *const *const *argvs,
+                  const size_t *const *lens, int64_t timeout_ms, jr_reply_cb cb, void *const *uds,
+                  int *rcs) const noexcept {
+    return db != nullptr
+               ? jr_db_submit_many(db, n, argcs, argvs, lens, timeout_ms, cb, uds, rcs, nullptr)
+               : jr_client_submit_many(client, n, argcs, argvs, lens, timeout_ms, cb, uds, rcs,
+                                       nullptr);
+  }
   int call(size_t argc, const char *const *argv, const size_t *lens, int64_t timeout_ms,
            jr_reply **out) const noexcept {
     return db != nullptr ? jr_db_call(db, argc, argv, lens, timeout_ms, out)
@@ -840,6 +853,47 @@ class Commands {
       static_cast<void>(p.release());
     }
     return fut;
+  }
+
+  // An explicit pipeline (jr_client_submit_many): every command in one
+  // call, and libjr's loop thread woken once, so they leave together.
+  // Future i is command i's, as send() makes it: a refused command's holds
+  // its LibraryError, and the others still run.
+  //
+  //   jr::Args cmds[] = {{"SET", "k", "v"}, {"GET", "k"}};
+  //   auto fs = client.send_many(cmds);  // fs[1].get().str() == "v"
+  std::vector<std::future<Reply>> send_many(
+      std::span<const Args> cmds, std::chrono::milliseconds timeout = default_timeout) const {
+    size_t n = cmds.size();
+    std::vector<std::future<Reply>> out;
+    out.reserve(n);
+    std::vector<std::unique_ptr<std::promise<Reply>>> ps(n);
+    std::vector<size_t> argcs(n);
+    std::vector<const char *const *> argvs(n);
+    std::vector<const size_t *> lens(n);
+    std::vector<void *> uds(n);
+    std::vector<int> rcs(n, JR_EINVAL);
+    for (size_t i = 0; i < n; i++) {
+      ps[i] = std::make_unique<std::promise<Reply>>();
+      out.push_back(ps[i]->get_future());
+      argcs[i] = cmds[i].size();
+      argvs[i] = cmds[i].argv();
+      lens[i] = cmds[i].lens();
+      uds[i] = ps[i].get();
+    }
+    if (n > 0) {
+      int rc = target().submit_many(n, argcs.data(), argvs.data(), lens.data(), to_ms(timeout),
+                                    &promise_trampoline, uds.data(), rcs.data());
+      if (rc < 0) rcs.assign(n, rc);  // the call itself refused: nothing submitted
+    }
+    for (size_t i = 0; i < n; i++) {
+      if (rcs[i] == JR_OK) {
+        static_cast<void>(ps[i].release());  // owned by the completion now
+      } else {
+        ps[i]->set_exception(std::make_exception_ptr(LibraryError(rcs[i])));
+      }
+    }
+    return out;
   }
 
   // co_await client.async({"GET", "k"}): see the top of this file.

@@ -81,6 +81,36 @@ TEST_F(HppTest, CallReturnsTypedReplies) {
   EXPECT_THROW(static_cast<void>(c.call({"GET", "hpp:k"}).as_integer()), jr::TypeError);
 }
 
+// send_many: one future per command, in order; a refused command's future
+// holds its LibraryError and the others still run; on a view too.
+TEST_F(HppTest, SendManyIsOnePipelineOfFutures) {
+  jr::Client c(opts());
+  c.call({"DEL", "hpp:many"});
+  jr::Args cmds[] = {{"RPUSH", "hpp:many", "a"},
+                     {"SELECT", "1"},
+                     {"RPUSH", "hpp:many", "b"},
+                     {"LRANGE", "hpp:many", "0", "-1"}};
+  auto fs = c.send_many(cmds);
+  ASSERT_EQ(fs.size(), 4u);
+  EXPECT_EQ(fs[0].get().integer(), 1);
+  try {
+    fs[1].get();
+    ADD_FAILURE() << "SELECT was not refused";
+  } catch (const jr::LibraryError &e) {
+    EXPECT_EQ(e.code(), JR_EREFUSED);
+  }
+  EXPECT_EQ(fs[2].get().integer(), 2);
+  jr::Reply all = fs[3].get();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[1].str(), "b");
+  EXPECT_TRUE(c.send_many({}).empty());
+  jr::Db db = c.db(4);
+  jr::Args set[] = {{"SET", "hpp:many:db", "four"}};
+  EXPECT_EQ(db.send_many(set)[0].get().str(), "OK");
+  EXPECT_NE(server_->cmd("SELECT 4\r\nGET hpp:many:db").find("four"), std::string::npos);
+  c.call({"DEL", "hpp:many"});
+}
+
 TEST_F(HppTest, ArgsFromContainersAndBinaryData) {
   jr::Client c(opts());
   std::string key("hpp:\0bin", 8);
