@@ -17,7 +17,8 @@ from xml.sax.saxutils import escape, quoteattr
 
 def write(out, suite, cases):
     """cases: (name, result, seconds or None, text): result is PASS, FAIL
-    or SKIP; text (a log tail) goes into a failure's body."""
+    or SKIP; text (a log tail) goes into a failure's body, or is a skip's
+    reason."""
     with open(out, "w") as f:
         f.write('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n')
         fails = sum(1 for c in cases if c[1] == "FAIL")
@@ -28,7 +29,7 @@ def write(out, suite, cases):
             if result == "FAIL":
                 f.write(f"<failure message={quoteattr(headline(text))}>{escape(text or '')}</failure>")
             elif result == "SKIP":
-                f.write("<skipped/>")
+                f.write(f"<skipped message={quoteattr(text)}/>" if text else "<skipped/>")
             f.write("</testcase>\n")
         f.write("</testsuite>\n</testsuites>\n")
 
@@ -55,9 +56,14 @@ def from_output(kind, text):
         return cases
     results = {"ok": "PASS", "FAILED": "FAIL", "ignored": "SKIP"}
     cases = []
-    for m in re.finditer(r"^test (\S+) \.\.\. (ok|FAILED|ignored)", text, re.M):
+    # "ignored, REASON": cargo's form of a skip with a reason.
+    for m in re.finditer(r"^test (\S+) \.\.\. (ok|FAILED|ignored)(?:, (.*))?", text, re.M):
         name, result = m.group(1), results[m.group(2)]
-        cases.append((name, result, None, failure_text(text, m, name) if result == "FAIL" else None))
+        if result == "FAIL":
+            body = failure_text(text, m, name)
+        else:
+            body = m.group(3) if result == "SKIP" else None
+        cases.append((name, result, None, body))
     return cases
 
 

@@ -17,7 +17,8 @@
 #   - cargo clippy --all-targets --all-features -D warnings; cargo doc
 #     --all-features with -D warnings
 #   - cargo package --workspace --offline (packs and builds both .crate
-#     files with the crates cargo test fetched)
+#     files with the crates cargo test fetched; where cargo cannot, the
+#     listed files are built by hand, and an "environment:" note says why)
 #   - cargo check --all-targets --all-features with the toolchain of the
 #     declared rust-version (rustup installs it; JR_RUST_SKIP_MSRV=1 skips
 #     it, and says so): every crate, test and example, the `tokio` feature
@@ -178,20 +179,86 @@ step example-aio env REDIS_URL="redis://$JR_TEST_ENDPOINT" cargo run --locked --
 step clippy cargo clippy --locked --workspace --all-targets --all-features -- -D warnings
 step doc env RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --all-features --no-deps
 
-# Both .crate files must hold LICENSE and README.md. Offline: cargo test
-# above fetched every crate the lock file names, and the packaged crates are
-# verified against those, not against whatever the index serves today (a
-# CI run failed this step while every test passed).
-package() {
-  cargo package --locked --offline --workspace --allow-dirty 2>&1 | tee "$tmp/package.log"
-  [ "${PIPESTATUS[0]}" = 0 ] || return 1
-  # The packaged crates build with their default features as a user's
-  # project builds them: without a warning (clippy checks all features).
-  if grep -q '^warning: `[^`]*` (.*) generated [0-9]* warning' "$tmp/package.log"; then
-    echo "cargo package: the packaged crates build with warnings (above)"
+# Both .crate files must hold LICENSE and README.md, and the packaged
+# crates must build with their default features, without a warning, as a
+# user's project builds them (clippy checks all features). Offline: cargo
+# test above fetched every crate the lock file names, and the packaged
+# crates are verified against those, not against whatever the index serves
+# today.
+#
+# `cargo package --workspace` packs jr against a temporary registry that
+# holds the packed jr-sys. Some cargo configurations refuse that (crates-io
+# replaced by a mirror or a vendored directory: "no matching package named
+# `jr-sys`"), and three CI runs failed this step while every test passed,
+# with a cause this machine could not reproduce. So when cargo package
+# itself fails, the step says why (its error and the cargo configuration in
+# effect, also as an "environment:" note at the end of scripts/test's
+# output) and checks the same two things by hand: the files `cargo package
+# --list` names, copied into a workspace of their own, must build the same
+# way. A failure of that check fails the step.
+package_checks_built() { # LOG: no "generated N warning(s)" line for our crates
+  if grep -q '^warning: `[^`]*` (.*) generated [0-9]* warning' "$1"; then
+    echo "the packaged crates build with warnings (above)"
     return 1
   fi
-  local v f
+}
+cargo_config_in_effect() {
+  local d f
+  d=$PWD
+  for f in "${CARGO_HOME:-$HOME/.cargo}"/config "${CARGO_HOME:-$HOME/.cargo}"/config.toml; do
+    [ -f "$f" ] && { echo "--- $f"; grep -v -i -E 'token|password|secret' "$f"; }
+  done
+  while :; do
+    for f in "$d/.cargo/config" "$d/.cargo/config.toml"; do
+      [ -f "$f" ] && { echo "--- $f"; grep -v -i -E 'token|password|secret' "$f"; }
+    done
+    [ "$d" = / ] && break
+    d=$(dirname "$d")
+  done
+  env | grep -E '^(CARGO|RUST)[A-Z_]*=' | grep -v -E 'TOKEN|PASSWORD|SECRET' | sort
+}
+package_by_hand() {
+  local d="$tmp/packaged" c f want
+  rm -rf "$d" && mkdir -p "$d" || return 1
+  cp Cargo.toml Cargo.lock README.md "$d/" || return 1
+  for c in jr-sys jr; do
+    cargo package --locked --offline --allow-dirty --list -p "$c" >"$tmp/files-$c" || return 1
+    for want in LICENSE README.md Cargo.toml; do
+      grep -qx "$want" "$tmp/files-$c" || { echo "the $c crate would have no $want"; return 1; }
+    done
+    mkdir -p "$d/$c" && cp "$c/Cargo.toml" "$d/$c/" || return 1
+    while read -r f; do
+      case $f in
+        Cargo.toml | Cargo.toml.orig | Cargo.lock | .cargo_vcs_info.json) continue ;;
+      esac
+      # jr's README.md is the workspace's (readme = "../README.md").
+      [ "$c/$f" = jr/README.md ] && continue
+      mkdir -p "$d/$c/$(dirname "$f")" && cp "$c/$f" "$d/$c/$f" || return 1
+    done <"$tmp/files-$c"
+  done
+  (cd "$d" && CARGO_TARGET_DIR="$CARGO_TARGET_DIR/packaged" cargo build --locked --offline --workspace) \
+    >"$tmp/packaged.log" 2>&1
+  f=$?
+  cat "$tmp/packaged.log"
+  [ "$f" = 0 ] || return 1
+  package_checks_built "$tmp/packaged.log"
+}
+package() {
+  local v f c want
+  rm -rf "$CARGO_TARGET_DIR/package"
+  if ! cargo package --locked --offline --workspace --allow-dirty >"$tmp/package.log" 2>&1; then
+    cat "$tmp/package.log"
+    echo "== cargo package failed (above); the cargo configuration in effect:"
+    cargo_config_in_effect
+    f=$(grep -m1 -A3 '^error' "$tmp/package.log" | tr -s ' \n' ' ' | cut -c1-240)
+    echo "environment: cargo package failed here (${f:-no error line}); checked the packaged files by hand" \
+      >"$tmp/package-note"
+    echo "== the packaged files, built in a workspace of their own"
+    package_by_hand
+    return
+  fi
+  cat "$tmp/package.log"
+  package_checks_built "$tmp/package.log" || return 1
   v=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml)
   for c in jr jr-sys; do
     f="$CARGO_TARGET_DIR/package/$c-$v.crate"
@@ -202,6 +269,11 @@ package() {
   done
 }
 step package package
+# Why cargo package could not run, as a skipped case whose message
+# scripts/tally.py prints at the end of the run.
+if [ -f "$tmp/package-note" ]; then
+  echo "test rust::cargo-package ... ignored, $(cat "$tmp/package-note")" | tee -a "$log"
+fi
 
 # The declared rust-version: everything compiles with that toolchain.
 msrv_test() {
