@@ -373,7 +373,7 @@ const OptionSpec kOptions[] = {
   {"max_queued_bytes", Ty::kInt, 1024, kI64, "1073741824", "most encoded bytes of those commands (1 GiB); beyond, or one command larger: JR_EFULL", set_num<&Options::max_queued_bytes>, get_num<&Options::max_queued_bytes>},
   {"max_connections", Ty::kInt, 1, 100000, "10", "dedicated (pooled) connections per endpoint, for blocking commands and WATCH", set_num<&Options::max_connections>, get_num<&Options::max_connections>},
   {"call_spin_us", Ty::kInt, 0, 10000, "100", "jr_client_call spins up to this long for its reply before it sleeps (0 = always sleep)", set_num<&Options::call_spin_us>, get_num<&Options::call_spin_us>},
-  {"loop_spin_us", Ty::kInt, 0, 10000, "100", "after a write the loop thread polls up to this long for the replies before it sleeps (0 = never)", set_num<&Options::loop_spin_us>, get_num<&Options::loop_spin_us>},
+  {"loop_spin_us", Ty::kInt, 0, 10000, "100", "after a write (for the replies) and after a read that leaves nothing owed (for the next command) the loop thread polls up to this long before it sleeps (0 = never)", set_num<&Options::loop_spin_us>, get_num<&Options::loop_spin_us>},
   {"dispatch", Ty::kEnum, 0, 0, "loop", "loop: callbacks run on the loop thread; poll: queued for jr_dispatch (see jr_client_fd)", set_dispatch, get_dispatch},
   {"ready_batch", Ty::kInt, 1, 1 << 20, "16", "while a read's replies are parsed, the ready hook runs each time this many completions are ready", set_num<&Options::ready_batch>, get_num<&Options::ready_batch>},
   {"tls", Ty::kBool, 0, 1, "0", "TLS on every connection (rediss:// and valkeys:// URLs set it); certificate and host name are verified", set_num<&Options::tls>, get_num<&Options::tls>},

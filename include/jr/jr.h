@@ -219,9 +219,12 @@ JR_API const char *jr_version_string(void);
  *                       after 4 spins in vain, only every 32nd call spins.
  *   loop_spin_us        after a write the loop thread keeps polling for up
  *                       to this long before it sleeps, so that the replies
- *                       find it awake (default 100; 0 = sleep at once). It
- *                       takes a spinner slot like call_spin_us; after 4
- *                       windows without a reply only every 32nd write spins.
+ *                       find it awake; and after a read that leaves its
+ *                       connection owing nothing, so that a caller's next
+ *                       command finds it awake (default 100; 0 = sleep at
+ *                       once). It takes a spinner slot like call_spin_us;
+ *                       after 4 windows of a kind that saw nothing, only
+ *                       every 32nd write (or read) spins.
  *   dispatch            "loop" (default) or "poll"; see jr_client_fd.
  *   ready_batch         while a read's replies are parsed, the ready hook
  *                       (jr_options_set_ready_cb) runs once this many

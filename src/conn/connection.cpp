@@ -767,6 +767,10 @@ void Connection::on_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) 
   // out while the rest of this one is still being read.
   client.flush_all();
   client.set_read_time(0);
+  // Nothing owed here any more (and the replies kept this socket): poll
+  // for the caller's next command for a while (Client::spin_after_write).
+  if (sock->owner == self && self->push_ == nullptr && self->session_.idle())
+    client.spin_for_submit();
 }
 
 void Connection::on_read(ssize_t nread, const char *data) {

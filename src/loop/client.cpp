@@ -969,6 +969,7 @@ void Client::on_async_cb(uv_async_t *a) {
     cancels.swap(self->cancels_);
     stop = self->stop_;
   }
+  if (!batch.empty()) self->spin_submit_hit();
   while (Queued *q = batch.pop_front()) self->route(q);
   for (jr_req_id id : cancels) self->do_cancel(id);
   if (stop) self->shutdown_loop();
@@ -1023,38 +1024,67 @@ void Client::on_check_cb(uv_check_t *h) {
 // with a zero timeout) for up to loop_spin_us instead of sleeping, so that
 // the reply finds it awake: on a fast server that saves a thread wake-up
 // per round trip, the larger part of it on a VM. The first read ends it.
-// After 4 windows in a row that saw nothing, only every 32nd write spins;
-// and the spinner slots are shared with blocking callers (see g_spinners).
-void Client::spin_after_write() {
-  if (opts_.loop_spin_us == 0) return;
+// A read that leaves its connection owing nothing opens another window,
+// for the next command: a caller that waits for each reply (one task, one
+// goroutine) submits its next one a few microseconds after it wakes, and
+// then finds the loop awake too (no eventfd wake-up). The submit ends that
+// window and its write opens the next. While replies are still owed (many
+// callers) the loop does not poll for submits: they come anyway, and the
+// CPU it would burn is the callers'.
+// After 4 windows of a kind in a row that saw nothing, only every 32nd
+// write (or read) spins; and the spinner slots are shared with blocking
+// callers (see g_spinners).
+bool Client::start_spin(bool for_submit) {
+  if (opts_.loop_spin_us == 0) return false;
   int64_t now = mono_ns();
   if (spinning_) {
+    spin_for_submit_ = for_submit;
     spin_until_ = now + opts_.loop_spin_us * 1000;
-    return;
+    return true;
   }
-  if (loop_spin_misses_ >= 4 && (loop_spin_writes_++ & 31) != 0) return;
   if (g_spinners.fetch_add(1, std::memory_order_relaxed) >= max_spinners_) {
     g_spinners.fetch_sub(1, std::memory_order_relaxed);
-    return;
+    return false;
   }
   spinning_ = true;
+  spin_for_submit_ = for_submit;
   spin_until_ = now + opts_.loop_spin_us * 1000;
   uv_idle_start(&spin_, [](uv_idle_t *i) {
     auto *self = static_cast<Client *>(i->data);
     if (mono_ns() <= self->spin_until_) return;
-    if (self->loop_spin_misses_ < 4) self->loop_spin_misses_++;
+    uint32_t &misses = self->spin_for_submit_ ? self->submit_spin_misses_ : self->loop_spin_misses_;
+    if (misses < 4) misses++;
     self->stop_spin();
   });
+  return true;
+}
+
+void Client::spin_after_write() {
+  if (!spinning_ && loop_spin_misses_ >= 4 && (loop_spin_writes_++ & 31) != 0) return;
+  start_spin(false);
 }
 
 void Client::spin_hit() {
   if (!spinning_) return;
-  loop_spin_misses_ = 0;
+  if (!spin_for_submit_) loop_spin_misses_ = 0;
+  stop_spin();
+}
+
+void Client::spin_for_submit() {
+  if (spinning_) return;  // a write from the replies' callbacks opened one
+  if (submit_spin_misses_ >= 4 && (submit_spin_reads_++ & 31) != 0) return;
+  start_spin(true);
+}
+
+void Client::spin_submit_hit() {
+  if (!spinning_ || !spin_for_submit_) return;
+  submit_spin_misses_ = 0;
   stop_spin();
 }
 
 void Client::stop_spin() {
   spinning_ = false;
+  spin_for_submit_ = false;
   uv_idle_stop(&spin_);
   g_spinners.fetch_sub(1, std::memory_order_relaxed);
 }

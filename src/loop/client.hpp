@@ -95,6 +95,9 @@ class Client {
   // A connection wrote requests (spin for their replies) / read something.
   void spin_after_write();
   void spin_hit();
+  // A read left its connection owing nothing: poll for the next command.
+  void spin_for_submit();
+  void spin_submit_hit();  // commands arrived while polling for them
   // An event for the event callback and the log hook (role: the
   // connection's, for the log line).
   void emit(int event, const std::string &endpoint, const std::string &detail,
@@ -212,6 +215,11 @@ class Client {
   int64_t spin_until_ = 0;
   uint32_t loop_spin_misses_ = 0;
   uint32_t loop_spin_writes_ = 0;
+  // The spin goes on after the replies, for the caller's next command.
+  bool spin_for_submit_ = false;
+  uint32_t submit_spin_misses_ = 0;
+  uint32_t submit_spin_reads_ = 0;
+  bool start_spin(bool for_submit);
   void stop_spin();
   uv_timer_t deadline_timer_;
   int64_t next_deadline_ = 0;

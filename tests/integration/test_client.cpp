@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -89,6 +90,25 @@ TEST_F(ClientTest, SpinningAndSleepingCallersAndLoopThread) {
     Result r = call(c, {"DEBUG", "SLEEP", "0.3"}, 50);
     EXPECT_EQ(r.status, JR_ETIMEDOUT) << "spin " << spin;
     EXPECT_EQ(call(c, {"PING"}).str(), "PONG") << "spin " << spin;
+    // Idle after a reply: the window it opened for a next command closes,
+    // and the loop thread sleeps (an idle client burns no CPU). 300 ms idle
+    // costs well under 100 ms of the process's CPU; a spin that never ended
+    // costs all of it. The last command is submitted, not called: a
+    // blocking caller's own spin takes the spinner slot (at most half the
+    // CPUs spin), and the loop thread would not spin at all.
+    Recorder last;
+    ASSERT_EQ(submit(c, {"PING"}, last, 0), JR_OK);
+    ASSERT_TRUE(last.wait_all());
+    std::this_thread::sleep_for(std::chrono::milliseconds(60));
+    auto cpu = [] {
+      rusage ru{};
+      getrusage(RUSAGE_SELF, &ru);
+      return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 + ru.ru_utime.tv_usec +
+             ru.ru_stime.tv_usec;
+    };
+    double cpu0 = cpu();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_LT(cpu() - cpu0, 100e3) << "spin " << spin;
   }
 }
 
