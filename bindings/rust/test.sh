@@ -187,15 +187,14 @@ step doc env RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --all-fea
 # today.
 #
 # `cargo package --workspace` packs jr against a temporary registry that
-# holds the packed jr-sys. Some cargo configurations refuse that (crates-io
-# replaced by a mirror or a vendored directory: "no matching package named
-# `jr-sys`"), and three CI runs failed this step while every test passed,
-# with a cause this machine could not reproduce. So when cargo package
-# itself fails, the step says why (its error and the cargo configuration in
-# effect, also as an "environment:" note at the end of scripts/test's
-# output) and checks the same two things by hand: the files `cargo package
-# --list` names, copied into a workspace of their own, must build the same
-# way. A failure of that check fails the step.
+# holds the packed jr-sys (see package_home for what that cost in CI). Some
+# cargo configurations refuse that registry (crates-io replaced by a mirror
+# or a vendored directory: "no matching package named `jr-sys`"). So when
+# cargo package itself fails, the step says why (its error and the cargo
+# configuration in effect, also as an "environment:" note at the end of
+# scripts/test's output) and checks the same two things by hand: the files
+# `cargo package --list` names, copied into a workspace of their own, must
+# build the same way. A failure of that check fails the step.
 package_checks_built() { # LOG: no "generated N warning(s)" line for our crates
   if grep -q '^warning: `[^`]*` (.*) generated [0-9]* warning' "$1"; then
     echo "the packaged crates build with warnings (above)"
@@ -243,10 +242,28 @@ package_by_hand() {
   [ "$f" = 0 ] || return 1
   package_checks_built "$tmp/packaged.log"
 }
+# Three CI runs failed this step while every test passed. The cause:
+# cargo unpacks the packed jr-sys from the temporary registry into
+# $CARGO_HOME/registry/src/<a hash of the registry's path>/jr-sys-<version>
+# and reuses that folder when it exists. Every later run at the same path
+# (a CI checkout is always at the same place) verified jr against the
+# jr-sys of the first run, which lacked the functions added since ("cannot
+# find function `jr_client_submit_many` in crate `sys`"). So cargo package
+# runs with a CARGO_HOME of its own: the index and the downloaded crates of
+# the real one (links), its configuration, and an empty registry/src.
+package_home() {
+  local real=${CARGO_HOME:-$HOME/.cargo} home="$tmp/cargo-home" x
+  rm -rf "$home" && mkdir -p "$home/registry/src" || return 1
+  for x in registry/index registry/cache git config config.toml credentials credentials.toml; do
+    [ -e "$real/$x" ] && ln -s "$real/$x" "$home/$x"
+  done
+  echo "$home"
+}
 package() {
-  local v f c want
+  local v f c want home
   rm -rf "$CARGO_TARGET_DIR/package"
-  if ! cargo package --locked --offline --workspace --allow-dirty >"$tmp/package.log" 2>&1; then
+  home=$(package_home) || return 1
+  if ! CARGO_HOME=$home cargo package --locked --offline --workspace --allow-dirty >"$tmp/package.log" 2>&1; then
     cat "$tmp/package.log"
     echo "== cargo package failed (above); the cargo configuration in effect:"
     cargo_config_in_effect
