@@ -219,6 +219,7 @@ class Client {
   bool spin_for_submit_ = false;
   uint32_t submit_spin_misses_ = 0;
   uint32_t submit_spin_reads_ = 0;
+  bool direct_done_ = false;  // this read completed a jr_client_call
   bool start_spin(bool for_submit);
   void stop_spin();
   uv_timer_t deadline_timer_;
