@@ -31,17 +31,11 @@ func TestEndpointsOfAStandaloneServer(t *testing.T) {
 		t.Fatalf("endpoints: %+v", nodes)
 	}
 	// From many goroutines at once.
-	var wg sync.WaitGroup
-	for i := 0; i < 20; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if n, err := c.Endpoints(bg); err != nil || len(n) != 1 {
-				t.Errorf("endpoints: %v %v", n, err)
-			}
-		}()
-	}
-	wg.Wait()
+	inGoroutines(20, func(int) {
+		if n, err := c.Endpoints(bg); err != nil || len(n) != 1 {
+			t.Errorf("endpoints: %v %v", n, err)
+		}
+	})
 }
 
 func TestDoAllMastersIsAClusterErrorOnAStandaloneServer(t *testing.T) {

@@ -272,26 +272,20 @@ func TestURLWithDatabase(t *testing.T) {
 
 func TestConcurrentDoPipelinesInOrder(t *testing.T) {
 	c := newClient(t)
-	var wg sync.WaitGroup
-	for g := 0; g < 8; g++ {
-		wg.Add(1)
-		go func(g int) {
-			defer wg.Done()
-			key := fmt.Sprintf("go:conc:%d", g)
-			if _, err := c.Do(bg, "DEL", key); err != nil {
-				t.Error(err)
+	inGoroutines(8, func(g int) {
+		key := fmt.Sprintf("go:conc:%d", g)
+		if _, err := c.Do(bg, "DEL", key); err != nil {
+			t.Error(err)
+			return
+		}
+		for i := 1; i <= 300; i++ {
+			r, err := c.Do(bg, "INCR", key)
+			if err != nil || r.Int != int64(i) {
+				t.Errorf("INCR %d: %v %v", i, r, err)
 				return
 			}
-			for i := 1; i <= 300; i++ {
-				r, err := c.Do(bg, "INCR", key)
-				if err != nil || r.Int != int64(i) {
-					t.Errorf("INCR %d: %v %v", i, r, err)
-					return
-				}
-			}
-		}(g)
-	}
-	wg.Wait()
+		}
+	})
 }
 
 func TestSubmitCallbacksRunOnceInOrder(t *testing.T) {
@@ -429,25 +423,19 @@ func TestContextCancelCancelsTheCommand(t *testing.T) {
 
 func TestManyCancelsCompleteExactlyOnce(t *testing.T) {
 	c := newClient(t)
-	var wg sync.WaitGroup
 	var canceled, ok int32
-	for i := 0; i < 200; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(bg, time.Duration(i%5)*100*time.Microsecond)
-			defer cancel()
-			_, err := c.Do(ctx, "PING")
-			if err == nil {
-				atomic.AddInt32(&ok, 1)
-			} else if errors.Is(err, ctx.Err()) {
-				atomic.AddInt32(&canceled, 1)
-			} else {
-				t.Errorf("unexpected: %v", err)
-			}
-		}(i)
-	}
-	wg.Wait()
+	inGoroutines(200, func(i int) {
+		ctx, cancel := context.WithTimeout(bg, time.Duration(i%5)*100*time.Microsecond)
+		defer cancel()
+		_, err := c.Do(ctx, "PING")
+		if err == nil {
+			atomic.AddInt32(&ok, 1)
+		} else if errors.Is(err, ctx.Err()) {
+			atomic.AddInt32(&canceled, 1)
+		} else {
+			t.Errorf("unexpected: %v", err)
+		}
+	})
 	if ok+canceled != 200 {
 		t.Fatalf("ok %d + canceled %d", ok, canceled)
 	}
@@ -807,4 +795,18 @@ func TestLoopDeliveryLoopGoroutineEndsAtClose(t *testing.T) {
 	if n := count(); n > before {
 		t.Fatalf("%d goroutines after closing 20 clients, %d before", n, before)
 	}
+}
+
+// inGoroutines runs f(0), ..., f(n-1), each in a goroutine of its own, and
+// waits for them all.
+func inGoroutines(n int, f func(i int)) {
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			f(i)
+		}(i)
+	}
+	wg.Wait()
 }

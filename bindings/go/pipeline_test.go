@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -120,33 +119,27 @@ func TestDoMultiOnDatabaseViews(t *testing.T) {
 // Concurrent pipelines (and Do calls) each keep their order.
 func TestDoMultiConcurrent(t *testing.T) {
 	c := newClient(t)
-	var wg sync.WaitGroup
-	for g := 0; g < 8; g++ {
-		wg.Add(1)
-		go func(g int) {
-			defer wg.Done()
-			key := fmt.Sprintf("go:pipe:c%d", g)
-			c.Do(bg, "DEL", key)
-			for round := 0; round < 20; round++ {
-				cmds := make([][]interface{}, 50)
-				for i := range cmds {
-					cmds[i] = []interface{}{"INCR", key}
-				}
-				replies, errs := c.DoMulti(bg, cmds...)
-				for i := range cmds {
-					if errs[i] != nil || replies[i].Int != int64(round*50+i+1) {
-						t.Errorf("goroutine %d round %d command %d: %v %v", g, round, i, replies[i], errs[i])
-						return
-					}
-				}
-				if _, err := c.Do(bg, "PING"); err != nil {
-					t.Error(err)
+	inGoroutines(8, func(g int) {
+		key := fmt.Sprintf("go:pipe:c%d", g)
+		c.Do(bg, "DEL", key)
+		for round := 0; round < 20; round++ {
+			cmds := make([][]interface{}, 50)
+			for i := range cmds {
+				cmds[i] = []interface{}{"INCR", key}
+			}
+			replies, errs := c.DoMulti(bg, cmds...)
+			for i := range cmds {
+				if errs[i] != nil || replies[i].Int != int64(round*50+i+1) {
+					t.Errorf("goroutine %d round %d command %d: %v %v", g, round, i, replies[i], errs[i])
 					return
 				}
 			}
-		}(g)
-	}
-	wg.Wait()
+			if _, err := c.Do(bg, "PING"); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
 }
 
 // Cancelling the context cancels the commands that have not completed;

@@ -99,11 +99,15 @@ export JR_TEST_ENDPOINT="127.0.0.1:$port"
 cd "$here"
 log="$tmp/cargo.log"
 : >"$log"
+# The RUST*/CARGO* variables set, without secrets.
+cargo_env() {
+  env | grep -E '^(RUST|CARGO)[A-Z_]*=' | grep -v -E 'TOKEN|PASSWORD|SECRET' | sort
+}
 # What the toolchain is and which of its variables the environment sets
 # (a CI failure is read from this log).
 {
   echo "== rust: $(cargo --version), $(rustc --version)"
-  env | grep -E '^(RUST|CARGO)[A-Z_]*=' | grep -v -E 'TOKEN|PASSWORD|SECRET' | sort | sed 's/^/   /'
+  cargo_env | sed 's/^/   /'
 } | tee -a "$log"
 # step NAME CMD...: runs CMD, and records "test rust::NAME ... ok|FAILED"
 # (the cargo test line format that junit_from.py reads).
@@ -214,7 +218,7 @@ cargo_config_in_effect() {
     [ "$d" = / ] && break
     d=$(dirname "$d")
   done
-  env | grep -E '^(CARGO|RUST)[A-Z_]*=' | grep -v -E 'TOKEN|PASSWORD|SECRET' | sort
+  cargo_env
 }
 package_by_hand() {
   local d="$tmp/packaged" c f want

@@ -1053,22 +1053,21 @@ bool Client::start_spin(bool for_submit) {
   uv_idle_start(&spin_, [](uv_idle_t *i) {
     auto *self = static_cast<Client *>(i->data);
     if (mono_ns() <= self->spin_until_) return;
-    uint32_t &misses = self->spin_for_submit_ ? self->submit_spin_misses_ : self->loop_spin_misses_;
-    if (misses < 4) misses++;
+    (self->spin_for_submit_ ? self->submit_gate_ : self->write_gate_).miss();
     self->stop_spin();
   });
   return true;
 }
 
 void Client::spin_after_write() {
-  if (!spinning_ && loop_spin_misses_ >= 4 && (loop_spin_writes_++ & 31) != 0) return;
+  if (!spinning_ && write_gate_.skip()) return;
   start_spin(false);
 }
 
 void Client::spin_hit() {
   direct_done_ = false;
   if (!spinning_) return;
-  if (!spin_for_submit_) loop_spin_misses_ = 0;
+  if (!spin_for_submit_) write_gate_.misses = 0;
   stop_spin();
 }
 
@@ -1078,13 +1077,13 @@ void Client::spin_for_submit() {
   // spinner slot it needs must be free then (a sleeping caller costs a
   // futex wake-up per call: 24 -> 46 us p50 when the loop kept the slot).
   if (direct_done_) return;
-  if (submit_spin_misses_ >= 4 && (submit_spin_reads_++ & 31) != 0) return;
+  if (submit_gate_.skip()) return;
   start_spin(true);
 }
 
 void Client::spin_submit_hit() {
   if (!spinning_ || !spin_for_submit_) return;
-  submit_spin_misses_ = 0;
+  submit_gate_.misses = 0;
   stop_spin();
 }
 

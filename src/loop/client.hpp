@@ -213,12 +213,20 @@ class Client {
   uv_idle_t spin_;  // active while the loop thread spins for replies
   bool spinning_ = false;
   int64_t spin_until_ = 0;
-  uint32_t loop_spin_misses_ = 0;
-  uint32_t loop_spin_writes_ = 0;
+  // A kind of window's back-off: after 4 in a row that saw nothing, only
+  // every 32nd chance opens one.
+  struct SpinGate {
+    uint32_t misses = 0;
+    uint32_t tries = 0;
+    bool skip() noexcept { return misses >= 4 && (tries++ & 31) != 0; }
+    void miss() noexcept {
+      if (misses < 4) misses++;
+    }
+  };
+  SpinGate write_gate_;  // windows for the replies, after a write
   // The spin goes on after the replies, for the caller's next command.
   bool spin_for_submit_ = false;
-  uint32_t submit_spin_misses_ = 0;
-  uint32_t submit_spin_reads_ = 0;
+  SpinGate submit_gate_;      // windows for the next command, after a read
   bool direct_done_ = false;  // this read completed a jr_client_call
   bool start_spin(bool for_submit);
   void stop_spin();
