@@ -394,17 +394,7 @@ func TestContextDeadlineTimesOut(t *testing.T) {
 
 func TestContextCancelCancelsTheCommand(t *testing.T) {
 	c := newClient(t)
-	slow := make(chan error, 1)
-	go func() {
-		_, err := c.Do(bg, "DEBUG", "SLEEP", "0.3")
-		slow <- err
-	}()
-	time.Sleep(30 * time.Millisecond)
-	ctx, cancel := context.WithCancel(bg)
-	go func() {
-		time.Sleep(30 * time.Millisecond)
-		cancel()
-	}()
+	ctx, slow := busyThenCancel(c)
 	_, err := c.Do(ctx, "INCR", "go:cancelled")
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("want Canceled, got %v", err)
@@ -809,4 +799,22 @@ func inGoroutines(n int, f func(i int)) {
 		}(i)
 	}
 	wg.Wait()
+}
+
+// busyThenCancel keeps the server busy for 0.3 s (a DEBUG SLEEP, whose
+// outcome the channel gets) and returns a context that is cancelled 30 ms
+// into it, while the commands sent with it wait behind the sleep.
+func busyThenCancel(c *jr.Client) (context.Context, chan error) {
+	slow := make(chan error, 1)
+	go func() {
+		_, err := c.Do(bg, "DEBUG", "SLEEP", "0.3")
+		slow <- err
+	}()
+	time.Sleep(30 * time.Millisecond)
+	ctx, cancel := context.WithCancel(bg)
+	go func() {
+		time.Sleep(30 * time.Millisecond)
+		cancel()
+	}()
+	return ctx, slow
 }

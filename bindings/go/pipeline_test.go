@@ -147,17 +147,7 @@ func TestDoMultiConcurrent(t *testing.T) {
 func TestDoMultiContextCancel(t *testing.T) {
 	c := newClient(t)
 	must(t)(c.Do(bg, "DEL", "go:pipe:x"))
-	slow := make(chan error, 1)
-	go func() {
-		_, err := c.Do(bg, "DEBUG", "SLEEP", "0.3")
-		slow <- err
-	}()
-	time.Sleep(30 * time.Millisecond)
-	ctx, cancel := context.WithCancel(bg)
-	go func() {
-		time.Sleep(30 * time.Millisecond)
-		cancel()
-	}()
+	ctx, slow := busyThenCancel(c)
 	cmds := make([][]interface{}, 100)
 	for i := range cmds {
 		cmds[i] = []interface{}{"INCR", "go:pipe:x"}
